@@ -1,0 +1,106 @@
+"""Errors that know where they happened.
+
+Every mistake a user can make is a ``ConvcalcError`` carrying a ``Location``; the CLI renders it
+as ``file:line:column: message``, the source line and a caret, and exits with the error's code.
+This module imports nothing of ours, so every other module can raise these.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in a spec: file (or ``<string>``), 1-based line and column, and the line itself."""
+
+    file: str
+    line: int
+    column: int
+    source: str = ""
+    width: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+    def caret(self) -> str:
+        """The source line with a caret under the located text, or '' when there is no source."""
+        if not self.source:
+            return ""
+        text = self.source.rstrip("\n").expandtabs(1)
+        pad = " " * (self.column - 1)
+        return f"  {text}\n  {pad}{'^' * max(1, self.width)}"
+
+    def shifted(self, columns: int, width: int = 1) -> "Location":
+        """The location ``columns`` characters further along the same line."""
+        return Location(self.file, self.line, self.column + columns, self.source, width)
+
+
+class ConvcalcError(Exception):
+    """A user-facing error: bad input (exit 2) unless a subclass says otherwise."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, loc: Optional[Location] = None, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.loc = loc
+        self.hint = hint
+
+    def __str__(self) -> str:
+        where = f"{self.loc}: " if self.loc else ""
+        return f"{where}{self.message}"
+
+    def render(self) -> str:
+        """The full message for a terminal: location, message, source line with caret, hint."""
+        lines = [f"error: {self}"]
+        if self.loc is not None and self.loc.caret():
+            lines.append(self.loc.caret())
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "error": type(self).__name__,
+            "message": self.message,
+            "hint": self.hint or None,
+            "location": location_dict(self.loc),
+        }
+
+
+class SpecError(ConvcalcError):
+    """The spec text cannot be read: syntax, unknown names, wrong types or values."""
+
+
+class ShapeError(ConvcalcError):
+    """The spec reads fine but the network does not compute (kernel larger than its input ...)."""
+
+
+class CheckFailed(ConvcalcError):
+    """The network computes, but a check the user asked for fails (``--strict``)."""
+
+    exit_code = 1
+
+
+class LayerError(ValueError):
+    """Raised by a layer rule, which does not know where it is; the engine adds the location."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def location_dict(loc: Optional[Location]) -> Optional[dict[str, object]]:
+    if loc is None:
+        return None
+    return {"file": loc.file, "line": loc.line, "column": loc.column}
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """A "did you mean 'x'?" suffix, or '' when nothing is close."""
+    close = difflib.get_close_matches(word.lower(), list(choices), n=1, cutoff=0.6)
+    return f" — did you mean '{close[0]}'?" if close else ""

@@ -1,0 +1,535 @@
+"""One rule per layer kind, and the registry: the only place in convcalc with formulas.
+
+Each rule is a frozen dataclass of its hyperparameters with one method per quantity:
+
+- ``out_shape(x)``  the output shape for input shape ``x`` (raises ``LayerError`` when impossible)
+- ``params(x)``     trainable parameters (weights + biases)
+- ``buffers(x)``    non-trainable state saved with the weights (batchnorm's running statistics)
+- ``macs(x)``       multiply-accumulates for one sample; bias additions are not counted
+- ``notes(x)``      flags worth telling the user (a stride that does not fit, a flatten)
+- ``describe()``    a short label in the style of the lecture notes: ``CONV 96 11x11 s4 p0``
+
+Shapes are channels-last and rank-generic (``Shape.spatial`` may have any number of axes); a
+per-axis option given once applies to every axis.
+
+To add a layer kind: write its rule here, add it to ``KINDS`` at the bottom, and test it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from fractions import Fraction
+from typing import Any, ClassVar, Dict, Optional, Tuple, Type
+
+from .errors import LayerError
+from .options import (
+    Ints,
+    Padding,
+    boolean,
+    fraction,
+    is_option,
+    option,
+    padding,
+    per_axis,
+    positive,
+    real,
+)
+from .shape import Shape, Window, same_padding
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something the engine tells the user about a layer. ``level`` is 'warning' or 'info'."""
+
+    level: str
+    code: str
+    text: str
+
+
+class Layer:
+    """Base of all rules: zero parameters, zero MACs, shape unchanged, nothing to note."""
+
+    family: ClassVar[str] = "layer"  # default names are family + counter: conv1, pool2, fc3
+    leading: ClassVar[Optional[str]] = None  # the option a bare number sets in a layer string
+
+    @property
+    def kind(self) -> str:
+        return KIND_OF[type(self)] if not isinstance(self, Activation) else self.function
+
+    def out_shape(self, x: Shape) -> Shape:
+        return x
+
+    def params(self, x: Shape) -> int:
+        return 0
+
+    def buffers(self, x: Shape) -> int:
+        return 0
+
+    def macs(self, x: Shape) -> int:
+        return 0
+
+    def notes(self, x: Shape) -> Tuple[Note, ...]:
+        return ()
+
+    def describe(self) -> str:
+        return self.kind.upper()
+
+
+# --- sliding windows (conv and pool) -------------------------------------------------------
+
+
+def expand(values: Ints, x: Shape, what: str) -> Ints:
+    """A per-axis option for ``x``'s spatial axes: one value applies to all of them."""
+    if x.rank == 0:
+        raise LayerError(
+            f"needs a spatial input (HxWxC), got the flat vector {x}",
+            hint="a windowed layer cannot follow an fc or flatten layer",
+        )
+    if len(values) == 1:
+        return values * x.rank
+    if len(values) != x.rank:
+        raise LayerError(
+            f"{what} {'x'.join(map(str, values))} has {len(values)} values "
+            f"but the input {x} has {x.rank} spatial axes"
+        )
+    return values
+
+
+def axes_text(values: Ints) -> str:
+    """A stride or padding as written: ``2`` when the same on every axis, ``1x2`` otherwise."""
+    return "x".join(map(str, values)) if len(set(values)) > 1 else str(values[0])
+
+
+def window_text(values: Ints) -> str:
+    """A kernel as the lecture notes write it: ``11x11`` (a single size means a square window)."""
+    return "x".join(map(str, values * 2 if len(values) == 1 else values))
+
+
+def windows(
+    x: Shape, kernel: Ints, stride: Ints, pad: Padding, dilation: Ints, ceil_mode: bool = False
+) -> Tuple[Window, ...]:
+    """Resolve per-axis options against input ``x`` into one ``Window`` per spatial axis."""
+    kernel, stride, dilation = (
+        expand(kernel, x, "kernel"),
+        expand(stride, x, "stride"),
+        expand(dilation, x, "dilation"),
+    )
+    result = []
+    for axis, size in enumerate(x.spatial):
+        f_eff = dilation[axis] * (kernel[axis] - 1) + 1
+        if pad == "same":
+            before, after = same_padding(size, f_eff, stride[axis])
+        elif pad == "valid":
+            before = after = 0
+        else:
+            before = after = expand(pad, x, "padding")[axis]  # type: ignore[arg-type]
+        result.append(Window(size, kernel[axis], stride[axis], dilation[axis], before, after, ceil_mode))
+    return tuple(result)
+
+
+AXIS_NAMES = {1: ("W",), 2: ("H", "W"), 3: ("D", "H", "W")}
+
+
+def window_out(ws: Tuple[Window, ...]) -> Tuple[int, ...]:
+    """Output spatial sizes; a window larger than its padded input is an error that shows why."""
+    names = AXIS_NAMES.get(len(ws), tuple(f"axis {i}" for i in range(len(ws))))
+    for name, w in zip(names, ws):
+        if w.span < 0:
+            dilated = f" (dilated {w.effective_kernel})" if w.dilation > 1 else ""
+            raise LayerError(
+                f"kernel {w.kernel}{dilated} exceeds padded input {w.padded} along {name} "
+                f"({w.size} + {w.pad_before + w.pad_after} padding): "
+                f"({w.size} − {w.effective_kernel} + {w.pad_before + w.pad_after})/{w.stride} + 1 "
+                f"= {Fraction(w.span, w.stride) + 1} ≤ 0",
+                hint=f"use a kernel of at most {w.padded} or pad the input",
+            )
+    return tuple(w.out_size for w in ws)
+
+
+def fit_notes(ws: Tuple[Window, ...]) -> Tuple[Note, ...]:
+    """Flag every axis whose stride does not divide ``W − F_eff + 2P``, with what would fit.
+
+    The lecture notes' example: 7x7 input, 3x3 filter, stride 3 gives (7 − 3)/3 + 1 = 2.33.
+    """
+    names = AXIS_NAMES.get(len(ws), tuple(f"axis {i}" for i in range(len(ws))))
+    notes = []
+    seen = set()
+    for name, w in zip(names, ws):
+        if w.fits or w.ceil_mode or w.span < 0:
+            continue
+        key = (w.size, w.kernel, w.stride, w.dilation, w.pad_before, w.pad_after)
+        if key in seen:  # a square layer gets one note, not one per axis
+            continue
+        seen.add(key)
+        where = f" along {name}" if len({(v.size, v.kernel, v.stride) for v in ws}) > 1 else ""
+        p = w.pad_before + w.pad_after
+        value = Fraction(w.span, w.stride) + 1
+        text = (
+            f"({w.size} − {w.effective_kernel} + {p})/{w.stride} + 1 = {float(value):.2f}{where}: "
+            f"stride {w.stride} does not fit; floored to {math.floor(value)} as PyTorch does "
+            f"(ceil would give {math.ceil(value)}). {fit_suggestion(w)}"
+        )
+        notes.append(Note("warning", "stride-does-not-fit", text))
+    return tuple(notes)
+
+
+def fit_suggestion(w: Window) -> str:
+    """The nearest symmetric padding that fits, else the nearest input sizes that do."""
+    pad = w.pad_before
+    fitting = [
+        q for q in range(0, w.effective_kernel + w.stride)
+        if (w.size + 2 * q - w.effective_kernel) % w.stride == 0 and w.size + 2 * q >= w.effective_kernel
+    ]
+    if fitting:
+        best = min(fitting, key=lambda q: (abs(q - pad), q))
+        out = (w.size + 2 * best - w.effective_kernel) // w.stride + 1
+        return f"Padding {best} would fit (output {out})."
+    below = next(s for s in range(w.size, 0, -1) if (s + 2 * pad - w.effective_kernel) % w.stride == 0)
+    above = next(s for s in range(w.size, w.size + w.stride + 1) if (s + 2 * pad - w.effective_kernel) % w.stride == 0)
+    return f"No symmetric padding fits; input {below} or {above} would."
+
+
+def pad_text(pad: Padding) -> str:
+    return pad if isinstance(pad, str) else axes_text(pad)
+
+
+# --- the rules ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Conv(Layer):
+    """2-D (or N-D) convolution, cross-correlation as in every framework.
+
+    Shape: ``W2 = (W1 − F_eff + 2P)/S + 1`` per axis with ``F_eff = D·(F − 1) + 1``; ``D2 = K``.
+    Params: ``F·F·(D1/groups)·K + K`` (the bias term only with bias).
+    MACs: ``H2·W2·F·F·(D1/groups)·K``, one per weight per output position.
+    """
+
+    family: ClassVar[str] = "conv"
+    leading: ClassVar[Optional[str]] = "filters"
+
+    filters: int = option(convert=positive, aliases=("out_channels", "channels", "num_filters", "k_out"),
+                          help="number of filters K (output channels)")
+    kernel: Ints = option(convert=per_axis, letter="k", aliases=("kernel_size", "size", "f"),
+                          help="spatial extent F: 3, [3, 5] or 3x5")
+    stride: Ints = option((1,), per_axis, letter="s", aliases=("strides",), help="stride S (default 1)")
+    padding: Padding = option((0,), padding, letter="p", aliases=("pad",),
+                              help="zero padding P per side: a number, per axis, 'same' or 'valid' (default 0)")
+    dilation: Ints = option((1,), per_axis, letter="d", aliases=("dilation_rate",), help="dilation D (default 1)")
+    groups: int = option(1, positive, letter="g", help="groups; D1 and K must both divide by it (default 1)")
+    bias: bool = option(True, boolean, letter="nb", flag=False, aliases=("use_bias",),
+                        help="learn a bias per filter (default true; 'nb' in a layer string turns it off)")
+
+    def _windows(self, x: Shape) -> Tuple[Window, ...]:
+        return windows(x, self.kernel, self.stride, self.padding, self.dilation)
+
+    def _check_groups(self, x: Shape) -> None:
+        if x.channels % self.groups or self.filters % self.groups:
+            raise LayerError(
+                f"groups {self.groups} must divide both the input channels {x.channels} "
+                f"and the filters {self.filters}"
+            )
+
+    def out_shape(self, x: Shape) -> Shape:
+        ws = self._windows(x)
+        self._check_groups(x)
+        return Shape(window_out(ws), self.filters)
+
+    def weights(self, x: Shape) -> int:
+        """``F·F·(D1/groups)·K``: the weights without the biases."""
+        return math.prod(expand(self.kernel, x, "kernel")) * (x.channels // self.groups) * self.filters
+
+    def params(self, x: Shape) -> int:
+        return self.weights(x) + (self.filters if self.bias else 0)
+
+    def macs(self, x: Shape) -> int:
+        return math.prod(self.out_shape(x).spatial) * self.weights(x)
+
+    def notes(self, x: Shape) -> Tuple[Note, ...]:
+        return fit_notes(self._windows(x))
+
+    def describe(self) -> str:
+        parts = [f"CONV {self.filters} {window_text(self.kernel)}"]
+        parts.append(f"s{axes_text(self.stride)}")
+        parts.append(f"p{pad_text(self.padding)}")
+        if self.dilation != (1,):
+            parts.append(f"d{axes_text(self.dilation)}")
+        if self.groups != 1:
+            parts.append(f"g{self.groups}")
+        if not self.bias:
+            parts.append("nb")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Pool(Layer):
+    """Max or average pooling over each channel separately.
+
+    Shape: ``W2 = (W1 − F + 2P)/S + 1`` per axis (floor, or ceil with PyTorch's rule that the last
+    window starts inside the input or left padding); ``D2 = D1``. No parameters, no MACs.
+    """
+
+    family: ClassVar[str] = "pool"
+    leading: ClassVar[Optional[str]] = "kernel"
+    label: ClassVar[str] = "POOL"
+
+    kernel: Ints = option((2,), per_axis, letter="k", aliases=("kernel_size", "size", "pool_size", "f"),
+                          help="window F (default 2, so a bare 'maxpool' is VGG's 2x2 stride 2)")
+    stride: Optional[Ints] = option(None, per_axis, letter="s", aliases=("strides",),
+                                    help="stride S (default: the kernel)")
+    padding: Padding = option((0,), padding, letter="p", aliases=("pad",),
+                              help="padding P per side, at most half the kernel (default 0)")
+    ceil_mode: bool = option(False, boolean, letter="ceil", flag=True, aliases=("ceil",),
+                             help="round the output size up, PyTorch's ceil_mode ('ceil' in a layer string)")
+
+    def _windows(self, x: Shape) -> Tuple[Window, ...]:
+        ws = windows(x, self.kernel, self.stride or self.kernel, self.padding, (1,), self.ceil_mode)
+        for w in ws:
+            if 2 * max(w.pad_before, w.pad_after) > w.kernel and self.padding != "same":
+                raise LayerError(
+                    f"padding {w.pad_before} is more than half the kernel {w.kernel}",
+                    hint="PyTorch refuses it: such a window could see nothing but padding",
+                )
+        return ws
+
+    def out_shape(self, x: Shape) -> Shape:
+        return Shape(window_out(self._windows(x)), x.channels)
+
+    def notes(self, x: Shape) -> Tuple[Note, ...]:
+        return fit_notes(self._windows(x))
+
+    def describe(self) -> str:
+        parts = [f"{self.label} {window_text(self.kernel)}",
+                 f"s{axes_text(self.stride or self.kernel)}"]
+        if self.padding not in ((0,), "valid"):
+            parts.append(f"p{pad_text(self.padding)}")
+        if self.ceil_mode:
+            parts.append("ceil")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class MaxPool(Pool):
+    label: ClassVar[str] = "MAX POOL"
+
+
+@dataclass(frozen=True)
+class AvgPool(Pool):
+    label: ClassVar[str] = "AVG POOL"
+
+
+@dataclass(frozen=True)
+class GlobalAvgPool(Layer):
+    """Average of each channel over all spatial positions. Shape: 1x1xC (one 1 per axis)."""
+
+    family: ClassVar[str] = "pool"
+    label: ClassVar[str] = "GLOBAL AVG POOL"
+
+    def out_shape(self, x: Shape) -> Shape:
+        if x.rank == 0:
+            raise LayerError(f"needs a spatial input (HxWxC), got the flat vector {x}")
+        return Shape((1,) * x.rank, x.channels)
+
+    def describe(self) -> str:
+        return self.label
+
+
+@dataclass(frozen=True)
+class GlobalMaxPool(GlobalAvgPool):
+    label: ClassVar[str] = "GLOBAL MAX POOL"
+
+
+@dataclass(frozen=True)
+class AdaptiveAvgPool(Layer):
+    """Pool to a fixed output size whatever the input (PyTorch's AdaptiveAvgPool2d).
+
+    Shape: the requested ``output`` per axis, channels unchanged. No parameters, no MACs.
+    """
+
+    family: ClassVar[str] = "pool"
+    leading: ClassVar[Optional[str]] = "output"
+    label: ClassVar[str] = "ADAPTIVE AVG POOL"
+
+    output: Ints = option(convert=per_axis, aliases=("output_size", "size"), help="output size per axis")
+
+    def out_shape(self, x: Shape) -> Shape:
+        return Shape(expand(self.output, x, "output size"), x.channels)
+
+    def describe(self) -> str:
+        return f"{self.label} {window_text(self.output)}"
+
+
+@dataclass(frozen=True)
+class AdaptiveMaxPool(AdaptiveAvgPool):
+    label: ClassVar[str] = "ADAPTIVE MAX POOL"
+
+
+@dataclass(frozen=True)
+class Linear(Layer):
+    """Fully connected: every output unit sees the whole input (a spatial input is flattened).
+
+    Shape: ``units``. Params: ``in·units + units`` (bias). MACs: ``in·units``.
+    """
+
+    family: ClassVar[str] = "fc"
+    leading: ClassVar[Optional[str]] = "units"
+
+    units: int = option(convert=positive, aliases=("out_features", "neurons", "outputs", "filters"),
+                        help="number of output units")
+    bias: bool = option(True, boolean, letter="nb", flag=False, aliases=("use_bias",),
+                        help="learn a bias per unit (default true)")
+
+    def out_shape(self, x: Shape) -> Shape:
+        return Shape((), self.units)
+
+    def params(self, x: Shape) -> int:
+        return x.elements * self.units + (self.units if self.bias else 0)
+
+    def macs(self, x: Shape) -> int:
+        return x.elements * self.units
+
+    def notes(self, x: Shape) -> Tuple[Note, ...]:
+        if x.rank == 0:
+            return ()
+        return (Note("info", "flatten", f"flattens {x} = {x.elements:,} inputs"),)
+
+    def describe(self) -> str:
+        return f"FC {self.units}" + ("" if self.bias else " nb")
+
+
+@dataclass(frozen=True)
+class Flatten(Layer):
+    """Stretch a volume into a vector. Shape: ``H·W·C``."""
+
+    family: ClassVar[str] = "flatten"
+
+    def out_shape(self, x: Shape) -> Shape:
+        return Shape((), x.elements)
+
+
+@dataclass(frozen=True)
+class BatchNorm(Layer):
+    """Batch normalisation per channel.
+
+    Params: ``2·C`` trainable (scale γ, shift β); buffers: ``2·C`` running mean and variance.
+    """
+
+    family: ClassVar[str] = "bn"
+
+    def params(self, x: Shape) -> int:
+        return 2 * x.channels
+
+    def buffers(self, x: Shape) -> int:
+        return 2 * x.channels
+
+    def describe(self) -> str:
+        return "BATCHNORM"
+
+
+@dataclass(frozen=True)
+class LRN(Layer):
+    """Local response normalisation across ``size`` neighbouring channels (AlexNet's NORM).
+
+    No parameters; its few multiplies per element are not counted as MACs.
+    """
+
+    family: ClassVar[str] = "norm"
+    leading: ClassVar[Optional[str]] = "size"
+
+    size: int = option(5, positive, aliases=("n", "local_size", "depth_radius"),
+                       help="channels in each normalisation window (default 5, as AlexNet)")
+    alpha: float = option(1e-4, real, help="α (default 1e-4); changes no count")
+    beta: float = option(0.75, real, help="β (default 0.75); changes no count")
+    k: float = option(2.0, real, aliases=("bias",), help="k (default 2); changes no count")
+
+    def describe(self) -> str:
+        return f"NORM (LRN {self.size})"
+
+
+@dataclass(frozen=True)
+class Activation(Layer):
+    """An element-wise function (relu, tanh ...): shape unchanged, no parameters, no MACs."""
+
+    family: ClassVar[str] = "act"
+    function: str = "relu"
+
+    def describe(self) -> str:
+        return self.function.upper()
+
+
+@dataclass(frozen=True)
+class Dropout(Layer):
+    """Zeroes activations at random while training; nothing to count."""
+
+    family: ClassVar[str] = "dropout"
+    leading: ClassVar[Optional[str]] = "p"
+
+    p: float = option(0.5, fraction, aliases=("rate", "probability"), help="drop probability (default 0.5)")
+
+    def describe(self) -> str:
+        return f"DROPOUT {self.p:g}"
+
+
+@dataclass(frozen=True)
+class Softmax(Layer):
+    """Class probabilities from scores; shape unchanged."""
+
+    family: ClassVar[str] = "softmax"
+
+    def describe(self) -> str:
+        return "SOFTMAX"
+
+
+# --- the registry ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A layer kind as users write it: canonical name, rule, other names, one-line summary."""
+
+    name: str
+    rule: Type[Layer]
+    aliases: Tuple[str, ...] = ()
+    summary: str = ""
+    fixed: Tuple[Tuple[str, Any], ...] = ()  # options the kind itself sets (an activation's function)
+
+    def option_fields(self) -> Dict[str, Any]:
+        return {f.name: f for f in fields(self.rule) if is_option(f)}  # type: ignore[arg-type]
+
+
+ACTIVATIONS = ("relu", "relu6", "leakyrelu", "elu", "selu", "gelu", "sigmoid", "tanh", "silu",
+               "hardswish", "hardsigmoid", "softplus", "mish", "identity")
+
+KINDS: Tuple[Kind, ...] = (
+    Kind("conv", Conv, ("conv2d", "convolution"), "convolution"),
+    Kind("maxpool", MaxPool, ("maxpool2d", "pool", "maxpooling2d"), "max pooling"),
+    Kind("avgpool", AvgPool, ("avgpool2d", "averagepool", "averagepooling2d"), "average pooling"),
+    Kind("globalavgpool", GlobalAvgPool, ("gap", "globalaveragepool", "globalaveragepooling2d"),
+         "average over all spatial positions"),
+    Kind("globalmaxpool", GlobalMaxPool, ("gmp", "globalmaxpooling2d"), "maximum over all spatial positions"),
+    Kind("adaptiveavgpool", AdaptiveAvgPool, ("adaptiveavgpool2d",), "average pooling to a fixed output size"),
+    Kind("adaptivemaxpool", AdaptiveMaxPool, ("adaptivemaxpool2d",), "max pooling to a fixed output size"),
+    Kind("fc", Linear, ("linear", "dense", "fullyconnected"), "fully connected"),
+    Kind("flatten", Flatten, (), "volume to vector"),
+    Kind("batchnorm", BatchNorm, ("bn", "batchnorm2d", "batchnormalization"), "batch normalisation"),
+    Kind("lrn", LRN, ("norm", "localresponsenorm", "localresponsenormalization"),
+         "local response normalisation"),
+    *(Kind(name, Activation, ("swish",) if name == "silu" else (), "activation", (("function", name),))
+      for name in ACTIVATIONS),
+    Kind("dropout", Dropout, ("drop",), "dropout"),
+    Kind("softmax", Softmax, (), "softmax"),
+)
+
+
+def normalise(name: str) -> str:
+    """Kind names ignore case, '-', '_' and spaces: 'soft-max', 'Max_Pool' are 'softmax', 'maxpool'."""
+    return "".join(c for c in name.lower() if c not in "-_ ")
+
+
+BY_NAME: Dict[str, Kind] = {normalise(a): k for k in KINDS for a in (k.name, *k.aliases)}
+KIND_OF: Dict[type, str] = {k.rule: k.name for k in reversed(KINDS)}
+
+
+def lookup(name: str) -> Optional[Kind]:
+    return BY_NAME.get(normalise(name))

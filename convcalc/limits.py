@@ -1,0 +1,17 @@
+"""Every limit convcalc enforces on its input, in one place (documented in the README).
+
+They keep hostile or mistaken specs from hanging or exhausting memory: a clear error in
+milliseconds instead.
+"""
+
+MAX_SIZE = 10**9
+"""Largest number accepted for any size, count or hyperparameter."""
+
+MAX_LAYERS = 1_000_000
+"""Most layers a spec may expand to (repetition included)."""
+
+MAX_SPEC_BYTES = 32 * 1024 * 1024
+"""Largest spec file or layer string read, in bytes."""
+
+MAX_NESTING = 100
+"""Deepest nesting of groups in a layer string or blocks in YAML."""

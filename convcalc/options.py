@@ -1,0 +1,140 @@
+"""Typed options of layer kinds: declared once on the rule's dataclass fields, read by both parsers.
+
+A rule declares ``kernel: Ints = option((2,), per_axis, letter="k", help=...)``; the registry
+reads that metadata to validate YAML keys and layer-string letters alike, so the two spec
+formats can never disagree about what an option means.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import MISSING, Field, field
+from typing import Any, Callable, Tuple, Union
+
+from .limits import MAX_SIZE
+
+Ints = Tuple[int, ...]
+Padding = Union[str, Ints]  # 'same', 'valid', or one symmetric padding per axis
+
+Converter = Callable[[Any], Any]
+
+REQUIRED: Any = MISSING
+
+
+class OptionError(ValueError):
+    """A value of the wrong type or range; the registry adds the location and option name."""
+
+
+def option(
+    default: Any = REQUIRED,
+    convert: Converter = lambda v: v,
+    *,
+    letter: str = "",
+    flag: Any = None,
+    aliases: Tuple[str, ...] = (),
+    help: str = "",
+) -> Any:
+    """A dataclass field that is a user-settable option.
+
+    ``letter`` is its short form in layer strings (``k3``, ``s2``); ``flag`` is the value a bare
+    letter sets (``nb`` sets bias to False).
+    """
+    meta = {"convert": convert, "letter": letter, "flag": flag, "aliases": aliases, "help": help}
+    if default is REQUIRED:
+        return field(metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def is_option(f: Field) -> bool:  # type: ignore[type-arg]
+    return "convert" in f.metadata
+
+
+def describe_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"the string '{value}'"
+    if isinstance(value, float):
+        return f"the number {value:g}"
+    if value is None:
+        return "nothing"
+    if isinstance(value, (list, tuple)):
+        return f"a list of {len(value)}"
+    if isinstance(value, dict):
+        return "a mapping"
+    return repr(value)
+
+
+def whole(value: Any, minimum: int = 1) -> int:
+    """A whole number ≥ ``minimum`` (and at most ``limits.MAX_SIZE``); booleans are not numbers."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_SIZE:
+        raise OptionError(f"expected a whole number, got {value:g} (write {int(value)})")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise OptionError(f"expected a whole number, got {describe_value(value)}")
+    if value < minimum:
+        what = "positive" if minimum == 1 else f"at least {minimum}"
+        raise OptionError(f"expected a {what} whole number, got {value}")
+    if value > MAX_SIZE:
+        raise OptionError(f"{value:.3g} is larger than convcalc's limit of {MAX_SIZE:,}")
+    return value
+
+
+def positive(value: Any) -> int:
+    return whole(value, 1)
+
+
+def non_negative(value: Any) -> int:
+    return whole(value, 0)
+
+
+_AXES = re.compile(r"^\d+(x\d+)*$")
+
+
+def _per_axis(value: Any, minimum: int) -> Ints:
+    if isinstance(value, str) and _AXES.match(value.strip().lower()):
+        return tuple(whole(int(v), minimum) for v in value.strip().lower().split("x"))
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise OptionError("expected one number per axis, got an empty list")
+        return tuple(whole(v, minimum) for v in value)
+    return (whole(value, minimum),)
+
+
+def per_axis(value: Any) -> Ints:
+    """One positive number for every axis (``3``), or one per axis (``[3, 5]`` or ``3x5``)."""
+    return _per_axis(value, 1)
+
+
+def per_axis_or_zero(value: Any) -> Ints:
+    return _per_axis(value, 0)
+
+
+def padding(value: Any) -> Padding:
+    """Zero padding: a number, one per axis, or 'same' / 'valid'."""
+    if isinstance(value, str) and value.strip().lower() in ("same", "valid"):
+        return value.strip().lower()
+    try:
+        return _per_axis(value, 0)
+    except OptionError as e:
+        raise OptionError(f"{e} or 'same' / 'valid'") from None
+
+
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise OptionError(f"expected true or false, got {describe_value(value)}")
+    return value
+
+
+def fraction(value: Any) -> float:
+    """A probability in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise OptionError(f"expected a number from 0 up to (not including) 1, got {describe_value(value)}")
+    return float(value)
+
+
+def real(value: Any) -> float:
+    """Any finite number (a coefficient that changes no count)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise OptionError(f"expected a number, got {describe_value(value)}")
+    return float(value)

@@ -1,0 +1,247 @@
+"""The compact layer string, for the terminal: ``227x227x3 conv96k11s4 maxpool3s2 fc4096``.
+
+Grammar (separators are spaces, newlines, commas or ``->``)::
+
+    spec   := [input] item*
+    input  := H x W x C            e.g. 224x224x3, or VGG's "input (224 × 224 RGB image)"
+    item   := token | "(" item* ")" [ "x" N ]          repetition: (conv64k3p1 relu)x2
+    token  := kind [-] [N] option*                     conv64k3p1, maxpool2s2, fc4096, FC-4096
+            | "conv" F "-" K                           VGG's notation: conv3-64 (3x3, stride 1, pad 1)
+    option := k F[xF] | s S[xS] | p P[xP] | psame | pvalid | d D | g G | nb | ceil
+
+The number right after the kind sets the kind's leading option: filters for conv, units for fc,
+the window for pools. Every token keeps its line and column, so errors point at it with a caret.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+from .errors import Location, SpecError, did_you_mean
+from .layers import BY_NAME, lookup, normalise
+from .limits import MAX_LAYERS, MAX_NESTING, MAX_SPEC_BYTES
+from .spec import LayerSpec, NetworkSpec, RawOption, kind_names, make_layer, parse_shape
+from .shape import Shape
+
+
+@dataclass(frozen=True)
+class Token:
+    """A word, '(' or ')x2' of the layer string, with where it starts."""
+
+    text: str
+    loc: Location
+
+
+_SEPARATORS = re.compile(r"(?:\s|,|->|→)+")
+_WORD = re.compile(r"(?:(?!->|→)[^\s,()])+")
+_REPEAT = re.compile(r"\)\s*(?:[x×*]\s*(\d+))?", re.IGNORECASE)
+_VGG_INPUT = re.compile(r"input\s*\(([^)]*)\)", re.IGNORECASE)
+_VGG_CONV = re.compile(r"^conv(\d+)-(\d+)$", re.IGNORECASE)
+_KIND = re.compile(r"^[a-z][a-z_-]*", re.IGNORECASE)
+_COUNT = re.compile(r"^-?(\d+(?:\.\d+)?)")
+_OPTION = re.compile(r"(nb|ceil)|([a-z])(same|valid|\d+(?:x\d+)*)?", re.IGNORECASE)
+
+
+def tokenize(
+    text: str, file: str = "<string>", line: int = 1, column: int = 1, sources: Optional[List[str]] = None
+) -> List[Token]:
+    """Split into words, '(' and ')' tokens (a ')' carries its repeat count: ')x2').
+
+    ``line`` and ``column`` say where ``text`` starts in its file; ``sources`` are the file's
+    lines shown under an error (default: the lines of ``text``).
+    """
+    tokens: List[Token] = []
+    rows = text.split("\n")
+    shown_rows = sources if sources is not None else rows
+    for row, source in enumerate(rows):
+        first_col = column if row == 0 else 1
+        shown = shown_rows[row] if row < len(shown_rows) else source
+        pos = 0
+        while pos < len(source):
+            m = _SEPARATORS.match(source, pos)
+            if m and m.end() > pos:
+                pos = m.end()
+                continue
+            m = _REPEAT.match(source, pos) if source[pos] == ")" else _WORD.match(source, pos)
+            end = pos + 1 if source[pos] == "(" else (m.end() if m else pos + 1)
+            tokens.append(Token(source[pos:end], Location(file, line + row, first_col + pos, shown, end - pos)))
+            pos = end
+    return tokens
+
+
+def parse_string(text: str, file: str = "<string>") -> NetworkSpec:
+    """A whole spec: the input shape first, then the layers."""
+    if len(text.encode("utf-8", "replace")) > MAX_SPEC_BYTES:
+        raise SpecError(f"layer string is longer than convcalc's limit of {MAX_SPEC_BYTES:,} bytes")
+    lines = text.split("\n")
+    vgg = _VGG_INPUT.match(text, len(text) - len(text.lstrip()))
+    if vgg:  # blank out VGG's header so the tokens after it keep their true columns
+        start = text.rfind("\n", 0, vgg.start()) + 1
+        where = Location(file, text.count("\n", 0, vgg.start()) + 1, vgg.start() - start + 1,
+                         lines[text.count("\n", 0, vgg.start())], vgg.end() - vgg.start())
+        shape = _vgg_input(vgg.group(1), where)
+        blanked = text[: vgg.start()] + re.sub(r"[^\n]", " ", vgg.group(0)) + text[vgg.end():]
+        tokens = tokenize(blanked, file, sources=lines)
+    else:
+        tokens = tokenize(text, file)
+        if not tokens:
+            raise SpecError("empty layer string", Location(file, 1, 1, lines[0]),
+                            hint="start with an input shape, e.g. 224x224x3 conv64k3p1")
+        first = tokens[0]
+        if not re.match(r"^\d", first.text):
+            raise SpecError(
+                f"a layer string starts with the input shape (HxWxC), got '{first.text}'",
+                first.loc,
+                hint=f"for example: 224x224x3 {first.text} ...",
+            )
+        shape = parse_shape(first.text, first.loc)
+        tokens = tokens[1:]
+    layers = _Parser(tokens).items(top=True)
+    return NetworkSpec(input=shape, layers=tuple(layers), name="", origin=file)
+
+
+def parse_layers(text: str, loc: Location) -> List[LayerSpec]:
+    """Layers only (no input shape): a YAML list item written as a layer string, e.g. ``- conv3-64``."""
+    tokens = tokenize(text, loc.file, loc.line, loc.column, sources=[loc.source])
+    return _Parser(tokens).items(top=True)
+
+
+def _vgg_input(inside: str, loc: Location) -> Shape:
+    """VGG's table header: "input (224 × 224 RGB image)" is 224x224x3."""
+    numbers = [int(n) for n in re.findall(r"\d+", inside)]
+    words = inside.lower()
+    channels = 3 if ("rgb" in words or "bgr" in words or "colour" in words or "color" in words) else None
+    if channels is None and ("gray" in words or "grey" in words or "mono" in words):
+        channels = 1
+    if channels is not None and len(numbers) == 2:
+        numbers.append(channels)
+    if len(numbers) < 2:
+        raise SpecError(f"cannot read an input shape from 'input ({inside})'", loc, hint="write it as 224x224x3")
+    return parse_shape("x".join(map(str, numbers)), loc)
+
+
+class _Parser:
+    """Recursive descent over tokens, with a depth limit instead of Python's recursion limit."""
+
+    def __init__(self, tokens: List[Token]) -> None:
+        self.tokens = tokens
+        self.pos = 0
+        self.depth = 0
+
+    def items(self, top: bool = False) -> List[LayerSpec]:
+        out: List[LayerSpec] = []
+        while self.pos < len(self.tokens):
+            tok = self.tokens[self.pos]
+            if tok.text == "(":
+                self.pos += 1
+                self.depth += 1
+                if self.depth > MAX_NESTING:
+                    raise SpecError(f"groups nested more than {MAX_NESTING} deep", tok.loc)
+                inner = self.items()
+                if self.pos >= len(self.tokens):
+                    raise SpecError("'(' is never closed", tok.loc, hint="add ')' after the group's layers")
+                close = self.tokens[self.pos]
+                self.pos += 1
+                self.depth -= 1
+                count = _repeat_count(close)
+                if len(out) + count * len(inner) > MAX_LAYERS:
+                    raise SpecError(f"the network would have more than {MAX_LAYERS:,} layers", close.loc)
+                out.extend(inner * count)
+            elif tok.text.startswith(")"):
+                if top:
+                    raise SpecError("')' without a matching '('", tok.loc)
+                return out
+            else:
+                self.pos += 1
+                out.append(parse_token(tok))
+                if len(out) > MAX_LAYERS:
+                    raise SpecError(f"the network would have more than {MAX_LAYERS:,} layers", tok.loc)
+        return out
+
+
+def _repeat_count(close: Token) -> int:
+    m = _REPEAT.match(close.text)
+    assert m is not None
+    if m.group(1) is None:
+        return 1
+    count = int(m.group(1))
+    if count < 1:
+        raise SpecError(f"a group repeated {count} times", close.loc, hint="repeat at least once: (...)x1")
+    return count
+
+
+def parse_token(tok: Token) -> LayerSpec:
+    """One layer token: ``conv96k11s4``, ``maxpool3s2``, ``fc4096``, ``conv3-64``, ``relu``."""
+    text = tok.text
+    loc = tok.loc
+    if re.match(r"^\d+([x×]\d+)+$", text, re.IGNORECASE):
+        raise SpecError(f"a shape '{text}' can only come first, as the input", loc)
+    vgg = _VGG_CONV.match(text)
+    if vgg:  # VGG's convF-K: FxF filters, stride 1, padding that keeps the size
+        kernel, filters = int(vgg.group(1)), int(vgg.group(2))
+        opts = [RawOption("filters", filters, loc, loc), RawOption("kernel", kernel, loc, loc),
+                RawOption("padding", (kernel - 1) // 2, loc, loc)]
+        return LayerSpec(make_layer("conv", opts, loc), loc=loc)
+    m = _KIND.match(text)
+    if m is None:
+        raise SpecError(f"expected a layer such as conv64k3p1, got '{text}'", loc)
+    kind_text = m.group(0)
+    kind = lookup(kind_text)
+    if kind is None:  # 'maxpools2': the longest known kind the letters start with
+        letters = re.match(r"[a-z]*", kind_text.lower())
+        assert letters is not None
+        prefixes = [letters.group(0)[:n] for n in range(len(letters.group(0)), 0, -1)]
+        known = next((p for p in prefixes if normalise(p) in BY_NAME), None)
+        if known is None:
+            word = kind_text.rstrip("-_")
+            raise SpecError(
+                f"unknown layer '{word}'{did_you_mean(word, kind_names())}",
+                Location(loc.file, loc.line, loc.column, loc.source, len(word)),
+                hint="`convcalc kinds` lists every layer kind",
+            )
+        kind_text = known
+        kind = lookup(known)
+        assert kind is not None
+    pos = len(kind_text)
+    options: List[RawOption] = []
+    count = _COUNT.match(text[pos:])
+    if count:
+        where = loc.shifted(pos, count.end())
+        if kind.rule.leading is None:
+            raise SpecError(f"{kind.name} takes no number, got '{count.group(0)}'", where)
+        number = count.group(1)
+        options.append(RawOption(kind.rule.leading, float(number) if "." in number else int(number), where, where))
+        pos += count.end()
+    letters = {f.metadata["letter"]: name for name, f in kind.option_fields().items() if f.metadata["letter"]}
+    while pos < len(text):
+        m = _OPTION.match(text, pos)
+        where = loc.shifted(pos, (m.end() - pos) if m else len(text) - pos)
+        if m is None:
+            raise SpecError(f"cannot read '{text[pos:]}' in '{text}'", where, hint=_letters_hint(kind.name, letters))
+        letter = (m.group(1) or m.group(2)).lower()
+        name = letters.get(letter)
+        if name is None:
+            raise SpecError(f"{kind.name} has no option '{letter}' (in '{text}')", where,
+                            hint=_letters_hint(kind.name, letters))
+        field = kind.option_fields()[name]
+        if m.group(1):
+            value = field.metadata["flag"]
+        elif m.group(3) is None:
+            raise SpecError(f"option '{letter}' of {kind.name} needs a value, e.g. {letter}2", where)
+        else:
+            value = int(m.group(3)) if m.group(3).isdigit() else m.group(3)
+        options.append(RawOption(name, value, where, where))
+        pos = m.end()
+    return LayerSpec(make_layer(kind.name, options, Location(loc.file, loc.line, loc.column, loc.source, len(text))),
+                     loc=loc)
+
+
+def _letters_hint(kind: str, letters: dict) -> str:
+    if not letters:
+        return f"{kind} takes no options"
+    return f"{kind} options: " + ", ".join(f"{k} ({v})" for k, v in letters.items())
+
+
+__all__ = ["parse_string", "parse_layers", "parse_token", "tokenize"]

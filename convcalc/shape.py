@@ -1,0 +1,95 @@
+"""Tensor shapes and the one sliding-window formula every windowed layer shares."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Tuple
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The shape of one sample: spatial axes (H, W, or any number of them) and channels.
+
+    A flat vector (the output of an fc layer) has no spatial axes: ``Shape((), 4096)``.
+    Written as in the lecture notes, channels last: ``55x55x96``, ``4096``.
+    """
+
+    spatial: Tuple[int, ...]
+    channels: int
+
+    @property
+    def rank(self) -> int:
+        return len(self.spatial)
+
+    @property
+    def elements(self) -> int:
+        return math.prod(self.spatial) * self.channels
+
+    @property
+    def dims(self) -> Tuple[int, ...]:
+        return (*self.spatial, self.channels)
+
+    def __str__(self) -> str:
+        return "x".join(str(d) for d in self.dims)
+
+
+@dataclass(frozen=True)
+class Window:
+    """One axis of a sliding window (conv or pool), with padding resolved to before/after.
+
+    Output size (Dumoulin & Visin, "A guide to convolution arithmetic", arXiv 1603.07285, and
+    PyTorch's Conv2d/MaxPool2d "Shape:" sections), with ``F_eff = D·(F − 1) + 1``::
+
+        out = floor((W + P_before + P_after − F_eff) / S) + 1
+
+    In ceil mode the division rounds up, but (PyTorch's rule) the last window must start inside
+    the input or the left padding, so ``out`` drops by one when ``(out − 1)·S ≥ W + P_before``.
+    """
+
+    size: int
+    kernel: int
+    stride: int = 1
+    dilation: int = 1
+    pad_before: int = 0
+    pad_after: int = 0
+    ceil_mode: bool = False
+
+    @property
+    def effective_kernel(self) -> int:
+        return self.dilation * (self.kernel - 1) + 1
+
+    @property
+    def padded(self) -> int:
+        return self.size + self.pad_before + self.pad_after
+
+    @property
+    def span(self) -> int:
+        """``W − F_eff + 2P``: the distance the window travels; must be ≥ 0."""
+        return self.padded - self.effective_kernel
+
+    @property
+    def fits(self) -> bool:
+        """True when the stride divides the span evenly: no input is left over or invented."""
+        return self.span % self.stride == 0
+
+    @property
+    def out_size(self) -> int:
+        if self.span < 0:
+            return 0
+        if self.ceil_mode:
+            out = -(-self.span // self.stride) + 1
+            if (out - 1) * self.stride >= self.size + self.pad_before:
+                out -= 1
+            return out
+        return self.span // self.stride + 1
+
+
+def same_padding(size: int, kernel_eff: int, stride: int) -> Tuple[int, int]:
+    """TensorFlow's 'same': output ``ceil(W / S)``, the odd pixel of padding going after.
+
+    For stride 1 this is PyTorch's ``padding='same'`` too.
+    """
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel_eff - size, 0)
+    return total // 2, total - total // 2

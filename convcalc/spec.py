@@ -1,0 +1,109 @@
+"""What a network spec is, once read: validated layers with their source locations. No maths.
+
+Both parsers (YAML and the layer string) end here: they hand ``make_layer`` a kind name and raw
+options, each with its location, and get back a validated rule object or a located error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence, Tuple
+
+from .errors import Location, SpecError, did_you_mean
+from .layers import BY_NAME, KINDS, Layer, lookup
+from .options import REQUIRED, OptionError, whole
+from .shape import Shape
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer as the user wrote it: its rule, an optional name, and where it was written."""
+
+    layer: Layer
+    name: Optional[str] = None
+    loc: Optional[Location] = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A plain chain of layers applied to one input shape."""
+
+    input: Shape
+    layers: Tuple[LayerSpec, ...]
+    name: str = ""
+    title: str = field(default="", compare=False)
+    reference: str = field(default="", compare=False)
+    origin: str = field(default="", compare=False)  # the file, '<string>', or the bundled name
+
+
+@dataclass(frozen=True)
+class RawOption:
+    """An option as written, before validation: ``kernel: 3`` or the ``k3`` in ``conv64k3``."""
+
+    key: str
+    value: Any
+    key_loc: Optional[Location] = None
+    value_loc: Optional[Location] = None
+
+
+def kind_names() -> list[str]:
+    return sorted(BY_NAME)
+
+
+def make_layer(kind: str, options: Sequence[RawOption], loc: Optional[Location]) -> Layer:
+    """Validate ``options`` for layer ``kind`` and build its rule, or raise a located SpecError."""
+    k = lookup(kind)
+    if k is None:
+        raise SpecError(
+            f"unknown layer '{kind}'{did_you_mean(kind, kind_names())}",
+            loc,
+            hint="`convcalc kinds` lists every layer kind and its options",
+        )
+    fields = k.option_fields()
+    by_key = {name: name for name in fields}
+    by_key.update({alias: name for name, f in fields.items() for alias in f.metadata["aliases"]})
+    values: dict[str, Any] = {}
+    for opt in options:
+        name = by_key.get(opt.key.lower())
+        if name is None:
+            known = ", ".join(fields) or "none"
+            raise SpecError(
+                f"{k.name} has no option '{opt.key}'{did_you_mean(opt.key, by_key)}",
+                opt.key_loc,
+                hint=f"{k.name} options: {known}",
+            )
+        if name in values:
+            raise SpecError(f"{k.name} option '{name}' is given twice", opt.key_loc)
+        try:
+            values[name] = fields[name].metadata["convert"](opt.value)
+        except OptionError as e:
+            raise SpecError(f"{k.name} {name}: {e}", opt.value_loc or opt.key_loc) from None
+    missing = [n for n, f in fields.items() if f.default is REQUIRED and n not in values]
+    if missing:
+        f = fields[missing[0]]
+        raise SpecError(f"{k.name} needs '{missing[0]}' ({f.metadata['help']})", loc)
+    return k.rule(**dict(k.fixed), **values)
+
+
+_SHAPE = re.compile(r"^\s*\d+(\s*[x×]\s*\d+)*\s*$", re.IGNORECASE)
+
+
+def parse_shape(text: str, loc: Optional[Location] = None) -> Shape:
+    """``227x227x3`` (H x W x C, channels last), or a bare channel count for a flat input."""
+    if not _SHAPE.match(text):
+        raise SpecError(f"expected an input shape like 227x227x3, got '{text}'", loc)
+    return shape_from_dims([int(d) for d in re.split(r"[x×]", text.lower())], loc)
+
+
+def shape_from_dims(dims: Sequence[Any], loc: Optional[Location] = None) -> Shape:
+    try:
+        checked = [whole(d) for d in dims]
+    except OptionError as e:
+        raise SpecError(f"input shape: {e}", loc) from None
+    if not checked:
+        raise SpecError("input shape is empty; expected H, W, C", loc)
+    return Shape(tuple(checked[:-1]), checked[-1])
+
+
+__all__ = ["KINDS", "LayerSpec", "NetworkSpec", "RawOption", "make_layer", "parse_shape"]
