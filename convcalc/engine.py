@@ -115,7 +115,7 @@ def default_names(spec: NetworkSpec) -> Tuple[str, ...]:
     counters: Dict[str, int] = {}
     names = []
     for ls in spec.layers:
-        family = type(ls.layer).family
+        family = ls.layer.family_name()
         counters[family] = counters.get(family, 0) + 1
         names.append(ls.name or f"{family}{counters[family]}")
     return tuple(names)

@@ -55,7 +55,11 @@ class Layer:
 
     @property
     def kind(self) -> str:
-        return KIND_OF[type(self)] if not isinstance(self, Activation) else self.function
+        return KIND_OF[type(self)]
+
+    def family_name(self) -> str:
+        """What unnamed layers of this kind are called, before their number: conv1, pool2."""
+        return self.family
 
     def out_shape(self, x: Shape) -> Shape:
         return x
@@ -453,6 +457,13 @@ class Activation(Layer):
 
     family: ClassVar[str] = "act"
     function: str = "relu"
+
+    @property
+    def kind(self) -> str:
+        return self.function
+
+    def family_name(self) -> str:
+        return self.function
 
     def describe(self) -> str:
         return self.function.upper()
