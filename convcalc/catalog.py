@@ -1,0 +1,46 @@
+"""The bundled architectures: YAML files in ``architectures/``, looked up by name.
+
+In a wheel the files sit inside the package (``convcalc/architectures``); in a checkout they sit
+at the top of the repository. Names ignore case; a few common names are aliases.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Optional
+
+ALIASES: Dict[str, str] = {
+    "vgg11": "vgg-a",
+    "vgg13": "vgg-b",
+    "vgg16": "vgg-d",
+    "vgg19": "vgg-e",
+    "lenet": "lenet5",
+    "lenet-5": "lenet5",
+}
+
+
+def directory() -> Path:
+    here = Path(__file__).resolve().parent
+    packaged = here / "architectures"
+    return packaged if packaged.is_dir() else here.parent / "architectures"
+
+
+def names() -> List[str]:
+    """Every bundled architecture's own name (its file name), sorted."""
+    return sorted(p.stem for p in directory().glob("*.yaml"))
+
+
+def aliases_of(name: str) -> List[str]:
+    return sorted(a for a, target in ALIASES.items() if target == name)
+
+
+def find(name: str) -> Optional[Path]:
+    """The file of bundled architecture ``name`` (or an alias), or None."""
+    key = name.strip().lower()
+    key = ALIASES.get(key, key)
+    path = directory() / f"{key}.yaml"
+    return path if key and "/" not in key and path.is_file() else None
+
+
+def choices() -> List[str]:
+    return names() + sorted(ALIASES)
