@@ -45,6 +45,7 @@ class Note:
     level: str
     code: str
     text: str
+    brief: str = ""  # a few words for a table cell; ``text`` says it all
 
 
 class Layer:
@@ -169,12 +170,13 @@ def fit_notes(ws: Tuple[Window, ...]) -> Tuple[Note, ...]:
         where = f" along {name}" if len({(v.size, v.kernel, v.stride) for v in ws}) > 1 else ""
         p = w.pad_before + w.pad_after
         value = Fraction(w.span, w.stride) + 1
+        formula = f"({w.size} − {w.effective_kernel}{f' + {p}' if p else ''})/{w.stride} + 1 = {float(value):.2f}"
         text = (
-            f"({w.size} − {w.effective_kernel} + {p})/{w.stride} + 1 = {float(value):.2f}{where}: "
-            f"stride {w.stride} does not fit; floored to {math.floor(value)} as PyTorch does "
+            f"{formula}{where}: stride {w.stride} does not fit; floored to {math.floor(value)} as PyTorch does "
             f"(ceil would give {math.ceil(value)}). {fit_suggestion(w)}"
         )
-        notes.append(Note("warning", "stride-does-not-fit", text))
+        brief = f"{float(value):.2f}: does not fit"
+        notes.append(Note("warning", "stride-does-not-fit", text, brief))
     return tuple(notes)
 
 
@@ -396,7 +398,7 @@ class Linear(Layer):
     def notes(self, x: Shape) -> Tuple[Note, ...]:
         if x.rank == 0:
             return ()
-        return (Note("info", "flatten", f"flattens {x} = {x.elements:,} inputs"),)
+        return (Note("info", "flatten", f"flattens {x} = {x.elements:,} inputs", f"flattens {x}"),)
 
     def describe(self) -> str:
         return f"FC {self.units}" + ("" if self.bias else " nb")

@@ -1,0 +1,203 @@
+"""The ``convcalc`` command: a thin Click layer over the library.
+
+Exit codes: 0 ok; 1 a check failed (``--strict``); 2 bad input or usage. A user's mistake is
+printed as a located message, never a traceback; an internal error prints one line asking for
+a report (``convcalc --debug ...`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Optional
+
+import click
+
+from . import __version__
+
+CONVENTIONS_HELP = """
+\b
+Conventions:
+  params       weights + biases (F·F·D1·K + K for conv); batchnorm's running
+               statistics are counted apart as buffers.
+  MACs         multiply-accumulates of conv (H2·W2·F·F·D1/groups·K) and fc
+               (in·out) layers for one sample; bias additions, pooling,
+               normalisation and activations are not counted.
+               FLOPs = 2·MACs (--count flops). The lecture notes' "FLOPs"
+               formula H2·W2·F²·D1·D2 counts MACs.
+  activations  output elements of each layer ("memory" in the cs231n VGG
+               table); the total adds the input and every output. Bytes =
+               elements × dtype size × batch.
+  A stride that does not divide W − F + 2P is floored, as PyTorch does, and
+  flagged; --strict turns that into a failure (exit 1).
+
+\b
+Exit codes: 0 ok, 1 a check failed (--strict), 2 bad input or usage.
+"""
+
+
+class ConvcalcGroup(click.Group):
+    """Turns library errors into located messages and exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from .errors import ConvcalcError
+
+        try:
+            return super().invoke(ctx)
+        except ConvcalcError as e:
+            if ctx.meta.get("convcalc.json_errors"):
+                import json
+
+                click.echo(json.dumps({"schema_version": 1, **e.to_dict()}, ensure_ascii=False))
+            click.echo(e.render(), err=True)
+            ctx.exit(e.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except RecursionError:
+            click.echo("error: the spec is nested too deeply for convcalc", err=True)
+            ctx.exit(2)
+        except Exception as e:  # an internal error: one line, not a traceback
+            if ctx.meta.get("convcalc.debug"):
+                raise
+            click.echo(f"internal error: {type(e).__name__}: {e} — please report it; "
+                       "`convcalc --debug ...` shows the traceback", err=True)
+            ctx.exit(3)
+
+
+@click.group(cls=ConvcalcGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="convcalc")
+@click.option("--debug", is_flag=True, help="Show a traceback on internal errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Shapes, parameters, MACs and memory of every layer of a CNN.
+
+    \b
+    Examples:
+      convcalc table vgg16
+      convcalc table "227x227x3 conv96k11s4 maxpool3s2 fc4096"
+      convcalc table my_net.yaml --format markdown
+      convcalc list
+    """
+    ctx.meta["convcalc.debug"] = debug
+
+
+@cli.command(epilog=CONVENTIONS_HELP)
+@click.argument("spec")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table",
+              show_default=True, help="Output format; json and csv carry exact integers.")
+@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "int8", "float64"]),
+              default="float32", show_default=True, help="Element type for byte counts.")
+@click.option("--batch", type=click.IntRange(1, 10**9), default=1, show_default=True,
+              help="Batch size for activation bytes.")
+@click.option("--count", type=click.Choice(["macs", "flops"]), default="macs", show_default=True,
+              help="Show multiply-accumulates or FLOPs (= 2·MACs) in the table.")
+@click.option("--strict", is_flag=True, help="A stride that does not fit is a failure (exit 1), not a warning.")
+@click.option("--width", type=click.IntRange(40, 1000), default=None, help="Table width (default: the terminal's).")
+@click.pass_context
+def table(ctx: click.Context, spec: str, fmt: str, dtype: str, batch: int, count: str, strict: bool,
+          width: Optional[int]) -> None:
+    """Every layer's output shape, params, MACs and activations.
+
+    SPEC is a YAML file, '-' for stdin, a bundled architecture (see `convcalc list`)
+    or a layer string that starts with the input shape.
+
+    \b
+    Examples:
+      convcalc table vgg16
+      convcalc table alexnet --format json
+      convcalc table "227x227x3 conv96k11s4 maxpool3s2 lrn conv256k5p2 fc4096"
+      convcalc table "224x224x3 (conv64k3p1 relu)x2 maxpool fc10" --count flops
+      convcalc table my_net.yaml --format markdown --dtype float16 --batch 32
+    """
+    from .engine import analyse
+    from .errors import CheckFailed
+    from .load import load
+    from .render import render
+
+    if fmt == "json":
+        ctx.meta["convcalc.json_errors"] = True
+    report = analyse(load(spec), dtype=dtype, batch=batch)
+    render(report, fmt, width=width, count=count)
+    if strict and report.warnings:
+        n = len(report.warnings)
+        first, note = report.warnings[0]
+        raise CheckFailed(f"--strict: {n} layer{'s' if n > 1 else ''} with a stride that does not fit; "
+                          f"first: layer {first.index} '{first.name}': {note.brief or note.text}", first.loc)
+
+
+@cli.command(name="list")
+@click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def list_(fmt: str) -> None:
+    """The bundled architectures, one line each: input, params, MACs.
+
+    \b
+    Examples:
+      convcalc list
+      convcalc list --format json
+    """
+    from . import catalog
+    from .engine import analyse
+    from .load import load_file
+    from .render import list_lines
+
+    rows = []
+    for name in catalog.names():
+        path = catalog.find(name)
+        assert path is not None
+        report = analyse(load_file(path, display=f"architectures/{path.name}"))
+        t = report.totals
+        rows.append({"name": name, "aliases": catalog.aliases_of(name), "input": str(report.spec.input),
+                     "params": t.params, "macs": t.macs, "title": report.spec.title})
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps({"schema_version": 1, "architectures": rows}, indent=2, ensure_ascii=False))
+    else:
+        click.echo(list_lines(rows), nl=False)
+
+
+@cli.command()
+@click.argument("name")
+def show(name: str) -> None:
+    """Print a bundled architecture's YAML, to copy and edit.
+
+    \b
+    Examples:
+      convcalc show vgg16
+      convcalc show alexnet > my_net.yaml
+    """
+    from . import catalog
+    from .errors import SpecError, did_you_mean
+
+    path = catalog.find(name)
+    if path is None:
+        raise SpecError(f"no bundled architecture '{name}'{did_you_mean(name, catalog.choices())}",
+                        hint="`convcalc list` shows them all")
+    click.echo(path.read_text(encoding="utf-8"), nl=False)
+
+
+@cli.command()
+def kinds() -> None:
+    """Every layer kind, its other names and its options (YAML key, layer-string letter).
+
+    \b
+    Examples:
+      convcalc kinds
+    """
+    from .layers import KINDS
+
+    for k in KINDS:
+        aliases = f" (also {', '.join(k.aliases)})" if k.aliases else ""
+        lead = f"; a number after it sets {k.rule.leading}" if k.rule.leading else ""
+        click.echo(f"{k.name}{aliases}: {k.summary}{lead}")
+        for name, f in k.option_fields().items():
+            letter = f" [{f.metadata['letter']}]" if f.metadata["letter"] else ""
+            click.echo(f"    {name}{letter}: {f.metadata['help']}")
+
+
+def main() -> None:
+    cli(prog_name="convcalc")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+    sys.exit(0)

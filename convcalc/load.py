@@ -1,0 +1,77 @@
+"""From what the user typed to a NetworkSpec: a file, ``-`` for stdin, a bundled name, or a layer string."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Optional
+
+from . import catalog
+from .errors import Location, SpecError, did_you_mean
+from .limits import MAX_SPEC_BYTES
+from .spec import NetworkSpec
+
+_LOOKS_LIKE_STRING = re.compile(r"^\s*(\d|input\s*\()|[\s,]|->", re.IGNORECASE)
+
+
+def load(arg: str, stdin: Optional[bytes] = None) -> NetworkSpec:
+    """Resolve ``arg``: an existing file, ``-`` (read stdin), a bundled architecture, or a layer string."""
+    if arg == "-":
+        data = stdin if stdin is not None else sys.stdin.buffer.read(MAX_SPEC_BYTES + 1)
+        return from_text(decode(data, "<stdin>"), "<stdin>")
+    path = Path(arg)
+    if path.is_dir():
+        raise SpecError(f"'{arg}' is a directory, not a spec file")
+    if path.is_file():
+        return load_file(path)
+    bundled = catalog.find(arg)
+    if bundled is not None:
+        return load_file(bundled, display=f"architectures/{bundled.name}")
+    if _LOOKS_LIKE_STRING.search(arg):
+        from .parse_string import parse_string
+
+        return parse_string(arg)
+    if arg.lower().endswith((".yaml", ".yml", ".txt")) or "/" in arg or "\\" in arg:
+        raise SpecError(f"no such file: '{arg}'")
+    raise SpecError(
+        f"'{arg}' is not a file, a bundled architecture or a layer string{did_you_mean(arg, catalog.choices())}",
+        hint="`convcalc list` shows the bundled architectures; a layer string starts with the input, "
+             "e.g. '224x224x3 conv64k3p1'",
+    )
+
+
+def load_file(path: Path, display: Optional[str] = None) -> NetworkSpec:
+    name = display or str(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_SPEC_BYTES + 1)
+    except OSError as e:
+        raise SpecError(f"cannot read '{name}': {e.strerror}") from None
+    return from_text(decode(data, name), name, yaml_only=path.suffix.lower() in (".yaml", ".yml"))
+
+
+def decode(data: bytes, name: str) -> str:
+    """UTF-8 text, or an error that says where the first bad byte is."""
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(f"'{name}' is larger than convcalc's limit of {MAX_SPEC_BYTES:,} bytes")
+    if b"\0" in data:
+        raise SpecError(f"'{name}' is not a text file (it contains NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise SpecError(f"not valid UTF-8 (byte 0x{data[e.start]:02x})", Location(name, line, column),
+                        hint="save the file as UTF-8") from None
+
+
+def from_text(text: str, name: str, yaml_only: bool = False) -> NetworkSpec:
+    """YAML, unless the text is a layer string (it starts with the input shape)."""
+    if not yaml_only and re.match(r"^\s*(\d|input\s*\()", text, re.IGNORECASE):
+        from .parse_string import parse_string
+
+        return parse_string(text, name)
+    from .parse_yaml import parse_yaml
+
+    return parse_yaml(text, name)
