@@ -101,6 +101,32 @@ def location_dict(loc: Optional[Location]) -> Optional[dict[str, object]]:
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """A "did you mean 'x'?" suffix, or '' when nothing is close."""
-    close = difflib.get_close_matches(word.lower(), list(choices), n=1, cutoff=0.6)
-    return f" — did you mean '{close[0]}'?" if close else ""
+    """A " — did you mean 'x'?" suffix, or '' when nothing is close.
+
+    Closeness is the edit distance counting a swap of neighbours as one edit (so 'cnov' is next
+    to 'conv' and 'vgg61' to 'vgg16'), at most a third of the word's length.
+    """
+    word = word.lower()
+    options = sorted(set(choices))
+    if not word or not options:
+        return ""
+    scored = sorted((edit_distance(word, c), sorted(word) != sorted(c),  # a swap beats a new letter
+                     -difflib.SequenceMatcher(None, word, c).ratio(), c) for c in options)
+    distance, _, _, best = scored[0]
+    return f" — did you mean '{best}'?" if distance <= max(1, len(word) // 3) else ""
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions, adjacent swaps."""
+    if abs(len(a) - len(b)) > 3:
+        return abs(len(a) - len(b))
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]

@@ -1,0 +1,242 @@
+"""The command line through Click's CliRunner: exit codes, exact output, located errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from convcalc import catalog
+from convcalc.cli import cli
+
+ALEXNET_STRING = ("227x227x3 conv96k11s4 maxpool3s2 lrn conv256k5p2 maxpool3s2 lrn conv384k3p1 conv384k3p1 "
+                  "conv256k3p1 maxpool3s2 fc4096 fc4096 fc1000")
+
+
+def run(*args: str, input: "str | bytes | None" = None):
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+def assert_located_error(result, code: int, *fragments: str) -> None:
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    assert result.stderr.startswith("error: ")
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr
+
+
+# --- the main job ------------------------------------------------------------------------
+
+
+def test_table_vgg16_shows_published_totals():
+    result = run("table", "vgg16", "--width", "120")
+    assert result.exit_code == 0
+    assert "VGG-16" in result.stdout
+    assert "138,357,544 params" in result.stdout
+    assert "15,470,264,320 MACs" in result.stdout
+    total_row = next(line for line in result.stdout.splitlines() if line.strip().startswith("total"))
+    assert total_row.split()[-4:] == ["1000", "138M", "15.5G", "28.8M"]
+
+
+def test_table_alexnet_json_has_exact_totals_and_stable_shape():
+    result = run("table", "alexnet", "--format", "json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["schema_version"] == 1
+    assert set(data) == {"schema_version", "convcalc_version", "network", "input", "output", "conventions",
+                         "layers", "totals", "warnings"}
+    assert data["totals"]["params"] == 62_378_344
+    assert data["totals"]["macs"] == 1_135_256_096
+    assert data["totals"]["flops"] == 2 * 1_135_256_096
+    assert data["input"]["shape"] == [227, 227, 3]
+    conv1 = data["layers"][0]
+    assert (conv1["name"], conv1["output"]["text"], conv1["params"]) == ("conv1", "55x55x96", 34_944)
+    assert conv1["location"]["file"] == "architectures/alexnet.yaml"
+    assert conv1["options"]["kernel"] == [11]
+    assert data["conventions"]["dtype"] == "float32" and data["conventions"]["batch"] == 1
+    assert data["warnings"] == []
+
+
+def test_layer_string_from_the_issue():
+    result = run("table", ALEXNET_STRING, "--format", "csv")
+    assert result.exit_code == 0
+    rows = result.stdout.strip().splitlines()[1:]
+    outputs = [row.split(",")[4] for row in rows]
+    assert outputs == ["55x55x96", "27x27x96", "27x27x96", "27x27x256", "13x13x256", "13x13x256", "13x13x384",
+                       "13x13x384", "13x13x256", "6x6x256", "4096", "4096", "1000"]
+
+
+def test_markdown_from_a_yaml_file(tmp_path: Path):
+    spec = tmp_path / "my_net.yaml"
+    spec.write_text("name: my_net\ninput: [32, 32, 3]\nlayers:\n  - conv: {filters: 10, kernel: 5, padding: 2}\n"
+                    "  - relu\n  - fc: 10\n")
+    result = run("table", str(spec), "--format", "markdown")
+    assert result.exit_code == 0
+    assert "| 1 | conv1 | CONV 10 5x5 s1 p2 | 32x32x10 | 760 | 768,000 | 10,240 |  |" in result.stdout
+    assert "| 3 | fc1 | FC 10 | 10 | 102,410 | 102,400 | 10 | flattens 32x32x10 |" in result.stdout
+
+
+def test_dtype_and_batch_scale_activation_bytes():
+    plain = json.loads(run("table", "lenet5", "--format", "json").stdout)["totals"]
+    half = json.loads(run("table", "lenet5", "--format", "json", "--dtype", "float16", "--batch", "8").stdout)["totals"]
+    assert half["activation_bytes"] == plain["activations"] * 2 * 8
+    assert half["param_bytes"] == plain["params"] * 2
+    assert plain["activation_bytes"] == plain["activations"] * 4
+
+
+def test_count_flops_doubles_the_column():
+    result = run("table", "lenet5", "--count", "flops", "--format", "markdown")
+    assert "| FLOPs |" in result.stdout
+    assert "**833,040**" in result.stdout  # 2 x 416,520
+
+
+def test_stdin_reads_yaml_or_a_layer_string():
+    yaml_result = run("table", "-", "--format", "csv", input="input: [7, 7, 1]\nlayers:\n  - conv: {filters: 1, kernel: 3}\n")
+    assert yaml_result.exit_code == 0 and ",5x5x1," in yaml_result.stdout
+    string_result = run("table", "-", "--format", "csv", input="7x7x1 conv1k3s2\n")
+    assert string_result.exit_code == 0 and ",3x3x1," in string_result.stdout
+
+
+def test_list_has_one_line_per_architecture():
+    result = run("list")
+    assert result.exit_code == 0
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].split()[:5] == ["name", "aliases", "input", "params", "MACs"]
+    assert len(lines) == 1 + len(catalog.names())
+    vgg = next(line for line in lines if line.startswith("vgg-d "))
+    assert vgg.split()[1:5] == ["vgg16", "224x224x3", "138M", "15.5G"]
+
+
+def test_list_json_carries_exact_figures():
+    data = json.loads(run("list", "--format", "json").stdout)
+    by_name = {a["name"]: a for a in data["architectures"]}
+    assert by_name["alexnet-torchvision"]["params"] == 61_100_840
+    assert by_name["vgg-e"]["aliases"] == ["vgg19"]
+
+
+def test_show_prints_the_bundled_yaml():
+    result = run("show", "VGG16")
+    assert result.exit_code == 0
+    assert result.stdout == (catalog.directory() / "vgg-d.yaml").read_text(encoding="utf-8")
+
+
+def test_show_unknown_name_suggests():
+    assert_located_error(run("show", "vgg61"), 2, "no bundled architecture 'vgg61'", "did you mean")
+
+
+def test_kinds_lists_every_kind_with_its_letters():
+    result = run("kinds")
+    assert result.exit_code == 0
+    assert "conv (also conv2d, convolution): convolution" in result.stdout
+    assert "    kernel [k]:" in result.stdout
+
+
+# --- bad input: a located message, the right exit code, never a traceback ---------------
+
+
+def test_yaml_typo_in_layer_kind(tmp_path: Path):
+    spec = tmp_path / "typo.yaml"
+    spec.write_text("name: t\ninput: [32, 32, 3]\nlayers:\n  - cnov: {filters: 8, kernel: 3}\n")
+    assert_located_error(run("table", str(spec)), 2, f"{spec}:4:5:", "unknown layer 'cnov'",
+                         "did you mean 'conv'?", "^^^^")
+
+
+def test_bad_token_in_a_string_points_at_its_column():
+    result = run("table", "32x32x3 conv8k3 cnov8k3")
+    assert_located_error(result, 2, "<string>:1:17:", "did you mean 'conv'?")
+    assert "  32x32x3 conv8k3 cnov8k3\n                  ^^^^\n" in result.stderr
+
+
+def test_kernel_bigger_than_its_input(tmp_path: Path):
+    spec = tmp_path / "toobig.yaml"
+    spec.write_text("name: t\ninput: [5, 5, 3]\nlayers:\n  - conv: {filters: 8, kernel: 7}\n")
+    assert_located_error(run("table", str(spec)), 2, ":4:5:", "layer 1 'conv1'", "kernel 7 exceeds padded input 5")
+
+
+def test_strict_fails_a_stride_that_does_not_fit():
+    relaxed = run("table", "7x7x1 conv1k3s3")
+    assert relaxed.exit_code == 0
+    assert "(7 − 3)/3 + 1 = 2.33" in relaxed.stdout
+    strict = run("table", "7x7x1 conv1k3s3", "--strict")
+    assert strict.exit_code == 1
+    assert "--strict: 1 layer with a stride that does not fit" in strict.stderr
+    assert "2x2x1" in strict.stdout  # the table is still printed
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (b"", "empty spec"),
+        (b"input: [32, 32, 3\n", "YAML syntax"),
+        (b"\x00\x01\x02binary", "not a text file"),
+        (b"name: caf\xe9\n", "not valid UTF-8"),
+        (b"- just\n- a list\n", "should be a mapping"),
+    ],
+)
+def test_unreadable_files(tmp_path: Path, content: bytes, fragment: str):
+    spec = tmp_path / "bad.yaml"
+    spec.write_bytes(content)
+    assert_located_error(run("table", str(spec)), 2, fragment)
+
+
+def test_missing_file_and_directory(tmp_path: Path):
+    assert_located_error(run("table", str(tmp_path / "nope.yaml")), 2, "no such file")
+    assert_located_error(run("table", str(tmp_path)), 2, "is a directory")
+
+
+def test_unknown_name_suggests_a_bundled_one():
+    assert_located_error(run("table", "vgg61"), 2, "did you mean 'vgg16'?")
+
+
+def test_json_format_reports_errors_as_json_too():
+    result = run("table", "32x32x3 cnov8k3", "--format", "json")
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)
+    assert error["error"] == "SpecError"
+    assert error["location"] == {"file": "<string>", "line": 1, "column": 9}
+
+
+def test_usage_errors_exit_2():
+    assert run("table").exit_code == 2
+    assert run("table", "vgg16", "--format", "xml").exit_code == 2
+    assert run("table", "vgg16", "--batch", "0").exit_code == 2
+
+
+def test_internal_error_is_one_line_not_a_traceback(monkeypatch):
+    import convcalc.engine
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(convcalc.engine, "analyse", broken)
+    result = run("table", "lenet5")
+    assert result.exit_code == 3
+    assert "internal error: RuntimeError: boom" in result.stderr
+    assert "Traceback" not in result.output
+
+
+# --- help and entry points ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [None, *sorted(cli.commands)])
+def test_every_command_has_help_with_an_example(command):
+    result = run(*([command] if command else []), "--help")
+    assert result.exit_code == 0
+    assert "Examples:" in result.stdout
+    assert "convcalc " in result.stdout
+
+
+def test_table_help_states_the_conventions_and_exit_codes():
+    text = run("table", "--help").stdout
+    for fragment in ("weights + biases", "multiply-accumulates", "FLOPs = 2·MACs", "Exit codes: 0 ok, 1"):
+        assert fragment in text
+
+
+def test_python_dash_m_works():
+    done = subprocess.run([sys.executable, "-m", "convcalc", "--version"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0
+    assert done.stdout.strip() == "convcalc, version 0.1.0"
