@@ -289,6 +289,10 @@ class Pool(Layer):
     ceil_mode: bool = option(False, boolean, letter="ceil", flag=True, aliases=("ceil",),
                              help="round the output size up, PyTorch's ceil_mode ('ceil' in a layer string)")
 
+    def __post_init__(self) -> None:
+        if self.stride is None:  # so 'maxpool2' and 'maxpool2s2' are the same value
+            object.__setattr__(self, "stride", self.kernel)
+
     def _windows(self, x: Shape) -> Tuple[Window, ...]:
         ws = windows(x, self.kernel, self.stride or self.kernel, self.padding, (1,), self.ceil_mode)
         for w in ws:
