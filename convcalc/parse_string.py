@@ -190,9 +190,9 @@ def parse_token(tok: Token) -> LayerSpec:
     kind_text = m.group(0)
     kind = lookup(kind_text)
     if kind is None:  # 'maxpools2': the longest known kind the letters start with
-        letters = re.match(r"[a-z]*", kind_text.lower())
-        assert letters is not None
-        prefixes = [letters.group(0)[:n] for n in range(len(letters.group(0)), 0, -1)]
+        alpha = re.match(r"[a-z]*", kind_text.lower())
+        assert alpha is not None
+        prefixes = [alpha.group(0)[:n] for n in range(len(alpha.group(0)), 0, -1)]
         known = next((p for p in prefixes if normalise(p) in BY_NAME), None)
         if known is None:
             word = kind_text.rstrip("-_")
