@@ -126,8 +126,17 @@ def boolean(value: Any) -> bool:
     return value
 
 
+_FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _number(value: Any) -> Any:
+    """YAML 1.1 reads ``1e-4`` (no dot) as a string; take it as the number anyone means by it."""
+    return float(value) if isinstance(value, str) and _FLOAT.match(value.strip()) else value
+
+
 def fraction(value: Any) -> float:
     """A probability in [0, 1)."""
+    value = _number(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise OptionError(f"expected a number from 0 up to (not including) 1, got {describe_value(value)}")
     return float(value)
@@ -135,6 +144,7 @@ def fraction(value: Any) -> float:
 
 def real(value: Any) -> float:
     """Any finite number (a coefficient that changes no count)."""
+    value = _number(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise OptionError(f"expected a number, got {describe_value(value)}")
     return float(value)
