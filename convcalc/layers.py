@@ -181,19 +181,25 @@ def fit_notes(ws: Tuple[Window, ...]) -> Tuple[Note, ...]:
 
 
 def fit_suggestion(w: Window) -> str:
-    """The nearest symmetric padding that fits, else the nearest input sizes that do."""
-    pad = w.pad_before
-    fitting = [
-        q for q in range(0, w.effective_kernel + w.stride)
-        if (w.size + 2 * q - w.effective_kernel) % w.stride == 0 and w.size + 2 * q >= w.effective_kernel
-    ]
-    if fitting:
-        best = min(fitting, key=lambda q: (abs(q - pad), q))
-        out = (w.size + 2 * best - w.effective_kernel) // w.stride + 1
-        return f"Padding {best} would fit (output {out})."
-    below = next(s for s in range(w.size, 0, -1) if (s + 2 * pad - w.effective_kernel) % w.stride == 0)
-    above = next(s for s in range(w.size, w.size + w.stride + 1) if (s + 2 * pad - w.effective_kernel) % w.stride == 0)
-    return f"No symmetric padding fits; input {below} or {above} would."
+    """The nearest symmetric padding that fits, else the nearest input sizes that do.
+
+    Padding q fits when ``2q ≡ F_eff − W (mod S)``: solved as a congruence, not by search, so
+    a stride of 10^9 costs nothing.
+    """
+    f, size, stride, pad = w.effective_kernel, w.size, w.stride, w.pad_before
+    c = (f - size) % stride
+    if stride % 2 or c % 2 == 0:
+        residue, period = ((c * pow(2, -1, stride)) % stride, stride) if stride % 2 else (c // 2, stride // 2)
+        lowest = max(0, -(-(f - size) // 2))  # the padded input must hold one window
+        k = (pad - residue) // period
+        candidates = [residue + j * period for j in (k, k + 1)]
+        candidates = [q if q >= lowest else residue + -(-(lowest - residue) // period) * period for q in candidates]
+        best = min(candidates, key=lambda q: (abs(q - pad), q))
+        return f"Padding {best} would fit (output {(size + 2 * best - f) // stride + 1})."
+    above = size + (f - 2 * pad - size) % stride
+    below = size - (size + 2 * pad - f) % stride
+    sizes = f"{below} or {above}" if below >= 1 and below + 2 * pad >= f else f"{above}"
+    return f"No symmetric padding fits; input {sizes} would."
 
 
 def pad_text(pad: Padding) -> str:
