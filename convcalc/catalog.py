@@ -6,8 +6,11 @@ at the top of the repository. Names ignore case; a few common names are aliases.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Dict, List, Optional
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 ALIASES: Dict[str, str] = {
     "vgg11": "vgg-a",
@@ -38,8 +41,10 @@ def find(name: str) -> Optional[Path]:
     """The file of bundled architecture ``name`` (or an alias), or None."""
     key = name.strip().lower()
     key = ALIASES.get(key, key)
+    if not _NAME.match(key):  # not a name we could have bundled: no file system call at all
+        return None
     path = directory() / f"{key}.yaml"
-    return path if key and "/" not in key and path.is_file() else None
+    return path if path.is_file() else None
 
 
 def choices() -> List[str]:

@@ -111,13 +111,14 @@ class Report:
 
 
 def default_names(spec: NetworkSpec) -> Tuple[str, ...]:
-    """Unnamed layers are numbered per family, like the lecture notes: conv1, pool1, norm1, fc6 ..."""
+    """Unnamed layers are numbered like the lecture notes: conv1, pool1, norm1 ... fc6, fc7, fc8."""
     counters: Dict[str, int] = {}
     names = []
     for ls in spec.layers:
         family = ls.layer.family_name()
-        counters[family] = counters.get(family, 0) + 1
-        names.append(ls.name or f"{family}{counters[family]}")
+        key = type(ls.layer).counter or family
+        counters[key] = counters.get(key, 0) + 1
+        names.append(ls.name or f"{family}{counters[key]}")
     return tuple(names)
 
 

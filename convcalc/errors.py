@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from typing import Iterable, Optional
 
 
+CARET_CONTEXT = 60  # characters shown either side of an error's column
+
+
 @dataclass(frozen=True)
 class Location:
     """A place in a spec: file (or ``<string>``), 1-based line and column, and the line itself."""
@@ -30,8 +33,11 @@ class Location:
         if not self.source:
             return ""
         text = self.source.rstrip("\n").expandtabs(1)
-        pad = " " * (self.column - 1)
-        return f"  {text}\n  {pad}{'^' * max(1, self.width)}"
+        start = max(0, self.column - 1 - CARET_CONTEXT)  # a long line is shown around the column
+        shown = ("…" if start else "") + text[start : start + 2 * CARET_CONTEXT + self.width]
+        pad = " " * (self.column - 1 - start + (1 if start else 0))
+        width = min(max(1, self.width), 2 * CARET_CONTEXT)
+        return f"  {shown}\n  {pad}{'^' * width}"
 
     def shifted(self, columns: int, width: int = 1) -> "Location":
         """The location ``columns`` characters further along the same line."""

@@ -51,7 +51,10 @@ class Note:
 class Layer:
     """Base of all rules: zero parameters, zero MACs, shape unchanged, nothing to note."""
 
-    family: ClassVar[str] = "layer"  # default names are family + counter: conv1, pool2, fc3
+    family: ClassVar[str] = "layer"  # default names are family + counter: conv1, pool2, norm1
+    # Families that share a counter: conv and fc count weight layers together, so AlexNet's
+    # unnamed layers come out as the lecture notes name them: conv1 ... conv5, fc6, fc7, fc8.
+    counter: ClassVar[str] = ""
     leading: ClassVar[Optional[str]] = None  # the option a bare number sets in a layer string
 
     @property
@@ -219,6 +222,7 @@ class Conv(Layer):
     """
 
     family: ClassVar[str] = "conv"
+    counter: ClassVar[str] = "weight"
     leading: ClassVar[Optional[str]] = "filters"
 
     filters: int = option(convert=positive, aliases=("out_channels", "channels", "num_filters", "k_out"),
@@ -389,6 +393,7 @@ class Linear(Layer):
     """
 
     family: ClassVar[str] = "fc"
+    counter: ClassVar[str] = "weight"
     leading: ClassVar[Optional[str]] = "units"
 
     units: int = option(convert=positive, aliases=("out_features", "neurons", "outputs", "filters"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from . import catalog
 from .errors import Location, SpecError, did_you_mean
@@ -21,9 +21,9 @@ def load(arg: str, stdin: Optional[bytes] = None) -> NetworkSpec:
         data = stdin if stdin is not None else sys.stdin.buffer.read(MAX_SPEC_BYTES + 1)
         return from_text(decode(data, "<stdin>"), "<stdin>")
     path = Path(arg)
-    if path.is_dir():
+    if _is(path.is_dir):
         raise SpecError(f"'{arg}' is a directory, not a spec file")
-    if path.is_file():
+    if _is(path.is_file):
         return load_file(path)
     bundled = catalog.find(arg)
     if bundled is not None:
@@ -39,6 +39,14 @@ def load(arg: str, stdin: Optional[bytes] = None) -> NetworkSpec:
         hint="`convcalc list` shows the bundled architectures; a layer string starts with the input, "
              "e.g. '224x224x3 conv64k3p1'",
     )
+
+
+def _is(test: Callable[[], bool]) -> bool:
+    """``Path.is_file()`` and friends, False for a name the OS refuses (too long, NUL byte)."""
+    try:
+        return test()
+    except (OSError, ValueError):
+        return False
 
 
 def load_file(path: Path, display: Optional[str] = None) -> NetworkSpec:

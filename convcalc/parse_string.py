@@ -21,7 +21,7 @@ from typing import List, Optional, Tuple
 
 from .errors import Location, SpecError, did_you_mean
 from .layers import BY_NAME, lookup, normalise
-from .limits import MAX_LAYERS, MAX_NESTING, MAX_SPEC_BYTES
+from .limits import MAX_LAYERS, MAX_NESTING, MAX_SIZE, MAX_SPEC_BYTES
 from .spec import LayerSpec, NetworkSpec, RawOption, kind_names, make_layer, parse_shape
 from .shape import Shape
 
@@ -110,7 +110,7 @@ def parse_layers(text: str, loc: Location) -> List[LayerSpec]:
 
 def _vgg_input(inside: str, loc: Location) -> Shape:
     """VGG's table header: "input (224 × 224 RGB image)" is 224x224x3."""
-    numbers = [int(n) for n in re.findall(r"\d+", inside)]
+    numbers = [number_in(n, loc) for n in re.findall(r"\d+", inside)]
     words = inside.lower()
     channels = 3 if ("rgb" in words or "bgr" in words or "colour" in words or "color" in words) else None
     if channels is None and ("gray" in words or "grey" in words or "mono" in words):
@@ -166,7 +166,7 @@ def _repeat_count(close: Token) -> int:
     assert m is not None
     if m.group(1) is None:
         return 1
-    count = int(m.group(1))
+    count = number_in(m.group(1), close.loc)
     if count < 1:
         raise SpecError(f"a group repeated {count} times", close.loc, hint="repeat at least once: (...)x1")
     return count
@@ -180,7 +180,7 @@ def parse_token(tok: Token) -> LayerSpec:
         raise SpecError(f"a shape '{text}' can only come first, as the input", loc)
     vgg = _VGG_CONV.match(text)
     if vgg:  # VGG's convF-K: FxF filters, stride 1, padding that keeps the size
-        kernel, filters = int(vgg.group(1)), int(vgg.group(2))
+        kernel, filters = number_in(vgg.group(1), loc), number_in(vgg.group(2), loc)
         opts = [RawOption("filters", filters, loc, loc), RawOption("kernel", kernel, loc, loc),
                 RawOption("padding", (kernel - 1) // 2, loc, loc)]
         return LayerSpec(make_layer("conv", opts, loc), loc=loc)
@@ -212,7 +212,8 @@ def parse_token(tok: Token) -> LayerSpec:
         if kind.rule.leading is None:
             raise SpecError(f"{kind.name} takes no number, got '{count.group(0)}'", where)
         number = count.group(1)
-        options.append(RawOption(kind.rule.leading, float(number) if "." in number else int(number), where, where))
+        options.append(RawOption(kind.rule.leading, float(number) if "." in number else number_in(number, where),
+                                 where, where))
         pos += count.end()
     letters = {f.metadata["letter"]: name for name, f in kind.option_fields().items() if f.metadata["letter"]}
     while pos < len(text):
@@ -231,11 +232,18 @@ def parse_token(tok: Token) -> LayerSpec:
         elif m.group(3) is None:
             raise SpecError(f"option '{letter}' of {kind.name} needs a value, e.g. {letter}2", where)
         else:
-            value = int(m.group(3)) if m.group(3).isdigit() else m.group(3)
+            value = number_in(m.group(3), where) if m.group(3).isdigit() else m.group(3)
         options.append(RawOption(name, value, where, where))
         pos = m.end()
     return LayerSpec(make_layer(kind.name, options, Location(loc.file, loc.line, loc.column, loc.source, len(text))),
                      loc=loc)
+
+
+def number_in(digits: str, loc: Location) -> int:
+    """A whole number from the layer string, refusing absurd lengths before Python converts them."""
+    if len(digits) > len(str(MAX_SIZE)):
+        raise SpecError(f"{digits[:12]}… is larger than convcalc's limit of {MAX_SIZE:,}", loc)
+    return int(digits)
 
 
 def _letters_hint(kind: str, letters: dict) -> str:

@@ -12,6 +12,7 @@ from typing import Any, Optional, Sequence, Tuple
 
 from .errors import Location, SpecError, did_you_mean
 from .layers import BY_NAME, KINDS, Layer, lookup
+from .limits import MAX_SIZE
 from .options import REQUIRED, OptionError, whole
 from .shape import Shape
 
@@ -93,7 +94,10 @@ def parse_shape(text: str, loc: Optional[Location] = None) -> Shape:
     """``227x227x3`` (H x W x C, channels last), or a bare channel count for a flat input."""
     if not _SHAPE.match(text):
         raise SpecError(f"expected an input shape like 227x227x3, got '{text}'", loc)
-    return shape_from_dims([int(d) for d in re.split(r"[x×]", text.lower())], loc)
+    dims = [d.strip() for d in re.split(r"[x×]", text.lower())]
+    if any(len(d) > len(str(MAX_SIZE)) for d in dims):
+        raise SpecError(f"input shape '{text[:40]}' has a size larger than convcalc's limit of {MAX_SIZE:,}", loc)
+    return shape_from_dims([int(d) for d in dims], loc)
 
 
 def shape_from_dims(dims: Sequence[Any], loc: Optional[Location] = None) -> Shape:

@@ -77,7 +77,7 @@ def test_markdown_from_a_yaml_file(tmp_path: Path):
     result = run("table", str(spec), "--format", "markdown")
     assert result.exit_code == 0
     assert "| 1 | conv1 | CONV 10 5x5 s1 p2 | 32x32x10 | 760 | 768,000 | 10,240 |  |" in result.stdout
-    assert "| 3 | fc1 | FC 10 | 10 | 102,410 | 102,400 | 10 | flattens 32x32x10 |" in result.stdout
+    assert "| 3 | fc2 | FC 10 | 10 | 102,410 | 102,400 | 10 | flattens 32x32x10 |" in result.stdout
 
 
 def test_dtype_and_batch_scale_activation_bytes():
@@ -240,3 +240,24 @@ def test_python_dash_m_works():
     done = subprocess.run([sys.executable, "-m", "convcalc", "--version"], capture_output=True, text=True, check=False)
     assert done.returncode == 0
     assert done.stdout.strip() == "convcalc, version 0.1.0"
+
+
+HUGE = "9" * 5000  # more digits than Python converts to int by default
+
+
+@pytest.mark.parametrize("spec", [f"8x8x3 conv{HUGE}k3", f"{HUGE}x3 relu", f"8x8x3 (relu)x{HUGE}",
+                                  f"8x8x3 conv2k{HUGE}", f"8x8x3 conv{HUGE}-3", "8x8x3 (relu)x1000000000",
+                                  "1000000000x1000000000x3 conv8k3s1000000000"])
+def test_absurd_numbers_are_located_errors_or_exact_answers(spec):
+    result = run("table", spec, "--format", "json")
+    assert result.exit_code in (0, 2), result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    if result.exit_code == 2:
+        assert result.stderr.startswith("error: <string>:1:")
+        assert len(result.stderr.splitlines()[1]) < 200  # a long line is shown around the error
+
+
+def test_huge_integer_in_yaml(tmp_path: Path):
+    spec = tmp_path / "big.yaml"
+    spec.write_text(f"input: [8, 8, 3]\nlayers:\n  - conv: {{filters: {HUGE}, kernel: 3}}\n")
+    assert_located_error(run("table", str(spec)), 2, ":3:21:")
