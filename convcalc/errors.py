@@ -34,9 +34,10 @@ class Location:
             return ""
         text = self.source.rstrip("\n").expandtabs(1)
         start = max(0, self.column - 1 - CARET_CONTEXT)  # a long line is shown around the column
-        shown = ("…" if start else "") + text[start : start + 2 * CARET_CONTEXT + self.width]
+        width = min(max(1, self.width), CARET_CONTEXT)
+        end = self.column - 1 + width + CARET_CONTEXT
+        shown = ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
         pad = " " * (self.column - 1 - start + (1 if start else 0))
-        width = min(max(1, self.width), 2 * CARET_CONTEXT)
         return f"  {shown}\n  {pad}{'^' * width}"
 
     def shifted(self, columns: int, width: int = 1) -> "Location":
