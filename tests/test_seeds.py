@@ -321,9 +321,6 @@ def test_full_simplified_alexnet_in_yaml():
     assert report.totals == run(ALEXNET).totals
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: engine.default_names documents lecture-note names 'conv1, pool1, norm1, fc6 ...', "
-    "but AlexNet's fully connected layers come out as fc1, fc2, fc3 instead of FC6, FC7, FC8"))
 def test_alexnet_default_names_follow_the_notes():
     # 002 / 003: CONV1, MAX POOL1, NORM1, CONV2, MAX POOL2, NORM2, CONV3, CONV4, CONV5,
     # Max POOL3, FC6, FC7, FC8
