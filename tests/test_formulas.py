@@ -1,0 +1,384 @@
+"""The engine's formulas against independent oracles (STYLE.md rule 5), with hypothesis.
+
+The oracles do not use the formulas: they slide a window along a padded input and count where
+it lands, and run a small pure-Python convolution that counts its own multiplies and the
+distinct weights it reads.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from fractions import Fraction
+from typing import Dict, List, Tuple
+
+import pytest
+from hypothesis import assume, example, given, settings
+from hypothesis import strategies as st
+
+from convcalc.engine import analyse
+from convcalc.errors import ShapeError
+from convcalc.parse_string import parse_string
+from convcalc.parse_yaml import parse_yaml
+from convcalc.shape import Shape, Window, same_padding
+
+SETTINGS = settings(max_examples=200, deadline=None)
+
+
+# --- oracles ------------------------------------------------------------------------------------
+
+
+def window_starts(size: int, kernel: int, stride: int, dilation: int = 1, before: int = 0, after: int = 0,
+                  ceil_mode: bool = False) -> List[int]:
+    """Where a window starts along one padded axis, found by sliding it (0 is the padded start).
+
+    Floor mode: every start s = 0, S, 2S, ... whose window lies inside the padded input.
+    Ceil mode (PyTorch): keep sliding while the previous window stopped short of the padded end,
+    but only to starts inside the input or its left padding (s < W + P_before).
+    """
+    taps = dilation * (kernel - 1) + 1
+    padded = before + size + after
+    if taps > padded:
+        return []
+    starts = [0]
+    while True:
+        s = starts[-1] + stride
+        if ceil_mode:
+            if not (starts[-1] + taps < padded and s < size + before):
+                return starts
+        elif s + taps > padded:
+            return starts
+        starts.append(s)
+
+
+def reference_conv(
+    hw: Tuple[int, int], channels: int, filters: int, kernel: Tuple[int, int], stride: Tuple[int, int],
+    pad: Tuple[int, int], dilation: Tuple[int, int], groups: int,
+) -> Tuple[Tuple[int, int], int, int]:
+    """Convolve a zero-padded input, counting multiplies and the distinct weights read.
+
+    Returns the output spatial size, the multiplies and the number of weights (biases apart).
+    """
+    h, w = hw
+    padded = [[[((c + 1) * (y + 1) + x) if (pad[0] <= y < pad[0] + h and pad[1] <= x < pad[1] + w) else 0
+                for x in range(w + 2 * pad[1])] for y in range(h + 2 * pad[0])] for c in range(channels)]
+    ys = window_starts(h, kernel[0], stride[0], dilation[0], pad[0], pad[0])
+    xs = window_starts(w, kernel[1], stride[1], dilation[1], pad[1], pad[1])
+    per_group_in, per_group_out = channels // groups, filters // groups
+    multiplies = 0
+    weights: Dict[Tuple[int, int, int, int], int] = {}
+    for k in range(filters):
+        first = (k // per_group_out) * per_group_in  # the input channels filter k sees
+        for y0 in ys:
+            for x0 in xs:
+                acc = 0
+                for c in range(per_group_in):
+                    for i in range(kernel[0]):
+                        for j in range(kernel[1]):
+                            weight = weights.setdefault((k, c, i, j), len(weights) % 7 - 3)
+                            acc += weight * padded[first + c][y0 + i * dilation[0]][x0 + j * dilation[1]]
+                            multiplies += 1
+    return (len(ys), len(xs)), multiplies, len(weights)
+
+
+# --- (a) Window.out_size is the number of window starts ------------------------------------------
+
+
+@st.composite
+def windows(draw, ceil_mode=None):
+    kernel = draw(st.integers(1, 7))
+    ceil = draw(st.booleans()) if ceil_mode is None else ceil_mode
+    # PyTorch (and convcalc's pool rule) allows ceil mode only with padding at most half the kernel
+    most = kernel // 2 if ceil else 5
+    return Window(
+        size=draw(st.integers(1, 30)),
+        kernel=kernel,
+        stride=draw(st.integers(1, 6)),
+        dilation=draw(st.integers(1, 3)),
+        pad_before=draw(st.integers(0, most)),
+        pad_after=draw(st.integers(0, most)),
+        ceil_mode=ceil,
+    )
+
+
+@SETTINGS
+@given(windows())
+@example(Window(7, 3, 1))  # the notes: 7x7 input, 3x3 filter -> 5
+@example(Window(7, 3, 2))  # stride 2 -> 3
+@example(Window(7, 3, 3))  # stride 3 -> 2 (2.33, floored)
+@example(Window(7, 3, 1, 1, 1, 1))  # pad 1 -> 7
+@example(Window(55, 3, 2, ceil_mode=True))
+@example(Window(6, 3, 2, ceil_mode=True))  # the ceil-mode window that runs past the end
+@example(Window(5, 2, 2, 1, 1, 1, ceil_mode=True))  # the one PyTorch drops: it would start in the padding
+def test_out_size_counts_window_starts(w):
+    starts = window_starts(w.size, w.kernel, w.stride, w.dilation, w.pad_before, w.pad_after, w.ceil_mode)
+    assert w.out_size == len(starts)
+
+
+@SETTINGS
+@given(windows(ceil_mode=False))
+def test_out_size_is_the_notes_formula_when_the_stride_fits(w):
+    # (W - F + 2P)/S + 1, exact when it is a whole number
+    assume(w.span >= 0 and w.fits)
+    assert w.out_size == Fraction(w.padded - w.effective_kernel, w.stride) + 1
+
+
+@st.composite
+def pools(draw):
+    """A pool PyTorch accepts: padding at most half the window, the window inside the padded input."""
+    kernel = draw(st.integers(1, 7))
+    pad = draw(st.integers(0, kernel // 2))
+    size = draw(st.integers(max(1, kernel - 2 * pad), 30))
+    return Window(size, kernel, draw(st.integers(1, 6)), 1, pad, pad, draw(st.booleans()))
+
+
+@SETTINGS
+@given(pools(), st.integers(1, 64), st.booleans())
+@example(Window(55, 3, 2), 96, False)  # AlexNet's POOL1: 27
+@example(Window(112, 3, 2, 1, 1, 1, ceil_mode=True), 64, True)
+def test_pool_output_through_the_api(w, channels, yaml):
+    """The pool rule, through parse -> analyse, lands its windows where the oracle does."""
+    ceil = "ceil" if w.ceil_mode else ""
+    if yaml:
+        spec = parse_yaml(f"input: [{w.size}, {w.size}, {channels}]\nlayers:\n"
+                          f"  - maxpool: {{kernel: {w.kernel}, stride: {w.stride}, padding: {w.pad_before}, "
+                          f"ceil_mode: {str(w.ceil_mode).lower()}}}\n")
+    else:
+        spec = parse_string(f"{w.size}x{w.size}x{channels} maxpool{w.kernel}s{w.stride}p{w.pad_before}{ceil}")
+    [layer] = analyse(spec).layers
+    n = len(window_starts(w.size, w.kernel, w.stride, 1, w.pad_before, w.pad_before, w.ceil_mode))
+    assert layer.output == Shape((n, n), channels)
+    assert (layer.params, layer.macs) == (0, 0)
+
+
+# --- (b) conv parameters and MACs, counted ----------------------------------------------------------
+
+
+@st.composite
+def convs(draw):
+    groups = draw(st.integers(1, 3))
+    return dict(
+        hw=(draw(st.integers(1, 8)), draw(st.integers(1, 8))),
+        channels=groups * draw(st.integers(1, 2)),
+        filters=groups * draw(st.integers(1, 2)),
+        kernel=(draw(st.integers(1, 3)), draw(st.integers(1, 3))),
+        stride=(draw(st.integers(1, 3)), draw(st.integers(1, 3))),
+        pad=(draw(st.integers(0, 2)), draw(st.integers(0, 2))),
+        dilation=(draw(st.integers(1, 2)), draw(st.integers(1, 2))),
+        groups=groups,
+        bias=draw(st.booleans()),
+    )
+
+
+def axes(pair: Tuple[int, int]) -> str:
+    """A per-axis option as the layer string writes it: 3 when both axes agree, else 3x5."""
+    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
+
+
+def conv_string(c) -> str:
+    h, w = c["hw"]
+    return (f"{h}x{w}x{c['channels']} conv{c['filters']}k{axes(c['kernel'])}s{axes(c['stride'])}"
+            f"p{axes(c['pad'])}d{axes(c['dilation'])}g{c['groups']}{'' if c['bias'] else 'nb'}")
+
+
+@SETTINGS
+@given(convs())
+@example(dict(hw=(32, 32), channels=3, filters=10, kernel=(5, 5), stride=(1, 1), pad=(2, 2), dilation=(1, 1),
+              groups=1, bias=True))  # the notes' 760-parameter layer
+@example(dict(hw=(6, 6), channels=4, filters=4, kernel=(3, 3), stride=(1, 1), pad=(1, 1), dilation=(1, 1),
+              groups=4, bias=False))  # depthwise
+def test_conv_params_and_macs_are_counted(c):
+    spec = parse_string(conv_string(c))
+    taps = [d * (k - 1) + 1 for k, d in zip(c["kernel"], c["dilation"])]
+    if any(t > size + 2 * p for t, size, p in zip(taps, c["hw"], c["pad"])):
+        with pytest.raises(ShapeError):  # (e): a window larger than its padded input
+            analyse(spec)
+        return
+    [layer] = analyse(spec).layers
+    out, multiplies, weights = reference_conv(c["hw"], c["channels"], c["filters"], c["kernel"], c["stride"],
+                                              c["pad"], c["dilation"], c["groups"])
+    assert layer.output == Shape(out, c["filters"])
+    assert layer.macs == multiplies
+    assert layer.params == weights + (c["filters"] if c["bias"] else 0)
+    # and the formulas of the notes, with groups: F_h*F_w*(C_in/g)*K + K, H2*W2*F_h*F_w*(C_in/g)*K
+    fh, fw = c["kernel"]
+    per_group_in = c["channels"] // c["groups"]
+    assert layer.params == fh * fw * per_group_in * c["filters"] + c["filters"] * c["bias"]
+    assert layer.macs == out[0] * out[1] * fh * fw * per_group_in * c["filters"]
+
+
+@SETTINGS
+@given(st.lists(st.integers(1, 6), min_size=0, max_size=3), st.integers(1, 5), st.integers(1, 50),
+       st.booleans())
+def test_fc_params_and_macs_are_counted(spatial, channels, units, bias):
+    """Every unit sees every input element once: in*units multiplies, in*units (+units) params."""
+    dims = "x".join(map(str, [*spatial, channels]))
+    [layer] = analyse(parse_string(f"{dims} fc{units}{'' if bias else 'nb'}")).layers
+    inputs = [(*p, c) for p in _positions(spatial) for c in range(channels)]
+    multiplies = sum(1 for _ in range(units) for _ in inputs)
+    assert layer.output == Shape((), units)
+    assert layer.macs == multiplies
+    assert layer.params == multiplies + (units if bias else 0)
+
+
+def _positions(spatial: List[int]) -> List[Tuple[int, ...]]:
+    positions: List[Tuple[int, ...]] = [()]
+    for n in spatial:
+        positions = [(*p, i) for p in positions for i in range(n)]
+    return positions
+
+
+@SETTINGS
+@given(st.lists(st.integers(1, 9), min_size=1, max_size=3), st.integers(1, 3), st.integers(1, 4),
+       st.integers(1, 3), st.integers(1, 3), st.integers(0, 2))
+def test_conv_of_any_rank(spatial, channels, filters, kernel, stride, pad):
+    """1-D signals and 3-D volumes: one window per axis, the kernel repeated on every axis."""
+    assume(all(kernel <= n + 2 * pad for n in spatial))
+    dims = "x".join(map(str, [*spatial, channels]))
+    [layer] = analyse(parse_string(f"{dims} conv{filters}k{kernel}s{stride}p{pad}")).layers
+    out = tuple(len(window_starts(n, kernel, stride, 1, pad, pad)) for n in spatial)
+    assert layer.output == Shape(out, filters)
+    assert layer.params == kernel ** len(spatial) * channels * filters + filters
+    assert layer.macs == math.prod(out) * kernel ** len(spatial) * channels * filters
+
+
+# --- (c) the stride-does-not-fit note ------------------------------------------------------------
+
+_PAD_FITS = re.compile(r"Padding (\d+) would fit \(output (\d+)\)\.")
+_NO_PAD = re.compile(r"No symmetric padding fits; input (\d+)(?: or (\d+))? would\.")
+
+
+def fitting_pads(size: int, taps: int, stride: int) -> List[int]:
+    """Every symmetric padding (up to well past one period) whose span the stride divides."""
+    return [q for q in range(0, taps + 2 * stride + 2)
+            if size + 2 * q >= taps and (size + 2 * q - taps) % stride == 0]
+
+
+def check_suggestion(text: str, size: int, kernel: int, stride: int, dilation: int, pad: int) -> None:
+    taps = dilation * (kernel - 1) + 1
+    fits = fitting_pads(size, taps, stride)
+    m = _PAD_FITS.search(text)
+    if m:
+        q, out = int(m.group(1)), int(m.group(2))
+        assert q in fits
+        assert q == min(fits, key=lambda p: (abs(p - pad), p)), "the nearest fitting padding"
+        assert out == len(window_starts(size, kernel, stride, dilation, q, q))
+        return
+    m = _NO_PAD.search(text)
+    assert m, text
+    assert fits == []
+    sizes = [int(s) for s in m.groups() if s]
+
+    def good(s: int) -> bool:
+        return s >= 1 and s + 2 * pad >= taps and (s + 2 * pad - taps) % stride == 0
+
+    below = [s for s in range(size, 0, -1) if good(s)]
+    above = next(s for s in range(size, size + stride + 1) if good(s))
+    assert sizes == ([below[0], above] if below else [above])
+
+
+@SETTINGS
+@given(
+    st.integers(1, 30), st.integers(1, 30), st.integers(1, 7), st.integers(1, 7), st.integers(1, 6),
+    st.integers(1, 6), st.integers(0, 4), st.integers(1, 3),
+)
+@example(7, 7, 3, 3, 3, 3, 0, 1)  # the notes' 2.33
+@example(32, 32, 5, 5, 2, 2, 0, 1)  # "F = 5, S = 2, P = ? (whatever fits)": nothing does on 32
+@example(1, 1, 2, 2, 2, 2, 1, 1)  # no padding fits, and no smaller input either
+def test_conv_warns_exactly_when_the_stride_does_not_fit(h, w, kh, kw, sh, sw, pad, dilation):
+    assume(dilation * (max(kh, kw) - 1) + 1 <= min(h, w) + 2 * pad)
+    text = f"{h}x{w}x1 conv1k{kh}x{kw}s{sh}x{sw}p{pad}d{dilation}"
+    [layer] = analyse(parse_string(text)).layers
+    warnings = [n for n in layer.notes if n.level == "warning"]
+    axes_ = [(h, kh, sh), (w, kw, sw)]
+    misfits = {a for a in axes_ if (a[0] - (dilation * (a[1] - 1) + 1) + 2 * pad) % a[2] != 0}
+    assert len(warnings) == len(misfits)  # one note per distinct misfit axis, none when all fit
+    for note in warnings:
+        assert note.code == "stride-does-not-fit"
+    for size, kernel, stride in misfits:
+        taps = dilation * (kernel - 1) + 1
+        value = Fraction(size - taps + 2 * pad, stride) + 1
+        formula = f"({size} − {taps}{f' + {2 * pad}' if pad else ''})/{stride} + 1 = "
+        [note] = [n for n in warnings if n.text.startswith(formula)]
+        assert f"= {float(value):.2f}" in note.text
+        assert f"floored to {math.floor(value)}" in note.text
+        assert f"ceil would give {math.ceil(value)}" in note.text
+        actual = layer.output.spatial[0 if (size, kernel, stride) == axes_[0] else 1]
+        assert actual == math.floor(value) == len(window_starts(size, kernel, stride, dilation, pad, pad))
+        check_suggestion(note.text, size, kernel, stride, dilation, pad)
+
+
+@SETTINGS
+@given(pools())
+@example(Window(7, 3, 3))
+@example(Window(7, 3, 3, ceil_mode=True))
+def test_pool_warns_exactly_when_the_stride_does_not_fit_and_never_in_ceil_mode(w):
+    ceil = "ceil" if w.ceil_mode else ""
+    [layer] = analyse(parse_string(f"{w.size}x{w.size}x8 maxpool{w.kernel}s{w.stride}p{w.pad_before}{ceil}")).layers
+    warnings = [n for n in layer.notes if n.level == "warning"]
+    misfit = (w.size - w.kernel + 2 * w.pad_before) % w.stride != 0
+    assert len(warnings) == (1 if misfit and not w.ceil_mode else 0)
+    if warnings:
+        check_suggestion(warnings[0].text, w.size, w.kernel, w.stride, 1, w.pad_before)
+
+
+# --- (d) 'same' padding --------------------------------------------------------------------------
+
+
+@SETTINGS
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(1, 7), st.integers(1, 5), st.integers(1, 3),
+       st.sampled_from(["conv4", "maxpool", "avgpool"]))
+def test_same_padding_gives_ceil_w_over_s(h, w, kernel, stride, dilation, kind):
+    if kind != "conv4":
+        dilation = 1  # pools have no dilation
+    text = f"{h}x{w}x2 {kind}k{kernel}s{stride}{f'd{dilation}' if dilation > 1 else ''}psame"
+    [layer] = analyse(parse_string(text)).layers
+    assert layer.output.spatial == (math.ceil(h / stride), math.ceil(w / stride))
+    taps = dilation * (kernel - 1) + 1
+    for size in (h, w):
+        before, after = same_padding(size, taps, stride)
+        assert 0 <= after - before <= 1  # the odd pixel goes after, as TensorFlow does
+        assert len(window_starts(size, kernel, stride, dilation, before, after)) == math.ceil(size / stride)
+
+
+def test_same_padding_with_stride_1_keeps_the_size():
+    for kernel in (1, 2, 3, 4, 5, 7):
+        [layer] = analyse(parse_string(f"13x13x3 conv8k{kernel}psame")).layers
+        assert layer.output.spatial == (13, 13)
+
+
+# --- (e) a kernel larger than its padded input ----------------------------------------------------
+
+
+@SETTINGS
+@given(st.integers(1, 12), st.integers(1, 15), st.integers(0, 3), st.integers(1, 3), st.integers(1, 3),
+       st.booleans())
+def test_kernel_larger_than_padded_input_is_a_located_shape_error(size, kernel, pad, dilation, stride, yaml):
+    taps = dilation * (kernel - 1) + 1
+    assume(taps > size + 2 * pad)
+    layer = f"conv4k{kernel}s{stride}p{pad}d{dilation}"
+    if yaml:
+        text = (f"input: [{size + 2}, {size + 2}, 3]\nlayers:\n  - conv: {{filters: 3, kernel: 3}}\n"
+                f"  - relu\n  - {layer}\n")
+        spec = parse_yaml(text, "net.yaml")
+        expected = ("net.yaml", 5, 5)
+    else:
+        spec = parse_string(f"{size + 2}x{size + 2}x3 conv3k3 relu {layer}")
+        expected = ("<string>", 1, len(f"{size + 2}x{size + 2}x3 conv3k3 relu ") + 1)
+    with pytest.raises(ShapeError) as info:
+        analyse(spec)
+    e = info.value
+    assert (e.loc.file, e.loc.line, e.loc.column) == expected
+    dilated = f" (dilated {taps})" if dilation > 1 else ""
+    assert "layer 3 'conv2'" in e.message
+    assert f"on input {size}x{size}x3" in e.message
+    assert f"kernel {kernel}{dilated} exceeds padded input {size + 2 * pad}" in e.message
+    assert e.hint == f"use a kernel of at most {size + 2 * pad} or pad the input"
+    assert e.exit_code == 2
+
+
+def test_a_pool_window_larger_than_its_input_is_a_shape_error():
+    with pytest.raises(ShapeError) as info:
+        analyse(parse_string("8x8x3 conv4k3 maxpool7s2"))  # 6x6 after the conv
+    assert (info.value.loc.line, info.value.loc.column) == (1, 15)
+    assert "kernel 7 exceeds padded input 6" in info.value.message
