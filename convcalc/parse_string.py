@@ -40,6 +40,7 @@ _REPEAT = re.compile(r"\)\s*(?:[x×*]\s*(\d+))?", re.IGNORECASE)
 _VGG_INPUT = re.compile(r"input\s*\(([^)]*)\)", re.IGNORECASE)
 _VGG_CONV = re.compile(r"^conv(\d+)-(\d+)$", re.IGNORECASE)
 _KIND = re.compile(r"^[a-z][a-z_-]*", re.IGNORECASE)
+_KIND_CHARS = re.compile(r"^[a-z][a-z0-9_-]*", re.IGNORECASE)
 _COUNT = re.compile(r"^-?(\d+(?:\.\d+)?)")
 _OPTION = re.compile(r"(nb|ceil)|([a-z])(same|valid|\d+(?:x\d+)*)?", re.IGNORECASE)
 
@@ -102,9 +103,8 @@ def parse_string(text: str, file: str = "<string>") -> NetworkSpec:
     return NetworkSpec(input=shape, layers=tuple(layers), name="", origin=file)
 
 
-def parse_layers(text: str, loc: Location) -> List[LayerSpec]:
-    """Layers only (no input shape): a YAML list item written as a layer string, e.g. ``- conv3-64``."""
-    tokens = tokenize(text, loc.file, loc.line, loc.column, sources=[loc.source])
+def parse_tokens(tokens: List[Token]) -> List[LayerSpec]:
+    """Layers only (no input shape), e.g. the tokens of a YAML list item ``- conv3-64 relu``."""
     return _Parser(tokens).items(top=True)
 
 
@@ -161,6 +161,19 @@ class _Parser:
         return out
 
 
+def longest_kind(text: str) -> Optional[str]:
+    """The longest start of ``text`` that names a layer kind.
+
+    Longest, so that kinds with digits win over a count: ``relu6`` is ReLU6, ``conv2d64k3`` is a
+    conv2d with 64 filters, while ``maxpool2s2`` is a maxpool with window 2.
+    """
+    m = _KIND_CHARS.match(text)
+    if m is None:
+        return None
+    run = m.group(0)
+    return next((run[:n] for n in range(len(run), 0, -1) if normalise(run[:n]) in BY_NAME), None)
+
+
 def _repeat_count(close: Token) -> int:
     m = _REPEAT.match(close.text)
     assert m is not None
@@ -184,26 +197,19 @@ def parse_token(tok: Token) -> LayerSpec:
         opts = [RawOption("filters", filters, loc, loc), RawOption("kernel", kernel, loc, loc),
                 RawOption("padding", (kernel - 1) // 2, loc, loc)]
         return LayerSpec(make_layer("conv", opts, loc), loc=loc)
-    m = _KIND.match(text)
-    if m is None:
-        raise SpecError(f"expected a layer such as conv64k3p1, got '{text}'", loc)
-    kind_text = m.group(0)
+    kind_text = longest_kind(text)
+    if kind_text is None:
+        m = _KIND.match(text)
+        if m is None:
+            raise SpecError(f"expected a layer such as conv64k3p1, got '{text}'", loc)
+        word = m.group(0).rstrip("-_")
+        raise SpecError(
+            f"unknown layer '{word}'{did_you_mean(word, kind_names())}",
+            Location(loc.file, loc.line, loc.column, loc.source, len(word)),
+            hint="`convcalc kinds` lists every layer kind",
+        )
     kind = lookup(kind_text)
-    if kind is None:  # 'maxpools2': the longest known kind the letters start with
-        alpha = re.match(r"[a-z]*", kind_text.lower())
-        assert alpha is not None
-        prefixes = [alpha.group(0)[:n] for n in range(len(alpha.group(0)), 0, -1)]
-        known = next((p for p in prefixes if normalise(p) in BY_NAME), None)
-        if known is None:
-            word = kind_text.rstrip("-_")
-            raise SpecError(
-                f"unknown layer '{word}'{did_you_mean(word, kind_names())}",
-                Location(loc.file, loc.line, loc.column, loc.source, len(word)),
-                hint="`convcalc kinds` lists every layer kind",
-            )
-        kind_text = known
-        kind = lookup(known)
-        assert kind is not None
+    assert kind is not None
     pos = len(kind_text)
     options: List[RawOption] = []
     count = _COUNT.match(text[pos:])
@@ -252,4 +258,4 @@ def _letters_hint(kind: str, letters: dict) -> str:
     return f"{kind} options: " + ", ".join(f"{k} ({v})" for k, v in letters.items())
 
 
-__all__ = ["parse_string", "parse_layers", "parse_token", "tokenize"]
+__all__ = ["parse_string", "parse_tokens", "parse_token", "tokenize"]

@@ -20,12 +20,13 @@ import yaml
 
 from .errors import Location, SpecError, did_you_mean
 from .limits import MAX_LAYERS, MAX_SPEC_BYTES
-from .parse_string import parse_layers
+from .parse_string import Token, parse_tokens, tokenize
 from .spec import LayerSpec, NetworkSpec, RawOption, kind_names, make_layer, parse_shape, shape_from_dims
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TOP_KEYS = ("name", "title", "reference", "description", "input", "layers")
 _INPUT_KEYS = ("height", "width", "channels")
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
 def parse_yaml(text: str, file: str = "<yaml>") -> NetworkSpec:
@@ -48,9 +49,22 @@ class _Reader:
         width = node.end_mark.index - mark.index if node.end_mark.line == mark.line else len(source) - mark.column
         return Location(self.file, mark.line + 1, mark.column + 1, source, max(1, width))
 
+    def at_index(self, index: int) -> Location:
+        """The location of character ``index`` of the text."""
+        line = self.text.count("\n", 0, index)
+        column = index - (self.text.rfind("\n", 0, index) + 1)
+        return Location(self.file, line + 1, column + 1, self.lines[line] if line < len(self.lines) else "")
+
     def network(self) -> NetworkSpec:
         try:
+            self.text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise SpecError(f"not valid Unicode text (character {e.start})", self.at_index(e.start)) from None
+        try:
             root = yaml.compose(self.text, Loader=_Loader)
+        except yaml.reader.ReaderError as e:  # a control character: PyYAML gives an index, not a mark
+            raise SpecError(f"YAML cannot contain the control character {e.character!r}", self.at_index(e.position),
+                            hint="remove it; a spec is plain text") from None
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             line = mark.line if mark else 0
@@ -87,7 +101,15 @@ class _Reader:
 
     # --- node helpers --------------------------------------------------------------------
 
+    def plain(self, node: yaml.Node) -> yaml.Node:
+        """Refuse an explicit tag on a list or mapping (scalars are refused when constructed)."""
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
+            raise SpecError(f"unsupported tag '{node.tag}'", self.loc(node),
+                            hint="convcalc reads plain YAML only: no tags such as !!python/object")
+        return node
+
     def mapping(self, node: yaml.Node, what: str) -> Dict[str, Tuple[yaml.Node, yaml.Node]]:
+        self.plain(node)
         if not isinstance(node, yaml.MappingNode):
             raise SpecError(f"{what} should be a mapping (key: value), got {self.kind_of(node)}", self.loc(node))
         out: Dict[str, Tuple[yaml.Node, yaml.Node]] = {}
@@ -104,6 +126,7 @@ class _Reader:
     def value(self, node: yaml.Node) -> Any:
         """A scalar, or a flat list of scalars, as a Python value."""
         if isinstance(node, yaml.SequenceNode):
+            self.plain(node)
             return [self.value(n) if isinstance(n, yaml.ScalarNode) else self._nested(n) for n in node.value]
         if isinstance(node, yaml.MappingNode):
             return self._nested(node)
@@ -156,7 +179,7 @@ class _Reader:
                         hint="input: [224, 224, 3]")
 
     def layers(self, node: yaml.Node) -> List[LayerSpec]:
-        if not isinstance(node, yaml.SequenceNode):
+        if not isinstance(self.plain(node), yaml.SequenceNode):
             raise SpecError(f"'layers' should be a list (items starting with '- '), got {self.kind_of(node)}",
                             self.loc(node))
         out: List[LayerSpec] = []
@@ -172,11 +195,13 @@ class _Reader:
             text = self.value(node)
             if not isinstance(text, str):
                 raise SpecError(f"expected a layer, got {text!r}", where, hint="for example: - conv: {filters: 64, kernel: 3}")
-            return parse_layers(text, where)
+            return parse_tokens(self.tokens_of(node, text))
         entries = self.mapping(node, "a layer")
-        name = self.string(entries.pop("name")[1], "name") if "name" in entries else None
+        named = "name" in entries
+        name = self.string(entries.pop("name")[1], "name") if named else None
         if not entries:
-            raise SpecError("this layer has a name but no kind", where, hint="for example: - conv: {filters: 64, kernel: 3}")
+            raise SpecError(f"this layer has {'a name but ' if named else ''}no kind", where,
+                            hint="for example: - conv: {filters: 64, kernel: 3}")
         if len(entries) > 1:
             kinds = list(entries)
             knode = entries[kinds[1]][0]
@@ -184,6 +209,26 @@ class _Reader:
                             self.loc(knode), hint="start each layer with its own '- '")
         kind, (knode, vnode) = next(iter(entries.items()))
         return [LayerSpec(make_layer(kind, self.options(kind, vnode), self.loc(knode)), name, self.loc(knode))]
+
+    def tokens_of(self, node: yaml.ScalarNode, text: str) -> List[Token]:
+        """The layer-string tokens of a scalar item, located where they stand in the file.
+
+        The scalar's source (without its quotes, or the '|' / '>' header line) tokenizes to the
+        same words as its value whenever no escape sequence changed them; otherwise the tokens
+        are placed at the scalar's start.
+        """
+        start, end = node.start_mark.index, node.end_mark.index
+        if node.style in ("'", '"'):
+            start, end = start + 1, end - 1
+        elif node.style in ("|", ">"):
+            start = self.text.find("\n", start, end) + 1 or end
+        where = self.at_index(start)
+        tokens = tokenize(self.text[start:end], self.file, where.line, where.column,
+                          sources=self.lines[where.line - 1:])
+        if [t.text for t in tokens] == [t.text for t in tokenize(text)]:
+            return tokens
+        at = self.loc(node)
+        return tokenize(text, self.file, at.line, at.column, sources=[at.source])
 
     def options(self, kind: str, node: yaml.Node) -> List[RawOption]:
         if isinstance(node, yaml.MappingNode):

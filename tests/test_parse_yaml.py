@@ -356,26 +356,17 @@ def test_python_tags_are_never_constructed(tmp_path):
     assert not marker.exists()
 
 
-# --- known bugs -------------------------------------------------------------------------------
+# --- bare-string items, empty items, tags, control characters ------------------------------
 
 
 @pytest.mark.parametrize(
     "text, line, column",
     [
-        pytest.param(net('"conv8k3p1  cnov"'), 3, 17, id="double-quoted", marks=pytest.mark.xfail(
-            strict=True, reason=(
-                "BUG: parse_yaml/parse_string.parse_layers locate a quoted bare-string item from the node's "
-                "start mark (the quote), so every token is one column to the left: 3:16 instead of 3:17"))),
-        pytest.param(net("'cnov'"), 3, 6, id="single-quoted", marks=pytest.mark.xfail(strict=True, reason=(
-            "BUG: single-quoted bare-string item: 'cnov' reported at 3:5 (the quote), not 3:6"))),
-        pytest.param(net("conv8k3p1 relu\n    cnov"), 4, 5, id="plain-multiline", marks=pytest.mark.xfail(
-            strict=True, reason=(
-                "BUG: a plain scalar item continued on the next line is folded to one line and tokenised as "
-                "if it sat on the first: 'cnov' reported at 3:20 (past the end of line 3) instead of 4:5"))),
-        pytest.param(net("|\n    conv8k3p1 relu\n    cnov"), 5, 5, id="block-literal", marks=pytest.mark.xfail(
-            strict=True, reason=(
-                "BUG: a block-scalar item ('- |') is tokenised from the '|' mark with its indentation "
-                "stripped: 'cnov' reported at 4:1 instead of 5:5"))),
+        pytest.param(net('"conv8k3p1  cnov"'), 3, 17, id="double-quoted"),
+        pytest.param(net("'cnov'"), 3, 6, id="single-quoted"),
+        pytest.param(net("conv8k3p1 relu\n    cnov"), 4, 5, id="plain-multiline"),
+        pytest.param(net("|\n    conv8k3p1 relu\n    cnov"), 5, 5, id="block-literal"),
+        pytest.param(net(">\n    conv8k3p1 relu\n    cnov"), 5, 5, id="block-folded"),
     ],
 )
 def test_bare_string_items_locate_their_tokens(text, line, column):
@@ -384,13 +375,10 @@ def test_bare_string_items_locate_their_tokens(text, line, column):
 
 
 def test_plain_bare_string_items_locate_their_tokens():
-    # the unquoted single-line case works: the bugs above are quoting and line folding only
+    # an unquoted single-line item: its tokens stand where the scalar does
     assert where(fails(net("conv8k3p1  cnov"))) == (3, 16)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: parse_yaml._Reader.layer says 'this layer has a name but no kind' for an empty mapping "
-    "item '- {}', which has no name"))
 def test_an_empty_item_does_not_claim_a_name():
     e = fails(net("{}"))
     assert where(e) == (3, 5)
@@ -405,25 +393,15 @@ def test_an_empty_item_does_not_claim_a_name():
         pytest.param("!!python/object:convcalc.Spec\ninput: [8, 8, 3]\nlayers: [relu]\n", id="tagged-root"),
     ],
 )
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: tags are refused only on scalars (the hint promises 'plain YAML only: no tags such as "
-    "!!python/object'); on mappings and sequences they are silently ignored: a tagged input or root "
-    "parses fine, and '- !!python/object:os.system {}' says 'this layer has a name but no kind'"))
 def test_tags_on_collections_are_refused(text):
     e = fails(text)
     assert "tag" in e.message or "tag" in e.hint
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a control character (PyYAML ReaderError, not a MarkedYAMLError) is reported at 1:1 whatever "
-    "line it is on; the message only says 'position 35'"))
 def test_control_characters_are_located():
     e = fails(net("relu\x07"))
     assert where(e) == (3, 9)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: parse_yaml on a str with a lone surrogate (e.g. decoded with errors='surrogateescape') "
-    "raises UnicodeEncodeError from the C loader instead of a SpecError"))
 def test_text_with_lone_surrogates_is_a_spec_error():
     fails(net("'\udcff'"))
