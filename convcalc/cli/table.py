@@ -1,18 +1,12 @@
-"""The ``convcalc`` command: a thin Click layer over the library.
-
-Exit codes: 0 ok; 1 a check failed (``--strict``); 2 bad input or usage. A user's mistake is
-printed as a located message, never a traceback; an internal error prints one line asking for
-a report (``convcalc --debug ...`` shows the traceback).
-"""
+"""``convcalc table``, ``list``, ``show`` and ``kinds``: the network as a table, and what is bundled."""
 
 from __future__ import annotations
 
-import sys
-from typing import Any, Optional
+from typing import Optional
 
 import click
 
-from . import __version__
+from . import cli
 
 CONVENTIONS_HELP = """
 \b
@@ -31,53 +25,9 @@ Conventions:
   flagged; --strict turns that into a failure (exit 1).
 
 \b
-Exit codes: 0 ok, 1 a check failed (--strict), 2 bad input or usage.
+Exit codes: 0 ok, 1 a check failed (--strict), 2 bad input or usage,
+3 internal error.
 """
-
-
-class ConvcalcGroup(click.Group):
-    """Turns library errors into located messages and exit codes."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        from .errors import ConvcalcError
-
-        try:
-            return super().invoke(ctx)
-        except ConvcalcError as e:
-            if ctx.meta.get("convcalc.json_errors"):
-                import json
-
-                click.echo(json.dumps({"schema_version": 1, **e.to_dict()}, ensure_ascii=False))
-            click.echo(e.render(), err=True)
-            ctx.exit(e.exit_code)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise
-        except RecursionError:
-            click.echo("error: the spec is nested too deeply for convcalc", err=True)
-            ctx.exit(2)
-        except Exception as e:  # an internal error: one line, not a traceback
-            if ctx.meta.get("convcalc.debug"):
-                raise
-            click.echo(f"internal error: {type(e).__name__}: {e} — please report it; "
-                       "`convcalc --debug ...` shows the traceback", err=True)
-            ctx.exit(3)
-
-
-@click.group(cls=ConvcalcGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="convcalc")
-@click.option("--debug", is_flag=True, help="Show a traceback on internal errors.")
-@click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
-    """Shapes, parameters, MACs and memory of every layer of a CNN.
-
-    \b
-    Examples:
-      convcalc table vgg16
-      convcalc table "227x227x3 conv96k11s4 maxpool3s2 fc4096"
-      convcalc table my_net.yaml --format markdown
-      convcalc list
-    """
-    ctx.meta["convcalc.debug"] = debug
 
 
 @cli.command(epilog=CONVENTIONS_HELP)
@@ -108,10 +58,10 @@ def table(ctx: click.Context, spec: str, fmt: str, dtype: str, batch: int, count
       convcalc table "224x224x3 (conv64k3p1 relu)x2 maxpool fc10" --count flops
       convcalc table my_net.yaml --format markdown --dtype float16 --batch 32
     """
-    from .engine import analyse
-    from .errors import CheckFailed
-    from .load import load
-    from .render import render
+    from ..engine import analyse
+    from ..errors import CheckFailed
+    from ..load import load
+    from ..render import render
 
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
@@ -134,10 +84,10 @@ def list_(fmt: str) -> None:
       convcalc list
       convcalc list --format json
     """
-    from . import catalog
-    from .engine import analyse
-    from .load import load_file
-    from .render import list_lines
+    from .. import catalog
+    from ..engine import analyse
+    from ..load import load_file
+    from ..render import list_lines
 
     rows = []
     for name in catalog.names():
@@ -165,8 +115,8 @@ def show(name: str) -> None:
       convcalc show vgg16
       convcalc show alexnet > my_net.yaml
     """
-    from . import catalog
-    from .errors import SpecError, did_you_mean
+    from .. import catalog
+    from ..errors import SpecError, did_you_mean
 
     path = catalog.find(name)
     if path is None:
@@ -183,7 +133,7 @@ def kinds() -> None:
     Examples:
       convcalc kinds
     """
-    from .layers import KINDS
+    from ..layers import KINDS
 
     for k in KINDS:
         aliases = f" (also {', '.join(k.aliases)})" if k.aliases else ""
@@ -192,12 +142,3 @@ def kinds() -> None:
         for name, f in k.option_fields().items():
             letter = f" [{f.metadata['letter']}]" if f.metadata["letter"] else ""
             click.echo(f"    {name}{letter}: {f.metadata['help']}")
-
-
-def main() -> None:
-    cli(prog_name="convcalc")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
-    sys.exit(0)

@@ -1,0 +1,73 @@
+"""The ``convcalc`` command: a thin Click layer over the library (the only package that imports Click).
+
+One module per family of commands; each adds its commands to the ``cli`` group defined here.
+Exit codes: 0 ok; 1 a check failed (``--strict``); 2 bad input or usage; 3 an internal error.
+A user's mistake is printed as a located message, never a traceback; an internal error prints
+one line asking for a report (``convcalc --debug ...`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from .. import __version__
+
+
+class ConvcalcGroup(click.Group):
+    """Turns library errors into located messages and exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from ..errors import ConvcalcError
+
+        try:
+            return super().invoke(ctx)
+        except ConvcalcError as e:
+            if ctx.meta.get("convcalc.json_errors"):
+                import json
+
+                click.echo(json.dumps({"schema_version": 1, **e.to_dict()}, ensure_ascii=False))
+            click.echo(e.render(), err=True)
+            ctx.exit(e.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except RecursionError:
+            click.echo("error: the spec is nested too deeply for convcalc", err=True)
+            ctx.exit(2)
+        except Exception as e:  # an internal error: one line, not a traceback
+            if ctx.meta.get("convcalc.debug"):
+                raise
+            click.echo(f"internal error: {type(e).__name__}: {e} — please report it; "
+                       "`convcalc --debug ...` shows the traceback", err=True)
+            ctx.exit(3)
+
+
+@click.group(cls=ConvcalcGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="convcalc")
+@click.option("--debug", is_flag=True, help="Show a traceback on internal errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Shapes, parameters, MACs and memory of every layer of a CNN.
+
+    \b
+    Examples:
+      convcalc table vgg16
+      convcalc table "227x227x3 conv96k11s4 maxpool3s2 fc4096"
+      convcalc table my_net.yaml --format markdown
+      convcalc list
+    """
+    ctx.meta["convcalc.debug"] = debug
+
+
+
+# The modules that add commands to ``cli``: add yours here.
+COMMAND_MODULES = ("table",)
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"{__name__}.{_name}")
+
+
+def main() -> None:
+    cli(prog_name="convcalc")
