@@ -27,11 +27,14 @@ from .options import (
     Ints,
     Padding,
     boolean,
+    choice,
     fraction,
     is_option,
     option,
     padding,
     per_axis,
+    per_axis_number,
+    per_axis_or_zero,
     positive,
     real,
 )
@@ -109,9 +112,16 @@ def axes_text(values: Ints) -> str:
     return "x".join(map(str, values)) if len(set(values)) > 1 else str(values[0])
 
 
-def window_text(values: Ints) -> str:
+def window_text(values: Ints, rank: Optional[int] = None) -> str:
     """A kernel as the lecture notes write it: ``11x11`` (a single size means a square window)."""
-    return "x".join(map(str, values * 2 if len(values) == 1 else values))
+    return "x".join(map(str, values * (rank or 2) if len(values) == 1 else values))
+
+
+def check_rank(x: Shape, rank: Optional[int], kind: str) -> None:
+    """A conv1d wants a 1-D input (LxC), a conv3d a 3-D one (DxHxWxC)."""
+    if rank is not None and x.rank != rank:
+        example = {1: "LxC", 2: "HxWxC", 3: "DxHxWxC"}.get(rank, f"{rank} spatial axes")
+        raise LayerError(f"{kind} needs a {rank}-D input ({example}), got {x} with {x.rank} spatial axes")
 
 
 def windows(
@@ -236,8 +246,10 @@ class Conv(Layer):
     groups: int = option(1, positive, letter="g", help="groups; D1 and K must both divide by it (default 1)")
     bias: bool = option(True, boolean, letter="nb", flag=False, aliases=("use_bias",),
                         help="learn a bias per filter (default true; 'nb' in a layer string turns it off)")
+    rank: Optional[int] = None  # set by the kind: conv1d, conv3d; None takes the input's
 
     def _windows(self, x: Shape) -> Tuple[Window, ...]:
+        check_rank(x, self.rank, f"conv{self.rank}d")
         return windows(x, self.kernel, self.stride, self.padding, self.dilation)
 
     def _check_groups(self, x: Shape) -> None:
@@ -266,7 +278,8 @@ class Conv(Layer):
         return fit_notes(self._windows(x))
 
     def describe(self) -> str:
-        parts = [f"CONV {self.filters} {window_text(self.kernel)}"]
+        label = f"CONV{self.rank}D" if self.rank not in (None, 2) else "CONV"
+        parts = [f"{label} {self.filters} {window_text(self.kernel, self.rank)}"]
         parts.append(f"s{axes_text(self.stride)}")
         parts.append(f"p{pad_text(self.padding)}")
         if self.dilation != (1,):
@@ -298,12 +311,14 @@ class Pool(Layer):
                               help="padding P per side, at most half the kernel (default 0)")
     ceil_mode: bool = option(False, boolean, letter="ceil", flag=True, aliases=("ceil",),
                              help="round the output size up, PyTorch's ceil_mode ('ceil' in a layer string)")
+    rank: Optional[int] = None  # set by the kind: maxpool1d, avgpool3d ...
 
     def __post_init__(self) -> None:
         if self.stride is None:  # so 'maxpool2' and 'maxpool2s2' are the same value
             object.__setattr__(self, "stride", self.kernel)
 
     def _windows(self, x: Shape) -> Tuple[Window, ...]:
+        check_rank(x, self.rank, f"{self.kind}{self.rank}d")
         ws = windows(x, self.kernel, self.stride or self.kernel, self.padding, (1,), self.ceil_mode)
         for w in ws:
             if 2 * max(w.pad_before, w.pad_after) > w.kernel and self.padding != "same":
@@ -320,7 +335,7 @@ class Pool(Layer):
         return fit_notes(self._windows(x))
 
     def describe(self) -> str:
-        parts = [f"{self.label} {window_text(self.kernel)}",
+        parts = [f"{self.label} {window_text(self.kernel, self.rank)}",
                  f"s{axes_text(self.stride or self.kernel)}"]
         if self.padding not in ((0,), "valid"):
             parts.append(f"p{pad_text(self.padding)}")
@@ -509,6 +524,332 @@ class Softmax(Layer):
         return "SOFTMAX"
 
 
+@dataclass(frozen=True)
+class ConvTranspose(Layer):
+    """Transposed convolution ("deconvolution"): the shape inverse of a conv with the same hyperparameters.
+
+    Shape (Dumoulin & Visin, arXiv 1603.07285, §4; PyTorch ``ConvTranspose2d``)::
+
+        W2 = (W1 − 1)·S − 2P + D·(F − 1) + output_padding + 1
+
+    Params: ``F·F·(D1/groups)·K + K``, like the conv it transposes.
+    MACs: ``H1·W1·F·F·(D1/groups)·K`` — every *input* position scatters one full kernel per
+    output channel. Counting over output positions instead (as a conv would) is wrong for S > 1.
+    """
+
+    family: ClassVar[str] = "convt"
+    counter: ClassVar[str] = "weight"
+    leading: ClassVar[Optional[str]] = "filters"
+
+    filters: int = option(convert=positive, aliases=("out_channels", "channels", "num_filters"),
+                          help="number of filters K (output channels)")
+    kernel: Ints = option(convert=per_axis, letter="k", aliases=("kernel_size", "size", "f"), help="kernel F")
+    stride: Ints = option((1,), per_axis, letter="s", aliases=("strides",), help="stride S (default 1)")
+    padding: Ints = option((0,), per_axis_or_zero, letter="p", aliases=("pad",),
+                           help="padding P removed from each side of the output (default 0)")
+    output_padding: Ints = option((0,), per_axis_or_zero, letter="op", aliases=("outpad", "output_pad"),
+                                  help="extra size added to one side, smaller than the stride or dilation")
+    dilation: Ints = option((1,), per_axis, letter="d", help="dilation D (default 1)")
+    groups: int = option(1, positive, letter="g", help="groups (default 1)")
+    bias: bool = option(True, boolean, letter="nb", flag=False, aliases=("use_bias",), help="learn a bias per filter")
+
+    def out_shape(self, x: Shape) -> Shape:
+        kernel, stride, pad, out_pad, dilation = (
+            expand(v, x, what) for v, what in ((self.kernel, "kernel"), (self.stride, "stride"),
+                                               (self.padding, "padding"), (self.output_padding, "output padding"),
+                                               (self.dilation, "dilation")))
+        if x.channels % self.groups or self.filters % self.groups:
+            raise LayerError(f"groups {self.groups} must divide both the input channels {x.channels} "
+                             f"and the filters {self.filters}")
+        sizes = []
+        for w, f, st, p, op, d in zip(x.spatial, kernel, stride, pad, out_pad, dilation):
+            if op >= max(st, d):
+                raise LayerError(f"output padding {op} must be smaller than the stride {st} or the dilation {d}")
+            size = (w - 1) * st - 2 * p + d * (f - 1) + op + 1
+            if size <= 0:
+                raise LayerError(f"({w} − 1)·{st} − 2·{p} + {d}·({f} − 1) + {op} + 1 = {size} ≤ 0",
+                                 hint="use less padding")
+            sizes.append(size)
+        return Shape(tuple(sizes), self.filters)
+
+    def weights(self, x: Shape) -> int:
+        return math.prod(expand(self.kernel, x, "kernel")) * (x.channels // self.groups) * self.filters
+
+    def params(self, x: Shape) -> int:
+        return self.weights(x) + (self.filters if self.bias else 0)
+
+    def macs(self, x: Shape) -> int:
+        return math.prod(x.spatial) * self.weights(x)
+
+    def describe(self) -> str:
+        parts = [f"CONVT {self.filters} {window_text(self.kernel)}", f"s{axes_text(self.stride)}",
+                 f"p{axes_text(self.padding)}"]
+        if self.output_padding != (0,):
+            parts.append(f"op{axes_text(self.output_padding)}")
+        if self.dilation != (1,):
+            parts.append(f"d{axes_text(self.dilation)}")
+        if self.groups != 1:
+            parts.append(f"g{self.groups}")
+        return " ".join(parts) + ("" if self.bias else " nb")
+
+
+@dataclass(frozen=True)
+class DepthwiseConv(Layer):
+    """Depthwise convolution: each input channel has its own ``multiplier`` filters (groups = D1).
+
+    Shape: as conv, with ``D2 = D1·multiplier``. Params: ``F·F·D1·multiplier (+ D2 biases)``.
+    MACs: ``H2·W2·F·F·D1·multiplier``.
+    """
+
+    family: ClassVar[str] = "dwconv"
+    counter: ClassVar[str] = "weight"
+    leading: ClassVar[Optional[str]] = "kernel"
+
+    kernel: Ints = option(convert=per_axis, letter="k", aliases=("kernel_size", "size", "f"), help="kernel F")
+    stride: Ints = option((1,), per_axis, letter="s", aliases=("strides",), help="stride S (default 1)")
+    padding: Padding = option((0,), padding, letter="p", aliases=("pad",), help="padding P, 'same' or 'valid'")
+    dilation: Ints = option((1,), per_axis, letter="d", help="dilation D (default 1)")
+    multiplier: int = option(1, positive, letter="m", aliases=("depth_multiplier",),
+                             help="filters per input channel (default 1)")
+    bias: bool = option(True, boolean, letter="nb", flag=False, aliases=("use_bias",), help="learn a bias per output channel")
+
+    def _windows(self, x: Shape) -> Tuple[Window, ...]:
+        return windows(x, self.kernel, self.stride, self.padding, self.dilation)
+
+    def out_shape(self, x: Shape) -> Shape:
+        return Shape(window_out(self._windows(x)), x.channels * self.multiplier)
+
+    def weights(self, x: Shape) -> int:
+        return math.prod(expand(self.kernel, x, "kernel")) * x.channels * self.multiplier
+
+    def params(self, x: Shape) -> int:
+        return self.weights(x) + (x.channels * self.multiplier if self.bias else 0)
+
+    def macs(self, x: Shape) -> int:
+        return math.prod(self.out_shape(x).spatial) * self.weights(x)
+
+    def notes(self, x: Shape) -> Tuple[Note, ...]:
+        return fit_notes(self._windows(x))
+
+    def describe(self) -> str:
+        parts = [f"DWCONV {window_text(self.kernel)}", f"s{axes_text(self.stride)}", f"p{pad_text(self.padding)}"]
+        if self.dilation != (1,):
+            parts.append(f"d{axes_text(self.dilation)}")
+        if self.multiplier != 1:
+            parts.append(f"m{self.multiplier}")
+        return " ".join(parts) + ("" if self.bias else " nb")
+
+
+@dataclass(frozen=True)
+class SeparableConv(Layer):
+    """Depthwise-separable convolution (Keras ``SeparableConv2D``): a depthwise FxF conv without
+    bias, then a pointwise 1x1 conv to K channels with bias.
+
+    Params: ``F·F·D1 + D1·K (+ K)``. MACs: ``H2·W2·(F·F·D1 + D1·K)``.
+    """
+
+    family: ClassVar[str] = "sepconv"
+    counter: ClassVar[str] = "weight"
+    leading: ClassVar[Optional[str]] = "filters"
+
+    filters: int = option(convert=positive, aliases=("out_channels", "channels"), help="pointwise filters K")
+    kernel: Ints = option(convert=per_axis, letter="k", aliases=("kernel_size", "size", "f"), help="depthwise kernel F")
+    stride: Ints = option((1,), per_axis, letter="s", aliases=("strides",), help="stride S (default 1)")
+    padding: Padding = option((0,), padding, letter="p", aliases=("pad",), help="padding P, 'same' or 'valid'")
+    dilation: Ints = option((1,), per_axis, letter="d", help="dilation D (default 1)")
+    bias: bool = option(True, boolean, letter="nb", flag=False, aliases=("use_bias",), help="bias on the pointwise conv")
+
+    def _windows(self, x: Shape) -> Tuple[Window, ...]:
+        return windows(x, self.kernel, self.stride, self.padding, self.dilation)
+
+    def out_shape(self, x: Shape) -> Shape:
+        return Shape(window_out(self._windows(x)), self.filters)
+
+    def weights(self, x: Shape) -> int:
+        return math.prod(expand(self.kernel, x, "kernel")) * x.channels + x.channels * self.filters
+
+    def params(self, x: Shape) -> int:
+        return self.weights(x) + (self.filters if self.bias else 0)
+
+    def macs(self, x: Shape) -> int:
+        return math.prod(self.out_shape(x).spatial) * self.weights(x)
+
+    def notes(self, x: Shape) -> Tuple[Note, ...]:
+        return fit_notes(self._windows(x))
+
+    def describe(self) -> str:
+        return (f"SEPCONV {self.filters} {window_text(self.kernel)} s{axes_text(self.stride)} p{pad_text(self.padding)}"
+                + ("" if self.bias else " nb"))
+
+
+@dataclass(frozen=True)
+class Upsample(Layer):
+    """Upsampling by a scale factor or to a size (PyTorch ``Upsample``/``interpolate``).
+
+    Shape: ``floor(W·scale)`` per axis, or ``size``. No parameters; interpolation is not counted.
+    """
+
+    family: ClassVar[str] = "up"
+    leading: ClassVar[Optional[str]] = "scale"
+
+    scale: Optional[Tuple[float, ...]] = option(None, per_axis_number, aliases=("scale_factor", "factor"),
+                                                help="scale factor per axis (2, 1.5, [2, 1])")
+    size: Optional[Ints] = option(None, per_axis, aliases=("output_size",), help="output size per axis")
+    mode: str = option("nearest", choice("nearest", "linear", "bilinear", "bicubic", "trilinear", "area"),
+                       help="interpolation: nearest (default), bilinear ...; changes no count")
+
+    def out_shape(self, x: Shape) -> Shape:
+        if (self.scale is None) == (self.size is None):
+            raise LayerError("give exactly one of scale and size")
+        if self.size is not None:
+            return Shape(expand(self.size, x, "size"), x.channels)
+        assert self.scale is not None
+        factors = self.scale * x.rank if len(self.scale) == 1 else self.scale
+        if len(factors) != x.rank or x.rank == 0:
+            raise LayerError(f"scale {self.scale} does not match the input {x}")
+        return Shape(tuple(math.floor(w * Fraction(str(f))) for w, f in zip(x.spatial, factors)), x.channels)
+
+    def describe(self) -> str:
+        how = f"x{'x'.join(f'{f:g}' for f in self.scale)}" if self.scale else f"to {window_text(self.size or (0,))}"
+        return f"UPSAMPLE {how} {self.mode}"
+
+
+@dataclass(frozen=True)
+class ZeroPad(Layer):
+    """Explicit zero padding (``ZeroPad2d``). Shape: ``W + 2P`` per axis."""
+
+    family: ClassVar[str] = "pad"
+    leading: ClassVar[Optional[str]] = "padding"
+
+    padding: Ints = option(convert=per_axis_or_zero, letter="p", aliases=("pad",), help="padding P per side, per axis")
+
+    def out_shape(self, x: Shape) -> Shape:
+        return Shape(tuple(w + 2 * p for w, p in zip(x.spatial, expand(self.padding, x, "padding"))), x.channels)
+
+    def describe(self) -> str:
+        return f"ZEROPAD {axes_text(self.padding)}"
+
+
+@dataclass(frozen=True)
+class ChannelShuffle(Layer):
+    """ShuffleNet's channel shuffle: a permutation; channels must divide into ``groups``."""
+
+    family: ClassVar[str] = "shuffle"
+    leading: ClassVar[Optional[str]] = "groups"
+
+    groups: int = option(convert=positive, letter="g", help="groups")
+
+    def out_shape(self, x: Shape) -> Shape:
+        if x.channels % self.groups:
+            raise LayerError(f"groups {self.groups} must divide the channels {x.channels}")
+        return x
+
+    def describe(self) -> str:
+        return f"SHUFFLE g{self.groups}"
+
+
+@dataclass(frozen=True)
+class LayerNorm(Layer):
+    """Layer normalisation over the channels at each position (as ConvNeXt uses it).
+
+    Params: ``2·C`` (scale and shift per channel); no running statistics.
+    """
+
+    family: ClassVar[str] = "ln"
+
+    def params(self, x: Shape) -> int:
+        return 2 * x.channels
+
+    def describe(self) -> str:
+        return "LAYERNORM"
+
+
+@dataclass(frozen=True)
+class GroupNorm(Layer):
+    """Group normalisation: statistics over ``groups`` groups of channels. Params: ``2·C``."""
+
+    family: ClassVar[str] = "gn"
+    leading: ClassVar[Optional[str]] = "groups"
+
+    groups: int = option(32, positive, letter="g", aliases=("num_groups",), help="groups (default 32)")
+
+    def out_shape(self, x: Shape) -> Shape:
+        if x.channels % self.groups:
+            raise LayerError(f"groups {self.groups} must divide the channels {x.channels}")
+        return x
+
+    def params(self, x: Shape) -> int:
+        return 2 * x.channels
+
+    def describe(self) -> str:
+        return f"GROUPNORM g{self.groups}"
+
+
+# --- merges: where branches meet ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Merge(Layer):
+    """Joins the outputs of a block's branches; no parameters, and element-wise work is not counted."""
+
+    family: ClassVar[str] = "merge"
+
+    def merge(self, inputs: Tuple[Shape, ...]) -> Shape:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Add(Merge):
+    """Element-wise sum (a residual connection): every branch must end in exactly the same shape."""
+
+    family: ClassVar[str] = "add"
+
+    def merge(self, inputs: Tuple[Shape, ...]) -> Shape:
+        if len(set(inputs)) > 1:
+            raise LayerError("add needs branches of the same shape, got " + ", ".join(map(str, inputs)))
+        return inputs[0]
+
+    def describe(self) -> str:
+        return "ADD"
+
+
+@dataclass(frozen=True)
+class Mul(Merge):
+    """Element-wise product; a 1x1xC branch broadcasts over HxWxC (squeeze-and-excitation)."""
+
+    family: ClassVar[str] = "mul"
+
+    def merge(self, inputs: Tuple[Shape, ...]) -> Shape:
+        full = max(inputs, key=lambda s: s.elements)
+        for s in inputs:
+            if s != full and not (s.channels == full.channels and s.rank == full.rank and set(s.spatial) <= {1}):
+                raise LayerError("mul needs branches of the same shape (or 1x1xC to broadcast), got "
+                                 + ", ".join(map(str, inputs)))
+        return full
+
+    def describe(self) -> str:
+        return "MUL"
+
+
+@dataclass(frozen=True)
+class Concat(Merge):
+    """Channel concatenation (inception): spatial sizes must match; channels add up."""
+
+    family: ClassVar[str] = "concat"
+
+    def merge(self, inputs: Tuple[Shape, ...]) -> Shape:
+        if len({s.spatial for s in inputs}) > 1:
+            raise LayerError("concat needs branches of the same spatial size, got " + ", ".join(map(str, inputs)))
+        return Shape(inputs[0].spatial, sum(s.channels for s in inputs))
+
+    def describe(self) -> str:
+        return "CONCAT"
+
+
+MERGES: Dict[str, Type[Merge]] = {"add": Add, "sum": Add, "residual": Add, "mul": Mul, "multiply": Mul,
+                                  "concat": Concat, "cat": Concat}
+
+
 # --- the registry ------------------------------------------------------------------------
 
 
@@ -523,7 +864,9 @@ class Kind:
     fixed: Tuple[Tuple[str, Any], ...] = ()  # options the kind itself sets (an activation's function)
 
     def option_fields(self) -> Dict[str, Any]:
-        return {f.name: f for f in fields(self.rule) if is_option(f)}  # type: ignore[arg-type]
+        """The options a user may set: the rule's, less those the kind fixes."""
+        fixed = dict(self.fixed)
+        return {f.name: f for f in fields(self.rule) if is_option(f) and f.name not in fixed}  # type: ignore[arg-type]
 
 
 ACTIVATIONS = ("relu", "relu6", "leakyrelu", "elu", "selu", "gelu", "sigmoid", "tanh", "silu",
@@ -531,8 +874,20 @@ ACTIVATIONS = ("relu", "relu6", "leakyrelu", "elu", "selu", "gelu", "sigmoid", "
 
 KINDS: Tuple[Kind, ...] = (
     Kind("conv", Conv, ("conv2d", "convolution"), "convolution"),
+    Kind("conv1d", Conv, (), "1-D convolution (input LxC)", (("rank", 1),)),
+    Kind("conv3d", Conv, (), "3-D convolution (input DxHxWxC)", (("rank", 3),)),
+    Kind("pwconv", Conv, ("pointwise", "conv1x1"), "pointwise (1x1) convolution", (("kernel", (1,)),)),
+    Kind("dwconv", DepthwiseConv, ("depthwise", "depthwiseconv", "depthwiseconv2d"), "depthwise convolution"),
+    Kind("sepconv", SeparableConv, ("separable", "separableconv", "separableconv2d"),
+         "depthwise-separable convolution (depthwise, then pointwise)"),
+    Kind("convtranspose", ConvTranspose, ("deconv", "convt", "convtranspose2d", "conv2dtranspose",
+                                          "transposedconv"), "transposed convolution"),
     Kind("maxpool", MaxPool, ("maxpool2d", "pool", "maxpooling2d"), "max pooling"),
+    Kind("maxpool1d", MaxPool, (), "1-D max pooling", (("rank", 1),)),
+    Kind("maxpool3d", MaxPool, (), "3-D max pooling", (("rank", 3),)),
     Kind("avgpool", AvgPool, ("avgpool2d", "averagepool", "averagepooling2d"), "average pooling"),
+    Kind("avgpool1d", AvgPool, (), "1-D average pooling", (("rank", 1),)),
+    Kind("avgpool3d", AvgPool, (), "3-D average pooling", (("rank", 3),)),
     Kind("globalavgpool", GlobalAvgPool, ("gap", "globalaveragepool", "globalaveragepooling2d"),
          "average over all spatial positions"),
     Kind("globalmaxpool", GlobalMaxPool, ("gmp", "globalmaxpooling2d"), "maximum over all spatial positions"),
@@ -545,6 +900,11 @@ KINDS: Tuple[Kind, ...] = (
          "local response normalisation"),
     *(Kind(name, Activation, ("swish",) if name == "silu" else (), "activation", (("function", name),))
       for name in ACTIVATIONS),
+    Kind("layernorm", LayerNorm, ("ln",), "layer normalisation over channels"),
+    Kind("groupnorm", GroupNorm, ("gn",), "group normalisation"),
+    Kind("upsample", Upsample, ("interpolate", "upsampling2d", "up"), "upsampling (nearest, bilinear ...)"),
+    Kind("pad", ZeroPad, ("zeropad", "zeropad2d", "zeropadding2d"), "explicit zero padding"),
+    Kind("shuffle", ChannelShuffle, ("channelshuffle",), "channel shuffle"),
     Kind("dropout", Dropout, ("drop",), "dropout"),
     Kind("softmax", Softmax, (), "softmax"),
 )

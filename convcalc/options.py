@@ -148,3 +148,30 @@ def real(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise OptionError(f"expected a number, got {describe_value(value)}")
     return float(value)
+
+
+def per_axis_number(value: Any) -> Tuple[float, ...]:
+    """One positive number (whole or not) per axis: ``2``, ``1.5``, ``[2, 1]``."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    if isinstance(value, str) and _AXES.match(value.strip().lower()):
+        values = value.strip().lower().split("x")
+    out = []
+    for v in values:
+        v = _number(v)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0 or v > MAX_SIZE:
+            raise OptionError(f"expected a positive number, got {describe_value(v)}")
+        out.append(float(v))
+    if not out:
+        raise OptionError("expected one number per axis, got an empty list")
+    return tuple(out)
+
+
+def choice(*allowed: str) -> Converter:
+    """One of a few words."""
+
+    def convert(value: Any) -> str:
+        if not isinstance(value, str) or value.lower() not in allowed:
+            raise OptionError(f"expected one of {', '.join(allowed)}, got {describe_value(value)}")
+        return value.lower()
+
+    return convert
