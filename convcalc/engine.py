@@ -15,12 +15,12 @@ No I/O and no rounding here; ``render`` does both. Conventions (stated in the RE
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from .errors import LayerError, Location, ShapeError
 from .layers import Layer, Note
 from .shape import Shape
-from .spec import NetworkSpec
+from .spec import BlockSpec, LayerSpec, NetworkSpec, Node
 
 DTYPE_BYTES: Dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1, "float64": 8}
 
@@ -49,14 +49,50 @@ class LayerReport:
     macs: int
     notes: Tuple[Note, ...] = ()
     loc: Optional[Location] = field(default=None, compare=False, repr=False)
+    path: Tuple[str, ...] = ()  # the enclosing blocks (and branches b1, b2 ...), outermost first
+    inputs: Tuple[Shape, ...] = ()  # a merge's branch outputs; empty for a layer
 
     @property
     def activations(self) -> int:
         return self.output.elements
 
     @property
+    def depth(self) -> int:
+        return len(self.path)
+
+    @property
+    def full_name(self) -> str:
+        return ".".join((*self.path, self.name))
+
+    @property
     def flops(self) -> int:
         return 2 * self.macs
+
+
+@dataclass(frozen=True)
+class BlockReport:
+    """A block's subtotals: the layers ``first``..``last`` (1-based, inclusive) of the report."""
+
+    name: str
+    kind: str
+    path: Tuple[str, ...]
+    input: Shape
+    output: Shape
+    first: int
+    last: int
+    params: int
+    buffers: int
+    macs: int
+    activations: int
+    loc: Optional[Location] = field(default=None, compare=False, repr=False)
+
+    @property
+    def depth(self) -> int:
+        return len(self.path)
+
+    @property
+    def full_name(self) -> str:
+        return ".".join((*self.path, self.name))
 
 
 @dataclass(frozen=True)
@@ -80,6 +116,7 @@ class Report:
     layers: Tuple[LayerReport, ...]
     dtype: str = "float32"
     batch: int = 1
+    blocks: Tuple[BlockReport, ...] = ()  # innermost first within each block, in the order they end
 
     @property
     def output(self) -> Shape:
@@ -110,35 +147,99 @@ class Report:
         return tuple((r, n) for r in self.layers for n in r.notes if n.level == "warning")
 
 
-def default_names(spec: NetworkSpec) -> Tuple[str, ...]:
-    """Unnamed layers are numbered like the lecture notes: conv1, pool1, norm1 ... fc6, fc7, fc8."""
+def default_names(nodes: Sequence[Node]) -> Tuple[str, ...]:
+    """Unnamed layers are numbered like the lecture notes: conv1, pool1, norm1 ... fc6, fc7, fc8.
+
+    Numbering restarts inside each block, so a block's layers read as torchvision names them:
+    ``layer1.2.conv1``. Unnamed blocks are named after their kind: bottleneck1, add1.
+    """
     counters: Dict[str, int] = {}
     names = []
-    for ls in spec.layers:
-        family = ls.layer.family_name()
-        key = type(ls.layer).counter or family
+    for node in nodes:
+        if isinstance(node, LayerSpec):
+            family = node.layer.family_name()
+            key = type(node.layer).counter or family
+        else:
+            family = key = node.kind or (node.merge.family if node.merge else "block")
         counters[key] = counters.get(key, 0) + 1
-        names.append(ls.name or f"{family}{counters[key]}")
+        names.append(node.name or f"{family}{counters[key]}")
     return tuple(names)
 
 
 def analyse(spec: NetworkSpec, dtype: str = "float32", batch: int = 1) -> Report:
-    """Run every layer's rule on the shape the previous one produced."""
+    """Run every layer's rule on the shape the previous one produced, through every block."""
     if dtype not in DTYPE_BYTES:
         raise ShapeError(f"unknown dtype '{dtype}'; expected one of {', '.join(DTYPE_BYTES)}")
-    x = spec.input
-    reports = []
-    for index, (ls, name) in enumerate(zip(spec.layers, default_names(spec)), start=1):
+    walk = _Walk()
+    walk.chain(spec.layers, spec.input, ())
+    return Report(spec, tuple(walk.layers), dtype, batch, tuple(walk.blocks))
+
+
+class _Walk:
+    """Folds rules over nodes, collecting one LayerReport per layer or merge, in execution order."""
+
+    def __init__(self) -> None:
+        self.layers: List[LayerReport] = []
+        self.blocks: List[BlockReport] = []
+
+    def chain(self, nodes: Sequence[Node], x: Shape, path: Tuple[str, ...]) -> Shape:
+        for node, name in zip(nodes, default_names(nodes)):
+            x = self.layer(node, name, x, path) if isinstance(node, LayerSpec) else self.block(node, name, x, path)
+        return x
+
+    def layer(self, ls: LayerSpec, name: str, x: Shape, path: Tuple[str, ...]) -> Shape:
         rule = ls.layer
+        index = len(self.layers) + 1
         try:
             y = rule.out_shape(x)
             if 0 in y.dims:
                 raise LayerError(f"output {y} has a zero size")
             report = LayerReport(index, name, rule, x, y, rule.params(x), rule.buffers(x), rule.macs(x),
-                                 rule.notes(x), ls.loc)
+                                 rule.notes(x), ls.loc, path)
         except LayerError as e:
-            raise ShapeError(f"layer {index} '{name}' ({rule.describe()}) on input {x}: {e.message}",
+            where = ".".join((*path, name))
+            raise ShapeError(f"layer {index} '{where}' ({rule.describe()}) on input {x}: {e.message}",
                              ls.loc, e.hint) from None
-        reports.append(report)
-        x = y
-    return Report(spec, tuple(reports), dtype, batch)
+        self.layers.append(report)
+        return y
+
+    def block(self, block: BlockSpec, name: str, x: Shape, path: Tuple[str, ...]) -> Shape:
+        first = len(self.layers)
+        inner = (*path, name)
+        outputs, spans = [], []
+        for i, branch in enumerate(block.branches, start=1):
+            start = len(self.layers)
+            outputs.append(self.chain(branch, x, (*inner, f"b{i}") if len(block.branches) > 1 else inner))
+            spans.append(self.layers[start:])
+        if block.merge is None:
+            y = outputs[0]
+        else:
+            try:
+                y = block.merge.merge(tuple(outputs))
+            except LayerError as e:
+                raise ShapeError(f"block '{'.'.join(inner)}'{f' ({block.kind})' if block.kind else ''}: "
+                                 f"{e.message}; {divergence(x, outputs, spans)}", block.loc,
+                                 e.hint or "a shortcut around a layer that changes the shape needs the same change, "
+                                           "e.g. a 1x1 conv with the same stride and filters") from None
+            self.layers.append(LayerReport(len(self.layers) + 1, block.merge.family, block.merge, outputs[0], y,
+                                           0, 0, 0, (), block.loc, inner, tuple(outputs)))
+        inside = self.layers[first:]
+        self.blocks.append(BlockReport(
+            name=name, kind=block.kind or (block.merge.family if block.merge else "block"), path=path,
+            input=x, output=y, first=first + 1, last=len(self.layers),
+            params=sum(r.params for r in inside), buffers=sum(r.buffers for r in inside),
+            macs=sum(r.macs for r in inside), activations=sum(r.activations for r in inside), loc=block.loc))
+        return y
+
+
+def divergence(x: Shape, outputs: List[Shape], spans: List[List[LayerReport]]) -> str:
+    """Where branches that should agree went apart: the layers that changed each branch's shape."""
+    parts = []
+    for i, (out, span) in enumerate(zip(outputs, spans), start=1):
+        changes = [r for r in span if r.input != r.output and len(r.path) == len(span[0].path)] if span else []
+        if not changes:
+            parts.append(f"branch {i} keeps the input {x}")
+            continue
+        described = ", ".join(f"'{r.name}' ({r.input} → {r.output}{f' at {r.loc}' if r.loc else ''})" for r in changes)
+        parts.append(f"branch {i} ends {out}, changed by {described}")
+    return "; ".join(parts)

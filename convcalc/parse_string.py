@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 from .errors import Location, SpecError, did_you_mean
-from .layers import BY_NAME, lookup, normalise
+from .layers import BY_NAME, Add, Concat, Mul, lookup, normalise
 from .limits import MAX_LAYERS, MAX_NESTING, MAX_SIZE, MAX_SPEC_BYTES
-from .spec import LayerSpec, NetworkSpec, RawOption, kind_names, make_layer, parse_shape
+from .spec import BlockSpec, LayerSpec, NetworkSpec, Node, RawOption, count_layers, kind_names, make_layer, parse_shape
 from .shape import Shape
 
 
@@ -35,14 +35,14 @@ class Token:
 
 
 _SEPARATORS = re.compile(r"(?:\s|,|->|→)+")
-_WORD = re.compile(r"(?:(?!->|→)[^\s,()])+")
+_WORD = re.compile(r"(?:(?!->|→)[^\s,()|])+")
 _REPEAT = re.compile(r"\)\s*(?:[x×*]\s*(\d+))?", re.IGNORECASE)
 _VGG_INPUT = re.compile(r"input\s*\(([^)]*)\)", re.IGNORECASE)
 _VGG_CONV = re.compile(r"^conv(\d+)-(\d+)$", re.IGNORECASE)
 _KIND = re.compile(r"^[a-z][a-z_-]*", re.IGNORECASE)
 _KIND_CHARS = re.compile(r"^[a-z][a-z0-9_-]*", re.IGNORECASE)
 _COUNT = re.compile(r"^-?(\d+(?:\.\d+)?)")
-_OPTION = re.compile(r"(nb|ceil)|([a-z])(same|valid|\d+(?:x\d+)*)?", re.IGNORECASE)
+_OPTION = re.compile(r"(nb|ceil)|(op|[a-z])(same|valid|\d+(?:x\d+)*)?", re.IGNORECASE)
 
 
 def tokenize(
@@ -66,7 +66,9 @@ def tokenize(
                 pos = m.end()
                 continue
             m = _REPEAT.match(source, pos) if source[pos] == ")" else _WORD.match(source, pos)
-            end = pos + 1 if source[pos] == "(" else (m.end() if m else pos + 1)
+            end = pos + 1 if source[pos] in "(|" else (m.end() if m else pos + 1)
+            if source[pos] not in "()|" and source[end:end + 1] == "(":  # 'res(' opens a block
+                end += 1
             tokens.append(Token(source[pos:end], Location(file, line + row, first_col + pos, shown, end - pos)))
             pos = end
     return tokens
@@ -103,7 +105,7 @@ def parse_string(text: str, file: str = "<string>") -> NetworkSpec:
     return NetworkSpec(input=shape, layers=tuple(layers), name="", origin=file)
 
 
-def parse_tokens(tokens: List[Token]) -> List[LayerSpec]:
+def parse_tokens(tokens: List[Token]) -> List[Node]:
     """Layers only (no input shape), e.g. the tokens of a YAML list item ``- conv3-64 relu``."""
     return _Parser(tokens).items(top=True)
 
@@ -122,6 +124,12 @@ def _vgg_input(inside: str, loc: Location) -> Shape:
     return parse_shape("x".join(map(str, numbers)), loc)
 
 
+# Block openers: 'res(' is a residual block (an identity shortcut unless a second branch is
+# given after '|'); the others merge the branches they list.
+BLOCK_OPENERS = {"res": (Add, "res"), "add": (Add, ""), "cat": (Concat, ""), "concat": (Concat, ""),
+                 "mul": (Mul, "")}
+
+
 class _Parser:
     """Recursive descent over tokens, with a depth limit instead of Python's recursion limit."""
 
@@ -129,36 +137,67 @@ class _Parser:
         self.tokens = tokens
         self.pos = 0
         self.depth = 0
+        self.layers = 0
 
-    def items(self, top: bool = False) -> List[LayerSpec]:
-        out: List[LayerSpec] = []
+    def items(self, top: bool = False, branch: bool = False) -> List[Node]:
+        """Items up to a ')' (or '|' inside a block's branch list), which is left for the caller."""
+        out: List[Node] = []
         while self.pos < len(self.tokens):
             tok = self.tokens[self.pos]
-            if tok.text == "(":
+            if tok.text == "(" or tok.text.endswith("("):
                 self.pos += 1
-                self.depth += 1
-                if self.depth > MAX_NESTING:
-                    raise SpecError(f"groups nested more than {MAX_NESTING} deep", tok.loc)
-                inner = self.items()
-                if self.pos >= len(self.tokens):
-                    raise SpecError("'(' is never closed", tok.loc, hint="add ')' after the group's layers")
-                close = self.tokens[self.pos]
-                self.pos += 1
-                self.depth -= 1
+                group, close = self.group(tok)
                 count = _repeat_count(close)
-                if len(out) + count * len(inner) > MAX_LAYERS:
-                    raise SpecError(f"the network would have more than {MAX_LAYERS:,} layers", close.loc)
-                out.extend(inner * count)
+                self.count((count - 1) * count_layers(group), close)
+                out.extend(group * count)
             elif tok.text.startswith(")"):
                 if top:
                     raise SpecError("')' without a matching '('", tok.loc)
                 return out
+            elif tok.text == "|":
+                if not branch:
+                    raise SpecError("'|' separates branches, only inside res(...), add(...), cat(...) or mul(...)",
+                                    tok.loc)
+                return out
             else:
                 self.pos += 1
                 out.append(parse_token(tok))
-                if len(out) > MAX_LAYERS:
-                    raise SpecError(f"the network would have more than {MAX_LAYERS:,} layers", tok.loc)
+                self.count(1, tok)
         return out
+
+    def group(self, opener: Token) -> Tuple[List[Node], Token]:
+        """A '(' group (its items) or a block 'res(' ... ')' (one BlockSpec), and the closing token."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise SpecError(f"groups nested more than {MAX_NESTING} deep", opener.loc)
+        keyword = opener.text[:-1].lower()
+        if keyword and keyword not in BLOCK_OPENERS:
+            raise SpecError(f"unknown block '{keyword}('{did_you_mean(keyword, BLOCK_OPENERS)}", opener.loc,
+                            hint="blocks: res(...), add(a | b), cat(a | b | c), mul(a | b)")
+        branches = [self.items(branch=bool(keyword))]
+        while self.pos < len(self.tokens) and self.tokens[self.pos].text == "|":
+            self.pos += 1
+            branches.append(self.items(branch=True))
+        if self.pos >= len(self.tokens):
+            raise SpecError(f"'{opener.text}' is never closed", opener.loc, hint="add ')' after the group's layers")
+        close = self.tokens[self.pos]
+        self.pos += 1
+        self.depth -= 1
+        if not keyword:
+            return branches[0], close
+        merge, kind = BLOCK_OPENERS[keyword]
+        if len(branches) == 1:
+            if merge is not Add:
+                raise SpecError(f"{keyword}(...) needs at least two branches separated by '|'", opener.loc)
+            branches.append([])  # res(a) and add(a): the shortcut is the identity
+        self.count(1, close)
+        block = BlockSpec(tuple(tuple(b) for b in branches), merge(), kind=kind, loc=opener.loc)
+        return [block], close
+
+    def count(self, added: int, tok: Token) -> None:
+        self.layers += added
+        if self.layers > MAX_LAYERS:
+            raise SpecError(f"the network would have more than {MAX_LAYERS:,} layers", tok.loc)
 
 
 def longest_kind(text: str) -> Optional[str]:

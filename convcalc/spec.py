@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence, Tuple, Union
 
 from .errors import Location, SpecError, did_you_mean
-from .layers import BY_NAME, KINDS, Layer, lookup
+from .layers import BY_NAME, KINDS, Layer, Merge, lookup
 from .limits import MAX_SIZE
 from .options import REQUIRED, OptionError, whole
 from .shape import Shape
@@ -27,11 +27,59 @@ class LayerSpec:
 
 
 @dataclass(frozen=True)
+class BlockSpec:
+    """A block: branches that all start from the block's input and meet in ``merge``.
+
+    A residual block is ``merge=Add()`` with a main branch and a shortcut (an empty branch is the
+    identity); an inception block is ``merge=Concat()`` with several branches. A block without a
+    merge has exactly one branch: a named group of layers (a ResNet stage), shown nested.
+    ``kind`` is the reusable block it was made from ('bottleneck'), if any.
+    """
+
+    branches: Tuple[Tuple["Node", ...], ...]
+    merge: Optional[Merge] = None
+    name: Optional[str] = None
+    kind: str = ""
+    loc: Optional[Location] = field(default=None, compare=False, repr=False)
+
+
+Node = Union[LayerSpec, BlockSpec]
+
+
+def count_layers(nodes: Sequence[Node]) -> int:
+    """Leaf layers and merges, as the engine will report them."""
+    total = 0
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, LayerSpec):
+            total += 1
+        else:
+            total += node.merge is not None
+            for branch in node.branches:
+                stack.extend(branch)
+    return total
+
+
+def flat(nodes: Sequence[Node]) -> Tuple[LayerSpec, ...]:
+    """The leaf layers of a plain chain (blocks without merges are opened)."""
+    out: list[LayerSpec] = []
+    for node in nodes:
+        if isinstance(node, LayerSpec):
+            out.append(node)
+        elif node.merge is None:
+            out.extend(flat(node.branches[0]))
+        else:
+            raise ValueError("a block with branches is not a chain")
+    return tuple(out)
+
+
+@dataclass(frozen=True)
 class NetworkSpec:
-    """A plain chain of layers applied to one input shape."""
+    """Layers and blocks applied, in order, to one input shape."""
 
     input: Shape
-    layers: Tuple[LayerSpec, ...]
+    layers: Tuple[Node, ...]
     name: str = ""
     title: str = field(default="", compare=False)
     reference: str = field(default="", compare=False)
@@ -110,4 +158,4 @@ def shape_from_dims(dims: Sequence[Any], loc: Optional[Location] = None) -> Shap
     return Shape(tuple(checked[:-1]), checked[-1])
 
 
-__all__ = ["KINDS", "LayerSpec", "NetworkSpec", "RawOption", "make_layer", "parse_shape"]
+__all__ = ["KINDS", "BlockSpec", "LayerSpec", "NetworkSpec", "Node", "RawOption", "make_layer", "parse_shape"]
