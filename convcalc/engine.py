@@ -85,6 +85,9 @@ class BlockReport:
     macs: int
     activations: int
     loc: Optional[Location] = field(default=None, compare=False, repr=False)
+    merge: str = ""  # 'add', 'concat', 'mul', or '' for a plain group
+    branches: int = 1
+    identities: int = 0  # branches without layers: identity shortcuts
 
     @property
     def depth(self) -> int:
@@ -93,6 +96,14 @@ class BlockReport:
     @property
     def full_name(self) -> str:
         return ".".join((*self.path, self.name))
+
+    @property
+    def label(self) -> str:
+        """``BOTTLENECK``, ``ADD, identity shortcut``, ``CONCAT, 4 branches``."""
+        if not self.merge:
+            return self.kind.upper()
+        how = "identity shortcut" if self.identities == 1 and self.branches == 2 else f"{self.branches} branches"
+        return f"{self.merge.upper()}, {how}" if self.kind == self.merge else f"{self.kind.upper()} ({self.merge}, {how})"
 
 
 @dataclass(frozen=True)
@@ -207,9 +218,10 @@ class _Walk:
         first = len(self.layers)
         inner = (*path, name)
         outputs, spans = [], []
+        paths = [b for b in block.branches if b]  # an identity shortcut needs no branch of its own
         for i, branch in enumerate(block.branches, start=1):
             start = len(self.layers)
-            outputs.append(self.chain(branch, x, (*inner, f"b{i}") if len(block.branches) > 1 else inner))
+            outputs.append(self.chain(branch, x, (*inner, f"b{i}") if len(paths) > 1 else inner))
             spans.append(self.layers[start:])
         if block.merge is None:
             y = outputs[0]
@@ -227,6 +239,8 @@ class _Walk:
         self.blocks.append(BlockReport(
             name=name, kind=block.kind or (block.merge.family if block.merge else "block"), path=path,
             input=x, output=y, first=first + 1, last=len(self.layers),
+            merge=block.merge.family if block.merge else "", branches=len(block.branches),
+            identities=len(block.branches) - len(paths),
             params=sum(r.params for r in inside), buffers=sum(r.buffers for r in inside),
             macs=sum(r.macs for r in inside), activations=sum(r.activations for r in inside), loc=block.loc))
         return y

@@ -168,7 +168,9 @@ def window_out(ws: Tuple[Window, ...]) -> Tuple[int, ...]:
 def fit_notes(ws: Tuple[Window, ...]) -> Tuple[Note, ...]:
     """Flag every axis whose stride does not divide ``W − F_eff + 2P``, with what would fit.
 
-    The lecture notes' example: 7x7 input, 3x3 filter, stride 3 gives (7 − 3)/3 + 1 = 2.33.
+    The lecture notes' example: 7x7 input, 3x3 filter, stride 3 gives (7 − 3)/3 + 1 = 2.33, and
+    the last input column is never seen: a warning. When what is left over is only padding
+    (ResNet's 7x7 stride-2 conv with padding 3 on 224), no input is lost: an info note.
     """
     names = AXIS_NAMES.get(len(ws), tuple(f"axis {i}" for i in range(len(ws))))
     notes = []
@@ -184,9 +186,18 @@ def fit_notes(ws: Tuple[Window, ...]) -> Tuple[Note, ...]:
         p = w.pad_before + w.pad_after
         value = Fraction(w.span, w.stride) + 1
         formula = f"({w.size} − {w.effective_kernel}{f' + {p}' if p else ''})/{w.stride} + 1 = {float(value):.2f}"
+        left_over = w.span % w.stride
+        if left_over <= w.pad_after:  # the windows skip only padding: every input pixel is still seen
+            text = (f"{formula}{where}: floored to {math.floor(value)} as PyTorch does; the last {left_over} "
+                    f"column{'s' if left_over > 1 else ''} left over {'are' if left_over > 1 else 'is'} padding, "
+                    f"so no input is lost. {fit_suggestion(w)}")
+            notes.append(Note("info", "stride-skips-padding", text, f"{float(value):.2f}: skips padding"))
+            continue
+        lost = left_over - w.pad_after
+        unseen = "the last input row/column is" if lost == 1 else f"the last {lost} input rows/columns are"
         text = (
-            f"{formula}{where}: stride {w.stride} does not fit; floored to {math.floor(value)} as PyTorch does "
-            f"(ceil would give {math.ceil(value)}). {fit_suggestion(w)}"
+            f"{formula}{where}: stride {w.stride} does not fit; floored to {math.floor(value)} as PyTorch does, "
+            f"so {unseen} never read (ceil would give {math.ceil(value)}). {fit_suggestion(w)}"
         )
         brief = f"{float(value):.2f}: does not fit"
         notes.append(Note("warning", "stride-does-not-fit", text, brief))
@@ -793,6 +804,10 @@ class Merge(Layer):
     """Joins the outputs of a block's branches; no parameters, and element-wise work is not counted."""
 
     family: ClassVar[str] = "merge"
+
+    @property
+    def kind(self) -> str:
+        return self.family
 
     def merge(self, inputs: Tuple[Shape, ...]) -> Shape:
         raise NotImplementedError

@@ -14,17 +14,36 @@ plain Python objects, because only the nodes remember where they were written. A
 
 from __future__ import annotations
 
+import ast
+import re
+from dataclasses import replace
+from fractions import Fraction
 from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
 from .errors import Location, SpecError, did_you_mean
-from .limits import MAX_LAYERS, MAX_SPEC_BYTES
+from .layers import MERGES, lookup
+from .limits import MAX_LAYERS, MAX_NESTING, MAX_SIZE, MAX_SPEC_BYTES
+from .options import OptionError, whole
 from .parse_string import Token, parse_tokens, tokenize
-from .spec import LayerSpec, NetworkSpec, RawOption, kind_names, make_layer, parse_shape, shape_from_dims
+from .spec import (
+    BlockSpec,
+    LayerSpec,
+    NetworkSpec,
+    Node,
+    RawOption,
+    kind_names,
+    make_layer,
+    parse_shape,
+    shape_from_dims,
+)
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_TOP_KEYS = ("name", "title", "reference", "description", "input", "layers")
+_TOP_KEYS = ("name", "title", "reference", "description", "input", "blocks", "layers")
+_ITEM_KEYS = ("name", "repeat")
+_SEQUENCE_KEYS = ("seq", "sequential", "group", "stage")
+_DEFINITION_KEYS = ("args", "layers", "description")
 _INPUT_KEYS = ("height", "width", "channels")
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
@@ -42,6 +61,11 @@ class _Reader:
         self.lines = text.split("\n")
         self.text = text
         self._constructor = yaml.constructor.SafeConstructor()
+        self.definitions: Dict[str, Tuple[yaml.Node, Dict[str, Tuple[yaml.Node, yaml.Node]]]] = {}
+        self.env: Optional[Dict[str, Any]] = None  # the arguments of the block being expanded
+        self.expanding: List[str] = []  # block definitions being expanded, outermost first
+        self.sizes: Dict[int, int] = {}  # id(node) -> layers it holds, so repeats are counted, not walked
+        self.built: Dict[Tuple[int, Tuple[Tuple[str, Any], ...]], List[Node]] = {}  # YAML aliases expand once
 
     def loc(self, node: yaml.Node) -> Location:
         mark = node.start_mark
@@ -90,6 +114,8 @@ class _Reader:
                 raise SpecError(f"the spec has no '{needed}'", self.loc(root),
                                 hint="a spec needs 'input: [H, W, C]' and a 'layers:' list")
         texts = {k: self.string(top[k][1], k) for k in ("name", "title", "reference") if k in top}
+        if "blocks" in top:
+            self.read_definitions(top["blocks"][1])
         return NetworkSpec(
             input=self.input(top["input"][1]),
             layers=tuple(self.layers(top["layers"][1])),
@@ -178,37 +204,170 @@ class _Reader:
         raise SpecError(f"expected the input as [H, W, C], got {self.kind_of(node)}", where,
                         hint="input: [224, 224, 3]")
 
-    def layers(self, node: yaml.Node) -> List[LayerSpec]:
+    def layers(self, node: yaml.Node) -> List[Node]:
         if not isinstance(self.plain(node), yaml.SequenceNode):
             raise SpecError(f"'layers' should be a list (items starting with '- '), got {self.kind_of(node)}",
                             self.loc(node))
-        out: List[LayerSpec] = []
+        out: List[Node] = []
+        total = 0
         for item in node.value:
-            out.extend(self.layer(item))
-            if len(out) > MAX_LAYERS:
+            nodes = self.layer(item)
+            out.extend(nodes)
+            total += sum(self.size(n) for n in nodes)
+            if total > MAX_LAYERS:
                 raise SpecError(f"the network has more than {MAX_LAYERS:,} layers", self.loc(item))
         return out
 
-    def layer(self, node: yaml.Node) -> List[LayerSpec]:
+    def layer(self, node: yaml.Node) -> List[Node]:
+        """One list item: a layer, a block, or a layer string; repeated if it says so."""
+        key = (id(node), tuple(sorted(self.env.items())) if self.env else ())
+        if key not in self.built:  # an alias (*anchor) of an item already read costs nothing more
+            self.built[key] = self._layer(node)
+        return self.built[key]
+
+    def _layer(self, node: yaml.Node) -> List[Node]:
         where = self.loc(node)
         if isinstance(node, yaml.ScalarNode):
             text = self.value(node)
             if not isinstance(text, str):
                 raise SpecError(f"expected a layer, got {text!r}", where, hint="for example: - conv: {filters: 64, kernel: 3}")
+            if "$" in text:
+                at = self.loc(node)
+                return parse_tokens(tokenize(self.interpolate(text, at), self.file, at.line, at.column,
+                                             sources=[at.source]))
             return parse_tokens(self.tokens_of(node, text))
         entries = self.mapping(node, "a layer")
         named = "name" in entries
         name = self.string(entries.pop("name")[1], "name") if named else None
+        repeat = self.repeat(entries.pop("repeat")) if "repeat" in entries else None
         if not entries:
             raise SpecError(f"this layer has {'a name but ' if named else ''}no kind", where,
                             hint="for example: - conv: {filters: 64, kernel: 3}")
         if len(entries) > 1:
             kinds = list(entries)
             knode = entries[kinds[1]][0]
-            raise SpecError(f"one layer per list item: found '{kinds[0]}' and '{kinds[1]}'{did_you_mean(kinds[1], ['name'])}",
+            raise SpecError(f"one layer per list item: found '{kinds[0]}' and '{kinds[1]}'"
+                            f"{did_you_mean(kinds[1], _ITEM_KEYS)}",
                             self.loc(knode), hint="start each layer with its own '- '")
         kind, (knode, vnode) = next(iter(entries.items()))
-        return [LayerSpec(make_layer(kind, self.options(kind, vnode), self.loc(knode)), name, self.loc(knode))]
+        at = self.loc(knode)
+        item: Node
+        if kind in self.definitions:
+            item = self.instance(kind, vnode, name, at)
+        elif kind.lower() in MERGES:
+            item = BlockSpec(self.branches(kind, vnode), MERGES[kind.lower()](), name, loc=at)
+        elif kind.lower() in _SEQUENCE_KEYS:
+            item = BlockSpec((tuple(self.layers(vnode)),), None, name, loc=at)
+        else:
+            if lookup(kind) is None and self.definitions:
+                hint = f" — did you mean '{close}'?" if (close := did_you_mean(kind, self.definitions)) else ""
+                if hint:
+                    raise SpecError(f"unknown layer or block '{kind}'{close}", at)
+            item = LayerSpec(make_layer(kind, self.options(kind, vnode), at), name, at)
+        if repeat is None:
+            return [item]
+        count, rnode = repeat
+        if count * self.size(item) > MAX_LAYERS:
+            raise SpecError(f"repeat {count:,} would make more than {MAX_LAYERS:,} layers", self.loc(rnode))
+        if name is None:
+            return [item] * count
+        return [replace(item, name=f"{name}.{i}") for i in range(1, count + 1)]
+
+    def size(self, node: Node) -> int:
+        """Layers and merges in ``node``, remembered per block so repeated blocks cost nothing."""
+        if isinstance(node, LayerSpec):
+            return 1
+        if id(node) not in self.sizes:
+            self.sizes[id(node)] = (node.merge is not None) + sum(self.size(n) for b in node.branches for n in b)
+        return self.sizes[id(node)]
+
+    def repeat(self, entry: Tuple[yaml.Node, yaml.Node]) -> Tuple[int, yaml.Node]:
+        knode, vnode = entry
+        value = self.substitute(self.value(vnode), self.loc(vnode))
+        try:
+            return whole(value), vnode
+        except OptionError as e:
+            raise SpecError(f"repeat: {e}", self.loc(vnode)) from None
+
+    def branches(self, kind: str, node: yaml.Node) -> Tuple[Tuple[Node, ...], ...]:
+        """The branches of a merge: each a list of items, a layer string, one item, or [] (identity)."""
+        if not isinstance(self.plain(node), yaml.SequenceNode) or len(node.value) < 2:
+            raise SpecError(f"'{kind}' needs a list of two or more branches", self.loc(node),
+                            hint=f"{kind}: [[conv64k3p1, bn], []]  — an empty branch is the identity")
+        out = []
+        for branch in node.value:
+            if isinstance(branch, yaml.SequenceNode):
+                out.append(tuple(self.layers(branch)))
+            elif isinstance(branch, yaml.ScalarNode) and self.value(branch) is None:
+                out.append(())
+            else:
+                out.append(tuple(self.layer(branch)))
+        return tuple(out)
+
+    # --- reusable blocks ---------------------------------------------------------------------
+
+    def read_definitions(self, node: yaml.Node) -> None:
+        for name, (knode, vnode) in self.mapping(node, "'blocks'").items():
+            if lookup(name) is not None or name.lower() in MERGES or name.lower() in _SEQUENCE_KEYS:
+                raise SpecError(f"a block cannot be called '{name}': that is a layer kind", self.loc(knode))
+            body = self.mapping(vnode, f"block '{name}'")
+            for key, (bknode, _) in body.items():
+                if key not in _DEFINITION_KEYS:
+                    raise SpecError(f"unknown key '{key}' in block '{name}'{did_you_mean(key, _DEFINITION_KEYS)}",
+                                    self.loc(bknode), hint="a block has 'args' (optional) and 'layers'")
+            if "layers" not in body:
+                raise SpecError(f"block '{name}' has no 'layers'", self.loc(knode))
+            self.definitions[name] = (knode, body)
+
+    def instance(self, kind: str, node: yaml.Node, name: Optional[str], at: Location) -> BlockSpec:
+        """Expand block ``kind`` with the arguments given in ``node``."""
+        knode, body = self.definitions[kind]
+        if kind in self.expanding:
+            raise SpecError(f"block '{kind}' contains itself ({' → '.join([*self.expanding, kind])})", at)
+        if len(self.expanding) >= MAX_NESTING:
+            raise SpecError(f"blocks nested more than {MAX_NESTING} deep", at)
+        params = self.mapping(body["args"][1], f"the args of '{kind}'") if "args" in body else {}
+        defaults = {arg: self.substitute(self.value(v), self.loc(v)) for arg, (_, v) in params.items()}
+        given = self.mapping(node, f"the args of '{kind}'") if isinstance(node, yaml.MappingNode) else {}
+        if not isinstance(node, yaml.MappingNode) and self.value(node) is not None:
+            raise SpecError(f"block '{kind}' takes its args as a mapping, e.g. {{{', '.join(params) or 'width'}: 64}}",
+                            self.loc(node))
+        env = dict(defaults)
+        for arg, (aknode, avnode) in given.items():
+            if arg not in params:
+                raise SpecError(f"block '{kind}' has no arg '{arg}'{did_you_mean(arg, params)}", self.loc(aknode),
+                                hint=f"its args: {', '.join(params) or 'none'}")
+            env[arg] = self.substitute(self.value(avnode), self.loc(avnode))
+        missing = [arg for arg, value in env.items() if value is None]
+        if missing:
+            raise SpecError(f"block '{kind}' needs the arg '{missing[0]}'", at)
+        saved, self.env = self.env, env
+        self.expanding.append(kind)
+        try:
+            layers = self.layers(body["layers"][1])
+        finally:
+            self.env = saved
+            self.expanding.pop()
+        return BlockSpec((tuple(layers),), None, name, kind=kind, loc=at)
+
+    def substitute(self, value: Any, loc: Location) -> Any:
+        """``$width`` or an expression such as ``$width*4`` becomes a number, inside a block."""
+        if isinstance(value, list):
+            return [self.substitute(v, loc) for v in value]
+        if not isinstance(value, str) or "$" not in value:
+            return value
+        return evaluate(value, self.arguments(loc), loc)
+
+    def interpolate(self, text: str, loc: Location) -> str:
+        """``conv${width}k3`` in a layer string inside a block: each ``${...}`` or ``$name`` replaced."""
+        env = self.arguments(loc)
+        return _ARG.sub(lambda m: str(evaluate(m.group(0), env, loc)), text)
+
+    def arguments(self, loc: Location) -> Dict[str, Any]:
+        if self.env is None:
+            raise SpecError("'$' arguments work only inside a block under 'blocks:'", loc,
+                            hint="define the block with args: {width: 64} and use $width in its layers")
+        return self.env
 
     def tokens_of(self, node: yaml.ScalarNode, text: str) -> List[Token]:
         """The layer-string tokens of a scalar item, located where they stand in the file.
@@ -232,13 +391,11 @@ class _Reader:
 
     def options(self, kind: str, node: yaml.Node) -> List[RawOption]:
         if isinstance(node, yaml.MappingNode):
-            return [RawOption(key, self.value(vnode), self.loc(knode), self.loc(vnode))
+            return [RawOption(key, self.substitute(self.value(vnode), self.loc(vnode)), self.loc(knode), self.loc(vnode))
                     for key, (knode, vnode) in self.mapping(node, f"the options of '{kind}'").items()]
-        value = self.value(node)
+        value = self.substitute(self.value(node), self.loc(node))
         if value is None:
             return []
-        from .layers import lookup
-
         k = lookup(kind)
         if k is None:  # let make_layer say "unknown layer"
             return []
@@ -246,6 +403,55 @@ class _Reader:
             raise SpecError(f"{k.name} takes no value, got {value!r}", self.loc(node),
                             hint=f"write '- {kind}' alone")
         return [RawOption(k.rule.leading, value, self.loc(node), self.loc(node))]
+
+
+_ARG = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_]\w*")
+
+
+def evaluate(text: str, env: Dict[str, Any], loc: Location) -> Any:
+    """Evaluate ``$width*4 + 1`` or ``${width * 4}``: a block's arguments, numbers, + − × ÷ (exact),
+    // and parentheses — parsed with ``ast`` and walked by hand, never ``eval``."""
+
+    def argument(m: "re.Match[str]") -> str:
+        if m.group(1) not in env:
+            raise SpecError(f"unknown argument '${m.group(1)}'{did_you_mean(m.group(1), env)}", loc,
+                            hint=f"this block's args: {', '.join(env) or 'none'}")
+        return m.group(1)
+
+    expression = re.sub(r"\$\{([^}]*)\}", r"(\1)", text)
+    expression = re.sub(r"\$([A-Za-z_]\w*)", argument, expression)
+    try:
+        return _arithmetic(ast.parse(expression.strip(), mode="eval").body, env)
+    except (SyntaxError, ValueError, ZeroDivisionError, RecursionError, MemoryError) as e:
+        raise SpecError(f"cannot evaluate '{text}': {e}", loc,
+                        hint="arguments support + - * / // and parentheses, e.g. $width*4") from None
+
+
+def _arithmetic(node: ast.AST, names: Dict[str, Any]) -> Any:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.Name) and node.id in names:
+        return names[node.id]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _arithmetic(node.operand, names)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv)):
+        a, b = _arithmetic(node.left, names), _arithmetic(node.right, names)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b)):
+            raise ValueError("only numbers can be combined")
+        if isinstance(node.op, ast.Add):
+            return a + b
+        if isinstance(node.op, ast.Sub):
+            return a - b
+        if isinstance(node.op, ast.Mult):
+            if abs(a) > MAX_SIZE**2 or abs(b) > MAX_SIZE**2:
+                raise ValueError("numbers too large")
+            return a * b
+        if isinstance(node.op, ast.FloorDiv):
+            return a // b
+        exact = Fraction(a) / Fraction(b)
+        return int(exact) if exact.denominator == 1 else float(exact)
+    raise ValueError("only numbers, arguments, + - * / // and parentheses are allowed")
 
 
 __all__ = ["parse_yaml", "kind_names"]

@@ -9,11 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import asdict
-from typing import IO, Any, Dict, List, Optional
+from dataclasses import asdict, dataclass
+from typing import IO, Any, Dict, List, Optional, Tuple
 
 from . import __version__
 from .engine import CONVENTIONS, LayerReport, Report
+from .layers import Note
 from .errors import location_dict
 from .shape import Shape
 
@@ -82,6 +83,8 @@ def report_dict(report: Report) -> Dict[str, Any]:
             {
                 "index": r.index,
                 "name": r.name,
+                "path": list(r.path),
+                "full_name": r.full_name,
                 "kind": r.layer.kind,
                 "description": r.layer.describe(),
                 "options": options_dict(r),
@@ -99,6 +102,27 @@ def report_dict(report: Report) -> Dict[str, Any]:
             }
             for r in report.layers
         ],
+        "blocks": [
+            {
+                "name": b.name,
+                "path": list(b.path),
+                "full_name": b.full_name,
+                "kind": b.kind,
+                "input": shape_dict(b.input),
+                "output": shape_dict(b.output),
+                "merge": b.merge or None,
+                "branches": b.branches,
+                "identity_branches": b.identities,
+                "first_layer": b.first,
+                "last_layer": b.last,
+                "params": b.params,
+                "buffers": b.buffers,
+                "macs": b.macs,
+                "activations": b.activations,
+                "location": location_dict(b.loc),
+            }
+            for b in report.blocks
+        ],
         "totals": {
             "layers": totals.layers,
             "params": totals.params,
@@ -110,7 +134,7 @@ def report_dict(report: Report) -> Dict[str, Any]:
             "param_bytes": report.param_bytes(totals.params),
         },
         "warnings": [
-            {"layer": r.index, "name": r.name, "code": n.code, "message": n.text, "location": location_dict(r.loc)}
+            {"layer": r.index, "name": r.full_name, "code": n.code, "message": n.text, "location": location_dict(r.loc)}
             for r, n in report.warnings
         ],
     }
@@ -132,7 +156,7 @@ def to_csv(report: Report) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for r in report.layers:
-        writer.writerow([r.index, r.name, r.layer.kind, r.layer.describe(), str(r.output), r.params, r.buffers,
+        writer.writerow([r.index, r.full_name, r.layer.kind, r.layer.describe(), str(r.output), r.params, r.buffers,
                          r.macs, r.flops, r.activations, report.activation_bytes(r.activations),
                          "; ".join(n.text for n in r.notes)])
     return out.getvalue()
@@ -146,7 +170,7 @@ def to_markdown(report: Report, count: str = "macs") -> str:
             f"| 0 | input | INPUT | {report.spec.input} | 0 | 0 | {report.spec.input.elements:,} | |"]
     for r in report.layers:
         notes = "; ".join(n.brief or n.text for n in r.notes).replace("|", "\\|")
-        rows.append(f"| {r.index} | {r.name} | {r.layer.describe()} | {r.output} | {r.params:,} | "
+        rows.append(f"| {r.index} | {r.full_name} | {r.layer.describe()} | {r.output} | {r.params:,} | "
                     f"{counted(r, count):,} | {r.activations:,} | {notes} |")
     t = report.totals
     total_count = t.flops if count == "flops" else t.macs
@@ -180,9 +204,69 @@ def counted_total(report: Report, count: str) -> int:
 # --- the Rich table ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Row:
+    """One row of the table: a layer, a block's subtotals, or a branch heading inside a block."""
+
+    kind: str  # "layer", "block" or "branch"
+    depth: int
+    index: str
+    name: str
+    label: str
+    output: Optional[Shape]
+    params: int
+    macs: int
+    activations: int
+    notes: Tuple[Note, ...] = ()
+    collapsed: bool = False  # a block or branch shown in place of its hidden layers
+
+    @property
+    def counted(self) -> bool:
+        """Whether the row is part of the column sums: layers, and collapsed blocks."""
+        return self.kind == "layer" or self.collapsed
+
+
+def table_rows(report: Report, depth: Optional[int] = None) -> List[Row]:
+    """The rows of the table, blocks opened up to ``depth`` (all when None), as torchinfo's depth.
+
+    A block at ``depth`` is shown as one row carrying its subtotals; anything deeper is hidden.
+    """
+    sums: Dict[Tuple[str, ...], List[int]] = {}
+    last_output: Dict[Tuple[str, ...], Shape] = {}
+    for r in report.layers:
+        for level in range(1, len(r.path) + 1):
+            totals = sums.setdefault(r.path[:level], [0, 0, 0])
+            totals[0] += r.params
+            totals[1] += r.macs
+            totals[2] += r.activations
+            last_output[r.path[:level]] = r.output
+    blocks = {(*b.path, b.name): b for b in report.blocks}
+    rows: List[Row] = []
+    open_path: Tuple[str, ...] = ()
+    for r in report.layers:
+        same = next((i for i, (a, b) in enumerate(zip(open_path, r.path)) if a != b), min(len(open_path), len(r.path)))
+        for level in range(same, len(r.path)):
+            if depth is not None and level > depth:
+                break
+            prefix = r.path[: level + 1]
+            params, macs, activations = sums[prefix]
+            block = blocks.get(prefix)
+            if block is not None:
+                rows.append(Row("block", level, "", prefix[-1], block.label, block.output,
+                                params, macs, activations, collapsed=depth == level))
+            else:
+                rows.append(Row("branch", level, "", f"branch {prefix[-1][1:]}", "", last_output[prefix],
+                                params, macs, activations, collapsed=depth == level))
+        open_path = r.path
+        if depth is None or len(r.path) <= depth:
+            rows.append(Row("layer", len(r.path), str(r.index), r.name, r.layer.describe(), r.output, r.params,
+                            counted(r, "macs"), r.activations, r.notes))
+    return rows
+
+
 def print_table(report: Report, file: Optional[IO[str]] = None, width: Optional[int] = None,
-                count: str = "macs", color: Optional[bool] = None) -> None:
-    """Draw the table like the cs231n case studies: one row per layer, then a totals row."""
+                count: str = "macs", color: Optional[bool] = None, depth: Optional[int] = None) -> None:
+    """Draw the table like the cs231n case studies: one row per layer, blocks nested, then totals."""
     from rich import box
     from rich.console import Console
     from rich.table import Table
@@ -199,15 +283,18 @@ def print_table(report: Report, file: Optional[IO[str]] = None, width: Optional[
                          style="dim" if header == "#" else None)
     table.add_column("notes", min_width=10)
     table.add_row("0", "input", "INPUT", str(spec.input), "0", "0", human(spec.input.elements), "")
-    for r in report.layers:
+    scale = 2 if count == "flops" else 1
+    for row in table_rows(report, depth):
         notes = Text()
-        for i, n in enumerate(r.notes):
+        for i, n in enumerate(row.notes):
             if i:
                 notes.append("; ")
             notes.append(("⚠ " if n.level == "warning" else "") + (n.brief or n.text),
                          style="yellow" if n.level == "warning" else "dim")
-        table.add_row(str(r.index), r.name, r.layer.describe(), str(r.output), human(r.params),
-                      human(counted(r, count)), human(r.activations), notes)
+        style = {"block": "bold", "branch": "italic"}.get(row.kind) if not row.collapsed else None
+        name = "  " * row.depth + row.name + (" …" if row.collapsed else "")
+        table.add_row(row.index, name, row.label, str(row.output) if row.output else "", human(row.params),
+                      human(row.macs * scale), human(row.activations), notes, style=style)
     t = report.totals
     table.add_section()
     table.add_row("", "total", f"{t.layers} layer{'s' if t.layers != 1 else ''}", str(report.output), human(t.params),
@@ -216,13 +303,13 @@ def print_table(report: Report, file: Optional[IO[str]] = None, width: Optional[
     console.print(footer(report, count), style="dim", soft_wrap=False)
     for r, n in report.warnings:
         where = f" ({r.loc})" if r.loc else ""
-        console.print(f"warning: layer {r.index} '{r.name}'{where}: {n.text}", style="yellow")
+        console.print(f"warning: layer {r.index} '{r.full_name}'{where}: {n.text}", style="yellow")
 
 
 def render(report: Report, fmt: str, file: Optional[IO[str]] = None, width: Optional[int] = None,
-           count: str = "macs", color: Optional[bool] = None) -> None:
+           count: str = "macs", color: Optional[bool] = None, depth: Optional[int] = None) -> None:
     if fmt == "table":
-        print_table(report, file, width, count, color)
+        print_table(report, file, width, count, color, depth)
         return
     text = {"json": lambda: to_json(report), "csv": lambda: to_csv(report),
             "markdown": lambda: to_markdown(report, count)}[fmt]()

@@ -41,10 +41,12 @@ Exit codes: 0 ok, 1 a check failed (--strict), 2 bad input or usage,
 @click.option("--count", type=click.Choice(["macs", "flops"]), default="macs", show_default=True,
               help="Show multiply-accumulates or FLOPs (= 2·MACs) in the table.")
 @click.option("--strict", is_flag=True, help="A stride that does not fit is a failure (exit 1), not a warning.")
+@click.option("--depth", type=click.IntRange(0, 1000), default=None,
+              help="Show blocks nested up to this depth; deeper ones collapse into one row (default: all).")
 @click.option("--width", type=click.IntRange(40, 1000), default=None, help="Table width (default: the terminal's).")
 @click.pass_context
 def table(ctx: click.Context, spec: str, fmt: str, dtype: str, batch: int, count: str, strict: bool,
-          width: Optional[int]) -> None:
+          depth: Optional[int], width: Optional[int]) -> None:
     """Every layer's output shape, params, MACs and activations.
 
     SPEC is a YAML file, '-' for stdin, a bundled architecture (see `convcalc list`)
@@ -66,7 +68,7 @@ def table(ctx: click.Context, spec: str, fmt: str, dtype: str, batch: int, count
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
     report = analyse(load(spec), dtype=dtype, batch=batch)
-    render(report, fmt, width=width, count=count)
+    render(report, fmt, width=width, count=count, depth=depth)
     if strict and report.warnings:
         n = len(report.warnings)
         first, note = report.warnings[0]
