@@ -1,0 +1,868 @@
+"""Reference layers in pure Python that count their own multiply-accumulates (STYLE.md rule 5).
+
+An oracle for the engine, so it shares nothing with it: this module imports only the standard
+library, and no output size, parameter count or multiply count here comes from a formula.
+
+- Output sizes are the number of window positions found by sliding a window along the padded
+  input (``slide``), or of positions a transposed convolution actually writes to.
+- Parameters are ``len()`` of the weight and bias arrays a layer allocates and then reads in
+  full (every dot product checks that its filter and its input window have the same length);
+  buffers are ``len()`` of batchnorm's running statistics.
+- A MAC is one product of a weight and an input that is added into an output. Each op adds up
+  the lengths of the windows it multiplies: ``map(mul, w, window)`` makes exactly
+  ``len(window)`` products when ``len(w) == len(window)``. Zero padding is multiplied like any
+  other input, as frameworks do. Pooling, batchnorm's per-element scale, normalisation,
+  activations and merges make no such products and count 0.
+
+Tensors are channels first, as PyTorch stores them: shape ``(C, *spatial)``, data one flat
+row-major list, so each channel's plane is contiguous and a window position is a slice.
+A vector (an fc layer's output) has shape ``(N,)``. Speed comes from gathering windows with
+slices and ``zip`` (C loops) instead of index arithmetic per multiply; see
+``benchmarks/bench_reference.py``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from array import array
+from dataclasses import dataclass, field
+from operator import add, mul
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+Pads = Tuple[Tuple[int, int], ...]  # per spatial axis: (before, after)
+PaddingArg = Union[str, int, Sequence[int], Sequence[Tuple[int, int]]]
+
+# Windows gathered at once, in input elements: bounds memory at --full without slowing small layers.
+CHUNK = 1 << 20
+
+
+# --- tensors ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One sample, channels first: ``shape = (C, *spatial)``; ``data`` flat, row-major."""
+
+    shape: Tuple[int, ...]
+    data: List[float] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.shape or min(self.shape) < 1:
+            raise ValueError(f"a tensor needs positive sizes, got {self.shape=}")
+        if len(self.data) != math.prod(self.shape):
+            raise ValueError(f"{len(self.data)} values do not fill {self.shape=}")
+
+    @property
+    def channels(self) -> int:
+        return self.shape[0]
+
+    @property
+    def spatial(self) -> Tuple[int, ...]:
+        return self.shape[1:]
+
+    @property
+    def plane(self) -> int:
+        """Elements per channel."""
+        return math.prod(self.spatial)
+
+    def channel(self, c: int) -> List[float]:
+        n = self.plane
+        return self.data[c * n:(c + 1) * n]
+
+    @classmethod
+    def random(cls, shape: Sequence[int], rng: random.Random) -> "Tensor":
+        """Uniform values in [-1, 1): never a zero that would hide a missing product."""
+        r = rng.random
+        return cls(tuple(shape), [r() * 2.0 - 1.0 for _ in range(math.prod(shape))])
+
+    @classmethod
+    def of(cls, nested: Any) -> "Tensor":
+        """From nested lists, channels first: ``Tensor.of([[[1, 1], [2, 2]]])`` is one 2x2 channel."""
+        shape: List[int] = []
+        probe = nested
+        while isinstance(probe, (list, tuple)):
+            shape.append(len(probe))
+            probe = probe[0]
+        data: List[Any] = list(nested)
+        for _ in shape[1:]:
+            data = [v for row in data for v in row]
+        return cls(tuple(shape), data)
+
+    def nested(self) -> Any:
+        """The data as nested lists, channels first (the inverse of ``Tensor.of``)."""
+        out: Any = list(self.data)
+        for n in reversed(self.shape[1:]):
+            out = [out[i:i + n] for i in range(0, len(out), n)]
+        return out
+
+
+@dataclass(frozen=True)
+class Result:
+    """What an op produced and the multiply-accumulates it counted while producing it."""
+
+    output: Tensor
+    macs: int = 0
+
+
+def uniform(n: int, rng: random.Random) -> "array[float]":
+    """``n`` real, allocated parameters, uniform in [-1, 1). 8 bytes each, so --full fits in memory."""
+    r = rng.random
+    return array("d", [r() * 2.0 - 1.0 for _ in range(n)])
+
+
+# --- window geometry ------------------------------------------------------------------------------
+
+
+def slide(size: int, kernel: int, stride: int = 1, dilation: int = 1, before: int = 0, after: int = 0,
+          ceil_mode: bool = False) -> List[int]:
+    """Where a window starts along one axis, in padded coordinates, found by sliding it.
+
+    Floor mode keeps every start whose window lies inside the padded input. Ceil mode (PyTorch's
+    rule) adds a window while the last one stopped short of the padded end, as long as it starts
+    inside the input or its left padding; such a window hangs over the end.
+    """
+    taps = dilation * (kernel - 1) + 1
+    padded = before + size + after
+    if min(size, kernel, stride, dilation) < 1 or min(before, after) < 0:
+        raise ValueError(f"bad window: {size=}, {kernel=}, {stride=}, {dilation=}, {before=}, {after=}")
+    if taps > padded:
+        raise ValueError(f"window of {taps} taps does not fit the padded input of {padded} ({size=})")
+    starts = [0]
+    while True:
+        s = starts[-1] + stride
+        if ceil_mode:
+            if starts[-1] + taps >= padded or s >= size + before:
+                return starts
+        elif s + taps > padded:
+            return starts
+        starts.append(s)
+
+
+def same_pads(size: int, taps: int, stride: int) -> Tuple[int, int]:
+    """TensorFlow's 'same': the fewest zeros that let ceil(size/stride) windows fit; odd one after."""
+    want = -(-size // stride)
+    total = 0
+    while taps > size + total or len(slide(size + total, taps, stride)) < want:
+        total += 1
+    return total // 2, total - total // 2
+
+
+def resolve_pads(padding: PaddingArg, sizes: Sequence[int], taps: Sequence[int], strides: Sequence[int]) -> Pads:
+    """Padding as per-axis (before, after): 'same', 'valid', one int, one per axis, or pairs."""
+    rank = len(sizes)
+    if padding == "valid":
+        return ((0, 0),) * rank
+    if padding == "same":
+        return tuple(same_pads(n, t, s) for n, t, s in zip(sizes, taps, strides))
+    if isinstance(padding, str):
+        raise ValueError(f"unknown padding {padding=}")
+    if isinstance(padding, int):
+        return ((padding, padding),) * rank
+    items: List[Any] = list(padding)
+    if len(items) == 1 and rank != 1:
+        items = items * rank
+    if len(items) != rank:
+        raise ValueError(f"{padding=} does not give one value per axis of {rank}")
+    return tuple((p, p) if isinstance(p, int) else (int(p[0]), int(p[1])) for p in items)
+
+
+def per_axis(value: Union[int, Sequence[int]], rank: int, what: str) -> Tuple[int, ...]:
+    if isinstance(value, int):
+        return (value,) * rank
+    values = tuple(value)
+    if len(values) == 1:
+        return values * rank
+    if len(values) != rank:
+        raise ValueError(f"{what} {values} does not give one value per axis of {rank}")
+    return values
+
+
+def flat_strides(dims: Sequence[int]) -> Tuple[int, ...]:
+    return tuple(math.prod(dims[i + 1:]) for i in range(len(dims)))
+
+
+def pad_plane(values: List[float], dims: Sequence[int], pads: Pads, fill: float) -> Tuple[List[float], Tuple[int, ...]]:
+    """One channel's plane with ``fill`` added before and after each axis; returns it and its sizes."""
+    out = values
+    sizes = list(dims)
+    for axis in reversed(range(len(dims))):
+        before, after = pads[axis]
+        if not (before or after):
+            continue
+        inner = math.prod(sizes[axis + 1:])
+        block = sizes[axis] * inner
+        head, tail = [fill] * (before * inner), [fill] * (after * inner)
+        padded: List[float] = []
+        for start in range(0, len(out), block):
+            padded += head
+            padded += out[start:start + block]
+            padded += tail
+        out = padded
+        sizes[axis] += before + after
+    return out, tuple(sizes)
+
+
+def crop_plane(values: List[float], dims: Sequence[int], cuts: Pads) -> Tuple[List[float], Tuple[int, ...]]:
+    """The inverse of ``pad_plane``: drop ``cuts`` elements before and after each axis."""
+    out = values
+    sizes = list(dims)
+    for axis in reversed(range(len(dims))):
+        before, after = cuts[axis]
+        if not (before or after):
+            continue
+        inner = math.prod(sizes[axis + 1:])
+        block = sizes[axis] * inner
+        kept: List[float] = []
+        for start in range(0, len(out), block):
+            kept += out[start + before * inner:start + block - after * inner]
+        out = kept
+        sizes[axis] -= before + after
+    return out, tuple(sizes)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Where every window of a layer starts and which taps it reads, on one padded plane."""
+
+    padded: Tuple[int, ...]  # sizes of the padded plane (ceil mode's overhang included)
+    starts: Tuple[Tuple[int, ...], ...]  # per axis, padded coordinates
+    taps: Tuple[int, ...]  # flat offsets of the kernel's taps from a window's start
+    stride_last: int
+
+    @property
+    def out(self) -> Tuple[int, ...]:
+        return tuple(len(s) for s in self.starts)
+
+    def row_bases(self) -> List[int]:
+        """Flat start of each output row (all axes but the last fixed), in output order."""
+        strides = flat_strides(self.padded)
+        bases = [sum(s * st for s, st in zip(combo, strides)) for combo in itertools.product(*self.starts[:-1])]
+        return [b + self.starts[-1][0] * strides[-1] for b in bases]
+
+    def chunks(self, window: int) -> List[List[int]]:
+        """Row bases in groups small enough that their windows stay under ``CHUNK`` elements."""
+        bases = self.row_bases()
+        rows = max(1, CHUNK // max(1, window * len(self.starts[-1])))
+        return [bases[i:i + rows] for i in range(0, len(bases), rows)]
+
+    def gather(self, plane: List[float], bases: List[int]) -> List[List[float]]:
+        """One vector per tap: its input value at every output position of the rows ``bases``."""
+        n = len(self.starts[-1])
+        step = self.stride_last
+        span = step * (n - 1) + 1
+        vectors = []
+        for t in self.taps:
+            v: List[float] = []
+            for b in bases:
+                v += plane[b + t:b + t + span:step]
+            vectors.append(v)
+        return vectors
+
+
+def grid(sizes: Sequence[int], kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int], pads: Pads,
+         ceil_mode: bool = False) -> Grid:
+    """Slide the window along every axis; pad after for ceil mode's overhanging last window."""
+    starts = []
+    padded = []
+    for n, k, s, d, (before, after) in zip(sizes, kernel, stride, dilation, pads):
+        axis = slide(n, k, s, d, before, after, ceil_mode)
+        starts.append(tuple(axis))
+        padded.append(max(before + n + after, axis[-1] + d * (k - 1) + 1))
+    strides = flat_strides(padded)
+    taps = [sum(t * d * st for t, d, st in zip(combo, dilation, strides))
+            for combo in itertools.product(*(range(k) for k in kernel))]
+    return Grid(tuple(padded), tuple(starts), tuple(taps), stride[-1] if stride else 1)
+
+
+def padded_planes(x: Tensor, pads: Pads, g: Grid, fill: float) -> List[List[float]]:
+    """Every channel of ``x`` padded with ``fill`` to ``g.padded`` (ceil mode's overhang after)."""
+    full = tuple((b, p - n - b) for (b, _), n, p in zip(pads, x.spatial, g.padded))
+    return [pad_plane(x.channel(c), x.spatial, full, fill)[0] for c in range(x.channels)]
+
+
+def _spatial_args(x: Tensor, kernel: Union[int, Sequence[int]], stride: Union[int, Sequence[int], None],
+                  dilation: Union[int, Sequence[int]], padding: PaddingArg
+                  ) -> Tuple[Tuple[int, ...], Tuple[int, ...], Tuple[int, ...], Pads]:
+    rank = len(x.spatial)
+    if rank == 0:
+        raise ValueError(f"a windowed layer needs a spatial input, got {x.shape=}")
+    k = per_axis(kernel, rank, "kernel")
+    s = per_axis(k if stride is None else stride, rank, "stride")
+    d = per_axis(dilation, rank, "dilation")
+    pads = resolve_pads(padding, x.spatial, [di * (ki - 1) + 1 for ki, di in zip(k, d)], s)
+    return k, s, d, pads
+
+
+# --- layers with weights ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Conv:
+    """N-D convolution (cross-correlation, as every framework), with groups, dilation and bias.
+
+    ``weight`` holds ``filters`` rows, each ``in_channels/groups`` channels of ``kernel`` taps,
+    laid out as PyTorch's ``(K, C/g, *kernel)``. Each output value is one dot product of a
+    filter row with the input window it sees.
+    """
+
+    in_channels: int
+    filters: int
+    kernel: Tuple[int, ...]
+    weight: "array[float]" = field(repr=False)
+    bias: Optional["array[float]"] = field(default=None, repr=False)
+    stride: Union[int, Tuple[int, ...]] = 1
+    padding: PaddingArg = 0
+    dilation: Union[int, Tuple[int, ...]] = 1
+    groups: int = 1
+
+    @classmethod
+    def random(cls, rng: random.Random, in_channels: int, filters: int, kernel: Union[int, Sequence[int]],
+               rank: int = 2, stride: Union[int, Sequence[int]] = 1, padding: PaddingArg = 0,
+               dilation: Union[int, Sequence[int]] = 1, groups: int = 1, bias: bool = True) -> "Conv":
+        if in_channels % groups or filters % groups:
+            raise ValueError(f"{groups=} must divide {in_channels=} and {filters=}")
+        k = per_axis(kernel, rank, "kernel")
+        weight = uniform(filters * (in_channels // groups) * math.prod(k), rng)
+        return cls(in_channels, filters, k, weight, uniform(filters, rng) if bias else None,
+                   tuple(per_axis(stride, rank, "stride")), padding, tuple(per_axis(dilation, rank, "dilation")),
+                   groups)
+
+    @property
+    def params(self) -> int:
+        return len(self.weight) + (len(self.bias) if self.bias is not None else 0)
+
+    buffers = 0
+
+    def __call__(self, x: Tensor) -> Result:
+        if x.channels != self.in_channels:
+            raise ValueError(f"conv expects {self.in_channels} channels, got {x.shape=}")
+        k, s, d, pads = _spatial_args(x, self.kernel, self.stride, self.dilation, self.padding)
+        g = grid(x.spatial, k, s, d, pads)
+        planes = padded_planes(x, pads, g, 0.0)
+        per_in, per_out = self.in_channels // self.groups, self.filters // self.groups
+        length = per_in * len(g.taps)
+        rows = [tuple(self.weight[f * length:(f + 1) * length]) for f in range(self.filters)]
+        if sum(map(len, rows)) != len(self.weight):
+            raise ValueError(f"weight of {len(self.weight)} does not hold {self.filters} filters of {length}")
+        out: List[List[float]] = [[] for _ in range(self.filters)]
+        macs = 0
+        for group in range(self.groups):
+            channels = planes[group * per_in:(group + 1) * per_in]
+            for bases in g.chunks(length):
+                # one window per output position, ordered like a filter row: channel, then taps
+                windows = list(zip(*(v for plane in channels for v in g.gather(plane, bases))))
+                if windows and len(windows[0]) != length:
+                    raise ValueError(f"window of {len(windows[0])} inputs for filters of {length} weights")
+                products = sum(map(len, windows))  # each filter below multiplies all of these once
+                for f in range(group * per_out, (group + 1) * per_out):
+                    w, b = rows[f], (self.bias[f] if self.bias is not None else 0.0)
+                    out[f] += [sum(map(mul, w, window), b) for window in windows]
+                    macs += products
+        return Result(Tensor((self.filters, *g.out), [v for plane in out for v in plane]), macs)
+
+
+@dataclass(frozen=True)
+class ConvTranspose:
+    """N-D transposed convolution ("deconvolution"): each input value scatters ``value · filter``.
+
+    ``weight`` is laid out as PyTorch's ``(C, K/g, *kernel)``. Input position ``i`` of an axis
+    writes to ``i·S + t·D`` for tap ``t``; ``padding`` then crops that many positions off each
+    end and ``output_padding`` adds positions after (they receive bias only, unless the crop
+    left products there). Every product is counted, including those that land in the crop:
+    a framework computes them (one GEMM over all inputs, then col2im) before discarding them.
+    """
+
+    in_channels: int
+    filters: int
+    kernel: Tuple[int, ...]
+    weight: "array[float]" = field(repr=False)
+    bias: Optional["array[float]"] = field(default=None, repr=False)
+    stride: Tuple[int, ...] = (1,)
+    padding: Union[int, Sequence[int], Sequence[Tuple[int, int]]] = 0
+    output_padding: Union[int, Tuple[int, ...]] = 0
+    dilation: Tuple[int, ...] = (1,)
+    groups: int = 1
+
+    @classmethod
+    def random(cls, rng: random.Random, in_channels: int, filters: int, kernel: Union[int, Sequence[int]],
+               rank: int = 2, stride: Union[int, Sequence[int]] = 1,
+               padding: Union[int, Sequence[int], Sequence[Tuple[int, int]]] = 0,
+               output_padding: Union[int, Sequence[int]] = 0, dilation: Union[int, Sequence[int]] = 1,
+               groups: int = 1, bias: bool = True) -> "ConvTranspose":
+        if in_channels % groups or filters % groups:
+            raise ValueError(f"{groups=} must divide {in_channels=} and {filters=}")
+        k = per_axis(kernel, rank, "kernel")
+        weight = uniform(in_channels * (filters // groups) * math.prod(k), rng)
+        return cls(in_channels, filters, k, weight, uniform(filters, rng) if bias else None,
+                   per_axis(stride, rank, "stride"), padding, per_axis(output_padding, rank, "output_padding"),
+                   per_axis(dilation, rank, "dilation"), groups)
+
+    @property
+    def params(self) -> int:
+        return len(self.weight) + (len(self.bias) if self.bias is not None else 0)
+
+    buffers = 0
+
+    def __call__(self, x: Tensor) -> Result:
+        if x.channels != self.in_channels:
+            raise ValueError(f"transposed conv expects {self.in_channels} channels, got {x.shape=}")
+        rank = len(x.spatial)
+        if rank == 0:
+            raise ValueError(f"a transposed conv needs a spatial input, got {x.shape=}")
+        k, s, d = per_axis(self.kernel, rank, "kernel"), per_axis(self.stride, rank, "stride"), \
+            per_axis(self.dilation, rank, "dilation")
+        op = per_axis(self.output_padding, rank, "output_padding")
+        if isinstance(self.padding, str):
+            raise ValueError(f"transposed conv takes numeric padding, got {self.padding=}")
+        pads = resolve_pads(self.padding, x.spatial, [0] * rank, s)
+        # the uncropped output reaches as far as the last input's last tap writes, then output_padding
+        reach = [(n - 1) * si + di * (ki - 1) + 1 for n, si, di, ki in zip(x.spatial, s, d, k)]
+        full = tuple(r + o for r, o in zip(reach, op))
+        if any(b + a >= f for (b, a), f in zip(pads, full)):
+            raise ValueError(f"padding {pads} crops the whole output of {full}")
+        strides = flat_strides(full)
+        n_last = x.spatial[-1]
+        step = s[-1]
+        span = step * (n_last - 1) + 1
+        row_starts = [sum(i * si * st for i, si, st in zip(combo, s, strides))
+                      for combo in itertools.product(*(range(n) for n in x.spatial[:-1]))]
+        taps = [sum(t * di * st for t, di, st in zip(combo, d, strides))
+                for combo in itertools.product(*(range(ki) for ki in k))]
+        per_in, per_out = self.in_channels // self.groups, self.filters // self.groups
+        ntaps = len(taps)
+        if len(self.weight) != self.in_channels * per_out * ntaps:
+            raise ValueError(f"weight of {len(self.weight)} is not {self.in_channels} channels of "
+                             f"{per_out} filters of {ntaps} taps")
+        size = math.prod(full)
+        x_rows = [[x.channel(c)[r * n_last:(r + 1) * n_last] for r in range(len(row_starts))]
+                  for c in range(x.channels)]
+        out = []
+        macs = 0
+        for f in range(self.filters):
+            group, local = divmod(f, per_out)
+            buf = [0.0] * size
+            for c in range(group * per_in, (group + 1) * per_in):
+                rows = x_rows[c]
+                first = (c * per_out + local) * ntaps
+                for t, w in zip(taps, self.weight[first:first + ntaps]):
+                    scale = w.__mul__
+                    for base, row in zip(row_starts, rows):
+                        j = base + t
+                        products = list(map(scale, row))
+                        buf[j:j + span:step] = list(map(add, buf[j:j + span:step], products))
+                        macs += len(products)
+            cropped, out_dims = crop_plane(buf, full, pads)
+            if self.bias is not None:
+                cropped = [v + self.bias[f] for v in cropped]
+            out.append(cropped)
+        return Result(Tensor((self.filters, *out_dims), [v for plane in out for v in plane]), macs)
+
+
+@dataclass(frozen=True)
+class Linear:
+    """Fully connected: ``weight`` is ``units`` rows of ``in_features``; a volume is flattened first."""
+
+    in_features: int
+    units: int
+    weight: "array[float]" = field(repr=False)
+    bias: Optional["array[float]"] = field(default=None, repr=False)
+
+    @classmethod
+    def random(cls, rng: random.Random, in_features: int, units: int, bias: bool = True) -> "Linear":
+        return cls(in_features, units, uniform(units * in_features, rng), uniform(units, rng) if bias else None)
+
+    @property
+    def params(self) -> int:
+        return len(self.weight) + (len(self.bias) if self.bias is not None else 0)
+
+    buffers = 0
+
+    def __call__(self, x: Tensor) -> Result:
+        inputs = x.data
+        n = len(inputs)
+        if n != self.in_features:
+            raise ValueError(f"fc expects {self.in_features} inputs, got {x.shape=}")
+        out = []
+        macs = read = 0
+        for u in range(self.units):
+            w = self.weight[u * n:(u + 1) * n]
+            if len(w) != n:
+                raise ValueError(f"weight row {u} has {len(w)} values for {n} inputs")
+            out.append(sum(map(mul, w, inputs), self.bias[u] if self.bias is not None else 0.0))
+            macs += len(w)
+            read += len(w)
+        if read != len(self.weight):
+            raise ValueError(f"weight of {len(self.weight)} has values no unit read")
+        return Result(Tensor((self.units,), out), macs)
+
+
+@dataclass(frozen=True)
+class BatchNorm:
+    """Inference batchnorm per channel: ``(x − mean)/sqrt(var + eps)·γ + β``.
+
+    γ and β are trained (params); the running mean and variance are buffers. The per-element
+    scale is not a multiply-accumulate (nothing is summed), so it counts 0 MACs.
+    """
+
+    gamma: "array[float]" = field(repr=False)
+    beta: "array[float]" = field(repr=False)
+    mean: "array[float]" = field(repr=False)
+    var: "array[float]" = field(repr=False)
+    eps: float = 1e-5
+
+    @classmethod
+    def random(cls, rng: random.Random, channels: int) -> "BatchNorm":
+        var = array("d", [abs(v) + 0.5 for v in uniform(channels, rng)])
+        return cls(uniform(channels, rng), uniform(channels, rng), uniform(channels, rng), var)
+
+    @property
+    def params(self) -> int:
+        return len(self.gamma) + len(self.beta)
+
+    @property
+    def buffers(self) -> int:
+        return len(self.mean) + len(self.var)
+
+    def __call__(self, x: Tensor) -> Result:
+        if x.channels != len(self.gamma):
+            raise ValueError(f"batchnorm of {len(self.gamma)} channels got {x.shape=}")
+        out: List[float] = []
+        for c in range(x.channels):
+            scale = self.gamma[c] / math.sqrt(self.var[c] + self.eps)
+            shift = self.beta[c] - self.mean[c] * scale
+            out += [v * scale + shift for v in x.channel(c)]
+        return Result(Tensor(x.shape, out))
+
+
+# --- pooling ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MaxPool:
+    """Max over each window of each channel; padding is −∞, so it never wins. No MACs."""
+
+    kernel: Union[int, Tuple[int, ...]]
+    stride: Union[int, Tuple[int, ...], None] = None  # default: the kernel
+    padding: PaddingArg = 0
+    ceil_mode: bool = False
+    dilation: Union[int, Tuple[int, ...]] = 1
+
+    params = 0
+    buffers = 0
+
+    def __call__(self, x: Tensor) -> Result:
+        k, s, d, pads = _spatial_args(x, self.kernel, self.stride, self.dilation, self.padding)
+        g = grid(x.spatial, k, s, d, pads, self.ceil_mode)
+        out: List[float] = []
+        for plane in padded_planes(x, pads, g, -math.inf):
+            for bases in g.chunks(len(g.taps)):
+                taps = g.gather(plane, bases)
+                out += map(max, *taps) if len(taps) > 1 else taps[0]
+        return Result(Tensor((x.channels, *g.out), out))
+
+
+@dataclass(frozen=True)
+class AvgPool:
+    """Mean over each window of each channel, with PyTorch's divisor (no MACs: sums, one divide).
+
+    With ``count_include_pad`` the divisor counts padding but not ceil mode's overhang past the
+    padded input; without it, only input elements. Per axis, as PyTorch's ``avg_pool2d``.
+    """
+
+    kernel: Union[int, Tuple[int, ...]]
+    stride: Union[int, Tuple[int, ...], None] = None
+    padding: PaddingArg = 0
+    ceil_mode: bool = False
+    count_include_pad: bool = True
+
+    params = 0
+    buffers = 0
+
+    def divisors(self, sizes: Sequence[int], k: Sequence[int], pads: Pads, g: Grid) -> List[int]:
+        per_axis_counts = []
+        for n, kk, (before, after), starts in zip(sizes, k, pads, g.starts):
+            if self.count_include_pad:
+                counts = [min(st + kk, before + n + after) - st for st in starts]
+            else:
+                counts = [min(st + kk, before + n) - max(st, before) for st in starts]
+            per_axis_counts.append(counts)
+        divisors = [math.prod(c) for c in itertools.product(*per_axis_counts)]
+        if min(divisors) < 1:
+            raise ValueError("a window sees only padding, and count_include_pad is off: nothing to average")
+        return divisors
+
+    def __call__(self, x: Tensor) -> Result:
+        k, s, d, pads = _spatial_args(x, self.kernel, self.stride, 1, self.padding)
+        g = grid(x.spatial, k, s, d, pads, self.ceil_mode)
+        divisors = self.divisors(x.spatial, k, pads, g)
+        out: List[float] = []
+        for plane in padded_planes(x, pads, g, 0.0):
+            sums: List[float] = []
+            for bases in g.chunks(len(g.taps)):
+                taps = g.gather(plane, bases)
+                total = taps[0]
+                for t in taps[1:]:
+                    total = list(map(add, total, t))
+                sums += total
+            out += map(float.__truediv__, map(float, sums), divisors)
+        return Result(Tensor((x.channels, *g.out), out))
+
+
+def adaptive_ranges(size: int, out: int) -> List[Tuple[int, int]]:
+    """PyTorch's adaptive windows: ``[floor(i·n/o), ceil((i+1)·n/o))`` for each output i."""
+    return [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
+
+
+@dataclass(frozen=True)
+class AdaptivePool:
+    """Pool to a fixed output size (PyTorch's AdaptiveAvgPool/AdaptiveMaxPool): windows may differ."""
+
+    output: Union[int, Tuple[int, ...]]
+    mode: str = "avg"  # or "max"
+
+    params = 0
+    buffers = 0
+
+    def __call__(self, x: Tensor) -> Result:
+        rank = len(x.spatial)
+        if rank == 0:
+            raise ValueError(f"an adaptive pool needs a spatial input, got {x.shape=}")
+        sizes = per_axis(self.output, rank, "output")
+        strides = flat_strides(x.spatial)
+        ranges = [adaptive_ranges(n, o) for n, o in zip(x.spatial, sizes)]
+        windows = []  # flat indices of each output's window, in output order
+        for combo in itertools.product(*ranges):
+            axes = [range(a, b) for a, b in combo]
+            windows.append([sum(i * st for i, st in zip(idx, strides)) for idx in itertools.product(*axes)])
+        reduce: Callable[[List[float]], float] = max if self.mode == "max" else (lambda v: math.fsum(v) / len(v))
+        out: List[float] = []
+        for c in range(x.channels):
+            plane = x.channel(c)
+            out += [reduce([plane[i] for i in w]) for w in windows]
+        return Result(Tensor((x.channels, *(len(r) for r in ranges)), out))
+
+
+@dataclass(frozen=True)
+class GlobalPool:
+    """Max or mean of each channel over all positions; the output keeps one position per axis."""
+
+    mode: str = "avg"
+
+    params = 0
+    buffers = 0
+
+    def __call__(self, x: Tensor) -> Result:
+        if not x.spatial:
+            raise ValueError(f"a global pool needs a spatial input, got {x.shape=}")
+        planes = [x.channel(c) for c in range(x.channels)]
+        out = [max(p) for p in planes] if self.mode == "max" else [math.fsum(p) / len(p) for p in planes]
+        return Result(Tensor((x.channels, *(1 for _ in x.spatial)), out))
+
+
+# --- shape-only and element-wise layers --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Flatten:
+    """A volume as one vector, in PyTorch's order (channel by channel)."""
+
+    params = 0
+    buffers = 0
+
+    def __call__(self, x: Tensor) -> Result:
+        return Result(Tensor((len(x.data),), list(x.data)))
+
+
+def _gelu(v: float) -> float:
+    return 0.5 * v * (1.0 + math.erf(v / math.sqrt(2.0)))
+
+
+def _sigmoid(v: float) -> float:
+    return 1.0 / (1.0 + math.exp(-v)) if v >= 0 else math.exp(v) / (1.0 + math.exp(v))
+
+
+def _softplus(v: float) -> float:
+    return v + math.log1p(math.exp(-v)) if v > 0 else math.log1p(math.exp(v))
+
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772, 1.0507009873554805
+
+ACTIVATIONS: Dict[str, Callable[[float], float]] = {
+    "relu": lambda v: v if v > 0 else 0.0,
+    "relu6": lambda v: min(max(v, 0.0), 6.0),
+    "leakyrelu": lambda v: v if v > 0 else 0.01 * v,
+    "elu": lambda v: v if v > 0 else math.expm1(v),
+    "selu": lambda v: _SELU_SCALE * (v if v > 0 else _SELU_ALPHA * math.expm1(v)),
+    "gelu": _gelu,
+    "sigmoid": _sigmoid,
+    "tanh": math.tanh,
+    "silu": lambda v: v * _sigmoid(v),
+    "hardswish": lambda v: v * min(max(v + 3.0, 0.0), 6.0) / 6.0,
+    "hardsigmoid": lambda v: min(max(v + 3.0, 0.0), 6.0) / 6.0,
+    "softplus": _softplus,
+    "mish": lambda v: v * math.tanh(_softplus(v)),
+    "identity": lambda v: v,
+}
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An element-wise function from ``ACTIVATIONS``; shape unchanged, no MACs."""
+
+    function: str = "relu"
+
+    params = 0
+    buffers = 0
+
+    def __call__(self, x: Tensor) -> Result:
+        return Result(Tensor(x.shape, list(map(ACTIVATIONS[self.function], x.data))))
+
+
+@dataclass(frozen=True)
+class Dropout:
+    """The identity at inference: dropout only acts while training."""
+
+    p: float = 0.5
+
+    params = 0
+    buffers = 0
+
+    def __call__(self, x: Tensor) -> Result:
+        return Result(Tensor(x.shape, list(x.data)))
+
+
+@dataclass(frozen=True)
+class Softmax:
+    """Softmax over the channels at each position (PyTorch's dim=1); over the vector for a vector."""
+
+    params = 0
+    buffers = 0
+
+    def __call__(self, x: Tensor) -> Result:
+        planes = [x.channel(c) for c in range(x.channels)]
+        out_planes: List[List[float]] = [[] for _ in planes]
+        for values in zip(*planes):
+            top = max(values)
+            exps = [math.exp(v - top) for v in values]
+            total = math.fsum(exps)
+            for plane, e in zip(out_planes, exps):
+                plane.append(e / total)
+        return Result(Tensor(x.shape, [v for plane in out_planes for v in plane]))
+
+
+@dataclass(frozen=True)
+class LRN:
+    """Local response normalisation across channels, as PyTorch's LocalResponseNorm:
+
+    ``b_c = a_c / (k + α/n · Σ a_j²)^β`` over the n channels ``c − n//2 … c + (n−1)//2``.
+    Its squares and products are normalisation, not multiply-accumulates: 0 MACs.
+    """
+
+    size: int = 5
+    alpha: float = 1e-4
+    beta: float = 0.75
+    k: float = 2.0
+
+    params = 0
+    buffers = 0
+
+    def __call__(self, x: Tensor) -> Result:
+        planes = [x.channel(c) for c in range(x.channels)]
+        squares = [[v * v for v in p] for p in planes]
+        out: List[float] = []
+        for c, plane in enumerate(planes):
+            near = squares[max(0, c - self.size // 2):c + (self.size - 1) // 2 + 1]
+            sums = list(map(math.fsum, zip(*near)))
+            out += [v / (self.k + self.alpha / self.size * s) ** self.beta for v, s in zip(plane, sums)]
+        return Result(Tensor(x.shape, out))
+
+
+@dataclass(frozen=True)
+class Pad:
+    """Constant padding of the spatial axes (ZeroPad2d and friends): per axis (before, after)."""
+
+    padding: Union[int, Sequence[int], Sequence[Tuple[int, int]]]
+    value: float = 0.0
+
+    params = 0
+    buffers = 0
+
+    def __call__(self, x: Tensor) -> Result:
+        pads = resolve_pads(self.padding, x.spatial, [0] * len(x.spatial), [1] * len(x.spatial))
+        out: List[float] = []
+        dims: Tuple[int, ...] = x.spatial
+        for c in range(x.channels):
+            plane, dims = pad_plane(x.channel(c), x.spatial, pads, self.value)
+            out += plane
+        return Result(Tensor((x.channels, *dims), out))
+
+
+@dataclass(frozen=True)
+class ChannelShuffle:
+    """ShuffleNet's shuffle: channels seen as (groups, C/groups), transposed to (C/groups, groups)."""
+
+    groups: int
+
+    params = 0
+    buffers = 0
+
+    def __call__(self, x: Tensor) -> Result:
+        if x.channels % self.groups:
+            raise ValueError(f"{self.groups=} must divide {x.channels} channels")
+        per = x.channels // self.groups
+        order = [g * per + i for i in range(per) for g in range(self.groups)]
+        return Result(Tensor(x.shape, [v for c in order for v in x.channel(c)]))
+
+
+@dataclass(frozen=True)
+class Upsample:
+    """Nearest-neighbour upsampling (PyTorch's mode='nearest'): output ``o`` copies input ``floor(o·n/N)``.
+
+    Give an integer ``scale`` per axis, or the output ``size``.
+    """
+
+    scale: Union[int, Tuple[int, ...], None] = None
+    size: Union[int, Tuple[int, ...], None] = None
+
+    params = 0
+    buffers = 0
+
+    def __call__(self, x: Tensor) -> Result:
+        rank = len(x.spatial)
+        if rank == 0 or (self.scale is None) == (self.size is None):
+            raise ValueError(f"upsample needs a spatial input and one of scale or size ({x.shape=})")
+        if self.size is not None:
+            sizes = per_axis(self.size, rank, "size")
+        else:
+            assert self.scale is not None
+            sizes = tuple(n * f for n, f in zip(x.spatial, per_axis(self.scale, rank, "scale")))
+        strides = flat_strides(x.spatial)
+        sources = [[(o * n) // big * st for o in range(big)] for n, big, st in zip(x.spatial, sizes, strides)]
+        index = [sum(combo) for combo in itertools.product(*sources)]
+        out: List[float] = []
+        for c in range(x.channels):
+            plane = x.channel(c)
+            out += [plane[i] for i in index]
+        return Result(Tensor((x.channels, *sizes), out))
+
+
+# --- merges -------------------------------------------------------------------------------------
+
+
+def add_tensors(*xs: Tensor) -> Result:
+    """A residual merge: element-wise sum of tensors of one shape. Additions are not MACs."""
+    if not xs or any(x.shape != xs[0].shape for x in xs):
+        raise ValueError(f"add needs tensors of one shape, got {[x.shape for x in xs]}")
+    total = xs[0].data
+    for x in xs[1:]:
+        total = list(map(add, total, x.data))
+    return Result(Tensor(xs[0].shape, list(total)))
+
+
+def concat_tensors(*xs: Tensor) -> Result:
+    """An inception merge: stack along the channels; the spatial sizes must agree."""
+    if not xs or any(x.spatial != xs[0].spatial for x in xs):
+        raise ValueError(f"concat needs one spatial size, got {[x.shape for x in xs]}")
+    return Result(Tensor((sum(x.channels for x in xs), *xs[0].spatial), [v for x in xs for v in x.data]))

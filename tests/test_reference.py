@@ -1,0 +1,498 @@
+"""The reference layers against the seeds' worked numbers, hand-computed cases and naive oracles.
+
+The oracles here are the definitions written as plainly as possible: one coordinate at a time,
+zero outside the input, one multiply per loop turn. They share no code with ``reference.py``
+(which pads, slices and zips), so agreement means both read the definition the same way.
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import math
+import random
+import re
+from array import array
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import pytest
+from hypothesis import assume, example, given, settings
+from hypothesis import strategies as st
+
+from convcalc import reference as ref
+from convcalc.reference import Tensor
+
+SETTINGS = settings(max_examples=60, deadline=None)
+SEEDS = Path("/work/shared/seeds")
+
+
+def close(a: Sequence[float], b: Sequence[float]) -> bool:
+    return len(a) == len(b) and all(math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9) for x, y in zip(a, b))
+
+
+def weights(*values: float) -> "array[float]":
+    return array("d", values)
+
+
+# --- naive oracles ------------------------------------------------------------------------------
+
+
+def value_at(x: Tensor, c: int, coords: Sequence[int]) -> float:
+    """x[c, coords], or 0 outside the input (zero padding)."""
+    index = c
+    for i, n in zip(coords, x.spatial):
+        if not 0 <= i < n:
+            return 0.0
+        index = index * n + i
+    return x.data[index]
+
+
+def naive_conv(x: Tensor, weight: Sequence[float], bias: Optional[Sequence[float]], filters: int,
+               kernel: Sequence[int], stride: Sequence[int], pads: Sequence[Tuple[int, int]],
+               dilation: Sequence[int], groups: int) -> Tuple[Tensor, int, int]:
+    """Direct convolution: returns the output, the multiplies made and the distinct weights read."""
+    starts = []
+    for n, k, s, d, (before, after) in zip(x.spatial, kernel, stride, dilation, pads):
+        axis, first = [], -before
+        while first + d * (k - 1) <= n - 1 + after:
+            axis.append(first)
+            first += s
+        starts.append(axis)
+    per_in, per_out = x.channels // groups, filters // groups
+    taps = list(itertools.product(*(range(k) for k in kernel)))
+    out, multiplies, read = [], 0, set()
+    for f in range(filters):
+        for position in itertools.product(*starts):
+            acc = bias[f] if bias is not None else 0.0
+            for ci in range(per_in):
+                c = (f // per_out) * per_in + ci
+                for ti, tap in enumerate(taps):
+                    w = (f * per_in + ci) * len(taps) + ti
+                    acc += weight[w] * value_at(x, c, [p + t * d for p, t, d in zip(position, tap, dilation)])
+                    multiplies += 1
+                    read.add(w)
+            out.append(acc)
+    return Tensor((filters, *(len(a) for a in starts)), out), multiplies, len(read)
+
+
+def naive_pool(x: Tensor, kernel: Sequence[int], stride: Sequence[int], pad: Sequence[int], ceil_mode: bool,
+               mode: str, count_include_pad: bool = True) -> Tensor:
+    """PyTorch's pooling, transcribed from its C++ (output size formula, hstart/hend, divisor)."""
+    outs = []
+    for n, k, s, p in zip(x.spatial, kernel, stride, pad):
+        top = n + 2 * p - (k - 1) - 1
+        o = (-(-top // s) if ceil_mode else top // s) + 1
+        if ceil_mode and (o - 1) * s >= n + p:
+            o -= 1
+        outs.append(o)
+    out = []
+    for c in range(x.channels):
+        for position in itertools.product(*(range(o) for o in outs)):
+            lo = [o * s - p for o, s, p in zip(position, stride, pad)]
+            hi = [min(a + k, n + p) for a, k, n, p in zip(lo, kernel, x.spatial, pad)]
+            size = math.prod(h - a for a, h in zip(lo, hi))
+            lo_in = [max(a, 0) for a in lo]
+            hi_in = [min(h, n) for h, n in zip(hi, x.spatial)]
+            values = [value_at(x, c, idx) for idx in itertools.product(*(range(a, h) for a, h in zip(lo_in, hi_in)))]
+            if mode == "max":
+                out.append(max(values))
+            else:
+                divisor = size if count_include_pad else math.prod(h - a for a, h in zip(lo_in, hi_in))
+                out.append(sum(values) / divisor)
+    return Tensor((x.channels, *outs), out)
+
+
+# --- the seeds' worked numbers ----------------------------------------------------------------
+
+
+def test_seed_2x2_patch_with_an_all_ones_kernel_gives_6():
+    # 004: [[1, 1], [2, 2]] * [[1, 1], [1, 1]] -> 6, and the next patch [[1, 0], [3, 2]] too
+    conv = ref.Conv(1, 1, (2, 2), weights(1, 1, 1, 1))
+    for patch in ([[1, 1], [2, 2]], [[1, 0], [3, 2]]):
+        result = conv(Tensor.of([patch]))
+        assert result.output.nested() == [[[6]]]
+        assert result.macs == 4
+    assert conv.params == 4
+
+
+def test_seed_filter_w1_to_w4_slides_over_the_12_pixel_image():
+    # 004: o1 = w1 + 2·w2 + 7·w3 + 8·w4 and o2 = 2·w1 + 3·w2 + 8·w3 + 9·w4. Those products put 7
+    # under 1, so the image is 2 rows of 6 (the seed's text shows the pixels 1..12 re-flowed into
+    # 3 columns). Weights 1, 10, 100, 1000 keep each product in its own decimal place.
+    image = Tensor.of([[[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12]]])
+    result = ref.Conv(1, 1, (2, 2), weights(1, 10, 100, 1000))(image)
+    o1 = 1 * 1 + 2 * 10 + 7 * 100 + 8 * 1000
+    o2 = 2 * 1 + 3 * 10 + 8 * 100 + 9 * 1000
+    assert result.output.shape == (1, 1, 5)
+    assert result.output.nested()[0][0][:2] == [o1, o2] == [8721, 9832]
+    assert result.macs == 5 * 4
+
+
+def test_seed_max_pool_and_its_shifted_copy():
+    # 004: A's 2x2 max pool is [[20, 30], [112, 37]]; B is A shifted right by one column of zeros
+    # ("x = 0"), whose pool is [[12, 30], [112, 100]]: small shifts change little.
+    a = [[12, 20, 30, 0], [8, 12, 2, 0], [34, 70, 37, 4], [112, 100, 25, 12]]
+    assert ref.MaxPool(2, 2)(Tensor.of([a])).output.nested() == [[[20, 30], [112, 37]]]
+    b = [[0, *row[:3]] for row in a]
+    assert ref.MaxPool(2, 2)(Tensor.of([b])).output.nested() == [[[12, 30], [112, 100]]]
+    assert ref.MaxPool(2)(Tensor.of([a])).macs == 0
+
+
+def cs231n_demo() -> Tuple[List[List[List[int]]], List[List[List[int]]], List[List[List[int]]]]:
+    """The input volume and filters of the cs231n conv demo as seed 002 prints them (channels first)."""
+    text = next(iter(glob.glob(str(SEEDS / "002_*.txt"))), None)
+    if text is None:
+        pytest.skip("seed 002 is not available")
+    block = Path(text).read_text(encoding="utf-8")
+    block = block[block.index("Input Volume (+pad 1)"):block.index("Output Volume")]
+
+    def rows_after(marker: str, count: int) -> List[List[int]]:
+        lines = block[block.index(marker):].splitlines()[1:]
+        return [list(map(int, line.split())) for line in lines if re.match(r"^-?\d", line)][:count]
+
+    padded = [rows_after(f"x[:, :, {c}]", 7) for c in range(3)]
+    w0 = rows_after("w0[:, :, 0]", 11)
+    w1 = rows_after("w1[:, :, 0]", 9)
+    return padded, [w0[3 * c:3 * c + 3] for c in range(3)], [w1[3 * c:3 * c + 3] for c in range(3)]
+
+
+def test_seed_cs231n_demo_volume_5x5x3_pad_1_stride_2_two_filters():
+    """The cs231n demo layout: 5x5x3 input, pad 1, stride 2, two 3x3x3 filters -> 3x3x2.
+
+    Seed 002 gives the padded 7x7x3 input in full (its zero border is checked below), and W1's
+    27 values. The rest is garbled: W0 prints 33 values for 27 weights, the biases are missing,
+    the output shows 3 of its 9 values (9, 2, 0), and the worked sums (9, 1, −2) match no window
+    of the input shown (the demo draws new numbers on every page load). So: the seed's input,
+    W1 as printed, W0 = the first 27 values printed, biases 1 and 0 as in the demo, and the
+    expected volume computed by hand. One value written out, o[0, 0, 1] (W1, top-left window):
+    channel 0: 0·0 + 2·0 + 0·(−1) + 0·0 + 2·0 + 1·1 = 1; channel 1: 0·(−1) + 1·1 + 2·(−1)
+    + 0·(−1) + 1·0 + 2·1 = 1; channel 2: 0 + 0 + 0 + 0·1 + 1·1 + 1·0 = 1; plus bias 0: 3.
+    """
+    padded, w0, w1 = cs231n_demo()
+    for plane in padded:
+        assert plane[0] == plane[6] == [0] * 7 and all(row[0] == row[6] == 0 for row in plane)
+    x = Tensor.of([[row[1:6] for row in plane[1:6]] for plane in padded])
+    assert x.shape == (3, 5, 5)
+    flat = [v for w in (w0, w1) for plane in w for row in plane for v in row]
+    conv = ref.Conv(3, 2, (3, 3), array("d", flat), weights(1, 0), stride=2, padding=1)
+    result = conv(x)
+    assert result.output.shape == (2, 3, 3)  # 3x3x2: (5 − 3 + 2·1)/2 + 1 = 3
+    assert result.output.nested() == [
+        [[2, 7, 6], [14, 14, 9], [7, 11, 8]],
+        [[3, 3, 1], [8, 5, 2], [-5, 0, 4]],
+    ]
+    assert conv.params == 2 * 27 + 2
+    assert result.macs == 3 * 3 * 27 * 2
+
+
+# --- hand-written cases -------------------------------------------------------------------------
+
+
+def test_dilation_skips_inputs():
+    # kernel [1, 10] with dilation 2 reads x[i] and x[i + 2]
+    result = ref.Conv(1, 1, (2,), weights(1, 10), dilation=2)(Tensor.of([[1, 2, 3, 4, 5]]))
+    assert result.output.nested() == [[31, 42, 53]]
+    assert result.macs == 6
+    # 2-D: a 2x2 kernel dilated by 2 covers 3x3, so a 5x5 input gives 3x3
+    x = Tensor.of([[[10 * r + c for c in range(5)] for r in range(5)]])
+    out = ref.Conv(1, 1, (2, 2), weights(1, 0, 0, 1), dilation=2)(x).output
+    assert out.nested() == [[[0 + 22, 1 + 23, 2 + 24], [10 + 32, 11 + 33, 12 + 34], [20 + 42, 21 + 43, 22 + 44]]]
+
+
+def test_groups_keep_filters_to_their_channels():
+    # two channels, two filters, groups 2: filter 0 sees channel 0 only, filter 1 channel 1 only
+    x = Tensor.of([[1, 2], [3, 4]])
+    conv = ref.Conv(2, 2, (1,), weights(2, 10), groups=2)
+    result = conv(x)
+    assert result.output.nested() == [[2, 4], [30, 40]]
+    assert (conv.params, result.macs) == (2, 4)  # dense would be 4 weights, 8 multiplies
+    dense = ref.Conv(2, 2, (1,), weights(2, 0, 0, 10))(x)
+    assert dense.output.nested() == [[2, 4], [30, 40]] and dense.macs == 8
+
+
+def test_transposed_conv_scatters_each_input():
+    # 1-D, kernel [1, 10, 100], stride 2: input 1 writes 1, 10, 100 at 0..2; input 2 writes 2, 20, 200 at 2..4
+    x = Tensor.of([[1, 2]])
+    full = ref.ConvTranspose(1, 1, (3,), weights(1, 10, 100), stride=(2,))(x)
+    assert full.output.nested() == [[1, 10, 102, 20, 200]]
+    assert full.macs == 6
+    cropped = ref.ConvTranspose(1, 1, (3,), weights(1, 10, 100), stride=(2,), padding=1)(x)
+    assert cropped.output.nested() == [[10, 102, 20]]
+    assert cropped.macs == 6  # the products that fell in the crop were made all the same
+    extra = ref.ConvTranspose(1, 1, (3,), weights(1, 10, 100), stride=(2,), padding=1, output_padding=1)(x)
+    assert extra.output.nested() == [[10, 102, 20, 200]]
+    biased = ref.ConvTranspose(1, 1, (3,), weights(1, 10, 100), weights(5), stride=(2,), padding=1,
+                               output_padding=1)(x)
+    assert biased.output.nested() == [[15, 107, 25, 205]]
+
+
+def test_transposed_conv_2x2_stride_2_doubles_the_size():
+    x = Tensor.of([[[1, 2], [3, 4]]])
+    result = ref.ConvTranspose(1, 1, (2, 2), weights(1, 1, 1, 1), stride=(2, 2))(x)
+    assert result.output.nested() == [[[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]]]
+    assert result.macs == 16
+
+
+def test_pools_with_padding_and_ceil_mode():
+    x = Tensor.of([[1, 2, 3, 4, 5]])
+    assert ref.MaxPool(2, 2, ceil_mode=True)(x).output.nested() == [[2, 4, 5]]
+    # the overhanging window averages what it sees: 5/1, as PyTorch
+    assert ref.AvgPool(2, 2, ceil_mode=True)(x).output.nested() == [[1.5, 3.5, 5.0]]
+    # PyTorch drops a last window that would start in the right padding: 3 windows, not 4
+    assert ref.MaxPool(2, 2, padding=1, ceil_mode=True)(x).output.nested() == [[1, 3, 5]]
+    # count_include_pad: [0, 1, 2] / 3 and [4, 5, 0] / 3, or only the inputs
+    assert ref.AvgPool(3, 2, padding=1)(x).output.nested() == [[1.0, 3.0, 3.0]]
+    assert ref.AvgPool(3, 2, padding=1, count_include_pad=False)(x).output.nested() == [[1.5, 3.0, 4.5]]
+    with pytest.raises(ValueError, match="does not fit"):
+        ref.MaxPool(7)(x)
+
+
+def test_same_padding_puts_the_odd_pixel_after():
+    assert ref.same_pads(4, 3, 2) == (0, 1)
+    assert ref.same_pads(224, 7, 2) == (2, 3)
+    assert ref.same_pads(5, 3, 1) == (1, 1)
+    out = ref.Conv(1, 1, (3,), weights(1, 1, 1), padding="same", stride=2)(Tensor.of([[1, 2, 3, 4]]))
+    assert out.output.nested() == [[1 + 2 + 3, 3 + 4 + 0]]
+
+
+def test_adaptive_and_global_pools():
+    x = Tensor.of([[1, 2, 3, 4, 5]])  # windows [0, 2), [1, 4), [3, 5)
+    assert ref.AdaptivePool(3, "avg")(x).output.nested() == [[1.5, 3.0, 4.5]]
+    assert ref.AdaptivePool(3, "max")(x).output.nested() == [[2, 4, 5]]
+    y = Tensor.of([[[1, 2], [3, 6]], [[0, -1], [-2, -5]]])
+    assert ref.GlobalPool("avg")(y).output.nested() == [[[3.0]], [[-2.0]]]
+    assert ref.GlobalPool("max")(y).output.nested() == [[[6]], [[0]]]
+    assert ref.AdaptivePool((1, 2), "max")(y).output.nested() == [[[3, 6]], [[0, -1]]]
+
+
+def test_linear_flatten_and_batchnorm():
+    fc = ref.Linear(3, 2, weights(1, 0, 0, 0, 1, 1), weights(0, 1))
+    result = fc(Tensor.of([1, 2, 3]))
+    assert result.output.nested() == [1, 6]
+    assert (fc.params, result.macs) == (8, 6)
+    assert ref.Flatten()(Tensor.of([[[1, 2]], [[3, 4]]])).output.nested() == [1, 2, 3, 4]  # channel by channel
+    bn = ref.BatchNorm(weights(2, 1), weights(1, 0), weights(1, 0), weights(4, 1), eps=0.0)
+    out = bn(Tensor.of([[1, 3], [5, 7]]))
+    assert out.output.nested() == [[1.0, 3.0], [5.0, 7.0]] and out.macs == 0
+    assert (bn.params, bn.buffers) == (4, 4)
+
+
+def test_merges_upsample_pad_and_shuffle():
+    a, b = Tensor.of([[1, 2]]), Tensor.of([[10, 20]])
+    assert ref.add_tensors(a, b).output.nested() == [[11, 22]]
+    assert ref.concat_tensors(a, b, a).output.nested() == [[1, 2], [10, 20], [1, 2]]
+    with pytest.raises(ValueError):
+        ref.add_tensors(a, Tensor.of([[1, 2], [3, 4]]))
+    with pytest.raises(ValueError):
+        ref.concat_tensors(a, Tensor.of([[1, 2, 3]]))
+    assert ref.Upsample(scale=2)(Tensor.of([[[1, 2], [3, 4]]])).output.nested() == [
+        [[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]]]
+    assert ref.Upsample(size=5)(Tensor.of([[1, 2]])).output.nested() == [[1, 1, 1, 2, 2]]  # floor(o·2/5)
+    assert ref.Pad([(1, 2)])(Tensor.of([[1, 2]])).output.nested() == [[0, 1, 2, 0, 0]]
+    shuffled = ref.ChannelShuffle(2)(Tensor.of([[0], [1], [2], [3]])).output.nested()
+    assert shuffled == [[0], [2], [1], [3]]
+
+
+def test_activations_softmax_lrn_dropout():
+    x = Tensor.of([[-1.0, 2.0], [0.5, -3.0]])
+    assert ref.Activation("relu")(x).output.nested() == [[0.0, 2.0], [0.5, 0.0]]
+    soft = ref.Softmax()(x).output.nested()
+    assert math.isclose(soft[0][0] + soft[1][0], 1.0) and soft[1][0] > soft[0][0]
+    assert ref.Dropout()(x).output == x
+    for name, f in ref.ACTIVATIONS.items():
+        assert math.isfinite(f(-2.0)) and math.isfinite(f(3.0)), name
+    # PyTorch's window for size 2 is channels c − 1 and c: channel 0 sees itself, channel 1 both
+    lrn = ref.LRN(size=2, alpha=1.0, beta=1.0, k=1.0)(x).output.nested()
+    assert math.isclose(lrn[0][0], -1.0 / (1.0 + 1.0 / 2))
+    assert math.isclose(lrn[1][0], 0.5 / (1.0 + (1.0 + 0.25) / 2))
+
+
+def test_tensor_round_trips_and_refuses_wrong_sizes():
+    nested = [[[1, 2, 3], [4, 5, 6]]]
+    assert Tensor.of(nested).shape == (1, 2, 3) and Tensor.of(nested).nested() == nested
+    with pytest.raises(ValueError):
+        Tensor((2, 2), [1.0])
+    with pytest.raises(ValueError, match="expects 2 channels"):
+        ref.Conv(2, 1, (1,), weights(1, 1))(Tensor.of([[1, 2]]))
+
+
+# --- against the naive oracles, with hypothesis -------------------------------------------------
+
+
+@st.composite
+def conv_cases(draw):
+    rank = draw(st.integers(1, 3))
+    groups = draw(st.integers(1, 3))
+    kernel = [draw(st.integers(1, 3)) for _ in range(rank)]
+    dilation = [draw(st.integers(1, 2)) for _ in range(rank)]
+    pads = [(draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(rank)]
+    sizes = [draw(st.integers(max(1, d * (k - 1) + 1 - b - a), 6 if rank < 3 else 4))
+             for k, d, (b, a) in zip(kernel, dilation, pads)]
+    return dict(sizes=sizes, channels=groups * draw(st.integers(1, 2)), filters=groups * draw(st.integers(1, 2)),
+                kernel=kernel, stride=[draw(st.integers(1, 3)) for _ in range(rank)], pads=pads,
+                dilation=dilation, groups=groups, bias=draw(st.booleans()), seed=draw(st.integers(0, 99)))
+
+
+@SETTINGS
+@given(conv_cases())
+@example(dict(sizes=[5, 5], channels=3, filters=2, kernel=[3, 3], stride=[2, 2], pads=[(1, 1), (1, 1)],
+              dilation=[1, 1], groups=1, bias=True, seed=0))
+def test_conv_agrees_with_the_direct_definition(c):
+    rng = random.Random(c["seed"])
+    rank = len(c["sizes"])
+    conv = ref.Conv.random(rng, c["channels"], c["filters"], c["kernel"], rank, c["stride"], c["pads"],
+                           c["dilation"], c["groups"], c["bias"])
+    x = Tensor.random((c["channels"], *c["sizes"]), rng)
+    result = conv(x)
+    expected, multiplies, read = naive_conv(x, conv.weight, conv.bias, c["filters"], c["kernel"], c["stride"],
+                                            c["pads"], c["dilation"], c["groups"])
+    assert result.output.shape == expected.shape
+    assert close(result.output.data, expected.data)
+    assert result.macs == multiplies
+    assert conv.params == read + (c["filters"] if c["bias"] else 0)  # every weight allocated is read
+
+
+def stuffed(x: Tensor, stride: Sequence[int]) -> Tensor:
+    """x with stride − 1 zeros between neighbours along each axis."""
+    sizes = [(n - 1) * s + 1 for n, s in zip(x.spatial, stride)]
+    data = []
+    for c in range(x.channels):
+        for idx in itertools.product(*(range(n) for n in sizes)):
+            on = all(i % s == 0 for i, s in zip(idx, stride))
+            data.append(value_at(x, c, [i // s for i, s in zip(idx, stride)]) if on else 0.0)
+    return Tensor((x.channels, *sizes), data)
+
+
+@SETTINGS
+@given(st.data())
+def test_transposed_conv_is_a_conv_over_the_zero_stuffed_input(data):
+    """Dumoulin & Visin §4: a transposed conv is a stride-1 conv of the input with zeros inserted,
+    padded by D·(F − 1) − P (plus output_padding after), with the kernel flipped."""
+    draw = data.draw
+    rank = draw(st.integers(1, 2))
+    groups = draw(st.integers(1, 2))
+    channels, filters = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    kernel = [draw(st.integers(1, 3)) for _ in range(rank)]
+    dilation = [draw(st.integers(1, 2)) for _ in range(rank)]
+    stride = [draw(st.integers(1, 3)) for _ in range(rank)]
+    pads = [draw(st.integers(0, d * (k - 1))) for k, d in zip(kernel, dilation)]
+    output_padding = [draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation)]
+    sizes = [draw(st.integers(1, 4)) for _ in range(rank)]
+    assume(all((n - 1) * s + d * (k - 1) + 1 + o > 2 * p
+               for n, s, d, k, o, p in zip(sizes, stride, dilation, kernel, output_padding, pads)))
+    rng = random.Random(draw(st.integers(0, 99)))
+    x = Tensor.random((channels, *sizes), rng)
+    t = ref.ConvTranspose.random(rng, channels, filters, kernel, rank, stride, pads, output_padding, dilation,
+                                 groups, bias=False)
+    result = t(x)
+    # the equivalent conv's weight: in/out swapped within each group, taps reversed
+    per_in, per_out = channels // groups, filters // groups
+    taps = list(itertools.product(*(range(k) for k in kernel)))
+    flipped = []
+    for f in range(filters):
+        g, local = divmod(f, per_out)
+        for ci in range(per_in):
+            c = g * per_in + ci
+            for tap in taps:
+                mirror = tuple(k - 1 - i for i, k in zip(tap, kernel))
+                flipped.append(t.weight[(c * per_out + local) * len(taps) + taps.index(mirror)])
+    conv_pads = [(d * (k - 1) - p, d * (k - 1) - p + o) for k, d, p, o in zip(kernel, dilation, pads, output_padding)]
+    expected, _, _ = naive_conv(stuffed(x, stride), flipped, None, filters, kernel, [1] * rank, conv_pads,
+                                dilation, groups)
+    assert result.output.shape == expected.shape
+    assert close(result.output.data, expected.data)
+    # every input value met every weight of its group once
+    assert result.macs == math.prod(sizes) * channels * per_out * math.prod(kernel)
+    assert t.params == len(flipped)
+
+
+@SETTINGS
+@given(st.data())
+def test_transposed_conv_is_the_adjoint_of_conv(data):
+    """<conv(x), y> = <x, conv_transpose(y)> with the same weights: what "transposed" means."""
+    draw = data.draw
+    rank = draw(st.integers(1, 2))
+    groups = draw(st.integers(1, 2))
+    channels, filters = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    kernel = [draw(st.integers(1, 3)) for _ in range(rank)]
+    dilation = [draw(st.integers(1, 2)) for _ in range(rank)]
+    stride = [draw(st.integers(1, 3)) for _ in range(rank)]
+    pads = [(draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(rank)]
+    sizes = [draw(st.integers(max(1, d * (k - 1) + 1 - b - a), 6)) for k, d, (b, a) in zip(kernel, dilation, pads)]
+    rng = random.Random(draw(st.integers(0, 99)))
+    conv = ref.Conv.random(rng, channels, filters, kernel, rank, stride, pads, dilation, groups, bias=False)
+    x = Tensor.random((channels, *sizes), rng)
+    y_shape = conv(x).output.shape
+    y = Tensor.random(y_shape, rng)
+    output_padding = [n - ((m - 1) * s - b - a + d * (k - 1) + 1)
+                      for n, m, s, (b, a), d, k in zip(sizes, y_shape[1:], stride, pads, dilation, kernel)]
+    t = ref.ConvTranspose(filters, channels, tuple(kernel), conv.weight, None, tuple(stride), pads,
+                          tuple(output_padding), tuple(dilation), groups)
+    back = t(y).output
+    assert back.shape == x.shape
+    lhs = math.fsum(map(float.__mul__, conv(x).output.data, y.data))
+    rhs = math.fsum(map(float.__mul__, x.data, back.data))
+    assert math.isclose(lhs, rhs, rel_tol=1e-9, abs_tol=1e-9)
+
+
+@SETTINGS
+@given(st.data())
+def test_pools_agree_with_pytorchs_definition(data):
+    draw = data.draw
+    rank = draw(st.integers(1, 3))
+    kernel = [draw(st.integers(1, 3)) for _ in range(rank)]
+    pad = [draw(st.integers(0, k // 2)) for k in kernel]  # PyTorch: padding at most half the window
+    stride = [draw(st.integers(1, 3)) for _ in range(rank)]
+    sizes = [draw(st.integers(max(1, k - 2 * p), 6 if rank < 3 else 4)) for k, p in zip(kernel, pad)]
+    ceil_mode, include = draw(st.booleans()), draw(st.booleans())
+    x = Tensor.random((draw(st.integers(1, 2)), *sizes), random.Random(draw(st.integers(0, 99))))
+    padding = [(p, p) for p in pad]
+    got_max = ref.MaxPool(tuple(kernel), tuple(stride), padding, ceil_mode)(x)
+    want_max = naive_pool(x, kernel, stride, pad, ceil_mode, "max")
+    assert got_max.output == want_max and got_max.macs == 0
+    got_avg = ref.AvgPool(tuple(kernel), tuple(stride), padding, ceil_mode, include)(x).output
+    want_avg = naive_pool(x, kernel, stride, pad, ceil_mode, "avg", include)
+    assert got_avg.shape == want_avg.shape and close(got_avg.data, want_avg.data)
+
+
+@SETTINGS
+@given(st.integers(1, 12), st.integers(1, 5), st.integers(1, 4), st.integers(1, 3), st.integers(0, 3),
+       st.integers(0, 3), st.booleans())
+def test_slide_finds_every_window_start(size, kernel, stride, dilation, before, after, ceil_mode):
+    taps = dilation * (kernel - 1) + 1
+    if taps > size + before + after:
+        with pytest.raises(ValueError):
+            ref.slide(size, kernel, stride, dilation, before, after, ceil_mode)
+        return
+    starts = ref.slide(size, kernel, stride, dilation, before, after, ceil_mode)
+    assert starts == list(range(0, stride * len(starts), stride))
+    padded = size + before + after
+    if not ceil_mode:  # every window inside, and no room for one more
+        assert starts[-1] + taps <= padded < starts[-1] + stride + taps
+    else:  # the windows cover the padded input, and the last starts inside the input or left padding
+        assert starts[-1] + taps >= padded or starts[-1] + stride >= size + before
+        assert starts[-1] < size + before or len(starts) == 1
+
+
+def live(layer_factory, x: Tensor) -> None:
+    """Nudging any one parameter changes the output: every allocated value is really used."""
+    layer = layer_factory()
+    base = layer(x).output.data
+    arrays = [a for a in (getattr(layer, n, None) for n in ("weight", "bias", "gamma", "beta", "mean", "var"))
+              if a is not None]
+    assert sum(map(len, arrays)) == layer.params + layer.buffers
+    for a in arrays:
+        for i in range(len(a)):
+            a[i] += 0.5
+            assert not close(layer(x).output.data, base), (type(layer).__name__, i)
+            a[i] -= 0.5
+
+
+def test_every_parameter_is_live():
+    rng = random.Random(1)
+    x2 = Tensor.random((4, 5, 5), rng)
+    live(lambda: ref.Conv.random(rng, 4, 4, 3, stride=2, padding=1, dilation=1, groups=2), x2)
+    live(lambda: ref.ConvTranspose.random(rng, 4, 2, 2, stride=2, padding=1, groups=2), x2)
+    live(lambda: ref.Linear.random(rng, 100, 3), x2)
+    live(lambda: ref.BatchNorm.random(rng, 4), x2)
