@@ -1,0 +1,352 @@
+"""One layer, with the working shown: ``W2 = (227 − 11 + 2·0)/4 + 1 = 55``.
+
+The numbers come from the engine (``analyse`` over a one-layer network, so the rules of
+``layers.py`` decide every value); this module only writes them out the way the lecture notes
+do, with the hyperparameters substituted. A working line therefore cannot disagree with the
+table: its result *is* the engine's value, and the tests evaluate every expression shown.
+
+No I/O: ``lookup`` returns a frozen ``Lookup``; the CLI prints ``Lookup.lines()``. ``working``
+gives the same lines for any ``LayerReport``, which is how ``convcalc check`` explains a wrong
+answer.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .engine import DTYPE_BYTES, LayerReport, analyse
+from .errors import LayerError, ShapeError
+from .layers import (
+    AXIS_NAMES,
+    Conv,
+    DepthwiseConv,
+    Layer,
+    Linear,
+    Note,
+    Pool,
+    SeparableConv,
+    fit_suggestion,
+    windows,
+)
+from .shape import Shape, Window
+from .spec import LayerSpec, NetworkSpec
+
+MIDDLE = "·"  # the lecture notes' multiplication dot
+MINUS = "−"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of working: ``quantity = expression = result``.
+
+    ``topic`` groups steps by what they explain: 'size' (the spatial axes), 'depth' (channels, or
+    an fc layer's inputs), 'params', 'macs' or 'memory'; 'size' and 'depth' explain a shape.
+    ``value`` is the engine's exact value; ``expression`` substitutes the hyperparameters into
+    the formula (empty when there is nothing to substitute); ``result`` is the value as shown,
+    with any rounding spelled out (``4/3 + 1 = 2.33 → 2``).
+    """
+
+    topic: str
+    quantity: str
+    expression: str
+    value: int
+    result: str
+    formula: str = ""
+
+    def __str__(self) -> str:
+        if self.expression:
+            return f"{self.quantity} = {self.expression} = {self.result}"
+        return f"{self.quantity} = {self.result}"
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A single layer on a single input: the engine's figures and the working that gives them."""
+
+    report: LayerReport
+    steps: Tuple[Step, ...]
+    dtype: str = "float32"
+    advice: Tuple[str, ...] = ()  # what would fit, for every stride that does not
+
+    @property
+    def layer(self) -> Layer:
+        return self.report.layer
+
+    @property
+    def input(self) -> Shape:
+        return self.report.input
+
+    @property
+    def output(self) -> Shape:
+        return self.report.output
+
+    @property
+    def warnings(self) -> Tuple[Note, ...]:
+        return tuple(n for n in self.report.notes if n.level == "warning")
+
+    @property
+    def activation_bytes(self) -> int:
+        return self.report.activations * DTYPE_BYTES[self.dtype]
+
+    def headline(self) -> str:
+        return f"{self.layer.describe()} on {self.input} → {self.output}"
+
+    def to_dict(self) -> Dict[str, Any]:
+        """``--format json``: exact integers, the working as text and as parts."""
+        from .render import options_dict, shape_dict
+
+        r = self.report
+        return {
+            "schema_version": 1,
+            "kind": r.layer.kind,
+            "description": r.layer.describe(),
+            "options": options_dict(r),
+            "input": shape_dict(r.input),
+            "output": shape_dict(r.output),
+            "params": r.params,
+            "macs": r.macs,
+            "flops": r.flops,
+            "activations": r.activations,
+            "activation_bytes": self.activation_bytes,
+            "dtype": self.dtype,
+            "working": [{"topic": s.topic, "quantity": s.quantity, "formula": s.formula or None,
+                         "expression": s.expression or None, "value": s.value, "text": str(s)} for s in self.steps],
+            "notes": [{"level": n.level, "code": n.code, "text": n.text} for n in r.notes],
+            "advice": list(self.advice),
+        }
+
+    def lines(self) -> List[str]:
+        """The short block the terminal shows: the headline, then the working, indented."""
+        out = [self.headline()]
+        out += [f"  {s}" for s in self.steps if s.topic == "size"]
+        out += [f"  ⚠ {a}" for a in self.advice]
+        out += [f"  {s}" for s in self.steps if s.topic != "size"]
+        return out
+
+
+def lookup(layer: Layer, x: Shape, dtype: str = "float32") -> Lookup:
+    """Run ``layer`` on input ``x`` through the engine and write out the working."""
+    try:
+        layer.out_shape(x)
+    except LayerError as e:  # the engine's message would say 'layer 1 ...', which is noise here
+        raise ShapeError(f"{layer.describe()} on input {x}: {e.message}", hint=e.hint) from None
+    report = analyse(NetworkSpec(input=x, layers=(LayerSpec(layer),)), dtype=dtype).layers[0]
+    return Lookup(report, working(report, dtype), dtype, fit_advice(report))
+
+
+# --- the working -----------------------------------------------------------------------------
+
+
+def working(r: LayerReport, dtype: str = "float32") -> Tuple[Step, ...]:
+    """The working for every figure of ``r``: output size per axis, depth, params, MACs, memory."""
+    rule = r.layer
+    steps: List[Step] = []
+    if isinstance(rule, (Conv, DepthwiseConv, SeparableConv)):
+        steps += _window_steps(r, windows(r.input, rule.kernel, rule.stride, rule.padding, rule.dilation))
+    elif isinstance(rule, Pool):
+        steps += _window_steps(r, windows(r.input, rule.kernel, rule.stride or rule.kernel, rule.padding, (1,),
+                                          rule.ceil_mode))
+    steps += _depth_steps(r)
+    steps += _param_steps(r)
+    steps += _mac_steps(r)
+    steps.append(_memory_step(r, dtype))
+    return tuple(steps)
+
+
+def product(factors: Sequence[object]) -> str:
+    return MIDDLE.join(str(f) for f in factors)
+
+
+def axis_names(rank: int) -> Tuple[str, ...]:
+    return AXIS_NAMES.get(rank, tuple(f"A{i + 1}" for i in range(rank)))
+
+
+def depth_name(rank: int) -> str:
+    """The lecture notes call channels D; a 3-D input already has a D axis, so there they are C."""
+    return "C" if "D" in axis_names(rank) else "D"
+
+
+def _window_steps(r: LayerReport, ws: Tuple[Window, ...]) -> List[Step]:
+    """``H2 = W2 = (227 − 11 + 2·0)/4 + 1 = 55``: one line per distinct axis, shape order."""
+    names = axis_names(len(ws))
+    groups: Dict[Window, List[int]] = {}
+    for axis, w in enumerate(ws):
+        groups.setdefault(w, []).append(axis)
+    steps: List[Step] = []
+    for w, axes in groups.items():
+        label = " = ".join(f"{names[a]}2" for a in axes)
+        out = r.output.spatial[axes[0]]
+        if w.dilation > 1:
+            steps.append(Step("size", "F_eff" if len(groups) == 1 else f"F_eff ({label[:-1]})",
+                              f"{w.dilation}{MIDDLE}({w.kernel} {MINUS} 1) + 1", w.effective_kernel,
+                              str(w.effective_kernel), "D·(F − 1) + 1"))
+        if (w.pad_before, w.pad_after) != (0, 0) and _is_same(r.layer):
+            steps.append(Step("size", "P" if len(groups) == 1 else f"P ({label[:-1]})", "", w.pad_before + w.pad_after,
+                              f"'same': {w.pad_before} before, {w.pad_after} after, so that {label.split(' = ')[0]} "
+                              f"= ⌈{w.size}/{w.stride}⌉ (TensorFlow's rule)"))
+        steps.append(axis_step(label, w, out))
+    return steps
+
+
+def _is_same(rule: Layer) -> bool:
+    return getattr(rule, "padding", None) == "same"
+
+
+def axis_step(label: str, w: Window, out: int) -> Step:
+    pad = f"2{MIDDLE}{w.pad_before}" if w.pad_before == w.pad_after else f"{w.pad_before} + {w.pad_after}"
+    inner = f"({w.size} {MINUS} {w.effective_kernel} + {pad})/{w.stride}"
+    formula = "(W1 − F + 2P)/S + 1"
+    if w.ceil_mode:
+        expression = f"⌈{inner}⌉ + 1"
+        raw = -(-w.span // w.stride) + 1
+        result = str(raw) if w.fits else f"⌈{w.span}/{w.stride}⌉ + 1 = {raw}"
+        if raw != out:
+            result += f" {MINUS} 1 = {out} (the last window would start in the right padding; PyTorch drops it)"
+        return Step("size", label, expression, out, result, "⌈(W1 − F + 2P)/S⌉ + 1")
+    expression = f"{inner} + 1"
+    if w.fits:
+        return Step("size", label, expression, out, str(out), formula)
+    value = Fraction(w.span, w.stride) + 1
+    return Step("size", label, expression, out, f"{w.span}/{w.stride} + 1 = {float(value):.2f} → {out}", formula)
+
+
+def _depth_steps(r: LayerReport) -> List[Step]:
+    rule = r.layer
+    d = depth_name(r.input.rank)
+    if isinstance(rule, (Conv, SeparableConv)):
+        return [Step("depth", f"{d}2", "K", r.output.channels, str(r.output.channels))]
+    if isinstance(rule, DepthwiseConv):
+        return [Step("depth", f"{d}2", f"{d}1{MIDDLE}m = {r.input.channels}{MIDDLE}{rule.multiplier}",
+                     r.output.channels, str(r.output.channels))]
+    if isinstance(rule, Pool):
+        return [Step("depth", f"{d}2", f"{d}1", r.output.channels, str(r.output.channels))]
+    if isinstance(rule, Linear):
+        if r.input.rank == 0:
+            return []
+        return [Step("depth", "inputs", product(r.input.dims), r.input.elements,
+                     f"{r.input.elements:,} (flattened)")]
+    if r.output == r.input:
+        return [Step("depth", "output", "", 0, f"{r.output} (the input's shape)")]
+    return [Step("depth", "output", "", 0, str(r.output))]
+
+
+def _channel_factor(r: LayerReport, groups: int) -> str:
+    return str(r.input.channels) if groups == 1 else f"({r.input.channels}/{groups})"
+
+
+def _kernel_factors(rule: Layer, x: Shape) -> List[int]:
+    kernel = getattr(rule, "kernel")
+    return list(kernel * x.rank if len(kernel) == 1 else kernel)
+
+
+def _param_steps(r: LayerReport) -> List[Step]:
+    rule, x = r.layer, r.input
+    if isinstance(rule, Conv):
+        bias = f" + {rule.filters}" if rule.bias else ""
+        expression = product([*_kernel_factors(rule, x), _channel_factor(r, rule.groups), rule.filters]) + bias
+        return [Step("params", "params", expression, r.params, f"{r.params:,}", "F·F·(D1/groups)·K + K")]
+    if isinstance(rule, DepthwiseConv):
+        k = x.channels * rule.multiplier
+        factors = [*_kernel_factors(rule, x), x.channels] + ([rule.multiplier] if rule.multiplier != 1 else [])
+        expression = product(factors) + (f" + {k}" if rule.bias else "")
+        return [Step("params", "params", expression, r.params, f"{r.params:,}", "F·F·D1·m + D1·m")]
+    if isinstance(rule, SeparableConv):
+        expression = (f"{product([*_kernel_factors(rule, x), x.channels])} + {product([x.channels, rule.filters])}"
+                      + (f" + {rule.filters}" if rule.bias else ""))
+        return [Step("params", "params", expression, r.params, f"{r.params:,}", "F·F·D1 + D1·K + K")]
+    if isinstance(rule, Linear):
+        bias = f" + {rule.units}" if rule.bias else ""
+        expression = product([x.elements, rule.units]) + bias
+        return [Step("params", "params", expression, r.params, f"{r.params:,}", "in·out + out")]
+    if r.params == 0:
+        return [Step("params", "params", "", 0, "0 (no weights)")]
+    return [Step("params", "params", "", r.params, f"{r.params:,}")]
+
+
+def _mac_steps(r: LayerReport) -> List[Step]:
+    rule, x = r.layer, r.input
+    out = list(r.output.spatial)
+    if isinstance(rule, Conv):
+        expression = product([*out, *_kernel_factors(rule, x), _channel_factor(r, rule.groups), rule.filters])
+        return [Step("macs", "MACs", expression, r.macs, f"{r.macs:,}", "H2·W2·F·F·(D1/groups)·K")]
+    if isinstance(rule, DepthwiseConv):
+        factors = [*out, *_kernel_factors(rule, x), x.channels] + ([rule.multiplier] if rule.multiplier != 1 else [])
+        return [Step("macs", "MACs", product(factors), r.macs, f"{r.macs:,}", "H2·W2·F·F·D1·m")]
+    if isinstance(rule, SeparableConv):
+        expression = (f"{product(out)}{MIDDLE}({product([*_kernel_factors(rule, x), x.channels])} + "
+                      f"{product([x.channels, rule.filters])})")
+        return [Step("macs", "MACs", expression, r.macs, f"{r.macs:,}", "H2·W2·(F·F·D1 + D1·K)")]
+    if isinstance(rule, Linear):
+        return [Step("macs", "MACs", product([x.elements, rule.units]), r.macs, f"{r.macs:,}", "in·out")]
+    if r.macs == 0:
+        return [Step("macs", "MACs", "", 0, "0 (not counted: only conv and fc multiply-accumulate)")]
+    return [Step("macs", "MACs", "", r.macs, f"{r.macs:,}")]
+
+
+def _memory_step(r: LayerReport, dtype: str) -> Step:
+    from .render import human_bytes  # render imports rich only when it draws a table
+
+    n = r.activations
+    shown = f"{n:,} activations ({human_bytes(n * DTYPE_BYTES[dtype])} at {dtype})"
+    expression = product(r.output.dims) if r.output.rank else ""
+    return Step("memory", "memory", expression, n, shown, "H2·W2·D2")
+
+
+# --- what would fit --------------------------------------------------------------------------
+
+
+def fit_advice(r: LayerReport) -> Tuple[str, ...]:
+    """For each warning that a stride does not fit: what is lost, and the strides that would fit.
+
+    The padding that would fit comes from the engine's own note (``fit_notes``), so the advice
+    here and the table's note never disagree.
+    """
+    rule = r.layer
+    if isinstance(rule, (Conv, DepthwiseConv, SeparableConv)):
+        ws = windows(r.input, rule.kernel, rule.stride, rule.padding, rule.dilation)
+    elif isinstance(rule, Pool):
+        ws = windows(r.input, rule.kernel, rule.stride or rule.kernel, rule.padding, (1,), rule.ceil_mode)
+    else:
+        return ()
+    if not any(n.code == "stride-does-not-fit" for n in r.notes):
+        return ()
+    names = axis_names(len(ws))
+    advice = []
+    seen = set()
+    for name, w in zip(names, ws):
+        if w.fits or w.ceil_mode or w in seen:
+            continue
+        seen.add(w)
+        where = f" along {name}" if len(set(ws)) > 1 else ""
+        left = w.span % w.stride
+        value = Fraction(w.span, w.stride) + 1
+        text = (f"stride {w.stride} does not fit{where}: floored to {math.floor(value)} as PyTorch does, leaving "
+                f"{left} pixel{'s' if left > 1 else ''} of the padded input unseen (ceil would give "
+                f"{math.ceil(value)}). {fit_suggestion(w)}")
+        strides = nearest_strides(w.span, w.stride)
+        if strides:
+            outs = " or ".join(str(w.span // s + 1) for s in strides)
+            text += f" Stride {' or '.join(map(str, strides))} would fit (output {outs})."
+        advice.append(text)
+    return tuple(advice)
+
+
+def nearest_strides(span: int, stride: int) -> Tuple[int, ...]:
+    """The fitting strides (divisors of ``span``) just below and just above ``stride``."""
+    if span <= 0:
+        return ()
+    below: Optional[int] = None
+    above: Optional[int] = None
+    i = 1
+    while i * i <= span:  # at most ~45,000 steps for the largest span convcalc accepts
+        if span % i == 0:
+            for d in (i, span // i):
+                if d < stride and (below is None or d > below):
+                    below = d
+                if d > stride and (above is None or d < above):
+                    above = d
+        i += 1
+    return tuple(s for s in (below, above) if s is not None)
