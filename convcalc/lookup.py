@@ -28,6 +28,7 @@ from .layers import (
     Note,
     Pool,
     SeparableConv,
+    fit_notes,
     fit_suggestion,
     windows,
 )
@@ -69,7 +70,7 @@ class Lookup:
     report: LayerReport
     steps: Tuple[Step, ...]
     dtype: str = "float32"
-    advice: Tuple[str, ...] = ()  # what would fit, for every stride that does not
+    advice: Tuple[str, ...] = ()  # '⚠ ...' or 'ℹ ...': what would fit, for every stride that does not
 
     @property
     def layer(self) -> Layer:
@@ -122,7 +123,7 @@ class Lookup:
         """The short block the terminal shows: the headline, then the working, indented."""
         out = [self.headline()]
         out += [f"  {s}" for s in self.steps if s.topic == "size"]
-        out += [f"  ⚠ {a}" for a in self.advice]
+        out += [f"  {a}" for a in self.advice]
         out += [f"  {s}" for s in self.steps if s.topic != "size"]
         return out
 
@@ -299,10 +300,11 @@ def _memory_step(r: LayerReport, dtype: str) -> Step:
 
 
 def fit_advice(r: LayerReport) -> Tuple[str, ...]:
-    """For each warning that a stride does not fit: what is lost, and the strides that would fit.
+    """For each axis whose stride does not fit: what is lost, and what would fit.
 
-    The padding that would fit comes from the engine's own note (``fit_notes``), so the advice
-    here and the table's note never disagree.
+    Whether it is a warning (input never read) or only a remark (what is skipped is padding)
+    is the engine's call: ``fit_notes`` is asked about each window, so this advice and the
+    table's note never disagree. The padding that would fit is the engine's ``fit_suggestion``.
     """
     rule = r.layer
     if isinstance(rule, (Conv, DepthwiseConv, SeparableConv)):
@@ -311,26 +313,31 @@ def fit_advice(r: LayerReport) -> Tuple[str, ...]:
         ws = windows(r.input, rule.kernel, rule.stride or rule.kernel, rule.padding, (1,), rule.ceil_mode)
     else:
         return ()
-    if not any(n.code == "stride-does-not-fit" for n in r.notes):
-        return ()
     names = axis_names(len(ws))
     advice = []
     seen = set()
     for name, w in zip(names, ws):
-        if w.fits or w.ceil_mode or w in seen:
+        notes = fit_notes((w,))
+        if not notes or w in seen:
             continue
         seen.add(w)
         where = f" along {name}" if len(set(ws)) > 1 else ""
         left = w.span % w.stride
         value = Fraction(w.span, w.stride) + 1
-        text = (f"stride {w.stride} does not fit{where}: floored to {math.floor(value)} as PyTorch does, leaving "
-                f"{left} pixel{'s' if left > 1 else ''} of the padded input unseen (ceil would give "
-                f"{math.ceil(value)}). {fit_suggestion(w)}")
-        strides = nearest_strides(w.span, w.stride)
-        if strides:
+        if notes[0].level == "warning":
+            lost = left - w.pad_after
+            unseen = "the last input row/column is" if lost == 1 else f"the last {lost} input rows/columns are"
+            text = (f"stride {w.stride} does not fit{where}: floored to {math.floor(value)} as PyTorch does, so "
+                    f"{unseen} never read (ceil would give {math.ceil(value)}). {fit_suggestion(w)}")
+        else:
+            text = (f"stride {w.stride} leaves {left} over{where}: floored to {math.floor(value)} as PyTorch "
+                    f"does; what is left over is padding, so no input is lost. {fit_suggestion(w)}")
+        # strides that fit and skip no input (at most the window, or the stride already chosen)
+        strides = [s for s in nearest_strides(w.span, w.stride) if s <= max(w.effective_kernel, w.stride)]
+        if strides and notes[0].level == "warning":
             outs = " or ".join(str(w.span // s + 1) for s in strides)
             text += f" Stride {' or '.join(map(str, strides))} would fit (output {outs})."
-        advice.append(text)
+        advice.append(("⚠ " if notes[0].level == "warning" else "ℹ ") + text)
     return tuple(advice)
 
 

@@ -7,9 +7,10 @@ through the engine's own ``Window`` (``shape.py``), so a solution here is exactl
 would compute. Solutions are sorted so the conventional ones come first:
 
 1. symmetric padding where the stride fits exactly;
-2. symmetric padding where the size is floored (PyTorch's default) — with a note saying so;
+2. symmetric padding where the size is floored (PyTorch's default) but only padding is left over;
 3. TensorFlow's asymmetric 'same' padding (the odd pixel after), which fits exactly;
-4. solutions that need ceil mode (pools with ``ceil_mode=True`` only);
+4. floored sizes that never read the last input pixels;
+5. solutions that need ceil mode (pools with ``ceil_mode=True`` only);
 
 and within each, 'same'-style ``P = (F − 1)/2`` first, then 'valid' ``P = 0``, then the rest.
 When W2 is unknown only exact fits are listed (any floor would "fit" something).
@@ -26,7 +27,7 @@ from .shape import Window, same_padding
 
 DEFAULT_MAX_KERNEL = 11
 MAX_CANDIDATES = 1_000_000  # (kernel, stride, padding, size) combinations tried, at most
-ROUNDING_ORDER = {"exact": 0, "floor": 1, "same": 2, "ceil": 3}
+ROUNDING_ORDER = {"exact": 0, "floor": 1, "same": 2, "lossy": 3, "ceil": 4}
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,13 @@ class Solution:
             return "valid"
         return ""
 
+    @property
+    def lost(self) -> int:
+        """Input pixels a floored size never reads (what is left over, less the right padding)."""
+        if self.rounding != "floor":
+            return 0
+        return max(0, self.window.span % self.window.stride - self.window.pad_after)
+
     def padding_text(self) -> str:
         b, a = self.padding
         return str(b) if b == a else f"{b} + {a}"
@@ -135,9 +143,11 @@ class Solution:
     def notes(self) -> List[str]:
         w = self.window
         notes = []
-        if self.rounding == "floor":
-            left = w.span % w.stride
-            notes.append(f"floored as PyTorch does ({left} padded pixel{'s' if left > 1 else ''} unseen)")
+        if self.rounding == "floor" and self.lost:
+            unread = "the last input pixel is" if self.lost == 1 else f"the last {self.lost} input pixels are"
+            notes.append(f"floored as PyTorch does: {unread} never read")
+        elif self.rounding == "floor":
+            notes.append("floored as PyTorch does; only padding is left over")
         elif self.rounding == "same":
             notes.append(f"'same' padding: {w.pad_before} before, {w.pad_after} after (TensorFlow; "
                          "PyTorch needs an explicit pad)")
@@ -298,5 +308,6 @@ def _same(p: Problem, kernel: int, f_eff: int, stride: int) -> List[Solution]:
 def _preference(s: Solution) -> Tuple[int, int, int, int, int, int]:
     w = s.window
     convention = {"same": 0, "valid": 1}.get(s.convention, 2)
-    return (ROUNDING_ORDER[s.rounding], convention, w.stride, w.pad_before + w.pad_after, w.kernel, w.size)
+    rounding = "lossy" if s.lost else s.rounding
+    return (ROUNDING_ORDER[rounding], convention, w.stride, w.pad_before + w.pad_after, w.kernel, w.size)
 

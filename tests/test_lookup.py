@@ -78,9 +78,8 @@ def test_stride_that_does_not_fit_shows_the_fraction_and_what_would_fit():
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[1] == "  H2 = W2 = (7 − 3 + 2·0)/3 + 1 = 4/3 + 1 = 2.33 → 2"
-    assert lines[2] == ("  ⚠ stride 3 does not fit: floored to 2 as PyTorch does, leaving 1 pixel of the padded "
-                        "input unseen (ceil would give 3). Padding 1 would fit (output 3). Stride 2 or 4 would fit "
-                        "(output 3 or 2).")
+    assert lines[2] == ("  ⚠ stride 3 does not fit: floored to 2 as PyTorch does, so the last input row/column is "
+                        "never read (ceil would give 3). Padding 1 would fit (output 3). Stride 2 would fit (output 3).")
     strict = run("conv", "7x7x1", "-n", "1", "-k", "3", "-s", "3", "--strict")
     assert strict.exit_code == 1
     assert strict.stderr.startswith("error: --strict: stride 3 does not fit")
@@ -144,6 +143,15 @@ def test_non_square_layers_get_one_line_per_axis():
 def test_stride_advice_names_the_axis_when_only_one_does_not_fit():
     r = lookup(Conv(1, (3,), (3, 1)), shape("7x9x1"))
     assert len(r.advice) == 1 and "does not fit along H" in r.advice[0]
+
+
+def test_a_stride_that_skips_only_padding_is_a_remark_not_a_warning():
+    # ResNet's conv1: (224 − 7 + 2·3)/2 + 1 = 112.5; the half left over is padding (the engine's call)
+    r = lookup(Conv(64, (7,), (2,), (3,)), shape("224x224x3"))
+    assert r.warnings == ()
+    assert r.advice == ("ℹ stride 2 leaves 1 over: floored to 112 as PyTorch does; what is left over is padding, so "
+                        "no input is lost. No symmetric padding fits; input 223 or 225 would.",)
+    assert run("conv", "224x224x3", "-n", "64", "-k", "7", "-s", "2", "-p", "3", "--strict").exit_code == 0
 
 
 # --- errors: exit 2, a message that names the flag and what it got ---------------------------

@@ -48,8 +48,8 @@ def test_cli_padding_example_lists_every_p_with_its_rounding():
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
         "Solving W2 = (W1 − F + 2P)/S + 1 for P, given W1 = 32, F = 5, S = 2, W2 = 16 (P from 0 to 4):",
-        "  P = 2       (32 − 5 + 2·2)/2 + 1 = 31/2 + 1 = 16.50 → 16   floored as PyTorch does (1 padded pixel "
-        "unseen); 'same'-style P = (F − 1)/2",
+        "  P = 2       (32 − 5 + 2·2)/2 + 1 = 31/2 + 1 = 16.50 → 16   floored as PyTorch does; only padding is "
+        "left over; 'same'-style P = (F − 1)/2",
         "  P = 1 + 2   (32 − 5 + 1 + 2)/2 + 1 = 16                    'same' padding: 1 before, 2 after "
         "(TensorFlow; PyTorch needs an explicit pad)",
         "  P = 1       ⌈(32 − 5 + 2·1)/2⌉ + 1 = ⌈29/2⌉ + 1 = 16       ceil mode only (a pool with ceil_mode=True)",
@@ -115,6 +115,26 @@ def test_floor_and_exact_solutions_agree_with_sliding_windows(size: int, out: in
                 if count == out:
                     want.add((kernel, stride, pad, "exact" if exact else "floor"))
     assert got == want
+
+
+def unread(size: int, kernel: int, stride: int, pad: int) -> int:
+    """Input pixels no window reads, found by sliding (stride ≤ kernel, so only the end can be missed)."""
+    read = set()
+    for start in range(0, size + 2 * pad - kernel + 1, stride):
+        read.update(range(start, start + kernel))
+    return sum(1 for i in range(pad, pad + size) if i not in read)
+
+
+@pytest.mark.parametrize("size, out", [(7, 3), (32, 16), (13, 6), (224, 112), (10, 4)])
+def test_lost_pixels_agree_with_sliding_windows(size: int, out: int):
+    solved = solve(Problem(size=size, out=out, max_kernel=7))
+    floors = [s for s in solved.solutions if s.rounding == "floor" and s.window.stride <= s.window.kernel]
+    assert floors
+    for s in floors:
+        assert s.lost == unread(size, s.window.kernel, s.window.stride, s.window.pad_before), s
+    ranks = [0 if s.rounding in ("exact", "floor") and not s.lost else 1 for s in solved.solutions
+             if s.rounding in ("exact", "floor")]
+    assert ranks == sorted(ranks)  # no input lost first
 
 
 def test_same_solutions_are_exact_and_asymmetric():

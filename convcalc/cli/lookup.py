@@ -97,7 +97,8 @@ def run_lookup(ctx: click.Context, kind: str, shape: str, options: List[Tuple[st
     else:
         click.echo("\n".join(result.lines()))
     if strict and result.warnings:
-        raise CheckFailed(f"--strict: {result.advice[0] if result.advice else result.warnings[0].text}")
+        warned = [a[2:] for a in result.advice if a.startswith("⚠")]
+        raise CheckFailed(f"--strict: {warned[0] if warned else result.warnings[0].text}")
 
 
 @cli.command(epilog=LOOKUP_HELP)
