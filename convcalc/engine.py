@@ -23,6 +23,7 @@ from .shape import Shape
 from .spec import BlockSpec, LayerSpec, NetworkSpec, Node
 
 DTYPE_BYTES: Dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1, "float64": 8}
+OPTIMIZER_STATES: Dict[str, int] = {"sgd": 0, "momentum": 1, "adam": 2}
 
 CONVENTIONS: Dict[str, str] = {
     "params": "weights + biases of every layer; batchnorm running statistics counted apart as buffers",
@@ -51,6 +52,8 @@ class LayerReport:
     loc: Optional[Location] = field(default=None, compare=False, repr=False)
     path: Tuple[str, ...] = ()  # the enclosing blocks (and branches b1, b2 ...), outermost first
     inputs: Tuple[Shape, ...] = ()  # a merge's branch outputs; empty for a layer
+    biases: int = 0  # the bias terms among params
+    ops: int = 0  # element-wise work of kind layer.op_kind, counted only when asked (--count-ops)
 
     @property
     def activations(self) -> int:
@@ -106,13 +109,35 @@ class BlockReport:
         return f"{self.merge.upper()}, {how}" if self.kind == self.merge else f"{self.kind.upper()} ({self.merge}, {how})"
 
 
+OP_KINDS = ("norm", "act", "pool")
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """How figures are counted; every output says which were used.
+
+    ``count``: 'macs' or 'flops' (2 per MAC). ``bias``: params include biases (the cs231n VGG
+    table leaves them out). ``ops``: element-wise work also counted, one operation per element
+    (pool: per window element); batchnorm's folded scale-and-shift is one MAC, two FLOPs.
+    ``optimizer``: state kept per parameter in the training estimate (sgd 0, momentum 1, adam 2).
+    """
+
+    count: str = "macs"
+    bias: bool = True
+    ops: Tuple[str, ...] = ()
+    optimizer: str = "sgd"
+
+
 @dataclass(frozen=True)
 class Totals:
-    params: int
+    params: int  # weights + biases
     buffers: int
-    macs: int
+    macs: int  # conv and fc multiply-accumulates
     activations: int  # input included
     layers: int
+    biases: int = 0
+    counted_params: int = 0  # params as the conventions count them
+    work: int = 0  # MACs or FLOPs as the conventions count them
 
     @property
     def flops(self) -> int:
@@ -128,10 +153,21 @@ class Report:
     dtype: str = "float32"
     batch: int = 1
     blocks: Tuple[BlockReport, ...] = ()  # innermost first within each block, in the order they end
+    conventions: Conventions = Conventions()
 
     @property
     def output(self) -> Shape:
         return self.layers[-1].output if self.layers else self.spec.input
+
+    def counted_params(self, r: LayerReport) -> int:
+        return r.params if self.conventions.bias else r.params - r.biases
+
+    def work(self, r: LayerReport) -> int:
+        """The layer's MACs or FLOPs under the conventions, extra element-wise ops included."""
+        extra = r.ops if r.layer.op_kind and r.layer.op_kind in self.conventions.ops else 0
+        if self.conventions.count == "flops":
+            return 2 * r.macs + extra * (2 if r.layer.op_kind == "norm" else 1)
+        return r.macs + extra
 
     @property
     def totals(self) -> Totals:
@@ -141,6 +177,9 @@ class Report:
             macs=sum(r.macs for r in self.layers),
             activations=self.spec.input.elements + sum(r.activations for r in self.layers),
             layers=len(self.layers),
+            biases=sum(r.biases for r in self.layers),
+            counted_params=sum(self.counted_params(r) for r in self.layers),
+            work=sum(self.work(r) for r in self.layers),
         )
 
     @property
@@ -177,13 +216,14 @@ def default_names(nodes: Sequence[Node]) -> Tuple[str, ...]:
     return tuple(names)
 
 
-def analyse(spec: NetworkSpec, dtype: str = "float32", batch: int = 1) -> Report:
+def analyse(spec: NetworkSpec, dtype: str = "float32", batch: int = 1,
+            conventions: Conventions = Conventions()) -> Report:
     """Run every layer's rule on the shape the previous one produced, through every block."""
     if dtype not in DTYPE_BYTES:
         raise ShapeError(f"unknown dtype '{dtype}'; expected one of {', '.join(DTYPE_BYTES)}")
     walk = _Walk()
     walk.chain(spec.layers, spec.input, ())
-    return Report(spec, tuple(walk.layers), dtype, batch, tuple(walk.blocks))
+    return Report(spec, tuple(walk.layers), dtype, batch, tuple(walk.blocks), conventions)
 
 
 class _Walk:
@@ -206,7 +246,7 @@ class _Walk:
             if 0 in y.dims:
                 raise LayerError(f"output {y} has a zero size")
             report = LayerReport(index, name, rule, x, y, rule.params(x), rule.buffers(x), rule.macs(x),
-                                 rule.notes(x), ls.loc, path)
+                                 rule.notes(x), ls.loc, path, biases=rule.biases(x), ops=rule.ops(x))
         except LayerError as e:
             where = ".".join((*path, name))
             raise ShapeError(f"layer {index} '{where}' ({rule.describe()}) on input {x}: {e.message}",

@@ -51,6 +51,36 @@ class Note:
     brief: str = ""  # a few words for a table cell; ``text`` says it all
 
 
+@dataclass(frozen=True)
+class Step:
+    """What one layer does to a receptive field along one axis, in units of the input's jump.
+
+    With ``r`` the field size, ``j`` the jump (distance in input pixels between neighbouring
+    units) and ``start`` the input coordinate of the first unit's centre (Araujo, Norris & Sim,
+    "Computing Receptive Fields of Convolutional Neural Networks", Distill 2019; Dumoulin &
+    Visin, arXiv 1603.07285)::
+
+        r' = r + grow·j        j' = j·scale        start' = start + shift·j
+
+    For a window: ``grow = F_eff − 1``, ``scale = S``, ``shift = (F_eff − 1)/2 − P_before``.
+    ``exact`` is False where units do not all see fields of one size (uneven adaptive pooling,
+    transposed convs whose kernel does not divide by the stride): ``r`` is then the largest.
+    """
+
+    grow: Fraction
+    scale: Fraction
+    shift: Fraction
+    exact: bool = True
+
+
+IDENTITY_STEP = Step(Fraction(0), Fraction(1), Fraction(0))
+
+
+def window_step(w: Window) -> Step:
+    f = w.effective_kernel
+    return Step(Fraction(f - 1), Fraction(w.stride), Fraction(f - 1, 2) - w.pad_before)
+
+
 class Layer:
     """Base of all rules: zero parameters, zero MACs, shape unchanged, nothing to note."""
 
@@ -77,8 +107,24 @@ class Layer:
     def buffers(self, x: Shape) -> int:
         return 0
 
+    def biases(self, x: Shape) -> int:
+        """The bias terms among ``params`` (left out by ``--no-bias``)."""
+        return 0
+
     def macs(self, x: Shape) -> int:
         return 0
+
+    # Element-wise work that the default convention does not count; ``op_kind`` says which
+    # ``--count-ops`` switch turns it on: 'norm', 'act' or 'pool'.
+    op_kind: ClassVar[str] = ""
+
+    def ops(self, x: Shape) -> int:
+        """Operations of a kind the default convention leaves out (see ``op_kind``)."""
+        return 0
+
+    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        """One Step per spatial axis of ``x``; None when every output sees the whole input."""
+        return (IDENTITY_STEP,) * x.rank
 
     def notes(self, x: Shape) -> Tuple[Note, ...]:
         return ()
@@ -280,10 +326,16 @@ class Conv(Layer):
         return math.prod(expand(self.kernel, x, "kernel")) * (x.channels // self.groups) * self.filters
 
     def params(self, x: Shape) -> int:
-        return self.weights(x) + (self.filters if self.bias else 0)
+        return self.weights(x) + self.biases(x)
+
+    def biases(self, x: Shape) -> int:
+        return self.filters if self.bias else 0
 
     def macs(self, x: Shape) -> int:
         return math.prod(self.out_shape(x).spatial) * self.weights(x)
+
+    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        return tuple(window_step(w) for w in self._windows(x))
 
     def notes(self, x: Shape) -> Tuple[Note, ...]:
         return fit_notes(self._windows(x))
@@ -342,6 +394,15 @@ class Pool(Layer):
     def out_shape(self, x: Shape) -> Shape:
         return Shape(window_out(self._windows(x)), x.channels)
 
+    op_kind: ClassVar[str] = "pool"
+
+    def ops(self, x: Shape) -> int:
+        """One operation (a comparison or an addition) per window element per output."""
+        return self.out_shape(x).elements * math.prod(w.kernel for w in self._windows(x))
+
+    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        return tuple(window_step(w) for w in self._windows(x))
+
     def notes(self, x: Shape) -> Tuple[Note, ...]:
         return fit_notes(self._windows(x))
 
@@ -377,6 +438,14 @@ class GlobalAvgPool(Layer):
             raise LayerError(f"needs a spatial input (HxWxC), got the flat vector {x}")
         return Shape((1,) * x.rank, x.channels)
 
+    op_kind: ClassVar[str] = "pool"
+
+    def ops(self, x: Shape) -> int:
+        return x.elements
+
+    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        return None
+
     def describe(self) -> str:
         return self.label
 
@@ -384,6 +453,11 @@ class GlobalAvgPool(Layer):
 @dataclass(frozen=True)
 class GlobalMaxPool(GlobalAvgPool):
     label: ClassVar[str] = "GLOBAL MAX POOL"
+
+
+def adaptive_window(i: int, size: int, out: int) -> Tuple[int, int]:
+    """PyTorch's adaptive pooling window for output ``i``: ``[⌊i·W/n⌋, ⌈(i+1)·W/n⌉)``."""
+    return (i * size) // out, -(-((i + 1) * size) // out)
 
 
 @dataclass(frozen=True)
@@ -401,6 +475,28 @@ class AdaptiveAvgPool(Layer):
 
     def out_shape(self, x: Shape) -> Shape:
         return Shape(expand(self.output, x, "output size"), x.channels)
+
+    op_kind: ClassVar[str] = "pool"
+
+    def ops(self, x: Shape) -> int:
+        """Each output reads its window: PyTorch's start = ⌊i·W/n⌋, end = ⌈(i+1)·W/n⌉."""
+        per_axis = [sum(adaptive_window(i, w, n)[1] - adaptive_window(i, w, n)[0] for i in range(n))
+                    for w, n in zip(x.spatial, self.out_shape(x).spatial)]
+        return math.prod(per_axis) * x.channels
+
+    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        out = self.out_shape(x).spatial
+        if all(n == 1 for n in out):
+            return None
+        steps = []
+        for w, n in zip(x.spatial, out):
+            if w % n == 0:
+                steps.append(window_step(Window(w, w // n, w // n)))
+                continue
+            widest = max(adaptive_window(i, w, n)[1] - adaptive_window(i, w, n)[0] for i in range(n))
+            first = adaptive_window(0, w, n)[1]
+            steps.append(Step(Fraction(widest - 1), Fraction(w, n), Fraction(first - 1, 2), exact=False))
+        return tuple(steps)
 
     def describe(self) -> str:
         return f"{self.label} {window_text(self.output)}"
@@ -431,10 +527,16 @@ class Linear(Layer):
         return Shape((), self.units)
 
     def params(self, x: Shape) -> int:
-        return x.elements * self.units + (self.units if self.bias else 0)
+        return x.elements * self.units + self.biases(x)
+
+    def biases(self, x: Shape) -> int:
+        return self.units if self.bias else 0
 
     def macs(self, x: Shape) -> int:
         return x.elements * self.units
+
+    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        return None
 
     def notes(self, x: Shape) -> Tuple[Note, ...]:
         if x.rank == 0:
@@ -470,6 +572,12 @@ class BatchNorm(Layer):
     def buffers(self, x: Shape) -> int:
         return 2 * x.channels
 
+    op_kind: ClassVar[str] = "norm"
+
+    def ops(self, x: Shape) -> int:
+        """At inference the normalisation folds into one scale and shift: a multiply-add per element."""
+        return x.elements
+
     def describe(self) -> str:
         return "BATCHNORM"
 
@@ -499,7 +607,12 @@ class Activation(Layer):
     """An element-wise function (relu, tanh ...): shape unchanged, no parameters, no MACs."""
 
     family: ClassVar[str] = "act"
+    op_kind: ClassVar[str] = "act"
     function: str = "relu"
+
+    def ops(self, x: Shape) -> int:
+        """One operation per element (a comparison for relu, a function evaluation for the rest)."""
+        return x.elements
 
     @property
     def kind(self) -> str:
@@ -587,10 +700,29 @@ class ConvTranspose(Layer):
         return math.prod(expand(self.kernel, x, "kernel")) * (x.channels // self.groups) * self.filters
 
     def params(self, x: Shape) -> int:
-        return self.weights(x) + (self.filters if self.bias else 0)
+        return self.weights(x) + self.biases(x)
+
+    def biases(self, x: Shape) -> int:
+        return self.filters if self.bias else 0
 
     def macs(self, x: Shape) -> int:
         return math.prod(x.spatial) * self.weights(x)
+
+    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        """Output ``o`` reads the inputs ``i`` with ``i·S + k·D − P = o`` for a tap ``k``; the jump
+        shrinks to ``j/S``. Exact when every output reads the same number of inputs."""
+        steps = []
+        for f, st, p, d in zip(*(expand(v, x, "") for v in (self.kernel, self.stride, self.padding, self.dilation))):
+            spans = []
+            for o in range(st):
+                reads = [(o + p - k * d) // st for k in range(f) if (o + p - k * d) % st == 0]
+                spans.append((min(reads), max(reads)) if reads else None)
+            first = spans[0]
+            widest = max((hi - lo for lo, hi in filter(None, spans)), default=0)
+            exact = len({hi - lo for lo, hi in filter(None, spans)}) == 1 and None not in spans
+            shift = Fraction(first[0] + first[1], 2) if first else Fraction(0)
+            steps.append(Step(Fraction(widest), Fraction(1, st), shift, exact))
+        return tuple(steps)
 
     def describe(self) -> str:
         parts = [f"CONVT {self.filters} {window_text(self.kernel)}", f"s{axes_text(self.stride)}",
@@ -634,10 +766,16 @@ class DepthwiseConv(Layer):
         return math.prod(expand(self.kernel, x, "kernel")) * x.channels * self.multiplier
 
     def params(self, x: Shape) -> int:
-        return self.weights(x) + (x.channels * self.multiplier if self.bias else 0)
+        return self.weights(x) + self.biases(x)
+
+    def biases(self, x: Shape) -> int:
+        return x.channels * self.multiplier if self.bias else 0
 
     def macs(self, x: Shape) -> int:
         return math.prod(self.out_shape(x).spatial) * self.weights(x)
+
+    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        return tuple(window_step(w) for w in self._windows(x))
 
     def notes(self, x: Shape) -> Tuple[Note, ...]:
         return fit_notes(self._windows(x))
@@ -680,10 +818,16 @@ class SeparableConv(Layer):
         return math.prod(expand(self.kernel, x, "kernel")) * x.channels + x.channels * self.filters
 
     def params(self, x: Shape) -> int:
-        return self.weights(x) + (self.filters if self.bias else 0)
+        return self.weights(x) + self.biases(x)
+
+    def biases(self, x: Shape) -> int:
+        return self.filters if self.bias else 0
 
     def macs(self, x: Shape) -> int:
         return math.prod(self.out_shape(x).spatial) * self.weights(x)
+
+    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        return tuple(window_step(w) for w in self._windows(x))
 
     def notes(self, x: Shape) -> Tuple[Note, ...]:
         return fit_notes(self._windows(x))
@@ -720,6 +864,16 @@ class Upsample(Layer):
             raise LayerError(f"scale {self.scale} does not match the input {x}")
         return Shape(tuple(math.floor(w * Fraction(str(f))) for w, f in zip(x.spatial, factors)), x.channels)
 
+    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        """Output ``o`` samples input coordinate ``(o + ½)/s − ½`` (PyTorch, align_corners=False):
+        nearest reads one pixel, linear two, cubic four; the jump becomes ``j/s``."""
+        reads = {"nearest": 1, "linear": 2, "bilinear": 2, "trilinear": 2, "bicubic": 4}.get(self.mode, 1)
+        steps = []
+        for w, out in zip(x.spatial, self.out_shape(x).spatial):
+            s = Fraction(out, w)
+            steps.append(Step(Fraction(reads - 1), 1 / s, (1 / s - 1) / 2, exact=s.denominator == 1 and reads == 1))
+        return tuple(steps)
+
     def describe(self) -> str:
         how = f"x{'x'.join(f'{f:g}' for f in self.scale)}" if self.scale else f"to {window_text(self.size or (0,))}"
         return f"UPSAMPLE {how} {self.mode}"
@@ -736,6 +890,9 @@ class ZeroPad(Layer):
 
     def out_shape(self, x: Shape) -> Shape:
         return Shape(tuple(w + 2 * p for w, p in zip(x.spatial, expand(self.padding, x, "padding"))), x.channels)
+
+    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        return tuple(Step(Fraction(0), Fraction(1), Fraction(-p)) for p in expand(self.padding, x, "padding"))
 
     def describe(self) -> str:
         return f"ZEROPAD {axes_text(self.padding)}"

@@ -1,0 +1,147 @@
+"""Receptive fields: for every layer, per axis, the field size r, the jump j and the start.
+
+The algebra (Araujo, Norris & Sim, "Computing Receptive Fields of Convolutional Neural
+Networks", Distill 2019; Dumoulin & Visin, "A guide to convolution arithmetic", arXiv
+1603.07285) is three one-line functions below; each layer kind says what it does to a field as
+a ``Step`` (``layers.py``). Input pixel ``i`` is centred at coordinate ``i``: ``start`` is the
+centre of the first output unit's field in input coordinates (−½ is between pixels −1 and 0).
+
+Through a block, every branch starts from the block's input field; a merge takes the union. When
+branches disagree on the jump or the centre, the fields of later units are not one size and
+offset ("not aligned"): we say so, and name the block, instead of printing a misleading number.
+Fully connected layers and global pooling see the whole input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Iterator, List, Sequence, Tuple
+
+from .engine import LayerReport, Report
+from .layers import Step
+from .spec import LayerSpec, Node
+
+
+def size(r: Fraction, j: Fraction, step: Step) -> Fraction:
+    """``r' = r + (F_eff − 1)·j``."""
+    return r + step.grow * j
+
+
+def jump(j: Fraction, step: Step) -> Fraction:
+    """``j' = j·S``."""
+    return j * step.scale
+
+
+def start(s: Fraction, j: Fraction, step: Step) -> Fraction:
+    """``start' = start + ((F_eff − 1)/2 − P_before)·j``."""
+    return s + step.shift * j
+
+
+@dataclass(frozen=True)
+class AxisField:
+    size: Fraction
+    jump: Fraction
+    start: Fraction
+
+
+@dataclass(frozen=True)
+class Field:
+    """The receptive field of a layer's output units.
+
+    ``status`` is 'local' (``axes`` hold size, jump and start), 'global' (each unit sees the
+    whole input) or 'unaligned' (branches disagreed; ``why`` says where).
+    """
+
+    axes: Tuple[AxisField, ...] = ()
+    status: str = "local"
+    exact: bool = True
+    why: str = ""
+
+    def covers(self, spatial: Tuple[int, ...]) -> bool:
+        """Whether one unit's field is at least as large as the input, on every axis."""
+        if self.status == "global":
+            return True
+        return self.status == "local" and bool(self.axes) and all(a.size >= n for a, n in zip(self.axes, spatial))
+
+    def text(self) -> str:
+        """``196 j16`` (square), ``7x5 j2x1``, ``all``, ``not aligned``; fractions kept exact."""
+        if self.status == "global":
+            return "all"
+        if self.status == "unaligned":
+            return "not aligned"
+        sizes = {a.size for a in self.axes}
+        jumps = {a.jump for a in self.axes}
+        r = fraction_text(self.axes[0].size) if len(sizes) == 1 else "x".join(fraction_text(a.size) for a in self.axes)
+        j = fraction_text(self.axes[0].jump) if len(jumps) == 1 else "x".join(fraction_text(a.jump) for a in self.axes)
+        return f"{'≤' if not self.exact else ''}{r} j{j}"
+
+
+def fraction_text(f: Fraction) -> str:
+    return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
+
+
+GLOBAL = Field(status="global")
+
+
+def receptive_fields(report: Report) -> Tuple[Field, ...]:
+    """One Field per entry of ``report.layers`` (layers and merges), in the same order."""
+    spec = report.spec
+    first = Field(tuple(AxisField(Fraction(1), Fraction(1), Fraction(0)) for _ in spec.input.spatial))
+    out: List[Field] = []
+    _chain(spec.layers, first, iter(report.layers), out)
+    return tuple(out)
+
+
+def _chain(nodes: Sequence[Node], field: Field, reports: Iterator[LayerReport], out: List[Field]) -> Field:
+    for node in nodes:
+        if isinstance(node, LayerSpec):
+            field = _layer(field, next(reports))
+            out.append(field)
+            continue
+        ends = [_chain(branch, field, reports, out) for branch in node.branches]
+        if node.merge is not None:
+            merge = next(reports)
+            field = union(ends, merge.full_name.rsplit(".", 1)[0])
+            out.append(field)
+        else:
+            field = ends[0]
+    return field
+
+
+def _layer(field: Field, r: LayerReport) -> Field:
+    steps = r.layer.receptive(r.input)
+    if steps is None:
+        return GLOBAL
+    if field.status != "local" or not steps:  # global stays global; a flat input has no axes to move
+        return field
+    axes = tuple(AxisField(size(a.size, a.jump, s), jump(a.jump, s), start(a.start, a.jump, s))
+                 for a, s in zip(field.axes, steps))
+    return Field(axes, "local", field.exact and all(s.exact for s in steps))
+
+
+def union(fields: Sequence[Field], block: str) -> Field:
+    """Where branches meet: one field if they agree on jump and centre, else 'not aligned'."""
+    if any(f.status == "global" for f in fields):
+        return GLOBAL
+    unaligned = [f for f in fields if f.status == "unaligned"]
+    if unaligned:
+        return unaligned[0]
+    for axis in range(len(fields[0].axes)):
+        jumps = sorted({f.axes[axis].jump for f in fields})
+        starts = sorted({f.axes[axis].start for f in fields})
+        if len(jumps) > 1:
+            return Field(status="unaligned",
+                         why=f"branches of '{block}' disagree on the jump: {', '.join(map(fraction_text, jumps))}")
+        if len(starts) > 1:
+            return Field(status="unaligned",
+                         why=f"branches of '{block}' disagree on the centre: {', '.join(map(fraction_text, starts))}")
+    axes = tuple(AxisField(max(f.axes[i].size for f in fields), fields[0].axes[i].jump, fields[0].axes[i].start)
+                 for i in range(len(fields[0].axes)))
+    return Field(axes, "local", all(f.exact for f in fields))
+
+
+def first_covering(report: Report, fields: Sequence[Field]) -> int:
+    """The index (1-based) of the first layer whose units see the whole input, or 0."""
+    spatial = report.spec.input.spatial
+    return next((r.index for r, f in zip(report.layers, fields) if f.covers(spatial)), 0)
