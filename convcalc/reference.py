@@ -28,6 +28,7 @@ import math
 import random
 from array import array
 from dataclasses import dataclass, field
+from fractions import Fraction
 from operator import add, mul
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -818,12 +819,14 @@ class ChannelShuffle:
 
 @dataclass(frozen=True)
 class Upsample:
-    """Nearest-neighbour upsampling (PyTorch's mode='nearest'): output ``o`` copies input ``floor(o·n/N)``.
+    """Nearest-neighbour upsampling (PyTorch's mode='nearest').
 
-    Give an integer ``scale`` per axis, or the output ``size``.
+    Give the output ``size``, or a ``scale`` per axis (whole or not): the output is then
+    ``floor(n·scale)`` long, PyTorch's definition, and output ``o`` copies input
+    ``floor(o / scale)``; with a size, input ``floor(o·n/size)``.
     """
 
-    scale: Union[int, Tuple[int, ...], None] = None
+    scale: Union[float, Tuple[float, ...], None] = None
     size: Union[int, Tuple[int, ...], None] = None
 
     params = 0
@@ -833,19 +836,115 @@ class Upsample:
         rank = len(x.spatial)
         if rank == 0 or (self.scale is None) == (self.size is None):
             raise ValueError(f"upsample needs a spatial input and one of scale or size ({x.shape=})")
+        sources: List[List[int]] = []
         if self.size is not None:
             sizes = per_axis(self.size, rank, "size")
+            sources = [[(o * n) // big for o in range(big)] for n, big in zip(x.spatial, sizes)]
         else:
-            assert self.scale is not None
-            sizes = tuple(n * f for n, f in zip(x.spatial, per_axis(self.scale, rank, "scale")))
+            scales = (self.scale,) * rank if isinstance(self.scale, (int, float)) else tuple(self.scale or ())
+            if len(scales) == 1:
+                scales = scales * rank
+            factors = [Fraction(str(f)) for f in scales]  # 1.1 is 11/10, not the nearest binary float
+            sources = [[min(math.floor(o / f), n - 1) for o in range(math.floor(n * f))]
+                       for n, f in zip(x.spatial, factors)]
+            if not all(sources):
+                raise ValueError(f"scale {self.scale} leaves no output of {x.shape=}")
         strides = flat_strides(x.spatial)
-        sources = [[(o * n) // big * st for o in range(big)] for n, big, st in zip(x.spatial, sizes, strides)]
-        index = [sum(combo) for combo in itertools.product(*sources)]
+        index = [sum(combo) for combo in itertools.product(*([i * st for i in src] for src, st in zip(sources, strides)))]
         out: List[float] = []
         for c in range(x.channels):
             plane = x.channel(c)
             out += [plane[i] for i in index]
-        return Result(Tensor((x.channels, *sizes), out))
+        return Result(Tensor((x.channels, *(len(src) for src in sources)), out))
+
+
+@dataclass(frozen=True)
+class LayerNorm:
+    """Layer normalisation over the channels at each position (ConvNeXt's), with γ and β per channel.
+
+    Params: ``len(γ) + len(β)``; no running statistics; no MACs.
+    """
+
+    gamma: "array[float]" = field(repr=False)
+    beta: "array[float]" = field(repr=False)
+    eps: float = 1e-6
+
+    @classmethod
+    def random(cls, rng: random.Random, channels: int) -> "LayerNorm":
+        return cls(uniform(channels, rng), uniform(channels, rng))
+
+    @property
+    def params(self) -> int:
+        return len(self.gamma) + len(self.beta)
+
+    buffers = 0
+
+    def __call__(self, x: Tensor) -> Result:
+        if x.channels != len(self.gamma):
+            raise ValueError(f"layer norm of {len(self.gamma)} channels got {x.shape=}")
+        planes = [x.channel(c) for c in range(x.channels)]
+        out_planes: List[List[float]] = [[] for _ in planes]
+        for values in zip(*planes):
+            mean = math.fsum(values) / len(values)
+            inv = 1.0 / math.sqrt(math.fsum((v - mean) ** 2 for v in values) / len(values) + self.eps)
+            for c, (plane, v) in enumerate(zip(out_planes, values)):
+                plane.append((v - mean) * inv * self.gamma[c] + self.beta[c])
+        return Result(Tensor(x.shape, [v for plane in out_planes for v in plane]))
+
+
+@dataclass(frozen=True)
+class GroupNorm:
+    """Group normalisation: statistics over each group of channels and all positions; γ, β per channel."""
+
+    groups: int
+    gamma: "array[float]" = field(repr=False)
+    beta: "array[float]" = field(repr=False)
+    eps: float = 1e-5
+
+    @classmethod
+    def random(cls, rng: random.Random, groups: int, channels: int) -> "GroupNorm":
+        return cls(groups, uniform(channels, rng), uniform(channels, rng))
+
+    @property
+    def params(self) -> int:
+        return len(self.gamma) + len(self.beta)
+
+    buffers = 0
+
+    def __call__(self, x: Tensor) -> Result:
+        if x.channels != len(self.gamma) or x.channels % self.groups:
+            raise ValueError(f"group norm of {len(self.gamma)} channels in {self.groups} groups got {x.shape=}")
+        per = x.channels // self.groups
+        out: List[float] = []
+        for g in range(self.groups):
+            values = x.data[g * per * x.plane:(g + 1) * per * x.plane]
+            mean = math.fsum(values) / len(values)
+            inv = 1.0 / math.sqrt(math.fsum((v - mean) ** 2 for v in values) / len(values) + self.eps)
+            for c in range(g * per, (g + 1) * per):
+                out += [(v - mean) * inv * self.gamma[c] + self.beta[c] for v in x.channel(c)]
+        return Result(Tensor(x.shape, out))
+
+
+@dataclass(frozen=True)
+class Sequential:
+    """Layers one after another (a separable conv is a depthwise conv, then a pointwise one)."""
+
+    layers: Tuple[Any, ...]
+
+    @property
+    def params(self) -> int:
+        return sum(layer.params for layer in self.layers)
+
+    @property
+    def buffers(self) -> int:
+        return sum(layer.buffers for layer in self.layers)
+
+    def __call__(self, x: Tensor) -> Result:
+        macs = 0
+        for layer in self.layers:
+            result = layer(x)
+            x, macs = result.output, macs + result.macs
+        return Result(x, macs)
 
 
 # --- merges -------------------------------------------------------------------------------------
@@ -859,6 +958,26 @@ def add_tensors(*xs: Tensor) -> Result:
     for x in xs[1:]:
         total = list(map(add, total, x.data))
     return Result(Tensor(xs[0].shape, list(total)))
+
+
+def mul_tensors(*xs: Tensor) -> Result:
+    """Element-wise product (squeeze-and-excitation's gate); a tensor with one position per axis
+    broadcasts over the others. Not a MAC: nothing is summed."""
+    if not xs:
+        raise ValueError("mul needs at least one tensor")
+    full = max(xs, key=lambda x: len(x.data))
+    total = full.data
+    for x in xs:
+        if x is full:
+            continue
+        if x.shape == full.shape:
+            total = list(map(mul, total, x.data))
+        elif x.channels == full.channels and len(x.spatial) == len(full.spatial) and x.plane == 1:
+            n = full.plane
+            total = [v * x.data[i // n] for i, v in enumerate(total)]
+        else:
+            raise ValueError(f"mul cannot broadcast {x.shape} to {full.shape}")
+    return Result(Tensor(full.shape, list(total)))
 
 
 def concat_tensors(*xs: Tensor) -> Result:

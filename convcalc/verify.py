@@ -1,0 +1,598 @@
+"""Check the engine's figures against what the reference layers actually do (STYLE.md rule 5).
+
+For each layer of a report, build the reference layer with seeded random weights, run it on a
+seeded random input of the layer's input shape, and compare the output shape, the parameters
+and buffers it allocated and the multiply-accumulates it counted with the engine's figures.
+Each layer runs on its own input (not on the previous layer's output), so values stay small and
+one disagreement does not hide the next; shapes still chain, as each layer's input is the
+engine's output of the layer before.
+
+Full-size layers are slow in pure Python, so a layer whose work exceeds ``BUDGET`` runs twice:
+
+1. *spatial run*: the true spatial size, kernel, stride and padding, with channel counts scaled
+   down to at most ``max_channels`` (groups kept dividing them);
+2. *channel run*: the true channel counts on a minimal input with one output position.
+
+Both runs must match the engine's formula at their own configuration, and the full-size figures
+are then composed from them — output = (spatial sizes of run 1, channels of run 2), params and
+buffers of run 2 (they do not depend on the spatial size), MACs = run 2's MACs per position ×
+run 1's positions — and compared with the engine's full-size figures. A fully connected layer
+splits the other way: true input with few units, and few inputs with the true units.
+
+Dispatch is by rule type through ``VERIFIERS``; a kind without an entry is reported as
+"not verified", never skipped. No I/O here: the CLI draws the result.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
+
+from . import reference as ref
+from .engine import LayerReport, Report
+from .errors import LayerError
+from .layers import (
+    LRN,
+    Activation,
+    AdaptiveAvgPool,
+    AdaptiveMaxPool,
+    Add,
+    AvgPool,
+    BatchNorm,
+    ChannelShuffle,
+    Concat,
+    Conv,
+    ConvTranspose,
+    DepthwiseConv,
+    Dropout,
+    Flatten,
+    GlobalAvgPool,
+    GlobalMaxPool,
+    GroupNorm,
+    Layer,
+    LayerNorm,
+    Linear,
+    MaxPool,
+    Merge,
+    Mul,
+    SeparableConv,
+    Softmax,
+    Upsample,
+    ZeroPad,
+    expand,
+)
+from .shape import Shape
+
+MAX_CHANNELS = 4
+# Work (MACs + parameters + elements in and out) above which a layer runs scaled: about 0.1 s.
+BUDGET = 2_000_000
+
+QUANTITIES = ("output", "params", "buffers", "macs")
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One layer's numbers: what the engine says, or what the reference measured."""
+
+    output: Shape
+    params: int
+    buffers: int
+    macs: int
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of the reference at one configuration, next to the engine at the same one."""
+
+    label: str  # "true size", "true spatial size, channels 64→4", "true channels, one output position"
+    inputs: Tuple[Shape, ...]
+    layer: str  # the rule run, as the engine describes it
+    engine: Figures
+    measured: Figures
+
+    def agrees(self, quantity: str) -> bool:
+        return bool(getattr(self.engine, quantity) == getattr(self.measured, quantity))
+
+    @property
+    def ok(self) -> bool:
+        return self.engine == self.measured
+
+
+@dataclass(frozen=True)
+class LayerCheck:
+    """The verdict on one layer: the engine's full-size figures, and the measured (or composed) ones."""
+
+    index: int
+    name: str
+    kind: str
+    description: str
+    engine: Figures
+    measured: Optional[Figures] = None  # None: not verified, or the reference refused
+    runs: Tuple[Run, ...] = ()
+    scaled: str = ""  # what was scaled; '' when the layer ran at true size
+    reason: str = ""  # why it was not verified, or why it failed outside the figures
+
+    @property
+    def status(self) -> str:
+        if self.measured is None:
+            return "failed" if self.reason.startswith("reference") else "not verified"
+        return "verified" if all(self.agrees(q) for q in QUANTITIES) else "failed"
+
+    def agrees(self, quantity: str) -> bool:
+        """The full-size figure matches, and so does every run's."""
+        if self.measured is None:
+            return False
+        return getattr(self.engine, quantity) == getattr(self.measured, quantity) and all(
+            r.agrees(quantity) for r in self.runs)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Every layer's verdict, and how the run was set up."""
+
+    network: str
+    input: Shape
+    layers: Tuple[LayerCheck, ...]
+    seed: int = 0
+    full: bool = False
+    max_channels: int = MAX_CHANNELS
+    budget: int = BUDGET
+
+    def count(self, status: str) -> int:
+        return sum(1 for c in self.layers if c.status == status)
+
+    @property
+    def ok(self) -> bool:
+        return self.count("failed") == 0
+
+
+@dataclass(frozen=True)
+class Settings:
+    seed: int = 0
+    full: bool = False
+    max_channels: int = MAX_CHANNELS
+    budget: int = BUDGET
+
+
+# A configuration to run: the rule (maybe with scaled hyperparameters) and its input shapes.
+Case = Tuple[Layer, Tuple[Shape, ...]]
+
+
+@dataclass(frozen=True)
+class Measured:
+    figures: Figures
+    biases: int  # parameters that are biases, for composing an fc layer's count
+
+
+class NoReference(Exception):
+    """The reference cannot build this layer (a kind or an option it does not implement)."""
+
+
+# --- running one configuration ------------------------------------------------------------------
+
+
+def engine_figures(rule: Layer, inputs: Tuple[Shape, ...]) -> Figures:
+    x = inputs[0]
+    out = rule.merge(inputs) if isinstance(rule, Merge) else rule.out_shape(x)
+    return Figures(out, rule.params(x), rule.buffers(x), rule.macs(x))
+
+
+def tensor_dims(s: Shape) -> Tuple[int, ...]:
+    """convcalc's channels-last shape as the reference's channels-first one."""
+    return (s.channels, *s.spatial)
+
+
+def shape_of(t: ref.Tensor) -> Shape:
+    return Shape(t.spatial, t.channels)
+
+
+Builder = Callable[[Any, Tuple[Shape, ...], random.Random], Any]
+
+
+def measure(build: Builder, rule: Layer, inputs: Tuple[Shape, ...], rng: random.Random) -> Measured:
+    layer = build(rule, inputs, rng)
+    tensors = [ref.Tensor.random(tensor_dims(s), rng) for s in inputs]
+    result = layer(*tensors)
+    bias = getattr(layer, "bias", None)
+    return Measured(Figures(shape_of(result.output), layer.params, layer.buffers, result.macs),
+                    len(bias) if bias is not None else 0)
+
+
+def run(build: Builder, case: Case, label: str, rng: random.Random) -> Tuple[Run, Measured]:
+    rule, inputs = case
+    measured = measure(build, rule, inputs, rng)
+    return Run(label, inputs, rule.describe(), engine_figures(rule, inputs), measured.figures), measured
+
+
+# --- the reference layer for each rule ----------------------------------------------------------
+
+
+class Op:
+    """A parameter-free reference function as a layer."""
+
+    params = 0
+    buffers = 0
+
+    def __init__(self, fn: Callable[..., ref.Result]) -> None:
+        self.fn = fn
+
+    def __call__(self, *xs: ref.Tensor) -> ref.Result:
+        return self.fn(*xs)
+
+
+def _padding(rule: Any, x: Shape) -> Any:
+    """A rule's padding as the reference takes it: 'same', 'valid', or one int per axis."""
+    return rule.padding if isinstance(rule.padding, str) else expand(rule.padding, x, "padding")
+
+
+def build_conv(rule: Conv, inputs: Tuple[Shape, ...], rng: random.Random) -> ref.Conv:
+    x = inputs[0]
+    return ref.Conv.random(rng, x.channels, rule.filters, expand(rule.kernel, x, "kernel"), x.rank,
+                           expand(rule.stride, x, "stride"), _padding(rule, x), expand(rule.dilation, x, "dilation"),
+                           rule.groups, rule.bias)
+
+
+def build_depthwise(rule: DepthwiseConv, inputs: Tuple[Shape, ...], rng: random.Random) -> ref.Conv:
+    x = inputs[0]
+    return ref.Conv.random(rng, x.channels, x.channels * rule.multiplier, expand(rule.kernel, x, "kernel"), x.rank,
+                           expand(rule.stride, x, "stride"), _padding(rule, x), expand(rule.dilation, x, "dilation"),
+                           x.channels, rule.bias)
+
+
+def build_separable(rule: SeparableConv, inputs: Tuple[Shape, ...], rng: random.Random) -> ref.Sequential:
+    x = inputs[0]
+    depthwise = ref.Conv.random(rng, x.channels, x.channels, expand(rule.kernel, x, "kernel"), x.rank,
+                                expand(rule.stride, x, "stride"), _padding(rule, x),
+                                expand(rule.dilation, x, "dilation"), x.channels, bias=False)
+    pointwise = ref.Conv.random(rng, x.channels, rule.filters, 1, x.rank, bias=rule.bias)
+    return ref.Sequential((depthwise, pointwise))
+
+
+def build_conv_transpose(rule: ConvTranspose, inputs: Tuple[Shape, ...], rng: random.Random) -> ref.ConvTranspose:
+    x = inputs[0]
+    return ref.ConvTranspose.random(rng, x.channels, rule.filters, expand(rule.kernel, x, "kernel"), x.rank,
+                                    expand(rule.stride, x, "stride"), expand(rule.padding, x, "padding"),
+                                    expand(rule.output_padding, x, "output padding"),
+                                    expand(rule.dilation, x, "dilation"), rule.groups, rule.bias)
+
+
+def build_pool(rule: Any, inputs: Tuple[Shape, ...], rng: random.Random) -> Any:
+    x = inputs[0]
+    kernel, stride = expand(rule.kernel, x, "kernel"), expand(rule.stride or rule.kernel, x, "stride")
+    if isinstance(rule, MaxPool):
+        return ref.MaxPool(kernel, stride, _padding(rule, x), rule.ceil_mode)
+    return ref.AvgPool(kernel, stride, _padding(rule, x), rule.ceil_mode)  # PyTorch's count_include_pad=True
+
+
+def build_linear(rule: Linear, inputs: Tuple[Shape, ...], rng: random.Random) -> ref.Linear:
+    return ref.Linear.random(rng, inputs[0].elements, rule.units, rule.bias)
+
+
+def build_activation(rule: Activation, inputs: Tuple[Shape, ...], rng: random.Random) -> ref.Activation:
+    if rule.function not in ref.ACTIVATIONS:
+        raise NoReference(rule.function)
+    return ref.Activation(rule.function)
+
+
+def build_upsample(rule: Upsample, inputs: Tuple[Shape, ...], rng: random.Random) -> ref.Upsample:
+    # nearest for every mode: the output shape does not depend on how values are interpolated
+    if rule.size is not None:
+        return ref.Upsample(size=expand(rule.size, inputs[0], "size"))
+    return ref.Upsample(scale=rule.scale)
+
+
+BUILDERS: Dict[Type[Layer], Builder] = {
+    Conv: build_conv,
+    DepthwiseConv: build_depthwise,
+    SeparableConv: build_separable,
+    ConvTranspose: build_conv_transpose,
+    MaxPool: build_pool,
+    AvgPool: build_pool,
+    GlobalAvgPool: lambda rule, xs, rng: ref.GlobalPool("avg"),
+    GlobalMaxPool: lambda rule, xs, rng: ref.GlobalPool("max"),
+    AdaptiveAvgPool: lambda rule, xs, rng: ref.AdaptivePool(expand(rule.output, xs[0], "output size"), "avg"),
+    AdaptiveMaxPool: lambda rule, xs, rng: ref.AdaptivePool(expand(rule.output, xs[0], "output size"), "max"),
+    Linear: build_linear,
+    Flatten: lambda rule, xs, rng: ref.Flatten(),
+    BatchNorm: lambda rule, xs, rng: ref.BatchNorm.random(rng, xs[0].channels),
+    LayerNorm: lambda rule, xs, rng: ref.LayerNorm.random(rng, xs[0].channels),
+    GroupNorm: lambda rule, xs, rng: ref.GroupNorm.random(rng, rule.groups, xs[0].channels),
+    LRN: lambda rule, xs, rng: ref.LRN(rule.size, rule.alpha, rule.beta, rule.k),
+    Activation: build_activation,
+    Dropout: lambda rule, xs, rng: ref.Dropout(rule.p),
+    Softmax: lambda rule, xs, rng: ref.Softmax(),
+    Upsample: build_upsample,
+    ZeroPad: lambda rule, xs, rng: ref.Pad(expand(rule.padding, xs[0], "padding")),
+    ChannelShuffle: lambda rule, xs, rng: ref.ChannelShuffle(rule.groups),
+    Add: lambda rule, xs, rng: Op(ref.add_tensors),
+    Mul: lambda rule, xs, rng: Op(ref.mul_tensors),
+    Concat: lambda rule, xs, rng: Op(ref.concat_tensors),
+}
+
+
+# --- scaling: the spatial run and the channel run ------------------------------------------------
+
+
+def arrow(what: str, old: int, new: int) -> str:
+    return f"{what} {old:,}→{new:,}"
+
+
+def few(n: int, most: int) -> int:
+    return max(1, min(n, most))
+
+
+def scaled_groups(channels: int, filters: int, groups: int, most: int) -> Tuple[int, int, int]:
+    """Channels and filters at most ``most`` (where they can be), groups still dividing both."""
+    g = few(groups, most)
+    return g * few(channels // groups, most // g), g * few(filters // groups, most // g), g
+
+
+def changes(*pairs: Tuple[str, int, int]) -> str:
+    return ", ".join(arrow(what, old, new) for what, old, new in pairs if old != new)
+
+
+def with_channels(x: Shape, channels: int) -> Shape:
+    return Shape(x.spatial, channels)
+
+
+Scaler = Callable[[Any, Tuple[Shape, ...], int], Tuple[Case, str]]
+Narrower = Callable[[Any, Tuple[Shape, ...]], Tuple[Case, str]]
+
+
+def scale_conv(rule: Conv, xs: Tuple[Shape, ...], most: int) -> Tuple[Case, str]:
+    x = xs[0]
+    c, k, g = scaled_groups(x.channels, rule.filters, rule.groups, most)
+    text = changes(("channels", x.channels, c), ("filters", rule.filters, k), ("groups", rule.groups, g))
+    return (replace(rule, filters=k, groups=g), (with_channels(x, c),)), text
+
+
+scale_conv_transpose = scale_conv
+
+
+def scale_depthwise(rule: DepthwiseConv, xs: Tuple[Shape, ...], most: int) -> Tuple[Case, str]:
+    x = xs[0]
+    c = few(x.channels, most // rule.multiplier)
+    return (rule, (with_channels(x, c),)), changes(("channels", x.channels, c))
+
+
+def scale_separable(rule: SeparableConv, xs: Tuple[Shape, ...], most: int) -> Tuple[Case, str]:
+    x = xs[0]
+    c, k = few(x.channels, most), few(rule.filters, most)
+    return (replace(rule, filters=k), (with_channels(x, c),)), changes(("channels", x.channels, c), ("filters", rule.filters, k))
+
+
+def scale_grouped(rule: Any, xs: Tuple[Shape, ...], most: int) -> Tuple[Case, str]:
+    """Channels down to ``most`` for a layer with channel groups (group norm, shuffle): groups still divide them."""
+    x = xs[0]
+    c, _, g = scaled_groups(x.channels, x.channels, rule.groups, most)
+    return (replace(rule, groups=g), (with_channels(x, c),)), changes(("channels", x.channels, c), ("groups", rule.groups, g))
+
+
+def scale_channels(rule: Layer, xs: Tuple[Shape, ...], most: int) -> Tuple[Case, str]:
+    """Every input's channels down to ``most``."""
+    scaled = tuple(with_channels(x, few(x.channels, most)) for x in xs)
+    if len(xs) > 1:
+        before = "+".join(str(x.channels) for x in xs)
+        after = "+".join(str(x.channels) for x in scaled)
+        return (rule, scaled), (f"channels {before}→{after}" if before != after else "")
+    return (rule, scaled), changes(("channels", xs[0].channels, scaled[0].channels))
+
+
+def one_position(xs: Tuple[Shape, ...]) -> Tuple[Shape, ...]:
+    return tuple(Shape((1,) * x.rank, x.channels) for x in xs)
+
+
+def narrow_window(rule: Any, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
+    """One window: the input is the (dilated) kernel, no padding, so one output position."""
+    x = xs[0]
+    dilation = expand(getattr(rule, "dilation", (1,)), x, "dilation")
+    kernel = expand(rule.kernel, x, "kernel")
+    taps = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    fields = {"padding": (0,)}
+    if getattr(rule, "ceil_mode", False):
+        fields["ceil_mode"] = False  # type: ignore[assignment]
+    return (replace(rule, **fields), (Shape(taps, x.channels),)), "true channels, one window"
+
+
+def narrow_positions(rule: Layer, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
+    return (rule, one_position(xs)), "true channels, one position"
+
+
+def narrow_conv_transpose(rule: ConvTranspose, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
+    return (replace(rule, padding=(0,), output_padding=(0,)), one_position(xs)), "true channels, one input position"
+
+
+def narrow_adaptive(rule: Any, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
+    x = xs[0]
+    return (rule, (Shape(expand(rule.output, x, "output size"), x.channels),)), "true channels, windows of one"
+
+
+def narrow_upsample(rule: Upsample, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
+    return (replace(rule, size=None, scale=(1.0,)), one_position(xs)), "true channels, one position"
+
+
+def narrow_zero_pad(rule: ZeroPad, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
+    return (replace(rule, padding=(0,)), one_position(xs)), "true channels, one position"
+
+
+# --- composing the full-size figures from the two runs -------------------------------------------
+
+
+def positions(s: Shape) -> int:
+    return math.prod(s.spatial)
+
+
+def compose_positional(spatial: Measured, channel: Measured, by_input: Tuple[Shape, Shape]) -> Figures:
+    """Output = (run 1's spatial sizes, run 2's channels); params, buffers from run 2; MACs = run 2's
+    MACs per position × run 1's positions (output positions; input positions for a transposed conv)."""
+    s, c = spatial.figures, channel.figures
+    per_position, left = divmod(c.macs, positions(by_input[1]))
+    if left:
+        raise ArithmeticError(f"{c.macs} MACs do not divide over {positions(by_input[1])} positions")
+    return Figures(Shape(s.output.spatial, c.output.channels), c.params, c.buffers, per_position * positions(by_input[0]))
+
+
+# --- the verifiers ---------------------------------------------------------------------------------
+
+Verifier = Callable[[LayerReport, Settings], LayerCheck]
+
+
+def inputs_of(r: LayerReport) -> Tuple[Shape, ...]:
+    return r.inputs or (r.input,)
+
+
+def engine_of(r: LayerReport) -> Figures:
+    return Figures(r.output, r.params, r.buffers, r.macs)
+
+
+def work(r: LayerReport) -> int:
+    return r.macs + r.params + r.buffers + sum(x.elements for x in inputs_of(r)) + r.output.elements
+
+
+def rng_for(r: LayerReport, settings: Settings) -> random.Random:
+    return random.Random(f"{settings.seed}/{r.index}")
+
+
+def check(r: LayerReport, **fields: Any) -> LayerCheck:
+    return LayerCheck(r.index, r.full_name, r.layer.kind, r.layer.describe(), engine_of(r), **fields)
+
+
+def positional(scale: Scaler, narrow: Narrower, by_input: bool = False) -> Verifier:
+    """A verifier for kinds whose params do not depend on the spatial size and whose MACs are the
+    same at every (output, or for a transposed conv input) position."""
+
+    def verify(r: LayerReport, settings: Settings) -> LayerCheck:
+        build = BUILDERS[type(r.layer)]
+        rng = rng_for(r, settings)
+        xs = inputs_of(r)
+        whole: Case = (r.layer, xs)
+        if settings.full or work(r) <= settings.budget or xs[0].rank == 0:
+            only, measured = run(build, whole, "true size", rng)
+            return check(r, measured=measured.figures, runs=(only,))
+        spatial_case, scaled = scale(r.layer, xs, settings.max_channels)
+        if not scaled:  # nothing to scale: the true size it is
+            only, measured = run(build, whole, "true size", rng)
+            return check(r, measured=measured.figures, runs=(only,))
+        channel_case, label = narrow(r.layer, xs)
+        first, m1 = run(build, spatial_case, f"true spatial size, {scaled}", rng)
+        second, m2 = run(build, channel_case, label, rng)
+        if by_input:
+            where = (spatial_case[1][0], channel_case[1][0])
+        else:
+            where = (m1.figures.output, m2.figures.output)
+        return check(r, measured=compose_positional(m1, m2, where), runs=(first, second), scaled=scaled)
+
+    return verify
+
+
+def verify_linear(r: LayerReport, settings: Settings) -> LayerCheck:
+    """MACs = in·units: measured with the true input and few units (MACs and weights per unit),
+    and with few inputs and the true units (how many units, and their biases)."""
+    rule = r.layer
+    assert isinstance(rule, Linear)
+    rng = rng_for(r, settings)
+    x = r.input
+    if settings.full or work(r) <= settings.budget:
+        only, measured = run(build_linear, (rule, (x,)), "true size", rng)
+        return check(r, measured=measured.figures, runs=(only,))
+    units = few(rule.units, settings.max_channels)
+    small = with_channels(x, few(x.channels, settings.max_channels))
+    first, a = run(build_linear, (replace(rule, units=units), (x,)), f"true input, {arrow('units', rule.units, units)}", rng)
+    second, b = run(build_linear, (rule, (small,)), f"true units, {arrow('channels', x.channels, small.channels)} "
+                                                    f"({small.elements:,} inputs)", rng)
+    per_unit, left = divmod(a.figures.macs, a.figures.output.elements)
+    weights_per_unit, left_w = divmod(a.figures.params - a.biases, a.figures.output.elements)
+    if left or left_w:
+        raise ArithmeticError("an fc layer's units did not all cost the same")
+    n = b.figures.output.elements
+    composed = Figures(b.figures.output, weights_per_unit * n + b.biases, a.figures.buffers, per_unit * n)
+    scaled = ", ".join(t for t in (arrow("units", rule.units, units) if units != rule.units else "",
+                                   arrow("channels", x.channels, small.channels) if small != x else "") if t)
+    return check(r, measured=composed, runs=(first, second), scaled=scaled)
+
+
+def verify_flatten(r: LayerReport, settings: Settings) -> LayerCheck:
+    rng = rng_for(r, settings)
+    x = r.input
+    build = BUILDERS[Flatten]
+    if settings.full or work(r) <= settings.budget or x.rank == 0 or x.channels <= settings.max_channels:
+        only, measured = run(build, (r.layer, (x,)), "true size", rng)
+        return check(r, measured=measured.figures, runs=(only,))
+    small = with_channels(x, settings.max_channels)
+    first, a = run(build, (r.layer, (small,)), f"true spatial size, {arrow('channels', x.channels, small.channels)}", rng)
+    second, b = run(build, (r.layer, one_position((x,))), "true channels, one position", rng)
+    per_channel, left = divmod(a.figures.output.elements, small.channels)
+    if left:
+        raise ArithmeticError("flatten's output is not a whole number of channels")
+    composed = Figures(Shape((), per_channel * b.figures.output.elements), b.figures.params, b.figures.buffers,
+                       b.figures.macs)
+    return check(r, measured=composed, runs=(first, second), scaled=arrow("channels", x.channels, small.channels))
+
+
+VERIFIERS: Dict[Type[Layer], Verifier] = {
+    Conv: positional(scale_conv, narrow_window),
+    DepthwiseConv: positional(scale_depthwise, narrow_window),
+    SeparableConv: positional(scale_separable, narrow_window),
+    ConvTranspose: positional(scale_conv_transpose, narrow_conv_transpose, by_input=True),
+    MaxPool: positional(scale_channels, narrow_window),
+    AvgPool: positional(scale_channels, narrow_window),
+    GlobalAvgPool: positional(scale_channels, narrow_positions),
+    GlobalMaxPool: positional(scale_channels, narrow_positions),
+    AdaptiveAvgPool: positional(scale_channels, narrow_adaptive),
+    AdaptiveMaxPool: positional(scale_channels, narrow_adaptive),
+    Linear: verify_linear,
+    Flatten: verify_flatten,
+    BatchNorm: positional(scale_channels, narrow_positions),
+    LayerNorm: positional(scale_channels, narrow_positions),
+    GroupNorm: positional(scale_grouped, narrow_positions),
+    LRN: positional(scale_channels, narrow_positions),
+    Activation: positional(scale_channels, narrow_positions),
+    Dropout: positional(scale_channels, narrow_positions),
+    Softmax: positional(scale_channels, narrow_positions),
+    Upsample: positional(scale_channels, narrow_upsample),
+    ZeroPad: positional(scale_channels, narrow_zero_pad),
+    ChannelShuffle: positional(scale_grouped, narrow_positions),
+    Add: positional(scale_channels, narrow_positions),
+    Mul: positional(scale_channels, narrow_positions),
+    Concat: positional(scale_channels, narrow_positions),
+}
+
+
+def verify_layer(r: LayerReport, settings: Settings = Settings()) -> LayerCheck:
+    """One layer's verdict. Never raises for a layer it cannot check: it says why instead."""
+    verifier = VERIFIERS.get(type(r.layer))
+    if verifier is None:
+        return check(r, reason=f"no reference for {r.layer.kind}")
+    try:
+        return verifier(r, settings)
+    except NoReference as e:
+        return check(r, reason=f"no reference for {e}")
+    except LayerError as e:  # the engine refused a scaled configuration: a gap in the scaling, not a wrong count
+        return check(r, reason=f"could not scale it down ({e.message}); try --full")
+    except (ValueError, ArithmeticError) as e:
+        return check(r, reason=f"reference refused: {e}")
+
+
+def verify(report: Report, *, seed: int = 0, full: bool = False, max_channels: int = MAX_CHANNELS,
+           budget: int = BUDGET, progress: Optional[Callable[[int, int, LayerReport], None]] = None) -> Verification:
+    """Check every layer of ``report``; ``progress(done, total, layer)`` is called before each one."""
+    if max_channels < 1:
+        raise ValueError(f"{max_channels=} must be at least 1")
+    settings = Settings(seed, full, max_channels, budget)
+    checks: List[LayerCheck] = []
+    for i, r in enumerate(report.layers):
+        if progress is not None:
+            progress(i, len(report.layers), r)
+        checks.append(verify_layer(r, settings))
+    if progress is not None and report.layers:
+        progress(len(report.layers), len(report.layers), report.layers[-1])
+    spec = report.spec
+    return Verification(spec.title or spec.name or "network", spec.input, tuple(checks), seed, full, max_channels,
+                        budget)
+
+
+def cost(report: Report, full: bool = False, budget: int = BUDGET) -> Sequence[int]:
+    """A rough relative cost per layer, for a progress bar that moves evenly."""
+    return [work(r) if full or work(r) <= budget else budget for r in report.layers]
