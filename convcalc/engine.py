@@ -120,12 +120,15 @@ class Conventions:
     table leaves them out). ``ops``: element-wise work also counted, one operation per element
     (pool: per window element); batchnorm's folded scale-and-shift is one MAC, two FLOPs.
     ``optimizer``: state kept per parameter in the training estimate (sgd 0, momentum 1, adam 2).
+    ``inplace``: activations and dropout run in place (PyTorch's inplace=True), so their outputs
+    add no activation memory.
     """
 
     count: str = "macs"
     bias: bool = True
     ops: Tuple[str, ...] = ()
     optimizer: str = "sgd"
+    inplace: bool = False  # activations and dropout overwrite their input: no new tensor to count
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,7 @@ class Totals:
     params: int  # weights + biases
     buffers: int
     macs: int  # conv and fc multiply-accumulates
-    activations: int  # input included
+    activations: int  # input included; in-place layers left out when the conventions say so
     layers: int
     biases: int = 0
     counted_params: int = 0  # params as the conventions count them
@@ -162,6 +165,9 @@ class Report:
     def counted_params(self, r: LayerReport) -> int:
         return r.params if self.conventions.bias else r.params - r.biases
 
+    def counted_activations(self, r: LayerReport) -> int:
+        return 0 if self.conventions.inplace and r.layer.inplace else r.activations
+
     def work(self, r: LayerReport) -> int:
         """The layer's MACs or FLOPs under the conventions, extra element-wise ops included."""
         extra = r.ops if r.layer.op_kind and r.layer.op_kind in self.conventions.ops else 0
@@ -175,7 +181,7 @@ class Report:
             params=sum(r.params for r in self.layers),
             buffers=sum(r.buffers for r in self.layers),
             macs=sum(r.macs for r in self.layers),
-            activations=self.spec.input.elements + sum(r.activations for r in self.layers),
+            activations=self.spec.input.elements + sum(self.counted_activations(r) for r in self.layers),
             layers=len(self.layers),
             biases=sum(r.biases for r in self.layers),
             counted_params=sum(self.counted_params(r) for r in self.layers),

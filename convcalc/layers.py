@@ -114,6 +114,8 @@ class Layer:
     def macs(self, x: Shape) -> int:
         return 0
 
+    inplace: ClassVar[bool] = False  # may overwrite its input (activations, dropout): see --inplace
+
     # Element-wise work that the default convention does not count; ``op_kind`` says which
     # ``--count-ops`` switch turns it on: 'norm', 'act' or 'pool'.
     op_kind: ClassVar[str] = ""
@@ -608,6 +610,7 @@ class Activation(Layer):
 
     family: ClassVar[str] = "act"
     op_kind: ClassVar[str] = "act"
+    inplace: ClassVar[bool] = True
     function: str = "relu"
 
     def ops(self, x: Shape) -> int:
@@ -630,6 +633,7 @@ class Dropout(Layer):
     """Zeroes activations at random while training; nothing to count."""
 
     family: ClassVar[str] = "dropout"
+    inplace: ClassVar[bool] = True
     leading: ClassVar[Optional[str]] = "p"
 
     p: float = option(0.5, fraction, aliases=("rate", "probability"), help="drop probability (default 0.5)")

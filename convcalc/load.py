@@ -23,7 +23,7 @@ def load(arg: str, stdin: Optional[bytes] = None) -> NetworkSpec:
     path = Path(arg)
     if _is(path.is_dir):
         raise SpecError(f"'{arg}' is a directory, not a spec file")
-    if _is(path.is_file):
+    if _is(path.is_file) or _is(path.exists):  # a regular file, or a pipe such as /dev/stdin
         return load_file(path)
     bundled = catalog.find(arg)
     if bundled is not None:

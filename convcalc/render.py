@@ -7,14 +7,19 @@ integers. Rich is imported only when a table is drawn, so the other formats star
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
+import sys
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 from typing import IO, Any, Dict, List, Optional, Tuple
 
 from . import __version__
 from .engine import CONVENTIONS, LayerReport, Report
 from .layers import Note
+from .memory import memory
+from .receptive import Field, first_covering, receptive_fields
 from .errors import location_dict
 from .shape import Shape
 
@@ -44,12 +49,8 @@ def human_bytes(n: int) -> str:
     return f"{n} B"  # pragma: no cover - unreachable
 
 
-def count_label(count: str) -> str:
-    return "FLOPs" if count == "flops" else "MACs"
-
-
-def counted(r: LayerReport, count: str) -> int:
-    return r.flops if count == "flops" else r.macs
+def count_label(report: Report) -> str:
+    return "FLOPs" if report.conventions.count == "flops" else "MACs"
 
 
 # --- JSON -------------------------------------------------------------------------------
@@ -63,22 +64,55 @@ def options_dict(r: LayerReport) -> Dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(r.layer).items()}  # type: ignore[call-overload]
 
 
+def number(f: Fraction) -> Any:
+    """An exact JSON number: an int, or a fraction as the string "p/q"."""
+    return f.numerator if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
+
+
+def field_dict(f: Field, input_spatial: Tuple[int, ...]) -> Dict[str, Any]:
+    return {
+        "status": f.status,
+        "size": [number(a.size) for a in f.axes],
+        "jump": [number(a.jump) for a in f.axes],
+        "start": [number(a.start) for a in f.axes],
+        "exact": f.exact,
+        "covers_input": f.covers(input_spatial),
+        "why": f.why or None,
+    }
+
+
+def conventions_dict(report: Report) -> Dict[str, Any]:
+    c = report.conventions
+    return {
+        **CONVENTIONS,
+        "count": c.count,
+        "bias": c.bias,
+        "ops": list(c.ops),
+        "inplace": c.inplace,
+        "optimizer": c.optimizer,
+        "dtype": report.dtype,
+        "bytes_per_element": report.bytes_per_element,
+        "batch": report.batch,
+    }
+
+
 def report_dict(report: Report) -> Dict[str, Any]:
-    """The documented, stable JSON shape (``schema_version`` changes when it does)."""
+    """The documented, stable JSON shape (``schema_version`` changes when it does).
+
+    Raw figures (``params``, ``macs``, ``activations``) never depend on the conventions; the
+    ``counted`` figures are what the conventions in ``conventions`` make of them.
+    """
     spec = report.spec
     totals = report.totals
+    fields = receptive_fields(report)
+    mem = memory(report)
     return {
         "schema_version": SCHEMA_VERSION,
         "convcalc_version": __version__,
         "network": {"name": spec.name, "title": spec.title, "reference": spec.reference, "origin": spec.origin},
         "input": shape_dict(spec.input),
         "output": shape_dict(report.output),
-        "conventions": {
-            **CONVENTIONS,
-            "dtype": report.dtype,
-            "bytes_per_element": report.bytes_per_element,
-            "batch": report.batch,
-        },
+        "conventions": conventions_dict(report),
         "layers": [
             {
                 "index": r.index,
@@ -91,16 +125,21 @@ def report_dict(report: Report) -> Dict[str, Any]:
                 "input": shape_dict(r.input),
                 "output": shape_dict(r.output),
                 "params": r.params,
+                "biases": r.biases,
                 "buffers": r.buffers,
                 "macs": r.macs,
                 "flops": r.flops,
+                "ops": r.ops,
                 "activations": r.activations,
-                "activation_bytes": report.activation_bytes(r.activations),
+                "counted": {"params": report.counted_params(r), "work": report.work(r),
+                            "activations": report.counted_activations(r)},
+                "activation_bytes": report.activation_bytes(report.counted_activations(r)),
                 "param_bytes": report.param_bytes(r.params),
+                "receptive_field": field_dict(f, spec.input.spatial),
                 "notes": [{"level": n.level, "code": n.code, "text": n.text} for n in r.notes],
                 "location": location_dict(r.loc),
             }
-            for r in report.layers
+            for r, f in zip(report.layers, fields)
         ],
         "blocks": [
             {
@@ -126,12 +165,23 @@ def report_dict(report: Report) -> Dict[str, Any]:
         "totals": {
             "layers": totals.layers,
             "params": totals.params,
+            "biases": totals.biases,
             "buffers": totals.buffers,
             "macs": totals.macs,
             "flops": totals.flops,
+            "counted": {"params": totals.counted_params, "work": totals.work, "activations": totals.activations},
             "activations": totals.activations,
             "activation_bytes": report.activation_bytes(totals.activations),
             "param_bytes": report.param_bytes(totals.params),
+        },
+        "memory": {
+            "forward_bytes": mem.forward_bytes,
+            "inference_peak_activations": mem.peak,
+            "inference_bytes": mem.inference_bytes,
+            "weight_bytes": mem.weight_bytes,
+            "gradient_bytes": mem.gradient_bytes,
+            "optimizer_bytes": mem.optimizer_bytes,
+            "training_bytes": mem.training_bytes,
         },
         "warnings": [
             {"layer": r.index, "name": r.full_name, "code": n.code, "message": n.text, "location": location_dict(r.loc)}
@@ -147,58 +197,65 @@ def to_json(report: Report) -> str:
 # --- CSV and Markdown -------------------------------------------------------------------
 
 CSV_COLUMNS = ("index", "name", "kind", "description", "output", "params", "buffers", "macs", "flops",
-               "activations", "activation_bytes", "notes")
+               "activations", "activation_bytes", "receptive_field", "notes")
 
 
 def to_csv(report: Report) -> str:
-    """One row per layer, exact integers; no totals row, so the columns sum cleanly."""
+    """One row per layer, exact integers; no totals row, so the columns sum cleanly.
+
+    params, macs, flops and activations are counted under the report's conventions.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for r in report.layers:
-        writer.writerow([r.index, r.full_name, r.layer.kind, r.layer.describe(), str(r.output), r.params, r.buffers,
-                         r.macs, r.flops, r.activations, report.activation_bytes(r.activations),
-                         "; ".join(n.text for n in r.notes)])
+    flops = dataclasses.replace(report, conventions=dataclasses.replace(report.conventions, count="flops"))
+    macs = dataclasses.replace(report, conventions=dataclasses.replace(report.conventions, count="macs"))
+    for r, f in zip(report.layers, receptive_fields(report)):
+        acts = report.counted_activations(r)
+        writer.writerow([r.index, r.full_name, r.layer.kind, r.layer.describe(), str(r.output),
+                         report.counted_params(r), r.buffers, macs.work(r), flops.work(r), acts,
+                         report.activation_bytes(acts), f.text(), "; ".join(n.text for n in r.notes)])
     return out.getvalue()
 
 
-def to_markdown(report: Report, count: str = "macs") -> str:
+def to_markdown(report: Report) -> str:
     """A pipe table for docs, with exact figures (thousands separated)."""
-    label = count_label(count)
-    rows = [f"| # | name | layer | output | params | {label} | activations | notes |",
-            "|--:|---|---|---|--:|--:|--:|---|",
-            f"| 0 | input | INPUT | {report.spec.input} | 0 | 0 | {report.spec.input.elements:,} | |"]
-    for r in report.layers:
+    label = count_label(report)
+    fields = receptive_fields(report)
+    rows = [f"| # | name | layer | output | params | {label} | activations | RF | notes |",
+            "|--:|---|---|---|--:|--:|--:|--:|---|",
+            f"| 0 | input | INPUT | {report.spec.input} | 0 | 0 | {report.spec.input.elements:,} | 1 | |"]
+    for r, f in zip(report.layers, fields):
         notes = "; ".join(n.brief or n.text for n in r.notes).replace("|", "\\|")
-        rows.append(f"| {r.index} | {r.full_name} | {r.layer.describe()} | {r.output} | {r.params:,} | "
-                    f"{counted(r, count):,} | {r.activations:,} | {notes} |")
+        rows.append(f"| {r.index} | {r.full_name} | {r.layer.describe()} | {r.output} | {report.counted_params(r):,} | "
+                    f"{report.work(r):,} | {report.counted_activations(r):,} | {f.text()} | {notes} |")
     t = report.totals
-    total_count = t.flops if count == "flops" else t.macs
-    rows.append(f"| | **total** | | | **{t.params:,}** | **{total_count:,}** | **{t.activations:,}** | |")
+    rows.append(f"| | **total** | | | **{t.counted_params:,}** | **{t.work:,}** | **{t.activations:,}** | | |")
     title = report.spec.title or report.spec.name or "network"
-    lines = [f"### {title}", "", *rows, "", footer(report, count)]
-    lines += [f"- warning: layer {r.index} '{r.name}': {n.text}" for r, n in report.warnings]
+    lines = [f"### {title}", "", *rows, "", *(f"{line}  " for line in footer(report).split("\n"))]
+    lines += [f"- warning: layer {r.index} '{r.full_name}': {n.text}" for r, n in report.warnings]
     return "\n".join(lines) + "\n"
 
 
-def footer(report: Report, count: str) -> str:
+def footer(report: Report) -> str:
+    """The totals in exact figures, the memory model, and the conventions that produced them."""
     t = report.totals
-    label = count_label(count)
-    conv = "FLOPs = 2 × multiply-accumulates" if count == "flops" else "MACs = multiply-accumulates"
+    c = report.conventions
+    mem = memory(report)
+    label = count_label(report)
     buffers = f" + {t.buffers:,} buffers" if t.buffers else ""
+    params = "weights + biases" if c.bias else "weights only (biases left out)"
+    work = "2 × multiply-accumulates" if c.count == "flops" else "multiply-accumulates"
+    ops = f" + {', '.join(c.ops)} ops" if c.ops else ""
+    acts = "output elements, input included" + (", in-place activations left out" if c.inplace else "")
     return (
-        f"{t.params:,} params{buffers} ({human_bytes(report.param_bytes(t.params))}) · "
-        f"{counted_total(report, count):,} {label} · "
-        f"{t.activations:,} activations ({human_bytes(report.activation_bytes(t.activations))} forward "
-        f"at {report.dtype}, batch {report.batch})\n"
-        f"params: weights + biases · {conv} of conv and fc layers, bias not counted · "
-        f"activations: output elements, input included"
+        f"{t.counted_params:,} params{buffers} · {t.work:,} {label} · {t.activations:,} activations\n"
+        f"memory at {report.dtype}, batch {report.batch}: forward {human_bytes(mem.forward_bytes)} · "
+        f"inference peak {human_bytes(mem.inference_bytes)} with weights · "
+        f"training ({c.optimizer}) {human_bytes(mem.training_bytes)}\n"
+        f"params: {params} · {label}: {work} of conv and fc layers{ops}, bias adds not counted · "
+        f"activations: {acts}"
     )
-
-
-def counted_total(report: Report, count: str) -> int:
-    t = report.totals
-    return t.flops if count == "flops" else t.macs
 
 
 # --- the Rich table ---------------------------------------------------------------------
@@ -215,10 +272,11 @@ class Row:
     label: str
     output: Optional[Shape]
     params: int
-    macs: int
+    macs: int  # the work column: MACs or FLOPs as the report's conventions say
     activations: int
     notes: Tuple[Note, ...] = ()
     collapsed: bool = False  # a block or branch shown in place of its hidden layers
+    field: Optional[Field] = None
 
     @property
     def counted(self) -> bool:
@@ -230,42 +288,51 @@ def table_rows(report: Report, depth: Optional[int] = None) -> List[Row]:
     """The rows of the table, blocks opened up to ``depth`` (all when None), as torchinfo's depth.
 
     A block at ``depth`` is shown as one row carrying its subtotals; anything deeper is hidden.
+    Figures are counted under the report's conventions.
     """
+    fields = receptive_fields(report)
+    covering = first_covering(report, fields)
     sums: Dict[Tuple[str, ...], List[int]] = {}
-    last_output: Dict[Tuple[str, ...], Shape] = {}
-    for r in report.layers:
+    last: Dict[Tuple[str, ...], Tuple[Shape, Field]] = {}
+    for r, f in zip(report.layers, fields):
         for level in range(1, len(r.path) + 1):
             totals = sums.setdefault(r.path[:level], [0, 0, 0])
-            totals[0] += r.params
-            totals[1] += r.macs
-            totals[2] += r.activations
-            last_output[r.path[:level]] = r.output
+            totals[0] += report.counted_params(r)
+            totals[1] += report.work(r)
+            totals[2] += report.counted_activations(r)
+            last[r.path[:level]] = (r.output, f)
     blocks = {(*b.path, b.name): b for b in report.blocks}
     rows: List[Row] = []
     open_path: Tuple[str, ...] = ()
-    for r in report.layers:
+    for r, f in zip(report.layers, fields):
         same = next((i for i, (a, b) in enumerate(zip(open_path, r.path)) if a != b), min(len(open_path), len(r.path)))
         for level in range(same, len(r.path)):
             if depth is not None and level > depth:
                 break
             prefix = r.path[: level + 1]
-            params, macs, activations = sums[prefix]
+            params, work, activations = sums[prefix]
             block = blocks.get(prefix)
-            if block is not None:
-                rows.append(Row("block", level, "", prefix[-1], block.label, block.output,
-                                params, macs, activations, collapsed=depth == level))
-            else:
-                rows.append(Row("branch", level, "", f"branch {prefix[-1][1:]}", "", last_output[prefix],
-                                params, macs, activations, collapsed=depth == level))
+            output, end_field = last[prefix]
+            label = block.label if block is not None else ""
+            name = prefix[-1] if block is not None else f"branch {prefix[-1][1:]}"
+            rows.append(Row("block" if block is not None else "branch", level, "", name, label, output,
+                            params, work, activations, collapsed=depth == level, field=end_field))
         open_path = r.path
         if depth is None or len(r.path) <= depth:
-            rows.append(Row("layer", len(r.path), str(r.index), r.name, r.layer.describe(), r.output, r.params,
-                            counted(r, "macs"), r.activations, r.notes))
+            notes = r.notes
+            if r.index == covering:
+                whole = "x".join(map(str, report.spec.input.spatial))
+                notes += (Note("info", "sees-whole-input", f"sees the whole {whole} input from here",
+                               f"sees the whole {whole} input"),)
+            if f.status == "unaligned" and f.why and r.layer.family in ("add", "concat", "mul"):
+                notes += (Note("info", "not-aligned", f"receptive field not aligned: {f.why}", "RF not aligned"),)
+            rows.append(Row("layer", len(r.path), str(r.index), r.name, r.layer.describe(), r.output,
+                            report.counted_params(r), report.work(r), report.counted_activations(r), notes, field=f))
     return rows
 
 
 def print_table(report: Report, file: Optional[IO[str]] = None, width: Optional[int] = None,
-                count: str = "macs", color: Optional[bool] = None, depth: Optional[int] = None) -> None:
+                color: Optional[bool] = None, depth: Optional[int] = None, rf: bool = False) -> None:
     """Draw the table like the cs231n case studies: one row per layer, blocks nested, then totals."""
     from rich import box
     from rich.console import Console
@@ -278,12 +345,13 @@ def print_table(report: Report, file: Optional[IO[str]] = None, width: Optional[
     title = spec.title or spec.name or "network"
     table = Table(title=f"{title} — input {spec.input}", box=box.SIMPLE_HEAD, show_footer=False,
                   title_justify="left", pad_edge=False, padding=(0, 1), collapse_padding=True)
-    for header in ("#", "name", "layer", "output", "params", count_label(count), "memory"):
+    headers = ["#", "name", "layer", "output", "params", count_label(report), "memory"] + (["RF"] if rf else [])
+    for header in headers:
         table.add_column(header, justify="left" if header in ("name", "layer") else "right", no_wrap=True,
                          style="dim" if header == "#" else None)
     table.add_column("notes", min_width=10)
-    table.add_row("0", "input", "INPUT", str(spec.input), "0", "0", human(spec.input.elements), "")
-    scale = 2 if count == "flops" else 1
+    table.add_row("0", "input", "INPUT", str(spec.input), "0", "0", human(spec.input.elements),
+                  *(["1 j1"] if rf else []), "")
     for row in table_rows(report, depth):
         notes = Text()
         for i, n in enumerate(row.notes):
@@ -293,27 +361,29 @@ def print_table(report: Report, file: Optional[IO[str]] = None, width: Optional[
                          style="yellow" if n.level == "warning" else "dim")
         style = {"block": "bold", "branch": "italic"}.get(row.kind) if not row.collapsed else None
         name = "  " * row.depth + row.name + (" …" if row.collapsed else "")
+        field = [row.field.text() if row.field else ""] if rf else []
         table.add_row(row.index, name, row.label, str(row.output) if row.output else "", human(row.params),
-                      human(row.macs * scale), human(row.activations), notes, style=style)
+                      human(row.macs), human(row.activations), *field, notes, style=style)
     t = report.totals
     table.add_section()
-    table.add_row("", "total", f"{t.layers} layer{'s' if t.layers != 1 else ''}", str(report.output), human(t.params),
-                  human(counted_total(report, count)), human(t.activations), "", style="bold")
+    table.add_row("", "total", f"{t.layers} layer{'s' if t.layers != 1 else ''}", str(report.output),
+                  human(t.counted_params), human(t.work), human(t.activations), *([""] if rf else []), "",
+                  style="bold")
     console.print(table)
-    console.print(footer(report, count), style="dim", soft_wrap=False)
+    console.print(footer(report), style="dim", soft_wrap=False)
     for r, n in report.warnings:
         where = f" ({r.loc})" if r.loc else ""
         console.print(f"warning: layer {r.index} '{r.full_name}'{where}: {n.text}", style="yellow")
 
 
 def render(report: Report, fmt: str, file: Optional[IO[str]] = None, width: Optional[int] = None,
-           count: str = "macs", color: Optional[bool] = None, depth: Optional[int] = None) -> None:
+           color: Optional[bool] = None, depth: Optional[int] = None, rf: bool = False) -> None:
     if fmt == "table":
-        print_table(report, file, width, count, color, depth)
+        print_table(report, file, width, color, depth, rf)
         return
     text = {"json": lambda: to_json(report), "csv": lambda: to_csv(report),
-            "markdown": lambda: to_markdown(report, count)}[fmt]()
-    out = file if file is not None else __import__("sys").stdout
+            "markdown": lambda: to_markdown(report)}[fmt]()
+    out = file if file is not None else sys.stdout
     out.write(text)
 
 

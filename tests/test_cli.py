@@ -48,7 +48,7 @@ def test_table_alexnet_json_has_exact_totals_and_stable_shape():
     data = json.loads(result.stdout)
     assert data["schema_version"] == 1
     assert set(data) == {"schema_version", "convcalc_version", "network", "input", "output", "conventions",
-                         "layers", "blocks", "totals", "warnings"}
+                         "layers", "blocks", "totals", "memory", "warnings"}
     assert data["totals"]["params"] == 62_378_344
     assert data["totals"]["macs"] == 1_135_256_096
     assert data["totals"]["flops"] == 2 * 1_135_256_096
@@ -76,8 +76,8 @@ def test_markdown_from_a_yaml_file(tmp_path: Path):
                     "  - relu\n  - fc: 10\n")
     result = run("table", str(spec), "--format", "markdown")
     assert result.exit_code == 0
-    assert "| 1 | conv1 | CONV 10 5x5 s1 p2 | 32x32x10 | 760 | 768,000 | 10,240 |  |" in result.stdout
-    assert "| 3 | fc2 | FC 10 | 10 | 102,410 | 102,400 | 10 | flattens 32x32x10 |" in result.stdout
+    assert "| 1 | conv1 | CONV 10 5x5 s1 p2 | 32x32x10 | 760 | 768,000 | 10,240 | 5 j1 |  |" in result.stdout
+    assert "| 3 | fc2 | FC 10 | 10 | 102,410 | 102,400 | 10 | all | flattens 32x32x10 |" in result.stdout
 
 
 def test_dtype_and_batch_scale_activation_bytes():

@@ -24,16 +24,41 @@ def console_examples():
             yield pytest.param(command, shown, id=command[:60])
 
 
-@pytest.mark.parametrize("command, shown", list(console_examples()))
-def test_readme_example(command: str, shown: str):
+def run_example(command: str):
     args = shlex.split(command)
     assert args[0] == "convcalc"
-    result = CliRunner().invoke(cli, args[1:], catch_exceptions=False)
+    return CliRunner().invoke(cli, args[1:], catch_exceptions=False)
+
+
+def shown_text(output: str) -> str:
+    return "".join(line.rstrip() + "\n" for line in output.strip("\n").splitlines())
+
+
+@pytest.mark.parametrize("command, shown", list(console_examples()))
+def test_readme_example(command: str, shown: str):
+    result = run_example(command)
     expected_code = 2 if shown.startswith("error:") else 0
     assert result.exit_code == expected_code, result.output
     if shown.strip():
-        actual = [line.rstrip() for line in result.output.strip("\n").splitlines()]
-        assert actual == [line.rstrip() for line in shown.strip("\n").splitlines()]
+        assert shown_text(result.output) == shown_text(shown), "README output is stale; pytest --update-goldens"
+
+
+def test_update_readme_outputs(request: pytest.FixtureRequest):
+    """With --update-goldens, rewrite the output shown under each README example that shows one."""
+    if not request.config.getoption("--update-goldens"):
+        pytest.skip("runs with --update-goldens")
+    path = Path(__file__).parent.parent / "README.md"
+    text = path.read_text(encoding="utf-8")
+
+    def block(m: "re.Match[str]") -> str:
+        parts = re.split(r"^(\$ .*\n)", m.group(1), flags=re.M)
+        out = [parts[0]]
+        for command_line, shown in zip(parts[1::2], parts[2::2]):
+            out.append(command_line)
+            out.append(shown_text(run_example(command_line[2:].strip()).output) if shown.strip() else shown)
+        return "```console\n" + "".join(out) + "```"
+
+    path.write_text(re.sub(r"```console\n(.*?)```", block, text, flags=re.S), encoding="utf-8")
 
 
 def test_readme_first_command_is_install_and_vgg16_and_second_is_pytest():

@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import click
 
 from . import cli
+from .options import conventions_from, counting_options
 
 CONVENTIONS_HELP = """
 \b
-Conventions:
-  params       weights + biases (F·F·D1·K + K for conv); batchnorm's running
-               statistics are counted apart as buffers.
+Conventions (all stated again under every table and in JSON):
+  params       weights + biases (F·F·D1·K + K for conv); --no-bias counts
+               weights only. Batchnorm's running statistics are counted
+               apart as buffers.
   MACs         multiply-accumulates of conv (H2·W2·F·F·D1/groups·K) and fc
                (in·out) layers for one sample; bias additions, pooling,
-               normalisation and activations are not counted.
-               FLOPs = 2·MACs (--count flops). The lecture notes' "FLOPs"
-               formula H2·W2·F²·D1·D2 counts MACs.
+               normalisation and activations are not counted unless
+               --count-ops asks. FLOPs = 2·MACs (--count flops). The
+               lecture notes' "FLOPs" formula H2·W2·F²·D1·D2 counts MACs.
   activations  output elements of each layer ("memory" in the cs231n VGG
-               table); the total adds the input and every output. Bytes =
-               elements × dtype size × batch.
+               table), input included; --inplace leaves out activation and
+               dropout outputs. Bytes = elements × dtype size × batch, in
+               binary units (KiB, MiB, GiB).
+  memory       forward: every activation kept; inference peak: the largest
+               live set plus weights; training: forward activations +
+               weights + gradients + optimizer state (--optimizer).
+  RF           receptive field size and jump (Araujo et al., Distill 2019);
+               'all' once units see the whole input.
   A stride that does not divide W − F + 2P is floored, as PyTorch does, and
-  flagged; --strict turns that into a failure (exit 1).
+  flagged; --strict turns it into a failure (exit 1) when input is lost.
 
 \b
 Exit codes: 0 ok, 1 a check failed (--strict), 2 bad input or usage,
@@ -34,20 +42,16 @@ Exit codes: 0 ok, 1 a check failed (--strict), 2 bad input or usage,
 @click.argument("spec")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table",
               show_default=True, help="Output format; json and csv carry exact integers.")
-@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "int8", "float64"]),
-              default="float32", show_default=True, help="Element type for byte counts.")
-@click.option("--batch", type=click.IntRange(1, 10**9), default=1, show_default=True,
-              help="Batch size for activation bytes.")
-@click.option("--count", type=click.Choice(["macs", "flops"]), default="macs", show_default=True,
-              help="Show multiply-accumulates or FLOPs (= 2·MACs) in the table.")
+@counting_options
+@click.option("--rf", is_flag=True, help="Add a receptive-field column: size and jump (JSON always has them).")
 @click.option("--strict", is_flag=True, help="A stride that does not fit is a failure (exit 1), not a warning.")
 @click.option("--depth", type=click.IntRange(0, 1000), default=None,
               help="Show blocks nested up to this depth; deeper ones collapse into one row (default: all).")
 @click.option("--width", type=click.IntRange(40, 1000), default=None, help="Table width (default: the terminal's).")
 @click.pass_context
-def table(ctx: click.Context, spec: str, fmt: str, dtype: str, batch: int, count: str, strict: bool,
-          depth: Optional[int], width: Optional[int]) -> None:
-    """Every layer's output shape, params, MACs and activations.
+def table(ctx: click.Context, spec: str, fmt: str, dtype: str, batch: int, rf: bool, strict: bool,
+          depth: Optional[int], width: Optional[int], **counting: Any) -> None:
+    """Every layer's output shape, params, MACs, activations and receptive field.
 
     SPEC is a YAML file, '-' for stdin, a bundled architecture (see `convcalc list`)
     or a layer string that starts with the input shape.
@@ -57,8 +61,9 @@ def table(ctx: click.Context, spec: str, fmt: str, dtype: str, batch: int, count
       convcalc table vgg16
       convcalc table alexnet --format json
       convcalc table "227x227x3 conv96k11s4 maxpool3s2 lrn conv256k5p2 fc4096"
-      convcalc table "224x224x3 (conv64k3p1 relu)x2 maxpool fc10" --count flops
-      convcalc table my_net.yaml --format markdown --dtype float16 --batch 32
+      convcalc table "224x224x3 (conv64k3p1 relu)x2 maxpool fc10" --count flops --rf
+      convcalc table resnet50 --depth 1
+      convcalc table vgg16 --no-bias --inplace --batch 32 --optimizer adam
     """
     from ..engine import analyse
     from ..errors import CheckFailed
@@ -67,13 +72,13 @@ def table(ctx: click.Context, spec: str, fmt: str, dtype: str, batch: int, count
 
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
-    report = analyse(load(spec), dtype=dtype, batch=batch)
-    render(report, fmt, width=width, count=count, depth=depth)
+    report = analyse(load(spec), dtype=dtype, batch=batch, conventions=conventions_from(counting))
+    render(report, fmt, width=width, depth=depth, rf=rf)
     if strict and report.warnings:
         n = len(report.warnings)
         first, note = report.warnings[0]
         raise CheckFailed(f"--strict: {n} layer{'s' if n > 1 else ''} with a stride that does not fit; "
-                          f"first: layer {first.index} '{first.name}': {note.brief or note.text}", first.loc)
+                          f"first: layer {first.index} '{first.full_name}': {note.brief or note.text}", first.loc)
 
 
 @cli.command(name="list")
