@@ -263,8 +263,12 @@ def test_alexnet_yaml_equals_layer_string() -> None:
 # --- 4. every file is well formed ---------------------------------------------------------
 
 
+# Networks built from blocks (residual, inception): checked in test_architectures_graph.py.
+GRAPHS = ("googlenet", "googlenet-paper", "mobilenet_v2", "resnet18", "resnet34", "resnet50", "resnet50-v1")
+
+
 def test_bundled_names() -> None:
-    assert tuple(catalog.names()) == BUNDLED
+    assert tuple(catalog.names()) == tuple(sorted(BUNDLED + GRAPHS))
 
 
 @pytest.mark.parametrize("name", BUNDLED)
