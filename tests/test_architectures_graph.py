@@ -1,0 +1,272 @@
+"""The bundled networks built from blocks: ResNet-18/34/50 (and the paper's ResNet-50 v1),
+GoogLeNet (torchvision's and the paper's) and MobileNetV2.
+
+Their totals are literals from torchvision's documentation (the ``num_params`` and ``GFLOPS``
+of each ``*_Weights.IMAGENET1K_V1``, computed by torchvision from its model definitions in
+``torchvision/models/{resnet,googlenet,mobilenetv2}.py``) or hand counts written out next to
+them, never produced by running convcalc (STYLE.md rule 5). Then: golden tables, a broken
+residual block's located error, and the invariant that block subtotals and table rows add up.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import pytest
+from click.testing import CliRunner
+
+from convcalc import catalog
+from convcalc.cli import cli
+from convcalc.engine import LayerReport, Report, analyse
+from convcalc.errors import ShapeError
+from convcalc.load import load
+from convcalc.parse_yaml import parse_yaml
+from convcalc.render import print_table, table_rows
+
+GRAPHS = ("googlenet", "googlenet-paper", "mobilenet_v2", "resnet18", "resnet34", "resnet50", "resnet50-v1")
+
+
+def path_of(name: str) -> Path:
+    return catalog.directory() / f"{name}.yaml"
+
+
+def report_of(name: str) -> Report:
+    path = path_of(name)
+    return analyse(parse_yaml(path.read_text(encoding="utf-8"), str(path)))
+
+
+def by_name(report: Report) -> Dict[str, LayerReport]:
+    return {r.full_name: r for r in report.layers}
+
+
+# --- 1. published totals ------------------------------------------------------------------
+
+# (architecture, params, MACs). MACs count conv and fc multiply-accumulates without bias;
+# params are weights + biases + batchnorm's γ and β (its running statistics are buffers).
+PUBLISHED: List[Tuple[str, int, int]] = [
+    # torchvision docs, ResNet18_Weights.IMAGENET1K_V1: num_params 11,689,512, GFLOPS 1.81.
+    ("resnet18", 11_689_512, 1_814_073_344),
+    # ResNet34_Weights.IMAGENET1K_V1: num_params 21,797,672, GFLOPS 3.66.
+    ("resnet34", 21_797_672, 3_663_761_408),
+    # ResNet50_Weights.IMAGENET1K_V1: num_params 25,557,032, GFLOPS 4.09 (v1.5: the stride of
+    # each stage's first block on its 3x3 conv).
+    ("resnet50", 25_557_032, 4_089_184_256),
+    # The paper's v1 puts that stride on the first 1x1 conv instead: same weights, and in
+    # layer2.0, layer3.0, layer4.0 that conv sees a quarter of the positions:
+    #   56²·256·128 = 28²·512·256 = 14²·1024·512 = 102,760,448 MACs each in v1.5, a quarter in v1,
+    #   4,089,184,256 − 3 · (3/4) · 102,760,448 = 3,857,973,248 (He et al. Table 1: 3.8×10^9).
+    ("resnet50-v1", 25_557_032, 3_857_973_248),
+    # GoogLeNet_Weights.IMAGENET1K_V1: num_params 6,624,904, GFLOPS 1.50 (no auxiliary heads).
+    ("googlenet", 6_624_904, 1_498_376_192),
+    # The paper's: 5x5 branches add 16·Σ ch5x5red·ch5x5 = 16·(16·32 + 32·96 + 16·48 + 24·64 +
+    # 24·64 + 32·64 + 32·128 + 32·128 + 48·128) = 16·23,808 = 380,928 weights; a bias in place
+    # of each batchnorm takes one param off each of the 7,280 conv filters:
+    #   6,624,904 + 380,928 − 7,280 = 6,998,552;
+    #   MACs + Σ H·W·16·ch5x5red·ch5x5 = 1,498,376,192 + 16·(28²·(512 + 3,072)
+    #   + 14²·(768 + 1,536 + 1,536 + 2,048 + 4,096) + 7²·(4,096 + 6,144)) = 1,582,671,872.
+    ("googlenet-paper", 6_998_552, 1_582_671_872),
+    # MobileNet_V2_Weights.IMAGENET1K_V1: num_params 3,504,872, GFLOPS 0.30.
+    ("mobilenet_v2", 3_504_872, 300_774_272),
+]
+
+
+@pytest.mark.parametrize("name, params, macs", PUBLISHED, ids=[p[0] for p in PUBLISHED])
+def test_published_totals(name: str, params: int, macs: int) -> None:
+    totals = report_of(name).totals
+    assert (totals.params, totals.macs) == (params, macs)
+
+
+# torchvision's docs give MACs ("GFLOPS") to two decimals of a billion.
+TORCHVISION_GMACS = [("resnet18", 1.81), ("resnet34", 3.66), ("resnet50", 4.09), ("googlenet", 1.50),
+                     ("mobilenet_v2", 0.30)]
+
+
+@pytest.mark.parametrize("name, gmacs", TORCHVISION_GMACS, ids=[t[0] for t in TORCHVISION_GMACS])
+def test_torchvision_gflops(name: str, gmacs: float) -> None:
+    assert round(report_of(name).totals.macs / 1e9, 2) == gmacs
+
+
+def test_worked_sums_in_the_comments() -> None:
+    """The arithmetic quoted above and in the files' headers, done again."""
+    assert 16 * (16 * 32 + 32 * 96 + 16 * 48 + 24 * 64 + 24 * 64 + 32 * 64 + 32 * 128 + 32 * 128 + 48 * 128) == 380_928
+    assert 6_624_904 + 380_928 - 7_280 == 6_998_552
+    fives = 16 * (28**2 * (16 * 32 + 32 * 96) + 14**2 * (16 * 48 + 24 * 64 + 24 * 64 + 32 * 64 + 32 * 128)
+                  + 7**2 * (32 * 128 + 48 * 128))
+    assert fives == 84_295_680 and 1_498_376_192 + fives == 1_582_671_872
+    assert 56**2 * 256 * 128 == 28**2 * 512 * 256 == 14**2 * 1024 * 512 == 102_760_448
+    assert 4_089_184_256 - 3 * (102_760_448 - 102_760_448 // 4) == 3_857_973_248
+
+
+# He et al. Table 1: "18-layer" ... "50-layer" count the convs and the fc of the main path; the
+# projection shortcuts (branch b2) are not counted.
+@pytest.mark.parametrize("name, depth", [("resnet18", 18), ("resnet34", 34), ("resnet50", 50), ("resnet50-v1", 50)])
+def test_resnet_depth(name: str, depth: int) -> None:
+    layers = report_of(name).layers
+    assert sum(1 for r in layers if r.layer.kind in ("conv", "fc") and "b2" not in r.path) == depth
+
+
+def test_resnet50_v1_and_v1_5_differ_only_where_the_stride_sits() -> None:
+    v1_5, v1 = by_name(report_of("resnet50")), by_name(report_of("resnet50-v1"))
+    assert list(v1_5) == list(v1)
+    moved = {f"layer{i}.0.add1.b1.conv1" for i in (2, 3, 4)}
+    for name in v1_5:
+        assert v1_5[name].params == v1[name].params, name
+        if name in moved:
+            assert v1_5[name].macs == 4 * v1[name].macs == 102_760_448, name
+        else:
+            assert v1_5[name].macs == v1[name].macs, name
+
+
+# Per block, H·W·16·ch5x5red·ch5x5 more MACs with the true 5x5 branch (googlenet-paper's header).
+FIVE_BY_FIVE = {"inception3a": 6_422_528, "inception3b": 38_535_168, "inception4a": 2_408_448,
+                "inception4b": 4_816_896, "inception4c": 4_816_896, "inception4d": 6_422_528,
+                "inception4e": 12_845_056, "inception5a": 3_211_264, "inception5b": 4_816_896}
+
+
+def test_googlenet_paper_and_torchvision_differ_by_the_5x5_branches() -> None:
+    tv = {b.full_name: b for b in report_of("googlenet").blocks}
+    paper = {b.full_name: b for b in report_of("googlenet-paper").blocks}
+    assert sum(FIVE_BY_FIVE.values()) == 84_295_680
+    for name, extra in FIVE_BY_FIVE.items():
+        assert paper[name].macs - tv[name].macs == extra, name
+        assert paper[name].output == tv[name].output, name
+    # Table 1's output sizes, with Caffe's (and torchvision's) ceil-mode pools
+    for report in (report_of("googlenet"), report_of("googlenet-paper")):
+        layers = {r.name: r for r in report.layers if not r.path}
+        assert [str(layers[f"maxpool{i}"].output) for i in (1, 2, 3, 4)] == \
+               ["56x56x64", "28x28x192", "14x14x480", "7x7x832"]
+
+
+def test_mobilenet_v2_adds_the_input_back_only_when_the_shape_is_kept() -> None:
+    """torchvision's use_res_connect: stride 1 and as many channels out as in."""
+    report = report_of("mobilenet_v2")
+    adds = sorted(int(b.path[1]) for b in report.blocks if b.merge == "add")
+    assert adds == [3, 5, 6, 8, 9, 10, 12, 13, 15, 16]
+    blocks = {b.full_name: b for b in report.blocks}
+    for i in range(1, 18):
+        block = blocks[f"features.{i}"]
+        assert (i in adds) == (block.input == block.output), i
+    assert str(blocks["features.18"].output) == "7x7x1280"
+
+
+# --- 2. golden tables ----------------------------------------------------------------------
+
+
+def table_text(name: str, depth: Optional[int] = None) -> str:
+    out = io.StringIO()
+    print_table(analyse(load(name)), file=out, width=120, color=False, depth=depth)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("name", ["resnet18", "googlenet"])
+def test_table_golden(name: str, golden) -> None:
+    golden(f"{name}.table.txt", table_text(name))
+
+
+def test_resnet50_depth_1_golden(golden) -> None:
+    golden("resnet50-depth1.table.txt", table_text("resnet50", depth=1))
+
+
+# --- 3. a broken residual block ----------------------------------------------------------
+
+
+def test_wrong_stride_in_a_projection_shortcut_is_located(tmp_path: Path) -> None:
+    """resnet18 with its shortcut conv1x1 stride 2 lost: the error names the block, both branch
+    shapes and the layer that went astray, at the line and column where each is written."""
+    text = path_of("resnet18").read_text(encoding="utf-8")
+    shortcut = "conv${filters}k1s2nb bn"
+    assert text.count(shortcut) == 1
+    broken = tmp_path / "resnet18-broken.yaml"
+    broken.write_text(text.replace(shortcut, "conv${filters}k1nb bn"), encoding="utf-8")
+    lines = text.split("\n")
+    shortcut_line = next(i for i, line in enumerate(lines, start=1) if shortcut in line)
+    add_line = shortcut_line - 2  # basic_down's "- add:", above its main branch
+    assert lines[add_line - 1].strip() == "- add:"
+    add_column = lines[add_line - 1].index("add") + 1
+    conv_column = lines[shortcut_line - 1].index("conv") + 1
+
+    with pytest.raises(ShapeError) as info:
+        analyse(parse_yaml(broken.read_text(encoding="utf-8"), str(broken)))
+    e = info.value
+    assert (e.loc.file, e.loc.line, e.loc.column) == (str(broken), add_line, add_column) == (str(broken), 38, 9)
+    assert e.message.startswith("block 'layer2.0.add1': add needs branches of the same shape, got 28x28x128, 56x56x128;")
+    assert "branch 1 ends 28x28x128" in e.message
+    assert f"branch 2 ends 56x56x128, changed by 'conv1' (56x56x64 → 56x56x128 at {broken}:{shortcut_line}:{conv_column})" \
+        in e.message
+    assert "same stride" in e.hint
+
+    result = CliRunner().invoke(cli, ["table", str(broken)], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {broken}:38:9: block 'layer2.0.add1'")
+    assert "Traceback" not in result.output
+
+
+# --- 4. subtotals and rows add up, in every bundled network ------------------------------------
+
+
+@pytest.mark.parametrize("name", catalog.names())
+def test_block_subtotals_are_the_sums_of_their_layers(name: str) -> None:
+    report = analyse(load(name))
+    for block in report.blocks:
+        inside = report.layers[block.first - 1:block.last]
+        assert inside, block.full_name
+        prefix = (*block.path, block.name)
+        assert all(r.path[:len(prefix)] == prefix for r in inside), block.full_name
+        assert block.params == sum(r.params for r in inside), block.full_name
+        assert block.buffers == sum(r.buffers for r in inside), block.full_name
+        assert block.macs == sum(r.macs for r in inside), block.full_name
+        assert block.activations == sum(r.activations for r in inside), block.full_name
+        assert block.output == inside[-1].output, block.full_name
+    outside = [r for r in report.layers if not any(r.path[:len(b.path) + 1] == (*b.path, b.name)
+                                                   for b in report.blocks)]
+    assert all(not r.path for r in outside)
+
+
+@pytest.mark.parametrize("depth", [0, 1, 2, 3, None])
+@pytest.mark.parametrize("name", catalog.names())
+def test_table_rows_add_up_to_the_totals(name: str, depth: Optional[int]) -> None:
+    report = analyse(load(name))
+    rows = table_rows(report, depth=depth)
+    counted = [r for r in rows if r.counted]
+    t = report.totals
+    assert sum(r.params for r in counted) == t.params
+    assert sum(r.macs for r in counted) == t.macs
+    assert sum(r.activations for r in counted) + report.spec.input.elements == t.activations
+    if depth is not None:
+        assert all(r.depth <= depth for r in rows)
+
+
+# --- 5. the files themselves -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", GRAPHS)
+def test_file_is_well_formed(name: str) -> None:
+    path = path_of(name)
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    assert text.startswith("# "), "each file opens with a comment citing its source"
+    report = report_of(name)
+    spec = report.spec
+    assert spec.name == path.stem == name
+    assert spec.title and spec.reference
+    assert str(spec.input) == "224x224x3" and str(report.output) == "1000"
+    for r in report.layers:
+        assert r.loc is not None and r.loc.file == str(path)
+        assert 0 < r.loc.line <= len(lines) and r.loc.source == lines[r.loc.line - 1]
+    names = [r.full_name for r in report.layers]
+    assert len(names) == len(set(names)), "full names are unique"
+
+
+@pytest.mark.parametrize("name", GRAPHS)
+def test_only_strided_1x1_convs_are_flagged(name: str) -> None:
+    """A 1x1 conv with stride 2 reads every other pixel by design, so (W − 1)/2 + 1 never fits
+    an even W; every other strided layer here leaves over padding only (an info note)."""
+    for r, note in report_of(name).warnings:
+        assert note.code == "stride-does-not-fit"
+        assert r.layer.kind == "conv" and r.layer.kernel == (1,) and r.layer.stride == (2,), r.full_name
+
+
+def test_bundled_names() -> None:
+    assert set(GRAPHS) <= set(catalog.names())
