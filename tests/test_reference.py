@@ -327,8 +327,8 @@ def conv_cases(draw):
     kernel = [draw(st.integers(1, 3)) for _ in range(rank)]
     dilation = [draw(st.integers(1, 2)) for _ in range(rank)]
     pads = [(draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(rank)]
-    sizes = [draw(st.integers(max(1, d * (k - 1) + 1 - b - a), 6 if rank < 3 else 4))
-             for k, d, (b, a) in zip(kernel, dilation, pads)]
+    lowest = [max(1, d * (k - 1) + 1 - b - a) for k, d, (b, a) in zip(kernel, dilation, pads)]
+    sizes = [draw(st.integers(lo, lo + (4 if rank < 3 else 2))) for lo in lowest]
     return dict(sizes=sizes, channels=groups * draw(st.integers(1, 2)), filters=groups * draw(st.integers(1, 2)),
                 kernel=kernel, stride=[draw(st.integers(1, 3)) for _ in range(rank)], pads=pads,
                 dilation=dilation, groups=groups, bias=draw(st.booleans()), seed=draw(st.integers(0, 99)))
