@@ -19,6 +19,10 @@ ALIASES: Dict[str, str] = {
     "vgg19": "vgg-e",
     "lenet": "lenet5",
     "lenet-5": "lenet5",
+    "mobilenetv2": "mobilenet_v2",
+    "mobilenet-v2": "mobilenet_v2",
+    "resnet50-v1.5": "resnet50",
+    "inception-v1": "googlenet",
 }
 
 

@@ -218,7 +218,8 @@ def default_names(nodes: Sequence[Node]) -> Tuple[str, ...]:
         else:
             family = key = node.kind or (node.merge.family if node.merge else "block")
         counters[key] = counters.get(key, 0) + 1
-        names.append(node.name or f"{family}{counters[key]}")
+        joint = "_" if family[-1:].isdigit() else ""  # relu6_1, not relu61
+        names.append(node.name or f"{family}{joint}{counters[key]}")
     return tuple(names)
 
 

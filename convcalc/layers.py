@@ -235,6 +235,11 @@ def fit_notes(ws: Tuple[Window, ...]) -> Tuple[Note, ...]:
         value = Fraction(w.span, w.stride) + 1
         formula = f"({w.size} − {w.effective_kernel}{f' + {p}' if p else ''})/{w.stride} + 1 = {float(value):.2f}"
         left_over = w.span % w.stride
+        if w.effective_kernel < w.stride:  # a strided 1x1 conv skips pixels by design, not by accident
+            text = (f"{formula}{where}: floored to {math.floor(value)} as PyTorch does; the window is smaller "
+                    f"than the stride, so it skips pixels by design (the leftover is one more of them).")
+            notes.append(Note("info", "stride-skips-by-design", text, f"{float(value):.2f}: skips by design"))
+            continue
         if left_over <= w.pad_after:  # the windows skip only padding: every input pixel is still seen
             text = (f"{formula}{where}: floored to {math.floor(value)} as PyTorch does; the last {left_over} "
                     f"column{'s' if left_over > 1 else ''} left over {'are' if left_over > 1 else 'is'} padding, "
@@ -567,6 +572,9 @@ class BatchNorm(Layer):
     """
 
     family: ClassVar[str] = "bn"
+
+    eps: float = option(1e-5, real, aliases=("epsilon",), help="ε added to the variance (default 1e-5); changes no count")
+    momentum: float = option(0.1, real, help="running-statistics momentum (default 0.1); changes no count")
 
     def params(self, x: Shape) -> int:
         return 2 * x.channels

@@ -35,7 +35,7 @@ class Token:
 
 
 _SEPARATORS = re.compile(r"(?:\s|,|->|→)+")
-_WORD = re.compile(r"(?:(?!->|→)[^\s,()|])+")
+_WORD = re.compile(r"(?:\$\{[^}]*\}|(?!->|→)[^\s,()|])+")  # ${...} (a block argument) stays whole
 _REPEAT = re.compile(r"\)\s*(?:[x×*]\s*(\d+))?", re.IGNORECASE)
 _VGG_INPUT = re.compile(r"input\s*\(([^)]*)\)", re.IGNORECASE)
 _VGG_CONV = re.compile(r"^conv(\d+)-(\d+)$", re.IGNORECASE)

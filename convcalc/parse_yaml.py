@@ -40,8 +40,8 @@ from .spec import (
 )
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_TOP_KEYS = ("name", "title", "reference", "description", "input", "blocks", "layers")
-_ITEM_KEYS = ("name", "repeat")
+_TOP_KEYS = ("name", "title", "reference", "description", "input", "blocks", "layers", "expect", "budget")
+_ITEM_KEYS = ("name", "repeat", "expect")
 _SEQUENCE_KEYS = ("seq", "sequential", "group", "stage")
 _DEFINITION_KEYS = ("args", "layers", "description")
 _INPUT_KEYS = ("height", "width", "channels")
@@ -123,6 +123,8 @@ class _Reader:
             title=texts.get("title", ""),
             reference=texts.get("reference", ""),
             origin=self.file,
+            expect=self.expectations(top["expect"][1], "the network") if "expect" in top else (),
+            budget=self.budget(top["budget"][1]) if "budget" in top else (),
         )
 
     # --- node helpers --------------------------------------------------------------------
@@ -231,15 +233,15 @@ class _Reader:
             text = self.value(node)
             if not isinstance(text, str):
                 raise SpecError(f"expected a layer, got {text!r}", where, hint="for example: - conv: {filters: 64, kernel: 3}")
-            if "$" in text:
-                at = self.loc(node)
-                return parse_tokens(tokenize(self.interpolate(text, at), self.file, at.line, at.column,
-                                             sources=[at.source]))
-            return parse_tokens(self.tokens_of(node, text))
+            tokens = self.tokens_of(node, text)
+            if "$" in text:  # substitute token by token, so each keeps its place in the source
+                tokens = [Token(self.interpolate(t.text, t.loc), t.loc) for t in tokens]
+            return parse_tokens(tokens)
         entries = self.mapping(node, "a layer")
         named = "name" in entries
         name = self.string(entries.pop("name")[1], "name") if named else None
         repeat = self.repeat(entries.pop("repeat")) if "repeat" in entries else None
+        expects = self.expectations(entries.pop("expect")[1], "a layer") if "expect" in entries else ()
         if not entries:
             raise SpecError(f"this layer has {'a name but ' if named else ''}no kind", where,
                             hint="for example: - conv: {filters: 64, kernel: 3}")
@@ -263,7 +265,10 @@ class _Reader:
                 hint = f" — did you mean '{close}'?" if (close := did_you_mean(kind, self.definitions)) else ""
                 if hint:
                     raise SpecError(f"unknown layer or block '{kind}'{close}", at)
-            item = LayerSpec(make_layer(kind, self.options(kind, vnode), at), name, at)
+            item = LayerSpec(make_layer(kind, self.options(kind, vnode), at), name, at, expects)
+        if expects and not isinstance(item, LayerSpec):
+            raise SpecError("'expect' goes on a layer or on the whole network, not on a block", expects[0].loc,
+                            hint="put it on the block's last layer, or under the spec's top-level 'expect:'")
         if repeat is None:
             return [item]
         count, rnode = repeat
@@ -272,6 +277,26 @@ class _Reader:
         if name is None:
             return [item] * count
         return [replace(item, name=f"{name}.{i}") for i in range(1, count + 1)]
+
+    def expectations(self, node: yaml.Node, what: str) -> Tuple[Any, ...]:
+        """``expect: {shape: 55x55x96, params: 34944, macs: 105.4M}``, read by expect.py."""
+        from .expect import parse_expect
+
+        return parse_expect(self.raw_values(node, f"the 'expect' of {what}"), what)
+
+    def budget(self, node: yaml.Node) -> Tuple[Any, ...]:
+        """``budget: {params: 25M, macs: 4G, memory: 2GiB}``, read by expect.py."""
+        from .expect import parse_budget
+
+        return parse_budget(self.raw_values(node, "the 'budget'"))
+
+    def raw_values(self, node: yaml.Node, what: str) -> List[Any]:
+        """A mapping of plain values, each with its source text (``105.4M`` as written) and place."""
+        from .expect import RawValue
+
+        return [RawValue(key, self.value(vnode), vnode.value if isinstance(vnode, yaml.ScalarNode) else None,
+                         self.loc(knode), self.loc(vnode))
+                for key, (knode, vnode) in self.mapping(node, what).items()]
 
     def size(self, node: Node) -> int:
         """Layers and merges in ``node``, remembered per block so repeated blocks cost nothing."""
@@ -348,6 +373,10 @@ class _Reader:
         finally:
             self.env = saved
             self.expanding.pop()
+        only = layers[0] if len(layers) == 1 else None
+        if isinstance(only, BlockSpec) and only.merge is not None and only.name is None:
+            # a block that is one merge (an inception module) is that merge, not a level above it
+            return BlockSpec(only.branches, only.merge, name, kind=kind, loc=only.loc)
         return BlockSpec((tuple(layers),), None, name, kind=kind, loc=at)
 
     def substitute(self, value: Any, loc: Location) -> Any:

@@ -142,7 +142,7 @@ def test_googlenet_paper_and_torchvision_differ_by_the_5x5_branches() -> None:
 def test_mobilenet_v2_adds_the_input_back_only_when_the_shape_is_kept() -> None:
     """torchvision's use_res_connect: stride 1 and as many channels out as in."""
     report = report_of("mobilenet_v2")
-    adds = sorted(int(b.path[1]) for b in report.blocks if b.merge == "add")
+    adds = sorted(int(b.name) for b in report.blocks if b.merge == "add")  # the block is its merge
     assert adds == [3, 5, 6, 8, 9, 10, 12, 13, 15, 16]
     blocks = {b.full_name: b for b in report.blocks}
     for i in range(1, 18):

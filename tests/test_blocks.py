@@ -278,3 +278,25 @@ def test_the_spec_values_are_what_the_string_says():
     assert isinstance(block, BlockSpec) and isinstance(block.merge, Add)
     assert block.branches == ((LayerSpec(Conv(3, (3,), padding=(1,))),), ())
     assert math.prod(parse_string("8x8x3 res(conv3k3p1)x3").input.dims) == 192
+
+
+def test_tokens_after_an_argument_keep_their_columns():
+    text = ("input: [8, 8, 4]\nblocks:\n  b:\n    args: {w: 4}\n    layers:\n"
+            "      - conv${w}k3p1 bn cnov\nlayers:\n  - b: {}\n")
+    with pytest.raises(SpecError) as info:
+        parse_yaml(text, "b.yaml")
+    assert str(info.value.loc) == "b.yaml:6:25"  # 'cnov' where it stands in the source
+
+
+def test_a_block_that_is_one_merge_is_that_merge():
+    text = ("input: [8, 8, 4]\nblocks:\n  inc:\n    layers:\n      - concat: [conv4k1, conv4k3p1]\n"
+            "layers:\n  - inc: {}\n    name: inception3a\n")
+    report = analyse(parse_yaml(text))
+    assert [r.full_name for r in report.layers] == ["inception3a.b1.conv1", "inception3a.b2.conv1",
+                                                    "inception3a.concat"]
+    assert report.blocks[0].label == "INC (concat, 2 branches)"
+
+
+def test_default_names_of_kinds_ending_in_a_digit():
+    report = analyse(parse_string("8x8x4 relu6 relu6 conv4k1"))
+    assert [r.name for r in report.layers] == ["relu6_1", "relu6_2", "conv1"]

@@ -290,8 +290,9 @@ def test_conv_warns_exactly_when_the_stride_does_not_fit(h, w, kh, kw, sh, sw, p
     text = f"{h}x{w}x1 conv1k{kh}x{kw}s{sh}x{sw}p{pad}d{dilation}"
     [layer] = analyse(parse_string(text)).layers
     # Every misfit axis is flagged; it is a warning when input is never seen, an info note when
-    # what is left over is only the padding after the input.
-    warnings = [n for n in layer.notes if n.code in ("stride-does-not-fit", "stride-skips-padding")]
+    # what is left over is only the padding after the input, or when the window is smaller than
+    # the stride (a strided 1x1 conv skips pixels by design).
+    warnings = [n for n in layer.notes if n.code in MISFIT_CODES]
     axes_ = [(h, kh, sh), (w, kw, sw)]
     misfits = {a for a in axes_ if (a[0] - (dilation * (a[1] - 1) + 1) + 2 * pad) % a[2] != 0}
     assert len(warnings) == len(misfits)  # one note per distinct misfit axis, none when all fit
@@ -303,14 +304,19 @@ def test_conv_warns_exactly_when_the_stride_does_not_fit(h, w, kh, kw, sh, sw, p
         formula = f"({size} − {taps}{f' + {2 * pad}' if pad else ''})/{stride} + 1 = "
         [note] = [n for n in warnings if n.text.startswith(formula)]
         left_over = (size - taps + 2 * pad) % stride
-        assert note.code == ("stride-skips-padding" if left_over <= pad else "stride-does-not-fit")
+        assert note.code == ("stride-skips-by-design" if taps < stride else
+                             "stride-skips-padding" if left_over <= pad else "stride-does-not-fit")
         assert f"= {float(value):.2f}" in note.text
         assert f"floored to {math.floor(value)}" in note.text
         if note.level == "warning":
             assert f"ceil would give {math.ceil(value)}" in note.text
         actual = layer.output.spatial[0 if (size, kernel, stride) == axes_[0] else 1]
         assert actual == math.floor(value) == len(window_starts(size, kernel, stride, dilation, pad, pad))
-        check_suggestion(note.text, size, kernel, stride, dilation, pad)
+        if note.code != "stride-skips-by-design":
+            check_suggestion(note.text, size, kernel, stride, dilation, pad)
+
+
+MISFIT_CODES = ("stride-does-not-fit", "stride-skips-padding", "stride-skips-by-design")
 
 
 @SETTINGS
@@ -320,10 +326,10 @@ def test_conv_warns_exactly_when_the_stride_does_not_fit(h, w, kh, kw, sh, sw, p
 def test_pool_warns_exactly_when_the_stride_does_not_fit_and_never_in_ceil_mode(w):
     ceil = "ceil" if w.ceil_mode else ""
     [layer] = analyse(parse_string(f"{w.size}x{w.size}x8 maxpool{w.kernel}s{w.stride}p{w.pad_before}{ceil}")).layers
-    warnings = [n for n in layer.notes if n.code in ("stride-does-not-fit", "stride-skips-padding")]
+    warnings = [n for n in layer.notes if n.code in MISFIT_CODES]
     misfit = (w.size - w.kernel + 2 * w.pad_before) % w.stride != 0
     assert len(warnings) == (1 if misfit and not w.ceil_mode else 0)
-    if warnings:
+    if warnings and warnings[0].code != "stride-skips-by-design":
         check_suggestion(warnings[0].text, w.size, w.kernel, w.stride, 1, w.pad_before)
 
 
