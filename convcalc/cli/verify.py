@@ -182,6 +182,10 @@ def _print_table(v: "Verification", seconds: float, width: Optional[int]) -> Non
         console.print(line, markup=False, highlight=False)
 
 
+def _number(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
 def closing_lines(v: "Verification", seconds: float) -> List[str]:
     """The summary under the table: what agreed, what was scaled and how, what failed, the time."""
     total, verified = len(v.layers), v.count("verified")
@@ -190,7 +194,8 @@ def closing_lines(v: "Verification", seconds: float) -> List[str]:
     scaled = [c for c in v.layers if c.scaled]
     lines = []
     if failed:
-        lines.append(f"✗ {len(failed)} of {total} layer{'s' if total != 1 else ''} disagree with the reference:")
+        lines.append(f"✗ {len(failed)} of {total} layer{'s' if total != 1 else ''} "
+                     f"disagree{'s' if len(failed) == 1 else ''} with the reference:")
         for c in failed:
             lines.append(f"  layer {c.index} '{c.name}' ({c.description}):")
             if c.measured is None:
@@ -200,12 +205,12 @@ def closing_lines(v: "Verification", seconds: float) -> List[str]:
                     if not r.agrees(q):
                         e, m = getattr(r.engine, q), getattr(r.measured, q)
                         lines.append(f"    {r.label} ({', '.join(map(str, r.inputs))} → {r.layer}): "
-                                     f"{q} engine {e} ≠ measured {m}")
+                                     f"{q} engine {_number(e)} ≠ measured {_number(m)}")
             if c.measured is not None:
                 for q in ("output", "params", "buffers", "macs"):
                     e, m = getattr(c.engine, q), getattr(c.measured, q)
                     if e != m:
-                        lines.append(f"    full size: {q} engine {e} ≠ measured {m}")
+                        lines.append(f"    full size: {q} engine {_number(e)} ≠ measured {_number(m)}")
     else:
         lines.append(f"✓ {verified} of {total} layer{'s' if total != 1 else ''} verified: output shape, parameters, "
                      f"buffers and MACs are what the reference measured.")
