@@ -117,3 +117,21 @@ def test_human_bytes_uses_binary_prefixes():
     assert human_bytes(96 * 2**20) == "96.0 MiB"
     assert human_bytes(1023) == "1023 B"
     assert human_bytes(3 * 2**30) == "3.0 GiB"
+
+
+def test_why_tools_disagree_figures():
+    """The figures the README's "Why tools disagree" table quotes."""
+    grouped = ("227x227x3 conv96k11s4 maxpool3s2 lrn conv256k5p2g2 maxpool3s2 lrn conv384k3p1 conv384k3p1g2 "
+               "conv256k3p1g2 maxpool3s2 fc4096 fc4096 fc1000")
+    totals = analyse(parse_string(grouped)).totals
+    assert (totals.params, totals.macs) == (60_965_224, 724_406_816)  # "61M", "0.7 GFLOP"
+    vgg = analyse(load("vgg16"), conventions=Conventions(ops=("norm", "act", "pool"))).totals
+    assert vgg.work == 15_489_941_504
+    conv1_2 = next(r for r in analyse(load("vgg16")).layers if r.name == "conv1_2")
+    assert 15_470_264_320 - conv1_2.macs == 13_620_576_256  # the slide's "13.6 GFLOP"
+    resnet = analyse(load("resnet50")).totals
+    assert resnet.params + resnet.buffers == 25_610_152  # Keras-style total: + moving mean and variance
+    readme = (__import__("pathlib").Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    for figure in ("60,965,224", "724,406,816", "15,489,941,504", "13,620,576,256", "25,610,152", "138,344,128",
+                   "15,237,608", "30,940,528,640"):
+        assert figure in readme
