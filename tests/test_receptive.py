@@ -165,3 +165,30 @@ def test_brute_force_oracle_on_the_notes_example():
     # receptive field size is 1 + L·(K − 1)" (seed 001): three 3x3 convs see 7 pixels.
     assert brute_field([(3, 1, 0, 1)] * 3) == (7, 1, 3)
     assert brute_field([(3, 1, 1, 1)] * 3) == (7, 1, 0)
+
+
+def test_resnet18_by_hand():
+    # conv1 7x7 s2 p3: 7, jump 2. maxpool 3 s2 p1: 7 + 2·2 = 11, jump 4.
+    # layer1: four 3x3 convs at jump 4, +8 each: 43. layer2.0: 3x3 s2 +8 = 51 (jump 8), 3x3 +16 = 67;
+    # its 1x1 s2 shortcut keeps 43 with the same jump 8 and centre 0, so the add is aligned: 67.
+    # layer2.1: +16 +16 = 99. layer3: +16 (s2, jump 16), +32, +32, +32 = 211. layer4: +32 (s2, jump 32),
+    # +64, +64, +64 = 435 — the figure usually quoted for ResNet-18.
+    report = analyse(load("resnet18"))
+    fields = {r.full_name: f for r, f in zip(report.layers, receptive_fields(report))}
+    adds = [(name, rf(f)) for name, f in fields.items() if name.endswith(".add")]
+    assert [v for _, v in adds] == [(27, 4), (43, 4), (67, 8), (99, 8), (147, 16), (211, 16), (307, 32), (435, 32)]
+    assert all(f.axes[0].start == 0 for name, f in fields.items() if name.endswith(".add"))
+    assert fields["avgpool"].status == "global"
+
+
+def test_googlenet_by_hand():
+    # torchvision's GoogLeNet: conv1 7x7 s2 p3 → 7/2; maxpool1 3 s2 (ceil, no padding) → 11/4 and
+    # the centre moves to 2; conv3 3x3 p1 → 19; maxpool2 → 27/8. Each inception module's widest
+    # branch is a 3x3 (torchvision's "5x5" branch is a 3x3 too), all centred, so each adds 2·jump:
+    # 3a 43, 3b 59; maxpool3 → 75/16; 4a..4e 107, 139, 171, 203, 235; maxpool4 2x2 s2 → 251/32;
+    # 5a 315, 5b 379.
+    report = analyse(load("googlenet"))
+    fields = {r.full_name: f for r, f in zip(report.layers, receptive_fields(report))}
+    merges = [rf(f)[0] for name, f in fields.items() if name.endswith(".concat")]
+    assert merges == [43, 59, 107, 139, 171, 203, 235, 315, 379]
+    assert rf(fields["maxpool4"]) == (251, 32) and fields["maxpool4"].axes[0].start == 22
