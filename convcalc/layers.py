@@ -17,10 +17,11 @@ To add a layer kind: write its rule here, add it to ``KINDS`` at the bottom, and
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, fields
 from fractions import Fraction
-from typing import Any, ClassVar, Dict, Optional, Tuple, Type
+from typing import Any, ClassVar, Dict, Optional, Tuple, Type, Union
 
 from .errors import LayerError
 from .options import (
@@ -51,6 +52,9 @@ class Note:
     brief: str = ""  # a few words for a table cell; ``text`` says it all
 
 
+Number = Union[int, Fraction]  # exact: an int where the value is whole, else a Fraction
+
+
 @dataclass(frozen=True)
 class Step:
     """What one layer does to a receptive field along one axis, in units of the input's jump.
@@ -67,18 +71,19 @@ class Step:
     transposed convs whose kernel does not divide by the stride): ``r`` is then the largest.
     """
 
-    grow: Fraction
-    scale: Fraction
-    shift: Fraction
+    grow: Number
+    scale: Number
+    shift: Number
     exact: bool = True
 
 
-IDENTITY_STEP = Step(Fraction(0), Fraction(1), Fraction(0))
+IDENTITY_STEP = Step(0, 1, 0)  # ints where the value is whole: Fraction arithmetic is slow
 
 
 def window_step(w: Window) -> Step:
     f = w.effective_kernel
-    return Step(Fraction(f - 1), Fraction(w.stride), Fraction(f - 1, 2) - w.pad_before)
+    shift = (f - 1) // 2 - w.pad_before if f % 2 else Fraction(f - 1, 2) - w.pad_before
+    return Step(f - 1, w.stride, shift)
 
 
 class Layer:
@@ -172,6 +177,7 @@ def check_rank(x: Shape, rank: Optional[int], kind: str) -> None:
         raise LayerError(f"{kind} needs a {rank}-D input ({example}), got {x} with {x.rank} spatial axes")
 
 
+@functools.lru_cache(maxsize=4096)  # shape, params, MACs, notes and fields all ask for the same windows
 def windows(
     x: Shape, kernel: Ints, stride: Ints, pad: Padding, dilation: Ints, ceil_mode: bool = False
 ) -> Tuple[Window, ...]:
@@ -1049,8 +1055,13 @@ class Kind:
 
     def option_fields(self) -> Dict[str, Any]:
         """The options a user may set: the rule's, less those the kind fixes."""
-        fixed = dict(self.fixed)
-        return {f.name: f for f in fields(self.rule) if is_option(f) and f.name not in fixed}  # type: ignore[arg-type]
+        return _option_fields(self)
+
+
+@functools.lru_cache(maxsize=None)
+def _option_fields(kind: Kind) -> Dict[str, Any]:
+    fixed = dict(kind.fixed)
+    return {f.name: f for f in fields(kind.rule) if is_option(f) and f.name not in fixed}  # type: ignore[arg-type]
 
 
 ACTIVATIONS = ("relu", "relu6", "leakyrelu", "elu", "selu", "gelu", "sigmoid", "tanh", "silu",

@@ -15,6 +15,7 @@ plain Python objects, because only the nodes remember where they were written. A
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 from dataclasses import replace
 from fractions import Fraction
@@ -61,6 +62,7 @@ class _Reader:
         self.lines = text.split("\n")
         self.text = text
         self._constructor = yaml.constructor.SafeConstructor()
+        self._line_starts: Optional[List[int]] = None
         self.definitions: Dict[str, Tuple[yaml.Node, Dict[str, Tuple[yaml.Node, yaml.Node]]]] = {}
         self.env: Optional[Dict[str, Any]] = None  # the arguments of the block being expanded
         self.expanding: List[str] = []  # block definitions being expanded, outermost first
@@ -74,9 +76,11 @@ class _Reader:
         return Location(self.file, mark.line + 1, mark.column + 1, source, max(1, width))
 
     def at_index(self, index: int) -> Location:
-        """The location of character ``index`` of the text."""
-        line = self.text.count("\n", 0, index)
-        column = index - (self.text.rfind("\n", 0, index) + 1)
+        """The location of character ``index`` of the text (a binary search over line starts)."""
+        if self._line_starts is None:
+            self._line_starts = [0] + [i + 1 for i, c in enumerate(self.text) if c == "\n"]
+        line = bisect.bisect_right(self._line_starts, index) - 1
+        column = index - self._line_starts[line]
         return Location(self.file, line + 1, column + 1, self.lines[line] if line < len(self.lines) else "")
 
     def network(self) -> NetworkSpec:
@@ -411,8 +415,9 @@ class _Reader:
         elif node.style in ("|", ">"):
             start = self.text.find("\n", start, end) + 1 or end
         where = self.at_index(start)
+        last_line = node.end_mark.line + 1
         tokens = tokenize(self.text[start:end], self.file, where.line, where.column,
-                          sources=self.lines[where.line - 1:])
+                          sources=self.lines[where.line - 1:last_line])
         if [t.text for t in tokens] == [t.text for t in tokenize(text)]:
             return tokens
         at = self.loc(node)

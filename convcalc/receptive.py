@@ -15,34 +15,33 @@ Fully connected layers and global pooling see the whole input.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Iterator, List, Sequence, Tuple
 
 from .engine import LayerReport, Report
-from .layers import Step
+from .layers import Number, Step
 from .spec import LayerSpec, Node
 
 
-def size(r: Fraction, j: Fraction, step: Step) -> Fraction:
+def size(r: Number, j: Number, step: Step) -> Number:
     """``r' = r + (F_eff − 1)·j``."""
     return r + step.grow * j
 
 
-def jump(j: Fraction, step: Step) -> Fraction:
+def jump(j: Number, step: Step) -> Number:
     """``j' = j·S``."""
     return j * step.scale
 
 
-def start(s: Fraction, j: Fraction, step: Step) -> Fraction:
+def start(s: Number, j: Number, step: Step) -> Number:
     """``start' = start + ((F_eff − 1)/2 − P_before)·j``."""
     return s + step.shift * j
 
 
 @dataclass(frozen=True)
 class AxisField:
-    size: Fraction
-    jump: Fraction
-    start: Fraction
+    size: Number
+    jump: Number
+    start: Number
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ class Field:
         return f"{'≤' if not self.exact else ''}{r} j{j}"
 
 
-def fraction_text(f: Fraction) -> str:
+def fraction_text(f: Number) -> str:
     return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
 
 
@@ -87,7 +86,7 @@ GLOBAL = Field(status="global")
 def receptive_fields(report: Report) -> Tuple[Field, ...]:
     """One Field per entry of ``report.layers`` (layers and merges), in the same order."""
     spec = report.spec
-    first = Field(tuple(AxisField(Fraction(1), Fraction(1), Fraction(0)) for _ in spec.input.spatial))
+    first = Field(tuple(AxisField(1, 1, 0) for _ in spec.input.spatial))
     out: List[Field] = []
     _chain(spec.layers, first, iter(report.layers), out)
     return tuple(out)

@@ -11,7 +11,7 @@ import dataclasses
 import io
 import json
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import IO, Any, Dict, List, Optional, Tuple
 
@@ -61,10 +61,11 @@ def shape_dict(s: Shape) -> Dict[str, Any]:
 
 
 def options_dict(r: LayerReport) -> Dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(r.layer).items()}  # type: ignore[call-overload]
+    values = ((f.name, getattr(r.layer, f.name)) for f in dataclasses.fields(r.layer))  # type: ignore[arg-type]
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in values}
 
 
-def number(f: Fraction) -> Any:
+def number(f: "int | Fraction") -> Any:
     """An exact JSON number: an int, or a fraction as the string "p/q"."""
     return f.numerator if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
 
@@ -191,7 +192,17 @@ def report_dict(report: Report) -> Dict[str, Any]:
 
 
 def to_json(report: Report) -> str:
-    return json.dumps(report_dict(report), indent=2, ensure_ascii=False) + "\n"
+    """Indented at the top, one line per layer and block: readable, and fast to write, because
+    each line goes through the json module's C encoder (an indented dump does not)."""
+    data = report_dict(report)
+    lines = []
+    for key, value in data.items():
+        if isinstance(value, list) and value:
+            items = ",\n".join(f"    {json.dumps(v, ensure_ascii=False)}" for v in value)
+            lines.append(f"  {json.dumps(key)}: [\n{items}\n  ]")
+        else:
+            lines.append(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 # --- CSV and Markdown -------------------------------------------------------------------
