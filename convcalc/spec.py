@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple, Union
 
 from .errors import Location, SpecError, did_you_mean
 from .layers import BY_NAME, KINDS, Layer, Merge, lookup
 from .limits import MAX_SIZE
 from .options import REQUIRED, OptionError, whole
 from .shape import Shape
+
+if TYPE_CHECKING:
+    from .expect import Expectation, Limit
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class LayerSpec:
     layer: Layer
     name: Optional[str] = None
     loc: Optional[Location] = field(default=None, compare=False, repr=False)
+    expect: Tuple["Expectation", ...] = field(default=(), compare=False, repr=False)  # expect.py
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,8 @@ class NetworkSpec:
     title: str = field(default="", compare=False)
     reference: str = field(default="", compare=False)
     origin: str = field(default="", compare=False)  # the file, '<string>', or the bundled name
+    expect: Tuple["Expectation", ...] = field(default=(), compare=False, repr=False)  # of the whole network
+    budget: Tuple["Limit", ...] = field(default=(), compare=False, repr=False)  # ceilings, expect.py
 
 
 @dataclass(frozen=True)
