@@ -75,11 +75,16 @@ def decode(data: bytes, name: str) -> str:
 
 
 def from_text(text: str, name: str, yaml_only: bool = False) -> NetworkSpec:
-    """YAML, unless the text is a layer string (it starts with the input shape)."""
+    """YAML, unless the text is a layer string (it starts with the input shape) or a cs231n
+    listing (its first line is ``[227x227x3] INPUT``)."""
     if not yaml_only and re.match(r"^\s*(\d|input\s*\()", text, re.IGNORECASE):
         from .parse_string import parse_string
 
         return parse_string(text, name)
+    from .listing import looks_like_listing, parse_listing
+
+    if looks_like_listing(text):
+        return parse_listing(text, name)
     from .parse_yaml import parse_yaml
 
     return parse_yaml(text, name)

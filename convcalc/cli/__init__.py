@@ -63,7 +63,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 # The modules that add commands to ``cli``: add yours here.
-COMMAND_MODULES = ("table", "verify")
+COMMAND_MODULES = ("table", "lookup", "check", "verify")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"{__name__}.{_name}")

@@ -1,0 +1,523 @@
+"""Expectations and budgets: what a spec says its figures should be, and whether they are.
+
+A spec may state, on any layer or on the whole network::
+
+    expect: {shape: 55x55x96, params: 34944, macs: 105.4M, receptive_field: 11}
+    budget: {params: 25M, macs: 4G, memory: 2GiB}           # whole network only
+
+**Amounts** are exact when written as plain whole numbers (``34944``, ``34,944``). Written in
+rounded human units (``105.4M``, ``35K``, ``1.05e8``, ``1.1MiB``) they hold within half a unit of
+the last digit written (``105.4M`` means 105,350,000 to 105,450,000; ``35K`` 34,500 to 35,500),
+which is what rounding to that digit means; an explicit tolerance may be given instead
+(``105M ± 1%``, ``105M +- 2M``). K, M, G, T are powers of 1000, as convcalc's tables print them.
+A budget is a ceiling and has no tolerance: ``25M`` is 25,000,000.
+
+**memory** counts activations (output elements, the cs231n "memory" column) unless a byte unit
+is written (``1.1MiB``, ``2GiB``, ``500MB``): then it is bytes at the report's dtype and batch.
+On a layer it is that layer's output; on the network, every output plus the input (the table's
+total). A budget is a ceiling: ``params: 25M`` holds for at most 25,000,000.
+
+**Follow-through.** In a chain, a layer's figures are also computed from the *expected* output
+of the layer before it, when that expectation was wrong. An answer that is right given the
+previous (wrong) answer passes, marked as carried forward, so one mistake in a homework listing
+is reported once, on its own line, not on every line after it.
+
+No I/O. ``evaluate(report)`` returns frozen ``Outcome`` values; ``check.py`` prints them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+from .errors import LayerError, Location, SpecError, did_you_mean
+from .shape import Shape
+
+# The quantities an expectation may name, and their other spellings.
+QUANTITIES = ("shape", "params", "macs", "flops", "memory", "receptive_field")
+ALIASES = {"output": "shape", "activations": "memory", "rf": "receptive_field", "receptive": "receptive_field"}
+BUDGET_QUANTITIES = ("params", "macs", "flops", "memory")
+
+DECIMAL = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+BYTES = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+         "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+_NUMBER = r"(\d[\d,_]*(?:\.\d*)?|\.\d+)(?:[eE]([+-]?\d+))?"
+_AMOUNT = re.compile(rf"^\s*{_NUMBER}\s*([a-zA-Z]*)\s*(?:(?:±|\+-|\+/-)\s*{_NUMBER}\s*(%|[a-zA-Z]*))?\s*$")
+
+
+@dataclass(frozen=True)
+class Amount:
+    """A count as written: its value, how far off it may be, and whether it is in bytes."""
+
+    value: Fraction
+    tolerance: Fraction
+    text: str
+    bytes: bool = False
+
+    @property
+    def exact(self) -> bool:
+        return self.tolerance == 0
+
+    def holds(self, actual: int) -> bool:
+        return abs(actual - self.value) <= self.tolerance
+
+    def within(self, actual: int) -> bool:
+        """For a budget: at most the value."""
+        return actual <= self.value
+
+    def tolerance_text(self) -> str:
+        """``±0.05M``: the tolerance in the unit it was written in."""
+        if self.exact:
+            return "exact"
+        m = _AMOUNT.match(self.text)
+        unit = m.group(3) if m else ""
+        scale = BYTES.get(unit.lower(), 1) if self.bytes else DECIMAL.get(unit.lower(), 1)
+        t = self.tolerance / scale
+        if not unit and t.denominator == 1:
+            return f"±{t.numerator:,}"
+        return f"±{float(t):.10g}{unit}"
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """``quantity: expected`` as written on a layer or the network, with where it was written."""
+
+    quantity: str
+    expected: Union[Shape, Amount, Tuple[int, ...]]
+    text: str
+    loc: Optional[Location] = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A budget: ``quantity`` may be at most ``amount``. ``source`` is 'budget' or the CLI flag."""
+
+    quantity: str
+    amount: Amount
+    source: str = "budget"
+    loc: Optional[Location] = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class RawValue:
+    """A value as a parser read it: the key, the Python value, its source text, locations."""
+
+    key: str
+    value: Any
+    text: Optional[str] = None
+    key_loc: Optional[Location] = None
+    value_loc: Optional[Location] = None
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def parse_amount(value: Any, text: Optional[str] = None, what: str = "", loc: Optional[Location] = None,
+                 allow_bytes: bool = False) -> Amount:
+    """``34944``, ``'34,944'``, ``'105.4M'``, ``'1.05e8'``, ``'105M ± 1%'``, ``'2GiB'`` -> Amount."""
+    label = f"{what}: " if what else ""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise SpecError(f"{label}expected a number such as 34944 or 105.4M, got {_describe(value)}", loc)
+    written = text if text is not None and not isinstance(value, str) else str(value)
+    if isinstance(value, int):
+        if value < 0:
+            raise SpecError(f"{label}expected a count of at least 0, got {value}", loc)
+        return Amount(Fraction(value), Fraction(0), written)
+    m = _AMOUNT.match(written)
+    if m is None:
+        raise SpecError(f"{label}cannot read '{written}' as a count", loc,
+                        hint="write 34944, 34,944, 105.4M, 1.05e8, 2GiB or 105M ± 1%")
+    digits, exponent, unit, tol_digits, tol_exponent, tol_unit = m.groups()
+    value_, places = _decimal(digits, exponent, loc, label, written)
+    scale, is_bytes = _unit(unit, allow_bytes, label, written, loc)
+    amount = value_ * scale
+    if tol_digits is not None:
+        t, _ = _decimal(tol_digits, tol_exponent, loc, label, written)
+        if tol_unit == "%":
+            tolerance = amount * t / 100
+        else:
+            tol_scale, tol_bytes = _unit(tol_unit, allow_bytes, label, written, loc)
+            if tol_unit and tol_bytes != is_bytes:
+                raise SpecError(f"{label}'{written}' mixes bytes and counts", loc)
+            tolerance = t * (tol_scale if tol_unit else scale)
+    elif places is None and not unit:
+        tolerance = Fraction(0)  # a plain whole number is exact: 34944, 34,944
+    else:  # rounded: half a unit of the last digit written (35K: ±0.5K; 105.4M: ±0.05M; 1e8: ±0.5e8)
+        tolerance = Fraction(1, 2) * Fraction(10) ** (-(places or 0)) * scale
+    return Amount(amount, tolerance, written.strip(), is_bytes)
+
+
+def _decimal(digits: str, exponent: Optional[str], loc: Optional[Location], label: str,
+             written: str) -> Tuple[Fraction, Optional[int]]:
+    """The number, and how many decimal places were written (None: a whole number, no exponent)."""
+    plain = digits.replace(",", "").replace("_", "")
+    if len(plain) > 40 or (exponent and abs(int(exponent)) > 40):
+        raise SpecError(f"{label}'{written[:40]}' is too large a number", loc)
+    whole, _, fraction = plain.partition(".")
+    value = Fraction(plain) if plain not in (".", "") else Fraction(0)
+    places: Optional[int] = len(fraction) if "." in plain else None
+    if exponent is not None:
+        e = int(exponent)
+        value *= Fraction(10) ** e
+        places = (places or 0) - e
+    return value, places
+
+
+def _unit(unit: str, allow_bytes: bool, label: str, written: str, loc: Optional[Location]) -> Tuple[int, bool]:
+    key = unit.lower()
+    if key in DECIMAL:
+        return DECIMAL[key], False
+    if key in BYTES:
+        if not allow_bytes:
+            raise SpecError(f"{label}'{written}' is in bytes; only memory can be", loc,
+                            hint="K, M, G, T are thousands, millions, billions, trillions: 105.4M")
+        return BYTES[key], True
+    raise SpecError(f"{label}unknown unit '{unit}' in '{written}'", loc,
+                    hint="K, M, G, T (powers of 1000); for memory also B, KB, MB, GB, KiB, MiB, GiB")
+
+
+def _describe(value: Any) -> str:
+    from .options import describe_value
+
+    return describe_value(value)
+
+
+def parse_expect(raws: Sequence[RawValue], where: str, loc: Optional[Location] = None) -> Tuple[Expectation, ...]:
+    """The ``expect:`` mapping of a layer (``where='layer'``) or of the network."""
+    from .spec import parse_shape, shape_from_dims
+
+    out = []
+    seen: Dict[str, RawValue] = {}
+    for raw in raws:
+        quantity = ALIASES.get(raw.key.lower(), raw.key.lower())
+        if quantity not in QUANTITIES:
+            raise SpecError(f"cannot expect '{raw.key}'{did_you_mean(raw.key, [*QUANTITIES, *ALIASES])}",
+                            raw.key_loc, hint=f"expect: {', '.join(QUANTITIES)}")
+        if quantity in seen:
+            raise SpecError(f"'{quantity}' is expected twice", raw.key_loc)
+        seen[quantity] = raw
+        at = raw.value_loc or raw.key_loc
+        what = f"expected {quantity}"
+        text = raw.text if raw.text is not None else _written(raw.value)
+        if quantity == "shape":
+            if isinstance(raw.value, list):
+                expected: Union[Shape, Amount, Tuple[int, ...]] = shape_from_dims(raw.value, at)
+            elif isinstance(raw.value, int) and not isinstance(raw.value, bool):
+                expected = shape_from_dims([raw.value], at)
+            elif isinstance(raw.value, str):
+                expected = parse_shape(raw.value, at)
+            else:
+                raise SpecError(f"{what}: write a shape such as 55x55x96 or [55, 55, 96], got "
+                                f"{_describe(raw.value)}", at)
+        elif quantity == "receptive_field":
+            expected = _sizes(raw.value, what, at)
+        else:
+            expected = parse_amount(raw.value, raw.text, what, at, allow_bytes=quantity == "memory")
+        out.append(Expectation(quantity, expected, text, at))
+    return tuple(out)
+
+
+def parse_budget(raws: Sequence[RawValue]) -> Tuple[Limit, ...]:
+    out = []
+    seen = set()
+    for raw in raws:
+        quantity = ALIASES.get(raw.key.lower(), raw.key.lower())
+        if quantity not in BUDGET_QUANTITIES:
+            raise SpecError(f"no budget for '{raw.key}'{did_you_mean(raw.key, BUDGET_QUANTITIES)}", raw.key_loc,
+                            hint=f"budget: {', '.join(BUDGET_QUANTITIES)}")
+        if quantity in seen:
+            raise SpecError(f"'{quantity}' has two budgets", raw.key_loc)
+        seen.add(quantity)
+        at = raw.value_loc or raw.key_loc
+        amount = parse_amount(raw.value, raw.text, f"budget {quantity}", at, allow_bytes=quantity == "memory")
+        out.append(Limit(quantity, amount, "budget", at))
+    return tuple(out)
+
+
+def _written(value: Any) -> str:
+    if isinstance(value, list):
+        return "x".join(map(str, value))
+    return str(value)
+
+
+def _sizes(value: Any, what: str, loc: Optional[Location]) -> Tuple[int, ...]:
+    from .options import OptionError, per_axis
+
+    try:
+        return per_axis(value)
+    except OptionError as e:
+        raise SpecError(f"{what}: {e}", loc) from None
+
+
+# --- evaluating -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One check: an expectation, a budget, or (under --strict) a stride that does not fit.
+
+    ``status`` is 'pass', 'fail' or 'unchecked'; ``carried`` explains a pass that follows from
+    an earlier wrong answer. ``working`` shows how the correct value comes about (for failures).
+    """
+
+    status: str
+    kind: str  # 'expect', 'budget', 'fit'
+    quantity: str
+    subject: str  # the layer's name, or 'network'
+    expected: str
+    actual: str
+    message: str
+    working: Tuple[str, ...] = ()
+    carried: str = ""
+    layer: Optional[int] = None  # the layer's index in the report
+    loc: Optional[Location] = field(default=None, compare=False, repr=False)
+
+
+# Receptive fields come from receptive.py (issue 4), through this one name: set it to None and
+# receptive-field expectations are reported as unchecked ("cannot check yet").
+from . import receptive as RECEPTIVE  # noqa: E402 - after the note that explains it
+
+
+def receptive_field(report: Any, index: int) -> Tuple[Optional[Tuple[Any, ...]], str]:
+    """The receptive field of layer ``index``'s units per axis (1-based index), or (None, why not).
+
+    A unit that sees the whole input (after an fc layer or global pooling) has the input's size.
+    """
+    if RECEPTIVE is None:
+        return None, "cannot check yet (receptive fields not implemented)"
+    f = RECEPTIVE.receptive_fields(report)[index - 1]
+    if f.status == "global":
+        return tuple(report.spec.input.spatial), ""
+    if f.status != "local":
+        return None, f"cannot check: {f.why or 'the field is not one size'}"
+    if not f.exact:
+        return None, f"cannot check: the field is only known as at most {f.text()}"
+    return tuple(int(a.size) if a.size.denominator == 1 else a.size for a in f.axes), ""
+
+
+def leaf_specs(nodes: Sequence[Any]) -> Iterator[Optional[Any]]:
+    """The LayerSpec behind each of the engine's LayerReports, in its order (None for a merge).
+
+    The engine walks blocks branch by branch and reports a merge after its branches; this walks
+    the same way (``tests/test_check.py`` keeps the two in step).
+    """
+    from .spec import LayerSpec
+
+    for node in nodes:
+        if isinstance(node, LayerSpec):
+            yield node
+        else:
+            for branch in node.branches:
+                yield from leaf_specs(branch)
+            if node.merge is not None:
+                yield None
+
+
+def shapes_match(expected: Shape, actual: Shape) -> bool:
+    """Equal, or the same vector written two ways: 4096 and 1x1x4096 (the cs231n VGG table)."""
+    if expected == actual:
+        return True
+    flat, spatial = (expected, actual) if expected.rank == 0 else (actual, expected)
+    return flat.rank == 0 and spatial.channels == flat.channels and set(spatial.spatial) <= {1}
+
+
+@dataclass(frozen=True)
+class _Figures:
+    """One layer's figures on some input: the true ones, or those that follow from an answer."""
+
+    input: Shape
+    output: Shape
+    params: int
+    macs: int
+
+
+def _figures(rule: Any, x: Shape) -> Optional[_Figures]:
+    try:
+        y = rule.out_shape(x)
+        return _Figures(x, y, rule.params(x), rule.macs(x))
+    except (LayerError, ZeroDivisionError, ValueError):
+        return None
+
+
+def evaluate(report: Any, limits: Sequence[Limit] = ()) -> Tuple[Outcome, ...]:
+    """Every expectation of ``report.spec`` (layers, then network) and every budget."""
+    spec = report.spec
+    outcomes: List[Outcome] = []
+    believed: Optional[Shape] = spec.input  # this layer's input, as the answers so far have it
+    source = ""  # the wrong answer the belief comes from: "pool1's 26x26x96 (line 9)"
+    previous: Optional[Any] = None
+    for ls, r in zip(leaf_specs(spec.layers), report.layers):
+        if previous is None or previous.output != r.input or previous.path != r.path:
+            believed = r.input  # a chain starts (a branch, or after a merge): only the truth to go on
+        follow = _figures(ls.layer, believed) if ls is not None and believed not in (None, r.input) else None
+        expectations = ls.expect if ls is not None else ()
+        for e in expectations:
+            outcomes.append(_check_layer(report, r, e, follow, source))
+        claimed = next((e for e in expectations if e.quantity == "shape"), None)
+        if claimed is not None and isinstance(claimed.expected, Shape):  # what follows builds on this answer
+            right = shapes_match(claimed.expected, r.output)
+            believed = r.output if right else claimed.expected
+            line = f", line {claimed.loc.line}" if claimed.loc else ""
+            source = "" if right else f"the answer {claimed.text} for {r.full_name}{line}"
+        elif believed == r.input:
+            believed = r.output
+        else:
+            believed = follow.output if follow is not None else None
+        previous = r
+    for e in spec.expect:
+        outcomes.append(_check_network(report, e))
+    for limit in (*spec.budget, *limits):
+        outcomes.append(_check_budget(report, limit))
+    return tuple(outcomes)
+
+
+def _layer_value(report: Any, quantity: str, fig: _Figures, memory_bytes: bool) -> int:
+    if quantity == "params":
+        return fig.params
+    if quantity == "macs":
+        return fig.macs
+    if quantity == "flops":
+        return 2 * fig.macs
+    elements = fig.output.elements
+    return report.activation_bytes(elements) if memory_bytes else elements
+
+
+def _check_layer(report: Any, r: Any, e: Expectation, follow: Optional[_Figures], source: str) -> Outcome:
+    from .lookup import working
+
+    truth = _Figures(r.input, r.output, r.params, r.macs)
+    name = r.full_name
+    topics = {"shape": ("size", "depth"), "params": ("params",), "macs": ("macs",), "flops": ("macs",),
+              "memory": ("memory",)}
+    if e.quantity == "receptive_field":
+        sizes, why = receptive_field(report, r.index)
+        return _field_outcome(e, sizes, why, name, r.index)
+    ok, shown = _compare(report, e, truth)
+    if ok:
+        return Outcome("pass", "expect", e.quantity, name, e.text, shown, _pass_message(e, shown), (), "", r.index,
+                       e.loc)
+    steps = tuple(str(s) for s in working(r, report.dtype) if s.topic in topics[e.quantity])
+    if e.quantity == "flops":
+        steps += (f"FLOPs = 2·MACs = {2 * r.macs:,}",)
+    if follow is not None:
+        carried_ok, carried_shown = _compare(report, e, follow)
+        if carried_ok:
+            note = f"carried forward from {source}: from the correct input {r.input} it would be {shown}"
+            return Outcome("pass", "expect", e.quantity, name, e.text, carried_shown,
+                           _pass_message(e, carried_shown), (), note, r.index, e.loc)
+    return Outcome("fail", "expect", e.quantity, name, e.text, shown, f"{e.quantity} {e.text}, correct: {shown}",
+                   steps, "", r.index, e.loc)
+
+
+def _compare(report: Any, e: Expectation, fig: _Figures) -> Tuple[bool, str]:
+    """Whether ``e`` holds for ``fig``, and the actual value as shown."""
+    if e.quantity == "shape":
+        assert isinstance(e.expected, Shape)
+        return shapes_match(e.expected, fig.output), str(fig.output)
+    assert isinstance(e.expected, Amount)
+    value = _layer_value(report, e.quantity, fig, e.expected.bytes)
+    return e.expected.holds(value), _amount_text(value, e.expected)
+
+
+def _amount_text(value: int, expected: Amount) -> str:
+    unit = " B" if expected.bytes else ""
+    return f"{value:,}{unit}"
+
+
+def _pass_message(e: Expectation, shown: str) -> str:
+    if isinstance(e.expected, Amount) and not e.expected.exact:
+        return f"{e.quantity} {e.text} ({shown}, {e.expected.tolerance_text()})"
+    if e.quantity == "shape" and shown != e.text.replace(" ", ""):
+        return f"{e.quantity} {e.text} (= {shown})"
+    return f"{e.quantity} {shown}"
+
+
+def _field_outcome(e: Expectation, sizes: Optional[Tuple[int, ...]], why: str, name: str,
+                   index: Optional[int]) -> Outcome:
+    assert isinstance(e.expected, tuple)
+    if sizes is None:
+        return Outcome("unchecked", "expect", e.quantity, name, e.text, "", f"receptive_field {e.text}: {why}",
+                       (), "", index, e.loc)
+    wanted = e.expected * len(sizes) if len(e.expected) == 1 else e.expected
+    shown = "x".join(map(str, sizes)) if len(set(sizes)) > 1 else str(sizes[0])
+    if tuple(wanted) == tuple(sizes):
+        return Outcome("pass", "expect", e.quantity, name, e.text, shown, f"receptive_field {shown}", (), "", index,
+                       e.loc)
+    return Outcome("fail", "expect", e.quantity, name, e.text, shown, f"receptive_field {e.text}, correct: {shown}",
+                   (), "", index, e.loc)
+
+
+def _network_value(report: Any, quantity: str, memory_bytes: bool) -> int:
+    t = report.totals
+    if quantity == "params":
+        return int(t.params)
+    if quantity == "macs":
+        return int(t.macs)
+    if quantity == "flops":
+        return int(t.flops)
+    return int(report.activation_bytes(t.activations) if memory_bytes else t.activations)
+
+
+def _sum_working(report: Any, quantity: str, memory_bytes: bool) -> Tuple[str, ...]:
+    """``params = 34,944 + 614,656 + … = 62,378,344 (conv1, conv2, …)``: the non-zero layers."""
+    if quantity == "memory":
+        terms = [(report.spec.input.elements, "input")] + [(r.activations, r.full_name) for r in report.layers]
+    else:
+        key: Callable[[Any], int] = {"params": lambda r: r.params, "macs": lambda r: r.macs,
+                                     "flops": lambda r: r.flops}[quantity]
+        terms = [(key(r), r.full_name) for r in report.layers if key(r)]
+    total = _network_value(report, quantity, False)
+    label = {"macs": "MACs", "flops": "FLOPs"}.get(quantity, quantity)
+    shown = terms if len(terms) <= 8 else terms[:6]
+    more = "" if len(terms) <= 8 else f" + … ({len(terms) - 6} more)"
+    expression = " + ".join(f"{v:,}" for v, _ in shown) + more
+    names = ", ".join(n for _, n in shown) + (", …" if more else "")
+    lines = [f"{label} = {expression} = {total:,} ({names})" if terms else f"{label} = 0"]
+    if quantity == "memory" and memory_bytes:
+        lines.append(f"bytes = {total:,} × {report.bytes_per_element} ({report.dtype}) × {report.batch} (batch) = "
+                     f"{report.activation_bytes(total):,}")
+    return tuple(lines)
+
+
+def _check_network(report: Any, e: Expectation) -> Outcome:
+    from .lookup import working
+
+    if e.quantity == "receptive_field":
+        sizes, why = receptive_field(report, len(report.layers))
+        return _field_outcome(e, sizes, why, "network", None)
+    if e.quantity == "shape":
+        assert isinstance(e.expected, Shape)
+        out = report.output
+        if shapes_match(e.expected, out):
+            return Outcome("pass", "expect", "shape", "network", e.text, str(out), _pass_message(e, str(out)), (),
+                           "", None, e.loc)
+        last = report.layers[-1] if report.layers else None
+        steps = tuple(str(s) for s in working(last, report.dtype) if s.topic in ("size", "depth")) if last else ()
+        return Outcome("fail", "expect", "shape", "network", e.text, str(out), f"output {e.text}, correct: {out}",
+                       steps, "", None, e.loc)
+    assert isinstance(e.expected, Amount)
+    value = _network_value(report, e.quantity, e.expected.bytes)
+    shown = _amount_text(value, e.expected)
+    if e.expected.holds(value):
+        return Outcome("pass", "expect", e.quantity, "network", e.text, shown, _pass_message(e, shown), (), "", None,
+                       e.loc)
+    return Outcome("fail", "expect", e.quantity, "network", e.text, shown, f"{e.quantity} {e.text}, correct: {shown}",
+                   _sum_working(report, e.quantity, e.expected.bytes), "", None, e.loc)
+
+
+def _check_budget(report: Any, limit: Limit) -> Outcome:
+    value = _network_value(report, limit.quantity, limit.amount.bytes)
+    shown = _amount_text(value, limit.amount)
+    label = {"macs": "MACs", "flops": "FLOPs"}.get(limit.quantity, limit.quantity)
+    where = f" ({limit.source})" if limit.source != "budget" else ""
+    if limit.amount.within(value):
+        return Outcome("pass", "budget", limit.quantity, "network", limit.amount.text, shown,
+                       f"{label} {shown} ≤ {limit.amount.text}{where}", (), "", None, limit.loc)
+    over = value - limit.amount.value
+    share = float(over / limit.amount.value * 100) if limit.amount.value else float("inf")
+    return Outcome("fail", "budget", limit.quantity, "network", limit.amount.text, shown,
+                   f"{label} {shown} > {limit.amount.text}{where}, over by {share:.1f}%",
+                   _sum_working(report, limit.quantity, limit.amount.bytes), "", None, limit.loc)

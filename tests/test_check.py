@@ -1,0 +1,376 @@
+"""``convcalc check``: expectations (exact and rounded), follow-through, budgets, ``--strict``,
+receptive fields, the three output formats, many sources and the exit codes (0, 1, 2)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import List, Tuple
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from convcalc import catalog, expect
+from convcalc.check import Options, check_spec, exit_code
+from convcalc.cli import cli
+from convcalc.engine import analyse
+from convcalc.errors import SpecError
+from convcalc.expect import leaf_specs, parse_amount, shapes_match
+from convcalc.load import load
+from convcalc.parse_yaml import parse_yaml
+from convcalc.shape import Shape
+
+ROOT = Path(__file__).parent.parent
+TINY = ROOT / "examples" / "tiny.convnet.yaml"
+
+
+def run(*args: str, input: str = ""):
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+def net(*items: str, top: str = "", input: str = "[227, 227, 3]") -> str:
+    return f"input: {input}\n{top}layers:\n" + "".join(f"  - {item}\n" for item in items)
+
+
+def results(text: str, **options) -> List[Tuple[str, str, str]]:
+    result = check_spec(parse_yaml(text, "net.yaml"), "net.yaml", Options(**options))
+    return [(o.status, o.subject, o.message) for o in result.outcomes]
+
+
+CONV1 = "conv: {filters: 96, kernel: 11, stride: 4}"
+
+
+# --- amounts: exact, rounded, stated tolerance ------------------------------------------------
+
+
+@pytest.mark.parametrize("written, actual, holds", [
+    ("34944", 34_944, True), ("34945", 34_944, False), ("34,944", 34_944, True), ("34_944", 34_944, True),
+    ("35K", 34_944, True), ("35k", 34_944, True), ("35K", 34_499, False), ("34.9K", 34_944, True),
+    ("34.95K", 34_944, False),  # 34,945 to 34,955
+    ("105.4M", 105_415_200, True), ("105.4M", 105_450_001, False), ("105M", 105_415_200, True),
+    ("1.05e8", 105_415_200, True), ("1.1G", 1_135_256_096, True), ("1.14G", 1_135_256_096, True),
+    ("1.13G", 1_135_256_096, False),  # 1,135,256,096 rounds to 1.14G ("105M ± 1%", 106_000_000, True), ("105M ± 1%", 106_100_000, False),
+    ("105M +- 2M", 107_000_000, True), ("105M +/- 0.1M", 105_415_200, False), ("0", 0, True),
+])
+def test_amounts_hold_exactly_or_within_half_the_last_digit(written: str, actual: int, holds: bool):
+    assert parse_amount(written).holds(actual) is holds
+
+
+def test_the_tolerance_is_stated():
+    assert parse_amount("105.4M").tolerance_text() == "±0.05M"
+    assert parse_amount("35K").tolerance_text() == "±0.5K"
+    assert parse_amount("1.05e8").tolerance_text() == "±500,000"
+    assert parse_amount("34944").tolerance_text() == "exact"
+    assert parse_amount("1.1MiB", allow_bytes=True).tolerance_text() == "±0.05MiB"
+
+
+@pytest.mark.parametrize("written, message", [
+    ("lots", "cannot read 'lots' as a count"), ("12X", "unknown unit 'X'"), ("2GiB", "is in bytes; only memory"),
+    ("-5", "cannot read '-5'"), ("1" * 50, "too large a number"), ("5MB ± 1M", "mixes bytes and counts"),
+])
+def test_bad_amounts_are_refused(written: str, message: str):
+    with pytest.raises(SpecError, match=re.escape(message)):
+        parse_amount(written, allow_bytes="MB" in written)
+
+
+def test_integers_are_exact_and_booleans_are_not_numbers():
+    assert parse_amount(7).exact
+    with pytest.raises(SpecError, match="got the boolean true"):
+        parse_amount(True)
+
+
+# --- expectations on layers and the network ---------------------------------------------------
+
+
+def test_the_example_spec_checks_clean():
+    result = run("check", str(TINY))
+    assert result.exit_code == 0, result.output
+    assert "✓ conv1: macs 768K (768,000, ±0.5K)" in result.stdout
+    assert "✓ budget: memory 104,488 B ≤ 1MiB" in result.stdout
+    assert result.stdout.splitlines()[-1] == "✓ 9 passed — 1 source"
+
+
+def test_layer_expectations_pass_and_fail_with_the_working():
+    text = net(CONV1 + "\n    expect: {shape: 55x55x96, params: 34944, macs: 105.4M, flops: 211M, memory: 290400}",
+               "maxpool: {kernel: 3, stride: 2}\n    expect: {shape: 27x27x96, params: 1, macs: 5}")
+    found = results(text)
+    assert [s for s, _, _ in found] == ["pass"] * 5 + ["pass", "fail", "fail"]
+    assert found[2][2] == "macs 105.4M (105,415,200, ±0.05M)"
+    result = check_spec(parse_yaml(text, "net.yaml"), "net.yaml")
+    params = result.outcomes[6]
+    assert params.message == "params 1, correct: 0"
+    assert params.working == ("params = 0 (no weights)",)
+    assert (params.loc.line, params.loc.column) == (6, 39)
+
+
+def test_every_figure_has_its_working_when_wrong():
+    text = net(CONV1 + "\n    expect: {shape: 55x55x95, params: 34943, macs: 104M, flops: 2, memory: 1.2MiB}")
+    working = {o.quantity: o.working for o in check_spec(parse_yaml(text, "net.yaml"), "net.yaml").outcomes}
+    assert working["shape"] == ("H2 = W2 = (227 − 11 + 2·0)/4 + 1 = 55", "D2 = K = 96")
+    assert working["params"] == ("params = 11·11·3·96 + 96 = 34,944",)
+    assert working["macs"] == ("MACs = 55·55·11·11·3·96 = 105,415,200",)
+    assert working["flops"] == ("MACs = 55·55·11·11·3·96 = 105,415,200", "FLOPs = 2·MACs = 210,830,400")
+    assert working["memory"] == ("memory = 55·55·96 = 290,400 activations (1.1 MiB at float32)",)
+
+
+def test_memory_in_bytes_follows_dtype_and_batch():
+    text = net(CONV1 + "\n    expect: {memory: 1.1MiB}")  # 290,400 × 4 B = 1.108 MiB
+    assert results(text)[0][0] == "pass"
+    assert results(text, dtype="float16")[0][0] == "fail"
+    assert results(text, dtype="float16", batch=2)[0][0] == "pass"
+
+
+def test_network_expectations_and_the_sum_they_come_from():
+    text = net(CONV1, "relu", "fc: 10", top="expect: {params: 2938955, macs: 108.3M, shape: 1x1x10, memory: 457K}\n")
+    result = check_spec(parse_yaml(text, "net.yaml"), "net.yaml")
+    by = {o.quantity: o for o in result.outcomes}
+    assert by["params"].status == "fail"
+    assert by["params"].message == "params 2938955, correct: 2,938,954"
+    assert by["params"].working == ("params = 34,944 + 2,904,010 = 2,938,954 (conv1, fc2)",)
+    assert by["macs"].status == "pass" and by["shape"].status == "pass"
+    assert by["shape"].message == "shape 1x1x10 (= 10)"
+    assert by["memory"].status == "fail"  # the input counts too
+    assert by["memory"].working == ("memory = 154,587 + 290,400 + 290,400 + 10 = 735,397 (input, conv1, relu1, fc2)",)
+
+
+def test_an_answer_that_follows_from_a_wrong_one_is_carried_forward():
+    text = net(CONV1 + "\n    expect: {shape: 56x56x96}", "relu",
+               "maxpool: {kernel: 2}\n    expect: {shape: 28x28x96, memory: 75264}",
+               "maxpool: {kernel: 2}\n    expect: {shape: 14x14x96}")
+    result = check_spec(parse_yaml(text, "net.yaml"), "net.yaml")
+    checks = [o for o in result.outcomes if o.kind == "expect"]
+    assert [(o.subject, o.status) for o in checks] == [
+        ("conv1", "fail"), ("pool1", "pass"), ("pool1", "pass"), ("pool2", "pass")]
+    assert checks[1].carried == ("carried forward from the answer 56x56x96 for conv1, line 4: from the correct input "
+                                 "55x55x96 it would be 27x27x96")
+    assert checks[2].carried.startswith("carried forward from the answer 56x56x96")  # memory follows the shape
+    assert checks[3].carried.startswith("carried forward from the answer 28x28x96 for pool1, line 7: from the "
+                                        "correct input 27x27x96 it would be 13x13x96")
+
+
+def test_a_mistake_that_nothing_explains_still_fails_after_a_wrong_answer():
+    text = net(CONV1 + "\n    expect: {shape: 56x56x96}", "maxpool: {kernel: 3, stride: 2}\n    expect: {shape: 30x30x96}")
+    assert [s for s, _, _ in results(text)] == ["fail", "fail"]
+
+
+def test_vectors_and_1x1xc_are_the_same_answer():
+    assert shapes_match(Shape((), 4096), Shape((1, 1), 4096))
+    assert shapes_match(Shape((1, 1), 4096), Shape((), 4096))
+    assert not shapes_match(Shape((2, 1), 4096), Shape((), 4096))
+    assert not shapes_match(Shape((1, 1), 4095), Shape((), 4096))
+
+
+@pytest.mark.parametrize("text, position, message", [
+    (net(CONV1 + "\n    expect: {shap: 55x55x96}"), (4, 14), "cannot expect 'shap' — did you mean 'shape'?"),
+    (net(CONV1 + "\n    expect: {params: lots}"), (4, 22), "expected params: cannot read 'lots'"),
+    (net(CONV1 + "\n    expect: {params: 1GiB}"), (4, 22), "is in bytes; only memory can be"),
+    (net(CONV1 + "\n    expect: {shape: 55x55xx96}"), (4, 21), "expected an input shape like"),
+    (net(CONV1 + "\n    expect: {shape: true}"), (4, 21), "write a shape such as 55x55x96"),
+    (net(CONV1 + "\n    expect: {params: 1, PARAMS: 2}"), (4, 25), "'params' is expected twice"),
+    (net(CONV1 + "\n    expect: [55, 55, 96]"), (4, 13), "should be a mapping"),
+    (net(CONV1, top="budget: {parms: 1M}\n"), (2, 10), "no budget for 'parms' — did you mean 'params'?"),
+    (net(CONV1, top="budget: {params: 1GB}\n"), (2, 18), "is in bytes; only memory can be"),
+    (net(CONV1, top="expect: {receptive_field: 0}\n"), (2, 27), "expected a positive whole number"),
+    (net("add: [[relu], []]\n    expect: {shape: 1x1x1}"), (4, 21), "not on a block"),
+])
+def test_mistakes_in_expect_and_budget_are_located(text: str, position: Tuple[int, int], message: str):
+    with pytest.raises(SpecError) as info:
+        parse_yaml(text, "net.yaml")
+    e = info.value
+    assert e.loc is not None and (e.loc.line, e.loc.column) == position, e.render()
+    assert message in e.message, e.message
+
+
+def test_expectations_do_not_change_what_a_spec_is():
+    plain = parse_yaml(net(CONV1), "a.yaml")
+    with_expect = parse_yaml(net(CONV1 + "\n    expect: {params: 34944}", top="budget: {params: 1M}\n"), "b.yaml")
+    assert plain == with_expect
+    assert with_expect.layers[0].expect[0].quantity == "params"
+    assert with_expect.budget[0].amount.value == 1_000_000
+
+
+# --- receptive fields -------------------------------------------------------------------------
+
+
+RF = net(CONV1 + "\n    expect: {receptive_field: 11}", "maxpool: {kernel: 3, stride: 2}\n    expect: {rf: 19x19}",
+         top="expect: {receptive_field: 20}\n")
+
+
+def test_receptive_field_expectations_are_checked():
+    assert [(s, m) for s, _, m in results(RF)] == [  # in source order: the network's is on line 2
+        ("fail", "receptive_field 20, correct: 19"), ("pass", "receptive_field 11"), ("pass", "receptive_field 19")]
+    alexnet = load("alexnet")
+    report = analyse(alexnet)
+    pool3 = next(r for r in report.layers if r.name == "pool3")
+    assert expect.receptive_field(report, pool3.index) == ((195, 195), "")  # the issue's example
+    fc6 = next(r for r in report.layers if r.name == "fc6")
+    assert expect.receptive_field(report, fc6.index) == ((227, 227), "")  # the whole input
+
+
+def test_without_receptive_fields_the_expectation_is_unchecked_and_fails_only_under_strict(monkeypatch, tmp_path):
+    monkeypatch.setattr(expect, "RECEPTIVE", None)
+    spec = tmp_path / "rf.yaml"
+    spec.write_text(RF, encoding="utf-8")
+    relaxed = run("check", str(spec))
+    assert relaxed.exit_code == 0
+    assert f"{spec}:5:31: ? conv1: receptive_field 11: cannot check yet (receptive fields not implemented)" \
+        in relaxed.stdout
+    assert "✗" not in relaxed.stdout
+    assert relaxed.stdout.splitlines()[-1] == "✓ 0 passed, 3 unchecked — 1 source"
+    strict = run("check", str(spec), "--strict")
+    assert strict.exit_code == 1
+    assert strict.stdout.splitlines()[-1] == "✗ 0 passed, 3 unchecked (failures under --strict) — 1 source"
+
+
+# --- budgets and --strict ---------------------------------------------------------------------
+
+
+def test_budgets_from_the_command_line_and_the_spec():
+    result = run("check", "vgg16", "--max-params", "25M", "--max-macs", "16G", "--max-memory", "2GiB")
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == "vgg16: ✗ budget: params 138,357,544 > 25M (--max-params), over by 453.4%"
+    assert lines[1].startswith("    params = 1,792 + 36,928 + ")
+    assert "vgg16: ✓ budget: MACs 15,470,264,320 ≤ 16G (--max-macs)" in lines
+    assert "vgg16: ✓ budget: memory 115,210,048 B ≤ 2GiB (--max-memory)" in lines  # 28,802,512 × 4 B
+    in_spec = check_spec(parse_yaml(net(CONV1, top="budget: {params: 30K, memory: 500K}\n"), "n.yaml"), "n.yaml")
+    assert [(o.status, o.message) for o in in_spec.outcomes] == [
+        ("fail", "params 34,944 > 30K, over by 16.5%"), ("pass", "memory 444,987 ≤ 500K")]
+
+
+def test_a_bad_budget_on_the_command_line_is_a_usage_error():
+    result = run("check", "vgg16", "--max-params", "lots")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --max-params: cannot read 'lots' as a count")
+
+
+def test_strict_fails_a_stride_that_loses_input():
+    relaxed = run("check", "7x7x1 conv1k3s3")
+    assert relaxed.exit_code == 0
+    assert "<string>:1:7: ⚠ conv1: (7 − 3)/3 + 1 = 2.33: stride 3 does not fit" in relaxed.stdout
+    strict = run("check", "7x7x1 conv1k3s3", "--strict")
+    assert strict.exit_code == 1
+    assert "<string>:1:7: ✗ conv1: (7 − 3)/3 + 1 = 2.33" in strict.stdout
+    # what is left over is padding only: an info note in the table, nothing to fail
+    assert run("check", "224x224x3 conv64k7s2p3", "--strict").exit_code == 0
+
+
+# --- many sources, exit codes -----------------------------------------------------------------
+
+
+def test_sources_files_globs_directories_names_strings_and_stdin(tmp_path: Path, monkeypatch):
+    (tmp_path / "specs" / "deep").mkdir(parents=True)
+    good = "input: [8, 8, 3]\nlayers:\n  - conv: {filters: 4, kernel: 3}\n    expect: {shape: 6x6x4}\n"
+    (tmp_path / "specs" / "a.convnet.yaml").write_text(good)
+    (tmp_path / "specs" / "deep" / "b.convnet.yml").write_text(good)
+    (tmp_path / "notes.txt").write_text("[8x8x3] INPUT\n[6x6x4] CONV1: 4 3x3 filters\n")
+    monkeypatch.chdir(tmp_path)
+    result = run("check", "specs", "specs/**/*.convnet.y*ml", "notes.txt", "lenet5", "8x8x3 relu", "-", input=good)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "✓ 6 passed — 8 sources"
+    assert "lenet5: ✓ " in result.stdout and "8x8x3 relu: ✓ 1 layer compute" in result.stdout
+
+
+def test_exit_code_is_the_worst_of_all_sources(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("input: [8, 8, 3]\nlayers:\n  - cnov: {filters: 4, kernel: 3}\n")
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text("input: [8, 8, 3]\nlayers:\n  - conv: {filters: 4, kernel: 3}\n    expect: {shape: 7x7x4}\n")
+    assert run("check", str(TINY)).exit_code == 0
+    assert run("check", str(TINY), str(wrong)).exit_code == 1
+    both = run("check", str(wrong), str(bad), str(TINY))
+    assert both.exit_code == 2
+    assert f"error: {bad}:3:5: unknown layer 'cnov' — did you mean 'conv'?" in both.stdout
+    assert f"{TINY}:7:21: ✓ conv1: shape 32x32x10" in both.stdout  # every source is still checked
+    assert both.stdout.splitlines()[-1] == "✗ 9 passed, 1 failed, 1 could not be checked — 3 sources"
+    assert run("check", str(tmp_path / "missing.yaml")).exit_code == 2
+    assert run("check", str(tmp_path / "*.nothing")).exit_code == 2
+    assert run("check").exit_code == 2  # usage: no source
+    assert exit_code([]) == 0
+
+
+def test_a_network_that_does_not_compute_is_bad_input():
+    result = run("check", "5x5x3 conv8k7")
+    assert result.exit_code == 2
+    assert "kernel 7 exceeds padded input 5" in result.stdout
+
+
+def test_quiet_shows_only_what_needs_attention():
+    result = run("check", str(TINY), "vgg16", "--max-params", "100M", "-q")
+    assert result.stdout.splitlines()[0] == "vgg16: ✗ budget: params 138,357,544 > 100M (--max-params), over by 38.4%"
+    assert "✓" not in "".join(result.stdout.splitlines()[:-1])
+
+
+# --- machine formats --------------------------------------------------------------------------
+
+
+def test_json_format(tmp_path: Path):
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text("input: [8, 8, 3]\nlayers:\n  - conv: {filters: 4, kernel: 3}\n    expect: {shape: 7x7x4}\n")
+    result = run("check", str(wrong), "nope.yaml", "--format", "json")
+    assert result.exit_code == 2
+    data = json.loads(result.stdout)
+    assert data["schema_version"] == 1 and data["exit_code"] == 2
+    assert data["summary"] == {"sources": 2, "passed": 0, "failed": 1, "unchecked": 0, "warnings": 0, "errors": 1}
+    first, second = data["sources"]
+    assert (first["status"], first["layers"], second["status"]) == ("fail", 1, "error")
+    assert first["checks"] == [{
+        "status": "fail", "kind": "expect", "quantity": "shape", "subject": "conv1", "layer": 1, "expected": "7x7x4",
+        "actual": "6x6x4", "message": "shape 7x7x4, correct: 6x6x4", "carried": None,
+        "working": ["H2 = W2 = (8 − 3 + 2·0)/1 + 1 = 6", "D2 = K = 4"],
+        "location": {"file": str(wrong), "line": 4, "column": 21}}]
+    assert second["error"]["message"] == "no such file: 'nope.yaml'"
+
+
+def test_github_annotations_land_on_the_line():
+    text = net(CONV1 + "\n    expect: {shape: 56x56x96, receptive_field: 11}", "conv: {filters: 8, kernel: 3, stride: 3}")
+    result = check_spec(parse_yaml(text, "specs/net,v1.convnet.yaml"), "specs/net,v1.convnet.yaml")
+    from convcalc.check import github
+
+    lines = github([result]).splitlines()
+    assert lines[0] == ("::error file=specs/net%2Cv1.convnet.yaml,line=4,col=21,title=convcalc check%3A conv1::"
+                        "conv1: shape 56x56x96, correct: 55x55x96%0AH2 = W2 = (227 − 11 + 2·0)/4 + 1 = 55%0A"
+                        "D2 = K = 96")
+    assert lines[1].startswith("::warning file=specs/net%2Cv1.convnet.yaml,line=5,col=5,title=convcalc check%3A conv2::"
+                               "conv2: (55 − 3)/3 + 1 = 18.33: stride 3 does not fit")
+    assert lines[-1] == "✗ 1 passed, 1 failed, 1 warning — 1 source"
+
+
+def test_github_reports_unreadable_specs_where_they_break(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("input: [8, 8, 3]\nlayers:\n  - cnov: {filters: 4, kernel: 3}\n")
+    result = run("check", str(bad), "--format", "github")
+    assert result.exit_code == 2
+    assert result.stdout.splitlines()[0] == (f"::error file={str(bad).replace(':', '%3A')},line=3,col=5,"
+                                             "title=convcalc%3A cannot check::unknown layer 'cnov' — did you mean "
+                                             "'conv'?%0A`convcalc kinds` lists every layer kind and its options")
+
+
+# --- the engine's order, for every bundled architecture ---------------------------------------
+
+
+@pytest.mark.parametrize("name", catalog.names())
+def test_leaf_specs_walk_the_engines_order(name: str):
+    spec = load(name)
+    report = analyse(spec)
+    leaves = list(leaf_specs(spec.layers))
+    assert len(leaves) == len(report.layers)
+    for ls, r in zip(leaves, report.layers):
+        assert (r.layer if ls is None else ls.layer) == r.layer
+        assert (ls is None) == (r.inputs != ())
+
+
+# --- the pre-commit hook ----------------------------------------------------------------------
+
+
+def test_pre_commit_hook_runs_check_on_convnet_specs():
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    (hook,) = hooks
+    assert hook["id"] == "convcalc-check" and hook["language"] == "python"
+    assert hook["entry"].split()[:2] == ["convcalc", "check"] and "check" in cli.commands
+    files = re.compile(hook["files"])
+    assert files.search("models/resnet.convnet.yaml") and files.search("a.convnet.yml")
+    assert not files.search("config.yaml") and not files.search("x.convnet.yaml.bak")
+    assert run(*hook["entry"].split()[1:], str(TINY)).exit_code == 0

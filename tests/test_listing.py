@@ -1,0 +1,199 @@
+"""The cs231n listing notation: ``[55x55x96] CONV1: 96 11x11 filters at stride 4, pad 0``.
+
+The seeds' full AlexNet listing must check clean, and changing any one number in it must be
+reported on that line and no other (later answers that follow from the changed one are carried
+forward, not failed).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import List, Tuple
+
+import pytest
+from click.testing import CliRunner
+
+from convcalc.check import Options, check_spec
+from convcalc.cli import cli
+from convcalc.engine import analyse
+from convcalc.errors import ConvcalcError, SpecError
+from convcalc.listing import looks_like_listing, parse_listing
+from convcalc.load import load
+
+ROOT = Path(__file__).parent.parent
+LISTING = ROOT / "examples" / "alexnet-cs231n.txt"
+SEEDS = Path("/work/shared/seeds")
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def check_text(text: str) -> Tuple[int, List[Tuple[str, int]]]:
+    """(exit-like status, [(status, line)] of everything that is not a plain pass)."""
+    try:
+        result = check_spec(parse_listing(text, "hw.txt"), "hw.txt", Options())
+    except ConvcalcError as e:
+        return 2, [("error", e.loc.line if e.loc else 0)]
+    flagged = [(o.status, o.loc.line if o.loc else 0) for o in result.outcomes if o.status != "pass"]
+    return (1 if result.status == "fail" else 0), flagged
+
+
+# --- the seeds' listing ---------------------------------------------------------------------
+
+
+def test_the_seed_listing_is_copied_verbatim():
+    if not SEEDS.is_dir():
+        pytest.skip("the lecture notes are not here")
+    seed = (SEEDS / "003_2a3459ff36330a72.txt").read_text(encoding="utf-8")
+    lines = [line for line in LISTING.read_text(encoding="utf-8").splitlines() if line.startswith("[")]
+    assert len(lines) == 14
+    for line in lines:
+        assert line in seed.splitlines()
+
+
+def test_the_seed_listing_checks_clean():
+    result = check_spec(load(str(LISTING)), str(LISTING))
+    assert result.status == "ok"
+    assert [o.status for o in result.outcomes] == ["pass"] * 13
+    assert [o.subject for o in result.outcomes][:3] == ["CONV1", "MAX POOL1", "NORM1"]
+    cli_result = run("check", str(LISTING))
+    assert cli_result.exit_code == 0
+    assert cli_result.stdout.splitlines()[-1] == "✓ 13 passed — 1 source"
+
+
+def test_the_listing_is_the_bundled_alexnet():
+    # the listing and architectures/alexnet.yaml describe one network: same shapes, same totals
+    listing = analyse(load(str(LISTING)))
+    bundled = analyse(load("alexnet"))
+    assert (listing.totals.params, listing.totals.macs) == (62_378_344, 1_135_256_096)
+    assert (listing.totals.params, listing.totals.macs) == (bundled.totals.params, bundled.totals.macs)
+    weighty = [str(r.output) for r in bundled.layers if r.layer.kind in ("conv", "maxpool", "lrn", "fc")]
+    assert [str(r.output) for r in listing.layers] == weighty
+
+
+def test_table_reads_a_listing_too():
+    result = run("table", str(LISTING), "--format", "csv")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[1].startswith("1,CONV1,conv,CONV 96 11x11 s4 p0,55x55x96,34944,")
+
+
+def numbers_to_change() -> List[Tuple[int, int, int]]:
+    """(line, start, end) of every number in a layer line's bracket and description (not its name)."""
+    out = []
+    for number, line in enumerate(LISTING.read_text(encoding="utf-8").splitlines(), start=1):
+        m = re.match(r"^\[([^\]]*)\]\s*([^:]*)(?::(.*))?$", line)
+        if not m or "INPUT" in line:  # the input is given, not an answer: a change shows on the next line
+            continue
+        for group in (1, 3):
+            if m.group(group) is None:
+                continue
+            for n in re.finditer(r"\d+", m.group(group)):
+                out.append((number, m.start(group) + n.start(), m.start(group) + n.end()))
+    return out
+
+
+@pytest.mark.parametrize("line, start, end", numbers_to_change())
+def test_changing_one_number_points_at_its_line(line: int, start: int, end: int):
+    lines = LISTING.read_text(encoding="utf-8").split("\n")
+    text = lines[line - 1]
+    old = int(text[start:end])
+    lines[line - 1] = text[:start] + str(old * 2 if old > 1 else old + 2) + text[end:]
+    code, flagged = check_text("\n".join(lines))
+    assert code in (1, 2), lines[line - 1]
+    failures = [(status, at) for status, at in flagged if status in ("fail", "error")]
+    assert failures and all(at == line for _, at in failures), (lines[line - 1], flagged)
+
+
+def test_a_wrong_answer_shows_the_correct_one_and_the_working(monkeypatch: pytest.MonkeyPatch):
+    # tests/data/alexnet-wrong-conv2.txt is the seed listing with one answer changed: [27x27x96] CONV2
+    wrong = ROOT / "tests" / "data" / "alexnet-wrong-conv2.txt"
+    assert wrong.read_text(encoding="utf-8") == LISTING.read_text(encoding="utf-8").replace(
+        "[27x27x256] CONV2", "[27x27x96] CONV2")
+    monkeypatch.chdir(ROOT)
+    result = run("check", "tests/data/alexnet-wrong-conv2.txt", "--quiet")
+    assert result.exit_code == 1
+    assert result.stdout == (
+        "tests/data/alexnet-wrong-conv2.txt:12:2: ✗ CONV2: shape 27x27x96, correct: 27x27x256\n"
+        "    [27x27x96] CONV2: 256 5x5 filters at stride 1, pad 2\n"
+        "     ^^^^^^^^\n"
+        "    H2 = W2 = (27 − 5 + 2·2)/1 + 1 = 27\n"
+        "    D2 = K = 256\n"
+        "✗ 12 passed, 1 failed — 1 source\n"
+    )
+
+
+def test_answers_after_a_wrong_stride_are_carried_forward():
+    text = LISTING.read_text(encoding="utf-8").replace("filters at stride 4", "filters at stride 3")
+    result = check_spec(parse_listing(text, "hw.txt"), "hw.txt")
+    fails = [o for o in result.outcomes if o.status == "fail"]
+    assert [(o.subject, o.actual) for o in fails] == [("CONV1", "73x73x96")]
+    pool1 = next(o for o in result.outcomes if o.subject == "MAX POOL1")
+    assert pool1.status == "pass"
+    assert pool1.carried == ("carried forward from the answer 55x55x96 for CONV1, line 6: from the correct input "
+                             "73x73x96 it would be 36x36x96")
+
+
+# --- the notation -----------------------------------------------------------------------------
+
+
+def test_kinds_options_and_prose():
+    spec = parse_listing(
+        "Full (simplified) network:\n"
+        "[Krizhevsky et al. 2012]\n"
+        "# a comment\n"
+        "[8x8x3] INPUT\n"
+        "[8x8x6] CONV1: 6 3x3 filters at stride 1, pad 1, 3 groups, no bias\n"
+        "[8x8x6] RELU1\n"
+        "[?] POOL1: 2x2 filters\n"
+        "[4x4x6] AVG POOL2: 1x1 window, stride 1\n"
+        "Output volume : [4x4x6]\n"
+        "[10] FC2: 10 neurons (class scores)\n"
+        "[10] SOFTMAX\n", "x.txt")
+    layers = [ls.layer.describe() for ls in spec.layers]
+    assert layers == ["CONV 6 3x3 s1 p1 g3 nb", "RELU", "MAX POOL 2x2 s2", "AVG POOL 1x1 s1", "FC 10", "SOFTMAX"]
+    assert [ls.name for ls in spec.layers][:3] == ["CONV1", "RELU1", "POOL1"]
+    assert spec.layers[2].expect == ()  # [?] leaves it unanswered
+    assert str(spec.layers[0].expect[0].expected) == "8x8x6"
+    assert spec.layers[0].expect[0].loc.line == 5
+
+
+def test_a_1x1xc_answer_for_a_vector_is_accepted():
+    # the cs231n VGG table writes FC outputs as [1x1x4096]
+    spec = parse_listing("[6x6x256] INPUT\n[1x1x4096] FC6: 4096 neurons\n", "x.txt")
+    assert check_spec(spec, "x.txt").outcomes[0].message == "shape 1x1x4096 (= 4096)"
+
+
+@pytest.mark.parametrize("text, at, message", [
+    ("[55x55x96] CONV1: 96 11x11 filters at stride 4", "CONV1", "a listing starts with its input"),
+    ("[227x227x3] INPUT\n[55x55x96] CNOV1: 96 11x11 filters", "CNOV", "unknown layer 'CNOV' — did you mean 'conv'?"),
+    ("[227x227x3] INPUT\n[55x55x96] CONV1: 96 11x11 filters at stride 4, 2 pads", "2 pads",
+     "cannot tell what '2' means"),
+    ("[227x227x3] INPUT\n[55x55x96] CONV1: 11x11 filters at stride 4", "11x11", "how many 11x11 filters?"),
+    ("[227x227x3] INPUT\nCONV1: 96 11x11 filters at stride 4", "CONV1", "has no [shape] in front"),
+    ("[227x227x3] INPUT\n[55x55x9b] CONV1: 96 11x11 filters", "55x55x9b", "cannot read the answer '[55x55x9b]'"),
+    ("[?] INPUT\n[55x55x96] CONV1: 96 11x11 filters", "?", "the input needs its shape"),
+    ("[227x227x3] INPUT\n[55x55x96] CONV1: 96 11x11 filters, stride 4, stride 2", "2", "option 'stride' is given twice"),
+    ("[227x227x3] INPUT\n[4096] FC6: 4096 neurons at stride 2", "stride", "fc has no option 'stride'"),
+    ("[227x227x3] INPUT\n[55x55x96] CONV1: 96 11x11 filters at stride 0", "0", "expected a positive whole number"),
+])
+def test_mistakes_are_located(text: str, at: str, message: str):
+    with pytest.raises(SpecError) as info:
+        parse_listing(text, "hw.txt")
+    e = info.value
+    last = text.split("\n")[e.loc.line - 1] if e.loc else ""
+    assert e.loc is not None and (e.loc.line, e.loc.column) == (text.count("\n", 0, text.rindex(at)) + 1,
+                                                                 last.rindex(at) + 1), e.render()
+    assert message in e.message
+
+
+def test_a_listing_without_an_input_line_says_what_a_listing_is():
+    with pytest.raises(SpecError, match=r"no listing here: expected lines like '\[227x227x3\] INPUT'"):
+        parse_listing("Some prose.\nMore prose.\n", "x.txt")
+
+
+def test_listings_are_told_from_yaml_by_their_first_line():
+    assert looks_like_listing("# AlexNet\n\n[227x227x3] INPUT\n")
+    assert not looks_like_listing("input: [227, 227, 3]\nlayers: []\n")
+    assert not looks_like_listing("# just a comment\n")
