@@ -43,3 +43,10 @@ def test_installed_wheel_runs_vgg16_outside_the_checkout(wheel: Path, tmp_path: 
     assert done.returncode == 0, done.stderr
     assert done.stderr.startswith(str(target))  # the wheel's copy ran, not the checkout's
     assert json.loads(done.stdout)["totals"]["params"] == 138_357_544
+
+
+def test_wheel_ships_the_json_schema(wheel: Path):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "convcalc/schema.json" in names
+    shipped = zipfile.ZipFile(wheel).read("convcalc/schema.json").decode("utf-8")
+    assert shipped == (ROOT / "convcalc" / "schema.json").read_text(encoding="utf-8")
