@@ -63,6 +63,7 @@ class _Reader:
         self.text = text
         self._constructor = yaml.constructor.SafeConstructor()
         self._line_starts: Optional[List[int]] = None
+        self.depth = 0  # lists of layers being read, one inside another
         self.definitions: Dict[str, Tuple[yaml.Node, Dict[str, Tuple[yaml.Node, yaml.Node]]]] = {}
         self.env: Optional[Dict[str, Any]] = None  # the arguments of the block being expanded
         self.expanding: List[str] = []  # block definitions being expanded, outermost first
@@ -211,6 +212,16 @@ class _Reader:
                         hint="input: [224, 224, 3]")
 
     def layers(self, node: yaml.Node) -> List[Node]:
+        self.depth += 1
+        try:
+            if self.depth > MAX_NESTING:
+                raise SpecError(f"blocks nested more than {MAX_NESTING} deep", self.loc(node),
+                                hint="convcalc's limit (convcalc/limits.py)")
+            return self._layers(node)
+        finally:
+            self.depth -= 1
+
+    def _layers(self, node: yaml.Node) -> List[Node]:
         if not isinstance(self.plain(node), yaml.SequenceNode):
             raise SpecError(f"'layers' should be a list (items starting with '- '), got {self.kind_of(node)}",
                             self.loc(node))
