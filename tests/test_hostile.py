@@ -1,0 +1,179 @@
+"""Hostile and broken input through the whole CLI: a located message and exit 2 (or a result),
+never a traceback, never a hang. The fuzz tests run a bounded number of examples here; set
+CONVCALC_FUZZ_EXAMPLES for a longer run on demand."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from convcalc.cli import cli
+
+EXAMPLES = int(os.environ.get("CONVCALC_FUZZ_EXAMPLES", "150"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+def run(*args: str, input: "str | bytes | None" = None):
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=True)
+
+
+def assert_clean(result, codes=(0, 1, 2)) -> None:
+    """Exit 0/1 with a result, or 2 with an 'error:' message; no traceback, no internal error."""
+    assert result.exit_code in codes, (result.exit_code, result.output, result.exception)
+    assert "Traceback" not in result.output
+    assert "internal error" not in result.output
+    if result.exception is not None:
+        assert isinstance(result.exception, SystemExit), repr(result.exception)
+    if result.exit_code == 2:
+        assert "error" in result.output.lower()
+
+
+def yaml_file(tmp_path: Path, text: "str | bytes", name: str = "spec.yaml") -> str:
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+NET = "name: t\ninput: [32, 32, 3]\nlayers:\n"
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("", "empty spec"),
+    ("\n\n   \n", "empty spec"),
+    ("- conv: {filters: 8}\n", "should be a mapping"),
+    ("just a scalar\n", "should be a mapping"),
+    ("input: [32, 32, 3\n", "YAML syntax"),
+    (NET + "\t- relu\n", "tabs"),
+    (NET + "  - relu\ninput: [8, 8, 3]\n", "given twice"),
+    (NET + "  - conv: !!python/object/apply:os.system ['true']\n", "tag"),
+    (NET + "  - conv: {filters: 8, kernel: 3.5}\n", "whole number"),
+    (NET + "  - conv: {filters: -8, kernel: 3}\n", "positive"),
+    (NET + "  - conv: {filters: 0, kernel: 3}\n", "positive"),
+    (NET + "  - conv: {filters: true, kernel: 3}\n", "boolean"),
+    (NET + "  - conv: {filters: eight, kernel: 3}\n", "the string 'eight'"),
+    (NET + "  - conv: {filters: " + "1" + "0" * 100 + ", kernel: 3}\n", "limit"),
+    (NET + "  - conv: {filters: 8, kernel: 40}\n", "exceeds padded input"),
+    (NET + "  - conv: {filters: 8, kernel: 3, groups: 2}\n", "groups 2 must divide"),
+    (NET + "  - fc: 0\n", "positive"),
+    (NET + "  - conv: {filters: 8, kernal: 3}\n", "did you mean 'kernel'"),
+    (NET + "  - relu: null\n    repeat: 1000000000000\n", "limit"),
+    (NET + "  - seq: [relu]\n    repeat: 999999\n  - seq: [relu, relu]\n    repeat: 999999\n", "more than"),
+])
+def test_bad_yaml_is_a_located_error(tmp_path, text, fragment):
+    start = time.perf_counter()
+    result = run("table", yaml_file(tmp_path, text))
+    assert time.perf_counter() - start < 5  # a bound against hangs, not a benchmark
+    assert_clean(result, codes=(2,))
+    assert fragment in result.output, result.output
+
+
+def test_billion_laughs_is_refused_quickly(tmp_path):
+    lines = [NET.rstrip("\n"), "  - &l0 {seq: [relu, relu, relu, relu, relu, relu, relu, relu, relu, relu]}"]
+    for i in range(1, 12):
+        lines.append(f"  - &l{i} {{seq: [{', '.join([f'*l{i - 1}'] * 10)}]}}")
+    start = time.perf_counter()
+    result = run("table", yaml_file(tmp_path, "\n".join(lines) + "\n"))
+    assert time.perf_counter() - start < 5
+    assert_clean(result, codes=(2,))
+    assert "more than 1,000,000 layers" in result.output
+
+
+def test_deep_nesting_is_a_located_error(tmp_path):
+    depth = 10_000
+    text = NET + "  - " + "{seq: [" * depth + "relu" + "]}" * depth + "\n"
+    result = run("table", yaml_file(tmp_path, text))
+    assert_clean(result, codes=(2,))
+    assert "nested more than 100 deep" in result.output
+    result = run("table", "8x8x1 " + "res(" * depth + "relu" + ")" * depth)
+    assert_clean(result, codes=(2,))
+    assert "nested more than 100 deep" in result.output
+
+
+@pytest.mark.parametrize("data, fragment", [
+    (b"\x00\x01\x02\x03", "not a text file"),
+    (b"input: [8, 8, 3]\nname: caf\xe9\n", "not valid UTF-8"),
+    (os.urandom(64).replace(b"\x00", b"") + b"\xff\xfe", "error"),
+])
+def test_binary_and_invalid_utf8(tmp_path, data, fragment):
+    result = run("table", yaml_file(tmp_path, data))
+    assert_clean(result, codes=(2,))
+    assert fragment in result.output
+
+
+def test_missing_file_directory_and_stdin(tmp_path):
+    assert_clean(run("table", str(tmp_path / "missing.yaml")), codes=(2,))
+    assert_clean(run("table", str(tmp_path)), codes=(2,))
+    assert_clean(run("table", "-", input=b"\xff\xfe garbage"), codes=(2,))
+    assert_clean(run("table", "-", input=""), codes=(2,))
+
+
+# --- fuzzing ---------------------------------------------------------------------------------
+
+TOKENS = st.sampled_from([
+    "conv", "conv8", "conv8k3", "k3x5", "s2", "p1", "psame", "pvalid", "d2", "g2", "nb", "maxpool", "avgpool2",
+    "ceil", "fc10", "relu", "bn", "lrn", "gap", "flatten", "dropout0.5", "softmax", "conv3-64", "FC-4096",
+    "res(", "cat(", "add(", "mul(", "(", ")", ")x2", "|", "->", ",", " ", "upsample2", "pad1", "shuffle2",
+    "convtranspose4k4s2p1", "dwconv3p1", "sepconv8k3", "9" * 12, "x", "-", "×", "é", "\t", "\n",
+])
+
+
+@FUZZ
+@given(st.sampled_from(["8x8x4 ", "32x32x3 ", "100x4 ", "", "0x0x0 ", "input (224 × 224 RGB image) "]),
+       st.lists(TOKENS, max_size=12))
+def test_fuzz_layer_strings(prefix, tokens):
+    assert_clean(run("table", prefix + "".join(tokens), "--format", "json"))
+
+
+SCALARS = st.one_of(st.integers(-3, 40), st.floats(allow_nan=True), st.booleans(), st.none(),
+                    st.sampled_from(["same", "valid", "3x3", "relu", "$x", "${x*2}", "", "1e-4", "9" * 30]))
+OPTIONS = st.dictionaries(st.sampled_from(["filters", "kernel", "stride", "padding", "dilation", "groups", "bias",
+                                           "units", "p", "scale", "size", "kernal", "name"]),
+                          st.one_of(SCALARS, st.lists(SCALARS, max_size=3)), max_size=4)
+KINDS = st.sampled_from(["conv", "maxpool", "fc", "relu", "bn", "upsample", "pad", "add", "concat", "seq", "cnov"])
+
+
+def yaml_scalar(value) -> str:
+    import json
+
+    return json.dumps(value) if not isinstance(value, float) or value == value else ".nan"
+
+
+@st.composite
+def structured_specs(draw) -> str:
+    lines = ["input: " + draw(st.sampled_from(["[16, 16, 4]", "[8, 4]", "16x16x4", "{height: 8, width: 8, channels: 2}",
+                                                "[0, 1]", "[]", "nope"])), "layers:"]
+    for _ in range(draw(st.integers(0, 6))):
+        kind = draw(KINDS)
+        options = draw(OPTIONS)
+        body = ", ".join(f"{k}: {yaml_scalar(v)}" for k, v in options.items())
+        if kind in ("add", "concat"):
+            lines.append(f"  - {kind}: [[conv4k3p1], []]")
+        elif kind == "seq":
+            lines.append("  - seq: [relu, conv4k1]")
+        else:
+            lines.append(f"  - {kind}: {{{body}}}")
+        if draw(st.booleans()):
+            lines.append(f"    repeat: {draw(st.sampled_from([1, 2, 0, -1, 10**15, 'two']))}")
+    return "\n".join(lines) + "\n"
+
+
+@FUZZ
+@given(structured_specs())
+def test_fuzz_structured_yaml(text):
+    assert_clean(run("table", "-", "--format", "json", input=text))
+
+
+@FUZZ
+@given(st.text(alphabet=st.sampled_from(list("input: [8, 4]\nlayers:-{}relu conv!&*#'\"|>\t\\") + ["\x00", "é"]),
+               max_size=120))
+def test_fuzz_unstructured_yaml(text):
+    assert_clean(run("table", "-", "--format", "csv", input=text))
