@@ -13,6 +13,7 @@ answer.
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -123,7 +124,7 @@ class Lookup:
         """The short block the terminal shows: the headline, then the working, indented."""
         out = [self.headline()]
         out += [f"  {s}" for s in self.steps if s.topic == "size"]
-        out += [f"  {a}" for a in self.advice]
+        out += [textwrap.fill(a, width=100, initial_indent="  ", subsequent_indent="    ") for a in self.advice]
         out += [f"  {s}" for s in self.steps if s.topic != "size"]
         return out
 

@@ -144,20 +144,19 @@ class Solution:
         w = self.window
         notes = []
         if self.rounding == "floor" and self.lost:
-            unread = "the last input pixel is" if self.lost == 1 else f"the last {self.lost} input pixels are"
-            notes.append(f"floored as PyTorch does: {unread} never read")
+            unread = "the last input pixel" if self.lost == 1 else f"the last {self.lost} input pixels"
+            notes.append(f"floored (PyTorch): {unread} never read")
         elif self.rounding == "floor":
-            notes.append("floored as PyTorch does; only padding is left over")
+            notes.append("floored (PyTorch): only padding left over")
         elif self.rounding == "same":
-            notes.append(f"'same' padding: {w.pad_before} before, {w.pad_after} after (TensorFlow; "
-                         "PyTorch needs an explicit pad)")
+            notes.append(f"TensorFlow's 'same': {w.pad_before} before, {w.pad_after} after")
         elif self.rounding == "ceil":
-            notes.append("ceil mode only (a pool with ceil_mode=True)")
+            notes.append("ceil mode only (pools)")
         if self.rounding != "same":
             if self.convention == "same":
                 notes.append("'same'-style P = (F − 1)/2")
             elif self.convention == "valid":
-                notes.append("'valid' (no padding)")
+                notes.append("'valid'")
         return notes
 
 
@@ -179,7 +178,7 @@ class Solved:
                 and p.stride % 2 == 0):
             f_eff = p.dilation * (p.kernel - 1) + 1
             if (p.size - f_eff) % 2:
-                return (f"No symmetric padding fits exactly: W1 − F = {p.size} − {f_eff} = {p.size - f_eff} is odd, "
+                return (f"No symmetric padding fits exactly: W1 − F = {p.size} − {f_eff} = {p.size - f_eff} is odd,\n"
                         f"so W1 − F + 2P is odd for every P and stride {p.stride} never divides it.")
         if not self.solutions:
             return ("No solution in these ranges; widen them with --max-kernel, --max-stride or --max-padding, "

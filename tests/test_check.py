@@ -374,3 +374,39 @@ def test_pre_commit_hook_runs_check_on_convnet_specs():
     assert files.search("models/resnet.convnet.yaml") and files.search("a.convnet.yml")
     assert not files.search("config.yaml") and not files.search("x.convnet.yaml.bak")
     assert run(*hook["entry"].split()[1:], str(TINY)).exit_code == 0
+
+
+# --- the README's examples that a console block cannot hold ------------------------------------
+
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_homework_example_is_the_real_output(monkeypatch):
+    # exit code 1, so it sits in a ```text block, which tests/test_readme.py does not run
+    block = re.search(r"```text\n(\$ convcalc check examples/alexnet-homework.txt[^\n]*)\n(.*?)```", README, re.S)
+    assert block is not None
+    monkeypatch.chdir(ROOT)
+    result = run(*block.group(1).split()[2:])
+    assert result.exit_code == 1
+    assert result.stdout == block.group(2)
+
+
+def test_readme_expectations_snippet_reads_and_validates():
+    snippet = next(b for b in re.findall(r"```yaml\n(.*?)```", README, re.S) if "expect:" in b and "budget:" in b)
+    spec = parse_yaml(snippet, "README.md")
+    assert spec.layers[0].expect[2].text == "105.4M" and spec.budget[2].amount.bytes
+    jsonschema = pytest.importorskip("jsonschema")
+    from convcalc.schema import build_schema
+
+    assert list(jsonschema.Draft7Validator(build_schema()).iter_errors(yaml.safe_load(snippet))) == []
+
+
+def test_readme_ci_snippets_use_real_options():
+    workflow = next(b for b in re.findall(r"```yaml\n(.*?)```", README, re.S) if "runs-on" in b)
+    command = next(line.split("- run: ", 1)[1] for line in workflow.splitlines() if "convcalc check" in line)
+    options = {o for o in command.split() if o.startswith("--")}
+    params = {p for o in cli.commands["check"].params for p in o.opts}
+    assert options <= params
+    hooks = next(b for b in re.findall(r"```yaml\n(.*?)```", README, re.S) if "pre-commit-config" in b)
+    assert "id: convcalc-check" in hooks

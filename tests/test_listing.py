@@ -107,15 +107,16 @@ def test_changing_one_number_points_at_its_line(line: int, start: int, end: int)
 
 
 def test_a_wrong_answer_shows_the_correct_one_and_the_working(monkeypatch: pytest.MonkeyPatch):
-    # tests/data/alexnet-wrong-conv2.txt is the seed listing with one answer changed: [27x27x96] CONV2
-    wrong = ROOT / "tests" / "data" / "alexnet-wrong-conv2.txt"
-    assert wrong.read_text(encoding="utf-8") == LISTING.read_text(encoding="utf-8").replace(
-        "[27x27x256] CONV2", "[27x27x96] CONV2")
+    # examples/alexnet-homework.txt is the seed listing with one answer changed: [27x27x96] CONV2
+    homework = ROOT / "examples" / "alexnet-homework.txt"
+    listing = [line for line in LISTING.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
+    answer = [line for line in homework.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
+    assert [a for a, b in zip(listing, answer) if a != b] == ["[27x27x256] CONV2: 256 5x5 filters at stride 1, pad 2"]
     monkeypatch.chdir(ROOT)
-    result = run("check", "tests/data/alexnet-wrong-conv2.txt", "--quiet")
+    result = run("check", "examples/alexnet-homework.txt", "--quiet")
     assert result.exit_code == 1
     assert result.stdout == (
-        "tests/data/alexnet-wrong-conv2.txt:12:2: ✗ CONV2: shape 27x27x96, correct: 27x27x256\n"
+        "examples/alexnet-homework.txt:12:2: ✗ CONV2: shape 27x27x96, correct: 27x27x256\n"
         "    [27x27x96] CONV2: 256 5x5 filters at stride 1, pad 2\n"
         "     ^^^^^^^^\n"
         "    H2 = W2 = (27 − 5 + 2·2)/1 + 1 = 27\n"

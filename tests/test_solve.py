@@ -48,13 +48,12 @@ def test_cli_padding_example_lists_every_p_with_its_rounding():
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
         "Solving W2 = (W1 − F + 2P)/S + 1 for P, given W1 = 32, F = 5, S = 2, W2 = 16 (P from 0 to 4):",
-        "  P = 2       (32 − 5 + 2·2)/2 + 1 = 31/2 + 1 = 16.50 → 16   floored as PyTorch does; only padding is "
-        "left over; 'same'-style P = (F − 1)/2",
-        "  P = 1 + 2   (32 − 5 + 1 + 2)/2 + 1 = 16                    'same' padding: 1 before, 2 after "
-        "(TensorFlow; PyTorch needs an explicit pad)",
-        "  P = 1       ⌈(32 − 5 + 2·1)/2⌉ + 1 = ⌈29/2⌉ + 1 = 16       ceil mode only (a pool with ceil_mode=True)",
-        "No symmetric padding fits exactly: W1 − F = 32 − 5 = 27 is odd, so W1 − F + 2P is odd for every P and "
-        "stride 2 never divides it.",
+        "  P = 2       (32 − 5 + 2·2)/2 + 1 = 31/2 + 1 = 16.50 → 16   floored (PyTorch): only padding left over; "
+        "'same'-style P = (F − 1)/2",
+        "  P = 1 + 2   (32 − 5 + 1 + 2)/2 + 1 = 16                    TensorFlow's 'same': 1 before, 2 after",
+        "  P = 1       ⌈(32 − 5 + 2·1)/2⌉ + 1 = ⌈29/2⌉ + 1 = 16       ceil mode only (pools)",
+        "No symmetric padding fits exactly: W1 − F = 32 − 5 = 27 is odd,",
+        "so W1 − F + 2P is odd for every P and stride 2 never divides it.",
     ]
 
 
