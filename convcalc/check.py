@@ -120,6 +120,8 @@ def summary(results: Sequence[SourceResult]) -> str:
     warnings = sum(r.count("warning") for r in results)
     errors = sum(1 for r in results if r.error is not None)
     files = f"{len(results)} source{'s' if len(results) != 1 else ''}"
+    if not (passed or failed or unchecked or warnings or errors):
+        return f"✓ {files} compute{'s' if len(results) == 1 else ''}; no expectations or budgets to check"
     parts = [f"{passed} passed"]
     if failed:
         parts.append(f"{failed} failed")

@@ -54,7 +54,7 @@ def parse_listing(text: str, file: str = "<listing>") -> NetworkSpec:
     """A listing -> NetworkSpec whose layers carry the bracketed answers as shape expectations."""
     if len(text.encode("utf-8", "replace")) > MAX_SPEC_BYTES:
         raise SpecError(f"listing is larger than convcalc's limit of {MAX_SPEC_BYTES:,} bytes", Location(file, 1, 1))
-    lines = text.split("\n")
+    lines = [line.rstrip("\r") for line in text.split("\n")]  # CRLF files read the same
     input_shape = None
     layers: List[LayerSpec] = []
     for number, source in enumerate(lines, start=1):
@@ -102,8 +102,9 @@ def parse_listing(text: str, file: str = "<listing>") -> NetworkSpec:
 def _is_citation(shape_text: str, name: str) -> bool:
     """'[Krizhevsky et al. 2012]': words in the brackets, and no layer (or INPUT) after them."""
     words = re.sub(r"[\dx×?\s]", "", shape_text, flags=re.I)
-    kind = _NAME.match(name)
-    named = bool(kind) and (lookup(kind.group(1)) is not None or normalise(kind.group(1)) == "input")
+    m = _NAME.match(name)
+    word = m.group(1) if m else name
+    named = lookup(word) is not None or normalise(word) == "input"
     return bool(words) and not named
 
 

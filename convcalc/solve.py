@@ -154,7 +154,8 @@ class Solution:
             notes.append("ceil mode only (pools)")
         if self.rounding != "same":
             if self.convention == "same":
-                notes.append("'same'-style P = (F − 1)/2")
+                notes.append("'same'-style P = (F − 1)/2" if self.window.dilation == 1 else
+                             "'same'-style P = (F_eff − 1)/2")
             elif self.convention == "valid":
                 notes.append("'valid'")
         return notes

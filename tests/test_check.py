@@ -291,6 +291,12 @@ def test_exit_code_is_the_worst_of_all_sources(tmp_path: Path):
     assert exit_code([]) == 0
 
 
+def test_sources_without_expectations_are_checked_to_compute():
+    result = run("check", "lenet5", "alexnet", "--strict", "-q")
+    assert result.exit_code == 0
+    assert result.stdout == "✓ 2 sources compute; no expectations or budgets to check\n"
+
+
 def test_a_network_that_does_not_compute_is_bad_input():
     result = run("check", "5x5x3 conv8k7")
     assert result.exit_code == 2

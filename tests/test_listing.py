@@ -194,6 +194,13 @@ def test_a_listing_without_an_input_line_says_what_a_listing_is():
         parse_listing("Some prose.\nMore prose.\n", "x.txt")
 
 
+def test_crlf_and_tabs_read_the_same():
+    text = "[227x227x3] INPUT\r\n\t[55x55x96]\tCONV1:\t96 11x11 filters at stride 4\r\n[27x27x95] MAX POOL1: 3x3 filters at stride 2\r\n"
+    result = check_spec(parse_listing(text, "hw.txt"), "hw.txt")
+    assert [o.status for o in result.outcomes] == ["pass", "fail"]
+    assert result.outcomes[1].loc.source == "[27x27x95] MAX POOL1: 3x3 filters at stride 2"
+
+
 def test_listings_are_told_from_yaml_by_their_first_line():
     assert looks_like_listing("# AlexNet\n\n[227x227x3] INPUT\n")
     assert not looks_like_listing("input: [227, 227, 3]\nlayers: []\n")

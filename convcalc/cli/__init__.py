@@ -58,6 +58,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
       convcalc table my_net.yaml --format markdown
       convcalc list
     """
+      convcalc conv 227x227x3 -n 96 -k 11 -s 4      # one layer, with the working
+      convcalc solve --in 32 -k 5 -s 2 --out 16     # P = ?
+      convcalc check homework.txt specs/*.convnet.yaml
     ctx.meta["convcalc.debug"] = debug
 
 

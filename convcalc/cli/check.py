@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 import click
 
 from . import cli
+
+if TYPE_CHECKING:
+    from ..expect import Limit
 
 CHECK_HELP = """
 \b
@@ -30,7 +33,8 @@ or under --strict a stride that does not fit or a check that cannot be made),
 """
 
 
-def _limits(params: Optional[str], macs: Optional[str], flops: Optional[str], memory: Optional[str]) -> Tuple:
+def _limits(params: Optional[str], macs: Optional[str], flops: Optional[str],
+            memory: Optional[str]) -> Tuple["Limit", ...]:
     from ..expect import Limit, parse_amount
 
     limits = []
@@ -115,9 +119,10 @@ def check(ctx: click.Context, sources: Tuple[str, ...], strict: bool, max_params
         ctx.meta["convcalc.json_errors"] = True
     options = checking.Options(strict, _limits(max_params, max_macs, max_flops, max_memory), dtype, batch)
     results = [checking.check_source(arg, options, _loader) for arg in expand(sources)]
-    render = {"text": lambda: checking.text(results, quiet), "json": lambda: checking.to_json(results),
-              "github": lambda: checking.github(results)}[fmt]
-    click.echo(render(), nl=False)
+    render: Dict[str, Callable[[], str]] = {"text": lambda: checking.text(results, quiet),
+                                            "json": lambda: checking.to_json(results),
+                                            "github": lambda: checking.github(results)}
+    click.echo(render[fmt](), nl=False)
     ctx.exit(checking.exit_code(results))
 
 
