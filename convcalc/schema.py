@@ -157,9 +157,10 @@ def item_schemas(open_: bool) -> Dict[str, Any]:
         for name in (k.name, *k.aliases):
             properties.setdefault(name, {"$ref": f"#/definitions/kind.{k.name}"})
     branch = {"anyOf": [layers, {"type": "string"}]}
-    for merge in MERGES:
-        properties[merge] = {"description": f"{MERGES[merge].__doc__.splitlines()[0] if MERGES[merge].__doc__ else merge}"
-                                            " — a list of branches: lists of items, layer strings, or [] (identity)",
+    for merge, rule in MERGES.items():
+        summary = (rule.__doc__ or merge).strip().splitlines()[0]
+        properties[merge] = {"description": f"{summary} — a list of branches: lists of items, layer strings, "
+                                            "or [] (identity)",
                              "type": "array", "items": branch, "minItems": 2}
     for key in sequence_keys:
         properties[key] = {**layers, "description": "a named group of layers"}
