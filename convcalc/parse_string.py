@@ -226,6 +226,17 @@ def _repeat_count(close: Token) -> int:
 
 def parse_token(tok: Token) -> LayerSpec:
     """One layer token: ``conv96k11s4``, ``maxpool3s2``, ``fc4096``, ``conv3-64``, ``relu``."""
+    if tok.text not in _LAYER_OF:  # long specs repeat a few tokens: read each once
+        if len(_LAYER_OF) > 10_000:
+            _LAYER_OF.clear()
+        _LAYER_OF[tok.text] = _parse_token(tok).layer
+    return LayerSpec(_LAYER_OF[tok.text], loc=tok.loc)
+
+
+_LAYER_OF: dict = {}
+
+
+def _parse_token(tok: Token) -> LayerSpec:
     text = tok.text
     loc = tok.loc
     if re.match(r"^\d+([x×]\d+)+$", text, re.IGNORECASE):

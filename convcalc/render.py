@@ -13,7 +13,7 @@ import json
 import sys
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import IO, Any, Dict, List, Optional, Tuple
+from typing import IO, Any, Dict, Iterator, List, Optional, Tuple
 
 from . import __version__
 from .engine import CONVENTIONS, LayerReport, Report
@@ -103,6 +103,11 @@ def report_dict(report: Report) -> Dict[str, Any]:
     Raw figures (``params``, ``macs``, ``activations``) never depend on the conventions; the
     ``counted`` figures are what the conventions in ``conventions`` make of them.
     """
+    return {key: list(value) if isinstance(value, Iterator) else value for key, value in _parts(report).items()}
+
+
+def _parts(report: Report) -> Dict[str, Any]:
+    """The report's JSON parts, with the per-layer lists as generators (to stream large specs)."""
     spec = report.spec
     totals = report.totals
     fields = receptive_fields(report)
@@ -114,7 +119,7 @@ def report_dict(report: Report) -> Dict[str, Any]:
         "input": shape_dict(spec.input),
         "output": shape_dict(report.output),
         "conventions": conventions_dict(report),
-        "layers": [
+        "layers": (
             {
                 "index": r.index,
                 "name": r.name,
@@ -141,8 +146,8 @@ def report_dict(report: Report) -> Dict[str, Any]:
                 "location": location_dict(r.loc),
             }
             for r, f in zip(report.layers, fields)
-        ],
-        "blocks": [
+        ),
+        "blocks": (
             {
                 "name": b.name,
                 "path": list(b.path),
@@ -162,7 +167,7 @@ def report_dict(report: Report) -> Dict[str, Any]:
                 "location": location_dict(b.loc),
             }
             for b in report.blocks
-        ],
+        ),
         "totals": {
             "layers": totals.layers,
             "params": totals.params,
@@ -184,25 +189,36 @@ def report_dict(report: Report) -> Dict[str, Any]:
             "optimizer_bytes": mem.optimizer_bytes,
             "training_bytes": mem.training_bytes,
         },
-        "warnings": [
+        "warnings": (
             {"layer": r.index, "name": r.full_name, "code": n.code, "message": n.text, "location": location_dict(r.loc)}
             for r, n in report.warnings
-        ],
+        ),
     }
 
 
 def to_json(report: Report) -> str:
+    out = io.StringIO()
+    write_json(report, out)
+    return out.getvalue()
+
+
+def write_json(report: Report, out: IO[str]) -> None:
     """Indented at the top, one line per layer and block: readable, and fast to write, because
-    each line goes through the json module's C encoder (an indented dump does not)."""
-    data = report_dict(report)
-    lines = []
-    for key, value in data.items():
-        if isinstance(value, list) and value:
-            items = ",\n".join(f"    {json.dumps(v, ensure_ascii=False)}" for v in value)
-            lines.append(f"  {json.dumps(key)}: [\n{items}\n  ]")
+    each line goes through the json module's C encoder (an indented dump does not), and streamed,
+    so a spec of 100,000 layers never holds all its dicts at once."""
+    out.write("{\n")
+    for i, (key, value) in enumerate(_parts(report).items()):
+        out.write(",\n" if i else "")
+        if isinstance(value, Iterator):
+            out.write(f"  {json.dumps(key)}: [")
+            wrote = False
+            for item in value:
+                out.write(f"{',' if wrote else ''}\n    {json.dumps(item, ensure_ascii=False)}")
+                wrote = True
+            out.write("\n  ]" if wrote else "]")
         else:
-            lines.append(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}")
-    return "{\n" + ",\n".join(lines) + "\n}\n"
+            out.write(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}")
+    out.write("\n}\n")
 
 
 # --- CSV and Markdown -------------------------------------------------------------------
@@ -392,10 +408,11 @@ def render(report: Report, fmt: str, file: Optional[IO[str]] = None, width: Opti
     if fmt == "table":
         print_table(report, file, width, color, depth, rf)
         return
-    text = {"json": lambda: to_json(report), "csv": lambda: to_csv(report),
-            "markdown": lambda: to_markdown(report)}[fmt]()
     out = file if file is not None else sys.stdout
-    out.write(text)
+    if fmt == "json":
+        write_json(report, out)
+        return
+    out.write(to_csv(report) if fmt == "csv" else to_markdown(report))
 
 
 def list_lines(rows: List[Dict[str, Any]]) -> str:

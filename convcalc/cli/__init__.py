@@ -8,6 +8,7 @@ one line asking for a report (``convcalc --debug ...`` shows the traceback).
 
 from __future__ import annotations
 
+import gc
 import importlib
 from typing import Any
 
@@ -57,10 +58,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
       convcalc table "227x227x3 conv96k11s4 maxpool3s2 fc4096"
       convcalc table my_net.yaml --format markdown
       convcalc list
-    """
       convcalc conv 227x227x3 -n 96 -k 11 -s 4      # one layer, with the working
       convcalc solve --in 32 -k 5 -s 2 --out 16     # P = ?
       convcalc check homework.txt specs/*.convnet.yaml
+    """
     ctx.meta["convcalc.debug"] = debug
 
 
@@ -73,4 +74,7 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
+    # A short-lived process that builds many small objects: the cyclic garbage collector's
+    # passes over a growing heap make large specs superlinear, and there are no cycles to free.
+    gc.disable()
     cli(prog_name="convcalc")

@@ -1,0 +1,70 @@
+"""Start-up cost of convcalc against the dependencies it cannot avoid (issue: "instant start").
+
+Runs, interleaved, N times each (medians reported):
+
+- ``python -c "import click"``                                   the floor for any Click CLI
+- ``python -m convcalc conv 227x227x3 -n 96 -k 11 -s 4``          a one-line lookup
+- ``python -c "import click, yaml, rich.console, rich.table"``   the floor for drawing a table from YAML
+- ``python -m convcalc table vgg16``                              the main job
+
+and prints both ratios (goal: at most 1.3 each). With ``--torch`` it also times a PyTorch
+model summary of VGG-16 (torchinfo if installed, else a forward pass with hooks), when torch is
+installed.
+
+    python benchmarks/bench_startup.py [-n 30] [--torch]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+PY = sys.executable
+CASES = {
+    "import click": [PY, "-c", "import click"],
+    "convcalc conv": [PY, "-m", "convcalc", "conv", "227x227x3", "-n", "96", "-k", "11", "-s", "4"],
+    "import click, yaml, rich": [PY, "-c", "import click, yaml, rich.console, rich.table"],
+    "convcalc table vgg16": [PY, "-m", "convcalc", "table", "vgg16", "--width", "120"],
+}
+TORCH = [PY, "-c", (
+    "import torch, torchvision; m = torchvision.models.vgg16()\n"
+    "try:\n import torchinfo; torchinfo.summary(m, (1, 3, 224, 224), verbose=0)\n"
+    "except ImportError:\n m(torch.zeros(1, 3, 224, 224))")]
+
+
+def once(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
+                   env={**os.environ, "COLUMNS": "120"})
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-n", type=int, default=30, help="runs of each command (interleaved)")
+    parser.add_argument("--torch", action="store_true", help="also time a PyTorch summary of VGG-16")
+    args = parser.parse_args()
+    cases = dict(CASES)
+    if args.torch:
+        cases["torch summary vgg16"] = TORCH
+    for command in cases.values():  # warm the file cache once
+        once(command)
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(args.n):
+        for name, command in cases.items():
+            times[name].append(once(command))
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    for name, median in medians.items():
+        print(f"{name:28s} {median * 1000:8.1f} ms  (min {min(times[name]) * 1000:.1f})")
+    lookup = medians["convcalc conv"] / medians["import click"]
+    table = medians["convcalc table vgg16"] / medians["import click, yaml, rich"]
+    print(f"lookup / import click          {lookup:.2f}  (goal ≤ 1.30)")
+    print(f"table vgg16 / import deps      {table:.2f}  (goal ≤ 1.30)")
+
+
+if __name__ == "__main__":
+    main()
