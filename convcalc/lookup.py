@@ -289,10 +289,9 @@ def _mac_steps(r: LayerReport) -> List[Step]:
 
 
 def _memory_step(r: LayerReport, dtype: str) -> Step:
-    from .render import human_bytes  # render imports rich only when it draws a table
-
+    """Exact, like every figure of the working (and without render.py, so lookups start fast)."""
     n = r.activations
-    shown = f"{n:,} activations ({human_bytes(n * DTYPE_BYTES[dtype])} at {dtype})"
+    shown = f"{n:,} activations ({n * DTYPE_BYTES[dtype]:,} bytes at {dtype})"
     expression = product(r.output.dims) if r.output.rank else ""
     return Step("memory", "memory", expression, n, shown, "H2·W2·D2")
 

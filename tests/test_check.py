@@ -112,7 +112,7 @@ def test_every_figure_has_its_working_when_wrong():
     assert working["params"] == ("params = 11·11·3·96 + 96 = 34,944",)
     assert working["macs"] == ("MACs = 55·55·11·11·3·96 = 105,415,200",)
     assert working["flops"] == ("MACs = 55·55·11·11·3·96 = 105,415,200", "FLOPs = 2·MACs = 210,830,400")
-    assert working["memory"] == ("memory = 55·55·96 = 290,400 activations (1.1 MiB at float32)",)
+    assert working["memory"] == ("memory = 55·55·96 = 290,400 activations (1,161,600 bytes at float32)",)
 
 
 def test_memory_in_bytes_follows_dtype_and_batch():

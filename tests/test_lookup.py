@@ -49,7 +49,7 @@ def test_conv_alexnet_conv1_shows_the_working():
         "  D2 = K = 96\n"
         "  params = 11·11·3·96 + 96 = 34,944\n"
         "  MACs = 55·55·11·11·3·96 = 105,415,200\n"
-        "  memory = 55·55·96 = 290,400 activations (1.1 MiB at float32)\n"
+        "  memory = 55·55·96 = 290,400 activations (1,161,600 bytes at float32)\n"
     )
 
 
@@ -196,6 +196,7 @@ def test_lookups_start_without_yaml_or_rich():
     imported = [line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")]
     assert "convcalc.lookup" in imported
     assert not [m for m in imported if m.split(".")[0] in ("yaml", "rich", "_yaml")]
+    assert "convcalc.render" not in imported  # the working is exact: nothing to round, nothing to draw
 
 
 # --- the working against the engine, and against its own arithmetic --------------------------

@@ -5,7 +5,6 @@ These start fast: nothing here (or in what they import) loads PyYAML or Rich.
 
 from __future__ import annotations
 
-import json
 from typing import Any, List, Optional, Tuple
 
 import click
@@ -93,6 +92,8 @@ def run_lookup(ctx: click.Context, kind: str, shape: str, options: List[Tuple[st
         ctx.meta["convcalc.json_errors"] = True
     result = lookup(build(kind, options), parse_shape(shape), dtype)
     if fmt == "json":
+        import json
+
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
         click.echo("\n".join(result.lines()))
@@ -256,6 +257,8 @@ def solve(ctx: click.Context, size: Optional[str], out: Optional[str], kernel: O
         max_padding=_number(max_padding, "--max-padding", 0))
     solved = run(problem)
     if fmt == "json":
+        import json
+
         click.echo(json.dumps(solved.to_dict(), indent=2, ensure_ascii=False))
     else:
         click.echo("\n".join(solved.lines()))
