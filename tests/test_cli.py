@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -222,7 +223,16 @@ def test_internal_error_is_one_line_not_a_traceback(monkeypatch):
 # --- help and entry points ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [None, *sorted(cli.commands)])
+COMMAND_NAMES = cli.list_commands(click.Context(cli))  # imports every command module
+
+
+def test_every_command_is_registered_where_the_group_looks_for_it():
+    from convcalc.cli import COMMANDS
+
+    assert set(COMMAND_NAMES) == set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", [None, *COMMAND_NAMES])
 def test_every_command_has_help_with_an_example(command):
     result = run(*([command] if command else []), "--help")
     assert result.exit_code == 0

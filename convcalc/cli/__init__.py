@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 import importlib
-from typing import Any
+from typing import Any, Optional
 
 import click
 
@@ -18,7 +18,17 @@ from .. import __version__
 
 
 class ConvcalcGroup(click.Group):
-    """Turns library errors into located messages and exit codes."""
+    """Loads command modules on demand; turns library errors into located messages and exit codes."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        for module in COMMAND_MODULES:
+            importlib.import_module(f"{__name__}.{module}")
+        return sorted(self.commands)
+
+    def get_command(self, ctx: click.Context, name: str) -> Optional[click.Command]:
+        if name in COMMANDS and name not in self.commands:
+            importlib.import_module(f"{__name__}.{COMMANDS[name]}")
+        return self.commands.get(name)
 
     def invoke(self, ctx: click.Context) -> Any:
         from ..errors import ConvcalcError
@@ -66,11 +76,16 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 
-# The modules that add commands to ``cli``: add yours here.
-COMMAND_MODULES = ("table", "lookup", "check", "verify")
-
-for _name in COMMAND_MODULES:
-    importlib.import_module(f"{__name__}.{_name}")
+# Where each command lives: a module is imported only when one of its commands runs (or help
+# lists them all), so a one-line lookup never pays for the table, check or verify machinery.
+# A new command: write it in its module with @cli.command() and add its name here.
+COMMANDS = {
+    "table": "table", "list": "table", "show": "table", "kinds": "table",
+    "conv": "lookup", "pool": "lookup", "fc": "lookup", "solve": "lookup",
+    "check": "check", "schema": "check",
+    "verify": "verify",
+}
+COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 
 
 def main() -> None:
