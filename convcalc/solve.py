@@ -250,22 +250,36 @@ def solve(p: Problem) -> Solved:
     if p.size is None and p.out is None:
         raise SpecError("give the input size (--in) or the output size (--out), or both",
                         hint="for example: convcalc solve --in 32 -k 5 -s 2 --out 16")
+    _refuse_a_huge_search(p)
     found: List[Solution] = []
-    tried = 0
     for kernel in p.kernels():
         f_eff = p.dilation * (kernel - 1) + 1
         for stride in p.strides(f_eff):
             for pad in p.paddings(kernel, f_eff):
                 for size in _sizes(p, f_eff, stride, pad):
-                    tried += 1
-                    if tried > MAX_CANDIDATES:
-                        raise SpecError(f"the search would try more than {MAX_CANDIDATES:,} combinations",
-                                        hint="give more of the values, or smaller --max-* ranges")
                     found.extend(_classify(p, Window(size, kernel, stride, p.dilation, pad, pad)))
             if p.padding is None and p.size is not None:
                 found.extend(_same(p, kernel, f_eff, stride))
     found.sort(key=_preference)
     return Solved(p, tuple(found))
+
+
+def _refuse_a_huge_search(p: Problem) -> None:
+    """Count the candidates before trying any (each kernel's count is a product), so a search too
+    large to be useful is refused at once, not after a million tries."""
+    kernels = p.kernels()
+    total = 0
+    if len(kernels) <= MAX_CANDIDATES:
+        for kernel in kernels:
+            f_eff = p.dilation * (kernel - 1) + 1
+            strides = p.strides(f_eff)
+            sizes = 1 if p.size is not None else 2 * strides[-1]  # at most: see _sizes
+            total += len(strides) * len(p.paddings(kernel, f_eff)) * sizes
+            if total > MAX_CANDIDATES:
+                break
+    if len(kernels) > MAX_CANDIDATES or total > MAX_CANDIDATES:
+        raise SpecError(f"the search would try more than {MAX_CANDIDATES:,} combinations",
+                        hint="give more of the values, or smaller --max-* ranges")
 
 
 def _sizes(p: Problem, f_eff: int, stride: int, pad: int) -> range:

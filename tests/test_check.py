@@ -416,3 +416,17 @@ def test_readme_ci_snippets_use_real_options():
     assert options <= params
     hooks = next(b for b in re.findall(r"```yaml\n(.*?)```", README, re.S) if "pre-commit-config" in b)
     assert "id: convcalc-check" in hooks
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789.,_eE+-±%/ kKMGTBiQ", max_size=24))
+def test_any_amount_is_read_or_refused_cleanly(text: str):
+    try:
+        amount = parse_amount(text, allow_bytes=True)
+    except SpecError:
+        return
+    assert amount.tolerance >= 0 and amount.value >= 0

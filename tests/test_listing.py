@@ -205,3 +205,27 @@ def test_listings_are_told_from_yaml_by_their_first_line():
     assert looks_like_listing("# AlexNet\n\n[227x227x3] INPUT\n")
     assert not looks_like_listing("input: [227, 227, 3]\nlayers: []\n")
     assert not looks_like_listing("# just a comment\n")
+
+
+# --- hostile text: a located error or a network, never a crash ---------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+LINE_PARTS = st.sampled_from(["[", "]", "227x227x3", "55x55x96", "?", "INPUT", "CONV1", "MAX POOL1", "FC6", "NORM",
+                              ":", " ", "96", "11x11", "filters", "at stride", "4", ",", "pad", "0", "neurons", "\n",
+                              "\r\n", "\t", "#", "×", "9" * 30, "groups", "same", "-", "x", "é", "\x00"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(LINE_PARTS, max_size=40).map("".join))
+def test_any_text_is_a_network_or_a_located_error(text: str):
+    try:
+        spec = parse_listing("[32x32x3] INPUT\n" + text, "fuzz.txt")
+    except SpecError as e:
+        assert e.loc is None or e.loc.line >= 1
+        return
+    try:
+        check_spec(spec, "fuzz.txt")
+    except ConvcalcError:
+        pass

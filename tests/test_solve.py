@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from typing import Set, Tuple
 
 import pytest
@@ -165,9 +166,19 @@ def test_needs_an_input_or_an_output():
         solve(Problem(kernel=3))
 
 
-def test_an_absurd_search_is_refused_quickly():
+@pytest.mark.parametrize("problem", [Problem(size=1000, max_kernel=1000, max_stride=1000),
+                                     Problem(size=7, max_kernel=10**9), Problem(out=7, kernel=3, max_stride=10**9),
+                                     Problem(size=10**9, kernel=3, max_stride=10**6, max_padding=10**6)])
+def test_an_absurd_search_is_refused_at_once(problem: Problem):
+    start = time.perf_counter()
     with pytest.raises(SpecError, match="more than 1,000,000 combinations"):
-        solve(Problem(size=1000, max_kernel=1000, max_stride=1000))
+        solve(problem)
+    assert time.perf_counter() - start < 0.5
+
+
+def test_a_large_but_reasonable_search_runs():
+    solved = solve(Problem(size=224, out=112, max_kernel=31))
+    assert len(solved.solutions) > 30 and solved.solutions[0].rounding == "exact"
 
 
 # --- the command ------------------------------------------------------------------------------
