@@ -292,8 +292,32 @@ def pad_text(pad: Padding) -> str:
 # --- the rules ---------------------------------------------------------------------------
 
 
+class SlidingWeights(Layer):
+    """What every convolution that slides a window of weights shares: params are its weights plus
+    biases, MACs are one per weight per output position, and the window gives the receptive-field
+    step and the fit notes. Each subclass says what its windows and weights are."""
+
+    def _windows(self, x: Shape) -> Tuple[Window, ...]:
+        raise NotImplementedError
+
+    def weights(self, x: Shape) -> int:
+        raise NotImplementedError
+
+    def params(self, x: Shape) -> int:
+        return self.weights(x) + self.biases(x)
+
+    def macs(self, x: Shape) -> int:
+        return math.prod(self.out_shape(x).spatial) * self.weights(x)
+
+    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        return tuple(window_step(w) for w in self._windows(x))
+
+    def notes(self, x: Shape) -> Tuple[Note, ...]:
+        return fit_notes(self._windows(x))
+
+
 @dataclass(frozen=True)
-class Conv(Layer):
+class Conv(SlidingWeights):
     """2-D (or N-D) convolution, cross-correlation as in every framework.
 
     Shape: ``W2 = (W1 − F_eff + 2P)/S + 1`` per axis with ``F_eff = D·(F − 1) + 1``; ``D2 = K``.
@@ -338,20 +362,8 @@ class Conv(Layer):
         """``F·F·(D1/groups)·K``: the weights without the biases."""
         return math.prod(expand(self.kernel, x, "kernel")) * (x.channels // self.groups) * self.filters
 
-    def params(self, x: Shape) -> int:
-        return self.weights(x) + self.biases(x)
-
     def biases(self, x: Shape) -> int:
         return self.filters if self.bias else 0
-
-    def macs(self, x: Shape) -> int:
-        return math.prod(self.out_shape(x).spatial) * self.weights(x)
-
-    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
-        return tuple(window_step(w) for w in self._windows(x))
-
-    def notes(self, x: Shape) -> Tuple[Note, ...]:
-        return fit_notes(self._windows(x))
 
     def describe(self) -> str:
         label = f"CONV{self.rank}D" if self.rank not in (None, 2) else "CONV"
@@ -755,7 +767,7 @@ class ConvTranspose(Layer):
 
 
 @dataclass(frozen=True)
-class DepthwiseConv(Layer):
+class DepthwiseConv(SlidingWeights):
     """Depthwise convolution: each input channel has its own ``multiplier`` filters (groups = D1).
 
     Shape: as conv, with ``D2 = D1·multiplier``. Params: ``F·F·D1·multiplier (+ D2 biases)``.
@@ -783,20 +795,8 @@ class DepthwiseConv(Layer):
     def weights(self, x: Shape) -> int:
         return math.prod(expand(self.kernel, x, "kernel")) * x.channels * self.multiplier
 
-    def params(self, x: Shape) -> int:
-        return self.weights(x) + self.biases(x)
-
     def biases(self, x: Shape) -> int:
         return x.channels * self.multiplier if self.bias else 0
-
-    def macs(self, x: Shape) -> int:
-        return math.prod(self.out_shape(x).spatial) * self.weights(x)
-
-    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
-        return tuple(window_step(w) for w in self._windows(x))
-
-    def notes(self, x: Shape) -> Tuple[Note, ...]:
-        return fit_notes(self._windows(x))
 
     def describe(self) -> str:
         parts = [f"DWCONV {window_text(self.kernel)}", f"s{axes_text(self.stride)}", f"p{pad_text(self.padding)}"]
@@ -808,7 +808,7 @@ class DepthwiseConv(Layer):
 
 
 @dataclass(frozen=True)
-class SeparableConv(Layer):
+class SeparableConv(SlidingWeights):
     """Depthwise-separable convolution (Keras ``SeparableConv2D``): a depthwise FxF conv without
     bias, then a pointwise 1x1 conv to K channels with bias.
 
@@ -835,20 +835,8 @@ class SeparableConv(Layer):
     def weights(self, x: Shape) -> int:
         return math.prod(expand(self.kernel, x, "kernel")) * x.channels + x.channels * self.filters
 
-    def params(self, x: Shape) -> int:
-        return self.weights(x) + self.biases(x)
-
     def biases(self, x: Shape) -> int:
         return self.filters if self.bias else 0
-
-    def macs(self, x: Shape) -> int:
-        return math.prod(self.out_shape(x).spatial) * self.weights(x)
-
-    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
-        return tuple(window_step(w) for w in self._windows(x))
-
-    def notes(self, x: Shape) -> Tuple[Note, ...]:
-        return fit_notes(self._windows(x))
 
     def describe(self) -> str:
         return (f"SEPCONV {self.filters} {window_text(self.kernel)} s{axes_text(self.stride)} p{pad_text(self.padding)}"
