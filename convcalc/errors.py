@@ -32,7 +32,7 @@ class Location:
         """The source line with a caret under the located text, or '' when there is no source."""
         if not self.source:
             return ""
-        text = self.source.rstrip("\n").expandtabs(1)
+        text = self.source.rstrip("\r\n").expandtabs(1)
         start = max(0, self.column - 1 - CARET_CONTEXT)  # a long line is shown around the column
         width = min(max(1, self.width), CARET_CONTEXT)
         end = self.column - 1 + width + CARET_CONTEXT

@@ -76,7 +76,8 @@ def whole(value: Any, minimum: int = 1) -> int:
         what = "positive" if minimum == 1 else f"at least {minimum}"
         raise OptionError(f"expected a {what} whole number, got {value}")
     if value > MAX_SIZE:
-        raise OptionError(f"{value:.3g} is larger than convcalc's limit of {MAX_SIZE:,}")
+        shown = f"{value:,}" if value < 10**15 else f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
+        raise OptionError(f"{shown} is larger than convcalc's limit of {MAX_SIZE:,}")
     return value
 
 

@@ -177,3 +177,13 @@ def test_fuzz_structured_yaml(text):
                max_size=120))
 def test_fuzz_unstructured_yaml(text):
     assert_clean(run("table", "-", "--format", "csv", input=text))
+
+
+def test_a_400_digit_number_and_crlf_line_endings(tmp_path):
+    result = run("table", yaml_file(tmp_path, NET + "  - conv: {filters: " + "7" * 400 + ", kernel: 3}\n"))
+    assert_clean(result, codes=(2,))
+    assert "a number of about 400 digits is larger than convcalc's limit" in result.output
+    crlf = (NET + "  - cnov: {filters: 8, kernel: 3}\n").replace("\n", "\r\n")
+    result = run("table", yaml_file(tmp_path, crlf.encode(), "crlf.yaml"))
+    assert_clean(result, codes=(2,))
+    assert "\r" not in result.output and "did you mean 'conv'" in result.output
