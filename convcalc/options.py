@@ -76,9 +76,22 @@ def whole(value: Any, minimum: int = 1) -> int:
         what = "positive" if minimum == 1 else f"at least {minimum}"
         raise OptionError(f"expected a {what} whole number, got {value}")
     if value > MAX_SIZE:
-        shown = f"{value:,}" if value < 10**15 else f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
+        shown = f"{value:,}" if value < 10**15 else f"a number of {digits(value)} digits"
         raise OptionError(f"{shown} is larger than convcalc's limit of {MAX_SIZE:,}")
     return value
+
+
+def digits(value: int) -> str:
+    """How many decimal digits ``value`` has, without converting a huge int to text (Python
+    refuses past 4,300 digits)."""
+    estimate = int(value.bit_length() * math.log10(2)) + 1
+    if estimate > 4300:
+        return f"about {estimate}"
+    if value < 10 ** (estimate - 1):
+        estimate -= 1
+    elif value >= 10**estimate:
+        estimate += 1
+    return str(estimate)
 
 
 def positive(value: Any) -> int:
