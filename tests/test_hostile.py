@@ -182,7 +182,7 @@ def test_fuzz_unstructured_yaml(text):
 def test_a_400_digit_number_and_crlf_line_endings(tmp_path):
     result = run("table", yaml_file(tmp_path, NET + "  - conv: {filters: " + "7" * 400 + ", kernel: 3}\n"))
     assert_clean(result, codes=(2,))
-    assert "a number of about 400 digits is larger than convcalc's limit" in result.output
+    assert "a number of 400 digits is larger than convcalc's limit" in result.output
     crlf = (NET + "  - cnov: {filters: 8, kernel: 3}\n").replace("\n", "\r\n")
     result = run("table", yaml_file(tmp_path, crlf.encode(), "crlf.yaml"))
     assert_clean(result, codes=(2,))
