@@ -216,7 +216,7 @@ def test_internal_error_is_one_line_not_a_traceback(monkeypatch):
     monkeypatch.setattr(convcalc.engine, "analyse", broken)
     result = run("table", "lenet5")
     assert result.exit_code == 3
-    assert "internal error: RuntimeError: boom" in result.stderr
+    assert "internal error while reading 'lenet5': RuntimeError: boom" in result.stderr
     assert "Traceback" not in result.output
 
 

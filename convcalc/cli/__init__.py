@@ -50,7 +50,9 @@ class ConvcalcGroup(click.Group):
         except Exception as e:  # an internal error: one line, not a traceback
             if ctx.meta.get("convcalc.debug"):
                 raise
-            click.echo(f"internal error: {type(e).__name__}: {e} — please report it; "
+            spec = ctx.meta.get("convcalc.spec")
+            where = f" while reading {spec[:200]!r}" if spec else ""
+            click.echo(f"internal error{where}: {type(e).__name__}: {e} — please report it; "
                        "`convcalc --debug ...` shows the traceback", err=True)
             ctx.exit(3)
 

@@ -72,6 +72,7 @@ def table(ctx: click.Context, spec: str, fmt: str, dtype: str, batch: int, rf: b
 
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
+    ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
     report = analyse(load(spec), dtype=dtype, batch=batch, conventions=conventions_from(counting))
     render(report, fmt, width=width, depth=depth, rf=rf)
     if strict and report.warnings:
