@@ -98,16 +98,12 @@ class Lookup:
 
     def to_dict(self) -> Dict[str, Any]:
         """``--format json``: exact integers, the working as text and as parts."""
-        from .render import options_dict, shape_dict
+        from .render import layer_basics
 
         r = self.report
         return {
             "schema_version": 1,
-            "kind": r.layer.kind,
-            "description": r.layer.describe(),
-            "options": options_dict(r),
-            "input": shape_dict(r.input),
-            "output": shape_dict(r.output),
+            **layer_basics(r),
             "params": r.params,
             "macs": r.macs,
             "flops": r.flops,

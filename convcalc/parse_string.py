@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from .errors import Location, SpecError, did_you_mean
 from .layers import BY_NAME, Add, Concat, Mul, lookup, normalise
@@ -138,6 +138,7 @@ class _Parser:
         self.pos = 0
         self.depth = 0
         self.layers = 0
+        self.sizes: Dict[int, int] = {}  # block sizes by identity (see spec.count_layers)
 
     def items(self, top: bool = False, branch: bool = False) -> List[Node]:
         """Items up to a ')' (or '|' inside a block's branch list), which is left for the caller."""
@@ -148,7 +149,7 @@ class _Parser:
                 self.pos += 1
                 group, close = self.group(tok)
                 count = _repeat_count(close)
-                self.count((count - 1) * count_layers(group), close)
+                self.count((count - 1) * count_layers(group, self.sizes), close)
                 out.extend(group * count)
             elif tok.text.startswith(")"):
                 if top:

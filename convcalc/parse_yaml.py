@@ -34,6 +34,7 @@ from .spec import (
     NetworkSpec,
     Node,
     RawOption,
+    count_layers,
     kind_names,
     make_layer,
     parse_shape,
@@ -315,11 +316,7 @@ class _Reader:
 
     def size(self, node: Node) -> int:
         """Layers and merges in ``node``, remembered per block so repeated blocks cost nothing."""
-        if isinstance(node, LayerSpec):
-            return 1
-        if id(node) not in self.sizes:
-            self.sizes[id(node)] = (node.merge is not None) + sum(self.size(n) for b in node.branches for n in b)
-        return self.sizes[id(node)]
+        return count_layers((node,), self.sizes)
 
     def repeat(self, entry: Tuple[yaml.Node, yaml.Node]) -> Tuple[int, yaml.Node]:
         knode, vnode = entry

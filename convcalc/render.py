@@ -65,6 +65,12 @@ def options_dict(r: LayerReport) -> Dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in values}
 
 
+def layer_basics(r: LayerReport) -> Dict[str, Any]:
+    """What a layer is and what it maps: shared by every JSON that describes one layer."""
+    return {"kind": r.layer.kind, "description": r.layer.describe(), "options": options_dict(r),
+            "input": shape_dict(r.input), "output": shape_dict(r.output)}
+
+
 def number(f: "int | Fraction") -> Any:
     """An exact JSON number: an int, or a fraction as the string "p/q"."""
     return f.numerator if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
@@ -125,11 +131,7 @@ def _parts(report: Report) -> Dict[str, Any]:
                 "name": r.name,
                 "path": list(r.path),
                 "full_name": r.full_name,
-                "kind": r.layer.kind,
-                "description": r.layer.describe(),
-                "options": options_dict(r),
-                "input": shape_dict(r.input),
-                "output": shape_dict(r.output),
+                **layer_basics(r),
                 "params": r.params,
                 "biases": r.biases,
                 "buffers": r.buffers,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple, Union
 
 from .errors import Location, SpecError, did_you_mean
 from .layers import BY_NAME, KINDS, Layer, Merge, lookup
@@ -50,32 +50,22 @@ class BlockSpec:
 Node = Union[LayerSpec, BlockSpec]
 
 
-def count_layers(nodes: Sequence[Node]) -> int:
-    """Leaf layers and merges, as the engine will report them."""
+def count_layers(nodes: Sequence[Node], sizes: Optional[Dict[int, int]] = None) -> int:
+    """Leaf layers and merges, as the engine will report them.
+
+    ``sizes`` remembers each block's count by identity, so a block repeated (or reused) many
+    times is counted once, not walked again; the parsers keep one for a whole spec.
+    """
+    sizes = {} if sizes is None else sizes
     total = 0
-    stack = list(nodes)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, LayerSpec):
-            total += 1
-        else:
-            total += node.merge is not None
-            for branch in node.branches:
-                stack.extend(branch)
-    return total
-
-
-def flat(nodes: Sequence[Node]) -> Tuple[LayerSpec, ...]:
-    """The leaf layers of a plain chain (blocks without merges are opened)."""
-    out: list[LayerSpec] = []
     for node in nodes:
         if isinstance(node, LayerSpec):
-            out.append(node)
-        elif node.merge is None:
-            out.extend(flat(node.branches[0]))
-        else:
-            raise ValueError("a block with branches is not a chain")
-    return tuple(out)
+            total += 1
+            continue
+        if id(node) not in sizes:
+            sizes[id(node)] = (node.merge is not None) + sum(count_layers(b, sizes) for b in node.branches)
+        total += sizes[id(node)]
+    return total
 
 
 @dataclass(frozen=True)
