@@ -11,17 +11,17 @@ render a list of them as strings.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .engine import analyse
 from .errors import ConvcalcError, Location, location_dict
 from .expect import Limit, Outcome, evaluate
+from .values import field, value
 
 MARKS = {"pass": "✓", "fail": "✗", "unchecked": "?", "warning": "⚠"}
 
 
-@dataclass(frozen=True)
+@value
 class Options:
     strict: bool = False  # a stride that does not fit, or a check that cannot be made, fails
     limits: Tuple[Limit, ...] = ()  # budgets from the command line
@@ -29,7 +29,7 @@ class Options:
     batch: int = 1
 
 
-@dataclass(frozen=True)
+@value
 class SourceResult:
     """What checking one source found: its outcomes, or the error that stopped it."""
 

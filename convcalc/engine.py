@@ -14,13 +14,13 @@ No I/O and no rounding here; ``render`` does both. Conventions (stated in the RE
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .errors import LayerError, Location, ShapeError
 from .layers import Layer, Note
 from .shape import Shape
 from .spec import BlockSpec, LayerSpec, NetworkSpec, Node
+from .values import field, value
 
 DTYPE_BYTES: Dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1, "float64": 8}
 OPTIMIZER_STATES: Dict[str, int] = {"sgd": 0, "momentum": 1, "adam": 2}
@@ -36,7 +36,7 @@ CONVENTIONS: Dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
+@value
 class LayerReport:
     """Everything convcalc knows about one layer, as exact integers."""
 
@@ -72,7 +72,7 @@ class LayerReport:
         return 2 * self.macs
 
 
-@dataclass(frozen=True)
+@value
 class BlockReport:
     """A block's subtotals: the layers ``first``..``last`` (1-based, inclusive) of the report."""
 
@@ -112,7 +112,7 @@ class BlockReport:
 OP_KINDS = ("norm", "act", "pool")
 
 
-@dataclass(frozen=True)
+@value
 class Conventions:
     """How figures are counted; every output says which were used.
 
@@ -131,7 +131,7 @@ class Conventions:
     inplace: bool = False  # activations and dropout overwrite their input: no new tensor to count
 
 
-@dataclass(frozen=True)
+@value
 class Totals:
     params: int  # weights + biases
     buffers: int
@@ -147,7 +147,7 @@ class Totals:
         return 2 * self.macs
 
 
-@dataclass(frozen=True)
+@value
 class Report:
     """The analysis of one network for one dtype and batch size."""
 

@@ -8,14 +8,15 @@ This module imports nothing of ours, so every other module can raise these.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
 from typing import Iterable, Optional
+
+from .values import value
 
 
 CARET_CONTEXT = 60  # characters shown either side of an error's column
 
 
-@dataclass(frozen=True)
+@value
 class Location:
     """A place in a spec: file (or ``<string>``), 1-based line and column, and the line itself."""
 

@@ -28,12 +28,12 @@ No I/O. ``evaluate(report)`` returns frozen ``Outcome`` values; ``check.py`` pri
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from .errors import LayerError, Location, SpecError, did_you_mean
 from .shape import Shape
+from .values import field, value
 
 # The quantities an expectation may name, and their other spellings.
 QUANTITIES = ("shape", "params", "macs", "flops", "memory", "receptive_field")
@@ -48,7 +48,7 @@ _NUMBER = r"(\d[\d,_]*(?:\.\d*)?|\.\d+)(?:[eE]([+-]?\d+))?"
 _AMOUNT = re.compile(rf"^\s*{_NUMBER}\s*([a-zA-Z]*)\s*(?:(?:±|\+-|\+/-)\s*{_NUMBER}\s*(%|[a-zA-Z]*))?\s*$")
 
 
-@dataclass(frozen=True)
+@value
 class Amount:
     """A count as written: its value, how far off it may be, and whether it is in bytes."""
 
@@ -81,7 +81,7 @@ class Amount:
         return f"±{float(t):.10g}{unit}"
 
 
-@dataclass(frozen=True)
+@value
 class Expectation:
     """``quantity: expected`` as written on a layer or the network, with where it was written."""
 
@@ -91,7 +91,7 @@ class Expectation:
     loc: Optional[Location] = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@value
 class Limit:
     """A budget: ``quantity`` may be at most ``amount``. ``source`` is 'budget' or the CLI flag."""
 
@@ -101,7 +101,7 @@ class Limit:
     loc: Optional[Location] = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@value
 class RawValue:
     """A value as a parser read it: the key, the Python value, its source text, locations."""
 
@@ -255,7 +255,7 @@ def _sizes(value: Any, what: str, loc: Optional[Location]) -> Tuple[int, ...]:
 # --- evaluating -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@value
 class Outcome:
     """One check: an expectation, a budget, or (under --strict) a stride that does not fit.
 
@@ -324,7 +324,7 @@ def shapes_match(expected: Shape, actual: Shape) -> bool:
     return flat.rank == 0 and spatial.channels == flat.channels and set(spatial.spatial) <= {1}
 
 
-@dataclass(frozen=True)
+@value
 class _Figures:
     """One layer's figures on some input: the true ones, or those that follow from an answer."""
 

@@ -1,6 +1,6 @@
 """One rule per layer kind, and the registry: the only place in convcalc with formulas.
 
-Each rule is a frozen dataclass of its hyperparameters with one method per quantity:
+Each rule is a frozen value class (values.py) of its hyperparameters with one method per quantity:
 
 - ``out_shape(x)``  the output shape for input shape ``x`` (raises ``LayerError`` when impossible)
 - ``params(x)``     trainable parameters (weights + biases)
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, fields
 from fractions import Fraction
 from typing import Any, ClassVar, Dict, Optional, Tuple, Type, Union
 
@@ -40,9 +39,10 @@ from .options import (
     real,
 )
 from .shape import Shape, Window, same_padding
+from .values import fields, value
 
 
-@dataclass(frozen=True)
+@value
 class Note:
     """Something the engine tells the user about a layer. ``level`` is 'warning' or 'info'."""
 
@@ -55,7 +55,7 @@ class Note:
 Number = Union[int, Fraction]  # exact: an int where the value is whole, else a Fraction
 
 
-@dataclass(frozen=True)
+@value
 class Step:
     """What one layer does to a receptive field along one axis, in units of the input's jump.
 
@@ -316,7 +316,7 @@ class SlidingWeights(Layer):
         return fit_notes(self._windows(x))
 
 
-@dataclass(frozen=True)
+@value
 class Conv(SlidingWeights):
     """2-D (or N-D) convolution, cross-correlation as in every framework.
 
@@ -379,7 +379,7 @@ class Conv(SlidingWeights):
         return " ".join(parts)
 
 
-@dataclass(frozen=True)
+@value
 class Pool(Layer):
     """Max or average pooling over each channel separately.
 
@@ -441,17 +441,17 @@ class Pool(Layer):
         return " ".join(parts)
 
 
-@dataclass(frozen=True)
+@value
 class MaxPool(Pool):
     label: ClassVar[str] = "MAX POOL"
 
 
-@dataclass(frozen=True)
+@value
 class AvgPool(Pool):
     label: ClassVar[str] = "AVG POOL"
 
 
-@dataclass(frozen=True)
+@value
 class GlobalAvgPool(Layer):
     """Average of each channel over all spatial positions. Shape: 1x1xC (one 1 per axis)."""
 
@@ -475,7 +475,7 @@ class GlobalAvgPool(Layer):
         return self.label
 
 
-@dataclass(frozen=True)
+@value
 class GlobalMaxPool(GlobalAvgPool):
     label: ClassVar[str] = "GLOBAL MAX POOL"
 
@@ -485,7 +485,7 @@ def adaptive_window(i: int, size: int, out: int) -> Tuple[int, int]:
     return (i * size) // out, -(-((i + 1) * size) // out)
 
 
-@dataclass(frozen=True)
+@value
 class AdaptiveAvgPool(Layer):
     """Pool to a fixed output size whatever the input (PyTorch's AdaptiveAvgPool2d).
 
@@ -527,12 +527,12 @@ class AdaptiveAvgPool(Layer):
         return f"{self.label} {window_text(self.output)}"
 
 
-@dataclass(frozen=True)
+@value
 class AdaptiveMaxPool(AdaptiveAvgPool):
     label: ClassVar[str] = "ADAPTIVE MAX POOL"
 
 
-@dataclass(frozen=True)
+@value
 class Linear(Layer):
     """Fully connected: every output unit sees the whole input (a spatial input is flattened).
 
@@ -572,7 +572,7 @@ class Linear(Layer):
         return f"FC {self.units}" + ("" if self.bias else " nb")
 
 
-@dataclass(frozen=True)
+@value
 class Flatten(Layer):
     """Stretch a volume into a vector. Shape: ``H·W·C``."""
 
@@ -582,7 +582,7 @@ class Flatten(Layer):
         return Shape((), x.elements)
 
 
-@dataclass(frozen=True)
+@value
 class BatchNorm(Layer):
     """Batch normalisation per channel.
 
@@ -610,7 +610,7 @@ class BatchNorm(Layer):
         return "BATCHNORM"
 
 
-@dataclass(frozen=True)
+@value
 class LRN(Layer):
     """Local response normalisation across ``size`` neighbouring channels (AlexNet's NORM).
 
@@ -630,7 +630,7 @@ class LRN(Layer):
         return f"NORM (LRN {self.size})"
 
 
-@dataclass(frozen=True)
+@value
 class Activation(Layer):
     """An element-wise function (relu, tanh ...): shape unchanged, no parameters, no MACs."""
 
@@ -654,7 +654,7 @@ class Activation(Layer):
         return self.function.upper()
 
 
-@dataclass(frozen=True)
+@value
 class Dropout(Layer):
     """Zeroes activations at random while training; nothing to count."""
 
@@ -668,7 +668,7 @@ class Dropout(Layer):
         return f"DROPOUT {self.p:g}"
 
 
-@dataclass(frozen=True)
+@value
 class Softmax(Layer):
     """Class probabilities from scores; shape unchanged."""
 
@@ -678,7 +678,7 @@ class Softmax(Layer):
         return "SOFTMAX"
 
 
-@dataclass(frozen=True)
+@value
 class ConvTranspose(Layer):
     """Transposed convolution ("deconvolution"): the shape inverse of a conv with the same hyperparameters.
 
@@ -766,7 +766,7 @@ class ConvTranspose(Layer):
         return " ".join(parts) + ("" if self.bias else " nb")
 
 
-@dataclass(frozen=True)
+@value
 class DepthwiseConv(SlidingWeights):
     """Depthwise convolution: each input channel has its own ``multiplier`` filters (groups = D1).
 
@@ -807,7 +807,7 @@ class DepthwiseConv(SlidingWeights):
         return " ".join(parts) + ("" if self.bias else " nb")
 
 
-@dataclass(frozen=True)
+@value
 class SeparableConv(SlidingWeights):
     """Depthwise-separable convolution (Keras ``SeparableConv2D``): a depthwise FxF conv without
     bias, then a pointwise 1x1 conv to K channels with bias.
@@ -843,7 +843,7 @@ class SeparableConv(SlidingWeights):
                 + ("" if self.bias else " nb"))
 
 
-@dataclass(frozen=True)
+@value
 class Upsample(Layer):
     """Upsampling by a scale factor or to a size (PyTorch ``Upsample``/``interpolate``).
 
@@ -885,7 +885,7 @@ class Upsample(Layer):
         return f"UPSAMPLE {how} {self.mode}"
 
 
-@dataclass(frozen=True)
+@value
 class ZeroPad(Layer):
     """Explicit zero padding (``ZeroPad2d``). Shape: ``W + 2P`` per axis."""
 
@@ -904,7 +904,7 @@ class ZeroPad(Layer):
         return f"ZEROPAD {axes_text(self.padding)}"
 
 
-@dataclass(frozen=True)
+@value
 class ChannelShuffle(Layer):
     """ShuffleNet's channel shuffle: a permutation; channels must divide into ``groups``."""
 
@@ -922,7 +922,7 @@ class ChannelShuffle(Layer):
         return f"SHUFFLE g{self.groups}"
 
 
-@dataclass(frozen=True)
+@value
 class LayerNorm(Layer):
     """Layer normalisation over the channels at each position (as ConvNeXt uses it).
 
@@ -938,7 +938,7 @@ class LayerNorm(Layer):
         return "LAYERNORM"
 
 
-@dataclass(frozen=True)
+@value
 class GroupNorm(Layer):
     """Group normalisation: statistics over ``groups`` groups of channels. Params: ``2·C``."""
 
@@ -962,7 +962,7 @@ class GroupNorm(Layer):
 # --- merges: where branches meet ---------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@value
 class Merge(Layer):
     """Joins the outputs of a block's branches; no parameters, and element-wise work is not counted."""
 
@@ -976,7 +976,7 @@ class Merge(Layer):
         raise NotImplementedError
 
 
-@dataclass(frozen=True)
+@value
 class Add(Merge):
     """Element-wise sum (a residual connection): every branch must end in exactly the same shape."""
 
@@ -991,7 +991,7 @@ class Add(Merge):
         return "ADD"
 
 
-@dataclass(frozen=True)
+@value
 class Mul(Merge):
     """Element-wise product; a 1x1xC branch broadcasts over HxWxC (squeeze-and-excitation)."""
 
@@ -1009,7 +1009,7 @@ class Mul(Merge):
         return "MUL"
 
 
-@dataclass(frozen=True)
+@value
 class Concat(Merge):
     """Channel concatenation (inception): spatial sizes must match; channels add up."""
 
@@ -1031,7 +1031,7 @@ MERGES: Dict[str, Type[Merge]] = {"add": Add, "sum": Add, "residual": Add, "mul"
 # --- the registry ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@value
 class Kind:
     """A layer kind as users write it: canonical name, rule, other names, one-line summary."""
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import textwrap
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -35,12 +34,13 @@ from .layers import (
 )
 from .shape import Shape, Window
 from .spec import LayerSpec, NetworkSpec
+from .values import value
 
 MIDDLE = "·"  # the lecture notes' multiplication dot
 MINUS = "−"
 
 
-@dataclass(frozen=True)
+@value
 class Step:
     """One line of working: ``quantity = expression = result``.
 
@@ -64,7 +64,7 @@ class Step:
         return f"{self.quantity} = {self.result}"
 
 
-@dataclass(frozen=True)
+@value
 class Lookup:
     """A single layer on a single input: the engine's figures and the working that gives them."""
 

@@ -13,14 +13,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterator, List, Sequence, Tuple
 
 from .engine import DTYPE_BYTES, OPTIMIZER_STATES, LayerReport, Report
 from .spec import LayerSpec, Node
+from .values import value
 
 
-@dataclass(frozen=True)
+@value
 class Memory:
     """Element counts per sample and the byte figures they make for a dtype, batch and optimizer."""
 

@@ -1,4 +1,4 @@
-"""Typed options of layer kinds: declared once on the rule's dataclass fields, read by both parsers.
+"""Typed options of layer kinds: declared once on the rule's fields, read by both parsers.
 
 A rule declares ``kernel: Ints = option((2,), per_axis, letter="k", help=...)``; the registry
 reads that metadata to validate YAML keys and layer-string letters alike, so the two spec
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import MISSING, Field, field
 from typing import Any, Callable, Tuple, Union
 
 from .limits import MAX_SIZE
+from .values import MISSING, Field, field
 
 Ints = Tuple[int, ...]
 Padding = Union[str, Ints]  # 'same', 'valid', or one symmetric padding per axis
@@ -35,7 +35,7 @@ def option(
     aliases: Tuple[str, ...] = (),
     help: str = "",
 ) -> Any:
-    """A dataclass field that is a user-settable option.
+    """A field of a rule that is a user-settable option.
 
     ``letter`` is its short form in layer strings (``k3``, ``s2``); ``flag`` is the value a bare
     letter sets (``nb`` sets bias to False).

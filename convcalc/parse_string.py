@@ -16,7 +16,6 @@ the window for pools. Every token keeps its line and column, so errors point at 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 from .errors import Location, SpecError, did_you_mean
@@ -24,9 +23,10 @@ from .layers import BY_NAME, Add, Concat, Mul, lookup, normalise
 from .limits import MAX_LAYERS, MAX_NESTING, MAX_SIZE, MAX_SPEC_BYTES
 from .spec import BlockSpec, LayerSpec, NetworkSpec, Node, RawOption, count_layers, kind_names, make_layer, parse_shape
 from .shape import Shape
+from .values import value
 
 
-@dataclass(frozen=True)
+@value
 class Token:
     """A word, '(' or ')x2' of the layer string, with where it starts."""
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import ast
 import bisect
 import re
-from dataclasses import replace
 from fractions import Fraction
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -40,6 +39,7 @@ from .spec import (
     parse_shape,
     shape_from_dims,
 )
+from .values import replace
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TOP_KEYS = ("name", "title", "reference", "description", "input", "blocks", "layers", "expect", "budget")

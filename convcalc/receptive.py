@@ -14,12 +14,12 @@ Fully connected layers and global pooling see the whole input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterator, List, Sequence, Tuple
 
 from .engine import LayerReport, Report
 from .layers import Number, Step
 from .spec import LayerSpec, Node
+from .values import value
 
 
 def size(r: Number, j: Number, step: Step) -> Number:
@@ -37,14 +37,14 @@ def start(s: Number, j: Number, step: Step) -> Number:
     return s + step.shift * j
 
 
-@dataclass(frozen=True)
+@value
 class AxisField:
     size: Number
     jump: Number
     start: Number
 
 
-@dataclass(frozen=True)
+@value
 class Field:
     """The receptive field of a layer's output units.
 

@@ -7,11 +7,9 @@ integers. Rich is imported only when a table is drawn, so the other formats star
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 import sys
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import IO, Any, Dict, Iterator, List, Optional, Tuple
 
@@ -22,6 +20,7 @@ from .memory import memory
 from .receptive import Field, first_covering, receptive_fields
 from .errors import location_dict
 from .shape import Shape
+from .values import fields, replace, value
 
 SCHEMA_VERSION = 1
 FORMATS = ("table", "json", "csv", "markdown")
@@ -61,8 +60,8 @@ def shape_dict(s: Shape) -> Dict[str, Any]:
 
 
 def options_dict(r: LayerReport) -> Dict[str, Any]:
-    values = ((f.name, getattr(r.layer, f.name)) for f in dataclasses.fields(r.layer))  # type: ignore[arg-type]
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in values}
+    settings = ((f.name, getattr(r.layer, f.name)) for f in fields(r.layer))
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in settings}
 
 
 def layer_basics(r: LayerReport) -> Dict[str, Any]:
@@ -237,8 +236,8 @@ def to_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    flops = dataclasses.replace(report, conventions=dataclasses.replace(report.conventions, count="flops"))
-    macs = dataclasses.replace(report, conventions=dataclasses.replace(report.conventions, count="macs"))
+    flops = replace(report, conventions=replace(report.conventions, count="flops"))
+    macs = replace(report, conventions=replace(report.conventions, count="macs"))
     for r, f in zip(report.layers, receptive_fields(report)):
         acts = report.counted_activations(r)
         writer.writerow([r.index, r.full_name, r.layer.kind, r.layer.describe(), str(r.output),
@@ -290,7 +289,7 @@ def footer(report: Report) -> str:
 # --- the Rich table ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@value
 class Row:
     """One row of the table: a layer, a block's subtotals, or a branch heading inside a block."""
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Tuple
 
+from .values import value
 
-@dataclass(frozen=True)
+
+@value
 class Shape:
     """The shape of one sample: spatial axes (H, W, or any number of them) and channels.
 
@@ -34,7 +35,7 @@ class Shape:
         return "x".join(str(d) for d in self.dims)
 
 
-@dataclass(frozen=True)
+@value
 class Window:
     """One axis of a sliding window (conv or pool), with padding resolved to before/after.
 

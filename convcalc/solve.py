@@ -18,19 +18,19 @@ When W2 is unknown only exact fits are listed (any floor would "fit" something).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import SpecError
 from .lookup import axis_step
 from .shape import Window, same_padding
+from .values import value
 
 DEFAULT_MAX_KERNEL = 11
 MAX_CANDIDATES = 1_000_000  # (kernel, stride, padding, size) combinations tried, at most
 ROUNDING_ORDER = {"exact": 0, "floor": 1, "same": 2, "lossy": 3, "ceil": 4}
 
 
-@dataclass(frozen=True)
+@value
 class Problem:
     """What is given (None = unknown), and the bounds of the search for what is not."""
 
@@ -94,7 +94,7 @@ class Problem:
         return given
 
 
-@dataclass(frozen=True)
+@value
 class Solution:
     """One way to make the layer fit: the window (padding resolved), its output, how it rounds."""
 
@@ -161,7 +161,7 @@ class Solution:
         return notes
 
 
-@dataclass(frozen=True)
+@value
 class Solved:
     problem: Problem
     solutions: Tuple[Solution, ...]

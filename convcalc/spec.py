@@ -7,7 +7,6 @@ options, each with its location, and get back a validated rule object or a locat
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple, Union
 
 from .errors import Location, SpecError, did_you_mean
@@ -15,12 +14,13 @@ from .layers import BY_NAME, KINDS, Layer, Merge, lookup
 from .limits import MAX_SIZE
 from .options import REQUIRED, OptionError, whole
 from .shape import Shape
+from .values import field, value
 
 if TYPE_CHECKING:
     from .expect import Expectation, Limit
 
 
-@dataclass(frozen=True)
+@value
 class LayerSpec:
     """One layer as the user wrote it: its rule, an optional name, and where it was written."""
 
@@ -30,7 +30,7 @@ class LayerSpec:
     expect: Tuple["Expectation", ...] = field(default=(), compare=False, repr=False)  # expect.py
 
 
-@dataclass(frozen=True)
+@value
 class BlockSpec:
     """A block: branches that all start from the block's input and meet in ``merge``.
 
@@ -68,7 +68,7 @@ def count_layers(nodes: Sequence[Node], sizes: Optional[Dict[int, int]] = None) 
     return total
 
 
-@dataclass(frozen=True)
+@value
 class NetworkSpec:
     """Layers and blocks applied, in order, to one input shape."""
 
@@ -82,7 +82,7 @@ class NetworkSpec:
     budget: Tuple["Limit", ...] = field(default=(), compare=False, repr=False)  # ceilings, expect.py
 
 
-@dataclass(frozen=True)
+@value
 class RawOption:
     """An option as written, before validation: ``kernel: 3`` or the ``k3`` in ``conv64k3``."""
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
 
 from . import reference as ref
@@ -64,6 +63,7 @@ from .layers import (
     expand,
 )
 from .shape import Shape
+from .values import replace, value
 
 MAX_CHANNELS = 4
 # Work (MACs + parameters + elements in and out) above which a layer runs scaled: about 0.1 s.
@@ -72,7 +72,7 @@ BUDGET = 2_000_000
 QUANTITIES = ("output", "params", "buffers", "macs")
 
 
-@dataclass(frozen=True)
+@value
 class Figures:
     """One layer's numbers: what the engine says, or what the reference measured."""
 
@@ -82,7 +82,7 @@ class Figures:
     macs: int
 
 
-@dataclass(frozen=True)
+@value
 class Run:
     """One run of the reference at one configuration, next to the engine at the same one."""
 
@@ -100,7 +100,7 @@ class Run:
         return self.engine == self.measured
 
 
-@dataclass(frozen=True)
+@value
 class LayerCheck:
     """The verdict on one layer: the engine's full-size figures, and the measured (or composed) ones."""
 
@@ -128,7 +128,7 @@ class LayerCheck:
             r.agrees(quantity) for r in self.runs)
 
 
-@dataclass(frozen=True)
+@value
 class Verification:
     """Every layer's verdict, and how the run was set up."""
 
@@ -148,7 +148,7 @@ class Verification:
         return self.count("failed") == 0
 
 
-@dataclass(frozen=True)
+@value
 class Settings:
     seed: int = 0
     full: bool = False
@@ -160,7 +160,7 @@ class Settings:
 Case = Tuple[Layer, Tuple[Shape, ...]]
 
 
-@dataclass(frozen=True)
+@value
 class Measured:
     figures: Figures
     biases: int  # parameters that are biases, for composing an fc layer's count

@@ -1,6 +1,6 @@
 """The compact layer string: grammar, VGG's notation pasted as is, and located errors.
 
-Layers are compared as values (frozen dataclasses), so a test states exactly which rule and
+Layers are compared as values (frozen value classes), so a test states exactly which rule and
 options a token means. Errors are asserted down to the column, because the CLI prints a caret
 there (STYLE.md rule 4).
 """
