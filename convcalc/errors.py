@@ -7,7 +7,6 @@ This module imports nothing of ours, so every other module can raise these.
 
 from __future__ import annotations
 
-import difflib
 from typing import Iterable, Optional
 
 from .values import value
@@ -114,6 +113,8 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     Closeness is the edit distance counting a swap of neighbours as one edit (so 'cnov' is next
     to 'conv' and 'vgg61' to 'vgg16'), at most a third of the word's length.
     """
+    import difflib  # only on the way to an error message
+
     word = word.lower()
     options = sorted(set(choices))
     if not word or not options:

@@ -41,15 +41,6 @@ _WINDOW = re.compile(rf"({_AXES})\s+(?:filters?|windows?|kernels?|pool(?:ing)?)\
 _UNITS = re.compile(r"(\d+)\s+(?:hidden\s+)?(?:neurons?|units?|outputs?)\b", re.I)
 
 
-def looks_like_listing(text: str) -> bool:
-    """The first line that is not blank or a '#' comment starts with '[': a YAML spec never does."""
-    for line in text.split("\n"):
-        stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
-            return stripped.startswith("[")
-    return False
-
-
 def parse_listing(text: str, file: str = "<listing>") -> NetworkSpec:
     """A listing -> NetworkSpec whose layers carry the bracketed answers as shape expectations."""
     if len(text.encode("utf-8", "replace")) > MAX_SPEC_BYTES:

@@ -74,6 +74,15 @@ def decode(data: bytes, name: str) -> str:
                         hint="save the file as UTF-8") from None
 
 
+def looks_like_listing(text: str) -> bool:
+    """The first line that is not blank or a '#' comment starts with '[': a YAML spec never does."""
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            return stripped.startswith("[")
+    return False
+
+
 def from_text(text: str, name: str, yaml_only: bool = False) -> NetworkSpec:
     """YAML, unless the text is a layer string (it starts with the input shape) or a cs231n
     listing (its first line is ``[227x227x3] INPUT``)."""
@@ -81,9 +90,9 @@ def from_text(text: str, name: str, yaml_only: bool = False) -> NetworkSpec:
         from .parse_string import parse_string
 
         return parse_string(text, name)
-    from .listing import looks_like_listing, parse_listing
-
     if looks_like_listing(text):
+        from .listing import parse_listing
+
         return parse_listing(text, name)
     from .parse_yaml import parse_yaml
 

@@ -13,7 +13,6 @@ answer.
 from __future__ import annotations
 
 import math
-import textwrap
 from fractions import Fraction
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -120,7 +119,10 @@ class Lookup:
         """The short block the terminal shows: the headline, then the working, indented."""
         out = [self.headline()]
         out += [f"  {s}" for s in self.steps if s.topic == "size"]
-        out += [textwrap.fill(a, width=100, initial_indent="  ", subsequent_indent="    ") for a in self.advice]
+        if self.advice:
+            import textwrap  # ~1 ms to import: only when there is advice to wrap
+
+            out += [textwrap.fill(a, width=100, initial_indent="  ", subsequent_indent="    ") for a in self.advice]
         out += [f"  {s}" for s in self.steps if s.topic != "size"]
         return out
 

@@ -6,14 +6,12 @@ integers. Rich is imported only when a table is drawn, so the other formats star
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 import sys
 from fractions import Fraction
 from typing import IO, Any, Dict, Iterator, List, Optional, Tuple
 
-from . import __version__
+from . import __version__, grid
 from .engine import CONVENTIONS, LayerReport, Report
 from .layers import Note
 from .memory import memory
@@ -207,6 +205,8 @@ def write_json(report: Report, out: IO[str]) -> None:
     """Indented at the top, one line per layer and block: readable, and fast to write, because
     each line goes through the json module's C encoder (an indented dump does not), and streamed,
     so a spec of 100,000 layers never holds all its dicts at once."""
+    import json  # formats load what they use: a table needs neither json nor csv
+
     out.write("{\n")
     for i, (key, value) in enumerate(_parts(report).items()):
         out.write(",\n" if i else "")
@@ -233,6 +233,8 @@ def to_csv(report: Report) -> str:
 
     params, macs, flops and activations are counted under the report's conventions.
     """
+    import csv
+
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -286,7 +288,7 @@ def footer(report: Report) -> str:
     )
 
 
-# --- the Rich table ---------------------------------------------------------------------
+# --- the table ---------------------------------------------------------------------
 
 
 @value
@@ -361,47 +363,45 @@ def table_rows(report: Report, depth: Optional[int] = None) -> List[Row]:
 
 def print_table(report: Report, file: Optional[IO[str]] = None, width: Optional[int] = None,
                 color: Optional[bool] = None, depth: Optional[int] = None, rf: bool = False) -> None:
-    """Draw the table like the cs231n case studies: one row per layer, blocks nested, then totals."""
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+    """Draw the table like the cs231n case studies: one row per layer, blocks nested, then totals.
 
-    console = Console(file=file, width=width, no_color=color is False, highlight=False,
-                      color_system=None if color is False else "auto")
+    ``width`` defaults to the terminal's (no limit for a pipe or a file); ``color`` to whether
+    the output is a terminal.
+    """
+    out = file if file is not None else sys.stdout
+    if width is None:
+        width = grid.terminal_width(out)
     spec = report.spec
-    title = spec.title or spec.name or "network"
-    table = Table(title=f"{title} — input {spec.input}", box=box.SIMPLE_HEAD, show_footer=False,
-                  title_justify="left", pad_edge=False, padding=(0, 1), collapse_padding=True)
-    headers = ["#", "name", "layer", "output", "params", count_label(report), "memory"] + (["RF"] if rf else [])
-    for header in headers:
-        table.add_column(header, justify="left" if header in ("name", "layer") else "right", no_wrap=True,
-                         style="dim" if header == "#" else None)
-    table.add_column("notes", min_width=10)
-    table.add_row("0", "input", "INPUT", str(spec.input), "0", "0", human(spec.input.elements),
-                  *(["1 j1"] if rf else []), "")
+    columns = [grid.Column("#", style="dim"), grid.Column("name", "left", shrink=8, shrink_order=2),
+               grid.Column("layer", "left", shrink=12, shrink_order=1), grid.Column("output"),
+               grid.Column("params"), grid.Column(count_label(report)), grid.Column("memory"),
+               *([grid.Column("RF")] if rf else []), grid.Column("notes", "left", wrap=True)]
+    rows: List[Optional[grid.Row]] = [
+        grid.Row(("0", "input", "INPUT", str(spec.input), "0", "0", human(spec.input.elements),
+                  *(["1 j1"] if rf else []), ""))]
     for row in table_rows(report, depth):
-        notes = Text()
+        notes: List[grid.Span] = []
         for i, n in enumerate(row.notes):
             if i:
-                notes.append("; ")
-            notes.append(("⚠ " if n.level == "warning" else "") + (n.brief or n.text),
-                         style="yellow" if n.level == "warning" else "dim")
-        style = {"block": "bold", "branch": "italic"}.get(row.kind) if not row.collapsed else None
+                notes.append(("; ", "dim"))
+            warning = n.level == "warning"
+            notes.append((("⚠ " if warning else "") + (n.brief or n.text), "yellow" if warning else "dim"))
+        style = {"block": "bold", "branch": "italic"}.get(row.kind, "") if not row.collapsed else ""
         name = "  " * row.depth + row.name + (" …" if row.collapsed else "")
         field = [row.field.text() if row.field else ""] if rf else []
-        table.add_row(row.index, name, row.label, str(row.output) if row.output else "", human(row.params),
-                      human(row.macs), human(row.activations), *field, notes, style=style)
+        rows.append(grid.Row((row.index, name, row.label, str(row.output) if row.output else "", human(row.params),
+                              human(row.macs), human(row.activations), *field, tuple(notes)), style))
     t = report.totals
-    table.add_section()
-    table.add_row("", "total", f"{t.layers} layer{'s' if t.layers != 1 else ''}", str(report.output),
-                  human(t.counted_params), human(t.work), human(t.activations), *([""] if rf else []), "",
-                  style="bold")
-    console.print(table)
-    console.print(footer(report), style="dim", soft_wrap=False)
+    rows += [grid.SECTION, grid.Row(("", "total", f"{t.layers} layer{'s' if t.layers != 1 else ''}",
+                                     str(report.output), human(t.counted_params), human(t.work),
+                                     human(t.activations), *([""] if rf else []), ""), "bold")]
+    title = spec.title or spec.name or "network"
+    lines = [[(f"{title} — input {spec.input}", "")], []] + grid.layout(columns, rows, width) + [[]]
+    lines += grid.paragraph(footer(report), "dim", width)
     for r, n in report.warnings:
         where = f" ({r.loc})" if r.loc else ""
-        console.print(f"warning: layer {r.index} '{r.full_name}'{where}: {n.text}", style="yellow")
+        lines += grid.paragraph(f"warning: layer {r.index} '{r.full_name}'{where}: {n.text}", "yellow", width)
+    grid.write(lines, out, color)
 
 
 def render(report: Report, fmt: str, file: Optional[IO[str]] = None, width: Optional[int] = None,

@@ -18,7 +18,8 @@ from convcalc.check import Options, check_spec
 from convcalc.cli import cli
 from convcalc.engine import analyse
 from convcalc.errors import ConvcalcError, SpecError
-from convcalc.listing import looks_like_listing, parse_listing
+from convcalc.listing import parse_listing
+from convcalc.load import looks_like_listing
 from convcalc.load import load
 
 ROOT = Path(__file__).parent.parent

@@ -47,7 +47,9 @@ Exit codes: 0 ok, 1 a check failed (--strict), 2 bad input or usage,
 @click.option("--strict", is_flag=True, help="A stride that does not fit is a failure (exit 1), not a warning.")
 @click.option("--depth", type=click.IntRange(0, 1000), default=None,
               help="Show blocks nested up to this depth; deeper ones collapse into one row (default: all).")
-@click.option("--width", type=click.IntRange(40, 1000), default=None, help="Table width (default: the terminal's).")
+@click.option("--width", type=click.IntRange(40, 1000), default=None,
+              help="Table width: the notes wrap, then long names are cut; numbers never are "
+                   "(default: the terminal's; no limit in a pipe or a file).")
 @click.pass_context
 def table(ctx: click.Context, spec: str, fmt: str, dtype: str, batch: int, rf: bool, strict: bool,
           depth: Optional[int], width: Optional[int], **counting: Any) -> None:
