@@ -8,9 +8,9 @@ colour to a terminal (it knows about NO_COLOR, FORCE_COLOR, dumb and Windows ter
 to a pipe or a file is plain text and never imports it.
 
 When the table is wider than the width it is given, the notes column wraps first (down to
-``MIN_WRAP`` characters), then columns that allow it are shortened with an ellipsis, in the
-order they declare (``shrink`` is how short they may get). Numbers are never shortened: past
-that point the lines are simply longer than the terminal.
+``MIN_WRAP`` characters), then the columns that allow it are cut with an ellipsis, lowest
+``shrink_order`` first, each down to its ``shrink`` width. The others (the numbers) are never
+cut: past that point the lines are simply longer than the terminal.
 """
 
 from __future__ import annotations

@@ -220,6 +220,19 @@ def test_internal_error_is_one_line_not_a_traceback(monkeypatch):
     assert "Traceback" not in result.output
 
 
+def test_internal_error_elsewhere_names_the_command_line(monkeypatch):
+    import convcalc.lookup
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(convcalc.lookup, "lookup", broken)
+    result = run("conv", "227x227x3", "-n", "96", "-k", "11")
+    assert result.exit_code == 3
+    assert result.stderr.startswith("internal error in 'convcalc conv 227x227x3 -n 96 -k 11': ZeroDivisionError: boom")
+    assert "Traceback" not in result.output
+
+
 # --- help and entry points ----------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 import importlib
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 import click
 
@@ -29,6 +29,10 @@ class ConvcalcGroup(click.Group):
         if name in COMMANDS and name not in self.commands:
             importlib.import_module(f"{__name__}.{COMMANDS[name]}")
         return self.commands.get(name)
+
+    def parse_args(self, ctx: click.Context, args: List[str]) -> List[str]:
+        ctx.meta["convcalc.argv"] = list(args)  # named in an internal-error message
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         from ..errors import ConvcalcError
@@ -51,7 +55,8 @@ class ConvcalcGroup(click.Group):
             if ctx.meta.get("convcalc.debug"):
                 raise
             spec = ctx.meta.get("convcalc.spec")
-            where = f" while reading {spec[:200]!r}" if spec else ""
+            argv = " ".join(ctx.meta.get("convcalc.argv", ()))
+            where = f" while reading {spec[:200]!r}" if spec else f" in 'convcalc {argv[:200]}'" if argv else ""
             click.echo(f"internal error{where}: {type(e).__name__}: {e} — please report it; "
                        "`convcalc --debug ...` shows the traceback", err=True)
             ctx.exit(3)

@@ -63,6 +63,7 @@ def verify(ctx: click.Context, spec: str, fmt: str, full: bool, max_channels: in
 
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
+    ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
     report = analyse(load(spec))
     start = time.perf_counter()
     result = _with_progress(report, full, max_channels, seed)
