@@ -36,7 +36,7 @@ class Column:
     style: str = ""  # for every cell of the column
     shrink: int = 0  # may be cut with an ellipsis down to this width when too wide; 0: never
     shrink_order: int = 0  # which shrinkable column gives way first (lowest first)
-    wrap: bool = False  # wraps onto continuation lines instead (the notes)
+    wrap: bool = False  # wraps onto continuation lines instead (the notes: the last column)
 
 
 @value

@@ -1,7 +1,8 @@
-"""Report -> text: a Rich table in the style of the lecture notes' case studies, JSON, CSV, Markdown.
+"""Report -> text: a table in the style of the lecture notes' case studies, JSON, CSV, Markdown.
 
 Rounding happens here and only here: tables show human units (``61.1M``), JSON and CSV the exact
-integers. Rich is imported only when a table is drawn, so the other formats start fast.
+integers. Each format imports what it needs when it is asked for (json, csv; Rich only to colour
+a table on a terminal, in grid.py), so every command starts fast.
 """
 
 from __future__ import annotations
@@ -288,7 +289,7 @@ def footer(report: Report) -> str:
     )
 
 
-# --- the table ---------------------------------------------------------------------
+# --- the table --------------------------------------------------------------------------
 
 
 @value
