@@ -540,8 +540,15 @@ class BatchNorm:
 # --- pooling ------------------------------------------------------------------------------------
 
 
+class Weightless:
+    """A layer with nothing to learn and nothing to keep: no parameters, no buffers."""
+
+    params = 0
+    buffers = 0
+
+
 @dataclass(frozen=True)
-class MaxPool:
+class MaxPool(Weightless):
     """Max over each window of each channel; padding is −∞, so it never wins. No MACs."""
 
     kernel: Union[int, Tuple[int, ...]]
@@ -549,9 +556,6 @@ class MaxPool:
     padding: PaddingArg = 0
     ceil_mode: bool = False
     dilation: Union[int, Tuple[int, ...]] = 1
-
-    params = 0
-    buffers = 0
 
     def __call__(self, x: Tensor) -> Result:
         k, s, d, pads = _spatial_args(x, self.kernel, self.stride, self.dilation, self.padding)
@@ -565,7 +569,7 @@ class MaxPool:
 
 
 @dataclass(frozen=True)
-class AvgPool:
+class AvgPool(Weightless):
     """Mean over each window of each channel, with PyTorch's divisor (no MACs: sums, one divide).
 
     With ``count_include_pad`` the divisor counts padding but not ceil mode's overhang past the
@@ -577,9 +581,6 @@ class AvgPool:
     padding: PaddingArg = 0
     ceil_mode: bool = False
     count_include_pad: bool = True
-
-    params = 0
-    buffers = 0
 
     def divisors(self, sizes: Sequence[int], k: Sequence[int], pads: Pads, g: Grid) -> List[int]:
         per_axis_counts = []
@@ -617,14 +618,11 @@ def adaptive_ranges(size: int, out: int) -> List[Tuple[int, int]]:
 
 
 @dataclass(frozen=True)
-class AdaptivePool:
+class AdaptivePool(Weightless):
     """Pool to a fixed output size (PyTorch's AdaptiveAvgPool/AdaptiveMaxPool): windows may differ."""
 
     output: Union[int, Tuple[int, ...]]
     mode: str = "avg"  # or "max"
-
-    params = 0
-    buffers = 0
 
     def __call__(self, x: Tensor) -> Result:
         rank = len(x.spatial)
@@ -646,13 +644,10 @@ class AdaptivePool:
 
 
 @dataclass(frozen=True)
-class GlobalPool:
+class GlobalPool(Weightless):
     """Max or mean of each channel over all positions; the output keeps one position per axis."""
 
     mode: str = "avg"
-
-    params = 0
-    buffers = 0
 
     def __call__(self, x: Tensor) -> Result:
         if not x.spatial:
@@ -666,11 +661,8 @@ class GlobalPool:
 
 
 @dataclass(frozen=True)
-class Flatten:
+class Flatten(Weightless):
     """A volume as one vector, in PyTorch's order (channel by channel)."""
-
-    params = 0
-    buffers = 0
 
     def __call__(self, x: Tensor) -> Result:
         return Result(Tensor((len(x.data),), list(x.data)))
@@ -709,37 +701,28 @@ ACTIVATIONS: Dict[str, Callable[[float], float]] = {
 
 
 @dataclass(frozen=True)
-class Activation:
+class Activation(Weightless):
     """An element-wise function from ``ACTIVATIONS``; shape unchanged, no MACs."""
 
     function: str = "relu"
-
-    params = 0
-    buffers = 0
 
     def __call__(self, x: Tensor) -> Result:
         return Result(Tensor(x.shape, list(map(ACTIVATIONS[self.function], x.data))))
 
 
 @dataclass(frozen=True)
-class Dropout:
+class Dropout(Weightless):
     """The identity at inference: dropout only acts while training."""
 
     p: float = 0.5
-
-    params = 0
-    buffers = 0
 
     def __call__(self, x: Tensor) -> Result:
         return Result(Tensor(x.shape, list(x.data)))
 
 
 @dataclass(frozen=True)
-class Softmax:
+class Softmax(Weightless):
     """Softmax over the channels at each position (PyTorch's dim=1); over the vector for a vector."""
-
-    params = 0
-    buffers = 0
 
     def __call__(self, x: Tensor) -> Result:
         planes = [x.channel(c) for c in range(x.channels)]
@@ -754,7 +737,7 @@ class Softmax:
 
 
 @dataclass(frozen=True)
-class LRN:
+class LRN(Weightless):
     """Local response normalisation across channels, as PyTorch's LocalResponseNorm:
 
     ``b_c = a_c / (k + α/n · Σ a_j²)^β`` over the n channels ``c − n//2 … c + (n−1)//2``.
@@ -765,9 +748,6 @@ class LRN:
     alpha: float = 1e-4
     beta: float = 0.75
     k: float = 2.0
-
-    params = 0
-    buffers = 0
 
     def __call__(self, x: Tensor) -> Result:
         planes = [x.channel(c) for c in range(x.channels)]
@@ -781,14 +761,11 @@ class LRN:
 
 
 @dataclass(frozen=True)
-class Pad:
+class Pad(Weightless):
     """Constant padding of the spatial axes (ZeroPad2d and friends): per axis (before, after)."""
 
     padding: Union[int, Sequence[int], Sequence[Tuple[int, int]]]
     value: float = 0.0
-
-    params = 0
-    buffers = 0
 
     def __call__(self, x: Tensor) -> Result:
         pads = resolve_pads(self.padding, x.spatial, [0] * len(x.spatial), [1] * len(x.spatial))
@@ -801,13 +778,10 @@ class Pad:
 
 
 @dataclass(frozen=True)
-class ChannelShuffle:
+class ChannelShuffle(Weightless):
     """ShuffleNet's shuffle: channels seen as (groups, C/groups), transposed to (C/groups, groups)."""
 
     groups: int
-
-    params = 0
-    buffers = 0
 
     def __call__(self, x: Tensor) -> Result:
         if x.channels % self.groups:
@@ -818,7 +792,7 @@ class ChannelShuffle:
 
 
 @dataclass(frozen=True)
-class Upsample:
+class Upsample(Weightless):
     """Nearest-neighbour upsampling (PyTorch's mode='nearest').
 
     Give the output ``size``, or a ``scale`` per axis (whole or not): the output is then
@@ -828,9 +802,6 @@ class Upsample:
 
     scale: Union[float, Tuple[float, ...], None] = None
     size: Union[int, Tuple[int, ...], None] = None
-
-    params = 0
-    buffers = 0
 
     def __call__(self, x: Tensor) -> Result:
         rank = len(x.spatial)
