@@ -36,8 +36,23 @@ CONVENTIONS: Dict[str, str] = {
 }
 
 
+class InGraph:
+    """Where a layer or block sits: inside the blocks of ``path``, under its ``name``."""
+
+    name: str  # declared for type checkers; the value classes below own the fields
+    path: Tuple[str, ...]
+
+    @property
+    def depth(self) -> int:
+        return len(self.path)
+
+    @property
+    def full_name(self) -> str:
+        return ".".join((*self.path, self.name))
+
+
 @value
-class LayerReport:
+class LayerReport(InGraph):
     """Everything convcalc knows about one layer, as exact integers."""
 
     index: int
@@ -60,20 +75,12 @@ class LayerReport:
         return self.output.elements
 
     @property
-    def depth(self) -> int:
-        return len(self.path)
-
-    @property
-    def full_name(self) -> str:
-        return ".".join((*self.path, self.name))
-
-    @property
     def flops(self) -> int:
         return 2 * self.macs
 
 
 @value
-class BlockReport:
+class BlockReport(InGraph):
     """A block's subtotals: the layers ``first``..``last`` (1-based, inclusive) of the report."""
 
     name: str
@@ -91,14 +98,6 @@ class BlockReport:
     merge: str = ""  # 'add', 'concat', 'mul', or '' for a plain group
     branches: int = 1
     identities: int = 0  # branches without layers: identity shortcuts
-
-    @property
-    def depth(self) -> int:
-        return len(self.path)
-
-    @property
-    def full_name(self) -> str:
-        return ".".join((*self.path, self.name))
 
     @property
     def label(self) -> str:
