@@ -284,16 +284,17 @@ ERRORS = [
     ("hello\n", SpecError, 1, 1, ["should be a mapping", "'hello'"]),
     ("3\n", SpecError, 1, 1, ["should be a mapping", "'3'"]),
     ("42: x\ninput: [8, 8, 3]\nlayers: []\n", SpecError, 1, 1, ["keys in the spec are names", "42"]),
-    # YAML syntax, tabs, tags, several documents
-    (net("conv: filters: 8"), SpecError, 3, 18, ["YAML syntax", "mapping values are not allowed"]),
-    ("input: [8, 8, 3\nlayers:\n  - relu\n", SpecError, 2, 7, ["YAML syntax", "flow sequence at line 1"]),
-    (net("relu") + " - tanh\n", SpecError, 4, 2, ["YAML syntax", "did not find expected key"]),
+    # YAML syntax, tabs, tags, several documents: the location and "YAML syntax" are the promise;
+    # what follows is PyYAML's own wording, which changes between releases, so it is not asserted
+    (net("conv: filters: 8"), SpecError, 3, 18, ["YAML syntax"]),
+    ("input: [8, 8, 3\nlayers:\n  - relu\n", SpecError, 2, 7, ["YAML syntax"]),
+    (net("relu") + " - tanh\n", SpecError, 4, 2, ["YAML syntax"]),
     ("input: [8, 8, 3]\nlayers:\n\t- relu\n", SpecError, 3, 1, ["YAML syntax"]),
     (net("fc: !!python/object/apply:os.system 'echo hi'"), SpecError, 3, 9,
      ["cannot read this value", "python/object/apply:os.system"]),
     (net("conv: {filters: 8, kernel: !!python/name:os.system 3}"), SpecError, 3, 32, ["python/name:os.system"]),
     ("input: [8, 8, 3]\nlayers: []\n---\ninput: [8, 8, 3]\nlayers: []\n", SpecError, 3, 1,
-     ["YAML syntax", "another document"]),
+     ["YAML syntax"]),
     # reads fine, does not compute: ShapeError, located at the layer's kind
     (net("relu", "conv: {filters: 8, kernel: 40}"), ShapeError, 4, 5,
      ["layer 2 'conv1'", "kernel 40 exceeds padded input 32", "on input 32x32x3"]),
