@@ -18,7 +18,7 @@ from .errors import ConvcalcError, Location, location_dict
 from .expect import Limit, Outcome, evaluate
 from .values import field, value
 
-MARKS = {"pass": "✓", "fail": "✗", "unchecked": "?", "warning": "⚠"}
+MARKS = {"pass": "✓", "fail": "✗", "unchecked": "?", "warning": "⚠", "answer": "→"}  # answer: an open question, filled in
 
 
 @value
@@ -109,7 +109,10 @@ def outcome_lines(result: SourceResult, o: Outcome, quiet: bool = False) -> List
     if o.status == "fail":
         if o.loc is not None and o.loc.caret():
             lines += ["  " + line for line in o.loc.caret().split("\n")]
+    if o.status in ("fail", "answer"):
         lines += [f"    {w}" for w in o.working]
+    if o.hint:
+        lines.append(f"    hint: {o.hint}")
     return lines
 
 
@@ -118,9 +121,10 @@ def summary(results: Sequence[SourceResult]) -> str:
     failed = sum(r.count("fail") for r in results)
     unchecked = sum(r.count("unchecked") for r in results)
     warnings = sum(r.count("warning") for r in results)
+    answers = sum(r.count("answer") for r in results)
     errors = sum(1 for r in results if r.error is not None)
     files = f"{len(results)} source{'s' if len(results) != 1 else ''}"
-    if not (passed or failed or unchecked or warnings or errors):
+    if not (passed or failed or unchecked or warnings or answers or errors):
         return f"✓ {files} compute{'s' if len(results) == 1 else ''}; no expectations or budgets to check"
     parts = [f"{passed} passed"]
     if failed:
@@ -129,6 +133,8 @@ def summary(results: Sequence[SourceResult]) -> str:
         parts.append(f"{unchecked} unchecked{' (failures under --strict)' if results and results[0].strict else ''}")
     if warnings:
         parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+    if answers:
+        parts.append(f"{answers} filled in")
     if errors:
         parts.append(f"{errors} could not be checked")
     mark = {0: "✓", 1: "✗", 2: "✗"}[exit_code(results)]
@@ -163,7 +169,8 @@ def text(results: Sequence[SourceResult], quiet: bool = False) -> str:
 def outcome_dict(o: Outcome) -> Dict[str, Any]:
     return {"status": o.status, "kind": o.kind, "quantity": o.quantity, "subject": o.subject, "layer": o.layer,
             "expected": o.expected or None, "actual": o.actual or None, "message": o.message,
-            "carried": o.carried or None, "working": list(o.working), "location": location_dict(o.loc)}
+            "carried": o.carried or None, "working": list(o.working), "hint": o.hint or None,
+            "location": location_dict(o.loc)}
 
 
 def to_json(results: Sequence[SourceResult]) -> str:
@@ -177,6 +184,7 @@ def to_json(results: Sequence[SourceResult]) -> str:
             "failed": sum(r.count("fail") for r in results),
             "unchecked": sum(r.count("unchecked") for r in results),
             "warnings": sum(r.count("warning") for r in results),
+            "answers": sum(r.count("answer") for r in results),
             "errors": sum(1 for r in results if r.error is not None),
         },
         "sources": [
@@ -220,9 +228,11 @@ def github(results: Sequence[SourceResult]) -> str:
         for o in r.outcomes:
             if o.status == "pass":
                 continue
-            level = {"fail": "error", "warning": "warning", "unchecked": "error" if r.strict else "notice"}[o.status]
+            level = {"fail": "error", "warning": "warning", "answer": "notice",
+                     "unchecked": "error" if r.strict else "notice"}[o.status]
             subject = "budget" if o.kind == "budget" else o.subject
-            message = "\n".join([f"{subject}: {o.message}", *([f"({o.carried})"] if o.carried else []), *o.working])
+            message = "\n".join([f"{subject}: {o.message}", *([f"({o.carried})"] if o.carried else []), *o.working,
+                                  *([f"hint: {o.hint}"] if o.hint else [])])
             lines.append(annotation(level, r.name, o.loc, f"convcalc check: {subject}", message))
     lines.append(summary(results))
     return "\n".join(lines) + "\n"

@@ -22,6 +22,10 @@ of the layer before it, when that expectation was wrong. An answer that is right
 previous (wrong) answer passes, marked as carried forward, so one mistake in a homework listing
 is reported once, on its own line, not on every line after it.
 
+**Hints.** A wrong value that matches a classic mistake says so (params without the biases,
+FLOPs for MACs, bytes for elements, a layer's input for its output ...), recognised from the
+engine's own figures. **Open questions** (a listing's ``[?]``) are filled in, never failed.
+
 No I/O. ``evaluate(report)`` returns frozen ``Outcome`` values; ``check.py`` prints them.
 """
 
@@ -83,10 +87,13 @@ class Amount:
 
 @value
 class Expectation:
-    """``quantity: expected`` as written on a layer or the network, with where it was written."""
+    """``quantity: expected`` as written on a layer or the network, with where it was written.
+
+    ``expected`` is None for a question left open (a listing's ``[?]``): checking fills it in.
+    """
 
     quantity: str
-    expected: Union[Shape, Amount, Tuple[int, ...]]
+    expected: Union[Shape, Amount, Tuple[int, ...], None]
     text: str
     loc: Optional[Location] = field(default=None, compare=False, repr=False)
 
@@ -259,8 +266,10 @@ def _sizes(value: Any, what: str, loc: Optional[Location]) -> Tuple[int, ...]:
 class Outcome:
     """One check: an expectation, a budget, or (under --strict) a stride that does not fit.
 
-    ``status`` is 'pass', 'fail' or 'unchecked'; ``carried`` explains a pass that follows from
-    an earlier wrong answer. ``working`` shows how the correct value comes about (for failures).
+    ``status`` is 'pass', 'fail', 'unchecked' or 'answer' (an open question, filled in: never a
+    failure); ``carried`` explains a pass that follows from an earlier wrong answer. ``working``
+    shows how the correct value comes about (for failures and answers); ``hint`` names the
+    classic mistake a wrong value matches, when it matches one.
     """
 
     status: str
@@ -274,6 +283,7 @@ class Outcome:
     carried: str = ""
     layer: Optional[int] = None  # the layer's index in the report
     loc: Optional[Location] = field(default=None, compare=False, repr=False)
+    hint: str = ""
 
 
 # Receptive fields come from receptive.py (issue 4), through this one name: set it to None and
@@ -395,6 +405,8 @@ def _check_layer(report: Any, r: Any, e: Expectation, follow: Optional[_Figures]
     if e.quantity == "receptive_field":
         sizes, why = receptive_field(report, r.index)
         return _field_outcome(e, sizes, why, name, r.index)
+    if e.expected is None:
+        return _answer(report, r, e, truth, topics)
     ok, shown = _compare(report, e, truth)
     if ok:
         return Outcome("pass", "expect", e.quantity, name, e.text, shown, _pass_message(e, shown), (), "", r.index,
@@ -409,7 +421,93 @@ def _check_layer(report: Any, r: Any, e: Expectation, follow: Optional[_Figures]
             return Outcome("pass", "expect", e.quantity, name, e.text, carried_shown,
                            _pass_message(e, carried_shown), (), note, r.index, e.loc)
     return Outcome("fail", "expect", e.quantity, name, e.text, shown, f"{e.quantity} {e.text}, correct: {shown}",
+                   steps, "", r.index, e.loc, layer_hint(report, r, e))
+
+
+def _answer(report: Any, r: Any, e: Expectation, truth: _Figures, topics: Dict[str, Tuple[str, ...]]) -> Outcome:
+    """An open question (a listing's ``[?]``) filled in with the engine's figure, its working, and
+    the line's other figures, so the student sees the whole answer."""
+    from .lookup import working
+
+    if e.quantity == "shape":
+        shown = str(r.output)
+    else:
+        shown = f"{_layer_value(report, e.quantity, truth, False):,}"
+    steps = tuple(str(s) for s in working(r, report.dtype) if s.topic in topics[e.quantity])
+    steps += (f"params {r.params:,} · MACs {r.macs:,} · memory {r.activations:,} activations",)
+    return Outcome("answer", "expect", e.quantity, r.full_name, e.text, shown, f"{e.quantity} {shown} (filled in)",
                    steps, "", r.index, e.loc)
+
+
+# --- hints: the classic mistakes, recognised from the engine's own figures -----------------------
+
+
+def layer_hint(report: Any, r: Any, e: Expectation) -> str:
+    """The classic mistake (cs231n's pitfalls) a wrong layer answer matches, or ''.
+
+    Every candidate is a figure the engine computed (params without ``biases``, ``2 · macs``,
+    the layer's input shape, bytes at the report's dtype), never a formula recomputed here.
+    """
+    expected = e.expected
+    if isinstance(expected, Shape):
+        return _shape_hint(r, expected)
+    if not isinstance(expected, Amount):
+        return ""
+    if e.quantity == "params" and r.biases and expected.holds(r.params - r.biases):
+        per = "neuron" if r.output.rank == 0 else "output channel"
+        return f"{e.text} is the weights alone: you left out the {r.biases:,} bias terms (one per {per})"
+    weights = r.params - r.biases
+    positions = r.output.elements // r.output.channels if r.output.channels else 0
+    if e.quantity == "macs":
+        if r.macs and expected.holds(2 * r.macs):
+            return f"{e.text} is the FLOPs (2 per multiply-accumulate); MACs count each multiply-add once"
+        if weights and positions > 1 and r.macs == weights * positions and expected.holds(weights):
+            return (f"{e.text} is the weight count; each weight is used once at every one of the "
+                    f"{positions:,} output positions")
+    if e.quantity == "flops" and r.macs and expected.holds(r.macs):
+        return f"{e.text} is the MACs; a multiply-accumulate is 2 FLOPs"
+    if e.quantity == "memory":
+        return _memory_hint(report, e, expected, r.activations)
+    return ""
+
+
+def _shape_hint(r: Any, expected: Shape) -> str:
+    x, y = r.input, r.output
+    filters = getattr(r.layer, "filters", None)  # conv-like rules: one output channel per filter
+    if expected.spatial == y.spatial and expected.channels == x.channels != y.channels and filters == y.channels:
+        return f"the output depth is the number of filters, {y.channels}, not the input depth {x.channels}"
+    if x != y and shapes_match(expected, x):
+        return f"that is {r.name}'s input; its output is {y}"
+    if expected.rank == 0 and x.rank > 0 and expected.channels == x.elements != y.elements:
+        return f"{expected.channels:,} is {x} flattened, what {r.name} takes in; its output is {y}"
+    return ""
+
+
+def _memory_hint(report: Any, e: Expectation, expected: Amount, elements: int) -> str:
+    """Elements written where bytes were meant and back, and MB (10^6) mixed up with MiB (2^20)."""
+    in_bytes = report.activation_bytes(elements)
+    per = f"{report.bytes_per_element} per element at {report.dtype}, batch {report.batch}"
+    if not expected.bytes and in_bytes != elements and expected.holds(in_bytes):
+        return f"{e.text} is bytes ({per}); memory counts elements unless a byte unit is written, e.g. 1.1MiB"
+    if expected.bytes and in_bytes != elements and expected.holds(elements):
+        return f"{e.text} is the element count; in bytes it is {in_bytes:,} ({per})"
+    if expected.bytes:
+        other = _other_byte_unit(e.text)
+        if other is not None and other.holds(in_bytes):
+            return f"{e.text} holds in {other.text}: KB, MB, GB are powers of 1000, KiB, MiB, GiB of 1024"
+    return ""
+
+
+def _other_byte_unit(text: str) -> Optional[Amount]:
+    """``1.1MB`` read as ``1.1MiB`` and the other way round, to spot a mixed-up prefix."""
+    m = re.match(r"^(.*?)([kmgt])(i?)b\s*$", text, re.I)
+    if m is None or re.search(r"±|\+-|\+/-", text):
+        return None
+    swapped = f"{m.group(1)}{m.group(2)}{'' if m.group(3) else 'i'}B"
+    try:
+        return parse_amount(swapped, allow_bytes=True)
+    except SpecError:
+        return None
 
 
 def _compare(report: Any, e: Expectation, fig: _Figures) -> Tuple[bool, str]:
@@ -505,7 +603,23 @@ def _check_network(report: Any, e: Expectation) -> Outcome:
         return Outcome("pass", "expect", e.quantity, "network", e.text, shown, _pass_message(e, shown), (), "", None,
                        e.loc)
     return Outcome("fail", "expect", e.quantity, "network", e.text, shown, f"{e.quantity} {e.text}, correct: {shown}",
-                   _sum_working(report, e.quantity, e.expected.bytes), "", None, e.loc)
+                   _sum_working(report, e.quantity, e.expected.bytes), "", None, e.loc, _network_hint(report, e))
+
+
+def _network_hint(report: Any, e: Expectation) -> str:
+    """The classic mistakes of a network total, from the report's own totals (see ``layer_hint``)."""
+    t = report.totals
+    expected = e.expected
+    assert isinstance(expected, Amount)
+    if e.quantity == "params" and t.biases and expected.holds(t.params - t.biases):
+        return f"{e.text} is the weights alone: you left out the {t.biases:,} bias terms (`--no-bias` counts so)"
+    if e.quantity == "macs" and t.macs and expected.holds(t.flops):
+        return f"{e.text} is the FLOPs (2 per multiply-accumulate); MACs count each multiply-add once"
+    if e.quantity == "flops" and t.macs and expected.holds(t.macs):
+        return f"{e.text} is the MACs; a multiply-accumulate is 2 FLOPs"
+    if e.quantity == "memory":
+        return _memory_hint(report, e, expected, t.activations)
+    return ""
 
 
 def _check_budget(report: Any, limit: Limit) -> Outcome:

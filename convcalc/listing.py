@@ -8,7 +8,8 @@
     [4096] FC6: 4096 neurons
 
 The first line gives the input; every later line is a layer, named as the notes name it, whose
-bracket is the student's answer for its output (``[?]`` or ``[]`` leaves it unanswered). The
+bracket is the student's answer for its output (``[?]`` or ``[]`` leaves it open, and
+``convcalc check`` fills it in). The
 kind comes from the name (CONV, MAX POOL, AVG POOL, NORM, FC, RELU ... anything ``convcalc kinds``
 knows, without its number). The description is read with the registry's option names and
 aliases ("stride 4", "pad 0", "dilation 2", "groups 2") and the listing's own phrases for the
@@ -75,7 +76,8 @@ def parse_listing(text: str, file: str = "<listing>") -> NetworkSpec:
                                                                            "filters at stride 4, pad 0")
         desc_col = source.rindex(description) + 1 if description else len(source) + 1
         layer = _layer(name, name_at, description, Location(file, number, desc_col, source))
-        expect: Tuple[Expectation, ...] = ()
+        # an open bracket is still a question: checking fills in the answer
+        expect: Tuple[Expectation, ...] = (Expectation("shape", None, shape_text.strip() or "?", at),)
         if shape_text.strip().lower() not in _UNANSWERED:
             if not re.match(r"^\s*\d+(\s*[x×]\s*\d+)*\s*$", shape_text):
                 raise SpecError(f"cannot read the answer '[{shape_text}]': expected a shape such as [55x55x96], "

@@ -115,6 +115,38 @@ def test_every_figure_has_its_working_when_wrong():
     assert working["memory"] == ("memory = 55·55·96 = 290,400 activations (1,161,600 bytes at float32)",)
 
 
+@pytest.mark.parametrize("where, written, hint", [
+    ("layer", "params: 34848", "34848 is the weights alone: you left out the 96 bias terms (one per output channel)"),
+    ("fc", "params: 2904000", "2904000 is the weights alone: you left out the 10 bias terms (one per neuron)"),
+    ("layer", "macs: 210830400", "210830400 is the FLOPs (2 per multiply-accumulate); MACs count each multiply-add "
+                                 "once"),
+    ("layer", "macs: 34848", "34848 is the weight count; each weight is used once at every one of the 3,025 output "
+                             "positions"),
+    ("layer", "flops: 105.4M", "105.4M is the MACs; a multiply-accumulate is 2 FLOPs"),
+    ("layer", "memory: 1161600", "1161600 is bytes (4 per element at float32, batch 1); memory counts elements "
+                                 "unless a byte unit is written, e.g. 1.1MiB"),
+    ("layer", "memory: 290400B", "290400B is the element count; in bytes it is 1,161,600 (4 per element at float32, "
+                                 "batch 1)"),
+    ("network", "params: 2938848", "2938848 is the weights alone: you left out the 106 bias terms (`--no-bias` "
+                                   "counts so)"),
+    ("network", "macs: 216.6M", "216.6M is the FLOPs (2 per multiply-accumulate); MACs count each multiply-add once"),
+    ("network", "memory: 2.8MB", "2.8MB holds in 2.8MiB: KB, MB, GB are powers of 1000, KiB, MiB, GiB of 1024"),
+])
+def test_classic_mistakes_get_a_hint_from_the_engines_figures(where: str, written: str, hint: str):
+    conv = CONV1 + (f"\n    expect: {{{written}}}" if where == "layer" else "")
+    fc = "fc: 10" + (f"\n    expect: {{{written}}}" if where == "fc" else "")
+    text = net(conv, "relu", fc, top=f"expect: {{{written}}}\n" if where == "network" else "")
+    (outcome,) = check_spec(parse_yaml(text, "net.yaml"), "net.yaml").outcomes
+    assert (outcome.status, outcome.hint) == ("fail", hint)
+    shown = run("check", "-", input=text)
+    assert f"    hint: {hint}" in shown.stdout.splitlines() and shown.exit_code == 1
+
+
+def test_a_mistake_that_is_no_classic_gets_no_hint():
+    text = net(CONV1 + "\n    expect: {params: 34000, macs: 100M, memory: 1}")
+    assert [o.hint for o in check_spec(parse_yaml(text, "net.yaml"), "net.yaml").outcomes] == ["", "", ""]
+
+
 def test_memory_in_bytes_follows_dtype_and_batch():
     text = net(CONV1 + "\n    expect: {memory: 1.1MiB}")  # 290,400 × 4 B = 1.108 MiB
     assert results(text)[0][0] == "pass"
@@ -319,13 +351,14 @@ def test_json_format(tmp_path: Path):
     assert result.exit_code == 2
     data = json.loads(result.stdout)
     assert data["schema_version"] == 1 and data["exit_code"] == 2
-    assert data["summary"] == {"sources": 2, "passed": 0, "failed": 1, "unchecked": 0, "warnings": 0, "errors": 1}
+    assert data["summary"] == {"sources": 2, "passed": 0, "failed": 1, "unchecked": 0, "warnings": 0, "answers": 0,
+                               "errors": 1}
     first, second = data["sources"]
     assert (first["status"], first["layers"], second["status"]) == ("fail", 1, "error")
     assert first["checks"] == [{
         "status": "fail", "kind": "expect", "quantity": "shape", "subject": "conv1", "layer": 1, "expected": "7x7x4",
         "actual": "6x6x4", "message": "shape 7x7x4, correct: 6x6x4", "carried": None,
-        "working": ["H2 = W2 = (8 − 3 + 2·0)/1 + 1 = 6", "D2 = K = 4"],
+        "working": ["H2 = W2 = (8 − 3 + 2·0)/1 + 1 = 6", "D2 = K = 4"], "hint": None,
         "location": {"file": str(wrong), "line": 4, "column": 21}}]
     assert second["error"]["message"] == "no such file: 'nope.yaml'"
 

@@ -7,6 +7,7 @@ forward, not failed).
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import List, Tuple
@@ -122,6 +123,7 @@ def test_a_wrong_answer_shows_the_correct_one_and_the_working(monkeypatch: pytes
         "     ^^^^^^^^\n"
         "    H2 = W2 = (27 − 5 + 2·2)/1 + 1 = 27\n"
         "    D2 = K = 256\n"
+        "    hint: the output depth is the number of filters, 256, not the input depth 96\n"
         "✗ 12 passed, 1 failed — 1 source\n"
     )
 
@@ -156,7 +158,7 @@ def test_kinds_options_and_prose():
     layers = [ls.layer.describe() for ls in spec.layers]
     assert layers == ["CONV 6 3x3 s1 p1 g3 nb", "RELU", "MAX POOL 2x2 s2", "AVG POOL 1x1 s1", "FC 10", "SOFTMAX"]
     assert [ls.name for ls in spec.layers][:3] == ["CONV1", "RELU1", "POOL1"]
-    assert spec.layers[2].expect == ()  # [?] leaves it unanswered
+    assert [e.expected for e in spec.layers[2].expect] == [None]  # [?] is an open question
     assert str(spec.layers[0].expect[0].expected) == "8x8x6"
     assert spec.layers[0].expect[0].loc.line == 5
 
@@ -230,3 +232,38 @@ def test_any_text_is_a_network_or_a_located_error(text: str):
         check_spec(spec, "fuzz.txt")
     except ConvcalcError:
         pass
+
+
+# --- open questions are answered; classic mistakes are named ---------------------------------
+
+
+def test_an_open_answer_is_filled_in_and_printed(tmp_path: Path):
+    hw = tmp_path / "hw.txt"
+    hw.write_text("[227x227x3] INPUT\n[?] CONV1: 96 11x11 filters at stride 4, pad 0\n"
+                  "[] MAX POOL1: 3x3 filters at stride 2\n[27x27x96] NORM1: Normalization layer\n")
+    for args in ((), ("--quiet",)):
+        result = run("check", str(hw), *args)
+        assert result.exit_code == 0  # a question is not a mistake
+        lines = result.stdout.splitlines()
+        assert f"{hw}:2:2: → CONV1: shape 55x55x96 (filled in)" in lines
+        assert f"{hw}:3:2: → MAX POOL1: shape 27x27x96 (filled in)" in lines
+        assert "    H2 = W2 = (227 − 11 + 2·0)/4 + 1 = 55" in lines
+        assert "    params 34,944 · MACs 105,415,200 · memory 290,400 activations" in lines
+        assert "2 filled in" in lines[-1]
+    data = json.loads(run("check", str(hw), "--format", "json").stdout)
+    assert data["summary"]["answers"] == 2
+    assert [(c["status"], c["actual"]) for c in data["sources"][0]["checks"][:2]] == [
+        ("answer", "55x55x96"), ("answer", "27x27x96")]
+    assert "::notice file=" in run("check", str(hw), "--format", "github").stdout
+
+
+@pytest.mark.parametrize("answer, hint", [
+    ("[27x27x96] CONV2: 256 5x5 filters at stride 1, pad 2",
+     "the output depth is the number of filters, 256, not the input depth 96"),
+    ("[9216] FC6: 4096 neurons", "9,216 is 6x6x256 flattened, what FC6 takes in; its output is 4096"),
+    ("[6x6x256] FC6: 4096 neurons", "that is FC6's input; its output is 4096"),
+])
+def test_classic_shape_mistakes_get_a_hint(answer: str, hint: str):
+    first = "[27x27x96] INPUT" if "CONV2" in answer else "[6x6x256] INPUT"
+    result = check_spec(parse_listing(f"{first}\n{answer}\n", "hw.txt"), "hw.txt")
+    assert [(o.status, o.hint) for o in result.outcomes] == [("fail", hint)]
