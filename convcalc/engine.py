@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .errors import LayerError, Location, ShapeError
-from .layers import Layer, Note
+from .layers import Concat, Layer, Note
 from .shape import Shape
 from .spec import BlockSpec, LayerSpec, NetworkSpec, Node
 from .values import field, value
@@ -277,8 +277,7 @@ class _Walk:
             except LayerError as e:
                 raise ShapeError(f"block '{'.'.join(inner)}'{f' ({block.kind})' if block.kind else ''}: "
                                  f"{e.message}; {divergence(x, outputs, spans)}", block.loc,
-                                 e.hint or "a shortcut around a layer that changes the shape needs the same change, "
-                                           "e.g. a 1x1 conv with the same stride and filters") from None
+                                 e.hint or merge_hint(block.merge, x, outputs, spans)) from None
             self.layers.append(LayerReport(len(self.layers) + 1, block.merge.family, block.merge, outputs[0], y,
                                            0, 0, 0, (), block.loc, inner, tuple(outputs)))
         inside = self.layers[first:]
@@ -290,6 +289,28 @@ class _Walk:
             params=sum(r.params for r in inside), buffers=sum(r.buffers for r in inside),
             macs=sum(r.macs for r in inside), activations=sum(r.activations for r in inside), loc=block.loc))
         return y
+
+
+def merge_hint(merge: Layer, x: Shape, outputs: List[Shape], spans: List[List[LayerReport]]) -> str:
+    """What to change when branches do not meet. A concat stacks channels, so only H×W must agree:
+    name the branch whose size is the odd one out and the layer that made it so. A sum or product
+    needs the whole shape: the shortcut needs the change its partner branch made."""
+    if not isinstance(merge, Concat):
+        return ("a shortcut around a layer that changes the shape needs the same change, "
+                "e.g. a 1x1 conv with the same stride and filters")
+    sizes = [out.spatial for out in outputs]
+    common = x.spatial if x.spatial in sizes else max(sizes, key=sizes.count)  # the size most branches keep
+    odd = []
+    for i, (out, span) in enumerate(zip(outputs, spans), start=1):
+        if out.spatial == common:
+            continue
+        size = "x".join(map(str, out.spatial)) or "a vector"
+        culprits = [r for r in span if r.input.spatial != r.output.spatial]
+        by = f" at '{culprits[-1].name}' ({culprits[-1].input} → {culprits[-1].output})" if culprits else ""
+        odd.append(f"branch {i} ends {size}{by}")
+    keep = "x".join(map(str, common)) or "a vector"
+    return (f"concat stacks channels, so every branch must end at the same H×W ({keep} here; channels may differ): "
+            f"{'; '.join(odd)}. Pad and stride the branches alike, e.g. padding 'same' at stride 1")
 
 
 def divergence(x: Shape, outputs: List[Shape], spans: List[List[LayerReport]]) -> str:

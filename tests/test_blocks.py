@@ -119,6 +119,19 @@ def test_concat_adds_channels_and_needs_equal_sizes():
         analyse(parse_string("28x28x192 cat(conv64k1 | conv64k3)"))
 
 
+def test_a_concat_that_does_not_meet_gets_a_concat_hint():
+    with pytest.raises(ShapeError) as info:
+        analyse(parse_string("28x28x192 cat(conv64k1 | conv96k1 conv128k3 | maxpool3s1p1 conv32k1)"))
+    hint = info.value.hint
+    assert "shortcut" not in hint  # a concat has no shortcut
+    assert hint.startswith("concat stacks channels, so every branch must end at the same H×W (28x28 here")
+    assert "branch 2 ends 26x26 at 'conv2' (28x28x96 → 26x26x128)" in hint
+    assert "branch 1" not in hint and "branch 3" not in hint  # the branches that keep the size are fine
+    with pytest.raises(ShapeError) as info:  # an add keeps the residual-shortcut hint
+        analyse(parse_string("28x28x64 add(conv64k3 | )"))
+    assert "same stride" in info.value.hint
+
+
 def test_squeeze_and_excitation_as_an_ordinary_block():
     report = analyse(parse_string("14x14x64 mul( | gap pwconv16 relu pwconv64 sigmoid)"))
     assert report.output.dims == (14, 14, 64)
