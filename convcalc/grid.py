@@ -7,10 +7,18 @@ convcalc formatted itself, so the layout is a little arithmetic. Rich is still w
 colour to a terminal (it knows about NO_COLOR, FORCE_COLOR, dumb and Windows terminals); output
 to a pipe or a file is plain text and never imports it.
 
-When the table is wider than the width it is given, the notes column wraps first (down to
-``MIN_WRAP`` characters), then the columns that allow it are cut with an ellipsis, lowest
-``shrink_order`` first, each down to its ``shrink`` width. The others (the numbers) are never
-cut: past that point the lines are simply longer than the terminal.
+When the table is wider than the width it is given, what carries least gives way first:
+
+1. the notes column wraps, down to ``MIN_WRAP`` characters;
+2. then the notes leave the row: they go on lines of their own under it, indented to the second
+   column, as wide as the table;
+3. then an ``indent`` column (names nested two spaces a level) nests one space a level;
+4. then the columns that allow it are cut with an ellipsis, lowest ``shrink_order`` first, each
+   down to its ``shrink`` width (the table gives names a lower order than layer descriptions,
+   whose strides and paddings are figures too).
+
+The others (the numbers) are never cut: past that point the lines are simply longer than the
+terminal.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ class Column:
     shrink: int = 0  # may be cut with an ellipsis down to this width when too wide; 0: never
     shrink_order: int = 0  # which shrinkable column gives way first (lowest first)
     wrap: bool = False  # wraps onto continuation lines instead (the notes: the last column)
+    indent: bool = False  # leading spaces are nesting, two a level: halved before any text is cut
 
 
 @value
@@ -115,42 +124,93 @@ def wrap(parts: Sequence[Span], width: int) -> List[Line]:
     return lines
 
 
-def widths(columns: Sequence[Column], rows: Iterable[Optional[Row]], width: Optional[int]) -> List[int]:
+@value
+class Fit:
+    """How a table fits its width: each column's width, whether the wrapping column moved under
+    the rows (its width is then the table's, less the first column), and whether nesting is halved."""
+
+    sizes: Tuple[int, ...]
+    below: bool = False
+    halved: bool = False
+
+
+def halve_indent(text: str) -> str:
+    """Nesting of two spaces a level as one space a level."""
+    body = text.lstrip(" ")
+    return " " * ((len(text) - len(body)) // 2) + body
+
+
+def fit(columns: Sequence[Column], rows: Sequence[Optional[Row]], width: Optional[int]) -> Fit:
     """Each column's width: its widest cell, then narrowed to fit ``width`` as the module says."""
-    result = [cell_width(c.header) for c in columns]
+    natural = [cell_width(c.header) for c in columns]
     for row in rows:
         if row is not None:
             for i, cell in enumerate(row.cells):
-                result[i] = max(result[i], cell_width(plain(cell)))
+                natural[i] = max(natural[i], cell_width(plain(cell)))
     if width is None:
-        return result
-    excess = sum(result) + len(GAP) * (len(columns) - 1) - width
-    order = [i for i, c in enumerate(columns) if c.wrap]
-    order += sorted((i for i, c in enumerate(columns) if c.shrink and not c.wrap), key=lambda i: columns[i].shrink_order)
-    for i in order:
-        if excess <= 0:
+        return Fit(tuple(natural))
+    sizes = list(natural)
+    shown = set(range(len(columns)))
+
+    def excess() -> int:
+        return sum(sizes[i] for i in shown) + len(GAP) * (len(shown) - 1) - width
+
+    wrapping = [i for i, c in enumerate(columns) if c.wrap]
+    for i in wrapping:  # 1. the notes wrap
+        floor = max(MIN_WRAP, cell_width(columns[i].header))
+        sizes[i] -= min(max(0, excess()), max(0, sizes[i] - floor))
+    below = excess() > 0 and bool(wrapping)
+    if below:  # 2. the notes go under the rows
+        shown -= set(wrapping)
+    halved = False
+    for i in (i for i, c in enumerate(columns) if c.indent and i in shown):  # 3. nesting halves
+        if excess() <= 0:
             break
-        floor = max(MIN_WRAP if columns[i].wrap else columns[i].shrink, cell_width(columns[i].header))
-        cut = min(excess, max(0, result[i] - floor))
-        result[i] -= cut
-        excess -= cut
-    return result
+        compact = max([cell_width(columns[i].header)] + [cell_width(halve_indent(plain(row.cells[i])))
+                                                         for row in rows if row is not None])
+        if compact < sizes[i]:
+            halved = True
+            sizes[i] = max(compact, sizes[i] - excess())
+    for i in sorted((i for i, c in enumerate(columns) if c.shrink and i in shown),
+                    key=lambda i: columns[i].shrink_order):  # 4. text is cut
+        if excess() <= 0:
+            break
+        floor = max(columns[i].shrink, cell_width(columns[i].header))
+        sizes[i] -= min(excess(), max(0, sizes[i] - floor))
+    if below:
+        for i in wrapping:
+            sizes[i] = max(MIN_WRAP, width - sizes[0] - len(GAP))
+    return Fit(tuple(sizes), below, halved)
+
+
+def widths(columns: Sequence[Column], rows: Sequence[Optional[Row]], width: Optional[int]) -> List[int]:
+    return list(fit(columns, rows, width).sizes)
 
 
 def layout(columns: Sequence[Column], rows: Sequence[Optional[Row]], width: Optional[int] = None) -> List[Line]:
     """The header, a rule, and the rows (``SECTION`` as a blank line), as styled lines."""
-    sizes = widths(columns, rows, width)
+    shape = fit(columns, rows, width)
+    sizes = shape.sizes
+    inline = [i for i, c in enumerate(columns) if not (shape.below and c.wrap)]
+    under = len(GAP) + sizes[0] if len(columns) > 1 else 0  # where notes under a row start
 
     def place(text: str, i: int) -> str:
+        if shape.halved and columns[i].indent:
+            text = halve_indent(text)
+        over = cell_width(text) - sizes[i]
+        if over > 0 and columns[i].indent:  # the nesting goes before any of the name
+            body = text.lstrip(" ")
+            text = " " * max(0, len(text) - len(body) - over) + body
         text = clip(text, sizes[i])
         pad = " " * (sizes[i] - cell_width(text))
         return text + pad if columns[i].align == "left" else pad + text
 
-    def line(cells: Sequence[Cell], row_style: str) -> List[Line]:
+    def line(cells: Sequence[Cell], row_style: str, header: bool = False) -> List[Line]:
         out: Line = []
         extra: List[Line] = []
-        for i, (column, cell) in enumerate(zip(columns, cells)):
-            if i:
+        for n, i in enumerate(inline):
+            column, cell = columns[i], cells[i]
+            if n:
                 out.append((GAP, ""))
             style = " ".join(s for s in (row_style, column.style) if s)
             if column.wrap:
@@ -160,10 +220,16 @@ def layout(columns: Sequence[Column], rows: Sequence[Optional[Row]], width: Opti
                 extra = [[(" " * indent, "")] + more for more in wrapped[1:]]
             else:
                 out.append((place(plain(cell), i), style))
+        if shape.below and not header:
+            for i in (i for i, c in enumerate(columns) if c.wrap and plain(cells[i]).strip()):
+                style = " ".join(s for s in (row_style, columns[i].style) if s)
+                wrapped = wrap([(t, " ".join(x for x in (style, s) if x)) for t, s in spans(cells[i])], sizes[i])
+                extra += [[(" " * under, "")] + more for more in wrapped]
         return [out] + extra
 
-    lines = line([c.header for c in columns], "bold")
-    lines.append([("─" * (sum(sizes) + len(GAP) * (len(sizes) - 1)), "")])
+    lines = line([c.header for c in columns], "bold", header=True)
+    rule = sum(sizes[i] for i in inline) + len(GAP) * (len(inline) - 1)
+    lines.append([("─" * rule, "")])
     for row in rows:
         lines += [[]] if row is None else line(row.cells, row.style)
     return lines

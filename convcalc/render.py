@@ -23,6 +23,10 @@ from .values import fields, replace, value
 
 SCHEMA_VERSION = 1
 FORMATS = ("table", "json", "csv", "markdown")
+MEMORY_UNITS = ("elements", "bytes")  # the table's and Markdown's activation column (--memory)
+# What that column is called: it counts activations, not every byte a layer needs (no weights).
+MEMORY_HEADERS = {"table": {"elements": "act. elems", "bytes": "act. bytes"},  # short: 80 columns are tight
+                  "markdown": {"elements": "activations", "bytes": "activation bytes"}}
 
 
 def human(n: int) -> str:
@@ -249,27 +253,39 @@ def to_csv(report: Report) -> str:
     return out.getvalue()
 
 
-def to_markdown(report: Report) -> str:
+def activation_figure(report: Report, elements: int, unit: str) -> int:
+    """The activation column's figure: the elements, or their bytes at the report's dtype and batch."""
+    return report.activation_bytes(elements) if unit == "bytes" else elements
+
+
+def to_markdown(report: Report, memory_unit: str = "elements") -> str:
     """A pipe table for docs, with exact figures (thousands separated)."""
     label = count_label(report)
     fields = receptive_fields(report)
-    rows = [f"| # | name | layer | output | params | {label} | activations | RF | notes |",
+    acts = MEMORY_HEADERS["markdown"][memory_unit]
+
+    def figure(elements: int) -> str:
+        return f"{activation_figure(report, elements, memory_unit):,}"
+
+    rows = [f"| # | name | layer | output | params | {label} | {acts} | RF | notes |",
             "|--:|---|---|---|--:|--:|--:|--:|---|",
-            f"| 0 | input | INPUT | {report.spec.input} | 0 | 0 | {report.spec.input.elements:,} | 1 | |"]
+            f"| 0 | input | INPUT | {report.spec.input} | 0 | 0 | {figure(report.spec.input.elements)} | 1 | |"]
     for r, f in zip(report.layers, fields):
         notes = "; ".join(n.brief or n.text for n in r.notes).replace("|", "\\|")
         rows.append(f"| {r.index} | {r.full_name} | {r.layer.describe()} | {r.output} | {report.counted_params(r):,} | "
-                    f"{report.work(r):,} | {report.counted_activations(r):,} | {f.text()} | {notes} |")
+                    f"{report.work(r):,} | {figure(report.counted_activations(r))} | {f.text()} | {notes} |")
     t = report.totals
-    rows.append(f"| | **total** | | | **{t.counted_params:,}** | **{t.work:,}** | **{t.activations:,}** | | |")
+    rows.append(f"| | **total** | | | **{t.counted_params:,}** | **{t.work:,}** | **{figure(t.activations)}** | | |")
     title = report.spec.title or report.spec.name or "network"
-    lines = [f"### {title}", "", *rows, "", *(f"{line}  " for line in footer(report).split("\n"))]
+    lines = [f"### {title}", "", *rows, "",
+             *(f"{line}  " for line in footer(report, MEMORY_HEADERS["markdown"][memory_unit]).split("\n"))]
     lines += [f"- warning: layer {r.index} '{r.full_name}': {n.text}" for r, n in report.warnings]
     return "\n".join(lines) + "\n"
 
 
-def footer(report: Report) -> str:
-    """The totals in exact figures, the memory model, and the conventions that produced them."""
+def footer(report: Report, column: str = "") -> str:
+    """The totals in exact figures, the memory model, and the conventions that produced them;
+    ``column`` names the table's activation column, whose convention the last line states."""
     t = report.totals
     c = report.conventions
     mem = memory(report)
@@ -278,14 +294,18 @@ def footer(report: Report) -> str:
     params = "weights + biases" if c.bias else "weights only (biases left out)"
     work = "2 × multiply-accumulates" if c.count == "flops" else "multiply-accumulates"
     ops = f" + {', '.join(c.ops)} ops" if c.ops else ""
-    acts = "output elements, input included" + (", in-place activations left out" if c.inplace else "")
+    acts = "output elements per sample, input included" + (", in-place activations left out" if c.inplace else "")
+    named = f"activations ({column})" if column not in ("", "activations") and not column.endswith("bytes") \
+        else "activations"
+    if column.endswith("bytes"):
+        acts += f" · {column}: elements × {report.bytes_per_element} B ({report.dtype}) × batch {report.batch}"
     return (
         f"{t.counted_params:,} params{buffers} · {t.work:,} {label} · {t.activations:,} activations\n"
         f"memory at {report.dtype}, batch {report.batch}: forward {human_bytes(mem.forward_bytes)} · "
         f"inference peak {human_bytes(mem.inference_bytes)} with weights · "
         f"training ({c.optimizer}) {human_bytes(mem.training_bytes)}\n"
         f"params: {params} · {label}: {work} of conv and fc layers{ops}, bias adds not counted · "
-        f"activations: {acts}"
+        f"{named}: {acts}"
     )
 
 
@@ -363,24 +383,36 @@ def table_rows(report: Report, depth: Optional[int] = None) -> List[Row]:
 
 
 def print_table(report: Report, file: Optional[IO[str]] = None, width: Optional[int] = None,
-                color: Optional[bool] = None, depth: Optional[int] = None, rf: bool = False) -> None:
+                color: Optional[bool] = None, depth: Optional[int] = None, rf: bool = False,
+                memory_unit: str = "elements") -> None:
     """Draw the table like the cs231n case studies: one row per layer, blocks nested, then totals.
 
     ``width`` defaults to the terminal's (no limit for a pipe or a file); ``color`` to whether
-    the output is a terminal.
+    the output is a terminal. ``memory_unit`` is 'elements' (the activations, as the lecture
+    notes count "memory") or 'bytes' (at the report's dtype and batch).
     """
     out = file if file is not None else sys.stdout
     if width is None:
         width = grid.terminal_width(out)
     spec = report.spec
-    columns = [grid.Column("#", style="dim"), grid.Column("name", "left", shrink=8, shrink_order=2),
-               grid.Column("layer", "left", shrink=12, shrink_order=1), grid.Column("output"),
-               grid.Column("params"), grid.Column(count_label(report)), grid.Column("memory"),
+    acts = MEMORY_HEADERS["table"][memory_unit]
+
+    def figure(elements: int) -> str:
+        n = activation_figure(report, elements, memory_unit)
+        return human_bytes(n) if memory_unit == "bytes" else human(n)
+
+    table = table_rows(report, depth)
+    # Too narrow: names lose their nesting and are cut before a layer's description is, whose
+    # strides and paddings are figures too; only block labels ("ADD, identity shortcut") are cut.
+    described = max([grid.cell_width("INPUT")] + [grid.cell_width(row.label) for row in table if row.kind == "layer"])
+    columns = [grid.Column("#", style="dim"), grid.Column("name", "left", shrink=8, shrink_order=2, indent=True),
+               grid.Column("layer", "left", shrink=described, shrink_order=1), grid.Column("output"),
+               grid.Column("params"), grid.Column(count_label(report)), grid.Column(acts),
                *([grid.Column("RF")] if rf else []), grid.Column("notes", "left", wrap=True)]
     rows: List[Optional[grid.Row]] = [
-        grid.Row(("0", "input", "INPUT", str(spec.input), "0", "0", human(spec.input.elements),
+        grid.Row(("0", "input", "INPUT", str(spec.input), "0", "0", figure(spec.input.elements),
                   *(["1 j1"] if rf else []), ""))]
-    for row in table_rows(report, depth):
+    for row in table:
         notes: List[grid.Span] = []
         for i, n in enumerate(row.notes):
             if i:
@@ -391,14 +423,14 @@ def print_table(report: Report, file: Optional[IO[str]] = None, width: Optional[
         name = "  " * row.depth + row.name + (" …" if row.collapsed else "")
         field = [row.field.text() if row.field else ""] if rf else []
         rows.append(grid.Row((row.index, name, row.label, str(row.output) if row.output else "", human(row.params),
-                              human(row.macs), human(row.activations), *field, tuple(notes)), style))
+                              human(row.macs), figure(row.activations), *field, tuple(notes)), style))
     t = report.totals
     rows += [grid.SECTION, grid.Row(("", "total", f"{t.layers} layer{'s' if t.layers != 1 else ''}",
                                      str(report.output), human(t.counted_params), human(t.work),
-                                     human(t.activations), *([""] if rf else []), ""), "bold")]
+                                     figure(t.activations), *([""] if rf else []), ""), "bold")]
     title = spec.title or spec.name or "network"
-    lines = [[(f"{title} — input {spec.input}", "")], []] + grid.layout(columns, rows, width) + [[]]
-    lines += grid.paragraph(footer(report), "dim", width)
+    lines = grid.paragraph(f"{title} — input {spec.input}", "", width) + [[]] + grid.layout(columns, rows, width) + [[]]
+    lines += grid.paragraph(footer(report, acts), "dim", width)
     for r, n in report.warnings:
         where = f" ({r.loc})" if r.loc else ""
         lines += grid.paragraph(f"warning: layer {r.index} '{r.full_name}'{where}: {n.text}", "yellow", width)
@@ -406,15 +438,17 @@ def print_table(report: Report, file: Optional[IO[str]] = None, width: Optional[
 
 
 def render(report: Report, fmt: str, file: Optional[IO[str]] = None, width: Optional[int] = None,
-           color: Optional[bool] = None, depth: Optional[int] = None, rf: bool = False) -> None:
+           color: Optional[bool] = None, depth: Optional[int] = None, rf: bool = False,
+           memory_unit: str = "elements") -> None:
+    """``memory_unit`` chooses the table's and Markdown's activation column; JSON and CSV carry both."""
     if fmt == "table":
-        print_table(report, file, width, color, depth, rf)
+        print_table(report, file, width, color, depth, rf, memory_unit)
         return
     out = file if file is not None else sys.stdout
     if fmt == "json":
         write_json(report, out)
         return
-    out.write(to_csv(report) if fmt == "csv" else to_markdown(report))
+    out.write(to_csv(report) if fmt == "csv" else to_markdown(report, memory_unit))
 
 
 def list_lines(rows: List[Dict[str, Any]]) -> str:

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -40,7 +41,7 @@ def test_natural_layout():
     ]
 
 
-def test_notes_wrap_first_then_layer_then_name_and_numbers_never():
+def test_notes_wrap_then_go_under_the_row_then_text_is_cut_and_numbers_never():
     assert table(width=52) == [
         "#  name     layer              params  notes",
         "─" * 52,
@@ -49,9 +50,27 @@ def test_notes_wrap_first_then_layer_then_name_and_numbers_never():
         "",
         "   total    1 layer             1,792",
     ]
+    assert table(width=40) == [  # the notes leave the row before any text is cut
+        "#  name     layer              params",
+        "─" * 37,
+        "1  conv1_1  CONV 64 3x3 s1 p1   1,792",
+        "   ⚠ 2.33: does not fit",
+        "",
+        "   total    1 layer             1,792",
+    ]
     narrow = table(width=30)
-    assert narrow[2] == "1  conv1…  CONV 64…   1,792  ⚠ 2.33:"  # shrunk to their floors
-    assert all("1,792" in line for line in narrow if "1," in line)  # numbers whole, lines overflow
+    assert narrow[2:4] == ["1  conv1_1  CONV 64 3…   1,792", "   ⚠ 2.33: does not fit"]  # lowest shrink_order first
+    assert table(width=20)[2] == "1  conv1…  CONV 64…   1,792"  # shrunk to their floors
+    assert all("1,792" in line for line in table(width=20) if "1," in line)  # numbers whole, lines overflow
+
+
+def test_nesting_halves_before_a_name_is_cut():
+    columns = [Column("#"), Column("name", "left", shrink=4, shrink_order=1, indent=True), Column("params")]
+    rows = [Row(("", "block", "10")), Row(("1", "      conv1", "10"))]
+    assert text_lines(layout(columns, rows, 30))[3] == "1        conv1      10"  # two spaces a level
+    assert text_lines(layout(columns, rows, 20))[3] == "1     conv1       10"  # one space a level
+    assert text_lines(layout(columns, rows, 16))[3] == "1  conv1      10"  # none, before the name is cut
+    assert text_lines(layout(columns, rows, 12))[3] == "1  con…      10"  # then cut, down to its floor
 
 
 def test_rows_never_exceed_the_width_when_they_can_fit():
@@ -103,3 +122,54 @@ def test_a_pipe_gets_plain_text_without_importing_rich():
 def test_force_color_draws_through_rich():
     done = run_table({"FORCE_COLOR": "1"})
     assert done.stderr.strip() == "RICH" and ANSI.search(done.stdout)
+
+
+# --- the table at 80 columns (issue 11): names give way before descriptions, numbers never -------
+
+
+@pytest.mark.parametrize("name", ["vgg16", "resnet50", "googlenet", "mobilenet_v2"])
+def test_an_80_column_table_keeps_every_description_and_number(name):
+    from convcalc.render import human
+
+    report = analyse(load(name))
+    out = io.StringIO()
+    print_table(report, file=out, width=80, color=False)
+    lines = out.getvalue().splitlines()
+    assert max(cell_width(line) for line in lines) <= 80
+    wide = len(str(len(report.layers)))  # the '#' column: block rows leave it empty
+    body = lines[:next(i for i, line in enumerate(lines) if line.split()[:1] == ["total"])]
+    rows = {line[:wide].strip(): line for line in body if line[:wide].strip().isdigit()}
+    flowing = " ".join(out.getvalue().split())
+    for r in report.layers:
+        row = rows[str(r.index)]
+        assert f" {r.name} " in f" {row} "  # whole names (nesting halves first)
+        assert f"  {r.layer.describe()}  " in row  # the stride and padding are still there
+        assert f" {human(r.params)} " in row and f" {human(r.macs)} " in row
+        for n in r.notes:
+            assert " ".join((n.brief or n.text).split()) in flowing  # notes wrap under the row, whole
+
+
+def test_the_activation_column_is_named_for_what_it_counts_and_offers_bytes():
+    from convcalc.render import to_markdown
+
+    def table(*options):
+        out = io.StringIO()
+        from convcalc.engine import analyse as run
+
+        report = run(load("32x32x3 conv10k5p2"), **dict(options))
+        print_table(report, file=out, width=120, color=False, memory_unit="bytes" if options else "elements")
+        return out.getvalue(), report
+
+    text, report = table()
+    header = text.splitlines()[2].split()
+    assert "memory" not in header and header[-3:] == ["act.", "elems", "notes"]
+    assert "activations (act. elems): output elements per sample, input included" in " ".join(text.split())
+    text, report = table(("dtype", "float16"), ("batch", 2))
+    lines = text.splitlines()
+    assert lines[2].rstrip().endswith("act. bytes  notes")
+    assert lines[4].endswith("12.0 KiB")  # the input: 3,072 elements × 2 B × 2
+    assert next(line for line in lines if "total" in line).endswith("52.0 KiB")  # 13,312 × 2 × 2 = 53,248 B
+    assert "act. bytes: elements × 2 B (float16) × batch 2" in " ".join(text.split())
+    markdown = to_markdown(report, "bytes")
+    assert "| activation bytes |" in markdown and "| **53,248** |" in markdown
+    assert "| activations |" in to_markdown(report)

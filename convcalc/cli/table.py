@@ -23,7 +23,7 @@ Conventions (all stated again under every table and in JSON):
   activations  output elements of each layer ("memory" in the cs231n VGG
                table), input included; --inplace leaves out activation and
                dropout outputs. Bytes = elements × dtype size × batch, in
-               binary units (KiB, MiB, GiB).
+               binary units (KiB, MiB, GiB): --memory bytes.
   memory       forward: every activation kept; inference peak: the largest
                live set plus weights; training: forward activations +
                weights + gradients + optimizer state (--optimizer).
@@ -43,6 +43,9 @@ Exit codes: 0 ok, 1 a check failed (--strict), 2 bad input or usage,
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table",
               show_default=True, help="Output format; json and csv carry exact integers.")
 @counting_options
+@click.option("--memory", "memory_unit", type=click.Choice(["elements", "bytes"]), default="elements",
+              show_default=True, help="The activations column of the table and Markdown: output elements, or "
+                                      "bytes at --dtype and --batch (JSON and CSV carry both).")
 @click.option("--rf", is_flag=True, help="Add a receptive-field column: size and jump (JSON always has them).")
 @click.option("--strict", is_flag=True, help="A stride that does not fit is a failure (exit 1), not a warning.")
 @click.option("--depth", type=click.IntRange(0, 1000), default=None,
@@ -52,7 +55,7 @@ Exit codes: 0 ok, 1 a check failed (--strict), 2 bad input or usage,
                    "(default: the terminal's; no limit in a pipe or a file).")
 @click.pass_context
 def table(ctx: click.Context, spec: str, fmt: str, dtype: str, batch: int, rf: bool, strict: bool,
-          depth: Optional[int], width: Optional[int], **counting: Any) -> None:
+          depth: Optional[int], width: Optional[int], memory_unit: str, **counting: Any) -> None:
     """Every layer's output shape, params, MACs, activations and receptive field.
 
     SPEC is a YAML file, '-' for stdin, a bundled architecture (see `convcalc list`)
@@ -66,6 +69,7 @@ def table(ctx: click.Context, spec: str, fmt: str, dtype: str, batch: int, rf: b
       convcalc table "224x224x3 (conv64k3p1 relu)x2 maxpool fc10" --count flops --rf
       convcalc table resnet50 --depth 1
       convcalc table vgg16 --no-bias --inplace --batch 32 --optimizer adam
+      convcalc table vgg16 --memory bytes --dtype float16 --batch 8
     """
     from ..engine import analyse
     from ..errors import CheckFailed
@@ -76,7 +80,7 @@ def table(ctx: click.Context, spec: str, fmt: str, dtype: str, batch: int, rf: b
         ctx.meta["convcalc.json_errors"] = True
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
     report = analyse(load(spec), dtype=dtype, batch=batch, conventions=conventions_from(counting))
-    render(report, fmt, width=width, depth=depth, rf=rf)
+    render(report, fmt, width=width, depth=depth, rf=rf, memory_unit=memory_unit)
     if strict and report.warnings:
         n = len(report.warnings)
         first, note = report.warnings[0]
