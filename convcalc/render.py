@@ -134,6 +134,9 @@ def _parts(report: Report) -> Dict[str, Any]:
                 "path": list(r.path),
                 "full_name": r.full_name,
                 **layer_basics(r),
+                # every tensor the layer reads: a merge's branch outputs in branch order (its
+                # "input" is the first of them, the one a residual's sum starts from); else [input]
+                "inputs": [shape_dict(s) for s in (r.inputs or (r.input,))],
                 "params": r.params,
                 "biases": r.biases,
                 "buffers": r.buffers,

@@ -62,6 +62,16 @@ def test_table_alexnet_json_has_exact_totals_and_stable_shape():
     assert data["warnings"] == []
 
 
+def test_json_gives_a_merge_every_input():
+    result = run("table", "28x28x192 cat(conv64k1 | conv96k1 conv128k3p1 | maxpool3s1p1 conv32k1)", "-f", "json")
+    layers = json.loads(result.stdout)["layers"]
+    concat = next(layer for layer in layers if layer["kind"] == "concat")
+    assert [s["text"] for s in concat["inputs"]] == ["28x28x64", "28x28x128", "28x28x32"]
+    assert concat["input"] == concat["inputs"][0] and concat["output"]["text"] == "28x28x224"
+    conv = layers[0]
+    assert conv["inputs"] == [conv["input"]]  # a layer reads one tensor
+
+
 def test_layer_string_from_the_issue():
     result = run("table", ALEXNET_STRING, "--format", "csv")
     assert result.exit_code == 0
