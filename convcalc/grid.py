@@ -14,8 +14,8 @@ When the table is wider than the width it is given, what carries least gives way
    column, as wide as the table;
 3. then an ``indent`` column (names nested two spaces a level) nests one space a level;
 4. then the columns that allow it are cut with an ellipsis, lowest ``shrink_order`` first, each
-   down to its ``shrink`` width (the table gives names a lower order than layer descriptions,
-   whose strides and paddings are figures too).
+   down to its ``shrink`` width (the table's layer column gives way first but only down to its
+   widest layer description, so only block labels are cut; names after it).
 
 The others (the numbers) are never cut: past that point the lines are simply longer than the
 terminal.

@@ -320,3 +320,20 @@ def test_catalog_finds(asked: str, file: str) -> None:
 def test_catalog_misses() -> None:
     assert catalog.find("vgg17") is None
     assert catalog.find("") is None
+
+
+# --- what a file's header says about its notes is what `convcalc table` shows (issue 11) -------
+
+NOTE_PHRASES = ("does not fit", "skips padding", "skips by design")
+
+
+@pytest.mark.parametrize("name", catalog.names())
+def test_the_header_quotes_only_notes_the_table_shows(name: str):
+    import re
+
+    header = "\n".join(line[1:] for line in path_of(name).read_text(encoding="utf-8").splitlines()
+                       if line.startswith("#"))
+    quoted = {p for p in re.findall(r'"([^"]+)"', " ".join(header.split())) if p in NOTE_PHRASES}
+    shown = " ".join(n.brief or n.text for r in analyse(spec_of(name)).layers for n in r.notes)
+    for phrase in quoted:
+        assert phrase in shown, f"{name}.yaml's header quotes \"{phrase}\"; the table has no such note"

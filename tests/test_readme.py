@@ -81,3 +81,16 @@ def test_ci_runs_the_readme_test_command():
     ci = (Path(__file__).parent.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert re.search(r"^pytest$", ci, re.M)
     assert 'pip install --quiet -e ".[test]" && convcalc table vgg16' in ci
+
+
+def test_no_table_is_broken_by_a_blank_line():
+    # Markdown ends a table at a blank line; the rows after it would render as a paragraph
+    assert re.search(r"^\|.*\|\n\s*\n\|", README, re.M) is None
+
+
+def test_install_commands_name_something_that_installs():
+    # convcalc is not on a package index: every pip install must name a path or a URL
+    code = "\n".join(re.findall(r"```[a-z]*\n(.*?)```", README, re.S))  # what a reader would run
+    for line in re.findall(r"pip install[^\n#&]*", code):
+        targets = [w for w in shlex.split(line)[2:] if not w.startswith("-")]
+        assert targets and all(t.startswith((".", "/", "git+", '"convcalc @')) or "/" in t for t in targets), line
