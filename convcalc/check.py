@@ -18,7 +18,8 @@ from .errors import ConvcalcError, Location, location_dict
 from .expect import Limit, Outcome, evaluate
 from .values import field, value
 
-MARKS = {"pass": "✓", "fail": "✗", "unchecked": "?", "warning": "⚠", "answer": "→"}  # answer: an open question, filled in
+# "answer": an open question (a listing's [?]), filled in
+MARKS = {"pass": "✓", "fail": "✗", "unchecked": "?", "warning": "⚠", "answer": "→"}
 
 
 @value

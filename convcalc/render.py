@@ -432,7 +432,8 @@ def print_table(report: Report, file: Optional[IO[str]] = None, width: Optional[
                                      str(report.output), human(t.counted_params), human(t.work),
                                      figure(t.activations), *([""] if rf else []), ""), "bold")]
     title = spec.title or spec.name or "network"
-    lines = grid.paragraph(f"{title} — input {spec.input}", "", width) + [[]] + grid.layout(columns, rows, width) + [[]]
+    lines = grid.paragraph(f"{title} — input {spec.input}", "", width) + [[]]
+    lines += grid.layout(columns, rows, width) + [[]]
     lines += grid.paragraph(footer(report, acts), "dim", width)
     for r, n in report.warnings:
         where = f" ({r.loc})" if r.loc else ""

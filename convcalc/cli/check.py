@@ -99,7 +99,8 @@ def _loader(arg: str) -> object:
               show_default=True, help="Element type for memory in bytes.")
 @click.option("--batch", type=click.IntRange(1, 10**9), default=1, show_default=True,
               help="Batch size for memory in bytes.")
-@click.option("--quiet", "-q", is_flag=True, help="Show only what fails, is unchecked, warns or is filled in ([?]), and the summary.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="Show only what fails, is unchecked, warns or is filled in ([?]), and the summary.")
 @click.pass_context
 def check(ctx: click.Context, sources: Tuple[str, ...], strict: bool, max_params: Optional[str],
           max_macs: Optional[str], max_flops: Optional[str], max_memory: Optional[str], fmt: str, dtype: str,
