@@ -156,31 +156,37 @@ def _cell(c: "LayerCheck", quantity: str) -> str:
 
 
 def _print_table(v: "Verification", seconds: float, width: Optional[int]) -> None:
-    from rich import box
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
+    """Drawn with grid.py, as `convcalc table` is: numbers and marks are never cut; the name and
+    layer columns give way to a narrow terminal, 'measured on' wraps; a pipe or a file gets every
+    line at its full width."""
+    import sys
 
-    console = Console(width=width, highlight=False, soft_wrap=False)
+    from .. import grid
+
+    out = sys.stdout
+    if width is None:
+        width = grid.terminal_width(out)
     with_buffers = any(c.engine.buffers for c in v.layers)
-    table = Table(title=f"verify {v.network} — input {v.input}, seed {v.seed}", box=box.SIMPLE_HEAD,
-                  title_justify="left", pad_edge=False, padding=(0, 1), collapse_padding=True)
-    headers = ["#", "name", "layer", "output", "params", *(["buffers"] if with_buffers else []), "MACs", "measured on"]
-    for h in headers:
-        table.add_column(h, justify="right" if h in ("#", "params", "buffers", "MACs") else "left",
-                         no_wrap=h != "measured on", style="dim" if h == "#" else None)
+    quantities = ["output", "params", *(["buffers"] if with_buffers else []), "macs"]
+    columns = [grid.Column("#", style="dim"), grid.Column("name", "left", shrink=8, shrink_order=2),
+               grid.Column("layer", "left", shrink=12, shrink_order=1), grid.Column("output", "left"),
+               grid.Column("params"), *([grid.Column("buffers")] if with_buffers else []), grid.Column("MACs"),
+               grid.Column("measured on", "left", wrap=True)]
+    rows: List[Optional[grid.Row]] = []
     for c in v.layers:
-        quantities = ["output", "params", *(["buffers"] if with_buffers else []), "macs"]
         if c.status == "verified" or c.status == "failed" and c.measured is not None:
             how = f"scaled: {c.scaled}" if c.scaled else ("true size" if c.runs else "")
         else:
             how = f"{'✗' if c.status == 'failed' else '–'} {c.status} ({c.reason})"
-        cells = [str(c.index), c.name, c.description, *(_cell(c, q) for q in quantities), how]
-        table.add_row(*map(escape, cells),
-                      style="red" if c.status == "failed" else ("yellow" if c.status == "not verified" else None))
-    console.print(table)
-    for line in closing_lines(v, seconds):
-        console.print(line, markup=False, highlight=False)
+        style = "red" if c.status == "failed" else ("yellow" if c.status == "not verified" else "")
+        rows.append(grid.Row((str(c.index), c.name, c.description, *(_cell(c, q) for q in quantities), how), style))
+    lines = [[(f"verify {v.network} — input {v.input}, seed {v.seed}", "")], []] + grid.layout(columns, rows, width)
+    lines.append([])
+    for text in closing_lines(v, seconds):  # wrapped at the width, each keeping its indent
+        indent = text[:len(text) - len(text.lstrip(" "))]
+        lines += [[(indent, "")] + line for line in grid.paragraph(text.lstrip(" "), "",
+                                                                     width and max(20, width - len(indent)))]
+    grid.write(lines, out)
 
 
 def _number(value: Any) -> str:
