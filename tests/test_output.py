@@ -108,3 +108,22 @@ def test_verify_never_cuts_a_number_or_a_mark(width):
     if not width:  # a pipe or a file: every line at its full width, nothing cut
         assert "…" not in result.stdout
         assert row.rstrip().endswith("scaled: channels 64→4, filters 64→4")
+
+
+# --- --strict --format json: exactly one document ----------------------------------------------
+
+
+@pytest.mark.parametrize("args", [("pool", "227x227x3"), ("conv", "227x227x3", "-n", "8", "-k", "2", "-s", "2"),
+                                  ("table", "7x7x1 conv1k3s3")])
+def test_strict_json_is_one_document_with_the_failure_in_it(args):
+    result = run(*args, "--strict", "--format", "json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)  # one document: a second one would be "Extra data"
+    failures = data["failures"] if "failures" in data else data["warnings"]
+    assert len(failures) == 1 and "stride" in json.dumps(failures)
+    assert result.stderr.startswith("error: ") and "--strict: " in result.stderr
+
+
+def test_json_without_strict_has_no_failures():
+    data = json.loads(run("pool", "227x227x3", "--format", "json").stdout)
+    assert data["strict"] is False and data["failures"] == []

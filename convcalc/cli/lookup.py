@@ -91,15 +91,19 @@ def run_lookup(ctx: click.Context, kind: str, shape: str, options: List[Tuple[st
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
     result = lookup(build(kind, options), parse_shape(shape), dtype)
+    warned = [a[2:] for a in result.advice if a.startswith("⚠")] or [n.text for n in result.warnings]
+    failures = [f"--strict: {w}" for w in warned] if strict else []
     if fmt == "json":
         import json
 
-        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        # One document: what --strict fails on is in it, so no error document follows.
+        click.echo(json.dumps({**result.to_dict(), "strict": strict, "failures": failures}, indent=2,
+                              ensure_ascii=False))
+        ctx.meta["convcalc.json_errors"] = False
     else:
         click.echo("\n".join(result.lines()))
-    if strict and result.warnings:
-        warned = [a[2:] for a in result.advice if a.startswith("⚠")]
-        raise CheckFailed(f"--strict: {warned[0] if warned else result.warnings[0].text}")
+    if failures:
+        raise CheckFailed(failures[0])
 
 
 @cli.command(epilog=LOOKUP_HELP)
