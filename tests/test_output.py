@@ -127,3 +127,71 @@ def test_strict_json_is_one_document_with_the_failure_in_it(args):
 def test_json_without_strict_has_no_failures():
     data = json.loads(run("pool", "227x227x3", "--format", "json").stdout)
     assert data["strict"] is False and data["failures"] == []
+
+
+# --- say what is true: permission denied is not "no such file" ------------------------------------
+
+
+def _denied_under(monkeypatch, locked: Path) -> None:
+    """The OS refusing every look inside ``locked``, as chmod 000 does for anyone but root."""
+    real_stat, real_scandir = os.stat, os.scandir
+
+    def refuse(path):
+        if str(path) == str(locked) or str(path).startswith(str(locked) + os.sep):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    def stat(path, *args, **kwargs):
+        if str(path).startswith(str(locked) + os.sep):
+            refuse(path)
+        return real_stat(path, *args, **kwargs)
+
+    def scandir(path="."):
+        refuse(path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "stat", stat)
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+def _locked_tree(tmp_path: Path) -> Path:
+    locked = tmp_path / "locked"
+    (locked / "inner").mkdir(parents=True)
+    (locked / "net.yaml").write_text("input: [8, 8, 3]\nlayers: [relu]\n")
+    return locked
+
+
+def _assert_permission_denied(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    table = run("table", str(locked / "net.yaml"))
+    assert table.exit_code == 2
+    assert table.stderr == f"error: cannot read '{locked / 'net.yaml'}': Permission denied\n"
+    check = run("check", str(locked))
+    assert check.exit_code == 2
+    assert f"cannot read the directory '{locked}': Permission denied" in check.stdout
+    assert "no *.yaml" not in check.stdout
+
+
+def test_permission_denied_is_said_as_it_is(tmp_path, monkeypatch):
+    _locked_tree(tmp_path)
+    _denied_under(monkeypatch, tmp_path / "locked")
+    _assert_permission_denied(tmp_path)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads through chmod 000")
+def test_permission_denied_for_real(tmp_path):
+    locked = _locked_tree(tmp_path)
+    locked.chmod(0)
+    try:
+        _assert_permission_denied(tmp_path)
+    finally:
+        locked.chmod(0o755)
+
+
+def test_an_unreadable_directory_inside_a_readable_one_is_reported_not_skipped(tmp_path, monkeypatch):
+    (tmp_path / "ok.yaml").write_text("input: [8, 8, 3]\nlayers: [relu]\n")
+    locked = _locked_tree(tmp_path)
+    _denied_under(monkeypatch, locked)
+    result = run("check", str(tmp_path))
+    assert result.exit_code == 2
+    assert "ok.yaml" in result.stdout
+    assert f"cannot read the directory '{locked}': Permission denied" in result.stdout
