@@ -23,12 +23,19 @@ How it checks:
   at its true spatial size with channels scaled down (at most --channels), and
   with its true channels on one output position; both must match the engine at
   their own size, and the full-size figures are composed from them (MACs =
-  positions × MACs per position). --full runs every layer at its true size
-  (VGG-16 then takes tens of minutes).
+  positions × MACs per position). --full runs every layer at its true size.
+
+\b
+Budget: every run is planned from the engine's figures before any starts;
+one run may hold at most 10,000,000 elements (about 0.5 GB in pure Python)
+and do at most 2,000,000,000 multiplies (a few minutes). A spec with a run
+over either is refused (exit 2) at that layer: verify a smaller input, or
+drop --full (VGG-16's fc6 needs 102,793,728 elements at true size).
 
 \b
 Exit codes: 0 every figure agrees (layers without a reference are listed as
-not verified), 1 a figure disagrees, 2 bad input or usage, 3 internal error.
+not verified), 1 a figure disagrees, 2 bad input or usage or a run over the
+budget, 3 internal error, 130 interrupted.
 """
 
 
