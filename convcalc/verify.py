@@ -576,7 +576,10 @@ def verify_linear(r: LayerReport, settings: Settings) -> LayerCheck:
     if settings.full or work(r) <= settings.budget:
         only, measured = run(build_linear, (rule, (x,)), "true size", rng)
         return check(r, measured=measured.figures, runs=(only,))
-    units = few(rule.units, settings.max_channels)
+    # Few units; fewer still when the true input times them would not fit the budget (one unit
+    # holds in weights; the input, the output and the biases come on top).
+    fit = max(1, (MAX_ELEMENTS - x.elements) // (x.elements + 2))
+    units = min(few(rule.units, settings.max_channels), fit)
     small = with_channels(x, few(x.channels, settings.max_channels))
     first, a = run(build_linear, (replace(rule, units=units), (x,)), f"true input, {arrow('units', rule.units, units)}", rng)
     second, b = run(build_linear, (rule, (small,)), f"true units, {arrow('channels', x.channels, small.channels)} "
