@@ -284,3 +284,15 @@ def test_huge_integer_in_yaml(tmp_path: Path):
     spec = tmp_path / "big.yaml"
     spec.write_text(f"input: [8, 8, 3]\nlayers:\n  - conv: {{filters: {HUGE}, kernel: 3}}\n")
     assert_located_error(run("table", str(spec)), 2, ":3:21:")
+
+
+def test_each_command_help_shows_only_what_applies_to_it():
+    fc_help = run("fc", "--help").stdout
+    assert "--strict" not in fc_help and "F·F·D1" not in fc_help and "params = N·K + K" in fc_help
+    pool_help = run("pool", "--help").stdout
+    assert "F·F·D1·K + K" not in pool_help and "params = 0" in pool_help and "--strict" in pool_help
+    conv_help = run("conv", "--help").stdout
+    assert "params = F·F·D1·K + K" in conv_help and "--strict" in conv_help
+    seed = next(line for line in run("verify", "--help").stdout.splitlines() if line.strip().startswith("--seed"))
+    assert "9223372036854775808" not in seed and "--seed N" in seed
+    assert run("fc", "4096", "-n", "10", "--strict").exit_code == 2  # not an option of fc

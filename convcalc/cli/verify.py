@@ -46,8 +46,8 @@ budget, 3 internal error, 130 interrupted.
 @click.option("--full", is_flag=True, help="Run every layer at its true size (slow: pure Python).")
 @click.option("--channels", "max_channels", type=click.IntRange(1, 1024), default=4, show_default=True,
               help="Most channels (and filters, units) in a scaled run.")
-@click.option("--seed", type=click.IntRange(0, 2**63), default=0, show_default=True,
-              help="Seed for the random weights and inputs.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+              help="Seed for the random weights and inputs: any whole number from 0.")
 @click.option("--width", type=click.IntRange(40, 1000), default=None, help="Table width (default: the terminal's).")
 @click.pass_context
 def verify(ctx: click.Context, spec: str, fmt: str, full: bool, max_channels: int, seed: int,
