@@ -115,7 +115,11 @@ def run_lookup(ctx: click.Context, kind: str, shape: str, options: List[Tuple[st
                               ensure_ascii=False))
         ctx.meta["convcalc.json_errors"] = False
     else:
-        click.echo("\n".join(result.lines()))
+        import sys
+
+        from ..grid import terminal_width
+
+        click.echo("\n".join(result.lines(terminal_width(sys.stdout))))
     if failures:
         raise CheckFailed(failures[0])
 
