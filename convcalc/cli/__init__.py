@@ -103,6 +103,17 @@ class ConvcalcGroup(click.Group):
         ctx.exit(3)
 
 
+def warn_if_channels_first(spec: Any) -> None:
+    """Say on stderr how an input shape that looks channels-first was read (shape.py has the rule),
+    naming the spec it came from; the lookups put the same note in their own output instead."""
+    from ..shape import channels_first_note
+
+    note = channels_first_note(spec.input.dims)
+    if note:
+        where = f"{spec.origin}: " if spec.origin and spec.origin != "<string>" else ""
+        _echo_quietly(f"warning: {where}{note}", err=True)
+
+
 # The errors of a write that cannot be done: the reader went away (EPIPE), the output is closed
 # (EBADF), or the disk is full or failing. Reading a spec never raises these (load turns its own
 # OSErrors into located messages), so they always mean the output.

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 import click
 
-from . import cli
+from . import cli, warn_if_channels_first
 
 if TYPE_CHECKING:
     from ..expect import Limit
@@ -100,7 +100,9 @@ def _loader(arg: str) -> object:
         raise SpecError(f"no *.yaml or *.yml files in the directory '{arg}'")
     if any(c in arg for c in "*?[") and not _safe(Path(arg).exists):
         raise SpecError(f"no files match '{arg}'")
-    return load(arg)
+    spec = load(arg)
+    warn_if_channels_first(spec)
+    return spec
 
 
 @cli.command(epilog=CHECK_HELP)

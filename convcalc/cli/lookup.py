@@ -100,26 +100,39 @@ def run_lookup(ctx: click.Context, kind: str, shape: str, options: List[Tuple[st
                dtype: str, strict: bool) -> None:
     from ..errors import CheckFailed
     from ..lookup import lookup
+    from ..shape import channels_first_note
     from ..spec import parse_shape
 
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
-    result = lookup(build(kind, options), parse_shape(shape), dtype)
+    x = parse_shape(shape)
+    result = lookup(build(kind, options), x, dtype)
     warned = [a[2:] for a in result.advice if a.startswith("⚠")] or [n.text for n in result.warnings]
     failures = [f"--strict: {w}" for w in warned] if strict else []
+    read_as = channels_first_note(x.dims)  # how the shape was read, when it looks channels-first
     if fmt == "json":
         import json
 
+        data = result.to_dict()
+        if read_as:
+            data["notes"] = [{"level": "warning", "code": "channels-first", "text": read_as}, *data["notes"]]
         # One document: what --strict fails on is in it, so no error document follows.
-        click.echo(json.dumps({**result.to_dict(), "strict": strict, "failures": failures}, indent=2,
-                              ensure_ascii=False))
+        click.echo(json.dumps({**data, "strict": strict, "failures": failures}, indent=2, ensure_ascii=False))
         ctx.meta["convcalc.json_errors"] = False
     else:
         import sys
 
         from ..grid import terminal_width
 
-        click.echo("\n".join(result.lines(terminal_width(sys.stdout))))
+        width = terminal_width(sys.stdout)
+        lines = result.lines(width)
+        if read_as:
+            import textwrap
+
+            lines.insert(1, textwrap.fill(f"⚠ {read_as}", width=max(width - 1, 20), initial_indent="  ",
+                                          subsequent_indent="    ", break_long_words=False,
+                                          break_on_hyphens=False) if width else f"  ⚠ {read_as}")
+        click.echo("\n".join(lines))
     if failures:
         raise CheckFailed(failures[0])
 

@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import click
 
-from . import cli
+from . import cli, warn_if_channels_first
 from .options import conventions_from, counting_options
 
 CONVENTIONS_HELP = """
@@ -75,7 +75,9 @@ def table(ctx: click.Context, spec: str, fmt: str, dtype: str, batch: int, rf: b
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
-    report = analyse(load(spec), dtype=dtype, batch=batch, conventions=conventions_from(counting))
+    network = load(spec)
+    warn_if_channels_first(network)
+    report = analyse(network, dtype=dtype, batch=batch, conventions=conventions_from(counting))
     render(report, fmt, width=width, depth=depth, rf=rf)
     # One JSON document: its "warnings" are what --strict fails on, so no error document follows.
     ctx.meta["convcalc.json_errors"] = False

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 import click
 
-from . import cli
+from . import cli, warn_if_channels_first
 
 if TYPE_CHECKING:
     from ..engine import Report
@@ -71,7 +71,9 @@ def verify(ctx: click.Context, spec: str, fmt: str, full: bool, max_channels: in
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
-    report = analyse(load(spec))
+    network = load(spec)
+    warn_if_channels_first(network)
+    report = analyse(network)
     start = time.perf_counter()
     result = _with_progress(report, full, max_channels, seed)
     seconds = time.perf_counter() - start
