@@ -1,9 +1,11 @@
 """The ``convcalc`` command: a thin Click layer over the library (the only package that imports Click).
 
 One module per family of commands; each adds its commands to the ``cli`` group defined here.
-Exit codes: 0 ok; 1 a check failed (``--strict``); 2 bad input or usage; 3 an internal error.
-A user's mistake is printed as a located message, never a traceback; an internal error prints
-one line asking for a report (``convcalc --debug ...`` shows the traceback).
+Exit codes: 0 ok; 1 a check failed (``--strict``); 2 bad input or usage, or output that cannot be
+written (standard output closed, disk full); 3 an internal error; 130 interrupted (Ctrl-C). A
+reader that stops early (``| head``) is a normal end: exit 0, nothing more said. A user's mistake
+is printed as a located message, never a traceback; an internal error prints one line asking for
+a report (``convcalc --debug ...`` shows the traceback).
 """
 
 from __future__ import annotations
