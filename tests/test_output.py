@@ -37,7 +37,7 @@ def convcalc(*args: str, **popen) -> "tuple[int, str]":
 # --- real processes: a pipe closed early, a closed stdout, a full disk -----------------------------
 
 
-@pytest.mark.parametrize("args", [("table", "vgg16", "--format", "json"), ("kinds",), ("verify", "lenet5")])
+@pytest.mark.parametrize("args", [("table", "vgg16", "--format", "json"), ("kinds",), ("verify", "lenet5"), ("--version",)])
 def test_a_reader_that_stops_early_is_a_normal_end(args):
     read, write = os.pipe()
     os.close(read)  # closed before the child writes a byte: every write meets a broken pipe

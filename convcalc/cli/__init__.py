@@ -10,10 +10,11 @@ a report (``convcalc --debug ...`` shows the traceback).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import importlib
-from typing import Any, List, Optional
+from typing import Any, Iterator, List, Optional
 
 import click
 
@@ -35,35 +36,12 @@ class ConvcalcGroup(click.Group):
 
     def parse_args(self, ctx: click.Context, args: List[str]) -> List[str]:
         ctx.meta["convcalc.argv"] = list(args)  # named in an internal-error message
-        return super().parse_args(ctx, args)
+        with output_guard(ctx):  # --version and --help write here, before any command runs
+            return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run the command; its output is written (flushed) before the exit code is decided.
-
-        Output that cannot be written is handled here, once, for every command: a reader that
-        stops early (``| head``) ends the run normally, exit 0 and nothing more said; a closed
-        standard output or a full disk is a one-line error, exit 2. Ctrl-C exits 130.
-        """
-        import sys
-
-        try:
-            try:
-                result = self._invoke_reporting_errors(ctx)
-            finally:  # also on ctx.exit(1): buffered output is written before the code is final
-                if sys.stdout is not None:
-                    sys.stdout.flush()
-            return result
-        except KeyboardInterrupt:
-            _echo_quietly("interrupted", err=True)
-            ctx.exit(130)
-        except OSError as e:
-            if not writing_failed(e):
-                raise
-            _stdout_to_devnull()  # the interpreter's own last flush must not fail again
-            if isinstance(e, BrokenPipeError):
-                ctx.exit(0)  # the reader has what it wanted: a normal end
-            _echo_quietly(f"error: cannot write the output: {e.strerror or e}", err=True)
-            ctx.exit(2)
+        with output_guard(ctx):
+            return self._invoke_reporting_errors(ctx)
 
     def _invoke_reporting_errors(self, ctx: click.Context) -> Any:
         import sys
@@ -103,6 +81,33 @@ class ConvcalcGroup(click.Group):
         click.echo(f"internal error{where}: {type(e).__name__}: {e} — please report it; "
                    "`convcalc --debug ...` shows the traceback", err=True)
         ctx.exit(3)
+
+
+@contextlib.contextmanager
+def output_guard(ctx: click.Context) -> Iterator[None]:
+    """Output is written (flushed) before the exit code is final, and output that cannot be written
+    is handled here, once, for every command: a reader that stops early (``| head``) ends the run
+    normally, exit 0 and nothing more said; a closed standard output or a full disk is a one-line
+    error, exit 2. Ctrl-C exits 130."""
+    import sys
+
+    try:
+        try:
+            yield
+        finally:  # also on ctx.exit(1): buffered output is written before the code is final
+            if sys.stdout is not None:
+                sys.stdout.flush()
+    except KeyboardInterrupt:
+        _echo_quietly("interrupted", err=True)
+        ctx.exit(130)
+    except OSError as e:
+        if not writing_failed(e):
+            raise
+        _stdout_to_devnull()  # the interpreter's own last flush must not fail again
+        if isinstance(e, BrokenPipeError):
+            ctx.exit(0)  # the reader has what it wanted: a normal end
+        _echo_quietly(f"error: cannot write the output: {e.strerror or e}", err=True)
+        ctx.exit(2)
 
 
 def warn_if_channels_first(spec: Any) -> None:
