@@ -21,8 +21,7 @@ _LOOKS_LIKE_STRING = re.compile(r"^\s*(\d|input\s*\()|[\s,]|->", re.IGNORECASE)
 def load(arg: str, stdin: Optional[bytes] = None) -> NetworkSpec:
     """Resolve ``arg``: an existing file, ``-`` (read stdin), a bundled architecture, or a layer string."""
     if arg == "-":
-        data = stdin if stdin is not None else sys.stdin.buffer.read(MAX_SPEC_BYTES + 1)
-        return from_text(decode(data, "<stdin>"), "<stdin>")
+        return from_text(decode(stdin if stdin is not None else read_stdin(), "<stdin>"), "<stdin>")
     path = Path(arg)
     status = file_status(arg)
     if status is not None and stat.S_ISDIR(status.st_mode):
@@ -61,6 +60,16 @@ def file_status(arg: str) -> Optional[os.stat_result]:
         if e.errno in _ABSENT:
             return None
         raise SpecError(f"cannot read '{arg}': {e.strerror or e}") from None
+
+
+def read_stdin() -> bytes:
+    """Standard input's bytes (up to one past the limit), or an error that says why there are none."""
+    if sys.stdin is None:  # the shell closed it (`<&-`)
+        raise SpecError("cannot read '-': standard input is closed")
+    try:
+        return sys.stdin.buffer.read(MAX_SPEC_BYTES + 1)
+    except OSError as e:
+        raise SpecError(f"cannot read '-': {e.strerror or e}") from None
 
 
 def load_file(path: Path, display: Optional[str] = None) -> NetworkSpec:

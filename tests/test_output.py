@@ -54,6 +54,11 @@ def test_a_closed_stdout_is_a_one_line_error():
     assert stderr == "error: cannot write the output: standard output is closed\n"
 
 
+def test_a_closed_stdin_is_a_one_line_error():
+    code, stderr = convcalc("table", "-", stdout=subprocess.DEVNULL, preexec_fn=lambda: os.close(0))
+    assert (code, stderr) == (2, "error: cannot read '-': standard input is closed\n")
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_a_full_disk_is_a_one_line_error():
     with open("/dev/full", "w") as full:
