@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
 import sys
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from . import catalog
 from .errors import Location, SpecError, did_you_mean
@@ -18,12 +21,12 @@ _LOOKS_LIKE_STRING = re.compile(r"^\s*(\d|input\s*\()|[\s,]|->", re.IGNORECASE)
 def load(arg: str, stdin: Optional[bytes] = None) -> NetworkSpec:
     """Resolve ``arg``: an existing file, ``-`` (read stdin), a bundled architecture, or a layer string."""
     if arg == "-":
-        data = stdin if stdin is not None else sys.stdin.buffer.read(MAX_SPEC_BYTES + 1)
-        return from_text(decode(data, "<stdin>"), "<stdin>")
+        return from_text(decode(stdin if stdin is not None else read_stdin(), "<stdin>"), "<stdin>")
     path = Path(arg)
-    if _is(path.is_dir):
+    status = file_status(arg)
+    if status is not None and stat.S_ISDIR(status.st_mode):
         raise SpecError(f"'{arg}' is a directory, not a spec file")
-    if _is(path.is_file) or _is(path.exists):  # a regular file, or a pipe such as /dev/stdin
+    if status is not None:  # a regular file, or a pipe such as /dev/stdin
         return load_file(path)
     bundled = catalog.find(arg)
     if bundled is not None:
@@ -41,12 +44,32 @@ def load(arg: str, stdin: Optional[bytes] = None) -> NetworkSpec:
     )
 
 
-def _is(test: Callable[[], bool]) -> bool:
-    """``Path.is_file()`` and friends, False for a name the OS refuses (too long, NUL byte)."""
+# What stat says when there is no such file: then the text may be a bundled name or a layer
+# string. Any other refusal (permission denied on a directory on the way, a symbolic-link loop)
+# is about a file that may well be there, and is said as it is, not as "no such file".
+_ABSENT = frozenset((errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG))
+
+
+def file_status(arg: str) -> Optional[os.stat_result]:
+    """The status of file ``arg`` (following links), or None when there is no such file."""
     try:
-        return test()
-    except (OSError, ValueError):
-        return False
+        return os.stat(arg)
+    except ValueError:  # a NUL byte: no file can have that name
+        return None
+    except OSError as e:
+        if e.errno in _ABSENT:
+            return None
+        raise SpecError(f"cannot read '{arg}': {e.strerror or e}") from None
+
+
+def read_stdin() -> bytes:
+    """Standard input's bytes (up to one past the limit), or an error that says why there are none."""
+    if sys.stdin is None:  # the shell closed it (`<&-`)
+        raise SpecError("cannot read '-': standard input is closed")
+    try:
+        return sys.stdin.buffer.read(MAX_SPEC_BYTES + 1)
+    except OSError as e:
+        raise SpecError(f"cannot read '-': {e.strerror or e}") from None
 
 
 def load_file(path: Path, display: Optional[str] = None) -> NetworkSpec:

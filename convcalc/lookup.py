@@ -115,14 +115,21 @@ class Lookup:
             "advice": list(self.advice),
         }
 
-    def lines(self) -> List[str]:
-        """The short block the terminal shows: the headline, then the working, indented."""
+    def lines(self, width: Optional[int] = None) -> List[str]:
+        """The short block the terminal shows: the headline, then the working, indented.
+
+        Advice is wrapped at ``width`` (the terminal's), between words; with no width (a pipe or
+        a file) each piece of advice is one line, for the reader's own terminal or tool to wrap.
+        """
         out = [self.headline()]
         out += [f"  {s}" for s in self.steps if s.topic == "size"]
-        if self.advice:
+        if self.advice and width is None:
+            out += [f"  {a}" for a in self.advice]
+        elif self.advice:
             import textwrap  # ~1 ms to import: only when there is advice to wrap
 
-            out += [textwrap.fill(a, width=100, initial_indent="  ", subsequent_indent="    ") for a in self.advice]
+            out += [textwrap.fill(a, width=max(width - 1, 20), initial_indent="  ", subsequent_indent="    ",
+                                  break_long_words=False, break_on_hyphens=False) for a in self.advice]
         out += [f"  {s}" for s in self.steps if s.topic != "size"]
         return out
 

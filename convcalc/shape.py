@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Tuple
+from typing import Sequence, Tuple
 
 from .values import value
 
@@ -94,3 +94,33 @@ def same_padding(size: int, kernel_eff: int, stride: int) -> Tuple[int, int]:
     out = -(-size // stride)
     total = max((out - 1) * stride + kernel_eff - size, 0)
     return total // 2, total - total // 2
+
+
+def channels_first_note(dims: Sequence[int]) -> str:
+    """A warning when ``dims`` (as written, channels last) look like a channels-first shape, or ''.
+
+    PyTorch prints shapes C×H×W (``torch.Size([3, 32, 32])``); convcalc reads H×W×C, so
+    ``3x32x32`` would be an input 3 high and 32 wide with 32 channels. The rule: at least three
+    sizes, the first at most 4 (gray, RGB, RGBA, a few planes), and the others either all equal
+    and at least 8 and 4 times the first (``3x32x32``, ``1x28x28``), or all at least 32 with the
+    first at most 3 (``3x480x640``). A real feature map that tall and thin is rare; a note never
+    changes a number, it only says how the shape was read.
+    """
+    if len(dims) < 3:
+        return ""
+    first, rest = dims[0], list(dims[1:])
+    square = len(set(rest)) == 1 and rest[0] >= max(8, 4 * first) and first <= 4
+    large = first <= 3 and min(rest) >= 32
+    if not (square or large):
+        return ""
+    written = "x".join(map(str, dims))
+    meant = "x".join(map(str, [*rest, first]))
+    axes = "×".join(["C", *("DHW"[-len(rest):] if len(rest) <= 3 else ["S"] * len(rest))])
+    return (f"{written} looks channels-first ({axes}, as PyTorch prints shapes); convcalc reads sizes "
+            f"first and channels last, so this is {channels_last_reading(dims)}: did you mean {meant}?")
+
+
+def channels_last_reading(dims: Sequence[int]) -> str:
+    """``H=3, W=32, C=32``: how convcalc reads ``dims``."""
+    names = ("D", "H", "W")[-(len(dims) - 1):] if len(dims) <= 4 else [f"S{i + 1}" for i in range(len(dims) - 1)]
+    return ", ".join(f"{n}={d}" for n, d in zip([*names, "C"], dims))

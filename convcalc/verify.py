@@ -31,7 +31,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
 
 from . import reference as ref
 from .engine import LayerReport, Report
-from .errors import LayerError
+from .errors import LayerError, ShapeError
 from .layers import (
     LRN,
     Activation,
@@ -154,6 +154,7 @@ class Settings:
     full: bool = False
     max_channels: int = MAX_CHANNELS
     budget: int = BUDGET
+    dry: bool = False  # plan only: check each run against the budget, run nothing
 
 
 # A configuration to run: the rule (maybe with scaled hyperparameters) and its input shapes.
@@ -200,10 +201,87 @@ def measure(build: Builder, rule: Layer, inputs: Tuple[Shape, ...], rng: random.
                     len(bias) if bias is not None else 0)
 
 
-def run(build: Builder, case: Case, label: str, rng: random.Random) -> Tuple[Run, Measured]:
+def run(build: Builder, case: Case, label: str, rng: Optional[random.Random]) -> Tuple[Run, Measured]:
+    """Run ``case`` in the reference, once it is known to fit the budget. Without an ``rng`` (a
+    planning pass, see ``plan``) nothing runs: the engine's figures stand in for the measured ones."""
     rule, inputs = case
+    engine = engine_figures(rule, inputs)
+    elements, macs = elements_held(rule, inputs, engine), engine.macs
+    if elements > MAX_ELEMENTS or macs > MAX_MACS:
+        raise OverBudget(label, rule.describe(), inputs, engine.output, elements, macs)
+    if rng is None:
+        biases = rule.units if isinstance(rule, Linear) and rule.bias else 0
+        return Run(label, inputs, rule.describe(), engine, engine), Measured(engine, biases)
     measured = measure(build, rule, inputs, rng)
-    return Run(label, inputs, rule.describe(), engine_figures(rule, inputs), measured.figures), measured
+    return Run(label, inputs, rule.describe(), engine, measured.figures), measured
+
+
+# --- the budget: what one run may hold and do ------------------------------------------------------
+
+# The reference holds every element as a Python float in a list (a 1000x1000x4 conv at true size,
+# 8 M elements, peaks at 420 MB: about 50 bytes each) and multiplies about 10 M times a second.
+# One run may hold MAX_ELEMENTS at once (about 0.5 GB) and multiply MAX_MACS times (a few
+# minutes; the largest layer of VGG-16 under --full is 1.85 G). verify plans every run before
+# it starts one, and refuses a spec with a run over either bound (see ``plan``).
+MAX_ELEMENTS = 10_000_000
+MAX_MACS = 2_000_000_000
+
+
+def elements_held(rule: Layer, inputs: Tuple[Shape, ...], engine: Figures) -> int:
+    """Elements one run holds at once: its inputs, an input's padded copy (windowed layers), the
+    output, the weights and buffers."""
+    held = sum(x.elements for x in inputs) + engine.output.elements + engine.params + engine.buffers
+    x, padding = inputs[0], getattr(rule, "padding", None)
+    if isinstance(padding, tuple) and x.rank:
+        held += x.channels * math.prod(n + 2 * p for n, p in zip(x.spatial, expand(padding, x, "padding")))
+    elif padding is not None:  # 'same' pads by less than a kernel: about one more input
+        held += x.elements
+    return held
+
+
+class OverBudget(Exception):
+    """A run that does not fit the budget (not a ValueError: verify_layer must not swallow it)."""
+
+    def __init__(self, label: str, layer: str, inputs: Tuple[Shape, ...], output: Shape, elements: int,
+                 macs: int) -> None:
+        super().__init__(label)
+        self.label, self.layer, self.inputs, self.output = label, layer, inputs, output
+        self.elements, self.macs = elements, macs
+
+    def error(self, r: LayerReport, full: bool, fits_scaled: bool) -> ShapeError:
+        """The refusal, located at the layer: what the run needs, the budget, how to get under it."""
+        run = f"{self.label}: {', '.join(map(str, self.inputs))} → {self.output}"
+        if self.elements > MAX_ELEMENTS:
+            need = (f"{self.elements:,} elements at once ({run}); verify's budget is {MAX_ELEMENTS:,} "
+                    f"elements (about 0.5 GB: the reference keeps every value in a Python list)")
+        else:
+            need = (f"{self.macs:,} multiplies in one run ({run}); verify's budget is {MAX_MACS:,} "
+                    f"(a few minutes in pure Python)")
+        hint = ("drop --full: scaled down, this layer fits" if full and fits_scaled else
+                "verify the layer on a smaller input: its figures follow the same formulas at any size "
+                "(`convcalc table` gives them without running it)")
+        return ShapeError(f"layer {r.index} '{r.full_name}' ({r.layer.describe()}): verifying it needs {need}",
+                          r.loc, hint=hint)
+
+
+def plan(report: Report, settings: Settings) -> None:
+    """Every run of every layer, checked against the budget before any of them starts: each
+    verifier runs dry (``rng`` None), so the plan is exactly the runs that will be made."""
+    for r in report.layers:
+        over = _over_budget(r, settings)
+        if over is not None:
+            fits_scaled = settings.full and _over_budget(r, replace(settings, full=False)) is None
+            raise over.error(r, settings.full, fits_scaled)
+
+
+def _over_budget(r: LayerReport, settings: Settings) -> Optional[OverBudget]:
+    try:
+        verify_layer(r, replace(settings, dry=True))
+    except OverBudget as e:
+        return e
+    except Exception:  # a dry run composes engine figures as if measured: the real run reports
+        pass
+    return None
 
 
 # --- the reference layer for each rule ----------------------------------------------------------
@@ -451,8 +529,9 @@ def work(r: LayerReport) -> int:
     return r.macs + r.params + r.buffers + sum(x.elements for x in inputs_of(r)) + r.output.elements
 
 
-def rng_for(r: LayerReport, settings: Settings) -> random.Random:
-    return random.Random(f"{settings.seed}/{r.index}")
+def rng_for(r: LayerReport, settings: Settings) -> Optional[random.Random]:
+    """The layer's own seeded generator; None in a dry run (nothing is run)."""
+    return None if settings.dry else random.Random(f"{settings.seed}/{r.index}")
 
 
 def check(r: LayerReport, **fields: Any) -> LayerCheck:
@@ -497,7 +576,10 @@ def verify_linear(r: LayerReport, settings: Settings) -> LayerCheck:
     if settings.full or work(r) <= settings.budget:
         only, measured = run(build_linear, (rule, (x,)), "true size", rng)
         return check(r, measured=measured.figures, runs=(only,))
-    units = few(rule.units, settings.max_channels)
+    # Few units; fewer still when the true input times them would not fit the budget (one unit
+    # holds in weights; the input, the output and the biases come on top).
+    fit = max(1, (MAX_ELEMENTS - x.elements) // (x.elements + 2))
+    units = min(few(rule.units, settings.max_channels), fit)
     small = with_channels(x, few(x.channels, settings.max_channels))
     first, a = run(build_linear, (replace(rule, units=units), (x,)), f"true input, {arrow('units', rule.units, units)}", rng)
     second, b = run(build_linear, (rule, (small,)), f"true units, {arrow('channels', x.channels, small.channels)} "
@@ -581,6 +663,7 @@ def verify(report: Report, *, seed: int = 0, full: bool = False, max_channels: i
     if max_channels < 1:
         raise ValueError(f"{max_channels=} must be at least 1")
     settings = Settings(seed, full, max_channels, budget)
+    plan(report, settings)
     checks: List[LayerCheck] = []
     for i, r in enumerate(report.layers):
         if progress is not None:

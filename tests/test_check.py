@@ -463,3 +463,13 @@ def test_any_amount_is_read_or_refused_cleanly(text: str):
     except SpecError:
         return
     assert amount.tolerance >= 0 and amount.value >= 0
+
+
+def test_a_network_with_no_layers_has_the_inputs_own_receptive_field(tmp_path: Path):
+    """Each unit of the input sees one pixel; no layer to index (it was an IndexError)."""
+    spec = tmp_path / "empty.yaml"
+    spec.write_text("input: [8, 8, 4]\nlayers: []\nexpect: {rf: 3, params: 0, output: [8, 8, 4]}\n")
+    result = run("check", str(spec))
+    assert result.exit_code == 1, result.output
+    assert "receptive_field 3, correct: 1" in result.stdout
+    assert "✓ network: params 0" in result.stdout and "✓ network: shape 8x8x4" in result.stdout

@@ -294,3 +294,60 @@ def test_huge_integer_in_yaml(tmp_path: Path):
     spec = tmp_path / "big.yaml"
     spec.write_text(f"input: [8, 8, 3]\nlayers:\n  - conv: {{filters: {HUGE}, kernel: 3}}\n")
     assert_located_error(run("table", str(spec)), 2, ":3:21:")
+
+
+def test_each_command_help_shows_only_what_applies_to_it():
+    fc_help = run("fc", "--help").stdout
+    assert "--strict" not in fc_help and "F·F·D1" not in fc_help and "params = N·K + K" in fc_help
+    pool_help = run("pool", "--help").stdout
+    assert "F·F·D1·K + K" not in pool_help and "params = 0" in pool_help and "--strict" in pool_help
+    conv_help = run("conv", "--help").stdout
+    assert "params = F·F·D1·K + K" in conv_help and "--strict" in conv_help
+    seed = next(line for line in run("verify", "--help").stdout.splitlines() if line.strip().startswith("--seed"))
+    assert "9223372036854775808" not in seed and "--seed N" in seed
+    assert run("fc", "4096", "-n", "10", "--strict").exit_code == 2  # not an option of fc
+
+
+# --- a shape that looks channels-first is read as written, with a word ------------------------------
+
+
+@pytest.mark.parametrize("dims, warned", [
+    ((3, 32, 32), True), ((1, 28, 28), True), ((3, 480, 640), True), ((4, 16, 16), True),
+    ((32, 32, 3), False), ((224, 224, 3), False), ((4, 4, 512), False), ((1, 1, 1024), False),
+    ((8, 64, 64), False), ((1, 13, 256), False), ((3, 8, 8), False), ((32, 32), False), ((4096,), False),
+])
+def test_the_channels_first_rule(dims, warned):
+    from convcalc.shape import channels_first_note
+
+    note = channels_first_note(dims)
+    assert bool(note) == warned
+    if warned:
+        meant = "x".join(map(str, (*dims[1:], dims[0])))
+        assert note.endswith(f"did you mean {meant}?") and "channels-first" in note
+
+
+CF = "3x32x32 looks channels-first (C×H×W, as PyTorch prints shapes)"
+
+
+def test_a_lookup_says_how_a_channels_first_shape_was_read():
+    text = run("conv", "3x32x32", "-n", "10", "-k", "5", "-p", "2")
+    assert text.exit_code == 0
+    assert text.stdout.splitlines()[1] == (f"  ⚠ {CF}; convcalc reads sizes first and channels last, so this is "
+                                           "H=3, W=32, C=32: did you mean 32x32x3?")
+    data = json.loads(run("pool", "3x32x32", "--format", "json").stdout)
+    assert data["notes"][0]["code"] == "channels-first" and CF in data["notes"][0]["text"]
+    assert "channels-first" not in run("conv", "32x32x3", "-n", "10", "-k", "5").stdout
+
+
+@pytest.mark.parametrize("command", ["table", "verify", "check"])
+def test_every_reader_warns_about_a_channels_first_input(tmp_path: Path, command):
+    spec = tmp_path / "cf.yaml"
+    spec.write_text("input: [3, 32, 32]\nlayers: [relu]\n")
+    listing = tmp_path / "cf.txt"
+    listing.write_text("[3x32x32] INPUT\n[3x32x32] RELU1\n")
+    for source, where in ((str(spec), f"{spec}: "), ("3x32x32 relu", ""), (str(listing), f"{listing}: ")):
+        result = run(command, source, "--format", "json")
+        assert result.exit_code == 0, result.output
+        assert result.stderr.startswith(f"warning: {where}{CF}"), result.stderr
+        json.loads(result.stdout)  # the document is untouched
+    assert "warning" not in run(command, "32x32x3 relu").stderr

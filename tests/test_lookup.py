@@ -78,11 +78,8 @@ def test_stride_that_does_not_fit_shows_the_fraction_and_what_would_fit():
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[1] == "  H2 = W2 = (7 − 3 + 2·0)/3 + 1 = 4/3 + 1 = 2.33 → 2"
-    assert lines[2:4] == [
-        "  ⚠ stride 3 does not fit: floored to 2 as PyTorch does, so the last input row/column is never read",
-        "    (ceil would give 3). Padding 1 would fit (output 3). Stride 2 would fit (output 3).",
-    ]
-    assert all(len(line) <= 100 for line in lines)
+    assert lines[2] == ("  ⚠ stride 3 does not fit: floored to 2 as PyTorch does, so the last input row/column is never "
+                        "read (ceil would give 3). Padding 1 would fit (output 3). Stride 2 would fit (output 3).")
     strict = run("conv", "7x7x1", "-n", "1", "-k", "3", "-s", "3", "--strict")
     assert strict.exit_code == 1
     assert strict.stderr.startswith("error: --strict: stride 3 does not fit")
@@ -282,3 +279,19 @@ def test_nearest_strides_are_divisors_of_the_span_either_side():
 def test_step_reads_like_the_notes():
     assert str(Step("params", "params", "11·11·3·96 + 96", 34_944, "34,944")) == "params = 11·11·3·96 + 96 = 34,944"
     assert str(Step("params", "params", "", 0, "0 (no weights)")) == "params = 0 (no weights)"
+
+
+@pytest.mark.parametrize("columns", [40, 60, 80, 100])
+def test_advice_wraps_at_the_terminal_width_between_words(monkeypatch, columns):
+    """A pipe gets one line per piece of advice (above); a terminal gets it wrapped at its own
+    width (it was wrapped at 100 and then split mid-word by an 80-column terminal)."""
+    import convcalc.grid
+
+    monkeypatch.setattr(convcalc.grid, "terminal_width", lambda file: columns)
+    lines = run("conv", "7x7x1", "-n", "1", "-k", "3", "-s", "3").stdout.splitlines()
+    advice = lines[2:lines.index("  D2 = K = 1")]
+    assert len(advice) > 1 and all(len(line) < columns for line in advice)
+    words = " ".join(line.strip() for line in advice).split()
+    assert words == ("⚠ stride 3 does not fit: floored to 2 as PyTorch does, so the last input row/column is "
+                     "never read (ceil would give 3). Padding 1 would fit (output 3). Stride 2 would fit "
+                     "(output 3).").split()

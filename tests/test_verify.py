@@ -325,3 +325,52 @@ def test_engine_receptive_field_equals_brute_force(text):
     [axis] = field.axes
     size, jump, start = found
     assert (axis.size, axis.jump, axis.start) == (size, jump, start)
+
+
+# --- the budget: every run planned before any starts --------------------------------------------
+
+
+@pytest.mark.parametrize("spec, needs", [("8x8x1 pad100000", "80,006,400,192 elements"),
+                                         ("1000000000x1x1 relu", "2,000,000,000 elements"),
+                                         ("1000x1000x1 conv1k500", "62,750,250,000 multiplies")])
+def test_a_run_over_the_budget_is_refused_before_anything_runs(spec, needs):
+    import time
+
+    start = time.perf_counter()
+    result = run(spec)
+    assert time.perf_counter() - start < 5  # a bound against a hang (it was a MemoryError, or swap)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: <string>:1:")
+    assert needs in result.stderr and "verify's budget is" in result.stderr
+    assert "hint: verify the layer on a smaller input" in result.stderr
+
+
+def test_full_says_when_scaling_would_fit():
+    result = run("vgg16", "--full")
+    assert result.exit_code == 2
+    assert "layer 32 'fc6' (FC 4096): verifying it needs 102,793,728 elements" in result.stderr
+    assert "vgg-d.yaml:" in result.stderr and "hint: drop --full" in result.stderr
+
+
+def test_the_plan_is_the_runs_that_are_made(monkeypatch):
+    """A dry run goes through the same verifiers: a budget just under a run's need refuses it."""
+    report = analyse(load("32x32x16 conv16k3p1 relu fc10"))
+    needs = []
+    real = verify_module.elements_held
+    monkeypatch.setattr(verify_module, "elements_held", lambda *a: needs.append(real(*a)) or needs[-1])
+    verify(report)
+    made = list(needs[len(needs) // 2:])  # the plan's runs, then the same ones for real
+    assert needs[:len(needs) // 2] == made
+    monkeypatch.setattr(verify_module, "MAX_ELEMENTS", max(made) - 1)
+    with pytest.raises(ShapeError, match="verify's budget is"):
+        verify(report)
+
+
+def test_the_budget_is_stated_in_help_and_readme():
+    from pathlib import Path
+
+    help_text = " ".join(CliRunner().invoke(cli, ["verify", "--help"]).stdout.split())
+    readme = " ".join((Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8").split())
+    for text in (help_text, readme):
+        assert f"{verify_module.MAX_ELEMENTS:,} elements" in text
+        assert f"{verify_module.MAX_MACS:,} multiplies" in text

@@ -1,16 +1,20 @@
 """The ``convcalc`` command: a thin Click layer over the library (the only package that imports Click).
 
 One module per family of commands; each adds its commands to the ``cli`` group defined here.
-Exit codes: 0 ok; 1 a check failed (``--strict``); 2 bad input or usage; 3 an internal error.
-A user's mistake is printed as a located message, never a traceback; an internal error prints
-one line asking for a report (``convcalc --debug ...`` shows the traceback).
+Exit codes: 0 ok; 1 a check failed (``--strict``); 2 bad input or usage, or output that cannot be
+written (standard output closed, disk full); 3 an internal error; 130 interrupted (Ctrl-C). A
+reader that stops early (``| head``) is a normal end: exit 0, nothing more said. A user's mistake
+is printed as a located message, never a traceback; an internal error prints one line asking for
+a report (``convcalc --debug ...`` shows the traceback).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import gc
 import importlib
-from typing import Any, List, Optional
+from typing import Any, Iterator, List, Optional
 
 import click
 
@@ -32,11 +36,20 @@ class ConvcalcGroup(click.Group):
 
     def parse_args(self, ctx: click.Context, args: List[str]) -> List[str]:
         ctx.meta["convcalc.argv"] = list(args)  # named in an internal-error message
-        return super().parse_args(ctx, args)
+        with output_guard(ctx):  # --version and --help write here, before any command runs
+            return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
+        with output_guard(ctx):
+            return self._invoke_reporting_errors(ctx)
+
+    def _invoke_reporting_errors(self, ctx: click.Context) -> Any:
+        import sys
+
         from ..errors import ConvcalcError
 
+        if sys.stdout is None:  # the shell closed it (`>&-`): nowhere to put the answer
+            raise OSError(errno.EBADF, "standard output is closed")
         try:
             return super().invoke(ctx)
         except ConvcalcError as e:
@@ -51,15 +64,95 @@ class ConvcalcGroup(click.Group):
         except RecursionError:
             click.echo("error: the spec is nested too deeply for convcalc", err=True)
             ctx.exit(2)
-        except Exception as e:  # an internal error: one line, not a traceback
-            if ctx.meta.get("convcalc.debug"):
+        except OSError as e:
+            if writing_failed(e):
                 raise
-            spec = ctx.meta.get("convcalc.spec")
-            argv = " ".join(ctx.meta.get("convcalc.argv", ()))
-            where = f" while reading {spec[:200]!r}" if spec else f" in 'convcalc {argv[:200]}'" if argv else ""
-            click.echo(f"internal error{where}: {type(e).__name__}: {e} — please report it; "
-                       "`convcalc --debug ...` shows the traceback", err=True)
-            ctx.exit(3)
+            self._internal_error(ctx, e)
+        except Exception as e:  # an internal error: one line, not a traceback
+            self._internal_error(ctx, e)
+
+    @staticmethod
+    def _internal_error(ctx: click.Context, e: Exception) -> None:
+        if ctx.meta.get("convcalc.debug"):
+            raise e
+        spec = ctx.meta.get("convcalc.spec")
+        argv = " ".join(ctx.meta.get("convcalc.argv", ()))
+        where = f" while reading {spec[:200]!r}" if spec else f" in 'convcalc {argv[:200]}'" if argv else ""
+        click.echo(f"internal error{where}: {type(e).__name__}: {e} — please report it; "
+                   "`convcalc --debug ...` shows the traceback", err=True)
+        ctx.exit(3)
+
+
+@contextlib.contextmanager
+def output_guard(ctx: click.Context) -> Iterator[None]:
+    """Output is written (flushed) before the exit code is final, and output that cannot be written
+    is handled here, once, for every command: a reader that stops early (``| head``) ends the run
+    normally, exit 0 and nothing more said; a closed standard output or a full disk is a one-line
+    error, exit 2. Ctrl-C exits 130."""
+    import sys
+
+    try:
+        try:
+            yield
+        finally:  # also on ctx.exit(1): buffered output is written before the code is final
+            if sys.stdout is not None:
+                sys.stdout.flush()
+    except KeyboardInterrupt:
+        _echo_quietly("interrupted", err=True)
+        ctx.exit(130)
+    except OSError as e:
+        if not writing_failed(e):
+            raise
+        _stdout_to_devnull()  # the interpreter's own last flush must not fail again
+        if isinstance(e, BrokenPipeError):
+            ctx.exit(0)  # the reader has what it wanted: a normal end
+        _echo_quietly(f"error: cannot write the output: {e.strerror or e}", err=True)
+        ctx.exit(2)
+
+
+def warn_if_channels_first(spec: Any) -> None:
+    """Say on stderr how an input shape that looks channels-first was read (shape.py has the rule),
+    naming the spec it came from; the lookups put the same note in their own output instead."""
+    from ..shape import channels_first_note
+
+    note = channels_first_note(spec.input.dims)
+    if note:
+        where = f"{spec.origin}: " if spec.origin and spec.origin != "<string>" else ""
+        _echo_quietly(f"warning: {where}{note}", err=True)
+
+
+# The errors of a write that cannot be done: the reader went away (EPIPE), the output is closed
+# (EBADF), or the disk is full or failing. Reading a spec never raises these (load turns its own
+# OSErrors into located messages), so they always mean the output.
+_WRITE_ERRNOS = frozenset(getattr(errno, name) for name in ("EPIPE", "EBADF", "ENOSPC", "EDQUOT", "EFBIG", "EIO")
+                          if hasattr(errno, name))
+
+
+def writing_failed(e: OSError) -> bool:
+    return isinstance(e, BrokenPipeError) or e.errno in _WRITE_ERRNOS
+
+
+def _stdout_to_devnull() -> None:
+    """Point file descriptor 1 at /dev/null (Python's 'Note on SIGPIPE'): what is still buffered
+    goes nowhere instead of failing again when the interpreter exits."""
+    import os
+    import sys
+
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # no stdout, or not a real file (a test's capture)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _echo_quietly(message: str, err: bool) -> None:
+    """Say it if the stream still takes it: stderr may be closed or full too."""
+    try:
+        click.echo(message, err=err)
+    except OSError:
+        pass
 
 
 @click.group(cls=ConvcalcGroup, context_settings={"help_option_names": ["-h", "--help"]})

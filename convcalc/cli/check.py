@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 import click
 
-from . import cli
+from . import cli, warn_if_channels_first
 
 if TYPE_CHECKING:
     from ..expect import Limit
@@ -55,13 +55,24 @@ def expand(sources: Tuple[str, ...]) -> List[str]:
     for arg in sources:
         path = Path(arg)
         if arg != "-" and _safe(path.is_dir):
-            found = sorted({str(p) for pattern in ("*.yaml", "*.yml") for p in path.rglob(pattern)})
-            out += found or [arg]
+            out += specs_in(arg) or [arg]
         elif any(c in arg for c in "*?[") and not _safe(path.exists):
             out += sorted(glob.glob(arg, recursive=True)) or [arg]
         else:
             out.append(arg)
     return out
+
+
+def specs_in(directory: str) -> List[str]:
+    """The *.yaml and *.yml files under ``directory``, and each directory that cannot be read (its
+    own source, so that it is reported as unreadable rather than silently skipped)."""
+    import os
+
+    found: List[str] = []
+    unreadable: List[str] = []
+    for root, _, files in os.walk(directory, onerror=lambda e: unreadable.append(str(e.filename))):
+        found += [os.path.join(root, f) for f in files if f.endswith((".yaml", ".yml"))]
+    return sorted(found) + unreadable
 
 
 def _safe(test: "object") -> bool:
@@ -79,10 +90,19 @@ def _loader(arg: str) -> object:
     from ..load import load
 
     if arg != "-" and _safe(Path(arg).is_dir):
+        import os
+
+        try:
+            with os.scandir(arg):
+                pass
+        except OSError as e:
+            raise SpecError(f"cannot read the directory '{arg}': {e.strerror or e}") from None
         raise SpecError(f"no *.yaml or *.yml files in the directory '{arg}'")
     if any(c in arg for c in "*?[") and not _safe(Path(arg).exists):
         raise SpecError(f"no files match '{arg}'")
-    return load(arg)
+    spec = load(arg)
+    warn_if_channels_first(spec)
+    return spec
 
 
 @cli.command(epilog=CHECK_HELP)

@@ -13,17 +13,28 @@ from . import cli
 
 DTYPES = ["float32", "float16", "bfloat16", "int8", "float64"]
 
-LOOKUP_HELP = """
+def lookup_help(formulas: str, strided: bool = True) -> str:
+    """A lookup's epilog: its own formulas, and --strict and exit 1 only where a stride can misfit."""
+    stride = ("\nA stride that does not divide W1 − F + 2P is floored (as PyTorch does) and\n"
+              "flagged with what would fit; --strict makes that exit 1.") if strided else ""
+    codes = "0 ok, 1 --strict and a stride that does not fit, 2 bad input" if strided else "0 ok, 2 bad input"
+    return f"""
 \b
 The numbers are the engine's (the same rules as `convcalc table`); the working
-substitutes them into the lecture notes' formulas: W2 = (W1 − F + 2P)/S + 1,
-params = F·F·D1·K + K, MACs = H2·W2·F·F·D1·K, memory = output elements.
-A stride that does not divide W1 − F + 2P is floored (as PyTorch does) and
-flagged with what would fit; --strict makes that exit 1.
+substitutes them into the lecture notes' formulas:
+{formulas}{stride}
 
 \b
-Exit codes: 0 ok, 1 --strict and a stride that does not fit, 2 bad input.
+Exit codes: {codes}.
 """
+
+
+CONV_HELP = lookup_help("W2 = (W1 − F + 2P)/S + 1, D2 = K, params = F·F·D1·K + K,\n"
+                        "MACs = H2·W2·F·F·D1·K, memory = output elements.")
+POOL_HELP = lookup_help("W2 = (W1 − F + 2P)/S + 1, D2 = D1, memory = output elements;\n"
+                        "params = 0 and MACs = 0 (a pool has no weights; comparisons are not MACs).")
+FC_HELP = lookup_help("inputs N = H·W·D1 (flattened), params = N·K + K for K units,\n"
+                      "MACs = N·K, memory = K.", strided=False)
 
 
 def format_option(f: Any) -> Any:
@@ -31,8 +42,11 @@ def format_option(f: Any) -> Any:
                         show_default=True, help="text: the working; json: exact figures for scripts.")(f)
 
 
+def strict_option(f: Any) -> Any:
+    return click.option("--strict", is_flag=True, help="A stride that does not fit is a failure (exit 1).")(f)
+
+
 def common_options(f: Any) -> Any:
-    f = click.option("--strict", is_flag=True, help="A stride that does not fit is a failure (exit 1).")(f)
     f = click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True,
                      help="Element type for the memory in bytes.")(f)
     return format_option(f)
@@ -86,23 +100,44 @@ def run_lookup(ctx: click.Context, kind: str, shape: str, options: List[Tuple[st
                dtype: str, strict: bool) -> None:
     from ..errors import CheckFailed
     from ..lookup import lookup
+    from ..shape import channels_first_note
     from ..spec import parse_shape
 
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
-    result = lookup(build(kind, options), parse_shape(shape), dtype)
+    x = parse_shape(shape)
+    result = lookup(build(kind, options), x, dtype)
+    warned = [a[2:] for a in result.advice if a.startswith("⚠")] or [n.text for n in result.warnings]
+    failures = [f"--strict: {w}" for w in warned] if strict else []
+    read_as = channels_first_note(x.dims)  # how the shape was read, when it looks channels-first
     if fmt == "json":
         import json
 
-        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        data = result.to_dict()
+        if read_as:
+            data["notes"] = [{"level": "warning", "code": "channels-first", "text": read_as}, *data["notes"]]
+        # One document: what --strict fails on is in it, so no error document follows.
+        click.echo(json.dumps({**data, "strict": strict, "failures": failures}, indent=2, ensure_ascii=False))
+        ctx.meta["convcalc.json_errors"] = False
     else:
-        click.echo("\n".join(result.lines()))
-    if strict and result.warnings:
-        warned = [a[2:] for a in result.advice if a.startswith("⚠")]
-        raise CheckFailed(f"--strict: {warned[0] if warned else result.warnings[0].text}")
+        import sys
+
+        from ..grid import terminal_width
+
+        width = terminal_width(sys.stdout)
+        lines = result.lines(width)
+        if read_as:
+            import textwrap
+
+            lines.insert(1, textwrap.fill(f"⚠ {read_as}", width=max(width - 1, 20), initial_indent="  ",
+                                          subsequent_indent="    ", break_long_words=False,
+                                          break_on_hyphens=False) if width else f"  ⚠ {read_as}")
+        click.echo("\n".join(lines))
+    if failures:
+        raise CheckFailed(failures[0])
 
 
-@cli.command(epilog=LOOKUP_HELP)
+@cli.command(epilog=CONV_HELP)
 @click.argument("shape")
 @click.option("-n", "--filters", required=True, help="Number of filters K (output channels).")
 @click.option("-k", "--kernel", required=True, help="Kernel F: 3, or 3x5 per axis.")
@@ -111,6 +146,7 @@ def run_lookup(ctx: click.Context, kind: str, shape: str, options: List[Tuple[st
 @click.option("-d", "--dilation", help="Dilation D (default 1).")
 @click.option("-g", "--groups", help="Groups (default 1).")
 @click.option("--no-bias", "--nb", "no_bias", is_flag=True, help="No bias (the layer string's 'nb').")
+@strict_option
 @common_options
 @click.pass_context
 def conv(ctx: click.Context, shape: str, filters: str, kernel: str, stride: Optional[str], padding: Optional[str],
@@ -130,13 +166,14 @@ def conv(ctx: click.Context, shape: str, filters: str, kernel: str, stride: Opti
                                     ("--no-bias", "bias", False if no_bias else None)], fmt, dtype, strict)
 
 
-@cli.command(epilog=LOOKUP_HELP)
+@cli.command(epilog=POOL_HELP)
 @click.argument("shape")
 @click.option("-k", "--kernel", default="2", show_default=True, help="Window F: 3, or 3x5 per axis.")
 @click.option("-s", "--stride", help="Stride S (default: the window).")
 @click.option("-p", "--padding", help="Padding P per side, at most half the window (default 0).")
 @click.option("--ceil", is_flag=True, help="Round the output size up (PyTorch's ceil_mode).")
 @click.option("--avg", is_flag=True, help="Average pooling (the default is max; the counts are the same).")
+@strict_option
 @common_options
 @click.pass_context
 def pool(ctx: click.Context, shape: str, kernel: str, stride: Optional[str], padding: Optional[str], ceil: bool,
@@ -155,13 +192,13 @@ def pool(ctx: click.Context, shape: str, kernel: str, stride: Optional[str], pad
                fmt, dtype, strict)
 
 
-@cli.command(epilog=LOOKUP_HELP)
+@cli.command(epilog=FC_HELP)
 @click.argument("shape")
 @click.option("-n", "--units", required=True, help="Number of output units.")
 @click.option("--no-bias", "--nb", "no_bias", is_flag=True, help="No bias.")
 @common_options
 @click.pass_context
-def fc(ctx: click.Context, shape: str, units: str, no_bias: bool, fmt: str, dtype: str, strict: bool) -> None:
+def fc(ctx: click.Context, shape: str, units: str, no_bias: bool, fmt: str, dtype: str) -> None:
     """A fully connected layer on input SHAPE (HxWxC, flattened, or a width): params and MACs, with the working.
 
     \b
@@ -170,7 +207,7 @@ def fc(ctx: click.Context, shape: str, units: str, no_bias: bool, fmt: str, dtyp
       convcalc fc 4096 -n 1000 --format json
     """
     run_lookup(ctx, "fc", shape, [("-n/--units", "units", units),
-                                  ("--no-bias", "bias", False if no_bias else None)], fmt, dtype, strict)
+                                  ("--no-bias", "bias", False if no_bias else None)], fmt, dtype, False)
 
 
 SOLVE_HELP = """

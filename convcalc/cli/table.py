@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import click
 
-from . import cli
+from . import cli, warn_if_channels_first
 from .options import conventions_from, counting_options
 
 CONVENTIONS_HELP = """
@@ -79,8 +79,12 @@ def table(ctx: click.Context, spec: str, fmt: str, dtype: str, batch: int, rf: b
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
-    report = analyse(load(spec), dtype=dtype, batch=batch, conventions=conventions_from(counting))
+    network = load(spec)
+    warn_if_channels_first(network)
+    report = analyse(network, dtype=dtype, batch=batch, conventions=conventions_from(counting))
     render(report, fmt, width=width, depth=depth, rf=rf, memory_unit=memory_unit)
+    # One JSON document: its "warnings" are what --strict fails on, so no error document follows.
+    ctx.meta["convcalc.json_errors"] = False
     if strict and report.warnings:
         n = len(report.warnings)
         first, note = report.warnings[0]

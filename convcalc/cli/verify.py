@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 import click
 
-from . import cli
+from . import cli, warn_if_channels_first
 
 if TYPE_CHECKING:
     from ..engine import Report
@@ -23,12 +23,19 @@ How it checks:
   at its true spatial size with channels scaled down (at most --channels), and
   with its true channels on one output position; both must match the engine at
   their own size, and the full-size figures are composed from them (MACs =
-  positions × MACs per position). --full runs every layer at its true size
-  (VGG-16 then takes tens of minutes).
+  positions × MACs per position). --full runs every layer at its true size.
+
+\b
+Budget: every run is planned from the engine's figures before any starts;
+one run may hold at most 10,000,000 elements (about 0.5 GB in pure Python)
+and do at most 2,000,000,000 multiplies (a few minutes). A spec with a run
+over either is refused (exit 2) at that layer: verify a smaller input, or
+drop --full (VGG-16's fc6 needs 102,793,728 elements at true size).
 
 \b
 Exit codes: 0 every figure agrees (layers without a reference are listed as
-not verified), 1 a figure disagrees, 2 bad input or usage, 3 internal error.
+not verified), 1 a figure disagrees, 2 bad input or usage or a run over the
+budget, 3 internal error, 130 interrupted.
 """
 
 
@@ -39,8 +46,8 @@ not verified), 1 a figure disagrees, 2 bad input or usage, 3 internal error.
 @click.option("--full", is_flag=True, help="Run every layer at its true size (slow: pure Python).")
 @click.option("--channels", "max_channels", type=click.IntRange(1, 1024), default=4, show_default=True,
               help="Most channels (and filters, units) in a scaled run.")
-@click.option("--seed", type=click.IntRange(0, 2**63), default=0, show_default=True,
-              help="Seed for the random weights and inputs.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+              help="Seed for the random weights and inputs: any whole number from 0.")
 @click.option("--width", type=click.IntRange(40, 1000), default=None, help="Table width (default: the terminal's).")
 @click.pass_context
 def verify(ctx: click.Context, spec: str, fmt: str, full: bool, max_channels: int, seed: int,
@@ -64,7 +71,9 @@ def verify(ctx: click.Context, spec: str, fmt: str, full: bool, max_channels: in
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
-    report = analyse(load(spec))
+    network = load(spec)
+    warn_if_channels_first(network)
+    report = analyse(network)
     start = time.perf_counter()
     result = _with_progress(report, full, max_channels, seed)
     seconds = time.perf_counter() - start
@@ -156,31 +165,37 @@ def _cell(c: "LayerCheck", quantity: str) -> str:
 
 
 def _print_table(v: "Verification", seconds: float, width: Optional[int]) -> None:
-    from rich import box
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
+    """Drawn with grid.py, as `convcalc table` is: numbers and marks are never cut; the name and
+    layer columns give way to a narrow terminal, 'measured on' wraps; a pipe or a file gets every
+    line at its full width."""
+    import sys
 
-    console = Console(width=width, highlight=False, soft_wrap=False)
+    from .. import grid
+
+    out = sys.stdout
+    if width is None:
+        width = grid.terminal_width(out)
     with_buffers = any(c.engine.buffers for c in v.layers)
-    table = Table(title=f"verify {v.network} — input {v.input}, seed {v.seed}", box=box.SIMPLE_HEAD,
-                  title_justify="left", pad_edge=False, padding=(0, 1), collapse_padding=True)
-    headers = ["#", "name", "layer", "output", "params", *(["buffers"] if with_buffers else []), "MACs", "measured on"]
-    for h in headers:
-        table.add_column(h, justify="right" if h in ("#", "params", "buffers", "MACs") else "left",
-                         no_wrap=h != "measured on", style="dim" if h == "#" else None)
+    quantities = ["output", "params", *(["buffers"] if with_buffers else []), "macs"]
+    columns = [grid.Column("#", style="dim"), grid.Column("name", "left", shrink=8, shrink_order=2),
+               grid.Column("layer", "left", shrink=12, shrink_order=1), grid.Column("output", "left"),
+               grid.Column("params"), *([grid.Column("buffers")] if with_buffers else []), grid.Column("MACs"),
+               grid.Column("measured on", "left", wrap=True)]
+    rows: List[Optional[grid.Row]] = []
     for c in v.layers:
-        quantities = ["output", "params", *(["buffers"] if with_buffers else []), "macs"]
         if c.status == "verified" or c.status == "failed" and c.measured is not None:
             how = f"scaled: {c.scaled}" if c.scaled else ("true size" if c.runs else "")
         else:
             how = f"{'✗' if c.status == 'failed' else '–'} {c.status} ({c.reason})"
-        cells = [str(c.index), c.name, c.description, *(_cell(c, q) for q in quantities), how]
-        table.add_row(*map(escape, cells),
-                      style="red" if c.status == "failed" else ("yellow" if c.status == "not verified" else None))
-    console.print(table)
-    for line in closing_lines(v, seconds):
-        console.print(line, markup=False, highlight=False)
+        style = "red" if c.status == "failed" else ("yellow" if c.status == "not verified" else "")
+        rows.append(grid.Row((str(c.index), c.name, c.description, *(_cell(c, q) for q in quantities), how), style))
+    lines = [[(f"verify {v.network} — input {v.input}, seed {v.seed}", "")], []] + grid.layout(columns, rows, width)
+    lines.append([])
+    for text in closing_lines(v, seconds):  # wrapped at the width, each keeping its indent
+        indent = text[:len(text) - len(text.lstrip(" "))]
+        lines += [[(indent, "")] + line for line in grid.paragraph(text.lstrip(" "), "",
+                                                                     width and max(20, width - len(indent)))]
+    grid.write(lines, out)
 
 
 def _number(value: Any) -> str:
