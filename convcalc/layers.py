@@ -179,7 +179,7 @@ def check_rank(x: Shape, rank: Optional[int], kind: str) -> None:
 
 @functools.lru_cache(maxsize=4096)  # shape, params, MACs, notes and fields all ask for the same windows
 def windows(
-    x: Shape, kernel: Ints, stride: Ints, pad: Padding, dilation: Ints, ceil_mode: bool = False
+    x: Shape, kernel: Ints, stride: Ints, pad: Padding, dilation: Ints, ceil_mode: bool = False, pool: bool = False
 ) -> Tuple[Window, ...]:
     """Resolve per-axis options against input ``x`` into one ``Window`` per spatial axis."""
     kernel, stride, dilation = (
@@ -196,7 +196,7 @@ def windows(
             before = after = 0
         else:
             before = after = expand(pad, x, "padding")[axis]  # type: ignore[arg-type]
-        result.append(Window(size, kernel[axis], stride[axis], dilation[axis], before, after, ceil_mode))
+        result.append(Window(size, kernel[axis], stride[axis], dilation[axis], before, after, ceil_mode, pool))
     return tuple(result)
 
 
@@ -207,13 +207,11 @@ def window_out(ws: Tuple[Window, ...]) -> Tuple[int, ...]:
     """Output spatial sizes; a window larger than its padded input is an error that shows why."""
     names = AXIS_NAMES.get(len(ws), tuple(f"axis {i}" for i in range(len(ws))))
     for name, w in zip(names, ws):
-        if w.span < 0:
+        if w.out_size < 1:
             dilated = f" (dilated {w.effective_kernel})" if w.dilation > 1 else ""
             raise LayerError(
                 f"kernel {w.kernel}{dilated} exceeds padded input {w.padded} along {name} "
-                f"({w.size} + {w.pad_before + w.pad_after} padding): "
-                f"({w.size} − {w.effective_kernel} + {w.pad_before + w.pad_after})/{w.stride} + 1 "
-                f"= {Fraction(w.span, w.stride) + 1} ≤ 0",
+                f"({w.size} + {w.pad_before + w.pad_after} padding): {w.working()} ≤ 0",
                 hint=f"use a kernel of at most {w.padded} or pad the input",
             )
     return tuple(w.out_size for w in ws)
@@ -264,10 +262,11 @@ def fit_notes(ws: Tuple[Window, ...]) -> Tuple[Note, ...]:
 
 
 def fit_suggestion(w: Window) -> str:
-    """The nearest symmetric padding that fits, else the nearest input sizes that do.
+    """The nearest symmetric padding that fits and the layer accepts, else the nearest input sizes
+    that fit.
 
     Padding q fits when ``2q ≡ F_eff − W (mod S)``: solved as a congruence, not by search, so
-    a stride of 10^9 costs nothing.
+    a stride of 10^9 costs nothing. A pool accepts at most ``w.most_padding``.
     """
     f, size, stride, pad = w.effective_kernel, w.size, w.stride, w.pad_before
     c = (f - size) % stride
@@ -277,16 +276,39 @@ def fit_suggestion(w: Window) -> str:
         k = (pad - residue) // period
         candidates = [residue + j * period for j in (k, k + 1)]
         candidates = [q if q >= lowest else residue + -(-(lowest - residue) // period) * period for q in candidates]
-        best = min(candidates, key=lambda q: (abs(q - pad), q))
-        return f"Padding {best} would fit (output {(size + 2 * best - f) // stride + 1})."
+        if w.most_padding is not None:
+            top = residue + (w.most_padding - residue) // period * period  # the most that fits and is accepted
+            candidates = [q for q in candidates if q <= w.most_padding] or ([top] if top >= lowest else [])
+        if candidates:
+            best = min(candidates, key=lambda q: (abs(q - pad), q))
+            return f"Padding {best} would fit (output {(size + 2 * best - f) // stride + 1})."
     above = size + (f - 2 * pad - size) % stride
     below = size - (size + 2 * pad - f) % stride
     sizes = f"{below} or {above}" if below >= 1 and below + 2 * pad >= f else f"{above}"
-    return f"No symmetric padding fits; input {sizes} would."
+    which = "symmetric padding" if w.most_padding is None else f"padding the pool accepts (at most {w.most_padding})"
+    return f"No {which} fits; input {sizes} would."
 
 
 def pad_text(pad: Padding) -> str:
     return pad if isinstance(pad, str) else axes_text(pad)
+
+
+def pytorch_notes(pad: Padding, stride: Ints, pool: bool = False) -> Tuple[Note, ...]:
+    """'same' padding that PyTorch would refuse: convcalc keeps TensorFlow's rule, and says so.
+
+    PyTorch's convs take ``padding='same'`` only at stride 1 ("padding='same' is not supported
+    for strided convolutions"); its pools take no 'same' at all.
+    """
+    if pad != "same" or (not pool and max(stride) == 1):
+        return ()
+    if pool:
+        text = ("padding 'same' follows TensorFlow (output ⌈W/S⌉, the odd pixel of padding after); "
+                "PyTorch's pools take no padding='same', so PyTorch would refuse this layer")
+    else:
+        text = (f"padding 'same' with stride {axes_text(stride)} follows TensorFlow (output ⌈W/S⌉, the odd pixel "
+                "of padding after); PyTorch would refuse this layer: \"padding='same' is not supported for "
+                "strided convolutions\"")
+    return (Note("info", "same-not-pytorch", text, "'same': TensorFlow's rule, not PyTorch's"),)
 
 
 # --- the rules ---------------------------------------------------------------------------
@@ -313,7 +335,7 @@ class SlidingWeights(Layer):
         return tuple(window_step(w) for w in self._windows(x))
 
     def notes(self, x: Shape) -> Tuple[Note, ...]:
-        return fit_notes(self._windows(x))
+        return fit_notes(self._windows(x)) + pytorch_notes(self.padding, self.stride)  # type: ignore[attr-defined]
 
 
 @value
@@ -383,13 +405,15 @@ class Conv(SlidingWeights):
 class Pool(Layer):
     """Max or average pooling over each channel separately.
 
-    Shape: ``W2 = (W1 − F + 2P)/S + 1`` per axis (floor, or ceil with PyTorch's rule that the last
-    window starts inside the input or left padding); ``D2 = D1``. No parameters, no MACs.
+    Shape: ``W2 = (W1 − F_eff + 2P)/S + 1`` per axis with ``F_eff = D·(F − 1) + 1`` (floor, or
+    ceil with PyTorch's rule that the last window starts inside the input or left padding);
+    ``D2 = D1``. No parameters, no MACs. Padding is at most half the kernel, as PyTorch wants.
     """
 
     family: ClassVar[str] = "pool"
     leading: ClassVar[Optional[str]] = "kernel"
     label: ClassVar[str] = "POOL"
+    dilates: ClassVar[bool] = True  # PyTorch's MaxPool takes a dilation; its AvgPool does not
 
     kernel: Ints = option((2,), per_axis, letter="k", aliases=("kernel_size", "size", "pool_size", "f"),
                           help="window F (default 2, so a bare 'maxpool' is VGG's 2x2 stride 2)")
@@ -399,6 +423,8 @@ class Pool(Layer):
                               help="padding P per side, at most half the kernel (default 0)")
     ceil_mode: bool = option(False, boolean, letter="ceil", flag=True, aliases=("ceil",),
                              help="round the output size up, PyTorch's ceil_mode ('ceil' in a layer string)")
+    dilation: Ints = option((1,), per_axis, letter="d", aliases=("dilation_rate",),
+                            help="dilation D (default 1; max pooling only, as PyTorch)")
     rank: Optional[int] = None  # set by the kind: maxpool1d, avgpool3d ...
 
     def __post_init__(self) -> None:
@@ -407,11 +433,17 @@ class Pool(Layer):
 
     def _windows(self, x: Shape) -> Tuple[Window, ...]:
         check_rank(x, self.rank, f"{self.kind}{self.rank}d")
-        ws = windows(x, self.kernel, self.stride or self.kernel, self.padding, (1,), self.ceil_mode)
+        if self.dilation != (1,) and not self.dilates:
+            raise LayerError(f"{self.kind} takes no dilation, got d{axes_text(self.dilation)}",
+                             hint="PyTorch's AvgPool has no dilation; only max pooling dilates its window")
+        ws = windows(x, self.kernel, self.stride or self.kernel, self.padding, self.dilation, self.ceil_mode,
+                     pool=True)
         for w in ws:
-            if 2 * max(w.pad_before, w.pad_after) > w.kernel and self.padding != "same":
+            most = w.most_padding or 0
+            if max(w.pad_before, w.pad_after) > most and self.padding != "same":
                 raise LayerError(
-                    f"padding {w.pad_before} is more than half the kernel {w.kernel}",
+                    f"padding {max(w.pad_before, w.pad_after)} is more than half the kernel {w.kernel} "
+                    f"(at most {most})",
                     hint="PyTorch refuses it: such a window could see nothing but padding",
                 )
         return ws
@@ -429,13 +461,15 @@ class Pool(Layer):
         return tuple(window_step(w) for w in self._windows(x))
 
     def notes(self, x: Shape) -> Tuple[Note, ...]:
-        return fit_notes(self._windows(x))
+        return fit_notes(self._windows(x)) + pytorch_notes(self.padding, self.stride or self.kernel, pool=True)
 
     def describe(self) -> str:
         parts = [f"{self.label} {window_text(self.kernel, self.rank)}",
                  f"s{axes_text(self.stride or self.kernel)}"]
         if self.padding not in ((0,), "valid"):
             parts.append(f"p{pad_text(self.padding)}")
+        if self.dilation != (1,):
+            parts.append(f"d{axes_text(self.dilation)}")
         if self.ceil_mode:
             parts.append("ceil")
         return " ".join(parts)
@@ -449,6 +483,7 @@ class MaxPool(Pool):
 @value
 class AvgPool(Pool):
     label: ClassVar[str] = "AVG POOL"
+    dilates: ClassVar[bool] = False
 
 
 @value

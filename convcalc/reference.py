@@ -121,24 +121,24 @@ def slide(size: int, kernel: int, stride: int = 1, dilation: int = 1, before: in
     """Where a window starts along one axis, in padded coordinates, found by sliding it.
 
     Floor mode keeps every start whose window lies inside the padded input. Ceil mode (PyTorch's
-    rule) adds a window while the last one stopped short of the padded end, as long as it starts
-    inside the input or its left padding; such a window hangs over the end.
+    rule, ``pooling_output_shape`` in aten/src/ATen/native/Pool.h) keeps a start ``t`` while the
+    window one stride before it stopped short of the padded end, as long as ``t`` lies inside the
+    input or its left padding; such a window hangs over the end. The first window counts too:
+    a window larger than the padded input is kept when it overhangs by less than a stride
+    (``2x2`` input, kernel 3, stride 2, ceil: one window).
     """
     taps = dilation * (kernel - 1) + 1
     padded = before + size + after
     if min(size, kernel, stride, dilation) < 1 or min(before, after) < 0:
         raise ValueError(f"bad window: {size=}, {kernel=}, {stride=}, {dilation=}, {before=}, {after=}")
-    if taps > padded:
-        raise ValueError(f"window of {taps} taps does not fit the padded input of {padded} ({size=})")
-    starts = [0]
-    while True:
-        s = starts[-1] + stride
-        if ceil_mode:
-            if starts[-1] + taps >= padded or s >= size + before:
-                return starts
-        elif s + taps > padded:
-            return starts
-        starts.append(s)
+    starts: List[int] = []
+    t = 0
+    while (t - stride + taps < padded and t < size + before) if ceil_mode else t + taps <= padded:
+        starts.append(t)
+        t += stride
+    if not starts:
+        raise ValueError(f"window of {taps} taps does not fit the padded input of {padded} ({size=}, {ceil_mode=})")
+    return starts
 
 
 def same_pads(size: int, taps: int, stride: int) -> Tuple[int, int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from fractions import Fraction
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import pytest
 from hypothesis import assume, example, given, settings
@@ -33,22 +33,19 @@ def window_starts(size: int, kernel: int, stride: int, dilation: int = 1, before
     """Where a window starts along one padded axis, found by sliding it (0 is the padded start).
 
     Floor mode: every start s = 0, S, 2S, ... whose window lies inside the padded input.
-    Ceil mode (PyTorch): keep sliding while the previous window stopped short of the padded end,
-    but only to starts inside the input or its left padding (s < W + P_before).
+    Ceil mode (PyTorch's pooling_output_shape): keep a start while the window one stride before
+    it stopped short of the padded end, but only starts inside the input or its left padding
+    (s < W + P_before). The first window too: one larger than the padded input counts when it
+    overhangs by less than a stride.
     """
     taps = dilation * (kernel - 1) + 1
     padded = before + size + after
-    if taps > padded:
-        return []
-    starts = [0]
-    while True:
-        s = starts[-1] + stride
-        if ceil_mode:
-            if not (starts[-1] + taps < padded and s < size + before):
-                return starts
-        elif s + taps > padded:
-            return starts
+    starts: List[int] = []
+    s = 0
+    while (s - stride + taps < padded and s < size + before) if ceil_mode else s + taps <= padded:
         starts.append(s)
+        s += stride
+    return starts
 
 
 def reference_conv(
@@ -110,9 +107,11 @@ def windows(draw, ceil_mode=None):
 @example(Window(55, 3, 2, ceil_mode=True))
 @example(Window(6, 3, 2, ceil_mode=True))  # the ceil-mode window that runs past the end
 @example(Window(5, 2, 2, 1, 1, 1, ceil_mode=True))  # the one PyTorch drops: it would start in the padding
+@example(Window(2, 3, 2, ceil_mode=True))  # larger than the input, but overhangs by less than a stride: 1
+@example(Window(2, 4, 2, ceil_mode=True))  # overhangs by a whole stride: none
 def test_out_size_counts_window_starts(w):
     starts = window_starts(w.size, w.kernel, w.stride, w.dilation, w.pad_before, w.pad_after, w.ceil_mode)
-    assert w.out_size == len(starts)
+    assert max(w.out_size, 0) == len(starts)
 
 
 @SETTINGS
@@ -132,21 +131,37 @@ def pools(draw):
     return Window(size, kernel, draw(st.integers(1, 6)), 1, pad, pad, draw(st.booleans()))
 
 
+@st.composite
+def any_pools(draw):
+    """A max pool with padding at most half the window, any dilation; the window may not fit."""
+    kernel = draw(st.integers(1, 7))
+    pad = draw(st.integers(0, kernel // 2))
+    return Window(draw(st.integers(1, 30)), kernel, draw(st.integers(1, 6)), draw(st.integers(1, 3)), pad, pad,
+                  draw(st.booleans()))
+
+
 @SETTINGS
-@given(pools(), st.integers(1, 64), st.booleans())
+@given(any_pools(), st.integers(1, 64), st.booleans())
 @example(Window(55, 3, 2), 96, False)  # AlexNet's POOL1: 27
 @example(Window(112, 3, 2, 1, 1, 1, ceil_mode=True), 64, True)
+@example(Window(2, 3, 2, ceil_mode=True), 1, False)  # PyTorch: 1x1 (the issue's 2x2x1 maxpool3s2ceil)
+@example(Window(8, 2, 1, 2), 1, True)  # nn.MaxPool2d(2, 1, dilation=2) on 8x8: 6x6
 def test_pool_output_through_the_api(w, channels, yaml):
     """The pool rule, through parse -> analyse, lands its windows where the oracle does."""
     ceil = "ceil" if w.ceil_mode else ""
     if yaml:
         spec = parse_yaml(f"input: [{w.size}, {w.size}, {channels}]\nlayers:\n"
                           f"  - maxpool: {{kernel: {w.kernel}, stride: {w.stride}, padding: {w.pad_before}, "
-                          f"ceil_mode: {str(w.ceil_mode).lower()}}}\n")
+                          f"dilation: {w.dilation}, ceil_mode: {str(w.ceil_mode).lower()}}}\n")
     else:
-        spec = parse_string(f"{w.size}x{w.size}x{channels} maxpool{w.kernel}s{w.stride}p{w.pad_before}{ceil}")
+        spec = parse_string(f"{w.size}x{w.size}x{channels} "
+                            f"maxpool{w.kernel}s{w.stride}p{w.pad_before}d{w.dilation}{ceil}")
+    n = len(window_starts(w.size, w.kernel, w.stride, w.dilation, w.pad_before, w.pad_before, w.ceil_mode))
+    if n == 0:  # PyTorch: "Output size is too small"
+        with pytest.raises(ShapeError, match="≤ 0"):
+            analyse(spec)
+        return
     [layer] = analyse(spec).layers
-    n = len(window_starts(w.size, w.kernel, w.stride, 1, w.pad_before, w.pad_before, w.ceil_mode))
     assert layer.output == Shape((n, n), channels)
     assert (layer.params, layer.macs) == (0, 0)
 
@@ -245,7 +260,8 @@ def test_conv_of_any_rank(spatial, channels, filters, kernel, stride, pad):
 # --- (c) the stride-does-not-fit note ------------------------------------------------------------
 
 _PAD_FITS = re.compile(r"Padding (\d+) would fit \(output (\d+)\)\.")
-_NO_PAD = re.compile(r"No symmetric padding fits; input (\d+)(?: or (\d+))? would\.")
+_NO_PAD = re.compile(r"No (?:symmetric padding|padding the pool accepts \(at most \d+\)) fits; "
+                     r"input (\d+)(?: or (\d+))? would\.")
 
 
 def fitting_pads(size: int, taps: int, stride: int) -> List[int]:
@@ -254,9 +270,11 @@ def fitting_pads(size: int, taps: int, stride: int) -> List[int]:
             if size + 2 * q >= taps and (size + 2 * q - taps) % stride == 0]
 
 
-def check_suggestion(text: str, size: int, kernel: int, stride: int, dilation: int, pad: int) -> None:
+def check_suggestion(text: str, size: int, kernel: int, stride: int, dilation: int, pad: int,
+                     most: Optional[int] = None) -> None:
+    """The suggested padding fits, is the nearest that does, and (a pool's) is at most ``most``."""
     taps = dilation * (kernel - 1) + 1
-    fits = fitting_pads(size, taps, stride)
+    fits = [q for q in fitting_pads(size, taps, stride) if most is None or q <= most]
     m = _PAD_FITS.search(text)
     if m:
         q, out = int(m.group(1)), int(m.group(2))
@@ -323,6 +341,7 @@ MISFIT_CODES = ("stride-does-not-fit", "stride-skips-padding", "stride-skips-by-
 @given(pools())
 @example(Window(7, 3, 3))
 @example(Window(7, 3, 3, ceil_mode=True))
+@example(Window(8, 3, 3))  # padding 2 would fit, but a pool takes at most 1: suggest only what is accepted
 def test_pool_warns_exactly_when_the_stride_does_not_fit_and_never_in_ceil_mode(w):
     ceil = "ceil" if w.ceil_mode else ""
     [layer] = analyse(parse_string(f"{w.size}x{w.size}x8 maxpool{w.kernel}s{w.stride}p{w.pad_before}{ceil}")).layers
@@ -330,7 +349,7 @@ def test_pool_warns_exactly_when_the_stride_does_not_fit_and_never_in_ceil_mode(
     misfit = (w.size - w.kernel + 2 * w.pad_before) % w.stride != 0
     assert len(warnings) == (1 if misfit and not w.ceil_mode else 0)
     if warnings and warnings[0].code != "stride-skips-by-design":
-        check_suggestion(warnings[0].text, w.size, w.kernel, w.stride, 1, w.pad_before)
+        check_suggestion(warnings[0].text, w.size, w.kernel, w.stride, 1, w.pad_before, w.kernel // 2)
 
 
 # --- (d) 'same' padding --------------------------------------------------------------------------
@@ -393,3 +412,47 @@ def test_a_pool_window_larger_than_its_input_is_a_shape_error():
         analyse(parse_string("8x8x3 conv4k3 maxpool7s2"))  # 6x6 after the conv
     assert (info.value.loc.line, info.value.loc.column) == (1, 15)
     assert "kernel 7 exceeds padded input 6" in info.value.message
+
+
+# --- PyTorch's pooling: ceil mode past the input, dilation, refusals that show their working ----
+
+
+@pytest.mark.parametrize("text, out", [
+    ("2x2x1 maxpool3s2ceil", "1x1x1"),  # torch 2.13: MaxPool2d(3, 2, ceil_mode=True) on 2x2 -> 1x1
+    ("2x2x1 avgpool3s2ceil", "1x1x1"),
+    ("2x1 maxpool1d3s2ceil", "1x1"),
+    ("2x2x2x1 avgpool3d3s2ceil", "1x1x1x1"),
+    ("5x1 maxpool1d7s6ceil", "1x1"),  # MaxPool1d(7, 6, ceil_mode=True) on 5 -> 1
+    ("8x8x1 maxpool2s1d2", "6x6x1"),  # MaxPool2d(2, 1, dilation=2) on 8x8 -> 6x6
+    ("8x8x1 maxpool2s2p1d2", "4x4x1"),  # MaxPool2d(2, padding=1, dilation=2) on 8x8 -> 4x4
+])
+def test_pools_give_pytorchs_sizes(text, out):
+    assert str(analyse(parse_string(text)).output) == out
+
+
+@pytest.mark.parametrize("text, working", [
+    ("8x8x4 conv4k9s2", "⌊(8 + 0 − 9)/2⌋ + 1 = ⌊−1/2⌋ + 1 = 0 ≤ 0"),
+    ("2x2x1 maxpool3s2", "⌊(2 + 0 − 3)/2⌋ + 1 = ⌊−1/2⌋ + 1 = 0 ≤ 0"),
+    ("2x2x1 maxpool5s2ceil", "⌈(2 + 0 − 5)/2⌉ + 1 = ⌈−3/2⌉ + 1 = 0 ≤ 0"),
+])
+def test_a_refusal_shows_correct_working(text, working):
+    with pytest.raises(ShapeError) as e:
+        analyse(parse_string(text))
+    assert working in e.value.message
+
+
+def test_avg_pool_refuses_dilation_as_pytorch():
+    with pytest.raises(ShapeError, match="no dilation"):
+        analyse(parse_string("8x8x1 avgpool2s1d2"))
+
+
+@pytest.mark.parametrize("text, noted", [
+    ("32x32x3 conv8k3s2psame", True),  # PyTorch: "padding='same' is not supported for strided convolutions"
+    ("32x32x3 conv8k3s1psame", False),
+    ("32x32x3 dwconvk3s2psame", True),
+    ("32x32x3 maxpool3s2psame", True),  # PyTorch's pools take no 'same'
+    ("32x32x3 conv8k3s2p1", False),
+])
+def test_same_padding_pytorch_refuses_is_said(text, noted):
+    [layer] = analyse(parse_string(text)).layers
+    assert any(n.code == "same-not-pytorch" for n in layer.notes) == noted

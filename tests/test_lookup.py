@@ -282,3 +282,16 @@ def test_nearest_strides_are_divisors_of_the_span_either_side():
 def test_step_reads_like_the_notes():
     assert str(Step("params", "params", "11·11·3·96 + 96", 34_944, "34,944")) == "params = 11·11·3·96 + 96 = 34,944"
     assert str(Step("params", "params", "", 0, "0 (no weights)")) == "params = 0 (no weights)"
+
+
+def test_pool_suggests_only_padding_it_accepts():
+    # 8x8, 3x3 stride 3: padding 2 would fit, but a pool takes at most half its kernel (1)
+    result = CliRunner().invoke(cli, ["pool", "8x8x16", "-k", "3", "-s", "3"])
+    assert result.exit_code == 0
+    assert "Padding 2" not in result.output and "at most 1" in result.output
+    assert CliRunner().invoke(cli, ["pool", "8x8x16", "-k", "3", "-s", "3", "-p", "2"]).exit_code == 2
+
+
+def test_lookup_says_pytorch_refuses_strided_same():
+    result = CliRunner().invoke(cli, ["conv", "32x32x3", "-n", "8", "-k", "3", "-s", "2", "-p", "same"])
+    assert result.exit_code == 0 and "PyTorch would refuse this layer" in result.output
