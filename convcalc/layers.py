@@ -878,11 +878,19 @@ class SeparableConv(SlidingWeights):
                 + ("" if self.bias else " nb"))
 
 
+def scaled_size(size: int, scale: float) -> int:
+    """PyTorch's output size for a scale factor: the float64 product, floored (not exact decimals)."""
+    return math.floor(float(size) * float(scale))
+
+
 @value
 class Upsample(Layer):
     """Upsampling by a scale factor or to a size (PyTorch ``Upsample``/``interpolate``).
 
-    Shape: ``floor(W·scale)`` per axis, or ``size``. No parameters; interpolation is not counted.
+    Shape: ``size`` per axis, or PyTorch's ``floor(float64(W)·float64(scale))`` (aten's
+    ``upsample.h``, ``compute_output_size``): the product is taken in binary floating point, as
+    PyTorch does, so ``100·0.29`` (= 28.999999999999996) gives 28 and ``50·2.3`` gives 114,
+    not the 29 and 115 of exact decimal arithmetic. No parameters; interpolation is not counted.
     """
 
     family: ClassVar[str] = "up"
@@ -903,7 +911,7 @@ class Upsample(Layer):
         factors = self.scale * x.rank if len(self.scale) == 1 else self.scale
         if len(factors) != x.rank or x.rank == 0:
             raise LayerError(f"scale {self.scale} does not match the input {x}")
-        return Shape(tuple(math.floor(w * Fraction(str(f))) for w, f in zip(x.spatial, factors)), x.channels)
+        return Shape(tuple(scaled_size(w, f) for w, f in zip(x.spatial, factors)), x.channels)
 
     def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
         """Output ``o`` samples input coordinate ``(o + ½)/s − ½`` (PyTorch, align_corners=False):
@@ -1120,7 +1128,8 @@ KINDS: Tuple[Kind, ...] = (
       for name in ACTIVATIONS),
     Kind("layernorm", LayerNorm, ("ln",), "layer normalisation over channels"),
     Kind("groupnorm", GroupNorm, ("gn",), "group normalisation"),
-    Kind("upsample", Upsample, ("interpolate", "upsampling2d", "up"), "upsampling (nearest, bilinear ...)"),
+    Kind("upsample", Upsample, ("interpolate", "upsampling2d", "up"),
+         "upsampling (nearest, bilinear ...); with a scale, floor(W·scale) in float64 as PyTorch: 100·0.29 → 28"),
     Kind("pad", ZeroPad, ("zeropad", "zeropad2d", "zeropadding2d"), "explicit zero padding"),
     Kind("shuffle", ChannelShuffle, ("channelshuffle",), "channel shuffle"),
     Kind("dropout", Dropout, ("drop",), "dropout"),

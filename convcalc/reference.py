@@ -796,7 +796,8 @@ class Upsample(Weightless):
     """Nearest-neighbour upsampling (PyTorch's mode='nearest').
 
     Give the output ``size``, or a ``scale`` per axis (whole or not): the output is then
-    ``floor(n·scale)`` long, PyTorch's definition, and output ``o`` copies input
+    ``floor(n·scale)`` long, the product in float64 as PyTorch computes it (``100·0.29`` gives 28),
+    and output ``o`` copies input
     ``floor(o / scale)``; with a size, input ``floor(o·n/size)``.
     """
 
@@ -815,9 +816,11 @@ class Upsample(Weightless):
             scales = (self.scale,) * rank if isinstance(self.scale, (int, float)) else tuple(self.scale or ())
             if len(scales) == 1:
                 scales = scales * rank
-            factors = [Fraction(str(f)) for f in scales]  # 1.1 is 11/10, not the nearest binary float
-            sources = [[min(math.floor(o / f), n - 1) for o in range(math.floor(n * f))]
-                       for n, f in zip(x.spatial, factors)]
+            # PyTorch's size: the float64 product, floored (100·0.29 = 28.999999999999996 → 28)
+            sizes = [math.floor(float(n) * float(f)) for n, f in zip(x.spatial, scales)]
+            factors = [Fraction(str(f)) for f in scales]  # which input each output copies: exact
+            sources = [[min(math.floor(o / f), n - 1) for o in range(big)]
+                       for n, f, big in zip(x.spatial, factors, sizes)]
             if not all(sources):
                 raise ValueError(f"scale {self.scale} leaves no output of {x.shape=}")
         strides = flat_strides(x.spatial)

@@ -456,3 +456,17 @@ def test_avg_pool_refuses_dilation_as_pytorch():
 def test_same_padding_pytorch_refuses_is_said(text, noted):
     [layer] = analyse(parse_string(text)).layers
     assert any(n.code == "same-not-pytorch" for n in layer.notes) == noted
+
+
+@pytest.mark.parametrize("size, scale, out", [
+    (100, "0.29", 28),  # torch 2.13, nn.Upsample(scale_factor=0.29) on 100: 28 (100·0.29 = 28.999999999999996)
+    (50, "2.3", 114),  # 114.99999999999999
+    (90, "1.4", 125),
+    (10, "1.5", 15),
+    (7, "0.7", 4),
+    (3, "1.1", 3),
+])
+def test_upsample_floors_the_float64_product_as_pytorch(size, scale, out):
+    assert analyse(parse_string(f"{size}x{size}x3 upsample{scale}")).output == Shape((out, out), 3)
+    spec = parse_yaml(f"input: [{size}, 3]\nlayers:\n  - upsample: {{scale: {scale}}}\n")
+    assert analyse(spec).output == Shape((out,), 3)

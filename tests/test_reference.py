@@ -538,3 +538,9 @@ def test_every_parameter_is_live():
     live(lambda: ref.ConvTranspose.random(rng, 4, 2, 2, stride=2, padding=1, groups=2), x2)
     live(lambda: ref.Linear.random(rng, 100, 3), x2)
     live(lambda: ref.BatchNorm.random(rng, 4), x2)
+
+
+def test_upsample_size_is_pytorchs_float64_floor():
+    # torch 2.13: nn.Upsample(scale_factor=0.29) on 100 gives 28, scale 2.3 on 50 gives 114
+    assert ref.Upsample(scale=0.29)(Tensor.random((1, 100), random.Random(0))).output.shape == (1, 28)
+    assert ref.Upsample(scale=2.3)(Tensor.random((1, 50), random.Random(0))).output.shape == (1, 114)
