@@ -228,7 +228,10 @@ def fit_notes(ws: Tuple[Window, ...]) -> Tuple[Note, ...]:
     notes = []
     seen = set()
     for name, w in zip(names, ws):
-        if w.fits or w.ceil_mode or w.span < 0:
+        # a window smaller than its stride leaves holes between windows whether or not the stride
+        # divides the span (41 and 40 wide alike): said for every such axis, not only the misfits
+        skips = w.effective_kernel < w.stride and w.span > 0
+        if (w.fits and not skips) or w.ceil_mode or w.span < 0:
             continue
         key = (w.size, w.kernel, w.stride, w.dilation, w.pad_before, w.pad_after)
         if key in seen:  # a square layer gets one note, not one per axis
@@ -239,10 +242,17 @@ def fit_notes(ws: Tuple[Window, ...]) -> Tuple[Note, ...]:
         value = Fraction(w.span, w.stride) + 1
         formula = f"({w.size} − {w.effective_kernel}{f' + {p}' if p else ''})/{w.stride} + 1 = {float(value):.2f}"
         left_over = w.span % w.stride
-        if w.effective_kernel < w.stride:  # a strided 1x1 conv skips pixels by design, not by accident
-            text = (f"{formula}{where}: floored to {math.floor(value)} as PyTorch does; the window is smaller "
-                    f"than the stride, so it skips pixels by design (the leftover is one more of them).")
-            notes.append(Note("info", "stride-skips-by-design", text, f"{float(value):.2f}: skips by design"))
+        if skips:  # a strided 1x1 conv skips pixels by design, not by accident
+            gap = w.stride - w.effective_kernel
+            holes = (f"the window ({w.effective_kernel}) is smaller than the stride, so it skips {gap} of every "
+                     f"{w.stride} input rows/columns by design")
+            if w.fits:
+                text = f"{formula.rsplit(' = ', 1)[0]} = {w.out_size}{where}: {holes}."
+                notes.append(Note("info", "stride-skips-by-design", text, f"{w.out_size}: skips by design"))
+            else:
+                text = (f"{formula}{where}: floored to {math.floor(value)} as PyTorch does; {holes} "
+                        f"(the leftover is one more of them).")
+                notes.append(Note("info", "stride-skips-by-design", text, f"{float(value):.2f}: skips by design"))
             continue
         if left_over <= w.pad_after:  # the windows skip only padding: every input pixel is still seen
             text = (f"{formula}{where}: floored to {math.floor(value)} as PyTorch does; the last {left_over} "

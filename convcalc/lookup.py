@@ -320,7 +320,9 @@ def fit_advice(r: LayerReport) -> Tuple[str, ...]:
         where = f" along {name}" if len(set(ws)) > 1 else ""
         left = w.span % w.stride
         value = Fraction(w.span, w.stride) + 1
-        if notes[0].level == "warning":
+        if notes[0].code == "stride-skips-by-design":  # nothing to fix: say what the note says
+            text = notes[0].text
+        elif notes[0].level == "warning":
             lost = left - w.pad_after
             unseen = "the last input row/column is" if lost == 1 else f"the last {lost} input rows/columns are"
             text = (f"stride {w.stride} does not fit{where}: floored to {math.floor(value)} as PyTorch does, so "

@@ -303,6 +303,7 @@ def check_suggestion(text: str, size: int, kernel: int, stride: int, dilation: i
 @example(7, 7, 3, 3, 3, 3, 0, 1)  # the notes' 2.33
 @example(32, 32, 5, 5, 2, 2, 0, 1)  # "F = 5, S = 2, P = ? (whatever fits)": nothing does on 32
 @example(1, 1, 2, 2, 2, 2, 1, 1)  # no padding fits, and no smaller input either
+@example(41, 40, 1, 1, 2, 2, 0, 1)  # a strided 1x1 conv skips by design on odd and even sizes alike
 def test_conv_warns_exactly_when_the_stride_does_not_fit(h, w, kh, kw, sh, sw, pad, dilation):
     assume(dilation * (max(kh, kw) - 1) + 1 <= min(h, w) + 2 * pad)
     text = f"{h}x{w}x1 conv1k{kh}x{kw}s{sh}x{sw}p{pad}d{dilation}"
@@ -313,7 +314,16 @@ def test_conv_warns_exactly_when_the_stride_does_not_fit(h, w, kh, kw, sh, sw, p
     warnings = [n for n in layer.notes if n.code in MISFIT_CODES]
     axes_ = [(h, kh, sh), (w, kw, sw)]
     misfits = {a for a in axes_ if (a[0] - (dilation * (a[1] - 1) + 1) + 2 * pad) % a[2] != 0}
-    assert len(warnings) == len(misfits)  # one note per distinct misfit axis, none when all fit
+    # a window smaller than the stride skips input by design, whether or not the stride fits
+    skipping = {a for a in axes_ if dilation * (a[1] - 1) + 1 < a[2] and a[0] + 2 * pad > dilation * (a[1] - 1) + 1}
+    assert len(warnings) == len(misfits | skipping)  # one note per distinct such axis, none otherwise
+    for size, kernel, stride in skipping - misfits:
+        taps = dilation * (kernel - 1) + 1
+        out = (size - taps + 2 * pad) // stride + 1
+        formula = f"({size} − {taps}{f' + {2 * pad}' if pad else ''})/{stride} + 1 = {out}"
+        [note] = [n for n in warnings if n.text.startswith(formula)]
+        assert note.code == "stride-skips-by-design" and note.level == "info"
+        assert f"skips {stride - taps} of every {stride}" in note.text
     for note in warnings:
         assert (note.level == "warning") == (note.code == "stride-does-not-fit")
     for size, kernel, stride in misfits:
@@ -347,7 +357,8 @@ def test_pool_warns_exactly_when_the_stride_does_not_fit_and_never_in_ceil_mode(
     [layer] = analyse(parse_string(f"{w.size}x{w.size}x8 maxpool{w.kernel}s{w.stride}p{w.pad_before}{ceil}")).layers
     warnings = [n for n in layer.notes if n.code in MISFIT_CODES]
     misfit = (w.size - w.kernel + 2 * w.pad_before) % w.stride != 0
-    assert len(warnings) == (1 if misfit and not w.ceil_mode else 0)
+    skips = w.kernel < w.stride and w.span > 0  # input between windows never read, by design
+    assert len(warnings) == (1 if (misfit or skips) and not w.ceil_mode else 0)
     if warnings and warnings[0].code != "stride-skips-by-design":
         check_suggestion(warnings[0].text, w.size, w.kernel, w.stride, 1, w.pad_before, w.kernel // 2)
 
