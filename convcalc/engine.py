@@ -245,7 +245,7 @@ class _Walk:
         return x
 
     def layer(self, ls: LayerSpec, name: str, x: Shape, path: Tuple[str, ...]) -> Shape:
-        rule = ls.layer
+        rule = ls.layer.bind(x)  # a rank-generic rule learns the input's rank: its label says what runs
         index = len(self.layers) + 1
         try:
             y = rule.out_shape(x)

@@ -39,7 +39,7 @@ from .options import (
     real,
 )
 from .shape import Shape, Window, same_padding
-from .values import fields, value
+from .values import fields, replace, value
 
 
 @value
@@ -138,6 +138,15 @@ class Layer:
 
     def describe(self) -> str:
         return self.kind.upper()
+
+    def bind(self, x: Shape) -> "Layer":
+        """This rule as it runs on input ``x``; the engine reports the bound rule. A windowed rule
+        that takes its rank from its input learns it here, so its label says what runs: a 2-part
+        shape ``32x32`` is a 1-D signal, and its conv reads ``CONV1D 10 5``, not ``CONV 10 5x5``."""
+        rank: Optional[int] = getattr(self, "rank", 2)  # only windowed rules have a rank field
+        if rank is None and x.rank not in (0, 2):
+            return replace(self, rank=x.rank)
+        return self
 
 
 # --- sliding windows (conv and pool) -------------------------------------------------------
@@ -751,6 +760,7 @@ class ConvTranspose(Layer):
     dilation: Ints = option((1,), per_axis, letter="d", help="dilation D (default 1)")
     groups: int = option(1, positive, letter="g", help="groups (default 1)")
     bias: bool = option(True, boolean, letter="nb", flag=False, aliases=("use_bias",), help="learn a bias per filter")
+    rank: Optional[int] = None  # the input's, once bound (``bind``): only the label uses it
 
     def out_shape(self, x: Shape) -> Shape:
         kernel, stride, pad, out_pad, dilation = (
@@ -800,7 +810,7 @@ class ConvTranspose(Layer):
         return tuple(steps)
 
     def describe(self) -> str:
-        parts = [f"CONVT {self.filters} {window_text(self.kernel)}", f"s{axes_text(self.stride)}",
+        parts = [f"CONVT {self.filters} {window_text(self.kernel, self.rank)}", f"s{axes_text(self.stride)}",
                  f"p{axes_text(self.padding)}"]
         if self.output_padding != (0,):
             parts.append(f"op{axes_text(self.output_padding)}")
@@ -830,6 +840,7 @@ class DepthwiseConv(SlidingWeights):
     multiplier: int = option(1, positive, letter="m", aliases=("depth_multiplier",),
                              help="filters per input channel (default 1)")
     bias: bool = option(True, boolean, letter="nb", flag=False, aliases=("use_bias",), help="learn a bias per output channel")
+    rank: Optional[int] = None  # the input's, once bound (``bind``): only the label uses it
 
     def _windows(self, x: Shape) -> Tuple[Window, ...]:
         return windows(x, self.kernel, self.stride, self.padding, self.dilation)
@@ -844,7 +855,7 @@ class DepthwiseConv(SlidingWeights):
         return x.channels * self.multiplier if self.bias else 0
 
     def describe(self) -> str:
-        parts = [f"DWCONV {window_text(self.kernel)}", f"s{axes_text(self.stride)}", f"p{pad_text(self.padding)}"]
+        parts = [f"DWCONV {window_text(self.kernel, self.rank)}", f"s{axes_text(self.stride)}", f"p{pad_text(self.padding)}"]
         if self.dilation != (1,):
             parts.append(f"d{axes_text(self.dilation)}")
         if self.multiplier != 1:
@@ -870,6 +881,7 @@ class SeparableConv(SlidingWeights):
     padding: Padding = option((0,), padding, letter="p", aliases=("pad",), help="padding P, 'same' or 'valid'")
     dilation: Ints = option((1,), per_axis, letter="d", help="dilation D (default 1)")
     bias: bool = option(True, boolean, letter="nb", flag=False, aliases=("use_bias",), help="bias on the pointwise conv")
+    rank: Optional[int] = None  # the input's, once bound (``bind``): only the label uses it
 
     def _windows(self, x: Shape) -> Tuple[Window, ...]:
         return windows(x, self.kernel, self.stride, self.padding, self.dilation)
@@ -884,7 +896,7 @@ class SeparableConv(SlidingWeights):
         return self.filters if self.bias else 0
 
     def describe(self) -> str:
-        return (f"SEPCONV {self.filters} {window_text(self.kernel)} s{axes_text(self.stride)} p{pad_text(self.padding)}"
+        return (f"SEPCONV {self.filters} {window_text(self.kernel, self.rank)} s{axes_text(self.stride)} p{pad_text(self.padding)}"
                 + ("" if self.bias else " nb"))
 
 

@@ -481,3 +481,16 @@ def test_upsample_floors_the_float64_product_as_pytorch(size, scale, out):
     assert analyse(parse_string(f"{size}x{size}x3 upsample{scale}")).output == Shape((out, out), 3)
     spec = parse_yaml(f"input: [{size}, 3]\nlayers:\n  - upsample: {{scale: {scale}}}\n")
     assert analyse(spec).output == Shape((out,), 3)
+
+
+@pytest.mark.parametrize("text, label", [
+    ("32x32 conv10k5", "CONV1D 10 5 s1 p0"),  # a 2-part shape is a 1-D signal with 32 channels
+    ("8x8x8x3 conv4k3", "CONV3D 4 3x3x3 s1 p0"),
+    ("32x32x3 conv10k5", "CONV 10 5x5 s1 p0"),
+    ("32x32 dwconvk5", "DWCONV 5 s1 p0"),
+    ("32x32 convt4k2s2", "CONVT 4 2 s2 p0"),
+    ("32x32 maxpool2", "MAX POOL 2 s2"),
+])
+def test_the_label_shows_the_rank_that_runs(text, label):
+    [layer] = analyse(parse_string(text)).layers
+    assert layer.layer.describe() == label
