@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from .errors import LayerError, Location, ShapeError
 from .layers import Layer, Note
+from .limits import MAX_SIZE
 from .shape import Shape
 from .spec import BlockSpec, LayerSpec, NetworkSpec, Node
 from .values import field, value
@@ -202,6 +203,19 @@ class Report:
         return tuple((r, n) for r in self.layers for n in r.notes if n.level == "warning")
 
 
+def bounded(y: Shape) -> Shape:
+    """Every shape a layer or merge computes, checked in this one place: no zero size, and no
+    size above ``MAX_SIZE`` (the bound every size read from a spec has), so a chain of
+    upsamplings cannot build numbers that nothing downstream can handle."""
+    if 0 in y.dims:
+        raise LayerError(f"output {y} has a zero size")
+    if max(y.dims, default=0) > MAX_SIZE:
+        big = max(y.dims)
+        raise LayerError(f"output size {big:,} exceeds the largest size convcalc handles, {MAX_SIZE:,}",
+                         hint="see the README's limits")
+    return y
+
+
 def default_names(nodes: Sequence[Node]) -> Tuple[str, ...]:
     """Unnamed layers are numbered like the lecture notes: conv1, pool1, norm1 ... fc6, fc7, fc8.
 
@@ -248,9 +262,7 @@ class _Walk:
         rule = ls.layer.bind(x)  # a rank-generic rule learns the input's rank: its label says what runs
         index = len(self.layers) + 1
         try:
-            y = rule.out_shape(x)
-            if 0 in y.dims:
-                raise LayerError(f"output {y} has a zero size")
+            y = bounded(rule.out_shape(x))
             report = LayerReport(index, name, rule, x, y, rule.params(x), rule.buffers(x), rule.macs(x),
                                  rule.notes(x), ls.loc, path, biases=rule.biases(x), ops=rule.ops(x))
         except LayerError as e:
@@ -273,7 +285,7 @@ class _Walk:
             y = outputs[0]
         else:
             try:
-                y = block.merge.merge(tuple(outputs))
+                y = bounded(block.merge.merge(tuple(outputs)))
             except LayerError as e:
                 raise ShapeError(f"block '{'.'.join(inner)}'{f' ({block.kind})' if block.kind else ''}: "
                                  f"{e.message}; {divergence(x, outputs, spans)}", block.loc,

@@ -558,12 +558,18 @@ class AdaptiveAvgPool(Layer):
     op_kind: ClassVar[str] = "pool"
 
     def ops(self, x: Shape) -> int:
-        """Each output reads its window: PyTorch's start = ⌊i·W/n⌋, end = ⌈(i+1)·W/n⌉."""
-        per_axis = [sum(adaptive_window(i, w, n)[1] - adaptive_window(i, w, n)[0] for i in range(n))
-                    for w, n in zip(x.spatial, self.out_shape(x).spatial)]
+        """Each output reads its window: PyTorch's start = ⌊i·W/n⌋, end = ⌈(i+1)·W/n⌉.
+
+        Summed in closed form (no loop over the outputs): the windows of an axis add up to
+        ``W + n − gcd(W, n)`` inputs, since ``Σ⌈(i+1)W/n⌉ − Σ⌊iW/n⌋`` counts ``W`` once, plus one
+        for every window whose end is not a whole number.
+        """
+        per_axis = [w + n - math.gcd(w, n) for w, n in zip(x.spatial, self.out_shape(x).spatial)]
         return math.prod(per_axis) * x.channels
 
     def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        """Window ``i`` is ``⌈(r + W)/n⌉`` wide with ``r = i·W mod n``, which takes every multiple of
+        ``gcd(W, n)`` below ``n``: the widest is ``⌈(W + n − gcd)/n⌉``, found without a loop."""
         out = self.out_shape(x).spatial
         if all(n == 1 for n in out):
             return None
@@ -572,7 +578,7 @@ class AdaptiveAvgPool(Layer):
             if w % n == 0:
                 steps.append(window_step(Window(w, w // n, w // n)))
                 continue
-            widest = max(adaptive_window(i, w, n)[1] - adaptive_window(i, w, n)[0] for i in range(n))
+            widest = -(-(w + n - math.gcd(w, n)) // n)
             first = adaptive_window(0, w, n)[1]
             steps.append(Step(Fraction(widest - 1), Fraction(w, n), Fraction(first - 1, 2), exact=False))
         return tuple(steps)
@@ -795,17 +801,28 @@ class ConvTranspose(Layer):
 
     def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
         """Output ``o`` reads the inputs ``i`` with ``i·S + k·D − P = o`` for a tap ``k``; the jump
-        shrinks to ``j/S``. Exact when every output reads the same number of inputs."""
+        shrinks to ``j/S``. Exact when every output reads the same number of inputs.
+
+        In closed form, not by trying each of the S outputs of a period: with ``g = gcd(D, S)``
+        and ``m = S/g``, output ``o`` is read by the taps ``k ≡ k0 (mod m)`` when ``g`` divides
+        ``r = (o + P) mod S`` (``k0 = (r/g)·(D/g)⁻¹ mod m``), none otherwise; consecutive taps
+        read inputs ``D/g`` apart. Over a period ``k0`` takes every value in ``0 … m − 1``, so the
+        widest field has ``⌈F/m⌉`` taps, and all are alike exactly when ``g = 1`` and ``m | F``.
+        """
         steps = []
         for f, st, p, d in zip(*(expand(v, x, "") for v in (self.kernel, self.stride, self.padding, self.dilation))):
-            spans = []
-            for o in range(st):
-                reads = [(o + p - k * d) // st for k in range(f) if (o + p - k * d) % st == 0]
-                spans.append((min(reads), max(reads)) if reads else None)
-            first = spans[0]
-            widest = max((hi - lo for lo, hi in filter(None, spans)), default=0)
-            exact = len({hi - lo for lo, hi in filter(None, spans)}) == 1 and None not in spans
-            shift = Fraction(first[0] + first[1], 2) if first else Fraction(0)
+            g = math.gcd(d, st)
+            m = st // g
+            widest = (-(-f // m) - 1) * (d // g)
+            exact = g == 1 and f % m == 0
+            shift = Fraction(0)
+            r = p % st  # output 0's residue
+            if r % g == 0:
+                k0 = (r // g) * pow(d // g, -1, m) % m if m > 1 else 0
+                if k0 < f:
+                    k_last = k0 + (f - 1 - k0) // m * m
+                    hi, lo = (p - k0 * d) // st, (p - k_last * d) // st
+                    shift = Fraction(lo + hi, 2)
             steps.append(Step(Fraction(widest), Fraction(1, st), shift, exact))
         return tuple(steps)
 

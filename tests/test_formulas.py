@@ -494,3 +494,72 @@ def test_upsample_floors_the_float64_product_as_pytorch(size, scale, out):
 def test_the_label_shows_the_rank_that_runs(text, label):
     [layer] = analyse(parse_string(text)).layers
     assert layer.layer.describe() == label
+
+
+# --- closed forms against the loops they replace (no work per output unit) --------------------
+
+
+def transposed_spans(f: int, st: int, p: int, d: int):
+    """The loop the closed form replaced: for each output of one period, the inputs it reads."""
+    spans = []
+    for o in range(st):
+        reads = [(o + p - k * d) // st for k in range(f) if (o + p - k * d) % st == 0]
+        spans.append((min(reads), max(reads)) if reads else None)
+    widths = {hi - lo for lo, hi in filter(None, spans)}
+    first = spans[0]
+    return (max(widths, default=0), Fraction(first[0] + first[1], 2) if first else 0,
+            len(widths) == 1 and None not in spans)
+
+
+@SETTINGS
+@given(st.integers(1, 9), st.integers(1, 9), st.integers(0, 6), st.integers(1, 4))
+def test_transposed_conv_field_in_closed_form(f, stride, p, d):
+    [step] = parse_string(f"5x2 convt2k{f}s{stride}p{p}d{d}").layers[0].layer.receptive(Shape((5,), 2))
+    widest, shift, exact = transposed_spans(f, stride, p, d)
+    assert (step.grow, step.shift, step.exact) == (widest, shift, exact)
+
+
+@SETTINGS
+@given(st.integers(1, 60), st.integers(1, 60))
+def test_adaptive_pool_work_and_field_in_closed_form(w, n):
+    windows = [((i * w) // n, -(-((i + 1) * w) // n)) for i in range(n)]
+    layer = parse_string(f"{w}x3 adaptiveavgpool{n}").layers[0].layer
+    assert layer.ops(Shape((w,), 3)) == 3 * sum(b - a for a, b in windows)
+    steps = layer.receptive(Shape((w,), 3))
+    if n > 1:
+        assert steps[0].grow == max(b - a for a, b in windows) - 1
+
+
+@pytest.mark.parametrize("text", [
+    "8x8x3 convtranspose1k1s10000000",  # took 13.5 s: one step per output of a stride period
+    "8x8x3 convtranspose1k10000000",  # 780 MB
+    "8x8x3 adaptiveavgpool10000000",  # 19 s
+    "8x8x3 adaptivemaxpool999999999",  # > 30 s
+])
+def test_huge_outputs_cost_nothing_per_output_unit(text):
+    import time
+    start = time.perf_counter()
+    report = analyse(parse_string(text))
+    from convcalc.receptive import receptive_fields
+    receptive_fields(report)
+    assert time.perf_counter() - start < 5  # a generous bound against a hang: it takes milliseconds
+
+
+@pytest.mark.parametrize("text, column", [
+    ("8x8x3 (upsample1000000000)x480", 8),  # was an internal error
+    ("8x8x3 upsample100000 upsample100000", 22),
+    ("100000x100000x1000 flatten", 20),  # 10^13 elements in one vector
+])
+def test_computed_sizes_have_the_ceiling_read_sizes_have(text, column):
+    with pytest.raises(ShapeError, match="exceeds the largest size") as e:
+        analyse(parse_string(text))
+    assert e.value.loc is not None and e.value.loc.column == column
+
+
+def test_the_layer_limit_is_what_a_table_builds_quickly():
+    # 8x8x4 (conv4k3p1)x1000000 (27 bytes) took 89 s and 2.9 GB under the former limit; now refused at once
+    from convcalc.errors import SpecError
+    from convcalc.limits import MAX_LAYERS
+    with pytest.raises(SpecError, match=f"more than {MAX_LAYERS:,} layers"):
+        parse_string("8x8x4 (conv4k3p1)x1000000")
+    assert MAX_LAYERS <= 20_000
