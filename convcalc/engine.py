@@ -3,7 +3,8 @@
 No I/O and no rounding here; ``render`` does both. Conventions (stated in the README, in
 ``--help`` and in every JSON report):
 
-- params: weights + biases; batchnorm's running mean/variance are *buffers*, counted apart.
+- params: weights + biases; batchnorm's running mean/variance are *buffers*, counted apart
+  (PyTorch's ``num_batches_tracked``, one counter per batchnorm, is left out).
 - MACs: multiply-accumulates of conv and fc layers for one sample; bias additions, pooling,
   normalisation and activations are not counted. FLOPs = 2 · MACs. (The lecture notes' "FLOPs"
   formula ``H2·W2·F²·D1·D2`` counts MACs.)
@@ -27,7 +28,8 @@ DTYPE_BYTES: Dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2, "int8"
 OPTIMIZER_STATES: Dict[str, int] = {"sgd": 0, "momentum": 1, "adam": 2}
 
 CONVENTIONS: Dict[str, str] = {
-    "params": "weights + biases of every layer; batchnorm running statistics counted apart as buffers",
+    "params": "weights + biases of every layer; batchnorm running mean and variance counted apart as buffers "
+              "(PyTorch's num_batches_tracked, one counter per batchnorm, not counted)",
     "macs": "multiply-accumulates of conv and fc layers for one sample; bias additions, pooling, "
             "normalisation and activations not counted",
     "flops": "2 x MACs",
