@@ -3,7 +3,8 @@
 No I/O and no rounding here; ``render`` does both. Conventions (stated in the README, in
 ``--help`` and in every JSON report):
 
-- params: weights + biases; batchnorm's running mean/variance are *buffers*, counted apart.
+- params: weights + biases; batchnorm's running mean/variance are *buffers*, counted apart
+  (PyTorch's ``num_batches_tracked``, one counter per batchnorm, is left out).
 - MACs: multiply-accumulates of conv and fc layers for one sample; bias additions, pooling,
   normalisation and activations are not counted. FLOPs = 2 · MACs. (The lecture notes' "FLOPs"
   formula ``H2·W2·F²·D1·D2`` counts MACs.)
@@ -18,6 +19,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from .errors import LayerError, Location, ShapeError
 from .layers import Concat, Layer, Note
+from .limits import MAX_SIZE
 from .shape import Shape
 from .spec import BlockSpec, LayerSpec, NetworkSpec, Node
 from .values import field, value
@@ -26,7 +28,8 @@ DTYPE_BYTES: Dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2, "int8"
 OPTIMIZER_STATES: Dict[str, int] = {"sgd": 0, "momentum": 1, "adam": 2}
 
 CONVENTIONS: Dict[str, str] = {
-    "params": "weights + biases of every layer; batchnorm running statistics counted apart as buffers",
+    "params": "weights + biases of every layer; batchnorm running mean and variance counted apart as buffers "
+              "(PyTorch's num_batches_tracked, one counter per batchnorm, not counted)",
     "macs": "multiply-accumulates of conv and fc layers for one sample; bias additions, pooling, "
             "normalisation and activations not counted",
     "flops": "2 x MACs",
@@ -202,6 +205,19 @@ class Report:
         return tuple((r, n) for r in self.layers for n in r.notes if n.level == "warning")
 
 
+def bounded(y: Shape) -> Shape:
+    """Every shape a layer or merge computes, checked in this one place: no zero size, and no
+    size above ``MAX_SIZE`` (the bound every size read from a spec has), so a chain of
+    upsamplings cannot build numbers that nothing downstream can handle."""
+    if 0 in y.dims:
+        raise LayerError(f"output {y} has a zero size")
+    if max(y.dims, default=0) > MAX_SIZE:
+        big = max(y.dims)
+        raise LayerError(f"output size {big:,} exceeds the largest size convcalc handles, {MAX_SIZE:,}",
+                         hint="see the README's limits")
+    return y
+
+
 def default_names(nodes: Sequence[Node]) -> Tuple[str, ...]:
     """Unnamed layers are numbered like the lecture notes: conv1, pool1, norm1 ... fc6, fc7, fc8.
 
@@ -245,12 +261,10 @@ class _Walk:
         return x
 
     def layer(self, ls: LayerSpec, name: str, x: Shape, path: Tuple[str, ...]) -> Shape:
-        rule = ls.layer
+        rule = ls.layer.bind(x)  # a rank-generic rule learns the input's rank: its label says what runs
         index = len(self.layers) + 1
         try:
-            y = rule.out_shape(x)
-            if 0 in y.dims:
-                raise LayerError(f"output {y} has a zero size")
+            y = bounded(rule.out_shape(x))
             report = LayerReport(index, name, rule, x, y, rule.params(x), rule.buffers(x), rule.macs(x),
                                  rule.notes(x), ls.loc, path, biases=rule.biases(x), ops=rule.ops(x))
         except LayerError as e:
@@ -273,7 +287,7 @@ class _Walk:
             y = outputs[0]
         else:
             try:
-                y = block.merge.merge(tuple(outputs))
+                y = bounded(block.merge.merge(tuple(outputs)))
             except LayerError as e:
                 raise ShapeError(f"block '{'.'.join(inner)}'{f' ({block.kind})' if block.kind else ''}: "
                                  f"{e.message}; {divergence(x, outputs, spans)}", block.loc,

@@ -39,7 +39,7 @@ from .options import (
     real,
 )
 from .shape import Shape, Window, same_padding
-from .values import fields, value
+from .values import fields, replace, value
 
 
 @value
@@ -139,6 +139,15 @@ class Layer:
     def describe(self) -> str:
         return self.kind.upper()
 
+    def bind(self, x: Shape) -> "Layer":
+        """This rule as it runs on input ``x``; the engine reports the bound rule. A windowed rule
+        that takes its rank from its input learns it here, so its label says what runs: a 2-part
+        shape ``32x32`` is a 1-D signal, and its conv reads ``CONV1D 10 5``, not ``CONV 10 5x5``."""
+        rank: Optional[int] = getattr(self, "rank", 2)  # only windowed rules have a rank field
+        if rank is None and x.rank not in (0, 2):
+            return replace(self, rank=x.rank)
+        return self
+
 
 # --- sliding windows (conv and pool) -------------------------------------------------------
 
@@ -179,7 +188,7 @@ def check_rank(x: Shape, rank: Optional[int], kind: str) -> None:
 
 @functools.lru_cache(maxsize=4096)  # shape, params, MACs, notes and fields all ask for the same windows
 def windows(
-    x: Shape, kernel: Ints, stride: Ints, pad: Padding, dilation: Ints, ceil_mode: bool = False
+    x: Shape, kernel: Ints, stride: Ints, pad: Padding, dilation: Ints, ceil_mode: bool = False, pool: bool = False
 ) -> Tuple[Window, ...]:
     """Resolve per-axis options against input ``x`` into one ``Window`` per spatial axis."""
     kernel, stride, dilation = (
@@ -196,7 +205,7 @@ def windows(
             before = after = 0
         else:
             before = after = expand(pad, x, "padding")[axis]  # type: ignore[arg-type]
-        result.append(Window(size, kernel[axis], stride[axis], dilation[axis], before, after, ceil_mode))
+        result.append(Window(size, kernel[axis], stride[axis], dilation[axis], before, after, ceil_mode, pool))
     return tuple(result)
 
 
@@ -207,13 +216,11 @@ def window_out(ws: Tuple[Window, ...]) -> Tuple[int, ...]:
     """Output spatial sizes; a window larger than its padded input is an error that shows why."""
     names = AXIS_NAMES.get(len(ws), tuple(f"axis {i}" for i in range(len(ws))))
     for name, w in zip(names, ws):
-        if w.span < 0:
+        if w.out_size < 1:
             dilated = f" (dilated {w.effective_kernel})" if w.dilation > 1 else ""
             raise LayerError(
                 f"kernel {w.kernel}{dilated} exceeds padded input {w.padded} along {name} "
-                f"({w.size} + {w.pad_before + w.pad_after} padding): "
-                f"({w.size} − {w.effective_kernel} + {w.pad_before + w.pad_after})/{w.stride} + 1 "
-                f"= {Fraction(w.span, w.stride) + 1} ≤ 0",
+                f"({w.size} + {w.pad_before + w.pad_after} padding): {w.working()} ≤ 0",
                 hint=f"use a kernel of at most {w.padded} or pad the input",
             )
     return tuple(w.out_size for w in ws)
@@ -230,7 +237,10 @@ def fit_notes(ws: Tuple[Window, ...]) -> Tuple[Note, ...]:
     notes = []
     seen = set()
     for name, w in zip(names, ws):
-        if w.fits or w.ceil_mode or w.span < 0:
+        # a window smaller than its stride leaves holes between windows whether or not the stride
+        # divides the span (41 and 40 wide alike): said for every such axis, not only the misfits
+        skips = w.effective_kernel < w.stride and w.span > 0
+        if (w.fits and not skips) or w.ceil_mode or w.span < 0:
             continue
         key = (w.size, w.kernel, w.stride, w.dilation, w.pad_before, w.pad_after)
         if key in seen:  # a square layer gets one note, not one per axis
@@ -241,10 +251,17 @@ def fit_notes(ws: Tuple[Window, ...]) -> Tuple[Note, ...]:
         value = Fraction(w.span, w.stride) + 1
         formula = f"({w.size} − {w.effective_kernel}{f' + {p}' if p else ''})/{w.stride} + 1 = {float(value):.2f}"
         left_over = w.span % w.stride
-        if w.effective_kernel < w.stride:  # a strided 1x1 conv skips pixels by design, not by accident
-            text = (f"{formula}{where}: floored to {math.floor(value)} as PyTorch does; the window is smaller "
-                    f"than the stride, so it skips pixels by design (the leftover is one more of them).")
-            notes.append(Note("info", "stride-skips-by-design", text, f"{float(value):.2f}: skips by design"))
+        if skips:  # a strided 1x1 conv skips pixels by design, not by accident
+            gap = w.stride - w.effective_kernel
+            holes = (f"the window ({w.effective_kernel}) is smaller than the stride, so it skips {gap} of every "
+                     f"{w.stride} input rows/columns by design")
+            if w.fits:
+                text = f"{formula.rsplit(' = ', 1)[0]} = {w.out_size}{where}: {holes}."
+                notes.append(Note("info", "stride-skips-by-design", text, f"{w.out_size}: skips by design"))
+            else:
+                text = (f"{formula}{where}: floored to {math.floor(value)} as PyTorch does; {holes} "
+                        f"(the leftover is one more of them).")
+                notes.append(Note("info", "stride-skips-by-design", text, f"{float(value):.2f}: skips by design"))
             continue
         if left_over <= w.pad_after:  # the windows skip only padding: every input pixel is still seen
             text = (f"{formula}{where}: floored to {math.floor(value)} as PyTorch does; the last {left_over} "
@@ -264,10 +281,11 @@ def fit_notes(ws: Tuple[Window, ...]) -> Tuple[Note, ...]:
 
 
 def fit_suggestion(w: Window) -> str:
-    """The nearest symmetric padding that fits, else the nearest input sizes that do.
+    """The nearest symmetric padding that fits and the layer accepts, else the nearest input sizes
+    that fit.
 
     Padding q fits when ``2q ≡ F_eff − W (mod S)``: solved as a congruence, not by search, so
-    a stride of 10^9 costs nothing.
+    a stride of 10^9 costs nothing. A pool accepts at most ``w.most_padding``.
     """
     f, size, stride, pad = w.effective_kernel, w.size, w.stride, w.pad_before
     c = (f - size) % stride
@@ -277,16 +295,39 @@ def fit_suggestion(w: Window) -> str:
         k = (pad - residue) // period
         candidates = [residue + j * period for j in (k, k + 1)]
         candidates = [q if q >= lowest else residue + -(-(lowest - residue) // period) * period for q in candidates]
-        best = min(candidates, key=lambda q: (abs(q - pad), q))
-        return f"Padding {best} would fit (output {(size + 2 * best - f) // stride + 1})."
+        if w.most_padding is not None:
+            top = residue + (w.most_padding - residue) // period * period  # the most that fits and is accepted
+            candidates = [q for q in candidates if q <= w.most_padding] or ([top] if top >= lowest else [])
+        if candidates:
+            best = min(candidates, key=lambda q: (abs(q - pad), q))
+            return f"Padding {best} would fit (output {(size + 2 * best - f) // stride + 1})."
     above = size + (f - 2 * pad - size) % stride
     below = size - (size + 2 * pad - f) % stride
     sizes = f"{below} or {above}" if below >= 1 and below + 2 * pad >= f else f"{above}"
-    return f"No symmetric padding fits; input {sizes} would."
+    which = "symmetric padding" if w.most_padding is None else f"padding the pool accepts (at most {w.most_padding})"
+    return f"No {which} fits; input {sizes} would."
 
 
 def pad_text(pad: Padding) -> str:
     return pad if isinstance(pad, str) else axes_text(pad)
+
+
+def pytorch_notes(pad: Padding, stride: Ints, pool: bool = False) -> Tuple[Note, ...]:
+    """'same' padding that PyTorch would refuse: convcalc keeps TensorFlow's rule, and says so.
+
+    PyTorch's convs take ``padding='same'`` only at stride 1 ("padding='same' is not supported
+    for strided convolutions"); its pools take no 'same' at all.
+    """
+    if pad != "same" or (not pool and max(stride) == 1):
+        return ()
+    if pool:
+        text = ("padding 'same' follows TensorFlow (output ⌈W/S⌉, the odd pixel of padding after); "
+                "PyTorch's pools take no padding='same', so PyTorch would refuse this layer")
+    else:
+        text = (f"padding 'same' with stride {axes_text(stride)} follows TensorFlow (output ⌈W/S⌉, the odd pixel "
+                "of padding after); PyTorch would refuse this layer: \"padding='same' is not supported for "
+                "strided convolutions\"")
+    return (Note("info", "same-not-pytorch", text, "'same': TensorFlow's rule, not PyTorch's"),)
 
 
 # --- the rules ---------------------------------------------------------------------------
@@ -313,7 +354,7 @@ class SlidingWeights(Layer):
         return tuple(window_step(w) for w in self._windows(x))
 
     def notes(self, x: Shape) -> Tuple[Note, ...]:
-        return fit_notes(self._windows(x))
+        return fit_notes(self._windows(x)) + pytorch_notes(self.padding, self.stride)  # type: ignore[attr-defined]
 
 
 @value
@@ -383,13 +424,15 @@ class Conv(SlidingWeights):
 class Pool(Layer):
     """Max or average pooling over each channel separately.
 
-    Shape: ``W2 = (W1 − F + 2P)/S + 1`` per axis (floor, or ceil with PyTorch's rule that the last
-    window starts inside the input or left padding); ``D2 = D1``. No parameters, no MACs.
+    Shape: ``W2 = (W1 − F_eff + 2P)/S + 1`` per axis with ``F_eff = D·(F − 1) + 1`` (floor, or
+    ceil with PyTorch's rule that the last window starts inside the input or left padding);
+    ``D2 = D1``. No parameters, no MACs. Padding is at most half the kernel, as PyTorch wants.
     """
 
     family: ClassVar[str] = "pool"
     leading: ClassVar[Optional[str]] = "kernel"
     label: ClassVar[str] = "POOL"
+    dilates: ClassVar[bool] = True  # PyTorch's MaxPool takes a dilation; its AvgPool does not
 
     kernel: Ints = option((2,), per_axis, letter="k", aliases=("kernel_size", "size", "pool_size", "f"),
                           help="window F (default 2, so a bare 'maxpool' is VGG's 2x2 stride 2)")
@@ -399,6 +442,8 @@ class Pool(Layer):
                               help="padding P per side, at most half the kernel (default 0)")
     ceil_mode: bool = option(False, boolean, letter="ceil", flag=True, aliases=("ceil",),
                              help="round the output size up, PyTorch's ceil_mode ('ceil' in a layer string)")
+    dilation: Ints = option((1,), per_axis, letter="d", aliases=("dilation_rate",),
+                            help="dilation D (default 1; max pooling only, as PyTorch)")
     rank: Optional[int] = None  # set by the kind: maxpool1d, avgpool3d ...
 
     def __post_init__(self) -> None:
@@ -407,11 +452,17 @@ class Pool(Layer):
 
     def _windows(self, x: Shape) -> Tuple[Window, ...]:
         check_rank(x, self.rank, f"{self.kind}{self.rank}d")
-        ws = windows(x, self.kernel, self.stride or self.kernel, self.padding, (1,), self.ceil_mode)
+        if self.dilation != (1,) and not self.dilates:
+            raise LayerError(f"{self.kind} takes no dilation, got d{axes_text(self.dilation)}",
+                             hint="PyTorch's AvgPool has no dilation; only max pooling dilates its window")
+        ws = windows(x, self.kernel, self.stride or self.kernel, self.padding, self.dilation, self.ceil_mode,
+                     pool=True)
         for w in ws:
-            if 2 * max(w.pad_before, w.pad_after) > w.kernel and self.padding != "same":
+            most = w.most_padding or 0
+            if max(w.pad_before, w.pad_after) > most and self.padding != "same":
                 raise LayerError(
-                    f"padding {w.pad_before} is more than half the kernel {w.kernel}",
+                    f"padding {max(w.pad_before, w.pad_after)} is more than half the kernel {w.kernel} "
+                    f"(at most {most})",
                     hint="PyTorch refuses it: such a window could see nothing but padding",
                 )
         return ws
@@ -429,13 +480,15 @@ class Pool(Layer):
         return tuple(window_step(w) for w in self._windows(x))
 
     def notes(self, x: Shape) -> Tuple[Note, ...]:
-        return fit_notes(self._windows(x))
+        return fit_notes(self._windows(x)) + pytorch_notes(self.padding, self.stride or self.kernel, pool=True)
 
     def describe(self) -> str:
         parts = [f"{self.label} {window_text(self.kernel, self.rank)}",
                  f"s{axes_text(self.stride or self.kernel)}"]
         if self.padding not in ((0,), "valid"):
             parts.append(f"p{pad_text(self.padding)}")
+        if self.dilation != (1,):
+            parts.append(f"d{axes_text(self.dilation)}")
         if self.ceil_mode:
             parts.append("ceil")
         return " ".join(parts)
@@ -449,6 +502,7 @@ class MaxPool(Pool):
 @value
 class AvgPool(Pool):
     label: ClassVar[str] = "AVG POOL"
+    dilates: ClassVar[bool] = False
 
 
 @value
@@ -504,12 +558,18 @@ class AdaptiveAvgPool(Layer):
     op_kind: ClassVar[str] = "pool"
 
     def ops(self, x: Shape) -> int:
-        """Each output reads its window: PyTorch's start = ⌊i·W/n⌋, end = ⌈(i+1)·W/n⌉."""
-        per_axis = [sum(adaptive_window(i, w, n)[1] - adaptive_window(i, w, n)[0] for i in range(n))
-                    for w, n in zip(x.spatial, self.out_shape(x).spatial)]
+        """Each output reads its window: PyTorch's start = ⌊i·W/n⌋, end = ⌈(i+1)·W/n⌉.
+
+        Summed in closed form (no loop over the outputs): the windows of an axis add up to
+        ``W + n − gcd(W, n)`` inputs, since ``Σ⌈(i+1)W/n⌉ − Σ⌊iW/n⌋`` counts ``W`` once, plus one
+        for every window whose end is not a whole number.
+        """
+        per_axis = [w + n - math.gcd(w, n) for w, n in zip(x.spatial, self.out_shape(x).spatial)]
         return math.prod(per_axis) * x.channels
 
     def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        """Window ``i`` is ``⌈(r + W)/n⌉`` wide with ``r = i·W mod n``, which takes every multiple of
+        ``gcd(W, n)`` below ``n``: the widest is ``⌈(W + n − gcd)/n⌉``, found without a loop."""
         out = self.out_shape(x).spatial
         if all(n == 1 for n in out):
             return None
@@ -518,7 +578,7 @@ class AdaptiveAvgPool(Layer):
             if w % n == 0:
                 steps.append(window_step(Window(w, w // n, w // n)))
                 continue
-            widest = max(adaptive_window(i, w, n)[1] - adaptive_window(i, w, n)[0] for i in range(n))
+            widest = -(-(w + n - math.gcd(w, n)) // n)
             first = adaptive_window(0, w, n)[1]
             steps.append(Step(Fraction(widest - 1), Fraction(w, n), Fraction(first - 1, 2), exact=False))
         return tuple(steps)
@@ -587,6 +647,8 @@ class BatchNorm(Layer):
     """Batch normalisation per channel.
 
     Params: ``2·C`` trainable (scale γ, shift β); buffers: ``2·C`` running mean and variance.
+    PyTorch's BatchNorm also keeps ``num_batches_tracked``, one integer counter, in its state_dict;
+    it is no statistic of the data and is not counted (ResNet-50: 53,173 elements, here 53,120).
     """
 
     family: ClassVar[str] = "bn"
@@ -706,6 +768,7 @@ class ConvTranspose(Layer):
     dilation: Ints = option((1,), per_axis, letter="d", help="dilation D (default 1)")
     groups: int = option(1, positive, letter="g", help="groups (default 1)")
     bias: bool = option(True, boolean, letter="nb", flag=False, aliases=("use_bias",), help="learn a bias per filter")
+    rank: Optional[int] = None  # the input's, once bound (``bind``): only the label uses it
 
     def out_shape(self, x: Shape) -> Shape:
         kernel, stride, pad, out_pad, dilation = (
@@ -740,22 +803,33 @@ class ConvTranspose(Layer):
 
     def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
         """Output ``o`` reads the inputs ``i`` with ``i·S + k·D − P = o`` for a tap ``k``; the jump
-        shrinks to ``j/S``. Exact when every output reads the same number of inputs."""
+        shrinks to ``j/S``. Exact when every output reads the same number of inputs.
+
+        In closed form, not by trying each of the S outputs of a period: with ``g = gcd(D, S)``
+        and ``m = S/g``, output ``o`` is read by the taps ``k ≡ k0 (mod m)`` when ``g`` divides
+        ``r = (o + P) mod S`` (``k0 = (r/g)·(D/g)⁻¹ mod m``), none otherwise; consecutive taps
+        read inputs ``D/g`` apart. Over a period ``k0`` takes every value in ``0 … m − 1``, so the
+        widest field has ``⌈F/m⌉`` taps, and all are alike exactly when ``g = 1`` and ``m | F``.
+        """
         steps = []
         for f, st, p, d in zip(*(expand(v, x, "") for v in (self.kernel, self.stride, self.padding, self.dilation))):
-            spans = []
-            for o in range(st):
-                reads = [(o + p - k * d) // st for k in range(f) if (o + p - k * d) % st == 0]
-                spans.append((min(reads), max(reads)) if reads else None)
-            first = spans[0]
-            widest = max((hi - lo for lo, hi in filter(None, spans)), default=0)
-            exact = len({hi - lo for lo, hi in filter(None, spans)}) == 1 and None not in spans
-            shift = Fraction(first[0] + first[1], 2) if first else Fraction(0)
+            g = math.gcd(d, st)
+            m = st // g
+            widest = (-(-f // m) - 1) * (d // g)
+            exact = g == 1 and f % m == 0
+            shift = Fraction(0)
+            r = p % st  # output 0's residue
+            if r % g == 0:
+                k0 = (r // g) * pow(d // g, -1, m) % m if m > 1 else 0
+                if k0 < f:
+                    k_last = k0 + (f - 1 - k0) // m * m
+                    hi, lo = (p - k0 * d) // st, (p - k_last * d) // st
+                    shift = Fraction(lo + hi, 2)
             steps.append(Step(Fraction(widest), Fraction(1, st), shift, exact))
         return tuple(steps)
 
     def describe(self) -> str:
-        parts = [f"CONVT {self.filters} {window_text(self.kernel)}", f"s{axes_text(self.stride)}",
+        parts = [f"CONVT {self.filters} {window_text(self.kernel, self.rank)}", f"s{axes_text(self.stride)}",
                  f"p{axes_text(self.padding)}"]
         if self.output_padding != (0,):
             parts.append(f"op{axes_text(self.output_padding)}")
@@ -785,6 +859,7 @@ class DepthwiseConv(SlidingWeights):
     multiplier: int = option(1, positive, letter="m", aliases=("depth_multiplier",),
                              help="filters per input channel (default 1)")
     bias: bool = option(True, boolean, letter="nb", flag=False, aliases=("use_bias",), help="learn a bias per output channel")
+    rank: Optional[int] = None  # the input's, once bound (``bind``): only the label uses it
 
     def _windows(self, x: Shape) -> Tuple[Window, ...]:
         return windows(x, self.kernel, self.stride, self.padding, self.dilation)
@@ -799,7 +874,7 @@ class DepthwiseConv(SlidingWeights):
         return x.channels * self.multiplier if self.bias else 0
 
     def describe(self) -> str:
-        parts = [f"DWCONV {window_text(self.kernel)}", f"s{axes_text(self.stride)}", f"p{pad_text(self.padding)}"]
+        parts = [f"DWCONV {window_text(self.kernel, self.rank)}", f"s{axes_text(self.stride)}", f"p{pad_text(self.padding)}"]
         if self.dilation != (1,):
             parts.append(f"d{axes_text(self.dilation)}")
         if self.multiplier != 1:
@@ -825,6 +900,7 @@ class SeparableConv(SlidingWeights):
     padding: Padding = option((0,), padding, letter="p", aliases=("pad",), help="padding P, 'same' or 'valid'")
     dilation: Ints = option((1,), per_axis, letter="d", help="dilation D (default 1)")
     bias: bool = option(True, boolean, letter="nb", flag=False, aliases=("use_bias",), help="bias on the pointwise conv")
+    rank: Optional[int] = None  # the input's, once bound (``bind``): only the label uses it
 
     def _windows(self, x: Shape) -> Tuple[Window, ...]:
         return windows(x, self.kernel, self.stride, self.padding, self.dilation)
@@ -839,15 +915,23 @@ class SeparableConv(SlidingWeights):
         return self.filters if self.bias else 0
 
     def describe(self) -> str:
-        return (f"SEPCONV {self.filters} {window_text(self.kernel)} s{axes_text(self.stride)} p{pad_text(self.padding)}"
+        return (f"SEPCONV {self.filters} {window_text(self.kernel, self.rank)} s{axes_text(self.stride)} p{pad_text(self.padding)}"
                 + ("" if self.bias else " nb"))
+
+
+def scaled_size(size: int, scale: float) -> int:
+    """PyTorch's output size for a scale factor: the float64 product, floored (not exact decimals)."""
+    return math.floor(float(size) * float(scale))
 
 
 @value
 class Upsample(Layer):
     """Upsampling by a scale factor or to a size (PyTorch ``Upsample``/``interpolate``).
 
-    Shape: ``floor(W·scale)`` per axis, or ``size``. No parameters; interpolation is not counted.
+    Shape: ``size`` per axis, or PyTorch's ``floor(float64(W)·float64(scale))`` (aten's
+    ``upsample.h``, ``compute_output_size``): the product is taken in binary floating point, as
+    PyTorch does, so ``100·0.29`` (= 28.999999999999996) gives 28 and ``50·2.3`` gives 114,
+    not the 29 and 115 of exact decimal arithmetic. No parameters; interpolation is not counted.
     """
 
     family: ClassVar[str] = "up"
@@ -868,7 +952,7 @@ class Upsample(Layer):
         factors = self.scale * x.rank if len(self.scale) == 1 else self.scale
         if len(factors) != x.rank or x.rank == 0:
             raise LayerError(f"scale {self.scale} does not match the input {x}")
-        return Shape(tuple(math.floor(w * Fraction(str(f))) for w, f in zip(x.spatial, factors)), x.channels)
+        return Shape(tuple(scaled_size(w, f) for w, f in zip(x.spatial, factors)), x.channels)
 
     def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
         """Output ``o`` samples input coordinate ``(o + ½)/s − ½`` (PyTorch, align_corners=False):
@@ -1085,7 +1169,8 @@ KINDS: Tuple[Kind, ...] = (
       for name in ACTIVATIONS),
     Kind("layernorm", LayerNorm, ("ln",), "layer normalisation over channels"),
     Kind("groupnorm", GroupNorm, ("gn",), "group normalisation"),
-    Kind("upsample", Upsample, ("interpolate", "upsampling2d", "up"), "upsampling (nearest, bilinear ...)"),
+    Kind("upsample", Upsample, ("interpolate", "upsampling2d", "up"),
+         "upsampling (nearest, bilinear ...); with a scale, floor(W·scale) in float64 as PyTorch: 100·0.29 → 28"),
     Kind("pad", ZeroPad, ("zeropad", "zeropad2d", "zeropadding2d"), "explicit zero padding"),
     Kind("shuffle", ChannelShuffle, ("channelshuffle",), "channel shuffle"),
     Kind("dropout", Dropout, ("drop",), "dropout"),

@@ -7,7 +7,7 @@ milliseconds instead.
 MAX_SIZE = 10**9
 """Largest number accepted for any size, count or hyperparameter."""
 
-MAX_LAYERS = 1_000_000
+MAX_LAYERS = 20_000
 """Most layers a spec may expand to (repetition included)."""
 
 MAX_SPEC_BYTES = 32 * 1024 * 1024

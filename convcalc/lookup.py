@@ -141,7 +141,10 @@ def lookup(layer: Layer, x: Shape, dtype: str = "float32") -> Lookup:
     except LayerError as e:  # the engine's message would say 'layer 1 ...', which is noise here
         raise ShapeError(f"{layer.describe()} on input {x}: {e.message}", hint=e.hint) from None
     report = analyse(NetworkSpec(input=x, layers=(LayerSpec(layer),)), dtype=dtype).layers[0]
-    return Lookup(report, working(report, dtype), dtype, fit_advice(report))
+    # the stride notes are written out as advice with what would fit; the flatten is in the working
+    others = tuple(("⚠ " if n.level == "warning" else "ℹ ") + n.text for n in report.notes
+                   if not n.code.startswith("stride-") and n.code != "flatten")
+    return Lookup(report, working(report, dtype), dtype, fit_advice(report) + others)
 
 
 # --- the working -----------------------------------------------------------------------------
@@ -151,11 +154,8 @@ def working(r: LayerReport, dtype: str = "float32") -> Tuple[Step, ...]:
     """The working for every figure of ``r``: output size per axis, depth, params, MACs, memory."""
     rule = r.layer
     steps: List[Step] = []
-    if isinstance(rule, (Conv, DepthwiseConv, SeparableConv)):
-        steps += _window_steps(r, windows(r.input, rule.kernel, rule.stride, rule.padding, rule.dilation))
-    elif isinstance(rule, Pool):
-        steps += _window_steps(r, windows(r.input, rule.kernel, rule.stride or rule.kernel, rule.padding, (1,),
-                                          rule.ceil_mode))
+    if isinstance(rule, (Conv, DepthwiseConv, SeparableConv, Pool)):
+        steps += _window_steps(r, rule._windows(r.input))
     steps += _depth_steps(r)
     steps += _param_steps(r)
     steps += _mac_steps(r)
@@ -209,7 +209,8 @@ def axis_step(label: str, w: Window, out: int) -> Step:
     if w.ceil_mode:
         expression = f"⌈{inner}⌉ + 1"
         raw = -(-w.span // w.stride) + 1
-        result = str(raw) if w.fits else f"⌈{w.span}/{w.stride}⌉ + 1 = {raw}"
+        span = str(w.span).replace("-", MINUS)
+        result = str(raw) if w.fits else f"⌈{span}/{w.stride}⌉ + 1 = {raw}"
         if raw != out:
             result += f" {MINUS} 1 = {out} (the last window would start in the right padding; PyTorch drops it)"
         return Step("size", label, expression, out, result, "⌈(W1 − F + 2P)/S⌉ + 1")
@@ -312,12 +313,9 @@ def fit_advice(r: LayerReport) -> Tuple[str, ...]:
     table's note never disagree. The padding that would fit is the engine's ``fit_suggestion``.
     """
     rule = r.layer
-    if isinstance(rule, (Conv, DepthwiseConv, SeparableConv)):
-        ws = windows(r.input, rule.kernel, rule.stride, rule.padding, rule.dilation)
-    elif isinstance(rule, Pool):
-        ws = windows(r.input, rule.kernel, rule.stride or rule.kernel, rule.padding, (1,), rule.ceil_mode)
-    else:
+    if not isinstance(rule, (Conv, DepthwiseConv, SeparableConv, Pool)):
         return ()
+    ws = rule._windows(r.input)  # the layer's own windows: a pool's carry its padding bound
     names = axis_names(len(ws))
     advice = []
     seen = set()
@@ -329,7 +327,9 @@ def fit_advice(r: LayerReport) -> Tuple[str, ...]:
         where = f" along {name}" if len(set(ws)) > 1 else ""
         left = w.span % w.stride
         value = Fraction(w.span, w.stride) + 1
-        if notes[0].level == "warning":
+        if notes[0].code == "stride-skips-by-design":  # nothing to fix: say what the note says
+            text = notes[0].text
+        elif notes[0].level == "warning":
             lost = left - w.pad_after
             unseen = "the last input row/column is" if lost == 1 else f"the last {lost} input rows/columns are"
             text = (f"stride {w.stride} does not fit{where}: floored to {math.floor(value)} as PyTorch does, so "

@@ -121,24 +121,24 @@ def slide(size: int, kernel: int, stride: int = 1, dilation: int = 1, before: in
     """Where a window starts along one axis, in padded coordinates, found by sliding it.
 
     Floor mode keeps every start whose window lies inside the padded input. Ceil mode (PyTorch's
-    rule) adds a window while the last one stopped short of the padded end, as long as it starts
-    inside the input or its left padding; such a window hangs over the end.
+    rule, ``pooling_output_shape`` in aten/src/ATen/native/Pool.h) keeps a start ``t`` while the
+    window one stride before it stopped short of the padded end, as long as ``t`` lies inside the
+    input or its left padding; such a window hangs over the end. The first window counts too:
+    a window larger than the padded input is kept when it overhangs by less than a stride
+    (``2x2`` input, kernel 3, stride 2, ceil: one window).
     """
     taps = dilation * (kernel - 1) + 1
     padded = before + size + after
     if min(size, kernel, stride, dilation) < 1 or min(before, after) < 0:
         raise ValueError(f"bad window: {size=}, {kernel=}, {stride=}, {dilation=}, {before=}, {after=}")
-    if taps > padded:
-        raise ValueError(f"window of {taps} taps does not fit the padded input of {padded} ({size=})")
-    starts = [0]
-    while True:
-        s = starts[-1] + stride
-        if ceil_mode:
-            if starts[-1] + taps >= padded or s >= size + before:
-                return starts
-        elif s + taps > padded:
-            return starts
-        starts.append(s)
+    starts: List[int] = []
+    t = 0
+    while (t - stride + taps < padded and t < size + before) if ceil_mode else t + taps <= padded:
+        starts.append(t)
+        t += stride
+    if not starts:
+        raise ValueError(f"window of {taps} taps does not fit the padded input of {padded} ({size=}, {ceil_mode=})")
+    return starts
 
 
 def same_pads(size: int, taps: int, stride: int) -> Tuple[int, int]:
@@ -796,7 +796,8 @@ class Upsample(Weightless):
     """Nearest-neighbour upsampling (PyTorch's mode='nearest').
 
     Give the output ``size``, or a ``scale`` per axis (whole or not): the output is then
-    ``floor(n·scale)`` long, PyTorch's definition, and output ``o`` copies input
+    ``floor(n·scale)`` long, the product in float64 as PyTorch computes it (``100·0.29`` gives 28),
+    and output ``o`` copies input
     ``floor(o / scale)``; with a size, input ``floor(o·n/size)``.
     """
 
@@ -815,9 +816,11 @@ class Upsample(Weightless):
             scales = (self.scale,) * rank if isinstance(self.scale, (int, float)) else tuple(self.scale or ())
             if len(scales) == 1:
                 scales = scales * rank
-            factors = [Fraction(str(f)) for f in scales]  # 1.1 is 11/10, not the nearest binary float
-            sources = [[min(math.floor(o / f), n - 1) for o in range(math.floor(n * f))]
-                       for n, f in zip(x.spatial, factors)]
+            # PyTorch's size: the float64 product, floored (100·0.29 = 28.999999999999996 → 28)
+            sizes = [math.floor(float(n) * float(f)) for n, f in zip(x.spatial, scales)]
+            factors = [Fraction(str(f)) for f in scales]  # which input each output copies: exact
+            sources = [[min(math.floor(o / f), n - 1) for o in range(big)]
+                       for n, f, big in zip(x.spatial, factors, sizes)]
             if not all(sources):
                 raise ValueError(f"scale {self.scale} leaves no output of {x.shape=}")
         strides = flat_strides(x.spatial)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 from .values import value
 
@@ -46,6 +46,12 @@ class Window:
 
     In ceil mode the division rounds up, but (PyTorch's rule) the last window must start inside
     the input or the left padding, so ``out`` drops by one when ``(out − 1)·S ≥ W + P_before``.
+    That is PyTorch's ``pooling_output_shape`` (aten/src/ATen/native/Pool.h)::
+
+        out = floor_or_ceil((W + P_before + P_after − F_eff) / S) + 1
+
+    so in ceil mode a window larger than the padded input still gives one output when it starts
+    inside it (``2x2 maxpool3s2ceil`` → 1x1). ``out_size`` may be ≤ 0: the caller refuses that.
     """
 
     size: int
@@ -55,6 +61,17 @@ class Window:
     pad_before: int = 0
     pad_after: int = 0
     ceil_mode: bool = False
+    pool: bool = False  # a pooling window: its padding is bounded (``most_padding``)
+
+    @property
+    def most_padding(self) -> Optional[int]:
+        """The most padding per side the layer accepts, or None for no bound.
+
+        A pool takes at most half its kernel (PyTorch: "pad should be smaller than or equal to
+        half of kernel size", the undilated kernel), else a window could see only padding. The
+        one rule for both the check and the padding the fit notes suggest.
+        """
+        return self.kernel // 2 if self.pool else None
 
     @property
     def effective_kernel(self) -> int:
@@ -66,7 +83,7 @@ class Window:
 
     @property
     def span(self) -> int:
-        """``W − F_eff + 2P``: the distance the window travels; must be ≥ 0."""
+        """``W − F_eff + 2P``: the distance the window travels (negative when it does not fit)."""
         return self.padded - self.effective_kernel
 
     @property
@@ -76,14 +93,25 @@ class Window:
 
     @property
     def out_size(self) -> int:
-        if self.span < 0:
-            return 0
-        if self.ceil_mode:
-            out = -(-self.span // self.stride) + 1
-            if (out - 1) * self.stride >= self.size + self.pad_before:
-                out -= 1
-            return out
-        return self.span // self.stride + 1
+        if not self.ceil_mode:
+            return self.span // self.stride + 1
+        out = -(-self.span // self.stride) + 1
+        if (out - 1) * self.stride >= self.size + self.pad_before:
+            out -= 1
+        return out
+
+    def working(self) -> str:
+        """How ``out_size`` comes out, every step shown: ``⌊(2 + 0 − 3)/2⌋ + 1 = ⌊−1/2⌋ + 1 = 0``."""
+        p = self.pad_before + self.pad_after
+        left, right = ("⌈", "⌉") if self.ceil_mode else ("⌊", "⌋")
+        span = str(self.span).replace("-", "−")
+        text = (f"{left}({self.size} + {p} − {self.effective_kernel})/{self.stride}{right} + 1 = "
+                f"{left}{span}/{self.stride}{right} + 1")
+        raw = (-(-self.span // self.stride) if self.ceil_mode else self.span // self.stride) + 1
+        text += f" = {raw}".replace("-", "−")
+        if raw != self.out_size:
+            text += f", less the last window, which would start in the right padding: {self.out_size}"
+        return text
 
 
 def same_padding(size: int, kernel_eff: int, stride: int) -> Tuple[int, int]:

@@ -340,7 +340,7 @@ def build_pool(rule: Any, inputs: Tuple[Shape, ...], rng: random.Random) -> Any:
     x = inputs[0]
     kernel, stride = expand(rule.kernel, x, "kernel"), expand(rule.stride or rule.kernel, x, "stride")
     if isinstance(rule, MaxPool):
-        return ref.MaxPool(kernel, stride, _padding(rule, x), rule.ceil_mode)
+        return ref.MaxPool(kernel, stride, _padding(rule, x), rule.ceil_mode, expand(rule.dilation, x, "dilation"))
     return ref.AvgPool(kernel, stride, _padding(rule, x), rule.ceil_mode)  # PyTorch's count_include_pad=True
 
 

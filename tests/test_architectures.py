@@ -337,3 +337,16 @@ def test_the_header_quotes_only_notes_the_table_shows(name: str):
     shown = " ".join(n.brief or n.text for r in analyse(spec_of(name)).layers for n in r.notes)
     for phrase in quoted:
         assert phrase in shown, f"{name}.yaml's header quotes \"{phrase}\"; the table has no such note"
+
+
+
+def test_googlenet_runs_on_16x16_as_torchvision() -> None:
+    """Ceil-mode pools whose window is larger than the padded input but starts inside it give
+    one output, as PyTorch's: torchvision's GoogLeNet runs on 16x16 (maxpool3 and maxpool4 see
+    a 2x2 and a 1x1 input)."""
+    text = path_of("googlenet").read_text(encoding="utf-8").replace("input: [224, 224, 3]", "input: [16, 16, 3]")
+    report = analyse(parse_yaml(text, "googlenet-16.yaml"))
+    layers = by_name(report)
+    assert str(layers["maxpool3"].input) == "2x2x480" and str(layers["maxpool3"].output) == "1x1x480"
+    assert str(layers["maxpool4"].output) == "1x1x832"
+    assert str(report.output) == "1000"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from fractions import Fraction
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import pytest
 from hypothesis import assume, example, given, settings
@@ -33,22 +33,19 @@ def window_starts(size: int, kernel: int, stride: int, dilation: int = 1, before
     """Where a window starts along one padded axis, found by sliding it (0 is the padded start).
 
     Floor mode: every start s = 0, S, 2S, ... whose window lies inside the padded input.
-    Ceil mode (PyTorch): keep sliding while the previous window stopped short of the padded end,
-    but only to starts inside the input or its left padding (s < W + P_before).
+    Ceil mode (PyTorch's pooling_output_shape): keep a start while the window one stride before
+    it stopped short of the padded end, but only starts inside the input or its left padding
+    (s < W + P_before). The first window too: one larger than the padded input counts when it
+    overhangs by less than a stride.
     """
     taps = dilation * (kernel - 1) + 1
     padded = before + size + after
-    if taps > padded:
-        return []
-    starts = [0]
-    while True:
-        s = starts[-1] + stride
-        if ceil_mode:
-            if not (starts[-1] + taps < padded and s < size + before):
-                return starts
-        elif s + taps > padded:
-            return starts
+    starts: List[int] = []
+    s = 0
+    while (s - stride + taps < padded and s < size + before) if ceil_mode else s + taps <= padded:
         starts.append(s)
+        s += stride
+    return starts
 
 
 def reference_conv(
@@ -110,9 +107,11 @@ def windows(draw, ceil_mode=None):
 @example(Window(55, 3, 2, ceil_mode=True))
 @example(Window(6, 3, 2, ceil_mode=True))  # the ceil-mode window that runs past the end
 @example(Window(5, 2, 2, 1, 1, 1, ceil_mode=True))  # the one PyTorch drops: it would start in the padding
+@example(Window(2, 3, 2, ceil_mode=True))  # larger than the input, but overhangs by less than a stride: 1
+@example(Window(2, 4, 2, ceil_mode=True))  # overhangs by a whole stride: none
 def test_out_size_counts_window_starts(w):
     starts = window_starts(w.size, w.kernel, w.stride, w.dilation, w.pad_before, w.pad_after, w.ceil_mode)
-    assert w.out_size == len(starts)
+    assert max(w.out_size, 0) == len(starts)
 
 
 @SETTINGS
@@ -132,21 +131,37 @@ def pools(draw):
     return Window(size, kernel, draw(st.integers(1, 6)), 1, pad, pad, draw(st.booleans()))
 
 
+@st.composite
+def any_pools(draw):
+    """A max pool with padding at most half the window, any dilation; the window may not fit."""
+    kernel = draw(st.integers(1, 7))
+    pad = draw(st.integers(0, kernel // 2))
+    return Window(draw(st.integers(1, 30)), kernel, draw(st.integers(1, 6)), draw(st.integers(1, 3)), pad, pad,
+                  draw(st.booleans()))
+
+
 @SETTINGS
-@given(pools(), st.integers(1, 64), st.booleans())
+@given(any_pools(), st.integers(1, 64), st.booleans())
 @example(Window(55, 3, 2), 96, False)  # AlexNet's POOL1: 27
 @example(Window(112, 3, 2, 1, 1, 1, ceil_mode=True), 64, True)
+@example(Window(2, 3, 2, ceil_mode=True), 1, False)  # PyTorch: 1x1 (the issue's 2x2x1 maxpool3s2ceil)
+@example(Window(8, 2, 1, 2), 1, True)  # nn.MaxPool2d(2, 1, dilation=2) on 8x8: 6x6
 def test_pool_output_through_the_api(w, channels, yaml):
     """The pool rule, through parse -> analyse, lands its windows where the oracle does."""
     ceil = "ceil" if w.ceil_mode else ""
     if yaml:
         spec = parse_yaml(f"input: [{w.size}, {w.size}, {channels}]\nlayers:\n"
                           f"  - maxpool: {{kernel: {w.kernel}, stride: {w.stride}, padding: {w.pad_before}, "
-                          f"ceil_mode: {str(w.ceil_mode).lower()}}}\n")
+                          f"dilation: {w.dilation}, ceil_mode: {str(w.ceil_mode).lower()}}}\n")
     else:
-        spec = parse_string(f"{w.size}x{w.size}x{channels} maxpool{w.kernel}s{w.stride}p{w.pad_before}{ceil}")
+        spec = parse_string(f"{w.size}x{w.size}x{channels} "
+                            f"maxpool{w.kernel}s{w.stride}p{w.pad_before}d{w.dilation}{ceil}")
+    n = len(window_starts(w.size, w.kernel, w.stride, w.dilation, w.pad_before, w.pad_before, w.ceil_mode))
+    if n == 0:  # PyTorch: "Output size is too small"
+        with pytest.raises(ShapeError, match="≤ 0"):
+            analyse(spec)
+        return
     [layer] = analyse(spec).layers
-    n = len(window_starts(w.size, w.kernel, w.stride, 1, w.pad_before, w.pad_before, w.ceil_mode))
     assert layer.output == Shape((n, n), channels)
     assert (layer.params, layer.macs) == (0, 0)
 
@@ -245,7 +260,8 @@ def test_conv_of_any_rank(spatial, channels, filters, kernel, stride, pad):
 # --- (c) the stride-does-not-fit note ------------------------------------------------------------
 
 _PAD_FITS = re.compile(r"Padding (\d+) would fit \(output (\d+)\)\.")
-_NO_PAD = re.compile(r"No symmetric padding fits; input (\d+)(?: or (\d+))? would\.")
+_NO_PAD = re.compile(r"No (?:symmetric padding|padding the pool accepts \(at most \d+\)) fits; "
+                     r"input (\d+)(?: or (\d+))? would\.")
 
 
 def fitting_pads(size: int, taps: int, stride: int) -> List[int]:
@@ -254,9 +270,11 @@ def fitting_pads(size: int, taps: int, stride: int) -> List[int]:
             if size + 2 * q >= taps and (size + 2 * q - taps) % stride == 0]
 
 
-def check_suggestion(text: str, size: int, kernel: int, stride: int, dilation: int, pad: int) -> None:
+def check_suggestion(text: str, size: int, kernel: int, stride: int, dilation: int, pad: int,
+                     most: Optional[int] = None) -> None:
+    """The suggested padding fits, is the nearest that does, and (a pool's) is at most ``most``."""
     taps = dilation * (kernel - 1) + 1
-    fits = fitting_pads(size, taps, stride)
+    fits = [q for q in fitting_pads(size, taps, stride) if most is None or q <= most]
     m = _PAD_FITS.search(text)
     if m:
         q, out = int(m.group(1)), int(m.group(2))
@@ -285,6 +303,7 @@ def check_suggestion(text: str, size: int, kernel: int, stride: int, dilation: i
 @example(7, 7, 3, 3, 3, 3, 0, 1)  # the notes' 2.33
 @example(32, 32, 5, 5, 2, 2, 0, 1)  # "F = 5, S = 2, P = ? (whatever fits)": nothing does on 32
 @example(1, 1, 2, 2, 2, 2, 1, 1)  # no padding fits, and no smaller input either
+@example(41, 40, 1, 1, 2, 2, 0, 1)  # a strided 1x1 conv skips by design on odd and even sizes alike
 def test_conv_warns_exactly_when_the_stride_does_not_fit(h, w, kh, kw, sh, sw, pad, dilation):
     assume(dilation * (max(kh, kw) - 1) + 1 <= min(h, w) + 2 * pad)
     text = f"{h}x{w}x1 conv1k{kh}x{kw}s{sh}x{sw}p{pad}d{dilation}"
@@ -295,7 +314,16 @@ def test_conv_warns_exactly_when_the_stride_does_not_fit(h, w, kh, kw, sh, sw, p
     warnings = [n for n in layer.notes if n.code in MISFIT_CODES]
     axes_ = [(h, kh, sh), (w, kw, sw)]
     misfits = {a for a in axes_ if (a[0] - (dilation * (a[1] - 1) + 1) + 2 * pad) % a[2] != 0}
-    assert len(warnings) == len(misfits)  # one note per distinct misfit axis, none when all fit
+    # a window smaller than the stride skips input by design, whether or not the stride fits
+    skipping = {a for a in axes_ if dilation * (a[1] - 1) + 1 < a[2] and a[0] + 2 * pad > dilation * (a[1] - 1) + 1}
+    assert len(warnings) == len(misfits | skipping)  # one note per distinct such axis, none otherwise
+    for size, kernel, stride in skipping - misfits:
+        taps = dilation * (kernel - 1) + 1
+        out = (size - taps + 2 * pad) // stride + 1
+        formula = f"({size} − {taps}{f' + {2 * pad}' if pad else ''})/{stride} + 1 = {out}"
+        [note] = [n for n in warnings if n.text.startswith(formula)]
+        assert note.code == "stride-skips-by-design" and note.level == "info"
+        assert f"skips {stride - taps} of every {stride}" in note.text
     for note in warnings:
         assert (note.level == "warning") == (note.code == "stride-does-not-fit")
     for size, kernel, stride in misfits:
@@ -323,14 +351,16 @@ MISFIT_CODES = ("stride-does-not-fit", "stride-skips-padding", "stride-skips-by-
 @given(pools())
 @example(Window(7, 3, 3))
 @example(Window(7, 3, 3, ceil_mode=True))
+@example(Window(8, 3, 3))  # padding 2 would fit, but a pool takes at most 1: suggest only what is accepted
 def test_pool_warns_exactly_when_the_stride_does_not_fit_and_never_in_ceil_mode(w):
     ceil = "ceil" if w.ceil_mode else ""
     [layer] = analyse(parse_string(f"{w.size}x{w.size}x8 maxpool{w.kernel}s{w.stride}p{w.pad_before}{ceil}")).layers
     warnings = [n for n in layer.notes if n.code in MISFIT_CODES]
     misfit = (w.size - w.kernel + 2 * w.pad_before) % w.stride != 0
-    assert len(warnings) == (1 if misfit and not w.ceil_mode else 0)
+    skips = w.kernel < w.stride and w.span > 0  # input between windows never read, by design
+    assert len(warnings) == (1 if (misfit or skips) and not w.ceil_mode else 0)
     if warnings and warnings[0].code != "stride-skips-by-design":
-        check_suggestion(warnings[0].text, w.size, w.kernel, w.stride, 1, w.pad_before)
+        check_suggestion(warnings[0].text, w.size, w.kernel, w.stride, 1, w.pad_before, w.kernel // 2)
 
 
 # --- (d) 'same' padding --------------------------------------------------------------------------
@@ -393,3 +423,143 @@ def test_a_pool_window_larger_than_its_input_is_a_shape_error():
         analyse(parse_string("8x8x3 conv4k3 maxpool7s2"))  # 6x6 after the conv
     assert (info.value.loc.line, info.value.loc.column) == (1, 15)
     assert "kernel 7 exceeds padded input 6" in info.value.message
+
+
+# --- PyTorch's pooling: ceil mode past the input, dilation, refusals that show their working ----
+
+
+@pytest.mark.parametrize("text, out", [
+    ("2x2x1 maxpool3s2ceil", "1x1x1"),  # torch 2.13: MaxPool2d(3, 2, ceil_mode=True) on 2x2 -> 1x1
+    ("2x2x1 avgpool3s2ceil", "1x1x1"),
+    ("2x1 maxpool1d3s2ceil", "1x1"),
+    ("2x2x2x1 avgpool3d3s2ceil", "1x1x1x1"),
+    ("5x1 maxpool1d7s6ceil", "1x1"),  # MaxPool1d(7, 6, ceil_mode=True) on 5 -> 1
+    ("8x8x1 maxpool2s1d2", "6x6x1"),  # MaxPool2d(2, 1, dilation=2) on 8x8 -> 6x6
+    ("8x8x1 maxpool2s2p1d2", "4x4x1"),  # MaxPool2d(2, padding=1, dilation=2) on 8x8 -> 4x4
+])
+def test_pools_give_pytorchs_sizes(text, out):
+    assert str(analyse(parse_string(text)).output) == out
+
+
+@pytest.mark.parametrize("text, working", [
+    ("8x8x4 conv4k9s2", "⌊(8 + 0 − 9)/2⌋ + 1 = ⌊−1/2⌋ + 1 = 0 ≤ 0"),
+    ("2x2x1 maxpool3s2", "⌊(2 + 0 − 3)/2⌋ + 1 = ⌊−1/2⌋ + 1 = 0 ≤ 0"),
+    ("2x2x1 maxpool5s2ceil", "⌈(2 + 0 − 5)/2⌉ + 1 = ⌈−3/2⌉ + 1 = 0 ≤ 0"),
+])
+def test_a_refusal_shows_correct_working(text, working):
+    with pytest.raises(ShapeError) as e:
+        analyse(parse_string(text))
+    assert working in e.value.message
+
+
+def test_avg_pool_refuses_dilation_as_pytorch():
+    with pytest.raises(ShapeError, match="no dilation"):
+        analyse(parse_string("8x8x1 avgpool2s1d2"))
+
+
+@pytest.mark.parametrize("text, noted", [
+    ("32x32x3 conv8k3s2psame", True),  # PyTorch: "padding='same' is not supported for strided convolutions"
+    ("32x32x3 conv8k3s1psame", False),
+    ("32x32x3 dwconvk3s2psame", True),
+    ("32x32x3 maxpool3s2psame", True),  # PyTorch's pools take no 'same'
+    ("32x32x3 conv8k3s2p1", False),
+])
+def test_same_padding_pytorch_refuses_is_said(text, noted):
+    [layer] = analyse(parse_string(text)).layers
+    assert any(n.code == "same-not-pytorch" for n in layer.notes) == noted
+
+
+@pytest.mark.parametrize("size, scale, out", [
+    (100, "0.29", 28),  # torch 2.13, nn.Upsample(scale_factor=0.29) on 100: 28 (100·0.29 = 28.999999999999996)
+    (50, "2.3", 114),  # 114.99999999999999
+    (90, "1.4", 125),
+    (10, "1.5", 15),
+    (7, "0.7", 4),
+    (3, "1.1", 3),
+])
+def test_upsample_floors_the_float64_product_as_pytorch(size, scale, out):
+    assert analyse(parse_string(f"{size}x{size}x3 upsample{scale}")).output == Shape((out, out), 3)
+    spec = parse_yaml(f"input: [{size}, 3]\nlayers:\n  - upsample: {{scale: {scale}}}\n")
+    assert analyse(spec).output == Shape((out,), 3)
+
+
+@pytest.mark.parametrize("text, label", [
+    ("32x32 conv10k5", "CONV1D 10 5 s1 p0"),  # a 2-part shape is a 1-D signal with 32 channels
+    ("8x8x8x3 conv4k3", "CONV3D 4 3x3x3 s1 p0"),
+    ("32x32x3 conv10k5", "CONV 10 5x5 s1 p0"),
+    ("32x32 dwconvk5", "DWCONV 5 s1 p0"),
+    ("32x32 convt4k2s2", "CONVT 4 2 s2 p0"),
+    ("32x32 maxpool2", "MAX POOL 2 s2"),
+])
+def test_the_label_shows_the_rank_that_runs(text, label):
+    [layer] = analyse(parse_string(text)).layers
+    assert layer.layer.describe() == label
+
+
+# --- closed forms against the loops they replace (no work per output unit) --------------------
+
+
+def transposed_spans(f: int, st: int, p: int, d: int):
+    """The loop the closed form replaced: for each output of one period, the inputs it reads."""
+    spans = []
+    for o in range(st):
+        reads = [(o + p - k * d) // st for k in range(f) if (o + p - k * d) % st == 0]
+        spans.append((min(reads), max(reads)) if reads else None)
+    widths = {hi - lo for lo, hi in filter(None, spans)}
+    first = spans[0]
+    return (max(widths, default=0), Fraction(first[0] + first[1], 2) if first else 0,
+            len(widths) == 1 and None not in spans)
+
+
+@SETTINGS
+@given(st.integers(1, 9), st.integers(1, 9), st.integers(0, 6), st.integers(1, 4))
+def test_transposed_conv_field_in_closed_form(f, stride, p, d):
+    [step] = parse_string(f"5x2 convt2k{f}s{stride}p{p}d{d}").layers[0].layer.receptive(Shape((5,), 2))
+    widest, shift, exact = transposed_spans(f, stride, p, d)
+    assert (step.grow, step.shift, step.exact) == (widest, shift, exact)
+
+
+@SETTINGS
+@given(st.integers(1, 60), st.integers(1, 60))
+def test_adaptive_pool_work_and_field_in_closed_form(w, n):
+    windows = [((i * w) // n, -(-((i + 1) * w) // n)) for i in range(n)]
+    layer = parse_string(f"{w}x3 adaptiveavgpool{n}").layers[0].layer
+    assert layer.ops(Shape((w,), 3)) == 3 * sum(b - a for a, b in windows)
+    steps = layer.receptive(Shape((w,), 3))
+    if n > 1:
+        assert steps[0].grow == max(b - a for a, b in windows) - 1
+
+
+@pytest.mark.parametrize("text", [
+    "8x8x3 convtranspose1k1s10000000",  # took 13.5 s: one step per output of a stride period
+    "8x8x3 convtranspose1k10000000",  # 780 MB
+    "8x8x3 adaptiveavgpool10000000",  # 19 s
+    "8x8x3 adaptivemaxpool999999999",  # > 30 s
+])
+def test_huge_outputs_cost_nothing_per_output_unit(text):
+    import time
+    start = time.perf_counter()
+    report = analyse(parse_string(text))
+    from convcalc.receptive import receptive_fields
+    receptive_fields(report)
+    assert time.perf_counter() - start < 5  # a generous bound against a hang: it takes milliseconds
+
+
+@pytest.mark.parametrize("text, column", [
+    ("8x8x3 (upsample1000000000)x480", 8),  # was an internal error
+    ("8x8x3 upsample100000 upsample100000", 22),
+    ("100000x100000x1000 flatten", 20),  # 10^13 elements in one vector
+])
+def test_computed_sizes_have_the_ceiling_read_sizes_have(text, column):
+    with pytest.raises(ShapeError, match="exceeds the largest size") as e:
+        analyse(parse_string(text))
+    assert e.value.loc is not None and e.value.loc.column == column
+
+
+def test_the_layer_limit_is_what_a_table_builds_quickly():
+    # 8x8x4 (conv4k3p1)x1000000 (27 bytes) took 89 s and 2.9 GB under the former limit; now refused at once
+    from convcalc.errors import SpecError
+    from convcalc.limits import MAX_LAYERS
+    with pytest.raises(SpecError, match=f"more than {MAX_LAYERS:,} layers"):
+        parse_string("8x8x4 (conv4k3p1)x1000000")
+    assert MAX_LAYERS <= 20_000

@@ -84,7 +84,7 @@ def test_billion_laughs_is_refused_quickly(tmp_path):
     result = run("table", yaml_file(tmp_path, "\n".join(lines) + "\n"))
     assert time.perf_counter() - start < 5
     assert_clean(result, codes=(2,))
-    assert "more than 1,000,000 layers" in result.output
+    assert "more than 20,000 layers" in result.output
 
 
 @pytest.mark.parametrize("depth", [150, 10_000])

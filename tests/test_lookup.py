@@ -295,3 +295,17 @@ def test_advice_wraps_at_the_terminal_width_between_words(monkeypatch, columns):
     assert words == ("⚠ stride 3 does not fit: floored to 2 as PyTorch does, so the last input row/column is "
                      "never read (ceil would give 3). Padding 1 would fit (output 3). Stride 2 would fit "
                      "(output 3).").split()
+
+
+
+def test_pool_suggests_only_padding_it_accepts():
+    # 8x8, 3x3 stride 3: padding 2 would fit, but a pool takes at most half its kernel (1)
+    result = CliRunner().invoke(cli, ["pool", "8x8x16", "-k", "3", "-s", "3"])
+    assert result.exit_code == 0
+    assert "Padding 2" not in result.output and "at most 1" in result.output
+    assert CliRunner().invoke(cli, ["pool", "8x8x16", "-k", "3", "-s", "3", "-p", "2"]).exit_code == 2
+
+
+def test_lookup_says_pytorch_refuses_strided_same():
+    result = CliRunner().invoke(cli, ["conv", "32x32x3", "-n", "8", "-k", "3", "-s", "2", "-p", "same"])
+    assert result.exit_code == 0 and "PyTorch would refuse this layer" in result.output

@@ -77,29 +77,34 @@ def naive_conv(x: Tensor, weight: Sequence[float], bias: Optional[Sequence[float
 
 
 def naive_pool(x: Tensor, kernel: Sequence[int], stride: Sequence[int], pad: Sequence[int], ceil_mode: bool,
-               mode: str, count_include_pad: bool = True) -> Tensor:
+               mode: str, count_include_pad: bool = True, dilation: Optional[Sequence[int]] = None) -> Tensor:
     """PyTorch's pooling, transcribed from its C++ (output size formula, hstart/hend, divisor)."""
+    dilation = dilation or [1] * len(kernel)
     outs = []
-    for n, k, s, p in zip(x.spatial, kernel, stride, pad):
-        top = n + 2 * p - (k - 1) - 1
+    for n, k, s, p, d in zip(x.spatial, kernel, stride, pad, dilation):
+        top = n + 2 * p - d * (k - 1) - 1
         o = (-(-top // s) if ceil_mode else top // s) + 1
         if ceil_mode and (o - 1) * s >= n + p:
             o -= 1
+        if o < 1:
+            raise ValueError("Output size is too small")
         outs.append(o)
     out = []
     for c in range(x.channels):
         for position in itertools.product(*(range(o) for o in outs)):
             lo = [o * s - p for o, s, p in zip(position, stride, pad)]
+            if mode == "max":  # the taps lo + t·D that land inside the input; none (dilated) gives −∞
+                taps = [[a + t * d for t in range(k) if 0 <= a + t * d < n]
+                        for a, k, d, n in zip(lo, kernel, dilation, x.spatial)]
+                out.append(max((value_at(x, c, idx) for idx in itertools.product(*taps)), default=-math.inf))
+                continue
             hi = [min(a + k, n + p) for a, k, n, p in zip(lo, kernel, x.spatial, pad)]
             size = math.prod(h - a for a, h in zip(lo, hi))
             lo_in = [max(a, 0) for a in lo]
             hi_in = [min(h, n) for h, n in zip(hi, x.spatial)]
             values = [value_at(x, c, idx) for idx in itertools.product(*(range(a, h) for a, h in zip(lo_in, hi_in)))]
-            if mode == "max":
-                out.append(max(values))
-            else:
-                divisor = size if count_include_pad else math.prod(h - a for a, h in zip(lo_in, hi_in))
-                out.append(sum(values) / divisor)
+            divisor = size if count_include_pad else math.prod(h - a for a, h in zip(lo_in, hi_in))
+            out.append(sum(values) / divisor)
     return Tensor((x.channels, *outs), out)
 
 
@@ -444,16 +449,25 @@ def test_pools_agree_with_pytorchs_definition(data):
     kernel = [draw(st.integers(1, 3)) for _ in range(rank)]
     pad = [draw(st.integers(0, k // 2)) for k in kernel]  # PyTorch: padding at most half the window
     stride = [draw(st.integers(1, 3)) for _ in range(rank)]
-    sizes = [draw(st.integers(max(1, k - 2 * p), 6 if rank < 3 else 4)) for k, p in zip(kernel, pad)]
+    dilation = [draw(st.integers(1, 2)) for _ in range(rank)]
+    sizes = [draw(st.integers(1, 6 if rank < 3 else 4)) for _ in kernel]  # the window may not fit
     ceil_mode, include = draw(st.booleans()), draw(st.booleans())
     x = Tensor.random((draw(st.integers(1, 2)), *sizes), random.Random(draw(st.integers(0, 99))))
     padding = [(p, p) for p in pad]
-    got_max = ref.MaxPool(tuple(kernel), tuple(stride), padding, ceil_mode)(x)
-    want_max = naive_pool(x, kernel, stride, pad, ceil_mode, "max")
-    assert got_max.output == want_max and got_max.macs == 0
-    got_avg = ref.AvgPool(tuple(kernel), tuple(stride), padding, ceil_mode, include)(x).output
-    want_avg = naive_pool(x, kernel, stride, pad, ceil_mode, "avg", include)
-    assert got_avg.shape == want_avg.shape and close(got_avg.data, want_avg.data)
+    for mode, d in (("max", dilation), ("avg", [1] * rank)):
+        try:
+            want = naive_pool(x, kernel, stride, pad, ceil_mode, mode, include, d)
+        except ValueError:  # PyTorch: "Output size is too small"; the reference refuses it too
+            with pytest.raises(ValueError, match="does not fit"):
+                (ref.MaxPool(tuple(kernel), tuple(stride), padding, ceil_mode, tuple(d)) if mode == "max"
+                 else ref.AvgPool(tuple(kernel), tuple(stride), padding, ceil_mode, include))(x)
+            continue
+        if mode == "max":
+            got = ref.MaxPool(tuple(kernel), tuple(stride), padding, ceil_mode, tuple(d))(x)
+            assert got.output == want and got.macs == 0
+        else:
+            got_avg = ref.AvgPool(tuple(kernel), tuple(stride), padding, ceil_mode, include)(x).output
+            assert got_avg.shape == want.shape and close(got_avg.data, want.data)
 
 
 @SETTINGS
@@ -461,18 +475,46 @@ def test_pools_agree_with_pytorchs_definition(data):
        st.integers(0, 3), st.booleans())
 def test_slide_finds_every_window_start(size, kernel, stride, dilation, before, after, ceil_mode):
     taps = dilation * (kernel - 1) + 1
-    if taps > size + before + after:
+    padded = size + before + after
+    # PyTorch's pooling_output_shape (aten/src/ATen/native/Pool.h), transcribed: the oracle's
+    # sliding must agree with it, including a first window larger than the padded input. PyTorch
+    # drops at most one window, which is enough only with padding at most half the kernel, as it wants.
+    assume(not ceil_mode or max(before, after) <= kernel // 2)
+    top = padded - taps + (stride - 1 if ceil_mode else 0)
+    out = top // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + before:
+        out -= 1
+    if out < 1:
         with pytest.raises(ValueError):
             ref.slide(size, kernel, stride, dilation, before, after, ceil_mode)
         return
     starts = ref.slide(size, kernel, stride, dilation, before, after, ceil_mode)
-    assert starts == list(range(0, stride * len(starts), stride))
-    padded = size + before + after
+    assert starts == list(range(0, stride * out, stride))
     if not ceil_mode:  # every window inside, and no room for one more
         assert starts[-1] + taps <= padded < starts[-1] + stride + taps
     else:  # the windows cover the padded input, and the last starts inside the input or left padding
         assert starts[-1] + taps >= padded or starts[-1] + stride >= size + before
-        assert starts[-1] < size + before or len(starts) == 1
+        assert starts[-1] < size + before
+
+
+def test_ceil_mode_keeps_a_window_larger_than_the_input_as_pytorch():
+    # measured with torch 2.13: MaxPool2d(3, 2, ceil_mode=True) on [[1, 2], [3, 4]] -> [[4]],
+    # AvgPool2d(3, 2, ceil_mode=True) -> [[2.5]] (the divisor counts the 2x2 inside the padded input)
+    x = Tensor.of([[[1, 2], [3, 4]]])
+    assert ref.MaxPool(3, 2, ceil_mode=True)(x).output.nested() == [[[4]]]
+    assert ref.AvgPool(3, 2, ceil_mode=True)(x).output.nested() == [[[2.5]]]
+    # MaxPool1d(7, 6, ceil_mode=True) on 1..5 -> [5]; AvgPool1d -> [3.0]; a window 2 strides too big: none
+    y = Tensor.of([[1, 2, 3, 4, 5]])
+    assert ref.MaxPool(7, 6, ceil_mode=True)(y).output.nested() == [[5]]
+    assert ref.AvgPool(7, 6, ceil_mode=True)(y).output.nested() == [[3.0]]
+    with pytest.raises(ValueError, match="does not fit"):
+        ref.MaxPool(7, 2, ceil_mode=True)(y)
+
+
+def test_max_pool_dilation_as_pytorch():
+    # nn.MaxPool2d(2, 1, dilation=2) on 8x8 gives 6x6 (torch 2.13); 1-D: max of x[i], x[i + 2]
+    assert ref.MaxPool(2, 1, dilation=2)(Tensor.random((1, 8, 8), random.Random(0))).output.shape == (1, 6, 6)
+    assert ref.MaxPool(2, 1, dilation=2)(Tensor.of([[5, 1, 2, 7, 3]])).output.nested() == [[5, 7, 3]]
 
 
 def live(layer_factory, x: Tensor) -> None:
@@ -496,3 +538,9 @@ def test_every_parameter_is_live():
     live(lambda: ref.ConvTranspose.random(rng, 4, 2, 2, stride=2, padding=1, groups=2), x2)
     live(lambda: ref.Linear.random(rng, 100, 3), x2)
     live(lambda: ref.BatchNorm.random(rng, 4), x2)
+
+
+def test_upsample_size_is_pytorchs_float64_floor():
+    # torch 2.13: nn.Upsample(scale_factor=0.29) on 100 gives 28, scale 2.3 on 50 gives 114
+    assert ref.Upsample(scale=0.29)(Tensor.random((1, 100), random.Random(0))).output.shape == (1, 28)
+    assert ref.Upsample(scale=2.3)(Tensor.random((1, 50), random.Random(0))).output.shape == (1, 114)

@@ -171,7 +171,7 @@ def test_needs_an_input_or_an_output():
                                      Problem(size=10**9, kernel=3, max_stride=10**6, max_padding=10**6)])
 def test_an_absurd_search_is_refused_at_once(problem: Problem):
     start = time.perf_counter()
-    with pytest.raises(SpecError, match="more than 1,000,000 combinations"):
+    with pytest.raises(SpecError, match="more than 20,000 combinations"):
         solve(problem)
     assert time.perf_counter() - start < 0.5
 
@@ -217,3 +217,17 @@ def test_no_solution_says_how_to_widen_the_search():
     result = run("solve", "--in", "7", "-k", "3", "-s", "1", "--out", "11")  # P up to 2 reaches 9
     assert "widen them with --max-kernel, --max-stride or --max-padding" in result.stdout
     assert run("solve", "--in", "7", "-k", "3", "-s", "1", "--out", "11", "--max-padding", "3").exit_code == 0
+
+
+def test_the_candidate_cap_refuses_a_search_of_a_million_at_once():
+    # --out 7 -s 16 --max-kernel 227: ~800,000 candidates, 657,000 solutions, 7 s and 334 MB under the old cap
+    start = time.perf_counter()
+    with pytest.raises(SpecError, match="more than 20,000 combinations"):
+        solve(Problem(out=7, stride=16, max_kernel=227))
+    assert time.perf_counter() - start < 0.5
+
+
+def test_ceil_mode_solution_with_a_window_larger_than_the_input():
+    # PyTorch: MaxPool(3, 2, ceil_mode=True) on 2 gives 1 (the window starts inside the input)
+    solved = solve(Problem(size=2, out=1, kernel=3, stride=2, padding=0, pool=True))
+    assert [s.rounding for s in solved.solutions] == ["ceil"]
