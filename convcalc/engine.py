@@ -15,13 +15,14 @@ No I/O and no rounding here; ``render`` does both. Conventions (stated in the RE
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
-from .errors import LayerError, Location, ShapeError
+from .errors import LayerError, Location, ShapeError, SpecError
 from .layers import Concat, Layer, Note
 from .limits import MAX_SIZE
 from .shape import Shape
-from .spec import BlockSpec, LayerSpec, NetworkSpec, Node
+from .errors import did_you_mean
+from .spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node
 from .values import field, value
 
 DTYPE_BYTES: Dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1, "float64": 8}
@@ -72,6 +73,9 @@ class LayerReport(InGraph):
     inputs: Tuple[Shape, ...] = ()  # a merge's branch outputs; empty for a layer
     biases: int = 0  # the bias terms among params
     ops: int = 0  # element-wise work of kind layer.op_kind, counted only when asked (--count-ops)
+    # The tensors it reads: 0 is the network's input, k the output of layer k. Receptive fields
+    # and memory liveness follow these edges, so a skip from far back is just another edge.
+    sources: Tuple[int, ...] = ()
 
     @property
     def activations(self) -> int:
@@ -109,6 +113,15 @@ class BlockReport(InGraph):
             return self.kind.upper()
         how = "identity shortcut" if self.identities == 1 and self.branches == 2 else f"{self.branches} branches"
         return f"{self.merge.upper()}, {how}" if self.kind == self.merge else f"{self.kind.upper()} ({self.merge}, {how})"
+
+
+@value
+class OutputReport:
+    """One of the network's outputs: the tensor named ``name`` (``tensor`` as in ``sources``)."""
+
+    name: str
+    tensor: int
+    shape: Shape
 
 
 OP_KINDS = ("norm", "act", "pool")
@@ -159,10 +172,17 @@ class Report:
     batch: int = 1
     blocks: Tuple[BlockReport, ...] = ()  # innermost first within each block, in the order they end
     conventions: Conventions = Conventions()
+    outputs: Tuple[OutputReport, ...] = ()  # as declared ('outputs:'), else the last tensor
 
     @property
     def output(self) -> Shape:
+        """The network's output; with several, the last one declared."""
+        if self.outputs:
+            return self.outputs[-1].shape
         return self.layers[-1].output if self.layers else self.spec.input
+
+    def shape_of(self, tensor: int) -> Shape:
+        return self.layers[tensor - 1].output if tensor else self.spec.input
 
     def counted_params(self, r: LayerReport) -> int:
         return r.params if self.conventions.bias else r.params - r.biases
@@ -227,6 +247,9 @@ def default_names(nodes: Sequence[Node]) -> Tuple[str, ...]:
     counters: Dict[str, int] = {}
     names = []
     for node in nodes:
+        if isinstance(node, FromSpec):
+            names.append("")
+            continue
         if isinstance(node, LayerSpec):
             family = node.layer.family_name()
             key = type(node.layer).counter or family
@@ -240,51 +263,123 @@ def default_names(nodes: Sequence[Node]) -> Tuple[str, ...]:
 
 def analyse(spec: NetworkSpec, dtype: str = "float32", batch: int = 1,
             conventions: Conventions = Conventions()) -> Report:
-    """Run every layer's rule on the shape the previous one produced, through every block."""
+    """Run every layer's rule on the tensor it reads (the one before it, or one named by
+    ``from``), through every block; then find the declared outputs."""
     if dtype not in DTYPE_BYTES:
         raise ShapeError(f"unknown dtype '{dtype}'; expected one of {', '.join(DTYPE_BYTES)}")
-    walk = _Walk()
-    walk.chain(spec.layers, spec.input, ())
-    return Report(spec, tuple(walk.layers), dtype, batch, tuple(walk.blocks), conventions)
+    walk = _Walk(spec)
+    last = walk.chain(spec.layers, 0, ())
+    if spec.outputs:
+        outputs = tuple(OutputReport(o.ref, t, walk.shapes[t]) for o in spec.outputs
+                        for t in (walk.resolve(o, (), "an output"),))
+    else:
+        name = walk.layers[last - 1].full_name if last else "input"
+        outputs = (OutputReport(name, last, walk.shapes[last]),)
+    return Report(spec, tuple(walk.layers), dtype, batch, tuple(walk.blocks), conventions, outputs)
 
 
 class _Walk:
-    """Folds rules over nodes, collecting one LayerReport per layer or merge, in execution order."""
+    """Folds rules over nodes, collecting one LayerReport per layer or merge, in execution order.
 
-    def __init__(self) -> None:
+    Tensors are numbered as ``LayerReport.sources`` counts them (0 the input, k layer k's
+    output); ``names`` maps the full name of every layer and block seen so far to its tensor, so
+    a ``from`` reads only what is already computed.
+    """
+
+    def __init__(self, spec: NetworkSpec) -> None:
         self.layers: List[LayerReport] = []
         self.blocks: List[BlockReport] = []
+        self.shapes: List[Shape] = [spec.input]
+        self.names: Dict[str, int] = {}
+        self.twice: Dict[str, Optional[Location]] = {}
+        self.later: Dict[str, Optional[Location]] = dict(written_names(spec.layers))
 
-    def chain(self, nodes: Sequence[Node], x: Shape, path: Tuple[str, ...]) -> Shape:
-        for node, name in zip(nodes, default_names(nodes)):
-            x = self.layer(node, name, x, path) if isinstance(node, LayerSpec) else self.block(node, name, x, path)
-        return x
+    def chain(self, nodes: Sequence[Node], t: int, path: Tuple[str, ...]) -> int:
+        """Walk ``nodes`` from tensor ``t``; the tensor they end with."""
+        names = default_names(nodes)
+        for i, (node, name) in enumerate(zip(nodes, names)):
+            if isinstance(node, FromSpec):
+                after = names[i + 1] if i + 1 < len(nodes) else ""
+                if after and after == node.ref.rsplit(".", 1)[-1] and node.ref not in self.names:
+                    raise SpecError(f"'{after}' reads itself: a layer can read only what is computed before it",
+                                    node.loc, hint="name the tensor it should read instead")
+                t = self.resolve(node, path)
+            elif isinstance(node, LayerSpec):
+                t = self.layer(node, name, t, path)
+            else:
+                t = self.block(node, name, t, path)
+        return t
 
-    def layer(self, ls: LayerSpec, name: str, x: Shape, path: Tuple[str, ...]) -> Shape:
+    def register(self, full_name: str, tensor: int, loc: Optional[Location]) -> None:
+        if full_name in self.names and self.names[full_name] != tensor:
+            self.twice[full_name] = loc
+        self.names[full_name] = tensor
+
+    def resolve(self, ref: FromSpec, path: Tuple[str, ...], what: str = "'from'") -> int:
+        """The tensor ``ref`` names, seen from inside ``path``: the innermost block's names first,
+        then the enclosing blocks', then any unique full name that ends with it (``layer3`` or
+        ``layer3.5.relu``); ``input`` is the network's input."""
+        name = ref.ref
+        for k in range(len(path), -1, -1):
+            full = ".".join((*path[:k], name))
+            if full in self.names:
+                if full in self.twice:
+                    raise SpecError(f"{what} '{name}' is ambiguous: two tensors are named '{full}'", ref.loc,
+                                    hint="give one of them another name")
+                return self.names[full]
+        if name == "input":
+            return 0
+        ends = sorted(n for n in self.names if n.endswith("." + name))
+        if len(ends) == 1:
+            return self.names[ends[0]]
+        if ends:
+            shown = ", ".join(ends[:5]) + (" ..." if len(ends) > 5 else "")
+            raise SpecError(f"{what} '{name}' is ambiguous here: it could be {shown}", ref.loc,
+                            hint="write the full name")
+        if name in self.later:
+            at = self.later[name]
+            raise SpecError(f"{what} '{name}' refers forward: '{name}' is computed later"
+                            f"{f' (at {at})' if at else ''}, and a layer reads only what is computed before it",
+                            ref.loc)
+        known = ["input", *self.names, *{n.rsplit(".", 1)[-1] for n in self.names}]
+        raise SpecError(f"{what} '{name}': no layer or block of that name{did_you_mean(name, known)}", ref.loc,
+                        hint="name a layer with 'name:' (YAML) or ':name' after its token, then read it with "
+                             "'from:' or '@name'")
+
+    def layer(self, ls: LayerSpec, name: str, t: int, path: Tuple[str, ...]) -> int:
+        x = self.shapes[t]
         rule = ls.layer.bind(x)  # a rank-generic rule learns the input's rank: its label says what runs
         index = len(self.layers) + 1
+        like = getattr(rule, "like", None)
+        if like:  # 'to the size of that tensor': the rule gets that size, and says where it came from
+            rule = rule.sized_like(self.shapes[self.resolve(FromSpec(like, ls.loc), path, "'like'")])
         try:
             y = bounded(rule.out_shape(x))
             report = LayerReport(index, name, rule, x, y, rule.params(x), rule.buffers(x), rule.macs(x),
-                                 rule.notes(x), ls.loc, path, biases=rule.biases(x), ops=rule.ops(x))
+                                 rule.notes(x), ls.loc, path, biases=rule.biases(x), ops=rule.ops(x), sources=(t,))
         except LayerError as e:
             where = ".".join((*path, name))
             raise ShapeError(f"layer {index} '{where}' ({rule.describe()}) on input {x}: {e.message}",
                              ls.loc, e.hint) from None
         self.layers.append(report)
-        return y
+        self.shapes.append(y)
+        self.register(report.full_name, index, ls.loc)
+        return index
 
-    def block(self, block: BlockSpec, name: str, x: Shape, path: Tuple[str, ...]) -> Shape:
+    def block(self, block: BlockSpec, name: str, t: int, path: Tuple[str, ...]) -> int:
         first = len(self.layers)
+        x = self.shapes[t]
         inner = (*path, name)
-        outputs, spans = [], []
-        paths = [b for b in block.branches if b]  # an identity shortcut needs no branch of its own
+        ends, spans = [], []
+        paths = [b for b in block.branches if any(not isinstance(n, FromSpec) for n in b)]
         for i, branch in enumerate(block.branches, start=1):
             start = len(self.layers)
-            outputs.append(self.chain(branch, x, (*inner, f"b{i}") if len(paths) > 1 else inner))
+            ends.append(self.chain(branch, t, (*inner, f"b{i}") if len(block.branches) > 1 and len(paths) > 1
+                                   else inner))
             spans.append(self.layers[start:])
+        outputs = [self.shapes[e] for e in ends]
         if block.merge is None:
-            y = outputs[0]
+            out = ends[0]
         else:
             try:
                 y = bounded(block.merge.merge(tuple(outputs)))
@@ -292,17 +387,34 @@ class _Walk:
                 raise ShapeError(f"block '{'.'.join(inner)}'{f' ({block.kind})' if block.kind else ''}: "
                                  f"{e.message}; {divergence(x, outputs, spans)}", block.loc,
                                  e.hint or merge_hint(block.merge, x, outputs, spans)) from None
-            self.layers.append(LayerReport(len(self.layers) + 1, block.merge.family, block.merge, outputs[0], y,
-                                           0, 0, 0, (), block.loc, inner, tuple(outputs)))
+            out = len(self.layers) + 1
+            merge = LayerReport(out, block.merge.family, block.merge, outputs[0], y, 0, 0, 0, (), block.loc, inner,
+                                tuple(outputs), sources=tuple(ends))
+            self.layers.append(merge)
+            self.shapes.append(y)
+            self.register(merge.full_name, out, block.loc)
         inside = self.layers[first:]
         self.blocks.append(BlockReport(
             name=name, kind=block.kind or (block.merge.family if block.merge else "block"), path=path,
-            input=x, output=y, first=first + 1, last=len(self.layers),
+            input=x, output=self.shapes[out], first=first + 1, last=len(self.layers),
             merge=block.merge.family if block.merge else "", branches=len(block.branches),
             identities=len(block.branches) - len(paths),
             params=sum(r.params for r in inside), buffers=sum(r.buffers for r in inside),
             macs=sum(r.macs for r in inside), activations=sum(r.activations for r in inside), loc=block.loc))
-        return y
+        self.register(".".join(inner), out, block.loc)
+        return out
+
+
+def written_names(nodes: Sequence[Node]) -> Iterator[Tuple[str, Optional[Location]]]:
+    """Every name written in the spec, with where: to tell a reference forward from a misspelling."""
+    for node in nodes:
+        if isinstance(node, FromSpec):
+            continue
+        if node.name:
+            yield node.name, node.loc
+        if isinstance(node, BlockSpec):
+            for branch in node.branches:
+                yield from written_names(branch)
 
 
 def merge_hint(merge: Layer, x: Shape, outputs: List[Shape], spans: List[List[LayerReport]]) -> str:

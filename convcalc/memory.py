@@ -13,10 +13,9 @@
 
 from __future__ import annotations
 
-from typing import Iterator, List, Sequence, Tuple
+from typing import List
 
-from .engine import DTYPE_BYTES, OPTIMIZER_STATES, LayerReport, Report
-from .spec import LayerSpec, Node
+from .engine import DTYPE_BYTES, OPTIMIZER_STATES, Report
 from .values import value
 
 
@@ -69,43 +68,29 @@ def memory(report: Report) -> Memory:
 
 
 def inference_peak(report: Report) -> int:
-    """The most activation elements alive at once in a forward pass that frees what it can."""
-    _, peak = _chain(report.spec.layers, report.spec.input.elements, 0, iter(report.layers))
-    return peak
+    """The most activation elements alive at once in a forward pass that frees what it can.
 
-
-def _chain(nodes: Sequence[Node], x: int, held: int, reports: Iterator[LayerReport]) -> Tuple[int, int]:
-    """Walk ``nodes`` from a current tensor of ``x`` elements while ``held`` others stay alive.
-
-    Returns the final tensor's size and the peak.
+    A tensor lives from the layer that computes it to its last reader (``LayerReport.sources``),
+    and a network output to the end: a skip from far back (U-Net's encoder maps) stays alive
+    across everything in between. While a layer runs, its inputs and its output are alive.
     """
-    peak = held + x
-    for node in nodes:
-        if isinstance(node, LayerSpec):
-            y = next(reports).output.elements
-            peak = max(peak, held + x + y)
-            x = y
-            continue
-        outputs: List[int] = []  # finished branches, waiting for the merge
-        input_kept_by_identity = False
-        for i, branch in enumerate(node.branches):
-            later = i < len(node.branches) - 1
-            if not branch:  # the identity: its output is the block's input itself
-                outputs.append(x)
-                input_kept_by_identity = True
-                continue
-            keep = x if later and not input_kept_by_identity else 0
-            waiting = sum(outputs)
-            if keep or input_kept_by_identity:  # the input stays; the branch starts from it
-                end, p = _chain(branch, 0, held + waiting + x, reports)
-            else:
-                end, p = _chain(branch, x, held + waiting, reports)
-            outputs.append(end)
-            peak = max(peak, p)
-        if node.merge is not None:
-            y = next(reports).output.elements
-            peak = max(peak, held + sum(outputs) + y)
-            x = y
-        else:
-            x = outputs[0]
-    return x, peak
+    n = len(report.layers)
+    sizes = [report.spec.input.elements] + [r.output.elements for r in report.layers]
+    last_read = [0] * (n + 1)
+    for r in report.layers:
+        for s in r.sources:
+            last_read[s] = max(last_read[s], r.index)
+    for o in report.outputs:
+        last_read[o.tensor] = n + 1
+    freed_after: List[List[int]] = [[] for _ in range(n + 2)]
+    for t, k in enumerate(last_read):
+        freed_after[max(k, t)].append(t)  # never read: freed as soon as it is made
+    alive = peak = sizes[0]
+    for t in freed_after[0]:
+        alive -= sizes[t]
+    for r in report.layers:
+        alive += sizes[r.index]
+        peak = max(peak, alive)
+        for t in freed_after[r.index]:
+            alive -= sizes[t]
+    return peak

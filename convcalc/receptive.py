@@ -6,7 +6,8 @@ Networks", Distill 2019; Dumoulin & Visin, "A guide to convolution arithmetic", 
 a ``Step`` (``layers.py``). Input pixel ``i`` is centred at coordinate ``i``: ``start`` is the
 centre of the first output unit's field in input coordinates (−½ is between pixels −1 and 0).
 
-Through a block, every branch starts from the block's input field; a merge takes the union. When
+Every layer's field follows from the field of the tensor it reads (a block's branches start from
+the block's input, a ``from`` from the tensor it names); a merge takes the union. When
 branches disagree on the jump or the centre, the fields of later units are not one size and
 offset ("not aligned"): we say so, and name the block, instead of printing a misleading number.
 Fully connected layers and global pooling see the whole input.
@@ -14,11 +15,10 @@ Fully connected layers and global pooling see the whole input.
 
 from __future__ import annotations
 
-from typing import Iterator, List, Sequence, Tuple
+from typing import Sequence, Tuple
 
 from .engine import LayerReport, Report
-from .layers import Number, Step
-from .spec import LayerSpec, Node
+from .layers import Merge, Number, Step
 from .values import value
 
 
@@ -84,28 +84,19 @@ GLOBAL = Field(status="global")
 
 
 def receptive_fields(report: Report) -> Tuple[Field, ...]:
-    """One Field per entry of ``report.layers`` (layers and merges), in the same order."""
+    """One Field per entry of ``report.layers`` (layers and merges), in the same order.
+
+    Each layer's field comes from the field of the tensor it reads (``LayerReport.sources``), so
+    a skip from far back or a lateral connection carries its own field to where paths meet.
+    """
     spec = report.spec
-    first = Field(tuple(AxisField(1, 1, 0) for _ in spec.input.spatial))
-    out: List[Field] = []
-    _chain(spec.layers, first, iter(report.layers), out)
-    return tuple(out)
-
-
-def _chain(nodes: Sequence[Node], field: Field, reports: Iterator[LayerReport], out: List[Field]) -> Field:
-    for node in nodes:
-        if isinstance(node, LayerSpec):
-            field = _layer(field, next(reports))
-            out.append(field)
-            continue
-        ends = [_chain(branch, field, reports, out) for branch in node.branches]
-        if node.merge is not None:
-            merge = next(reports)
-            field = union(ends, merge.full_name.rsplit(".", 1)[0])
-            out.append(field)
+    fields = [Field(tuple(AxisField(1, 1, 0) for _ in spec.input.spatial))]  # by tensor: 0 is the input
+    for r in report.layers:
+        if isinstance(r.layer, Merge):
+            fields.append(union([fields[s] for s in r.sources], r.full_name.rsplit(".", 1)[0]))
         else:
-            field = ends[0]
-    return field
+            fields.append(_layer(fields[r.sources[0] if r.sources else r.index - 1], r))
+    return tuple(fields[1:])
 
 
 def _layer(field: Field, r: LayerReport) -> Field:

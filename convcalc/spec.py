@@ -47,7 +47,19 @@ class BlockSpec:
     loc: Optional[Location] = field(default=None, compare=False, repr=False)
 
 
-Node = Union[LayerSpec, BlockSpec]
+@value
+class FromSpec:
+    """``from: enc1`` (``@enc1`` in a layer string): what follows reads the tensor named ``ref``
+    instead of the one before it. ``ref`` is a layer's or block's name, or ``input`` for the
+    network's input; the engine resolves it against the names in scope (engine.py). A branch
+    that starts with one reads that tensor instead of the block's input; a branch that is only
+    one passes that tensor on unchanged (a lateral connection, a skip from far back)."""
+
+    ref: str
+    loc: Optional[Location] = field(default=None, compare=False, repr=False)
+
+
+Node = Union[LayerSpec, BlockSpec, FromSpec]
 
 
 def count_layers(nodes: Sequence[Node], sizes: Optional[Dict[int, int]] = None) -> int:
@@ -61,6 +73,8 @@ def count_layers(nodes: Sequence[Node], sizes: Optional[Dict[int, int]] = None) 
     for node in nodes:
         if isinstance(node, LayerSpec):
             total += 1
+            continue
+        if isinstance(node, FromSpec):
             continue
         if id(node) not in sizes:
             sizes[id(node)] = (node.merge is not None) + sum(count_layers(b, sizes) for b in node.branches)
@@ -80,6 +94,7 @@ class NetworkSpec:
     origin: str = field(default="", compare=False)  # the file, '<string>', or the bundled name
     expect: Tuple["Expectation", ...] = field(default=(), compare=False, repr=False)  # of the whole network
     budget: Tuple["Limit", ...] = field(default=(), compare=False, repr=False)  # ceilings, expect.py
+    outputs: Tuple[FromSpec, ...] = ()  # the tensors the network gives out; () is its last one
 
 
 @value
@@ -154,4 +169,4 @@ def shape_from_dims(dims: Sequence[Any], loc: Optional[Location] = None) -> Shap
     return Shape(tuple(checked[:-1]), checked[-1])
 
 
-__all__ = ["KINDS", "BlockSpec", "LayerSpec", "NetworkSpec", "Node", "RawOption", "make_layer", "parse_shape"]
+__all__ = ["KINDS", "BlockSpec", "FromSpec", "LayerSpec", "NetworkSpec", "Node", "RawOption", "make_layer", "parse_shape"]
