@@ -160,14 +160,22 @@ def parse_amount(value: Any, text: Optional[str] = None, what: str = "", loc: Op
 def _decimal(digits: str, exponent: Optional[str], loc: Optional[Location], label: str,
              written: str) -> Tuple[Fraction, Optional[int]]:
     """The number, and how many decimal places were written (None: a whole number, no exponent)."""
+    from .limits import MAX_AMOUNT_DIGITS
+    from .options import OptionError, read_whole
+
     plain = digits.replace(",", "").replace("_", "")
-    if len(plain) > 40 or (exponent and abs(int(exponent)) > 40):
+    if not (plain + (exponent or "")).isascii():  # \d also matches '３'
+        raise SpecError(f"{label}'{written[:40]}' is not a number convcalc reads (digits 0-9)", loc)
+    try:  # the exponent's length is checked before int() sees it (a 5,000-digit one is no number)
+        e = read_whole(exponent, MAX_AMOUNT_DIGITS) if exponent else 0
+    except OptionError:
+        e = MAX_AMOUNT_DIGITS + 1
+    if len(plain) > MAX_AMOUNT_DIGITS or abs(e) > MAX_AMOUNT_DIGITS:
         raise SpecError(f"{label}'{written[:40]}' is too large a number", loc)
     whole, _, fraction = plain.partition(".")
     value = Fraction(plain) if plain not in (".", "") else Fraction(0)
     places: Optional[int] = len(fraction) if "." in plain else None
     if exponent is not None:
-        e = int(exponent)
         value *= Fraction(10) ** e
         places = (places or 0) - e
     return value, places

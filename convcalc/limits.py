@@ -15,3 +15,10 @@ MAX_SPEC_BYTES = 32 * 1024 * 1024
 
 MAX_NESTING = 100
 """Deepest nesting of groups in a layer string or blocks in YAML."""
+
+MAX_DIGITS = 1000
+"""Most digits in any number read from text. Every reader checks the length before converting:
+Python refuses more than 4,300 digits, and converts in time quadratic in the length."""
+
+MAX_AMOUNT_DIGITS = 40
+"""Most digits, and largest power of ten, in an expected count or a budget (``105.4M``, ``1e8``)."""

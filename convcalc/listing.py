@@ -26,7 +26,8 @@ from typing import Any, List, Optional, Tuple
 from .errors import Location, SpecError, did_you_mean
 from .expect import Expectation
 from .layers import Conv, DepthwiseConv, Linear, Pool, SeparableConv, lookup, normalise
-from .limits import MAX_LAYERS, MAX_SIZE, MAX_SPEC_BYTES
+from .limits import MAX_LAYERS, MAX_SPEC_BYTES
+from .options import OptionError, read_whole
 from .spec import LayerSpec, NetworkSpec, RawOption, kind_names, make_layer, parse_shape
 
 _LINE = re.compile(r"^(\s*)\[([^\]\n]*)\]\s*([^:\n]*?)\s*(?::\s*(.*?))?\s*$")
@@ -130,10 +131,11 @@ Span = Tuple[int, int]
 
 def _value(text: str, at: Location) -> Any:
     text = re.sub(r"\s+", "", text).replace("×", "x").lower()
-    if text.isdigit():
-        if len(text) > len(str(MAX_SIZE)):
-            raise SpecError(f"{text[:12]}… is larger than convcalc's limit of {MAX_SIZE:,}", at)
-        return int(text)
+    if text.isdigit():  # \d matched it; read_whole refuses what is not ASCII and what is too long
+        try:
+            return read_whole(text)
+        except OptionError as e:
+            raise SpecError(str(e), at) from None
     return text
 
 

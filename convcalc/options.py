@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Callable, Tuple, Union
+from typing import Any, Callable, Optional, Tuple, Union
 
-from .limits import MAX_SIZE
+from .limits import MAX_DIGITS, MAX_SIZE
 from .values import MISSING, Field, field
 
 Ints = Tuple[int, ...]
@@ -54,6 +54,8 @@ def describe_value(value: Any) -> str:
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
     if isinstance(value, str):
+        if len(value) > 40:  # a 5,000-digit string is described, not repeated
+            return f"the string '{value[:30]}…' ({len(value):,} characters)"
         return f"the string '{value}'"
     if isinstance(value, float):
         return f"the number {value:g}"
@@ -66,19 +68,73 @@ def describe_value(value: Any) -> str:
     return repr(value)
 
 
-def whole(value: Any, minimum: int = 1) -> int:
-    """A whole number ≥ ``minimum`` (and at most ``limits.MAX_SIZE``); booleans are not numbers."""
+def whole(value: Any, minimum: int = 1, expected: str = "a whole number") -> int:
+    """A whole number ≥ ``minimum`` (and at most ``limits.MAX_SIZE``); booleans are not numbers.
+
+    ``expected`` names what else the option takes, for the message ("a whole number, or 'same'").
+    """
     if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_SIZE:
         raise OptionError(f"expected a whole number, got {value:g} (write {int(value)})")
     if isinstance(value, bool) or not isinstance(value, int):
-        raise OptionError(f"expected a whole number, got {describe_value(value)}")
+        raise OptionError(f"expected {expected}, got {describe_value(value)}")
     if value < minimum:
-        what = "positive" if minimum == 1 else f"at least {minimum}"
-        raise OptionError(f"expected a {what} whole number, got {value}")
+        if minimum == 1:
+            raise OptionError(f"expected a positive whole number, got {value}")
+        raise OptionError(f"must be {minimum} or more, got {value}")
     if value > MAX_SIZE:
-        shown = f"{value:,}" if value < 10**15 else f"a number of {digits(value)} digits"
-        raise OptionError(f"{shown} is larger than convcalc's limit of {MAX_SIZE:,}")
+        raise OptionError(_too_large(f"{value:,}" if value < 10**15 else f"a number of {digits(value)} digits"))
     return value
+
+
+def _too_large(shown: str, limit: int = MAX_SIZE) -> str:
+    return f"{shown} is larger than convcalc's limit of {limit:,}"
+
+
+_WHOLE = re.compile(r"[+-]?[0-9]+")  # ASCII only: str.isdigit() and \d also take '²' and '３'
+
+
+def read_whole(text: str, limit: Optional[int] = MAX_SIZE) -> int:
+    """The whole number ``text`` writes: decimal ASCII digits with an optional sign, as every
+    reader of convcalc (layer string, YAML, listing, command line) takes numbers from text.
+
+    The length is checked before ``int()`` runs, so no text can reach Python's 4,300-digit
+    conversion limit or spend time converting: past ``limit`` (in size) the answer is an
+    OptionError. ``limit=None`` bounds only the digits (``limits.MAX_DIGITS``): YAML reads
+    numbers before it knows what they are for, and counts (expected MACs) may exceed MAX_SIZE.
+    """
+    text = text.strip()
+    if _WHOLE.fullmatch(text) is None:
+        shown = text if len(text) <= 20 else text[:12] + "…"
+        raise OptionError(f"expected a whole number (digits 0-9), got '{shown}'")
+    significant = len(text.lstrip("+-").lstrip("0"))
+    if significant > (MAX_DIGITS if limit is None else len(str(limit))):
+        shown = text if len(text) <= 15 else f"a number of {significant:,} digits"
+        if limit is None:
+            raise OptionError(f"{shown} is larger than convcalc's limit of {MAX_DIGITS:,} digits for any number")
+        raise OptionError(_too_large(shown, limit))
+    value = int(text)
+    if limit is not None and abs(value) > limit:
+        raise OptionError(_too_large(f"{value:,}", limit))
+    return value
+
+
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")  # one way to match: no backtracking
+
+
+def read_number(text: str) -> Any:
+    """A number as convcalc reads it from text: a whole number (``read_whole``, digits bounded
+    by ``limits.MAX_DIGITS``), a decimal such as ``0.5`` or ``1e-4``, or else the text itself,
+    for the option's converter to read as it reads any text (``0x3`` is 0 by 3 per axis).
+    """
+    stripped = text.strip()
+    if _WHOLE.fullmatch(stripped):
+        return read_whole(stripped, None)
+    if _DECIMAL.fullmatch(stripped):
+        if len(stripped) > MAX_DIGITS:
+            raise OptionError(f"a number of {len(stripped):,} characters is larger than convcalc's limit of "
+                              f"{MAX_DIGITS:,} digits for any number")
+        return float(stripped)
+    return text
 
 
 def digits(value: int) -> str:
@@ -102,17 +158,17 @@ def non_negative(value: Any) -> int:
     return whole(value, 0)
 
 
-_AXES = re.compile(r"^\d+(x\d+)*$")
+_AXES = re.compile(r"[+-]?[0-9]+(x[+-]?[0-9]+)*")
 
 
-def _per_axis(value: Any, minimum: int) -> Ints:
-    if isinstance(value, str) and _AXES.match(value.strip().lower()):
-        return tuple(whole(int(v), minimum) for v in value.strip().lower().split("x"))
+def _per_axis(value: Any, minimum: int, expected: str = "a whole number") -> Ints:
+    if isinstance(value, str) and _AXES.fullmatch(value.strip().lower()):
+        return tuple(whole(read_whole(v), minimum) for v in value.strip().lower().split("x"))
     if isinstance(value, (list, tuple)):
         if not value:
             raise OptionError("expected one number per axis, got an empty list")
-        return tuple(whole(v, minimum) for v in value)
-    return (whole(value, minimum),)
+        return tuple(whole(v, minimum, expected) for v in value)
+    return (whole(value, minimum, expected),)
 
 
 def per_axis(value: Any) -> Ints:
@@ -128,10 +184,7 @@ def padding(value: Any) -> Padding:
     """Zero padding: a number, one per axis, or 'same' / 'valid'."""
     if isinstance(value, str) and value.strip().lower() in ("same", "valid"):
         return value.strip().lower()
-    try:
-        return _per_axis(value, 0)
-    except OptionError as e:
-        raise OptionError(f"{e} or 'same' / 'valid'") from None
+    return _per_axis(value, 0, "a whole number or 'same' / 'valid'")
 
 
 def boolean(value: Any) -> bool:
@@ -140,12 +193,9 @@ def boolean(value: Any) -> bool:
     return value
 
 
-_FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-
-
 def _number(value: Any) -> Any:
     """YAML 1.1 reads ``1e-4`` (no dot) as a string; take it as the number anyone means by it."""
-    return float(value) if isinstance(value, str) and _FLOAT.match(value.strip()) else value
+    return read_number(value) if isinstance(value, str) else value
 
 
 def fraction(value: Any) -> float:
@@ -167,7 +217,7 @@ def real(value: Any) -> float:
 def per_axis_number(value: Any) -> Tuple[float, ...]:
     """One positive number (whole or not) per axis: ``2``, ``1.5``, ``[2, 1]``."""
     values = value if isinstance(value, (list, tuple)) else [value]
-    if isinstance(value, str) and _AXES.match(value.strip().lower()):
+    if isinstance(value, str) and _AXES.fullmatch(value.strip().lower()):
         values = value.strip().lower().split("x")
     out = []
     for v in values:

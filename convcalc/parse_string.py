@@ -16,11 +16,12 @@ the window for pools. Every token keeps its line and column, so errors point at 
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import Location, SpecError, did_you_mean
 from .layers import BY_NAME, Add, Concat, Mul, lookup, normalise
-from .limits import MAX_LAYERS, MAX_NESTING, MAX_SIZE, MAX_SPEC_BYTES
+from .limits import MAX_LAYERS, MAX_NESTING, MAX_SPEC_BYTES
+from .options import OptionError, read_whole
 from .spec import BlockSpec, LayerSpec, NetworkSpec, Node, RawOption, count_layers, kind_names, make_layer, parse_shape
 from .shape import Shape
 from .values import value
@@ -36,13 +37,15 @@ class Token:
 
 _SEPARATORS = re.compile(r"(?:\s|,|->|→)+")
 _WORD = re.compile(r"(?:\$\{[^}]*\}|(?!->|→)[^\s,()|])+")  # ${...} (a block argument) stays whole
-_REPEAT = re.compile(r"\)\s*(?:[x×*]\s*(\d+))?", re.IGNORECASE)
+_REPEAT = re.compile(r"\)\s*(?:[x×*]\s*([0-9]+))?", re.IGNORECASE)
 _VGG_INPUT = re.compile(r"input\s*\(([^)]*)\)", re.IGNORECASE)
-_VGG_CONV = re.compile(r"^conv(\d+)-(\d+)$", re.IGNORECASE)
+_VGG_CONV = re.compile(r"^conv([0-9]+)-([0-9]+)$", re.IGNORECASE)
+_VGG_FC = re.compile(r"^FC-[0-9]+$")  # VGG's FC-4096, in capitals as the paper prints it
 _KIND = re.compile(r"^[a-z][a-z_-]*", re.IGNORECASE)
 _KIND_CHARS = re.compile(r"^[a-z][a-z0-9_-]*", re.IGNORECASE)
-_COUNT = re.compile(r"^-?(\d+(?:\.\d+)?)")
-_OPTION = re.compile(r"(nb|ceil)|(op|[a-z])(same|valid|\d+(?:x\d+)*)?", re.IGNORECASE)
+_COUNT = re.compile(r"^([0-9]+(?:\.[0-9]+)?)")  # ASCII digits: \d also matches '３'
+# an option's value may carry a sign, so that p-1 gets the converter's "must be 0 or more", not "needs a value"
+_OPTION = re.compile(r"(nb|ceil)|(op|[a-z])(same|valid|-?[0-9]+(?:x-?[0-9]+)*)?", re.IGNORECASE)
 
 
 def tokenize(
@@ -93,7 +96,7 @@ def parse_string(text: str, file: str = "<string>") -> NetworkSpec:
             raise SpecError("empty layer string", Location(file, 1, 1, lines[0]),
                             hint="start with an input shape, e.g. 224x224x3 conv64k3p1")
         first = tokens[0]
-        if not re.match(r"^\d", first.text):
+        if not re.match(r"^[0-9]", first.text):
             raise SpecError(
                 f"a layer string starts with the input shape (HxWxC), got '{first.text}'",
                 first.loc,
@@ -112,7 +115,7 @@ def parse_tokens(tokens: List[Token]) -> List[Node]:
 
 def _vgg_input(inside: str, loc: Location) -> Shape:
     """VGG's table header: "input (224 × 224 RGB image)" is 224x224x3."""
-    numbers = [number_in(n, loc) for n in re.findall(r"\d+", inside)]
+    numbers = [number_in(n, loc) for n in re.findall(r"[0-9]+", inside)]
     words = inside.lower()
     channels = 3 if ("rgb" in words or "bgr" in words or "colour" in words or "color" in words) else None
     if channels is None and ("gray" in words or "grey" in words or "mono" in words):
@@ -240,7 +243,7 @@ _LAYER_OF: dict = {}
 def _parse_token(tok: Token) -> LayerSpec:
     text = tok.text
     loc = tok.loc
-    if re.match(r"^\d+([x×]\d+)+$", text, re.IGNORECASE):
+    if re.match(r"^[0-9]+([x×][0-9]+)+$", text, re.IGNORECASE):
         raise SpecError(f"a shape '{text}' can only come first, as the input", loc)
     vgg = _VGG_CONV.match(text)
     if vgg:  # VGG's convF-K: FxF filters, stride 1, padding that keeps the size
@@ -261,6 +264,9 @@ def _parse_token(tok: Token) -> LayerSpec:
         )
     kind = lookup(kind_text)
     assert kind is not None
+    stem = kind_text.rstrip("-")
+    if stem != kind_text and not _VGG_FC.match(text):
+        raise _dash_error(text, stem, kind_text, kind, loc)
     pos = len(kind_text)
     options: List[RawOption] = []
     count = _COUNT.match(text[pos:])
@@ -289,7 +295,8 @@ def _parse_token(tok: Token) -> LayerSpec:
         elif m.group(3) is None:
             raise SpecError(f"option '{letter}' of {kind.name} needs a value, e.g. {letter}2", where)
         else:
-            value = number_in(m.group(3), where) if m.group(3).isdigit() else m.group(3)
+            text_value = "x" in m.group(3).lower() or m.group(3).isalpha()  # 3x5, same: the converter reads them
+            value = m.group(3) if text_value else number_in(m.group(3), where)
         options.append(RawOption(name, value, where, where))
         pos = m.end()
     return LayerSpec(make_layer(kind.name, options, Location(loc.file, loc.line, loc.column, loc.source, len(text))),
@@ -297,10 +304,29 @@ def _parse_token(tok: Token) -> LayerSpec:
 
 
 def number_in(digits: str, loc: Location) -> int:
-    """A whole number from the layer string, refusing absurd lengths before Python converts them."""
-    if len(digits) > len(str(MAX_SIZE)):
-        raise SpecError(f"{digits[:12]}… is larger than convcalc's limit of {MAX_SIZE:,}", loc)
-    return int(digits)
+    """A whole number from the layer string (options.read_whole, with the location added)."""
+    try:
+        return read_whole(digits)
+    except OptionError as e:
+        raise SpecError(str(e), loc) from None
+
+
+def _dash_error(text: str, stem: str, kind_text: str, kind: Any, loc: Location) -> SpecError:
+    """A dash after the kind (``pad-88``, ``conv-8k3``, ``fc-5``) reads as a minus sign; only VGG's
+    notation (``conv3-64``, ``FC-4096``) has one, so anything else is refused, never guessed."""
+    where = loc.shifted(len(stem), len(kind_text) - len(stem))
+    rest = text[len(kind_text):]
+    fixed = stem + rest
+    if kind.rule.leading == "padding" and rest.isascii() and rest.isdigit():  # pad-88: a crop was meant
+        negative = RawOption("padding", number_in("-" + rest, where), where, where)
+        try:  # the converter refuses it, in the words it uses for p-1 and padding: -1
+            make_layer(kind.name, [negative], where)
+        except SpecError as e:
+            return SpecError(f"{e.message}; convcalc has no crop layer", where,
+                             hint=f"padding adds P ≥ 0 zeros on every side: {fixed} pads by {rest}")
+    return SpecError(f"unexpected '-' in '{text}': expected {kind.name}'s number right after '{stem}'", where,
+                     hint=f"write {fixed}; only VGG's notation has a dash, as the paper prints it: "
+                          f"conv3-64 (3x3 conv, 64 filters), FC-4096")
 
 
 def _letters_hint(kind: str, letters: dict) -> str:

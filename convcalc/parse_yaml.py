@@ -25,7 +25,7 @@ import yaml
 from .errors import Location, SpecError, did_you_mean
 from .layers import MERGES, lookup
 from .limits import MAX_LAYERS, MAX_NESTING, MAX_SIZE, MAX_SPEC_BYTES
-from .options import OptionError, whole
+from .options import OptionError, read_number, whole
 from .parse_string import Token, parse_tokens, tokenize
 from .spec import (
     BlockSpec,
@@ -48,6 +48,10 @@ _SEQUENCE_KEYS = ("seq", "sequential", "group", "stage")
 _DEFINITION_KEYS = ("args", "layers", "description")
 _INPUT_KEYS = ("height", "width", "channels")
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+# YAML 1.1 reads 0x3 as hexadecimal 3, 010 as octal 8, 1_0 as 10 and 1:30 as 90 (base 60); a spec
+# means 0 by 3 per axis, ten, or a mistake. So scalars YAML would make numbers are read from their
+# own text by options.read_number: decimal digits only, everything else stays text.
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 
 
 def parse_yaml(text: str, file: str = "<yaml>") -> NetworkSpec:
@@ -164,6 +168,11 @@ class _Reader:
             return [self.value(n) if isinstance(n, yaml.ScalarNode) else self._nested(n) for n in node.value]
         if isinstance(node, yaml.MappingNode):
             return self._nested(node)
+        if node.tag in _NUMBER_TAGS:  # read by convcalc's rules, as the layer string reads numbers
+            try:
+                return read_number(node.value)
+            except OptionError as e:
+                raise SpecError(str(e), self.loc(node)) from None
         try:
             return self._constructor.construct_object(node, deep=True)
         except yaml.YAMLError as e:

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple, Union
 
 from .errors import Location, SpecError, did_you_mean
 from .layers import BY_NAME, KINDS, Layer, Merge, lookup
-from .limits import MAX_SIZE
-from .options import REQUIRED, OptionError, whole
+from .options import REQUIRED, OptionError, read_whole, whole
 from .shape import Shape
 from .values import field, value
 
@@ -146,17 +145,18 @@ def make_layer(kind: str, options: Sequence[RawOption], loc: Optional[Location])
     return k.rule(**dict(k.fixed), **values)
 
 
-_SHAPE = re.compile(r"^\s*\d+(\s*[x×]\s*\d+)*\s*$", re.IGNORECASE)
+_SHAPE = re.compile(r"^\s*[0-9]+(\s*[x×]\s*[0-9]+)*\s*$", re.IGNORECASE)  # ASCII digits only
 
 
 def parse_shape(text: str, loc: Optional[Location] = None) -> Shape:
     """``227x227x3`` (H x W x C, channels last), or a bare channel count for a flat input."""
     if not _SHAPE.match(text):
-        raise SpecError(f"expected an input shape like 227x227x3, got '{text}'", loc)
-    dims = [d.strip() for d in re.split(r"[x×]", text.lower())]
-    if any(len(d) > len(str(MAX_SIZE)) for d in dims):
-        raise SpecError(f"input shape '{text[:40]}' has a size larger than convcalc's limit of {MAX_SIZE:,}", loc)
-    return shape_from_dims([int(d) for d in dims], loc)
+        raise SpecError(f"expected an input shape like 227x227x3, got '{text[:40]}'", loc)
+    try:
+        dims = [read_whole(d) for d in re.split(r"[x×]", text.lower())]
+    except OptionError as e:
+        raise SpecError(f"input shape: {e}", loc) from None
+    return shape_from_dims(dims, loc)
 
 
 def shape_from_dims(dims: Sequence[Any], loc: Optional[Location] = None) -> Shape:

@@ -278,6 +278,44 @@ def test_a_bad_budget_on_the_command_line_is_a_usage_error():
     assert result.stderr.startswith("error: --max-params: cannot read 'lots' as a count")
 
 
+@pytest.mark.parametrize("value, message", [
+    ("1e" + "9" * 5000, "is too large a number"),  # the exponent was converted before its length was checked
+    ("1e-" + "9" * 5000, "is too large a number"),
+    ("9" * 5000, "is too large a number"),
+    ("1" + "0" * 5000 + "M", "is too large a number"),
+    ("２5M", "not a number convcalc reads"),  # \d takes fullwidth digits; convcalc reads 0-9 only
+    ("25M ± ５%", "not a number convcalc reads"),
+    ("1e４", "not a number convcalc reads"),
+])
+def test_huge_or_non_ascii_budgets_on_the_command_line_are_usage_errors(value, message):
+    import time
+
+    start = time.perf_counter()
+    result = run("check", "vgg16", "--max-params", value)
+    assert time.perf_counter() - start < 5  # generous: a hang, not a speed goal
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: --max-params: ") and message in result.stderr, result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("written", ["0x10", "0o7", "1:30", ".inf"])
+def test_yaml_1_1_numbers_in_expect_and_budget_are_not_other_numbers(written):
+    # YAML 1.1 reads 0x10 as 16 and 1:30 as 90: an expectation that silently checks another number
+    for text, position in ((net(CONV1 + f"\n    expect: {{params: {written}}}"), (4, 22)),
+                           (net(CONV1, top=f"budget: {{macs: {written}}}\n"), (2, 16))):
+        with pytest.raises(SpecError) as info:
+            parse_yaml(text, "net.yaml")
+        e = info.value
+        assert (e.loc.line, e.loc.column) == position, e.render()
+        assert f"'{written}'" in e.message, e.message
+
+
+def test_digit_separators_still_read_in_expect_and_budget():
+    spec = parse_yaml(net(CONV1 + "\n    expect: {params: 34_944}", top="budget: {params: 1_000_000}\n"), "n.yaml")
+    assert spec.layers[0].expect[0].expected.value == 34944 and spec.layers[0].expect[0].expected.exact
+    assert spec.budget[0].amount.value == 1_000_000
+
+
 def test_strict_fails_a_stride_that_loses_input():
     relaxed = run("check", "7x7x1 conv1k3s3")
     assert relaxed.exit_code == 0

@@ -194,3 +194,82 @@ def test_a_400_digit_number_and_crlf_line_endings(tmp_path):
     result = run("table", yaml_file(tmp_path, crlf.encode(), "crlf.yaml"))
     assert_clean(result, codes=(2,))
     assert "\r" not in result.output and "did you mean 'conv'" in result.output
+
+
+# --- numbers written in text (issue 11, 2, 4 and 7) -----------------------------------------------
+
+NINES = "9" * 5000
+
+
+@pytest.mark.parametrize("args", [
+    ("conv", "8x8x3", "-n", "²", "-k", "3"),  # str.isdigit() takes '²'; int() does not
+    ("pool", "8x8x3", "-s", "²"),
+    ("fc", "8x8x3", "-n", "²"),
+    ("solve", "--in", "²", "-k", "3"),
+    ("conv", "8x8x3", "-n", "8", "-k", "3x" + NINES),  # past Python's 4,300-digit limit
+    ("table", "8x8x3 conv4k3x" + NINES),
+    ("table", "8x8x3 conv4k" + NINES),
+    ("table", "8x" + NINES + "x3 relu"),
+    ("check", "vgg16", "--max-params", "1e" + NINES),
+    ("check", "vgg16", "--max-params", NINES + "M"),
+    ("table", "568x568x64 pad-88"),  # a dash read as nothing: silently pad 88, conv 8, fc 5
+    ("table", "32x32x3 conv-8k3"),
+    ("table", "8x8x3 fc-5"),
+    ("table", "8x8x3 conv4k3p-1"),
+    ("conv", "8x8x3", "-n", "4", "-k", "3", "-p", "-1"),
+])
+def test_numbers_in_text_are_usage_errors_in_milliseconds(args):
+    start = time.perf_counter()
+    result = run(*args)
+    assert time.perf_counter() - start < 5  # generous: a hang, not a speed goal
+    assert_clean(result, codes=(2,))
+
+
+@pytest.mark.parametrize("item", [
+    f"conv: {{filters: 8, kernel: '3x{NINES}'}}",
+    f"conv: {{filters: 8, kernel: {NINES}}}",
+    f"conv: {{filters: 8, kernel: 3}}\n    expect: {{rf: {NINES}}}",
+    f"conv: {{filters: 8, kernel: 3}}\n    expect: {{macs: '1e{NINES}'}}",
+    f"relu:\n    repeat: {NINES}",
+    "conv: {filters: 8, kernel: 3, padding: 0x3}",  # YAML 1.1 hexadecimal, and the rest of the family
+    "conv: {filters: 1_0, kernel: 3}",
+    "conv: {filters: 1:30, kernel: 3}",
+    "conv: {filters: 0o7, kernel: 3}",
+    "conv: {filters: 0xA, kernel: 3}",
+])
+def test_numbers_in_yaml_are_read_by_convcalcs_rules(tmp_path, item):
+    result = run("table", yaml_file(tmp_path, NET + f"  - {item}\n"), "--format", "csv")
+    if "0x3" in item:  # padding 0 by 3 with a 3x3 kernel on 32x32: 30x36, not 36x36 (hexadecimal 3)
+        assert_clean(result, codes=(0,))
+        assert ",30x36x8," in result.output
+        return
+    assert_clean(result, codes=(2,))
+    assert ":4:" in result.output or ":5:" in result.output  # located on the item's line
+
+
+NUMBER_TEXT = st.lists(st.sampled_from(list("0123456789+-x.e_:o") + ["²", "３", "٣", "⁹", "9" * 450]),
+                       min_size=1, max_size=12).map("".join)
+
+
+@FUZZ
+@given(NUMBER_TEXT, st.sampled_from(["table:conv{}k3", "table:conv8k{}", "table:conv8k3p{}", "table:fc{}",
+                                     "table:(relu)x{}", "table:{}x8x3", "yaml:{}", "listing:{}", "cli:-n",
+                                     "cli:-k", "cli:-p", "budget:{}"]))
+def test_fuzz_numbers_in_every_reader(number, where):
+    reader, _, form = where.partition(":")
+    if reader == "table":
+        text = form.format(number)
+        result = run("table", text if text[0].isdigit() else "8x8x3 " + text, "--format", "json")
+    elif reader == "yaml":
+        result = run("table", "-", "--format", "json",
+                     input=NET + f"  - conv: {{filters: {number}, kernel: {number}, padding: {number}}}\n")
+    elif reader == "listing":
+        result = run("check", "-", input=f"[8x8x3] INPUT\n[{number}] CONV1: {number} 3x{number} filters at "
+                                             f"stride {number}, pad {number}\n")
+    elif reader == "cli":
+        options = {"-n": "8", "-k": "3", "-p": "0"}
+        options[form] = number
+        result = run("conv", "8x8x3", *[a for kv in options.items() for a in kv])
+    else:
+        result = run("check", "8x8x3 conv4k3", "--max-params", number)
+    assert_clean(result)

@@ -192,6 +192,26 @@ def test_mistakes_are_located(text: str, at: str, message: str):
     assert message in e.message
 
 
+NINES = "9" * 5000
+
+
+@pytest.mark.parametrize("text, at, message", [
+    # numbers past Python's 4,300-digit limit, and digits that are not ASCII (issue 11, 4)
+    (f"[227x227x3] INPUT\n[55x55x96] CONV1: 96 11x{NINES} filters", "11x", "a number of 5,000 digits"),
+    (f"[227x227x3] INPUT\n[55x55x96] CONV1: {NINES} 11x11 filters", NINES, "a number of 5,000 digits"),
+    (f"[227x227x3] INPUT\n[55x55x96] CONV1: 96 11x11 filters at stride 4x{NINES}", "4x", "a number of 5,000"),
+    (f"[227x227x3] INPUT\n[4096] FC6: {NINES} neurons", NINES, "a number of 5,000 digits"),
+    (f"[227x227x3] INPUT\n[55x{NINES}] CONV1: 96 11x11 filters", "55x", "a number of 5,000 digits"),
+    (f"[227x{NINES}x3] INPUT", "227x", "a number of 5,000 digits"),
+    ("[227x227x3] INPUT\n[55x55x96] CONV1: ９６ 11x11 filters", "９６", "expected a whole number (digits 0-9)"),
+    ("[227x227x3] INPUT\n[55x55x96] CONV1: 96 11x11 filters at stride ４", "４", "expected a whole number"),
+    ("[227x227x3] INPUT\n[55x55x96] CONV1: 96 11x11 filters, pad ٣", "٣", "expected a whole number"),
+    ("[227x227x3] INPUT\n[55x55x９６] CONV1: 96 11x11 filters", "55x55x９６", "expected an input shape"),
+])
+def test_numbers_are_read_as_ascii_digits_within_limits(text: str, at: str, message: str):
+    test_mistakes_are_located(text, at, message)
+
+
 def test_a_listing_without_an_input_line_says_what_a_listing_is():
     with pytest.raises(SpecError, match=r"no listing here: expected lines like '\[227x227x3\] INPUT'"):
         parse_listing("Some prose.\nMore prose.\n", "x.txt")

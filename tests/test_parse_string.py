@@ -125,7 +125,6 @@ def test_input_shapes(text, shape):
         ("conv64k3s2p1d2g4nb", Conv(filters=64, kernel=(3,), stride=(2,), padding=(1,), dilation=(2,),
                                     groups=4, bias=False)),
         ("conv64nbk3p1", Conv(filters=64, kernel=(3,), padding=(1,), bias=False)),  # any order
-        ("conv-64k3", Conv(filters=64, kernel=(3,))),
         ("conv3-64", Conv(filters=64, kernel=(3,), padding=(1,))),  # VGG: 3x3, stride 1, pad 1
         ("conv1-256", Conv(filters=256, kernel=(1,), padding=(0,))),  # VGG column C: 1x1, pad 0
         ("conv5-32", Conv(filters=32, kernel=(5,), padding=(2,))),
@@ -138,6 +137,8 @@ def test_input_shapes(text, shape):
         ("maxpools2", MaxPool(kernel=(2,), stride=(2,))),  # the longest kind the letters start with
         ("avgpool2s2", AvgPool(kernel=(2,), stride=(2,))),
         ("fc4096", Linear(units=4096)),
+        ("FC-4096", Linear(units=4096)),  # VGG's notation, as the paper prints it
+        ("soft-max", Softmax()),
         ("fc10nb", Linear(units=10, bias=False)),
         ("FC-4096", Linear(units=4096)),
         ("relu", Activation("relu")),
@@ -336,7 +337,22 @@ def test_vgg_header_forms(header, shape):
         ("32x32x3 conv4k3ceil", 1, 16, ["conv has no option 'ceil'"]),
         ("32x32x3 fc10k3", 1, 13, ["fc has no option 'k'"]),
         ("32x32x3 conv64k3s", 1, 17, ["option 's' of conv needs a value"]),
-        ("32x32x3 conv64k3p-1", 1, 17, ["option 'p' of conv needs a value"]),
+        # a negative padding: one message, the converter's, wherever it is written (issue 11, 7)
+        ("32x32x3 conv64k3p-1", 1, 17, ["conv padding: must be 0 or more, got -1"]),
+        ("32x32x3 conv64k3p1x-2", 1, 17, ["conv padding: must be 0 or more, got -2"]),
+        ("32x32x3 conv64k-3", 1, 15, ["conv kernel", "positive", "got -3"]),
+        # only VGG's notation has a dash: anything else would read a minus sign as nothing (issue 11, 2)
+        ("568x568x64 pad-88", 1, 15, ["padding: must be 0 or more, got -88", "no crop layer"]),
+        ("32x32x3 conv-8k3", 1, 13, ["unexpected '-' in 'conv-8k3'", "conv's number"]),
+        ("32x32x3 fc-5", 1, 11, ["unexpected '-' in 'fc-5'"]),
+        ("32x32x3 Fc-4096", 1, 11, ["unexpected '-'"]),
+        ("32x32x3 maxpool-2", 1, 16, ["unexpected '-'"]),
+        ("32x32x3 conv-", 1, 13, ["unexpected '-'"]),
+        # digits are ASCII: '²' and fullwidth '３' are not numbers (issue 11, 4)
+        ("32x32x3 conv３k3", 1, 13, ["cannot read '３k3'"]),
+        ("32x32x3 conv8k²", 1, 14, ["option 'k' of conv needs a value"]),
+        ("32x32x3 (relu)x３", 1, 15, ["unknown layer 'x'"]),
+        ("3２x32x3 relu", 1, 1, ["expected an input shape"]),
         # option values
         ("32x32x3 conv0k3", 1, 13, ["conv filters", "positive", "got 0"]),
         ("32x32x3 conv64k0", 1, 15, ["conv kernel", "positive", "got 0"]),
@@ -444,3 +460,29 @@ def test_yaml_and_string_agree():
     assert [ls.layer for ls in yaml.layers] == [ls.layer for ls in string.layers]
     assert yaml.layers == string.layers  # LayerSpec equality ignores the location
     assert analyse(yaml).totals == analyse(string).totals
+
+
+# --- numbers past Python's 4,300-digit limit (issue 11, 4) ----------------------------------------
+
+NINES = "9" * 5000
+
+
+@pytest.mark.parametrize(
+    "text, column",
+    [
+        (f"8x8x3 conv4k3x{NINES}", 12),  # a per-axis value: converted before its length was checked
+        (f"8x8x3 conv4k{NINES}", 12),
+        (f"8x8x3 conv{NINES}k3", 11),
+        (f"8x8x3 conv4k3p1x{NINES}", 14),
+        (f"8x8x3 (relu)x{NINES}", 12),
+        (f"8x{NINES}x3 relu", 1),
+    ],
+)
+def test_huge_numbers_are_located_errors_at_once(text, column):
+    import time
+
+    start = time.perf_counter()
+    e = spec_error(text)
+    assert time.perf_counter() - start < 5  # generous: a hang, not a speed goal
+    assert where(e) == (1, column), e.render()
+    assert "limit" in e.message and len(e.message) < 200

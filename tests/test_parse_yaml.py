@@ -19,11 +19,13 @@ from convcalc.layers import (
     AdaptiveAvgPool,
     BatchNorm,
     Conv,
+    ConvTranspose,
     Dropout,
     Layer,
     Linear,
     MaxPool,
     Softmax,
+    ZeroPad,
 )
 from convcalc.parse_string import parse_string
 from convcalc.parse_yaml import parse_yaml
@@ -113,6 +115,76 @@ def test_mapping_items_with_options():
         MaxPool(kernel=(3,), stride=(2,), padding=(1,), ceil_mode=True),
         Linear(units=10, bias=False),
     ]
+
+
+# --- numbers are read from the scalar's own text, as the layer string reads them (issue 11, 2) --
+
+
+def test_0x3_is_padding_0_by_3_not_hexadecimal():
+    # Inception's 1x7 conv with (0, 3) padding: YAML 1.1 made 0x3 the hexadecimal 3 (23x17 output)
+    spec = parse_yaml(net("conv: {filters: 8, kernel: 1x7, padding: 0x3}", input="[17, 17, 8]"))
+    assert spec.layers[0].layer == Conv(filters=8, kernel=(1, 7), padding=(0, 3))
+    assert analyse(spec).layers[-1].output == Shape((17, 17), 8)
+    assert layers(net("conv: {filters: 8, kernel: 3, padding: 0x10}")) == [
+        Conv(filters=8, kernel=(3,), padding=(0, 10))]
+    assert layers(net("convtranspose: {filters: 8, kernel: 3, stride: 2, output_padding: 0x1}")) == [
+        ConvTranspose(filters=8, kernel=(3,), stride=(2,), output_padding=(0, 1))]
+    assert layers(net("pad: 0x3")) == [ZeroPad(padding=(0, 3))]
+    assert layers(net("conv: {filters: 8, kernel: 3, padding: 1x0}")) == [
+        Conv(filters=8, kernel=(3,), padding=(1, 0))]
+
+
+def test_leading_zeros_are_decimal():
+    # YAML 1.1 reads 010 as octal 8; convcalc reads digits as decimal everywhere, as the layer string does
+    assert layers(net("conv: {filters: 010, kernel: 03}")) == [Conv(filters=10, kernel=(3,))]
+    assert parse_yaml("input: [032, 32, 3]\nlayers: []\n").input == Shape((32, 32), 3)
+
+
+@pytest.mark.parametrize("written", ["1_0", "1:30", "0o7", "0xA", "0xa", "0b11", "+0x3", "1_0.5", ".inf", ".nan"])
+def test_yaml_1_1_number_forms_are_errors_not_other_numbers(written):
+    for item, column in ((f"conv: {{filters: {written}, kernel: 3}}", 21), (f"fc: {written}", 9)):
+        e = fails(net(item))
+        assert where(e) == (3, column), e.render()
+        assert f"'{written}'" in e.message, e.render()
+    e = fails(f"input: [8, {written}, 3]\nlayers: []\n")
+    assert f"'{written}'" in e.message
+    e = fails(net(f"relu:\n    repeat: {written}"))
+    assert f"'{written}'" in e.message
+
+
+def test_yaml_numbers_that_stay_numbers():
+    assert layers(net("dropout: 0.25", "dropout: 5e-1", "dropout: .5", "lrn: {alpha: 1.0e-4, beta: +0.75}")) == \
+        layers(net("dropout: 0.25", "dropout: 0.5", "dropout: 0.5", "lrn: {alpha: 0.0001, beta: 0.75}"))
+    assert layers(net("relu:\n    repeat: +2")) == [Activation("relu")] * 2
+
+
+def test_a_negative_padding_says_so_once():
+    for item, column in (("conv: {filters: 8, kernel: 3, padding: -1}", 44), ("pad: -1", 10),
+                         ("conv: {filters: 8, kernel: 3, padding: [1, -1]}", 44), ("conv8k3p-1", 12)):
+        e = fails(net(item))
+        assert where(e) == (3, column), e.render()
+        assert "padding: must be 0 or more, got -1" in e.message, e.render()
+
+
+NINES = "9" * 5000
+
+
+@pytest.mark.parametrize("item, column", [
+    (f"conv: {{filters: 8, kernel: '3x{NINES}'}}", 32),
+    (f"conv: {{filters: 8, kernel: {NINES}}}", 32),
+    (f"conv: {{filters: 8, kernel: [3, {NINES}]}}", 36),
+    (f"fc: {NINES}", 9),
+    (f"fc: {NINES}.5", 9),
+    (f"relu:\n    repeat: {NINES}", 13),
+    (f"conv: {{filters: 8, kernel: 3}}\n    expect: {{rf: {NINES}}}", 18),
+    (f"conv: {{filters: 8, kernel: 3}}\n    expect: {{rf: '3x{NINES}'}}", 18),
+    (f"conv: {{filters: 8, kernel: 3}}\n    expect: {{params: {NINES}}}", 22),
+    (f"conv: {{filters: 8, kernel: 3}}\n    expect: {{params: '1e{NINES}'}}", 22),
+])
+def test_numbers_past_pythons_digit_limit_are_located_errors(item, column):
+    e = fails(net(item))
+    assert where(e)[1] == column, e.render()
+    assert "limit" in e.message or "too large" in e.message, e.render()
 
 
 def test_block_mapping_options():

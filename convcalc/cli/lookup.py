@@ -53,16 +53,17 @@ def common_options(f: Any) -> Any:
 
 
 def _value(text: str, flag: str) -> Any:
-    """A command-line value as a spec would hold it: digits are a number, the rest stays text."""
+    """A command-line value as a spec would hold it: a whole number (options.read_whole: ASCII
+    digits, an optional sign, bounded before conversion) is a number, the rest stays text."""
     from ..errors import SpecError
-    from ..limits import MAX_SIZE
+    from ..options import OptionError, read_whole
 
     text = text.strip()
-    if text.isdigit():
-        if len(text.lstrip("0")) > len(str(MAX_SIZE)):
-            raise SpecError(f"{flag}: {text[:12]}{'…' if len(text) > 12 else ''} is larger than convcalc's limit "
-                            f"of {MAX_SIZE:,}")
-        return int(text)
+    if text.lstrip("+-").isdigit():  # a cheap test; read_whole refuses '²' and other non-ASCII digits
+        try:
+            return read_whole(text)
+        except OptionError as e:
+            raise SpecError(f"{flag}: {e}") from None
     if text.lower() in ("true", "false"):
         return text.lower() == "true"
     return text
