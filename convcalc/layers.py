@@ -37,6 +37,7 @@ from .options import (
     per_axis_or_zero,
     positive,
     real,
+    tensor_name,
 )
 from .shape import Shape, Window, same_padding
 from .values import fields, replace, value
@@ -942,10 +943,21 @@ class Upsample(Layer):
     size: Optional[Ints] = option(None, per_axis, aliases=("output_size",), help="output size per axis")
     mode: str = option("nearest", choice("nearest", "linear", "bilinear", "bicubic", "trilinear", "area"),
                        help="interpolation: nearest (default), bilinear ...; changes no count")
+    like: Optional[str] = option(None, tensor_name, aliases=("size_of", "to"),
+                                 help="to the size of the tensor of this name (a layer, a block, or input)")
+
+    def sized_like(self, target: Shape) -> "Upsample":
+        """To ``target``'s spatial size, as ``F.interpolate(x, size=y.shape[-2:])``: the engine
+        resolves ``like`` and hands the tensor's shape here, so a spec is right at any input size."""
+        if self.scale is not None or self.size is not None:
+            raise LayerError("give one of scale, size and like")
+        return replace(self, size=target.spatial)
 
     def out_shape(self, x: Shape) -> Shape:
         if (self.scale is None) == (self.size is None):
-            raise LayerError("give exactly one of scale and size")
+            raise LayerError("give exactly one of scale, size and like")
+        if self.like and len(self.size or ()) != x.rank:
+            raise LayerError(f"'{self.like}' has {len(self.size or ())} spatial axes, the input {x} has {x.rank}")
         if self.size is not None:
             return Shape(expand(self.size, x, "size"), x.channels)
         assert self.scale is not None
@@ -966,7 +978,58 @@ class Upsample(Layer):
 
     def describe(self) -> str:
         how = f"x{'x'.join(f'{f:g}' for f in self.scale)}" if self.scale else f"to {window_text(self.size or (0,))}"
+        if self.like:
+            how = f"to {window_text(self.size)} (like {self.like})" if self.size else f"like {self.like}"
         return f"UPSAMPLE {how} {self.mode}"
+
+
+@value
+class Crop(Layer):
+    """A centre crop to a size, or to the size of another tensor (U-Net's crop-and-concat:
+    Ronneberger et al. 2015 crop each encoder map to the decoder map it joins).
+
+    Shape: ``size`` per axis, channels kept; the crop starts at ``(W − size) // 2`` (the extra
+    pixel of an odd margin is cut at the end, as torchvision's ``center_crop`` does). No
+    parameters, no MACs.
+    """
+
+    family: ClassVar[str] = "crop"
+    leading: ClassVar[Optional[str]] = "size"
+
+    size: Optional[Ints] = option(None, per_axis, help="output size per axis")
+    like: Optional[str] = option(None, tensor_name, aliases=("size_of", "to"),
+                                 help="to the size of the tensor of this name (a layer, a block, or input)")
+
+    def sized_like(self, target: Shape) -> "Crop":
+        if self.size is not None:
+            raise LayerError("give one of size and like")
+        return replace(self, size=target.spatial)
+
+    def _margins(self, x: Shape) -> Tuple[int, ...]:
+        if self.size is None:
+            raise LayerError("give the size to crop to, or like: the name of a tensor of that size")
+        if self.like and len(self.size) != x.rank:
+            raise LayerError(f"'{self.like}' has {len(self.size)} spatial axes, the input {x} has {x.rank}")
+        sizes = expand(self.size, x, "size")
+        for w, c in zip(x.spatial, sizes):
+            if c > w:
+                raise LayerError(f"cannot crop {w} to {c}: a crop only makes a map smaller",
+                                 hint="pad the smaller map instead, or crop the larger one")
+        return tuple((w - c) // 2 for w, c in zip(x.spatial, sizes))
+
+    def out_shape(self, x: Shape) -> Shape:
+        self._margins(x)
+        return Shape(expand(self.size or (), x, "size"), x.channels)
+
+    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        """Unit ``o`` is input pixel ``o + margin``: the field keeps its size and jump and moves."""
+        return tuple(Step(0, 1, m) for m in self._margins(x))
+
+    def describe(self) -> str:
+        to = window_text(self.size) if self.size else ""
+        if self.like:
+            return f"CROP to {to} (like {self.like})" if to else f"CROP like {self.like}"
+        return f"CROP to {to}"
 
 
 @value
@@ -1171,6 +1234,8 @@ KINDS: Tuple[Kind, ...] = (
     Kind("groupnorm", GroupNorm, ("gn",), "group normalisation"),
     Kind("upsample", Upsample, ("interpolate", "upsampling2d", "up"),
          "upsampling (nearest, bilinear ...); with a scale, floor(W·scale) in float64 as PyTorch: 100·0.29 → 28"),
+    Kind("crop", Crop, ("centercrop", "center_crop", "cropping2d"),
+         "centre crop to a size, or to another tensor's size (like: name)"),
     Kind("pad", ZeroPad, ("zeropad", "zeropad2d", "zeropadding2d"), "explicit zero padding"),
     Kind("shuffle", ChannelShuffle, ("channelshuffle",), "channel shuffle"),
     Kind("dropout", Dropout, ("drop",), "dropout"),

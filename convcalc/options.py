@@ -230,6 +230,17 @@ def per_axis_number(value: Any) -> Tuple[float, ...]:
     return tuple(out)
 
 
+_TENSOR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,199}")
+
+
+def tensor_name(value: Any) -> str:
+    """The name of a layer, a block or ``input``: what ``like:`` and ``from:`` refer to. The
+    engine resolves it (engine.py); here it only has to look like a name."""
+    if not isinstance(value, str) or not _TENSOR_NAME.fullmatch(value):
+        raise OptionError(f"expected the name of a layer, a block or 'input', got {describe_value(value)}")
+    return value
+
+
 def choice(*allowed: str) -> Converter:
     """One of a few words."""
 

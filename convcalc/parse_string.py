@@ -22,9 +22,10 @@ from .errors import Location, SpecError, did_you_mean
 from .layers import BY_NAME, Add, Concat, Mul, lookup, normalise
 from .limits import MAX_LAYERS, MAX_NESTING, MAX_SPEC_BYTES
 from .options import OptionError, read_whole
-from .spec import BlockSpec, LayerSpec, NetworkSpec, Node, RawOption, count_layers, kind_names, make_layer, parse_shape
+from .spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node, RawOption, count_layers, kind_names, make_layer, parse_shape
 from .shape import Shape
-from .values import value
+from .values import fields as fields_of
+from .values import replace, value
 
 
 @value
@@ -165,8 +166,9 @@ class _Parser:
                 return out
             else:
                 self.pos += 1
-                out.append(parse_token(tok))
-                self.count(1, tok)
+                item = read_item(tok)
+                out.append(item)
+                self.count(0 if isinstance(item, FromSpec) else 1, tok)
         return out
 
     def group(self, opener: Token) -> Tuple[List[Node], Token]:
@@ -226,6 +228,39 @@ def _repeat_count(close: Token) -> int:
     if count < 1:
         raise SpecError(f"a group repeated {count} times", close.loc, hint="repeat at least once: (...)x1")
     return count
+
+
+_TENSOR = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,199}")
+
+
+def read_item(tok: Token) -> Node:
+    """A layer token, with the graph's two marks: ``@enc1`` alone reads the tensor named enc1
+    (what follows starts from it), ``conv64k3p1:enc1`` names a layer so later tokens can read
+    it, and ``crop@up4`` / ``upsample@enc1`` take their size from the tensor named up4 / enc1."""
+    text = tok.text
+    if text.startswith("@"):
+        _check_name(text[1:], tok.loc, "'@' reads a named tensor: '@enc1'")
+        return FromSpec(text[1:], tok.loc)
+    body, colon, name = text.partition(":")
+    body, at, like = body.partition("@")
+    if colon:
+        _check_name(name, replace(tok.loc, column=tok.loc.column + len(body) + len(at) + len(like) + 1,
+                                  width=max(len(name), 1)), "':' names the layer before it: 'conv64k3p1:enc1'")
+    spec = parse_token(Token(body, replace(tok.loc, width=len(body))) if (colon or at) else tok)
+    if at:
+        where = replace(tok.loc, column=tok.loc.column + len(body) + 1, width=max(len(like), 1))
+        _check_name(like, where, "'@' after a layer takes the size of a named tensor: 'upsample@enc1'")
+        if "like" not in {f.name for f in fields_of(type(spec.layer))}:
+            raise SpecError(f"{spec.layer.kind} cannot take its size from another tensor ('@{like}')", where,
+                            hint="only upsample and crop can: upsample@enc1, crop@up4")
+        spec = replace(spec, layer=replace(spec.layer, like=like))
+    return replace(spec, name=name) if colon else spec
+
+
+def _check_name(name: str, loc: Location, usage: str) -> None:
+    if not _TENSOR.fullmatch(name):
+        raise SpecError(f"expected a name (letters, digits, '_', '.' or '-', starting with a letter), got "
+                        f"'{name[:40]}'", loc, hint=usage)
 
 
 def parse_token(tok: Token) -> LayerSpec:

@@ -25,10 +25,11 @@ import yaml
 from .errors import Location, SpecError, did_you_mean
 from .layers import MERGES, lookup
 from .limits import MAX_LAYERS, MAX_NESTING, MAX_SIZE, MAX_SPEC_BYTES
-from .options import OptionError, read_number, whole
+from .options import OptionError, read_number, tensor_name, whole
 from .parse_string import Token, parse_tokens, tokenize
 from .spec import (
     BlockSpec,
+    FromSpec,
     LayerSpec,
     NetworkSpec,
     Node,
@@ -42,8 +43,9 @@ from .spec import (
 from .values import replace
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_TOP_KEYS = ("name", "title", "reference", "description", "input", "blocks", "layers", "expect", "budget")
-_ITEM_KEYS = ("name", "repeat", "expect")
+_TOP_KEYS = ("name", "title", "reference", "description", "input", "blocks", "layers", "outputs", "expect",
+             "budget")
+_ITEM_KEYS = ("name", "repeat", "expect", "from")
 _SEQUENCE_KEYS = ("seq", "sequential", "group", "stage")
 _DEFINITION_KEYS = ("args", "layers", "description")
 _INPUT_KEYS = ("height", "width", "channels")
@@ -135,6 +137,7 @@ class _Reader:
             origin=self.file,
             expect=self.expectations(top["expect"][1], "the network") if "expect" in top else (),
             budget=self.budget(top["budget"][1]) if "budget" in top else (),
+            outputs=self.refs(top["outputs"][1], "outputs") if "outputs" in top else (),
         )
 
     # --- node helpers --------------------------------------------------------------------
@@ -267,6 +270,12 @@ class _Reader:
         name = self.string(entries.pop("name")[1], "name") if named else None
         repeat = self.repeat(entries.pop("repeat")) if "repeat" in entries else None
         expects = self.expectations(entries.pop("expect")[1], "a layer") if "expect" in entries else ()
+        sources = self.refs(entries.pop("from")[1], "from") if "from" in entries else ()
+        if not entries and sources and not named and repeat is None and not expects:
+            if len(sources) > 1:
+                raise SpecError("'from' alone reads one tensor; several are read by a merge", sources[1].loc,
+                                hint="- concat: {from: [a, b]}")
+            return [sources[0]]  # '- from: enc1': what follows reads enc1
         if not entries:
             raise SpecError(f"this layer has {'a name but ' if named else ''}no kind", where,
                             hint="for example: - conv: {filters: 64, kernel: 3}")
@@ -282,7 +291,18 @@ class _Reader:
         if kind in self.definitions:
             item = self.instance(kind, vnode, name, at)
         elif kind.lower() in MERGES:
-            item = BlockSpec(self.branches(kind, vnode), MERGES[kind.lower()](), name, loc=at)
+            inline = self.merge_sources(vnode)
+            if inline and sources:
+                raise SpecError(f"'{kind}' reads its inputs from 'from' once, not twice", sources[0].loc)
+            if inline or sources:  # '- add: {from: [lat4, up5]}': the branches are named tensors
+                reads = inline or sources
+                if len(reads) < 2:
+                    raise SpecError(f"'{kind}' needs two or more tensors to read", reads[0].loc,
+                                    hint=f"- {kind}: {{from: [a, b]}}")
+                item = BlockSpec(tuple((r,) for r in reads), MERGES[kind.lower()](), name, loc=at)
+                sources = ()
+            else:
+                item = BlockSpec(self.branches(kind, vnode), MERGES[kind.lower()](), name, loc=at)
         elif kind.lower() in _SEQUENCE_KEYS:
             item = BlockSpec((tuple(self.layers(vnode)),), None, name, loc=at)
         else:
@@ -294,14 +314,45 @@ class _Reader:
         if expects and not isinstance(item, LayerSpec):
             raise SpecError("'expect' goes on a layer or on the whole network, not on a block", expects[0].loc,
                             hint="put it on the block's last layer, or under the spec's top-level 'expect:'")
+        if len(sources) > 1:
+            raise SpecError("a layer reads one tensor; several are read by a merge", sources[1].loc,
+                            hint="- concat: {from: [a, b]}")
+        lead: List[Node] = list(sources)  # 'from: enc4' on a layer: it reads enc4
         if repeat is None:
-            return [item]
+            return [*lead, item]
         count, rnode = repeat
         if count * self.size(item) > MAX_LAYERS:
             raise SpecError(f"repeat {count:,} would make more than {MAX_LAYERS:,} layers", self.loc(rnode))
         if name is None:
-            return [item] * count
-        return [replace(item, name=f"{name}.{i}") for i in range(1, count + 1)]
+            return [*lead, *[item] * count]
+        return [*lead, *[replace(item, name=f"{name}.{i}") for i in range(1, count + 1)]]
+
+    def refs(self, node: yaml.Node, what: str) -> Tuple[FromSpec, ...]:
+        """``enc1`` or ``[p2, p3, p4]``: names of tensors, each located."""
+        items = node.value if isinstance(self.plain(node), yaml.SequenceNode) else [node]
+        if not items:
+            raise SpecError(f"'{what}' names no tensor", self.loc(node), hint=f"{what}: [p2, p3]")
+        out = []
+        for item in items:
+            text = self.value(item) if isinstance(item, yaml.ScalarNode) else None
+            if isinstance(text, str) and "$" in text:
+                text = str(self.substitute(text, self.loc(item)))
+            try:
+                out.append(FromSpec(tensor_name(text), self.loc(item)))
+            except OptionError as e:
+                raise SpecError(f"'{what}': {e}", self.loc(item)) from None
+        return tuple(out)
+
+    def merge_sources(self, node: yaml.Node) -> Tuple[FromSpec, ...]:
+        """The ``{from: [a, b]}`` form of a merge's value, or () for the list-of-branches form."""
+        if not isinstance(node, yaml.MappingNode):
+            return ()
+        entries = self.mapping(node, "a merge")
+        for key, (knode, _) in entries.items():
+            if key != "from":
+                raise SpecError(f"a merge takes its branches as a list, or the tensors it reads as "
+                                f"{{from: [a, b]}}; got '{key}'", self.loc(knode))
+        return self.refs(entries["from"][1], "from") if "from" in entries else ()
 
     def expectations(self, node: yaml.Node, what: str) -> Tuple[Any, ...]:
         """``expect: {shape: 55x55x96, params: 34944, macs: 105.4M}``, read by expect.py."""

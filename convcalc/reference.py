@@ -778,6 +778,26 @@ class Pad(Weightless):
 
 
 @dataclass(frozen=True)
+class Crop(Weightless):
+    """A centre crop of the spatial axes to ``size``: output ``o`` is input ``o + (n − size) // 2``."""
+
+    size: Union[int, Sequence[int]]
+
+    def __call__(self, x: Tensor) -> Result:
+        sizes = per_axis(self.size, len(x.spatial), "size")
+        if any(c > n or c < 1 for c, n in zip(sizes, x.spatial)):
+            raise ValueError(f"cannot crop {x.spatial} to {sizes}")
+        kept = [range((n - c) // 2, (n - c) // 2 + c) for n, c in zip(x.spatial, sizes)]
+        strides = flat_strides(x.spatial)
+        index = [sum(i * st for i, st in zip(combo, strides)) for combo in itertools.product(*kept)]
+        out: List[float] = []
+        for c in range(x.channels):
+            plane = x.channel(c)
+            out += [plane[i] for i in index]
+        return Result(Tensor((x.channels, *sizes), out))
+
+
+@dataclass(frozen=True)
 class ChannelShuffle(Weightless):
     """ShuffleNet's shuffle: channels seen as (groups, C/groups), transposed to (C/groups, groups)."""
 

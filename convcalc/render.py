@@ -126,6 +126,9 @@ def _parts(report: Report) -> Dict[str, Any]:
         "network": {"name": spec.name, "title": spec.title, "reference": spec.reference, "origin": spec.origin},
         "input": shape_dict(spec.input),
         "output": shape_dict(report.output),
+        # every output the network gives (one unless the spec declares 'outputs:'); "tensor" is
+        # the index of the layer that computes it (0: the input), as in each layer's "sources"
+        "outputs": [{"name": o.name, "tensor": o.tensor, **shape_dict(o.shape)} for o in report.outputs],
         "conventions": conventions_dict(report),
         "layers": (
             {
@@ -137,6 +140,7 @@ def _parts(report: Report) -> Dict[str, Any]:
                 # every tensor the layer reads: a merge's branch outputs in branch order (its
                 # "input" is the first of them, the one a residual's sum starts from); else [input]
                 "inputs": [shape_dict(s) for s in (r.inputs or (r.input,))],
+                "sources": list(r.sources),  # the layers that computed them (0: the network input)
                 "params": r.params,
                 "biases": r.biases,
                 "buffers": r.buffers,
@@ -280,10 +284,19 @@ def to_markdown(report: Report, memory_unit: str = "elements") -> str:
     t = report.totals
     rows.append(f"| | **total** | | | **{t.counted_params:,}** | **{t.work:,}** | **{figure(t.activations)}** | | |")
     title = report.spec.title or report.spec.name or "network"
-    lines = [f"### {title}", "", *rows, "",
+    outs = outputs_line(report)
+    lines = [f"### {title}", "", *rows, "", *([f"{outs}  "] if outs else []),
              *(f"{line}  " for line in footer(report, MEMORY_HEADERS["markdown"][memory_unit]).split("\n"))]
     lines += [f"- warning: layer {r.index} '{r.full_name}': {n.text}" for r, n in report.warnings]
     return "\n".join(lines) + "\n"
+
+
+def outputs_line(report: Report) -> str:
+    """``outputs: p2 200x200x256 (layer 31) · p3 ...``, when the spec declares its outputs."""
+    if not report.spec.outputs:
+        return ""
+    parts = [f"{o.name} {o.shape} ({f'layer {o.tensor}' if o.tensor else 'the input'})" for o in report.outputs]
+    return f"{len(parts)} output{'s' if len(parts) > 1 else ''}: " + " · ".join(parts)
 
 
 def footer(report: Report, column: str = "") -> str:
@@ -428,12 +441,15 @@ def print_table(report: Report, file: Optional[IO[str]] = None, width: Optional[
         rows.append(grid.Row((row.index, name, row.label, str(row.output) if row.output else "", human(row.params),
                               human(row.macs), figure(row.activations), *field, tuple(notes)), style))
     t = report.totals
+    shown = str(report.output) if len(report.outputs) == 1 else f"{len(report.outputs)} outputs"
     rows += [grid.SECTION, grid.Row(("", "total", f"{t.layers} layer{'s' if t.layers != 1 else ''}",
-                                     str(report.output), human(t.counted_params), human(t.work),
+                                     shown, human(t.counted_params), human(t.work),
                                      figure(t.activations), *([""] if rf else []), ""), "bold")]
     title = spec.title or spec.name or "network"
     lines = grid.paragraph(f"{title} — input {spec.input}", "", width) + [[]]
     lines += grid.layout(columns, rows, width) + [[]]
+    outs = outputs_line(report)
+    lines += grid.paragraph(outs, "", width) if outs else []
     lines += grid.paragraph(footer(report, acts), "dim", width)
     for r, n in report.warnings:
         where = f" ({r.loc})" if r.loc else ""

@@ -42,6 +42,10 @@ def _per_axis(minimum: int) -> Dict[str, Any]:
                       {"type": "string", "pattern": AXES_PATTERN}]}
 
 
+TENSOR = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.\-]{0,199}$",
+          "description": "the name of a layer or block computed before, or 'input'"}
+TENSORS = {"anyOf": [TENSOR, {"type": "array", "items": TENSOR, "minItems": 1}]}
+
 _NUMERIC_STRING = {"type": "string", "pattern": r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"}
 
 CONVERTERS: Dict[Callable[..., Any], Dict[str, Any]] = {
@@ -52,6 +56,7 @@ CONVERTERS: Dict[Callable[..., Any], Dict[str, Any]] = {
     opts.padding: {"anyOf": [*_per_axis(0)["anyOf"],
                              {"type": "string", "pattern": r"^\s*([sS][aA][mM][eE]|[vV][aA][lL][iI][dD])\s*$"}]},
     opts.boolean: {"type": "boolean"},
+    opts.tensor_name: TENSOR,
     opts.fraction: {"anyOf": [{"type": "number", "minimum": 0, "exclusiveMaximum": 1}, _NUMERIC_STRING]},
     opts.real: {"anyOf": [{"type": "number"}, _NUMERIC_STRING]},
     opts.per_axis_number: {"anyOf": [{"type": "number", "exclusiveMinimum": 0},
@@ -150,7 +155,9 @@ def item_schemas(open_: bool) -> Dict[str, Any]:
     properties: Dict[str, Any] = {}
     known = {"name": {"type": ["string", "number"], "description": "the layer's name; unnamed layers are numbered"},
              "repeat": {"anyOf": [_int(1), ARG], "description": "repeat this item N times (named copies get .1, .2)"},
-             "expect": {"$ref": "#/definitions/expect"}}
+             "expect": {"$ref": "#/definitions/expect"},
+             "from": {**TENSORS, "description": "the tensor this item reads (a merge: the tensors), instead of "
+                                                "the one before it"}}
     for key in item_keys:
         properties[key] = known.get(key, {})
     for k in KINDS:
@@ -160,8 +167,11 @@ def item_schemas(open_: bool) -> Dict[str, Any]:
     for merge, rule in MERGES.items():
         summary = (rule.__doc__ or merge).strip().splitlines()[0]
         properties[merge] = {"description": f"{summary} — a list of branches: lists of items, layer strings, "
-                                            "or [] (identity)",
-                             "type": "array", "items": branch, "minItems": 2}
+                                            "or [] (identity); or {from: [a, b]}, the named tensors it reads",
+                             "anyOf": [{"type": "array", "items": branch, "minItems": 2},
+                                       {"type": "object", "required": ["from"], "additionalProperties": False,
+                                        "properties": {"from": {"type": "array", "items": TENSOR,
+                                                                "minItems": 2}}}]}
     for key in sequence_keys:
         properties[key] = {**layers, "description": "a named group of layers"}
     item: Dict[str, Any] = {"type": "object", "properties": properties, "minProperties": 1}
@@ -212,6 +222,7 @@ def build_schema() -> Dict[str, Any]:
                  "reference": {"type": ["string", "number"]}, "description": {"type": ["string", "number"]},
                  "input": {"$ref": "#/definitions/shape"}, "blocks": {"$ref": "#/definitions/blocks"},
                  "layers": {"type": "array"}, "expect": {"$ref": "#/definitions/expect"},
+                 "outputs": {**TENSORS, "description": "the tensors the network gives out (default: its last)"},
                  "budget": {"$ref": "#/definitions/budget"}}
     return {
         "$schema": DRAFT,

@@ -44,6 +44,7 @@ from .layers import (
     Concat,
     Conv,
     ConvTranspose,
+    Crop,
     DepthwiseConv,
     Dropout,
     Flatten,
@@ -383,6 +384,7 @@ BUILDERS: Dict[Type[Layer], Builder] = {
     Softmax: lambda rule, xs, rng: ref.Softmax(),
     Upsample: build_upsample,
     ZeroPad: lambda rule, xs, rng: ref.Pad(expand(rule.padding, xs[0], "padding")),
+    Crop: lambda rule, xs, rng: ref.Crop(expand(rule.size, xs[0], "size")),
     ChannelShuffle: lambda rule, xs, rng: ref.ChannelShuffle(rule.groups),
     Add: lambda rule, xs, rng: Op(ref.add_tensors),
     Mul: lambda rule, xs, rng: Op(ref.mul_tensors),
@@ -489,6 +491,10 @@ def narrow_adaptive(rule: Any, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
 
 def narrow_upsample(rule: Upsample, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
     return (replace(rule, size=None, scale=(1.0,)), one_position(xs)), "true channels, one position"
+
+
+def narrow_crop(rule: Crop, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
+    return (replace(rule, size=(1,), like=None), one_position(xs)), "true channels, one position"
 
 
 def narrow_zero_pad(rule: ZeroPad, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
@@ -635,6 +641,7 @@ VERIFIERS: Dict[Type[Layer], Verifier] = {
     Softmax: positional(scale_channels, narrow_positions),
     Upsample: positional(scale_channels, narrow_upsample),
     ZeroPad: positional(scale_channels, narrow_zero_pad),
+    Crop: positional(scale_channels, narrow_crop),
     ChannelShuffle: positional(scale_grouped, narrow_positions),
     Add: positional(scale_channels, narrow_positions),
     Mul: positional(scale_channels, narrow_positions),

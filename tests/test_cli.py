@@ -48,7 +48,7 @@ def test_table_alexnet_json_has_exact_totals_and_stable_shape():
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert data["schema_version"] == 1
-    assert set(data) == {"schema_version", "convcalc_version", "network", "input", "output", "conventions",
+    assert set(data) == {"schema_version", "convcalc_version", "network", "input", "output", "outputs", "conventions",
                          "layers", "blocks", "totals", "memory", "warnings"}
     assert data["totals"]["params"] == 62_378_344
     assert data["totals"]["macs"] == 1_135_256_096
