@@ -325,11 +325,13 @@ def leaf_specs(nodes: Sequence[Any]) -> Iterator[Optional[Any]]:
     The engine walks blocks branch by branch and reports a merge after its branches; this walks
     the same way (``tests/test_check.py`` keeps the two in step).
     """
-    from .spec import LayerSpec
+    from .spec import FromSpec, LayerSpec
 
     for node in nodes:
         if isinstance(node, LayerSpec):
             yield node
+        elif isinstance(node, FromSpec):
+            continue  # reads a named tensor: no report of its own
         else:
             for branch in node.branches:
                 yield from leaf_specs(branch)

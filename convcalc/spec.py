@@ -13,7 +13,7 @@ from .errors import Location, SpecError, did_you_mean
 from .layers import BY_NAME, KINDS, Layer, Merge, lookup
 from .options import REQUIRED, OptionError, read_whole, whole
 from .shape import Shape
-from .values import field, value
+from .values import field, replace, value
 
 if TYPE_CHECKING:
     from .expect import Expectation, Limit
@@ -94,6 +94,11 @@ class NetworkSpec:
     expect: Tuple["Expectation", ...] = field(default=(), compare=False, repr=False)  # of the whole network
     budget: Tuple["Limit", ...] = field(default=(), compare=False, repr=False)  # ceilings, expect.py
     outputs: Tuple[FromSpec, ...] = ()  # the tensors the network gives out; () is its last one
+
+
+def with_input(network: NetworkSpec, shape: Optional[Shape]) -> NetworkSpec:
+    """``network`` run on ``shape`` (``--input``) instead of its own input; unchanged for None."""
+    return network if shape is None else replace(network, input=shape)
 
 
 @value

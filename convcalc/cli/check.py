@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 import click
 
 from . import cli, warn_if_channels_first
+from .options import input_option
 
 if TYPE_CHECKING:
     from ..expect import Limit
@@ -119,12 +120,13 @@ def _loader(arg: str) -> object:
               show_default=True, help="Element type for memory in bytes.")
 @click.option("--batch", type=click.IntRange(1, 10**9), default=1, show_default=True,
               help="Batch size for memory in bytes.")
+@input_option
 @click.option("--quiet", "-q", is_flag=True,
               help="Show only what fails, is unchecked, warns or is filled in ([?]), and the summary.")
 @click.pass_context
 def check(ctx: click.Context, sources: Tuple[str, ...], strict: bool, max_params: Optional[str],
           max_macs: Optional[str], max_flops: Optional[str], max_memory: Optional[str], fmt: str, dtype: str,
-          batch: int, quiet: bool) -> None:
+          batch: int, quiet: bool, input_shape: Any) -> None:
     """Check every expectation and budget of one or more specs: ✓ or ✗, with the working.
 
     \b
@@ -139,7 +141,12 @@ def check(ctx: click.Context, sources: Tuple[str, ...], strict: bool, max_params
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
     options = checking.Options(strict, _limits(max_params, max_macs, max_flops, max_memory), dtype, batch)
-    results = [checking.check_source(arg, options, _loader) for arg in expand(sources)]
+    from ..spec import with_input
+
+    def loader(arg: str) -> object:
+        return with_input(_loader(arg), input_shape)  # type: ignore[arg-type]
+
+    results = [checking.check_source(arg, options, loader) for arg in expand(sources)]
     render: Dict[str, Callable[[], str]] = {"text": lambda: checking.text(results, quiet),
                                             "json": lambda: checking.to_json(results),
                                             "github": lambda: checking.github(results)}

@@ -20,6 +20,25 @@ def _ops(ctx: click.Context, param: click.Parameter, value: Tuple[str, ...]) -> 
     return tuple(k for k in OPS if k in words)
 
 
+def _input(ctx: click.Context, param: click.Parameter, value: "str | None") -> Any:
+    """``--input 480x640x3``: the shape every spec runs on instead of its own."""
+    if value is None:
+        return None
+    from ..errors import ConvcalcError, Location
+    from ..spec import parse_shape
+
+    try:
+        return parse_shape(value, Location("--input", 1, 1, value, len(value)))
+    except ConvcalcError as e:
+        raise click.BadParameter(e.message) from None
+
+
+input_option = click.option(
+    "--input", "input_shape", metavar="HxWxC", callback=_input,
+    help="Run the spec on this input shape instead of its own (bundled specs too); sizes taken "
+         "from other tensors ('like:') follow it.")
+
+
 def counting_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add --dtype, --batch, --count, --bias/--no-bias, --count-ops, --inplace and --optimizer."""
     options = [

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import click
 
 from . import cli, warn_if_channels_first
-from .options import conventions_from, counting_options
+from .options import conventions_from, counting_options, input_option
 
 CONVENTIONS_HELP = """
 \b
@@ -46,6 +46,7 @@ Exit codes: 0 ok, 1 a check failed (--strict), 2 bad input or usage,
 @click.option("--memory", "memory_unit", type=click.Choice(["elements", "bytes"]), default="elements",
               show_default=True, help="The activations column of the table and Markdown: output elements, or "
                                       "bytes at --dtype and --batch (JSON and CSV carry both).")
+@input_option
 @click.option("--rf", is_flag=True, help="Add a receptive-field column: size and jump (JSON always has them).")
 @click.option("--strict", is_flag=True, help="A stride that does not fit is a failure (exit 1), not a warning.")
 @click.option("--depth", type=click.IntRange(0, 1000), default=None,
@@ -55,7 +56,7 @@ Exit codes: 0 ok, 1 a check failed (--strict), 2 bad input or usage,
                    "(default: the terminal's; no limit in a pipe or a file).")
 @click.pass_context
 def table(ctx: click.Context, spec: str, fmt: str, dtype: str, batch: int, rf: bool, strict: bool,
-          depth: Optional[int], width: Optional[int], memory_unit: str, **counting: Any) -> None:
+          depth: Optional[int], width: Optional[int], memory_unit: str, input_shape: Any, **counting: Any) -> None:
     """Every layer's output shape, params, MACs, activations and receptive field.
 
     SPEC is a YAML file, '-' for stdin, a bundled architecture (see `convcalc list`)
@@ -70,6 +71,7 @@ def table(ctx: click.Context, spec: str, fmt: str, dtype: str, batch: int, rf: b
       convcalc table resnet50 --depth 1
       convcalc table vgg16 --no-bias --inplace --batch 32 --optimizer adam
       convcalc table vgg16 --memory bytes --dtype float16 --batch 8
+      convcalc table fcn_resnet50 --input 480x640x3
     """
     from ..engine import analyse
     from ..errors import CheckFailed
@@ -79,7 +81,9 @@ def table(ctx: click.Context, spec: str, fmt: str, dtype: str, batch: int, rf: b
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
-    network = load(spec)
+    from ..spec import with_input
+
+    network = with_input(load(spec), input_shape)
     warn_if_channels_first(network)
     report = analyse(network, dtype=dtype, batch=batch, conventions=conventions_from(counting))
     render(report, fmt, width=width, depth=depth, rf=rf, memory_unit=memory_unit)

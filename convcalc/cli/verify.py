@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 import click
 
 from . import cli, warn_if_channels_first
+from .options import input_option
 
 if TYPE_CHECKING:
     from ..engine import Report
@@ -46,12 +47,13 @@ budget, 3 internal error, 130 interrupted.
 @click.option("--full", is_flag=True, help="Run every layer at its true size (slow: pure Python).")
 @click.option("--channels", "max_channels", type=click.IntRange(1, 1024), default=4, show_default=True,
               help="Most channels (and filters, units) in a scaled run.")
+@input_option
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="Seed for the random weights and inputs: any whole number from 0.")
 @click.option("--width", type=click.IntRange(40, 1000), default=None, help="Table width (default: the terminal's).")
 @click.pass_context
 def verify(ctx: click.Context, spec: str, fmt: str, full: bool, max_channels: int, seed: int,
-           width: Optional[int]) -> None:
+           width: Optional[int], input_shape: Any = None) -> None:
     """Prove the figures on real numbers: run each layer in a reference implementation.
 
     SPEC is a YAML file, '-' for stdin, a bundled architecture or a layer string.
@@ -71,7 +73,9 @@ def verify(ctx: click.Context, spec: str, fmt: str, full: bool, max_channels: in
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
-    network = load(spec)
+    from ..spec import with_input
+
+    network = with_input(load(spec), input_shape)
     warn_if_channels_first(network)
     report = analyse(network)
     start = time.perf_counter()
