@@ -23,6 +23,10 @@ ALIASES: Dict[str, str] = {
     "mobilenet-v2": "mobilenet_v2",
     "resnet50-v1.5": "resnet50",
     "inception-v1": "googlenet",
+    "convnext-tiny": "convnext_tiny",
+    "convnext-t": "convnext_tiny",
+    "vit-b-16": "vit_b_16",
+    "vit-b16": "vit_b_16",
 }
 
 

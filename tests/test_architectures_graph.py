@@ -25,7 +25,8 @@ from convcalc.load import load
 from convcalc.parse_yaml import parse_yaml
 from convcalc.render import print_table, table_rows
 
-GRAPHS = ("googlenet", "googlenet-paper", "mobilenet_v2", "resnet18", "resnet34", "resnet50", "resnet50-v1")
+GRAPHS = ("convnext_tiny", "googlenet", "googlenet-paper", "mobilenet_v2", "resnet18", "resnet34", "resnet50",
+          "resnet50-v1", "vit_b_16")
 
 
 def path_of(name: str) -> Path:
@@ -69,7 +70,68 @@ PUBLISHED: List[Tuple[str, int, int]] = [
     ("googlenet-paper", 6_998_552, 1_582_671_872),
     # MobileNet_V2_Weights.IMAGENET1K_V1: num_params 3,504,872, GFLOPS 0.30.
     ("mobilenet_v2", 3_504_872, 300_774_272),
+    # ConvNeXt_Tiny_Weights.IMAGENET1K_V1: num_params 28,589,128 (GFLOPS 4.5, one decimal); the
+    # issue's PyTorch measurement: 4,455,531,264 MACs. By hand from convnext.py, C = 96, 192, 384,
+    # 768 with 3, 3, 9, 3 blocks at 56², 28², 14², 7²: a CNBlock has 8·C² + 58·C params and
+    # H·W·(49·C + 8·C²) MACs; stem 4,704 + 192; downsampling 8·C² + 4·C (C the narrower width);
+    # head 1,536 + 769,000 (see CONVNEXT below).
+    ("convnext_tiny", 28_589_128, 4_455_531_264),
+    # ViT_B_16_Weights.IMAGENET1K_V1: num_params 86,567,656, GFLOPS 17.56 (the issue's PyTorch
+    # measurement: 17,563,828,224 MACs with attention's two matmuls). By hand, L = 197, C = 768:
+    # patches 590,592 params and 115,605,504 MACs, class token 768, position embedding 151,296;
+    # a block 7,087,872 params and 1,453,954,560 MACs (see VIT below), 12 blocks; encoder.ln
+    # 1,536; head 769,000 params, 768,000 MACs.
+    ("vit_b_16", 86_567_656, 17_563_828_224),
 ]
+
+
+def convnext_by_hand() -> Tuple[int, int]:
+    params, macs, side = 4_704 + 192, 56**2 * 48 * 96, 56
+    for i, (c, n) in enumerate(zip((96, 192, 384, 768), (3, 3, 9, 3))):
+        params += n * (8 * c * c + 58 * c)
+        macs += n * side * side * (49 * c + 8 * c * c)
+        if i < 3:
+            side //= 2
+            params += 8 * c * c + 4 * c
+            macs += side * side * 4 * c * 2 * c
+    return params + 1_536 + 769_000, macs + 768_000
+
+
+def test_convnext_and_vit_by_hand() -> None:
+    """The hand counts in the comments above and in the files' headers, done again."""
+    assert convnext_by_hand() == (28_589_128, 4_455_531_264)
+    L, C = 197, 768
+    attention = (4 * C * C + 4 * C, 4 * L * C * C + 2 * L * L * C)
+    mlp = (2 * C * 3072 + 3072 + C, 2 * L * C * 3072)
+    assert attention == (2_362_368, 464_781_312 + 59_610_624)
+    assert mlp == (4_722_432, 929_562_624)
+    block = (attention[0] + mlp[0] + 4 * C, attention[1] + mlp[1])
+    assert block == (7_087_872, 1_453_954_560)
+    assert 590_592 + 768 + 151_296 + 12 * block[0] + 1_536 + 769_000 == 86_567_656
+    assert 14**2 * 768 * 768 + 12 * block[1] + 768_000 == 17_563_828_224
+    assert 12 * 2 * L * L * C == 715_327_488  # the two matmuls module-hook tools miss
+
+
+def test_vit_b_16_shapes_along_the_way() -> None:
+    """torchvision's shapes: (n, 768, 14, 14) → (n, 196, 768) → with the class token (n, 197,
+    768) through the encoder → x[:, 0] (n, 768) → heads (n, 1000)."""
+    layers = by_name(report_of("vit_b_16"))
+    assert str(layers["conv_proj"].output) == "14x14x768"
+    assert str(layers["tokens"].output) == "196x768"
+    assert str(layers["class_token"].output) == "197x768" and layers["class_token"].params == 768
+    assert layers["encoder.pos_embedding"].params == 197 * 768
+    attention = layers["encoder.layers.encoder_layer_11.add1.self_attention"]
+    assert str(attention.output) == "197x768" and attention.params == 2_362_368
+    assert str(layers["cls"].output) == "768" and str(layers["heads.head"].output) == "1000"
+
+
+def test_convnext_tiny_stage_shapes() -> None:
+    blocks = {b.full_name: b for b in report_of("convnext_tiny").blocks}
+    assert [str(blocks[f"features.{i}"].output) for i in (0, 1, 3, 5, 7)] == \
+           ["56x56x96", "56x56x96", "28x28x192", "14x14x384", "7x7x768"]
+    layers = by_name(report_of("convnext_tiny"))
+    assert layers["features.1.0.layer_scale"].params == 96
+    assert str(layers["features.5.8.block.3"].output) == "14x14x1536"
 
 
 @pytest.mark.parametrize("name, params, macs", PUBLISHED, ids=[p[0] for p in PUBLISHED])
