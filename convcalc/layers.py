@@ -41,7 +41,7 @@ from .options import (
     real,
 )
 from .shape import Shape, Window, same_padding
-from .values import fields, replace, value
+from .values import field, fields, replace, value
 
 
 @value
@@ -1047,7 +1047,8 @@ class ChannelSplit(Layer):
 
     if TYPE_CHECKING:  # each subclass declares these after its parts: fields keep their declared order
         index: int  # which part, from 0
-        in_channels: Optional[int]  # the input's, once bound (``bind``): only the label uses it
+        in_channels: Optional[int]  # the input's, once bound (``bind``): only the label uses it, so
+        # it takes no part in equality (a bound rule equals the rule as written)
 
     def parts(self) -> int:
         raise NotImplementedError
@@ -1112,7 +1113,7 @@ class Chunk(ChannelSplit):
 
     chunks: int = option(convert=positive, help="equal parts to cut the channels into")
     index: int = option(0, non_negative, letter="i", help=INDEX_HELP)
-    in_channels: Optional[int] = None
+    in_channels: Optional[int] = field(default=None, compare=False)  # label only: see ChannelSplit
 
     def parts(self) -> int:
         return self.chunks
@@ -1147,7 +1148,7 @@ class Split(ChannelSplit):
     sizes: Ints = option(convert=per_axis, letter="c", aliases=("split_sizes", "split_size_or_sections"),
                          help="channels of each part, in order: [24, 92] (c24x92 in a layer string)")
     index: int = option(0, non_negative, letter="i", help=INDEX_HELP)
-    in_channels: Optional[int] = None
+    in_channels: Optional[int] = field(default=None, compare=False)  # label only: see ChannelSplit
 
     def parts(self) -> int:
         return len(self.sizes)
