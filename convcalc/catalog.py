@@ -23,6 +23,9 @@ ALIASES: Dict[str, str] = {
     "mobilenet-v2": "mobilenet_v2",
     "resnet50-v1.5": "resnet50",
     "inception-v1": "googlenet",
+    "shufflenetv2": "shufflenet_v2_x1_0",
+    "shufflenet_v2": "shufflenet_v2_x1_0",
+    "shufflenet-v2": "shufflenet_v2_x1_0",
 }
 
 

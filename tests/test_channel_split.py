@@ -19,6 +19,7 @@ from convcalc.layers import lookup
 from convcalc.load import load
 from convcalc.parse_string import parse_string
 from convcalc.parse_yaml import parse_yaml
+from convcalc.verify import verify
 
 
 def run(*args: str):
@@ -132,3 +133,9 @@ def test_kinds_and_schema_list_the_new_kinds():
     schema = json.loads(run("schema").stdout)
     text = json.dumps(schema)
     assert '"chunk"' in text and '"split"' in text and '"frozenbatchnorm"' in text and '"affine"' in text
+
+
+def test_shufflenet_verifies_layer_by_layer():
+    v = verify(analyse(load("shufflenet_v2_x1_0")))
+    assert v.ok, [(c.name, c.reason) for c in v.layers if c.status != "verified"]
+    assert sum(1 for c in v.layers if c.kind == "chunk") == 26
