@@ -27,6 +27,9 @@ ALIASES: Dict[str, str] = {
     "convnext-t": "convnext_tiny",
     "vit-b-16": "vit_b_16",
     "vit-b16": "vit_b_16",
+    "shufflenetv2": "shufflenet_v2_x1_0",
+    "shufflenet_v2": "shufflenet_v2_x1_0",
+    "shufflenet-v2": "shufflenet_v2_x1_0",
 }
 
 

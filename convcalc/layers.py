@@ -18,9 +18,10 @@ To add a layer kind: write its rule here, add it to ``KINDS`` at the bottom, and
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from fractions import Fraction
-from typing import Any, ClassVar, Dict, Optional, Tuple, Type, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Optional, Tuple, Type, Union
 
 from .errors import LayerError
 from .options import (
@@ -40,7 +41,7 @@ from .options import (
     real,
 )
 from .shape import Shape, Window, same_padding
-from .values import fields, replace, value
+from .values import field, fields, replace, value
 
 
 @value
@@ -644,33 +645,58 @@ class Flatten(Layer):
 
 
 @value
-class BatchNorm(Layer):
-    """Batch normalisation per channel.
-
-    Params: ``2·C`` trainable (scale γ, shift β); buffers: ``2·C`` running mean and variance.
-    PyTorch's BatchNorm also keeps ``num_batches_tracked``, one integer counter, in its state_dict;
-    it is no statistic of the data and is not counted (ResNet-50: 53,173 elements, here 53,120).
-    """
+class BatchStatistics(Layer):
+    """What every batch normalisation shares at inference: per channel, ``(x − mean)/sqrt(var + ε)``
+    then a scale and a shift, which fold into one multiply-add per element (``--count-ops norm``)."""
 
     family: ClassVar[str] = "bn"
-
-    eps: float = option(1e-5, real, aliases=("epsilon",), help="ε added to the variance (default 1e-5); changes no count")
-    momentum: float = option(0.1, real, help="running-statistics momentum (default 0.1); changes no count")
-
-    def params(self, x: Shape) -> int:
-        return 2 * x.channels
-
-    def buffers(self, x: Shape) -> int:
-        return 2 * x.channels
-
     op_kind: ClassVar[str] = "norm"
 
     def ops(self, x: Shape) -> int:
         """At inference the normalisation folds into one scale and shift: a multiply-add per element."""
         return x.elements
 
+
+@value
+class BatchNorm(BatchStatistics):
+    """Batch normalisation per channel (PyTorch ``BatchNorm2d``).
+
+    Params: ``2·C`` trainable (scale γ, shift β), none with ``affine: false``; buffers: ``2·C``
+    running mean and variance either way. PyTorch's BatchNorm also keeps ``num_batches_tracked``,
+    one integer counter, in its state_dict; it is no statistic of the data and is not counted
+    (ResNet-50: 53,173 elements, here 53,120).
+    """
+
+    eps: float = option(1e-5, real, aliases=("epsilon",), help="ε added to the variance (default 1e-5); changes no count")
+    momentum: float = option(0.1, real, help="running-statistics momentum (default 0.1); changes no count")
+    affine: bool = option(True, boolean, letter="na", flag=False,
+                          help="learn γ and β per channel (default true; 'na' in a layer string turns them off)")
+
+    def params(self, x: Shape) -> int:
+        return 2 * x.channels if self.affine else 0
+
+    def buffers(self, x: Shape) -> int:
+        return 2 * x.channels
+
     def describe(self) -> str:
-        return "BATCHNORM"
+        return "BATCHNORM" if self.affine else "BATCHNORM no affine"
+
+
+@value
+class FrozenBatchNorm(BatchStatistics):
+    """Batch normalisation with everything fixed (torchvision ``ops.FrozenBatchNorm2d``, which
+    detection backbones use): γ, β and the running statistics are all buffers.
+
+    Params: 0. Buffers: ``4·C`` (weight, bias, running_mean, running_var; no num_batches_tracked).
+    """
+
+    eps: float = option(1e-5, real, aliases=("epsilon",), help="ε added to the variance (default 1e-5); changes no count")
+
+    def buffers(self, x: Shape) -> int:
+        return 4 * x.channels
+
+    def describe(self) -> str:
+        return "FROZEN BATCHNORM"
 
 
 @value
@@ -1005,6 +1031,146 @@ class ChannelShuffle(Layer):
 
     def describe(self) -> str:
         return f"SHUFFLE g{self.groups}"
+
+
+def _channel_range(start: int, stop: int) -> str:
+    return f"channel {start}" if stop - start == 1 else f"channels {start}–{stop - 1}"
+
+
+@value
+class ChannelSplit(Layer):
+    """One part of the input's channels: a branch of a concat block reads it from the block's input.
+
+    Shape: the spatial sizes unchanged, ``D2`` = the part's channels. No parameters, no MACs; a
+    view in PyTorch, so no copy either. Subclasses say where the parts start (``bounds``).
+    """
+
+    if TYPE_CHECKING:  # each subclass declares these after its parts: fields keep their declared order
+        index: int  # which part, from 0
+        in_channels: Optional[int]  # the input's, once bound (``bind``): only the label uses it, so
+        # it takes no part in equality (a bound rule equals the rule as written)
+
+    def parts(self) -> int:
+        raise NotImplementedError
+
+    def bounds(self, channels: int) -> Tuple[int, ...]:
+        """Where each part starts, and the channel count last: ``(0, 58, 116)`` for two halves of 116."""
+        raise NotImplementedError
+
+    def _part(self, x: Shape) -> Tuple[int, int]:
+        n = self.parts()
+        if self.index >= n:
+            which = "0" if n == 1 else "0 or 1" if n == 2 else f"0 to {n - 1}"
+            raise LayerError(f"index {self.index} is out of range for {n} {self.family_word()} ({which})")
+        edges = self.bounds(x.channels)
+        return edges[self.index], edges[self.index + 1]
+
+    def family_word(self) -> str:
+        return "chunks" if self.parts() != 1 else "chunk"
+
+    def out_shape(self, x: Shape) -> Shape:
+        start, stop = self._part(x)
+        return Shape(x.spatial, stop - start)
+
+    def bind(self, x: Shape) -> "Layer":
+        return replace(self, in_channels=x.channels)
+
+    def label(self) -> str:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        text = f"{self.label()} {self.index + 1}/{self.parts()}"
+        if self.in_channels is None:
+            return text
+        try:
+            start, stop = self._part(Shape((), self.in_channels))
+        except LayerError:
+            return text
+        return f"{text} ({_channel_range(start, stop)})"
+
+
+INDEX_HELP = "which part, counted from 0 as Python indexes what PyTorch returns (default 0, the first)"
+
+
+def _divisors(n: int) -> str:
+    found = [d for d in range(2, math.isqrt(n) + 1) if n % d == 0]
+    every = sorted({*found, *(n // d for d in found), n})
+    shown = [f"{d:,}" for d in every[:6]] + (["…"] if len(every) > 6 else [])
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
+
+
+@value
+class Chunk(ChannelSplit):
+    """``x.chunk(chunks, dim=1)[index]``: equal parts of the channels, which must divide by ``chunks``.
+
+    Shape: ``D2 = D1 / chunks``. PyTorch itself makes the parts ``⌈D1/chunks⌉`` wide and the last
+    one smaller when they do not divide; that is refused here (a ShuffleNet whose halves differ
+    is a mistake in the spec), with ``split`` and the sizes PyTorch would give as the way out.
+    """
+
+    family: ClassVar[str] = "chunk"
+    leading: ClassVar[Optional[str]] = "chunks"
+
+    chunks: int = option(convert=positive, help="equal parts to cut the channels into")
+    index: int = option(0, non_negative, letter="i", help=INDEX_HELP)
+    in_channels: Optional[int] = field(default=None, compare=False)  # label only: see ChannelSplit
+
+    def parts(self) -> int:
+        return self.chunks
+
+    def bounds(self, channels: int) -> Tuple[int, ...]:
+        if channels % self.chunks:
+            width = -(-channels // self.chunks)
+            torch = [min(width, channels - s) for s in range(0, channels, width)]
+            sizes = " + ".join(map(str, torch))
+            more = "" if len(torch) == self.chunks else f", {len(torch)} chunks, not {self.chunks}"
+            raise LayerError(
+                f"chunks {self.chunks} do not divide the input channels {channels}",
+                hint=(f"chunk counts that divide {channels}: {_divisors(channels)}; PyTorch's x.chunk({self.chunks}, "
+                      f"dim=1) would give {sizes}{more}: to count that, write split with sizes "
+                      f"[{', '.join(map(str, torch))}]"))
+        width = channels // self.chunks
+        return tuple(range(0, channels + 1, width))
+
+    def label(self) -> str:
+        return "CHUNK"
+
+
+@value
+class Split(ChannelSplit):
+    """``torch.split(x, sizes, dim=1)[index]``: parts of the given sizes, which add up to the channels.
+
+    Shape: ``D2 = sizes[index]``.
+    """
+
+    family: ClassVar[str] = "split"
+
+    sizes: Ints = option(convert=per_axis, letter="c", aliases=("split_sizes", "split_size_or_sections"),
+                         help="channels of each part, in order: [24, 92] (c24x92 in a layer string)")
+    index: int = option(0, non_negative, letter="i", help=INDEX_HELP)
+    in_channels: Optional[int] = field(default=None, compare=False)  # label only: see ChannelSplit
+
+    def parts(self) -> int:
+        return len(self.sizes)
+
+    def family_word(self) -> str:
+        return "parts" if self.parts() != 1 else "part"
+
+    def bounds(self, channels: int) -> Tuple[int, ...]:
+        if sum(self.sizes) != channels:
+            raise LayerError(
+                f"sizes {' + '.join(map(str, self.sizes))} = {sum(self.sizes)} do not add up to the input "
+                f"channels {channels}",
+                hint=f"torch.split needs sizes that add up to the channels exactly{self._nearest(channels)}")
+        return tuple(itertools.accumulate(self.sizes, initial=0))
+
+    def _nearest(self, channels: int) -> str:
+        """The sizes with the last one changed to fit, when that leaves it positive."""
+        last = channels - sum(self.sizes[:-1])
+        return f": sizes [{', '.join(map(str, (*self.sizes[:-1], last)))}] would" if last > 0 else ""
+
+    def label(self) -> str:
+        return "SPLIT"
 
 
 @value
@@ -1419,7 +1585,10 @@ KINDS: Tuple[Kind, ...] = (
     Kind("adaptivemaxpool", AdaptiveMaxPool, ("adaptivemaxpool2d",), "max pooling to a fixed output size"),
     Kind("fc", Linear, ("linear", "dense", "fullyconnected"), "fully connected"),
     Kind("flatten", Flatten, (), "volume to vector"),
-    Kind("batchnorm", BatchNorm, ("bn", "batchnorm2d", "batchnormalization"), "batch normalisation"),
+    Kind("batchnorm", BatchNorm, ("bn", "batchnorm2d", "batchnormalization"),
+         "batch normalisation: γ, β trained (none with affine false); running mean and variance buffers"),
+    Kind("frozenbatchnorm", FrozenBatchNorm, ("frozenbn", "frozenbatchnorm2d"),
+         "batch normalisation with nothing trained (torchvision FrozenBatchNorm2d): 4·C buffers"),
     Kind("lrn", LRN, ("norm", "localresponsenorm", "localresponsenormalization"),
          "local response normalisation"),
     *(Kind(name, Activation, ("swish",) if name == "silu" else (), "activation", (("function", name),))
@@ -1430,6 +1599,8 @@ KINDS: Tuple[Kind, ...] = (
          "upsampling (nearest, bilinear ...); with a scale, floor(W·scale) in float64 as PyTorch: 100·0.29 → 28"),
     Kind("pad", ZeroPad, ("zeropad", "zeropad2d", "zeropadding2d"), "explicit zero padding"),
     Kind("shuffle", ChannelShuffle, ("channelshuffle",), "channel shuffle"),
+    Kind("chunk", Chunk, ("channelchunk",), "one of equal parts of the channels: x.chunk(N, dim=1)[i]"),
+    Kind("split", Split, ("channelsplit",), "one part of the channels, of given sizes: torch.split(x, sizes, dim=1)[i]"),
     Kind("dropout", Dropout, ("drop",), "dropout"),
     Kind("softmax", Softmax, (), "softmax"),
     Kind("pwlinear", PositionLinear, ("positionwise", "positionwiselinear", "tokenlinear"),

@@ -499,42 +499,80 @@ class Linear:
         return Result(Tensor((self.units,), out), macs)
 
 
+def normalise_channels(x: Tensor, mean: Sequence[float], var: Sequence[float], eps: float,
+                       gamma: Optional[Sequence[float]], beta: Optional[Sequence[float]]) -> Tensor:
+    """``(x − mean)/sqrt(var + eps)·γ + β`` per channel; without γ and β, ``γ = 1`` and ``β = 0``."""
+    if not x.channels == len(mean) == len(var) or (gamma is not None and len(gamma) != x.channels):
+        raise ValueError(f"batchnorm of {len(mean)} channels got {x.shape=}")
+    out: List[float] = []
+    for c in range(x.channels):
+        scale = (1.0 if gamma is None else gamma[c]) / math.sqrt(var[c] + eps)
+        shift = (0.0 if beta is None else beta[c]) - mean[c] * scale
+        out += [v * scale + shift for v in x.channel(c)]
+    return Tensor(x.shape, out)
+
+
+def _variances(channels: int, rng: random.Random) -> "array[float]":
+    return array("d", [abs(v) + 0.5 for v in uniform(channels, rng)])
+
+
 @dataclass(frozen=True)
 class BatchNorm:
     """Inference batchnorm per channel: ``(x − mean)/sqrt(var + eps)·γ + β``.
 
-    γ and β are trained (params); the running mean and variance are buffers. The per-element
-    scale is not a multiply-accumulate (nothing is summed), so it counts 0 MACs.
+    γ and β are trained (params), absent when PyTorch's ``affine=False``; the running mean and
+    variance are buffers. The per-element scale is not a multiply-accumulate (nothing is summed),
+    so it counts 0 MACs.
     """
 
-    gamma: "array[float]" = field(repr=False)
-    beta: "array[float]" = field(repr=False)
+    gamma: Optional["array[float]"] = field(repr=False)
+    beta: Optional["array[float]"] = field(repr=False)
     mean: "array[float]" = field(repr=False)
     var: "array[float]" = field(repr=False)
     eps: float = 1e-5
 
     @classmethod
-    def random(cls, rng: random.Random, channels: int) -> "BatchNorm":
-        var = array("d", [abs(v) + 0.5 for v in uniform(channels, rng)])
-        return cls(uniform(channels, rng), uniform(channels, rng), uniform(channels, rng), var)
+    def random(cls, rng: random.Random, channels: int, affine: bool = True) -> "BatchNorm":
+        var = _variances(channels, rng)
+        gamma, beta = (uniform(channels, rng), uniform(channels, rng)) if affine else (None, None)
+        return cls(gamma, beta, uniform(channels, rng), var)
 
     @property
     def params(self) -> int:
-        return len(self.gamma) + len(self.beta)
+        return sum(len(a) for a in (self.gamma, self.beta) if a is not None)
 
     @property
     def buffers(self) -> int:
         return len(self.mean) + len(self.var)
 
     def __call__(self, x: Tensor) -> Result:
-        if x.channels != len(self.gamma):
-            raise ValueError(f"batchnorm of {len(self.gamma)} channels got {x.shape=}")
-        out: List[float] = []
-        for c in range(x.channels):
-            scale = self.gamma[c] / math.sqrt(self.var[c] + self.eps)
-            shift = self.beta[c] - self.mean[c] * scale
-            out += [v * scale + shift for v in x.channel(c)]
-        return Result(Tensor(x.shape, out))
+        return Result(normalise_channels(x, self.mean, self.var, self.eps, self.gamma, self.beta))
+
+
+@dataclass(frozen=True)
+class FrozenBatchNorm:
+    """torchvision's ``FrozenBatchNorm2d``: batchnorm whose weight, bias, running mean and variance
+    are all fixed buffers, none trained. 0 params; 0 MACs, as batchnorm."""
+
+    weight: "array[float]" = field(repr=False)
+    bias: "array[float]" = field(repr=False)
+    mean: "array[float]" = field(repr=False)
+    var: "array[float]" = field(repr=False)
+    eps: float = 1e-5
+
+    @classmethod
+    def random(cls, rng: random.Random, channels: int) -> "FrozenBatchNorm":
+        var = _variances(channels, rng)
+        return cls(uniform(channels, rng), uniform(channels, rng), uniform(channels, rng), var)
+
+    params = 0
+
+    @property
+    def buffers(self) -> int:
+        return len(self.weight) + len(self.bias) + len(self.mean) + len(self.var)
+
+    def __call__(self, x: Tensor) -> Result:
+        return Result(normalise_channels(x, self.mean, self.var, self.eps, self.weight, self.bias))
 
 
 # --- pooling ------------------------------------------------------------------------------------
@@ -789,6 +827,47 @@ class ChannelShuffle(Weightless):
         per = x.channels // self.groups
         order = [g * per + i for i in range(per) for g in range(self.groups)]
         return Result(Tensor(x.shape, [v for c in order for v in x.channel(c)]))
+
+
+def channel_parts(x: Tensor, sizes: Sequence[int]) -> List[Tensor]:
+    """``x`` cut along the channels into consecutive parts of ``sizes`` channels (``torch.split``)."""
+    if sum(sizes) != x.channels or min(sizes, default=0) < 1:
+        raise ValueError(f"split sizes {tuple(sizes)} do not cut {x.channels} channels")
+    parts, start = [], 0
+    for n in sizes:
+        parts.append(Tensor((n, *x.spatial), x.data[start * x.plane:(start + n) * x.plane]))
+        start += n
+    return parts
+
+
+@dataclass(frozen=True)
+class Chunk(Weightless):
+    """``x.chunk(chunks, dim=1)[index]``, as PyTorch defines it: parts ``⌈C/chunks⌉`` channels wide,
+    the last one whatever is left (so there may be fewer than ``chunks`` of them). A view: no MACs."""
+
+    chunks: int
+    index: int = 0
+
+    def __call__(self, x: Tensor) -> Result:
+        width = -(-x.channels // self.chunks)
+        sizes = [min(width, x.channels - start) for start in range(0, x.channels, width)]
+        if not 0 <= self.index < len(sizes):
+            raise ValueError(f"{x.channels} channels make {len(sizes)} chunks of {self.chunks=}: no {self.index=}")
+        return Result(channel_parts(x, sizes)[self.index])
+
+
+@dataclass(frozen=True)
+class Split(Weightless):
+    """``torch.split(x, sizes, dim=1)[index]``: the sizes must add up to the channels."""
+
+    sizes: Tuple[int, ...]
+    index: int = 0
+
+    def __call__(self, x: Tensor) -> Result:
+        parts = channel_parts(x, self.sizes)
+        if not 0 <= self.index < len(parts):
+            raise ValueError(f"{self.sizes=} make {len(parts)} parts: no {self.index=}")
+        return Result(parts[self.index])
 
 
 @dataclass(frozen=True)

@@ -43,12 +43,15 @@ from .layers import (
     BatchNorm,
     ChannelShuffle,
     ClassToken,
+    ChannelSplit,
+    Chunk,
     Concat,
     Conv,
     ConvTranspose,
     DepthwiseConv,
     Dropout,
     Flatten,
+    FrozenBatchNorm,
     GlobalAvgPool,
     GlobalMaxPool,
     GroupNorm,
@@ -66,6 +69,7 @@ from .layers import (
     Softmax,
     ToGrid,
     Tokens,
+    Split,
     Upsample,
     ZeroPad,
     expand,
@@ -382,7 +386,8 @@ BUILDERS: Dict[Type[Layer], Builder] = {
     AdaptiveMaxPool: lambda rule, xs, rng: ref.AdaptivePool(expand(rule.output, xs[0], "output size"), "max"),
     Linear: build_linear,
     Flatten: lambda rule, xs, rng: ref.Flatten(),
-    BatchNorm: lambda rule, xs, rng: ref.BatchNorm.random(rng, xs[0].channels),
+    BatchNorm: lambda rule, xs, rng: ref.BatchNorm.random(rng, xs[0].channels, rule.affine),
+    FrozenBatchNorm: lambda rule, xs, rng: ref.FrozenBatchNorm.random(rng, xs[0].channels),
     LayerNorm: lambda rule, xs, rng: ref.LayerNorm.random(rng, xs[0].channels),
     GroupNorm: lambda rule, xs, rng: ref.GroupNorm.random(rng, rule.groups, xs[0].channels),
     LRN: lambda rule, xs, rng: ref.LRN(rule.size, rule.alpha, rule.beta, rule.k),
@@ -400,6 +405,8 @@ BUILDERS: Dict[Type[Layer], Builder] = {
     PositionEmbedding: lambda rule, xs, rng: ref.PositionEmbedding.random(rng, xs[0].elements),
     SelectToken: lambda rule, xs, rng: ref.SelectToken(rule.index),
     Attention: lambda rule, xs, rng: ref.MultiheadAttention.random(rng, xs[0].channels, rule.heads, rule.bias),
+    Chunk: lambda rule, xs, rng: ref.Chunk(rule.chunks, rule.index),
+    Split: lambda rule, xs, rng: ref.Split(rule.sizes, rule.index),
     Add: lambda rule, xs, rng: Op(ref.add_tensors),
     Mul: lambda rule, xs, rng: Op(ref.mul_tensors),
     Concat: lambda rule, xs, rng: Op(ref.concat_tensors),
@@ -475,6 +482,20 @@ def scale_grouped(rule: Any, xs: Tuple[Shape, ...], most: int) -> Tuple[Case, st
     x = xs[0]
     c, _, g = scaled_groups(x.channels, x.channels, rule.groups, most)
     return (replace(rule, groups=g), (with_channels(x, c),)), changes(("channels", x.channels, c), ("groups", rule.groups, g))
+
+
+def scale_split(rule: ChannelSplit, xs: Tuple[Shape, ...], most: int) -> Tuple[Case, str]:
+    """Every part down to at most ``most`` channels in all (at least one each), the same part read."""
+    x = xs[0]
+    if isinstance(rule, Chunk):
+        c = rule.chunks * few(x.channels // rule.chunks, most // rule.chunks)
+        scaled: ChannelSplit = replace(rule, in_channels=c)
+    else:
+        assert isinstance(rule, Split)
+        sizes = tuple(few(n, most // len(rule.sizes)) for n in rule.sizes)
+        c = sum(sizes)
+        scaled = replace(rule, sizes=sizes, in_channels=c)
+    return (scaled, (with_channels(x, c),)), changes(("channels", x.channels, c))
 
 
 def scale_channels(rule: Layer, xs: Tuple[Shape, ...], most: int) -> Tuple[Case, str]:
@@ -715,6 +736,7 @@ VERIFIERS: Dict[Type[Layer], Verifier] = {
     Linear: verify_linear,
     Flatten: verify_flatten,
     BatchNorm: positional(scale_channels, narrow_positions),
+    FrozenBatchNorm: positional(scale_channels, narrow_positions),
     LayerNorm: positional(scale_channels, narrow_positions),
     GroupNorm: positional(scale_grouped, narrow_positions),
     LRN: positional(scale_channels, narrow_positions),
@@ -732,6 +754,8 @@ VERIFIERS: Dict[Type[Layer], Verifier] = {
     PositionEmbedding: verify_embedding,
     SelectToken: positional(scale_channels, narrow_select),
     Attention: verify_attention,
+    Chunk: positional(scale_split, narrow_positions),
+    Split: positional(scale_split, narrow_positions),
     Add: positional(scale_channels, narrow_positions),
     Mul: positional(scale_channels, narrow_positions),
     Concat: positional(scale_channels, narrow_positions),

@@ -21,7 +21,10 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from convcalc import reference as ref
+from convcalc.engine import analyse
+from convcalc.load import load
 from convcalc.reference import Tensor
+from convcalc.verify import Settings, verify_layer
 
 SETTINGS = settings(max_examples=60, deadline=None)
 SEEDS = Path("/work/shared/seeds")
@@ -734,3 +737,86 @@ def test_engine_token_ops_are_the_reference(shape, data):
     for rule, layer in cases:
         engine, measured = engine_and_reference(rule, shape, layer)
         assert engine == measured, type(rule).__name__
+
+
+# --- channel split and the batchnorm variants -----------------------------------------------------
+
+
+def naive_chunks(x: Tensor, chunks: int) -> List[Tensor]:
+    """torch.chunk's definition, one channel at a time: parts of ⌈C/chunks⌉ channels, the last what is left."""
+    width = -(-x.channels // chunks)
+    parts: List[List[List[float]]] = []
+    for c in range(x.channels):
+        if c % width == 0:
+            parts.append([])
+        parts[-1].append(x.channel(c))
+    return [Tensor((len(p), *x.spatial), [v for plane in p for v in plane]) for p in parts]
+
+
+def test_chunk_and_split_take_channels_in_order():
+    x = Tensor.of([[[1, 2]], [[3, 4]], [[5, 6]], [[7, 8]], [[9, 10]]])  # 5 channels of 1x2
+    assert ref.Chunk(2, 1)(x).output.nested() == [[[7, 8]], [[9, 10]]]  # torch: widths 3 and 2
+    assert ref.Chunk(5, 4)(x).output.nested() == [[[9, 10]]]
+    assert ref.Split((1, 3, 1), 1)(x).output.nested() == [[[3, 4]], [[5, 6]], [[7, 8]]]
+    assert all(ref.Chunk(2, i)(x).macs == 0 for i in (0, 1))
+    with pytest.raises(ValueError):
+        ref.Split((2, 2), 0)(x)  # 4 channels of 5: torch.split refuses too
+    with pytest.raises(ValueError):
+        ref.Chunk(3, 2)(Tensor.of([[1], [2], [3], [4]]))  # torch makes only 2 chunks of 4 channels
+
+
+@SETTINGS
+@given(st.integers(1, 9), st.integers(1, 9), st.integers(1, 3), st.data())
+def test_chunks_agree_with_torchs_definition_and_rebuild_the_input(channels, chunks, size, data):
+    x = Tensor.random((channels, size), random.Random(channels * 10 + chunks))
+    expected = naive_chunks(x, chunks)
+    got = [ref.Chunk(chunks, i)(x).output for i in range(len(expected))]
+    assert got == expected
+    assert ref.concat_tensors(*got).output == x
+    sizes = tuple(t.channels for t in expected)
+    assert [ref.Split(sizes, i)(x).output for i in range(len(sizes))] == expected
+
+
+def test_batchnorm_without_affine_and_frozen():
+    x = Tensor.of([[1, 3], [5, 7]])
+    plain = ref.BatchNorm(None, None, weights(1, 0), weights(4, 1), eps=0.0)  # affine=False: γ = 1, β = 0
+    assert plain(x).output.nested() == [[0.0, 1.0], [5.0, 7.0]]
+    assert (plain.params, plain.buffers) == (0, 4)
+    frozen = ref.FrozenBatchNorm(weights(2, 1), weights(1, 0), weights(1, 0), weights(4, 1), eps=0.0)
+    out = frozen(x)
+    assert out.output.nested() == [[1.0, 3.0], [5.0, 7.0]] and out.macs == 0
+    assert (frozen.params, frozen.buffers) == (0, 8)  # weight, bias, running mean and variance
+
+
+def test_every_batchnorm_value_is_live():
+    rng = random.Random(2)
+    x = Tensor.random((3, 2, 2), rng)
+    live(lambda: ref.BatchNorm.random(rng, 3, affine=False), x)
+    live(lambda: ref.FrozenBatchNorm.random(rng, 3), x)
+
+
+@st.composite
+def splits_and_norms(draw) -> str:
+    """A layer string: a chunk or split of random channels, or a batchnorm variant."""
+    sizes = "x".join(str(draw(st.integers(1, 4))) for _ in range(draw(st.integers(1, 2))))
+    kind = draw(st.sampled_from(["chunk", "split", "bn", "bnna", "frozenbn"]))
+    if kind == "chunk":
+        chunks = draw(st.integers(1, 4))
+        channels = chunks * draw(st.integers(1, 5))
+        return f"{sizes}x{channels} chunk{chunks}i{draw(st.integers(0, chunks - 1))}"
+    if kind == "split":
+        parts = [draw(st.integers(1, 6)) for _ in range(draw(st.integers(1, 4)))]
+        return f"{sizes}x{sum(parts)} splitc{'x'.join(map(str, parts))}i{draw(st.integers(0, len(parts) - 1))}"
+    return f"{sizes}x{draw(st.integers(1, 9))} {kind}"
+
+
+@SETTINGS
+@given(splits_and_norms(), st.integers(1, 3))
+@example("2x2x116 chunk2i1", 4)  # ShuffleNetV2's second half
+def test_engine_equals_reference_for_splits_and_batchnorms(text, most):
+    """At true size and through verify's scaled runs (channels down to ``most``, parts kept)."""
+    [r] = analyse(load(text)).layers
+    for settings in (Settings(full=True), Settings(budget=0, max_channels=most)):
+        check = verify_layer(r, settings)
+        assert check.status == "verified", (text, check.reason, check.runs)
+        assert check.measured == check.engine
