@@ -23,6 +23,13 @@ ALIASES: Dict[str, str] = {
     "mobilenet-v2": "mobilenet_v2",
     "resnet50-v1.5": "resnet50",
     "inception-v1": "googlenet",
+    "convnext-tiny": "convnext_tiny",
+    "convnext-t": "convnext_tiny",
+    "vit-b-16": "vit_b_16",
+    "vit-b16": "vit_b_16",
+    "shufflenetv2": "shufflenet_v2_x1_0",
+    "shufflenet_v2": "shufflenet_v2_x1_0",
+    "shufflenet-v2": "shufflenet_v2_x1_0",
 }
 
 

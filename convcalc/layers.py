@@ -18,9 +18,10 @@ To add a layer kind: write its rule here, add it to ``KINDS`` at the bottom, and
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from fractions import Fraction
-from typing import Any, ClassVar, Dict, Optional, Tuple, Type, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Optional, Tuple, Type, Union
 
 from .errors import LayerError
 from .options import (
@@ -30,6 +31,7 @@ from .options import (
     choice,
     fraction,
     is_option,
+    non_negative,
     option,
     padding,
     per_axis,
@@ -40,7 +42,7 @@ from .options import (
     tensor_name,
 )
 from .shape import Shape, Window, same_padding
-from .values import fields, replace, value
+from .values import field, fields, replace, value
 
 
 @value
@@ -644,33 +646,58 @@ class Flatten(Layer):
 
 
 @value
-class BatchNorm(Layer):
-    """Batch normalisation per channel.
-
-    Params: ``2·C`` trainable (scale γ, shift β); buffers: ``2·C`` running mean and variance.
-    PyTorch's BatchNorm also keeps ``num_batches_tracked``, one integer counter, in its state_dict;
-    it is no statistic of the data and is not counted (ResNet-50: 53,173 elements, here 53,120).
-    """
+class BatchStatistics(Layer):
+    """What every batch normalisation shares at inference: per channel, ``(x − mean)/sqrt(var + ε)``
+    then a scale and a shift, which fold into one multiply-add per element (``--count-ops norm``)."""
 
     family: ClassVar[str] = "bn"
-
-    eps: float = option(1e-5, real, aliases=("epsilon",), help="ε added to the variance (default 1e-5); changes no count")
-    momentum: float = option(0.1, real, help="running-statistics momentum (default 0.1); changes no count")
-
-    def params(self, x: Shape) -> int:
-        return 2 * x.channels
-
-    def buffers(self, x: Shape) -> int:
-        return 2 * x.channels
-
     op_kind: ClassVar[str] = "norm"
 
     def ops(self, x: Shape) -> int:
         """At inference the normalisation folds into one scale and shift: a multiply-add per element."""
         return x.elements
 
+
+@value
+class BatchNorm(BatchStatistics):
+    """Batch normalisation per channel (PyTorch ``BatchNorm2d``).
+
+    Params: ``2·C`` trainable (scale γ, shift β), none with ``affine: false``; buffers: ``2·C``
+    running mean and variance either way. PyTorch's BatchNorm also keeps ``num_batches_tracked``,
+    one integer counter, in its state_dict; it is no statistic of the data and is not counted
+    (ResNet-50: 53,173 elements, here 53,120).
+    """
+
+    eps: float = option(1e-5, real, aliases=("epsilon",), help="ε added to the variance (default 1e-5); changes no count")
+    momentum: float = option(0.1, real, help="running-statistics momentum (default 0.1); changes no count")
+    affine: bool = option(True, boolean, letter="na", flag=False,
+                          help="learn γ and β per channel (default true; 'na' in a layer string turns them off)")
+
+    def params(self, x: Shape) -> int:
+        return 2 * x.channels if self.affine else 0
+
+    def buffers(self, x: Shape) -> int:
+        return 2 * x.channels
+
     def describe(self) -> str:
-        return "BATCHNORM"
+        return "BATCHNORM" if self.affine else "BATCHNORM no affine"
+
+
+@value
+class FrozenBatchNorm(BatchStatistics):
+    """Batch normalisation with everything fixed (torchvision ``ops.FrozenBatchNorm2d``, which
+    detection backbones use): γ, β and the running statistics are all buffers.
+
+    Params: 0. Buffers: ``4·C`` (weight, bias, running_mean, running_var; no num_batches_tracked).
+    """
+
+    eps: float = option(1e-5, real, aliases=("epsilon",), help="ε added to the variance (default 1e-5); changes no count")
+
+    def buffers(self, x: Shape) -> int:
+        return 4 * x.channels
+
+    def describe(self) -> str:
+        return "FROZEN BATCHNORM"
 
 
 @value
@@ -1069,14 +1096,159 @@ class ChannelShuffle(Layer):
         return f"SHUFFLE g{self.groups}"
 
 
+def _channel_range(start: int, stop: int) -> str:
+    return f"channel {start}" if stop - start == 1 else f"channels {start}–{stop - 1}"
+
+
+@value
+class ChannelSplit(Layer):
+    """One part of the input's channels: a branch of a concat block reads it from the block's input.
+
+    Shape: the spatial sizes unchanged, ``D2`` = the part's channels. No parameters, no MACs; a
+    view in PyTorch, so no copy either. Subclasses say where the parts start (``bounds``).
+    """
+
+    if TYPE_CHECKING:  # each subclass declares these after its parts: fields keep their declared order
+        index: int  # which part, from 0
+        in_channels: Optional[int]  # the input's, once bound (``bind``): only the label uses it, so
+        # it takes no part in equality (a bound rule equals the rule as written)
+
+    def parts(self) -> int:
+        raise NotImplementedError
+
+    def bounds(self, channels: int) -> Tuple[int, ...]:
+        """Where each part starts, and the channel count last: ``(0, 58, 116)`` for two halves of 116."""
+        raise NotImplementedError
+
+    def _part(self, x: Shape) -> Tuple[int, int]:
+        n = self.parts()
+        if self.index >= n:
+            which = "0" if n == 1 else "0 or 1" if n == 2 else f"0 to {n - 1}"
+            raise LayerError(f"index {self.index} is out of range for {n} {self.family_word()} ({which})")
+        edges = self.bounds(x.channels)
+        return edges[self.index], edges[self.index + 1]
+
+    def family_word(self) -> str:
+        return "chunks" if self.parts() != 1 else "chunk"
+
+    def out_shape(self, x: Shape) -> Shape:
+        start, stop = self._part(x)
+        return Shape(x.spatial, stop - start)
+
+    def bind(self, x: Shape) -> "Layer":
+        return replace(self, in_channels=x.channels)
+
+    def label(self) -> str:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        text = f"{self.label()} {self.index + 1}/{self.parts()}"
+        if self.in_channels is None:
+            return text
+        try:
+            start, stop = self._part(Shape((), self.in_channels))
+        except LayerError:
+            return text
+        return f"{text} ({_channel_range(start, stop)})"
+
+
+INDEX_HELP = "which part, counted from 0 as Python indexes what PyTorch returns (default 0, the first)"
+
+
+def _divisors(n: int) -> str:
+    found = [d for d in range(2, math.isqrt(n) + 1) if n % d == 0]
+    every = sorted({*found, *(n // d for d in found), n})
+    shown = [f"{d:,}" for d in every[:6]] + (["…"] if len(every) > 6 else [])
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
+
+
+@value
+class Chunk(ChannelSplit):
+    """``x.chunk(chunks, dim=1)[index]``: equal parts of the channels, which must divide by ``chunks``.
+
+    Shape: ``D2 = D1 / chunks``. PyTorch itself makes the parts ``⌈D1/chunks⌉`` wide and the last
+    one smaller when they do not divide; that is refused here (a ShuffleNet whose halves differ
+    is a mistake in the spec), with ``split`` and the sizes PyTorch would give as the way out.
+    """
+
+    family: ClassVar[str] = "chunk"
+    leading: ClassVar[Optional[str]] = "chunks"
+
+    chunks: int = option(convert=positive, help="equal parts to cut the channels into")
+    index: int = option(0, non_negative, letter="i", help=INDEX_HELP)
+    in_channels: Optional[int] = field(default=None, compare=False)  # label only: see ChannelSplit
+
+    def parts(self) -> int:
+        return self.chunks
+
+    def bounds(self, channels: int) -> Tuple[int, ...]:
+        if channels % self.chunks:
+            width = -(-channels // self.chunks)
+            torch = [min(width, channels - s) for s in range(0, channels, width)]
+            sizes = " + ".join(map(str, torch))
+            more = "" if len(torch) == self.chunks else f", {len(torch)} chunks, not {self.chunks}"
+            raise LayerError(
+                f"chunks {self.chunks} do not divide the input channels {channels}",
+                hint=(f"chunk counts that divide {channels}: {_divisors(channels)}; PyTorch's x.chunk({self.chunks}, "
+                      f"dim=1) would give {sizes}{more}: to count that, write split with sizes "
+                      f"[{', '.join(map(str, torch))}]"))
+        width = channels // self.chunks
+        return tuple(range(0, channels + 1, width))
+
+    def label(self) -> str:
+        return "CHUNK"
+
+
+@value
+class Split(ChannelSplit):
+    """``torch.split(x, sizes, dim=1)[index]``: parts of the given sizes, which add up to the channels.
+
+    Shape: ``D2 = sizes[index]``.
+    """
+
+    family: ClassVar[str] = "split"
+
+    sizes: Ints = option(convert=per_axis, letter="c", aliases=("split_sizes", "split_size_or_sections"),
+                         help="channels of each part, in order: [24, 92] (c24x92 in a layer string)")
+    index: int = option(0, non_negative, letter="i", help=INDEX_HELP)
+    in_channels: Optional[int] = field(default=None, compare=False)  # label only: see ChannelSplit
+
+    def parts(self) -> int:
+        return len(self.sizes)
+
+    def family_word(self) -> str:
+        return "parts" if self.parts() != 1 else "part"
+
+    def bounds(self, channels: int) -> Tuple[int, ...]:
+        if sum(self.sizes) != channels:
+            raise LayerError(
+                f"sizes {' + '.join(map(str, self.sizes))} = {sum(self.sizes)} do not add up to the input "
+                f"channels {channels}",
+                hint=f"torch.split needs sizes that add up to the channels exactly{self._nearest(channels)}")
+        return tuple(itertools.accumulate(self.sizes, initial=0))
+
+    def _nearest(self, channels: int) -> str:
+        """The sizes with the last one changed to fit, when that leaves it positive."""
+        last = channels - sum(self.sizes[:-1])
+        return f": sizes [{', '.join(map(str, (*self.sizes[:-1], last)))}] would" if last > 0 else ""
+
+    def label(self) -> str:
+        return "SPLIT"
+
+
 @value
 class LayerNorm(Layer):
-    """Layer normalisation over the channels at each position (as ConvNeXt uses it).
+    """Layer normalisation over the channels at each position (Ba, Kiros & Hinton, arXiv
+    1607.06450): ConvNeXt's ``LayerNorm2d`` on a channels-first grid and ``nn.LayerNorm(C)`` on a
+    channels-last grid or a token sequence normalise the same C values, so one rule serves both
+    layouts.
 
-    Params: ``2·C`` (scale and shift per channel); no running statistics.
+    Params: ``2·C`` (scale and shift per channel); no running statistics; no MACs.
     """
 
     family: ClassVar[str] = "ln"
+
+    eps: float = option(1e-5, real, aliases=("epsilon",), help="ε added to the variance (default 1e-5); changes no count")
 
     def params(self, x: Shape) -> int:
         return 2 * x.channels
@@ -1104,6 +1276,257 @@ class GroupNorm(Layer):
 
     def describe(self) -> str:
         return f"GROUPNORM g{self.groups}"
+
+
+# --- tokens and attention: a sequence is a Shape with one axis, L tokens of C channels -----------
+
+
+def positions(x: Shape) -> int:
+    """Where a per-position rule runs: H·W on a grid, L on a sequence, once on a vector."""
+    return math.prod(x.spatial)
+
+
+def check_sequence(x: Shape, what: str) -> int:
+    """The length L of a token sequence (``LxC``); a grid or a vector is refused with what to do."""
+    if x.rank != 1:
+        got = "the flat vector" if x.rank == 0 else "the grid"
+        raise LayerError(f"{what} needs a sequence of tokens (LxC), got {got} {x}",
+                         hint="'tokens' turns an HxWxC grid into a sequence of H·W tokens")
+    return x.spatial[0]
+
+
+@value
+class PositionLinear(Layer):
+    """A linear map of the channels at each position, without flattening: PyTorch's ``nn.Linear``
+    applied to the last dimension of a channels-last grid (ConvNeXt's block) or of a token
+    sequence (a transformer's MLP); a 1x1 conv by another name.
+
+    Shape: ``HxWxC → HxWxunits`` (``LxC → Lxunits``). Params: ``C·units + units`` (the bias term
+    only with bias). MACs: ``positions·C·units``, positions = H·W (or L), one per weight per
+    position (nn.Linear's ``y = xWᵀ + b`` at each position).
+    """
+
+    family: ClassVar[str] = "linear"
+    counter: ClassVar[str] = "weight"
+    leading: ClassVar[Optional[str]] = "units"
+
+    units: int = option(convert=positive, aliases=("out_features", "features", "filters"),
+                        help="output channels at each position")
+    bias: bool = option(True, boolean, letter="nb", flag=False, aliases=("use_bias",),
+                        help="learn a bias per unit (default true)")
+
+    def out_shape(self, x: Shape) -> Shape:
+        return Shape(x.spatial, self.units)
+
+    def params(self, x: Shape) -> int:
+        return x.channels * self.units + self.biases(x)
+
+    def biases(self, x: Shape) -> int:
+        return self.units if self.bias else 0
+
+    def macs(self, x: Shape) -> int:
+        return positions(x) * x.channels * self.units
+
+    def describe(self) -> str:
+        return f"LINEAR {self.units} per position" + ("" if self.bias else " nb")
+
+
+@value
+class LayerScale(Layer):
+    """A learned scale per channel, ``y = γ·x`` (Touvron et al., "Going deeper with Image
+    Transformers", arXiv 2103.17239; ConvNeXt's ``layer_scale``, a ``C×1×1`` parameter).
+
+    Shape unchanged. Params: ``C``. MACs: 0 — one multiply per element with nothing summed, as
+    batchnorm's scale.
+    """
+
+    family: ClassVar[str] = "scale"
+
+    def params(self, x: Shape) -> int:
+        return x.channels
+
+    def describe(self) -> str:
+        return "LAYER SCALE"
+
+
+@value
+class Tokens(Layer):
+    """A grid as a sequence of tokens: ``HxWxC → (H·W)xC``, row by row (ViT's
+    ``x.reshape(n, C, H·W).permute(0, 2, 1)``). No parameters, no MACs.
+
+    Receptive field: a token's field is a patch of the grid, not an interval of the sequence, so
+    it cannot be carried on the sequence's one axis; like fc, the rule reports the whole input
+    from here on (on a sequence already, nothing changes).
+    """
+
+    family: ClassVar[str] = "tokens"
+
+    def out_shape(self, x: Shape) -> Shape:
+        if x.rank == 0:
+            raise LayerError(f"needs a grid (HxWxC), got the flat vector {x}")
+        return Shape((positions(x),), x.channels)
+
+    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        return (IDENTITY_STEP,) if x.rank == 1 else None
+
+    def describe(self) -> str:
+        return "TOKENS"
+
+
+@value
+class ToGrid(Layer):
+    """A sequence of tokens back to a grid, row by row: ``LxC → HxWxC`` with ``H·W = L`` (the
+    inverse of ``tokens``; PyTorch's ``x.transpose(1, 2).reshape(n, C, H, W)``, as hierarchical
+    transformers do between stages). Without a size the grid is square: ``L`` must be a square
+    number.
+    No parameters, no MACs; receptive field as ``tokens``.
+    """
+
+    family: ClassVar[str] = "grid"
+    leading: ClassVar[Optional[str]] = "size"
+
+    size: Optional[Ints] = option(None, per_axis, aliases=("output_size", "grid"),
+                                  help="the grid's sizes, H x W (one number: a square); default the square root of L")
+
+    def out_shape(self, x: Shape) -> Shape:
+        n = check_sequence(x, "togrid")
+        if self.size is None:
+            side = math.isqrt(n)
+            if side * side != n:
+                raise LayerError(f"{n} tokens do not make a square grid ({side}² = {side * side})",
+                                 hint="give the grid's size, e.g. size: [H, W]")
+            sizes: Ints = (side, side)
+        else:
+            sizes = self.size * 2 if len(self.size) == 1 else self.size
+        if math.prod(sizes) != n:
+            raise LayerError(f"a {window_text(sizes)} grid holds {math.prod(sizes):,} tokens, not the {n:,} given")
+        return Shape(sizes, x.channels)
+
+    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        return None
+
+    def describe(self) -> str:
+        return f"TO GRID {window_text(self.size)}" if self.size else "TO GRID"
+
+
+@value
+class ClassToken(Layer):
+    """A learned token put before the sequence (BERT's [CLS]; ViT: Dosovitskiy et al., arXiv
+    2010.11929, eq. 1, torchvision's ``class_token``): ``LxC → (L+1)xC``.
+
+    Params: ``C``. MACs: 0 (a concatenation). Receptive field: token ``o`` is input token
+    ``o − 1``, as behind one token of padding (the class token itself reads no input).
+    """
+
+    family: ClassVar[str] = "cls"
+
+    def out_shape(self, x: Shape) -> Shape:
+        return Shape((check_sequence(x, "clstoken") + 1,), x.channels)
+
+    def params(self, x: Shape) -> int:
+        return x.channels
+
+    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        return (Step(0, 1, -1),)
+
+    def describe(self) -> str:
+        return "CLASS TOKEN"
+
+
+@value
+class PositionEmbedding(Layer):
+    """A learned position embedding added to the input (ViT eq. 1, torchvision's
+    ``pos_embedding`` of ``1×L×C``). Shape unchanged.
+
+    Params: one per element, ``L·C`` on a sequence (``H·W·C`` on a grid). MACs: 0 (additions
+    are not counted).
+    """
+
+    family: ClassVar[str] = "pos"
+
+    def params(self, x: Shape) -> int:
+        return x.elements
+
+    def describe(self) -> str:
+        return "POSITION EMBEDDING"
+
+
+@value
+class SelectToken(Layer):
+    """One token of a sequence as a vector: ``LxC → C`` (ViT's ``x[:, 0]``, the class token).
+
+    No parameters, no MACs. Receptive field reported as the whole input, as fc: a vector has no
+    axis to carry a field on (after attention the class token does see every input anyway).
+    """
+
+    family: ClassVar[str] = "select"
+    leading: ClassVar[Optional[str]] = "index"
+
+    index: int = option(0, non_negative, letter="i", aliases=("token", "position"),
+                        help="which token, from 0 (default 0: the class token)")
+
+    def out_shape(self, x: Shape) -> Shape:
+        n = check_sequence(x, "selecttoken")
+        if self.index >= n:
+            raise LayerError(f"token {self.index} does not exist in a sequence of {n} (0 … {n - 1})")
+        return Shape((), x.channels)
+
+    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        return None
+
+    def describe(self) -> str:
+        return f"SELECT TOKEN {self.index}"
+
+
+@value
+class Attention(Layer):
+    """Multi-head self-attention, as PyTorch's ``nn.MultiheadAttention(C, heads)`` called with
+    query = key = value (Vaswani et al., "Attention Is All You Need", arXiv 1706.03762, §3.2):
+    q, k, v projections, each head's ``softmax(Q·Kᵀ/√d)·V`` with ``d = C/heads``, and an output
+    projection. On a grid, its H·W positions are the tokens.
+
+    Shape: ``LxC → LxC``; ``heads`` must divide C (PyTorch: "embed_dim must be divisible by
+    num_heads").
+    Params: ``4·C² + 4·C``: ``in_proj`` is one ``3C×C`` weight and a ``3C`` bias, ``out_proj`` a
+    ``C×C`` weight and a ``C`` bias (``4·C²`` without bias).
+    MACs, the convention: projections ``3·L·C²``, ``Q·Kᵀ`` ``L²·C`` (each head ``L·L·d``), ``A·V``
+    ``L²·C``, output projection ``L·C²``: ``4·L·C² + 2·L²·C`` (torchvision's published GFLOPS count
+    the same). The heads split the work without changing it. Not counted, as for every
+    element-wise op: the ``1/√d`` scaling and the softmax over the ``heads·L²`` scores.
+    Memory: the ``heads·L·L`` attention weights live inside the layer; only its output is counted.
+    Receptive field: every output token reads every input token, so the whole input.
+    """
+
+    family: ClassVar[str] = "attn"
+    leading: ClassVar[Optional[str]] = "heads"
+
+    heads: int = option(1, positive, letter="h", aliases=("num_heads", "n_heads"),
+                        help="attention heads; must divide the channels (default 1; changes no count)")
+    bias: bool = option(True, boolean, letter="nb", flag=False, aliases=("use_bias",),
+                        help="biases on the q, k, v and output projections (default true)")
+
+    def out_shape(self, x: Shape) -> Shape:
+        if x.rank == 0:
+            raise LayerError(f"needs a sequence of tokens (LxC), got the flat vector {x}")
+        if x.channels % self.heads:
+            raise LayerError(f"heads {self.heads} must divide the channels {x.channels}")
+        return x
+
+    def params(self, x: Shape) -> int:
+        return 4 * x.channels * x.channels + self.biases(x)
+
+    def biases(self, x: Shape) -> int:
+        return 4 * x.channels if self.bias else 0
+
+    def macs(self, x: Shape) -> int:
+        n, c = positions(x), x.channels
+        return 4 * n * c * c + 2 * n * n * c
+
+    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        return None
+
+    def describe(self) -> str:
+        return f"ATTENTION h{self.heads}" + ("" if self.bias else " nb")
 
 
 # --- merges: where branches meet ---------------------------------------------------------
@@ -1225,12 +1648,15 @@ KINDS: Tuple[Kind, ...] = (
     Kind("adaptivemaxpool", AdaptiveMaxPool, ("adaptivemaxpool2d",), "max pooling to a fixed output size"),
     Kind("fc", Linear, ("linear", "dense", "fullyconnected"), "fully connected"),
     Kind("flatten", Flatten, (), "volume to vector"),
-    Kind("batchnorm", BatchNorm, ("bn", "batchnorm2d", "batchnormalization"), "batch normalisation"),
+    Kind("batchnorm", BatchNorm, ("bn", "batchnorm2d", "batchnormalization"),
+         "batch normalisation: γ, β trained (none with affine false); running mean and variance buffers"),
+    Kind("frozenbatchnorm", FrozenBatchNorm, ("frozenbn", "frozenbatchnorm2d"),
+         "batch normalisation with nothing trained (torchvision FrozenBatchNorm2d): 4·C buffers"),
     Kind("lrn", LRN, ("norm", "localresponsenorm", "localresponsenormalization"),
          "local response normalisation"),
     *(Kind(name, Activation, ("swish",) if name == "silu" else (), "activation", (("function", name),))
       for name in ACTIVATIONS),
-    Kind("layernorm", LayerNorm, ("ln",), "layer normalisation over channels"),
+    Kind("layernorm", LayerNorm, ("ln", "layernorm2d"), "layer normalisation over the channels at each position"),
     Kind("groupnorm", GroupNorm, ("gn",), "group normalisation"),
     Kind("upsample", Upsample, ("interpolate", "upsampling2d", "up"),
          "upsampling (nearest, bilinear ...); with a scale, floor(W·scale) in float64 as PyTorch: 100·0.29 → 28"),
@@ -1238,8 +1664,22 @@ KINDS: Tuple[Kind, ...] = (
          "centre crop to a size, or to another tensor's size (like: name)"),
     Kind("pad", ZeroPad, ("zeropad", "zeropad2d", "zeropadding2d"), "explicit zero padding"),
     Kind("shuffle", ChannelShuffle, ("channelshuffle",), "channel shuffle"),
+    Kind("chunk", Chunk, ("channelchunk",), "one of equal parts of the channels: x.chunk(N, dim=1)[i]"),
+    Kind("split", Split, ("channelsplit",), "one part of the channels, of given sizes: torch.split(x, sizes, dim=1)[i]"),
     Kind("dropout", Dropout, ("drop",), "dropout"),
     Kind("softmax", Softmax, (), "softmax"),
+    Kind("pwlinear", PositionLinear, ("positionwise", "positionwiselinear", "tokenlinear"),
+         "linear map of the channels at each position (nn.Linear on the last dim): no flattening"),
+    Kind("layerscale", LayerScale, (), "learned scale per channel: C params, no MACs"),
+    Kind("tokens", Tokens, ("totokens",), "grid HxWxC to a sequence of H·W tokens of C"),
+    Kind("togrid", ToGrid, ("fromtokens", "untokens"), "sequence of L tokens back to an HxW grid (square by default)"),
+    Kind("clstoken", ClassToken, ("classtoken", "cls"), "learned class token put first: L+1 tokens, C params"),
+    Kind("posembed", PositionEmbedding, ("posembedding", "positionembedding"),
+         "learned position embedding added: L·C params, no MACs"),
+    Kind("selecttoken", SelectToken, ("select",), "one token as a vector (default 0, the class token)"),
+    Kind("attention", Attention, ("mha", "multiheadattention", "selfattention", "attn"),
+         "multi-head self-attention; params 4·C² + 4·C; MACs 4·L·C² + 2·L²·C (q, k, v and output "
+         "projections, QKᵀ, AV; softmax and scaling not counted)"),
 )
 
 

@@ -7,7 +7,7 @@ Grammar (separators are spaces, newlines, commas or ``->``)::
     item   := token | "(" item* ")" [ "x" N ]          repetition: (conv64k3p1 relu)x2
     token  := kind [-] [N] option*                     conv64k3p1, maxpool2s2, fc4096, FC-4096
             | "conv" F "-" K                           VGG's notation: conv3-64 (3x3, stride 1, pad 1)
-    option := k F[xF] | s S[xS] | p P[xP] | psame | pvalid | d D | g G | nb | ceil
+    option := k F[xF] | s S[xS] | p P[xP] | psame | pvalid | d D | g G | nb | na | ceil | i I | c A[xB...]
 
 The number right after the kind sets the kind's leading option: filters for conv, units for fc,
 the window for pools. Every token keeps its line and column, so errors point at it with a caret.
@@ -46,7 +46,7 @@ _KIND = re.compile(r"^[a-z][a-z_-]*", re.IGNORECASE)
 _KIND_CHARS = re.compile(r"^[a-z][a-z0-9_-]*", re.IGNORECASE)
 _COUNT = re.compile(r"^([0-9]+(?:\.[0-9]+)?)")  # ASCII digits: \d also matches '３'
 # an option's value may carry a sign, so that p-1 gets the converter's "must be 0 or more", not "needs a value"
-_OPTION = re.compile(r"(nb|ceil)|(op|[a-z])(same|valid|-?[0-9]+(?:x-?[0-9]+)*)?", re.IGNORECASE)
+_OPTION = re.compile(r"(nb|na|ceil)|(op|[a-z])(same|valid|-?[0-9]+(?:x-?[0-9]+)*)?", re.IGNORECASE)
 
 
 def tokenize(

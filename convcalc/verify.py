@@ -38,9 +38,13 @@ from .layers import (
     AdaptiveAvgPool,
     AdaptiveMaxPool,
     Add,
+    Attention,
     AvgPool,
     BatchNorm,
     ChannelShuffle,
+    ClassToken,
+    ChannelSplit,
+    Chunk,
     Concat,
     Conv,
     ConvTranspose,
@@ -48,17 +52,25 @@ from .layers import (
     DepthwiseConv,
     Dropout,
     Flatten,
+    FrozenBatchNorm,
     GlobalAvgPool,
     GlobalMaxPool,
     GroupNorm,
     Layer,
     LayerNorm,
+    LayerScale,
     Linear,
     MaxPool,
     Merge,
     Mul,
+    PositionEmbedding,
+    PositionLinear,
+    SelectToken,
     SeparableConv,
     Softmax,
+    ToGrid,
+    Tokens,
+    Split,
     Upsample,
     ZeroPad,
     expand,
@@ -375,7 +387,8 @@ BUILDERS: Dict[Type[Layer], Builder] = {
     AdaptiveMaxPool: lambda rule, xs, rng: ref.AdaptivePool(expand(rule.output, xs[0], "output size"), "max"),
     Linear: build_linear,
     Flatten: lambda rule, xs, rng: ref.Flatten(),
-    BatchNorm: lambda rule, xs, rng: ref.BatchNorm.random(rng, xs[0].channels),
+    BatchNorm: lambda rule, xs, rng: ref.BatchNorm.random(rng, xs[0].channels, rule.affine),
+    FrozenBatchNorm: lambda rule, xs, rng: ref.FrozenBatchNorm.random(rng, xs[0].channels),
     LayerNorm: lambda rule, xs, rng: ref.LayerNorm.random(rng, xs[0].channels),
     GroupNorm: lambda rule, xs, rng: ref.GroupNorm.random(rng, rule.groups, xs[0].channels),
     LRN: lambda rule, xs, rng: ref.LRN(rule.size, rule.alpha, rule.beta, rule.k),
@@ -386,6 +399,16 @@ BUILDERS: Dict[Type[Layer], Builder] = {
     ZeroPad: lambda rule, xs, rng: ref.Pad(expand(rule.padding, xs[0], "padding")),
     Crop: lambda rule, xs, rng: ref.Crop(expand(rule.size, xs[0], "size")),
     ChannelShuffle: lambda rule, xs, rng: ref.ChannelShuffle(rule.groups),
+    PositionLinear: lambda rule, xs, rng: ref.PositionLinear.random(rng, xs[0].channels, rule.units, rule.bias),
+    LayerScale: lambda rule, xs, rng: ref.LayerScale.random(rng, xs[0].channels),
+    Tokens: lambda rule, xs, rng: ref.Tokens(),
+    ToGrid: lambda rule, xs, rng: ref.ToGrid(rule.size),
+    ClassToken: lambda rule, xs, rng: ref.ClassToken.random(rng, xs[0].channels),
+    PositionEmbedding: lambda rule, xs, rng: ref.PositionEmbedding.random(rng, xs[0].elements),
+    SelectToken: lambda rule, xs, rng: ref.SelectToken(rule.index),
+    Attention: lambda rule, xs, rng: ref.MultiheadAttention.random(rng, xs[0].channels, rule.heads, rule.bias),
+    Chunk: lambda rule, xs, rng: ref.Chunk(rule.chunks, rule.index),
+    Split: lambda rule, xs, rng: ref.Split(rule.sizes, rule.index),
     Add: lambda rule, xs, rng: Op(ref.add_tensors),
     Mul: lambda rule, xs, rng: Op(ref.mul_tensors),
     Concat: lambda rule, xs, rng: Op(ref.concat_tensors),
@@ -443,11 +466,38 @@ def scale_separable(rule: SeparableConv, xs: Tuple[Shape, ...], most: int) -> Tu
     return (replace(rule, filters=k), (with_channels(x, c),)), changes(("channels", x.channels, c), ("filters", rule.filters, k))
 
 
+def scale_position_linear(rule: PositionLinear, xs: Tuple[Shape, ...], most: int) -> Tuple[Case, str]:
+    x = xs[0]
+    c, k = few(x.channels, most), few(rule.units, most)
+    return (replace(rule, units=k), (with_channels(x, c),)), changes(("channels", x.channels, c), ("units", rule.units, k))
+
+
+def scale_attention(rule: Attention, xs: Tuple[Shape, ...], most: int) -> Tuple[Case, str]:
+    """Channels down to ``most``, the heads still dividing them."""
+    x = xs[0]
+    c, _, h = scaled_groups(x.channels, x.channels, rule.heads, most)
+    return (replace(rule, heads=h), (with_channels(x, c),)), changes(("channels", x.channels, c), ("heads", rule.heads, h))
+
+
 def scale_grouped(rule: Any, xs: Tuple[Shape, ...], most: int) -> Tuple[Case, str]:
     """Channels down to ``most`` for a layer with channel groups (group norm, shuffle): groups still divide them."""
     x = xs[0]
     c, _, g = scaled_groups(x.channels, x.channels, rule.groups, most)
     return (replace(rule, groups=g), (with_channels(x, c),)), changes(("channels", x.channels, c), ("groups", rule.groups, g))
+
+
+def scale_split(rule: ChannelSplit, xs: Tuple[Shape, ...], most: int) -> Tuple[Case, str]:
+    """Every part down to at most ``most`` channels in all (at least one each), the same part read."""
+    x = xs[0]
+    if isinstance(rule, Chunk):
+        c = rule.chunks * few(x.channels // rule.chunks, most // rule.chunks)
+        scaled: ChannelSplit = replace(rule, in_channels=c)
+    else:
+        assert isinstance(rule, Split)
+        sizes = tuple(few(n, most // len(rule.sizes)) for n in rule.sizes)
+        c = sum(sizes)
+        scaled = replace(rule, sizes=sizes, in_channels=c)
+    return (scaled, (with_channels(x, c),)), changes(("channels", x.channels, c))
 
 
 def scale_channels(rule: Layer, xs: Tuple[Shape, ...], most: int) -> Tuple[Case, str]:
@@ -499,6 +549,14 @@ def narrow_crop(rule: Crop, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
 
 def narrow_zero_pad(rule: ZeroPad, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
     return (replace(rule, padding=(0,)), one_position(xs)), "true channels, one position"
+
+
+def narrow_to_grid(rule: ToGrid, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
+    return (replace(rule, size=None), (Shape((1,), xs[0].channels),)), "true channels, one token"
+
+
+def narrow_select(rule: SelectToken, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
+    return (rule, (Shape((rule.index + 1,), xs[0].channels),)), f"true channels, {rule.index + 1} tokens"
 
 
 # --- composing the full-size figures from the two runs -------------------------------------------
@@ -619,6 +677,57 @@ def verify_flatten(r: LayerReport, settings: Settings) -> LayerCheck:
     return check(r, measured=composed, runs=(first, second), scaled=arrow("channels", x.channels, small.channels))
 
 
+def verify_embedding(r: LayerReport, settings: Settings) -> LayerCheck:
+    """A position embedding holds one parameter per element, so its params grow with the spatial
+    size: measured at the true spatial size with few channels (parameters per channel) and with
+    the true channels at one position (how many channels); composed as their product."""
+    rng = rng_for(r, settings)
+    x = r.input
+    build = BUILDERS[PositionEmbedding]
+    if settings.full or work(r) <= settings.budget or x.channels <= settings.max_channels:
+        only, measured = run(build, (r.layer, (x,)), "true size", rng)
+        return check(r, measured=measured.figures, runs=(only,))
+    small = with_channels(x, settings.max_channels)
+    first, a = run(build, (r.layer, (small,)), f"true spatial size, {arrow('channels', x.channels, small.channels)}", rng)
+    second, b = run(build, (r.layer, one_position((x,))), "true channels, one position", rng)
+    per_channel, left = divmod(a.figures.params, small.channels)
+    if left:
+        raise ArithmeticError("a position embedding's parameters do not divide over its channels")
+    channels = b.figures.output.channels
+    composed = Figures(Shape(a.figures.output.spatial, channels), per_channel * channels, b.figures.buffers,
+                       b.figures.macs)
+    return check(r, measured=composed, runs=(first, second), scaled=arrow("channels", x.channels, small.channels))
+
+
+def verify_attention(r: LayerReport, settings: Settings) -> LayerCheck:
+    """Attention's MACs are not the same at every position: each token's projections cost the
+    same, but its scores and its mix of values grow with the number of tokens L. So, at the true
+    channels, it runs on 1 and on 2 tokens, which fixes the per-token part ``p`` and the
+    per-token-pair part ``q`` of ``MACs = p·L + q·L²`` from measurements (not from the formula);
+    and at the true L with few channels, for the shape. Composed: ``p·L + q·L²``."""
+    rule = r.layer
+    assert isinstance(rule, Attention)
+    rng = rng_for(r, settings)
+    x = r.input
+    build = BUILDERS[Attention]
+    if settings.full or work(r) <= settings.budget:
+        only, measured = run(build, (rule, (x,)), "true size", rng)
+        return check(r, measured=measured.figures, runs=(only,))
+    spatial_case, scaled = scale_attention(rule, (x,), settings.max_channels)
+    first, a = run(build, spatial_case, f"true tokens, {scaled}" if scaled else "true size", rng)
+    second, one = run(build, (rule, (Shape((1,), x.channels),)), "true channels, 1 token", rng)
+    third, two = run(build, (rule, (Shape((2,), x.channels),)), "true channels, 2 tokens", rng)
+    # one token: p + q; two tokens: 2p + 4q
+    q, left = divmod(two.figures.macs - 2 * one.figures.macs, 2)
+    if left:
+        raise ArithmeticError("attention's MACs are not p·L + q·L² in the number of tokens")
+    p = one.figures.macs - q
+    n = positions(x)
+    composed = Figures(Shape(a.figures.output.spatial, one.figures.output.channels), one.figures.params,
+                       one.figures.buffers, p * n + q * n * n)
+    return check(r, measured=composed, runs=(first, second, third), scaled=scaled or "tokens")
+
+
 VERIFIERS: Dict[Type[Layer], Verifier] = {
     Conv: positional(scale_conv, narrow_window),
     DepthwiseConv: positional(scale_depthwise, narrow_window),
@@ -633,6 +742,7 @@ VERIFIERS: Dict[Type[Layer], Verifier] = {
     Linear: verify_linear,
     Flatten: verify_flatten,
     BatchNorm: positional(scale_channels, narrow_positions),
+    FrozenBatchNorm: positional(scale_channels, narrow_positions),
     LayerNorm: positional(scale_channels, narrow_positions),
     GroupNorm: positional(scale_grouped, narrow_positions),
     LRN: positional(scale_channels, narrow_positions),
@@ -643,6 +753,16 @@ VERIFIERS: Dict[Type[Layer], Verifier] = {
     ZeroPad: positional(scale_channels, narrow_zero_pad),
     Crop: positional(scale_channels, narrow_crop),
     ChannelShuffle: positional(scale_grouped, narrow_positions),
+    PositionLinear: positional(scale_position_linear, narrow_positions),
+    LayerScale: positional(scale_channels, narrow_positions),
+    Tokens: positional(scale_channels, narrow_positions),
+    ToGrid: positional(scale_channels, narrow_to_grid),
+    ClassToken: positional(scale_channels, narrow_positions),
+    PositionEmbedding: verify_embedding,
+    SelectToken: positional(scale_channels, narrow_select),
+    Attention: verify_attention,
+    Chunk: positional(scale_split, narrow_positions),
+    Split: positional(scale_split, narrow_positions),
     Add: positional(scale_channels, narrow_positions),
     Mul: positional(scale_channels, narrow_positions),
     Concat: positional(scale_channels, narrow_positions),

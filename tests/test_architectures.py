@@ -264,7 +264,8 @@ def test_alexnet_yaml_equals_layer_string() -> None:
 
 
 # Networks built from blocks (residual, inception): checked in test_architectures_graph.py.
-GRAPHS = ("googlenet", "googlenet-paper", "mobilenet_v2", "resnet18", "resnet34", "resnet50", "resnet50-v1")
+GRAPHS = ("convnext_tiny", "googlenet", "googlenet-paper", "mobilenet_v2", "resnet18", "resnet34", "resnet50",
+          "resnet50-v1", "shufflenet_v2_x1_0", "vit_b_16")
 
 
 def test_bundled_names() -> None:
@@ -311,6 +312,12 @@ def test_file_is_well_formed(name: str) -> None:
         ("alexnet-torchvision", "alexnet-torchvision"),
         ("ZFNet", "zfnet"),
         ("LeNet-5", "lenet5"),
+        ("ConvNeXt-T", "convnext_tiny"),
+        ("convnext_tiny", "convnext_tiny"),
+        ("ViT-B-16", "vit_b_16"),
+        ("vit_b_16", "vit_b_16"),
+        ("ShuffleNetV2", "shufflenet_v2_x1_0"),
+        ("shufflenet_v2", "shufflenet_v2_x1_0"),
     ],
 )
 def test_catalog_finds(asked: str, file: str) -> None:

@@ -1,9 +1,9 @@
 """The bundled networks built from blocks: ResNet-18/34/50 (and the paper's ResNet-50 v1),
-GoogLeNet (torchvision's and the paper's) and MobileNetV2.
+GoogLeNet (torchvision's and the paper's), MobileNetV2 and ShuffleNetV2.
 
 Their totals are literals from torchvision's documentation (the ``num_params`` and ``GFLOPS``
 of each ``*_Weights.IMAGENET1K_V1``, computed by torchvision from its model definitions in
-``torchvision/models/{resnet,googlenet,mobilenetv2}.py``) or hand counts written out next to
+``torchvision/models/{resnet,googlenet,mobilenetv2,shufflenetv2}.py``) or hand counts written out next to
 them, never produced by running convcalc (STYLE.md rule 5). Then: golden tables, a broken
 residual block's located error, and the invariant that block subtotals and table rows add up.
 """
@@ -25,7 +25,8 @@ from convcalc.load import load
 from convcalc.parse_yaml import parse_yaml
 from convcalc.render import print_table, table_rows
 
-GRAPHS = ("googlenet", "googlenet-paper", "mobilenet_v2", "resnet18", "resnet34", "resnet50", "resnet50-v1")
+GRAPHS = ("convnext_tiny", "googlenet", "googlenet-paper", "mobilenet_v2", "resnet18", "resnet34", "resnet50",
+          "resnet50-v1", "shufflenet_v2_x1_0", "vit_b_16")
 
 
 def path_of(name: str) -> Path:
@@ -69,7 +70,71 @@ PUBLISHED: List[Tuple[str, int, int]] = [
     ("googlenet-paper", 6_998_552, 1_582_671_872),
     # MobileNet_V2_Weights.IMAGENET1K_V1: num_params 3,504,872, GFLOPS 0.30.
     ("mobilenet_v2", 3_504_872, 300_774_272),
+    # ConvNeXt_Tiny_Weights.IMAGENET1K_V1: num_params 28,589,128 (GFLOPS 4.5, one decimal); the
+    # issue's PyTorch measurement: 4,455,531,264 MACs. By hand from convnext.py, C = 96, 192, 384,
+    # 768 with 3, 3, 9, 3 blocks at 56², 28², 14², 7²: a CNBlock has 8·C² + 58·C params and
+    # H·W·(49·C + 8·C²) MACs; stem 4,704 + 192; downsampling 8·C² + 4·C (C the narrower width);
+    # head 1,536 + 769,000 (see CONVNEXT below).
+    ("convnext_tiny", 28_589_128, 4_455_531_264),
+    # ViT_B_16_Weights.IMAGENET1K_V1: num_params 86,567,656, GFLOPS 17.56 (the issue's PyTorch
+    # measurement: 17,563,828,224 MACs with attention's two matmuls). By hand, L = 197, C = 768:
+    # patches 590,592 params and 115,605,504 MACs, class token 768, position embedding 151,296;
+    # a block 7,087,872 params and 1,453,954,560 MACs (see VIT below), 12 blocks; encoder.ln
+    # 1,536; head 769,000 params, 768,000 MACs.
+    ("vit_b_16", 86_567_656, 17_563_828_224),
+    # ShuffleNet_V2_X1_0_Weights.IMAGENET1K_V1: num_params 2,278,604, GFLOPS 0.145; the MACs are
+    # issue 12's, measured with PyTorch, and the hand count in test_shufflenet_v2_by_hand.
+    ("shufflenet_v2_x1_0", 2_278_604, 144_907_992),
 ]
+
+
+def convnext_by_hand() -> Tuple[int, int]:
+    params, macs, side = 4_704 + 192, 56**2 * 48 * 96, 56
+    for i, (c, n) in enumerate(zip((96, 192, 384, 768), (3, 3, 9, 3))):
+        params += n * (8 * c * c + 58 * c)
+        macs += n * side * side * (49 * c + 8 * c * c)
+        if i < 3:
+            side //= 2
+            params += 8 * c * c + 4 * c
+            macs += side * side * 4 * c * 2 * c
+    return params + 1_536 + 769_000, macs + 768_000
+
+
+def test_convnext_and_vit_by_hand() -> None:
+    """The hand counts in the comments above and in the files' headers, done again."""
+    assert convnext_by_hand() == (28_589_128, 4_455_531_264)
+    L, C = 197, 768
+    attention = (4 * C * C + 4 * C, 4 * L * C * C + 2 * L * L * C)
+    mlp = (2 * C * 3072 + 3072 + C, 2 * L * C * 3072)
+    assert attention == (2_362_368, 464_781_312 + 59_610_624)
+    assert mlp == (4_722_432, 929_562_624)
+    block = (attention[0] + mlp[0] + 4 * C, attention[1] + mlp[1])
+    assert block == (7_087_872, 1_453_954_560)
+    assert 590_592 + 768 + 151_296 + 12 * block[0] + 1_536 + 769_000 == 86_567_656
+    assert 14**2 * 768 * 768 + 12 * block[1] + 768_000 == 17_563_828_224
+    assert 12 * 2 * L * L * C == 715_327_488  # the two matmuls module-hook tools miss
+
+
+def test_vit_b_16_shapes_along_the_way() -> None:
+    """torchvision's shapes: (n, 768, 14, 14) → (n, 196, 768) → with the class token (n, 197,
+    768) through the encoder → x[:, 0] (n, 768) → heads (n, 1000)."""
+    layers = by_name(report_of("vit_b_16"))
+    assert str(layers["conv_proj"].output) == "14x14x768"
+    assert str(layers["tokens"].output) == "196x768"
+    assert str(layers["class_token"].output) == "197x768" and layers["class_token"].params == 768
+    assert layers["encoder.pos_embedding"].params == 197 * 768
+    attention = layers["encoder.layers.encoder_layer_11.add1.self_attention"]
+    assert str(attention.output) == "197x768" and attention.params == 2_362_368
+    assert str(layers["cls"].output) == "768" and str(layers["heads.head"].output) == "1000"
+
+
+def test_convnext_tiny_stage_shapes() -> None:
+    blocks = {b.full_name: b for b in report_of("convnext_tiny").blocks}
+    assert [str(blocks[f"features.{i}"].output) for i in (0, 1, 3, 5, 7)] == \
+           ["56x56x96", "56x56x96", "28x28x192", "14x14x384", "7x7x768"]
+    layers = by_name(report_of("convnext_tiny"))
+    assert layers["features.1.0.layer_scale"].params == 96
+    assert str(layers["features.5.8.block.3"].output) == "14x14x1536"
 
 
 @pytest.mark.parametrize("name, params, macs", PUBLISHED, ids=[p[0] for p in PUBLISHED])
@@ -80,7 +145,7 @@ def test_published_totals(name: str, params: int, macs: int) -> None:
 
 # torchvision's docs give MACs ("GFLOPS") to two decimals of a billion.
 TORCHVISION_GMACS = [("resnet18", 1.81), ("resnet34", 3.66), ("resnet50", 4.09), ("googlenet", 1.50),
-                     ("mobilenet_v2", 0.30)]
+                     ("mobilenet_v2", 0.30), ("shufflenet_v2_x1_0", 0.14)]  # its _ops 0.145, to 2 places
 
 
 @pytest.mark.parametrize("name, gmacs", TORCHVISION_GMACS, ids=[t[0] for t in TORCHVISION_GMACS])
@@ -97,6 +162,57 @@ def test_worked_sums_in_the_comments() -> None:
     assert fives == 84_295_680 and 1_498_376_192 + fives == 1_582_671_872
     assert 56**2 * 256 * 128 == 28**2 * 512 * 256 == 14**2 * 1024 * 512 == 102_760_448
     assert 4_089_184_256 - 3 * (102_760_448 - 102_760_448 // 4) == 3_857_973_248
+
+
+def test_shufflenet_v2_by_hand() -> None:
+    """torchvision's InvertedResidual counted from its definition, with inp input channels, c =
+    oup/2 per branch and H the output size; 3x3 depthwise convs have 9 weights a channel, every
+    batchnorm 2 params a channel, no conv a bias.
+
+    down unit (stride 2): branch1 dw 9·inp + bn 2·inp + 1x1 inp·c + bn 2c; branch2 1x1 inp·c +
+    bn 2c + dw 9c + bn 2c + 1x1 c·c + bn 2c. Its first 1x1 conv runs at the input size 2H.
+    unit (stride 1): branch2 only, on the chunk of c channels: 1x1 c·c, dw 9c, 1x1 c·c, 3 bn.
+    """
+    def down_params(inp: int, c: int) -> int:
+        return (9 * inp + 2 * inp + inp * c + 2 * c) + (inp * c + 2 * c + 9 * c + 2 * c + c * c + 2 * c)
+
+    def unit_params(c: int) -> int:
+        return c * c + 2 * c + 9 * c + 2 * c + c * c + 2 * c
+
+    def down_macs(inp: int, c: int, h: int) -> int:
+        return h * h * (9 * inp + inp * c) + (2 * h) ** 2 * inp * c + h * h * (9 * c + c * c)
+
+    def unit_macs(c: int, h: int) -> int:
+        return h * h * (c * c + 9 * c + c * c)
+
+    stages = [(24, 58, 28, 4), (116, 116, 14, 8), (232, 232, 7, 4)]  # inp, c, H, units
+    params = 3 * 3 * 3 * 24 + 2 * 24 + 464 * 1024 + 2 * 1024 + 1024 * 1000 + 1000  # conv1, conv5, fc
+    macs = 112 * 112 * 3 * 3 * 3 * 24 + 7 * 7 * 464 * 1024 + 1024 * 1000
+    for inp, c, h, units in stages:
+        params += down_params(inp, c) + (units - 1) * unit_params(c)
+        macs += down_macs(inp, c, h) + (units - 1) * unit_macs(c, h)
+    assert (params, macs) == (2_278_604, 144_907_992)
+    assert (down_params(24, 58), unit_params(58), down_macs(24, 58, 28), unit_macs(58, 28)) == \
+           (7_398, 7_598, 8_672_608, 5_684_000)
+    # and the same per unit in convcalc's table
+    blocks = {b.full_name: b for b in report_of("shufflenet_v2_x1_0").blocks}
+    assert (blocks["stage2.0"].params, blocks["stage2.0"].macs) == (7_398, 8_672_608)
+    assert (blocks["stage2.1"].params, blocks["stage2.1"].macs) == (7_598, 5_684_000)
+
+
+def test_shufflenet_v2_stride_1_units_split_their_input() -> None:
+    report = report_of("shufflenet_v2_x1_0")
+    layers, blocks = by_name(report), {b.full_name: b for b in report.blocks}
+    assert [str(blocks[s].output) for s in ("stage2", "stage3", "stage4", "conv5")] == \
+           ["28x28x116", "14x14x232", "7x7x464", "7x7x1024"]
+    half = layers["stage3.1.concat1.b1.chunk1"], layers["stage3.1.concat1.b2.chunk1"]
+    assert [str(r.output) for r in half] == ["14x14x116", "14x14x116"]
+    assert [r.layer.describe() for r in half] == ["CHUNK 1/2 (channels 0–115)", "CHUNK 2/2 (channels 116–231)"]
+    assert layers["stage3.1.concat1.b2.conv1"].params == 116 * 116  # x2 only: c channels in, not 2c
+    # the stride-2 unit reads the whole input in both branches: 1x1 conv of 116 → 116 at 28x28
+    assert str(layers["stage3.0.concat1.b2.conv1"].input) == "28x28x116"
+    assert sum(1 for r in report.layers if r.layer.kind == "chunk") == 2 * (3 + 7 + 3)
+    assert all(str(r.output) == str(r.input) for r in report.layers if r.layer.kind == "shuffle")
 
 
 # He et al. Table 1: "18-layer" ... "50-layer" count the convs and the fc of the main path; the

@@ -21,7 +21,10 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from convcalc import reference as ref
+from convcalc.engine import analyse
+from convcalc.load import load
 from convcalc.reference import Tensor
+from convcalc.verify import Settings, verify_layer
 
 SETTINGS = settings(max_examples=60, deadline=None)
 SEEDS = Path("/work/shared/seeds")
@@ -521,8 +524,9 @@ def live(layer_factory, x: Tensor) -> None:
     """Nudging any one parameter changes the output: every allocated value is really used."""
     layer = layer_factory()
     base = layer(x).output.data
-    arrays = [a for a in (getattr(layer, n, None) for n in ("weight", "bias", "gamma", "beta", "mean", "var"))
-              if a is not None]
+    names = ("weight", "bias", "gamma", "beta", "mean", "var", "in_weight", "out_weight", "in_bias", "out_bias",
+             "token", "table")
+    arrays = [a for a in (getattr(layer, n, None) for n in names) if a is not None]
     assert sum(map(len, arrays)) == layer.params + layer.buffers
     for a in arrays:
         for i in range(len(a)):
@@ -544,3 +548,275 @@ def test_upsample_size_is_pytorchs_float64_floor():
     # torch 2.13: nn.Upsample(scale_factor=0.29) on 100 gives 28, scale 2.3 on 50 gives 114
     assert ref.Upsample(scale=0.29)(Tensor.random((1, 100), random.Random(0))).output.shape == (1, 28)
     assert ref.Upsample(scale=2.3)(Tensor.random((1, 50), random.Random(0))).output.shape == (1, 114)
+
+
+# --- tokens and attention (issue 12) ------------------------------------------------------------
+
+
+def naive_attention(x: Tensor, heads: int, w_in: Sequence[float], b_in: Optional[Sequence[float]],
+                    w_out: Sequence[float], b_out: Optional[Sequence[float]]) -> Tuple[List[List[float]], int]:
+    """nn.MultiheadAttention's forward written out index by index, for tokens x[:, t]; returns
+    each token's output vector and the multiplies whose products were summed."""
+    c, n = x.channels, x.plane
+    tokens = [[x.data[ch * n + t] for ch in range(c)] for t in range(n)]
+    multiplies = 0
+
+    def affine(w: Sequence[float], b: Optional[Sequence[float]], rows: int, v: List[float]) -> List[float]:
+        nonlocal multiplies
+        out = []
+        for r in range(rows):
+            acc = b[r] if b is not None else 0.0
+            for i in range(c):
+                acc += w[r * c + i] * v[i]
+                multiplies += 1
+            out.append(acc)
+        return out
+
+    qkv = [affine(w_in, b_in, 3 * c, tok) for tok in tokens]
+    d = c // heads
+    heads_out = [[0.0] * c for _ in tokens]
+    for h in range(heads):
+        for i in range(n):
+            scores = []
+            for j in range(n):
+                acc = 0.0
+                for e in range(d):
+                    acc += qkv[i][h * d + e] * qkv[j][c + h * d + e]
+                    multiplies += 1
+                scores.append(acc / math.sqrt(d))
+            top = max(scores)
+            exps = [math.exp(s - top) for s in scores]
+            a = [v / sum(exps) for v in exps]
+            for e in range(d):
+                acc = 0.0
+                for j in range(n):
+                    acc += a[j] * qkv[j][2 * c + h * d + e]
+                    multiplies += 1
+                heads_out[i][h * d + e] = acc
+    return [affine(w_out, b_out, c, v) for v in heads_out], multiplies
+
+
+@SETTINGS
+@given(st.integers(1, 6), st.sampled_from([(1, 1), (2, 1), (4, 2), (6, 3), (8, 4)]), st.booleans(),
+       st.integers(0, 2**32 - 1))
+def test_attention_agrees_with_the_definition(tokens, channels_heads, bias, seed):
+    channels, heads = channels_heads
+    rng = random.Random(seed)
+    layer = ref.MultiheadAttention.random(rng, channels, heads, bias)
+    x = Tensor.random((channels, tokens), rng)
+    result = layer(x)
+    expected, multiplies = naive_attention(x, heads, layer.in_weight, layer.in_bias, layer.out_weight, layer.out_bias)
+    assert result.output.shape == (channels, tokens)
+    assert close(result.output.data, [expected[t][c] for c in range(channels) for t in range(tokens)])
+    assert result.macs == multiplies
+    assert layer.params == 4 * channels * channels + (4 * channels if bias else 0)
+
+
+def test_one_token_attends_only_to_itself():
+    """With one token the softmax is 1: the output is out_proj(v_proj(x)), whatever q and k are."""
+    rng = random.Random(3)
+    layer = ref.MultiheadAttention.random(rng, 2, 1)
+    x = Tensor.of([[0.5], [-1.0]])
+    w, b = layer.in_weight, layer.in_bias
+    v = [w[8 + 2 * r] * 0.5 + w[8 + 2 * r + 1] * -1.0 + b[4 + r] for r in range(2)]
+    out = [layer.out_weight[2 * r] * v[0] + layer.out_weight[2 * r + 1] * v[1] + layer.out_bias[r] for r in range(2)]
+    assert close(layer(x).output.data, out)
+
+
+def test_token_ops_move_values_as_pytorch():
+    grid = Tensor.of([[[1, 2], [3, 4]], [[5, 6], [7, 8]]])  # 2 channels of 2x2
+    seq = ref.Tokens()(grid).output
+    assert seq.nested() == [[1, 2, 3, 4], [5, 6, 7, 8]]  # x.flatten(2): row by row
+    assert ref.ToGrid()(seq).output.nested() == grid.nested()
+    assert ref.ToGrid((1, 4))(seq).output.shape == (2, 1, 4)
+    with pytest.raises(ValueError):
+        ref.ToGrid((3, 1))(seq)
+    cls = ref.ClassToken(weights(10, 20))(seq)
+    assert cls.output.nested() == [[10, 1, 2, 3, 4], [20, 5, 6, 7, 8]] and cls.macs == 0
+    assert ref.SelectToken(0)(cls.output).output.nested() == [10, 20]
+    assert ref.SelectToken(4)(cls.output).output.nested() == [4, 8]
+    pos = ref.PositionEmbedding(weights(*range(10)))(cls.output)
+    assert pos.output.nested() == [[10, 2, 4, 6, 8], [25, 11, 13, 15, 17]] and pos.macs == 0
+    scaled = ref.LayerScale(weights(2, -1))(seq)
+    assert scaled.output.nested() == [[2, 4, 6, 8], [-5, -6, -7, -8]] and scaled.macs == 0
+
+
+def test_position_linear_is_nn_linear_at_each_position():
+    seq = Tensor.of([[1, 2, 3], [4, 5, 6]])  # 3 tokens of 2 channels
+    layer = ref.PositionLinear(2, 2, weights(1, 10, 100, 1000), weights(0.5, 0))
+    result = layer(seq)
+    # token t: (x0 + 10·x1 + 0.5, 100·x0 + 1000·x1)
+    assert result.output.nested() == [[41.5, 52.5, 63.5], [4100, 5200, 6300]]
+    assert result.macs == 3 * 2 * 2 and layer.params == 6
+
+
+def test_every_token_parameter_is_live():
+    rng = random.Random(2)
+    seq = Tensor.random((4, 3), rng)
+    live(lambda: ref.PositionLinear.random(rng, 4, 3), seq)
+    live(lambda: ref.LayerScale.random(rng, 4), seq)
+    live(lambda: ref.ClassToken.random(rng, 4), seq)
+    live(lambda: ref.PositionEmbedding.random(rng, 12), seq)
+    live(lambda: ref.MultiheadAttention.random(rng, 4, 2, bias=False), seq)
+
+
+def test_attention_biases_are_live_except_the_keys():
+    """The key bias adds ``q_i·b_k`` to every score of query i alike, and softmax ignores a shift:
+    it never changes the output. PyTorch allocates it all the same (in_proj_bias is 3C), so it
+    counts among the parameters; every other bias changes the output."""
+    rng = random.Random(4)
+    x = Tensor.random((4, 3), rng)
+    layer = ref.MultiheadAttention.random(rng, 4, 2)
+    base = layer(x).output.data
+    assert layer.in_bias is not None and layer.out_bias is not None
+    for array_, dead in ((layer.in_bias, range(4, 8)), (layer.out_bias, ())):
+        for i in range(len(array_)):
+            array_[i] += 0.5
+            assert close(layer(x).output.data, base) == (i in dead), i
+            array_[i] -= 0.5
+    assert layer.params == 4 * 16 + 4 * 4
+
+
+# --- the engine's rules against the reference, on random shapes ----------------------------------
+
+
+def engine_and_reference(rule, shape, layer):
+    """(output dims, params, MACs) from the engine's rule and from running ``layer`` on ``shape``
+    (channels last for the engine, first for the reference)."""
+    from convcalc.shape import Shape
+
+    x = Shape(tuple(shape[:-1]), shape[-1])
+    y = rule.out_shape(x)
+    result = layer(Tensor.random((shape[-1], *shape[:-1]), random.Random(0)))
+    measured = (result.output.shape[1:] + result.output.shape[:1], layer.params, result.macs)
+    return (y.dims, rule.params(x), rule.macs(x)), measured
+
+
+TOKEN_SHAPES = st.one_of(st.tuples(st.integers(1, 9), st.integers(1, 6)),
+                         st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 6)))
+
+
+@SETTINGS
+@given(TOKEN_SHAPES, st.integers(1, 6), st.booleans())
+def test_engine_position_linear_is_the_reference(shape, units, bias):
+    from convcalc.layers import PositionLinear
+
+    layer = ref.PositionLinear.random(random.Random(1), shape[-1], units, bias)
+    engine, measured = engine_and_reference(PositionLinear(units, bias), shape, layer)
+    assert engine == measured
+
+
+@SETTINGS
+@given(TOKEN_SHAPES, st.integers(1, 3), st.booleans())
+def test_engine_attention_is_the_reference(shape, heads, bias):
+    from convcalc.layers import Attention
+
+    shape = (*shape[:-1], shape[-1] * heads)  # heads divide the channels
+    layer = ref.MultiheadAttention.random(random.Random(1), shape[-1], heads, bias)
+    engine, measured = engine_and_reference(Attention(heads, bias), shape, layer)
+    assert engine == measured
+
+
+@SETTINGS
+@given(TOKEN_SHAPES, st.data())
+def test_engine_token_ops_are_the_reference(shape, data):
+    from convcalc.layers import (ClassToken, LayerScale, PositionEmbedding, SelectToken, ToGrid, Tokens)
+
+    rng = random.Random(1)
+    channels, elements = shape[-1], math.prod(shape)
+    cases = [(LayerScale(), ref.LayerScale.random(rng, channels)),
+             (PositionEmbedding(), ref.PositionEmbedding.random(rng, elements)),
+             (Tokens(), ref.Tokens())]
+    if len(shape) == 2:
+        index = data.draw(st.integers(0, shape[0] - 1))
+        side = data.draw(st.integers(1, shape[0]))
+        assume(shape[0] % side == 0)
+        cases += [(ClassToken(), ref.ClassToken.random(rng, channels)),
+                  (SelectToken(index), ref.SelectToken(index)),
+                  (ToGrid((side, shape[0] // side)), ref.ToGrid((side, shape[0] // side)))]
+    for rule, layer in cases:
+        engine, measured = engine_and_reference(rule, shape, layer)
+        assert engine == measured, type(rule).__name__
+
+
+# --- channel split and the batchnorm variants -----------------------------------------------------
+
+
+def naive_chunks(x: Tensor, chunks: int) -> List[Tensor]:
+    """torch.chunk's definition, one channel at a time: parts of ⌈C/chunks⌉ channels, the last what is left."""
+    width = -(-x.channels // chunks)
+    parts: List[List[List[float]]] = []
+    for c in range(x.channels):
+        if c % width == 0:
+            parts.append([])
+        parts[-1].append(x.channel(c))
+    return [Tensor((len(p), *x.spatial), [v for plane in p for v in plane]) for p in parts]
+
+
+def test_chunk_and_split_take_channels_in_order():
+    x = Tensor.of([[[1, 2]], [[3, 4]], [[5, 6]], [[7, 8]], [[9, 10]]])  # 5 channels of 1x2
+    assert ref.Chunk(2, 1)(x).output.nested() == [[[7, 8]], [[9, 10]]]  # torch: widths 3 and 2
+    assert ref.Chunk(5, 4)(x).output.nested() == [[[9, 10]]]
+    assert ref.Split((1, 3, 1), 1)(x).output.nested() == [[[3, 4]], [[5, 6]], [[7, 8]]]
+    assert all(ref.Chunk(2, i)(x).macs == 0 for i in (0, 1))
+    with pytest.raises(ValueError):
+        ref.Split((2, 2), 0)(x)  # 4 channels of 5: torch.split refuses too
+    with pytest.raises(ValueError):
+        ref.Chunk(3, 2)(Tensor.of([[1], [2], [3], [4]]))  # torch makes only 2 chunks of 4 channels
+
+
+@SETTINGS
+@given(st.integers(1, 9), st.integers(1, 9), st.integers(1, 3), st.data())
+def test_chunks_agree_with_torchs_definition_and_rebuild_the_input(channels, chunks, size, data):
+    x = Tensor.random((channels, size), random.Random(channels * 10 + chunks))
+    expected = naive_chunks(x, chunks)
+    got = [ref.Chunk(chunks, i)(x).output for i in range(len(expected))]
+    assert got == expected
+    assert ref.concat_tensors(*got).output == x
+    sizes = tuple(t.channels for t in expected)
+    assert [ref.Split(sizes, i)(x).output for i in range(len(sizes))] == expected
+
+
+def test_batchnorm_without_affine_and_frozen():
+    x = Tensor.of([[1, 3], [5, 7]])
+    plain = ref.BatchNorm(None, None, weights(1, 0), weights(4, 1), eps=0.0)  # affine=False: γ = 1, β = 0
+    assert plain(x).output.nested() == [[0.0, 1.0], [5.0, 7.0]]
+    assert (plain.params, plain.buffers) == (0, 4)
+    frozen = ref.FrozenBatchNorm(weights(2, 1), weights(1, 0), weights(1, 0), weights(4, 1), eps=0.0)
+    out = frozen(x)
+    assert out.output.nested() == [[1.0, 3.0], [5.0, 7.0]] and out.macs == 0
+    assert (frozen.params, frozen.buffers) == (0, 8)  # weight, bias, running mean and variance
+
+
+def test_every_batchnorm_value_is_live():
+    rng = random.Random(2)
+    x = Tensor.random((3, 2, 2), rng)
+    live(lambda: ref.BatchNorm.random(rng, 3, affine=False), x)
+    live(lambda: ref.FrozenBatchNorm.random(rng, 3), x)
+
+
+@st.composite
+def splits_and_norms(draw) -> str:
+    """A layer string: a chunk or split of random channels, or a batchnorm variant."""
+    sizes = "x".join(str(draw(st.integers(1, 4))) for _ in range(draw(st.integers(1, 2))))
+    kind = draw(st.sampled_from(["chunk", "split", "bn", "bnna", "frozenbn"]))
+    if kind == "chunk":
+        chunks = draw(st.integers(1, 4))
+        channels = chunks * draw(st.integers(1, 5))
+        return f"{sizes}x{channels} chunk{chunks}i{draw(st.integers(0, chunks - 1))}"
+    if kind == "split":
+        parts = [draw(st.integers(1, 6)) for _ in range(draw(st.integers(1, 4)))]
+        return f"{sizes}x{sum(parts)} splitc{'x'.join(map(str, parts))}i{draw(st.integers(0, len(parts) - 1))}"
+    return f"{sizes}x{draw(st.integers(1, 9))} {kind}"
+
+
+@SETTINGS
+@given(splits_and_norms(), st.integers(1, 3))
+@example("2x2x116 chunk2i1", 4)  # ShuffleNetV2's second half
+def test_engine_equals_reference_for_splits_and_batchnorms(text, most):
+    """At true size and through verify's scaled runs (channels down to ``most``, parts kept)."""
+    [r] = analyse(load(text)).layers
+    for settings in (Settings(full=True), Settings(budget=0, max_channels=most)):
+        check = verify_layer(r, settings)
+        assert check.status == "verified", (text, check.reason, check.runs)
+        assert check.measured == check.engine
