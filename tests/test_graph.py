@@ -211,5 +211,5 @@ def test_spec_error_type_for_library_users():
 
 def test_readme_names_the_syntax():
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    for mark in ("`@enc1`", "`from:`", "`outputs:`", "`like:`", "--input"):
+    for mark in ("`@enc1`", "`from: enc1`", "`outputs: [", "`like: input`", "`--input HxWxC`"):
         assert mark in readme, mark
