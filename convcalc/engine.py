@@ -5,7 +5,8 @@ No I/O and no rounding here; ``render`` does both. Conventions (stated in the RE
 
 - params: weights + biases; batchnorm's running mean/variance are *buffers*, counted apart
   (PyTorch's ``num_batches_tracked``, one counter per batchnorm, is left out).
-- MACs: multiply-accumulates of conv and fc layers for one sample; bias additions, pooling,
+- MACs: multiply-accumulates of conv, fc (per position too) and attention layers (its Q·Kᵀ and
+  A·V products included) for one sample; bias additions, pooling,
   normalisation and activations are not counted. FLOPs = 2 · MACs. (The lecture notes' "FLOPs"
   formula ``H2·W2·F²·D1·D2`` counts MACs.)
 - activations: output elements of each layer (the "memory" column of the cs231n VGG table);
@@ -31,7 +32,8 @@ OPTIMIZER_STATES: Dict[str, int] = {"sgd": 0, "momentum": 1, "adam": 2}
 CONVENTIONS: Dict[str, str] = {
     "params": "weights + biases of every layer; batchnorm running mean and variance counted apart as buffers "
               "(PyTorch's num_batches_tracked, one counter per batchnorm, not counted)",
-    "macs": "multiply-accumulates of conv and fc layers for one sample; bias additions, pooling, "
+    "macs": "multiply-accumulates of conv, fc (per position too) and attention layers (Q.K^T and A.V included) "
+            "for one sample; bias additions, pooling, softmax, "
             "normalisation and activations not counted",
     "flops": "2 x MACs",
     "activations": "output elements of each layer; the total adds every layer's output and the input "

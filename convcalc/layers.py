@@ -1367,7 +1367,10 @@ class Tokens(Layer):
         return Shape((positions(x),), x.channels)
 
     def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
-        return (IDENTITY_STEP,) if x.rank == 1 else None
+        """Each token is one unit of the grid and sees what that unit saw: the field is kept
+        (``()``: no axis moves). Layers after it that move positions along the sequence cannot
+        be followed on the grid's axes; receptive.py says so."""
+        return ()
 
     def describe(self) -> str:
         return "TOKENS"

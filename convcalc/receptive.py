@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Sequence, Tuple
 
 from .engine import LayerReport, Report
-from .layers import Merge, Number, Step
+from .layers import IDENTITY_STEP, Merge, Number, Step
 from .values import value
 
 
@@ -49,7 +49,8 @@ class Field:
     """The receptive field of a layer's output units.
 
     ``status`` is 'local' (``axes`` hold size, jump and start), 'global' (each unit sees the
-    whole input) or 'unaligned' (branches disagreed; ``why`` says where).
+    whole input), 'unaligned' (branches disagreed; ``why`` says where) or 'untracked' (a
+    sequence made from a grid was reordered, e.g. a class token prepended: ``why`` says where).
     """
 
     axes: Tuple[AxisField, ...] = ()
@@ -69,6 +70,8 @@ class Field:
             return "all"
         if self.status == "unaligned":
             return "not aligned"
+        if self.status == "untracked":
+            return "n/a"
         sizes = {a.size for a in self.axes}
         jumps = {a.jump for a in self.axes}
         r = fraction_text(self.axes[0].size) if len(sizes) == 1 else "x".join(fraction_text(a.size) for a in self.axes)
@@ -105,6 +108,11 @@ def _layer(field: Field, r: LayerReport) -> Field:
         return GLOBAL
     if field.status != "local" or not steps:  # global stays global; a flat input has no axes to move
         return field
+    if len(steps) != len(field.axes):  # a sequence made from a grid: its positions are not the grid's axes
+        if all(s == IDENTITY_STEP for s in steps):
+            return field  # per position: each unit still sees what its grid unit saw
+        return Field(status="untracked", why=f"'{r.full_name}' moves positions along a sequence made from a "
+                                             "grid; fields are not followed past it")
     axes = tuple(AxisField(size(a.size, a.jump, s), jump(a.jump, s), start(a.start, a.jump, s))
                  for a, s in zip(field.axes, steps))
     return Field(axes, "local", field.exact and all(s.exact for s in steps))
