@@ -1597,8 +1597,25 @@ class Concat(Merge):
         return "CONCAT"
 
 
+@value
+class ConcatTokens(Merge):
+    """Concatenation along a token sequence (``torch.cat(..., dim=1)`` on N×L×C): sequences of
+    the same channels; lengths add up. A learned class token is this with a sequence of one."""
+
+    family: ClassVar[str] = "seqcat"
+
+    def merge(self, inputs: Tuple[Shape, ...]) -> Shape:
+        if any(s.rank != 1 for s in inputs) or len({s.channels for s in inputs}) > 1:
+            raise LayerError("seqcat needs token sequences (LxC) of the same channels, got "
+                             + ", ".join(map(str, inputs)), hint="make a grid a sequence with 'tokens' first")
+        return Shape((sum(s.spatial[0] for s in inputs),), inputs[0].channels)
+
+    def describe(self) -> str:
+        return "CONCAT TOKENS"
+
+
 MERGES: Dict[str, Type[Merge]] = {"add": Add, "sum": Add, "residual": Add, "mul": Mul, "multiply": Mul,
-                                  "concat": Concat, "cat": Concat}
+                                  "concat": Concat, "cat": Concat, "seqcat": ConcatTokens}
 
 
 # --- the registry ------------------------------------------------------------------------

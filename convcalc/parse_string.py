@@ -19,7 +19,7 @@ import re
 from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import Location, SpecError, did_you_mean
-from .layers import BY_NAME, Add, Concat, Mul, lookup, normalise
+from .layers import BY_NAME, Add, Concat, ConcatTokens, Mul, lookup, normalise
 from .limits import MAX_LAYERS, MAX_NESTING, MAX_SPEC_BYTES
 from .options import OptionError, read_whole
 from .spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node, RawOption, count_layers, kind_names, make_layer, parse_shape
@@ -131,7 +131,7 @@ def _vgg_input(inside: str, loc: Location) -> Shape:
 # Block openers: 'res(' is a residual block (an identity shortcut unless a second branch is
 # given after '|'); the others merge the branches they list.
 BLOCK_OPENERS = {"res": (Add, "res"), "add": (Add, ""), "cat": (Concat, ""), "concat": (Concat, ""),
-                 "mul": (Mul, "")}
+                 "mul": (Mul, ""), "seqcat": (ConcatTokens, "")}
 
 
 class _Parser:

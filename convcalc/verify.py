@@ -46,6 +46,7 @@ from .layers import (
     ChannelSplit,
     Chunk,
     Concat,
+    ConcatTokens,
     Conv,
     ConvTranspose,
     Crop,
@@ -412,6 +413,7 @@ BUILDERS: Dict[Type[Layer], Builder] = {
     Add: lambda rule, xs, rng: Op(ref.add_tensors),
     Mul: lambda rule, xs, rng: Op(ref.mul_tensors),
     Concat: lambda rule, xs, rng: Op(ref.concat_tensors),
+    ConcatTokens: lambda rule, xs, rng: Op(ref.concat_sequences),
 }
 
 
@@ -766,6 +768,7 @@ VERIFIERS: Dict[Type[Layer], Verifier] = {
     Add: positional(scale_channels, narrow_positions),
     Mul: positional(scale_channels, narrow_positions),
     Concat: positional(scale_channels, narrow_positions),
+    ConcatTokens: positional(scale_channels, narrow_positions),
 }
 
 
