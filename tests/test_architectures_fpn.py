@@ -10,6 +10,7 @@ ops/feature_pyramid_network.py), never produced by running convcalc (STYLE.md ru
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Dict, List, Tuple
 
 import pytest
@@ -217,3 +218,28 @@ def test_json_receptive_field_of_each_output() -> None:
 
 def test_catalog_alias() -> None:
     assert catalog.find("ResNet50-FPN") == catalog.directory() / "resnet50_fpn.yaml"
+
+
+# --- a top-down path that does not meet its lateral: the error names both producers ----------
+
+
+def test_literal_upsampling_fails_at_an_odd_size_and_says_where(tmp_path: Path) -> None:
+    """With 'upsample: 2' in place of 'like: lat3', 600x1000 gives up3 76x126 against lat3's
+    75x125 (see SHAPES). The error names the merge, both tensors it reads with their shapes and
+    locations, and no 'keeps the input' (the branches read named tensors, not the block's input)."""
+    text = (catalog.directory() / "resnet50_fpn.yaml").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    lat3 = next(i for i, line in enumerate(lines, 1) if line.strip() == "name: lat3") - 2  # its '- conv:'
+    up3 = next(i for i, line in enumerate(lines, 1) if "upsample: {like: lat3}" in line)
+    spec = tmp_path / "fpn.yaml"
+    spec.write_text(text.replace("upsample: {like: lat3}", "upsample: 2"), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["table", str(spec), "--input", "600x1000x3"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    first = result.output.splitlines()[0]
+    assert "block 'fpn.inner3': add needs branches of the same shape, got 75x125x256, 76x126x256" in first
+    assert f"branch 1 is 'fpn.lat3' (at {spec}:{lat3}:9), 75x125x256" in first
+    assert f"branch 2 is 'fpn.up3' (at {spec}:{up3}:9), 76x126x256" in first
+    assert "keeps the input" not in result.output
+    assert "upsample: {like: NAME}" in result.output
+    # at 800x800 every size is even and the literal scale happens to fit
+    assert CliRunner().invoke(cli, ["table", str(spec)]).exit_code == 0
