@@ -30,6 +30,7 @@ ALIASES: Dict[str, str] = {
     "shufflenetv2": "shufflenet_v2_x1_0",
     "shufflenet_v2": "shufflenet_v2_x1_0",
     "shufflenet-v2": "shufflenet_v2_x1_0",
+    "resnet50-fpn": "resnet50_fpn",
 }
 
 

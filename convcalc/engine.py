@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .errors import LayerError, Location, ShapeError, SpecError
-from .layers import Concat, Layer, Note
+from .layers import Concat, Layer, Merge, Note
 from .limits import MAX_SIZE
 from .shape import Shape
 from .errors import did_you_mean
@@ -386,9 +386,13 @@ class _Walk:
             try:
                 y = bounded(block.merge.merge(tuple(outputs)))
             except LayerError as e:
+                # a branch that starts with '@name' reads that tensor, not the block's input
+                reads = [self.producer(span[0].sources[0] if span else end)
+                         if branch and isinstance(branch[0], FromSpec) else None
+                         for branch, end, span in zip(block.branches, ends, spans)]
                 raise ShapeError(f"block '{'.'.join(inner)}'{f' ({block.kind})' if block.kind else ''}: "
-                                 f"{e.message}; {divergence(x, outputs, spans)}", block.loc,
-                                 e.hint or merge_hint(block.merge, x, outputs, spans)) from None
+                                 f"{e.message}; {divergence(x, outputs, spans, reads)}", block.loc,
+                                 e.hint or merge_hint(block.merge, x, outputs, spans, reads)) from None
             out = len(self.layers) + 1
             merge = LayerReport(out, block.merge.family, block.merge, outputs[0], y, 0, 0, 0, (), block.loc, inner,
                                 tuple(outputs), sources=tuple(ends))
@@ -406,6 +410,14 @@ class _Walk:
         self.register(".".join(inner), out, block.loc)
         return out
 
+    def producer(self, t: int) -> str:
+        """Tensor ``t`` as an error names it: 'lat3' (at file:line:col), or 'input'."""
+        if t == 0:
+            return "'input'"
+        r = self.layers[t - 1]
+        name = r.full_name if not isinstance(r.layer, Merge) else ".".join(r.path)
+        return f"'{name}'{f' (at {r.loc})' if r.loc else ''}"
+
 
 def written_names(nodes: Sequence[Node]) -> Iterator[Tuple[str, Optional[Location]]]:
     """Every name written in the spec, with where: to tell a reference forward from a misspelling."""
@@ -419,10 +431,15 @@ def written_names(nodes: Sequence[Node]) -> Iterator[Tuple[str, Optional[Locatio
                 yield from written_names(branch)
 
 
-def merge_hint(merge: Layer, x: Shape, outputs: List[Shape], spans: List[List[LayerReport]]) -> str:
+def merge_hint(merge: Layer, x: Shape, outputs: List[Shape], spans: List[List[LayerReport]],
+               reads: Sequence[Optional[str]] = ()) -> str:
     """What to change when branches do not meet. A concat stacks channels, so only H×W must agree:
     name the branch whose size is the odd one out and the layer that made it so. A sum or product
-    needs the whole shape: the shortcut needs the change its partner branch made."""
+    needs the whole shape: the shortcut needs the change its partner branch made, or, where a
+    branch reads a named tensor (a lateral, a skip), one of them the other's size."""
+    if not isinstance(merge, Concat) and any(reads):
+        return ("a branch that reads a named tensor has that tensor's shape: bring one branch to the other's "
+                "size, e.g. 'upsample: {like: NAME}' or 'crop: {like: NAME}'")
     if not isinstance(merge, Concat):
         return ("a shortcut around a layer that changes the shape needs the same change, "
                 "e.g. a 1x1 conv with the same stride and filters")
@@ -441,14 +458,17 @@ def merge_hint(merge: Layer, x: Shape, outputs: List[Shape], spans: List[List[La
             f"{'; '.join(odd)}. Pad and stride the branches alike, e.g. padding 'same' at stride 1")
 
 
-def divergence(x: Shape, outputs: List[Shape], spans: List[List[LayerReport]]) -> str:
-    """Where branches that should agree went apart: the layers that changed each branch's shape."""
+def divergence(x: Shape, outputs: List[Shape], spans: List[List[LayerReport]],
+               reads: Sequence[Optional[str]] = ()) -> str:
+    """Where branches that should agree went apart: the layers that changed each branch's shape,
+    and for a branch that reads a named tensor (``reads``: the producer, or None), that tensor."""
     parts = []
     for i, (out, span) in enumerate(zip(outputs, spans), start=1):
+        read = reads[i - 1] if i <= len(reads) else None
         changes = [r for r in span if r.input != r.output and len(r.path) == len(span[0].path)] if span else []
         if not changes:
-            parts.append(f"branch {i} keeps the input {x}")
+            parts.append(f"branch {i} is {read}, {out}" if read else f"branch {i} keeps the input {x}")
             continue
         described = ", ".join(f"'{r.name}' ({r.input} → {r.output}{f' at {r.loc}' if r.loc else ''})" for r in changes)
-        parts.append(f"branch {i} ends {out}, changed by {described}")
+        parts.append(f"branch {i}{f' reads {read} and' if read else ''} ends {out}, changed by {described}")
     return "; ".join(parts)

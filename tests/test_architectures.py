@@ -101,6 +101,11 @@ PUBLISHED: List[Tuple[str, int, Optional[int]]] = [
     #      = 15,470,264,320 − 1,644,167,168 − 1,644,167,168 − 411,041,792 = 11,770,888,192
     ("vgg-a-lrn", 132_863_336, 7_609_090_048),
     ("vgg-c", 133_638_952, 11_770_888_192),
+    # torchvision's fasterrcnn_resnet50_fpn backbone at 800x800x3 (FrozenBatchNorm2d, five
+    # outputs), issue 12's PyTorch figures; by hand in the file's header and in
+    # tests/test_architectures_fpn.py: body 23,454,912 + FPN 3,344,384 params;
+    # 52,131,840,000 + 4,915,200,000 + 31,334,400,000 MACs.
+    ("resnet50_fpn", 26_799_296, 88_381_440_000),
 ]
 
 
@@ -265,7 +270,8 @@ def test_alexnet_yaml_equals_layer_string() -> None:
 
 # Networks built from blocks (residual, inception): checked in test_architectures_graph.py.
 GRAPHS = ("convnext_tiny", "googlenet", "googlenet-paper", "mobilenet_v2", "resnet18", "resnet34", "resnet50",
-          "resnet50-v1", "shufflenet_v2_x1_0", "vit_b_16")
+          "resnet50-v1", "shufflenet_v2_x1_0", "vit_b_16",
+          "resnet50_fpn")
 
 
 def test_bundled_names() -> None:
@@ -318,6 +324,7 @@ def test_file_is_well_formed(name: str) -> None:
         ("vit_b_16", "vit_b_16"),
         ("ShuffleNetV2", "shufflenet_v2_x1_0"),
         ("shufflenet_v2", "shufflenet_v2_x1_0"),
+        ("ResNet50-FPN", "resnet50_fpn"),
     ],
 )
 def test_catalog_finds(asked: str, file: str) -> None:
