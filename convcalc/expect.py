@@ -369,13 +369,17 @@ def evaluate(report: Any, limits: Sequence[Limit] = ()) -> Tuple[Outcome, ...]:
     """Every expectation of ``report.spec`` (layers, then network) and every budget."""
     spec = report.spec
     outcomes: List[Outcome] = []
-    believed: Optional[Shape] = spec.input  # this layer's input, as the answers so far have it
-    source = ""  # the wrong answer the belief comes from: "pool1's 26x26x96 (line 9)"
-    previous: Optional[Any] = None
+    # what the answers so far make of each tensor (0: the input): a wrong answer is carried to
+    # the layers that read that tensor, along the graph's edges, not merely to the next line
+    beliefs: Dict[int, Tuple[Optional[Shape], str]] = {0: (spec.input, "")}
     for ls, r in zip(leaf_specs(spec.layers), report.layers):
-        if previous is None or previous.output != r.input or previous.path != r.path:
-            believed = r.input  # a chain starts (a branch, or after a merge): only the truth to go on
-        follow = _figures(ls.layer, believed) if ls is not None and believed not in (None, r.input) else None
+        src = r.sources[0] if len(r.sources) == 1 else None
+        producer = report.layers[src - 1] if src else None
+        same_chain = src is not None and (producer.path if producer is not None else ()) == r.path
+        # a chain carries the belief; a branch starting or a merge has only the truth to go on
+        believed, source = beliefs.get(src, (r.input, "")) if same_chain and src is not None else (r.input, "")
+        # the rule as the engine ran it (bound to its input's rank, sizes from named tensors)
+        follow = _figures(r.layer, believed) if ls is not None and believed not in (None, r.input) else None
         expectations = ls.expect if ls is not None else ()
         for e in expectations:
             outcomes.append(_check_layer(report, r, e, follow, source))
@@ -389,7 +393,7 @@ def evaluate(report: Any, limits: Sequence[Limit] = ()) -> Tuple[Outcome, ...]:
             believed = r.output
         else:
             believed = follow.output if follow is not None else None
-        previous = r
+        beliefs[r.index] = (believed, source)
     for e in spec.expect:
         outcomes.append(_check_network(report, e))
     for limit in (*spec.budget, *limits):

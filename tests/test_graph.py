@@ -213,3 +213,17 @@ def test_readme_names_the_syntax():
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     for mark in ("`@enc1`", "`from: enc1`", "`outputs: [", "`like: input`", "`--input HxWxC`"):
         assert mark in readme, mark
+
+
+def test_a_wrong_answer_is_carried_along_the_edges(tmp_path):
+    """'a' answered 8x8x4 (truly 6x6x4); the pool reads 'a', not the 1x1 conv before it, so its
+    answer 4x4x4 follows from the wrong 8x8x4 (2x2 pool: 4x4x4) and passes as carried forward,
+    with the truth (3x3x4) said beside it."""
+    path = tmp_path / "carry.yaml"
+    path.write_text("input: [8, 8, 1]\nlayers:\n  - conv: {filters: 4, kernel: 3}\n    name: a\n"
+                    "    expect: {shape: 8x8x4}\n  - conv: {filters: 2, kernel: 1}\n  - maxpool: 2\n    from: a\n"
+                    "    expect: {shape: 4x4x4}\n", encoding="utf-8")
+    result = run("check", str(path))
+    assert_clean(result, codes=(1,))
+    assert "✓ pool1: shape 4x4x4" in result.output
+    assert "carried forward from the answer 8x8x4 for a" in result.output and "3x3x4" in result.output
