@@ -230,7 +230,7 @@ def per_axis_number(value: Any) -> Tuple[float, ...]:
     return tuple(out)
 
 
-_TENSOR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,199}")
+_TENSOR_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}")  # torchvision names FPN levels '0'..'3'
 
 
 def tensor_name(value: Any) -> str:

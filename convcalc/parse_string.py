@@ -230,7 +230,7 @@ def _repeat_count(close: Token) -> int:
     return count
 
 
-_TENSOR = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,199}")
+_TENSOR = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}")
 
 
 def read_item(tok: Token) -> Node:
@@ -259,7 +259,7 @@ def read_item(tok: Token) -> Node:
 
 def _check_name(name: str, loc: Location, usage: str) -> None:
     if not _TENSOR.fullmatch(name):
-        raise SpecError(f"expected a name (letters, digits, '_', '.' or '-', starting with a letter), got "
+        raise SpecError(f"expected a name (letters, digits, '_', '.' or '-'), got "
                         f"'{name[:40]}'", loc, hint=usage)
 
 

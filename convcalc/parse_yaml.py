@@ -334,7 +334,8 @@ class _Reader:
             raise SpecError(f"'{what}' names no tensor", self.loc(node), hint=f"{what}: [p2, p3]")
         out = []
         for item in items:
-            text = self.value(item) if isinstance(item, yaml.ScalarNode) else None
+            # the scalar's own text: a name such as 0 or 010 is a name, not a number
+            text = item.value if isinstance(item, yaml.ScalarNode) and item.tag.endswith((":str", ":int")) else None
             if isinstance(text, str) and "$" in text:
                 text = str(self.substitute(text, self.loc(item)))
             try:

@@ -227,3 +227,13 @@ def test_a_wrong_answer_is_carried_along_the_edges(tmp_path):
     assert_clean(result, codes=(1,))
     assert "✓ pool1: shape 4x4x4" in result.output
     assert "carried forward from the answer 8x8x4 for a" in result.output and "3x3x4" in result.output
+
+
+def test_numbered_names_as_torchvision_gives_fpn_levels(tmp_path):
+    """torchvision names FPN levels '0'..'3': a name may be a number, read from its text."""
+    path = tmp_path / "n.yaml"
+    path.write_text("input: [8, 8, 1]\nlayers:\n  - conv: {filters: 4, kernel: 3}\n    name: 0\n"
+                    "  - relu: {}\n    name: 1\n  - from: 0\noutputs: [0, 1]\n", encoding="utf-8")
+    data = json.loads(run("table", str(path), "--format", "json").output)
+    assert [(o["name"], o["tensor"]) for o in data["outputs"]] == [("0", 1), ("1", 2)]
+    assert analyse(parse_string("8x8x1 conv4k3p1:0 relu @0 conv2k1")).layers[2].sources == (1,)
