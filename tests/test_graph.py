@@ -145,7 +145,7 @@ def test_paths_that_meet_unaligned_are_named():
     ("8x8x1 relu @x conv4k3p1:x", "reads itself", 12),
     ("8x8x4 res(conv4k3p1:c | ) res(conv4k3p1:c | ) @c relu", "ambiguous", 47),
     ("8x8x1 relu@a", "cannot take its size from another tensor", 12),
-    ("8x8x1 conv4k3p1:9x", "expected a name", 17),
+    ("8x8x1 conv4k3p1:a/b", "expected a name", 17),
 ])
 def test_bad_references_are_located_errors(text, fragment, column):
     result = run("table", text)
