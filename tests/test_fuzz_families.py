@@ -8,7 +8,9 @@ each input format (layer strings, YAML specs, cs231n listings, the lookups' and 
 and asserts the promise: exit 0, 1 or 2, never 3, never a traceback, and an answer within a
 bound that only a hang would break.
 
-Bounded for CI (CONVCALC_FUZZ_EXAMPLES, default 150 per test); set it higher for a longer run.
+The sweeps put every value of the families in every slot; the hypothesis tests combine slots,
+shapes and formats at random, bounded for CI (CONVCALC_FUZZ_EXAMPLES, default 150 per test):
+set it higher for a longer run.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ HUGE = ["9" * 5000, "3x" + "9" * 5000, "1e" + "9" * 5000, "9" * 5000 + "M", "0."
 NOTATIONS = ["0x3", "0x10", "1_0", "1:30", "0o7", "010", "-1", "+3", "3.0", "1e3", "inf", ".nan", "-0"]
 LONG = [" " * 30_000, "a" * 20_000, "${" * 20_000, "x" * 50_000, "(" * 5_000, "9" * 20_000, "é" * 10_000]
 
-NUMBERISH = st.sampled_from(UNICODE_DIGITS + HUGE + NOTATIONS + ["3", "8", "1", "0"])
-ANYTHING = st.sampled_from(UNICODE_DIGITS + HUGE + NOTATIONS + LONG)
+FAMILIES = UNICODE_DIGITS + HUGE + NOTATIONS + LONG
+ANYTHING = st.sampled_from(FAMILIES)
 
 
 def timed(*args: str, input: "str | None" = None):
@@ -49,27 +51,45 @@ def timed(*args: str, input: "str | None" = None):
     return result
 
 
+LOOKUP_SLOTS = {
+    "conv": ["-n", "-k", "-s", "-p", "-d", "-g"],
+    "pool": ["-k", "-s", "-p"],
+    "fc": ["-n"],
+    "solve": ["--in", "--out", "-k", "-s", "-p", "--max-kernel"],
+}
+LOOKUP_BASE = {"conv": ["8x8x3", "-n", "4", "-k", "3"], "pool": ["8x8x3", "-k", "2"], "fc": ["8x8x3", "-n", "10"],
+               "solve": ["--in", "32", "-k", "5"]}
+
+
+@pytest.mark.parametrize("command, flag", [(c, f) for c, flags in LOOKUP_SLOTS.items() for f in flags])
+def test_every_lookup_option_with_every_family(command, flag):
+    for value in FAMILIES:
+        assert_clean(timed(command, *LOOKUP_BASE[command], flag, value))
+
+
 @FUZZ
 @given(st.sampled_from(["conv", "pool", "fc", "solve"]), st.data())
 def test_lookup_options(command, data):
     """Every numeric option of every lookup, given hostile text: a located usage error or an answer."""
-    slots = {
-        "conv": ["-n", "-k", "-s", "-p", "-d", "-g"],
-        "pool": ["-k", "-s", "-p"],
-        "fc": ["-n"],
-        "solve": ["--in", "--out", "-k", "-s", "-p", "--max-kernel"],
-    }[command]
-    base = {"conv": ["8x8x3", "-n", "4", "-k", "3"], "pool": ["8x8x3", "-k", "2"], "fc": ["8x8x3", "-n", "10"],
-            "solve": ["--in", "32", "-k", "5"]}[command]
-    flag = data.draw(st.sampled_from(slots))
+    base = list(LOOKUP_BASE[command])
+    flag = data.draw(st.sampled_from(LOOKUP_SLOTS[command]))
     value = data.draw(ANYTHING)
     shape = data.draw(st.sampled_from(["", "8x8x3"] + ["8x8x" + v for v in UNICODE_DIGITS[:3] + HUGE[:1]]))
-    args = [command] + base + [flag, value]
+    args = [command] + base + [flag, value]  # a repeated flag: the last one counts
     if shape and command != "solve":
         args[1] = shape
     if data.draw(st.booleans()):
         args += ["--format", "json"]
     assert_clean(timed(*args))
+
+
+@pytest.mark.parametrize("token", [
+    "conv{}k3", "conv8k{}", "conv8k3s{}", "conv8k3p{}", "maxpool{}", "fc{}", "upsample{}", "pad{}",
+    "adaptiveavgpool{}", "(relu)x{}", "{}",
+])
+def test_every_family_in_layer_tokens(token):
+    for value in FAMILIES:
+        assert_clean(timed("table", "8x8x4 " + token.format(value), "--format", "json"))
 
 
 LAYER_TEMPLATES = [
@@ -83,7 +103,7 @@ LAYER_TEMPLATES = [
 @FUZZ
 @given(st.sampled_from(["8x8x4 {}", "32x32x3 {}", "16x16 {}", "4x4x4x2 {}", "{}x8x3 relu", "8x8x{} relu"]),
        st.sampled_from(LAYER_TEMPLATES), ANYTHING)
-def test_layer_strings(line, token, value):
+def test_layer_strings_combined(line, token, value):
     """A hostile number, word or run inside a layer token, or in the input shape."""
     text = line.format(token.format(value)) if line.endswith(" {}") else line.format(value)
     for fmt in ("json", "text"):
@@ -113,13 +133,13 @@ YAML_SLOTS = [
 ]
 
 
-@FUZZ
-@given(st.sampled_from(YAML_SLOTS), ANYTHING, st.sampled_from(["table", "check"]))
-def test_yaml_specs(template, value, command):
-    """A hostile scalar in each place a YAML spec holds a number, a name or a layer string."""
-    text = template.format(v=value)
-    args = [command, "-"] + (["--format", "json"] if command == "table" else [])
-    assert_clean(timed(*args, input=text))
+@pytest.mark.parametrize("template", YAML_SLOTS)
+def test_yaml_specs(template):
+    """Every hostile value in each place a YAML spec holds a number, a name or a layer string."""
+    for value in FAMILIES:
+        text = template.format(v=value)
+        assert_clean(timed("table", "-", "--format", "json", input=text))
+        assert_clean(timed("check", "-", input=text))
 
 
 LISTING_LINES = [
@@ -135,20 +155,18 @@ LISTING_LINES = [
 ]
 
 
-@FUZZ
-@given(st.sampled_from(LISTING_LINES), ANYTHING)
-def test_listing_lines(line, value):
-    """A hostile value in a cs231n listing line, after a valid input line."""
-    text = "[227x227x3] INPUT\n" + line.format(v=value) + "\n"
-    assert_clean(timed("check", "-", input=text))
+@pytest.mark.parametrize("line", LISTING_LINES)
+def test_listing_lines(line):
+    """Every hostile value in a cs231n listing line, after a valid input line."""
+    for value in FAMILIES:
+        text = "[227x227x3] INPUT\n" + line.format(v=value) + "\n"
+        assert_clean(timed("check", "-", input=text))
 
 
-@FUZZ
-@given(st.sampled_from(["--max-params", "--max-macs", "--max-flops", "--max-memory"]),
-       st.sampled_from(UNICODE_DIGITS + HUGE + NOTATIONS + ["1" + " " * 2000 + "!", "1<" + " " * 2000 + "!",
-                                                               "25" + "M" * 5000, "1±" + "9" * 5000]))
-def test_budget_options(flag, value):
-    assert_clean(timed("check", "lenet5", flag, value))
+@pytest.mark.parametrize("flag", ["--max-params", "--max-macs", "--max-flops", "--max-memory"])
+def test_budget_options(flag):
+    for value in FAMILIES + ["1" + " " * 2000 + "!", "1<" + " " * 2000 + "!", "25" + "M" * 5000, "1±" + "9" * 5000]:
+        assert_clean(timed("check", "lenet5", flag, value))
 
 
 # --- closed and full outputs: real processes, since a pipe's end is the operating system's ----
