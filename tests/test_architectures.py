@@ -101,6 +101,15 @@ PUBLISHED: List[Tuple[str, int, Optional[int]]] = [
     #      = 15,470,264,320 − 1,644,167,168 − 1,644,167,168 − 411,041,792 = 11,770,888,192
     ("vgg-a-lrn", 132_863_336, 7_609_090_048),
     ("vgg-c", 133_638_952, 11_770_888_192),
+    # U-Net, Ronneberger et al. 2015, 572x572x1 -> 388x388x2: the paper gives no count; issue 12
+    # measured a faithful PyTorch implementation. The hand sum, layer by layer, is written out in
+    # tests/test_architectures_seg.py (UNET_LAYERS) and in architectures/unet.yaml's header.
+    ("unet", 31_030_658, 150_428_424_448),
+    # torchvision's fcn_resnet50() (aux_loss None: no auxiliary head) at 520x520x3, issue 12's
+    # PyTorch measurement: ResNet-50 without avgpool and fc, 25,557,032 − 2,049,000 = 23,508,032,
+    # plus FCNHead(2048, 21) 9·2,048·512 + 2·512 + 512·21 + 21 = 9,448,981. MACs by hand in
+    # tests/test_architectures_seg.py (fcn_macs).
+    ("fcn_resnet50", 32_957_013, 142_725_772_800),
 ]
 
 
@@ -268,8 +277,13 @@ GRAPHS = ("convnext_tiny", "googlenet", "googlenet-paper", "mobilenet_v2", "resn
           "resnet50-v1", "shufflenet_v2_x1_0", "vit_b_16")
 
 
+# Segmentation networks (named references, crops and upsampling to other tensors' sizes):
+# checked in test_architectures_seg.py.
+SEGMENTATION = ("fcn_resnet50", "unet")
+
+
 def test_bundled_names() -> None:
-    assert tuple(catalog.names()) == tuple(sorted(BUNDLED + GRAPHS))
+    assert tuple(catalog.names()) == tuple(sorted(BUNDLED + GRAPHS + SEGMENTATION))
 
 
 @pytest.mark.parametrize("name", BUNDLED)
