@@ -106,6 +106,15 @@ PUBLISHED: List[Tuple[str, int, Optional[int]]] = [
     # tests/test_architectures_fpn.py: body 23,454,912 + FPN 3,344,384 params;
     # 52,131,840,000 + 4,915,200,000 + 31,334,400,000 MACs.
     ("resnet50_fpn", 26_799_296, 88_381_440_000),
+    # U-Net, Ronneberger et al. 2015, 572x572x1 -> 388x388x2: the paper gives no count; issue 12
+    # measured a faithful PyTorch implementation. The hand sum, layer by layer, is written out in
+    # tests/test_architectures_seg.py (UNET_LAYERS) and in architectures/unet.yaml's header.
+    ("unet", 31_030_658, 150_428_424_448),
+    # torchvision's fcn_resnet50() (aux_loss None: no auxiliary head) at 520x520x3, issue 12's
+    # PyTorch measurement: ResNet-50 without avgpool and fc, 25,557,032 − 2,049,000 = 23,508,032,
+    # plus FCNHead(2048, 21) 9·2,048·512 + 2·512 + 512·21 + 21 = 9,448,981. MACs by hand in
+    # tests/test_architectures_seg.py (fcn_macs).
+    ("fcn_resnet50", 32_957_013, 142_725_772_800),
 ]
 
 
@@ -274,8 +283,13 @@ GRAPHS = ("convnext_tiny", "googlenet", "googlenet-paper", "mobilenet_v2", "resn
           "resnet50_fpn")
 
 
+# Segmentation networks (named references, crops and upsampling to other tensors' sizes):
+# checked in test_architectures_seg.py.
+SEGMENTATION = ("fcn_resnet50", "unet")
+
+
 def test_bundled_names() -> None:
-    assert tuple(catalog.names()) == tuple(sorted(BUNDLED + GRAPHS))
+    assert tuple(catalog.names()) == tuple(sorted(BUNDLED + GRAPHS + SEGMENTATION))
 
 
 @pytest.mark.parametrize("name", BUNDLED)
