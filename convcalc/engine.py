@@ -78,6 +78,7 @@ class LayerReport(InGraph):
     # The tensors it reads: 0 is the network's input, k the output of layer k. Receptive fields
     # and memory liveness follow these edges, so a skip from far back is just another edge.
     sources: Tuple[int, ...] = ()
+    reads: Tuple[str, ...] = ()  # the names it reads through 'from' / '@name', as written
 
     @property
     def activations(self) -> int:
@@ -295,10 +296,12 @@ class _Walk:
         self.names: Dict[str, int] = {}
         self.twice: Dict[str, Optional[Location]] = {}
         self.later: Dict[str, Optional[Location]] = dict(written_names(spec.layers))
+        self.reading = ""  # the name a 'from' just read, for the next layer to say
 
     def chain(self, nodes: Sequence[Node], t: int, path: Tuple[str, ...]) -> int:
         """Walk ``nodes`` from tensor ``t``; the tensor they end with."""
         names = default_names(nodes)
+        self.reading = ""  # a branch that was only '@name' says nothing to the next branch
         for i, (node, name) in enumerate(zip(nodes, names)):
             if isinstance(node, FromSpec):
                 after = names[i + 1] if i + 1 < len(nodes) else ""
@@ -306,6 +309,7 @@ class _Walk:
                     raise SpecError(f"'{after}' reads itself: a layer can read only what is computed before it",
                                     node.loc, hint="name the tensor it should read instead")
                 t = self.resolve(node, path)
+                self.reading = node.ref
             elif isinstance(node, LayerSpec):
                 t = self.layer(node, name, t, path)
             else:
@@ -358,17 +362,20 @@ class _Walk:
         try:
             y = bounded(rule.out_shape(x))
             report = LayerReport(index, name, rule, x, y, rule.params(x), rule.buffers(x), rule.macs(x),
-                                 rule.notes(x), ls.loc, path, biases=rule.biases(x), ops=rule.ops(x), sources=(t,))
+                                 rule.notes(x), ls.loc, path, biases=rule.biases(x), ops=rule.ops(x), sources=(t,),
+                                 reads=(self.reading,) if self.reading else ())
         except LayerError as e:
             where = ".".join((*path, name))
             raise ShapeError(f"layer {index} '{where}' ({rule.describe()}) on input {x}: {e.message}",
                              ls.loc, e.hint) from None
+        self.reading = ""
         self.layers.append(report)
         self.shapes.append(y)
         self.register(report.full_name, index, ls.loc)
         return index
 
     def block(self, block: BlockSpec, name: str, t: int, path: Tuple[str, ...]) -> int:
+        self.reading = ""  # a block's branches say what they read themselves
         first = len(self.layers)
         x = self.shapes[t]
         inner = (*path, name)
@@ -394,8 +401,10 @@ class _Walk:
                                  f"{e.message}; {divergence(x, outputs, spans, reads)}", block.loc,
                                  e.hint or merge_hint(block.merge, x, outputs, spans, reads)) from None
             out = len(self.layers) + 1
+            reads = tuple(b[-1].ref for b in block.branches if b and all(isinstance(n, FromSpec) for n in b))
+            self.reading = ""
             merge = LayerReport(out, block.merge.family, block.merge, outputs[0], y, 0, 0, 0, (), block.loc, inner,
-                                tuple(outputs), sources=tuple(ends))
+                                tuple(outputs), sources=tuple(ends), reads=reads)
             self.layers.append(merge)
             self.shapes.append(y)
             self.register(merge.full_name, out, block.loc)
@@ -404,7 +413,7 @@ class _Walk:
             name=name, kind=block.kind or (block.merge.family if block.merge else "block"), path=path,
             input=x, output=self.shapes[out], first=first + 1, last=len(self.layers),
             merge=block.merge.family if block.merge else "", branches=len(block.branches),
-            identities=len(block.branches) - len(paths),
+            identities=sum(1 for b in block.branches if not b),  # '@name' alone is a reference, not the identity
             params=sum(r.params for r in inside), buffers=sum(r.buffers for r in inside),
             macs=sum(r.macs for r in inside), activations=sum(r.activations for r in inside), loc=block.loc))
         self.register(".".join(inner), out, block.loc)

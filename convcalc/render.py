@@ -387,6 +387,9 @@ def table_rows(report: Report, depth: Optional[int] = None) -> List[Row]:
         open_path = r.path
         if depth is None or len(r.path) <= depth:
             notes = r.notes
+            if r.reads:  # a layer that reads a named tensor, not the row above: say which
+                reads = ", ".join(r.reads)
+                notes = (Note("info", "reads", f"reads {reads}", f"← {reads}"), *notes)
             if r.index == covering:
                 whole = "x".join(map(str, report.spec.input.spatial))
                 notes += (Note("info", "sees-whole-input", f"sees the whole {whole} input from here",
