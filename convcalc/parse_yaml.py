@@ -26,7 +26,7 @@ from .errors import Location, SpecError, did_you_mean
 from .layers import MERGES, lookup
 from .limits import MAX_LAYERS, MAX_NESTING, MAX_SIZE, MAX_SPEC_BYTES
 from .options import OptionError, whole
-from .parse_string import Token, parse_tokens, tokenize
+from .parse_string import ARGUMENT, Token, parse_tokens, tokenize
 from .spec import (
     BlockSpec,
     LayerSpec,
@@ -447,7 +447,7 @@ class _Reader:
         return [RawOption(k.rule.leading, value, self.loc(node), self.loc(node))]
 
 
-_ARG = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_]\w*")
+_ARG = re.compile(rf"{ARGUMENT}|\$[A-Za-z_]\w*")
 
 
 def evaluate(text: str, env: Dict[str, Any], loc: Location) -> Any:
@@ -460,7 +460,7 @@ def evaluate(text: str, env: Dict[str, Any], loc: Location) -> Any:
                             hint=f"this block's args: {', '.join(env) or 'none'}")
         return m.group(1)
 
-    expression = re.sub(r"\$\{([^}]*)\}", r"(\1)", text)
+    expression = re.sub(ARGUMENT, r"(\1)", text)
     expression = re.sub(r"\$([A-Za-z_]\w*)", argument, expression)
     try:
         return _arithmetic(ast.parse(expression.strip(), mode="eval").body, env)

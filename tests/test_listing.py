@@ -190,6 +190,30 @@ def test_mistakes_are_located(text: str, at: str, message: str):
     assert message in e.message
 
 
+@pytest.mark.parametrize("line, message", [
+    ("a" + " " * 30_000, None),  # prose: was 8.5 s
+    ("CONV" + " " * 30_000 + "x1: 3 3x3 filters", None),  # prose too: no number right after the name
+    ("[?] RELU1: " + "a" * 20_000 + "! 5", "is 20,003 characters long"),  # was 30 s
+    ("[?] RELU1: a" + " " * 30_000 + "!", "is 30,002 characters long"),
+    ("[?] CONV1: stride" + " " * 30_000 + "!", "characters long"),
+    ("[?] CONV" + " " * 30_000 + "x1: 3 3x3 filters", "unknown layer"),
+    ("[?] CONV1: " + "1x" * 240 + "1", "cannot tell what"),
+    ("[?] CONV1: stride" + " " * 400 + "2, " + "9" * 90, "cannot tell what"),
+])
+def test_long_lines_are_read_in_linear_time(line: str, message: "str | None"):
+    import time
+
+    text = "[8x8x3] INPUT\n" + line + "\n[8x8x3] RELU9:\n"
+    start = time.perf_counter()
+    try:
+        parse_listing(text, "long.txt")
+        assert message is None
+    except SpecError as e:
+        assert message is not None and message in e.message, e.message
+        assert e.loc is not None and e.loc.line == 2 and len(e.render()) < 1000
+    assert time.perf_counter() - start < 2  # a bound against hangs, not a benchmark
+
+
 def test_a_listing_without_an_input_line_says_what_a_listing_is():
     with pytest.raises(SpecError, match=r"no listing here: expected lines like '\[227x227x3\] INPUT'"):
         parse_listing("Some prose.\nMore prose.\n", "x.txt")
