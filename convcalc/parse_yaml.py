@@ -103,7 +103,7 @@ class _Reader:
             problem = e.problem or e.context or "invalid YAML"
             if e.context and e.context_mark and e.problem:
                 problem += f" ({e.context} at line {e.context_mark.line + 1}, column {e.context_mark.column + 1})"
-            hint = "indent with spaces; YAML does not allow tabs" if "\t" in loc.source else ""
+            hint = "indent with spaces; YAML does not allow tabs" if "\t" in loc.source else _flow_hint(e, loc.source)
             raise SpecError(f"YAML syntax: {problem}", loc, hint) from None
         except yaml.YAMLError as e:
             raise SpecError(f"YAML: {e}", Location(self.file, 1, 1)) from None
@@ -455,6 +455,19 @@ class _Reader:
             raise SpecError(f"{k.name} takes no value, got {value!r}", self.loc(node),
                             hint=f"write '- {kind}' alone")
         return [RawOption(k.rule.leading, value, self.loc(node), self.loc(node))]
+
+
+def _flow_hint(error: yaml.MarkedYAMLError, source: str) -> str:
+    """A block argument inside YAML's [...] or {...}: its braces end the collection unless quoted."""
+    m = re.search(ARGUMENT, source)
+    if m is None or "flow" not in (error.context or ""):
+        return ""
+    start, end = m.start(), m.end()
+    while start > 0 and source[start - 1] not in " \t[{,":  # the whole plain scalar, e.g. conv${w}k3
+        start -= 1
+    while end < len(source) and source[end] not in " \t]},":
+        end += 1
+    return f"inside [...] or {{...}} YAML reads '{{' and '}}' itself: write '{source[start:end]}' in quotes"
 
 
 _ARG = re.compile(rf"{ARGUMENT}|\$[A-Za-z_]\w*")
