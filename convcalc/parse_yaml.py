@@ -36,7 +36,9 @@ from .spec import (
     count_layers,
     kind_names,
     make_layer,
+    SEQUENCE_WORDS,
     parse_shape,
+    reserved_words,
     shape_from_dims,
 )
 from .values import replace
@@ -44,7 +46,7 @@ from .values import replace
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TOP_KEYS = ("name", "title", "reference", "description", "input", "blocks", "layers", "expect", "budget")
 _ITEM_KEYS = ("name", "repeat", "expect")
-_SEQUENCE_KEYS = ("seq", "sequential", "group", "stage")
+_SEQUENCE_KEYS = SEQUENCE_WORDS
 _DEFINITION_KEYS = ("args", "layers", "description")
 _INPUT_KEYS = ("height", "width", "channels")
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
@@ -345,8 +347,13 @@ class _Reader:
 
     def read_definitions(self, node: yaml.Node) -> None:
         for name, (knode, vnode) in self.mapping(node, "'blocks'").items():
-            if lookup(name) is not None or name.lower() in MERGES or name.lower() in _SEQUENCE_KEYS:
-                raise SpecError(f"a block cannot be called '{name}': that is a layer kind", self.loc(knode))
+            if lookup(name) is not None:
+                raise SpecError(f"a block cannot be called '{name}': that is a layer kind", self.loc(knode),
+                                hint="`convcalc kinds` lists the layer kinds and the reserved words")
+            if name.lower() in reserved_words():
+                raise SpecError(f"a block cannot be called '{name}': that is a reserved word, which YAML items use for "
+                                f"merges and chains ({', '.join(reserved_words())})", self.loc(knode),
+                                hint="`convcalc kinds` lists the layer kinds and the reserved words")
             body = self.mapping(vnode, f"block '{name}'")
             for key, (bknode, _) in body.items():
                 if key not in _DEFINITION_KEYS:

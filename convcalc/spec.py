@@ -96,6 +96,22 @@ def kind_names() -> list[str]:
     return sorted(BY_NAME)
 
 
+SEQUENCE_WORDS = ("seq", "sequential", "group", "stage")
+"""YAML item keys that group layers into a chain: ``- seq: [conv64k3p1, relu]``."""
+
+
+def reserved_words() -> Tuple[str, ...]:
+    """YAML item keys that build structure rather than a layer: the merges and the chains.
+
+    A block may not take one of these names (nor a layer kind's): its name is the key of every
+    item that uses it, so a block called 'add' or 'stage' would silently change what every
+    ``- add:`` or ``- stage:`` item of the spec means.
+    """
+    from .layers import MERGES
+
+    return (*MERGES, *SEQUENCE_WORDS)
+
+
 def make_layer(kind: str, options: Sequence[RawOption], loc: Optional[Location]) -> Layer:
     """Validate ``options`` for layer ``kind`` and build its rule, or raise a located SpecError."""
     k = lookup(kind)

@@ -201,6 +201,18 @@ def test_an_unknown_argument_suggests_the_closest():
         assert info.value.hint == "this block's args: filters"
 
 
+@pytest.mark.parametrize("name", ["stage", "group", "residual", "sum", "add", "Seq", "multiply"])
+def test_reserved_block_names_say_they_are_reserved(name):
+    text = f"input: [8, 8, 3]\nblocks:\n  {name}:\n    layers: [relu]\nlayers:\n  - relu\n"
+    with pytest.raises(SpecError) as info:
+        parse_yaml(text, "b.yaml")
+    assert f"a block cannot be called '{name}': that is a reserved word" in info.value.message
+    assert "add, sum, residual, mul, multiply, concat, cat, seq, sequential, group, stage" in info.value.message
+    assert (info.value.loc.line, info.value.loc.column) == (3, 3)
+    with pytest.raises(SpecError, match="that is a layer kind"):
+        parse_yaml(text.replace(name, "conv"), "b.yaml")
+
+
 def test_repeat_is_bounded_before_anything_is_built():
     text = "input: [8, 8, 3]\nlayers:\n  - relu\n    repeat: 1000000000000\n"
     with pytest.raises(SpecError, match="larger than convcalc's limit"):
