@@ -7,12 +7,15 @@ This module imports nothing of ours, so every other module can raise these.
 
 from __future__ import annotations
 
+import re
 from typing import Iterable, Optional
 
 from .values import value
 
 
 CARET_CONTEXT = 60  # characters shown either side of an error's column
+RUN_LIMIT = 120  # longest run of letters (or of spaces) a message or hint shows before cutting it with '…'
+_LONG_RUN = re.compile(rf"[^\s]{{{RUN_LIMIT + 1},}}|[ \t]{{{RUN_LIMIT + 1},}}")
 
 
 @value
@@ -51,6 +54,7 @@ class ConvcalcError(Exception):
     exit_code = 2
 
     def __init__(self, message: str, loc: Optional[Location] = None, hint: str = "") -> None:
+        message, hint = clip(message), clip(hint)
         super().__init__(message)
         self.message = message
         self.loc = loc
@@ -107,6 +111,23 @@ def location_dict(loc: Optional[Location]) -> Optional[dict[str, object]]:
     return {"file": loc.file, "line": loc.line, "column": loc.column}
 
 
+def clip(text: str) -> str:
+    """``text`` with every unbroken run of characters (or of spaces) over RUN_LIMIT cut in its
+    middle with '…', keeping its start and its end (where a path keeps its file name).
+
+    Messages quote what the user wrote; a 20,000-character token or line quoted whole buries
+    the message, and the caret line already shows the place. Cutting runs rather than quoted
+    passages needs no guess at which apostrophes pair up.
+    """
+
+    def cut(m: "re.Match[str]") -> str:
+        run = m.group(0)
+        tail = RUN_LIMIT // 4
+        return f"{run[:RUN_LIMIT - tail]}…{run[-tail:]}"
+
+    return _LONG_RUN.sub(cut, text) if len(text) > RUN_LIMIT else text
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A " — did you mean 'x'?" suffix, or '' when nothing is close.
 
@@ -116,13 +137,16 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     import difflib  # only on the way to an error message
 
     word = word.lower()
-    options = sorted(set(choices))
+    limit = max(1, len(word) // 3)
+    # Lengths further apart than the limit are further apart in edits too: leaving them out
+    # changes no answer and keeps a 50,000-letter word from being compared letter by letter.
+    options = sorted({c for c in choices if abs(len(c) - len(word)) <= limit})
     if not word or not options:
         return ""
     scored = sorted((edit_distance(word, c), sorted(word) != sorted(c),  # a swap beats a new letter
                      -difflib.SequenceMatcher(None, word, c).ratio(), c) for c in options)
     distance, _, _, best = scored[0]
-    return f" — did you mean '{best}'?" if distance <= max(1, len(word) // 3) else ""
+    return f" — did you mean '{best}'?" if distance <= limit else ""
 
 
 def edit_distance(a: str, b: str) -> int:

@@ -30,17 +30,21 @@ from .limits import MAX_LAYERS, MAX_SPEC_BYTES
 from .options import OptionError, read_whole
 from .spec import LayerSpec, NetworkSpec, RawOption, kind_names, make_layer, parse_shape
 
-_LINE = re.compile(r"^(\s*)\[([^\]\n]*)\]\s*([^:\n]*?)\s*(?::\s*(.*?))?\s*$")
-_NAME = re.compile(r"^(.*?)[\s_-]*(\d*)$")
-_BRACKETLESS = re.compile(r"^\s*([A-Za-z][A-Za-z ]*?)\s*\d+\s*:")
+# No pattern here lets two quantifiers take the same characters (a name's trailing spaces were
+# both '[^:]*?' and '\s*'): Python's matcher would try every split, and a 20,000-character
+# line took 30 s. Each pattern starts only where a number or word starts, and a layer line's
+# description is bounded before its phrases are searched (_MAX_DESCRIPTION).
+_ANSWER = re.compile(r"\s*\[([^\]\n]*)\]")  # the rest of the line is split at its first ':' (_split_line)
+_BRACKETLESS = re.compile(r"\s*([A-Za-z](?:[A-Za-z ]*[A-Za-z])?)\s*\d+\s*:")
 _AXES = r"\d+(?:\s*[x×]\s*\d+)*"
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _UNANSWERED = ("", "?", "?x?x?", "??")
+_MAX_DESCRIPTION = 500  # characters; "96 11x11 filters at stride 4, pad 0" is 35
 
 # The listing's phrases for a kind's leading counts, by the rule that reads them.
-_FILTERS = re.compile(rf"(\d+)\s+({_AXES})\s+(?:conv(?:olution(?:al)?)?\s+)?(?:filters?|kernels?)\b", re.I)
-_WINDOW = re.compile(rf"({_AXES})\s+(?:filters?|windows?|kernels?|pool(?:ing)?)\b", re.I)
-_UNITS = re.compile(r"(\d+)\s+(?:hidden\s+)?(?:neurons?|units?|outputs?)\b", re.I)
+_FILTERS = re.compile(rf"(?<!\d)(\d+)\s+({_AXES})\s+(?:conv(?:olution(?:al)?)?\s+)?(?:filters?|kernels?)\b", re.I)
+_WINDOW = re.compile(rf"(?<!\d)({_AXES})\s+(?:filters?|windows?|kernels?|pool(?:ing)?)\b", re.I)
+_UNITS = re.compile(r"(?<!\d)(\d+)\s+(?:hidden\s+)?(?:neurons?|units?|outputs?)\b", re.I)
 
 
 def parse_listing(text: str, file: str = "<listing>") -> NetworkSpec:
@@ -54,11 +58,11 @@ def parse_listing(text: str, file: str = "<listing>") -> NetworkSpec:
         stripped = source.strip()
         if not stripped or stripped.startswith("#"):
             continue
-        m = _LINE.match(source)
-        if m is None:
+        parts = _split_line(source)
+        if parts is None:
             _refuse_bracketless(source, number, file)
             continue
-        indent, shape_text, name, description = m.group(1), m.group(2), m.group(3), m.group(4) or ""
+        indent, shape_text, name, description = parts
         if _is_citation(shape_text, name):
             continue
         at = Location(file, number, len(indent) + 2, source, max(1, len(shape_text)))
@@ -93,11 +97,30 @@ def parse_listing(text: str, file: str = "<listing>") -> NetworkSpec:
     return NetworkSpec(input=input_shape, layers=tuple(layers), name="", title="", origin=file)
 
 
+def _split_line(source: str) -> Optional[Tuple[str, str, str, str]]:
+    """'  [55x55x96] CONV1: 96 11x11 filters' -> ('  ', '55x55x96', 'CONV1', '96 11x11 filters'),
+    or None for a line without a bracket. The name runs to the first ':', the description after it."""
+    m = _ANSWER.match(source)
+    if m is None:
+        return None
+    name, colon, description = source[m.end():].partition(":")
+    return source[:m.start(1) - 1], m.group(1), name.strip(), description.strip() if colon else ""
+
+
+def _kind_word(name: str) -> str:
+    """The name without its number: 'CONV1' and 'FC-6' -> 'CONV', 'FC'; 'MAX POOL 2' -> 'MAX POOL'."""
+    end = len(name)
+    while end and name[end - 1].isdecimal():
+        end -= 1
+    while end and (name[end - 1].isspace() or name[end - 1] in "_-"):
+        end -= 1
+    return name[:end]
+
+
 def _is_citation(shape_text: str, name: str) -> bool:
     """'[Krizhevsky et al. 2012]': words in the brackets, and no layer (or INPUT) after them."""
     words = re.sub(r"[\dx×?\s]", "", shape_text, flags=re.I)
-    m = _NAME.match(name)
-    word = m.group(1) if m else name
+    word = _kind_word(name)
     named = lookup(word) is not None or normalise(word) == "input"
     return bool(words) and not named
 
@@ -112,14 +135,16 @@ def _refuse_bracketless(source: str, number: int, file: str) -> None:
 
 
 def _layer(name: str, at: Location, description: str, desc_at: Location) -> Any:
-    m = _NAME.match(name)
-    assert m is not None
-    word = m.group(1)
+    word = _kind_word(name)
     kind = lookup(word)
     if kind is None:
         raise SpecError(f"unknown layer '{word}'{did_you_mean(normalise(word), kind_names())}",
                         Location(at.file, at.line, at.column, at.source, len(word)),
                         hint="`convcalc kinds` lists every layer kind")
+    if len(description) > _MAX_DESCRIPTION:
+        raise SpecError(f"this description of {kind.name} is {len(description):,} characters long; a listing line "
+                        f"describes its layer in at most {_MAX_DESCRIPTION}", desc_at,
+                        hint="for example: [55x55x96] CONV1: 96 11x11 filters at stride 4, pad 0")
     options, used = _counts(kind.rule, description, desc_at)
     options += _named_options(kind, description, desc_at, used)
     _refuse_unplaced(kind.name, description, desc_at, used)
@@ -180,7 +205,7 @@ def _named_options(kind: Any, description: str, at: Location, used: List[Span]) 
     for name, f in kind.option_fields().items():
         words = "|".join(re.escape(w.replace("_", " ")) for w in sorted((name, *f.metadata["aliases"]), key=len,
                                                                          reverse=True))
-        after = re.compile(rf"\b(?:{words})\b\s*(?:=|:|of)?\s*({_AXES}|same|valid|true|false|\d*\.\d+(?:e-?\d+)?)",
+        after = re.compile(rf"\b(?:{words})\b\s*(?:(?:=|:|of)\s*)?({_AXES}|same|valid|true|false|\d*\.\d+(?:e-?\d+)?)",
                            re.I)
         before = re.compile(rf"\b(\d+)\s+(?:{words})\b", re.I)  # '2 groups'
         matches = [m for m in (*after.finditer(description), *before.finditer(description))
@@ -205,7 +230,7 @@ def _refuse_unplaced(kind: str, description: str, at: Location, used: List[Span]
              for w in (n, *f.metadata["aliases"])}
     for m in _NUMBER.finditer(description):
         if not any(a <= m.start() < b for a, b in used):
-            word = re.search(r"([a-z_]+)\s*(?:=|:|of)?\s*$", description[:m.start()], re.I)
+            word = re.search(r"(?<![a-z_])([a-z_]+)\s*(?:(?:=|:|of)\s*)?$", description[:m.start()], re.I)
             if word and word.group(1).lower() in known:
                 raise SpecError(f"{kind} has no option '{word.group(1)}'", at.shifted(word.start(1), len(word.group(1))),
                                 hint=f"`convcalc kinds` lists the options of {kind}")

@@ -37,7 +37,10 @@ class Token:
 
 
 _SEPARATORS = re.compile(r"(?:\s|,|->|→)+")
-_WORD = re.compile(r"(?:\$\{[^}]*\}|(?!->|→)[^\s,()|])+")  # ${...} (a block argument) stays whole
+# A block argument ${...} stays one word. Its body stops at the next '$' too: with ``[^}]*`` an
+# unclosed '${${${…' rescanned the rest of the line at every '$' (quadratic; 16 s for 100,000).
+ARGUMENT = r"\$\{([^}$]*)\}"  # group 1: the expression
+_WORD = re.compile(rf"(?:{ARGUMENT}|(?!->|→)[^\s,()|])+")
 _REPEAT = re.compile(r"\)\s*(?:[x×*]\s*([0-9]+))?", re.IGNORECASE)
 _VGG_INPUT = re.compile(r"input\s*\(([^)]*)\)", re.IGNORECASE)
 _VGG_CONV = re.compile(r"^conv([0-9]+)-([0-9]+)$", re.IGNORECASE)
@@ -211,12 +214,25 @@ def longest_kind(text: str) -> Optional[str]:
 
     Longest, so that kinds with digits win over a count: ``relu6`` is ReLU6, ``conv2d64k3`` is a
     conv2d with 64 filters, while ``maxpool2s2`` is a maxpool with window 2.
+    One pass that stops once the start is longer than any kind's name, so a 20,000-digit count
+    costs no more than a short one (normalising every prefix was quadratic).
     """
     m = _KIND_CHARS.match(text)
     if m is None:
         return None
     run = m.group(0)
-    return next((run[:n] for n in range(len(run), 0, -1) if normalise(run[:n]) in BY_NAME), None)
+    key, found = "", 0
+    for n, c in enumerate(run, start=1):
+        if c not in "-_":  # what normalise() drops
+            key += c.lower()
+            if len(key) > _LONGEST_KIND:
+                break
+        if key in BY_NAME:
+            found = n
+    return run[:found] or None
+
+
+_LONGEST_KIND = max(map(len, BY_NAME))
 
 
 def _repeat_count(close: Token) -> int:

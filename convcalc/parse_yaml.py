@@ -26,7 +26,7 @@ from .errors import Location, SpecError, did_you_mean
 from .layers import MERGES, lookup
 from .limits import MAX_LAYERS, MAX_NESTING, MAX_SIZE, MAX_SPEC_BYTES
 from .options import OptionError, read_number, tensor_name, whole
-from .parse_string import Token, parse_tokens, tokenize
+from .parse_string import ARGUMENT, Token, parse_tokens, tokenize
 from .spec import (
     BlockSpec,
     FromSpec,
@@ -37,7 +37,10 @@ from .spec import (
     count_layers,
     kind_names,
     make_layer,
+    ITEM_WORDS,
+    SEQUENCE_WORDS,
     parse_shape,
+    reserved_words,
     shape_from_dims,
 )
 from .values import replace
@@ -45,8 +48,8 @@ from .values import replace
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TOP_KEYS = ("name", "title", "reference", "description", "input", "blocks", "layers", "outputs", "expect",
              "budget")
-_ITEM_KEYS = ("name", "repeat", "expect", "from")
-_SEQUENCE_KEYS = ("seq", "sequential", "group", "stage")
+_ITEM_KEYS = ITEM_WORDS
+_SEQUENCE_KEYS = SEQUENCE_WORDS
 _DEFINITION_KEYS = ("args", "layers", "description")
 _INPUT_KEYS = ("height", "width", "channels")
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
@@ -109,7 +112,7 @@ class _Reader:
             problem = e.problem or e.context or "invalid YAML"
             if e.context and e.context_mark and e.problem:
                 problem += f" ({e.context} at line {e.context_mark.line + 1}, column {e.context_mark.column + 1})"
-            hint = "indent with spaces; YAML does not allow tabs" if "\t" in loc.source else ""
+            hint = "indent with spaces; YAML does not allow tabs" if "\t" in loc.source else _flow_hint(e, loc.source)
             raise SpecError(f"YAML syntax: {problem}", loc, hint) from None
         except yaml.YAMLError as e:
             raise SpecError(f"YAML: {e}", Location(self.file, 1, 1)) from None
@@ -406,8 +409,13 @@ class _Reader:
 
     def read_definitions(self, node: yaml.Node) -> None:
         for name, (knode, vnode) in self.mapping(node, "'blocks'").items():
-            if lookup(name) is not None or name.lower() in MERGES or name.lower() in _SEQUENCE_KEYS:
-                raise SpecError(f"a block cannot be called '{name}': that is a layer kind", self.loc(knode))
+            if lookup(name) is not None:
+                raise SpecError(f"a block cannot be called '{name}': that is a layer kind", self.loc(knode),
+                                hint="`convcalc kinds` lists the layer kinds and the reserved words")
+            if name.lower() in reserved_words():
+                raise SpecError(f"a block cannot be called '{name}': that is a reserved word, which YAML items use for "
+                                f"merges and chains ({', '.join(reserved_words())})", self.loc(knode),
+                                hint="`convcalc kinds` lists the layer kinds and the reserved words")
             body = self.mapping(vnode, f"block '{name}'")
             for key, (bknode, _) in body.items():
                 if key not in _DEFINITION_KEYS:
@@ -425,7 +433,7 @@ class _Reader:
         if len(self.expanding) >= MAX_NESTING:
             raise SpecError(f"blocks nested more than {MAX_NESTING} deep", at)
         params = self.mapping(body["args"][1], f"the args of '{kind}'") if "args" in body else {}
-        defaults = {arg: self.substitute(self.value(v), self.loc(v)) for arg, (_, v) in params.items()}
+        defaults = {arg: self.argument(kind, arg, v) for arg, (_, v) in params.items()}
         given = self.mapping(node, f"the args of '{kind}'") if isinstance(node, yaml.MappingNode) else {}
         if not isinstance(node, yaml.MappingNode) and self.value(node) is not None:
             raise SpecError(f"block '{kind}' takes its args as a mapping, e.g. {{{', '.join(params) or 'width'}: 64}}",
@@ -435,7 +443,7 @@ class _Reader:
             if arg not in params:
                 raise SpecError(f"block '{kind}' has no arg '{arg}'{did_you_mean(arg, params)}", self.loc(aknode),
                                 hint=f"its args: {', '.join(params) or 'none'}")
-            env[arg] = self.substitute(self.value(avnode), self.loc(avnode))
+            env[arg] = self.argument(kind, arg, avnode)
         missing = [arg for arg, value in env.items() if value is None]
         if missing:
             raise SpecError(f"block '{kind}' needs the arg '{missing[0]}'", at)
@@ -452,6 +460,14 @@ class _Reader:
             return BlockSpec(only.branches, only.merge, name, kind=kind, loc=only.loc)
         return BlockSpec((tuple(layers),), None, name, kind=kind, loc=at)
 
+    def argument(self, kind: str, arg: str, node: yaml.Node) -> Any:
+        """One arg of a block instance (or its default): a number or a word, as ``$arg`` stands for one."""
+        value = self.substitute(self.value(node), self.loc(node))
+        if isinstance(value, list):
+            raise SpecError(f"arg '{arg}' of block '{kind}' is a list; an arg is one number or word", self.loc(node),
+                            hint=f"for example: - {kind}: {{{arg}: 3}}")
+        return value
+
     def substitute(self, value: Any, loc: Location) -> Any:
         """``$width`` or an expression such as ``$width*4`` becomes a number, inside a block."""
         if isinstance(value, list):
@@ -463,6 +479,8 @@ class _Reader:
     def interpolate(self, text: str, loc: Location) -> str:
         """``conv${width}k3`` in a layer string inside a block: each ``${...}`` or ``$name`` replaced."""
         env = self.arguments(loc)
+        if "${" in _ARG.sub("", text):
+            raise SpecError(f"cannot evaluate '{text}': {_UNCLOSED}", loc)
         return _ARG.sub(lambda m: str(evaluate(m.group(0), env, loc)), text)
 
     def arguments(self, loc: Location) -> Dict[str, Any]:
@@ -508,53 +526,91 @@ class _Reader:
         return [RawOption(k.rule.leading, value, self.loc(node), self.loc(node))]
 
 
-_ARG = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_]\w*")
+def _flow_hint(error: yaml.MarkedYAMLError, source: str) -> str:
+    """A block argument inside YAML's [...] or {...}: its braces end the collection unless quoted."""
+    m = re.search(ARGUMENT, source)
+    if m is None or "flow" not in (error.context or ""):
+        return ""
+    start, end = m.start(), m.end()
+    while start > 0 and source[start - 1] not in " \t[{,":  # the whole plain scalar, e.g. conv${w}k3
+        start -= 1
+    while end < len(source) and source[end] not in " \t]},":
+        end += 1
+    return f"inside [...] or {{...}} YAML reads '{{' and '}}' itself: write '{source[start:end]}' in quotes"
+
+
+_ARG = re.compile(rf"{ARGUMENT}|\$[A-Za-z_]\w*")
 
 
 def evaluate(text: str, env: Dict[str, Any], loc: Location) -> Any:
     """Evaluate ``$width*4 + 1`` or ``${width * 4}``: a block's arguments, numbers, + − × ÷ (exact),
-    // and parentheses — parsed with ``ast`` and walked by hand, never ``eval``."""
+    // and parentheses — parsed with ``ast`` and walked by hand, never ``eval``. Every number on
+    the way is finite and at most LARGEST_VALUE, so no expression can overflow or grow without end."""
 
-    def argument(m: "re.Match[str]") -> str:
-        if m.group(1) not in env:
-            raise SpecError(f"unknown argument '${m.group(1)}'{did_you_mean(m.group(1), env)}", loc,
-                            hint=f"this block's args: {', '.join(env) or 'none'}")
-        return m.group(1)
+    def refuse(why: str) -> SpecError:
+        return SpecError(f"cannot evaluate '{text}': {why}", loc,
+                         hint="arguments support + - * / // and parentheses, e.g. $width*4")
 
-    expression = re.sub(r"\$\{([^}]*)\}", r"(\1)", text)
-    expression = re.sub(r"\$([A-Za-z_]\w*)", argument, expression)
+    expression = re.sub(ARGUMENT, r"(\1)", text)
+    if "${" in expression:
+        raise refuse(_UNCLOSED)
+    expression = re.sub(r"\$([A-Za-z_]\w*)", r"\1", expression)
     try:
-        return _arithmetic(ast.parse(expression.strip(), mode="eval").body, env)
-    except (SyntaxError, ValueError, ZeroDivisionError, RecursionError, MemoryError) as e:
-        raise SpecError(f"cannot evaluate '{text}': {e}", loc,
-                        hint="arguments support + - * / // and parentheses, e.g. $width*4") from None
+        tree = ast.parse(expression.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
+        raise refuse(str(e)) from None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id not in env:
+            raise SpecError(f"cannot evaluate '{text}': no argument '{node.id}'{did_you_mean(node.id, env)}", loc,
+                            hint=f"this block's args: {', '.join(env) or 'none'}")
+    try:
+        return _arithmetic(tree.body, env)
+    except ZeroDivisionError:
+        raise refuse("division by zero") from None
+    except (ValueError, OverflowError, RecursionError) as e:
+        raise refuse(str(e)) from None
+
+
+_UNCLOSED = "a '${' without its '}', or one inside another; write one ${...} per value"
+
+
+LARGEST_VALUE = MAX_SIZE**2
+"""Largest magnitude an argument expression may reach on its way (sizes are at most MAX_SIZE)."""
 
 
 def _arithmetic(node: ast.AST, names: Dict[str, Any]) -> Any:
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        return node.value
+        return _number(node.value)
     if isinstance(node, ast.Name) and node.id in names:
-        return names[node.id]
+        value = names[node.id]
+        return _number(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        value = _arithmetic(node.operand, names)
+        value = _number(_arithmetic(node.operand, names))
         return -value if isinstance(node.op, ast.USub) else value
     if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv)):
-        a, b = _arithmetic(node.left, names), _arithmetic(node.right, names)
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b)):
-            raise ValueError("only numbers can be combined")
+        a, b = _number(_arithmetic(node.left, names)), _number(_arithmetic(node.right, names))
         if isinstance(node.op, ast.Add):
-            return a + b
+            return _number(a + b)
         if isinstance(node.op, ast.Sub):
-            return a - b
+            return _number(a - b)
         if isinstance(node.op, ast.Mult):
-            if abs(a) > MAX_SIZE**2 or abs(b) > MAX_SIZE**2:
-                raise ValueError("numbers too large")
-            return a * b
+            return _number(a * b)  # each at most LARGEST_VALUE, so the product is computed quickly
         if isinstance(node.op, ast.FloorDiv):
-            return a // b
-        exact = Fraction(a) / Fraction(b)
+            return _number(a // b)
+        exact = _number(Fraction(a) / Fraction(b))  # checked before float() could overflow
         return int(exact) if exact.denominator == 1 else float(exact)
     raise ValueError("only numbers, arguments, + - * / // and parentheses are allowed")
+
+
+def _number(value: Any) -> Any:
+    """``value`` if it is a finite number of at most LARGEST_VALUE; else a ValueError saying why."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Fraction)):
+        raise ValueError(f"{value!r} is not a number" if isinstance(value, str) else "only numbers can be combined")
+    if value != value:
+        raise ValueError("not a number (NaN)")
+    if abs(value) > LARGEST_VALUE:  # infinity, or on its way there
+        raise ValueError(f"a number larger than {LARGEST_VALUE:.0e} on the way")
+    return value
 
 
 __all__ = ["parse_yaml", "kind_names"]

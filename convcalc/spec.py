@@ -115,6 +115,26 @@ def kind_names() -> list[str]:
     return sorted(BY_NAME)
 
 
+SEQUENCE_WORDS = ("seq", "sequential", "group", "stage")
+"""YAML item keys that group layers into a chain: ``- seq: [conv64k3p1, relu]``."""
+
+ITEM_WORDS = ("name", "repeat", "expect", "from")
+"""YAML keys an item carries beside its kind: ``name: enc1``, ``from: enc1``, ``repeat: 3``."""
+
+
+def reserved_words() -> Tuple[str, ...]:
+    """YAML item keys that build structure rather than a layer: the merges, the chains, and the
+    keys an item carries beside its kind.
+
+    A block may not take one of these names (nor a layer kind's): its name is the key of every
+    item that uses it, so a block called 'add' or 'stage' would silently change what every
+    ``- add:`` or ``- stage:`` item of the spec means.
+    """
+    from .layers import MERGES
+
+    return (*MERGES, *SEQUENCE_WORDS, *ITEM_WORDS)
+
+
 def make_layer(kind: str, options: Sequence[RawOption], loc: Optional[Location]) -> Layer:
     """Validate ``options`` for layer ``kind`` and build its rule, or raise a located SpecError."""
     k = lookup(kind)

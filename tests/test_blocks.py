@@ -174,6 +174,59 @@ def test_argument_expressions():
         parse_yaml(text.replace("$w*4", "$w + __import__('os').getpid()"))
 
 
+def block_spec(layer: str, given: str = "x: 8", args: str = "x: 4") -> str:
+    return (f"input: [16, 16, 8]\nblocks:\n  b:\n    args: {{{args}}}\n    layers:\n      - {layer}\n"
+            f"layers:\n  - b: {{{given}}}\n")
+
+
+@pytest.mark.parametrize("layer, given, args, message, line", [
+    ("conv${x}k3", "x: [3]", "x: 4", "arg 'x' of block 'b' is a list; an arg is one number or word", 8),
+    ("conv${x}k3", "x: 8", "x: [3, 5]", "arg 'x' of block 'b' is a list", 4),
+    ("conv${-x}k3", "x: abc", "x: 4", "cannot evaluate '${-x}': 'abc' is not a number", 6),
+    ("conv${x + 1}k3", "x: abc", "x: 4", "'abc' is not a number", 6),
+    ("conv${1e308/1e-308}k3", "x: 8", "x: 4", "larger than 1e+18", 6),
+    ("conv${x/0}k3", "x: 8", "x: 4", "division by zero", 6),
+    ("conv${x//0}k3", "x: 8", "x: 4", "division by zero", 6),
+    ("conv${x*x*x*x*x*x*x*x*x*x*x*x*x*x*x*x*x*x*x*x*x*x*x*x}k3", "x: 8", "x: 4", "larger than 1e+18", 6),
+    # YAML's .inf and .nan are not numbers to convcalc (numbers are read from their text)
+    ("conv: {filters: '${x + 1}', kernel: 3}", "x: .inf", "x: 4", "'.inf' is not a number", 6),
+    ("conv: {filters: '${x}', kernel: 3}", "x: .nan", "x: 4", "the string '.nan'", 6),
+    ("conv: {filters: $x, kernel: 3}", "x: 99999999999999999999", "x: 4", "larger than 1e+18", 6),
+    ("conv${2**10}k3", "x: 8", "x: 4", "only numbers, arguments, + - * / // and parentheses", 6),
+    ("conv${${x}}k3", "x: 8", "x: 4", "a '${' without its '}', or one inside another", 6),
+    ("conv${x k3", "x: 8", "x: 4", "a '${' without its '}'", 6),
+    ("conv: {filters: '${${x}}', kernel: 3}", "x: 8", "x: 4", "a '${' without its '}'", 6),
+    ("conv${7/2}k3", "x: 8", "x: 4", "expected a whole number, got the number 3.5", 6),
+    ("relu: null\n        repeat: '${x/3}'", "x: 8", "x: 4", "repeat:", 7),
+])
+def test_block_arguments_that_cannot_be_used_are_located_errors(layer, given, args, message, line):
+    with pytest.raises(SpecError) as info:  # each was an internal error (exit 3) or a misleading message
+        parse_yaml(block_spec(layer, given, args), "b.yaml")
+    assert message in info.value.message, info.value.message
+    assert info.value.loc is not None and info.value.loc.line == line
+
+
+def test_an_unknown_argument_suggests_the_closest():
+    text = block_spec("conv${filtres}k3", "filters: 8", "filters: 4")
+    for written in ("conv${filtres}k3", "conv$filtres", "'conv: {filters: $filtres, kernel: 3}'"[1:-1]):
+        with pytest.raises(SpecError) as info:
+            parse_yaml(text.replace("conv${filtres}k3", written), "b.yaml")
+        assert "no argument 'filtres' — did you mean 'filters'?" in info.value.message, info.value.message
+        assert info.value.hint == "this block's args: filters"
+
+
+@pytest.mark.parametrize("name", ["stage", "group", "residual", "sum", "add", "Seq", "multiply", "from"])
+def test_reserved_block_names_say_they_are_reserved(name):
+    text = f"input: [8, 8, 3]\nblocks:\n  {name}:\n    layers: [relu]\nlayers:\n  - relu\n"
+    with pytest.raises(SpecError) as info:
+        parse_yaml(text, "b.yaml")
+    assert f"a block cannot be called '{name}': that is a reserved word" in info.value.message
+    assert "add, sum, residual, mul, multiply, concat, cat, seqcat, seq, sequential, group, stage, name, repeat, expect, from" in info.value.message
+    assert (info.value.loc.line, info.value.loc.column) == (3, 3)
+    with pytest.raises(SpecError, match="that is a layer kind"):
+        parse_yaml(text.replace(name, "conv"), "b.yaml")
+
+
 def test_repeat_is_bounded_before_anything_is_built():
     text = "input: [8, 8, 3]\nlayers:\n  - relu\n    repeat: 1000000000000\n"
     with pytest.raises(SpecError, match="larger than convcalc's limit"):

@@ -76,6 +76,18 @@ def test_bad_amounts_are_refused(written: str, message: str):
         parse_amount(written, allow_bytes="MB" in written)
 
 
+@pytest.mark.parametrize("written", ["1" + " " * 2000 + "!", "1" + " " * 2000 + "M ±" + " " * 2000 + "!",
+                                     " " * 3000 + "1" + " " * 3000 + "x1"])
+def test_spaces_in_an_amount_cost_linear_time(written: str):
+    import time
+
+    start = time.perf_counter()  # '1<2000 spaces>!' took 15 s: three '\s*' took the same spaces
+    with pytest.raises(SpecError, match="cannot read"):
+        parse_amount(written)
+    assert time.perf_counter() - start < 2  # a bound against hangs, not a benchmark
+    assert parse_amount("  105M ± 1%  ").tolerance == 1_050_000 and parse_amount(" 2 GiB ", allow_bytes=True).bytes
+
+
 def test_integers_are_exact_and_booleans_are_not_numbers():
     assert parse_amount(7).exact
     with pytest.raises(SpecError, match="got the boolean true"):

@@ -144,6 +144,9 @@ def test_kinds_lists_every_kind_with_its_letters():
     assert result.exit_code == 0
     assert "conv (also conv2d, convolution): convolution" in result.stdout
     assert "    kernel [k]:" in result.stdout
+    # the words a block may not be called, which are not layer kinds (issue 11)
+    assert "add, sum, residual: merges the branches" in result.stdout
+    assert "seq, sequential, group, stage: a chain" in result.stdout
 
 
 # --- bad input: a located message, the right exit code, never a traceback ---------------

@@ -87,6 +87,30 @@ def test_billion_laughs_is_refused_quickly(tmp_path):
     assert "more than 20,000 layers" in result.output
 
 
+LISTING = "[8x8x3] INPUT\n"
+
+
+@pytest.mark.parametrize("args, text, codes", [
+    (["table", "8x8x3 conv" + "9" * 20_000], None, (2,)),  # was 8.5 s: every prefix tried as a kind
+    (["table"], NET + "  - cnov" + "x" * 50_000 + "\n", (2,)),  # was > 60 s: did-you-mean on the whole word
+    (["check"], LISTING + "[?] RELU1: " + "a" * 20_000 + "! 5\n", (2,)),  # was 30 s: regex backtracking
+    (["check"], LISTING + "a" + " " * 30_000 + "\n[8x8x3] RELU1:\n", (0,)),  # prose; was 8.5 s
+    (["check"], LISTING + "[?] CONV1: stride" + " " * 30_000 + "!\n", (2,)),
+    (["check"], LISTING + "[?] CONV" + " " * 30_000 + "x1: 3 3x3 filters\n", (2,)),
+    (["check", "vgg16", "--max-params", "1" + " " * 2000 + "!"], None, (2,)),  # was 15 s: cubic
+    (["table", "8x8x3 " + "${" * 100_000], None, (2,)),  # was 16 s
+    (["table"], NET + "  - conv" + "${" * 100_000 + "\n", (2,)),
+])
+def test_long_hostile_lines_finish_quickly_with_a_short_message(tmp_path, args, text, codes):
+    if text is not None:
+        args = [*args, yaml_file(tmp_path, text, "spec.txt" if text.startswith("[") else "spec.yaml")]
+    start = time.perf_counter()
+    result = run(*args)
+    assert time.perf_counter() - start < 2  # a bound against hangs, not a benchmark
+    assert_clean(result, codes=codes)
+    assert max(map(len, result.output.splitlines())) < 400  # the line is quoted around the caret, not whole
+
+
 @pytest.mark.parametrize("depth", [150, 10_000])
 def test_deep_nesting_is_a_located_error(tmp_path, depth):
     # The promise: exit 2 at a located line of the file, no traceback. At 10,000 deep PyYAML

@@ -193,14 +193,17 @@ def test_mistakes_are_located(text: str, at: str, message: str):
 
 
 NINES = "9" * 5000
+NINES_IN_500 = "9" * 450  # a description holds at most 500 characters; numbers in it are cut shorter
 
 
 @pytest.mark.parametrize("text, at, message", [
     # numbers past Python's 4,300-digit limit, and digits that are not ASCII (issue 11, 4)
-    (f"[227x227x3] INPUT\n[55x55x96] CONV1: 96 11x{NINES} filters", "11x", "a number of 5,000 digits"),
-    (f"[227x227x3] INPUT\n[55x55x96] CONV1: {NINES} 11x11 filters", NINES, "a number of 5,000 digits"),
-    (f"[227x227x3] INPUT\n[55x55x96] CONV1: 96 11x11 filters at stride 4x{NINES}", "4x", "a number of 5,000"),
-    (f"[227x227x3] INPUT\n[4096] FC6: {NINES} neurons", NINES, "a number of 5,000 digits"),
+    (f"[227x227x3] INPUT\n[55x55x96] CONV1: 96 11x{NINES_IN_500} filters", "11x", "a number of 450 digits"),
+    (f"[227x227x3] INPUT\n[55x55x96] CONV1: {NINES_IN_500} 11x11 filters", NINES_IN_500, "a number of 450 digits"),
+    (f"[227x227x3] INPUT\n[55x55x96] CONV1: 96 11x11 filters at stride 4x{NINES_IN_500}", "4x", "a number of 450"),
+    (f"[227x227x3] INPUT\n[4096] FC6: {NINES_IN_500} neurons", NINES_IN_500, "a number of 450 digits"),
+    # a description longer than 500 characters is refused as such before any number in it is read
+    (f"[227x227x3] INPUT\n[4096] FC6: {NINES} neurons", NINES, "5,008 characters long"),
     (f"[227x227x3] INPUT\n[55x{NINES}] CONV1: 96 11x11 filters", "55x", "a number of 5,000 digits"),
     (f"[227x{NINES}x3] INPUT", "227x", "a number of 5,000 digits"),
     ("[227x227x3] INPUT\n[55x55x96] CONV1: ９６ 11x11 filters", "９６", "expected a whole number (digits 0-9)"),
@@ -210,6 +213,30 @@ NINES = "9" * 5000
 ])
 def test_numbers_are_read_as_ascii_digits_within_limits(text: str, at: str, message: str):
     test_mistakes_are_located(text, at, message)
+
+
+@pytest.mark.parametrize("line, message", [
+    ("a" + " " * 30_000, None),  # prose: was 8.5 s
+    ("CONV" + " " * 30_000 + "x1: 3 3x3 filters", None),  # prose too: no number right after the name
+    ("[?] RELU1: " + "a" * 20_000 + "! 5", "is 20,003 characters long"),  # was 30 s
+    ("[?] RELU1: a" + " " * 30_000 + "!", "is 30,002 characters long"),
+    ("[?] CONV1: stride" + " " * 30_000 + "!", "characters long"),
+    ("[?] CONV" + " " * 30_000 + "x1: 3 3x3 filters", "unknown layer"),
+    ("[?] CONV1: " + "1x" * 240 + "1", "cannot tell what"),
+    ("[?] CONV1: stride" + " " * 400 + "2, " + "9" * 90, "cannot tell what"),
+])
+def test_long_lines_are_read_in_linear_time(line: str, message: "str | None"):
+    import time
+
+    text = "[8x8x3] INPUT\n" + line + "\n[8x8x3] RELU9:\n"
+    start = time.perf_counter()
+    try:
+        parse_listing(text, "long.txt")
+        assert message is None
+    except SpecError as e:
+        assert message is not None and message in e.message, e.message
+        assert e.loc is not None and e.loc.line == 2 and len(e.render()) < 1000
+    assert time.perf_counter() - start < 2  # a bound against hangs, not a benchmark
 
 
 def test_a_listing_without_an_input_line_says_what_a_listing_is():

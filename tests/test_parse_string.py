@@ -424,6 +424,29 @@ def test_render_caret_positions(text, source, caret):
     assert lines[2] == "  " + caret
 
 
+def test_a_long_line_is_quoted_around_the_caret():
+    text = "8x8x3 " + "relu " * 2000 + "cnov" + "x" * 20_000 + " relu"
+    lines = spec_error(text).render().split("\n")
+    assert lines[0].startswith("error: <string>:1:10007: unknown layer 'cnovxxx")
+    assert len(lines[0]) < 250  # the 20,004-letter word is cut in its middle, not quoted whole
+    assert lines[1].startswith("  …") and lines[1].endswith("…") and len(lines[1]) < 200
+    column = lines[2].index("^")
+    assert lines[1][column:column + 4] == "cnov"  # the caret is still under the word's first letter
+
+
+def test_kind_lookup_stops_at_the_longest_kind_name():
+    import time
+
+    from convcalc.parse_string import longest_kind
+
+    start = time.perf_counter()
+    assert longest_kind("conv" + "9" * 20_000) == "conv"  # was 8.5 s: every prefix normalised
+    with pytest.raises(SpecError, match="larger than convcalc's limit"):
+        parse_string("8x8x3 conv" + "9" * 20_000)
+    assert time.perf_counter() - start < 2  # a bound against hangs, not a benchmark
+    assert (longest_kind("relu6"), longest_kind("maxpool2s2"), longest_kind("conv2d64k3")) == ("relu6", "maxpool", "conv2d")
+
+
 def test_errors_raise_from_none():
     e = spec_error("8x8x3 conv0k3")
     assert e.__cause__ is None and e.__suppress_context__

@@ -399,6 +399,18 @@ def test_hints():
     assert "use a kernel of at most 32" in fails(net("conv: {filters: 8, kernel: 40}"), ShapeError).hint
 
 
+@pytest.mark.parametrize("item, quoted", [
+    ("se: {squeeze: ${c//4}}", "'${c//4}'"),
+    ("seq: [conv${c}k1, relu]", "'conv${c}k1'"),
+])
+def test_an_argument_inside_a_flow_collection_gets_a_hint_to_quote_it(item, quoted):
+    text = f"input: [8, 8, 16]\nblocks:\n  b:\n    args: {{c: 16}}\n    layers:\n      - {item}\nlayers:\n  - b: {{}}\n"
+    e = fails(text)
+    assert e.message.startswith("YAML syntax:") and e.loc.line == 6
+    assert f"write {quoted} in quotes" in e.hint
+    assert "in quotes" not in fails("input: [8, 8, 3]\nlayers: [relu, {conv: {filters: 8}]\n").hint
+
+
 def test_render_shows_the_line_and_a_caret():
     e = fails(net("conv: {filters: 8, kernal: 3}"))
     lines = e.render().split("\n")

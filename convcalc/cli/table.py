@@ -164,3 +164,13 @@ def kinds() -> None:
         for name, f in k.option_fields().items():
             letter = f" [{f.metadata['letter']}]" if f.metadata["letter"] else ""
             click.echo(f"    {name}{letter}: {f.metadata['help']}")
+    from ..layers import MERGES
+    from ..spec import SEQUENCE_WORDS
+
+    merges: dict = {}
+    for word, merge in MERGES.items():
+        merges.setdefault(merge, []).append(word)
+    click.echo("\nReserved words: YAML items that merge branches or chain layers; no block may take these names.")
+    for merge, words in merges.items():
+        click.echo(f"{', '.join(words)}: merges the branches listed under it. {(merge.__doc__ or '').splitlines()[0]}")
+    click.echo(f"{', '.join(SEQUENCE_WORDS)}: a chain of the layers listed under it, under one name")
