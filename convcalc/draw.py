@@ -83,7 +83,20 @@ def block_item(b: BlockReport) -> Item:
 def default_depth(report: Report) -> Optional[int]:
     """Chains are drawn layer by layer; a network with branches, each branching block as one box
     (the blocks style draws a chain; the graph style will draw the branches)."""
-    levels = [b.depth for b in report.blocks if b.merge or b.branches > 1]
+    blocks = {b.full_name: b for b in report.blocks}
+    levels = []
+    for b in report.blocks:
+        if not (b.merge or b.branches > 1):
+            continue
+        # a merge inside a block of a named kind (a 'basic' block holding its 'add') is drawn
+        # as that block: climb while the enclosing block has a kind of its own
+        level = b.depth
+        while level > 0:
+            parent = blocks.get(".".join(b.path[:level]))
+            if parent is None or parent.kind == "block":
+                break
+            level -= 1
+        levels.append(level)
     return min(levels) if levels else None
 
 
@@ -339,13 +352,12 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
     y = MARGIN + 18
     heading = [text(MARGIN, y, f"{title} — input {report.spec.input}", 18, "start", ' font-weight="bold"')]
     y += 20
-    drawn = "every layer" if every_layer else "shape-keeping layers (activation, normalisation, dropout) " \
-                                                 "drawn with the box before them"
-    at = f"blocks collapsed at depth {depth}" if depth is not None else "each layer"
-    heading.append(text(MARGIN, y, f"{t.params:,} params · {t.macs:,} MACs · {at}; {drawn}", TEXT, "start",
-                        ' fill="#444444"'))
+    drawn = "every layer a box" if every_layer else "activation, norm and dropout drawn with the box before"
+    at = f" · blocks collapsed at depth {depth}" if depth is not None else ""
+    sub = f"{t.params:,} params · {t.macs:,} MACs{at} · {drawn}"
+    heading.append(text(MARGIN, y, sub, TEXT, "start", ' fill="#444444"'))
     y += 22
-    widest_row = max(text_width(f"{title} — input {report.spec.input}", 18), 400.0)
+    widest_row = max(text_width(f"{title} — input {report.spec.input}", 18), text_width(sub), 400.0)
     body: List[str] = []
     line_h = TEXT + 3
     for row in rows:

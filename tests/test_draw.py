@@ -80,7 +80,10 @@ def test_geometry_boxes_never_overlap_and_stay_inside(name, options):
         assert 0 <= x1 < x2 <= vw and 0 <= y1 < y2 <= vh
     # labels too: each text's estimated extent lies inside the picture
     for t in root.iter(f"{SVG}text"):
-        assert 0 <= float(t.get("x")) <= vw and 0 <= float(t.get("y")) <= vh
+        x, size = float(t.get("x")), float(t.get("font-size"))
+        w = len(t.text) * size * 0.6  # Helvetica's widest common glyphs are about 0.6 em
+        left = x - (w / 2 if t.get("text-anchor") == "middle" else 0)
+        assert 0 <= left and left + w <= vw and 0 <= float(t.get("y")) <= vh, t.text
     for i, a in enumerate(rects):
         for b in rects[i + 1:]:
             assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
@@ -122,3 +125,15 @@ def test_a_real_renderer_reads_it(tmp_path):
     svg.write_text(blocks_svg(analyse(load("vgg16"))), encoding="utf-8")
     subprocess.run(["rsvg-convert", str(svg), "-o", str(tmp_path / "vgg16.png")], check=True, timeout=60)
     assert (tmp_path / "vgg16.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("name, args", [("vgg16", {}), ("resnet18-macs", {"color": "macs", "labels": "full"})])
+def test_readme_pictures_are_what_the_commands_write(name, args, request):
+    """docs/*.svg, shown in the README, stay what `convcalc draw` writes (rewritten by --update-goldens)."""
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "docs" / f"{name}.svg"
+    svg = blocks_svg(analyse(load(name.split("-")[0])), **args)
+    if request.config.getoption("--update-goldens"):
+        path.write_text(svg, encoding="utf-8")
+    assert path.read_text(encoding="utf-8") == svg, "docs picture is stale; pytest --update-goldens"
