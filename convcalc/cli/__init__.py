@@ -184,6 +184,7 @@ COMMANDS = {
     "conv": "lookup", "pool": "lookup", "fc": "lookup", "solve": "lookup",
     "check": "check", "schema": "check",
     "verify": "verify",
+    "draw": "draw",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 

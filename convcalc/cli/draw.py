@@ -1,0 +1,71 @@
+"""``convcalc draw``: the network as a picture (SVG), drawn from the one analysis result."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import click
+
+from . import cli, warn_if_channels_first
+from .options import input_option
+
+
+@cli.command()
+@click.argument("spec")
+@click.option("--output", "-o", "output", default="-", metavar="FILE.svg", show_default=True,
+              help="Where to write the SVG; '-' is standard output.")
+@click.option("--style", type=click.Choice(["blocks"]), default="blocks", show_default=True,
+              help="blocks: the lecture-figure look, 3-D boxes left to right (a 'graph' style for "
+                   "branching networks and a 'lenet' style of feature-map planes are coming).")
+@click.option("--depth", type=click.IntRange(0, 1000), default=None,
+              help="Draw blocks nested deeper than this as one box each, as `table --depth` collapses "
+                   "them (default: every layer of a chain; each branching block as one box).")
+@click.option("--scale", type=click.Choice(["log", "sqrt", "linear"]), default="log", show_default=True,
+              help="How H, W and C set a box's height, receding side and thickness.")
+@click.option("--color", "color", type=click.Choice(["kind", "macs", "params", "memory"]), default="kind",
+              show_default=True, help="Colour boxes by layer kind, or as a heat map of MACs, params or "
+                                      "activations (memory).")
+@click.option("--labels", type=click.Choice(["shape", "full"]), default="shape", show_default=True,
+              help="Under each box: its output shape, or also what it is, its params and MACs.")
+@click.option("--every-layer", is_flag=True,
+              help="Draw activations, normalisation and dropout as boxes of their own.")
+@click.option("--width", type=click.IntRange(400, 20000), default=1400, show_default=True,
+              help="Picture width in px; longer networks wrap into rows.")
+@input_option
+@click.pass_context
+def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional[int], scale: str, color: str,
+         labels: str, every_layer: bool, width: int, input_shape: Any) -> None:
+    """Draw the network as SVG: each layer's output a 3-D box sized by its shape.
+
+    SPEC is a YAML file, '-' for stdin, a bundled architecture (see `convcalc list`)
+    or a layer string that starts with the input shape. The text in the picture
+    (names, shapes, figures, the conventions) is real SVG text; hover a box for
+    its exact figures.
+
+    \b
+    Examples:
+      convcalc draw lenet5 -o lenet5.svg
+      convcalc draw vgg16 -o vgg16.svg --labels full
+      convcalc draw alexnet --color macs -o alexnet-macs.svg
+      convcalc draw resnet18 --depth 0 -o resnet18.svg
+      convcalc draw "224x224x3 (conv64k3p1 relu)x2 maxpool fc10" > net.svg
+    """
+    from ..draw import blocks_svg
+    from ..engine import analyse
+    from ..load import load
+    from ..spec import with_input
+
+    ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
+    network = with_input(load(spec), input_shape)
+    warn_if_channels_first(network)
+    svg = blocks_svg(analyse(network), depth=depth, scale=scale, color=color, labels=labels, width=width,
+                     every_layer=every_layer)
+    if output == "-":
+        click.echo(svg, nl=False)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(svg)
+    except OSError as e:
+        raise click.BadParameter(f"cannot write '{output}': {e.strerror or e}", param_hint="'-o' / '--output'") \
+            from None

@@ -1,0 +1,452 @@
+"""Report -> SVG: the network drawn as the lecture figures draw it (the ``blocks`` style).
+
+Each drawn layer's output (or each block, collapsed at ``depth`` as the table collapses it) is a
+see-through 3-D box, as in NN-SVG's AlexNet and PlotNeuralNet: height follows H, the receding
+side W and the thickness C, on a stated scale (log by default, so VGG's 224x224x64 and 7x7x512
+both show). Flat vectors (fc outputs) are thin tall bars. Boxes run left to right and wrap
+into rows; runs of identical boxes collapse into one marked ``×N``, so a 1,000-layer chain is
+one picture, drawn in time linear in layers.
+
+Formatting only: every figure on the picture is the engine's (a LayerReport's or a
+BlockReport's params, MACs and activations, the Report's totals); nothing is recomputed here.
+Pure string building; text is real ``<text>`` (selectable, searchable), escaped with saxutils.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
+from xml.sax.saxutils import escape, quoteattr
+
+from .engine import BlockReport, LayerReport, Report
+from .layers import Merge
+from .shape import Shape
+from .values import value
+
+SCALES = ("log", "sqrt", "linear")
+COLORS = ("kind", "macs", "params", "memory")
+LABELS = ("shape", "full")
+
+# Layers that keep their input's shape and carry (almost) no cost are drawn with the box before
+# them, as every lecture figure does: a box per ReLU would double VGG's length and say nothing.
+FOLDED = frozenset({"act", "bn", "dropout", "softmax", "norm", "ln", "gn", "scale"})
+REPEAT_MIN = 5  # this many identical boxes in a row become one box marked ×N (VGG-19's four stay)
+
+FONT = "Helvetica, Arial, sans-serif"
+TEXT = 12  # label size, px
+CHAR = 0.6  # a character's width in ems, for layout (Helvetica's digits are 0.556)
+GAP = 22  # between slots
+MARGIN = 24
+DEPTH = (0.55, 0.42)  # the oblique projection of the receding (W) side, per px of depth
+
+KIND_COLORS: Dict[str, str] = {
+    "input": "#cfcfcf", "conv": "#f6b26b", "dwconv": "#ffd966", "sepconv": "#ffe599", "convt": "#93c47d",
+    "up": "#b6d7a8", "pool": "#e06666", "fc": "#8e7cc3", "linear": "#8e7cc3", "flatten": "#d9d2e9",
+    "bn": "#76a5af", "norm": "#76a5af", "ln": "#76a5af", "gn": "#76a5af", "act": "#d9ead3",
+    "dropout": "#eeeeee", "softmax": "#d5a6bd", "add": "#6fa8dc", "mul": "#6fa8dc", "concat": "#9fc5e8",
+    "attn": "#c27ba0", "tokens": "#a2c4c9", "grid": "#a2c4c9", "cls": "#a2c4c9", "pos": "#a2c4c9",
+}
+# Blocks (and kinds without a colour above) take these in order of appearance.
+EXTRA_COLORS = ("#6fa8dc", "#93c47d", "#c27ba0", "#e69138", "#45818e", "#a64d79", "#6aa84f", "#3d85c6",
+                "#bf9000", "#cc4125", "#674ea7", "#999999")
+HEAT = ("#ffffcc", "#fed976", "#fd8d3c", "#e31a1c", "#800026")  # ColorBrewer YlOrRd
+NONE_COLOR = "#f2f2f2"  # a zero figure on the heat map
+METRICS = {"macs": "MACs", "params": "params", "memory": "activations (output elements)"}
+
+
+@value
+class Item:
+    """One box: a layer's output, a collapsed block, or a run of identical ones."""
+
+    name: str  # the full name, as the table and JSON give it
+    kind: str  # what colours it: the layer's family, or the block's kind
+    label: str  # what it is, as the table's layer column says
+    output: Shape
+    params: int  # the engine's figures for one of them
+    macs: int
+    activations: int
+    input: Shape
+    count: int = 1  # identical boxes in a row it stands for
+    last_name: str = ""  # the last of them, when count > 1
+    folded: Tuple[str, ...] = ()  # shape-keeping layers drawn with it (relu, batchnorm ...)
+
+
+def layer_item(r: LayerReport) -> Item:
+    kind = r.layer.family if not isinstance(r.layer, Merge) else r.layer.family
+    return Item(r.full_name, kind, r.layer.describe(), r.output, r.params, r.macs, r.activations, r.input)
+
+
+def block_item(b: BlockReport) -> Item:
+    return Item(b.full_name, b.kind, b.label, b.output, b.params, b.macs, b.activations, b.input)
+
+
+def default_depth(report: Report) -> Optional[int]:
+    """Chains are drawn layer by layer; a network with branches, each branching block as one box
+    (the blocks style draws a chain; the graph style will draw the branches)."""
+    blocks = {b.full_name: b for b in report.blocks}
+    levels = []
+    for b in report.blocks:
+        if not (b.merge or b.branches > 1):
+            continue
+        # a merge inside a block of a named kind (a 'basic' block holding its 'add') is drawn
+        # as that block: climb while the enclosing block has a kind of its own
+        level = b.depth
+        while level > 0:
+            parent = blocks.get(".".join(b.path[:level]))
+            if parent is None or parent.kind == "block":
+                break
+            level -= 1
+        levels.append(level)
+    return min(levels) if levels else None
+
+
+def drawn_items(report: Report, depth: Optional[int] = None, every_layer: bool = False) -> List[Item]:
+    """The boxes, in order: the input, then each layer (or each block at ``depth``)."""
+    by_path = {(*b.path, b.name): b for b in report.blocks}
+    items = [Item("input", "input", "INPUT", report.spec.input, 0, 0, report.spec.input.elements,
+                  report.spec.input)]
+    shown: Optional[Tuple[str, ...]] = None  # the collapsed block being drawn
+    for r in report.layers:
+        if depth is not None and len(r.path) > depth:
+            key = r.path[:depth + 1]
+            if key == shown:
+                continue
+            block = by_path.get(key)
+            if block is not None:
+                shown = key
+                items.append(block_item(block))
+                continue
+            # a branch (b1, b2 ...) has no block of its own: draw its enclosing block
+            key = r.path[:depth]
+            if key == shown:
+                continue
+            shown = key
+            items.append(block_item(by_path[key]))
+            continue
+        shown = None
+        item = layer_item(r)
+        if not every_layer and item.kind in FOLDED and r.output == r.input and len(items) > 1:
+            last = items[-1]
+            items[-1] = Item(last.name, last.kind, last.label, last.output, last.params, last.macs,
+                             last.activations, last.input, folded=(*last.folded, r.full_name))
+            continue
+        items.append(item)
+    return collapse_repeats(items)
+
+
+def collapse_repeats(items: Sequence[Item]) -> List[Item]:
+    """Runs of at least REPEAT_MIN identical boxes (same kind, label, shapes and figures) become one."""
+    out: List[Item] = []
+    i = 0
+    while i < len(items):
+        j = i + 1
+        key = same(items[i])
+        while j < len(items) and same(items[j]) == key:
+            j += 1
+        if j - i >= REPEAT_MIN:
+            a = items[i]
+            folded = tuple(n for it in items[i:j] for n in it.folded)
+            out.append(Item(a.name, a.kind, a.label, a.output, a.params, a.macs, a.activations, a.input,
+                            count=j - i, last_name=items[j - 1].name, folded=folded))
+        else:
+            out.extend(items[i:j])
+        i = j
+    return out
+
+
+def same(it: Item) -> tuple:
+    return (it.kind, it.label, it.input, it.output, it.params, it.macs, it.activations, len(it.folded))
+
+
+# --- geometry ---------------------------------------------------------------------------
+
+
+def scaled(x: int, top: int, lo: float, hi: float, scale: str) -> float:
+    """``x`` of at most ``top`` as a length from ``lo`` to ``hi`` px on the named scale."""
+    if top <= 1:
+        return hi
+    if scale == "log":
+        return lo + (hi - lo) * math.log(max(x, 1)) / math.log(top)
+    share = math.sqrt(x / top) if scale == "sqrt" else x / top
+    return max(lo, hi * share)
+
+
+@value
+class Box:
+    """A box's size in px: ``w`` thickness (C), ``h`` height (H), ``d`` receding side (W)."""
+
+    w: float
+    h: float
+    d: float
+
+    @property
+    def dx(self) -> float:
+        return self.d * DEPTH[0]
+
+    @property
+    def dy(self) -> float:
+        return self.d * DEPTH[1]
+
+
+def box_sizes(items: Sequence[Item], scale: str) -> List[Box]:
+    spatial = [s for it in items if it.output.spatial for s in it.output.spatial[:2]]
+    top_s = max(spatial, default=1)
+    top_c = max((it.output.channels for it in items if it.output.spatial), default=1)
+    top_v = max((it.output.channels for it in items if not it.output.spatial), default=1)
+    boxes = []
+    for it in items:
+        s = it.output.spatial
+        if not s:  # a flat vector: a thin tall bar, its height the length
+            boxes.append(Box(8, scaled(it.output.channels, top_v, 30, 130, scale), 8))
+            continue
+        w = s[1] if len(s) > 1 else 1
+        boxes.append(Box(scaled(it.output.channels, top_c, 4, 56, scale), scaled(s[0], top_s, 6, 130, scale),
+                         scaled(w, top_s, 5, 100, scale)))
+    return boxes
+
+
+def text_width(text: str, size: float = TEXT) -> float:
+    return len(text) * size * CHAR
+
+
+# --- colours ----------------------------------------------------------------------------
+
+
+def mix(a: str, b: str, t: float) -> str:
+    ra, ga, ba = (int(a[i:i + 2], 16) for i in (1, 3, 5))
+    rb, gb, bb = (int(b[i:i + 2], 16) for i in (1, 3, 5))
+    return "#%02x%02x%02x" % (round(ra + (rb - ra) * t), round(ga + (gb - ga) * t), round(ba + (bb - ba) * t))
+
+
+def heat(share: float) -> str:
+    """A share in [0, 1] on the YlOrRd ramp."""
+    pos = min(max(share, 0.0), 1.0) * (len(HEAT) - 1)
+    i = min(int(pos), len(HEAT) - 2)
+    return mix(HEAT[i], HEAT[i + 1], pos - i)
+
+
+def kind_colors(items: Sequence[Item]) -> Dict[str, str]:
+    colors: Dict[str, str] = {}
+    extra = 0
+    for it in items:
+        if it.kind in colors:
+            continue
+        if it.kind in KIND_COLORS:
+            colors[it.kind] = KIND_COLORS[it.kind]
+        else:
+            colors[it.kind] = EXTRA_COLORS[extra % len(EXTRA_COLORS)]
+            extra += 1
+    return colors
+
+
+def figure(it: Item, metric: str) -> int:
+    return {"macs": it.macs, "params": it.params, "memory": it.activations}[metric]
+
+
+# --- SVG --------------------------------------------------------------------------------
+
+
+def text(x: float, y: float, s: str, size: float = TEXT, anchor: str = "middle", extra: str = "") -> str:
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size:g}" text-anchor="{anchor}"{extra}>'
+            f"{escape(s)}</text>")
+
+
+def box_svg(x: float, y: float, b: Box, fill: str) -> str:
+    """A see-through box: front face at (x, y) w×h, the receding side up and to the right;
+    the hidden edges show through, dashed."""
+    edge = mix(fill, "#000000", 0.55)
+    dx, dy = b.dx, b.dy
+    x2, y2 = x + b.w, y + b.h
+    pts = lambda *p: " ".join(f"{px:.1f},{py:.1f}" for px, py in p)  # noqa: E731
+    hidden = (f'<path d="M{x + dx:.1f},{y2 - dy:.1f} L{x:.1f},{y2:.1f} M{x + dx:.1f},{y2 - dy:.1f} '
+              f'L{x + dx:.1f},{y - dy:.1f} M{x + dx:.1f},{y2 - dy:.1f} L{x2 + dx:.1f},{y2 - dy:.1f}" '
+              f'stroke="{edge}" stroke-width="0.6" stroke-dasharray="2,2" fill="none"/>')
+    return "".join((
+        hidden,
+        f'<polygon points="{pts((x, y), (x + dx, y - dy), (x2 + dx, y - dy), (x2, y))}" '
+        f'fill="{mix(fill, "#ffffff", 0.35)}" fill-opacity="0.7" stroke="{edge}" stroke-width="0.8"/>',
+        f'<polygon points="{pts((x2, y), (x2 + dx, y - dy), (x2 + dx, y2 - dy), (x2, y2))}" '
+        f'fill="{mix(fill, "#000000", 0.15)}" fill-opacity="0.7" stroke="{edge}" stroke-width="0.8"/>',
+        f'<rect x="{x:.1f}" y="{y:.1f}" width="{b.w:.1f}" height="{b.h:.1f}" fill="{fill}" fill-opacity="0.75" '
+        f'stroke="{edge}" stroke-width="0.8"/>',
+    ))
+
+
+def balanced_rows(widths: Sequence[float], inner: float) -> List[List[int]]:
+    """Slots into rows no wider than ``inner``, the rows about equally long (no last row holding
+    one lone box): greedy at ``inner`` to learn how many rows, then greedy again at the total
+    divided by that many, widened until the count holds. Linear in slots per pass."""
+
+    def greedy(limit: float) -> List[List[int]]:
+        rows: List[List[int]] = [[]]
+        x = 0.0
+        for i, w in enumerate(widths):
+            if rows[-1] and x + w > limit:
+                rows.append([])
+                x = 0.0
+            rows[-1].append(i)
+            x += w + GAP
+        return rows
+
+    rows = greedy(inner)
+    if len(rows) == 1:
+        return rows
+    limit = sum(w + GAP for w in widths) / len(rows)
+    while limit < inner:
+        tried = greedy(limit)
+        if len(tried) <= len(rows):
+            return tried
+        limit = min(inner, limit * 1.05)
+    return rows
+
+
+def wrap_words(line: str, width: float, size: float) -> List[str]:
+    words, lines, cur = line.split(" "), [], ""
+    for w in words:
+        if cur and text_width(cur + " " + w, size) > width:
+            lines.append(cur)
+            cur = w
+        else:
+            cur = f"{cur} {w}" if cur else w
+    return lines + ([cur] if cur else [])
+
+
+def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", color: str = "kind",
+               labels: str = "shape", width: int = 1400, every_layer: bool = False) -> str:
+    """The ``blocks`` picture of ``report`` as SVG text. ``depth`` None: the default (each
+    branching block as one box; every layer of a chain)."""
+    from .render import human
+
+    if depth is None:
+        depth = default_depth(report)
+    items = drawn_items(report, depth, every_layer)
+    boxes = box_sizes(items, scale)
+    colors = kind_colors(items)
+    metric_top = max((figure(it, color) for it in items), default=0) if color != "kind" else 0
+
+    def fill_of(it: Item) -> str:
+        if color == "kind":
+            return colors[it.kind]
+        v = figure(it, color)
+        return heat(v / metric_top) if v and metric_top else NONE_COLOR
+
+    def under(it: Item) -> List[str]:
+        lines = [str(it.output) + (f"  ×{it.count}" if it.count > 1 else "")]
+        if labels == "full":
+            each = " each" if it.count > 1 else ""
+            lines += [it.label, f"{human(it.params)} params{each}", f"{human(it.macs)} MACs{each}"]
+        return lines
+
+    # Lay the slots out in rows: each slot as wide as its box or its widest label.
+    inner = max(width - 2 * MARGIN, 200)
+    slots: List[Tuple[float, List[str], str]] = []
+    for it, b in zip(items, boxes):
+        lines = under(it)
+        widest = max([text_width(it.name)] + [text_width(s) for s in lines])
+        slots.append((max(b.w + b.dx, widest), lines, it.name))
+    rows = balanced_rows([w for w, _, _ in slots], inner)
+
+    out: List[str] = []
+    title = report.spec.title or report.spec.name or "network"
+    t = report.totals
+    y = MARGIN + 18
+    heading = [text(MARGIN, y, f"{title} — input {report.spec.input}", 18, "start", ' font-weight="bold"')]
+    y += 20
+    drawn = "every layer a box" if every_layer else "activation, norm and dropout drawn with the box before"
+    at = f" · blocks collapsed at depth {depth}" if depth is not None else ""
+    sub = f"{t.params:,} params · {t.macs:,} MACs{at} · {drawn}"
+    heading.append(text(MARGIN, y, sub, TEXT, "start", ' fill="#444444"'))
+    y += 22
+    widest_row = max(text_width(f"{title} — input {report.spec.input}", 18), text_width(sub), 400.0)
+    body: List[str] = []
+    line_h = TEXT + 3
+    for row in rows:
+        tall = max(boxes[i].h for i in row)
+        rise = max(boxes[i].dy for i in row)
+        below = max(len(slots[i][1]) for i in row)
+        mid = y + line_h + 4 + rise + tall / 2  # the boxes' front faces are centred on this line
+        x = float(MARGIN)
+        for i in row:
+            it, b = items[i], boxes[i]
+            w, lines, _ = slots[i]
+            centre = x + w / 2
+            bx = centre - (b.w + b.dx) / 2
+            by = mid - b.h / 2
+            names = it.name if it.count == 1 else f"{it.name} … {it.last_name}"
+            tip = [f"{names}: {it.label}", f"output {it.output}", f"params {it.params:,}", f"MACs {it.macs:,}",
+                   f"activations {it.activations:,}"]
+            if it.count > 1:
+                tip.append(f"{it.count} identical, figures for each")
+            if it.folded:
+                tip.append("with " + ", ".join(it.folded[:8]) + (" …" if len(it.folded) > 8 else ""))
+            cls = "box input" if it.kind == "input" and i == 0 else "box"
+            body.append(
+                f'<g class="{cls}" data-name={quoteattr(it.name)} data-kind={quoteattr(it.kind)} '
+                f'data-shape="{it.output}" data-params="{it.params}" data-macs="{it.macs}" '
+                f'data-activations="{it.activations}" data-count="{it.count}" '
+                f'data-bbox="{bx:.1f} {by - b.dy:.1f} {b.w + b.dx:.1f} {b.h + b.dy:.1f}">'
+                f"<title>{escape(chr(10).join(tip))}</title>"
+                + box_svg(bx, by, b, fill_of(it))
+                + text(centre, by - b.dy - 5, it.name, TEXT, extra=' class="name"')
+                + "".join(text(centre, mid + b.h / 2 + line_h * (k + 1), s, TEXT if k == 0 else TEXT - 1,
+                               extra=f' class="{"shape" if k == 0 else "figure"}"'
+                               + ("" if k == 0 else ' fill="#555555"'))
+                          for k, s in enumerate(lines))
+                + "</g>")
+            x += w + GAP
+        widest_row = max(widest_row, x - GAP - MARGIN)
+        y = mid + tall / 2 + line_h * below + 24
+
+    # the legend: kinds with swatches, or the heat map's scale
+    full = widest_row + 2 * MARGIN
+    legend: List[str] = []
+    y += 4
+    if color == "kind":
+        x = float(MARGIN)
+        for kind, c in colors.items():
+            w = 14 + 6 + text_width(kind) + 18
+            if x + w > full - MARGIN and x > MARGIN:
+                x = float(MARGIN)
+                y += 20
+            legend.append(f'<rect class="swatch" x="{x:.1f}" y="{y - 11:.1f}" width="14" height="14" fill="{c}" '
+                          f'stroke="{mix(c, "#000000", 0.55)}" stroke-width="0.8"/>')
+            legend.append(text(x + 20, y, kind, TEXT, "start"))
+            x += w
+    else:
+        legend.append('<defs><linearGradient id="heat" x1="0" x2="1" y1="0" y2="0">'
+                      + "".join(f'<stop offset="{k / (len(HEAT) - 1):g}" stop-color="{c}"/>'
+                                for k, c in enumerate(HEAT))
+                      + "</linearGradient></defs>")
+        label = f"{METRICS[color]} per box, linear scale:"
+        lx = MARGIN + text_width(label) + 10
+        legend.append(text(MARGIN, y, label, TEXT, "start"))
+        legend.append(text(lx, y, "0", TEXT, "start"))
+        legend.append(f'<rect class="scale" x="{lx + 14:.1f}" y="{y - 11:.1f}" width="200" height="14" '
+                      f'fill="url(#heat)" stroke="#888888" stroke-width="0.6"/>')
+        legend.append(text(lx + 220, y, f"{human(metric_top)} ({metric_top:,})", TEXT, "start"))
+        legend.append(f'<rect x="{lx + 230 + text_width(f"{human(metric_top)} ({metric_top:,})"):.1f}" '
+                      f'y="{y - 11:.1f}" width="14" height="14" fill="{NONE_COLOR}" stroke="#888888" '
+                      f'stroke-width="0.6"/>')
+        legend.append(text(lx + 250 + text_width(f"{human(metric_top)} ({metric_top:,})"), y, "none", TEXT,
+                           "start"))
+        widest_row = max(widest_row, lx + 290 + text_width(f"{human(metric_top)} ({metric_top:,})") - MARGIN)
+        full = widest_row + 2 * MARGIN
+    y += 24
+
+    scale_text = {"log": "log", "sqrt": "square-root", "linear": "linear"}[scale]
+    conventions = (f"Sizes on a {scale_text} scale: box height follows H, the receding side W, the thickness C; "
+                   f"a flat vector is a thin bar whose height follows its length. "
+                   f"params: weights + biases; MACs: multiply-accumulates of conv, fc and attention layers for "
+                   f"one sample (FLOPs = 2 × MACs); figures are the engine's, as `convcalc table` gives them"
+                   + (f"; ×N marks N identical boxes in a row, figures for each" if any(it.count > 1 for it in items)
+                      else "") + ". Drawn by convcalc.")
+    foot = []
+    for line in wrap_words(conventions, full - 2 * MARGIN, TEXT - 1):
+        foot.append(text(MARGIN, y, line, TEXT - 1, "start", ' class="conventions" fill="#555555"'))
+        y += line_h
+    height = y + MARGIN - line_h + 6
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{full:.0f}" height="{height:.0f}" '
+            f'viewBox="0 0 {full:.0f} {height:.0f}" font-family="{FONT}">\n'
+            f'<rect width="100%" height="100%" fill="#ffffff"/>\n'
+            + "\n".join(heading) + "\n" + "\n".join(body) + "\n" + "\n".join(legend) + "\n" + "\n".join(foot)
+            + "\n</svg>\n")
