@@ -42,6 +42,9 @@ svg.bars { display: block; width: 100%; height: 130px; background: var(--band);
 svg.bars rect.w { fill: var(--work); } svg.bars rect.a { fill: var(--acts); }
 svg.bars rect.band { fill: #e8ecf1; }
 svg.bars rect:hover { fill: var(--ink); }
+.stages { position: relative; height: 15px; overflow: hidden; font-size: 10.5px; color: var(--dim); }
+.stages span { position: absolute; top: 0; overflow: hidden; white-space: nowrap; text-overflow: ellipsis;
+               text-align: center; border-left: 1px solid var(--rule); }
 .axis { display: flex; justify-content: space-between; color: var(--dim); font-size: 11.5px; }
 .top { color: var(--dim); font-size: 12.5px; margin: 4px 0 0; }
 .controls { margin: 6px 0; } .controls button { margin-right: 6px; }
@@ -183,21 +186,51 @@ def notes_cell(row: Row) -> str:
     return f'<td class="notes">{"; ".join(parts)}</td>'
 
 
-def bar_chart(values: List[Tuple[str, int, str]], css: str, bands: List[Tuple[int, int]]) -> str:
-    """One bar per layer in order, as tall as its figure over the largest; ``bands`` shade every
-    other top-level block so a network's stages show. Each bar's title names the layer and its
-    exact figure."""
+Band = Tuple[str, int, int]  # a stage's name, its first and last layer's position (0-based)
+
+
+def stages(report: Report) -> List[Band]:
+    """The blocks the charts name under their bars: the outermost ones, except that a block
+    holding more than half the layers (ResNet-FPN's 'body', ViT's 'encoder') gives way to the
+    blocks inside it. Layers outside any such block (a stem, a head) get no band."""
+    n = len(report.layers)
+    sizes: Dict[Tuple[str, ...], int] = {}
+    for r in report.layers:
+        for level in range(1, len(r.path) + 1):
+            sizes[r.path[:level]] = sizes.get(r.path[:level], 0) + 1
+    bands: List[Band] = []
+    last: Optional[Tuple[str, ...]] = None
+    for i, r in enumerate(report.layers):
+        key = next((r.path[:level] for level in range(1, len(r.path) + 1) if 2 * sizes[r.path[:level]] <= n), None)
+        if key is not None and key == last:
+            bands[-1] = (bands[-1][0], bands[-1][1], i)
+        elif key is not None:
+            bands.append((key[-1], i, i))
+        last = key
+    return bands
+
+
+def bar_chart(values: List[Tuple[str, int, str]], css: str, bands: List[Band]) -> str:
+    """One bar per layer in order, as tall as its figure over the largest, every other stage
+    shaded and the stages named under the bars. Each bar's title names the layer and its exact
+    figure."""
     n = max(1, len(values))
     top = max([v for _, v, _ in values] + [1])
     out = [f'<svg class="bars" viewBox="0 0 {n} 100" preserveAspectRatio="none" role="img">']
-    for first, last in bands:
+    for _, first, last in bands[::2]:
         out.append(f'<rect class="band" x="{first}" y="0" width="{last - first + 1}" height="100"/>')
     for i, (name, v, shown) in enumerate(values):
         if v:
             h = max(100 * v / top, 0.6)  # a figure that is not zero stays visible
             out.append(f'<rect class="{css}" x="{i + 0.1:g}" y="{100 - h:.3f}" width="0.8" height="{h:.3f}">'
                        f'<title>{escape(name)}: {v:,} ({escape(shown)})</title></rect>')
-    out.append("</svg>")
+    out.append('</svg><div class="stages">')
+    for name, first, last in bands:
+        width = 100 * (last - first + 1) / n
+        shown = escape(name) if width >= 3 else ""  # a sliver gets its name on hover only
+        out.append(f'<span style="left:{100 * first / n:.3f}%;width:{width:.3f}%"'
+                   f' title="{escape(name)}: layers {first + 1}-{last + 1}">{shown}</span>')
+    out.append("</div>")
     return "".join(out)
 
 
@@ -269,14 +302,8 @@ def to_html(report: Report, depth: Optional[int] = None, memory_unit: str = "ele
                  f'<td class="shape">{escape(shown_out)}</td>{num(t.counted_params, human(t.counted_params))}'
                  f'{num(t.work, human(t.work))}{num(tn, ts)}<td></td><td></td></tr>')
 
-    # The charts: one bar per layer, the figures the table's.
-    bands: List[Tuple[int, int]] = []
-    seen: Dict[str, Tuple[int, int]] = {}
-    for i, r in enumerate(report.layers):
-        if r.path:
-            first, _ = seen.get(r.path[0], (i, i))
-            seen[r.path[0]] = (first, i)
-    bands = [span for k, span in enumerate(seen.values()) if k % 2 == 0]
+    # The charts: one bar per layer, the figures the table's, over bands naming the stages.
+    bands = stages(report)
     work_values = [(f"{r.index} {r.full_name}", report.work(r), human(report.work(r))) for r in report.layers]
     acts_values = [(f"{r.index} {r.full_name}", *acts_shown(report.counted_activations(r))) for r in report.layers]
     n = len(report.layers)
