@@ -152,6 +152,9 @@ SCRIPT = """
       refold();
     });
   });
+  /* a link may ask for a sorted table: page.html#sort=5 sorts by the 6th column, largest first */
+  var asked = /sort=(\\d+)/.exec(location.hash);
+  if (asked && heads[Number(asked[1])]) heads[Number(asked[1])].click();
   document.body.classList.add('js');
 })();
 """
