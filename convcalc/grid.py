@@ -304,7 +304,7 @@ def svg(lines: Iterable[Line], title: str) -> str:
         text = Text.assemble(*line)
         text.rstrip()
         texts.append(text)
-    width = max([cell_width(t.plain) for t in texts] + [len(title) + 8, 40])
+    width = max([cell_width(t.plain) for t in texts] + [len(title) + 8, 40]) + 1  # a margin at the right
     console = Console(record=True, width=width, file=io.StringIO(), force_terminal=True,
                       color_system="truecolor", highlight=False, soft_wrap=True, legacy_windows=False)
     console.print(Text("\n").join(texts))

@@ -26,6 +26,7 @@ STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
        color: var(--ink); background: #fff; margin: 24px auto; max-width: 1400px; padding: 0 24px; }
 h1 { font-size: 22px; margin: 0 0 4px; }
+h2 small { font-size: 12.5px; font-weight: normal; margin-left: 8px; }
 h2 { font-size: 16px; margin: 28px 0 8px; border-bottom: 1px solid var(--rule); padding-bottom: 4px; }
 .meta { color: var(--dim); margin: 2px 0; }
 code, .mono, td.n, td.shape, td.rf { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
@@ -312,8 +313,7 @@ def to_html(report: Report, depth: Optional[int] = None, memory_unit: str = "ele
     n = len(report.layers)
 
     def chart(title: str, values: List[Tuple[str, int, str]], css: str, total: str) -> str:
-        return (f'<figure><figcaption>{escape(title)} per layer <small>(total {escape(total)}; '
-                f'hover a bar for the layer and its exact figure)</small></figcaption>'
+        return (f'<figure><figcaption>{escape(title)} per layer <small>(total {escape(total)})</small></figcaption>'
                 f'{bar_chart(values, css, bands)}<div class="axis"><span>layer 1</span><span>layer {n}</span></div>'
                 f'<p class="top">largest: {largest(values)}</p></figure>')
 
@@ -349,7 +349,8 @@ def to_html(report: Report, depth: Optional[int] = None, memory_unit: str = "ele
         "".join(f'<div title="{escape(exact)}"><b>{escape(big)}</b><span>{escape(what)}</span></div>'
                 for big, exact, what in summary),
         "</div></header>\n",
-        f'<h2>Where the cost is</h2><div class="charts">',
+        '<h2>Where the cost is <small class="meta">one bar per layer, in order: hover a bar for the layer and '
+        'its exact figure</small></h2><div class="charts">',
         chart(label, work_values, "w", f"{t.work:,}"),
         chart(acts_header, acts_values, "a", f"{tn:,}"),
         "</div>\n",
