@@ -118,11 +118,11 @@ SCRIPT = """
     fold(tr, !tr.classList.contains('folded'));
     refold();
   });
-  document.getElementById('fold-all').addEventListener('click', function () {
-    rows.forEach(function (tr) { if (tr.dataset.id) fold(tr, true); }); refold();
-  });
-  document.getElementById('open-all').addEventListener('click', function () {
-    rows.forEach(function (tr) { if (tr.dataset.id) fold(tr, false); }); refold();
+  [['fold-all', true], ['open-all', false]].forEach(function (which) {
+    var button = document.getElementById(which[0]);  /* absent when the network has no blocks */
+    if (button) button.addEventListener('click', function () {
+      rows.forEach(function (tr) { if (tr.dataset.id) fold(tr, which[1]); }); refold();
+    });
   });
   var heads = Array.prototype.slice.call(document.querySelectorAll('#layers thead th'));
   heads.forEach(function (th, col) {
@@ -354,8 +354,9 @@ def to_html(report: Report, depth: Optional[int] = None, memory_unit: str = "ele
         chart(label, work_values, "w", f"{t.work:,}"),
         chart(acts_header, acts_values, "a", f"{tn:,}"),
         "</div>\n",
-        f'<h2>Layers</h2><div class="controls"><button type="button" id="fold-all">fold all blocks</button>'
-        f'<button type="button" id="open-all">open all blocks</button>'
+        '<h2>Layers</h2><div class="controls">',
+        '<button type="button" id="fold-all">fold all blocks</button>'
+        '<button type="button" id="open-all">open all blocks</button>' if report.blocks else "",
         f'<span class="meta">click a column\'s header to sort by it (the layers alone); "#" restores the order; '
         f'hover a figure for its exact value</span></div>',
         '<table id="layers"><thead><tr><th class="n">#</th><th>name</th><th>layer</th><th class="n">output</th>'

@@ -256,6 +256,17 @@ def test_page_renders_in_chromium(tmp_path: Path):
 
 
 @needs_chromium
+def test_script_runs_without_blocks_in_chromium(tmp_path: Path):
+    html, page = page_of("32x32x3 conv8k3s2 relu fc10")
+    assert not any(a.get("id") == "fold-all" for _, a in page.tags)
+    path = tmp_path / "chain.html"
+    path.write_text(html, encoding="utf-8")
+    done = chromium(tmp_path, "--dump-dom", path.as_uri())
+    assert console_messages(done.stderr) == []
+    assert re.search(r'<body class="[^"]*\bjs\b', done.stdout)
+
+
+@needs_chromium
 def test_script_runs_and_sorts_in_chromium(tmp_path: Path):
     report = analyse(load("vgg16"))
     html, _ = page_of("vgg16")
