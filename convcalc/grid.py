@@ -284,3 +284,28 @@ def write(lines: Iterable[Line], file: IO[str], color: Optional[bool] = None) ->
         texts.append(text)
     console = Console(file=file, highlight=False, soft_wrap=True, force_terminal=color or None)
     console.print(Text("\n").join(texts))  # one print: Rich's per-call overhead is most of the cost
+
+
+def svg(lines: Iterable[Line], title: str) -> str:
+    """The styled lines as an SVG image, by Rich's own exporter (what Rich renders, it can draw).
+
+    The image is as wide as the widest line, so nothing wraps. Rich's template asks a CDN for its
+    font; those ``@font-face`` rules are left out so the file never reaches for the network (it
+    uses Fira Code when installed, else the viewer's monospace).
+    """
+    import io
+    import re
+
+    from rich.console import Console
+    from rich.text import Text
+
+    texts = []
+    for line in lines:
+        text = Text.assemble(*line)
+        text.rstrip()
+        texts.append(text)
+    width = max([cell_width(t.plain) for t in texts] + [len(title) + 8, 40]) + 1  # a margin at the right
+    console = Console(record=True, width=width, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", highlight=False, soft_wrap=True, legacy_windows=False)
+    console.print(Text("\n").join(texts))
+    return re.sub(r"@font-face\s*\{[^}]*\}\s*", "", console.export_svg(title=title))

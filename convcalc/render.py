@@ -2,7 +2,8 @@
 
 Rounding happens here and only here: tables show human units (``61.1M``), JSON and CSV the exact
 integers. Each format imports what it needs when it is asked for (json, csv; Rich only to colour
-a table on a terminal, in grid.py), so every command starts fast.
+a table on a terminal or draw it as SVG, in grid.py), so every command starts fast. The HTML
+report is formatted in html_report.py from the same rows and helpers.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .shape import Shape
 from .values import fields, replace, value
 
 SCHEMA_VERSION = 1
-FORMATS = ("table", "json", "csv", "markdown")
+FORMATS = ("table", "json", "csv", "markdown", "html", "svg")
 MEMORY_UNITS = ("elements", "bytes")  # the table's and Markdown's activation column (--memory)
 # What that column is called: it counts activations, not every byte a layer needs (no weights).
 MEMORY_HEADERS = {"table": {"elements": "act. elems", "bytes": "act. bytes"},  # short: 80 columns are tight
@@ -413,6 +414,13 @@ def print_table(report: Report, file: Optional[IO[str]] = None, width: Optional[
     out = file if file is not None else sys.stdout
     if width is None:
         width = grid.terminal_width(out)
+    grid.write(table_lines(report, width, depth, rf, memory_unit), out, color)
+
+
+def table_lines(report: Report, width: Optional[int] = None, depth: Optional[int] = None, rf: bool = False,
+                memory_unit: str = "elements") -> List[grid.Line]:
+    """The table's styled lines (title, rows, totals, footer, warnings): written as text by
+    ``print_table`` and drawn as an image by ``to_svg``, so both show the same table."""
     spec = report.spec
     acts = MEMORY_HEADERS["table"][memory_unit]
 
@@ -457,19 +465,40 @@ def print_table(report: Report, file: Optional[IO[str]] = None, width: Optional[
     for r, n in report.warnings:
         where = f" ({r.loc})" if r.loc else ""
         lines += grid.paragraph(f"warning: layer {r.index} '{r.full_name}'{where}: {n.text}", "yellow", width)
-    grid.write(lines, out, color)
+    return lines
+
+
+def to_svg(report: Report, width: Optional[int] = None, depth: Optional[int] = None, rf: bool = False,
+           memory_unit: str = "elements") -> str:
+    """The text table as an SVG image (for slides and READMEs), drawn by Rich's own exporter."""
+    title = report.spec.title or report.spec.name or "network"
+    lines = table_lines(report, width, depth, rf, memory_unit)
+    if width is None:  # an image as wide as the table: the prose under it wraps at the table's edge
+        rule = max(len(text) for text in grid.text_lines(lines) if text and set(text) == {"─"})
+        lines = table_lines(report, max(rule, 60), depth, rf, memory_unit)
+    return grid.svg(lines, f"convcalc table: {title}")
 
 
 def render(report: Report, fmt: str, file: Optional[IO[str]] = None, width: Optional[int] = None,
            color: Optional[bool] = None, depth: Optional[int] = None, rf: bool = False,
            memory_unit: str = "elements") -> None:
-    """``memory_unit`` chooses the table's and Markdown's activation column; JSON and CSV carry both."""
+    """``memory_unit`` chooses the activation column of the table, Markdown, HTML and SVG; JSON and
+    CSV carry both. HTML always has the receptive fields, and opens blocks deeper than ``depth``
+    folded."""
     if fmt == "table":
         print_table(report, file, width, color, depth, rf, memory_unit)
         return
     out = file if file is not None else sys.stdout
     if fmt == "json":
         write_json(report, out)
+        return
+    if fmt == "html":
+        from .html_report import to_html
+
+        out.write(to_html(report, depth, memory_unit))
+        return
+    if fmt == "svg":
+        out.write(to_svg(report, width, depth, rf, memory_unit))
         return
     out.write(to_csv(report) if fmt == "csv" else to_markdown(report, memory_unit))
 

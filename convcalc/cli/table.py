@@ -40,8 +40,10 @@ Exit codes: 0 ok, 1 a check failed (--strict), 2 bad input or usage,
 
 @cli.command(epilog=CONVENTIONS_HELP)
 @click.argument("spec")
-@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table",
-              show_default=True, help="Output format; json and csv carry exact integers.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv", "markdown", "html", "svg"]),
+              default="table", show_default=True,
+              help="Output format; json and csv carry exact integers; html is one self-contained page "
+                   "(sortable, foldable, cost charts); svg is the table as an image.")
 @counting_options
 @click.option("--memory", "memory_unit", type=click.Choice(["elements", "bytes"]), default="elements",
               show_default=True, help="The activations column of the table and Markdown: output elements, or "
@@ -66,6 +68,8 @@ def table(ctx: click.Context, spec: str, fmt: str, dtype: str, batch: int, rf: b
     Examples:
       convcalc table vgg16
       convcalc table alexnet --format json
+      convcalc table resnet18 --format html > resnet18.html
+      convcalc table vgg16 --format svg > vgg16.svg
       convcalc table "227x227x3 conv96k11s4 maxpool3s2 lrn conv256k5p2 fc4096"
       convcalc table "224x224x3 (conv64k3p1 relu)x2 maxpool fc10" --count flops --rf
       convcalc table resnet50 --depth 1
