@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 from typing import List, Optional, Tuple
 
 from click.testing import CliRunner
 
-from convcalc.cli import cli
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's convcalc, installed or not
+from convcalc.cli import cli  # noqa: E402
 
 # (label, arguments, standard input)
 CASES: List[Tuple[str, List[str], Optional[str]]] = [
