@@ -1057,25 +1057,31 @@ class PositionLinear:
 
 
 @dataclass(frozen=True)
-class LayerScale:
-    """A learned γ per channel multiplies every value of its channel; nothing is summed: 0 MACs."""
+class Learned:
+    """A layer that keeps one learned array and nothing else (layer scale, class token, position
+    embedding): its length is the parameter count."""
 
-    gamma: "array[float]" = field(repr=False)
-
-    @classmethod
-    def random(cls, rng: random.Random, channels: int) -> "LayerScale":
-        return cls(uniform(channels, rng))
-
-    @property
-    def params(self) -> int:
-        return len(self.gamma)
+    values: "array[float]" = field(repr=False)
 
     buffers = 0
 
+    @classmethod
+    def random(cls, rng: random.Random, count: int) -> "Learned":
+        return cls(uniform(count, rng))
+
+    @property
+    def params(self) -> int:
+        return len(self.values)
+
+
+@dataclass(frozen=True)
+class LayerScale(Learned):
+    """A learned γ per channel multiplies every value of its channel; nothing is summed: 0 MACs."""
+
     def __call__(self, x: Tensor) -> Result:
-        if x.channels != len(self.gamma):
-            raise ValueError(f"layer scale of {len(self.gamma)} channels got {x.shape=}")
-        return Result(Tensor(x.shape, [v * self.gamma[c] for c in range(x.channels) for v in x.channel(c)]))
+        if x.channels != len(self.values):
+            raise ValueError(f"layer scale of {len(self.values)} channels got {x.shape=}")
+        return Result(Tensor(x.shape, [v * self.values[c] for c in range(x.channels) for v in x.channel(c)]))
 
 
 @dataclass(frozen=True)
@@ -1108,50 +1114,26 @@ class ToGrid(Weightless):
 
 
 @dataclass(frozen=True)
-class ClassToken:
+class ClassToken(Learned):
     """A learned token of C values put before the sequence: ``(C, L) → (C, L + 1)``."""
 
-    token: "array[float]" = field(repr=False)
-
-    @classmethod
-    def random(cls, rng: random.Random, channels: int) -> "ClassToken":
-        return cls(uniform(channels, rng))
-
-    @property
-    def params(self) -> int:
-        return len(self.token)
-
-    buffers = 0
-
     def __call__(self, x: Tensor) -> Result:
-        if len(x.spatial) != 1 or x.channels != len(self.token):
-            raise ValueError(f"a class token of {len(self.token)} channels needs a sequence of them, got {x.shape=}")
+        if len(x.spatial) != 1 or x.channels != len(self.values):
+            raise ValueError(f"a class token of {len(self.values)} channels needs a sequence of them, got {x.shape=}")
         out: List[float] = []
         for c in range(x.channels):
-            out += [self.token[c], *x.channel(c)]
+            out += [self.values[c], *x.channel(c)]
         return Result(Tensor((x.channels, x.spatial[0] + 1), out))
 
 
 @dataclass(frozen=True)
-class PositionEmbedding:
+class PositionEmbedding(Learned):
     """A learned table added to the input, one value per element; additions are not MACs."""
 
-    table: "array[float]" = field(repr=False)
-
-    @classmethod
-    def random(cls, rng: random.Random, elements: int) -> "PositionEmbedding":
-        return cls(uniform(elements, rng))
-
-    @property
-    def params(self) -> int:
-        return len(self.table)
-
-    buffers = 0
-
     def __call__(self, x: Tensor) -> Result:
-        if len(x.data) != len(self.table):
-            raise ValueError(f"a position embedding of {len(self.table)} values got {x.shape=}")
-        return Result(Tensor(x.shape, list(map(add, x.data, self.table))))
+        if len(x.data) != len(self.values):
+            raise ValueError(f"a position embedding of {len(self.values)} values got {x.shape=}")
+        return Result(Tensor(x.shape, list(map(add, x.data, self.values))))
 
 
 @dataclass(frozen=True)

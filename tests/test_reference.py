@@ -525,7 +525,7 @@ def live(layer_factory, x: Tensor) -> None:
     layer = layer_factory()
     base = layer(x).output.data
     names = ("weight", "bias", "gamma", "beta", "mean", "var", "in_weight", "out_weight", "in_bias", "out_bias",
-             "token", "table")
+             "values")
     arrays = [a for a in (getattr(layer, n, None) for n in names) if a is not None]
     assert sum(map(len, arrays)) == layer.params + layer.buffers
     for a in arrays:
