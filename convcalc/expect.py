@@ -478,16 +478,22 @@ def layer_hint(report: Any, r: Any, e: Expectation) -> str:
         return f"{e.text} is the weights alone: you left out the {r.biases:,} bias terms (one per {per})"
     weights = r.params - r.biases
     positions = r.output.elements // r.output.channels if r.output.channels else 0
-    if e.quantity == "macs":
-        if r.macs and expected.holds(2 * r.macs):
-            return f"{e.text} is the FLOPs (2 per multiply-accumulate); MACs count each multiply-add once"
-        if weights and positions > 1 and r.macs == weights * positions and expected.holds(weights):
-            return (f"{e.text} is the weight count; each weight is used once at every one of the "
-                    f"{positions:,} output positions")
-    if e.quantity == "flops" and r.macs and expected.holds(r.macs):
+    if (e.quantity == "macs" and weights and positions > 1 and r.macs == weights * positions
+            and expected.holds(weights) and not expected.holds(2 * r.macs)):
+        return (f"{e.text} is the weight count; each weight is used once at every one of the "
+                f"{positions:,} output positions")
+    return _work_or_memory_hint(report, e, expected, r.macs, r.activations)
+
+
+def _work_or_memory_hint(report: Any, e: Expectation, expected: Amount, macs: int, activations: int) -> str:
+    """MACs written as FLOPs or the other way round, and memory in the wrong unit: the same
+    mistakes for a layer and for the whole network."""
+    if e.quantity == "macs" and macs and expected.holds(2 * macs):
+        return f"{e.text} is the FLOPs (2 per multiply-accumulate); MACs count each multiply-add once"
+    if e.quantity == "flops" and macs and expected.holds(macs):
         return f"{e.text} is the MACs; a multiply-accumulate is 2 FLOPs"
     if e.quantity == "memory":
-        return _memory_hint(report, e, expected, r.activations)
+        return _memory_hint(report, e, expected, activations)
     return ""
 
 
@@ -633,13 +639,7 @@ def _network_hint(report: Any, e: Expectation) -> str:
     assert isinstance(expected, Amount)
     if e.quantity == "params" and t.biases and expected.holds(t.params - t.biases):
         return f"{e.text} is the weights alone: you left out the {t.biases:,} bias terms (`--no-bias` counts so)"
-    if e.quantity == "macs" and t.macs and expected.holds(t.flops):
-        return f"{e.text} is the FLOPs (2 per multiply-accumulate); MACs count each multiply-add once"
-    if e.quantity == "flops" and t.macs and expected.holds(t.macs):
-        return f"{e.text} is the MACs; a multiply-accumulate is 2 FLOPs"
-    if e.quantity == "memory":
-        return _memory_hint(report, e, expected, t.activations)
-    return ""
+    return _work_or_memory_hint(report, e, expected, t.macs, t.activations)
 
 
 def _check_budget(report: Any, limit: Limit) -> Outcome:
