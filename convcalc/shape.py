@@ -131,9 +131,15 @@ def channels_first_note(dims: Sequence[int]) -> str:
     ``3x32x32`` would be an input 3 high and 32 wide with 32 channels. The rule: at least three
     sizes, the first at most 4 (gray, RGB, RGBA, a few planes), and the others either all equal
     and at least 8 and 4 times the first (``3x32x32``, ``1x28x28``), or all at least 32 with the
-    first at most 3 (``3x480x640``). A real feature map that tall and thin is rare; a note never
-    changes a number, it only says how the shape was read.
+    first at most 3 (``3x480x640``). A real feature map that tall and thin is rare. Two equal
+    sizes of 8 or more (``32x32``) are most likely an image written without its channels: the
+    note says it reads as a 1-D signal. A note never changes a number, it only says how the
+    shape was read.
     """
+    if len(dims) == 2 and dims[0] == dims[1] >= 8:  # '32x32': an image without its channel count?
+        return (f"{dims[0]}x{dims[1]} is read as a 1-D signal {dims[0]} long with {dims[1]} channels "
+                f"(sizes first, channels last); a {dims[0]}x{dims[1]} image with one channel is "
+                f"{dims[0]}x{dims[1]}x1")
     if len(dims) < 3:
         return ""
     first, rest = dims[0], list(dims[1:])

@@ -317,7 +317,8 @@ def test_each_command_help_shows_only_what_applies_to_it():
 @pytest.mark.parametrize("dims, warned", [
     ((3, 32, 32), True), ((1, 28, 28), True), ((3, 480, 640), True), ((4, 16, 16), True),
     ((32, 32, 3), False), ((224, 224, 3), False), ((4, 4, 512), False), ((1, 1, 1024), False),
-    ((8, 64, 64), False), ((1, 13, 256), False), ((3, 8, 8), False), ((32, 32), False), ((4096,), False),
+    ((8, 64, 64), False), ((1, 13, 256), False), ((3, 8, 8), False), ((32, 16), False), ((4, 4), False),
+    ((4096,), False),
 ])
 def test_the_channels_first_rule(dims, warned):
     from convcalc.shape import channels_first_note
@@ -327,6 +328,17 @@ def test_the_channels_first_rule(dims, warned):
     if warned:
         meant = "x".join(map(str, (*dims[1:], dims[0])))
         assert note.endswith(f"did you mean {meant}?") and "channels-first" in note
+
+
+def test_two_equal_sizes_say_they_read_as_a_signal():
+    """'32x32' is a 1-D signal 32 long with 32 channels, as written: most likely an image without
+    its channel count, so the note says how it was read and what an image would be."""
+    from convcalc.shape import channels_first_note
+
+    assert channels_first_note((32, 32)) == ("32x32 is read as a 1-D signal 32 long with 32 channels (sizes first, "
+                                             "channels last); a 32x32 image with one channel is 32x32x1")
+    data = json.loads(run("conv", "32x32", "-n", "10", "-k", "5", "--format", "json").stdout)
+    assert data["notes"][0]["code"] == "one-axis"
 
 
 CF = "3x32x32 looks channels-first (C×H×W, as PyTorch prints shapes)"

@@ -116,7 +116,8 @@ def run_lookup(ctx: click.Context, kind: str, shape: str, options: List[Tuple[st
 
         data = result.to_dict()
         if read_as:
-            data["notes"] = [{"level": "warning", "code": "channels-first", "text": read_as}, *data["notes"]]
+            code = "channels-first" if len(x.dims) > 2 else "one-axis"  # '32x32': a 1-D signal, as written
+            data["notes"] = [{"level": "warning", "code": code, "text": read_as}, *data["notes"]]
         # One document: what --strict fails on is in it, so no error document follows.
         click.echo(json.dumps({**data, "strict": strict, "failures": failures}, indent=2, ensure_ascii=False))
         ctx.meta["convcalc.json_errors"] = False
