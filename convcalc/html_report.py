@@ -20,6 +20,7 @@ from .render import (MEMORY_HEADERS, Row, activation_figure, count_label, footer
                      table_rows)
 
 STYLE = """
+.diagram svg { max-width: 100%; height: auto; border: 1px solid #e5e5e5; }
 :root { color-scheme: light; --ink: #1f2328; --dim: #656d76; --rule: #d0d7de; --band: #f6f8fa;
         --work: #3b6fb6; --acts: #d17a22; --warn: #9a6700; }
 * { box-sizing: border-box; }
@@ -243,6 +244,13 @@ def largest(values: List[Tuple[str, int, str]], k: int = 3) -> str:
     return " · ".join(f"{escape(name)} {escape(shown)}" for name, _, shown in ranked)
 
 
+def diagram(report: Report) -> str:
+    """The blocks picture of ``convcalc draw``, inline: the same SVG, scaled to the page."""
+    from .draw import blocks_svg
+
+    return blocks_svg(report)
+
+
 def to_html(report: Report, depth: Optional[int] = None, memory_unit: str = "elements") -> str:
     """The page. Blocks nested deeper than ``depth`` start folded (all open when None)."""
     spec = report.spec
@@ -349,6 +357,9 @@ def to_html(report: Report, depth: Optional[int] = None, memory_unit: str = "ele
         "".join(f'<div title="{escape(exact)}"><b>{escape(big)}</b><span>{escape(what)}</span></div>'
                 for big, exact, what in summary),
         "</div></header>\n",
+        '<h2>Diagram <small class="meta">each box a layer\'s or block\'s output, sized by H, W and C on a log '
+        'scale (<code>convcalc draw</code>); hover a box for its exact figures</small></h2>',
+        f'<div class="diagram">{diagram(report)}</div>\n',
         '<h2>Where the cost is <small class="meta">one bar per layer, in order: hover a bar for the layer and '
         'its exact figure</small></h2><div class="charts">',
         chart(label, work_values, "w", f"{t.work:,}"),

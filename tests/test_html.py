@@ -281,3 +281,16 @@ def test_script_runs_and_sorts_in_chromium(tmp_path: Path):
     shown = [int(a["data-index"]) for a, _ in dom.rows if "data-index" in a]
     work = [report.work(report.layers[i - 1]) for i in shown]
     assert work == sorted(work, reverse=True) and len(shown) == len(report.layers)
+
+
+def test_the_diagram_is_inline_and_is_the_draw_commands():
+    """The report carries `convcalc draw`'s picture itself (no file beside it): the same boxes."""
+    from convcalc.draw import blocks_svg
+    from convcalc.html_report import to_html
+
+    report = analyse(load("resnet18"))
+    html = to_html(report)
+    start = html.index('<div class="diagram">') + len('<div class="diagram">')
+    svg = html[start:html.index("</svg>", start) + len("</svg>")]
+    assert svg.strip() == blocks_svg(report).strip()
+    assert svg.count('class="box"') >= 10

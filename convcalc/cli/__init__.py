@@ -171,6 +171,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
       convcalc conv 227x227x3 -n 96 -k 11 -s 4      # one layer, with the working
       convcalc solve --in 32 -k 5 -s 2 --out 16     # P = ?
       convcalc check homework.txt specs/*.convnet.yaml
+      convcalc draw vgg16 -o vgg16.svg                # the lecture-figure picture
+      convcalc table unet --input 508x508x1 --format html > unet.html
     """
     ctx.meta["convcalc.debug"] = debug
 
