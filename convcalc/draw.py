@@ -311,6 +311,22 @@ def wrap_words(line: str, width: float, size: float) -> List[str]:
     return lines + ([cur] if cur else [])
 
 
+# What the figures on every picture mean; each style adds what its shapes mean before it.
+COSTS = ("params: weights + biases; MACs: multiply-accumulates of conv, fc and attention layers for "
+         "one sample (FLOPs = 2 × MACs); figures are the engine's, as `convcalc table` gives them")
+
+
+def footer(conventions: str, full: float, y: float) -> Tuple[List[str], float]:
+    """The conventions line(s) at the bottom, wrapped to the picture's width from baseline ``y``;
+    and the picture's height below them."""
+    line_h = TEXT + 3
+    foot = []
+    for line in wrap_words(conventions, full - 2 * MARGIN, TEXT - 1):
+        foot.append(text(MARGIN, y, line, TEXT - 1, "start", ' class="conventions" fill="#555555"'))
+        y += line_h
+    return foot, y + MARGIN - line_h + 6
+
+
 def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", color: str = "kind",
                labels: str = "shape", width: int = 1400, every_layer: bool = False) -> str:
     """The ``blocks`` picture of ``report`` as SVG text. ``depth`` None: the default (each
@@ -435,16 +451,10 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
 
     scale_text = {"log": "log", "sqrt": "square-root", "linear": "linear"}[scale]
     conventions = (f"Sizes on a {scale_text} scale: box height follows H, the receding side W, the thickness C; "
-                   f"a flat vector is a thin bar whose height follows its length. "
-                   f"params: weights + biases; MACs: multiply-accumulates of conv, fc and attention layers for "
-                   f"one sample (FLOPs = 2 × MACs); figures are the engine's, as `convcalc table` gives them"
+                   f"a flat vector is a thin bar whose height follows its length. " + COSTS
                    + (f"; ×N marks N identical boxes in a row, figures for each" if any(it.count > 1 for it in items)
                       else "") + ". Drawn by convcalc.")
-    foot = []
-    for line in wrap_words(conventions, full - 2 * MARGIN, TEXT - 1):
-        foot.append(text(MARGIN, y, line, TEXT - 1, "start", ' class="conventions" fill="#555555"'))
-        y += line_h
-    height = y + MARGIN - line_h + 6
+    foot, height = footer(conventions, full, y)
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{full:.0f}" height="{height:.0f}" '
             f'viewBox="0 0 {full:.0f} {height:.0f}" font-family="{FONT}">\n'
             f'<rect width="100%" height="100%" fill="#ffffff"/>\n'
