@@ -40,7 +40,7 @@ LINE_H = TEXT + 3
 OPERATIONS: Dict[str, str] = {
     "conv": "Convolutions", "dwconv": "Depthwise convolutions", "sepconv": "Separable convolutions",
     "convt": "Transposed convolutions", "fc": "Full connection", "linear": "Full connection",
-    "flatten": "Flatten", "up": "Upsampling", "pool": "Pooling",
+    "flatten": "Flatten", "up": "Upsampling",
 }
 
 
@@ -171,7 +171,7 @@ def window_svg(prev: Tuple[float, float, Stack, Item], this: Tuple[float, float,
             f'L{ux:.1f},{uy + uh:.1f}" {line} fill="none"/></g>')
 
 
-def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "sqrt", color: str = "kind",
+def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", color: str = "kind",
               labels: str = "shape", width: int = 1400, every_layer: bool = False) -> str:
     """The ``lenet`` picture of ``report`` as SVG text; the arguments are ``blocks_svg``'s."""
     from .render import human
