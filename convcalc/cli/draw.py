@@ -61,8 +61,8 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
     network = with_input(load(spec), input_shape)
     warn_if_channels_first(network)
-    svg = (lenet_svg if style == "lenet" else blocks_svg)(analyse(network), depth=depth, scale=scale, color=color, labels=labels, width=width,
-                     every_layer=every_layer)
+    svg = (lenet_svg if style == "lenet" else blocks_svg)(analyse(network), depth=depth, scale=scale, color=color,
+                                                          labels=labels, width=width, every_layer=every_layer)
     if output == "-":
         click.echo(svg, nl=False)
         return
