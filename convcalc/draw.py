@@ -311,6 +311,21 @@ def wrap_words(line: str, width: float, size: float) -> List[str]:
     return lines + ([cur] if cur else [])
 
 
+# How the figures are counted, said on every picture (each style adds what its shapes mean).
+COUNTING = ("params: weights + biases; MACs: multiply-accumulates of conv, fc and attention layers for "
+            "one sample (FLOPs = 2 × MACs); figures are the engine's, as `convcalc table` gives them")
+
+
+def footer(conventions: str, full: float, y: float) -> Tuple[List[str], float]:
+    """The conventions line wrapped to the picture's width from ``y``; returns the lines and the
+    y below them."""
+    lines = []
+    for line in wrap_words(conventions, full - 2 * MARGIN, TEXT - 1):
+        lines.append(text(MARGIN, y, line, TEXT - 1, "start", ' class="conventions" fill="#555555"'))
+        y += TEXT + 3
+    return lines, y
+
+
 def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", color: str = "kind",
                labels: str = "shape", width: int = 1400, every_layer: bool = False) -> str:
     """The ``blocks`` picture of ``report`` as SVG text. ``depth`` None: the default (each
@@ -435,15 +450,10 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
 
     scale_text = {"log": "log", "sqrt": "square-root", "linear": "linear"}[scale]
     conventions = (f"Sizes on a {scale_text} scale: box height follows H, the receding side W, the thickness C; "
-                   f"a flat vector is a thin bar whose height follows its length. "
-                   f"params: weights + biases; MACs: multiply-accumulates of conv, fc and attention layers for "
-                   f"one sample (FLOPs = 2 × MACs); figures are the engine's, as `convcalc table` gives them"
+                   f"a flat vector is a thin bar whose height follows its length. " + COUNTING
                    + (f"; ×N marks N identical boxes in a row, figures for each" if any(it.count > 1 for it in items)
                       else "") + ". Drawn by convcalc.")
-    foot = []
-    for line in wrap_words(conventions, full - 2 * MARGIN, TEXT - 1):
-        foot.append(text(MARGIN, y, line, TEXT - 1, "start", ' class="conventions" fill="#555555"'))
-        y += line_h
+    foot, y = footer(conventions, full, y)
     height = y + MARGIN - line_h + 6
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{full:.0f}" height="{height:.0f}" '
             f'viewBox="0 0 {full:.0f} {height:.0f}" font-family="{FONT}">\n'
