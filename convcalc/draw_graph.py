@@ -104,12 +104,16 @@ def graph_nodes(report: Report, depth: Optional[int], fold: bool = True) -> Tupl
     node_of: Dict[int, Node] = {0: nodes[0]}
     for r in report.layers:
         last = nodes[-1]
-        if depth is not None and len(r.path) > depth:
+        inside = last.block is not None and r.path[:last.block.depth + 1] == (*last.block.path, last.block.name)
+        if depth is not None and (len(r.path) > depth or inside):
             key = r.path[:depth + 1]
             while key not in blocks:  # a branch (b1, b2 ...) has no block of its own: its enclosing one
                 key = key[:-1]
-            b = blocks[key]
-            if last.block is not b:
+            b = blocks[key] if not inside else last.block  # a merge joins the block its branches are in
+            if b.first == b.last and not inside:  # a merge block of only the merge (FPN's inner4): a merge node
+                last = Node(layer_item(r), r.path, r.index, r.layer.family if isinstance(r.layer, Merge) else "")
+                nodes.append(last)
+            elif last.block is not b:
                 last = Node(block_item(b), b.path, r.index, block=b)
                 nodes.append(last)
         elif (fold and r.layer.family in FOLDED and r.output == r.input and r.sources == (r.index - 1,)
@@ -338,50 +342,11 @@ def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
     sub = f"{t.params:,} params · {t.macs:,} MACs{at}{folded}"
     heading_w = max(text_width(f"{title} — input {report.spec.input}", 18), text_width(sub))
     top = MARGIN + 62
-    root.place(MARGIN + max(root.w, heading_w) / 2, top)
-
-    # Far references: lanes at the right, each beyond every box and lane its span passes, the
-    # shorter ones first, so nested references never cross.
-    obstacles: List[Tuple[float, float, float]] = [(nd.top, nd.bottom, nd.right) for nd in nodes]
-    for merge, (_, frame) in layout.shortcut.items():
-        obstacles.append((frame.bottom - frame.top_h - VGAP, merge.mid, frame.lane))
-    drawn: List[str] = []
-    far: List[Tuple[Node, Node]] = []
-    for s, tt in pairs:
-        if s in layout.direct.get(tt, ()):
-            frame = layout.column_bottom.get(tt)
-            if frame is not None and abs(s.x - tt.x) > 0.05 and s.bottom < frame.bottom:
-                # down its own column to the columns' bottom, then into the merge: never across a column
-                d = f"M{s.x:.1f},{s.bottom:.1f} L{s.x:.1f},{frame.bottom:.1f} " + curve(s.x, frame.bottom, tt.x, tt.top)[
-                    len(f"M{s.x:.1f},{frame.bottom:.1f} "):]
-            else:
-                d = curve(s.x, s.bottom, tt.x, tt.top)
-            drawn.append(edge_svg(s, tt, d, (s.x, s.bottom, tt.x, tt.top)))
-        elif tt in layout.shortcut and layout.shortcut[tt][0] is s:
-            lane = layout.shortcut[tt][1].lane
-            k = VGAP * 0.8
-            end_x = tt.x + RADIUS
-            d = (f"M{s.x:.1f},{s.bottom:.1f} C{s.x:.1f},{s.bottom + k:.1f} {lane:.1f},{s.bottom:.1f} "
-                 f"{lane:.1f},{s.bottom + k:.1f} L{lane:.1f},{tt.mid - 10:.1f} "
-                 f"Q{lane:.1f},{tt.mid:.1f} {end_x:.1f},{tt.mid:.1f}")
-            drawn.append(edge_svg(s, tt, d, (s.x, s.bottom, end_x, tt.mid), "edge shortcut"))
-        else:
-            far.append((s, tt))
-    placed: List[Tuple[float, float, float]] = []
-    for s, tt in sorted(far, key=lambda e: (abs(e[1].mid - e[0].mid), e[0].mid)):
-        lo, hi = min(s.mid, tt.mid), max(s.mid, tt.mid)
-        x = max([r + 2 * LANE for y0, y1, r in obstacles if y1 >= lo and y0 <= hi]
-                + [px + LANE for y0, y1, px in placed if y1 >= lo and y0 <= hi])
-        placed.append((lo, hi, x))
-        x1, x2 = s.right if not s.merge else s.x + RADIUS, tt.right if not tt.merge else tt.x + RADIUS
-        r = min(8.0, (hi - lo) / 2)
-        down = 1 if tt.mid >= s.mid else -1
-        d = (f"M{x1:.1f},{s.mid:.1f} L{x - r:.1f},{s.mid:.1f} Q{x:.1f},{s.mid:.1f} {x:.1f},{s.mid + down * r:.1f} "
-             f"L{x:.1f},{tt.mid - down * r:.1f} Q{x:.1f},{tt.mid:.1f} {x - r:.1f},{tt.mid:.1f} L{x2 + 1:.1f},{tt.mid:.1f}")
-        drawn.append(edge_svg(s, tt, d, (x1, s.mid, x2, tt.mid), "edge far"))
-
-    right = max([nd.x + nd.slot / 2 for nd in nodes] + [x for _, _, x in obstacles] + [x for _, _, x in placed]
-                + [MARGIN + heading_w])
+    x0 = MARGIN + max(root.w, heading_w) / 2
+    drawn, left, right = route(root, nodes, pairs, layout, x0, top)
+    if left < MARGIN:  # lanes at the left ran out of the picture: shift everything right
+        drawn, left, right = route(root, nodes, pairs, layout, x0 + MARGIN - left, top)
+    right = max(right, MARGIN + heading_w)
     full = right + MARGIN + LANE
     items = [nd.item for nd in nodes]
     colors = kind_colors(items)
@@ -435,3 +400,68 @@ def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
             + "\n".join(heading) + "\n" + "\n".join(drawn) + "\n" + "\n".join(body) + "\n" + "\n".join(legend)
             + "\n" + "\n".join(foot) + "\n</svg>\n")
 
+
+def route(root: Seq, nodes: Sequence[Node], pairs: Sequence[Tuple[Node, Node]], layout: Layout, x: float,
+          top: float) -> Tuple[List[str], float, float]:
+    """Place the frame tree with its axis at ``x`` and draw the edges; returns them and the
+    picture's leftmost and rightmost x.
+
+    Far references go in lanes at a side, each beyond every box and lane its span passes, the
+    shorter ones first, so nested references never cross. Each goes right unless it would cross
+    a reference already there (overlapping it without nesting) and the left is free of that."""
+    root.place(x, top)
+    right_obstacles = [(nd.top, nd.bottom, nd.right) for nd in nodes]
+    for merge, (_, frame) in layout.shortcut.items():
+        right_obstacles.append((frame.bottom - frame.top_h - VGAP, merge.mid, frame.lane))
+    left_obstacles = [(nd.top, nd.bottom, nd.x - nd.slot / 2) for nd in nodes]
+    drawn: List[str] = []
+    far: List[Tuple[Node, Node]] = []
+    for s, t in pairs:
+        if s in layout.direct.get(t, ()):
+            frame = layout.column_bottom.get(t)
+            if frame is not None and abs(s.x - t.x) > 0.05 and s.bottom < frame.bottom:
+                # down its own column to the columns' bottom, then into the merge: never across a column
+                d = f"M{s.x:.1f},{s.bottom:.1f} L" + curve(s.x, frame.bottom, t.x, t.top)[1:]
+            else:
+                d = curve(s.x, s.bottom, t.x, t.top)
+            drawn.append(edge_svg(s, t, d, (s.x, s.bottom, t.x, t.top)))
+        elif t in layout.shortcut and layout.shortcut[t][0] is s:
+            lane = layout.shortcut[t][1].lane
+            k = VGAP * 0.8
+            end_x = t.x + RADIUS
+            d = (f"M{s.x:.1f},{s.bottom:.1f} C{s.x:.1f},{s.bottom + k:.1f} {lane:.1f},{s.bottom:.1f} "
+                 f"{lane:.1f},{s.bottom + k:.1f} L{lane:.1f},{t.mid - 10:.1f} "
+                 f"Q{lane:.1f},{t.mid:.1f} {end_x:.1f},{t.mid:.1f}")
+            drawn.append(edge_svg(s, t, d, (s.x, s.bottom, end_x, t.mid), "edge shortcut"))
+        else:
+            far.append((s, t))
+
+    def crosses(lanes: List[Tuple[float, float, float]], lo: float, hi: float) -> bool:
+        return any(y1 >= lo and y0 <= hi and not (lo <= y0 and y1 <= hi) for y0, y1, _ in lanes)
+
+    rights: List[Tuple[float, float, float]] = []
+    lefts: List[Tuple[float, float, float]] = []
+    for s, t in sorted(far, key=lambda e: (abs(e[1].mid - e[0].mid), e[0].mid)):
+        lo, hi = min(s.mid, t.mid), max(s.mid, t.mid)
+        free_left = not (s.merge or t.merge or s.outputs or t.outputs)  # their left holds text
+        r = min(8.0, (hi - lo) / 2)
+        if crosses(rights, lo, hi) and free_left and not crosses(lefts, lo, hi):
+            lx = min([o - 2 * LANE for y0, y1, o in left_obstacles if y1 >= lo and y0 <= hi]
+                     + [px - LANE for y0, y1, px in lefts if y1 >= lo and y0 <= hi])
+            lefts.append((lo, hi, lx))
+            x1, x2, sign = s.x - s.w / 2, t.x - t.w / 2, -1
+            lane = lx
+        else:
+            lane = max([o + 2 * LANE for y0, y1, o in right_obstacles if y1 >= lo and y0 <= hi]
+                       + [px + LANE for y0, y1, px in rights if y1 >= lo and y0 <= hi])
+            rights.append((lo, hi, lane))
+            x1, x2, sign = s.x + s.w / 2, t.x + t.w / 2, 1
+        down = 1 if t.mid >= s.mid else -1
+        d = (f"M{x1:.1f},{s.mid:.1f} L{lane - sign * r:.1f},{s.mid:.1f} Q{lane:.1f},{s.mid:.1f} "
+             f"{lane:.1f},{s.mid + down * r:.1f} L{lane:.1f},{t.mid - down * r:.1f} Q{lane:.1f},{t.mid:.1f} "
+             f"{lane - sign * r:.1f},{t.mid:.1f} L{x2:.1f},{t.mid:.1f}")
+        drawn.append(edge_svg(s, t, d, (x1, s.mid, x2, t.mid), "edge far"))
+    left = min([o for _, _, o in left_obstacles] + [x for _, _, x in lefts])
+    right = max([nd.x + nd.slot / 2 for nd in nodes] + [o for _, _, o in right_obstacles]
+                + [x for _, _, x in rights])
+    return drawn, left, right

@@ -14,7 +14,7 @@ from .options import input_option
 @click.argument("spec")
 @click.option("--output", "-o", "output", default="-", metavar="FILE.svg", show_default=True,
               help="Where to write the SVG; '-' is standard output.")
-@click.option("--style", type=click.Choice(["blocks"]), default="blocks", show_default=True,
+@click.option("--style", type=click.Choice(["blocks", "graph"]), default="blocks", show_default=True,
               help="blocks: the lecture-figure look, 3-D boxes left to right (a 'graph' style for "
                    "branching networks and a 'lenet' style of feature-map planes are coming).")
 @click.option("--depth", type=click.IntRange(0, 1000), default=None,
@@ -51,6 +51,7 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
       convcalc draw "224x224x3 (conv64k3p1 relu)x2 maxpool fc10" > net.svg
     """
     from ..draw import blocks_svg
+    from ..draw_graph import graph_svg
     from ..engine import analyse
     from ..load import load
     from ..spec import with_input
@@ -58,8 +59,8 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
     network = with_input(load(spec), input_shape)
     warn_if_channels_first(network)
-    svg = blocks_svg(analyse(network), depth=depth, scale=scale, color=color, labels=labels, width=width,
-                     every_layer=every_layer)
+    svg = (graph_svg if style == "graph" else blocks_svg)(analyse(network), depth=depth, scale=scale, color=color,
+                                                          labels=labels, width=width, every_layer=every_layer)
     if output == "-":
         click.echo(svg, nl=False)
         return
