@@ -105,10 +105,11 @@ def graph_nodes(report: Report, depth: Optional[int], fold: bool = True) -> Tupl
     for r in report.layers:
         last = nodes[-1]
         inside = last.block is not None and r.path[:last.block.depth + 1] == (*last.block.path, last.block.name)
-        if depth is not None and (len(r.path) > depth or inside):
-            key = r.path[:depth + 1]
-            while key not in blocks:  # a branch (b1, b2 ...) has no block of its own: its enclosing one
-                key = key[:-1]
+        # the outermost block enclosing it at ``depth`` or deeper; a branch (b1, b2 ...) is no block,
+        # so a projection shortcut's branches show at the depth an identity shortcut's branch does
+        key = next((r.path[:k] for k in range(depth + 1, len(r.path) + 1) if r.path[:k] in blocks), None) \
+            if depth is not None else None
+        if key is not None or inside:
             b = blocks[key] if not inside else last.block  # a merge joins the block its branches are in
             if b.first == b.last and not inside:  # a merge block of only the merge (FPN's inner4): a merge node
                 last = Node(layer_item(r), r.path, r.index, r.layer.family if isinstance(r.layer, Merge) else "")

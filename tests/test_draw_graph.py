@@ -105,7 +105,7 @@ def test_labels_are_the_engines():
 
 def test_collapsed_blocks_carry_the_block_figures():
     report = analyse(load("googlenet"))
-    _, nodes, _ = parse(graph_svg(report, depth=1))
+    _, nodes, _ = parse(graph_svg(report, depth=0))
     by_name = {g.get("data-name"): g for g in nodes}
     for b in report.blocks:
         if b.kind == "inception":
@@ -165,3 +165,14 @@ def test_a_real_renderer_reads_it(tmp_path):
     svg.write_text(graph_svg(analyse(load("resnet50_fpn")), depth=1), encoding="utf-8")
     subprocess.run(["rsvg-convert", str(svg), "-o", str(tmp_path / "fpn.png")], check=True, timeout=60)
     assert (tmp_path / "fpn.png").stat().st_size > 1000
+
+
+def test_readme_picture_is_what_the_command_writes(request):
+    """docs/fpn-graph.svg, shown in the README, stays what `convcalc draw` writes (rewritten by --update-goldens)."""
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "docs" / "fpn-graph.svg"
+    svg = graph_svg(analyse(load("resnet50_fpn")), depth=1)
+    if request.config.getoption("--update-goldens"):
+        path.write_text(svg, encoding="utf-8")
+    assert path.read_text(encoding="utf-8") == svg, "docs picture is stale; pytest --update-goldens"
