@@ -9,8 +9,9 @@ Layout follows the block tree, so series-parallel parts never cross: a sequence 
 top to bottom on one axis; a merge block puts its branches side by side in columns above its
 merge node, a residual block's identity shortcut runs in a lane at the block's right, curving
 into the ⊕. What the tree does not hold (U-Net's skips, FPN's laterals: a layer reading a
-tensor that is not the one drawn above it) runs in lanes at the right of the picture, shorter
-references inside longer ones so nested references never cross. Long networks grow tall (no
+tensor that is not the one drawn above it) runs in lanes at the sides (the right, or the left
+where the right would cross), shorter references inside longer ones so nested ones never cross.
+Branches (b1, b2 ...) are no blocks, so they never count as a ``depth`` level. Long networks grow tall (no
 wrapping into columns); the work is linear in layers, plus the far references' lanes.
 
 Formatting only: every figure is the engine's; nothing is recomputed here. Colours by kind,
