@@ -389,7 +389,7 @@ def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
     conventions = ("Top to bottom, each box a layer (or a block collapsed as `table --depth` collapses it): its "
                    "name, what it is and its output shape (H×W×C, or length × channels); arrows run from each "
                    "tensor a layer reads to it; a residual shortcut runs at its block's right into the merge, and "
-                   "references from further back in lanes at the picture's right. " + COUNTING + ". Drawn by convcalc.")
+                   "references from further back in lanes at the sides. " + COUNTING + ". Drawn by convcalc.")
     foot, y = footer(conventions, full, y)
     height = y + MARGIN - LINE + 6
     defs = ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
