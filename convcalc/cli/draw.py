@@ -14,11 +14,12 @@ from .options import input_option
 @click.argument("spec")
 @click.option("--output", "-o", "output", default="-", metavar="FILE.svg", show_default=True,
               help="Where to write the SVG; '-' is standard output.")
-@click.option("--style", type=click.Choice(["blocks", "lenet"]), default="blocks", show_default=True,
-              help="blocks: the lecture-figure look, 3-D boxes left to right. lenet: LeNet-5's Fig. 2, "
-                   "stacks of feature-map planes (6@28x28) with the kernel's window and the operation "
-                   "between them; for chains, a branching network is drawn one stack per branching block "
-                   "(a 'graph' style for branching networks is coming).")
+@click.option("--style", type=click.Choice(["blocks", "graph", "lenet"]), default="blocks", show_default=True,
+              help="blocks: the lecture-figure look, 3-D boxes left to right. graph: a top-to-bottom flow "
+                   "for branching networks: shortcuts into ⊕, branches side by side, references from far "
+                   "back (U-Net's skips, FPN's laterals) at the sides, outputs marked. lenet: LeNet-5's "
+                   "Fig. 2, stacks of feature-map planes (6@28x28) with the kernel's window and the "
+                   "operation between them; a branching network is drawn one stack per branching block.")
 @click.option("--depth", type=click.IntRange(0, 1000), default=None,
               help="Draw blocks nested deeper than this as one box each, as `table --depth` collapses "
                    "them (default: every layer of a chain; each branching block as one box).")
@@ -53,6 +54,7 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
       convcalc draw "224x224x3 (conv64k3p1 relu)x2 maxpool fc10" > net.svg
     """
     from ..draw import blocks_svg
+    from ..draw_graph import graph_svg
     from ..draw_lenet import lenet_svg
     from ..engine import analyse
     from ..load import load
@@ -61,8 +63,9 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
     network = with_input(load(spec), input_shape)
     warn_if_channels_first(network)
-    svg = (lenet_svg if style == "lenet" else blocks_svg)(analyse(network), depth=depth, scale=scale, color=color,
-                                                          labels=labels, width=width, every_layer=every_layer)
+    style_svg = {"graph": graph_svg, "lenet": lenet_svg}.get(style, blocks_svg)
+    svg = style_svg(analyse(network), depth=depth, scale=scale, color=color,
+                    labels=labels, width=width, every_layer=every_layer)
     if output == "-":
         click.echo(svg, nl=False)
         return
