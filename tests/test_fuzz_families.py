@@ -179,6 +179,8 @@ COMMANDS = [
     ["show", "resnet18"],
     ["conv", "227x227x3", "-n", "96", "-k", "11", "-s", "4"],
     ["schema"],
+    ["draw", "resnet18", "--style", "graph"],
+    ["table", "resnet18", "--format", "html"],
 ]
 
 
