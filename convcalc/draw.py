@@ -327,6 +327,24 @@ def footer(conventions: str, full: float, y: float) -> Tuple[List[str], float]:
     return foot, y + MARGIN - line_h + 6
 
 
+def kind_legend(colors: Dict[str, str], full: float, y: float, corner: float = 0) -> Tuple[List[str], float]:
+    """A swatch and the name of each kind, wrapped to the picture's width from baseline ``y``;
+    the lines and the baseline of the last row. ``corner`` rounds the swatches (graph style)."""
+    lines: List[str] = []
+    x = float(MARGIN)
+    rounded = f' rx="{corner:g}"' if corner else ""
+    for kind, c in colors.items():
+        w = 14 + 6 + text_width(kind) + 18
+        if x + w > full - MARGIN and x > MARGIN:
+            x = float(MARGIN)
+            y += 20
+        lines.append(f'<rect class="swatch" x="{x:.1f}" y="{y - 11:.1f}" width="14" height="14"{rounded} '
+                     f'fill="{c}" stroke="{mix(c, "#000000", 0.55)}" stroke-width="0.8"/>')
+        lines.append(text(x + 20, y, kind, TEXT, "start"))
+        x += w
+    return lines, y
+
+
 def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", color: str = "kind",
                labels: str = "shape", width: int = 1400, every_layer: bool = False) -> str:
     """The ``blocks`` picture of ``report`` as SVG text. ``depth`` None: the default (each
@@ -362,7 +380,6 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
         slots.append((max(b.w + b.dx, widest), lines, it.name))
     rows = balanced_rows([w for w, _, _ in slots], inner)
 
-    out: List[str] = []
     title = report.spec.title or report.spec.name or "network"
     t = report.totals
     y = MARGIN + 18
@@ -418,16 +435,8 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
     legend: List[str] = []
     y += 4
     if color == "kind":
-        x = float(MARGIN)
-        for kind, c in colors.items():
-            w = 14 + 6 + text_width(kind) + 18
-            if x + w > full - MARGIN and x > MARGIN:
-                x = float(MARGIN)
-                y += 20
-            legend.append(f'<rect class="swatch" x="{x:.1f}" y="{y - 11:.1f}" width="14" height="14" fill="{c}" '
-                          f'stroke="{mix(c, "#000000", 0.55)}" stroke-width="0.8"/>')
-            legend.append(text(x + 20, y, kind, TEXT, "start"))
-            x += w
+        swatches, y = kind_legend(colors, full, y)
+        legend += swatches
     else:
         legend.append('<defs><linearGradient id="heat" x1="0" x2="1" y1="0" y2="0">'
                       + "".join(f'<stop offset="{k / (len(HEAT) - 1):g}" stop-color="{c}"/>'
@@ -451,8 +460,8 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
 
     scale_text = {"log": "log", "sqrt": "square-root", "linear": "linear"}[scale]
     conventions = (f"Sizes on a {scale_text} scale: box height follows H, the receding side W, the thickness C; "
-                   f"a flat vector is a thin bar whose height follows its length. " + COSTS
-                   + (f"; ×N marks N identical boxes in a row, figures for each" if any(it.count > 1 for it in items)
+                   "a flat vector is a thin bar whose height follows its length. " + COSTS
+                   + ("; ×N marks N identical boxes in a row, figures for each" if any(it.count > 1 for it in items)
                       else "") + ". Drawn by convcalc.")
     foot, height = footer(conventions, full, y)
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{full:.0f}" height="{height:.0f}" '

@@ -25,7 +25,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 from xml.sax.saxutils import escape, quoteattr
 
 from .draw import (COSTS, FOLDED, FONT, MARGIN, NONE_COLOR, TEXT, Item, block_item, figure, footer, heat,
-                   kind_colors, layer_item, mix, text, text_width)
+                   kind_colors, kind_legend, layer_item, mix, text, text_width)
 from .engine import BlockReport, LayerReport, Report
 from .layers import Merge
 
@@ -367,16 +367,8 @@ def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
 
     legend: List[str] = []
     if color == "kind":
-        x = float(MARGIN)
-        for kind, c in colors.items():
-            w = 14 + 6 + text_width(kind) + 18
-            if x + w > full - MARGIN and x > MARGIN:
-                x = float(MARGIN)
-                y += 20
-            legend.append(f'<rect class="swatch" x="{x:.1f}" y="{y - 11:.1f}" width="14" height="14" rx="3" '
-                          f'fill="{c}" stroke="{mix(c, "#000000", 0.55)}" stroke-width="0.8"/>')
-            legend.append(text(x + 20, y, kind, TEXT, "start"))
-            x += w
+        swatches, y = kind_legend(colors, full, y, corner=3)
+        legend += swatches
     else:
         top_text = f"{human(metric_top)} ({metric_top:,})"
         legend.append(text(MARGIN, y, f"colour: {color} per box, from pale (0) to dark red ({top_text}); "

@@ -368,8 +368,8 @@ def to_html(report: Report, depth: Optional[int] = None, memory_unit: str = "ele
         '<h2>Layers</h2><div class="controls">',
         '<button type="button" id="fold-all">fold all blocks</button>'
         '<button type="button" id="open-all">open all blocks</button>' if report.blocks else "",
-        f'<span class="meta">click a column\'s header to sort by it (the layers alone); "#" restores the order; '
-        f'hover a figure for its exact value</span></div>',
+        '<span class="meta">click a column\'s header to sort by it (the layers alone); "#" restores the order; '
+        'hover a figure for its exact value</span></div>',
         '<table id="layers"><thead><tr><th class="n">#</th><th>name</th><th>layer</th><th class="n">output</th>'
         f'<th class="n">params</th><th class="n">{escape(label)}</th><th class="n">{escape(acts_header)}</th>'
         '<th class="n" title="receptive field size and jump">RF</th><th>notes</th></tr></thead>\n<tbody>\n',

@@ -29,7 +29,6 @@ from .layers import (
     SeparableConv,
     fit_notes,
     fit_suggestion,
-    windows,
 )
 from .shape import Shape, Window
 from .spec import LayerSpec, NetworkSpec

@@ -19,7 +19,7 @@ import re
 from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import Location, SpecError, did_you_mean
-from .layers import BY_NAME, Add, Concat, ConcatTokens, Mul, lookup, normalise
+from .layers import BY_NAME, Add, Concat, ConcatTokens, Mul, lookup
 from .limits import MAX_LAYERS, MAX_NESTING, MAX_SPEC_BYTES
 from .options import OptionError, read_whole
 from .spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node, RawOption, count_layers, kind_names, make_layer, parse_shape

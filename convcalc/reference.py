@@ -1019,24 +1019,10 @@ def from_columns(cols: List[List[float]], spatial: Tuple[int, ...]) -> Tensor:
 
 
 @dataclass(frozen=True)
-class PositionLinear:
+class PositionLinear(Linear):
     """``nn.Linear`` on the channels at each position: ``weight`` is ``units`` rows of
-    ``in_features``; every position gets the same ``units`` dot products. Nothing is flattened."""
-
-    in_features: int
-    units: int
-    weight: "array[float]" = field(repr=False)
-    bias: Optional["array[float]"] = field(default=None, repr=False)
-
-    @classmethod
-    def random(cls, rng: random.Random, in_features: int, units: int, bias: bool = True) -> "PositionLinear":
-        return cls(in_features, units, uniform(units * in_features, rng), uniform(units, rng) if bias else None)
-
-    @property
-    def params(self) -> int:
-        return len(self.weight) + (len(self.bias) if self.bias is not None else 0)
-
-    buffers = 0
+    ``in_features``; every position gets the same ``units`` dot products. Nothing is flattened
+    (the weights are ``Linear``'s; only the call differs)."""
 
     def __call__(self, x: Tensor) -> Result:
         if x.channels != self.in_features:
