@@ -394,14 +394,15 @@ class _Walk:
                 y = bounded(block.merge.merge(tuple(outputs)))
             except LayerError as e:
                 # a branch that starts with '@name' reads that tensor, not the block's input
-                reads = [self.producer(span[0].sources[0] if span else end)
-                         if branch and isinstance(branch[0], FromSpec) else None
-                         for branch, end, span in zip(block.branches, ends, spans)]
+                starts = [self.producer(span[0].sources[0] if span else end)
+                          if branch and isinstance(branch[0], FromSpec) else None
+                          for branch, end, span in zip(block.branches, ends, spans)]
                 raise ShapeError(f"block '{'.'.join(inner)}'{f' ({block.kind})' if block.kind else ''}: "
-                                 f"{e.message}; {divergence(x, outputs, spans, reads)}", block.loc,
-                                 e.hint or merge_hint(block.merge, x, outputs, spans, reads)) from None
+                                 f"{e.message}; {divergence(x, outputs, spans, starts)}", block.loc,
+                                 e.hint or merge_hint(block.merge, x, outputs, spans, starts)) from None
             out = len(self.layers) + 1
-            reads = tuple(b[-1].ref for b in block.branches if b and all(isinstance(n, FromSpec) for n in b))
+            reads = tuple(b[-1].ref for b in block.branches  # type: ignore[union-attr]  # all FromSpec, checked
+                          if b and all(isinstance(n, FromSpec) for n in b))
             self.reading = ""
             merge = LayerReport(out, block.merge.family, block.merge, outputs[0], y, 0, 0, 0, (), block.loc, inner,
                                 tuple(outputs), sources=tuple(ends), reads=reads)

@@ -142,6 +142,11 @@ class Layer:
     def describe(self) -> str:
         return self.kind.upper()
 
+    def sized_like(self, target: Shape) -> "Layer":
+        """This rule with its size taken from tensor ``target`` (``like:``); only rules with a
+        ``like`` option (upsample, crop) override it."""
+        raise LayerError(f"{self.kind} takes no size from another tensor")
+
     def bind(self, x: Shape) -> "Layer":
         """This rule as it runs on input ``x``; the engine reports the bound rule. A windowed rule
         that takes its rank from its input learns it here, so its label says what runs: a 2-part
@@ -1599,8 +1604,10 @@ class Concat(Merge):
 
 @value
 class ConcatTokens(Merge):
-    """Concatenation along a token sequence (``torch.cat(..., dim=1)`` on N×L×C): sequences of
-    the same channels; lengths add up. A learned class token is this with a sequence of one."""
+    """Concatenation along a token sequence: sequences of the same channels, lengths add up.
+
+    PyTorch's ``torch.cat(..., dim=1)`` on N×L×C; a learned class token is this with a sequence
+    of one (``clstoken`` counts it as one layer)."""
 
     family: ClassVar[str] = "seqcat"
 
@@ -1639,7 +1646,7 @@ class Kind:
 @functools.lru_cache(maxsize=None)
 def _option_fields(kind: Kind) -> Dict[str, Any]:
     fixed = dict(kind.fixed)
-    return {f.name: f for f in fields(kind.rule) if is_option(f) and f.name not in fixed}  # type: ignore[arg-type]
+    return {f.name: f for f in fields(kind.rule) if is_option(f) and f.name not in fixed}
 
 
 ACTIVATIONS = ("relu", "relu6", "leakyrelu", "elu", "selu", "gelu", "sigmoid", "tanh", "silu",

@@ -124,7 +124,7 @@ class Lookup:
         out += [f"  {s}" for s in self.steps if s.topic == "size"]
         if self.advice and width is None:
             out += [f"  {a}" for a in self.advice]
-        elif self.advice:
+        elif self.advice and width is not None:
             import textwrap  # ~1 ms to import: only when there is advice to wrap
 
             out += [textwrap.fill(a, width=max(width - 1, 20), initial_indent="  ", subsequent_indent="    ",

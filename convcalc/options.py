@@ -46,7 +46,7 @@ def option(
     return field(default=default, metadata=meta)
 
 
-def is_option(f: Field) -> bool:  # type: ignore[type-arg]
+def is_option(f: Field) -> bool:
     return "convert" in f.metadata
 
 

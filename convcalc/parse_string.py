@@ -288,7 +288,7 @@ def parse_token(tok: Token) -> LayerSpec:
     return LayerSpec(_LAYER_OF[tok.text], loc=tok.loc)
 
 
-_LAYER_OF: dict = {}
+_LAYER_OF: Dict[str, Any] = {}
 
 
 def _parse_token(tok: Token) -> LayerSpec:
@@ -380,7 +380,7 @@ def _dash_error(text: str, stem: str, kind_text: str, kind: Any, loc: Location) 
                           f"conv3-64 (3x3 conv, 64 filters), FC-4096")
 
 
-def _letters_hint(kind: str, letters: dict) -> str:
+def _letters_hint(kind: str, letters: Dict[str, Any]) -> str:
     if not letters:
         return f"{kind} takes no options"
     return f"{kind} options: " + ", ".join(f"{k} ({v})" for k, v in letters.items())

@@ -608,7 +608,7 @@ def _number(value: Any) -> Any:
         raise ValueError(f"{value!r} is not a number" if isinstance(value, str) else "only numbers can be combined")
     if value != value:
         raise ValueError("not a number (NaN)")
-    if abs(value) > LARGEST_VALUE:  # infinity, or on its way there
+    if abs(value) > LARGEST_VALUE:  # type: ignore[operator]  # infinity, or on its way there
         raise ValueError(f"a number larger than {LARGEST_VALUE:.0e} on the way")
     return value
 

@@ -916,7 +916,7 @@ class Upsample(Weightless):
             if len(scales) == 1:
                 scales = scales * rank
             # PyTorch's size: the float64 product, floored (100·0.29 = 28.999999999999996 → 28)
-            sizes = [math.floor(float(n) * float(f)) for n, f in zip(x.spatial, scales)]
+            sizes = tuple(math.floor(float(n) * float(f)) for n, f in zip(x.spatial, scales))
             factors = [Fraction(str(f)) for f in scales]  # which input each output copies: exact
             sources = [[min(math.floor(o / f), n - 1) for o in range(big)]
                        for n, f, big in zip(x.spatial, factors, sizes)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Dict, List, Optional
 
 import click
 
@@ -57,7 +57,7 @@ Exit codes: 0 ok, 1 a check failed (--strict), 2 bad input or usage,
               help="Table width: the notes wrap, then long names are cut; numbers never are "
                    "(default: the terminal's; no limit in a pipe or a file).")
 @click.pass_context
-def table(ctx: click.Context, spec: str, fmt: str, dtype: str, batch: int, rf: bool, strict: bool,
+def table(ctx: click.Context, /, spec: str, fmt: str, dtype: str, batch: int, rf: bool, strict: bool,
           depth: Optional[int], width: Optional[int], memory_unit: str, input_shape: Any, **counting: Any) -> None:
     """Every layer's output shape, params, MACs, activations and receptive field.
 
@@ -169,12 +169,14 @@ def kinds() -> None:
             letter = f" [{f.metadata['letter']}]" if f.metadata["letter"] else ""
             click.echo(f"    {name}{letter}: {f.metadata['help']}")
     from ..layers import MERGES
-    from ..spec import SEQUENCE_WORDS
+    from ..spec import ITEM_WORDS, SEQUENCE_WORDS
 
-    merges: dict = {}
+    merges: Dict[Any, List[str]] = {}
     for word, merge in MERGES.items():
         merges.setdefault(merge, []).append(word)
-    click.echo("\nReserved words: YAML items that merge branches or chain layers; no block may take these names.")
+    click.echo("\nReserved words: YAML items that merge branches or chain layers, and an item's own keys; "
+               "no block may take these names.")
     for merge, words in merges.items():
         click.echo(f"{', '.join(words)}: merges the branches listed under it. {(merge.__doc__ or '').splitlines()[0]}")
     click.echo(f"{', '.join(SEQUENCE_WORDS)}: a chain of the layers listed under it, under one name")
+    click.echo(f"{', '.join(ITEM_WORDS)}: an item's name, repeat count, expectations and the tensor it reads")
