@@ -58,7 +58,8 @@ class Node:
         """(class, text, size) of each line in the box."""
         it = self.item
         short = it.name if self.block is not None or self.first == 0 else it.name.rsplit(".", 1)[-1]
-        out = [("name", short, TEXT - 1), ("label", it.label, TEXT), ("shape", str(it.output), TEXT - 1)]
+        out: List[Tuple[str, str, float]] = [("name", short, TEXT - 1), ("label", it.label, TEXT),
+                                             ("shape", str(it.output), TEXT - 1)]
         if self.folded:
             out.append(("folded", "+ " + ", ".join(r.layer.describe() for r in self.folded), TEXT - 2))
         return out
@@ -338,10 +339,10 @@ def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
     root, _ = layout.seq(nodes, (), None)
 
     title = report.spec.title or report.spec.name or "network"
-    t = report.totals
+    totals = report.totals
     at = f" · blocks collapsed at depth {depth}" if depth is not None else " · every layer"
     folded = "" if every_layer else "; activation, norm and dropout drawn in the box before"
-    sub = f"{t.params:,} params · {t.macs:,} MACs{at}{folded}"
+    sub = f"{totals.params:,} params · {totals.macs:,} MACs{at}{folded}"
     heading_w = max(text_width(f"{title} — input {report.spec.input}", 18), text_width(sub))
     top = MARGIN + 62
     x0 = MARGIN + max(root.w, heading_w) / 2
