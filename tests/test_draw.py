@@ -137,3 +137,36 @@ def test_readme_pictures_are_what_the_commands_write(name, args, request):
     if request.config.getoption("--update-goldens"):
         path.write_text(svg, encoding="utf-8")
     assert path.read_text(encoding="utf-8") == svg, "docs picture is stale; pytest --update-goldens"
+
+
+@pytest.mark.parametrize("name", ["lenet5", "alexnet"])
+def test_each_conv_and_pool_box_carries_its_kernel_cube_inside_the_box_it_reads(name):
+    report = analyse(load(name))
+    layers = {r.full_name: r for r in report.layers}
+    _, gs = boxes(blocks_svg(report))
+    for before, g in zip(gs, gs[1:]):
+        cubes = [k for k in g.iter(f"{SVG}g") if k.get("class") == "kernel"]
+        rule = layers[g.get("data-name")].layer
+        if g.get("data-kind") in ("conv", "pool"):
+            k = rule.kernel * (2 if len(rule.kernel) == 1 else 1)
+            assert [c.get("data-kernel") for c in cubes] == ["x".join(map(str, k))], g.get("data-name")
+            x1, y1, x2, y2 = bbox(cubes[0])
+            bx1, by1, bx2, by2 = bbox(before)
+            assert bx1 <= x1 < x2 <= bx2 + 0.05 and by1 <= y1 < y2 <= by2 + 0.05
+        else:
+            assert cubes == [], g.get("data-name")
+    if name == "lenet5":
+        assert [c.get("data-kernel") for c in ET.fromstring(blocks_svg(report)).iter(f"{SVG}g")
+                if c.get("class") == "kernel"] == ["5x5", "2x2", "5x5", "2x2"]
+
+
+def test_kernel_cubes_where_they_help_or_as_asked():
+    def cubes(svg):
+        return sum(1 for g in ET.fromstring(svg).iter(f"{SVG}g") if g.get("class") == "kernel")
+
+    lenet = analyse(load("lenet5"))
+    assert cubes(blocks_svg(lenet, kernels=False)) == 0
+    long = analyse(load("8x8x3 " + " ".join(f"conv{8 + i % 7}k3p1" for i in range(40))))
+    assert cubes(blocks_svg(long)) == 0 and cubes(blocks_svg(long, kernels=True)) == 40
+    assert run("draw", "lenet5", "--no-kernels").output.count('class="kernel"') == 0
+    assert run("draw", "lenet5", "--kernels").output.count('class="kernel"') == 4

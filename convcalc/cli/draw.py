@@ -32,12 +32,15 @@ from .options import input_option
               help="Under each box: its output shape, or also what it is, its params and MACs.")
 @click.option("--every-layer", is_flag=True,
               help="Draw activations, normalisation and dropout as boxes of their own.")
+@click.option("--kernels/--no-kernels", default=None,
+              help="blocks style: a small cube for each conv's and pool's kernel on the box it reads, with "
+                   "lines to the position it makes (default: on for chains of at most 25 boxes).")
 @click.option("--width", type=click.IntRange(400, 20000), default=1400, show_default=True,
               help="Picture width in px; longer networks wrap into rows.")
 @input_option
 @click.pass_context
 def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional[int], scale: str, color: str,
-         labels: str, every_layer: bool, width: int, input_shape: Any) -> None:
+         labels: str, every_layer: bool, kernels: Optional[bool], width: int, input_shape: Any) -> None:
     """Draw the network as SVG: each layer's output a 3-D box sized by its shape.
 
     SPEC is a YAML file, '-' for stdin, a bundled architecture (see `convcalc list`)
@@ -63,9 +66,14 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
     network = with_input(load(spec), input_shape)
     warn_if_channels_first(network)
-    style_svg = {"graph": graph_svg, "lenet": lenet_svg}.get(style, blocks_svg)
-    svg = style_svg(analyse(network), depth=depth, scale=scale, color=color,
-                    labels=labels, width=width, every_layer=every_layer)
+    report = analyse(network)
+    if style == "blocks":
+        svg = blocks_svg(report, depth=depth, scale=scale, color=color, labels=labels, width=width,
+                         every_layer=every_layer, kernels=kernels)
+    else:  # the lenet style always draws its kernel windows; the graph style has none
+        style_svg = {"graph": graph_svg, "lenet": lenet_svg}[style]
+        svg = style_svg(report, depth=depth, scale=scale, color=color, labels=labels, width=width,
+                        every_layer=every_layer)
     if output == "-":
         click.echo(svg, nl=False)
         return
