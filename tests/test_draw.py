@@ -16,6 +16,9 @@ from convcalc.engine import analyse
 from convcalc.load import load
 from convcalc.render import human
 
+from click.testing import CliRunner
+
+from convcalc.cli import cli
 from test_hostile import assert_clean, run
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -170,3 +173,25 @@ def test_kernel_cubes_where_they_help_or_as_asked():
     assert cubes(blocks_svg(long)) == 0 and cubes(blocks_svg(long, kernels=True)) == 40
     assert run("draw", "lenet5", "--no-kernels").output.count('class="kernel"') == 0
     assert run("draw", "lenet5", "--kernels").output.count('class="kernel"') == 4
+
+
+@pytest.mark.skipif(shutil.which("rsvg-convert") is None, reason="rsvg-convert not installed")
+def test_png_by_the_system_renderer(tmp_path):
+    out = tmp_path / "lenet5.png"
+    assert_clean(run("draw", "lenet5", "-o", str(out)), codes=(0,))  # the suffix implies --format png
+    assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    result = CliRunner().invoke(cli, ["draw", "lenet5", "--format", "png", "--style", "lenet"])
+    assert result.exit_code == 0 and result.stdout_bytes.startswith(b"\x89PNG")
+
+
+def test_png_without_a_renderer_is_a_clear_error(tmp_path, monkeypatch):
+    import convcalc.raster
+
+    monkeypatch.setattr(convcalc.raster.shutil, "which", lambda name: None)
+    out = tmp_path / "net.png"
+    for args in (["-o", str(out)], ["--format", "png"]):
+        result = run("draw", "lenet5", *args)
+        assert_clean(result, codes=(2,))
+        assert "rsvg-convert" in result.output and "librsvg2-bin" in result.output
+    assert not out.exists()
+    assert_clean(run("draw", "lenet5", "-o", str(tmp_path / "net.svg")), codes=(0,))  # SVG needs nothing
