@@ -195,3 +195,16 @@ def test_png_without_a_renderer_is_a_clear_error(tmp_path, monkeypatch):
         assert "rsvg-convert" in result.output and "librsvg2-bin" in result.output
     assert not out.exists()
     assert_clean(run("draw", "lenet5", "-o", str(tmp_path / "net.svg")), codes=(0,))  # SVG needs nothing
+
+
+@pytest.mark.parametrize("name", ["densenet121", "resnet152"])
+@pytest.mark.parametrize("style", ["blocks", "graph", "lenet"])
+def test_big_networks_draw_in_each_style_quickly(name, style):
+    """DenseNet-121's 58 dense layers and ResNet-152's 50 bottlenecks give a picture, not a hang
+    (a generous bound; the drawing is linear in layers: about 0.2 s here)."""
+    start = time.perf_counter()
+    result = run("draw", name, "--style", style)
+    assert time.perf_counter() - start < 20
+    assert_clean(result, codes=(0,))
+    root = ET.fromstring(result.output)
+    assert len([g for g in root.iter(f"{SVG}g") if g.get("data-name")]) > 10
