@@ -272,6 +272,45 @@ def box_svg(x: float, y: float, b: Box, fill: str) -> str:
     ))
 
 
+KERNELS_UP_TO = 25  # drawn boxes; beyond this the cubes and their lines crowd the picture
+KERNEL_SHARE = 0.45  # at most this share of the face a kernel cube sits on, so the map still shows round it
+
+
+def kernel_svg(read: Tuple[float, float, Box], kernel: Sequence[int], scale: str, top_s: int,
+               to: Optional[Tuple[float, float, Box]]) -> str:
+    """The kernel as NN-SVG's AlexNet draws it: a small cube on the front face of the box it reads
+    (``read``: that box's front-face corner and size), F×F on the boxes' own scale and as thick as
+    the box (it spans every input channel), with thin lines from its far face to the one position
+    it makes on the next box's front face (``to``; None when that box is on another row). The
+    kernel is the rule's own, for display only."""
+    rx, ry, rb = read
+    kh = kernel[0]
+    kw = kernel[1] if len(kernel) > 1 else kh
+    # sized as box_sizes sizes H and W, then kept inside the face it sits on
+    h = min(scaled(kh, top_s, 6, 130, scale), max(3.0, rb.h * KERNEL_SHARE))
+    d = min(scaled(kw, top_s, 5, 100, scale), rb.d * KERNEL_SHARE)
+    cube = Box(rb.w, h, d)
+    x, y = rx, ry + (rb.h - h) * 0.3
+    edge = "#333333"
+    parts = [f'<rect x="{x:.1f}" y="{y:.1f}" width="{cube.w:.1f}" height="{h:.1f}" fill="#ffffff" '
+             f'fill-opacity="0.55" stroke="{edge}" stroke-width="0.7"/>',
+             f'<polygon points="{x:.1f},{y:.1f} {x + cube.dx:.1f},{y - cube.dy:.1f} '
+             f'{x + cube.w + cube.dx:.1f},{y - cube.dy:.1f} {x + cube.w:.1f},{y:.1f}" fill="#ffffff" '
+             f'fill-opacity="0.4" stroke="{edge}" stroke-width="0.7"/>',
+             f'<polygon points="{x + cube.w:.1f},{y:.1f} {x + cube.w + cube.dx:.1f},{y - cube.dy:.1f} '
+             f'{x + cube.w + cube.dx:.1f},{y + h - cube.dy:.1f} {x + cube.w:.1f},{y + h:.1f}" fill="#dddddd" '
+             f'fill-opacity="0.5" stroke="{edge}" stroke-width="0.7"/>']
+    if to is not None:
+        tx, ty, tb = to
+        px, py = tx + 0.5, ty + tb.h * 0.35  # the output position, on the next box's front face
+        far = ((x + cube.w, y), (x + cube.w, y + h), (x + cube.w + cube.dx, y - cube.dy),
+               (x + cube.w + cube.dx, y + h - cube.dy))
+        parts.append('<path d="' + " ".join(f"M{fx:.1f},{fy:.1f} L{px:.1f},{py:.1f}" for fx, fy in far)
+                     + f'" stroke="{edge}" stroke-width="0.5" fill="none"/>')
+    bbox = f"{x:.1f} {y - cube.dy:.1f} {cube.w + cube.dx:.1f} {h + cube.dy:.1f}"
+    return (f'<g class="kernel" data-kernel="{kh}x{kw}" data-bbox="{bbox}">' + "".join(parts) + "</g>")
+
+
 def balanced_rows(widths: Sequence[float], inner: float) -> List[List[int]]:
     """Slots into rows no wider than ``inner``, the rows about equally long (no last row holding
     one lone box): greedy at ``inner`` to learn how many rows, then greedy again at the total
@@ -346,9 +385,11 @@ def kind_legend(colors: Dict[str, str], full: float, y: float, corner: float = 0
 
 
 def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", color: str = "kind",
-               labels: str = "shape", width: int = 1400, every_layer: bool = False) -> str:
+               labels: str = "shape", width: int = 1400, every_layer: bool = False,
+               kernels: Optional[bool] = None) -> str:
     """The ``blocks`` picture of ``report`` as SVG text. ``depth`` None: the default (each
-    branching block as one box; every layer of a chain)."""
+    branching block as one box; every layer of a chain). ``kernels`` None: a kernel cube on each
+    conv and pool where it helps, a chain of at most KERNELS_UP_TO boxes."""
     from .render import human
 
     if depth is None:
@@ -357,6 +398,12 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
     boxes = box_sizes(items, scale)
     colors = kind_colors(items)
     metric_top = max((figure(it, color) for it in items), default=0) if color != "kind" else 0
+    if kernels is None:
+        kernels = len(items) <= KERNELS_UP_TO
+    layers = {r.full_name: r for r in report.layers} if kernels else {}
+    top_s = max((s for it in items if it.output.spatial for s in it.output.spatial[:2]), default=1)
+    placed: Dict[int, Tuple[int, float, float, Box]] = {}  # box -> its row, front-face corner, size
+    any_kernel = False
 
     def fill_of(it: Item) -> str:
         if color == "kind":
@@ -393,7 +440,7 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
     widest_row = max(text_width(f"{title} — input {report.spec.input}", 18), text_width(sub), 400.0)
     body: List[str] = []
     line_h = TEXT + 3
-    for row in rows:
+    for n_row, row in enumerate(rows):
         tall = max(boxes[i].h for i in row)
         rise = max(boxes[i].dy for i in row)
         below = max(len(slots[i][1]) for i in row)
@@ -413,13 +460,21 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
             if it.folded:
                 tip.append("with " + ", ".join(it.folded[:8]) + (" …" if len(it.folded) > 8 else ""))
             cls = "box input" if it.kind == "input" and i == 0 else "box"
+            placed[i] = (n_row, bx, by, b)
+            cube = ""
+            layer = layers.get(it.name)
+            kernel = getattr(layer.layer, "kernel", None) if layer is not None else None
+            if kernel and i and items[i - 1].output.spatial and it.output.spatial:
+                prow, px, py, pb = placed[i - 1]
+                cube = kernel_svg((px, py, pb), kernel, scale, top_s, (bx, by, b) if prow == n_row else None)
+                any_kernel = True
             body.append(
                 f'<g class="{cls}" data-name={quoteattr(it.name)} data-kind={quoteattr(it.kind)} '
                 f'data-shape="{it.output}" data-params="{it.params}" data-macs="{it.macs}" '
                 f'data-activations="{it.activations}" data-count="{it.count}" '
                 f'data-bbox="{bx:.1f} {by - b.dy:.1f} {b.w + b.dx:.1f} {b.h + b.dy:.1f}">'
                 f"<title>{escape(chr(10).join(tip))}</title>"
-                + box_svg(bx, by, b, fill_of(it))
+                + box_svg(bx, by, b, fill_of(it)) + cube
                 + text(centre, by - b.dy - 5, it.name, TEXT, extra=' class="name"')
                 + "".join(text(centre, mid + b.h / 2 + line_h * (k + 1), s, TEXT if k == 0 else TEXT - 1,
                                extra=f' class="{"shape" if k == 0 else "figure"}"'
@@ -460,7 +515,11 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
 
     scale_text = {"log": "log", "sqrt": "square-root", "linear": "linear"}[scale]
     conventions = (f"Sizes on a {scale_text} scale: box height follows H, the receding side W, the thickness C; "
-                   "a flat vector is a thin bar whose height follows its length. " + COSTS
+                   "a flat vector is a thin bar whose height follows its length. "
+                   + ("The small see-through cube is a conv's or pool's F×F kernel on the box it reads, on the "
+                      "same scale (at most half that face) and through all its channels; its lines lead to the "
+                      "one position it makes. " if any_kernel else "")
+                   + COSTS
                    + ("; ×N marks N identical boxes in a row, figures for each" if any(it.count > 1 for it in items)
                       else "") + ". Drawn by convcalc.")
     foot, height = footer(conventions, full, y)

@@ -26,7 +26,7 @@ from convcalc.parse_yaml import parse_yaml
 from convcalc.render import print_table, table_rows
 
 GRAPHS = ("convnext_tiny", "googlenet", "googlenet-paper", "mobilenet_v2", "resnet18", "resnet34", "resnet50",
-          "resnet50-v1", "shufflenet_v2_x1_0", "vit_b_16")
+          "resnet50-v1", "shufflenet_v2_x1_0", "vit_b_16", "densenet121", "resnet152")
 
 
 def path_of(name: str) -> Path:
@@ -85,7 +85,46 @@ PUBLISHED: List[Tuple[str, int, int]] = [
     # ShuffleNet_V2_X1_0_Weights.IMAGENET1K_V1: num_params 2,278,604, GFLOPS 0.145; the MACs are
     # issue 12's, measured with PyTorch, and the hand count in test_shufflenet_v2_by_hand.
     ("shufflenet_v2_x1_0", 2_278_604, 144_907_992),
+    # ResNet152_Weights.IMAGENET1K_V1: num_params 60,192,808, "_ops" 11.514 (GMACs). By hand
+    # from resnet50: layer2 has 4 more identity bottlenecks (width w = 128 at 28²), layer3 30
+    # more (w = 256 at 14²); one has 4w·w + 9w·w + w·4w = 17w² weights, 2·(w + w + 4w) = 12w
+    # batchnorm params and S²·17w² MACs:
+    #   params 25,557,032 + 4·(17·128² + 12·128) + 30·(17·256² + 12·256) = 60,192,808;
+    #   MACs 4,089,184,256 + 4·28²·17·128² + 30·14²·17·256² = 11,513,626,624
+    # (the "11,514,590,208" quoted when the file was asked for is 963,584 more and would round
+    # to 11.515, not torchvision's 11.514; the sum above is the count, block by block).
+    ("resnet152", 60_192_808, 11_513_626_624),
+    # DenseNet121_Weights.IMAGENET1K_V1: num_params 7,978,856, "_ops" 2.834 (GMACs). By hand,
+    # k = 32, a dense layer reading C + 32·l channels at side S costs S²·(C + 32·l)·128 for its
+    # 1x1 conv and S²·9·128·32 for its 3x3; see densenet_by_hand below: 2,834,161,664
+    # (the "2,896,695,296" quoted when the file was asked for is 62,533,632 more, and would be
+    # torchvision's 2.897, not its 2.834).
+    ("densenet121", 7_978_856, 2_834_161_664),
 ]
+
+
+def densenet_by_hand() -> Tuple[int, int]:
+    """DenseNet-121's params and MACs from densenet.py's structure, block by block."""
+    params, macs = 7 * 7 * 3 * 64 + 2 * 64, 112**2 * 49 * 3 * 64
+    c, side = 64, 56
+    for i, n in enumerate((6, 12, 24, 16)):
+        for l in range(n):
+            cin = c + 32 * l
+            params += 2 * cin + cin * 128 + 2 * 128 + 9 * 128 * 32
+            macs += side * side * (cin * 128 + 9 * 128 * 32)
+        c += 32 * n
+        if i < 3:  # transition: bn, relu, 1x1 conv halving the channels, 2x2 avg pool
+            params += 2 * c + c * (c // 2)
+            macs += side * side * c * (c // 2)
+            c, side = c // 2, side // 2
+    params += 2 * c + c * 1000 + 1000  # norm5, classifier
+    return params, macs + c * 1000
+
+
+def test_densenet121_by_hand() -> None:
+    assert densenet_by_hand() == (7_978_856, 2_834_161_664)
+    assert 25_557_032 + 4 * (17 * 128**2 + 12 * 128) + 30 * (17 * 256**2 + 12 * 256) == 60_192_808
+    assert 4_089_184_256 + 4 * 28**2 * 17 * 128**2 + 30 * 14**2 * 17 * 256**2 == 11_513_626_624
 
 
 def convnext_by_hand() -> Tuple[int, int]:
@@ -145,7 +184,8 @@ def test_published_totals(name: str, params: int, macs: int) -> None:
 
 # torchvision's docs give MACs ("GFLOPS") to two decimals of a billion.
 TORCHVISION_GMACS = [("resnet18", 1.81), ("resnet34", 3.66), ("resnet50", 4.09), ("googlenet", 1.50),
-                     ("mobilenet_v2", 0.30), ("shufflenet_v2_x1_0", 0.14)]  # its _ops 0.145, to 2 places
+                     ("mobilenet_v2", 0.30), ("shufflenet_v2_x1_0", 0.14),
+                     ("resnet152", 11.51), ("densenet121", 2.83)]  # its _ops 0.145, to 2 places
 
 
 @pytest.mark.parametrize("name, gmacs", TORCHVISION_GMACS, ids=[t[0] for t in TORCHVISION_GMACS])
@@ -217,7 +257,8 @@ def test_shufflenet_v2_stride_1_units_split_their_input() -> None:
 
 # He et al. Table 1: "18-layer" ... "50-layer" count the convs and the fc of the main path; the
 # projection shortcuts (branch b2) are not counted.
-@pytest.mark.parametrize("name, depth", [("resnet18", 18), ("resnet34", 34), ("resnet50", 50), ("resnet50-v1", 50)])
+@pytest.mark.parametrize("name, depth", [("resnet18", 18), ("resnet34", 34), ("resnet50", 50), ("resnet50-v1", 50),
+                                         ("resnet152", 152)])
 def test_resnet_depth(name: str, depth: int) -> None:
     layers = report_of(name).layers
     assert sum(1 for r in layers if r.layer.kind in ("conv", "fc") and "b2" not in r.path) == depth

@@ -16,6 +16,9 @@ from convcalc.engine import analyse
 from convcalc.load import load
 from convcalc.render import human
 
+from click.testing import CliRunner
+
+from convcalc.cli import cli
 from test_hostile import assert_clean, run
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -137,3 +140,71 @@ def test_readme_pictures_are_what_the_commands_write(name, args, request):
     if request.config.getoption("--update-goldens"):
         path.write_text(svg, encoding="utf-8")
     assert path.read_text(encoding="utf-8") == svg, "docs picture is stale; pytest --update-goldens"
+
+
+@pytest.mark.parametrize("name", ["lenet5", "alexnet"])
+def test_each_conv_and_pool_box_carries_its_kernel_cube_inside_the_box_it_reads(name):
+    report = analyse(load(name))
+    layers = {r.full_name: r for r in report.layers}
+    _, gs = boxes(blocks_svg(report))
+    for before, g in zip(gs, gs[1:]):
+        cubes = [k for k in g.iter(f"{SVG}g") if k.get("class") == "kernel"]
+        rule = layers[g.get("data-name")].layer
+        if g.get("data-kind") in ("conv", "pool"):
+            k = rule.kernel * (2 if len(rule.kernel) == 1 else 1)
+            assert [c.get("data-kernel") for c in cubes] == ["x".join(map(str, k))], g.get("data-name")
+            x1, y1, x2, y2 = bbox(cubes[0])
+            bx1, by1, bx2, by2 = bbox(before)
+            assert bx1 <= x1 < x2 <= bx2 + 0.05 and by1 <= y1 < y2 <= by2 + 0.05
+        else:
+            assert cubes == [], g.get("data-name")
+    if name == "lenet5":
+        assert [c.get("data-kernel") for c in ET.fromstring(blocks_svg(report)).iter(f"{SVG}g")
+                if c.get("class") == "kernel"] == ["5x5", "2x2", "5x5", "2x2"]
+
+
+def test_kernel_cubes_where_they_help_or_as_asked():
+    def cubes(svg):
+        return sum(1 for g in ET.fromstring(svg).iter(f"{SVG}g") if g.get("class") == "kernel")
+
+    lenet = analyse(load("lenet5"))
+    assert cubes(blocks_svg(lenet, kernels=False)) == 0
+    long = analyse(load("8x8x3 " + " ".join(f"conv{8 + i % 7}k3p1" for i in range(40))))
+    assert cubes(blocks_svg(long)) == 0 and cubes(blocks_svg(long, kernels=True)) == 40
+    assert run("draw", "lenet5", "--no-kernels").output.count('class="kernel"') == 0
+    assert run("draw", "lenet5", "--kernels").output.count('class="kernel"') == 4
+
+
+@pytest.mark.skipif(shutil.which("rsvg-convert") is None, reason="rsvg-convert not installed")
+def test_png_by_the_system_renderer(tmp_path):
+    out = tmp_path / "lenet5.png"
+    assert_clean(run("draw", "lenet5", "-o", str(out)), codes=(0,))  # the suffix implies --format png
+    assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    result = CliRunner().invoke(cli, ["draw", "lenet5", "--format", "png", "--style", "lenet"])
+    assert result.exit_code == 0 and result.stdout_bytes.startswith(b"\x89PNG")
+
+
+def test_png_without_a_renderer_is_a_clear_error(tmp_path, monkeypatch):
+    import convcalc.raster
+
+    monkeypatch.setattr(convcalc.raster.shutil, "which", lambda name: None)
+    out = tmp_path / "net.png"
+    for args in (["-o", str(out)], ["--format", "png"]):
+        result = run("draw", "lenet5", *args)
+        assert_clean(result, codes=(2,))
+        assert "rsvg-convert" in result.output and "librsvg2-bin" in result.output
+    assert not out.exists()
+    assert_clean(run("draw", "lenet5", "-o", str(tmp_path / "net.svg")), codes=(0,))  # SVG needs nothing
+
+
+@pytest.mark.parametrize("name", ["densenet121", "resnet152"])
+@pytest.mark.parametrize("style", ["blocks", "graph", "lenet"])
+def test_big_networks_draw_in_each_style_quickly(name, style):
+    """DenseNet-121's 58 dense layers and ResNet-152's 50 bottlenecks give a picture, not a hang
+    (a generous bound; the drawing is linear in layers: about 0.2 s here)."""
+    start = time.perf_counter()
+    result = run("draw", name, "--style", style)
+    assert time.perf_counter() - start < 20
+    assert_clean(result, codes=(0,))
+    root = ET.fromstring(result.output)
+    assert len([g for g in root.iter(f"{SVG}g") if g.get("data-name")]) > 10

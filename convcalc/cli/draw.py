@@ -13,7 +13,10 @@ from .options import input_option
 @cli.command()
 @click.argument("spec")
 @click.option("--output", "-o", "output", default="-", metavar="FILE.svg", show_default=True,
-              help="Where to write the SVG; '-' is standard output.")
+              help="Where to write the picture; '-' is standard output. A name ending .png implies --format png.")
+@click.option("--format", "fmt", type=click.Choice(["svg", "png"]), default=None,
+              help="svg (the default), or png rendered by rsvg-convert when it is installed "
+                   "(librsvg2-bin); convcalc itself never needs it.")
 @click.option("--style", type=click.Choice(["blocks", "graph", "lenet"]), default="blocks", show_default=True,
               help="blocks: the lecture-figure look, 3-D boxes left to right. graph: a top-to-bottom flow "
                    "for branching networks: shortcuts into ⊕, branches side by side, references from far "
@@ -32,12 +35,16 @@ from .options import input_option
               help="Under each box: its output shape, or also what it is, its params and MACs.")
 @click.option("--every-layer", is_flag=True,
               help="Draw activations, normalisation and dropout as boxes of their own.")
+@click.option("--kernels/--no-kernels", default=None,
+              help="blocks style: a small cube for each conv's and pool's kernel on the box it reads, with "
+                   "lines to the position it makes (default: on for chains of at most 25 boxes).")
 @click.option("--width", type=click.IntRange(400, 20000), default=1400, show_default=True,
               help="Picture width in px; longer networks wrap into rows.")
 @input_option
 @click.pass_context
 def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional[int], scale: str, color: str,
-         labels: str, every_layer: bool, width: int, input_shape: Any) -> None:
+         labels: str, every_layer: bool, kernels: Optional[bool], width: int, fmt: Optional[str],
+         input_shape: Any) -> None:
     """Draw the network as SVG: each layer's output a 3-D box sized by its shape.
 
     SPEC is a YAML file, '-' for stdin, a bundled architecture (see `convcalc list`)
@@ -51,6 +58,7 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
       convcalc draw vgg16 -o vgg16.svg --labels full
       convcalc draw alexnet --color macs -o alexnet-macs.svg
       convcalc draw resnet18 --depth 0 -o resnet18.svg
+      convcalc draw alexnet -o alexnet.png      # needs rsvg-convert
       convcalc draw "224x224x3 (conv64k3p1 relu)x2 maxpool fc10" > net.svg
     """
     from ..draw import blocks_svg
@@ -63,15 +71,27 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
     network = with_input(load(spec), input_shape)
     warn_if_channels_first(network)
-    style_svg = {"graph": graph_svg, "lenet": lenet_svg}.get(style, blocks_svg)
-    svg = style_svg(analyse(network), depth=depth, scale=scale, color=color,
-                    labels=labels, width=width, every_layer=every_layer)
+    report = analyse(network)
+    if style == "blocks":
+        svg = blocks_svg(report, depth=depth, scale=scale, color=color, labels=labels, width=width,
+                         every_layer=every_layer, kernels=kernels)
+    else:  # the lenet style always draws its kernel windows; the graph style has none
+        style_svg = {"graph": graph_svg, "lenet": lenet_svg}[style]
+        svg = style_svg(report, depth=depth, scale=scale, color=color, labels=labels, width=width,
+                        every_layer=every_layer)
+    if fmt is None:
+        fmt = "png" if output.lower().endswith(".png") else "svg"
+    picture: Any = svg
+    if fmt == "png":
+        from ..raster import svg_to_png
+
+        picture = svg_to_png(svg)
     if output == "-":
-        click.echo(svg, nl=False)
+        click.echo(picture, nl=False)
         return
     try:
-        with open(output, "w", encoding="utf-8") as f:
-            f.write(svg)
+        with open(output, "wb" if fmt == "png" else "w", **({} if fmt == "png" else {"encoding": "utf-8"})) as f:
+            f.write(picture)
     except OSError as e:
         raise click.BadParameter(f"cannot write '{output}': {e.strerror or e}", param_hint="'-o' / '--output'") \
             from None
