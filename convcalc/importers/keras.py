@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import zipfile
 from collections import Counter
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from ..errors import Location, SpecError
 from ..layers import MERGES
@@ -106,6 +106,8 @@ def network_from_config(model: Dict[str, Any], path: str) -> NetworkSpec:
     else:
         reader.functional(layers, config)
     reader.fail_on_unknown()
+    if reader.input_shape is None:
+        raise SpecError(f"'{path}': the Keras model has no input layer")
     return NetworkSpec(input=reader.input_shape, layers=tuple(reader.nodes), name=str(name),
                        title=f"{name} (Keras {model['class_name']})", origin=path, outputs=reader.outputs)
 
@@ -119,10 +121,10 @@ class _Reader:
         self.refs: Dict[str, str] = {}  # Keras layer name -> the spec's name of its output tensor
         self.rank: Dict[str, int] = {}  # Keras' spatial axes of each output (0: a vector)
         self.unit: Dict[str, bool] = {}  # Keras has a vector where convcalc keeps 1x1xC (after a global pool)
-        self.used: set = set()
+        self.used: Set[str] = set()
         self.current = "input"  # the spec's tensor the next layer reads unless told otherwise
         self.input_shape: Optional[Shape] = None
-        self.unknown: Counter = Counter()
+        self.unknown: Counter[str] = Counter()
         self.first_unknown: Dict[str, Tuple[str, Location]] = {}
         self.outputs: Tuple[FromSpec, ...] = ()
 
@@ -155,7 +157,7 @@ class _Reader:
     def parts(self, layer: Any, i: int) -> Tuple[str, Dict[str, Any], str]:
         if not isinstance(layer, dict) or not isinstance(layer.get("class_name"), str):
             raise SpecError(f"layer {i + 1} is not a Keras layer object (no class_name)", Location(self.path, i + 1, 1))
-        cfg = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+        cfg: Dict[str, Any] = layer["config"] if isinstance(layer.get("config"), dict) else {}
         name = layer.get("name") or cfg.get("name") or f"layer{i + 1}"
         return layer["class_name"], cfg, str(name)
 
