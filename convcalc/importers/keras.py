@@ -81,7 +81,8 @@ def load_config(path: str) -> Dict[str, Any]:
     except UnicodeDecodeError as e:
         raise SpecError(f"'{path}' is not UTF-8 JSON (byte 0x{data[e.start]:02x} at offset {e.start})") from None
     except json.JSONDecodeError as e:
-        raise SpecError(f"not valid JSON: {e.msg}", Location(path, e.lineno, e.colno)) from None
+        line = e.doc.split("\n")[e.lineno - 1] if e.lineno <= e.doc.count("\n") + 1 else ""
+        raise SpecError(f"not valid JSON: {e.msg}", Location(path, e.lineno, e.colno, line)) from None
     except RecursionError:
         raise SpecError(f"'{path}': JSON nested too deeply") from None
     if not isinstance(config, dict) or config.get("class_name") not in MODEL_CLASSES:
@@ -403,7 +404,7 @@ def zero_padding(pad: Any, name: str) -> Sequence[int]:
             raise SpecError(f"layer '{name}': ZeroPadding2D {pad} pads the sides of an axis unequally, which "
                             "convcalc's pad cannot express (it pads both sides of an axis alike)",
                             hint="models that pad ((0, 1), (0, 1)) before a stride-2 'valid' conv (MobileNet, "
-                                 "EfficientNet) compute the same sizes as that conv with padding 'same'")
+                                 "EfficientNet) compute, at even input sizes, what that conv with padding 'same' computes")
     return axes
 
 
