@@ -1,0 +1,269 @@
+"""Keras models read by ``read_keras``: hand-written configs in the form Keras serialises them
+(``model.to_json()``; ``config.json`` inside a ``.keras`` zip), checked against the bundled specs
+and keras.applications' published parameter counts."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import pytest
+
+from convcalc.catalog import find
+from convcalc.engine import analyse
+from convcalc.errors import SpecError
+from convcalc.importers.keras import read_keras
+from convcalc.load import load_file
+from convcalc.shape import Shape
+
+# --- building configs as Keras writes them -------------------------------------------------
+
+
+def layer(cls: str, name: str, inbound: Sequence[str] = (), keras: int = 3, **config: Any) -> Dict[str, Any]:
+    """One layer of a functional config; ``inbound`` in Keras 3's form, or Keras 2's with keras=2."""
+    entry: Dict[str, Any] = {"class_name": cls, "name": name, "config": {"name": name, **config}}
+    if keras == 2:
+        entry["inbound_nodes"] = [[[n, 0, 0, {}] for n in inbound]] if inbound else []
+    else:
+        tensors = [{"class_name": "__keras_tensor__", "config": {"shape": [None], "dtype": "float32",
+                                                                 "keras_history": [n, 0, 0]}} for n in inbound]
+        args: List[Any] = [tensors] if len(tensors) > 1 else tensors  # a merge takes a list of tensors
+        entry["module"] = "keras.layers"
+        entry["inbound_nodes"] = [{"args": args, "kwargs": {}}] if inbound else []
+    return entry
+
+
+class Graph:
+    """A functional model written layer by layer; each layer reads the previous unless told."""
+
+    def __init__(self, shape: Sequence[int], keras: int = 3) -> None:
+        self.keras = keras
+        key = "batch_shape" if keras == 3 else "batch_input_shape"
+        self.layers = [layer("InputLayer", "input_1", keras=keras, **{key: [None, *shape]})]
+        self.last = "input_1"
+
+    def add(self, cls: str, name: str, reads: Optional[Sequence[str]] = None, **config: Any) -> str:
+        self.layers.append(layer(cls, name, reads if reads is not None else [self.last], self.keras, **config))
+        self.last = name
+        return name
+
+    def model(self, outputs: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+        outs = [[o, 0, 0] for o in (outputs or [self.last])]
+        return {"class_name": "Functional", "config": {"name": "m", "layers": self.layers,
+                                                       "input_layers": [["input_1", 0, 0]], "output_layers": outs}}
+
+
+def write(tmp_path: Path, model: Dict[str, Any], name: str = "model.json") -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(model))
+    return str(path)
+
+
+def bundled(name: str):  # type: ignore[no-untyped-def]
+    path = find(name)
+    assert path is not None
+    return analyse(load_file(path))
+
+
+def by_name(report, name: str):  # type: ignore[no-untyped-def]
+    """The layer called ``name``; a merge is reported as the merge inside the block of that name."""
+    return next(r for r in report.layers if r.name == name or r.path[-1:] == (name,))
+
+
+# --- whole networks against their published figures ---------------------------------------
+
+
+def lenet_sequential() -> Dict[str, Any]:
+    def seq(cls: str, name: str, **config: Any) -> Dict[str, Any]:
+        return {"class_name": cls, "config": {"name": name, **config}}
+
+    return {"class_name": "Sequential", "config": {"name": "lenet5", "layers": [
+        seq("InputLayer", "input", batch_input_shape=[None, 32, 32, 1]),
+        seq("Conv2D", "c1", filters=6, kernel_size=[5, 5], strides=[1, 1], padding="valid", activation="tanh"),
+        seq("AveragePooling2D", "s2", pool_size=[2, 2], strides=[2, 2], padding="valid"),
+        seq("Conv2D", "c3", filters=16, kernel_size=[5, 5], padding="valid", activation="tanh"),
+        seq("AveragePooling2D", "s4", pool_size=[2, 2]),
+        seq("Flatten", "flatten"),
+        seq("Dense", "c5", units=120, activation="tanh"),
+        seq("Dense", "f6", units=84, activation="tanh"),
+        seq("Dense", "output", units=10, activation="softmax"),
+    ]}}
+
+
+def test_sequential_lenet5_has_the_bundled_totals(tmp_path: Path) -> None:
+    report = analyse(read_keras(write(tmp_path, lenet_sequential())))
+    expected = bundled("lenet5").totals
+    assert report.totals.params == expected.params == 61_706
+    assert report.totals.macs == expected.macs == 416_520
+    assert report.output == Shape((), 10)
+    assert [r.name for r in report.layers][:2] == ["c1", "c1_tanh"]  # the folded activation, a layer here
+
+
+def vgg16(keras: int = 3) -> Dict[str, Any]:
+    g = Graph((224, 224, 3), keras)
+    for block, (filters, convs) in enumerate(((64, 2), (128, 2), (256, 3), (512, 3), (512, 3)), 1):
+        for c in range(1, convs + 1):
+            g.add("Conv2D", f"block{block}_conv{c}", filters=filters, kernel_size=[3, 3], strides=[1, 1],
+                  padding="same", activation="relu", use_bias=True, dilation_rate=[1, 1], groups=1,
+                  data_format="channels_last")
+        g.add("MaxPooling2D", f"block{block}_pool", pool_size=[2, 2], strides=[2, 2], padding="valid")
+    g.add("Flatten", "flatten")
+    g.add("Dense", "fc1", units=4096, activation="relu")
+    g.add("Dense", "fc2", units=4096, activation="relu")
+    g.add("Dense", "predictions", units=1000, activation="softmax")
+    return g.model()
+
+
+@pytest.mark.parametrize("keras", [2, 3])
+def test_vgg16_functional_gives_keras_applications_count(tmp_path: Path, keras: int) -> None:
+    report = analyse(read_keras(write(tmp_path, vgg16(keras))))
+    assert report.totals.params == 138_357_544  # keras.applications.VGG16().count_params()
+    assert report.totals.macs == bundled("vgg16").totals.macs
+    assert by_name(report, "block5_pool").output == Shape((7, 7), 512)
+
+
+# --- graphs: merges of named tensors --------------------------------------------------------
+
+
+@pytest.mark.parametrize("keras", [2, 3])
+def test_residual_block_with_add(tmp_path: Path, keras: int) -> None:
+    g = Graph((8, 8, 16), keras)
+    g.add("Conv2D", "a", filters=16, kernel_size=3, padding="same", use_bias=False)
+    g.add("BatchNormalization", "a_bn")
+    g.add("Activation", "a_relu", activation="relu")
+    g.add("Conv2D", "b", filters=16, kernel_size=3, padding="same", use_bias=False)
+    g.add("Add", "add", reads=["b", "input_1"])
+    g.add("ReLU", "out")
+    report = analyse(read_keras(write(tmp_path, g.model())))
+    merge = by_name(report, "add")
+    assert merge.output == Shape((8, 8), 16)
+    assert report.totals.params == 2 * 3 * 3 * 16 * 16 + 2 * 16
+    assert report.totals.buffers == 2 * 16
+    # the sum reads conv b and the network's input: the shortcut is the identity
+    assert {report.shape_of(s) for s in merge.sources} == {Shape((8, 8), 16)}
+
+
+def test_concatenate_branches_and_several_outputs(tmp_path: Path) -> None:
+    g = Graph((16, 16, 8))
+    g.add("Conv2D", "left", reads=["input_1"], filters=4, kernel_size=1)
+    g.add("Conv2D", "right", reads=["input_1"], filters=6, kernel_size=3, padding="same")
+    g.add("Concatenate", "cat", reads=["left", "right"], axis=-1)
+    g.add("GlobalAveragePooling2D", "gap")
+    report = analyse(read_keras(write(tmp_path, g.model(outputs=["cat", "gap"]))))
+    assert by_name(report, "cat").output == Shape((16, 16), 10)
+    assert [o.shape for o in report.outputs] == [Shape((16, 16), 10), Shape((1, 1), 10)]
+
+
+# --- Keras' own rules -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size, kernel, out", [(7, 3, 4), (8, 3, 4), (224, 7, 112), (7, 1, 4), (113, 3, 57)])
+def test_same_padding_with_stride_2_gives_tensorflows_size(tmp_path: Path, size: int, kernel: int, out: int) -> None:
+    g = Graph((size, size, 3))
+    g.add("Conv2D", "conv", filters=8, kernel_size=[kernel, kernel], strides=[2, 2], padding="same")
+    g.add("MaxPooling2D", "pool", pool_size=[3, 3], strides=[2, 2], padding="same")
+    report = analyse(read_keras(write(tmp_path, g.model())))
+    assert by_name(report, "conv").output == Shape((out, out), 8)  # ceil(W / 2), TensorFlow's rule
+    assert by_name(report, "pool").output == Shape((-(-out // 2),) * 2, 8)
+
+
+def test_dense_on_a_grid_is_per_position(tmp_path: Path) -> None:
+    g = Graph((7, 7, 32))
+    g.add("Dense", "proj", units=64)
+    g.add("GlobalAveragePooling2D", "gap")
+    g.add("Dense", "head", units=10)
+    report = analyse(read_keras(write(tmp_path, g.model())))
+    proj, head = by_name(report, "proj"), by_name(report, "head")
+    assert proj.layer.kind == "pwlinear" and proj.output == Shape((7, 7), 64)
+    assert (proj.params, proj.macs) == (32 * 64 + 64, 7 * 7 * 32 * 64)
+    assert head.layer.kind == "fc" and head.output == Shape((), 10) and head.params == 64 * 10 + 10
+
+
+def test_batchnorm_splits_params_as_keras_summary(tmp_path: Path) -> None:
+    g = Graph((8, 8, 3))
+    g.add("Conv2D", "conv", filters=16, kernel_size=3, use_bias=False)
+    g.add("BatchNormalization", "bn", axis=-1, momentum=0.99, epsilon=0.001, center=True, scale=True)
+    g.add("BatchNormalization", "bn_noscale", axis=3, center=True, scale=False)  # InceptionV3's
+    g.add("BatchNormalization", "bn_plain", center=False, scale=False)
+    report = analyse(read_keras(write(tmp_path, g.model())))
+    # summary(): trainable = gamma + beta, non-trainable = moving mean + moving variance
+    assert (by_name(report, "bn").params, by_name(report, "bn").buffers) == (32, 32)
+    noscale = [r for r in report.layers if r.name.startswith("bn_noscale")]
+    assert (sum(r.params for r in noscale), sum(r.buffers for r in noscale)) == (16, 32)
+    assert (by_name(report, "bn_plain").params, by_name(report, "bn_plain").buffers) == (0, 32)
+    assert (report.totals.params, report.totals.buffers) == (3 * 3 * 3 * 16 + 32 + 16, 96)
+
+
+def test_depthwise_separable_and_upsampling(tmp_path: Path) -> None:
+    g = Graph((14, 14, 32))
+    g.add("DepthwiseConv2D", "dw", kernel_size=[3, 3], strides=[1, 1], padding="same", depth_multiplier=2,
+          use_bias=False)
+    g.add("SeparableConv2D", "sep", filters=16, kernel_size=3, padding="same")
+    g.add("SeparableConv2D", "sep2", filters=8, kernel_size=3, padding="valid", depth_multiplier=2)
+    g.add("UpSampling2D", "up", size=[2, 2], interpolation="nearest")
+    g.add("ZeroPadding2D", "pad", padding=[[1, 1], [2, 2]])
+    report = analyse(read_keras(write(tmp_path, g.model())))
+    assert by_name(report, "dw").params == 9 * 32 * 2 and by_name(report, "dw").output == Shape((14, 14), 64)
+    assert by_name(report, "sep").params == 9 * 64 + 64 * 16 + 16
+    assert sum(r.params for r in report.layers if r.name.startswith("sep2")) == 9 * 16 * 2 + 32 * 8 + 8
+    assert report.output == Shape((24 + 2, 24 + 4), 8)
+
+
+def test_keras_zip_file(tmp_path: Path) -> None:
+    path = tmp_path / "lenet.keras"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("metadata.json", json.dumps({"keras_version": "3.3.3"}))
+        z.writestr("config.json", json.dumps(lenet_sequential()))
+        z.writestr("model.weights.h5", b"\x89HDF\r\n")  # never read
+    assert analyse(read_keras(str(path))).totals.params == 61_706
+
+
+# --- what convcalc cannot count, and broken files -------------------------------------------
+
+
+def test_unknown_classes_are_listed_with_counts_and_located(tmp_path: Path) -> None:
+    g = Graph((8, 8, 3))
+    g.add("Conv2D", "conv", filters=4, kernel_size=3)
+    g.add("MyAttention", "att1")
+    g.add("MyAttention", "att2")
+    g.add("Lambda", "lam")
+    path = write(tmp_path, g.model())
+    with pytest.raises(SpecError) as e:
+        read_keras(path)
+    assert "MyAttention ×2" in e.value.message and "Lambda ×1" in e.value.message
+    assert e.value.loc is not None and (e.value.loc.file, e.value.loc.line) == (path, 3)  # layer 3 of the file
+
+
+def test_asymmetric_zero_padding_is_a_located_error(tmp_path: Path) -> None:
+    g = Graph((224, 224, 3))
+    g.add("ZeroPadding2D", "conv_pad_2", padding=[[0, 1], [0, 1]])  # MobileNet's
+    path = write(tmp_path, g.model())
+    with pytest.raises(SpecError) as e:
+        read_keras(path)
+    assert "conv_pad_2" in e.value.message and e.value.loc is not None and e.value.loc.line == 2
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"class_name": "Sequential"}',
+                                  '{"class_name": "Dense", "config": {}}',
+                                  '{"class_name": "Functional", "config": {"layers": []}}', "[" * 100_000])
+def test_malformed_files_are_clean_errors_naming_the_file(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text(text)
+    with pytest.raises(SpecError) as e:
+        read_keras(str(path))
+    assert "broken.json" in str(e.value)
+
+
+def test_a_zip_without_config_and_a_read_before_its_producer(tmp_path: Path) -> None:
+    path = tmp_path / "empty.keras"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("metadata.json", "{}")
+    with pytest.raises(SpecError, match="config.json"):
+        read_keras(str(path))
+    g = Graph((8, 8, 3))
+    g.add("Conv2D", "a", reads=["b"], filters=4, kernel_size=3)  # a cycle: b is made after a
+    g.add("Conv2D", "b", reads=["a"], filters=4, kernel_size=3)
+    with pytest.raises(SpecError, match="'b'"):
+        read_keras(write(tmp_path, g.model()))
