@@ -1066,21 +1066,31 @@ class Crop(Layer):
 
 @value
 class ZeroPad(Layer):
-    """Explicit zero padding (``ZeroPad2d``). Shape: ``W + 2P`` per axis."""
+    """Explicit zero padding (``ZeroPad2d``). Shape: ``W + P + P_after`` per axis, where the
+    padding after is ``P`` unless ``after`` says otherwise (Keras' ``ZeroPadding2D(((0, 1), (0, 1)))``
+    before MobileNet's strided convs is ``padding: 0, after: 1``)."""
 
     family: ClassVar[str] = "pad"
     leading: ClassVar[Optional[str]] = "padding"
 
-    padding: Ints = option(convert=per_axis_or_zero, letter="p", aliases=("pad",), help="padding P per side, per axis")
+    padding: Ints = option(convert=per_axis_or_zero, letter="p", aliases=("pad", "before"),
+                           help="padding P per side (before, and after unless 'after' is given), per axis")
+    after: Optional[Ints] = option(None, per_axis_or_zero, help="padding after, per axis, when it differs from P")
+
+    def _sides(self, x: Shape) -> Tuple[Tuple[int, int], ...]:
+        before = expand(self.padding, x, "padding")
+        after = expand(self.after, x, "after") if self.after is not None else before
+        return tuple(zip(before, after))
 
     def out_shape(self, x: Shape) -> Shape:
-        return Shape(tuple(w + 2 * p for w, p in zip(x.spatial, expand(self.padding, x, "padding"))), x.channels)
+        return Shape(tuple(w + b + a for w, (b, a) in zip(x.spatial, self._sides(x))), x.channels)
 
     def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
-        return tuple(Step(Fraction(0), Fraction(1), Fraction(-p)) for p in expand(self.padding, x, "padding"))
+        return tuple(Step(Fraction(0), Fraction(1), Fraction(-b)) for b, _ in self._sides(x))
 
     def describe(self) -> str:
-        return f"ZEROPAD {axes_text(self.padding)}"
+        after = f" after {axes_text(self.after)}" if self.after is not None and self.after != self.padding else ""
+        return f"ZEROPAD {axes_text(self.padding)}{after}"
 
 
 @value

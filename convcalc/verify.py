@@ -397,7 +397,9 @@ BUILDERS: Dict[Type[Layer], Builder] = {
     Dropout: lambda rule, xs, rng: ref.Dropout(rule.p),
     Softmax: lambda rule, xs, rng: ref.Softmax(),
     Upsample: build_upsample,
-    ZeroPad: lambda rule, xs, rng: ref.Pad(expand(rule.padding, xs[0], "padding")),
+    ZeroPad: lambda rule, xs, rng: ref.Pad(tuple(zip(expand(rule.padding, xs[0], "padding"),
+                                                     expand(rule.after if rule.after is not None else rule.padding,
+                                                            xs[0], "after")))),
     Crop: lambda rule, xs, rng: ref.Crop(expand(rule.size, xs[0], "size")),
     ChannelShuffle: lambda rule, xs, rng: ref.ChannelShuffle(rule.groups),
     PositionLinear: lambda rule, xs, rng: ref.PositionLinear.random(rng, xs[0].channels, rule.units, rule.bias),
@@ -550,7 +552,7 @@ def narrow_crop(rule: Crop, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
 
 
 def narrow_zero_pad(rule: ZeroPad, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
-    return (replace(rule, padding=(0,)), one_position(xs)), "true channels, one position"
+    return (replace(rule, padding=(0,), after=None), one_position(xs)), "true channels, one position"
 
 
 def narrow_to_grid(rule: ToGrid, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
