@@ -49,7 +49,8 @@ def _import_onnx() -> Any:
         import onnx  # the optional extra: imported only when an .onnx file is read
     except ImportError:
         raise SpecError("reading .onnx files needs the onnx package, which is not installed",
-                        hint="pip install 'convcalc[onnx]'") from None
+                        hint="install the extra convcalc[onnx]: `pip install '.[onnx]'` in convcalc's checkout, "
+                             "or `pip install onnx`") from None
     return onnx
 
 
