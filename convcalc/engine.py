@@ -224,6 +224,17 @@ class Report:
         return params * self.bytes_per_element
 
     @property
+    def unknown_ops(self) -> Dict[str, int]:
+        """Each operator convcalc could not count (``unknown`` layers), with how often it occurs:
+        when there is any, the totals leave its cost out and are incomplete."""
+        counts: Dict[str, int] = {}
+        for r in self.layers:
+            op = getattr(r.layer, "op", None)
+            if r.layer.kind == "unknown" and isinstance(op, str):
+                counts[op] = counts.get(op, 0) + 1
+        return counts
+
+    @property
     def warnings(self) -> Tuple[Tuple[LayerReport, Note], ...]:
         return tuple((r, n) for r in self.layers for n in r.notes if n.level == "warning")
 

@@ -39,6 +39,7 @@ from .options import (
     per_axis_or_zero,
     positive,
     real,
+    op_name,
     tensor_name,
 )
 from .shape import Shape, Window, same_padding
@@ -1547,6 +1548,37 @@ class Attention(Layer):
         return f"ATTENTION h{self.heads}" + ("" if self.bias else " nb")
 
 
+@value
+class Unknown(Layer):
+    """An operator convcalc has no rule for, kept where it was so the network still reads (an
+    imported model's custom or unsupported op). Its cost is not counted, and it says so: every
+    one is a warning, and the report marks its totals incomplete (``Report.unknown_ops``).
+
+    Shape: ``out`` (H x W x C as the file records it), or the input's when the file gives none.
+    """
+
+    family: ClassVar[str] = "unknown"
+    leading: ClassVar[Optional[str]] = "op"
+
+    op: str = option(convert=op_name, aliases=("operator",), help="the operator's name in its file (e.g. ONNX 'Einsum')")
+    out: Optional[Ints] = option(None, per_axis, aliases=("shape", "output"),
+                                 help="its output shape H x W x C, as the file records it (default: the input's)")
+
+    def out_shape(self, x: Shape) -> Shape:
+        return x if self.out is None else Shape(tuple(self.out[:-1]), self.out[-1])
+
+    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        return None  # what it does to a field is unknown: units past it are not claimed to see less
+
+    def notes(self, x: Shape) -> Tuple[Note, ...]:
+        return (Note("warning", "unknown-op",
+                     f"operator '{self.op}' is unknown to convcalc: its params and MACs are not counted, "
+                     "so the totals are incomplete", f"unknown op {self.op}"),)
+
+    def describe(self) -> str:
+        return f"UNKNOWN {self.op}"
+
+
 # --- merges: where branches meet ---------------------------------------------------------
 
 
@@ -1705,6 +1737,8 @@ KINDS: Tuple[Kind, ...] = (
     Kind("split", Split, ("channelsplit",), "one part of the channels, of given sizes: torch.split(x, sizes, dim=1)[i]"),
     Kind("dropout", Dropout, ("drop",), "dropout"),
     Kind("softmax", Softmax, (), "softmax"),
+    Kind("unknown", Unknown, ("opaque",), "an operator convcalc cannot count (from an imported file): "
+         "shape as recorded, cost not counted, totals marked incomplete"),
     Kind("pwlinear", PositionLinear, ("positionwise", "positionwiselinear", "tokenlinear"),
          "linear map of the channels at each position (nn.Linear on the last dim): no flattening"),
     Kind("layerscale", LayerScale, (), "learned scale per channel: C params, no MACs"),

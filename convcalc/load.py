@@ -27,7 +27,10 @@ def load(arg: str, stdin: Optional[bytes] = None) -> NetworkSpec:
     if status is not None and stat.S_ISDIR(status.st_mode):
         raise SpecError(f"'{arg}' is a directory, not a spec file")
     if status is not None:  # a regular file, or a pipe such as /dev/stdin
-        return load_file(path)
+        from .importers import reader_for
+
+        reader = reader_for(path)  # a model file (.onnx ...): its format's reader, importers/
+        return reader(path, arg) if reader is not None else load_file(path)
     bundled = catalog.find(arg)
     if bundled is not None:
         return load_file(bundled, display=f"architectures/{bundled.name}")
@@ -35,7 +38,9 @@ def load(arg: str, stdin: Optional[bytes] = None) -> NetworkSpec:
         from .parse_string import parse_string
 
         return parse_string(arg)
-    if arg.lower().endswith((".yaml", ".yml", ".txt")) or "/" in arg or "\\" in arg:
+    from .importers import suffixes
+
+    if arg.lower().endswith((".yaml", ".yml", ".txt", *suffixes())) or "/" in arg or "\\" in arg:
         raise SpecError(f"no such file: '{arg}'")
     raise SpecError(
         f"'{arg}' is not a file, a bundled architecture or a layer string{did_you_mean(arg, catalog.choices())}",

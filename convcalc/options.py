@@ -241,6 +241,16 @@ def tensor_name(value: Any) -> str:
     return value
 
 
+_OP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:\-]{0,99}")
+
+
+def op_name(value: Any) -> str:
+    """An operator's name as its file spells it (``Einsum``, ``com.microsoft:FusedConv``)."""
+    if not isinstance(value, str) or not _OP_NAME.fullmatch(value):
+        raise OptionError(f"expected an operator name, got {describe_value(value)}")
+    return value
+
+
 def choice(*allowed: str) -> Converter:
     """One of a few words."""
 

@@ -201,6 +201,8 @@ def _parts(report: Report) -> Dict[str, Any]:
             "optimizer_bytes": mem.optimizer_bytes,
             "training_bytes": mem.training_bytes,
         },
+        # operators convcalc could not count, with their counts: the totals leave them out ({} when complete)
+        "incomplete": {"unknown_ops": report.unknown_ops} if report.unknown_ops else None,
         "warnings": (
             {"layer": r.index, "name": r.full_name, "code": n.code, "message": n.text, "location": location_dict(r.loc)}
             for r, n in report.warnings
@@ -316,7 +318,10 @@ def footer(report: Report, column: str = "") -> str:
         else "activations"
     if column.endswith("bytes"):
         acts += f" · {column}: elements × {report.bytes_per_element} B ({report.dtype}) × batch {report.batch}"
-    return (
+    unknown = report.unknown_ops
+    missing = ("incomplete: not counted: " + ", ".join(f"{op} ×{n}" for op, n in unknown.items()) + "\n"
+               if unknown else "")
+    return missing + (
         f"{t.counted_params:,} params{buffers} · {t.work:,} {label} · {t.activations:,} activations\n"
         f"memory at {report.dtype}, batch {report.batch}: forward {human_bytes(mem.forward_bytes)} · "
         f"inference peak {human_bytes(mem.inference_bytes)} with weights · "

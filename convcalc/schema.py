@@ -58,6 +58,7 @@ CONVERTERS: Dict[Callable[..., Any], Dict[str, Any]] = {
                              {"type": "string", "pattern": r"^\s*([sS][aA][mM][eE]|[vV][aA][lL][iI][dD])\s*$"}]},
     opts.boolean: {"type": "boolean"},
     opts.tensor_name: TENSOR,
+    opts.op_name: {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.:\-]{0,99}$"},
     opts.fraction: {"anyOf": [{"type": "number", "minimum": 0, "exclusiveMaximum": 1}, _NUMERIC_STRING]},
     opts.real: {"anyOf": [{"type": "number"}, _NUMERIC_STRING]},
     opts.per_axis_number: {"anyOf": [{"type": "number", "exclusiveMinimum": 0},

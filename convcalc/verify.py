@@ -52,6 +52,7 @@ from .layers import (
     Crop,
     DepthwiseConv,
     Dropout,
+    Unknown,
     Flatten,
     FrozenBatchNorm,
     GlobalAvgPool,
@@ -375,7 +376,12 @@ def build_upsample(rule: Upsample, inputs: Tuple[Shape, ...], rng: random.Random
     return ref.Upsample(scale=rule.scale)
 
 
+def build_unknown(rule: Unknown, inputs: Tuple[Shape, ...], rng: random.Random) -> Any:
+    raise ArithmeticError(f"no reference for the unknown operator '{rule.op}'")
+
+
 BUILDERS: Dict[Type[Layer], Builder] = {
+    Unknown: build_unknown,
     Conv: build_conv,
     DepthwiseConv: build_depthwise,
     SeparableConv: build_separable,
@@ -732,7 +738,13 @@ def verify_attention(r: LayerReport, settings: Settings) -> LayerCheck:
     return check(r, measured=composed, runs=(first, second, third), scaled=scaled or "tokens")
 
 
+def verify_unknown(r: LayerReport, settings: Settings) -> LayerCheck:
+    """Nothing to check: convcalc has no rule (and no reference) for an unknown operator."""
+    return check(r, reason="an operator convcalc cannot count: nothing to verify")
+
+
 VERIFIERS: Dict[Type[Layer], Verifier] = {
+    Unknown: verify_unknown,
     Conv: positional(scale_conv, narrow_window),
     DepthwiseConv: positional(scale_depthwise, narrow_window),
     SeparableConv: positional(scale_separable, narrow_window),

@@ -49,7 +49,7 @@ def test_table_alexnet_json_has_exact_totals_and_stable_shape():
     data = json.loads(result.stdout)
     assert data["schema_version"] == 1
     assert set(data) == {"schema_version", "convcalc_version", "network", "input", "output", "outputs", "conventions",
-                         "layers", "blocks", "totals", "memory", "warnings"}
+                         "layers", "blocks", "totals", "memory", "incomplete", "warnings"}
     assert data["totals"]["params"] == 62_378_344
     assert data["totals"]["macs"] == 1_135_256_096
     assert data["totals"]["flops"] == 2 * 1_135_256_096

@@ -187,6 +187,7 @@ COMMANDS = {
     "check": "check", "schema": "check",
     "verify": "verify",
     "draw": "draw",
+    "import": "imports",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 

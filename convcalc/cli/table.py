@@ -96,7 +96,8 @@ def table(ctx: click.Context, /, spec: str, fmt: str, dtype: str, batch: int, rf
     if strict and report.warnings:
         n = len(report.warnings)
         first, note = report.warnings[0]
-        raise CheckFailed(f"--strict: {n} layer{'s' if n > 1 else ''} with a stride that does not fit; "
+        what = "an operator convcalc cannot count" if note.code == "unknown-op" else "a stride that does not fit"
+        raise CheckFailed(f"--strict: {n} layer{'s' if n > 1 else ''} with {what}; "
                           f"first: layer {first.index} '{first.full_name}': {note.brief or note.text}", first.loc)
 
 

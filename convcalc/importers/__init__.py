@@ -1,0 +1,41 @@
+"""Readers of the model files people already have: each turns one file format into a NetworkSpec.
+
+The registry below is the one place a format is plugged in: a file suffix, and the module and
+function that read it. A reader is imported only when a file of its kind is read, so its
+dependency (``onnx`` for ONNX) costs nothing to anyone who never opens such a file, and a
+missing optional dependency is a clear error, not an import failure at start-up.
+
+A reader is ``read(path_or_text, origin) -> NetworkSpec``: ``path_or_text`` is the file's path
+(a ``pathlib.Path``; a text format may be handed its text as a ``str`` instead), ``origin`` the
+name errors and the report show. It raises ``SpecError`` for a file it cannot read.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Callable, Dict, Optional, Tuple, Union
+
+from ..spec import NetworkSpec
+
+Reader = Callable[[Union[Path, str], str], NetworkSpec]
+
+# suffix (lower case, with its dot) -> (module in this package, function). One line per format.
+READERS: Dict[str, Tuple[str, str]] = {
+    ".onnx": ("onnx", "read_onnx"),
+    ".keras": ("keras", "read_keras"),
+}
+
+
+def reader_for(path: Union[Path, str]) -> Optional[Reader]:
+    """The reader registered for ``path``'s suffix, imported now; None for any other file."""
+    entry = READERS.get(Path(path).suffix.lower())
+    if entry is None:
+        return None
+    module, function = entry
+    reader: Reader = getattr(importlib.import_module(f"{__name__}.{module}"), function)
+    return reader
+
+
+def suffixes() -> Tuple[str, ...]:
+    return tuple(READERS)

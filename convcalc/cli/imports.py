@@ -1,0 +1,32 @@
+"""``convcalc import``: a model file (ONNX ...) as a convcalc YAML spec, to edit, check in, draw."""
+
+from __future__ import annotations
+
+import click
+
+from . import cli
+
+
+@cli.command(name="import")
+@click.argument("file")
+@click.pass_context
+def import_(ctx: click.Context, /, file: str) -> None:
+    """Write the network in FILE as a convcalc YAML spec to standard output.
+
+    FILE is a model file whose suffix convcalc reads (.onnx needs `pip install convcalc[onnx]`);
+    any spec convcalc reads (YAML, a layer string, a bundled name) is written out the same way.
+    The YAML gives the same report as the file: `convcalc table FILE`.
+
+    \b
+    Examples:
+      convcalc import model.onnx > model.yaml
+      convcalc import model.onnx | convcalc table -
+    """
+    from ..load import load
+    from ..spec_yaml import to_yaml
+
+    ctx.meta["convcalc.spec"] = file  # named in an internal-error message
+    network = load(file)
+    header = [f"imported by convcalc import from {network.origin or file}",
+              "names are the file's (made safe for convcalc); 'from:' says which tensor a layer reads"]
+    click.echo(to_yaml(network, header), nl=False)

@@ -1,0 +1,515 @@
+"""ONNX model file -> NetworkSpec, read with the ``onnx`` package (``pip install convcalc[onnx]``).
+
+Why ``onnx``: it is the format's own reader, kept by the people who define ``onnx.proto``, so a
+field we did not write still parses; it is an optional extra so the core install stays three
+small packages. Only the graph is read: parameters come from the initializers' *dims*, never
+their data, so a model whose weights live in absent external files reads the same.
+
+The graph is walked in topological order. Each node that carries an activation becomes a
+convcalc layer named after the node; a node reading a tensor other than the one just made
+is preceded by ``from:``; Add/Mul/Concat of activations are merges of named tensors. Nodes
+that only compute shapes or constants (Shape, Gather on shapes, Constant, ...) are folded
+away. An operator convcalc has no rule for becomes an ``unknown`` layer with the output shape
+the file (or ONNX's shape inference) records: reported with its count, never silently zero.
+Where that shape is not known either, the import stops with an error naming the node.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
+
+from ..errors import SpecError
+from ..layers import Add, Concat, Merge, Mul
+from ..shape import Shape, same_padding
+from ..spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node, RawOption, make_layer
+
+MAX_MODEL_BYTES = 2**31  # protobuf's own limit for one message; larger files keep weights outside
+SMALL = 64  # the most elements of a constant whose values are read (scales, pads, clip bounds)
+
+ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "LeakyRelu": "leakyrelu", "Elu": "elu",
+               "Selu": "selu", "Softplus": "softplus", "HardSwish": "hardswish", "HardSigmoid": "hardsigmoid",
+               "Mish": "mish", "Gelu": "gelu", "Identity": "", "Cast": ""}
+MERGES = {"Add": Add, "Sum": Add, "Mul": Mul, "Concat": Concat}
+SHAPE_ONLY = {"Shape", "Size", "Constant", "ConstantOfShape"}  # their outputs are never activations
+
+
+def read_onnx(path_or_text: Union[Path, str], origin: str) -> NetworkSpec:
+    onnx = _import_onnx()
+    model = _load(onnx, Path(path_or_text), origin)
+    return _Graph(onnx, model, origin).network()
+
+
+def _import_onnx() -> Any:
+    try:
+        import onnx  # the optional extra: imported only when an .onnx file is read
+    except ImportError:
+        raise SpecError("reading .onnx files needs the onnx package, which is not installed",
+                        hint="install the extra convcalc[onnx]: `pip install '.[onnx]'` in convcalc's checkout, "
+                             "or `pip install onnx`") from None
+    return onnx
+
+
+def _load(onnx: Any, path: Path, origin: str) -> Any:
+    try:
+        size = os.stat(path).st_size
+    except OSError as e:
+        raise SpecError(f"cannot read '{origin}': {e.strerror or e}") from None
+    if size > MAX_MODEL_BYTES:
+        raise SpecError(f"'{origin}' is {size:,} bytes, over ONNX's limit of {MAX_MODEL_BYTES:,} for one file",
+                        hint="export with the weights as external data; convcalc reads only the graph")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as e:  # protobuf's DecodeError and friends: the file is not a whole model
+        raise SpecError(f"'{origin}' is not a readable ONNX model ({type(e).__name__}: {str(e)[:200]})",
+                        hint="the file may be truncated, or another format with an .onnx name") from None
+    if not model.graph.node:
+        raise SpecError(f"'{origin}': the ONNX graph has no nodes", hint="is this an ONNX model file?")
+    try:  # fills in the shapes an exporter did not record; a model it cannot infer keeps its own
+        model = onnx.shape_inference.infer_shapes(model)
+    except Exception:
+        pass
+    return model
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
+
+
+def safe_name(text: str) -> str:
+    """An ONNX name made a convcalc name: '/layer1/0/conv1/Conv' -> 'layer1.0.conv1.Conv'."""
+    name = _UNSAFE.sub("_", text.strip("/").replace("/", ".")).strip(".-")
+    return (name or "t")[:190]
+
+
+class _Graph:
+    def __init__(self, onnx: Any, model: Any, origin: str) -> None:
+        self.onnx = onnx
+        self.graph = model.graph
+        self.origin = origin
+        g = self.graph
+        self.inits: Dict[str, Any] = {t.name: t for t in g.initializer}
+        self.shapes: Dict[str, List[Optional[int]]] = {}
+        for vi in (*g.input, *g.value_info, *g.output):
+            t = vi.type.tensor_type
+            if t.HasField("shape"):
+                self.shapes[vi.name] = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+        self.static: Set[str] = set(self.inits)  # constants, initializers, shape arithmetic
+        self.consumers: Dict[str, int] = {}
+        for n in g.node:
+            for i in n.input:
+                self.consumers[i] = self.consumers.get(i, 0) + 1
+        self.refs: Dict[str, str] = {}  # ONNX activation tensor -> convcalc tensor name
+        self.names: Set[str] = {"input"}
+        self.out: List[Node] = []
+        self.last = "input"
+        self.at: Dict[str, int] = {}  # convcalc name -> its index in self.out (to fold a bias in)
+        self.node: Any = None
+        self.index = 0
+
+    # --- errors and small reads ----------------------------------------------------------
+
+    def where(self) -> str:
+        n = self.node
+        return f"{self.origin}: node {self.index} '{n.name or n.output[0] if n.output else '?'}' ({n.op_type})"
+
+    def fail(self, message: str, hint: str = "") -> SpecError:
+        return SpecError(f"{self.where()}: {message}", hint=hint)
+
+    def attrs(self) -> Dict[str, Any]:
+        return {a.name: self.onnx.helper.get_attribute_value(a) for a in self.node.attribute}
+
+    def dims(self, name: str) -> Optional[Tuple[int, ...]]:
+        t = self.inits.get(name)
+        return tuple(int(d) for d in t.dims) if t is not None else None
+
+    def values(self, name: str) -> Optional[List[float]]:
+        """The few values of a small constant (a scale, a pad list), or None when not readable."""
+        t = self.inits.get(name)
+        if t is None or math.prod(t.dims) > SMALL or t.data_location == 1:  # 1: EXTERNAL
+            return None
+        try:
+            return [float(v) for v in self.onnx.numpy_helper.to_array(t).reshape(-1)]
+        except Exception:
+            return None
+
+    def spatial_dims(self, name: str) -> Optional[List[int]]:
+        s = self.shapes.get(name)
+        if s is None or len(s) < 3 or any(d is None for d in s[2:]):
+            return None
+        return [int(d) for d in s[2:] if d is not None]
+
+    # --- the walk ------------------------------------------------------------------------
+
+    def order(self) -> List[Tuple[int, Any]]:
+        """Nodes in topological order (Kahn); a dangling input or a cycle is a located error."""
+        g = self.graph
+        produced: Dict[str, int] = {}
+        for i, n in enumerate(g.node):
+            for o in n.output:
+                if o:
+                    produced[o] = i
+        known = set(self.inits) | {v.name for v in g.input}
+        waiting = [0] * len(g.node)
+        readers: Dict[int, List[int]] = {}
+        for i, n in enumerate(g.node):
+            for name in n.input:
+                if not name:
+                    continue
+                if name in produced:
+                    waiting[i] += 1
+                    readers.setdefault(produced[name], []).append(i)
+                elif name not in known:
+                    self.node, self.index = n, i + 1
+                    raise self.fail(f"reads tensor '{name[:100]}', which no node, input or initializer makes",
+                                    hint="the file is incomplete or was edited by hand")
+        ready = [i for i, w in enumerate(waiting) if w == 0]  # a heap: file order where free
+        heapq.heapify(ready)
+        done: List[Tuple[int, Any]] = []
+        while ready:
+            i = heapq.heappop(ready)
+            done.append((i, g.node[i]))
+            for j in readers.get(i, ()):
+                waiting[j] -= 1
+                if waiting[j] == 0:
+                    heapq.heappush(ready, j)
+        if len(done) < len(g.node):
+            stuck = next(i for i, w in enumerate(waiting) if w > 0)
+            self.node, self.index = g.node[stuck], stuck + 1
+            raise self.fail("is part of a cycle: the graph is not a network that runs in one pass")
+        return done
+
+    def network(self) -> NetworkSpec:
+        g = self.graph
+        inputs = [v for v in g.input if v.name not in self.inits]
+        if len(inputs) != 1:
+            raise SpecError(f"{self.origin}: the graph has {len(inputs)} inputs "
+                            f"({', '.join(v.name for v in inputs)[:200]}); convcalc reads networks of one input")
+        x = inputs[0]
+        dims = self.shapes.get(x.name)
+        if not dims or len(dims) < 2 or any(d is None or d <= 0 for d in dims[1:]):
+            raise SpecError(f"{self.origin}: input '{x.name}' has shape {dims}: convcalc needs its size fixed "
+                            "(a symbolic batch is fine)", hint="export with a fixed input size")
+        shape = Shape(tuple(int(d) for d in dims[2:] if d is not None), int(dims[1] or 0))
+        self.refs[x.name] = "input"
+        for index, node in self.order():
+            self.node, self.index = node, index + 1
+            self.visit(node)
+        outputs = [FromSpec(self.refs[o.name]) for o in g.output if o.name in self.refs]
+        declared: Tuple[FromSpec, ...] = ()
+        if len(outputs) > 1 or (outputs and outputs[0].ref != self.last):
+            declared = tuple(outputs)
+        stem = Path(self.origin).stem
+        return NetworkSpec(input=shape, layers=tuple(self.out), name=safe_name(g.name or stem),
+                           title=f"{g.name or stem} (imported from ONNX)", origin=self.origin, outputs=declared)
+
+    def activations(self, node: Any) -> List[str]:
+        return [i for i in node.input if i in self.refs]
+
+    def visit(self, node: Any) -> None:
+        acts = self.activations(node)
+        if not acts or node.op_type in SHAPE_ONLY:  # shape arithmetic and constants: folded away
+            self.static.update(o for o in node.output if o)
+            return
+        op = node.op_type
+        if op in ACTIVATIONS and not ACTIVATIONS[op]:  # Identity, Cast: the same tensor
+            self.refs[node.output[0]] = self.refs[acts[0]]
+            return
+        if op in ("Add", "Mul", "Sum", "Concat") and len(acts) >= 2:
+            return self.merge(node, acts)
+        handler = getattr(self, f"op_{op}", None)
+        if handler is not None:
+            made = handler(node, acts[0])
+            if made is not None:
+                kind, options = made
+                return self.emit(kind, options, acts[0])
+        elif op in ACTIVATIONS:
+            return self.emit(ACTIVATIONS[op], {}, acts[0])
+        self.unknown(node, acts[0])
+
+    # --- building the spec ---------------------------------------------------------------
+
+    def fresh(self) -> str:
+        n = self.node
+        base = safe_name(n.name or (n.output[0] if n.output else n.op_type))
+        name, k = base, 1
+        while name in self.names or name.lower() == "input":
+            k += 1
+            name = f"{base}_{k}"
+        self.names.add(name)
+        return name
+
+    def read(self, ref: str) -> None:
+        if ref != self.last:
+            self.out.append(FromSpec(ref))
+
+    def made(self, name: str) -> None:
+        self.at[name] = len(self.out) - 1
+        self.last = name
+        for i, o in enumerate(self.node.output):
+            if o and i == 0:
+                self.refs[o] = name
+
+    def emit(self, kind: str, options: Dict[str, Any], source: str) -> None:
+        # one value for every axis is written once (kernel 3, not [3, 3]), as a person writes it
+        options = {k: v[0] if isinstance(v, list) and v and len(set(v)) == 1 else v for k, v in options.items()}
+        try:
+            layer = make_layer(kind, [RawOption(k, v) for k, v in options.items()], None)
+        except SpecError as e:
+            raise self.fail(f"as convcalc's {kind}: {e.message}", e.hint) from None
+        name = self.fresh()
+        self.read(self.refs[source])
+        self.out.append(LayerSpec(layer, name))
+        self.made(name)
+
+    def merge(self, node: Any, acts: Sequence[str]) -> None:
+        rule: Merge = MERGES[node.op_type]()
+        if node.op_type == "Concat":
+            axis = int(self.attrs().get("axis", 1))
+            rank = len(self.shapes.get(acts[0], [])) or 4
+            if axis % rank != 1:
+                return self.unknown(node, acts[0])
+        if len(acts) < len([i for i in node.input if i]):  # a constant among the operands
+            return self.unknown(node, acts[0])
+        name = self.fresh()
+        self.out.append(BlockSpec(tuple((FromSpec(self.refs[a]),) for a in acts), rule, name))
+        self.made(name)
+
+    def unknown(self, node: Any, source: str) -> None:
+        used = [o for o in node.output if o and self.consumers.get(o, 0) or any(v.name == o for v in self.graph.output)]
+        if len(used) > 1:
+            raise self.fail(f"convcalc has no rule for '{node.op_type}' with {len(used)} outputs in use",
+                            hint="convcalc follows one tensor out of each unknown operator")
+        dims = self.shapes.get(node.output[0])
+        if dims is None or len(dims) < 2 or any(d is None or d <= 0 for d in dims[1:]):
+            raise self.fail(f"convcalc has no rule for '{node.op_type}' and the file records no output shape "
+                            f"for it ({dims}), so shapes cannot continue",
+                            hint="run onnx.shape_inference on the model, or replace the operator")
+        out = [int(d) for d in dims[2:] if d is not None] + [int(dims[1] or 0)]
+        op = f"{node.domain}:{node.op_type}" if node.domain and node.domain != "ai.onnx" else node.op_type
+        self.emit("unknown", {"op": _UNSAFE.sub("_", op)[:100], "out": out}, source)
+
+    # --- one method per operator: (kind, options), or None when handled -----------------
+
+    def padding(self, a: Dict[str, Any], x: str, kernel: Sequence[int], stride: Sequence[int],
+                dilation: Sequence[int]) -> Any:
+        """ONNX pads ``[x1_begin, x2_begin, ..., x1_end, x2_end]`` or auto_pad, as convcalc's padding."""
+        auto = a.get("auto_pad", b"NOTSET")
+        auto = auto.decode() if isinstance(auto, bytes) else str(auto)
+        effective = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+        if auto == "VALID":
+            return 0
+        size = self.spatial_dims(x)
+        if auto in ("SAME_UPPER", "SAME_LOWER"):
+            if auto == "SAME_LOWER" and (size is None or any(
+                    sum(same_padding(w, f, s)) % 2 for w, f, s in zip(size, effective, stride))):
+                raise self.fail("auto_pad SAME_LOWER with an odd total padding puts the extra pixel first, "
+                                "which convcalc's 'same' (extra pixel last) cannot express")
+            return "same"
+        pads = [int(p) for p in a.get("pads", [0] * (2 * len(kernel)))]
+        n = len(pads) // 2
+        begin, end = pads[:n], pads[n:]
+        if begin == end:
+            return begin if len(set(begin)) > 1 else begin[0] if begin else 0
+        if size is not None and all(same_padding(w, f, s) == (b, e)
+                                    for w, f, s, b, e in zip(size, effective, stride, begin, end)):
+            return "same"  # TensorFlow's 'same' written out: the odd pixel after
+        raise self.fail(f"asymmetric pads {pads} (begin {begin}, end {end}): convcalc pads both sides alike",
+                        hint="pad symmetrically, or with 'same' (the extra pixel at the end)")
+
+    def weight(self, node: Any, what: str) -> Tuple[int, ...]:
+        dims = self.dims(node.input[1]) if len(node.input) > 1 else None
+        if dims is None:
+            raise self.fail(f"its {what} is not an initializer of the file, so convcalc cannot size it",
+                            hint="export with the weights as initializers (constants folded)")
+        return dims
+
+    def op_Conv(self, node: Any, x: str) -> Any:
+        if len(node.input) > 1 and node.input[1] in self.refs:  # weights computed at run time
+            return self.unknown(node, x)
+        w = self.weight(node, "weight")
+        a = self.attrs()
+        kernel = list(a.get("kernel_shape", w[2:]))
+        stride = list(a.get("strides", [1] * len(kernel)))
+        dilation = list(a.get("dilations", [1] * len(kernel)))
+        return "conv", {"filters": w[0], "kernel": kernel, "stride": stride, "dilation": dilation,
+                        "padding": self.padding(a, x, kernel, stride, dilation), "groups": int(a.get("group", 1)),
+                        "bias": len(node.input) > 2 and bool(node.input[2])}
+
+    def op_ConvTranspose(self, node: Any, x: str) -> Any:
+        w = self.weight(node, "weight")
+        a = self.attrs()
+        group = int(a.get("group", 1))
+        kernel = list(a.get("kernel_shape", w[2:]))
+        if "output_shape" in a:
+            raise self.fail("output_shape is not supported; convcalc needs pads and output_padding")
+        auto = a.get("auto_pad", b"NOTSET")
+        if (auto.decode() if isinstance(auto, bytes) else auto) not in ("NOTSET", "VALID"):
+            raise self.fail(f"auto_pad {auto!r} on ConvTranspose is not supported; give pads")
+        pads = [int(p) for p in a.get("pads", [0] * (2 * len(kernel)))]
+        n = len(pads) // 2
+        if pads[:n] != pads[n:]:
+            raise self.fail(f"asymmetric pads {pads}: convcalc's transposed conv removes the same from both sides")
+        return "convtranspose", {"filters": w[1] * group, "kernel": kernel,
+                                 "stride": list(a.get("strides", [1] * len(kernel))), "padding": pads[:n] or 0,
+                                 "output_padding": list(a.get("output_padding", [0] * len(kernel))),
+                                 "dilation": list(a.get("dilations", [1] * len(kernel))), "groups": group,
+                                 "bias": len(node.input) > 2 and bool(node.input[2])}
+
+    def op_Gemm(self, node: Any, x: str) -> Any:
+        a = self.attrs()
+        if node.input[0] != x or a.get("transA", 0) or node.input[1] in self.refs:
+            return self.unknown(node, x)
+        w = self.weight(node, "weight")
+        return "fc", {"units": w[0] if a.get("transB", 0) else w[-1], "bias": len(node.input) > 2 and bool(node.input[2])}
+
+    def op_MatMul(self, node: Any, x: str) -> Any:
+        w = self.dims(node.input[1])
+        if node.input[0] != x or w is None or len(w) != 2:  # two activations (attention): not yet
+            return self.unknown(node, x)
+        return "fc", {"units": w[1], "bias": False}
+
+    def op_Add(self, node: Any, x: str) -> Any:
+        """An activation plus a constant: a MatMul's bias (folded into its fc), or a shift."""
+        other = next(i for i in node.input if i != x)
+        ref = self.refs[x]
+        spec = self.out[self.at[ref]] if ref in self.at else None
+        if (isinstance(spec, LayerSpec) and spec.layer.kind == "fc" and not getattr(spec.layer, "bias", True)
+                and self.consumers.get(x) == 1 and self.dims(other) is not None
+                and math.prod(self.dims(other) or ()) == getattr(spec.layer, "units", 0)):
+            from ..values import replace
+
+            self.out[self.at[ref]] = replace(spec, layer=replace(spec.layer, bias=True))
+            self.refs[node.output[0]] = ref
+            return None
+        return self.scalar_op(node, x, other)
+
+    def scalar_op(self, node: Any, x: str, other: str) -> Any:
+        dims = self.dims(other)
+        if dims is not None and math.prod(dims) == 1:  # x·s, x + s: one constant, no parameters
+            return "identity", {}
+        return self.unknown(node, x)
+
+    def op_Mul(self, node: Any, x: str) -> Any:
+        return self.scalar_op(node, x, next(i for i in node.input if i != x))
+
+    op_Sub = op_Div = op_Mul
+
+    def pool(self, node: Any, x: str, kind: str) -> Any:
+        a = self.attrs()
+        kernel = list(a["kernel_shape"]) if "kernel_shape" in a else None
+        if kernel is None:
+            raise self.fail("has no kernel_shape")
+        stride = list(a.get("strides", [1] * len(kernel)))  # ONNX's default stride is 1, not the kernel
+        dilation = list(a.get("dilations", [1] * len(kernel)))
+        options = {"kernel": kernel, "stride": stride, "padding": self.padding(a, x, kernel, stride, dilation),
+                   "ceil_mode": bool(a.get("ceil_mode", 0))}
+        if dilation != [1] * len(kernel):
+            options["dilation"] = dilation
+        return kind, options
+
+    def op_MaxPool(self, node: Any, x: str) -> Any:
+        return self.pool(node, x, "maxpool")
+
+    def op_AveragePool(self, node: Any, x: str) -> Any:
+        return self.pool(node, x, "avgpool")
+
+    def op_GlobalAveragePool(self, node: Any, x: str) -> Any:
+        return "globalavgpool", {}
+
+    def op_GlobalMaxPool(self, node: Any, x: str) -> Any:
+        return "globalmaxpool", {}
+
+    def op_BatchNormalization(self, node: Any, x: str) -> Any:
+        return "batchnorm", {}
+
+    def op_LRN(self, node: Any, x: str) -> Any:
+        return "lrn", {"size": int(self.attrs()["size"])}
+
+    def op_Clip(self, node: Any, x: str) -> Any:
+        a = self.attrs()
+        lo = a.get("min", (self.values(node.input[1]) or [None])[0] if len(node.input) > 1 and node.input[1] else None)
+        hi = a.get("max", (self.values(node.input[2]) or [None])[0] if len(node.input) > 2 and node.input[2] else None)
+        if lo == 0 and hi == 6:
+            return "relu6", {}
+        if lo == 0 and hi is None:
+            return "relu", {}
+        return self.unknown(node, x)
+
+    def op_Softmax(self, node: Any, x: str) -> Any:
+        return "softmax", {}
+
+    op_LogSoftmax = op_Softmax
+
+    def op_Dropout(self, node: Any, x: str) -> Any:
+        ratio = self.attrs().get("ratio")
+        if ratio is None and len(node.input) > 1 and node.input[1]:
+            ratio = (self.values(node.input[1]) or [None])[0]
+        return "dropout", {"p": 0.5 if ratio is None else float(ratio)}
+
+    def op_Flatten(self, node: Any, x: str) -> Any:
+        if int(self.attrs().get("axis", 1)) != 1:
+            return self.unknown(node, x)
+        return "flatten", {}
+
+    def op_Reshape(self, node: Any, x: str) -> Any:
+        """Shape plumbing: to (batch, everything) is a flatten; anything else is not counted."""
+        out = self.shapes.get(node.output[0])
+        if out is not None and len(out) == 2:
+            return "flatten", {}
+        if out is None and len(node.input) > 1:
+            target = self.values(node.input[1])
+            if target is not None and len(target) == 2 and target[0] in (0, 1, -1):
+                return "flatten", {}
+        return self.unknown(node, x)
+
+    op_Squeeze = op_Reshape
+
+    def op_Resize(self, node: Any, x: str) -> Any:
+        a = self.attrs()
+        mode = a.get("mode", b"nearest")
+        mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+        rank = len(self.shapes.get(x, [])) - 2
+        mode = {"nearest": "nearest", "linear": "bilinear" if rank == 2 else "linear" if rank == 1 else "trilinear",
+                "cubic": "bicubic"}.get(mode, "nearest")
+        inputs = list(node.input)
+        scales = None
+        if "scales" in a:  # Upsample-7
+            scales = [float(s) for s in a["scales"]]
+        elif node.op_type == "Upsample" and len(inputs) > 1:
+            scales = self.values(inputs[1])
+        elif len(inputs) > 2 and inputs[2]:
+            scales = self.values(inputs[2])
+        if scales and len(scales) > 2:
+            if scales[:2] != [1.0, 1.0]:
+                return self.unknown(node, x)
+            spatial = scales[2:]
+            spatial = [int(s) if float(s).is_integer() else s for s in spatial]
+            return "upsample", {"scale": spatial[0] if len(set(spatial)) == 1 else spatial, "mode": mode}
+        sizes = self.values(inputs[3]) if len(inputs) > 3 and inputs[3] else None
+        size = [int(s) for s in sizes[2:]] if sizes and len(sizes) > 2 else self.spatial_dims(node.output[0])
+        if size is None:
+            raise self.fail("its scales or sizes are neither constants nor recorded, so shapes cannot continue")
+        return "upsample", {"size": size, "mode": mode}
+
+    op_Upsample = op_Resize
+
+    def op_Pad(self, node: Any, x: str) -> Any:
+        a = self.attrs()
+        pads = a.get("pads")
+        if pads is None and len(node.input) > 1:
+            pads = self.values(node.input[1])
+        if pads is None:
+            raise self.fail("its pads are not a constant, so shapes cannot continue")
+        pads = [int(p) for p in pads]
+        n = len(pads) // 2
+        begin, end = pads[:n], pads[n:]
+        if begin[:2] != [0, 0] or end[:2] != [0, 0]:
+            return self.unknown(node, x)  # padding the batch or the channels
+        if begin != end:
+            raise self.fail(f"asymmetric pads {pads}: convcalc's pad adds the same to both sides",
+                            hint="pad symmetrically, or fold the padding into the next conv's 'same'")
+        return "pad", {"padding": begin[2:] if len(set(begin[2:])) > 1 else begin[2]}

@@ -1,0 +1,196 @@
+"""ONNX import: small graphs built with onnx.helper, against the bundled specs and hand counts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto as T  # noqa: E402
+from onnx import helper as h  # noqa: E402
+
+from convcalc.engine import analyse  # noqa: E402
+from convcalc.errors import SpecError  # noqa: E402
+from convcalc.load import load  # noqa: E402
+from convcalc.parse_yaml import parse_yaml  # noqa: E402
+from convcalc.spec_yaml import to_yaml  # noqa: E402
+
+from test_hostile import assert_clean, run  # noqa: E402
+
+
+def weight(name, dims):
+    """An initializer with dims and no data, as a model whose weights are stored elsewhere."""
+    t = T()
+    t.name, t.data_type = name, T.FLOAT
+    t.dims.extend(dims)
+    return t
+
+
+def const(name, values, dtype=T.FLOAT):
+    return h.make_tensor(name, dtype, [len(values)], values)
+
+
+def model(nodes, inits, shape=("N", 3, 32, 32), outputs=("y",)):
+    graph = h.make_graph(nodes, "net", [h.make_tensor_value_info("x", T.FLOAT, list(shape))],
+                         [h.make_tensor_value_info(o, T.FLOAT, None) for o in outputs], inits)
+    return h.make_model(graph, opset_imports=[h.make_opsetid("", 13)])
+
+
+def save(tmp_path: Path, m, name="model.onnx") -> str:
+    path = tmp_path / name
+    path.write_bytes(m.SerializeToString())
+    return str(path)
+
+
+def conv(name, x, y, k_out, c_in, k=3, bias=True, **attrs):
+    inputs = [x, f"{name}.w"] + ([f"{name}.b"] if bias else [])
+    inits = [weight(f"{name}.w", [k_out, c_in // attrs.get("group", 1), k, k])] + ([weight(f"{name}.b", [k_out])] if bias else [])
+    return h.make_node("Conv", inputs, [y], name=name, kernel_shape=[k, k], **attrs), inits
+
+
+def lenet():
+    nodes, inits = [], []
+    for node, ws in (conv("c1", "x", "c1", 6, 1, 5), conv("c3", "s2", "c3", 16, 6, 5)):
+        nodes.append(node)
+        inits += ws
+    nodes[1:1] = [h.make_node("Tanh", ["c1"], ["t1"], name="t1"),
+                  h.make_node("AveragePool", ["t1"], ["s2"], name="s2", kernel_shape=[2, 2], strides=[2, 2])]
+    nodes += [h.make_node("Tanh", ["c3"], ["t3"], name="t3"),
+              h.make_node("AveragePool", ["t3"], ["s4"], name="s4", kernel_shape=[2, 2], strides=[2, 2]),
+              h.make_node("Flatten", ["s4"], ["f"], name="flat")]
+    last = "f"
+    for name, n_in, n_out in (("c5", 400, 120), ("f6", 120, 84), ("output", 84, 10)):
+        nodes.append(h.make_node("Gemm", [last, f"{name}.w", f"{name}.b"], [name], name=name, transB=1))
+        inits += [weight(f"{name}.w", [n_out, n_in]), weight(f"{name}.b", [n_out])]
+        last = name
+        if name != "output":
+            nodes.append(h.make_node("Tanh", [name], [f"t_{name}"], name=f"t_{name}"))
+            last = f"t_{name}"
+    nodes.append(h.make_node("Softmax", [last], ["y"], name="prob"))
+    return model(nodes, inits, ("N", 1, 32, 32))
+
+
+def residual():
+    (c1, w1), (c2, w2) = conv("conv1", "x", "a", 8, 3, pads=[1] * 4, bias=False), conv("conv2", "r", "b", 8, 8, pads=[1] * 4, bias=False)
+    nodes = [h.make_node("Conv", ["x", "stem.w"], ["s"], name="stem", kernel_shape=[1, 1]),
+             c1, h.make_node("BatchNormalization", ["a", "g", "be", "m", "v"], ["bn"], name="bn1"),
+             h.make_node("Relu", ["bn"], ["r"], name="relu1"), c2,
+             h.make_node("Add", ["b", "s"], ["sum"], name="add"), h.make_node("Relu", ["sum"], ["y"], name="out")]
+    nodes[1].input[0] = "x"
+    inits = [weight("stem.w", [8, 3, 1, 1]), *w1, *w2, *(weight(n, [8]) for n in ("g", "be", "m", "v"))]
+    return model(nodes, inits)
+
+
+def test_lenet_gives_the_bundled_totals(tmp_path):
+    imported = analyse(load(save(tmp_path, lenet())))
+    bundled = analyse(load("lenet5"))
+    assert (imported.totals.params, imported.totals.macs) == (bundled.totals.params, bundled.totals.macs) == (61_706, 416_520)
+    assert [r.name for r in imported.layers][:3] == ["c1", "t1", "s2"]
+
+
+def test_residual_add_is_a_merge_of_named_tensors(tmp_path):
+    report = analyse(load(save(tmp_path, residual())))
+    add = next(r for r in report.layers if r.name == "add")
+    assert len(add.sources) == 2 and str(add.output) == "32x32x8"
+    # stem 1x1 (24), two 3x3 convs (216 + 576), none with a bias; batchnorm 16 params + 16 buffers
+    assert report.totals.params == 24 + 216 + 576 + 16 and report.totals.buffers == 16
+
+
+def test_inception_concat_resize_and_pad(tmp_path):
+    (a, wa), (b, wb) = conv("b1", "x", "p", 4, 3, 1), conv("b2", "x", "q", 6, 3, 3, pads=[1] * 4)
+    nodes = [a, b, h.make_node("Concat", ["p", "q"], ["cat"], name="cat", axis=1),
+             h.make_node("Resize", ["cat", "", "scales"], ["up"], name="up", mode="nearest"),
+             h.make_node("Pad", ["up", "pads"], ["y"], name="pad")]
+    inits = [*wa, *wb, const("scales", [1.0, 1.0, 2.0, 2.0]), const("pads", [0, 0, 1, 1, 0, 0, 1, 1], T.INT64)]
+    report = analyse(load(save(tmp_path, model(nodes, inits))))
+    assert [str(r.output) for r in report.layers[-3:]] == ["32x32x10", "64x64x10", "66x66x10"]
+
+
+def test_same_upper_and_asymmetric_pads(tmp_path):
+    node, ws = conv("c", "x", "y", 4, 3, 3, strides=[2, 2], pads=[0, 0, 1, 1])  # TF 'same' written out
+    assert str(analyse(load(save(tmp_path, model([node], ws)))).output) == "16x16x4"
+    node, ws = conv("odd", "x", "y", 4, 3, 3, pads=[2, 0, 0, 0])
+    with pytest.raises(SpecError) as e:
+        load(save(tmp_path, model([node], ws)))
+    assert "node 1 'odd' (Conv)" in str(e.value) and "asymmetric pads" in str(e.value)
+
+
+def test_unknown_operators_are_reported_with_their_count(tmp_path):
+    nodes = [h.make_node("Erf", ["x"], ["e"], name="erf1"), h.make_node("Erf", ["e"], ["y"], name="erf2")]
+    path = save(tmp_path, model(nodes, []))
+    data = json.loads(run("table", path, "--format", "json").stdout)
+    assert data["incomplete"] == {"unknown_ops": {"Erf": 2}}
+    assert [w["code"] for w in data["warnings"]] == ["unknown-op", "unknown-op"]
+    table = run("table", path)
+    assert table.exit_code == 0 and "incomplete: not counted: Erf ×2" in table.stdout
+    assert run("table", path, "--strict").exit_code == 1
+
+
+def test_unknown_operator_without_a_shape_stops_located(tmp_path):
+    nodes = [h.make_node("Frobnicate", ["x"], ["y"], name="mystery", domain="com.example")]
+    m = model(nodes, [])
+    m.opset_import.append(h.make_opsetid("com.example", 1))
+    result = run("table", save(tmp_path, m))
+    assert_clean(result, (2,))
+    assert "node 1 'mystery' (Frobnicate)" in result.stderr
+
+
+def test_hostile_files_are_located_errors(tmp_path):
+    good = lenet().SerializeToString()
+    truncated = tmp_path / "cut.onnx"
+    truncated.write_bytes(good[: len(good) // 2])
+    result = run("table", str(truncated))
+    assert_clean(result, (2,))
+    assert "cut.onnx" in result.stderr
+
+    dangling = model([h.make_node("Relu", ["nowhere"], ["y"], name="lost")], [])
+    result = run("table", save(tmp_path, dangling, "dangling.onnx"))
+    assert_clean(result, (2,))
+    assert "'lost'" in result.stderr and "nowhere" in result.stderr
+
+    cycle = model([h.make_node("Add", ["x", "b"], ["a"], name="one"), h.make_node("Relu", ["a"], ["b"], name="two"),
+                   h.make_node("Relu", ["a"], ["y"], name="three")], [])
+    result = run("table", save(tmp_path, cycle, "cycle.onnx"))
+    assert_clean(result, (2,))
+    assert "cycle" in result.stderr
+
+
+def test_without_onnx_installed_the_error_says_what_to_install(tmp_path, monkeypatch):
+    import builtins
+
+    path = save(tmp_path, lenet())
+    real = builtins.__import__
+
+    def refuse(name, *args, **kwargs):
+        if name == "onnx":
+            raise ImportError("no onnx")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", refuse)
+    result = run("table", path)
+    assert_clean(result, (2,))
+    assert "convcalc[onnx]" in result.stderr
+
+
+def figures(report):
+    return ([(r.full_name, str(r.output), r.params, r.buffers, r.macs, r.sources) for r in report.layers],
+            report.totals, [(o.name, str(o.shape)) for o in report.outputs])
+
+
+@pytest.mark.parametrize("build", [lenet, residual])
+def test_import_then_yaml_gives_the_same_report(tmp_path, build):
+    path = save(tmp_path, build())
+    result = run("import", path)
+    assert result.exit_code == 0 and result.stdout.startswith("# imported by convcalc import from ")
+    assert figures(analyse(parse_yaml(result.stdout, "x.yaml"))) == figures(analyse(load(path)))
+    assert to_yaml(load(path)) in result.stdout
+
+
+def test_yaml_writer_round_trips_every_bundled_spec():
+    from convcalc import catalog
+
+    for name in catalog.names():
+        spec = load(name)
+        assert figures(analyse(parse_yaml(to_yaml(spec), "x.yaml"))) == figures(analyse(spec)), name
