@@ -267,3 +267,39 @@ def test_a_zip_without_config_and_a_read_before_its_producer(tmp_path: Path) -> 
     g.add("Conv2D", "b", reads=["a"], filters=4, kernel_size=3)
     with pytest.raises(SpecError, match="'b'"):
         read_keras(write(tmp_path, g.model()))
+
+
+def test_keras_files_go_through_every_command(tmp_path):
+    """The registry routes .keras and Keras .json configs to read_keras: `convcalc table` reads
+    them, `convcalc import` writes YAML that gives the same report, and a .json that is not a
+    Keras config is still a convcalc spec (JSON is YAML)."""
+    import json as _json
+    import zipfile as _zipfile
+
+    from click.testing import CliRunner
+
+    from convcalc.cli import cli
+
+    config = {"class_name": "Sequential", "config": {"name": "tiny", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 32, 32, 1], "name": "in"}},
+        {"class_name": "Conv2D", "config": {"name": "c1", "filters": 6, "kernel_size": [5, 5], "strides": [1, 1],
+                                            "padding": "valid", "activation": "relu", "use_bias": True}},
+        {"class_name": "Flatten", "config": {"name": "f"}},
+        {"class_name": "Dense", "config": {"name": "d", "units": 10, "use_bias": True}}]}}
+    as_json = tmp_path / "tiny.json"
+    as_json.write_text(_json.dumps(config), encoding="utf-8")
+    as_keras = tmp_path / "tiny.keras"
+    with _zipfile.ZipFile(as_keras, "w") as z:
+        z.writestr("config.json", _json.dumps(config))
+    runner = CliRunner()
+    for path in (as_json, as_keras):
+        data = _json.loads(runner.invoke(cli, ["table", str(path), "--format", "json"]).output)
+        # c1: 5·5·1·6 + 6 = 156; d: 28·28·6·10 + 10 = 47,050
+        assert data["totals"]["params"] == 156 + 47_050
+        yaml_text = runner.invoke(cli, ["import", str(path)]).output
+        (tmp_path / "back.yaml").write_text(yaml_text, encoding="utf-8")
+        again = _json.loads(runner.invoke(cli, ["table", str(tmp_path / "back.yaml"), "--format", "json"]).output)
+        assert again["totals"] == data["totals"]
+    spec = tmp_path / "spec.json"
+    spec.write_text('{"input": [8, 8, 1], "layers": ["relu"]}', encoding="utf-8")
+    assert runner.invoke(cli, ["table", str(spec)]).exit_code == 0

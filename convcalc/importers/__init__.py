@@ -24,6 +24,7 @@ Reader = Callable[[Union[Path, str], str], NetworkSpec]
 READERS: Dict[str, Tuple[str, str]] = {
     ".onnx": ("onnx", "read_onnx"),
     ".keras": ("keras", "read_keras"),
+    ".json": ("keras", "read_json"),  # a Keras config (model.to_json()), else a spec written as JSON
 }
 
 

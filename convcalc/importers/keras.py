@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import zipfile
 from collections import Counter
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from ..errors import Location, SpecError
@@ -50,10 +51,26 @@ PASS_THROUGH = {"Dropout": "dropout", "SpatialDropout2D": "dropout", "GaussianDr
                 "GaussianNoise": "identity", "Rescaling": "identity", "ActivityRegularization": "identity"}
 
 
-def read_keras(path: str) -> NetworkSpec:
+def read_keras(path: "str | Path", origin: str = "") -> NetworkSpec:
     """The Keras model in file ``path`` (``.keras`` zip or JSON config) as a NetworkSpec, or a
-    SpecError that names the file (and the layer, as ``file:N:1`` for the Nth layer)."""
-    return network_from_config(load_config(path), path)
+    SpecError that names the file (and the layer, as ``file:N:1`` for the Nth layer). The
+    registry's reader signature (importers/__init__.py); ``origin`` is unused: the path names it."""
+    return network_from_config(load_config(str(path)), str(path))
+
+
+def read_json(path: "str | Path", origin: str = "") -> NetworkSpec:
+    """A ``.json`` file: a Keras model config (``model.to_json()``: ``class_name`` and ``config``
+    at the top) is read as Keras; anything else is a convcalc spec (JSON is YAML)."""
+    from ..load import load_file
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        head = b""
+    if b'"class_name"' in head and b'"config"' in head:
+        return read_keras(path, origin)
+    return load_file(Path(path), origin or None)
 
 
 def load_config(path: str) -> Dict[str, Any]:
