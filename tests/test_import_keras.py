@@ -236,13 +236,19 @@ def test_unknown_classes_are_listed_with_counts_and_located(tmp_path: Path) -> N
     assert e.value.loc is not None and (e.value.loc.file, e.value.loc.line) == (path, 3)  # layer 3 of the file
 
 
-def test_asymmetric_zero_padding_is_a_located_error(tmp_path: Path) -> None:
+def test_asymmetric_zero_padding_reads_as_pad_with_after(tmp_path: Path) -> None:
+    """MobileNet's ZeroPadding2D(((0, 1), (0, 1))) then a 3x3 stride-2 'valid' conv: 224 → 225
+    → (225 − 3)//2 + 1 = 112, as Keras gives."""
     g = Graph((224, 224, 3))
     g.add("ZeroPadding2D", "conv_pad_2", padding=[[0, 1], [0, 1]])  # MobileNet's
-    path = write(tmp_path, g.model())
+    g.add("Conv2D", "conv2", filters=8, kernel_size=[3, 3], strides=[2, 2], padding="valid", use_bias=False)
+    report = analyse(read_keras(write(tmp_path, g.model())))
+    assert [str(r.output) for r in report.layers] == ["225x225x3", "112x112x8"]
+    g = Graph((8, 8, 1))
+    g.add("ZeroPadding2D", "bad", padding=[[0, "x"], [0, 1]])
     with pytest.raises(SpecError) as e:
-        read_keras(path)
-    assert "conv_pad_2" in e.value.message and e.value.loc is not None and e.value.loc.line == 2
+        read_keras(write(tmp_path, g.model()))
+    assert "bad" in e.value.message and e.value.loc is not None and e.value.loc.line == 2
 
 
 @pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"class_name": "Sequential"}',

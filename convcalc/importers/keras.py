@@ -341,7 +341,8 @@ class _Reader:
             unit = not c.get("keepdims", False)  # convcalc keeps 1x1xC; Keras gives a vector
             rank = rank if c.get("keepdims", False) else 0
         elif cls == "ZeroPadding2D":
-            steps.append(("pad", {"padding": zero_padding(c.get("padding", 1), name)}))
+            before, after = zero_padding(c.get("padding", 1), name)
+            steps.append(("pad", {"padding": before, **({"after": after} if after != before else {})}))
         elif cls == "UpSampling2D":
             steps.append(("upsample", {"scale": c.get("size", 2), "mode": c.get("interpolation", "nearest")}))
         elif cls == "Flatten":
@@ -406,23 +407,24 @@ def padding(c: Dict[str, Any], name: str) -> str:
     return pad
 
 
-def zero_padding(pad: Any, name: str) -> Sequence[int]:
-    """ZeroPadding2D's padding per axis: ``1``, ``(1, 2)`` or ``((top, bottom), (left, right))``.
-    convcalc's pad is symmetric per axis; MobileNet's ``((0, 1), (0, 1))`` is not."""
+def zero_padding(pad: Any, name: str) -> Tuple[List[int], List[int]]:
+    """ZeroPadding2D's padding before and after, per axis: ``1``, ``(1, 2)`` or
+    ``((top, bottom), (left, right))`` (MobileNet's ``((0, 1), (0, 1))``: convcalc's pad with
+    ``after``)."""
     if isinstance(pad, int):
-        return [pad]
-    axes = []
+        return [pad], [pad]
+    before, after = [], []
     for p in pad:
         if isinstance(p, int):
-            axes.append(p)
-        elif isinstance(p, list) and len(p) == 2 and p[0] == p[1]:
-            axes.append(p[0])
+            before.append(p)
+            after.append(p)
+        elif isinstance(p, list) and len(p) == 2 and all(isinstance(v, int) for v in p):
+            before.append(p[0])
+            after.append(p[1])
         else:
-            raise SpecError(f"layer '{name}': ZeroPadding2D {pad} pads the sides of an axis unequally, which "
-                            "convcalc's pad cannot express (it pads both sides of an axis alike)",
-                            hint="models that pad ((0, 1), (0, 1)) before a stride-2 'valid' conv (MobileNet, "
-                                 "EfficientNet) compute, at even input sizes, what that conv with padding 'same' computes")
-    return axes
+            raise SpecError(f"layer '{name}': ZeroPadding2D padding {pad!r} is not a number, a pair or "
+                            "a pair of pairs")
+    return before, after
 
 
 def activation_kind(act: Any, name: str) -> str:
