@@ -15,7 +15,7 @@ Pure string building; text is real ``<text>`` (selectable, searchable), escaped 
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 from xml.sax.saxutils import escape, quoteattr
 
 from .engine import BlockReport, LayerReport, Report
@@ -154,7 +154,7 @@ def collapse_repeats(items: Sequence[Item]) -> List[Item]:
     return out
 
 
-def same(it: Item) -> tuple:
+def same(it: Item) -> Tuple[Any, ...]:
     return (it.kind, it.label, it.input, it.output, it.params, it.macs, it.activations, len(it.folded))
 
 
@@ -257,7 +257,8 @@ def box_svg(x: float, y: float, b: Box, fill: str) -> str:
     edge = mix(fill, "#000000", 0.55)
     dx, dy = b.dx, b.dy
     x2, y2 = x + b.w, y + b.h
-    pts = lambda *p: " ".join(f"{px:.1f},{py:.1f}" for px, py in p)  # noqa: E731
+    def pts(*p: Tuple[float, float]) -> str:
+        return " ".join(f"{px:.1f},{py:.1f}" for px, py in p)
     hidden = (f'<path d="M{x + dx:.1f},{y2 - dy:.1f} L{x:.1f},{y2:.1f} M{x + dx:.1f},{y2 - dy:.1f} '
               f'L{x + dx:.1f},{y - dy:.1f} M{x + dx:.1f},{y2 - dy:.1f} L{x2 + dx:.1f},{y2 - dy:.1f}" '
               f'stroke="{edge}" stroke-width="0.6" stroke-dasharray="2,2" fill="none"/>')
@@ -429,7 +430,7 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
 
     title = report.spec.title or report.spec.name or "network"
     t = report.totals
-    y = MARGIN + 18
+    y: float = MARGIN + 18
     heading = [text(MARGIN, y, f"{title} — input {report.spec.input}", 18, "start", ' font-weight="bold"')]
     y += 20
     drawn = "every layer a box" if every_layer else "activation, norm and dropout drawn with the box before"

@@ -112,7 +112,8 @@ def graph_nodes(report: Report, depth: Optional[int], fold: bool = True) -> Tupl
         key = next((r.path[:k] for k in range(depth + 1, len(r.path) + 1) if r.path[:k] in blocks), None) \
             if depth is not None else None
         if key is not None or inside:
-            b = blocks[key] if not inside else last.block  # a merge joins the block its branches are in
+            b = last.block if inside else blocks[key]  # type: ignore[index]  # a merge joins the block its branches are in
+            assert b is not None
             if b.first == b.last and not inside:  # a merge block of only the merge (FPN's inner4): a merge node
                 last = Node(layer_item(r), r.path, r.index, r.layer.family if isinstance(r.layer, Merge) else "")
                 nodes.append(last)
@@ -143,8 +144,8 @@ class Seq:
 
     def __init__(self, children: List["Frame"]) -> None:
         self.children = children
-        self.w = max((c.w for c in children), default=0.0)
-        self.h = sum(c.h for c in children) + VGAP * max(len(children) - 1, 0)
+        self.w: float = max((c.w for c in children), default=0.0)
+        self.h: float = sum(c.h for c in children) + VGAP * max(len(children) - 1, 0)
 
     def place(self, x: float, y: float) -> None:
         for c in self.children:
@@ -412,10 +413,10 @@ def route(root: Seq, nodes: Sequence[Node], pairs: Sequence[Tuple[Node, Node]], 
     far: List[Tuple[Node, Node]] = []
     for s, t in pairs:
         if s in layout.direct.get(t, ()):
-            frame = layout.column_bottom.get(t)
-            if frame is not None and abs(s.x - t.x) > 0.05 and s.bottom < frame.bottom:
+            column = layout.column_bottom.get(t)
+            if column is not None and abs(s.x - t.x) > 0.05 and s.bottom < column.bottom:
                 # down its own column to the columns' bottom, then into the merge: never across a column
-                d = f"M{s.x:.1f},{s.bottom:.1f} L" + curve(s.x, frame.bottom, t.x, t.top)[1:]
+                d = f"M{s.x:.1f},{s.bottom:.1f} L" + curve(s.x, column.bottom, t.x, t.top)[1:]
             else:
                 d = curve(s.x, s.bottom, t.x, t.top)
             drawn.append(edge_svg(s, t, d, (s.x, s.bottom, t.x, t.top)))

@@ -208,7 +208,7 @@ def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
 
     title = report.spec.title or report.spec.name or "network"
     t = report.totals
-    y = MARGIN + 18
+    y: float = MARGIN + 18
     heading = [text(MARGIN, y, f"{title} — input {report.spec.input}", 18, "start", ' font-weight="bold"')]
     y += 20
     at = f" · blocks collapsed at depth {depth}, one stack each" if depth is not None else ""

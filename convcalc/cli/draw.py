@@ -90,8 +90,12 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
         click.echo(picture, nl=False)
         return
     try:
-        with open(output, "wb" if fmt == "png" else "w", **({} if fmt == "png" else {"encoding": "utf-8"})) as f:
-            f.write(picture)
+        if fmt == "png":
+            with open(output, "wb") as f:
+                f.write(picture)  # rsvg-convert's bytes
+        else:
+            with open(output, "w", encoding="utf-8") as f:
+                f.write(picture)  # the SVG text
     except OSError as e:
         raise click.BadParameter(f"cannot write '{output}': {e.strerror or e}", param_hint="'-o' / '--output'") \
             from None
