@@ -251,3 +251,22 @@ def test_table_and_import_round_trip(tmp_path: Path) -> None:
     again = json.loads(runner.invoke(cli, ["table", str(tmp_path / "back.yaml"), "--format", "json"]).output)
     assert again["totals"] == data["totals"]
     assert data["totals"]["params"] == 3 * 3 * 64 * 64 + 2 * 64 + 64 * 64 + 64 + 9 * 64 * 128 + 128
+
+
+def test_pool_rounds_up_deconv_depthwise_global(tmp_path: Path) -> None:
+    """GoogLeNet's pool1 (3x3 s2 on 112) gives 56 in Caffe, where floor would give 55."""
+    text = ('input: "x"\ninput_shape { dim: 1 dim: 8 dim: 112 dim: 112 }\n'
+            + pool("p", "x")
+            + 'layer { name: "dw" type: "ConvolutionDepthwise" bottom: "p" top: "dw"\n'
+              '  convolution_param { num_output: 8 kernel_h: 3 kernel_w: 3 pad_h: 1 pad_w: 1 bias_term: false } }\n'
+            + 'layer { name: "up" type: "Deconvolution" bottom: "dw" top: "up"\n'
+              '  convolution_param { num_output: 4 kernel_size: 2 stride: 2 } }\n'
+            + 'layer { name: "g" type: "Pooling" bottom: "up" top: "g" pooling_param { pool: AVE global_pooling: true } }\n'
+            + 'layer { name: "f" type: "Flatten" bottom: "g" top: "f" }\n')
+    report = analyse(read_caffe(write(tmp_path, text)))
+    shapes = {r.name: (r.output.spatial, r.output.channels) for r in report.layers}
+    assert shapes["p"] == ((56, 56), 8)
+    assert shapes["dw"] == ((56, 56), 8)
+    assert shapes["up"] == ((112, 112), 4)
+    assert shapes["g"] == ((1, 1), 4)
+    assert report.totals.params == 9 * 8 + (2 * 2 * 8 * 4 + 4)
