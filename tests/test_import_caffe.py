@@ -270,3 +270,17 @@ def test_pool_rounds_up_deconv_depthwise_global(tmp_path: Path) -> None:
     assert shapes["up"] == ((112, 112), 4)
     assert shapes["g"] == ((1, 1), 4)
     assert report.totals.params == 9 * 8 + (2 * 2 * 8 * 4 + 4)
+
+
+def test_bad_value_is_shown_where_written(tmp_path: Path) -> None:
+    text = ('input: "x"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n'
+            'layer { name: "c" type: "Convolution" bottom: "x" top: "c" convolution_param { num_output: -4 kernel_size: 3 } }\n')
+    with pytest.raises(SpecError) as e:
+        read_caffe(write(tmp_path, text))
+    assert e.value.loc is not None and (e.value.loc.line, e.value.loc.column) == (3, text.split("\n")[2].index("-4") + 1)
+
+
+def test_training_only_layers_are_skipped(tmp_path: Path) -> None:
+    text = ('input: "x"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n' + conv("c", "x", 4, 1)
+            + 'layer { name: "loss" type: "SoftmaxWithLoss" bottom: "c" top: "loss" include { phase: TRAIN } }\n')
+    assert analyse(read_caffe(write(tmp_path, text))).totals.params == 16

@@ -287,6 +287,9 @@ class _Reader:
 
     def convert(self, layer: Message) -> None:
         kind, at = caffe_type(layer)
+        if any(str(rule.get("phase", "")).upper() in ("TRAIN", "0") for rule in layer.all("include")
+               if isinstance(rule, Message)):
+            return  # a training-only layer of a train_val file: not part of the deployed network
         name = safe_name(str(layer.get("name", "") or kind))
         bottoms = [str(b) for b in layer.values("bottom")]
         bottom_locs = [b.loc for b in layer.all("bottom") if isinstance(b, Value)]
@@ -328,9 +331,11 @@ class _Reader:
             self.nodes.append(FromSpec(sources[0], at))
         self.read[sources[0]] += 1
         out = sources[0]
+        where = value_locations(layer)
         for k, (kind_, options, suffix) in enumerate(steps):
             out = self.fresh(name + suffix)
-            rule = make_layer(kind_, [RawOption(key, v, None, at) for key, v in options.items()], at)
+            raw = [RawOption(key, v, None, where.get(OPTION_FIELDS.get(key, ""), at)) for key, v in options.items()]
+            rule = make_layer(kind_, raw, at)
             self.nodes.append(LayerSpec(rule, out, at))
             self.current = out
         self.made.append(out)
@@ -435,6 +440,25 @@ class _Reader:
         if len(ends) > 1 or (ends and ends[-1] != self.current):
             return tuple(FromSpec(t) for t in ends)
         return ()
+
+
+# convcalc option -> the Caffe field it comes from, so a bad value is shown where it is written
+OPTION_FIELDS = {"filters": "num_output", "units": "num_output", "kernel": "kernel_size", "stride": "stride",
+                 "padding": "pad", "dilation": "dilation", "groups": "group", "size": "local_size",
+                 "alpha": "alpha", "beta": "beta", "k": "k", "p": "dropout_ratio", "eps": "eps"}
+
+
+def value_locations(layer: Message) -> Dict[str, Location]:
+    """Where each scalar field of the layer's ``*_param`` messages is written (the first of a
+    repeated one); ``kernel_h`` counts as ``kernel_size`` and so on."""
+    found: Dict[str, Location] = {}
+    for key, v, _ in layer.fields:
+        if isinstance(v, Message) and key.endswith("_param"):
+            for k, x, _ in v.fields:
+                if isinstance(x, Value):
+                    base = re.sub(r"_[hw]$", "", k)
+                    found.setdefault({"kernel": "kernel_size"}.get(base, base), x.loc)
+    return found
 
 
 class _Unknown(Exception):
