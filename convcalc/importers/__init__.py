@@ -24,7 +24,8 @@ Reader = Callable[[Union[Path, str], str], NetworkSpec]
 READERS: Dict[str, Tuple[str, str]] = {
     ".onnx": ("onnx", "read_onnx"),
     ".keras": ("keras", "read_keras"),
-    ".json": ("keras", "read_json"),  # a Keras config (model.to_json()), else a spec written as JSON
+    ".json": ("keras", "read_json"),
+    ".prototxt": ("caffe", "read_caffe"),  # a Keras config (model.to_json()), else a spec written as JSON
 }
 
 

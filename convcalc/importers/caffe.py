@@ -1,0 +1,491 @@
+"""Caffe ``deploy.prototxt`` files as convcalc specs (the model-zoo format; Netscope's).
+
+The file is protobuf *text* format, parsed here by a small tokenizer and a recursive reader
+rather than with the ``protobuf`` package: the text format is a few token kinds (identifiers,
+numbers, quoted strings, ``{ } : ;`` and ``#`` comments), and the package would need Caffe's
+compiled ``caffe.proto`` as well, a dependency the core install must not grow for. A message is
+read generically (every field, known or not, is kept, repeated fields as lists), so a field of
+``caffe.proto`` convcalc does not use still parses; only the fields convcalc counts are looked at.
+
+Each Caffe layer becomes one convcalc layer named after it. Tensors are Caffe's blobs: a layer's
+``bottom`` names the blob it reads and ``top`` the one it writes; an in-place layer (``top ==
+bottom``, Caffe's usual ReLU) makes that blob name mean its newest tensor. ``Split`` only fans a
+blob out, so it adds no layer. Caffe's layout is N x C x H x W; convcalc's input is H x W x C.
+
+BatchNorm + Scale: Caffe's BatchNorm holds three blobs (running mean, variance, and a one-number
+scale factor), none trained: convcalc's ``batchnorm affine: false`` (2·C buffers; the scale
+factor's single number is not counted). The following Scale layer holds γ (C params) and, with
+``bias_term``, β (C more): a ``layerscale`` for γ and a second ``layerscale`` named ``<name>_bias``
+for β, whose count (C, no MACs) is exactly β's. Together: 2·C params, 2·C buffers, as Caffe's.
+
+Pooling rounds the output size up (Caffe's ``pooling_layer.cpp``) and drops a last window that
+would start in the padding: PyTorch's ``ceil_mode``, which convcalc's pools follow.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+from ..errors import Location, SpecError
+from ..layers import MERGES
+from ..limits import MAX_DIGITS, MAX_NESTING, MAX_SPEC_BYTES
+from ..shape import Shape
+from .onnx import safe_name  # one rule for file names made convcalc names ('a/1x1' -> 'a.1x1')
+from ..spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node, RawOption, make_layer, shape_from_dims
+
+# --- protobuf text format -------------------------------------------------------------------
+
+_TOKEN = re.compile(r"""
+    (?P<space>[ \t\r\n\f\v,;]+)
+  | (?P<comment>\#[^\n]*)
+  | (?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+  | (?P<number>[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)[fF]?)
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_.]*)
+  | (?P<punct>[{}:<>\[\]])
+""", re.VERBOSE)
+
+
+class Value:
+    """A scalar as written (number, identifier or string) and where."""
+
+    __slots__ = ("v", "loc", "ident")
+
+    def __init__(self, v: Any, loc: Location, ident: bool = False) -> None:
+        self.v, self.loc, self.ident = v, loc, ident
+
+
+class Message:
+    """A message: its fields in order, each ``(name, Value | Message, location of the name)``."""
+
+    def __init__(self, loc: Location) -> None:
+        self.loc = loc
+        self.fields: List[Tuple[str, Any, Location]] = []
+
+    def all(self, key: str) -> List[Any]:
+        return [v for k, v, _ in self.fields if k == key]
+
+    def one(self, key: str) -> Any:
+        found = self.all(key)
+        return found[-1] if found else None  # protobuf: the last of a repeated singular field wins
+
+    def get(self, key: str, default: Any = None) -> Any:
+        v = self.one(key)
+        if v is None:
+            return default
+        if isinstance(v, Message):
+            raise SpecError(f"'{key}' should be a value, not a message", v.loc)
+        return v.v
+
+    def msg(self, key: str) -> "Message":
+        v = self.one(key)
+        if v is None:
+            return Message(self.loc)
+        if not isinstance(v, Message):
+            raise SpecError(f"'{key}' should be a message {{ ... }}", v.loc)
+        return v
+
+    def values(self, key: str) -> List[Any]:
+        out = []
+        for v in self.all(key):
+            if isinstance(v, Message):
+                raise SpecError(f"'{key}' should be a value, not a message", v.loc)
+            out.append(v.v)
+        return out
+
+
+def parse_text(text: str, path: str) -> Message:
+    """The prototxt's top-level message, or a SpecError at the offending token's file:line:col."""
+    lines = text.split("\n")
+    tokens: List[Tuple[str, str, Location]] = []
+    pos, line, start = 0, 1, 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        col = pos - start + 1
+        if m is None:
+            raise SpecError(f"unexpected character {text[pos]!r}", Location(path, line, col, lines[line - 1]))
+        kind, tok = m.lastgroup or "", m.group()
+        if kind not in ("space", "comment"):
+            tokens.append((kind, tok, Location(path, line, col, lines[line - 1], len(tok))))
+        newlines = tok.count("\n")
+        if newlines:
+            line += newlines
+            start = pos + tok.rindex("\n") + 1
+        pos = m.end()
+    end = Location(path, line, pos - start + 1, lines[line - 1] if line <= len(lines) else "")
+    root = Message(Location(path, 1, 1, lines[0]))
+    stack: List[Tuple[Message, str, Location]] = [(root, "", root.loc)]
+    i = 0
+    while i < len(tokens):
+        kind, tok, loc = tokens[i]
+        msg = stack[-1][0]
+        if tok in ("}", ">"):
+            if len(stack) == 1:
+                raise SpecError(f"'{tok}' closes no message", loc)
+            stack.pop()
+            i += 1
+            continue
+        if kind != "ident":
+            raise SpecError(f"expected a field name, got {tok!r}", loc)
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        if nxt is not None and nxt[1] == ":":
+            i += 1
+            nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        if nxt is None:
+            raise SpecError(f"field '{tok}' has no value: the file ends", end)
+        if nxt[1] in ("{", "<"):
+            if len(stack) > MAX_NESTING:
+                raise SpecError(f"messages nested deeper than {MAX_NESTING}", nxt[2])
+            child = Message(loc)
+            msg.fields.append((tok, child, loc))
+            stack.append((child, tok, loc))
+            i += 2
+            continue
+        if nxt[1] == "[":  # a list: dim: [1, 3, 224, 224]
+            j = i + 2
+            while j < len(tokens) and tokens[j][1] != "]":
+                msg.fields.append((tok, scalar(tokens[j]), loc))
+                j += 1
+            if j >= len(tokens):
+                raise SpecError(f"'[' of field '{tok}' is never closed", nxt[2])
+            i = j + 1
+            continue
+        msg.fields.append((tok, scalar(nxt), loc))
+        i += 2
+    if len(stack) > 1:
+        _, name, loc = stack[-1]
+        raise SpecError(f"message '{name}' is never closed: the file ends before its '}}'", loc,
+                        hint="a '}' is missing")
+    return root
+
+
+def scalar(token: Tuple[str, str, Location]) -> Value:
+    kind, tok, loc = token
+    if kind == "string":
+        return Value(tok[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape", "replace")
+                     if "\\" in tok else tok[1:-1], loc)
+    if kind == "number":
+        if len(tok) > MAX_DIGITS:
+            raise SpecError(f"a number of {len(tok)} characters", loc)
+        body = tok.rstrip("fF")
+        try:
+            return Value(int(body), loc) if re.fullmatch(r"[-+]?\d+", body) else Value(float(body), loc)
+        except ValueError:
+            raise SpecError(f"not a number: {tok!r}", loc) from None
+    if kind == "ident":
+        low = tok.lower()
+        if low in ("true", "false"):
+            return Value(low == "true", loc)
+        return Value(tok, loc, ident=True)
+    raise SpecError(f"expected a value, got {tok!r}", loc)
+
+
+# --- the network ----------------------------------------------------------------------------
+
+
+def read_caffe(path: Union[str, Path], origin: str = "") -> NetworkSpec:
+    """The network of the Caffe prototxt at ``path`` as a NetworkSpec, or a located SpecError."""
+    name = origin or str(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_SPEC_BYTES + 1)
+    except OSError as e:
+        raise SpecError(f"cannot read '{name}': {e.strerror or e}") from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(f"'{name}' is larger than convcalc's limit of {MAX_SPEC_BYTES:,} bytes")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise SpecError(f"'{name}' is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from None
+    return network_from_message(parse_text(text, name), name)
+
+
+def network_from_message(net: Message, path: str) -> NetworkSpec:
+    reader = _Reader(path)
+    reader.top_level_input(net)
+    layers = net.all("layer") + net.all("layers")  # a file uses one or the other (V1: 'layers')
+    layers.sort(key=lambda m: (m.loc.line, m.loc.column))
+    for layer in layers:
+        if not isinstance(layer, Message):
+            raise SpecError("'layer' should be a message { ... }", layer.loc)
+        reader.convert(layer)
+    reader.fail_on_unknown()
+    if reader.input_shape is None:
+        raise SpecError(f"'{path}': no input shape (input_shape, input_dim or an Input layer)", net.loc)
+    title = str(net.get("name", "") or "")
+    return NetworkSpec(input=reader.input_shape, layers=tuple(reader.nodes), name=safe_name(title) if title else "",
+                       title=f"{title} (Caffe)" if title else "Caffe model", origin=path,
+                       outputs=reader.outputs())
+
+
+def caffe_type(layer: Message) -> Tuple[str, Location]:
+    """A layer's type, normalised: 'Convolution' and V1's CONVOLUTION are both 'convolution'."""
+    v = layer.one("type")
+    if v is None or isinstance(v, Message):
+        raise SpecError("the layer has no type", layer.loc)
+    return str(v.v).replace("_", "").lower(), v.loc
+
+
+class _Reader:
+    """Walks the layers in file order, keeping which spec tensor each Caffe blob name is now."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.nodes: List[Node] = []
+        self.blobs: Dict[str, str] = {}  # Caffe blob name -> the spec's tensor name (newest)
+        self.used = {"input"}
+        self.current = "input"
+        self.input_shape: Optional[Shape] = None
+        self.input_blob = ""
+        self.read: Counter[str] = Counter()  # spec tensors read by some layer
+        self.made: List[str] = []  # spec tensors in order of making
+        self.unknown: Counter[str] = Counter()
+        self.first_unknown: Dict[str, Location] = {}
+
+    def set_input(self, blob: str, dims: List[Any], loc: Location) -> None:
+        if self.input_shape is not None:
+            raise SpecError("a second input: convcalc follows one input", loc)
+        if len(dims) == 4:
+            dims = [dims[2], dims[3], dims[1]]  # N C H W -> H W C
+        elif len(dims) == 2:
+            dims = [dims[1]]
+        else:
+            raise SpecError(f"input shape {dims} is not N x C x H x W (or N x C)", loc)
+        self.input_shape = shape_from_dims(dims, loc)
+        self.blobs[blob] = "input"
+        self.input_blob = blob
+
+    def top_level_input(self, net: Message) -> None:
+        names = net.values("input")
+        if not names:
+            return
+        if len(names) > 1:
+            raise SpecError(f"{len(names)} inputs: convcalc follows one", net.all("input")[1].loc)
+        loc = net.all("input")[0].loc
+        dims = net.values("input_dim")
+        if not dims and net.one("input_shape") is not None:
+            dims = net.msg("input_shape").values("dim")
+        if not dims:
+            raise SpecError(f"input '{names[0]}' has no input_dim or input_shape", loc)
+        self.set_input(str(names[0]), dims, loc)
+
+    def fresh(self, name: str) -> str:
+        n, k = name, 1
+        while n in self.used:
+            k += 1
+            n = f"{name}_{k}"
+        self.used.add(n)
+        return n
+
+    def source(self, blob: str, loc: Location) -> str:
+        if blob not in self.blobs:
+            raise SpecError(f"reads blob '{blob}', which no earlier layer makes", loc,
+                            hint="Caffe runs layers in file order; an input needs input_shape or an Input layer")
+        return self.blobs[blob]
+
+    def convert(self, layer: Message) -> None:
+        kind, at = caffe_type(layer)
+        if any(str(rule.get("phase", "")).upper() in ("TRAIN", "0") for rule in layer.all("include")
+               if isinstance(rule, Message)):
+            return  # a training-only layer of a train_val file: not part of the deployed network
+        name = safe_name(str(layer.get("name", "") or kind))
+        bottoms = [str(b) for b in layer.values("bottom")]
+        bottom_locs = [b.loc for b in layer.all("bottom") if isinstance(b, Value)]
+        tops = [str(t) for t in layer.values("top")]
+        if kind == "input":
+            shape = layer.msg("input_param").msg("shape")
+            self.set_input(tops[0] if tops else name, shape.values("dim"), at)
+            return
+        if kind in ("data", "imagedata", "hdf5data", "memorydata", "dummydata", "windowdata"):
+            raise SpecError(f"layer '{name}' is a {kind} layer: convcalc reads deploy files",
+                            at, hint="use the deploy.prototxt (input_shape or an Input layer), not train_val")
+        if self.input_shape is None:
+            raise SpecError(f"layer '{name}' comes before any input shape", at,
+                            hint="give input_shape / input_dim, or an Input layer first")
+        if not bottoms:
+            raise SpecError(f"layer '{name}' has no bottom", at)
+        sources = [self.source(b, loc) for b, loc in zip(bottoms, bottom_locs)]
+        if kind == "split":
+            for t in tops:
+                self.blobs[t] = sources[0]
+            return
+        if len(tops) != 1:
+            raise SpecError(f"layer '{name}' has {len(tops)} tops: convcalc knows it with one", at)
+        if kind in ("eltwise", "concat"):
+            self.merge(kind, layer, name, sources, tops[0], at)
+            return
+        if len(sources) > 1:
+            raise SpecError(f"layer '{name}' ({kind}) reads {len(sources)} blobs: convcalc knows it with one", at)
+        try:
+            steps = self.steps(kind, layer, name)
+        except _Unknown:
+            self.unknown[str(layer.get("type"))] += 1
+            self.first_unknown.setdefault(str(layer.get("type")), at)
+            steps = []
+        if not steps:  # unknown: the blob passes on, so later layers still resolve
+            self.blobs[tops[0]] = sources[0]
+            return
+        if sources[0] != self.current:
+            self.nodes.append(FromSpec(sources[0], at))
+        self.read[sources[0]] += 1
+        out = sources[0]
+        where = value_locations(layer)
+        for k, (kind_, options, suffix) in enumerate(steps):
+            out = self.fresh(name + suffix)
+            raw = [RawOption(key, v, None, where.get(OPTION_FIELDS.get(key, ""), at)) for key, v in options.items()]
+            rule = make_layer(kind_, raw, at)
+            self.nodes.append(LayerSpec(rule, out, at))
+            self.current = out
+        self.made.append(out)
+        self.blobs[tops[0]] = out
+
+    def merge(self, kind: str, layer: Message, name: str, sources: List[str], top: str, at: Location) -> None:
+        if len(sources) < 2:
+            raise SpecError(f"layer '{name}' merges {len(sources)} blob: needs two or more", at)
+        if kind == "concat":
+            p = layer.msg("concat_param")
+            axis = p.get("axis", p.get("concat_dim", 1))
+            if axis != 1:
+                raise SpecError(f"layer '{name}' concatenates along axis {axis}: convcalc concatenates "
+                                "channels (axis 1) only", at)
+            merge = "concat"
+        else:
+            op = layer.msg("eltwise_param").one("operation")
+            word = "SUM" if op is None else str(op.v).upper()
+            merges = {"SUM": "add", "PROD": "mul", "0": "mul", "1": "add"}
+            if word not in merges:
+                raise SpecError(f"layer '{name}': Eltwise operation {word} is not one convcalc counts "
+                                "(SUM, PROD)", op.loc if op is not None else at)
+            merge = merges[word]
+        out = self.fresh(name)
+        for s in sources:
+            self.read[s] += 1
+        self.nodes.append(BlockSpec(tuple((FromSpec(s, at),) for s in sources), MERGES[merge](), out, loc=at))
+        self.current = out
+        self.made.append(out)
+        self.blobs[top] = out
+
+    def steps(self, kind: str, layer: Message, name: str) -> List[Tuple[str, Dict[str, Any], str]]:
+        """The convcalc layers (kind, options, name suffix) for one Caffe layer."""
+        if kind in ("convolution", "deconvolution", "convolutiondepthwise", "depthwiseconvolution"):
+            p = layer.msg("convolution_param")
+            opts: Dict[str, Any] = {
+                "filters": p.get("num_output"),
+                "kernel": pair(p, "kernel_size", "kernel_h", "kernel_w", None, name),
+                "stride": pair(p, "stride", "stride_h", "stride_w", 1, name),
+                "padding": pair(p, "pad", "pad_h", "pad_w", 0, name),
+                "dilation": pair(p, "dilation", "", "", 1, name),
+                "groups": p.get("group", 1),
+                "bias": flag(p, "bias_term", True),
+            }
+            if opts["filters"] is None:
+                raise SpecError(f"layer '{name}' has no num_output", layer.loc)
+            if kind.startswith("depthwise") or kind.endswith("depthwise"):
+                # the aliases (MobileNet ports) ignore group: one filter per channel, num_output = C
+                return [("dwconv", {k: opts[k] for k in ("kernel", "stride", "padding", "dilation", "bias")}, "")]
+            return [("convtranspose" if kind == "deconvolution" else "conv", opts, "")]
+        if kind == "pooling":
+            p = layer.msg("pooling_param")
+            method = str(p.get("pool", "MAX")).upper()
+            if method not in ("MAX", "AVE", "0", "1"):
+                raise SpecError(f"layer '{name}': pool {method} is not one convcalc counts (MAX, AVE)",
+                                p.one("pool").loc)
+            is_max = method in ("MAX", "0")
+            if flag(p, "global_pooling", False):
+                return [("globalmaxpool" if is_max else "globalavgpool", {}, "")]
+            return [("maxpool" if is_max else "avgpool",
+                     {"kernel": pair(p, "kernel_size", "kernel_h", "kernel_w", None, name),
+                      "stride": pair(p, "stride", "stride_h", "stride_w", 1, name),
+                      "padding": pair(p, "pad", "pad_h", "pad_w", 0, name), "ceil_mode": True}, "")]
+        if kind == "innerproduct":
+            p = layer.msg("inner_product_param")
+            if p.get("num_output") is None:
+                raise SpecError(f"layer '{name}' has no num_output", layer.loc)
+            return [("fc", {"units": p.get("num_output"), "bias": flag(p, "bias_term", True)}, "")]
+        if kind == "lrn":
+            p = layer.msg("lrn_param")
+            return [("lrn", {"size": p.get("local_size", 5), "alpha": p.get("alpha", 1.0),
+                             "beta": p.get("beta", 0.75), "k": p.get("k", 1.0)}, "")]
+        if kind == "batchnorm":
+            return [("batchnorm", {"affine": False, "eps": layer.msg("batch_norm_param").get("eps", 1e-5)}, "")]
+        if kind == "scale":
+            steps: List[Tuple[str, Dict[str, Any], str]] = [("layerscale", {}, "")]
+            if flag(layer.msg("scale_param"), "bias_term", False):
+                steps.append(("layerscale", {}, "_bias"))  # β: C params, as γ
+            return steps
+        if kind == "dropout":
+            return [("dropout", {"p": layer.msg("dropout_param").get("dropout_ratio", 0.5)}, "")]
+        simple = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "softmax": "softmax",
+                  "flatten": "flatten", "relu6": "relu6", "elu": "elu"}
+        if kind in simple:
+            if kind == "relu" and layer.msg("relu_param").get("negative_slope", 0):
+                return [("leakyrelu", {}, "")]
+            return [(simple[kind], {}, "")]
+        raise _Unknown(kind)
+
+    def fail_on_unknown(self) -> None:
+        """Every layer type convcalc cannot count, with its count: never silently zero."""
+        if not self.unknown:
+            return
+        listed = ", ".join(f"{t} ×{n} (first at {self.first_unknown[t]})" for t, n in self.unknown.items())
+        first = min(self.first_unknown.values(), key=lambda loc: loc.line)
+        raise SpecError(f"{sum(self.unknown.values())} Caffe layer(s) of types convcalc does not know: {listed}",
+                        first, hint="convcalc would count them as zero; `convcalc kinds` lists what it counts")
+
+    def outputs(self) -> Tuple[FromSpec, ...]:
+        """Tensors no layer reads: the network's outputs, declared when there is more than the last."""
+        ends = [t for t in self.made if not self.read[t]]
+        if len(ends) > 1 or (ends and ends[-1] != self.current):
+            return tuple(FromSpec(t) for t in ends)
+        return ()
+
+
+# convcalc option -> the Caffe field it comes from, so a bad value is shown where it is written
+OPTION_FIELDS = {"filters": "num_output", "units": "num_output", "kernel": "kernel_size", "stride": "stride",
+                 "padding": "pad", "dilation": "dilation", "groups": "group", "size": "local_size",
+                 "alpha": "alpha", "beta": "beta", "k": "k", "p": "dropout_ratio", "eps": "eps"}
+
+
+def value_locations(layer: Message) -> Dict[str, Location]:
+    """Where each scalar field of the layer's ``*_param`` messages is written (the first of a
+    repeated one); ``kernel_h`` counts as ``kernel_size`` and so on."""
+    found: Dict[str, Location] = {}
+    for key, v, _ in layer.fields:
+        if isinstance(v, Message) and key.endswith("_param"):
+            for k, x, _ in v.fields:
+                if isinstance(x, Value):
+                    base = re.sub(r"_[hw]$", "", k)
+                    found.setdefault({"kernel": "kernel_size"}.get(base, base), x.loc)
+    return found
+
+
+class _Unknown(Exception):
+    """A Caffe layer type without a convcalc rule: collected, then reported all together."""
+
+
+def pair(p: Message, key: str, key_h: str, key_w: str, default: Any, name: str) -> Any:
+    """``kernel_size: 3`` (or repeated, one per axis) or ``kernel_h``/``kernel_w``, as one option."""
+    h, w = (p.get(key_h) if key_h else None), (p.get(key_w) if key_w else None)
+    if h is not None or w is not None:
+        both = p.values(key) or [default]
+        if (h is None or w is None) and both[0] is None:
+            raise SpecError(f"layer '{name}' gives only one of {key_h}, {key_w}", p.loc)
+        return [h if h is not None else both[0], w if w is not None else both[-1]]
+    values = p.values(key)
+    if not values:
+        if default is None:
+            raise SpecError(f"layer '{name}' has no {key}", p.loc)
+        return default
+    return values[0] if len(values) == 1 else values
+
+
+def flag(p: Message, key: str, default: bool) -> bool:
+    """A bool field: true/false (or 1/0); anything else is a located error."""
+    v = p.one(key)
+    if v is None:
+        return default
+    if isinstance(v, Message) or v.v not in (True, False, 0, 1):
+        raise SpecError(f"'{key}' should be true or false", v.loc)
+    return bool(v.v)

@@ -1,0 +1,286 @@
+"""Caffe prototxt read by ``read_caffe``: fixtures written here from the published deploy files
+(BVLC AlexNet, VGG-16), checked against their parameter counts and the bundled specs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List
+
+import pytest
+from click.testing import CliRunner
+
+from convcalc.catalog import find
+from convcalc.cli import cli
+from convcalc.engine import analyse
+from convcalc.errors import SpecError
+from convcalc.importers.caffe import read_caffe
+from convcalc.load import load_file
+
+
+def write(tmp_path: Path, text: str, name: str = "deploy.prototxt") -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def conv(name: str, bottom: str, n: int, k: int, pad: int = 0, stride: int = 1, group: int = 1) -> str:
+    extra = (f" pad: {pad}" if pad else "") + (f" stride: {stride}" if stride != 1 else "") + \
+        (f" group: {group}" if group != 1 else "")
+    return (f'layer {{\n  name: "{name}"\n  type: "Convolution"\n  bottom: "{bottom}"\n  top: "{name}"\n'
+            f"  param {{ lr_mult: 1 decay_mult: 1 }}\n  param {{ lr_mult: 2 decay_mult: 0 }}\n"
+            f"  convolution_param {{\n    num_output: {n}\n    kernel_size: {k}{extra}\n  }}\n}}\n")
+
+
+def inplace(kind: str, name: str, blob: str, body: str = "") -> str:
+    return f'layer {{ name: "{name}" type: "{kind}" bottom: "{blob}" top: "{blob}" {body}}}\n'
+
+
+def pool(name: str, bottom: str, k: int = 3, s: int = 2, method: str = "MAX") -> str:
+    return (f'layer {{ name: "{name}" type: "Pooling" bottom: "{bottom}" top: "{name}"\n'
+            f"  pooling_param {{ pool: {method} kernel_size: {k} stride: {s} }} }}\n")
+
+
+def fc(name: str, bottom: str, n: int) -> str:
+    return (f'layer {{ name: "{name}" type: "InnerProduct" bottom: "{bottom}" top: "{name}"\n'
+            f"  inner_product_param {{ num_output: {n} }} }}\n")
+
+
+def lrn(name: str, bottom: str) -> str:
+    return (f'layer {{ name: "{name}" type: "LRN" bottom: "{bottom}" top: "{name}"\n'
+            "  lrn_param { local_size: 5 alpha: 0.0001 beta: 0.75 } }\n")
+
+
+def alexnet() -> str:
+    """BVLC AlexNet deploy.prototxt as released (models/bvlc_alexnet): groups 2 in conv2/4/5."""
+    parts: List[str] = ['name: "AlexNet"\n',
+                        'layer {\n  name: "data"\n  type: "Input"\n  top: "data"\n'
+                        "  input_param { shape: { dim: 10 dim: 3 dim: 227 dim: 227 } }\n}\n",
+                        conv("conv1", "data", 96, 11, stride=4), inplace("ReLU", "relu1", "conv1"),
+                        lrn("norm1", "conv1"), pool("pool1", "norm1"),
+                        conv("conv2", "pool1", 256, 5, pad=2, group=2), inplace("ReLU", "relu2", "conv2"),
+                        lrn("norm2", "conv2"), pool("pool2", "norm2"),
+                        conv("conv3", "pool2", 384, 3, pad=1), inplace("ReLU", "relu3", "conv3"),
+                        conv("conv4", "conv3", 384, 3, pad=1, group=2), inplace("ReLU", "relu4", "conv4"),
+                        conv("conv5", "conv4", 256, 3, pad=1, group=2), inplace("ReLU", "relu5", "conv5"),
+                        pool("pool5", "conv5"),
+                        fc("fc6", "pool5", 4096), inplace("ReLU", "relu6", "fc6"),
+                        inplace("Dropout", "drop6", "fc6", "dropout_param { dropout_ratio: 0.5 } "),
+                        fc("fc7", "fc6", 4096), inplace("ReLU", "relu7", "fc7"),
+                        inplace("Dropout", "drop7", "fc7", "dropout_param { dropout_ratio: 0.5 } "),
+                        fc("fc8", "fc7", 1000),
+                        'layer { name: "prob" type: "Softmax" bottom: "fc8" top: "prob" }\n']
+    return "".join(parts)
+
+
+def test_alexnet_as_bvlc_released(tmp_path: Path) -> None:
+    report = analyse(read_caffe(write(tmp_path, alexnet())))
+    by_hand = (11 * 11 * 3 * 96 + 96            # conv1      34,944
+               + 5 * 5 * 48 * 256 + 256         # conv2 g2   307,456
+               + 3 * 3 * 256 * 384 + 384        # conv3      885,120
+               + 3 * 3 * 192 * 384 + 384        # conv4 g2   663,936
+               + 3 * 3 * 192 * 256 + 256        # conv5 g2   442,624
+               + 6 * 6 * 256 * 4096 + 4096      # fc6        37,752,832
+               + 4096 * 4096 + 4096             # fc7        16,781,312
+               + 4096 * 1000 + 1000)            # fc8        4,097,000
+    assert by_hand == 60_965_224
+    assert report.totals.params == by_hand
+    names = [r.name for r in report.layers]
+    assert names[:3] == ["conv1", "relu1", "norm1"]
+    pool5 = next(r for r in report.layers if r.name == "pool5")
+    assert (pool5.output.spatial, pool5.output.channels) == ((6, 6), 256)
+
+
+def vgg16() -> str:
+    text = ['name: "VGG_ILSVRC_16_layers"\ninput: "data"\n'
+            "input_dim: 10\ninput_dim: 3\ninput_dim: 224\ninput_dim: 224\n"]
+    bottom = "data"
+    for stage, (n, convs) in enumerate([(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)], 1):
+        for i in range(1, convs + 1):
+            name = f"conv{stage}_{i}"
+            text += [conv(name, bottom, n, 3, pad=1), inplace("ReLU", f"relu{stage}_{i}", name)]
+            bottom = name
+        text.append(pool(f"pool{stage}", bottom, 2, 2))
+        bottom = f"pool{stage}"
+    text += [fc("fc6", bottom, 4096), inplace("ReLU", "relu6", "fc6"), inplace("Dropout", "drop6", "fc6"),
+             fc("fc7", "fc6", 4096), inplace("ReLU", "relu7", "fc7"), inplace("Dropout", "drop7", "fc7"),
+             fc("fc8", "fc7", 1000), 'layer { name: "prob" type: "Softmax" bottom: "fc8" top: "prob" }\n']
+    return "".join(text)
+
+
+def test_vgg16_matches_published_count_and_bundled_spec(tmp_path: Path) -> None:
+    report = analyse(read_caffe(write(tmp_path, vgg16())))
+    assert report.totals.params == 138_357_544
+    path = find("vgg16")
+    assert path is not None
+    bundled = analyse(load_file(path))
+    # Caffe's pools round up, but every size VGG pools is even: the same shapes and MACs
+    assert report.totals.macs == bundled.totals.macs
+    assert report.totals.params == bundled.totals.params
+
+
+RESIDUAL = """
+name: "res"
+input: "data"
+input_shape { dim: 1 dim: 64 dim: 56 dim: 56 }
+layer { name: "res2a_branch2a" type: "Convolution" bottom: "data" top: "res2a_branch2a"
+  convolution_param { num_output: 64 kernel_size: 3 pad: 1 bias_term: false } }
+layer { name: "bn2a_branch2a" type: "BatchNorm" bottom: "res2a_branch2a" top: "res2a_branch2a"
+  batch_norm_param { use_global_stats: true } }
+layer { name: "scale2a_branch2a" type: "Scale" bottom: "res2a_branch2a" top: "res2a_branch2a"
+  scale_param { bias_term: true } }
+layer { name: "res2a_branch2a_relu" type: "ReLU" bottom: "res2a_branch2a" top: "res2a_branch2a" }
+layer { name: "res2a" type: "Eltwise" bottom: "data" bottom: "res2a_branch2a" top: "res2a"
+  eltwise_param { operation: SUM } }
+layer { name: "res2a_relu" type: "ReLU" bottom: "res2a" top: "res2a" }
+"""
+
+
+def test_residual_block_batchnorm_scale_eltwise(tmp_path: Path) -> None:
+    report = analyse(read_caffe(write(tmp_path, RESIDUAL)))
+    # conv 3·3·64·64 without bias; Scale γ and β: 2·64 params; BatchNorm mean and var: 2·64 buffers
+    assert report.totals.params == 3 * 3 * 64 * 64 + 2 * 64
+    assert report.totals.buffers == 2 * 64
+    assert report.totals.macs == 56 * 56 * 64 * 3 * 3 * 64
+    last = report.layers[-1]
+    assert last.name == "res2a_relu" and last.output.channels == 64
+
+
+INCEPTION = """
+input: "data"
+input_shape { dim: 1 dim: 192 dim: 28 dim: 28 }
+layer { name: "a/1x1" type: "Convolution" bottom: "data" top: "a/1x1" convolution_param { num_output: 64 kernel_size: 1 } }
+layer { name: "a/relu_1x1" type: "ReLU" bottom: "a/1x1" top: "a/1x1" }
+layer { name: "a/3x3" type: "Convolution" bottom: "data" top: "a/3x3" convolution_param { num_output: 128 kernel_size: 3 pad: 1 } }
+layer { name: "a/pool" type: "Pooling" bottom: "data" top: "a/pool" pooling_param { pool: MAX kernel_size: 3 stride: 1 pad: 1 } }
+layer { name: "a/output" type: "Concat" bottom: "a/1x1" bottom: "a/3x3" bottom: "a/pool" top: "a/output" }
+"""
+
+
+def test_inception_concat(tmp_path: Path) -> None:
+    report = analyse(read_caffe(write(tmp_path, INCEPTION)))
+    assert report.layers[-1].output.channels == 64 + 128 + 192
+    assert report.layers[-1].output.spatial == (28, 28)
+    assert report.totals.params == 192 * 64 + 64 + 9 * 192 * 128 + 128
+
+
+V1 = """
+name: "LeNet"
+input: "data"
+input_dim: 64 input_dim: 1 input_dim: 28 input_dim: 28
+layers { name: "conv1" type: CONVOLUTION bottom: "data" top: "conv1"
+  blobs_lr: 1 blobs_lr: 2 convolution_param { num_output: 20 kernel_size: 5 stride: 1 } }
+layers { name: "pool1" type: POOLING bottom: "conv1" top: "pool1" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+layers { name: "ip1" type: INNER_PRODUCT bottom: "pool1" top: "ip1" inner_product_param { num_output: 500 } }
+layers { name: "relu1" type: RELU bottom: "ip1" top: "ip1" }
+layers { name: "ip2" type: INNER_PRODUCT bottom: "ip1" top: "ip2" inner_product_param { num_output: 10 } }
+layers { name: "prob" type: SOFTMAX bottom: "ip2" top: "prob" }
+"""
+
+
+def test_v1_layers_syntax(tmp_path: Path) -> None:
+    report = analyse(read_caffe(write(tmp_path, V1)))
+    assert report.totals.params == (25 * 20 + 20) + (12 * 12 * 20 * 500 + 500) + (500 * 10 + 10)
+    assert [r.name for r in report.layers] == ["conv1", "pool1", "ip1", "relu1", "ip2", "prob"]
+
+
+def test_inplace_chain_reads_newest_tensor(tmp_path: Path) -> None:
+    text = ('input: "x"\ninput_shape { dim: 1 dim: 4 dim: 8 dim: 8 }\n'
+            + conv("c", "x", 4, 1) + inplace("ReLU", "r1", "c") + inplace("Sigmoid", "s", "c")
+            + inplace("TanH", "t", "c") + conv("d", "c", 2, 1))
+    report = analyse(read_caffe(write(tmp_path, text)))
+    assert [r.name for r in report.layers] == ["c", "r1", "s", "t", "d"]
+    assert report.layers[-1].sources == (4,)  # d reads t, the newest 'c'
+
+
+def test_split_is_a_fan_out(tmp_path: Path) -> None:
+    text = ('input: "x"\ninput_shape { dim: 1 dim: 4 dim: 8 dim: 8 }\n'
+            'layer { name: "sp" type: "Split" bottom: "x" top: "x1" top: "x2" }\n'
+            + conv("a", "x1", 4, 1) + conv("b", "x2", 4, 3, pad=1)
+            + 'layer { name: "m" type: "Eltwise" bottom: "a" bottom: "b" top: "m" }\n')
+    report = analyse(read_caffe(write(tmp_path, text)))
+    assert report.totals.params == (16 + 4) + (9 * 16 + 4)
+
+
+@pytest.mark.parametrize("text, line, at", [
+    ('input: "x"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\nlayer { name: "c" type: "ReLU"\n', 3, "layer"),
+    ('input: "x"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n'
+     'layer { name: "p" type: "Pooling" bottom: "x" top: "p"\n  pooling_param { pool: MEDIAN kernel_size: 2 } }\n', 4, "MEDIAN"),
+    ('input: "x"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n'
+     'layer { name: "e" type: "Eltwise" bottom: "x" bottom: "x" top: "e" eltwise_param { operation: MAX } }\n', 3, "MAX"),
+    ('input: "x"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\nlayer { name: "c" type: "ReLU" bottom: "y" top: "c" }\n', 3, '"y"'),
+    ('input: "x"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 } }\n', 2, "} }"),
+    ('input: "x"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: $ }\n', 2, "$"),
+])
+def test_bad_files_are_located(tmp_path: Path, text: str, line: int, at: str) -> None:
+    """Each error points at the offending token: its line, and its column found in that line."""
+    path = write(tmp_path, text)
+    src = text.split("\n")[line - 1]
+    col = src.rindex(at) + 1 if at != "} }" else src.rindex("}") + 1
+    with pytest.raises(SpecError) as e:
+        read_caffe(path)
+    assert e.value.loc is not None, e.value
+    assert (e.value.loc.file, e.value.loc.line, e.value.loc.column) == (path, line, col), str(e.value)
+    result = CliRunner().invoke(cli, ["table", path])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{path}:{line}:{col}" in result.output
+
+
+def test_unknown_types_listed_with_counts(tmp_path: Path) -> None:
+    text = ('input: "x"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n'
+            'layer { name: "a" type: "PReLU" bottom: "x" top: "x" }\n'
+            'layer { name: "b" type: "Power" bottom: "x" top: "x" }\n'
+            'layer { name: "c" type: "PReLU" bottom: "x" top: "x" }\n')
+    path = write(tmp_path, text)
+    with pytest.raises(SpecError) as e:
+        read_caffe(path)
+    assert "PReLU ×2" in e.value.message and "Power ×1" in e.value.message
+    assert e.value.loc is not None and (e.value.loc.line, e.value.loc.column) == (3, 25)
+
+
+def test_table_and_import_round_trip(tmp_path: Path) -> None:
+    path = write(tmp_path, RESIDUAL + INCEPTION.replace('input: "data"\ninput_shape { dim: 1 dim: 192 dim: 28 dim: 28 }\n', "")
+                 .replace('"data"', '"res2a"'), "x.prototxt")
+    runner = CliRunner()
+    table = runner.invoke(cli, ["table", path])
+    assert table.exit_code == 0, table.output
+    data = json.loads(runner.invoke(cli, ["table", path, "--format", "json"]).output)
+    imported = runner.invoke(cli, ["import", path])
+    assert imported.exit_code == 0, imported.output
+    (tmp_path / "back.yaml").write_text(imported.output, encoding="utf-8")
+    again = json.loads(runner.invoke(cli, ["table", str(tmp_path / "back.yaml"), "--format", "json"]).output)
+    assert again["totals"] == data["totals"]
+    assert data["totals"]["params"] == 3 * 3 * 64 * 64 + 2 * 64 + 64 * 64 + 64 + 9 * 64 * 128 + 128
+
+
+def test_pool_rounds_up_deconv_depthwise_global(tmp_path: Path) -> None:
+    """GoogLeNet's pool1 (3x3 s2 on 112) gives 56 in Caffe, where floor would give 55."""
+    text = ('input: "x"\ninput_shape { dim: 1 dim: 8 dim: 112 dim: 112 }\n'
+            + pool("p", "x")
+            + 'layer { name: "dw" type: "ConvolutionDepthwise" bottom: "p" top: "dw"\n'
+              '  convolution_param { num_output: 8 kernel_h: 3 kernel_w: 3 pad_h: 1 pad_w: 1 bias_term: false } }\n'
+            + 'layer { name: "up" type: "Deconvolution" bottom: "dw" top: "up"\n'
+              '  convolution_param { num_output: 4 kernel_size: 2 stride: 2 } }\n'
+            + 'layer { name: "g" type: "Pooling" bottom: "up" top: "g" pooling_param { pool: AVE global_pooling: true } }\n'
+            + 'layer { name: "f" type: "Flatten" bottom: "g" top: "f" }\n')
+    report = analyse(read_caffe(write(tmp_path, text)))
+    shapes = {r.name: (r.output.spatial, r.output.channels) for r in report.layers}
+    assert shapes["p"] == ((56, 56), 8)
+    assert shapes["dw"] == ((56, 56), 8)
+    assert shapes["up"] == ((112, 112), 4)
+    assert shapes["g"] == ((1, 1), 4)
+    assert report.totals.params == 9 * 8 + (2 * 2 * 8 * 4 + 4)
+
+
+def test_bad_value_is_shown_where_written(tmp_path: Path) -> None:
+    text = ('input: "x"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n'
+            'layer { name: "c" type: "Convolution" bottom: "x" top: "c" convolution_param { num_output: -4 kernel_size: 3 } }\n')
+    with pytest.raises(SpecError) as e:
+        read_caffe(write(tmp_path, text))
+    assert e.value.loc is not None and (e.value.loc.line, e.value.loc.column) == (3, text.split("\n")[2].index("-4") + 1)
+
+
+def test_training_only_layers_are_skipped(tmp_path: Path) -> None:
+    text = ('input: "x"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n' + conv("c", "x", 4, 1)
+            + 'layer { name: "loss" type: "SoftmaxWithLoss" bottom: "c" top: "loss" include { phase: TRAIN } }\n')
+    assert analyse(read_caffe(write(tmp_path, text))).totals.params == 16
