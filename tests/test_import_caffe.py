@@ -284,3 +284,23 @@ def test_training_only_layers_are_skipped(tmp_path: Path) -> None:
     text = ('input: "x"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n' + conv("c", "x", 4, 1)
             + 'layer { name: "loss" type: "SoftmaxWithLoss" bottom: "c" top: "loss" include { phase: TRAIN } }\n')
     assert analyse(read_caffe(write(tmp_path, text))).totals.params == 16
+
+
+def test_depthwise_aliases_need_num_output_to_match_the_channels(tmp_path):
+    """ConvolutionDepthwise is one filter per channel: 8 channels, num_output 8 → 3·3·8 + 8 = 80
+    params; a num_output that is not the input's channels is an error at the layer, never a
+    silent depthwise of another width."""
+    from convcalc.errors import ConvcalcError
+    from convcalc.importers.caffe import read_caffe
+
+    base = ('name: "dw"\ninput: "data"\ninput_shape { dim: 1 dim: 8 dim: 16 dim: 16 }\n'
+            'layer { name: "dw1" type: "ConvolutionDepthwise" bottom: "data" top: "dw1"\n'
+            '  convolution_param { num_output: %d kernel_size: 3 pad: 1 } }\n')
+    good = tmp_path / "good.prototxt"
+    good.write_text(base % 8, encoding="utf-8")
+    report = analyse(read_caffe(good))
+    assert report.totals.params == 3 * 3 * 8 + 8 and str(report.output) == "16x16x8"
+    bad = tmp_path / "bad.prototxt"
+    bad.write_text(base % 12, encoding="utf-8")
+    with pytest.raises(ConvcalcError, match="groups 12 must divide"):
+        analyse(read_caffe(bad))

@@ -383,8 +383,10 @@ class _Reader:
             if opts["filters"] is None:
                 raise SpecError(f"layer '{name}' has no num_output", layer.loc)
             if kind.startswith("depthwise") or kind.endswith("depthwise"):
-                # the aliases (MobileNet ports) ignore group: one filter per channel, num_output = C
-                return [("dwconv", {k: opts[k] for k in ("kernel", "stride", "padding", "dilation", "bias")}, "")]
+                # the aliases (MobileNet ports) ignore group: one filter per output channel, a group
+                # per output channel; if num_output is not the input's channels the engine says so
+                # ("groups must divide the input channels"), never a silent depthwise of another width
+                return [("conv", {**opts, "groups": opts["filters"]}, "")]
             return [("convtranspose" if kind == "deconvolution" else "conv", opts, "")]
         if kind == "pooling":
             p = layer.msg("pooling_param")
