@@ -111,10 +111,33 @@ def test_inception_concat_resize_and_pad(tmp_path):
 def test_same_upper_and_asymmetric_pads(tmp_path):
     node, ws = conv("c", "x", "y", 4, 3, 3, strides=[2, 2], pads=[0, 0, 1, 1])  # TF 'same' written out
     assert str(analyse(load(save(tmp_path, model([node], ws)))).output) == "16x16x4"
-    node, ws = conv("odd", "x", "y", 4, 3, 3, pads=[2, 0, 0, 0])
-    with pytest.raises(SpecError) as e:
-        load(save(tmp_path, model([node], ws)))
-    assert "node 1 'odd' (Conv)" in str(e.value) and "asymmetric pads" in str(e.value)
+
+
+def recorded(m, name):
+    """The shape ONNX's own shape inference gives a tensor, as convcalc writes it (HxWxC)."""
+    inferred = onnx.shape_inference.infer_shapes(m).graph
+    dims = next(v for v in (*inferred.value_info, *inferred.output) if v.name == name).type.tensor_type.shape.dim
+    return "x".join(str(d.dim_value) for d in (*dims[2:], dims[1]))
+
+
+def test_asymmetric_pads_are_a_pad_layer_then_the_layer_unpadded(tmp_path):
+    # pads [H_begin, W_begin, H_end, W_end]: 2 rows above, 1 column after, stride 2
+    node, ws = conv("odd", "x", "c", 4, 3, 3, pads=[2, 0, 0, 1], strides=[2, 2], bias=False)
+    nodes = [node, h.make_node("MaxPool", ["c"], ["m"], name="mp", kernel_shape=[2, 2], pads=[0, 1, 1, 0]),
+             h.make_node("Pad", ["m", "pads"], ["y"], name="pad")]
+    m = model(nodes, [*ws, const("pads", [0, 0, 0, 3, 0, 0, 1, 0], T.INT64)])
+    report = analyse(load(save(tmp_path, m)))
+    names = [(r.name, str(r.output)) for r in report.layers]
+    assert names == [("odd.pad", "34x33x3"), ("odd", "16x16x4"), ("mp.pad", "17x17x4"), ("mp", "16x16x4"),
+                     ("pad", "17x19x4")]
+    assert [names[i][1] for i in (1, 3, 4)] == [recorded(m, t) for t in ("c", "m", "y")]
+    conv_row = report.layers[1]
+    assert (conv_row.macs, conv_row.params) == (16 * 16 * 3 * 3 * 3 * 4, 3 * 3 * 3 * 4)  # every output × kernel
+    ceil = h.make_node("MaxPool", ["x"], ["y"], name="ceil", kernel_shape=[2, 2], pads=[0, 0, 1, 1], ceil_mode=1,
+                       strides=[2, 2])
+    result = run("table", save(tmp_path, model([ceil], []), "ceil.onnx"))
+    assert_clean(result, (2,))
+    assert "node 1 'ceil' (MaxPool)" in result.stderr and "ceil_mode" in result.stderr
 
 
 def test_unknown_operators_are_reported_with_their_count(tmp_path):
@@ -194,3 +217,14 @@ def test_yaml_writer_round_trips_every_bundled_spec():
     for name in catalog.names():
         spec = load(name)
         assert figures(analyse(parse_yaml(to_yaml(spec), "x.yaml"))) == figures(analyse(spec)), name
+
+
+def test_an_operator_handled_in_place_is_not_also_unknown(tmp_path):
+    # MatMul + bias Add: one fc with a bias; a Gemm with transA: one unknown, not two
+    nodes = [h.make_node("Flatten", ["x"], ["f"], name="flat"), h.make_node("MatMul", ["f", "w"], ["mm"], name="fc"),
+             h.make_node("Add", ["mm", "b"], ["a"], name="bias"),
+             h.make_node("Gemm", ["a", "w2"], ["y"], name="odd", transA=1)]
+    m = model(nodes, [weight("w", [3 * 32 * 32, 10]), weight("b", [10]), weight("w2", [10, 10])])
+    m.graph.output[0].CopyFrom(h.make_tensor_value_info("y", T.FLOAT, ["N", 10]))
+    report = analyse(load(save(tmp_path, m)))
+    assert [(r.name, r.params) for r in report.layers] == [("flat", 0), ("fc", 3 * 32 * 32 * 10 + 10), ("odd", 0)]

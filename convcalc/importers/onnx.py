@@ -21,7 +21,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
 from ..errors import SpecError
 from ..layers import Add, Concat, Merge, Mul
@@ -36,6 +36,13 @@ ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "LeakyRelu"
                "Mish": "mish", "Gelu": "gelu", "Identity": "", "Cast": ""}
 MERGES = {"Add": Add, "Sum": Add, "Mul": Mul, "Concat": Concat}
 SHAPE_ONLY = {"Shape", "Size", "Constant", "ConstantOfShape"}  # their outputs are never activations
+
+
+class Asymmetric(NamedTuple):
+    """ONNX pads whose begin and end differ per axis (and are not 'same' written out)."""
+
+    begin: List[int]
+    end: List[int]
 
 
 def read_onnx(path_or_text: Union[Path, str], origin: str) -> NetworkSpec:
@@ -221,20 +228,21 @@ class _Graph:
         if op in ("Add", "Mul", "Sum", "Concat") and len(acts) >= 2:
             return self.merge(node, acts)
         handler = getattr(self, f"op_{op}", None)
-        if handler is not None:
+        if handler is not None:  # (kind, options) to emit, or None when it has emitted (or folded) itself
             made = handler(node, acts[0])
             if made is not None:
                 kind, options = made
-                return self.emit(kind, options, acts[0])
-        elif op in ACTIVATIONS:
+                self.emit(kind, options, acts[0])
+            return
+        if op in ACTIVATIONS:
             return self.emit(ACTIVATIONS[op], {}, acts[0])
         self.unknown(node, acts[0])
 
     # --- building the spec ---------------------------------------------------------------
 
-    def fresh(self) -> str:
+    def fresh(self, suffix: str = "") -> str:
         n = self.node
-        base = safe_name(n.name or (n.output[0] if n.output else n.op_type))
+        base = safe_name(n.name or (n.output[0] if n.output else n.op_type)) + suffix
         name, k = base, 1
         while name in self.names or name.lower() == "input":
             k += 1
@@ -253,14 +261,14 @@ class _Graph:
             if o and i == 0:
                 self.refs[o] = name
 
-    def emit(self, kind: str, options: Dict[str, Any], source: str) -> None:
+    def emit(self, kind: str, options: Dict[str, Any], source: str, suffix: str = "") -> None:
         # one value for every axis is written once (kernel 3, not [3, 3]), as a person writes it
         options = {k: v[0] if isinstance(v, list) and v and len(set(v)) == 1 else v for k, v in options.items()}
         try:
             layer = make_layer(kind, [RawOption(k, v) for k, v in options.items()], None)
         except SpecError as e:
             raise self.fail(f"as convcalc's {kind}: {e.message}", e.hint) from None
-        name = self.fresh()
+        name = self.fresh(suffix)
         self.read(self.refs[source])
         self.out.append(LayerSpec(layer, name))
         self.made(name)
@@ -317,8 +325,28 @@ class _Graph:
         if size is not None and all(same_padding(w, f, s) == (b, e)
                                     for w, f, s, b, e in zip(size, effective, stride, begin, end)):
             return "same"  # TensorFlow's 'same' written out: the odd pixel after
-        raise self.fail(f"asymmetric pads {pads} (begin {begin}, end {end}): convcalc pads both sides alike",
-                        hint="pad symmetrically, or with 'same' (the extra pixel at the end)")
+        if min(pads) < 0:
+            raise self.fail(f"negative pads {pads}: a crop inside a conv or pool is not supported")
+        return Asymmetric(begin, end)
+
+    def padded(self, kind: str, options: Dict[str, Any], x: str) -> Any:
+        """Asymmetric pads as a pad layer (before/after per axis) then the layer with padding 0.
+
+        Shapes and counts are exactly those of the padded layer: a conv's MACs are every output
+        position times its kernel, padded zeros included, as PyTorch and ONNX runtimes multiply
+        them. A MaxPool pads with −∞, not zero, and an AveragePool (count_include_pad 0) leaves
+        the padding out of its mean: the values differ, the shapes and counts do not. Ceil mode is
+        refused: its rule that the last window starts inside the input or the *left* padding
+        cannot be kept once the padding is a layer of its own."""
+        pads = options["padding"]
+        if not isinstance(pads, Asymmetric):
+            return kind, options
+        if options.get("ceil_mode"):
+            raise self.fail(f"asymmetric pads (begin {pads.begin}, end {pads.end}) with ceil_mode: "
+                            "convcalc cannot place the last window as ONNX does")
+        self.emit("pad", {"padding": pads.begin, "after": pads.end}, x, ".pad")
+        self.emit(kind, {**options, "padding": 0}, self.node.output[0])
+        return None
 
     def weight(self, node: Any, what: str) -> Tuple[int, ...]:
         dims = self.dims(node.input[1]) if len(node.input) > 1 else None
@@ -335,9 +363,9 @@ class _Graph:
         kernel = list(a.get("kernel_shape", w[2:]))
         stride = list(a.get("strides", [1] * len(kernel)))
         dilation = list(a.get("dilations", [1] * len(kernel)))
-        return "conv", {"filters": w[0], "kernel": kernel, "stride": stride, "dilation": dilation,
-                        "padding": self.padding(a, x, kernel, stride, dilation), "groups": int(a.get("group", 1)),
-                        "bias": len(node.input) > 2 and bool(node.input[2])}
+        return self.padded("conv", {"filters": w[0], "kernel": kernel, "stride": stride, "dilation": dilation,
+                                    "padding": self.padding(a, x, kernel, stride, dilation),
+                                    "groups": int(a.get("group", 1)), "bias": len(node.input) > 2 and bool(node.input[2])}, x)
 
     def op_ConvTranspose(self, node: Any, x: str) -> Any:
         w = self.weight(node, "weight")
@@ -409,7 +437,7 @@ class _Graph:
                    "ceil_mode": bool(a.get("ceil_mode", 0))}
         if dilation != [1] * len(kernel):
             options["dilation"] = dilation
-        return kind, options
+        return self.padded(kind, options, x)
 
     def op_MaxPool(self, node: Any, x: str) -> Any:
         return self.pool(node, x, "maxpool")
@@ -507,9 +535,8 @@ class _Graph:
         pads = [int(p) for p in pads]
         n = len(pads) // 2
         begin, end = pads[:n], pads[n:]
-        if begin[:2] != [0, 0] or end[:2] != [0, 0]:
-            return self.unknown(node, x)  # padding the batch or the channels
-        if begin != end:
-            raise self.fail(f"asymmetric pads {pads}: convcalc's pad adds the same to both sides",
-                            hint="pad symmetrically, or fold the padding into the next conv's 'same'")
+        if begin[:2] != [0, 0] or end[:2] != [0, 0] or min(pads) < 0:
+            return self.unknown(node, x)  # padding the batch or the channels, or cropping
+        if begin != end:  # reflect and edge modes give the same shape as zeros
+            return "pad", {"padding": begin[2:], "after": end[2:]}
         return "pad", {"padding": begin[2:] if len(set(begin[2:])) > 1 else begin[2]}
