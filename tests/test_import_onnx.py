@@ -228,3 +228,38 @@ def test_an_operator_handled_in_place_is_not_also_unknown(tmp_path):
     m.graph.output[0].CopyFrom(h.make_tensor_value_info("y", T.FLOAT, ["N", 10]))
     report = analyse(load(save(tmp_path, m)))
     assert [(r.name, r.params) for r in report.layers] == [("flat", 0), ("fc", 3 * 32 * 32 * 10 + 10), ("odd", 0)]
+
+
+def test_split_and_slice_along_the_channels_are_split_parts(tmp_path):
+    # a 12-channel conv split 4/8 (sizes as an input, opset 13), the 8 chunked in two by a Split
+    # without sizes, a Slice of channels [1, 3) of the 4 (starts/ends from Constant nodes)
+    c, ws = conv("c", "x", "c", 12, 3, 1)
+    nodes = [c, h.make_node("Split", ["c", "sizes"], ["a", "b"], name="sp", axis=1),
+             h.make_node("Split", ["b"], ["b0", "b1"], name="halves", axis=1),
+             h.make_node("Constant", [], ["st"], value=const("st", [1], T.INT64)),
+             h.make_node("Constant", [], ["en"], value=const("en", [3], T.INT64)),
+             h.make_node("Constant", [], ["ax"], value=const("ax", [1], T.INT64)),
+             h.make_node("Slice", ["a", "st", "en", "ax"], ["s"], name="sl"),
+             h.make_node("Slice", ["a", "st", "en", "two"], ["w"], name="across"),  # along H: not channels
+             h.make_node("Concat", ["s", "b0", "b1"], ["cat"], name="cat", axis=1)]
+    m = model(nodes, [*ws, const("sizes", [4, 8], T.INT64), const("two", [2], T.INT64)], outputs=("cat", "w"))
+    report = analyse(load(save(tmp_path, m)))
+    rows = {r.name: (r.layer.describe(), str(r.output)) for r in report.layers}
+    assert [rows[n][1] for n in ("sp.0", "sp.1", "halves.0", "halves.1", "sl")] == \
+        ["32x32x4", "32x32x8", "32x32x4", "32x32x4", "32x32x2"]
+    assert [(o.name, str(o.shape)) for o in report.outputs] == [("cat", "32x32x10"), ("across", "2x32x4")]
+    assert [report.layers[i].layer.kind for i in range(1, 6)] == ["split", "split", "chunk", "chunk", "split"]
+    assert rows["across"][1] == recorded(m, "w") == "2x32x4"  # unknown, with the recorded shape
+    assert json.loads(run("table", save(tmp_path, m), "--format", "json").stdout)["incomplete"] == \
+        {"unknown_ops": {"Slice": 1}}
+
+
+def test_transpose_before_a_flatten_is_the_same_tensor(tmp_path):
+    c, ws = conv("c", "x", "c", 4, 3, 1)
+    nodes = [c, h.make_node("Transpose", ["c"], ["t"], name="nhwc", perm=[0, 2, 3, 1]),
+             h.make_node("Flatten", ["t"], ["f"], name="flat"), h.make_node("Gemm", ["f", "w", "b"], ["y"], name="fc", transB=1),
+             h.make_node("Transpose", ["c"], ["other"], name="perm", perm=[0, 1, 3, 2])]
+    m = model(nodes, [*ws, weight("w", [10, 4 * 32 * 32]), weight("b", [10])], outputs=("y", "other"))
+    report = analyse(load(save(tmp_path, m)))
+    assert [r.name for r in report.layers] == ["c", "flat", "fc", "perm"]
+    assert report.layers[2].params == 4 * 32 * 32 * 10 + 10 and report.layers[3].layer.kind == "unknown"

@@ -106,9 +106,11 @@ class _Graph:
                 self.shapes[vi.name] = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
         self.static: Set[str] = set(self.inits)  # constants, initializers, shape arithmetic
         self.consumers: Dict[str, int] = {}
+        self.readers: Dict[str, List[Any]] = {}  # tensor -> the nodes that read it
         for n in g.node:
             for i in n.input:
                 self.consumers[i] = self.consumers.get(i, 0) + 1
+                self.readers.setdefault(i, []).append(n)
         self.refs: Dict[str, str] = {}  # ONNX activation tensor -> convcalc tensor name
         self.names: Set[str] = {"input"}
         self.out: List[Node] = []
@@ -220,6 +222,8 @@ class _Graph:
         acts = self.activations(node)
         if not acts or node.op_type in SHAPE_ONLY:  # shape arithmetic and constants: folded away
             self.static.update(o for o in node.output if o)
+            if node.op_type == "Constant" and node.output and node.attribute and node.attribute[0].name == "value":
+                self.inits.setdefault(node.output[0], node.attribute[0].t)  # a Slice's starts, a Split's sizes
             return
         op = node.op_type
         if op in ACTIVATIONS and not ACTIVATIONS[op]:  # Identity, Cast: the same tensor
@@ -540,3 +544,84 @@ class _Graph:
         if begin != end:  # reflect and edge modes give the same shape as zeros
             return "pad", {"padding": begin[2:], "after": end[2:]}
         return "pad", {"padding": begin[2:] if len(set(begin[2:])) > 1 else begin[2]}
+
+    # --- shape plumbing: parts of the channels, permutations -----------------------------
+
+    def channels(self, x: str) -> Optional[int]:
+        s = self.shapes.get(x)
+        return int(s[1]) if s is not None and len(s) >= 3 and s[1] else None
+
+    @staticmethod
+    def part(sizes: Sequence[int], index: int) -> Tuple[str, Dict[str, Any]]:
+        """One of the channel parts ``sizes`` as chunk (equal parts) or split."""
+        if len(set(sizes)) == 1:
+            return "chunk", {"chunks": len(sizes), "index": index}
+        return "split", {"sizes": list(sizes), "index": index}
+
+    def op_Split(self, node: Any, x: str) -> Any:
+        """Split along the channels: one chunk/split layer per output in use, named name.i."""
+        a = self.attrs()
+        rank, c = len(self.shapes.get(x, [])), self.channels(x)
+        if c is None or int(a.get("axis", 0)) % rank != 1:
+            return self.unknown(node, x)
+        n = len(node.output)
+        sizes = [int(v) for v in a["split"]] if "split" in a else None
+        if sizes is None and len(node.input) > 1 and node.input[1]:
+            read = self.values(node.input[1])
+            if read is None:
+                return self.unknown(node, x)
+            sizes = [int(v) for v in read]
+        if sizes is None:  # equal parts; opset 18 makes the last smaller when they do not divide
+            each = -(-c // n)
+            sizes = [each] * (n - 1) + [c - each * (n - 1)]
+        if len(sizes) != n or sum(sizes) != c or min(sizes) <= 0:
+            raise self.fail(f"split sizes {sizes} do not cut {c} channels into {n} outputs")
+        names = {}
+        for i, o in enumerate(node.output):
+            if o and (self.consumers.get(o) or any(v.name == o for v in self.graph.output)):
+                kind, options = self.part(sizes, i)
+                self.emit(kind, options, x, f".{i}")
+                names[o] = self.last
+        self.refs.update(names)
+        return None
+
+    def op_Slice(self, node: Any, x: str) -> Any:
+        """A contiguous range of the channels (step 1) is a split part; any other slice is unknown."""
+        a = self.attrs()
+        shape, c = self.shapes.get(x), self.channels(x)
+        if "starts" in a:  # Slice-1: attributes
+            starts, ends, axes, steps = a["starts"], a["ends"], a.get("axes"), None
+        else:
+            ins = list(node.input) + [""] * 5
+            starts, ends = self.values(ins[1]), self.values(ins[2])
+            axes = self.values(ins[3]) if ins[3] else None
+            steps = self.values(ins[4]) if ins[4] else None
+            if ins[3] and axes is None or ins[4] and steps is None:
+                return self.unknown(node, x)
+        if shape is None or c is None or starts is None or ends is None or len(starts) != 1:
+            return self.unknown(node, x)
+        axis = int(axes[0]) % len(shape) if axes else 0
+        if axis != 1 or (steps and int(steps[0]) != 1):
+            return self.unknown(node, x)
+        start, end = (int(min(max(v + c if v < 0 else v, 0), c)) for v in (starts[0], ends[0]))
+        if end <= start:
+            return self.unknown(node, x)
+        sizes = [s for s in (start, end - start, c - end) if s > 0]
+        return self.part(sizes, 1 if start > 0 else 0)
+
+    def flattened(self, tensor: str) -> bool:
+        """Every reader of ``tensor`` flattens it to (batch, n): the order of its axes is lost."""
+        readers = self.readers.get(tensor, [])
+        return bool(readers) and not any(v.name == tensor for v in self.graph.output) and all(
+            (n.op_type == "Flatten" and int(next((self.onnx.helper.get_attribute_value(at) for at in n.attribute
+                                                  if at.name == "axis"), 1)) == 1)
+            or (n.op_type == "Reshape" and len(self.shapes.get(n.output[0], [])) == 2) for n in readers)
+
+    def op_Transpose(self, node: Any, x: str) -> Any:
+        """A permutation whose every reader flattens (NCHW -> NHWC before a classifier): sizes
+        are unchanged and the flatten counts the same, so it is the same tensor. Any other
+        permutation changes what convcalc calls channels: unknown, with its recorded shape."""
+        if self.flattened(node.output[0]):
+            self.refs[node.output[0]] = self.refs[x]
+            return None
+        return self.unknown(node, x)
