@@ -263,3 +263,30 @@ def test_transpose_before_a_flatten_is_the_same_tensor(tmp_path):
     report = analyse(load(save(tmp_path, m)))
     assert [r.name for r in report.layers] == ["c", "flat", "fc", "perm"]
     assert report.layers[2].params == 4 * 32 * 32 * 10 + 10 and report.layers[3].layer.kind == "unknown"
+
+
+@pytest.mark.parametrize("permute_first", [False, True])
+def test_grid_to_tokens_then_per_token_layers(tmp_path, permute_first):
+    # a ViT-style patch embedding: 4x4 stride 4 conv to 8x8x16, to 64 tokens of 16, LayerNorm,
+    # MatMul + bias (a Linear on each token), an unknown Erf whose recorded (N, 64, 32) is 64 tokens of 32
+    c, ws = conv("embed", "x", "e", 16, 3, 4, strides=[4, 4])
+    if permute_first:
+        plumbing = [h.make_node("Transpose", ["e"], ["p"], name="perm", perm=[0, 2, 3, 1]),
+                    h.make_node("Reshape", ["p", "shape"], ["t"], name="to_tokens")]
+    else:
+        plumbing = [h.make_node("Reshape", ["e", "shape3"], ["p"], name="flat"),  # torch's flatten(2)
+                    h.make_node("Transpose", ["p"], ["t"], name="to_tokens", perm=[0, 2, 1])]
+    nodes = [c, *plumbing, h.make_node("LayerNormalization", ["t", "g", "be"], ["n"], name="ln", axis=-1),
+             h.make_node("MatMul", ["n", "w"], ["mm"], name="fc1"), h.make_node("Add", ["mm", "b"], ["a"], name="bias"),
+             h.make_node("Erf", ["a"], ["y"], name="erf")]
+    inits = [*ws, const("shape", [0, 64, 16], T.INT64), const("shape3", [0, 16, 64], T.INT64), weight("g", [16]),
+             weight("be", [16]), weight("w", [16, 32]), weight("b", [32])]
+    m = model(nodes, inits)
+    m.opset_import[0].version = 17
+    path = save(tmp_path, m)
+    report = analyse(load(path))
+    assert figures(analyse(parse_yaml(run("import", path).stdout, "x.yaml"))) == figures(report)
+    rows = [(r.name, r.layer.kind, str(r.output), r.params, r.macs) for r in report.layers]
+    assert rows == [("embed", "conv", "8x8x16", 4 * 4 * 3 * 16 + 16, 64 * 4 * 4 * 3 * 16),
+                    ("to_tokens", "tokens", "64x16", 0, 0), ("ln", "layernorm", "64x16", 32, 0),
+                    ("fc1", "pwlinear", "64x32", 16 * 32 + 32, 64 * 16 * 32), ("erf", "unknown", "64x32", 0, 0)]

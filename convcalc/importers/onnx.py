@@ -112,6 +112,8 @@ class _Graph:
                 self.consumers[i] = self.consumers.get(i, 0) + 1
                 self.readers.setdefault(i, []).append(n)
         self.refs: Dict[str, str] = {}  # ONNX activation tensor -> convcalc tensor name
+        self.seq: Set[str] = set()  # tensors laid out (batch, tokens, channels), as convcalc's sequences
+        self.half: Set[str] = set()  # the first half of grid -> tokens (flattened, or permuted), not yet tokens
         self.names: Set[str] = {"input"}
         self.out: List[Node] = []
         self.last = "input"
@@ -219,6 +221,12 @@ class _Graph:
         return [i for i in node.input if i in self.refs]
 
     def visit(self, node: Any) -> None:
+        self.dispatch(node)
+        acts = self.activations(node)
+        if acts and acts[0] in self.seq:  # what reads tokens and keeps rank 3 is tokens too
+            self.seq.update(o for o in node.output if o and len(self.shapes.get(o, [])) == 3)
+
+    def dispatch(self, node: Any) -> None:
         acts = self.activations(node)
         if not acts or node.op_type in SHAPE_ONLY:  # shape arithmetic and constants: folded away
             self.static.update(o for o in node.output if o)
@@ -300,7 +308,10 @@ class _Graph:
             raise self.fail(f"convcalc has no rule for '{node.op_type}' and the file records no output shape "
                             f"for it ({dims}), so shapes cannot continue",
                             hint="run onnx.shape_inference on the model, or replace the operator")
-        out = [int(d) for d in dims[2:] if d is not None] + [int(dims[1] or 0)]
+        if source in self.seq and len(dims) == 3:  # (batch, L, C): L tokens of C
+            out = [int(dims[1] or 0), int(dims[2] or 0)]
+        else:
+            out = [int(d) for d in dims[2:] if d is not None] + [int(dims[1] or 0)]
         op = f"{node.domain}:{node.op_type}" if node.domain and node.domain != "ai.onnx" else node.op_type
         self.emit("unknown", {"op": _UNSAFE.sub("_", op)[:100], "out": out}, source)
 
@@ -402,14 +413,22 @@ class _Graph:
         w = self.dims(node.input[1])
         if node.input[0] != x or w is None or len(w) != 2:  # two activations (attention): not yet
             return self.unknown(node, x)
+        if x in self.seq:  # nn.Linear on each token: nothing flattened
+            return "pwlinear", {"units": w[1], "bias": False}
         return "fc", {"units": w[1], "bias": False}
+
+    def op_LayerNormalization(self, node: Any, x: str) -> Any:
+        rank = len(self.shapes.get(x, []))
+        if int(self.attrs().get("axis", -1)) % max(rank, 1) == rank - 1 and (x in self.seq or rank == 2):
+            return "layernorm", {}  # over the channels, the last axis of tokens or a vector
+        return self.unknown(node, x)
 
     def op_Add(self, node: Any, x: str) -> Any:
         """An activation plus a constant: a MatMul's bias (folded into its fc), or a shift."""
         other = next(i for i in node.input if i != x)
         ref = self.refs[x]
         spec = self.out[self.at[ref]] if ref in self.at else None
-        if (isinstance(spec, LayerSpec) and spec.layer.kind == "fc" and not getattr(spec.layer, "bias", True)
+        if (isinstance(spec, LayerSpec) and spec.layer.kind in ("fc", "pwlinear") and not getattr(spec.layer, "bias", True)
                 and self.consumers.get(x) == 1 and self.dims(other) is not None
                 and math.prod(self.dims(other) or ()) == getattr(spec.layer, "units", 0)):
             from ..values import replace
@@ -487,8 +506,45 @@ class _Graph:
             return self.unknown(node, x)
         return "flatten", {}
 
+    def into_tokens(self, node: Any, x: str) -> bool:
+        """Grid to tokens as exporters write it: (N, C, H, W) reshaped to (N, C, H·W) (torch's
+        ``flatten(2)``) then Transpose(0, 2, 1), or Transpose(0, 2, 3, 1) then reshaped to
+        (N, H·W, C). The first half passes the tensor on and the second becomes ``tokens``."""
+        src, out = self.shapes.get(x), self.shapes.get(node.output[0])
+        if x in self.half:
+            if node.op_type == "Reshape" and out is not None and len(out) == 3:
+                self.emit("tokens", {}, x)
+                self.seq.add(node.output[0])
+                return True
+            if node.op_type == "Transpose" and list(self.attrs().get("perm", [])) == [0, 2, 1]:
+                self.emit("tokens", {}, x)
+                self.seq.add(node.output[0])
+                return True
+            return False
+        if src is None or out is None or len(src) != 4 or None in src[1:] or None in out[1:]:
+            return False
+        readers = self.readers.get(node.output[0], [])
+        c, hw = src[1], (src[2] or 0) * (src[3] or 0)
+
+        def perm(n: Any) -> List[int]:
+            return next((list(self.onnx.helper.get_attribute_value(a)) for a in n.attribute if a.name == "perm"), [])
+
+        if node.op_type == "Reshape" and out[1:] == [c, hw]:
+            ok = all(n.op_type == "Transpose" and perm(n) == [0, 2, 1] for n in readers)
+        elif node.op_type == "Transpose" and perm(node) == [0, 2, 3, 1]:
+            ok = all(n.op_type == "Reshape" and self.shapes.get(n.output[0], [])[1:] == [hw, c] for n in readers)
+        else:
+            return False
+        if not readers or not ok:
+            return False
+        self.refs[node.output[0]] = self.refs[x]
+        self.half.add(node.output[0])
+        return True
+
     def op_Reshape(self, node: Any, x: str) -> Any:
         """Shape plumbing: to (batch, everything) is a flatten; anything else is not counted."""
+        if self.into_tokens(node, x):
+            return None
         out = self.shapes.get(node.output[0])
         if out is not None and len(out) == 2:
             return "flatten", {}
@@ -623,5 +679,7 @@ class _Graph:
         permutation changes what convcalc calls channels: unknown, with its recorded shape."""
         if self.flattened(node.output[0]):
             self.refs[node.output[0]] = self.refs[x]
+            return None
+        if self.into_tokens(node, x):
             return None
         return self.unknown(node, x)
