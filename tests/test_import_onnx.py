@@ -111,10 +111,33 @@ def test_inception_concat_resize_and_pad(tmp_path):
 def test_same_upper_and_asymmetric_pads(tmp_path):
     node, ws = conv("c", "x", "y", 4, 3, 3, strides=[2, 2], pads=[0, 0, 1, 1])  # TF 'same' written out
     assert str(analyse(load(save(tmp_path, model([node], ws)))).output) == "16x16x4"
-    node, ws = conv("odd", "x", "y", 4, 3, 3, pads=[2, 0, 0, 0])
-    with pytest.raises(SpecError) as e:
-        load(save(tmp_path, model([node], ws)))
-    assert "node 1 'odd' (Conv)" in str(e.value) and "asymmetric pads" in str(e.value)
+
+
+def recorded(m, name):
+    """The shape ONNX's own shape inference gives a tensor, as convcalc writes it (HxWxC)."""
+    inferred = onnx.shape_inference.infer_shapes(m).graph
+    dims = next(v for v in (*inferred.value_info, *inferred.output) if v.name == name).type.tensor_type.shape.dim
+    return "x".join(str(d.dim_value) for d in (*dims[2:], dims[1]))
+
+
+def test_asymmetric_pads_are_a_pad_layer_then_the_layer_unpadded(tmp_path):
+    # pads [H_begin, W_begin, H_end, W_end]: 2 rows above, 1 column after, stride 2
+    node, ws = conv("odd", "x", "c", 4, 3, 3, pads=[2, 0, 0, 1], strides=[2, 2], bias=False)
+    nodes = [node, h.make_node("MaxPool", ["c"], ["m"], name="mp", kernel_shape=[2, 2], pads=[0, 1, 1, 0]),
+             h.make_node("Pad", ["m", "pads"], ["y"], name="pad")]
+    m = model(nodes, [*ws, const("pads", [0, 0, 0, 3, 0, 0, 1, 0], T.INT64)])
+    report = analyse(load(save(tmp_path, m)))
+    names = [(r.name, str(r.output)) for r in report.layers]
+    assert names == [("odd.pad", "34x33x3"), ("odd", "16x16x4"), ("mp.pad", "17x17x4"), ("mp", "16x16x4"),
+                     ("pad", "17x19x4")]
+    assert [names[i][1] for i in (1, 3, 4)] == [recorded(m, t) for t in ("c", "m", "y")]
+    conv_row = report.layers[1]
+    assert (conv_row.macs, conv_row.params) == (16 * 16 * 3 * 3 * 3 * 4, 3 * 3 * 3 * 4)  # every output × kernel
+    ceil = h.make_node("MaxPool", ["x"], ["y"], name="ceil", kernel_shape=[2, 2], pads=[0, 0, 1, 1], ceil_mode=1,
+                       strides=[2, 2])
+    result = run("table", save(tmp_path, model([ceil], []), "ceil.onnx"))
+    assert_clean(result, (2,))
+    assert "node 1 'ceil' (MaxPool)" in result.stderr and "ceil_mode" in result.stderr
 
 
 def test_unknown_operators_are_reported_with_their_count(tmp_path):
@@ -194,3 +217,76 @@ def test_yaml_writer_round_trips_every_bundled_spec():
     for name in catalog.names():
         spec = load(name)
         assert figures(analyse(parse_yaml(to_yaml(spec), "x.yaml"))) == figures(analyse(spec)), name
+
+
+def test_an_operator_handled_in_place_is_not_also_unknown(tmp_path):
+    # MatMul + bias Add: one fc with a bias; a Gemm with transA: one unknown, not two
+    nodes = [h.make_node("Flatten", ["x"], ["f"], name="flat"), h.make_node("MatMul", ["f", "w"], ["mm"], name="fc"),
+             h.make_node("Add", ["mm", "b"], ["a"], name="bias"),
+             h.make_node("Gemm", ["a", "w2"], ["y"], name="odd", transA=1)]
+    m = model(nodes, [weight("w", [3 * 32 * 32, 10]), weight("b", [10]), weight("w2", [10, 10])])
+    m.graph.output[0].CopyFrom(h.make_tensor_value_info("y", T.FLOAT, ["N", 10]))
+    report = analyse(load(save(tmp_path, m)))
+    assert [(r.name, r.params) for r in report.layers] == [("flat", 0), ("fc", 3 * 32 * 32 * 10 + 10), ("odd", 0)]
+
+
+def test_split_and_slice_along_the_channels_are_split_parts(tmp_path):
+    # a 12-channel conv split 4/8 (sizes as an input, opset 13), the 8 chunked in two by a Split
+    # without sizes, a Slice of channels [1, 3) of the 4 (starts/ends from Constant nodes)
+    c, ws = conv("c", "x", "c", 12, 3, 1)
+    nodes = [c, h.make_node("Split", ["c", "sizes"], ["a", "b"], name="sp", axis=1),
+             h.make_node("Split", ["b"], ["b0", "b1"], name="halves", axis=1),
+             h.make_node("Constant", [], ["st"], value=const("st", [1], T.INT64)),
+             h.make_node("Constant", [], ["en"], value=const("en", [3], T.INT64)),
+             h.make_node("Constant", [], ["ax"], value=const("ax", [1], T.INT64)),
+             h.make_node("Slice", ["a", "st", "en", "ax"], ["s"], name="sl"),
+             h.make_node("Slice", ["a", "st", "en", "two"], ["w"], name="across"),  # along H: not channels
+             h.make_node("Concat", ["s", "b0", "b1"], ["cat"], name="cat", axis=1)]
+    m = model(nodes, [*ws, const("sizes", [4, 8], T.INT64), const("two", [2], T.INT64)], outputs=("cat", "w"))
+    report = analyse(load(save(tmp_path, m)))
+    rows = {r.name: (r.layer.describe(), str(r.output)) for r in report.layers}
+    assert [rows[n][1] for n in ("sp.0", "sp.1", "halves.0", "halves.1", "sl")] == \
+        ["32x32x4", "32x32x8", "32x32x4", "32x32x4", "32x32x2"]
+    assert [(o.name, str(o.shape)) for o in report.outputs] == [("cat", "32x32x10"), ("across", "2x32x4")]
+    assert [report.layers[i].layer.kind for i in range(1, 6)] == ["split", "split", "chunk", "chunk", "split"]
+    assert rows["across"][1] == recorded(m, "w") == "2x32x4"  # unknown, with the recorded shape
+    assert json.loads(run("table", save(tmp_path, m), "--format", "json").stdout)["incomplete"] == \
+        {"unknown_ops": {"Slice": 1}}
+
+
+def test_transpose_before_a_flatten_is_the_same_tensor(tmp_path):
+    c, ws = conv("c", "x", "c", 4, 3, 1)
+    nodes = [c, h.make_node("Transpose", ["c"], ["t"], name="nhwc", perm=[0, 2, 3, 1]),
+             h.make_node("Flatten", ["t"], ["f"], name="flat"), h.make_node("Gemm", ["f", "w", "b"], ["y"], name="fc", transB=1),
+             h.make_node("Transpose", ["c"], ["other"], name="perm", perm=[0, 1, 3, 2])]
+    m = model(nodes, [*ws, weight("w", [10, 4 * 32 * 32]), weight("b", [10])], outputs=("y", "other"))
+    report = analyse(load(save(tmp_path, m)))
+    assert [r.name for r in report.layers] == ["c", "flat", "fc", "perm"]
+    assert report.layers[2].params == 4 * 32 * 32 * 10 + 10 and report.layers[3].layer.kind == "unknown"
+
+
+@pytest.mark.parametrize("permute_first", [False, True])
+def test_grid_to_tokens_then_per_token_layers(tmp_path, permute_first):
+    # a ViT-style patch embedding: 4x4 stride 4 conv to 8x8x16, to 64 tokens of 16, LayerNorm,
+    # MatMul + bias (a Linear on each token), an unknown Erf whose recorded (N, 64, 32) is 64 tokens of 32
+    c, ws = conv("embed", "x", "e", 16, 3, 4, strides=[4, 4])
+    if permute_first:
+        plumbing = [h.make_node("Transpose", ["e"], ["p"], name="perm", perm=[0, 2, 3, 1]),
+                    h.make_node("Reshape", ["p", "shape"], ["t"], name="to_tokens")]
+    else:
+        plumbing = [h.make_node("Reshape", ["e", "shape3"], ["p"], name="flat"),  # torch's flatten(2)
+                    h.make_node("Transpose", ["p"], ["t"], name="to_tokens", perm=[0, 2, 1])]
+    nodes = [c, *plumbing, h.make_node("LayerNormalization", ["t", "g", "be"], ["n"], name="ln", axis=-1),
+             h.make_node("MatMul", ["n", "w"], ["mm"], name="fc1"), h.make_node("Add", ["mm", "b"], ["a"], name="bias"),
+             h.make_node("Erf", ["a"], ["y"], name="erf")]
+    inits = [*ws, const("shape", [0, 64, 16], T.INT64), const("shape3", [0, 16, 64], T.INT64), weight("g", [16]),
+             weight("be", [16]), weight("w", [16, 32]), weight("b", [32])]
+    m = model(nodes, inits)
+    m.opset_import[0].version = 17
+    path = save(tmp_path, m)
+    report = analyse(load(path))
+    assert figures(analyse(parse_yaml(run("import", path).stdout, "x.yaml"))) == figures(report)
+    rows = [(r.name, r.layer.kind, str(r.output), r.params, r.macs) for r in report.layers]
+    assert rows == [("embed", "conv", "8x8x16", 4 * 4 * 3 * 16 + 16, 64 * 4 * 4 * 3 * 16),
+                    ("to_tokens", "tokens", "64x16", 0, 0), ("ln", "layernorm", "64x16", 32, 0),
+                    ("fc1", "pwlinear", "64x32", 16 * 32 + 32, 64 * 16 * 32), ("erf", "unknown", "64x32", 0, 0)]

@@ -21,7 +21,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
 from ..errors import SpecError
 from ..layers import Add, Concat, Merge, Mul
@@ -36,6 +36,13 @@ ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "LeakyRelu"
                "Mish": "mish", "Gelu": "gelu", "Identity": "", "Cast": ""}
 MERGES = {"Add": Add, "Sum": Add, "Mul": Mul, "Concat": Concat}
 SHAPE_ONLY = {"Shape", "Size", "Constant", "ConstantOfShape"}  # their outputs are never activations
+
+
+class Asymmetric(NamedTuple):
+    """ONNX pads whose begin and end differ per axis (and are not 'same' written out)."""
+
+    begin: List[int]
+    end: List[int]
 
 
 def read_onnx(path_or_text: Union[Path, str], origin: str) -> NetworkSpec:
@@ -99,10 +106,14 @@ class _Graph:
                 self.shapes[vi.name] = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
         self.static: Set[str] = set(self.inits)  # constants, initializers, shape arithmetic
         self.consumers: Dict[str, int] = {}
+        self.readers: Dict[str, List[Any]] = {}  # tensor -> the nodes that read it
         for n in g.node:
             for i in n.input:
                 self.consumers[i] = self.consumers.get(i, 0) + 1
+                self.readers.setdefault(i, []).append(n)
         self.refs: Dict[str, str] = {}  # ONNX activation tensor -> convcalc tensor name
+        self.seq: Set[str] = set()  # tensors laid out (batch, tokens, channels), as convcalc's sequences
+        self.half: Set[str] = set()  # the first half of grid -> tokens (flattened, or permuted), not yet tokens
         self.names: Set[str] = {"input"}
         self.out: List[Node] = []
         self.last = "input"
@@ -210,9 +221,17 @@ class _Graph:
         return [i for i in node.input if i in self.refs]
 
     def visit(self, node: Any) -> None:
+        self.dispatch(node)
+        acts = self.activations(node)
+        if acts and acts[0] in self.seq:  # what reads tokens and keeps rank 3 is tokens too
+            self.seq.update(o for o in node.output if o and len(self.shapes.get(o, [])) == 3)
+
+    def dispatch(self, node: Any) -> None:
         acts = self.activations(node)
         if not acts or node.op_type in SHAPE_ONLY:  # shape arithmetic and constants: folded away
             self.static.update(o for o in node.output if o)
+            if node.op_type == "Constant" and node.output and node.attribute and node.attribute[0].name == "value":
+                self.inits.setdefault(node.output[0], node.attribute[0].t)  # a Slice's starts, a Split's sizes
             return
         op = node.op_type
         if op in ACTIVATIONS and not ACTIVATIONS[op]:  # Identity, Cast: the same tensor
@@ -221,20 +240,21 @@ class _Graph:
         if op in ("Add", "Mul", "Sum", "Concat") and len(acts) >= 2:
             return self.merge(node, acts)
         handler = getattr(self, f"op_{op}", None)
-        if handler is not None:
+        if handler is not None:  # (kind, options) to emit, or None when it has emitted (or folded) itself
             made = handler(node, acts[0])
             if made is not None:
                 kind, options = made
-                return self.emit(kind, options, acts[0])
-        elif op in ACTIVATIONS:
+                self.emit(kind, options, acts[0])
+            return
+        if op in ACTIVATIONS:
             return self.emit(ACTIVATIONS[op], {}, acts[0])
         self.unknown(node, acts[0])
 
     # --- building the spec ---------------------------------------------------------------
 
-    def fresh(self) -> str:
+    def fresh(self, suffix: str = "") -> str:
         n = self.node
-        base = safe_name(n.name or (n.output[0] if n.output else n.op_type))
+        base = safe_name(n.name or (n.output[0] if n.output else n.op_type)) + suffix
         name, k = base, 1
         while name in self.names or name.lower() == "input":
             k += 1
@@ -253,14 +273,14 @@ class _Graph:
             if o and i == 0:
                 self.refs[o] = name
 
-    def emit(self, kind: str, options: Dict[str, Any], source: str) -> None:
+    def emit(self, kind: str, options: Dict[str, Any], source: str, suffix: str = "") -> None:
         # one value for every axis is written once (kernel 3, not [3, 3]), as a person writes it
         options = {k: v[0] if isinstance(v, list) and v and len(set(v)) == 1 else v for k, v in options.items()}
         try:
             layer = make_layer(kind, [RawOption(k, v) for k, v in options.items()], None)
         except SpecError as e:
             raise self.fail(f"as convcalc's {kind}: {e.message}", e.hint) from None
-        name = self.fresh()
+        name = self.fresh(suffix)
         self.read(self.refs[source])
         self.out.append(LayerSpec(layer, name))
         self.made(name)
@@ -288,7 +308,10 @@ class _Graph:
             raise self.fail(f"convcalc has no rule for '{node.op_type}' and the file records no output shape "
                             f"for it ({dims}), so shapes cannot continue",
                             hint="run onnx.shape_inference on the model, or replace the operator")
-        out = [int(d) for d in dims[2:] if d is not None] + [int(dims[1] or 0)]
+        if source in self.seq and len(dims) == 3:  # (batch, L, C): L tokens of C
+            out = [int(dims[1] or 0), int(dims[2] or 0)]
+        else:
+            out = [int(d) for d in dims[2:] if d is not None] + [int(dims[1] or 0)]
         op = f"{node.domain}:{node.op_type}" if node.domain and node.domain != "ai.onnx" else node.op_type
         self.emit("unknown", {"op": _UNSAFE.sub("_", op)[:100], "out": out}, source)
 
@@ -317,8 +340,28 @@ class _Graph:
         if size is not None and all(same_padding(w, f, s) == (b, e)
                                     for w, f, s, b, e in zip(size, effective, stride, begin, end)):
             return "same"  # TensorFlow's 'same' written out: the odd pixel after
-        raise self.fail(f"asymmetric pads {pads} (begin {begin}, end {end}): convcalc pads both sides alike",
-                        hint="pad symmetrically, or with 'same' (the extra pixel at the end)")
+        if min(pads) < 0:
+            raise self.fail(f"negative pads {pads}: a crop inside a conv or pool is not supported")
+        return Asymmetric(begin, end)
+
+    def padded(self, kind: str, options: Dict[str, Any], x: str) -> Any:
+        """Asymmetric pads as a pad layer (before/after per axis) then the layer with padding 0.
+
+        Shapes and counts are exactly those of the padded layer: a conv's MACs are every output
+        position times its kernel, padded zeros included, as PyTorch and ONNX runtimes multiply
+        them. A MaxPool pads with −∞, not zero, and an AveragePool (count_include_pad 0) leaves
+        the padding out of its mean: the values differ, the shapes and counts do not. Ceil mode is
+        refused: its rule that the last window starts inside the input or the *left* padding
+        cannot be kept once the padding is a layer of its own."""
+        pads = options["padding"]
+        if not isinstance(pads, Asymmetric):
+            return kind, options
+        if options.get("ceil_mode"):
+            raise self.fail(f"asymmetric pads (begin {pads.begin}, end {pads.end}) with ceil_mode: "
+                            "convcalc cannot place the last window as ONNX does")
+        self.emit("pad", {"padding": pads.begin, "after": pads.end}, x, ".pad")
+        self.emit(kind, {**options, "padding": 0}, self.node.output[0])
+        return None
 
     def weight(self, node: Any, what: str) -> Tuple[int, ...]:
         dims = self.dims(node.input[1]) if len(node.input) > 1 else None
@@ -335,9 +378,9 @@ class _Graph:
         kernel = list(a.get("kernel_shape", w[2:]))
         stride = list(a.get("strides", [1] * len(kernel)))
         dilation = list(a.get("dilations", [1] * len(kernel)))
-        return "conv", {"filters": w[0], "kernel": kernel, "stride": stride, "dilation": dilation,
-                        "padding": self.padding(a, x, kernel, stride, dilation), "groups": int(a.get("group", 1)),
-                        "bias": len(node.input) > 2 and bool(node.input[2])}
+        return self.padded("conv", {"filters": w[0], "kernel": kernel, "stride": stride, "dilation": dilation,
+                                    "padding": self.padding(a, x, kernel, stride, dilation),
+                                    "groups": int(a.get("group", 1)), "bias": len(node.input) > 2 and bool(node.input[2])}, x)
 
     def op_ConvTranspose(self, node: Any, x: str) -> Any:
         w = self.weight(node, "weight")
@@ -370,14 +413,22 @@ class _Graph:
         w = self.dims(node.input[1])
         if node.input[0] != x or w is None or len(w) != 2:  # two activations (attention): not yet
             return self.unknown(node, x)
+        if x in self.seq:  # nn.Linear on each token: nothing flattened
+            return "pwlinear", {"units": w[1], "bias": False}
         return "fc", {"units": w[1], "bias": False}
+
+    def op_LayerNormalization(self, node: Any, x: str) -> Any:
+        rank = len(self.shapes.get(x, []))
+        if int(self.attrs().get("axis", -1)) % max(rank, 1) == rank - 1 and (x in self.seq or rank == 2):
+            return "layernorm", {}  # over the channels, the last axis of tokens or a vector
+        return self.unknown(node, x)
 
     def op_Add(self, node: Any, x: str) -> Any:
         """An activation plus a constant: a MatMul's bias (folded into its fc), or a shift."""
         other = next(i for i in node.input if i != x)
         ref = self.refs[x]
         spec = self.out[self.at[ref]] if ref in self.at else None
-        if (isinstance(spec, LayerSpec) and spec.layer.kind == "fc" and not getattr(spec.layer, "bias", True)
+        if (isinstance(spec, LayerSpec) and spec.layer.kind in ("fc", "pwlinear") and not getattr(spec.layer, "bias", True)
                 and self.consumers.get(x) == 1 and self.dims(other) is not None
                 and math.prod(self.dims(other) or ()) == getattr(spec.layer, "units", 0)):
             from ..values import replace
@@ -409,7 +460,7 @@ class _Graph:
                    "ceil_mode": bool(a.get("ceil_mode", 0))}
         if dilation != [1] * len(kernel):
             options["dilation"] = dilation
-        return kind, options
+        return self.padded(kind, options, x)
 
     def op_MaxPool(self, node: Any, x: str) -> Any:
         return self.pool(node, x, "maxpool")
@@ -455,8 +506,45 @@ class _Graph:
             return self.unknown(node, x)
         return "flatten", {}
 
+    def into_tokens(self, node: Any, x: str) -> bool:
+        """Grid to tokens as exporters write it: (N, C, H, W) reshaped to (N, C, H·W) (torch's
+        ``flatten(2)``) then Transpose(0, 2, 1), or Transpose(0, 2, 3, 1) then reshaped to
+        (N, H·W, C). The first half passes the tensor on and the second becomes ``tokens``."""
+        src, out = self.shapes.get(x), self.shapes.get(node.output[0])
+        if x in self.half:
+            if node.op_type == "Reshape" and out is not None and len(out) == 3:
+                self.emit("tokens", {}, x)
+                self.seq.add(node.output[0])
+                return True
+            if node.op_type == "Transpose" and list(self.attrs().get("perm", [])) == [0, 2, 1]:
+                self.emit("tokens", {}, x)
+                self.seq.add(node.output[0])
+                return True
+            return False
+        if src is None or out is None or len(src) != 4 or None in src[1:] or None in out[1:]:
+            return False
+        readers = self.readers.get(node.output[0], [])
+        c, hw = src[1], (src[2] or 0) * (src[3] or 0)
+
+        def perm(n: Any) -> List[int]:
+            return next((list(self.onnx.helper.get_attribute_value(a)) for a in n.attribute if a.name == "perm"), [])
+
+        if node.op_type == "Reshape" and out[1:] == [c, hw]:
+            ok = all(n.op_type == "Transpose" and perm(n) == [0, 2, 1] for n in readers)
+        elif node.op_type == "Transpose" and perm(node) == [0, 2, 3, 1]:
+            ok = all(n.op_type == "Reshape" and self.shapes.get(n.output[0], [])[1:] == [hw, c] for n in readers)
+        else:
+            return False
+        if not readers or not ok:
+            return False
+        self.refs[node.output[0]] = self.refs[x]
+        self.half.add(node.output[0])
+        return True
+
     def op_Reshape(self, node: Any, x: str) -> Any:
         """Shape plumbing: to (batch, everything) is a flatten; anything else is not counted."""
+        if self.into_tokens(node, x):
+            return None
         out = self.shapes.get(node.output[0])
         if out is not None and len(out) == 2:
             return "flatten", {}
@@ -507,9 +595,91 @@ class _Graph:
         pads = [int(p) for p in pads]
         n = len(pads) // 2
         begin, end = pads[:n], pads[n:]
-        if begin[:2] != [0, 0] or end[:2] != [0, 0]:
-            return self.unknown(node, x)  # padding the batch or the channels
-        if begin != end:
-            raise self.fail(f"asymmetric pads {pads}: convcalc's pad adds the same to both sides",
-                            hint="pad symmetrically, or fold the padding into the next conv's 'same'")
+        if begin[:2] != [0, 0] or end[:2] != [0, 0] or min(pads) < 0:
+            return self.unknown(node, x)  # padding the batch or the channels, or cropping
+        if begin != end:  # reflect and edge modes give the same shape as zeros
+            return "pad", {"padding": begin[2:], "after": end[2:]}
         return "pad", {"padding": begin[2:] if len(set(begin[2:])) > 1 else begin[2]}
+
+    # --- shape plumbing: parts of the channels, permutations -----------------------------
+
+    def channels(self, x: str) -> Optional[int]:
+        s = self.shapes.get(x)
+        return int(s[1]) if s is not None and len(s) >= 3 and s[1] else None
+
+    @staticmethod
+    def part(sizes: Sequence[int], index: int) -> Tuple[str, Dict[str, Any]]:
+        """One of the channel parts ``sizes`` as chunk (equal parts) or split."""
+        if len(set(sizes)) == 1:
+            return "chunk", {"chunks": len(sizes), "index": index}
+        return "split", {"sizes": list(sizes), "index": index}
+
+    def op_Split(self, node: Any, x: str) -> Any:
+        """Split along the channels: one chunk/split layer per output in use, named name.i."""
+        a = self.attrs()
+        rank, c = len(self.shapes.get(x, [])), self.channels(x)
+        if c is None or int(a.get("axis", 0)) % rank != 1:
+            return self.unknown(node, x)
+        n = len(node.output)
+        sizes = [int(v) for v in a["split"]] if "split" in a else None
+        if sizes is None and len(node.input) > 1 and node.input[1]:
+            read = self.values(node.input[1])
+            if read is None:
+                return self.unknown(node, x)
+            sizes = [int(v) for v in read]
+        if sizes is None:  # equal parts; opset 18 makes the last smaller when they do not divide
+            each = -(-c // n)
+            sizes = [each] * (n - 1) + [c - each * (n - 1)]
+        if len(sizes) != n or sum(sizes) != c or min(sizes) <= 0:
+            raise self.fail(f"split sizes {sizes} do not cut {c} channels into {n} outputs")
+        names = {}
+        for i, o in enumerate(node.output):
+            if o and (self.consumers.get(o) or any(v.name == o for v in self.graph.output)):
+                kind, options = self.part(sizes, i)
+                self.emit(kind, options, x, f".{i}")
+                names[o] = self.last
+        self.refs.update(names)
+        return None
+
+    def op_Slice(self, node: Any, x: str) -> Any:
+        """A contiguous range of the channels (step 1) is a split part; any other slice is unknown."""
+        a = self.attrs()
+        shape, c = self.shapes.get(x), self.channels(x)
+        if "starts" in a:  # Slice-1: attributes
+            starts, ends, axes, steps = a["starts"], a["ends"], a.get("axes"), None
+        else:
+            ins = list(node.input) + [""] * 5
+            starts, ends = self.values(ins[1]), self.values(ins[2])
+            axes = self.values(ins[3]) if ins[3] else None
+            steps = self.values(ins[4]) if ins[4] else None
+            if ins[3] and axes is None or ins[4] and steps is None:
+                return self.unknown(node, x)
+        if shape is None or c is None or starts is None or ends is None or len(starts) != 1:
+            return self.unknown(node, x)
+        axis = int(axes[0]) % len(shape) if axes else 0
+        if axis != 1 or (steps and int(steps[0]) != 1):
+            return self.unknown(node, x)
+        start, end = (int(min(max(v + c if v < 0 else v, 0), c)) for v in (starts[0], ends[0]))
+        if end <= start:
+            return self.unknown(node, x)
+        sizes = [s for s in (start, end - start, c - end) if s > 0]
+        return self.part(sizes, 1 if start > 0 else 0)
+
+    def flattened(self, tensor: str) -> bool:
+        """Every reader of ``tensor`` flattens it to (batch, n): the order of its axes is lost."""
+        readers = self.readers.get(tensor, [])
+        return bool(readers) and not any(v.name == tensor for v in self.graph.output) and all(
+            (n.op_type == "Flatten" and int(next((self.onnx.helper.get_attribute_value(at) for at in n.attribute
+                                                  if at.name == "axis"), 1)) == 1)
+            or (n.op_type == "Reshape" and len(self.shapes.get(n.output[0], [])) == 2) for n in readers)
+
+    def op_Transpose(self, node: Any, x: str) -> Any:
+        """A permutation whose every reader flattens (NCHW -> NHWC before a classifier): sizes
+        are unchanged and the flatten counts the same, so it is the same tensor. Any other
+        permutation changes what convcalc calls channels: unknown, with its recorded shape."""
+        if self.flattened(node.output[0]):
+            self.refs[node.output[0]] = self.refs[x]
+            return None
+        if self.into_tokens(node, x):
+            return None
+        return self.unknown(node, x)
