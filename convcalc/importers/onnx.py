@@ -480,10 +480,17 @@ class _Graph:
     def op_LRN(self, node: Any, x: str) -> Any:
         return "lrn", {"size": int(self.attrs()["size"])}
 
+    def first_value(self, node: Any, i: int) -> Optional[float]:
+        """The first value of constant input ``i``, or None when it is absent or not constant."""
+        if len(node.input) <= i or not node.input[i]:
+            return None
+        values = self.values(node.input[i])
+        return float(values[0]) if values else None
+
     def op_Clip(self, node: Any, x: str) -> Any:
         a = self.attrs()
-        lo = a.get("min", (self.values(node.input[1]) or [None])[0] if len(node.input) > 1 and node.input[1] else None)
-        hi = a.get("max", (self.values(node.input[2]) or [None])[0] if len(node.input) > 2 and node.input[2] else None)
+        lo = a.get("min", self.first_value(node, 1))
+        hi = a.get("max", self.first_value(node, 2))
         if lo == 0 and hi == 6:
             return "relu6", {}
         if lo == 0 and hi is None:
@@ -497,8 +504,8 @@ class _Graph:
 
     def op_Dropout(self, node: Any, x: str) -> Any:
         ratio = self.attrs().get("ratio")
-        if ratio is None and len(node.input) > 1 and node.input[1]:
-            ratio = (self.values(node.input[1]) or [None])[0]
+        if ratio is None:
+            ratio = self.first_value(node, 1)
         return "dropout", {"p": 0.5 if ratio is None else float(ratio)}
 
     def op_Flatten(self, node: Any, x: str) -> Any:
