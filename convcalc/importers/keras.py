@@ -25,7 +25,7 @@ import json
 import zipfile
 from collections import Counter
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..errors import Location, SpecError
 from ..layers import MERGES
