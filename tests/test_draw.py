@@ -73,12 +73,11 @@ def bbox(g):
     return x, y, x + w, y + h
 
 
-@pytest.mark.parametrize("name", catalog.names())
-@pytest.mark.parametrize("options", [{}, {"labels": "full", "color": "macs", "scale": "sqrt"}, {"depth": 0}])
-def test_geometry_boxes_never_overlap_and_stay_inside(name, options):
-    root, gs = boxes(blocks_svg(analyse(load(name)), **options))
+def assert_apart_and_inside(root, groups) -> None:
+    """The geometry every drawing style keeps: its shapes (``data-bbox``) never overlap, and
+    shapes and the estimated extent of every text lie inside the viewBox."""
     _, _, vw, vh = map(float, root.get("viewBox").split())
-    rects = [bbox(g) for g in gs]
+    rects = [bbox(g) for g in groups]
     for x1, y1, x2, y2 in rects:
         assert 0 <= x1 < x2 <= vw and 0 <= y1 < y2 <= vh
     # labels too: each text's estimated extent lies inside the picture
@@ -90,6 +89,12 @@ def test_geometry_boxes_never_overlap_and_stay_inside(name, options):
     for i, a in enumerate(rects):
         for b in rects[i + 1:]:
             assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+
+
+@pytest.mark.parametrize("name", catalog.names())
+@pytest.mark.parametrize("options", [{}, {"labels": "full", "color": "macs", "scale": "sqrt"}, {"depth": 0}])
+def test_geometry_boxes_never_overlap_and_stay_inside(name, options):
+    assert_apart_and_inside(*boxes(blocks_svg(analyse(load(name)), **options)))
 
 
 def test_a_thousand_layer_chain_draws_quickly_and_collapses_repeats():

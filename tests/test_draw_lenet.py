@@ -17,6 +17,7 @@ from convcalc.draw_lenet import lenet_svg
 from convcalc.engine import analyse
 from convcalc.load import load
 
+from test_draw import assert_apart_and_inside
 from test_hostile import assert_clean, run
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -58,27 +59,10 @@ def test_lenet5_operations_read_as_the_paper_does():
     assert len(windows) == 4  # c1, s2, c3, s4 have kernels and a map before them
 
 
-def bbox(g):
-    x, y, w, h = map(float, g.get("data-bbox").split())
-    return x, y, x + w, y + h
-
-
 @pytest.mark.parametrize("name", catalog.names())
 @pytest.mark.parametrize("options", [{}, {"scale": "log", "labels": "full", "color": "macs", "width": 600}])
 def test_geometry_stacks_never_overlap_and_stay_inside(name, options):
-    root, gs = stacks(lenet_svg(analyse(load(name)), **options))
-    _, _, vw, vh = map(float, root.get("viewBox").split())
-    rects = [bbox(g) for g in gs]
-    for x1, y1, x2, y2 in rects:
-        assert 0 <= x1 < x2 <= vw and 0 <= y1 < y2 <= vh
-    for t in root.iter(f"{SVG}text"):
-        x, size = float(t.get("x")), float(t.get("font-size"))
-        w = len(t.text) * size * 0.6
-        left = x - (w / 2 if t.get("text-anchor") == "middle" else 0)
-        assert 0 <= left and left + w <= vw and 0 <= float(t.get("y")) <= vh, t.text
-    for i, a in enumerate(rects):
-        for b in rects[i + 1:]:
-            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+    assert_apart_and_inside(*stacks(lenet_svg(analyse(load(name)), **options)))
 
 
 @pytest.mark.parametrize("name", ["alexnet", "vgg16", "zfnet"])
