@@ -230,7 +230,8 @@ def per_axis_number(value: Any) -> Tuple[float, ...]:
     return tuple(out)
 
 
-_TENSOR_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}")  # torchvision names FPN levels '0'..'3'
+TENSOR_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}"  # torchvision names FPN levels '0'..'3'
+_TENSOR_NAME = re.compile(TENSOR_PATTERN)
 
 
 def tensor_name(value: Any) -> str:

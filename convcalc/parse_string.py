@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from .errors import Location, SpecError, did_you_mean
 from .layers import BY_NAME, Add, Concat, ConcatTokens, Mul, lookup
 from .limits import MAX_LAYERS, MAX_NESTING, MAX_SPEC_BYTES
-from .options import OptionError, read_whole
+from .options import OptionError, read_whole, tensor_name
 from .spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node, RawOption, count_layers, kind_names, make_layer, parse_shape
 from .shape import Shape
 from .values import fields as fields_of
@@ -246,9 +246,6 @@ def _repeat_count(close: Token) -> int:
     return count
 
 
-_TENSOR = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}")
-
-
 def read_item(tok: Token) -> Node:
     """A layer token, with the graph's two marks: ``@enc1`` alone reads the tensor named enc1
     (what follows starts from it), ``conv64k3p1:enc1`` names a layer so later tokens can read
@@ -274,7 +271,10 @@ def read_item(tok: Token) -> Node:
 
 
 def _check_name(name: str, loc: Location, usage: str) -> None:
-    if not _TENSOR.fullmatch(name):
+    """The name rule of ``options.tensor_name``, as a located error that says how names are written."""
+    try:
+        tensor_name(name)
+    except OptionError:
         raise SpecError(f"expected a name (letters, digits, '_', '.' or '-'), got "
                         f"'{name[:40]}'", loc, hint=usage)
 

@@ -42,7 +42,7 @@ def _per_axis(minimum: int) -> Dict[str, Any]:
                       {"type": "string", "pattern": AXES_PATTERN}]}
 
 
-TENSOR = {"anyOf": [{"type": "string", "pattern": r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}$"},
+TENSOR = {"anyOf": [{"type": "string", "pattern": f"^{opts.TENSOR_PATTERN}$"},
                     {"type": "integer", "minimum": 0}],
           "description": "the name of a layer or block computed before, or 'input'"}
 TENSORS = {"anyOf": [TENSOR, {"type": "array", "items": TENSOR, "minItems": 1}]}

@@ -13,6 +13,7 @@ name errors and the report show. It raises ``SpecError`` for a file it cannot re
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 from typing import Callable, Dict, Optional, Tuple, Union
 
@@ -27,6 +28,16 @@ READERS: Dict[str, Tuple[str, str]] = {
     ".json": ("keras", "read_json"),
     ".prototxt": ("caffe", "read_caffe"),  # a Keras config (model.to_json()), else a spec written as JSON
 }
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
+
+
+def safe_name(text: str) -> str:
+    """A file's name for a tensor made a convcalc name (``options.tensor_name``), for every
+    reader: '/layer1/0/conv1/Conv' -> 'layer1.0.conv1.Conv', 'a b' -> 'a_b'."""
+    name = _UNSAFE.sub("_", text.strip("/").replace("/", ".")).strip(".-")
+    return (name or "t")[:190]
 
 
 def reader_for(path: Union[Path, str]) -> Optional[Reader]:

@@ -33,8 +33,8 @@ from ..errors import Location, SpecError
 from ..layers import MERGES
 from ..limits import MAX_DIGITS, MAX_NESTING, MAX_SPEC_BYTES
 from ..shape import Shape
-from .onnx import safe_name  # one rule for file names made convcalc names ('a/1x1' -> 'a.1x1')
 from ..spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node, RawOption, make_layer, shape_from_dims
+from . import safe_name  # one rule for file names made convcalc names ('a/1x1' -> 'a.1x1')
 
 # --- protobuf text format -------------------------------------------------------------------
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import heapq
 import math
 import os
-import re
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
@@ -27,6 +26,7 @@ from ..errors import SpecError
 from ..layers import Add, Concat, Merge, Mul
 from ..shape import Shape, same_padding
 from ..spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node, RawOption, make_layer
+from . import safe_name
 
 MAX_MODEL_BYTES = 2**31  # protobuf's own limit for one message; larger files keep weights outside
 SMALL = 64  # the most elements of a constant whose values are read (scales, pads, clip bounds)
@@ -81,15 +81,6 @@ def _load(onnx: Any, path: Path, origin: str) -> Any:
     except Exception:
         pass
     return model
-
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
-
-
-def safe_name(text: str) -> str:
-    """An ONNX name made a convcalc name: '/layer1/0/conv1/Conv' -> 'layer1.0.conv1.Conv'."""
-    name = _UNSAFE.sub("_", text.strip("/").replace("/", ".")).strip(".-")
-    return (name or "t")[:190]
 
 
 class _Graph:
@@ -313,7 +304,7 @@ class _Graph:
         else:
             out = [int(d) for d in dims[2:] if d is not None] + [int(dims[1] or 0)]
         op = f"{node.domain}:{node.op_type}" if node.domain and node.domain != "ai.onnx" else node.op_type
-        self.emit("unknown", {"op": _UNSAFE.sub("_", op)[:100], "out": out}, source)
+        self.emit("unknown", {"op": safe_name(op)[:100], "out": out}, source)
 
     # --- one method per operator: (kind, options), or None when handled -----------------
 
