@@ -79,12 +79,18 @@ def read_stdin() -> bytes:
 
 def load_file(path: Path, display: Optional[str] = None) -> NetworkSpec:
     name = display or str(path)
+    return from_text(read_text(path, name), name, yaml_only=path.suffix.lower() in (".yaml", ".yml"))
+
+
+def read_text(path: "Path | str", name: str) -> str:
+    """A text file's contents, read no further than the spec limit: for specs and for the
+    readers of text model formats (Caffe prototxt) alike; errors name the file as ``name``."""
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_SPEC_BYTES + 1)
     except OSError as e:
-        raise SpecError(f"cannot read '{name}': {e.strerror}") from None
-    return from_text(decode(data, name), name, yaml_only=path.suffix.lower() in (".yaml", ".yml"))
+        raise SpecError(f"cannot read '{name}': {e.strerror or e}") from None
+    return decode(data, name)
 
 
 def decode(data: bytes, name: str) -> str:

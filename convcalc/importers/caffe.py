@@ -31,7 +31,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ..errors import Location, SpecError
 from ..layers import MERGES
-from ..limits import MAX_DIGITS, MAX_NESTING, MAX_SPEC_BYTES
+from ..limits import MAX_DIGITS, MAX_NESTING
 from ..shape import Shape
 from ..spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node, RawOption, make_layer, shape_from_dims
 from . import safe_name  # one rule for file names made convcalc names ('a/1x1' -> 'a.1x1')
@@ -187,18 +187,10 @@ def scalar(token: Tuple[str, str, Location]) -> Value:
 
 def read_caffe(path: Union[str, Path], origin: str = "") -> NetworkSpec:
     """The network of the Caffe prototxt at ``path`` as a NetworkSpec, or a located SpecError."""
+    from ..load import read_text
+
     name = origin or str(path)
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_SPEC_BYTES + 1)
-    except OSError as e:
-        raise SpecError(f"cannot read '{name}': {e.strerror or e}") from None
-    if len(data) > MAX_SPEC_BYTES:
-        raise SpecError(f"'{name}' is larger than convcalc's limit of {MAX_SPEC_BYTES:,} bytes")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise SpecError(f"'{name}' is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from None
+    text = read_text(path, name)
     return network_from_message(parse_text(text, name), name)
 
 
