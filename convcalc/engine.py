@@ -307,12 +307,11 @@ class _Walk:
         self.names: Dict[str, int] = {}
         self.twice: Dict[str, Optional[Location]] = {}
         self.later: Dict[str, Optional[Location]] = dict(written_names(spec.layers))
-        self.reading = ""  # the name a 'from' just read, for the next layer to say
 
     def chain(self, nodes: Sequence[Node], t: int, path: Tuple[str, ...]) -> int:
         """Walk ``nodes`` from tensor ``t``; the tensor they end with."""
         names = default_names(nodes)
-        self.reading = ""  # a branch that was only '@name' says nothing to the next branch
+        reading = ""  # the name a 'from' just read: the next layer says it reads that
         for i, (node, name) in enumerate(zip(nodes, names)):
             if isinstance(node, FromSpec):
                 after = names[i + 1] if i + 1 < len(nodes) else ""
@@ -320,11 +319,13 @@ class _Walk:
                     raise SpecError(f"'{after}' reads itself: a layer can read only what is computed before it",
                                     node.loc, hint="name the tensor it should read instead")
                 t = self.resolve(node, path)
-                self.reading = node.ref
-            elif isinstance(node, LayerSpec):
-                t = self.layer(node, name, t, path)
+                reading = node.ref
+                continue
+            if isinstance(node, LayerSpec):
+                t = self.layer(node, name, t, path, reading)
             else:
                 t = self.block(node, name, t, path)
+            reading = ""
         return t
 
     def register(self, full_name: str, tensor: int, loc: Optional[Location]) -> None:
@@ -363,7 +364,7 @@ class _Walk:
                         hint="name a layer with 'name:' (YAML) or ':name' after its token, then read it with "
                              "'from:' or '@name'")
 
-    def layer(self, ls: LayerSpec, name: str, t: int, path: Tuple[str, ...]) -> int:
+    def layer(self, ls: LayerSpec, name: str, t: int, path: Tuple[str, ...], reading: str = "") -> int:
         x = self.shapes[t]
         rule = ls.layer.bind(x)  # a rank-generic rule learns the input's rank: its label says what runs
         index = len(self.layers) + 1
@@ -374,19 +375,17 @@ class _Walk:
             y = bounded(rule.out_shape(x))
             report = LayerReport(index, name, rule, x, y, rule.params(x), rule.buffers(x), rule.macs(x),
                                  rule.notes(x), ls.loc, path, biases=rule.biases(x), ops=rule.ops(x), sources=(t,),
-                                 reads=(self.reading,) if self.reading else ())
+                                 reads=(reading,) if reading else ())
         except LayerError as e:
             where = ".".join((*path, name))
             raise ShapeError(f"layer {index} '{where}' ({rule.describe()}) on input {x}: {e.message}",
                              ls.loc, e.hint) from None
-        self.reading = ""
         self.layers.append(report)
         self.shapes.append(y)
         self.register(report.full_name, index, ls.loc)
         return index
 
     def block(self, block: BlockSpec, name: str, t: int, path: Tuple[str, ...]) -> int:
-        self.reading = ""  # a block's branches say what they read themselves
         first = len(self.layers)
         x = self.shapes[t]
         inner = (*path, name)
@@ -414,7 +413,6 @@ class _Walk:
             out = len(self.layers) + 1
             reads = tuple(b[-1].ref for b in block.branches  # type: ignore[union-attr]  # all FromSpec, checked
                           if b and all(isinstance(n, FromSpec) for n in b))
-            self.reading = ""
             merge = LayerReport(out, block.merge.family, block.merge, outputs[0], y, 0, 0, 0, (), block.loc, inner,
                                 tuple(outputs), sources=tuple(ends), reads=reads)
             self.layers.append(merge)
