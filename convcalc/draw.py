@@ -15,7 +15,7 @@ Pure string building; text is real ``<text>`` (selectable, searchable), escaped 
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from xml.sax.saxutils import escape, quoteattr
 
 from .engine import BlockReport, LayerReport, Report
@@ -367,6 +367,34 @@ def footer(conventions: str, full: float, y: float) -> Tuple[List[str], float]:
     return foot, y + MARGIN - line_h + 6
 
 
+def palette(items: Sequence[Item], color: str,
+            lighten: float = 0.0) -> Tuple[Callable[[Item], str], Dict[str, str], int]:
+    """How every style fills a drawn item: its kind's colour (``lighten`` mixes in white), or with
+    ``color`` macs/params/memory the heat of that figure against the largest one. Returns the fill,
+    the kinds' colours (for the legend) and that largest figure (0 when colouring by kind)."""
+    colors = kind_colors(items)
+    top = max((figure(it, color) for it in items), default=0) if color != "kind" else 0
+
+    def fill(it: Item) -> str:
+        if color == "kind":
+            return mix(colors[it.kind], "#ffffff", lighten) if lighten else colors[it.kind]
+        v = figure(it, color)
+        return heat(v / top) if v and top else NONE_COLOR
+
+    return fill, colors, top
+
+
+def heading(report: Report, detail: str) -> Tuple[List[str], float]:
+    """The title (the network and its input) and the totals line under it, at the top left of
+    every style's picture; ``detail`` follows the MACs. Returns the two texts and their width."""
+    title = f"{report.spec.title or report.spec.name or 'network'} — input {report.spec.input}"
+    t = report.totals
+    sub = f"{t.params:,} params · {t.macs:,} MACs{detail}"
+    return ([text(MARGIN, MARGIN + 18, title, 18, "start", ' font-weight="bold"'),
+             text(MARGIN, MARGIN + 38, sub, TEXT, "start", ' fill="#444444"')],
+            max(text_width(title, 18), text_width(sub)))
+
+
 def kind_legend(colors: Dict[str, str], full: float, y: float, corner: float = 0) -> Tuple[List[str], float]:
     """A swatch and the name of each kind, wrapped to the picture's width from baseline ``y``;
     the lines and the baseline of the last row. ``corner`` rounds the swatches (graph style)."""
@@ -397,20 +425,13 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
         depth = default_depth(report)
     items = drawn_items(report, depth, every_layer)
     boxes = box_sizes(items, scale)
-    colors = kind_colors(items)
-    metric_top = max((figure(it, color) for it in items), default=0) if color != "kind" else 0
+    fill_of, colors, metric_top = palette(items, color)
     if kernels is None:
         kernels = len(items) <= KERNELS_UP_TO
     layers = {r.full_name: r for r in report.layers} if kernels else {}
     top_s = max((s for it in items if it.output.spatial for s in it.output.spatial[:2]), default=1)
     placed: Dict[int, Tuple[int, float, float, Box]] = {}  # box -> its row, front-face corner, size
     any_kernel = False
-
-    def fill_of(it: Item) -> str:
-        if color == "kind":
-            return colors[it.kind]
-        v = figure(it, color)
-        return heat(v / metric_top) if v and metric_top else NONE_COLOR
 
     def under(it: Item) -> List[str]:
         lines = [str(it.output) + (f"  ×{it.count}" if it.count > 1 else "")]
@@ -428,17 +449,11 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
         slots.append((max(b.w + b.dx, widest), lines, it.name))
     rows = balanced_rows([w for w, _, _ in slots], inner)
 
-    title = report.spec.title or report.spec.name or "network"
-    t = report.totals
-    y: float = MARGIN + 18
-    heading = [text(MARGIN, y, f"{title} — input {report.spec.input}", 18, "start", ' font-weight="bold"')]
-    y += 20
     drawn = "every layer a box" if every_layer else "activation, norm and dropout drawn with the box before"
     at = f" · blocks collapsed at depth {depth}" if depth is not None else ""
-    sub = f"{t.params:,} params · {t.macs:,} MACs{at} · {drawn}"
-    heading.append(text(MARGIN, y, sub, TEXT, "start", ' fill="#444444"'))
-    y += 22
-    widest_row = max(text_width(f"{title} — input {report.spec.input}", 18), text_width(sub), 400.0)
+    head, head_w = heading(report, f"{at} · {drawn}")
+    y: float = MARGIN + 38 + 22
+    widest_row = max(head_w, 400.0)
     body: List[str] = []
     line_h = TEXT + 3
     for n_row, row in enumerate(rows):
@@ -527,5 +542,5 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{full:.0f}" height="{height:.0f}" '
             f'viewBox="0 0 {full:.0f} {height:.0f}" font-family="{FONT}">\n'
             f'<rect width="100%" height="100%" fill="#ffffff"/>\n'
-            + "\n".join(heading) + "\n" + "\n".join(body) + "\n" + "\n".join(legend) + "\n" + "\n".join(foot)
+            + "\n".join(head) + "\n" + "\n".join(body) + "\n" + "\n".join(legend) + "\n" + "\n".join(foot)
             + "\n</svg>\n")

@@ -24,8 +24,8 @@ from collections import Counter
 from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 from xml.sax.saxutils import escape, quoteattr
 
-from .draw import (COSTS, FOLDED, FONT, MARGIN, NONE_COLOR, TEXT, Item, block_item, figure, footer, heat,
-                   kind_colors, kind_legend, layer_item, mix, text, text_width)
+from .draw import (COSTS, FOLDED, FONT, MARGIN, TEXT, Item, block_item, footer, heading, kind_legend, layer_item,
+                   mix, palette, text, text_width)
 from .engine import BlockReport, LayerReport, Report
 from .layers import Merge
 
@@ -339,12 +339,9 @@ def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
     layout = Layout(report, sources)
     root, _ = layout.seq(nodes, (), None)
 
-    title = report.spec.title or report.spec.name or "network"
-    totals = report.totals
     at = f" · blocks collapsed at depth {depth}" if depth is not None else " · every layer"
     folded = "" if every_layer else "; activation, norm and dropout drawn in the box before"
-    sub = f"{totals.params:,} params · {totals.macs:,} MACs{at}{folded}"
-    heading_w = max(text_width(f"{title} — input {report.spec.input}", 18), text_width(sub))
+    head, heading_w = heading(report, f"{at}{folded}")
     top = MARGIN + 62
     x0 = MARGIN + max(root.w, heading_w) / 2
     drawn, left, right = route(root, nodes, pairs, layout, x0, top)
@@ -353,17 +350,7 @@ def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
     right = max(right, MARGIN + heading_w)
     full = right + MARGIN + LANE
     items = [nd.item for nd in nodes]
-    colors = kind_colors(items)
-    metric_top = max((figure(it, color) for it in items), default=0) if color != "kind" else 0
-
-    def fill_of(it: Item) -> str:
-        if color == "kind":
-            return colors[it.kind]
-        v = figure(it, color)
-        return heat(v / metric_top) if v and metric_top else NONE_COLOR
-
-    heading = [text(MARGIN, MARGIN + 18, f"{title} — input {report.spec.input}", 18, "start", ' font-weight="bold"'),
-               text(MARGIN, MARGIN + 38, sub, TEXT, "start", ' fill="#444444"')]
+    fill_of, colors, metric_top = palette(items, color)
     body = [node_svg(nd, fill_of(nd.item)) for nd in nodes]
     y = top + root.h + 34
 
@@ -392,7 +379,7 @@ def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{full:.0f}" height="{height:.0f}" '
             f'viewBox="0 0 {full:.0f} {height:.0f}" font-family="{FONT}">\n{defs}\n'
             f'<rect width="100%" height="100%" fill="#ffffff"/>\n'
-            + "\n".join(heading) + "\n" + "\n".join(drawn) + "\n" + "\n".join(body) + "\n" + "\n".join(legend)
+            + "\n".join(head) + "\n" + "\n".join(drawn) + "\n" + "\n".join(body) + "\n" + "\n".join(legend)
             + "\n" + "\n".join(foot) + "\n</svg>\n")
 
 

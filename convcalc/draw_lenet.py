@@ -22,8 +22,8 @@ import math
 from typing import Dict, List, Optional, Sequence, Tuple
 from xml.sax.saxutils import escape, quoteattr
 
-from .draw import (COSTS, FONT, GAP, MARGIN, NONE_COLOR, TEXT, Item, balanced_rows, default_depth, drawn_items, figure,
-                   footer, heat, kind_colors, mix, scaled, text, text_width)
+from .draw import (COSTS, FONT, GAP, MARGIN, TEXT, Item, balanced_rows, default_depth, drawn_items, footer, heading,
+                   mix, palette, scaled, text, text_width)
 from .engine import LayerReport, Report
 from .values import value
 from .layers import AvgPool, MaxPool, axes_text, window_text
@@ -181,14 +181,7 @@ def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
     items = drawn_items(report, depth, every_layer)
     stacks = stack_sizes(items, scale)
     layers = {r.full_name: r for r in report.layers}
-    colors = kind_colors(items)
-    metric_top = max((figure(it, color) for it in items), default=0) if color != "kind" else 0
-
-    def fill_of(it: Item) -> str:
-        if color == "kind":
-            return mix(colors[it.kind], "#ffffff", 0.45)
-        v = figure(it, color)
-        return heat(v / metric_top) if v and metric_top else NONE_COLOR
+    fill_of, colors, metric_top = palette(items, color, lighten=0.45)
 
     def above(it: Item) -> List[str]:
         lines = ["INPUT" if it.kind == "input" and it is items[0] else it.name,
@@ -206,16 +199,10 @@ def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
     # balanced_rows puts its GAP between slots; here the gap before a stack is the operation's
     rows = balanced_rows([g + s - (GAP if i else 0) for i, (g, s) in enumerate(zip(gaps, slots))], inner)
 
-    title = report.spec.title or report.spec.name or "network"
-    t = report.totals
-    y: float = MARGIN + 18
-    heading = [text(MARGIN, y, f"{title} — input {report.spec.input}", 18, "start", ' font-weight="bold"')]
-    y += 20
     at = f" · blocks collapsed at depth {depth}, one stack each" if depth is not None else ""
-    sub = f"{t.params:,} params · {t.macs:,} MACs{at}"
-    heading.append(text(MARGIN, y, sub, TEXT, "start", ' fill="#444444"'))
-    y += 16
-    widest = max(text_width(f"{title} — input {report.spec.input}", 18), text_width(sub), 400.0)
+    head, head_w = heading(report, at)
+    y: float = MARGIN + 38 + 16
+    widest = max(head_w, 400.0)
     body: List[str] = []
     for row in rows:
         n_above = max(len(above(items[i])) for i in row)
@@ -278,4 +265,4 @@ def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{full:.0f}" height="{height:.0f}" '
             f'viewBox="0 0 {full:.0f} {height:.0f}" font-family="{FONT}">\n'
             f'<rect width="100%" height="100%" fill="#ffffff"/>\n'
-            + "\n".join(heading) + "\n" + "\n".join(body) + "\n" + "\n".join(foot) + "\n</svg>\n")
+            + "\n".join(head) + "\n" + "\n".join(body) + "\n" + "\n".join(foot) + "\n</svg>\n")
