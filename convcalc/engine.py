@@ -306,7 +306,7 @@ class _Walk:
         self.shapes: List[Shape] = [spec.input]
         self.names: Dict[str, int] = {}
         self.twice: Dict[str, Optional[Location]] = {}
-        self.later: Dict[str, Optional[Location]] = dict(written_names(spec.layers))
+        self.spec = spec
 
     def chain(self, nodes: Sequence[Node], t: int, path: Tuple[str, ...]) -> int:
         """Walk ``nodes`` from tensor ``t``; the tensor they end with."""
@@ -354,8 +354,9 @@ class _Walk:
             shown = ", ".join(ends[:5]) + (" ..." if len(ends) > 5 else "")
             raise SpecError(f"{what} '{name}' is ambiguous here: it could be {shown}", ref.loc,
                             hint="write the full name")
-        if name in self.later:
-            at = self.later[name]
+        later = dict(written_names(self.spec.layers))  # only now, to tell a forward reference from a typo
+        if name in later:
+            at = later[name]
             raise SpecError(f"{what} '{name}' refers forward: '{name}' is computed later"
                             f"{f' (at {at})' if at else ''}, and a layer reads only what is computed before it",
                             ref.loc)
