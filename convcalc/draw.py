@@ -384,6 +384,17 @@ def palette(items: Sequence[Item], color: str,
     return fill, colors, top
 
 
+def hover_lines(it: Item, names: str) -> List[str]:
+    """What hovering over a drawn item says: its exact figures (a browser shows ``<title>``)."""
+    tip = [f"{names}: {it.label}", f"output {it.output}", f"params {it.params:,}", f"MACs {it.macs:,}",
+           f"activations {it.activations:,}"]
+    if it.count > 1:
+        tip.append(f"{it.count} identical, figures for each")
+    if it.folded:
+        tip.append("with " + ", ".join(it.folded[:8]) + (" …" if len(it.folded) > 8 else ""))
+    return tip
+
+
 def heading(report: Report, detail: str) -> Tuple[List[str], float]:
     """The title (the network and its input) and the totals line under it, at the top left of
     every style's picture; ``detail`` follows the MACs. Returns the two texts and their width."""
@@ -468,13 +479,7 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
             centre = x + w / 2
             bx = centre - (b.w + b.dx) / 2
             by = mid - b.h / 2
-            names = it.name if it.count == 1 else f"{it.name} … {it.last_name}"
-            tip = [f"{names}: {it.label}", f"output {it.output}", f"params {it.params:,}", f"MACs {it.macs:,}",
-                   f"activations {it.activations:,}"]
-            if it.count > 1:
-                tip.append(f"{it.count} identical, figures for each")
-            if it.folded:
-                tip.append("with " + ", ".join(it.folded[:8]) + (" …" if len(it.folded) > 8 else ""))
+            tip = hover_lines(it, it.name if it.count == 1 else f"{it.name} … {it.last_name}")
             cls = "box input" if it.kind == "input" and i == 0 else "box"
             placed[i] = (n_row, bx, by, b)
             cube = ""

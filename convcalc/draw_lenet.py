@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from xml.sax.saxutils import escape, quoteattr
 
 from .draw import (COSTS, FONT, GAP, MARGIN, TEXT, Item, balanced_rows, default_depth, drawn_items, footer, heading,
-                   mix, palette, scaled, text, text_width)
+                   hover_lines, mix, palette, scaled, text, text_width)
 from .engine import LayerReport, Report
 from .values import value
 from .layers import AvgPool, MaxPool, axes_text, window_text
@@ -224,12 +224,7 @@ def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
             cx = x + slots[i] / 2
             bx, by = cx - st.w / 2, top + (tall - st.h) / 2
             placed[i] = (bx, by, st, it)
-            tip = [f"{it.name}: {it.label}", f"output {it.output}", f"params {it.params:,}", f"MACs {it.macs:,}",
-                   f"activations {it.activations:,}"]
-            if it.count > 1:
-                tip.append(f"{it.count} identical, figures for each")
-            if it.folded:
-                tip.append("with " + ", ".join(it.folded[:8]) + (" …" if len(it.folded) > 8 else ""))
+            tip = hover_lines(it, it.name)
             shape = (units_svg(bx, by, st, it.output.channels, fill_of(it)) if st.flat
                      else planes_svg(bx, by, st, fill_of(it)))
             body.append(
