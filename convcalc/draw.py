@@ -352,7 +352,7 @@ def wrap_words(line: str, width: float, size: float) -> List[str]:
 
 
 # What the figures on every picture mean; each style adds what its shapes mean before it.
-COSTS = ("params: weights + biases; MACs: multiply-accumulates of conv, fc and attention layers for "
+COSTS = ("params: weights + biases; MACs: multiply-accumulates of conv, fc, attention and matmul layers for "
          "one sample (FLOPs = 2 × MACs); figures are the engine's, as `convcalc table` gives them")
 
 

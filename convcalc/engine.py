@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .errors import LayerError, Location, ShapeError, SpecError
-from .layers import Concat, Layer, Merge, Note
+from .layers import Concat, Layer, MatMul, Merge, Note
 from .limits import MAX_SIZE
 from .shape import Shape
 from .errors import did_you_mean
@@ -414,7 +414,8 @@ class _Walk:
             out = len(self.layers) + 1
             reads = tuple(b[-1].ref for b in block.branches  # type: ignore[union-attr]  # all FromSpec, checked
                           if b and all(isinstance(n, FromSpec) for n in b))
-            merge = LayerReport(out, block.merge.family, block.merge, outputs[0], y, 0, 0, 0, (), block.loc, inner,
+            macs = block.merge.merge_macs(tuple(outputs))
+            merge = LayerReport(out, block.merge.family, block.merge, outputs[0], y, 0, 0, macs, (), block.loc, inner,
                                 tuple(outputs), sources=tuple(ends), reads=reads)
             self.layers.append(merge)
             self.shapes.append(y)
@@ -457,6 +458,9 @@ def merge_hint(merge: Layer, x: Shape, outputs: List[Shape], spans: List[List[La
     name the branch whose size is the odd one out and the layer that made it so. A sum or product
     needs the whole shape: the shortcut needs the change its partner branch made, or, where a
     branch reads a named tensor (a lateral, a skip), one of them the other's size."""
+    if isinstance(merge, MatMul):
+        return ("matmul multiplies …xMxK by …xKxN: a 'permute' that swaps the second's last two dims "
+                "(attention's Kᵀ) or a 'reshape' usually makes them meet")
     if not isinstance(merge, Concat) and any(reads):
         return ("a branch that reads a named tensor has that tensor's shape: bring one branch to the other's "
                 "size, e.g. 'upsample: {like: NAME}' or 'crop: {like: NAME}'")

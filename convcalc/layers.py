@@ -1497,6 +1497,104 @@ class SelectToken(Layer):
         return f"SELECT TOKEN {self.index}"
 
 
+# --- views: the same elements arranged otherwise (what model files do between the layers) ----
+
+
+def dims_shape(dims: Tuple[int, ...]) -> Shape:
+    """A shape from its dims in convcalc's order, the last one the channels: ``(12, 197, 64)``
+    is 12x197x64, 197 positions of 64 in each of 12 heads."""
+    return Shape(tuple(dims[:-1]), dims[-1])
+
+
+@value
+class Reshape(Layer):
+    """The same elements in another shape: PyTorch's ``view``/``reshape``, ONNX's Reshape,
+    Squeeze and Unsqueeze. ``to`` lists the new dims in convcalc's order (channels last, no
+    batch). No parameters, no MACs; the element count must not change.
+
+    Receptive field: which input positions an output position holds depends on how the dims
+    are cut, so none is carried past it (reported as the whole input, as fc).
+    """
+
+    family: ClassVar[str] = "reshape"
+    leading: ClassVar[Optional[str]] = "to"
+
+    to: Ints = option(convert=per_axis, aliases=("shape", "dims"),
+                      help="the new dims, channels last, no batch: [197, 12, 64] or 197x12x64")
+
+    def out_shape(self, x: Shape) -> Shape:
+        if math.prod(self.to) != x.elements:
+            raise LayerError(f"{x} holds {x.elements:,} elements; {window_text(self.to)} would hold "
+                             f"{math.prod(self.to):,}", hint="a reshape keeps every element")
+        return dims_shape(self.to)
+
+    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        return None
+
+    def describe(self) -> str:
+        return f"RESHAPE {window_text(self.to)}"
+
+
+@value
+class Permute(Layer):
+    """The dims in another order: PyTorch's ``permute``/``transpose``, ONNX's Transpose. ``order``
+    names, for each output dim, the input dim it takes (from 0, in convcalc's order, channels
+    last, no batch): on 197x12x64, ``[1, 0, 2]`` gives 12x197x64. No parameters, no MACs.
+    Receptive field: none carried past it, as ``reshape``.
+    """
+
+    family: ClassVar[str] = "permute"
+    leading: ClassVar[Optional[str]] = "order"
+
+    order: Ints = option(convert=per_axis_or_zero, aliases=("dims", "perm", "axes"),
+                         help="for each output dim, the input dim it takes, from 0: [1, 0, 2]")
+
+    def out_shape(self, x: Shape) -> Shape:
+        dims = x.dims
+        if sorted(self.order) != list(range(len(dims))):
+            raise LayerError(f"order {list(self.order)} is not a permutation of the {len(dims)} dims of {x} "
+                             f"(0 … {len(dims) - 1}, each once)")
+        return dims_shape(tuple(dims[i] for i in self.order))
+
+    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        return None
+
+    def describe(self) -> str:
+        return "PERMUTE " + ",".join(map(str, self.order))
+
+
+@value
+class Take(Layer):
+    """One index along one dim, that dim removed: PyTorch's ``x.select(dim, i)`` (``qkv[0]``),
+    ONNX's Gather with one index. ``axis`` counts in convcalc's order (channels last, no batch).
+    No parameters, no MACs; receptive field not carried past it, as ``reshape``.
+    """
+
+    family: ClassVar[str] = "take"
+    leading: ClassVar[Optional[str]] = "index"
+
+    index: int = option(0, non_negative, letter="i", help="which index, from 0 (default 0)")
+    axis: int = option(0, non_negative, letter="a", aliases=("dim",),
+                       help="along which dim, from 0, channels last (default 0)")
+
+    def out_shape(self, x: Shape) -> Shape:
+        dims = x.dims
+        if len(dims) < 2:
+            raise LayerError(f"needs at least two dims, got the vector {x}", hint="'selecttoken' picks one token")
+        if self.axis >= len(dims):
+            raise LayerError(f"axis {self.axis} does not exist in {x} (0 … {len(dims) - 1})")
+        if self.index >= dims[self.axis]:
+            raise LayerError(f"index {self.index} does not exist along axis {self.axis} of {x} "
+                             f"(0 … {dims[self.axis] - 1})")
+        return dims_shape(dims[:self.axis] + dims[self.axis + 1:])
+
+    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        return None
+
+    def describe(self) -> str:
+        return f"TAKE {self.index} axis {self.axis}"
+
+
 @value
 class Attention(Layer):
     """Multi-head self-attention, as PyTorch's ``nn.MultiheadAttention(C, heads)`` called with
@@ -1595,6 +1693,10 @@ class Merge(Layer):
     def merge(self, inputs: Tuple[Shape, ...]) -> Shape:
         raise NotImplementedError
 
+    def merge_macs(self, inputs: Tuple[Shape, ...]) -> int:
+        """Multiply-accumulates of the merge itself: 0 but for a matrix product."""
+        return 0
+
 
 @value
 class Add(Merge):
@@ -1663,8 +1765,52 @@ class ConcatTokens(Merge):
         return "CONCAT TOKENS"
 
 
+@value
+class MatMul(Merge):
+    """A matrix product of two tensors, as PyTorch's ``a @ b`` (``torch.matmul``) and ONNX's MatMul:
+    the last two dims multiply, ``(…, M, K) @ (…, K, N) → (…, M, N)``, the dims before them
+    broadcast (each pair equal, or one of them 1). Attention written out in a model file is two
+    of them: ``Q·Kᵀ`` and ``A·V``.
+
+    Params: 0 (both operands are activations; an activation times a weight is ``fc``/``pwlinear``).
+    MACs: ``batch · M · K · N``, ``batch`` the product of the broadcast dims: each output element
+    sums K products. The same count as the ``attention`` rule's ``L²·C`` for each of its products.
+    """
+
+    family: ClassVar[str] = "matmul"
+
+    def merge(self, inputs: Tuple[Shape, ...]) -> Shape:
+        if len(inputs) != 2:
+            raise LayerError(f"matmul multiplies two tensors, got {len(inputs)}")
+        a, b = inputs
+        if a.rank == 0 or b.rank == 0:
+            raise LayerError(f"matmul needs two dims or more on each side (…xMxK @ …xKxN), got {a} and {b}")
+        if a.channels != b.spatial[-1]:
+            raise LayerError(f"matmul needs the last dim of the first ({a.channels}) to equal the second to last "
+                             f"of the second ({b.spatial[-1]}), got {a} and {b}")
+        return Shape((*broadcast(a.spatial[:-1], b.spatial[:-1], a, b), a.spatial[-1]), b.channels)
+
+    def merge_macs(self, inputs: Tuple[Shape, ...]) -> int:
+        a, b = inputs
+        out = self.merge(inputs)
+        return math.prod(out.spatial) * a.channels * b.channels
+
+    def describe(self) -> str:
+        return "MATMUL"
+
+
+def broadcast(p: Tuple[int, ...], q: Tuple[int, ...], a: Shape, b: Shape) -> Tuple[int, ...]:
+    """NumPy's broadcasting of the leading dims: aligned from the right, each pair equal or one 1."""
+    n = max(len(p), len(q))
+    p, q = (1,) * (n - len(p)) + p, (1,) * (n - len(q)) + q
+    if any(i != j and 1 not in (i, j) for i, j in zip(p, q)):
+        raise LayerError(f"matmul cannot broadcast the leading dims of {a} and {b}")
+    return tuple(max(i, j) for i, j in zip(p, q))
+
+
 MERGES: Dict[str, Type[Merge]] = {"add": Add, "sum": Add, "residual": Add, "mul": Mul, "multiply": Mul,
-                                  "concat": Concat, "cat": Concat, "seqcat": ConcatTokens}
+                                  "concat": Concat, "cat": Concat, "seqcat": ConcatTokens,
+                                  "matmul": MatMul, "bmm": MatMul}
 
 
 # --- the registry ------------------------------------------------------------------------
@@ -1748,6 +1894,9 @@ KINDS: Tuple[Kind, ...] = (
     Kind("posembed", PositionEmbedding, ("posembedding", "positionembedding"),
          "learned position embedding added: L·C params, no MACs"),
     Kind("selecttoken", SelectToken, ("select",), "one token as a vector (default 0, the class token)"),
+    Kind("reshape", Reshape, ("view",), "the same elements in other dims (to: [..], channels last): no cost"),
+    Kind("permute", Permute, ("transpose",), "the dims in another order (order: [..], from 0): no cost"),
+    Kind("take", Take, ("gather",), "one index along one dim, the dim removed (x.select(axis, i)): no cost"),
     Kind("attention", Attention, ("mha", "multiheadattention", "selfattention", "attn"),
          "multi-head self-attention; params 4·C² + 4·C; MACs 4·L·C² + 2·L²·C (q, k, v and output "
          "projections, QKᵀ, AV; softmax and scaling not counted)"),

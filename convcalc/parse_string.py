@@ -19,7 +19,7 @@ import re
 from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import Location, SpecError, did_you_mean
-from .layers import BY_NAME, Add, Concat, ConcatTokens, Mul, lookup
+from .layers import BY_NAME, Add, Concat, ConcatTokens, MatMul, Mul, lookup
 from .limits import MAX_LAYERS, MAX_NESTING, MAX_SPEC_BYTES
 from .options import OptionError, read_whole, tensor_name
 from .spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node, RawOption, count_layers, kind_names, make_layer, parse_shape
@@ -134,7 +134,7 @@ def _vgg_input(inside: str, loc: Location) -> Shape:
 # Block openers: 'res(' is a residual block (an identity shortcut unless a second branch is
 # given after '|'); the others merge the branches they list.
 BLOCK_OPENERS = {"res": (Add, "res"), "add": (Add, ""), "cat": (Concat, ""), "concat": (Concat, ""),
-                 "mul": (Mul, ""), "seqcat": (ConcatTokens, "")}
+                 "mul": (Mul, ""), "seqcat": (ConcatTokens, ""), "matmul": (MatMul, "")}
 
 
 class _Parser:
@@ -182,7 +182,7 @@ class _Parser:
         keyword = opener.text[:-1].lower()
         if keyword and keyword not in BLOCK_OPENERS:
             raise SpecError(f"unknown block '{keyword}('{did_you_mean(keyword, BLOCK_OPENERS)}", opener.loc,
-                            hint="blocks: res(...), add(a | b), cat(a | b | c), mul(a | b)")
+                            hint="blocks: res(...), add(a | b), cat(a | b | c), mul(a | b), matmul(a | b)")
         branches = [self.items(branch=bool(keyword))]
         while self.pos < len(self.tokens) and self.tokens[self.pos].text == "|":
             self.pos += 1

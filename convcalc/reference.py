@@ -1134,6 +1134,106 @@ class SelectToken(Weightless):
         return Result(Tensor((x.channels,), [x.channel(c)[self.index] for c in range(x.channels)]))
 
 
+# --- views and the matrix product: in convcalc's order, channels last --------------------------
+
+
+def channels_last(x: Tensor) -> Tuple[Tuple[int, ...], List[float]]:
+    """``x``'s dims and values in convcalc's order (spatial..., C), row-major: the order in which
+    convcalc's reshape, permute, take and matmul read a tensor."""
+    n, c = x.plane, x.channels
+    return (*x.spatial, c), [x.data[ch * n + i] for i in range(n) for ch in range(c)]
+
+
+def from_channels_last(dims: Sequence[int], data: Sequence[float]) -> Tensor:
+    *spatial, c = dims
+    n = math.prod(spatial)
+    return Tensor((c, *spatial), [data[i * c + ch] for ch in range(c) for i in range(n)])
+
+
+def row_major(dims: Sequence[int]) -> List[int]:
+    """The step in a flat row-major array for one along each dim."""
+    steps = [1] * len(dims)
+    for i in range(len(dims) - 2, -1, -1):
+        steps[i] = steps[i + 1] * dims[i + 1]
+    return steps
+
+
+@dataclass(frozen=True)
+class Reshape(Weightless):
+    """The same values in the same order, cut into other dims (PyTorch's ``reshape``)."""
+
+    to: Tuple[int, ...]
+
+    def __call__(self, x: Tensor) -> Result:
+        dims, data = channels_last(x)
+        if math.prod(self.to) != len(data):
+            raise ValueError(f"cannot reshape {dims} to {self.to}")
+        return Result(from_channels_last(self.to, data))
+
+
+@dataclass(frozen=True)
+class Permute(Weightless):
+    """Output dim ``j`` is input dim ``order[j]`` (PyTorch's ``permute``): every value moved once."""
+
+    order: Tuple[int, ...]
+
+    def __call__(self, x: Tensor) -> Result:
+        dims, data = channels_last(x)
+        if sorted(self.order) != list(range(len(dims))):
+            raise ValueError(f"{self.order} does not permute {dims}")
+        steps = row_major(dims)
+        out_dims = [dims[i] for i in self.order]
+        moved = [steps[i] for i in self.order]
+        out = [data[sum(k * m for k, m in zip(index, moved))] for index in itertools.product(*map(range, out_dims))]
+        return Result(from_channels_last(out_dims, out))
+
+
+@dataclass(frozen=True)
+class Take(Weightless):
+    """Index ``index`` along dim ``axis``, the dim removed (PyTorch's ``select``)."""
+
+    index: int
+    axis: int
+
+    def __call__(self, x: Tensor) -> Result:
+        dims, data = channels_last(x)
+        if not 0 <= self.axis < len(dims) or not 0 <= self.index < dims[self.axis]:
+            raise ValueError(f"no index {self.index} along axis {self.axis} of {dims}")
+        steps = row_major(dims)
+        rest = dims[:self.axis] + dims[self.axis + 1:]
+        rest_steps = steps[:self.axis] + steps[self.axis + 1:]
+        base = self.index * steps[self.axis]
+        out = [data[base + sum(k * m for k, m in zip(index, rest_steps))]
+               for index in itertools.product(*map(range, rest))]
+        return Result(from_channels_last(rest, out))
+
+
+def matmul_tensors(a: Tensor, b: Tensor) -> Result:
+    """``a @ b`` as ``torch.matmul``: the last two dims multiply, the leading ones broadcast. Counts
+    one MAC per product it sums, by doing them."""
+    (da, xa), (db, xb) = channels_last(a), channels_last(b)
+    if len(da) < 2 or len(db) < 2 or da[-1] != db[-2]:
+        raise ValueError(f"cannot multiply {da} by {db}")
+    m, k, n = da[-2], da[-1], db[-1]
+    lead = max(len(da), len(db)) - 2
+    pa, pb = (1,) * (lead - len(da) + 2) + tuple(da[:-2]), (1,) * (lead - len(db) + 2) + tuple(db[:-2])
+    if any(i != j and 1 not in (i, j) for i, j in zip(pa, pb)):
+        raise ValueError(f"cannot broadcast {da} and {db}")
+    batch = [max(i, j) for i, j in zip(pa, pb)]
+    sa, sb = row_major(pa), row_major(pb)
+    out: List[float] = []
+    macs = 0
+    for index in itertools.product(*map(range, batch)):
+        oa = sum((i if d > 1 else 0) * s for i, d, s in zip(index, pa, sa)) * m * k
+        ob = sum((i if d > 1 else 0) * s for i, d, s in zip(index, pb, sb)) * k * n
+        for r in range(m):
+            row = xa[oa + r * k:oa + (r + 1) * k]
+            for c in range(n):
+                out.append(math.fsum(row[t] * xb[ob + t * n + c] for t in range(k)))
+                macs += k
+    return Result(from_channels_last((*batch, m, n), out), macs)
+
+
 def softmax(values: Sequence[float]) -> List[float]:
     top = max(values)
     exps = [math.exp(v - top) for v in values]

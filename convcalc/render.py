@@ -326,7 +326,7 @@ def footer(report: Report, column: str = "") -> str:
         f"memory at {report.dtype}, batch {report.batch}: forward {human_bytes(mem.forward_bytes)} · "
         f"inference peak {human_bytes(mem.inference_bytes)} with weights · "
         f"training ({c.optimizer}) {human_bytes(mem.training_bytes)}\n"
-        f"params: {params} · {label}: {work} of conv, fc and attention layers{ops}, bias adds not counted · "
+        f"params: {params} · {label}: {work} of conv, fc, attention and matmul layers{ops}, bias adds not counted · "
         f"{named}: {acts}"
     )
 

@@ -22,7 +22,7 @@ from .values import fields
 # '0', 'true', 'null', '1e5', or one with ':' or '#') is written as a JSON string, which is YAML.
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf"}
-_MERGE_WORD = {"add": "add", "mul": "mul", "concat": "concat", "seqcat": "seqcat"}
+_MERGE_WORD = {"add": "add", "mul": "mul", "concat": "concat", "seqcat": "seqcat", "matmul": "matmul"}
 
 
 def scalar(v: Any) -> str:

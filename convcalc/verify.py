@@ -47,6 +47,10 @@ from .layers import (
     Chunk,
     Concat,
     ConcatTokens,
+    MatMul,
+    Permute,
+    Reshape,
+    Take,
     Conv,
     ConvTranspose,
     Crop,
@@ -192,7 +196,8 @@ class NoReference(Exception):
 def engine_figures(rule: Layer, inputs: Tuple[Shape, ...]) -> Figures:
     x = inputs[0]
     out = rule.merge(inputs) if isinstance(rule, Merge) else rule.out_shape(x)
-    return Figures(out, rule.params(x), rule.buffers(x), rule.macs(x))
+    macs = rule.merge_macs(inputs) if isinstance(rule, Merge) else rule.macs(x)
+    return Figures(out, rule.params(x), rule.buffers(x), macs)
 
 
 def tensor_dims(s: Shape) -> Tuple[int, ...]:
@@ -422,6 +427,10 @@ BUILDERS: Dict[Type[Layer], Builder] = {
     Mul: lambda rule, xs, rng: Op(ref.mul_tensors),
     Concat: lambda rule, xs, rng: Op(ref.concat_tensors),
     ConcatTokens: lambda rule, xs, rng: Op(ref.concat_sequences),
+    Reshape: lambda rule, xs, rng: ref.Reshape(tuple(rule.to)),
+    Permute: lambda rule, xs, rng: ref.Permute(tuple(rule.order)),
+    Take: lambda rule, xs, rng: ref.Take(rule.index, rule.axis),
+    MatMul: lambda rule, xs, rng: Op(ref.matmul_tensors),
 }
 
 
@@ -738,6 +747,15 @@ def verify_attention(r: LayerReport, settings: Settings) -> LayerCheck:
     return check(r, measured=composed, runs=(first, second, third), scaled=scaled or "tokens")
 
 
+def verify_whole(r: LayerReport, settings: Settings) -> LayerCheck:
+    """Run at the true size only: a view or a matrix product has no channel run to compose from
+    (its every dim is data), so one over the budget is said to be, not scaled."""
+    if not (settings.full or work(r) <= settings.budget):
+        return check(r, reason=f"over the budget of {settings.budget:,} at its true size; --full runs it")
+    only, measured = run(BUILDERS[type(r.layer)], (r.layer, inputs_of(r)), "true size", rng_for(r, settings))
+    return check(r, measured=measured.figures, runs=(only,))
+
+
 def verify_unknown(r: LayerReport, settings: Settings) -> LayerCheck:
     """Nothing to check: convcalc has no rule (and no reference) for an unknown operator."""
     return check(r, reason="an operator convcalc cannot count: nothing to verify")
@@ -783,6 +801,10 @@ VERIFIERS: Dict[Type[Layer], Verifier] = {
     Mul: positional(scale_channels, narrow_positions),
     Concat: positional(scale_channels, narrow_positions),
     ConcatTokens: positional(scale_channels, narrow_positions),
+    Reshape: verify_whole,
+    Permute: verify_whole,
+    Take: verify_whole,
+    MatMul: verify_whole,
 }
 
 

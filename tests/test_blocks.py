@@ -221,7 +221,7 @@ def test_reserved_block_names_say_they_are_reserved(name):
     with pytest.raises(SpecError) as info:
         parse_yaml(text, "b.yaml")
     assert f"a block cannot be called '{name}': that is a reserved word" in info.value.message
-    assert "add, sum, residual, mul, multiply, concat, cat, seqcat, seq, sequential, group, stage, name, repeat, expect, from" in info.value.message
+    assert "add, sum, residual, mul, multiply, concat, cat, seqcat, matmul, bmm, seq, sequential, group, stage, name, repeat, expect, from" in info.value.message
     assert (info.value.loc.line, info.value.loc.column) == (3, 3)
     with pytest.raises(SpecError, match="that is a layer kind"):
         parse_yaml(text.replace(name, "conv"), "b.yaml")

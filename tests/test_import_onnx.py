@@ -262,7 +262,11 @@ def test_transpose_before_a_flatten_is_the_same_tensor(tmp_path):
     m = model(nodes, [*ws, weight("w", [10, 4 * 32 * 32]), weight("b", [10])], outputs=("y", "other"))
     report = analyse(load(save(tmp_path, m)))
     assert [r.name for r in report.layers] == ["c", "flat", "fc", "perm"]
-    assert report.layers[2].params == 4 * 32 * 32 * 10 + 10 and report.layers[3].layer.kind == "unknown"
+    assert report.layers[2].params == 4 * 32 * 32 * 10 + 10
+    # any other permutation is convcalc's permute: (N, C, H, W) -> (N, C, W, H) is still a grid,
+    # W x H x C, so of the grid's dims (H, W, C) it takes 1, 0, 2
+    other = report.layers[3]
+    assert other.layer.kind == "permute" and other.layer.order == (1, 0, 2) and other.output.dims == (32, 32, 4)
 
 
 @pytest.mark.parametrize("permute_first", [False, True])

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
 from ..errors import SpecError
-from ..layers import Add, Concat, Merge, Mul
+from ..errors import LayerError
+from ..layers import Add, Concat, MatMul, Merge, Mul, dims_shape
 from ..shape import Shape, same_padding
 from ..spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node, RawOption, make_layer
 from . import safe_name
@@ -36,6 +37,13 @@ ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "LeakyRelu"
                "Mish": "mish", "Gelu": "gelu", "Identity": "", "Cast": ""}
 MERGES = {"Add": Add, "Sum": Add, "Mul": Mul, "Concat": Concat}
 SHAPE_ONLY = {"Shape", "Size", "Constant", "ConstantOfShape"}  # their outputs are never activations
+# Operators that need their input as a grid (N, C, spatial...): a view whose result reaches one
+# of them is laid out as a grid again.
+GRID_READERS = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool",
+                "BatchNormalization", "InstanceNormalization", "LRN", "Resize", "Upsample", "Pad", "Split", "Slice",
+                "Concat", "ReduceMean", "ReduceMax", "Flatten"}
+# ... and those that read the channels last (LayerNormalization over the last axis, products).
+LAST_READERS = {"LayerNormalization", "MatMul", "Gemm", "Softmax", "LogSoftmax"}
 
 
 class Asymmetric(NamedTuple):
@@ -103,7 +111,13 @@ class _Graph:
                 self.consumers[i] = self.consumers.get(i, 0) + 1
                 self.readers.setdefault(i, []).append(n)
         self.refs: Dict[str, str] = {}  # ONNX activation tensor -> convcalc tensor name
-        self.seq: Set[str] = set()  # tensors laid out (batch, tokens, channels), as convcalc's sequences
+        # Tensors laid out with the channels LAST (tokens, attention heads, anything past a
+        # Transpose or Reshape): ONNX tensor -> (its batch axis, or None once merged away; its dims
+        # per sample in convcalc's order, which is then ONNX's order). Every other activation is a
+        # grid, (N, C, spatial...) in ONNX, spatial... x C in convcalc.
+        self.plain: Dict[str, Tuple[Optional[int], Tuple[int, ...]]] = {}
+        self.batch: Optional[int] = None  # the input's batch size when the file fixes it
+        self.grids: Set[str] = set()  # views laid out as grids again: not channels-last, whatever they read
         self.half: Set[str] = set()  # the first half of grid -> tokens (flattened, or permuted), not yet tokens
         self.names: Set[str] = {"input"}
         self.out: List[Node] = []
@@ -196,6 +210,7 @@ class _Graph:
             raise SpecError(f"{self.origin}: input '{x.name}' has shape {dims}: convcalc needs its size fixed "
                             "(a symbolic batch is fine)", hint="export with a fixed input size")
         shape = Shape(tuple(int(d) for d in dims[2:] if d is not None), int(dims[1] or 0))
+        self.batch = dims[0]
         self.refs[x.name] = "input"
         for index, node in self.order():
             self.node, self.index = node, index + 1
@@ -214,8 +229,13 @@ class _Graph:
     def visit(self, node: Any) -> None:
         self.dispatch(node)
         acts = self.activations(node)
-        if acts and acts[0] in self.seq:  # what reads tokens and keeps rank 3 is tokens too
-            self.seq.update(o for o in node.output if o and len(self.shapes.get(o, [])) == 3)
+        if acts and acts[0] in self.plain:  # what reads channels-last and keeps its rank stays so
+            axis, _ = self.plain[acts[0]]
+            rank = len(self.shapes.get(acts[0], []))
+            for o in node.output:
+                out = self.static_dims(o) if o else None
+                if out is not None and o not in self.plain and o not in self.grids and len(out) == rank:
+                    self.plain[o] = (axis, out if axis is None else out[:axis] + out[axis + 1:])
 
     def dispatch(self, node: Any) -> None:
         acts = self.activations(node)
@@ -299,8 +319,9 @@ class _Graph:
             raise self.fail(f"convcalc has no rule for '{node.op_type}' and the file records no output shape "
                             f"for it ({dims}), so shapes cannot continue",
                             hint="run onnx.shape_inference on the model, or replace the operator")
-        if source in self.seq and len(dims) == 3:  # (batch, L, C): L tokens of C
-            out = [int(dims[1] or 0), int(dims[2] or 0)]
+        if source in self.plain and len(dims) == len(self.shapes.get(source, [])):  # channels last: as it reads
+            axis = self.plain[source][0]
+            out = [int(d or 0) for i, d in enumerate(dims) if i != axis]
         else:
             out = [int(d) for d in dims[2:] if d is not None] + [int(dims[1] or 0)]
         op = f"{node.domain}:{node.op_type}" if node.domain and node.domain != "ai.onnx" else node.op_type
@@ -398,19 +419,22 @@ class _Graph:
         if node.input[0] != x or a.get("transA", 0) or node.input[1] in self.refs:
             return self.unknown(node, x)
         w = self.weight(node, "weight")
-        return "fc", {"units": w[0] if a.get("transB", 0) else w[-1], "bias": len(node.input) > 2 and bool(node.input[2])}
+        kind = "pwlinear" if x in self.plain and len(self.plain[x][1]) > 1 else "fc"  # rows of positions
+        return kind, {"units": w[0] if a.get("transB", 0) else w[-1], "bias": len(node.input) > 2 and bool(node.input[2])}
 
     def op_MatMul(self, node: Any, x: str) -> Any:
+        if len(node.input) == 2 and all(i in self.refs for i in node.input):
+            return self.product(node, x)
         w = self.dims(node.input[1])
         if node.input[0] != x or w is None or len(w) != 2:  # two activations (attention): not yet
             return self.unknown(node, x)
-        if x in self.seq:  # nn.Linear on each token: nothing flattened
+        if x in self.plain and len(self.plain[x][1]) > 1:  # nn.Linear on each token: nothing flattened
             return "pwlinear", {"units": w[1], "bias": False}
         return "fc", {"units": w[1], "bias": False}
 
     def op_LayerNormalization(self, node: Any, x: str) -> Any:
         rank = len(self.shapes.get(x, []))
-        if int(self.attrs().get("axis", -1)) % max(rank, 1) == rank - 1 and (x in self.seq or rank == 2):
+        if int(self.attrs().get("axis", -1)) % max(rank, 1) == rank - 1 and (x in self.plain or rank == 2):
             return "layernorm", {}  # over the channels, the last axis of tokens or a vector
         return self.unknown(node, x)
 
@@ -430,9 +454,24 @@ class _Graph:
         return self.scalar_op(node, x, other)
 
     def scalar_op(self, node: Any, x: str, other: str) -> Any:
+        """An activation and a constant: one number (x·s, x + s: no parameters); a learned scale per
+        channel (``layerscale``) or a learned addend of the tensor's shape (``posembed``)."""
         dims = self.dims(other)
-        if dims is not None and math.prod(dims) == 1:  # x·s, x + s: one constant, no parameters
+        if dims is not None and math.prod(dims) == 1:
             return "identity", {}
+        src = self.layout_in(x)
+        if dims is None or src is None:
+            return self.unknown(node, x)
+        per_sample = src[1]
+        trimmed = tuple(dims)
+        while trimmed and trimmed[0] == 1:
+            trimmed = trimmed[1:]
+        grid_channel = x not in self.plain and trimmed == (per_sample[-1],) + (1,) * (len(per_sample) - 1)
+        if node.op_type == "Mul" and (trimmed == (per_sample[-1],) and x in self.plain or grid_channel):
+            return "layerscale", {}
+        if node.op_type == "Add" and math.prod(trimmed) == math.prod(per_sample) and x in self.plain \
+                and trimmed == per_sample:
+            return "posembed", {}
         return self.unknown(node, x)
 
     def op_Mul(self, node: Any, x: str) -> Any:
@@ -500,8 +539,8 @@ class _Graph:
         return "dropout", {"p": 0.5 if ratio is None else float(ratio)}
 
     def op_Flatten(self, node: Any, x: str) -> Any:
-        if int(self.attrs().get("axis", 1)) != 1:
-            return self.unknown(node, x)
+        if int(self.attrs().get("axis", 1)) != 1 or x in self.plain and self.plain[x][0] != 0:
+            return self.view(node, x)
         return "flatten", {}
 
     def into_tokens(self, node: Any, x: str) -> bool:
@@ -512,11 +551,11 @@ class _Graph:
         if x in self.half:
             if node.op_type == "Reshape" and out is not None and len(out) == 3:
                 self.emit("tokens", {}, x)
-                self.seq.add(node.output[0])
+                self.mark_tokens(node.output[0])
                 return True
             if node.op_type == "Transpose" and list(self.attrs().get("perm", [])) == [0, 2, 1]:
                 self.emit("tokens", {}, x)
-                self.seq.add(node.output[0])
+                self.mark_tokens(node.output[0])
                 return True
             return False
         if src is None or out is None or len(src) != 4 or None in src[1:] or None in out[1:]:
@@ -540,19 +579,21 @@ class _Graph:
         return True
 
     def op_Reshape(self, node: Any, x: str) -> Any:
-        """Shape plumbing: to (batch, everything) is a flatten; anything else is not counted."""
+        """To (batch, everything) is a flatten; grid to tokens is ``tokens``; any other new shape
+        of the same elements is a ``reshape`` (see ``view``)."""
         if self.into_tokens(node, x):
             return None
-        out = self.shapes.get(node.output[0])
-        if out is not None and len(out) == 2:
+        out, full = self.shapes.get(node.output[0]), self.static_dims(x)
+        batch_first = x not in self.plain or self.plain[x][0] == 0
+        if out is not None and len(out) == 2 and batch_first and (full is None or out[1] == math.prod(full[1:])):
             return "flatten", {}
         if out is None and len(node.input) > 1:
             target = self.values(node.input[1])
-            if target is not None and len(target) == 2 and target[0] in (0, 1, -1):
+            if target is not None and len(target) == 2 and target[0] in (0, 1, -1) and batch_first:
                 return "flatten", {}
-        return self.unknown(node, x)
+        return self.view(node, x)
 
-    op_Squeeze = op_Reshape
+    op_Squeeze = op_Unsqueeze = op_Reshape
 
     def op_Resize(self, node: Any, x: str) -> Any:
         a = self.attrs()
@@ -675,9 +716,192 @@ class _Graph:
         """A permutation whose every reader flattens (NCHW -> NHWC before a classifier): sizes
         are unchanged and the flatten counts the same, so it is the same tensor. Any other
         permutation changes what convcalc calls channels: unknown, with its recorded shape."""
-        if self.flattened(node.output[0]):
+        perm = [int(p) for p in self.attrs().get("perm", [])]
+        batch_stays = bool(perm) and perm[0] == 0 and (x not in self.plain or self.plain[x][0] == 0)
+        if batch_stays and self.flattened(node.output[0]):
             self.refs[node.output[0]] = self.refs[x]
             return None
         if self.into_tokens(node, x):
             return None
+        return self.view(node, x, perm or list(range(len(self.shapes.get(x, []))))[::-1])
+
+    # --- views and products: tensors laid out channels last ------------------------------
+
+    def static_dims(self, t: str) -> Optional[Tuple[int, ...]]:
+        """ONNX dims of ``t`` (a symbolic batch as 1); None when another size is not known."""
+        s = self.shapes.get(t)
+        if s is None:
+            return None
+        free = [i for i, d in enumerate(s) if d is None or d <= 0]
+        if len(free) > 1 or (free and self.batch is not None):
+            return None
+        return tuple(1 if d is None or d <= 0 else int(d) for d in s)
+
+    def mark_tokens(self, t: str) -> None:
+        """``t`` is (N, L, C): L tokens of C."""
+        dims = self.static_dims(t)
+        if dims is not None and len(dims) == 3:
+            self.plain[t] = (0, dims[1:])
+
+    def layout_in(self, x: str) -> Optional[Tuple[Optional[int], Tuple[int, ...], List[Optional[int]]]]:
+        """``x``'s batch axis, its dims per sample in convcalc's order, and for each ONNX axis the
+        convcalc dim it is (None: the batch). A grid (N, C, H, W) is H x W x C: C moves last."""
+        full = self.static_dims(x)
+        if full is None or not full or (len(full) < 2 and x not in self.plain):
+            return None
+        if x in self.plain:
+            b, dims = self.plain[x]
+            if len(dims) != len(full) - (b is not None):
+                return None
+            return b, dims, [None if a == b else a - int(b is not None and a > b) for a in range(len(full))]
+        r = len(full)
+        return 0, (*full[2:], full[1]), [None, r - 2, *range(r - 2)]
+
+    def wants_grid(self, t: str) -> bool:
+        """Whether a view's result ``t`` is laid out as a grid (N, C, spatial...) or channels last:
+        what its first readers need, looking through operators that keep its shape. A conv, a
+        pool, batchnorm, a split of the channels want a grid; a layernorm over the last axis, a
+        MatMul, a softmax want the channels last; a sum with a tensor takes that tensor's
+        layout. Nothing decides (a Transpose next): a grid, as the file's (N, C, ...) order says."""
+        dims = self.static_dims(t)
+        todo, seen = [t], {t}
+        while todo and len(seen) < 256:
+            u = todo.pop(0)
+            for n in self.readers.get(u, ()):
+                if n.op_type in GRID_READERS:
+                    return True
+                if n.op_type in LAST_READERS:
+                    return False
+                joined = [i for i in n.input if i != u and i in self.refs and self.static_dims(i) == dims]
+                if joined:
+                    return joined[0] not in self.plain
+                o = n.output[0] if n.output else ""
+                if o and o not in seen and n.op_type not in ("Reshape", "Transpose", "Flatten") \
+                        and self.static_dims(o) == dims:
+                    seen.add(o)
+                    todo.append(o)
+        return True
+
+    def batch_axis(self, t: str, dims: Tuple[int, ...], hint: Optional[int]) -> Optional[int]:
+        """Where the batch is in ``t``: where it was carried to (``hint``), the symbolic axis, or (the
+        file's batch is 1) the first axis of size 1, which holds nothing else; None when the batch
+        of one was merged into another axis: the dims are then the sample's."""
+        raw = self.shapes.get(t) or []
+        if hint is not None and hint < len(dims) and dims[hint] == (self.batch or 1):
+            return hint
+        if None in raw:
+            return raw.index(None)
+        if self.batch != 1:
+            raise self.fail(f"its output {list(dims)} merges the batch of {self.batch} with other axes; "
+                            "convcalc counts one sample", hint="export the model with batch size 1")
+        return dims.index(1) if 1 in dims else None
+
+    def view(self, node: Any, x: str, perm: Optional[List[int]] = None) -> Any:
+        """A Transpose (``perm``) or a new shape (Reshape, Squeeze, Unsqueeze, Flatten) of the same
+        elements: convcalc's ``permute`` where the axes map one to one, else ``reshape`` to the
+        dims the file records; nothing when the sample's dims are unchanged (a batch axis moved)."""
+        o = node.output[0]
+        src, out, full = self.layout_in(x), self.static_dims(o), self.static_dims(x)
+        if src is None or out is None or full is None or math.prod(out) != math.prod(full):
+            return self.unknown(node, x)
+        b_in, dims_in, axes = src
+        if perm is not None:
+            if sorted(perm) != list(range(len(full))) or len(out) != len(full):
+                return self.unknown(node, x)
+            hint = perm.index(b_in) if b_in is not None else None
+        else:
+            hint = b_in if b_in is not None and out[:b_in + 1] == full[:b_in + 1] else None
+        grid = len(out) >= 3 and out[0] == (self.batch or 1) and hint in (0, None) and self.wants_grid(o)
+        if grid:
+            b_out: Optional[int] = 0
+            dims_out, order = (*out[2:], out[1]), [*range(2, len(out)), 1]
+            self.plain.pop(o, None)
+            self.grids.add(o)
+        else:
+            b_out = self.batch_axis(o, out, hint)
+            order = [j for j in range(len(out)) if j != b_out]
+            dims_out = tuple(out[j] for j in order)
+            self.plain[o] = (b_out, dims_out)
+        if dims_out == dims_in and (perm is None or [axes[perm[j]] for j in order] == list(range(len(dims_in)))):
+            self.refs[o] = self.refs[x]  # the same elements in the same order per sample
+            return None
+        if perm is not None:
+            taken = [axes[perm[j]] for j in order]
+            if sorted(i for i in taken if i is not None) == list(range(len(dims_in))) and None not in taken:
+                return "permute", {"order": tuple(int(i) for i in taken if i is not None)}
+        return "reshape", {"to": dims_out}
+
+    def product(self, node: Any, x: str) -> Any:
+        """MatMul of two activations (attention's Q·Kᵀ and A·V): convcalc's ``matmul`` of the two."""
+        a, b = node.input
+        la, lb = self.layout_in(a), self.layout_in(b)
+        if la is None or lb is None or a not in self.plain or b not in self.plain:
+            return self.unknown(node, x)
+        try:
+            y = MatMul().merge((dims_shape(la[1]), dims_shape(lb[1])))
+        except LayerError:
+            return self.unknown(node, x)
+        o, out = node.output[0], self.static_dims(node.output[0])
+        if out is None:
+            return self.unknown(node, x)
+        if out == y.dims:
+            self.plain[o] = (None, y.dims)
+        else:
+            axis = next((i for i in range(len(out)) if out[i] == (self.batch or 1)
+                         and out[:i] + out[i + 1:] == y.dims), None)
+            if axis is None:
+                return self.unknown(node, x)
+            self.plain[o] = (axis, y.dims)
+        name = self.fresh()
+        self.out.append(BlockSpec(((FromSpec(self.refs[a]),), (FromSpec(self.refs[b]),)), MatMul(), name))
+        self.made(name)
+        return None
+
+    def op_Gather(self, node: Any, x: str) -> Any:
+        """One index along one axis (``qkv[0]``): ``take``. Constant indices that move every element
+        once (what torch's ``as_strided`` exports to) are data movement, no arithmetic: ``reshape``
+        to the recorded dims. Indexing a table by an activation (an embedding lookup) or a gather
+        that keeps fewer elements: unknown."""
+        values = self.values(node.input[1]) if len(node.input) > 1 else None
+        src, full = self.layout_in(x), self.static_dims(x)
+        out = self.static_dims(node.output[0])
+        if (node.input[0] == x and len(node.input) > 1 and node.input[1] not in self.refs and values is None
+                and full is not None and out is not None and math.prod(out) == math.prod(full)):
+            return self.view(node, x)  # every element moved by constant indices (torch's as_strided): data only
+        if node.input[0] != x or values is None or len(values) != 1 or self.dims(node.input[1]) != () \
+                or src is None or full is None:
+            return self.unknown(node, x)
+        b, dims, axes = src
+        axis = int(self.attrs().get("axis", 0)) % len(full)
+        at = axes[axis]
+        if at is None or (x not in self.plain and at == len(dims) - 1) or len(dims) < 2:
+            return self.unknown(node, x)  # the batch, or a grid's channels
+        index = int(values[0]) + (full[axis] if values[0] < 0 else 0)
+        if x in self.plain:
+            self.plain[node.output[0]] = (None if b is None else b - int(axis < b), dims[:at] + dims[at + 1:])
+        return "take", {"index": index, "axis": at}
+
+    def op_ReduceMean(self, node: Any, x: str) -> Any:
+        """The mean over every spatial axis of a grid (what exporters write for adaptive_avg_pool
+        to 1x1): a global pool; any other reduction is unknown."""
+        a = self.attrs()
+        axes = a.get("axes")
+        if axes is None and len(node.input) > 1 and node.input[1]:
+            axes = self.values(node.input[1])
+        rank = len(self.shapes.get(x, []))
+        if x in self.plain or axes is None or rank < 3 or sorted(int(v) % rank for v in axes) != list(range(2, rank)):
+            return self.unknown(node, x)
+        return ("globalavgpool" if node.op_type == "ReduceMean" else "globalmaxpool"), {}
+
+    op_ReduceMax = op_ReduceMean
+
+    def op_Concat(self, node: Any, x: str) -> Any:
+        """A learned token put before a sequence (ViT's class token, expanded to the batch): the one
+        activation second, the constant's sequence one long: ``clstoken``."""
+        other = node.input[0]
+        dims = self.dims(other) or self.static_dims(other)
+        axis = int(self.attrs().get("axis", 1))
+        if (len(node.input) == 2 and node.input[1] == x and x in self.plain and self.plain[x][0] == 0
+                and len(self.plain[x][1]) == 2 and axis % 3 == 1 and dims is not None and dims[1:] == (1, self.plain[x][1][1])):
+            return "clstoken", {}
         return self.unknown(node, x)

@@ -1,0 +1,158 @@
+"""Views and the matrix product (issue 14: what model files write between layers): reshape,
+permute, take and matmul. Hand counts from the definitions (``torch.reshape``, ``permute``,
+``select``, ``torch.matmul``), attention written out as a transformer export writes it equal to
+the ``attention`` rule, and the engine against the reference on random shapes."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from convcalc.engine import analyse
+from convcalc.errors import ShapeError
+from convcalc.parse_string import parse_string
+from convcalc.parse_yaml import parse_yaml
+from convcalc.verify import verify
+from tests.test_hostile import assert_clean, run
+
+ATTENTION = """
+name: attention-written-out
+input: [{L}, {C}]
+layers:
+  - pwlinear: {{units: {C3}}}
+  - reshape: {{to: [{L}, 3, {h}, {d}]}}
+  - permute: {{order: [1, 2, 0, 3]}}
+    name: heads
+  - take: {{index: 0}}
+    name: q
+  - take: {{index: 1}}
+    from: heads
+  - permute: {{order: [0, 2, 1]}}
+    name: kt
+  - take: {{index: 2}}
+    from: heads
+    name: v
+  - matmul: {{from: [q, kt]}}
+    name: scores
+  - softmax
+  - matmul: {{from: [softmax1, v]}}
+  - permute: {{order: [1, 0, 2]}}
+  - reshape: {{to: [{L}, {C}]}}
+  - pwlinear: {{units: {C}}}
+"""
+
+
+def network(yaml_text: str):
+    return analyse(parse_yaml(yaml_text, "<test>"))
+
+
+def test_hand_counts():
+    r = network("""
+input: [6, 4]
+layers:
+  - reshape: {to: [2, 3, 4]}
+  - permute: {order: [2, 0, 1]}
+  - take: {index: 3, axis: 0}
+  - relu: {}
+    name: a
+  - permute: {order: [1, 0]}
+    name: b
+  - matmul: {from: [a, b]}
+""")
+    shapes = [x.output.dims for x in r.layers]
+    # 6x4 = 24 elements as 2x3x4; dims (4, 2, 3); index 3 of the first: 2x3; its transpose 3x2;
+    # (2x3) @ (3x2) = 2x2, each of the 4 outputs a sum of 3 products: 12 MACs
+    assert shapes == [(2, 3, 4), (4, 2, 3), (2, 3), (2, 3), (3, 2), (2, 2)]
+    assert r.layers[-1].macs == 2 * 2 * 3 and r.totals.params == 0
+
+
+def test_batched_matmul_broadcasts_the_leading_dims():
+    r = network("""
+input: [5, 7]
+layers:
+  - reshape: {to: [1, 5, 7]}
+    name: a
+  - pwlinear: {units: 28, bias: false}
+    from: input
+  - reshape: {to: [4, 1, 7, 5]}
+    name: b
+  - matmul: {from: [a, b]}
+""")
+    # (1x5x7) @ (4x1x7x5): leading (1) and (4, 1) broadcast to (4, 1); 4·5·5 outputs of 7 products
+    assert r.layers[-1].output.dims == (4, 1, 5, 5) and r.layers[-1].macs == 4 * 5 * 5 * 7
+
+
+@pytest.mark.parametrize("L, C, h", [(197, 768, 12), (10, 8, 2), (50, 64, 4)])
+def test_attention_written_out_counts_as_the_attention_rule(L, C, h):
+    """A transformer export's attention: qkv projection, heads split, Q·Kᵀ, softmax, A·V, heads
+    joined, output projection: the same MACs as ``attention`` (4·L·C² + 2·L²·C)."""
+    out = network(ATTENTION.format(L=L, C=C, C3=3 * C, h=h, d=C // h))
+    rule = analyse(parse_string(f"{L}x{C} attention{h}"))
+    assert out.totals.macs == rule.totals.macs == 4 * L * C * C + 2 * L * L * C
+    assert out.totals.params == rule.totals.params  # 3C·C + 3C and C·C + C
+    assert out.layers[-1].output == rule.layers[-1].output
+
+
+@pytest.mark.parametrize("spec, fragment", [
+    ("input: [6, 4]\nlayers:\n  - reshape: {to: [5, 5]}", "6x4 holds 24 elements; 5x5 would hold 25"),
+    ("input: [6, 4]\nlayers:\n  - permute: {order: [0, 0]}", "order [0, 0] is not a permutation of the 2 dims"),
+    ("input: [6, 4]\nlayers:\n  - take: {index: 6}", "index 6 does not exist along axis 0 of 6x4"),
+    ("input: [6, 4]\nlayers:\n  - take: {axis: 2}", "axis 2 does not exist in 6x4"),
+    ("input: [6, 4]\nlayers:\n  - relu: {}\n    name: a\n  - matmul: {from: [a, input]}",
+     "the last dim of the first (4) to equal the second to last of the second (6)"),
+])
+def test_refusals_are_located(tmp_path, spec, fragment):
+    path = tmp_path / "bad.yaml"
+    path.write_text(spec)
+    result = run("table", str(path))
+    assert_clean(result, (2,))
+    assert fragment in result.output and "bad.yaml:" in result.output
+
+
+def test_matmul_mismatch_says_what_would_meet():
+    with pytest.raises(ShapeError) as info:
+        network("input: [6, 4]\nlayers:\n  - relu: {}\n    name: a\n  - matmul: {from: [a, input]}")
+    assert "permute" in info.value.hint
+
+
+dims = st.lists(st.integers(1, 4), min_size=2, max_size=4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(dims, st.randoms(use_true_random=False), st.integers(1, 3))
+def test_views_and_products_agree_with_the_reference(shape, rnd, k):
+    """The engine's shapes and MACs for random views and products equal what the reference
+    measures doing them (verify runs each layer on real numbers)."""
+    order = list(range(len(shape)))
+    rnd.shuffle(order)
+    axis = rnd.randrange(len(shape))
+    to = [math.prod(shape[:-1]), shape[-1]]
+    spec = f"""
+input: {list(shape)}
+layers:
+  - permute: {{order: {order}}}
+    name: p
+  - reshape: {{to: {list(shape)}}}
+  - take: {{index: {shape[axis] - 1}, axis: {axis}}}
+    from: input
+  - reshape: {{to: {to}}}
+    from: input
+    name: a
+  - pwlinear: {{units: {k}, bias: false}}
+    name: b
+  - permute: {{order: [1, 0]}}
+    name: bt
+  - matmul: {{from: [bt, a]}}
+  - permute: {{order: [1, 0]}}
+    from: a
+    name: at
+  - matmul: {{from: [at, b]}}
+"""
+    report = network(spec)
+    checked = verify(report, seed=1)
+    assert checked.ok, [(c.name, c.reason) for c in checked.checks if not c.ok]
+    n, c = to
+    products = [r.macs for r in report.layers if r.layer.kind == "matmul"]
+    assert products == [k * n * c, c * n * k]  # (k x n) @ (n x c), then (c x n) @ (n x k)
