@@ -92,9 +92,10 @@ class _Names:
 
     def __init__(self, spec: NetworkSpec) -> None:
         self.count: Counter[str] = Counter()
-        refs = [*refs_in(spec.layers), *(o.ref for o in spec.outputs)]
-        for ref in refs:
-            self.count.update(parts(ref))
+        count = self.count
+        for ref in [*refs_in(spec.layers), *(o.ref for o in spec.outputs)]:
+            for part in parts(ref) if "." in ref else (ref,):
+                count[part] += 1
         self.stems = {m.group(1) for part in self.count if (m := _NUMBERED.match(part))}
         self.stems.add("b")  # the engine calls branches b1, b2 ...
 
@@ -135,7 +136,9 @@ class _Nest:
 
     def inside(self, node: Node) -> Node:
         """A block as written, with its own chains nested (once per block: a repeat is one object)."""
-        if isinstance(node, BlockSpec) and not named_merge(node) and id(node) not in self.done:
+        if not isinstance(node, BlockSpec):
+            return node
+        if not named_merge(node) and id(node) not in self.done:
             self.done[id(node)] = replace(node, branches=tuple(tuple(self.chain(b, top=False)) for b in node.branches))
         return self.done.get(id(node), node)
 
@@ -154,7 +157,8 @@ class _Nest:
                 continue
             units.append((None, n))
             i += 1
-        if not any(named_merge(n) for _, n in units) or self.names.fragile([n for _, n in units]):
+        merges = [named_merge(n) for _, n in units]
+        if not any(merges) or self.names.fragile([n for _, n in units]):
             return nodes
         own = default_names([n for _, n in units])
         at: Dict[str, int] = {}  # name -> the latest item of that name, as the engine's names map
@@ -165,11 +169,12 @@ class _Nest:
             t = at.get(ref)
             if t is None:
                 return 0 if top and ref == "input" else EXT
-            seen.update(parts(ref))
+            for part in parts(ref) if "." in ref else (ref,):
+                seen[part] += 1
             return t
 
         for k, (lead, node) in enumerate(units, start=1):
-            if named_merge(node):
+            if merges[k - 1]:
                 r = tuple(resolve(b[0].ref) for b in node.branches)  # type: ignore[union-attr]
                 r += (EXT,) if lead is not None else ()  # a 'from' before a merge: odd, left alone
             else:
@@ -203,7 +208,7 @@ class _Nest:
                 uncovered.pop()
             lead, node = units[k - 1]
             entry = None
-            if named_merge(node) and uncovered:
+            if merges[k - 1] and uncovered:
                 fork = uncovered[-1]
                 j = bisect.bisect_right(peaks, fork)
                 if (j == len(peaks) or reach[peaks[j]] <= k) and self.budget > 0:
@@ -288,25 +293,29 @@ class _Fold:
         return self.ok[id(node)]
 
     def has_merge(self, node: Node) -> bool:
+        """A block with branches, or holding one: what makes a run worth folding. (A merge of
+        named tensors reads names, so it never folds.)"""
         if id(node) not in self.merges:
-            self.merges[id(node)] = isinstance(node, BlockSpec) and (
+            self.merges[id(node)] = isinstance(node, BlockSpec) and not named_merge(node) and (
                 node.merge is not None or any(self.has_merge(n) for b in node.branches for n in b))
         return self.merges[id(node)]
 
     def inside(self, node: Node) -> Node:
-        if isinstance(node, BlockSpec) and id(node) not in self.done:
+        if isinstance(node, BlockSpec) and not named_merge(node) and id(node) not in self.done:
             self.done[id(node)] = replace(node, branches=tuple(tuple(self.chain(b, top=False)) for b in node.branches))
         return self.done.get(id(node), node)
 
     def chain(self, nodes: Sequence[Node], top: bool) -> List[Node]:
-        nodes = [self.inside(n) for n in nodes]
+        nodes = [self.inside(n) if isinstance(n, BlockSpec) else n for n in nodes]
+        if sum(self.has_merge(n) for n in nodes) < 2:
+            return nodes  # no two blocks: nothing to fold (most branches)
         if self.names.fragile(nodes) or "block" in self.names.stems:
             return nodes
         keys = [self.key(n) for n in nodes]
         free = [self.foldable(n) and not (i and isinstance(nodes[i - 1], FromSpec)) for i, n in enumerate(nodes)]
         if top and free:
             free[-1] = False  # the network's output keeps its name: reports show it
-        merge_at = [len(nodes)] * (len(nodes) + 1)  # the first item holding a merge at or after i
+        merge_at = [len(nodes)] * (len(nodes) + 1)  # the first item holding a block at or after i
         for i in range(len(nodes) - 1, -1, -1):
             merge_at[i] = i if self.has_merge(nodes[i]) else merge_at[i + 1]
 
