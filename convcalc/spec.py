@@ -27,6 +27,7 @@ class LayerSpec:
     name: Optional[str] = None
     loc: Optional[Location] = field(default=None, compare=False, repr=False)
     expect: Tuple["Expectation", ...] = field(default=(), compare=False, repr=False)  # expect.py
+    note: str = field(default="", compare=False, repr=False)  # a comment for the YAML writer (recover.py)
 
 
 @value
@@ -44,6 +45,7 @@ class BlockSpec:
     name: Optional[str] = None
     kind: str = ""
     loc: Optional[Location] = field(default=None, compare=False, repr=False)
+    note: str = field(default="", compare=False, repr=False)  # a comment for the YAML writer (recover.py)
 
 
 @value

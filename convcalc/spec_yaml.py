@@ -3,8 +3,10 @@
 Each layer is written with the options that differ from its kind's defaults (the rest say
 nothing the reader would not assume), its name, and ``from:`` where it reads a tensor other than
 the one before it; a merge of named tensors is ``- add: {from: [a, b]}``; a block of branches
-is written as branches. The promise, tested: ``parse_yaml(to_yaml(spec))`` analyses exactly as
-``spec`` does.
+is written as branches; the same unnamed item several times in a row (as parse_yaml reads
+``repeat: N``, and as recover.py folds repeated blocks) is one item with ``repeat: N``. A node's
+``note`` is a comment beside it. The promise, tested: ``parse_yaml(to_yaml(spec))`` analyses
+exactly as ``spec`` does.
 """
 
 from __future__ import annotations
@@ -54,8 +56,13 @@ def kind_and_options(layer: Layer) -> tuple[str, List[tuple[str, Any]]]:
     return kind.name, options
 
 
-def item_lines(node: Node, indent: str, source: Optional[FromSpec] = None) -> List[str]:
-    """The list item for ``node`` (with ``from:`` when ``source`` says what it reads)."""
+def comment(note: str) -> str:
+    return f"  # {' '.join(note.split())}" if note else ""
+
+
+def item_lines(node: Node, indent: str, source: Optional[FromSpec] = None, repeat: int = 1) -> List[str]:
+    """The list item for ``node`` (with ``from:`` when ``source`` says what it reads, and
+    ``repeat:`` when it stands for ``repeat`` copies)."""
     lead = f"{indent}- "
     more = indent + "  "
     if isinstance(node, FromSpec):
@@ -63,16 +70,20 @@ def item_lines(node: Node, indent: str, source: Optional[FromSpec] = None) -> Li
     if isinstance(node, LayerSpec):
         kind, options = kind_and_options(node.layer)
         if not options:
-            first = f"{lead}{kind}" if node.name is None and source is None else f"{lead}{kind}: {{}}"
+            bare = node.name is None and source is None and repeat == 1
+            first = f"{lead}{kind}" if bare else f"{lead}{kind}: {{}}"
         else:
             first = f"{lead}{kind}: {{" + ", ".join(f"{k}: {flow(v)}" for k, v in options) + "}"
         lines = [first]
     else:
         lines = block_lines(node, lead, more)
+    lines[0] += comment(node.note)
     if node.name is not None:
         lines.append(f"{more}name: {scalar(node.name)}")
     if source is not None:
         lines.append(f"{more}from: {scalar(source.ref)}")
+    if repeat > 1:
+        lines.append(f"{more}repeat: {repeat}")
     return lines
 
 
@@ -93,6 +104,18 @@ def block_lines(block: BlockSpec, lead: str, more: str) -> List[str]:
     return lines
 
 
+def copies(nodes: Sequence[Node], i: int) -> int:
+    """How many times ``nodes[i]`` stands in a row: one object, unnamed (parse_yaml gives named
+    copies names of their own, so those are never one object)."""
+    n = 1
+    node = nodes[i]
+    if isinstance(node, FromSpec) or node.name is not None:
+        return 1
+    while i + n < len(nodes) and nodes[i + n] is node:
+        n += 1
+    return n
+
+
 def chain_lines(nodes: Sequence[Node], indent: str) -> List[str]:
     """A list of items; a ``from`` followed by a layer is written as that layer's ``from:``."""
     lines: List[str] = []
@@ -100,11 +123,13 @@ def chain_lines(nodes: Sequence[Node], indent: str) -> List[str]:
     while i < len(nodes):
         node = nodes[i]
         if isinstance(node, FromSpec) and i + 1 < len(nodes) and not isinstance(nodes[i + 1], FromSpec):
-            lines += item_lines(nodes[i + 1], indent, source=node)
-            i += 2
+            n = copies(nodes, i + 1)
+            lines += item_lines(nodes[i + 1], indent, source=node, repeat=n)
+            i += 1 + n
             continue
-        lines += item_lines(node, indent)
-        i += 1
+        n = copies(nodes, i)
+        lines += item_lines(node, indent, repeat=n)
+        i += n
     return lines
 
 

@@ -23,10 +23,12 @@ def import_(ctx: click.Context, /, file: str) -> None:
       convcalc import model.onnx | convcalc table -
     """
     from ..load import load
+    from ..recover import recover
     from ..spec_yaml import to_yaml
 
     ctx.meta["convcalc.spec"] = file  # named in an internal-error message
     network = load(file)
     header = [f"imported by convcalc import from {network.origin or file}",
-              "names are the file's (made safe for convcalc); 'from:' says which tensor a layer reads"]
-    click.echo(to_yaml(network, header), nl=False)
+              "names are the file's (made safe for convcalc); 'from:' says which tensor a layer reads;",
+              "branches that meet are blocks; a block repeated is one item with 'repeat:', its names in comments"]
+    click.echo(to_yaml(recover(network), header), nl=False)
