@@ -1,11 +1,13 @@
 """The bundled networks built from blocks: ResNet-18/34/50 (and the paper's ResNet-50 v1),
-GoogLeNet (torchvision's and the paper's), MobileNetV2, ShuffleNetV2 and SqueezeNet 1.0/1.1.
+GoogLeNet (torchvision's and the paper's), MobileNet v1 and v2, ShuffleNetV2 and SqueezeNet
+1.0/1.1.
 
 Their totals are literals from torchvision's documentation (the ``num_params`` and ``GFLOPS``
 of each ``*_Weights.IMAGENET1K_V1``, computed by torchvision from its model definitions in
-``torchvision/models/{resnet,googlenet,mobilenetv2,shufflenetv2,squeezenet}.py``) or hand counts written out next to
-them, never produced by running convcalc (STYLE.md rule 5). Then: golden tables, a broken
-residual block's located error, and the invariant that block subtotals and table rows add up.
+``torchvision/models/{resnet,googlenet,mobilenetv2,shufflenetv2,squeezenet}.py``), the papers'
+own figures, or hand counts written out next to them, never produced by running convcalc
+(STYLE.md rule 5). Then: golden tables, a broken residual block's located error, and the
+invariant that block subtotals and table rows add up.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from convcalc.render import print_table, table_rows
 
 GRAPHS = ("convnext_tiny", "googlenet", "googlenet-paper", "mobilenet_v2", "resnet18", "resnet34", "resnet50",
           "resnet50-v1", "shufflenet_v2_x1_0", "vit_b_16", "densenet121", "resnet152",
-          "squeezenet1_0", "squeezenet1_1")
+          "squeezenet1_0", "squeezenet1_1", "mobilenet_v1")
 
 
 def path_of(name: str) -> Path:
@@ -106,6 +108,10 @@ PUBLISHED: List[Tuple[str, int, int]] = [
     # below and in the files' headers, Fire module by Fire module.
     ("squeezenet1_0", 1_248_424, 818_924_576),
     ("squeezenet1_1", 1_235_496, 349_151_936),
+    # Howard et al. 2017, Table 1 at width 1.0, 224: "4.2M" params, "569M" mult-adds. Exactly,
+    # with batchnorm's γ and β and the fc's bias, as Keras' MobileNet counts its "Trainable
+    # params: 4,231,976" (mobilenet_v1_by_hand below).
+    ("mobilenet_v1", 4_231_976, 568_740_352),
 ]
 
 
@@ -146,11 +152,37 @@ def squeezenet_by_hand(version: str) -> Tuple[int, int]:
     return params + 512 * 1000 + 1000, macs + 13**2 * 512 * 1000  # conv10 1x1 at 13
 
 
-def test_squeezenet_by_hand() -> None:
+def mobilenet_v1_by_hand() -> Tuple[int, int, int]:
+    """Howard et al. Table 1: conv 3x3 s2 to 32, then 13 depthwise separable pairs (c_in -> c,
+    stride s of the depthwise conv), each conv bias-free + batchnorm (2·C params, 2·C buffers);
+    fc 1024 -> 1000 with a bias."""
+    pairs = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [(1024, 2), (1024, 1)]
+    params, buffers, macs, c, side = 27 * 32 + 2 * 32, 2 * 32, 112**2 * 27 * 32, 32, 112
+    for out, stride in pairs:
+        side //= stride
+        params += 9 * c + 2 * c + c * out + 2 * out
+        buffers += 2 * c + 2 * out
+        macs += side * side * (9 * c + c * out)
+        c = out
+    return params + 1024 * 1000 + 1000, buffers, macs + 1024 * 1000
+
+
+def test_squeezenet_and_mobilenet_v1_by_hand() -> None:
     assert squeezenet_by_hand("1_0") == (1_248_424, 818_924_576)
     assert squeezenet_by_hand("1_1") == (1_235_496, 349_151_936)
     # torchvision's "_ops" to three places; its "GFLOPS" column to two (0.82, 0.35)
     assert [round(squeezenet_by_hand(v)[1] / 1e9, 3) for v in ("1_0", "1_1")] == [0.819, 0.349]
+    # Keras' MobileNet: Trainable params 4,231,976, Non-trainable params 21,888 (the running
+    # statistics); the paper's "569M" mult-adds
+    assert mobilenet_v1_by_hand() == (4_231_976, 21_888, 568_740_352)
+    assert report_of("mobilenet_v1").totals.buffers == 21_888
+    # the paper's "4.2M" is the weights alone: 27 convs and the fc, no batchnorm, no bias
+    assert 4_231_976 - 21_888 - 1_000 == 4_209_088
+    # the paper: "Counting depthwise and pointwise convolutions as separate layers, MobileNet
+    # has 28 layers" (27 convs and the fc)
+    report = report_of("mobilenet_v1")
+    assert sum(1 for r in report.layers if r.layer.kind in ("conv", "dwconv", "pwconv", "fc")) == 28
+    assert sum(r.params for r in report.layers if r.layer.kind != "batchnorm") - 1_000 == 4_209_088
 
 
 def test_squeezenet_fire_modules() -> None:
