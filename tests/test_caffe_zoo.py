@@ -1,6 +1,8 @@
 """Model-zoo deploy files, generated here layer for layer as their authors released them (BVLC
-GoogLeNet, He et al.'s ResNet-50), read by ``read_caffe`` and checked against the bundled specs
-``googlenet-paper`` and ``resnet50-v1``: the same network written two ways gives the same totals.
+GoogLeNet, He et al.'s ResNet-50, DeepScale's SqueezeNet v1.0 and v1.1, shicai's MobileNet v1),
+read by ``read_caffe`` and checked against the bundled specs ``googlenet-paper``,
+``resnet50-v1``, ``squeezenet1_0``, ``squeezenet1_1`` and ``mobilenet_v1``: the same network
+written two ways gives the same totals, or differs exactly where the release does.
 
 The text follows the released files' structure (names, blob wiring, in-place ReLU / BatchNorm /
 Scale, Concat, Eltwise, the ``param { lr_mult }`` and ``weight_filler`` fields convcalc ignores),
@@ -18,6 +20,8 @@ from convcalc.cli import cli
 from convcalc.engine import analyse
 from convcalc.importers.caffe import read_caffe
 from convcalc.load import load
+from convcalc.shape import Shape
+from convcalc.spec import with_input
 
 # --- prototxt pieces, spelled as the released deploy files spell them -------------------------
 
@@ -199,3 +203,195 @@ def test_table_json_of_generated_googlenet(tmp_path: Path) -> None:
     doc = json.loads(result.output)
     totals = doc["totals"]
     assert (totals["params"], totals["macs"]) == (6_998_552, 1_582_671_872)
+
+
+# --- SqueezeNet (forresti/SqueezeNet, SqueezeNet_v1.0/ and SqueezeNet_v1.1/deploy.prototxt) ----
+# DeepScale's files are terse: no param or filler blocks, every conv with Caffe's default bias,
+# pad written only where it is not 0, and the 227x227 crops of the Caffe ImageNet recipe.
+# squeezenet("1.0") and squeezenet("1.1") give the released files token for token, comments
+# included (checked against forresti/SqueezeNet at 51147dc when these were written).
+
+CITE = ("# please cite:\n# @article{SqueezeNet,\n#     Author = {Forrest N. Iandola and Matthew W. Moskewicz and "
+        "Khalid Ashraf and Song Han and William J. Dally and Kurt Keutzer},\n"
+        "#     Title = {SqueezeNet: AlexNet-level accuracy with 50x fewer parameters and $<$1MB model size},\n"
+        "#     Journal = {arXiv:1602.07360},\n#     Year = {2016}\n")  # then "#}" (v1.0) or "# }" (v1.1)
+
+
+def sq_conv(name: str, bottom: str, n: int, k: int, pad: int = 0, stride: int = 1) -> str:
+    return (f'layer {{\n  name: "{name}"\n  type: "Convolution"\n  bottom: "{bottom}"\n  top: "{name}"\n'
+            f"  convolution_param {{\n    num_output: {n}\n" + (f"    pad: {pad}\n" if pad else "")
+            + f"    kernel_size: {k}\n" + (f"    stride: {stride}\n" if stride != 1 else "") + "  }\n}\n")
+
+
+def fire(n: int, bottom: str, s: int, e: int) -> str:
+    """fireN: squeeze1x1, expand1x1 and expand3x3 (pad 1), each with its ReLU in place, a Concat."""
+    p = f"fire{n}"
+    return "".join([
+        sq_conv(f"{p}/squeeze1x1", bottom, s, 1), inplace("ReLU", f"{p}/relu_squeeze1x1", f"{p}/squeeze1x1"),
+        sq_conv(f"{p}/expand1x1", f"{p}/squeeze1x1", e, 1), inplace("ReLU", f"{p}/relu_expand1x1", f"{p}/expand1x1"),
+        sq_conv(f"{p}/expand3x3", f"{p}/squeeze1x1", e, 3, pad=1),
+        inplace("ReLU", f"{p}/relu_expand3x3", f"{p}/expand3x3"),
+        merge("Concat", f"{p}/concat", [f"{p}/expand1x1", f"{p}/expand3x3"]),
+    ])
+
+
+# (squeeze, expand) of fire2 ... fire9, the paper's Table 1; the max pools after the named fires
+FIRES = [(16, 64), (16, 64), (32, 128), (32, 128), (48, 192), (48, 192), (64, 256), (64, 256)]
+
+
+def squeezenet(version: str, side: int = 227) -> str:
+    if version == "1.0":  # input + input_shape; conv1 7x7/2 96; pools after fire4 and fire8
+        text = [CITE, "#}\n\n", f'input: "data"\ninput_shape {{\n  dim: 10\n  dim: 3\n  dim: {side}\n  dim: {side}\n}}\n',
+                sq_conv("conv1", "data", 96, 7, stride=2)]
+        pools_after, conv10_pad = (4, 8), 1  # the released conv10 says pad: 1 (see below)
+    else:                 # an Input layer; conv1 3x3/2 64; pools after fire3 and fire5
+        text = [CITE, "# }\n\n", data((10, 3, side, side)), sq_conv("conv1", "data", 64, 3, stride=2)]
+        pools_after, conv10_pad = (3, 5), 0
+    text += [inplace("ReLU", "relu_conv1", "conv1"), pool("pool1", "conv1", 3, 2)]
+    bottom = "pool1"
+    for n, (s, e) in enumerate(FIRES, 2):
+        text.append(fire(n, bottom, s, e))
+        bottom = f"fire{n}/concat"
+        if n in pools_after:
+            text.append(pool(f"pool{n}", bottom, 3, 2))
+            bottom = f"pool{n}"
+    text += [inplace("Dropout", "drop9", "fire9/concat", "  dropout_param {\n    dropout_ratio: 0.5\n  }\n"),
+             sq_conv("conv10", "fire9/concat", 1000, 1, pad=conv10_pad), inplace("ReLU", "relu_conv10", "conv10"),
+             'layer {\n  name: "pool10"\n  type: "Pooling"\n  bottom: "conv10"\n  top: "pool10"\n'
+             "  pooling_param {\n    pool: AVE\n    global_pooling: true\n  }\n}\n",
+             'layer {\n  name: "prob"\n  type: "Softmax"\n  bottom: "pool10"\n  top: "prob"\n}\n']
+    return "".join(text)
+
+
+def test_squeezenet_v1_1_release(tmp_path: Path) -> None:
+    report = analyse(read_caffe(write(tmp_path, squeezenet("1.1"), "deploy.prototxt")))
+    bundled = analyse(load("squeezenet1_1"))
+    assert report.totals.params == bundled.totals.params == 1_235_496  # the same convs, all with a bias
+    # The release takes 227x227 crops, torchvision 224. At 227 conv1 fits ((227 − 3)/2 + 1 = 113),
+    # and Caffe's rounding up now matters: 113 -> 56, 56 -> (56 − 3)/2 + 1 = 27.5 -> 28,
+    # 28 -> 13.5 -> 14 (at 224: 111 -> 55 -> 27 -> 13, all exact). By hand, H²·s·(C_in + 10·e)
+    # per Fire as in squeezenet1_1.yaml's header:
+    #   conv1 113²·1,728 = 22,064,832       fire2 56²·11,264 = 35,323,904
+    #   fire3 56²·12,288 = 38,535,168       fire4 28²·45,056 = 35,323,904
+    #   fire5 28²·49,152 = 38,535,168       fire6 14²·104,448 = 20,471,808
+    #   fire7 14²·110,592 = 21,676,032      fire8 14²·188,416 = 36,929,536
+    #   fire9 14²·196,608 = 38,535,168      conv10 14²·512,000 = 100,352,000
+    #   total 387,747,520 (torchvision's 224: 349,151,936)
+    assert report.totals.macs == 387_747_520
+    sizes = {r.name: r.output.spatial[0] for r in report.layers}
+    assert [sizes[n] for n in ("conv1", "pool1", "pool3", "pool5", "conv10", "pool10")] == [113, 56, 28, 14, 14, 1]
+    # where the input sizes agree, so do the MACs: the bundled spec at 227, the release at 224
+    assert analyse(with_input(load("squeezenet1_1"), Shape((227, 227), 3))).totals.macs == 387_747_520
+    at_224 = analyse(read_caffe(write(tmp_path, squeezenet("1.1", side=224), "deploy224.prototxt")))
+    assert (at_224.totals.params, at_224.totals.macs) == (1_235_496, 349_151_936) == \
+        (bundled.totals.params, bundled.totals.macs)
+    # and at 227 nothing is left unread, where torchvision's 224 leaves conv1's last row and column
+    assert report.warnings == () and [r.name for r, _ in bundled.warnings] == ["0"]
+
+
+def test_squeezenet_v1_0_release(tmp_path: Path) -> None:
+    report = analyse(read_caffe(write(tmp_path, squeezenet("1.0"), "deploy.prototxt")))
+    bundled = analyse(load("squeezenet1_0"))
+    assert report.totals.params == bundled.totals.params == 1_248_424  # padding adds no weight
+    # Two differences. The 227x227 input: conv1 (227 − 7)/2 + 1 = 111, pools 111 -> 55 -> 27 ->
+    # 13 (exact, where torchvision's 224 gives 109 -> 54 -> 27 -> 13 with one rounding up). And
+    # the released conv10 says "pad: 1" on its 1x1 kernel: 13 -> 15, a ring of positions that
+    # see only padding (their output is ReLU(bias)), which pool10's global average takes in.
+    # torchvision's conv10 has no padding. By hand:
+    #   conv1 111²·14,112 = 173,873,952     fire2 55²·11,776 = 35,622,400
+    #   fire3 55²·12,288 = 37,171,200       fire4 55²·45,056 = 136,294,400
+    #   fire5 ... fire8 at 27, as at 224: 35,831,808 + 76,142,592 + 80,621,568 + 137,355,264
+    #   fire9 13²·196,608 = 33,226,752      conv10 15²·512,000 = 115,200,000
+    #   total 861,339,936 (torchvision's 224: 818,924,576)
+    assert report.totals.macs == 861_339_936
+    layers = {r.name: r for r in report.layers}
+    assert [layers[n].output.spatial[0] for n in ("conv1", "pool1", "pool4", "pool8")] == [111, 55, 27, 13]
+    assert str(layers["conv10"].input) == "13x13x512" and str(layers["conv10"].output) == "15x15x1000"
+    # at the same input the only difference is conv10's padding: (15² − 13²)·512,000 = 28,672,000
+    at_224 = analyse(read_caffe(write(tmp_path, squeezenet("1.0", side=224), "deploy224.prototxt")))
+    assert at_224.totals.macs == bundled.totals.macs + 28_672_000 == 818_924_576 + 28_672_000
+    at_227 = analyse(with_input(load("squeezenet1_0"), Shape((227, 227), 3)))
+    assert report.totals.macs == at_227.totals.macs + 28_672_000
+
+
+# --- MobileNet v1 (shicai/MobileNet-Caffe, mobilenet_deploy.prototxt) --------------------------
+# Every conv bias-free (Convolution, group = channels for the depthwise ones, engine: CAFFE),
+# each followed in place by BatchNorm (three param blocks, use_global_stats), Scale (γ and β)
+# and ReLU; the classifier fc7 is a 1x1 Convolution with Caffe's default bias. mobilenet() gives
+# the released file token for token (checked against shicai/MobileNet-Caffe at a0b0c46).
+
+BN_PARAMS = "  param {\n    lr_mult: 0\n    decay_mult: 0\n  }\n" * 3
+SCALE_PARAMS = "  param {\n    lr_mult: 1\n    decay_mult: 0\n  }\n" * 2
+
+
+def mb_conv_bn(name: str, relu: str, bottom: str, n: int, k: int, stride: int, group: int = 1) -> str:
+    pad = (k - 1) // 2
+    return (f'layer {{\n  name: "{name}"\n  type: "Convolution"\n  bottom: "{bottom}"\n  top: "{name}"\n'
+            "  param {\n    lr_mult: 1\n    decay_mult: 1\n  }\n"
+            f"  convolution_param {{\n    num_output: {n}\n    bias_term: false\n    pad: {pad}\n    kernel_size: {k}\n"
+            + (f"    group: {group}\n    engine: CAFFE\n" if group > 1 else "")
+            + f'    stride: {stride}\n    weight_filler {{\n      type: "msra"\n    }}\n  }}\n}}\n'
+            + inplace("BatchNorm", f"{name}/bn", name,
+                      BN_PARAMS + "  batch_norm_param {\n    use_global_stats: true\n    eps: 1e-5\n  }\n")
+            + inplace("Scale", f"{name}/scale", name, SCALE_PARAMS + "  scale_param {\n    filler {\n      value: 1\n"
+                      "    }\n    bias_term: true\n    bias_filler {\n      value: 0\n    }\n  }\n")
+            + inplace("ReLU", relu, name))
+
+
+# Caffe's names and (output channels, depthwise stride) of the 13 separable pairs, Table 1's order
+PAIRS = [("2_1", 64, 1), ("2_2", 128, 2), ("3_1", 128, 1), ("3_2", 256, 2), ("4_1", 256, 1), ("4_2", 512, 2),
+         ("5_1", 512, 1), ("5_2", 512, 1), ("5_3", 512, 1), ("5_4", 512, 1), ("5_5", 512, 1), ("5_6", 1024, 2),
+         ("6", 1024, 1)]
+
+
+def mobilenet() -> str:
+    text = ['name: "MOBILENET"\n#  transform_param {\n#    scale: 0.017\n#    mirror: false\n#    crop_size: 224\n'
+            "#    mean_value: [103.94,116.78,123.68]\n#  }\n"
+            'input: "data"\ninput_dim: 1\ninput_dim: 3\ninput_dim: 224\ninput_dim: 224\n',
+            mb_conv_bn("conv1", "relu1", "data", 32, 3, 2)]
+    bottom, c = "conv1", 32
+    for tag, out, stride in PAIRS:
+        text += [mb_conv_bn(f"conv{tag}/dw", f"relu{tag}/dw", bottom, c, 3, stride, group=c),
+                 mb_conv_bn(f"conv{tag}/sep", f"relu{tag}/sep", f"conv{tag}/dw", out, 1, 1)]
+        bottom, c = f"conv{tag}/sep", out
+    text += ['layer {\n  name: "pool6"\n  type: "Pooling"\n  bottom: "conv6/sep"\n  top: "pool6"\n'
+             "  pooling_param {\n    pool: AVE\n    global_pooling: true\n  }\n}\n",
+             'layer {\n  name: "fc7"\n  type: "Convolution"\n  bottom: "pool6"\n  top: "fc7"\n'
+             "  param {\n    lr_mult: 1\n    decay_mult: 1\n  }\n  param {\n    lr_mult: 2\n    decay_mult: 0\n  }\n"
+             '  convolution_param {\n    num_output: 1000\n    kernel_size: 1\n    weight_filler {\n      type: "msra"\n'
+             '    }\n    bias_filler {\n      type: "constant"\n      value: 0\n    }\n  }\n}\n',
+             'layer {\n  name: "prob"\n  type: "Softmax"\n  bottom: "fc7"\n  top: "prob"\n}\n']
+    return "".join(text)
+
+
+def test_shicai_mobilenet_equals_mobilenet_v1(tmp_path: Path) -> None:
+    report = analyse(read_caffe(write(tmp_path, mobilenet(), "mobilenet_deploy.prototxt")))
+    bundled = analyse(load("mobilenet_v1"))
+    # Same input (224), same counts: BatchNorm's mean and variance are the bundled batchnorm's
+    # buffers, Scale's γ and β its params, and fc7 as a 1x1 conv with a bias on the 1x1x1024
+    # pooled map counts what an fc 1024 -> 1000 counts (1,025,000 params, 1,024,000 MACs).
+    assert (report.totals.params, report.totals.macs, report.totals.buffers) == \
+        (bundled.totals.params, bundled.totals.macs, bundled.totals.buffers) == (4_231_976, 568_740_352, 21_888)
+    weighted = [(r.params, r.macs) for r in report.layers if r.layer.kind in ("conv", "dwconv", "pwconv", "fc")]
+    assert weighted == [(r.params, r.macs) for r in bundled.layers if r.layer.kind in ("conv", "dwconv", "pwconv", "fc")]
+    assert len(weighted) == 28
+    layers = {r.name: r for r in report.layers}
+    assert layers["conv2_1.dw"].params == 9 * 32  # group = channels: one 3x3 filter per channel
+    assert [str(layers[f"conv{t}.sep"].output) for t in ("2_1", "3_2", "5_6", "6")] == \
+        ["112x112x64", "28x28x256", "7x7x1024", "7x7x1024"]
+    assert str(layers["fc7"].output) == "1x1x1000"  # a conv keeps the map; the bundled fc flattens
+
+
+def test_releases_import_to_yaml_and_back(tmp_path: Path) -> None:
+    """convcalc import on each release, then table on the YAML it wrote: the same totals."""
+    runner = CliRunner()
+    for name, text in [("sq10", squeezenet("1.0")), ("sq11", squeezenet("1.1")), ("mobilenet", mobilenet())]:
+        path = write(tmp_path, text, f"{name}.prototxt")
+        direct = json.loads(runner.invoke(cli, ["table", path, "--format", "json"]).output)["totals"]
+        imported = runner.invoke(cli, ["import", path])
+        assert imported.exit_code == 0, imported.output
+        back = write(tmp_path, imported.output, f"{name}.yaml")
+        again = runner.invoke(cli, ["table", back, "--format", "json"])
+        assert again.exit_code == 0, again.output
+        assert json.loads(again.output)["totals"] == direct, name
+    assert (direct["params"], direct["macs"]) == (4_231_976, 568_740_352)
