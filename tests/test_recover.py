@@ -40,6 +40,8 @@ def figures(spec: NetworkSpec) -> Dict[str, Any]:
             r.pop(key, None)
     for o in d["outputs"]:
         o.pop("name")
+    for w in d.get("warnings", []):
+        w.pop("location", None)  # where in which file: the recovered YAML is another file
     d.pop("blocks")
     d["network"].pop("origin")
     return d
