@@ -40,8 +40,9 @@ SHAPE_ONLY = {"Shape", "Size", "Constant", "ConstantOfShape"}  # their outputs a
 # Operators that need their input as a grid (N, C, spatial...): a view whose result reaches one
 # of them is laid out as a grid again.
 GRID_READERS = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool",
-                "BatchNormalization", "InstanceNormalization", "LRN", "Resize", "Upsample", "Pad", "Split", "Slice",
-                "Concat", "ReduceMean", "ReduceMax", "Flatten"}
+                "BatchNormalization", "InstanceNormalization", "LRN", "Resize", "Upsample", "Pad", "ReduceMean",
+                "ReduceMax", "Flatten"}
+PARTS = {"Split", "Slice", "Concat"}  # along the last axis, they read channels last
 # ... and those that read the channels last (LayerNormalization over the last axis, products).
 LAST_READERS = {"LayerNormalization", "MatMul", "Gemm", "Softmax", "LogSoftmax"}
 
@@ -301,8 +302,8 @@ class _Graph:
         if node.op_type == "Concat":
             axis = int(self.attrs().get("axis", 1))
             rank = len(self.shapes.get(acts[0], [])) or 4
-            if axis % rank != 1:
-                return self.unknown(node, acts[0])
+            if axis % rank != self.channel_axis(acts[0]) or any(a in self.plain for a in acts) != (acts[0] in self.plain):
+                return self.unknown(node, acts[0])  # along another axis (a roll's halves): not convcalc's concat
         if len(acts) < len([i for i in node.input if i]):  # a constant among the operands
             return self.unknown(node, acts[0])
         name = self.fresh()
@@ -643,8 +644,18 @@ class _Graph:
     # --- shape plumbing: parts of the channels, permutations -----------------------------
 
     def channels(self, x: str) -> Optional[int]:
+        if x in self.plain:
+            return self.plain[x][1][-1] if self.plain[x][1] else None
         s = self.shapes.get(x)
         return int(s[1]) if s is not None and len(s) >= 3 and s[1] else None
+
+    def channel_axis(self, x: str) -> Optional[int]:
+        """The ONNX axis that holds what convcalc calls the channels: 1 on a grid (N, C, ...), the
+        axis that became the last dim on a tensor laid out channels last."""
+        if x not in self.plain:
+            return 1
+        src = self.layout_in(x)
+        return None if src is None else next((a for a, d in enumerate(src[2]) if d == len(src[1]) - 1), None)
 
     @staticmethod
     def part(sizes: Sequence[int], index: int) -> Tuple[str, Dict[str, Any]]:
@@ -657,7 +668,7 @@ class _Graph:
         """Split along the channels: one chunk/split layer per output in use, named name.i."""
         a = self.attrs()
         rank, c = len(self.shapes.get(x, [])), self.channels(x)
-        if c is None or int(a.get("axis", 0)) % rank != 1:
+        if c is None or int(a.get("axis", 0)) % rank != self.channel_axis(x):
             return self.unknown(node, x)
         n = len(node.output)
         sizes = [int(v) for v in a["split"]] if "split" in a else None
@@ -696,7 +707,7 @@ class _Graph:
         if shape is None or c is None or starts is None or ends is None or len(starts) != 1:
             return self.unknown(node, x)
         axis = int(axes[0]) % len(shape) if axes else 0
-        if axis != 1 or (steps and int(steps[0]) != 1):
+        if axis != self.channel_axis(x) or (steps and int(steps[0]) != 1):
             return self.unknown(node, x)
         start, end = (int(min(max(v + c if v < 0 else v, 0), c)) for v in (starts[0], ends[0]))
         if end <= start:
@@ -757,12 +768,12 @@ class _Graph:
         r = len(full)
         return 0, (*full[2:], full[1]), [None, r - 2, *range(r - 2)]
 
-    def wants_grid(self, t: str) -> bool:
+    def wants_grid(self, t: str, default: bool) -> bool:
         """Whether a view's result ``t`` is laid out as a grid (N, C, spatial...) or channels last:
         what its first readers need, looking through operators that keep its shape. A conv, a
         pool, batchnorm, a split of the channels want a grid; a layernorm over the last axis, a
         MatMul, a softmax want the channels last; a sum with a tensor takes that tensor's
-        layout. Nothing decides (a Transpose next): a grid, as the file's (N, C, ...) order says."""
+        layout. When nothing decides (a Transpose next), the layout of what the view read."""
         dims = self.static_dims(t)
         todo, seen = [t], {t}
         while todo and len(seen) < 256:
@@ -772,6 +783,11 @@ class _Graph:
                     return True
                 if n.op_type in LAST_READERS:
                     return False
+                if n.op_type in PARTS:  # along the last axis: channels last; axis 1 may be H as well as C
+                    axis = self.part_axis(n)
+                    if axis is not None and dims and axis % len(dims) == len(dims) - 1:
+                        return False
+                    continue
                 joined = [i for i in n.input if i != u and i in self.refs and self.static_dims(i) == dims]
                 if joined:
                     return joined[0] not in self.plain
@@ -780,7 +796,16 @@ class _Graph:
                         and self.static_dims(o) == dims:
                     seen.add(o)
                     todo.append(o)
-        return True
+        return default
+
+    def part_axis(self, n: Any) -> Optional[int]:
+        """The axis a Split, Slice or Concat works along, when the file says it plainly."""
+        if n.op_type == "Slice":
+            a = {at.name: self.onnx.helper.get_attribute_value(at) for at in n.attribute}
+            axes = a.get("axes") or (self.values(n.input[3]) if len(n.input) > 3 and n.input[3] else None)
+            return int(axes[0]) if axes and len(axes) == 1 else None if axes or "starts" in a else 0
+        return next((int(self.onnx.helper.get_attribute_value(at)) for at in n.attribute if at.name == "axis"),
+                    0 if n.op_type == "Split" else None)
 
     def batch_axis(self, t: str, dims: Tuple[int, ...], hint: Optional[int]) -> Optional[int]:
         """Where the batch is in ``t``: where it was carried to (``hint``), the symbolic axis, or (the
@@ -811,7 +836,8 @@ class _Graph:
             hint = perm.index(b_in) if b_in is not None else None
         else:
             hint = b_in if b_in is not None and out[:b_in + 1] == full[:b_in + 1] else None
-        grid = len(out) >= 3 and out[0] == (self.batch or 1) and hint in (0, None) and self.wants_grid(o)
+        grid = len(out) >= 3 and out[0] == (self.batch or 1) and hint in (0, None) \
+            and self.wants_grid(o, default=x not in self.plain)
         if grid:
             b_out: Optional[int] = 0
             dims_out, order = (*out[2:], out[1]), [*range(2, len(out)), 1]
