@@ -751,6 +751,26 @@ class Activation(Layer):
 
 
 @value
+class Elementwise(Layer):
+    """An element-wise function a model file writes as an operator of its own (Erf inside a
+    traced GELU, Exp, Sqrt, Reciprocal ...): shape unchanged, no parameters, and, as every
+    element-wise function, no MACs; ``--count-ops act`` counts one operation per element."""
+
+    family: ClassVar[str] = "elementwise"
+    op_kind: ClassVar[str] = "act"
+    leading: ClassVar[Optional[str]] = "op"
+
+    op: str = option(convert=op_name, aliases=("operator", "function"),
+                     help="the function's name in its file (e.g. ONNX 'Erf')")
+
+    def ops(self, x: Shape) -> int:
+        return x.elements
+
+    def describe(self) -> str:
+        return self.op.upper()
+
+
+@value
 class Dropout(Layer):
     """Zeroes activations at random while training; nothing to count."""
 
@@ -1882,6 +1902,8 @@ KINDS: Tuple[Kind, ...] = (
     Kind("chunk", Chunk, ("channelchunk",), "one of equal parts of the channels: x.chunk(N, dim=1)[i]"),
     Kind("split", Split, ("channelsplit",), "one part of the channels, of given sizes: torch.split(x, sizes, dim=1)[i]"),
     Kind("dropout", Dropout, ("drop",), "dropout"),
+    Kind("elementwise", Elementwise, ("pointwiseop",), "an element-wise function from a model file (op: Erf, Exp ...): "
+         "no params, no MACs"),
     Kind("softmax", Softmax, (), "softmax"),
     Kind("unknown", Unknown, ("opaque",), "an operator convcalc cannot count (from an imported file): "
          "shape as recorded, cost not counted, totals marked incomplete"),

@@ -1234,6 +1234,28 @@ def matmul_tensors(a: Tensor, b: Tensor) -> Result:
     return Result(from_channels_last((*batch, m, n), out), macs)
 
 
+ELEMENTWISE: Dict[str, Callable[[float], float]] = {
+    "erf": math.erf, "exp": lambda v: math.exp(min(v, 700.0)), "log": lambda v: math.log(abs(v) or 1.0),
+    "sqrt": lambda v: math.sqrt(abs(v)), "reciprocal": lambda v: 1.0 / v if v else 0.0, "neg": lambda v: -v,
+    "abs": abs, "floor": math.floor, "ceil": math.ceil, "round": round, "sin": math.sin, "cos": math.cos,
+    "sign": lambda v: (v > 0) - (v < 0), "softsign": lambda v: v / (1 + abs(v)),
+}
+
+
+@dataclass(frozen=True)
+class Elementwise(Weightless):
+    """A named function applied to every value (outside its domain, as near as is defined: the
+    counts, not the values, are what verify compares)."""
+
+    op: str
+
+    def __call__(self, x: Tensor) -> Result:
+        f = ELEMENTWISE.get(self.op.lower())
+        if f is None:
+            raise ValueError(f"no reference for the function '{self.op}'")
+        return Result(Tensor(x.shape, [float(f(v)) for v in x.data]))
+
+
 def softmax(values: Sequence[float]) -> List[float]:
     top = max(values)
     exps = [math.exp(v - top) for v in values]

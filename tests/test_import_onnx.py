@@ -141,14 +141,22 @@ def test_asymmetric_pads_are_a_pad_layer_then_the_layer_unpadded(tmp_path):
 
 
 def test_unknown_operators_are_reported_with_their_count(tmp_path):
-    nodes = [h.make_node("Erf", ["x"], ["e"], name="erf1"), h.make_node("Erf", ["e"], ["y"], name="erf2")]
+    nodes = [h.make_node("Hardmax", ["x"], ["e"], name="hm1"), h.make_node("Hardmax", ["e"], ["y"], name="hm2")]
     path = save(tmp_path, model(nodes, []))
     data = json.loads(run("table", path, "--format", "json").stdout)
-    assert data["incomplete"] == {"unknown_ops": {"Erf": 2}}
+    assert data["incomplete"] == {"unknown_ops": {"Hardmax": 2}}
     assert [w["code"] for w in data["warnings"]] == ["unknown-op", "unknown-op"]
     table = run("table", path)
-    assert table.exit_code == 0 and "incomplete: not counted: Erf ×2" in table.stdout
+    assert table.exit_code == 0 and "incomplete: not counted: Hardmax ×2" in table.stdout
     assert run("table", path, "--strict").exit_code == 1
+
+
+def test_element_wise_functions_are_counted_as_such(tmp_path):
+    """Erf (a traced GELU's), Exp, Sqrt ...: no params, no MACs, and the totals are complete."""
+    nodes = [h.make_node("Erf", ["x"], ["e"], name="erf"), h.make_node("Sqrt", ["e"], ["y"], name="root")]
+    report = analyse(load(save(tmp_path, model(nodes, []))))
+    assert [(r.layer.kind, r.layer.describe()) for r in report.layers] == [("elementwise", "ERF"), ("elementwise", "SQRT")]
+    assert not report.unknown_ops and report.totals.macs == 0
 
 
 def test_unknown_operator_without_a_shape_stops_located(tmp_path):
@@ -272,7 +280,7 @@ def test_transpose_before_a_flatten_is_the_same_tensor(tmp_path):
 @pytest.mark.parametrize("permute_first", [False, True])
 def test_grid_to_tokens_then_per_token_layers(tmp_path, permute_first):
     # a ViT-style patch embedding: 4x4 stride 4 conv to 8x8x16, to 64 tokens of 16, LayerNorm,
-    # MatMul + bias (a Linear on each token), an unknown Erf whose recorded (N, 64, 32) is 64 tokens of 32
+    # MatMul + bias (a Linear on each token), an unknown Hardmax whose recorded (N, 64, 32) is 64 tokens of 32
     c, ws = conv("embed", "x", "e", 16, 3, 4, strides=[4, 4])
     if permute_first:
         plumbing = [h.make_node("Transpose", ["e"], ["p"], name="perm", perm=[0, 2, 3, 1]),
@@ -282,7 +290,7 @@ def test_grid_to_tokens_then_per_token_layers(tmp_path, permute_first):
                     h.make_node("Transpose", ["p"], ["t"], name="to_tokens", perm=[0, 2, 1])]
     nodes = [c, *plumbing, h.make_node("LayerNormalization", ["t", "g", "be"], ["n"], name="ln", axis=-1),
              h.make_node("MatMul", ["n", "w"], ["mm"], name="fc1"), h.make_node("Add", ["mm", "b"], ["a"], name="bias"),
-             h.make_node("Erf", ["a"], ["y"], name="erf")]
+             h.make_node("Hardmax", ["a"], ["y"], name="erf")]
     inits = [*ws, const("shape", [0, 64, 16], T.INT64), const("shape3", [0, 16, 64], T.INT64), weight("g", [16]),
              weight("be", [16]), weight("w", [16, 32]), weight("b", [32])]
     m = model(nodes, inits)

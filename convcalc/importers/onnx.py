@@ -28,6 +28,7 @@ from ..layers import Add, Concat, MatMul, Merge, Mul, dims_shape
 from ..shape import Shape, same_padding
 from ..spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node, RawOption, make_layer
 from . import safe_name
+from .onnx_fold import fold_shapes
 
 MAX_MODEL_BYTES = 2**31  # protobuf's own limit for one message; larger files keep weights outside
 SMALL = 64  # the most elements of a constant whose values are read (scales, pads, clip bounds)
@@ -35,6 +36,9 @@ SMALL = 64  # the most elements of a constant whose values are read (scales, pad
 ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "LeakyRelu": "leakyrelu", "Elu": "elu",
                "Selu": "selu", "Softplus": "softplus", "HardSwish": "hardswish", "HardSigmoid": "hardsigmoid",
                "Mish": "mish", "Gelu": "gelu", "Identity": "", "Cast": ""}
+# Element-wise functions with no rule of their own: counted as convcalc's element-wise layers are
+ELEMENTWISE = {"Erf", "Exp", "Log", "Sqrt", "Reciprocal", "Neg", "Abs", "Floor", "Ceil", "Round", "Sign", "Sin",
+               "Cos", "Not", "IsNaN", "IsInf", "Softsign", "ThresholdedRelu", "Celu"}
 MERGES = {"Add": Add, "Sum": Add, "Mul": Mul, "Concat": Concat}
 SHAPE_ONLY = {"Shape", "Size", "Constant", "ConstantOfShape"}  # their outputs are never activations
 # Operators that need their input as a grid (N, C, spatial...): a view whose result reaches one
@@ -57,7 +61,7 @@ class Asymmetric(NamedTuple):
 def read_onnx(path_or_text: Union[Path, str], origin: str) -> NetworkSpec:
     onnx = _import_onnx()
     model = _load(onnx, Path(path_or_text), origin)
-    return _Graph(onnx, model, origin).network()
+    return _Graph(onnx, fold_shapes(onnx, model), origin).network()
 
 
 def _import_onnx() -> Any:
@@ -260,6 +264,8 @@ class _Graph:
             return
         if op in ACTIVATIONS:
             return self.emit(ACTIVATIONS[op], {}, acts[0])
+        if op in ELEMENTWISE and len(acts) == 1:
+            return self.emit("elementwise", {"op": op}, acts[0])
         self.unknown(node, acts[0])
 
     # --- building the spec ---------------------------------------------------------------
@@ -458,6 +464,10 @@ class _Graph:
         """An activation and a constant: one number (x·s, x + s: no parameters); a learned scale per
         channel (``layerscale``) or a learned addend of the tensor's shape (``posembed``)."""
         dims = self.dims(other)
+        if dims is None and other in self.static:  # computed from shapes (1/√d in a traced export)
+            recorded = self.shapes.get(other)
+            if recorded is not None and None not in recorded and math.prod(int(d or 0) for d in recorded) == 1:
+                return "identity", {}
         if dims is not None and math.prod(dims) == 1:
             return "identity", {}
         src = self.layout_in(x)
