@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import heapq
 import math
-import os
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
@@ -27,9 +26,8 @@ from ..layers import Add, Concat, Merge, Mul
 from ..shape import Shape, same_padding
 from ..spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node, RawOption, make_layer
 from . import safe_name
+from .onnx_wire import SMALL, read_graph  # SMALL: the most elements of a constant whose values are read
 
-MAX_MODEL_BYTES = 2**31  # protobuf's own limit for one message; larger files keep weights outside
-SMALL = 64  # the most elements of a constant whose values are read (scales, pads, clip bounds)
 
 ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "LeakyRelu": "leakyrelu", "Elu": "elu",
                "Selu": "selu", "Softplus": "softplus", "HardSwish": "hardswish", "HardSigmoid": "hardsigmoid",
@@ -62,16 +60,11 @@ def _import_onnx() -> Any:
 
 
 def _load(onnx: Any, path: Path, origin: str) -> Any:
+    """The model's graph, read without its weights (onnx_wire: time and memory follow the graph)."""
+    graph = read_graph(path, origin)
     try:
-        size = os.stat(path).st_size
-    except OSError as e:
-        raise SpecError(f"cannot read '{origin}': {e.strerror or e}") from None
-    if size > MAX_MODEL_BYTES:
-        raise SpecError(f"'{origin}' is {size:,} bytes, over ONNX's limit of {MAX_MODEL_BYTES:,} for one file",
-                        hint="export with the weights as external data; convcalc reads only the graph")
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as e:  # protobuf's DecodeError and friends: the file is not a whole model
+        model = onnx.load_model_from_string(graph)
+    except Exception as e:  # protobuf's DecodeError and friends: the bytes are not a whole model
         raise SpecError(f"'{origin}' is not a readable ONNX model ({type(e).__name__}: {str(e)[:200]})",
                         hint="the file may be truncated, or another format with an .onnx name") from None
     if not model.graph.node:
