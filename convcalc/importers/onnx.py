@@ -23,6 +23,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple, 
 
 from ..errors import SpecError
 from ..layers import Add, Concat, Merge, Mul
+from ..limits import MAX_SIZE
 from ..shape import Shape, same_padding
 from ..spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node, RawOption, make_layer
 from . import safe_name
@@ -67,6 +68,11 @@ def _load(onnx: Any, path: Path, origin: str) -> Any:
     except Exception as e:  # protobuf's DecodeError and friends: the bytes are not a whole model
         raise SpecError(f"'{origin}' is not a readable ONNX model ({type(e).__name__}: {str(e)[:200]})",
                         hint="the file may be truncated, or another format with an .onnx name") from None
+    for x in model.graph.input:  # the one size the walk takes as it stands: bounded as a spec's sizes are
+        for d in x.type.tensor_type.shape.dim:
+            if d.dim_value > MAX_SIZE:
+                raise SpecError(f"'{origin}': input '{x.name[:100]}' has a dimension of {d.dim_value:,}, over the "
+                                f"largest size convcalc handles, {MAX_SIZE:,}", hint="see the README's limits")
     if not model.graph.node:
         raise SpecError(f"'{origin}': the ONNX graph has no nodes", hint="is this an ONNX model file?")
     try:  # fills in the shapes an exporter did not record; a model it cannot infer keeps its own

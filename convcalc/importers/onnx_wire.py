@@ -136,9 +136,7 @@ class _Skim:
 
     def fill(self, n: int) -> bool:
         """Read until ``n`` bytes are buffered from ``at``; False when the file ends first."""
-        if self.pos() + n - self.skipped > MAX_GRAPH_BYTES:
-            raise SpecError(f"'{self.origin}': its graph, the weights left out, is larger than convcalc's limit "
-                            f"of {MAX_GRAPH_BYTES:,} bytes")
+        self.within_limit(n)
         rest = self.buf[self.at:]
         self.base += self.at
         self.buf, self.at = rest, 0
@@ -148,6 +146,12 @@ class _Skim:
                 return False
             self.buf += more
         return True
+
+    def within_limit(self, n: int) -> None:
+        """Refuse to read past MAX_GRAPH_BYTES of the file (the bytes passed over not counted)."""
+        if self.pos() + n - self.skipped > MAX_GRAPH_BYTES:
+            raise SpecError(f"'{self.origin}': its graph, the weights left out, is larger than convcalc's limit "
+                            f"of {MAX_GRAPH_BYTES:,} bytes")
 
     def more(self, end: Optional[int]) -> bool:
         """True while the message goes on: up to ``end``, or (None) to the end of a pipe."""
@@ -198,7 +202,9 @@ class _Skim:
     # --- messages --------------------------------------------------------------------------
 
     def model(self) -> bytes:
-        return bytes(self.message(self.size, MODEL))
+        out = bytes(self.message(self.size, MODEL))
+        self.within_limit(0)  # the last chunk read counts too
+        return out
 
     def message(self, end: Optional[int], kind: int) -> bytearray:
         """The message up to file offset ``end`` (None: the file's end) with large tensors' data left out."""
@@ -235,20 +241,26 @@ class _Skim:
             if wire != 2 or field not in children:
                 out += varint_bytes(key) + self.copy(wire, end)
                 continue
-            n = self.length(end)
+            n = self.length(end, cut_ok=True)
             if kind == GRAPH and field == 1 and self.path == ["graph"]:
                 self.nodes += 1
                 if self.nodes > MAX_NODES:
                     raise SpecError(f"'{self.origin}': the graph has more than {MAX_NODES:,} nodes, "
                                     f"convcalc's limit (each node may become a layer)")
-            if n <= VERBATIM:
+            label = names.get(field, f"field {field}")
+            label = label if label == "graph" else f"{label} {counts[field]}"
+            cut = self.size is not None and self.pos() + n > self.size  # the file is cut short in here
+            if n <= VERBATIM and not cut:
                 out += varint_bytes(key) + varint_bytes(n) + self.take(n)
                 continue
             if len(self.path) >= MAX_NESTING:
                 raise self.fail(f"messages nested more than {MAX_NESTING} deep", start)
-            label = names.get(field, f"field {field}")
-            self.path.append(label if label == "graph" else f"{label} {counts[field]}")
-            sub = self.message(self.pos() + n, children[field])
+            self.path.append(label)
+            sub = self.message(min(self.pos() + n, self.size) if self.size is not None else self.pos() + n,
+                               children[field])
+            if cut:  # the cut fell between two fields of this message: said here, where it is
+                raise self.fail(f"the file ends inside this {label.split()[0]}, {n - (self.pos() - start):,} "
+                                f"bytes short (a length of {n:,} bytes)")
             self.path.pop()
             out += varint_bytes(key) + varint_bytes(len(sub)) + sub
         if kind == TENSOR:
@@ -269,14 +281,16 @@ class _Skim:
             head += data
         return head
 
-    def length(self, end: Optional[int]) -> int:
+    def length(self, end: Optional[int], cut_ok: bool = False) -> int:
+        """A length prefix, checked against the end of its message (and of the file, unless
+        ``cut_ok``: a message cut short is walked, to say where in it the file ends)."""
         at = self.pos()
         n = self.varint()
-        limit = end if end is not None else self.size
-        if limit is not None and self.pos() + n > limit:
-            what = "its message" if end is not None and (self.size is None or end < self.size) else "the file"
+        inner = end is not None and (self.size is None or end < self.size)
+        if inner and self.pos() + n > end or not cut_ok and self.size is not None and self.pos() + n > self.size:
+            what, limit = ("its message", end) if inner else ("the file", self.size)
             raise self.fail(f"a field of {n:,} bytes runs past the end of {what} "
-                            f"({limit - self.pos():,} bytes left)", at)
+                            f"({(limit or 0) - self.pos():,} bytes left)", at)
         return n
 
     def copy(self, wire: int, end: Optional[int]) -> bytes:
