@@ -17,7 +17,7 @@ from onnx import TensorProto as T  # noqa: E402
 from onnx import helper as h  # noqa: E402
 
 from convcalc.engine import analyse  # noqa: E402
-from convcalc.importers.onnx_wire import MAX_NODES, SMALL, VERBATIM, read_graph, varint_bytes  # noqa: E402
+from convcalc.importers.onnx_wire import MAX_FIELDS, MAX_NODES, SMALL, VERBATIM, read_graph, varint_bytes  # noqa: E402
 from convcalc.load import load  # noqa: E402
 
 from test_hostile import FUZZ, assert_clean, run  # noqa: E402
@@ -252,6 +252,20 @@ def test_a_file_that_is_not_onnx(tmp_path, content):
 def test_a_directory_named_onnx(tmp_path):
     (tmp_path / "x.onnx").mkdir()
     assert "directory" in assert_refused(tmp_path / "x.onnx")
+
+
+@pytest.mark.parametrize("where", ["tensor", "node"])
+def test_millions_of_tiny_fields(tmp_path, where):
+    if where == "tensor":  # int64_data written unpacked, one field per element
+        body = key(1, 0) + b"\x05" + (key(7, 0) + b"\x00") * 2_000_000
+        field = key(5, 2)  # GraphProto.initializer
+    else:  # empty input names
+        body = (key(1, 2) + b"\x00") * 2_000_000
+        field = key(1, 2)  # GraphProto.node
+    graph = field + varint_bytes(len(body)) + body
+    path = tmp_path / "tiny.onnx"
+    path.write_bytes(key(7, 2) + varint_bytes(len(graph)) + graph)
+    assert f"more than {MAX_FIELDS:,} protobuf fields" in assert_refused(path)
 
 
 def test_a_graph_over_the_byte_limit(tmp_path, monkeypatch):
