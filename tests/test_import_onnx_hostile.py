@@ -5,6 +5,7 @@ file: the bytes are never in memory, and the reader must never read them either)
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -95,6 +96,40 @@ def test_small_constants_keep_their_values_and_large_ones_only_their_dims(tmp_pa
     assert skimmed == m  # every other byte is the file's
 
 
+def set_aside(t) -> None:
+    """The oracle: what the skim leaves out of tensor ``t``, computed on onnx's parsed objects."""
+    # at most SMALL elements of a number type are at most 1 KiB (64 complex128): kept
+    small = math.prod(t.dims) <= SMALL and min(t.dims, default=0) >= 0 and t.data_type != T.STRING
+    if t.ByteSize() > VERBATIM and not small:
+        for name in ("raw_data", "float_data", "int32_data", "string_data", "int64_data", "double_data", "uint64_data"):
+            t.ClearField(name)
+
+
+def set_aside_in(g) -> None:
+    for t in g.initializer:
+        set_aside(t)
+    for s in g.sparse_initializer:
+        set_aside(s.values)
+        set_aside(s.indices)
+    for n in g.node:
+        for a in n.attribute:
+            for t in ([a.t] if a.HasField("t") else []) + list(a.tensors):
+                set_aside(t)
+            for sub in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                set_aside_in(sub)
+
+
+ONNX_TEST_MODELS = sorted(Path(onnx.__file__).parent.glob("backend/test/data/**/*.onnx"))
+
+
+@pytest.mark.skipif(not ONNX_TEST_MODELS, reason="this onnx wheel ships no backend test models")
+def test_every_model_onnx_ships_reads_as_onnx_reads_it_large_data_aside():
+    for path in ONNX_TEST_MODELS:  # written by onnx's and PyTorch's exporters, not by these tests
+        expected = onnx.load(str(path), load_external_data=False)
+        set_aside_in(expected.graph)
+        assert onnx.load_model_from_string(read_graph(path, path.name)) == expected, path
+
+
 # --- broken protobuf: located by byte offset --------------------------------------------------
 
 def assert_refused(path: Path, *located: str) -> str:
@@ -145,6 +180,13 @@ def test_a_length_past_the_end_of_its_message(tmp_path):
     inner = graph.SerializeToString() + key(10, 2) + varint_bytes(5000)  # doc_string longer than the graph
     path = tmp_path / "inner.onnx"
     path.write_bytes(key(7, 2) + varint_bytes(len(inner)) + inner + b"x" * 5000)
+    assert "past the end of its message" in assert_refused(path, "(graph)")
+
+
+def test_a_number_running_past_the_end_of_its_message(tmp_path):
+    graph = h.make_graph([h.make_node("Relu", ["x"], ["y"])], "g" * 2000, [], []).SerializeToString()
+    path = tmp_path / "over.onnx"  # the graph ends 4 bytes into a fixed64 field (wire type 1)
+    path.write_bytes(key(7, 2) + varint_bytes(len(graph) + 5) + graph + key(20, 1) + b"\x00" * 8)
     assert "past the end of its message" in assert_refused(path, "(graph)")
 
 

@@ -274,6 +274,8 @@ class _Skim:
                                 f"bytes short (a length of {n:,} bytes)")
             self.path.pop()
             out += varint_bytes(key) + varint_bytes(len(sub)) + sub
+        if end is not None and self.pos() > end:  # a number (fixed or varint) ran over the message's end
+            raise self.fail(f"the last field runs {self.pos() - end:,} bytes past the end of its message", end)
         if kind == TENSOR:
             return self.tensor(out, dims, data, data_size)
         return out
@@ -298,7 +300,7 @@ class _Skim:
         at = self.pos()
         n = self.varint()
         inner = end is not None and (self.size is None or end < self.size)
-        if inner and self.pos() + n > end or not cut_ok and self.size is not None and self.pos() + n > self.size:
+        if inner and end is not None and self.pos() + n > end or not cut_ok and self.size is not None and self.pos() + n > self.size:
             what, limit = ("its message", end) if inner else ("the file", self.size)
             raise self.fail(f"a field of {n:,} bytes runs past the end of {what} "
                             f"({(limit or 0) - self.pos():,} bytes left)", at)
