@@ -209,7 +209,7 @@ def test_a_truncated_node_says_which_node(tmp_path):
     raw = m.SerializeToString()
     path = tmp_path / "node.onnx"
     path.write_bytes(raw[: raw.index(b"d" * 100) + 100])
-    assert_refused(path, "node 3")
+    assert_refused(path, "(graph > node 3 's2')")
 
 
 # --- huge numbers: exact, or refused by convcalc's bounds -------------------------------------

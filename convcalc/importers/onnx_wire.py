@@ -83,6 +83,7 @@ NAMES: Dict[int, Dict[int, str]] = {
     TENSOR: {},
 }
 TENSOR_DIMS = 1
+NODE_NAME = 3
 TENSOR_DATA = frozenset((4, 5, 6, 7, 9, 10, 11))  # float_data, int32_data, string_data, int64_data,
 #                                                    raw_data, double_data, uint64_data
 
@@ -248,6 +249,12 @@ class _Skim:
                 raw = self.take(self.length(end)) if wire == 2 else varint_bytes(self.varint())
                 dims.extend(self.varints(raw))
                 out += varint_bytes(key) + (varint_bytes(len(raw)) if wire == 2 else b"") + raw
+                continue
+            if kind == NODE and field == NODE_NAME and wire == 2:  # said in errors inside the node
+                name = self.take(self.length(end))
+                out += varint_bytes(key) + varint_bytes(len(name)) + name
+                shown = "".join(c if c.isprintable() else "?" for c in name[:100].decode("utf-8", "replace"))
+                self.path[-1] = f"{self.path[-1]} '{shown}'"
                 continue
             if wire != 2 or field not in children:
                 out += varint_bytes(key) + self.copy(wire, end)
