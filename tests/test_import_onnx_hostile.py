@@ -239,6 +239,24 @@ def test_a_2_40_dim_in_the_input_shape(tmp_path, where):
     assert "input.onnx" in result.stderr
 
 
+def test_an_attribute_without_a_type(tmp_path):
+    m = lenet()
+    m.graph.node[2].attribute[0].type = 0  # UNDEFINED: what one flipped byte made of AveragePool's kernel_shape
+    assert "attribute 'kernel_shape' has no type" in assert_refused(Path(save(tmp_path, m, "untyped.onnx")),
+                                                                    "node 3 's2'")
+
+
+def test_a_constant_of_100_000_dims_is_refused_before_its_size_is_multiplied(tmp_path):
+    big = weight("shape", [2**62] * 100_000)  # its product alone took 38 s
+    m = model([h.make_node("Reshape", ["x", "shape"], ["y"], name="r")], [big])
+    assert "100,000 dimensions" in assert_refused(Path(save(tmp_path, m, "rank.onnx")), "'shape'")
+
+
+def test_an_input_of_100_000_dims(tmp_path):
+    m = model([h.make_node("Relu", ["x"], ["y"], name="r")], [], shape=[1] * 100_000)
+    assert "100,000 dimensions" in assert_refused(Path(save(tmp_path, m, "rank.onnx")), "'x'")
+
+
 # --- graphs that are not networks -------------------------------------------------------------
 
 def test_a_node_reading_a_tensor_nobody_makes(tmp_path):

@@ -68,18 +68,48 @@ def _load(onnx: Any, path: Path, origin: str) -> Any:
     except Exception as e:  # protobuf's DecodeError and friends: the bytes are not a whole model
         raise SpecError(f"'{origin}' is not a readable ONNX model ({type(e).__name__}: {str(e)[:200]})",
                         hint="the file may be truncated, or another format with an .onnx name") from None
-    for x in model.graph.input:  # the one size the walk takes as it stands: bounded as a spec's sizes are
-        for d in x.type.tensor_type.shape.dim:
-            if d.dim_value > MAX_SIZE:
-                raise SpecError(f"'{origin}': input '{x.name[:100]}' has a dimension of {d.dim_value:,}, over the "
-                                f"largest size convcalc handles, {MAX_SIZE:,}", hint="see the README's limits")
     if not model.graph.node:
         raise SpecError(f"'{origin}': the ONNX graph has no nodes", hint="is this an ONNX model file?")
     try:  # fills in the shapes an exporter did not record; a model it cannot infer keeps its own
         model = onnx.shape_inference.infer_shapes(model)
     except Exception:
         pass
+    _bounded(model.graph, origin)
     return model
+
+
+MAX_RANK = 64
+"""The most dimensions of a tensor: NumPy's own limit (NPY_MAXDIMS, since NumPy 2), far above any
+network's; it keeps a product of dims a small number (one of 100,000 dims of 2**62 takes 38 s)."""
+
+
+def _bounded(g: Any, origin: str) -> None:
+    """What the walk takes as the file states it, checked before it starts: every attribute
+    typed, every tensor's rank at most MAX_RANK, the input's dims at most MAX_SIZE (as a spec's)."""
+    def refuse(what: str, name: str, message: str, hint: str = "see the README's limits") -> SpecError:
+        return SpecError(f"'{origin}': {what} '{name[:100]}' {message}", hint=hint)
+
+    for t in g.initializer:
+        if len(t.dims) > MAX_RANK:
+            raise refuse("initializer", t.name, f"has {len(t.dims):,} dimensions, over convcalc's limit of {MAX_RANK}")
+    for i, n in enumerate(g.node, start=1):
+        for a in n.attribute:
+            if a.type == 0:  # UNDEFINED: onnx reads its value as None; every file since ONNX 1.0 (IR 3) sets it
+                raise refuse(f"node {i}", n.name or (n.output[0] if n.output else n.op_type),
+                             f"({n.op_type}): attribute '{a.name[:100]}' has no type, so no value",
+                             hint="the file is damaged, or was written by hand")
+            if a.HasField("t") and len(a.t.dims) > MAX_RANK:
+                raise refuse("node", n.name or a.t.name, f"holds a tensor of {len(a.t.dims):,} dimensions, "
+                                                        f"over convcalc's limit of {MAX_RANK}")
+    for v in (*g.input, *g.value_info, *g.output):
+        dims = v.type.tensor_type.shape.dim
+        if len(dims) > MAX_RANK:
+            raise refuse("tensor", v.name, f"has {len(dims):,} dimensions, over convcalc's limit of {MAX_RANK}")
+    for v in g.input:
+        for d in v.type.tensor_type.shape.dim:
+            if d.dim_value > MAX_SIZE:
+                raise refuse("input", v.name, f"has a dimension of {d.dim_value:,}, over the largest size "
+                                              f"convcalc handles, {MAX_SIZE:,}")
 
 
 class _Graph:
