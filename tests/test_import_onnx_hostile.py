@@ -246,6 +246,19 @@ def test_an_attribute_without_a_type(tmp_path):
                                                                     "node 3 's2'")
 
 
+@pytest.mark.parametrize("node, attribute", [("s2", h.make_attribute("kernel_shape", 2)),
+                                             ("s2", h.make_attribute("strides", 2.0)),
+                                             ("s2", h.make_attribute("kernel_shape", "ab")),
+                                             ("c1", h.make_attribute("group", "x"))])
+def test_an_attribute_of_another_type_than_onnx_defines(tmp_path, node, attribute):
+    m = lenet()
+    n = next(n for n in m.graph.node if n.name == node)
+    for a in [a for a in n.attribute if a.name == attribute.name]:
+        n.attribute.remove(a)
+    n.attribute.append(attribute)
+    assert f"attribute '{attribute.name}' is" in assert_refused(Path(save(tmp_path, m, "typed.onnx")), f"'{node}'")
+
+
 def test_a_constant_of_100_000_dims_is_refused_before_its_size_is_multiplied(tmp_path):
     big = weight("shape", [2**62] * 100_000)  # its product alone took 38 s
     m = model([h.make_node("Reshape", ["x", "shape"], ["y"], name="r")], [big])

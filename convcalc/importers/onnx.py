@@ -74,7 +74,7 @@ def _load(onnx: Any, path: Path, origin: str) -> Any:
         model = onnx.shape_inference.infer_shapes(model)
     except Exception:
         pass
-    _bounded(model.graph, origin)
+    _bounded(onnx, model, origin)
     return model
 
 
@@ -83,9 +83,22 @@ MAX_RANK = 64
 network's; it keeps a product of dims a small number (one of 100,000 dims of 2**62 takes 38 s)."""
 
 
-def _bounded(g: Any, origin: str) -> None:
-    """What the walk takes as the file states it, checked before it starts: every attribute
-    typed, every tensor's rank at most MAX_RANK, the input's dims at most MAX_SIZE (as a spec's)."""
+def _bounded(onnx: Any, model: Any, origin: str) -> None:
+    """What the walk takes as the file states it, checked before it starts: every attribute of
+    the type onnx's operator schema gives it, every tensor's rank at most MAX_RANK, the input's
+    dims at most MAX_SIZE (as a spec's)."""
+    g = model.graph
+    version = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    schemas: Dict[str, Dict[str, int]] = {}  # op -> attribute -> its AttributeType, from onnx.defs
+
+    def typed(op: str) -> Dict[str, int]:
+        if op not in schemas:
+            try:
+                schemas[op] = {k: int(a.type) for k, a in onnx.defs.get_schema(op, version, "").attributes.items()}
+            except Exception:  # an operator onnx does not define at this opset: its attributes are not read
+                schemas[op] = {}
+        return schemas[op]
+
     def refuse(what: str, name: str, message: str, hint: str = "see the README's limits") -> SpecError:
         return SpecError(f"'{origin}': {what} '{name[:100]}' {message}", hint=hint)
 
@@ -98,6 +111,12 @@ def _bounded(g: Any, origin: str) -> None:
                 raise refuse(f"node {i}", n.name or (n.output[0] if n.output else n.op_type),
                              f"({n.op_type}): attribute '{a.name[:100]}' has no type, so no value",
                              hint="the file is damaged, or was written by hand")
+            expected = typed(n.op_type).get(a.name) if n.domain in ("", "ai.onnx") and version else None
+            if expected is not None and a.type != expected:
+                kind = onnx.AttributeProto.AttributeType.Name
+                raise refuse(f"node {i}", n.name or (n.output[0] if n.output else n.op_type),
+                             f"({n.op_type}): attribute '{a.name}' is {kind(a.type)}, where ONNX's {n.op_type} "
+                             f"takes {kind(expected)}", hint="the file is damaged, or was written by hand")
             if a.HasField("t") and len(a.t.dims) > MAX_RANK:
                 raise refuse("node", n.name or a.t.name, f"holds a tensor of {len(a.t.dims):,} dimensions, "
                                                         f"over convcalc's limit of {MAX_RANK}")
