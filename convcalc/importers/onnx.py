@@ -3,7 +3,9 @@
 Why ``onnx``: it is the format's own reader, kept by the people who define ``onnx.proto``, so a
 field we did not write still parses; it is an optional extra so the core install stays three
 small packages. Only the graph is read: parameters come from the initializers' *dims*, never
-their data, so a model whose weights live in absent external files reads the same.
+their data, so a model whose weights live in absent external files reads the same. Weights
+inside the file are not even read: onnx_wire skims the file and seeks over every large
+tensor's data, and onnx parses what is left (a file over protobuf's 2 GiB limit included).
 
 The graph is walked in topological order. Each node that carries an activation becomes a
 convcalc layer named after the node; a node reading a tensor other than the one just made
