@@ -3,7 +3,9 @@
 Why ``onnx``: it is the format's own reader, kept by the people who define ``onnx.proto``, so a
 field we did not write still parses; it is an optional extra so the core install stays three
 small packages. Only the graph is read: parameters come from the initializers' *dims*, never
-their data, so a model whose weights live in absent external files reads the same.
+their data, so a model whose weights live in absent external files reads the same. Weights
+inside the file are not even read: onnx_wire skims the file and seeks over every large
+tensor's data, and onnx parses what is left (a file over protobuf's 2 GiB limit included).
 
 The graph is walked in topological order. Each node that carries an activation becomes a
 convcalc layer named after the node; a node reading a tensor other than the one just made
@@ -18,20 +20,19 @@ from __future__ import annotations
 
 import heapq
 import math
-import os
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
 from ..errors import SpecError
 from ..errors import LayerError
 from ..layers import Add, Concat, MatMul, Merge, Mul, dims_shape
+from ..limits import MAX_SIZE
 from ..shape import Shape, same_padding
 from ..spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node, RawOption, make_layer
 from . import safe_name
 from .onnx_fold import fold_shapes
+from .onnx_wire import SMALL, read_graph  # SMALL: the most elements of a constant whose values are read
 
-MAX_MODEL_BYTES = 2**31  # protobuf's own limit for one message; larger files keep weights outside
-SMALL = 64  # the most elements of a constant whose values are read (scales, pads, clip bounds)
 
 ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "LeakyRelu": "leakyrelu", "Elu": "elu",
                "Selu": "selu", "Softplus": "softplus", "HardSwish": "hardswish", "HardSigmoid": "hardsigmoid",
@@ -75,25 +76,70 @@ def _import_onnx() -> Any:
 
 
 def _load(onnx: Any, path: Path, origin: str) -> Any:
+    """The model's graph, read without its weights (onnx_wire: time and memory follow the graph)."""
+    graph = read_graph(path, origin)
     try:
-        size = os.stat(path).st_size
-    except OSError as e:
-        raise SpecError(f"cannot read '{origin}': {e.strerror or e}") from None
-    if size > MAX_MODEL_BYTES:
-        raise SpecError(f"'{origin}' is {size:,} bytes, over ONNX's limit of {MAX_MODEL_BYTES:,} for one file",
-                        hint="export with the weights as external data; convcalc reads only the graph")
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as e:  # protobuf's DecodeError and friends: the file is not a whole model
+        model = onnx.load_model_from_string(graph)
+    except Exception as e:  # protobuf's DecodeError and friends: the bytes are not a whole model
         raise SpecError(f"'{origin}' is not a readable ONNX model ({type(e).__name__}: {str(e)[:200]})",
                         hint="the file may be truncated, or another format with an .onnx name") from None
     if not model.graph.node:
         raise SpecError(f"'{origin}': the ONNX graph has no nodes", hint="is this an ONNX model file?")
-    try:  # fills in the shapes an exporter did not record; a model it cannot infer keeps its own
-        model = onnx.shape_inference.infer_shapes(model)
-    except Exception:
-        pass
-    return model
+    _bounded(onnx, model, origin)
+    return model  # its shapes are inferred (and its shape arithmetic folded) by onnx_fold.fold_shapes
+
+
+MAX_RANK = 64
+"""The most dimensions of a tensor: NumPy's own limit (NPY_MAXDIMS, since NumPy 2), far above any
+network's; it keeps a product of dims a small number (one of 100,000 dims of 2**62 takes 38 s)."""
+
+
+def _bounded(onnx: Any, model: Any, origin: str) -> None:
+    """What the walk takes as the file states it, checked before it starts: every attribute of
+    the type onnx's operator schema gives it, every tensor's rank at most MAX_RANK, the input's
+    dims at most MAX_SIZE (as a spec's)."""
+    g = model.graph
+    version = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    schemas: Dict[str, Dict[str, int]] = {}  # op -> attribute -> its AttributeType, from onnx.defs
+
+    def typed(op: str) -> Dict[str, int]:
+        if op not in schemas:
+            try:
+                schemas[op] = {k: int(a.type) for k, a in onnx.defs.get_schema(op, version, "").attributes.items()}
+            except Exception:  # an operator onnx does not define at this opset: its attributes are not read
+                schemas[op] = {}
+        return schemas[op]
+
+    def refuse(what: str, name: str, message: str, hint: str = "see the README's limits") -> SpecError:
+        return SpecError(f"'{origin}': {what} '{name[:100]}' {message}", hint=hint)
+
+    for t in g.initializer:
+        if len(t.dims) > MAX_RANK:
+            raise refuse("initializer", t.name, f"has {len(t.dims):,} dimensions, over convcalc's limit of {MAX_RANK}")
+    for i, n in enumerate(g.node, start=1):
+        for a in n.attribute:
+            if a.type == 0:  # UNDEFINED: onnx reads its value as None; every file since ONNX 1.0 (IR 3) sets it
+                raise refuse(f"node {i}", n.name or (n.output[0] if n.output else n.op_type),
+                             f"({n.op_type}): attribute '{a.name[:100]}' has no type, so no value",
+                             hint="the file is damaged, or was written by hand")
+            expected = typed(n.op_type).get(a.name) if n.domain in ("", "ai.onnx") and version else None
+            if expected is not None and a.type != expected:
+                kind = onnx.AttributeProto.AttributeType.Name
+                raise refuse(f"node {i}", n.name or (n.output[0] if n.output else n.op_type),
+                             f"({n.op_type}): attribute '{a.name}' is {kind(a.type)}, where ONNX's {n.op_type} "
+                             f"takes {kind(expected)}", hint="the file is damaged, or was written by hand")
+            if a.HasField("t") and len(a.t.dims) > MAX_RANK:
+                raise refuse("node", n.name or a.t.name, f"holds a tensor of {len(a.t.dims):,} dimensions, "
+                                                        f"over convcalc's limit of {MAX_RANK}")
+    for v in (*g.input, *g.value_info, *g.output):
+        dims = v.type.tensor_type.shape.dim
+        if len(dims) > MAX_RANK:
+            raise refuse("tensor", v.name, f"has {len(dims):,} dimensions, over convcalc's limit of {MAX_RANK}")
+    for v in g.input:
+        for d in v.type.tensor_type.shape.dim:
+            if d.dim_value > MAX_SIZE:
+                raise refuse("input", v.name, f"has a dimension of {d.dim_value:,}, over the largest size "
+                                              f"convcalc handles, {MAX_SIZE:,}")
 
 
 class _Graph:

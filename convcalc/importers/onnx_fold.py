@@ -22,8 +22,10 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-SMALL = 64  # the most elements of a value this evaluates (a shape, a few indices)
+from .onnx_wire import SMALL  # the most elements of a value this evaluates (a shape, a few indices)
+
 ROUNDS = 200  # folding and inferring again, at most this often (each round is linear in the nodes)
+WORK = 200_000  # and at most this many node visits in all: 10 rounds of a 20,000-node graph
 
 Value = Tuple[Tuple[int, ...], List[float]]  # dims, values row-major
 
@@ -44,7 +46,8 @@ def fold_shapes(onnx: Any, model: Any) -> Any:
         if dims and not dims[0].HasField("dim_value"):
             dims[0].ClearField("dim_param")
     model = _infer(onnx, model)
-    for _ in range(ROUNDS):  # each round's sizes let the next round run more of the program
+    rounds = min(ROUNDS, max(1, WORK // max(1, len(g.node))))
+    for _ in range(rounds):  # each round's sizes let the next round run more of the program
         if not _rewire(onnx, model, _evaluate(onnx, model)):
             break
         model = _infer(onnx, model)
