@@ -290,8 +290,28 @@ def to_markdown(report: Report, memory_unit: str = "elements") -> str:
     outs = outputs_line(report)
     lines = [f"### {title}", "", *rows, "", *([f"{outs}  "] if outs else []),
              *(f"{line}  " for line in footer(report, MEMORY_HEADERS["markdown"][memory_unit]).split("\n"))]
-    lines += [f"- warning: layer {r.index} '{r.full_name}': {n.text}" for r, n in report.warnings]
+    lines += [f"- {line}" for line in warning_lines(report, located=False)]
     return "\n".join(lines) + "\n"
+
+
+GROUPED = 3  # a warning said of more layers than this is said once, with the layers listed
+
+
+def warning_lines(report: Report, located: bool = True) -> List[str]:
+    """The warnings, one line each; the same warning on more than GROUPED layers (an imported
+    model's unknown operator, once per use) is one line that lists the layers' numbers."""
+    groups: Dict[Tuple[str, str], List[LayerReport]] = {}
+    for r, n in report.warnings:
+        groups.setdefault((n.code, n.text), []).append(r)
+    lines = []
+    for (_, text), layers in groups.items():
+        if len(layers) <= GROUPED:
+            lines += [f"warning: layer {r.index} '{r.full_name}'{f' ({r.loc})' if located and r.loc else ''}: {text}"
+                      for r in layers]
+        else:
+            shown = ", ".join(str(r.index) for r in layers[:10]) + (" …" if len(layers) > 10 else "")
+            lines.append(f"warning: {len(layers)} layers ({shown}): {text}")
+    return lines
 
 
 def outputs_line(report: Report) -> str:
@@ -467,9 +487,8 @@ def table_lines(report: Report, width: Optional[int] = None, depth: Optional[int
     outs = outputs_line(report)
     lines += grid.paragraph(outs, "", width) if outs else []
     lines += grid.paragraph(footer(report, acts), "dim", width)
-    for r, n in report.warnings:
-        where = f" ({r.loc})" if r.loc else ""
-        lines += grid.paragraph(f"warning: layer {r.index} '{r.full_name}'{where}: {n.text}", "yellow", width)
+    for line in warning_lines(report):
+        lines += grid.paragraph(line, "yellow", width)
     return lines
 
 

@@ -244,7 +244,15 @@ class _Graph:
                 if waiting[j] == 0:
                     heapq.heappush(ready, j)
         if len(done) < len(g.node):
+            # every waiting node waits on a waiting maker; walking back through them must repeat
+            # a node, and the first repeated one is on a cycle (the first waiting node may only
+            # read from one)
             stuck = next(i for i, w in enumerate(waiting) if w > 0)
+            walked: Set[int] = set()
+            while stuck not in walked:
+                walked.add(stuck)
+                stuck = next(produced[name] for name in g.node[stuck].input
+                             if name in produced and waiting[produced[name]] > 0)
             self.node, self.index = g.node[stuck], stuck + 1
             raise self.fail("is part of a cycle: the graph is not a network that runs in one pass")
         return done

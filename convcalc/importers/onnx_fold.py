@@ -19,6 +19,7 @@ shape program uses a dozen operators on a handful of integers. Every value has a
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -187,19 +188,42 @@ def _concat(ins: List[Value], a: Dict[str, Any]) -> Optional[Value]:
     return (len(data),), data
 
 
+def _strides(dims: Tuple[int, ...]) -> List[int]:
+    steps = [1] * len(dims)
+    for i in range(len(dims) - 2, -1, -1):
+        steps[i] = steps[i + 1] * dims[i + 1]
+    return steps
+
+
+def _take(dims: Tuple[int, ...], data: List[float], picks: List[List[int]]) -> Value:
+    """The elements at every combination of ``picks`` (one list of indices per axis)."""
+    steps = _strides(dims)
+    out = [data[sum(i * s for i, s in zip(index, steps))] for index in itertools.product(*picks)]
+    return tuple(len(p) for p in picks), out
+
+
 def _slice(ins: List[Value], a: Dict[str, Any]) -> Optional[Value]:
     (dims, data), *rest = ins
-    if len(dims) != 1:
-        return None
     starts = a.get("starts") or (rest[0][1] if rest else None)
     ends = a.get("ends") or (rest[1][1] if len(rest) > 1 else None)
-    steps = rest[3][1] if len(rest) > 3 else [1]
-    if starts is None or ends is None or len(starts) != 1:
+    if starts is None or ends is None:
         return None
-    n = dims[0]
-    start, end, step = int(starts[0]), int(ends[0]), int(steps[0])
-    part = data[slice(max(start, -n) if start < 0 else min(start, n), max(end, -n - 1) if end < 0 else min(end, n), step)]
-    return (len(part),), part
+    axes = a.get("axes") or (rest[2][1] if len(rest) > 2 else list(range(len(starts))))
+    steps = rest[3][1] if len(rest) > 3 else [1] * len(starts)
+    picks = [list(range(d)) for d in dims]
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        axis = int(axis) % len(dims)
+        picks[axis] = list(range(dims[axis]))[slice(int(start), int(end), int(step))]
+    return _take(dims, data, picks)
+
+
+def _transpose(ins: List[Value], a: Dict[str, Any]) -> Optional[Value]:
+    (dims, data), = ins
+    perm = [int(p) for p in a.get("perm", range(len(dims) - 1, -1, -1))]
+    steps = _strides(dims)
+    out_dims = tuple(dims[p] for p in perm)
+    moved = [steps[p] for p in perm]
+    return out_dims, [data[sum(i * m for i, m in zip(index, moved))] for index in itertools.product(*map(range, out_dims))]
 
 
 def _reshape(ins: List[Value], a: Dict[str, Any]) -> Optional[Value]:
@@ -239,6 +263,7 @@ def _divide(x: Any, y: Any) -> Any:
 RULES: Dict[str, Callable[[List[Value], Dict[str, Any]], Optional[Value]]] = {
     "Gather": _gather,
     "Reshape": _reshape,
+    "Transpose": _transpose,
     "ConstantOfShape": _constant_of_shape,
     "Unsqueeze": _unsqueeze,
     "Squeeze": _squeeze,
