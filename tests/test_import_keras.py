@@ -309,3 +309,66 @@ def test_keras_files_go_through_every_command(tmp_path):
     spec = tmp_path / "spec.json"
     spec.write_text('{"input": [8, 8, 1], "layers": ["relu"]}', encoding="utf-8")
     assert runner.invoke(cli, ["table", str(spec)]).exit_code == 0
+
+
+# --- real keras.applications configs (tests/fixtures/keras, made by make_fixtures.py) ------
+
+FIXTURES = Path(__file__).parent / "fixtures" / "keras"
+
+# name: (count_params(), trainable, non-trainable) as Keras 3.15.1 itself reports them
+# (model.summary()); keras.io/api/applications publishes the totals of MobileNet 4,253,864,
+# MobileNetV2 3,538,984, ResNet50 25,636,712, VGG16 138,357,544, InceptionV3 23,851,784,
+# Xception 22,910,480, ResNet50V2 25,613,800, NASNetMobile 5,326,716, DenseNet121 8,062,504.
+KERAS_COUNTS = {
+    "mobilenet": (4_253_864, 4_231_976, 21_888),
+    "mobilenet_v2": (3_538_984, 3_504_872, 34_112),
+    "resnet50": (25_636_712, 25_583_592, 53_120),
+    "resnet50_v2": (25_613_800, 25_568_360, 45_440),
+    "vgg16": (138_357_544, 138_357_544, 0),
+    "densenet121": (8_062_504, 7_978_856, 83_648),
+    "inception_v3": (23_851_784, 23_817_352, 34_432),
+    "xception": (22_910_480, 22_855_952, 54_528),
+}
+
+
+def fixture(tmp_path: Path, name: str) -> str:
+    """The fixture ``name`` gunzipped to ``tmp_path/name.json`` (the suffix the CLI reads as Keras)."""
+    import gzip
+
+    path = tmp_path / f"{name}.json"
+    path.write_bytes(gzip.decompress((FIXTURES / f"{name}.json.gz").read_bytes()))
+    return str(path)
+
+
+@pytest.mark.parametrize("name", sorted(KERAS_COUNTS))
+def test_real_keras_applications_give_keras_own_counts(tmp_path: Path, name: str) -> None:
+    total, trainable, frozen = KERAS_COUNTS[name]
+    report = analyse(read_keras(fixture(tmp_path, name)))
+    assert (report.totals.params, report.totals.buffers) == (trainable, frozen)
+    assert report.totals.params + report.totals.buffers == total
+    assert not report.unknown_ops
+    assert report.output == Shape((), 1000)
+
+
+@pytest.mark.parametrize("name, spec", [("mobilenet_v2", "mobilenet_v2"), ("densenet121", "densenet121"),
+                                        ("vgg16", "vgg16"), ("resnet50", "resnet50-v1")])
+def test_real_keras_applications_have_the_bundled_specs_macs(tmp_path: Path, name: str, spec: str) -> None:
+    """Keras' ResNet50 is He et al.'s v1 (stride 2 in the first 1x1 conv of a stage), so it is
+    `resnet50-v1`, not torchvision's v1.5 `resnet50`; its convs keep their biases (use_bias
+    defaults to True), 26,560 params the bundled spec (torchvision's, bias-free before a
+    BatchNorm) has not. A bias adds no MACs, so the MACs agree exactly."""
+    report = analyse(read_keras(fixture(tmp_path, name)))
+    expected = bundled(spec).totals
+    assert report.totals.macs == expected.macs
+    assert report.totals.buffers == expected.buffers
+    conv_biases = 26_560 if name == "resnet50" else 0  # 53 convs' filters; ResNet50's fc bias is in both
+    assert report.totals.params == expected.params + conv_biases
+    assert report.totals.biases == expected.biases + conv_biases
+
+
+def test_real_keras_file_zip_reads_as_its_json(tmp_path: Path) -> None:
+    """mobilenet.keras is model.save()'s zip without the weights: the same model as its JSON."""
+    from_zip = analyse(read_keras(str(FIXTURES / "mobilenet.keras")))
+    from_json = analyse(read_keras(fixture(tmp_path, "mobilenet")))
+    assert from_zip.totals == from_json.totals
+    assert (from_zip.totals.params, from_zip.totals.buffers) == (4_231_976, 21_888)
