@@ -328,6 +328,7 @@ KERAS_COUNTS = {
     "densenet121": (8_062_504, 7_978_856, 83_648),
     "inception_v3": (23_851_784, 23_817_352, 34_432),
     "xception": (22_910_480, 22_855_952, 54_528),
+    "efficientnet_v2_b0": (7_200_312, 7_139_704, 60_608),
 }
 
 
@@ -372,3 +373,26 @@ def test_real_keras_file_zip_reads_as_its_json(tmp_path: Path) -> None:
     from_json = analyse(read_keras(fixture(tmp_path, "mobilenet")))
     assert from_zip.totals == from_json.totals
     assert (from_zip.totals.params, from_zip.totals.buffers) == (4_231_976, 21_888)
+
+
+def test_normalization_given_statistics_has_no_weights(tmp_path: Path) -> None:
+    """Keras' Normalization holds a given mean and variance as constants (no weights: EfficientNetV2,
+    ConvNeXt); adapted, it has mean and variance per channel plus a scalar count, non-trainable."""
+    g = Graph((8, 8, 3))
+    g.add("Normalization", "given", axis=[3], mean=[0.485, 0.456, 0.406], variance=[0.05, 0.05, 0.05])
+    g.add("Normalization", "adapted", axis=-1, mean=None, variance=None)
+    report = analyse(read_keras(write(tmp_path, g.model())))
+    assert (by_name(report, "given").params, by_name(report, "given").buffers) == (0, 0)
+    assert (by_name(report, "adapted").params, by_name(report, "adapted").buffers) == (0, 2 * 3)
+    g.add("Normalization", "whole", axis=None)
+    with pytest.raises(SpecError, match="whole"):
+        read_keras(write(tmp_path, g.model()))
+
+
+def test_efficientnet_b0_counts_all_but_normalizations_scalar_count(tmp_path: Path) -> None:
+    """EfficientNetB0's adapted Normalization has a scalar 'count' weight (non-trainable) that
+    convcalc has no layer for: Keras' 42,023 non-trainable = convcalc's 42,022 buffers + 1."""
+    report = analyse(read_keras(fixture(tmp_path, "efficientnet_b0")))
+    assert report.totals.params == 5_288_548
+    assert report.totals.buffers + 1 == 42_023
+    assert report.totals.params + report.totals.buffers + 1 == 5_330_571

@@ -329,9 +329,19 @@ class _Reader:
             if center != scale:  # one of γ, β alone (InceptionV3: scale=False): C trainable params
                 steps.append(("layerscale", {}))
         elif cls == "Normalization":
-            # mean and variance per channel: non-trainable, as batchnorm's running statistics;
-            # Keras' scalar 'count' (one more non-trainable weight) is not counted
-            steps.append(("batchnorm", {"affine": False}))
+            axis = c.get("axis", -1)
+            if axis not in (-1, rank + 1, [-1], [rank + 1]):
+                raise SpecError(f"layer '{name}' normalises axis {axis}: convcalc reads Normalization per "
+                                "channel, the last axis")
+            if c.get("mean") is not None:
+                # mean and variance given (EfficientNetV2's, ConvNeXt's ImageNet statistics): Keras
+                # holds them as constants, not weights, so the layer has no params at all
+                steps.append(("identity", {}))
+            else:
+                # adapted: mean and variance per channel are non-trainable weights, as batchnorm's
+                # running statistics. Keras' scalar 'count' (one more non-trainable weight) is not
+                # counted: convcalc has no layer with a buffer of one
+                steps.append(("batchnorm", {"affine": False}))
         elif cls in ("MaxPooling2D", "AveragePooling2D", "MaxPooling1D", "AveragePooling1D"):
             kind = "maxpool" if cls.startswith("Max") else "avgpool"
             pool = c.get("pool_size", 2)
