@@ -329,6 +329,9 @@ KERAS_COUNTS = {
     "inception_v3": (23_851_784, 23_817_352, 34_432),
     "xception": (22_910_480, 22_855_952, 54_528),
     "efficientnet_v2_b0": (7_200_312, 7_139_704, 60_608),
+    "mobilenet_v3_small": (2_554_968, 2_542_856, 12_112),  # input_shape=(224, 224, 3)
+    "mobilenet_v3_large": (5_507_432, 5_483_032, 24_400),  # input_shape=(224, 224, 3)
+    "convnext_tiny": (28_589_128, 28_589_128, 0),
 }
 
 
@@ -352,7 +355,8 @@ def test_real_keras_applications_give_keras_own_counts(tmp_path: Path, name: str
 
 
 @pytest.mark.parametrize("name, spec", [("mobilenet_v2", "mobilenet_v2"), ("densenet121", "densenet121"),
-                                        ("vgg16", "vgg16"), ("resnet50", "resnet50-v1")])
+                                        ("vgg16", "vgg16"), ("resnet50", "resnet50-v1"),
+                                        ("convnext_tiny", "convnext_tiny")])
 def test_real_keras_applications_have_the_bundled_specs_macs(tmp_path: Path, name: str, spec: str) -> None:
     """Keras' ResNet50 is He et al.'s v1 (stride 2 in the first 1x1 conv of a stage), so it is
     `resnet50-v1`, not torchvision's v1.5 `resnet50`; its convs keep their biases (use_bias
@@ -396,3 +400,159 @@ def test_efficientnet_b0_counts_all_but_normalizations_scalar_count(tmp_path: Pa
     assert report.totals.params == 5_288_548
     assert report.totals.buffers + 1 == 42_023
     assert report.totals.params + report.totals.buffers + 1 == 5_330_571
+
+
+def test_nasnet_mobile_counts_exactly_and_names_its_off_centre_crops(tmp_path: Path) -> None:
+    """NASNetMobile's four Cropping2D(((1, 0), (1, 0))) cut the first row and column: convcalc's
+    crop is centred, so they are `unknown` layers with the shape Keras records (a crop has no
+    params or MACs, so the counts are still Keras' own; the totals say they are incomplete)."""
+    report = analyse(read_keras(fixture(tmp_path, "nasnet_mobile")))
+    assert (report.totals.params, report.totals.buffers) == (5_289_978, 36_738)  # 5,326,716 in all
+    assert report.unknown_ops == {"Cropping2D": 4}
+    assert report.output == Shape((), 1000)
+
+
+# --- layers the real configs use ------------------------------------------------------------
+
+
+def test_keras_ops_with_a_constant_change_nothing(tmp_path: Path) -> None:
+    """MobileNetV3's hard sigmoid, ``ReLU(6)(x + 3) * (1 / 6)``: Keras ops on one tensor and a
+    number, written with module keras.src.ops.numpy; the shape is kept, nothing is counted."""
+    g = Graph((4, 4, 8))
+    g.add("Conv2D", "conv", filters=8, kernel_size=1)
+    g.add("Add", "add", reads=["conv"])
+    g.layers[-1]["inbound_nodes"][0]["args"].append(3.0)
+    g.add("ReLU", "re_lu", max_value=6.0)
+    g.add("Multiply", "multiply")
+    g.layers[-1]["inbound_nodes"][0]["args"].append(0.16666666666666666)
+    g.add("Multiply", "excite", reads=["conv", "multiply"])
+    report = analyse(read_keras(write(tmp_path, g.model())))
+    assert [(r.name, r.layer.kind) for r in report.layers][:4] == [("conv", "conv"), ("add", "identity"),
+                                                                   ("re_lu", "relu6"), ("multiply", "identity")]
+    assert report.totals.params == 8 * 8 + 8 and report.output == Shape((4, 4), 8)
+    g.add("Add", "lonely")  # one tensor and no constant: a damaged file
+    with pytest.raises(SpecError, match="lonely") as e:
+        read_keras(write(tmp_path, g.model()))
+    assert e.value.loc is not None and e.value.loc.line == 7
+
+
+def test_nested_sequential_is_inlined_under_its_layers_names(tmp_path: Path) -> None:
+    """ConvNeXt's stem is a Sequential inside the functional model: its layers inline, reading
+    what the Sequential is called on; a layer after it reads the Sequential's output."""
+    g = Graph((32, 32, 3))
+    stem = {"class_name": "Sequential", "config": {"name": "stem", "layers": [
+        {"class_name": "InputLayer", "config": {"name": "inner_in", "batch_shape": [None, 32, 32, 3]}},
+        {"class_name": "Conv2D", "config": {"name": "stem_conv", "filters": 16, "kernel_size": [4, 4], "strides": [4, 4]}},
+        {"class_name": "LayerNormalization", "config": {"name": "stem_ln", "axis": -1, "epsilon": 1e-6}}]}}
+    g.add("Sequential", "stem", layers=stem["config"]["layers"])
+    g.add("LayerScale", "scale", projection_dim=16)
+    g.add("Add", "add", reads=["stem", "scale"])
+    report = analyse(read_keras(write(tmp_path, g.model())))
+    assert [(r.name, str(r.output)) for r in report.layers][:3] == [("stem_conv", "8x8x16"), ("stem_ln", "8x8x16"),
+                                                                   ("scale", "8x8x16")]
+    assert report.totals.params == 4 * 4 * 3 * 16 + 16 + 2 * 16 + 16
+    g.layers[1]["config"]["layers"] = []
+    with pytest.raises(SpecError, match="stem") as e:
+        read_keras(write(tmp_path, g.model()))
+    assert e.value.loc is not None and e.value.loc.line == 2
+
+
+def test_models_nested_too_deep_are_refused_located(tmp_path: Path) -> None:
+    inner: Dict[str, Any] = {"name": "leaf", "layers": [{"class_name": "ReLU", "config": {"name": "r"}}]}
+    for depth in range(40):
+        inner = {"name": f"m{depth}", "layers": [{"class_name": "Sequential", "config": inner}]}
+    g = Graph((4, 4, 3))
+    g.add("Sequential", "outer", layers=inner["layers"])
+    with pytest.raises(SpecError, match="nested more than") as e:
+        read_keras(write(tmp_path, g.model()))
+    assert e.value.loc is not None and e.value.loc.line == 2
+
+
+@pytest.mark.parametrize("config, params", [({}, 2 * 8), ({"center": False}, 8), ({"rms_scaling": True}, 8),
+                                            ({"center": False, "scale": False}, 0)])
+def test_layer_normalization_counts_gamma_and_beta_it_has(tmp_path: Path, config: Dict[str, Any],
+                                                          params: int) -> None:
+    g = Graph((4, 4, 8))
+    g.add("LayerNormalization", "ln", axis=[-1], epsilon=1e-6, **config)
+    report = analyse(read_keras(write(tmp_path, g.model())))
+    assert (report.totals.params, report.totals.buffers, report.output) == (params, 0, Shape((4, 4), 8))
+    g.add("LayerNormalization", "ln_h", axis=1)
+    with pytest.raises(SpecError, match="ln_h"):
+        read_keras(write(tmp_path, g.model()))
+
+
+def test_cropping_centred_is_a_crop_off_centre_is_unknown_with_its_shape(tmp_path: Path) -> None:
+    g = Graph((10, 10, 4))
+    g.add("Cropping2D", "centred", cropping=[[1, 1], [2, 3]])  # (2 + 3) // 2 = 2: convcalc's centre
+    g.layers[-1]["build_config"] = {"input_shape": [None, 10, 10, 4]}
+    g.add("Cropping2D", "corner", cropping=[[1, 0], [1, 0]])
+    g.layers[-1]["build_config"] = {"input_shape": [None, 8, 5, 4]}
+    g.add("ReLU", "after")
+    g.layers[-1]["inbound_nodes"][0]["args"][0]["config"]["shape"] = [None, 7, 4, 4]
+    report = analyse(read_keras(write(tmp_path, g.model())))
+    assert [(r.layer.kind, str(r.output)) for r in report.layers] == [("crop", "8x5x4"), ("unknown", "7x4x4"),
+                                                                      ("relu", "7x4x4")]
+    assert report.unknown_ops == {"Cropping2D": 1}
+
+
+# --- layers convcalc has no rule for --------------------------------------------------------
+
+
+def custom_model(keras: int) -> Dict[str, Any]:
+    """A conv, a custom layer that halves the grid (Keras 3 records what it gives the next
+    layer), a conv after it."""
+    g = Graph((16, 16, 3), keras)
+    g.add("Conv2D", "conv", filters=8, kernel_size=3, padding="same")
+    g.add("SpaceToDepth", "s2d")
+    g.add("Conv2D", "head", filters=4, kernel_size=1)
+    if keras == 3:
+        g.layers[-1]["inbound_nodes"][0]["args"][0]["config"]["shape"] = [None, 8, 8, 32]
+        g.layers[-1]["build_config"] = {"input_shape": [None, 8, 8, 32]}
+    return g.model()
+
+
+def test_unknown_layer_takes_the_shape_keras_3_records(tmp_path: Path) -> None:
+    report = analyse(read_keras(write(tmp_path, custom_model(3))))
+    s2d = by_name(report, "s2d")
+    assert (s2d.layer.kind, s2d.output, s2d.params) == ("unknown", Shape((8, 8), 32), 0)
+    assert by_name(report, "head").output == Shape((8, 8), 4) and by_name(report, "head").params == 32 * 4 + 4
+    assert report.unknown_ops == {"SpaceToDepth": 1}
+
+
+def test_unknown_layer_shape_from_the_readers_build_shape_alone(tmp_path: Path) -> None:
+    model = custom_model(3)
+    model["config"]["layers"][-1]["inbound_nodes"][0]["args"][0]["config"]["shape"] = [None]
+    assert analyse(read_keras(write(tmp_path, model))).output == Shape((8, 8), 4)
+
+
+def test_unknown_activation_keeps_the_shape_and_is_reported(tmp_path: Path) -> None:
+    g = Graph((4, 4, 3))
+    g.add("Conv2D", "conv", filters=8, kernel_size=1, activation="my_activation")
+    g.add("Activation", "act", activation={"class_name": "function", "config": {"name": "fancy"}})
+    report = analyse(read_keras(write(tmp_path, g.model())))
+    assert [(r.layer.kind, str(r.output)) for r in report.layers] == [("conv", "4x4x8"), ("unknown", "4x4x8"),
+                                                                      ("unknown", "4x4x8")]
+    assert report.unknown_ops == {"activation_my_activation": 1, "activation_fancy": 1}
+
+
+def test_unknown_layers_through_the_cli(tmp_path: Path) -> None:
+    """Keras 3: listed with its count, JSON `incomplete`, `--strict` exits 1. Keras 2 records no
+    shapes: the import stops, exit 2, at the layer (file:line of the layer)."""
+    from test_hostile import assert_clean, run
+
+    path = write(tmp_path, custom_model(3), "custom.json")
+    data = json.loads(run("table", path, "--format", "json").stdout)
+    assert data["incomplete"] == {"unknown_ops": {"SpaceToDepth": 1}}
+    assert data["totals"]["params"] == 3 * 3 * 3 * 8 + 8 + 32 * 4 + 4
+    table = run("table", path)
+    assert table.exit_code == 0 and "incomplete: not counted: SpaceToDepth ×1" in table.stdout
+    assert run("table", path, "--strict").exit_code == 1
+    imported = run("import", path)
+    assert imported.exit_code == 0 and "unknown" in imported.stdout
+    back = tmp_path / "back.yaml"
+    back.write_text(imported.stdout, encoding="utf-8")
+    assert json.loads(run("table", str(back), "--format", "json").stdout)["totals"] == data["totals"]
+    old = write(tmp_path, custom_model(2), "keras2.json")
+    result = run("table", old)
+    assert_clean(result, (2,))
+    assert f"{old}:3:1" in result.stderr and "SpaceToDepth ×1 (first 's2d')" in result.stderr
