@@ -556,3 +556,104 @@ def test_unknown_layers_through_the_cli(tmp_path: Path) -> None:
     result = run("table", old)
     assert_clean(result, (2,))
     assert f"{old}:3:1" in result.stderr and "SpaceToDepth ×1 (first 's2d')" in result.stderr
+
+
+# --- hostile files: a located error, exit 2, no traceback, bounded time and memory --------
+
+
+def zip_with_config(path: Path, data: bytes, declared: Optional[int] = None) -> str:
+    """A .keras zip holding ``data`` as config.json; ``declared`` overwrites the uncompressed
+    size its headers state (a zip that lies about what it inflates to)."""
+    import struct
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("config.json", data)
+    if declared is not None:
+        raw = bytearray(path.read_bytes())
+        local = raw.index(b"PK\x03\x04")
+        central = raw.index(b"PK\x01\x02")
+        struct.pack_into("<I", raw, local + 22, declared)
+        struct.pack_into("<I", raw, central + 24, declared)
+        path.write_bytes(bytes(raw))
+    return str(path)
+
+
+def test_hostile_keras_zips_are_located_exit_2(tmp_path: Path) -> None:
+    import time
+
+    from test_hostile import assert_clean, run
+
+    padding = b" " * (40 * 1024 * 1024)  # inflates to 40 MB, over the 32 MB limit; ~40 KB stored
+    body = json.dumps(lenet_sequential()).encode()
+    cases = {
+        "bomb.keras": zip_with_config(tmp_path / "bomb.keras", body + padding),
+        "liar.keras": zip_with_config(tmp_path / "liar.keras", body + padding, declared=len(body)),
+        "empty.keras": str(tmp_path / "empty.keras"),
+        "garbage.keras": str(tmp_path / "garbage.keras"),
+    }
+    with zipfile.ZipFile(cases["empty.keras"], "w") as z:
+        z.writestr("metadata.json", "{}")
+    Path(cases["garbage.keras"]).write_bytes(b"PK\x03\x04" + bytes(range(256)) * 8)
+    for name, path in cases.items():
+        start = time.perf_counter()
+        result = run("table", path)
+        assert time.perf_counter() - start < 5, name
+        assert_clean(result, (2,))
+        assert name in result.stderr, (name, result.stderr)
+    assert "config.json" in run("table", cases["empty.keras"]).stderr
+
+
+def test_a_huge_keras_json_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    from test_hostile import assert_clean, run
+
+    path = tmp_path / "huge.json"
+    path.write_bytes(json.dumps(lenet_sequential()).encode() + b" " * (33 * 1024 * 1024))
+    result = run("table", str(path))
+    assert_clean(result, (2,))
+    assert "huge.json" in result.stderr and "limit" in result.stderr
+
+
+@pytest.mark.parametrize("reads", [("b", "a"), ("a", "b")])
+def test_cyclic_inbound_nodes_are_located_exit_2(tmp_path: Path, reads: Sequence[str]) -> None:
+    """a reads b, made after it (a cycle a -> b -> a), or a reads itself: Keras writes layers in
+    the order they run, so a read of a later layer is located at the reader."""
+    from test_hostile import assert_clean, run
+
+    g = Graph((8, 8, 3))
+    g.add("Conv2D", "a", reads=[reads[0]], filters=4, kernel_size=3)
+    g.add("Conv2D", "b", reads=[reads[1]], filters=4, kernel_size=3)
+    path = write(tmp_path, g.model(), "cycle.json")
+    result = run("table", path)
+    assert_clean(result, (2,))
+    assert f"{path}:2:1" in result.stderr and "'a'" in result.stderr
+
+
+@pytest.mark.parametrize("cls, config", [("Conv2D", {"filters": 2**40, "kernel_size": 3}),
+                                         ("Dense", {"units": 2**40}),
+                                         ("DepthwiseConv2D", {"kernel_size": 3, "depth_multiplier": 2**40}),
+                                         ("Conv2D", {"filters": 4, "kernel_size": 2**40}),
+                                         ("ZeroPadding2D", {"padding": 2**40})])
+def test_huge_sizes_are_located_exit_2(tmp_path: Path, cls: str, config: Dict[str, Any]) -> None:
+    from test_hostile import assert_clean, run
+
+    g = Graph((8, 8, 3))
+    g.add(cls, "huge", **config)
+    path = write(tmp_path, g.model(), "huge.json")
+    result = run("table", path)
+    assert_clean(result, (2,))
+    assert f"{path}:2:1" in result.stderr
+
+
+def test_inbound_nodes_nested_past_the_stack_are_a_located_error(tmp_path: Path) -> None:
+    """JSON's parser stops at ~1,000 levels; a config built in memory can nest deeper."""
+    from convcalc.importers.keras import network_from_config
+
+    g = Graph((8, 8, 3))
+    g.add("ReLU", "deep")
+    args: List[Any] = []
+    for _ in range(100_000):
+        args = [args]
+    g.layers[-1]["inbound_nodes"] = [{"args": args}]
+    with pytest.raises(SpecError) as e:
+        network_from_config(g.model(), "deep.json")
+    assert e.value.loc is not None and e.value.loc.line == 2

@@ -15,8 +15,13 @@ channels-last, as convcalc's; ``Dense`` works on the last axis, so on a grid or 
 convcalc's per-position ``pwlinear``, and ``fc`` only on a vector.
 
 Params as ``model.summary()`` splits them: trainable = convcalc's params, non-trainable =
-convcalc's buffers (BatchNormalization's moving mean and variance; Normalization's mean and
-variance).
+convcalc's buffers (BatchNormalization's moving mean and variance; an adapted Normalization's
+mean and variance).
+
+A layer convcalc has no rule for becomes an ``unknown`` layer with the output shape the file
+records (Keras 3 writes, with every tensor a layer reads, its shape, and each layer's build
+input shape): listed with its count, never silently zero. Where nothing is recorded (Keras 2),
+the import stops with an error listing each such class with its count and the first's place.
 """
 
 from __future__ import annotations
@@ -231,28 +236,25 @@ class _Reader:
             raise SpecError(f"layer '{name}' ({cls}) is called {len(nodes)} times (shared weights): not supported",
                             self.loc(i, cls, name))
         found: List[Tuple[str, Any]] = []
-
-        def walk(x: Any) -> None:
+        # depth first, left to right, with a stack of its own: a file cannot nest deeper than memory
+        pending: List[Any] = [node.get("args", []) if isinstance(node, dict) else node for node in reversed(nodes)]
+        while pending:
+            x = pending.pop()
             if isinstance(x, dict):
                 if x.get("class_name") == "__keras_tensor__":
-                    tensor = x.get("config") if isinstance(x.get("config"), dict) else {}
+                    tensor: Dict[str, Any] = x["config"] if isinstance(x.get("config"), dict) else {}
                     history = tensor.get("keras_history") or []
                     if history and isinstance(history[0], str):
                         # the shape is this tensor's; it is the producer's output when that has one
                         first = len(history) < 3 or history[2] == 0
                         found.append((history[0], tensor.get("shape") if first else None))
-                    return
-                for v in x.values():
-                    walk(v)
+                else:
+                    pending.extend(reversed(list(x.values())))
             elif isinstance(x, list):
                 if len(x) >= 3 and isinstance(x[0], str) and isinstance(x[1], int):  # Keras 2: [name, node, tensor, {}]
                     found.append((x[0], None))
-                    return
-                for v in x:
-                    walk(v)
-
-        for node in nodes:
-            walk(node.get("args", []) if isinstance(node, dict) else node)
+                else:
+                    pending.extend(reversed(x))
         return found
 
     # --- one layer ---------------------------------------------------------------------
@@ -544,7 +546,7 @@ def activation_steps(act: Any) -> List[Step]:
     """A Keras activation as convcalc layers: none for 'linear', its kind, or, for one convcalc
     has no rule for, an ``unknown`` layer (an activation keeps its input's shape, so shapes go on)."""
     if isinstance(act, dict):  # Keras 3 may serialise it as an object
-        config = act.get("config") if isinstance(act.get("config"), dict) else {}
+        config: Dict[str, Any] = act["config"] if isinstance(act.get("config"), dict) else {}
         act = config.get("name") or act.get("class_name", "")
     kind = ACTIVATIONS.get(str(act).lower())
     if kind is None:
