@@ -332,6 +332,7 @@ KERAS_COUNTS = {
     "mobilenet_v3_small": (2_554_968, 2_542_856, 12_112),  # input_shape=(224, 224, 3)
     "mobilenet_v3_large": (5_507_432, 5_483_032, 24_400),  # input_shape=(224, 224, 3)
     "convnext_tiny": (28_589_128, 28_589_128, 0),
+    "transfer_sequential": (23_608_202, 23_555_082, 53_120),  # ResNet50 base (96x96) inside a Sequential
 }
 
 
@@ -351,7 +352,7 @@ def test_real_keras_applications_give_keras_own_counts(tmp_path: Path, name: str
     assert (report.totals.params, report.totals.buffers) == (trainable, frozen)
     assert report.totals.params + report.totals.buffers == total
     assert not report.unknown_ops
-    assert report.output == Shape((), 1000)
+    assert report.output == Shape((), 10 if name.startswith("transfer") else 1000)
 
 
 @pytest.mark.parametrize("name, spec", [("mobilenet_v2", "mobilenet_v2"), ("densenet121", "densenet121"),
@@ -410,6 +411,45 @@ def test_nasnet_mobile_counts_exactly_and_names_its_off_centre_crops(tmp_path: P
     assert (report.totals.params, report.totals.buffers) == (5_289_978, 36_738)  # 5,326,716 in all
     assert report.unknown_ops == {"Cropping2D": 4}
     assert report.output == Shape((), 1000)
+
+
+def test_a_frozen_base_model_counts_its_total_not_its_split(tmp_path: Path) -> None:
+    """The Keras guide's transfer learning: a MobileNetV2 base, ``trainable = False``, called as
+    a layer. Keras counts every weight of the frozen base as non-trainable (1,281 trainable,
+    2,257,984 non-trainable); convcalc has no frozen layer, so it keeps the base's γ, β and
+    weights as params: the total is Keras' exactly, the split is not."""
+    report = analyse(read_keras(fixture(tmp_path, "transfer_functional")))
+    assert report.totals.params + report.totals.buffers == 2_259_265
+    assert (report.totals.params, report.totals.buffers) == (2_257_984 + 1_281 - 34_112, 34_112)
+    assert report.output == Shape((), 1)
+
+
+@pytest.mark.parametrize("name", ["custom.keras", "custom_sequential.json"])
+def test_a_users_own_layer_in_a_real_file_is_unknown_with_keras_shape(name: str) -> None:
+    """SpaceToDepth(2), a layer registered by the user: its 16x16x32 output is what Keras records
+    (the functional model's tensor shapes; the Sequential's next build shape); the convs around it
+    give Keras' 356 params."""
+    from test_hostile import run
+
+    path = str(FIXTURES / name)
+    report = analyse(read_keras(path))
+    assert [(r.name, str(r.output)) for r in report.layers] == [("conv", "32x32x8"), ("s2d", "16x16x32"),
+                                                               ("head", "16x16x4")]
+    assert report.totals.params == 356 and report.unknown_ops == {"SpaceToDepth": 1}
+    assert run("table", path, "--strict").exit_code == 1
+
+
+@pytest.mark.parametrize("name", ["convnext_tiny", "nasnet_mobile", "transfer_functional", "mobilenet_v3_small"])
+def test_real_configs_and_their_exported_yaml_give_the_same_report(tmp_path: Path, name: str) -> None:
+    from test_hostile import run
+
+    path = fixture(tmp_path, name)
+    yaml_text = run("import", path).stdout
+    (tmp_path / "back.yaml").write_text(yaml_text, encoding="utf-8")
+    direct = json.loads(run("table", path, "--format", "json").stdout)
+    again = json.loads(run("table", str(tmp_path / "back.yaml"), "--format", "json").stdout)
+    assert again["totals"] == direct["totals"] and again["incomplete"] == direct["incomplete"]
+    assert [r["output"] for r in again["layers"]] == [r["output"] for r in direct["layers"]]
 
 
 # --- layers the real configs use ------------------------------------------------------------
