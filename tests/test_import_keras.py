@@ -535,6 +535,23 @@ def test_cropping_centred_is_a_crop_off_centre_is_unknown_with_its_shape(tmp_pat
     assert report.unknown_ops == {"Cropping2D": 1}
 
 
+def test_conv_transpose_gives_the_shapes_keras_gives(tmp_path: Path) -> None:
+    """conv_transpose.json: Conv2DTranspose with 'same' and 'valid', even and odd kernels,
+    stride 1, 2, 3 and (2, 1), output_padding given, dilation; the shapes and the 5,221 params
+    are what Keras printed when it built the model (make_fixtures.py)."""
+    report = analyse(read_keras(str(FIXTURES / "conv_transpose.json")))
+    keras_shapes = [(18, 20, 4), (36, 40, 5), (72, 80, 6), (145, 161, 7), (435, 483, 8), (435, 483, 9),
+                    (870, 483, 10), (1739, 965, 11), (1743, 969, 12)]
+    assert [(*r.output.spatial, r.output.channels) for r in report.layers] == keras_shapes
+    assert report.totals.params == 5_221 and not report.unknown_ops
+    g = Graph((5, 5, 3))  # an even kernel, stride 1, 'same': Keras' rule needs output padding 1 = the stride
+    g.add("Conv2DTranspose", "even", filters=4, kernel_size=2, strides=1, padding="same")
+    g.add("ReLU", "after")
+    g.layers[-1]["inbound_nodes"][0]["args"][0]["config"]["shape"] = [None, 5, 5, 4]
+    report = analyse(read_keras(write(tmp_path, g.model())))
+    assert report.unknown_ops == {"Conv2DTranspose": 1} and report.output == Shape((5, 5), 4)
+
+
 # --- layers convcalc has no rule for --------------------------------------------------------
 
 

@@ -393,6 +393,13 @@ class _Reader:
             steps.append(("conv", {"filters": c["filters"], "kernel": c["kernel_size"], "stride": c.get("strides", 1),
                                    "padding": padding(c, name), "dilation": c.get("dilation_rate", 1),
                                    "groups": c.get("groups", 1), "bias": c.get("use_bias", True)}))
+        elif cls in ("Conv2DTranspose", "Conv1DTranspose", "Conv3DTranspose"):
+            channels_last(c, name, cls)
+            axes = {"Conv1DTranspose": 1, "Conv2DTranspose": 2, "Conv3DTranspose": 3}[cls]
+            pad, extra = transpose_padding(c, axes, name)
+            steps.append(("convtranspose", {"filters": c["filters"], "kernel": c["kernel_size"],
+                                            "stride": c.get("strides", 1), "padding": pad, "output_padding": extra,
+                                            "dilation": c.get("dilation_rate", 1), "bias": c.get("use_bias", True)}))
         elif cls == "DepthwiseConv2D":
             channels_last(c, name, cls)
             steps.append(("dwconv", {"kernel": c["kernel_size"], "stride": c.get("strides", 1),
@@ -520,6 +527,42 @@ def padding(c: Dict[str, Any], name: str) -> str:
     if pad not in ("valid", "same"):
         raise SpecError(f"layer '{name}': padding '{pad}' is not one convcalc knows (valid, same)")
     return pad
+
+
+def transpose_padding(c: Dict[str, Any], axes: int, name: str) -> Tuple[List[int], List[int]]:
+    """Conv2DTranspose's padding as convcalc's (PyTorch's): ``padding`` cut from both sides of
+    ``(W − 1)·S + D·(K − 1) + 1`` and ``output_padding`` added after, per axis, by Keras' own
+    rule for its torch backend (``_convert_conv_transpose_padding_args_from_keras_to_torch`` in
+    keras/src/backend/common/backend_utils.py): 'valid' gives ``(W − 1)·S + max(K', S)``, 'same'
+    ``W·S`` (K' the dilated kernel). Where that rule needs an output padding as large as the
+    stride (Keras clamps it there, and warns), the layer is one convcalc lacks."""
+
+    def per_axis(v: Any, what: str) -> List[Any]:
+        v = [v] * axes if isinstance(v, int) or v is None else list(v) if isinstance(v, list) else v
+        if not isinstance(v, list) or len(v) != axes or not all(isinstance(n, int) or n is None for n in v):
+            raise SpecError(f"layer '{name}': {what} {v!r} is not {axes} whole number(s)")
+        return v
+
+    kernels, strides = per_axis(c["kernel_size"], "kernel_size"), per_axis(c.get("strides", 1), "strides")
+    dilations = per_axis(c.get("dilation_rate", 1), "dilation_rate")
+    extras = per_axis(c.get("output_padding"), "output_padding")
+    same = padding(c, name) == "same"
+    pads, outs = [], []
+    for k, s, d, extra in zip(kernels, strides, dilations, extras):
+        if not all(isinstance(v, int) and v > 0 for v in (k, s, d)):
+            raise SpecError(f"layer '{name}': kernel {k}, stride {s} and dilation {d} must be positive")
+        k = (k - 1) * d + 1
+        if not same:
+            pad, out = 0, max(k, s) - k if extra is None else extra
+        else:
+            extra = s - k % 2 if extra is None else extra
+            pad = max(-((k % 2 - k + extra) // 2), 0)
+            out = 2 * pad + k % 2 - k + extra
+        if out < 0 or out >= max(s, d):
+            raise _Unknown(f"Conv{axes}DTranspose")
+        pads.append(pad)
+        outs.append(out)
+    return pads, outs
 
 
 def zero_padding(pad: Any, name: str) -> Tuple[List[int], List[int]]:
