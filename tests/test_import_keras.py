@@ -582,6 +582,20 @@ def test_unknown_layer_shape_from_the_readers_build_shape_alone(tmp_path: Path) 
     assert analyse(read_keras(write(tmp_path, model))).output == Shape((8, 8), 4)
 
 
+def test_unknown_layer_reading_two_tensors_keeps_both_branches_counted(tmp_path: Path) -> None:
+    """Subtract has no convcalc merge: unknown, shaped as recorded; both convs it reads still count."""
+    g = Graph((8, 8, 3))
+    g.add("Conv2D", "a", filters=4, kernel_size=1)
+    g.add("Conv2D", "b", reads=["input_1"], filters=4, kernel_size=1)
+    g.add("Subtract", "diff", reads=["a", "b"])
+    g.add("ReLU", "out")
+    g.layers[-1]["inbound_nodes"][0]["args"][0]["config"]["shape"] = [None, 8, 8, 4]
+    report = analyse(read_keras(write(tmp_path, g.model())))
+    assert [(r.name, r.layer.kind) for r in report.layers] == [("a", "conv"), ("b", "conv"), ("diff", "unknown"),
+                                                               ("out", "relu")]
+    assert report.totals.params == 2 * (3 * 4 + 4) and report.unknown_ops == {"Subtract": 1}
+
+
 def test_unknown_activation_keeps_the_shape_and_is_reported(tmp_path: Path) -> None:
     g = Graph((4, 4, 3))
     g.add("Conv2D", "conv", filters=8, kernel_size=1, activation="my_activation")
@@ -714,3 +728,18 @@ def test_inbound_nodes_nested_past_the_stack_are_a_located_error(tmp_path: Path)
     with pytest.raises(SpecError) as e:
         network_from_config(g.model(), "deep.json")
     assert e.value.loc is not None and e.value.loc.line == 2
+
+
+@pytest.mark.parametrize("where", ["input", "recorded"])
+def test_a_shape_of_thousands_of_axes_is_refused_located(tmp_path: Path, where: str) -> None:
+    """5,000 axes of 2 make 2**5000 elements, past what a float holds: refused (convcalc's layers
+    have at most 3 spatial axes) before anything is counted, never an internal error."""
+    from test_hostile import assert_clean, run
+
+    g = Graph((2,) * 5000 if where == "input" else (8, 8, 3))
+    g.add("Mystery", "m")
+    g.add("ReLU", "r")
+    g.layers[-1]["inbound_nodes"][0]["args"][0]["config"]["shape"] = [None] + [2] * 5000
+    result = run("table", write(tmp_path, g.model(), "axes.json"))
+    assert_clean(result, (2,))
+    assert "axes.json:" in result.stderr and ("spatial axes" in result.stderr or "Mystery ×1" in result.stderr)

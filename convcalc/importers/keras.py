@@ -42,6 +42,7 @@ from . import safe_name
 Step = Tuple[str, Dict[str, Any]]  # a convcalc kind and its options
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
+MAX_SPATIAL = 3  # convcalc's layers work on 1-D, 2-D and 3-D grids: a tensor with more axes is refused
 MAX_NESTING = 32  # models inside models (ConvNeXt's stem is a Sequential); deeper is refused, not recursed
 
 # Element-wise arithmetic: between two tensors Add and Multiply are merges; with a constant
@@ -215,7 +216,7 @@ class _Reader:
 
     def record(self, name: str, shape: Any) -> None:
         """``shape`` as the recorded output of layer ``name``, if it is one (a list of sizes)."""
-        if name not in self.recorded and isinstance(shape, list) and len(shape) >= 2 \
+        if name not in self.recorded and isinstance(shape, list) and 2 <= len(shape) <= MAX_SPATIAL + 2 \
                 and all(isinstance(d, int) or d is None for d in shape):
             self.recorded[name] = shape
 
@@ -271,6 +272,8 @@ class _Reader:
             raise SpecError(f"no input shape recorded (batch_shape {shape!r})", loc,
                             hint="build the model on a fixed input shape before saving it")
         dims = shape[1:]
+        if len(dims) > MAX_SPATIAL + 1:
+            raise SpecError(f"the input has {len(dims) - 1} spatial axes: convcalc reads at most {MAX_SPATIAL}", loc)
         if any(d is None for d in dims):
             raise SpecError(f"the input shape {shape} has unknown sizes (None)", loc,
                             hint="save the model built on a fixed input size, e.g. Input((224, 224, 3))")
