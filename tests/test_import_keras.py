@@ -316,9 +316,11 @@ def test_keras_files_go_through_every_command(tmp_path):
 FIXTURES = Path(__file__).parent / "fixtures" / "keras"
 
 # name: (count_params(), trainable, non-trainable) as Keras 3.15.1 itself reports them
-# (model.summary()); keras.io/api/applications publishes the totals of MobileNet 4,253,864,
-# MobileNetV2 3,538,984, ResNet50 25,636,712, VGG16 138,357,544, InceptionV3 23,851,784,
-# Xception 22,910,480, ResNet50V2 25,613,800, NASNetMobile 5,326,716, DenseNet121 8,062,504.
+# (model.summary(); make_fixtures.py prints them). keras.io/api/applications today rounds the
+# totals to 0.1 M; the Keras 2-era table (copied e.g. in gist ogyalcin/052f2df49b3288e62086aa0e5fd25fcd)
+# listed them exactly, and these agree: MobileNet 4,253,864, MobileNetV2 3,538,984, ResNet50
+# 25,636,712, ResNet50V2 25,613,800, VGG16 138,357,544, InceptionV3 23,851,784, Xception
+# 22,910,480, NASNetMobile 5,326,716, DenseNet121 8,062,504, InceptionResNetV2 55,873,736.
 KERAS_COUNTS = {
     "mobilenet": (4_253_864, 4_231_976, 21_888),
     "mobilenet_v2": (3_538_984, 3_504_872, 34_112),
@@ -333,6 +335,7 @@ KERAS_COUNTS = {
     "mobilenet_v3_large": (5_507_432, 5_483_032, 24_400),  # input_shape=(224, 224, 3)
     "convnext_tiny": (28_589_128, 28_589_128, 0),
     "transfer_sequential": (23_608_202, 23_555_082, 53_120),  # ResNet50 base (96x96) inside a Sequential
+    "inception_resnet_v2": (55_873_736, 55_813_192, 60_544),  # its 40 CustomScaleLayer: x + scale·r, an add
 }
 
 
@@ -482,7 +485,8 @@ def test_nested_sequential_is_inlined_under_its_layers_names(tmp_path: Path) -> 
     g = Graph((32, 32, 3))
     stem = {"class_name": "Sequential", "config": {"name": "stem", "layers": [
         {"class_name": "InputLayer", "config": {"name": "inner_in", "batch_shape": [None, 32, 32, 3]}},
-        {"class_name": "Conv2D", "config": {"name": "stem_conv", "filters": 16, "kernel_size": [4, 4], "strides": [4, 4]}},
+        {"class_name": "Conv2D", "config": {"name": "stem_conv", "filters": 16, "kernel_size": [4, 4],
+                                            "strides": [4, 4]}},
         {"class_name": "LayerNormalization", "config": {"name": "stem_ln", "axis": -1, "epsilon": 1e-6}}]}}
     g.add("Sequential", "stem", layers=stem["config"]["layers"])
     g.add("LayerScale", "scale", projection_dim=16)

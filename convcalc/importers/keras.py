@@ -50,6 +50,11 @@ MAX_NESTING = 32  # models inside models (ConvNeXt's stem is a Sequential); deep
 # unchanged and nothing is counted, as convcalc counts no element-wise work.
 ELEMENTWISE = {"Add", "Subtract", "Multiply", "Divide", "TrueDivide", "Maximum", "Minimum", "Power"}
 
+# Layers that join tensors, as convcalc's merges. InceptionResNetV2's CustomScaleLayer is the
+# residual sum ``x + scale · r`` (keras/src/applications/inception_resnet_v2.py): a constant
+# scale, no weights, so an add.
+MERGE_KINDS = {"Add": "add", "Multiply": "mul", "Concatenate": "concat", "CustomScaleLayer": "add"}
+
 # Keras activation names (``activation='relu'``, ``Activation('swish')``) as convcalc kinds;
 # 'linear' is none at all.
 ACTIVATIONS = {
@@ -301,7 +306,7 @@ class _Reader:
             raise SpecError(f"layer '{name}' ({cls}) reads no tensor", at)
         if cls in MODEL_CLASSES and len(inputs) == 1:
             return self.nested(i, cls, cfg, name, inputs[0], at)
-        if cls in ("Add", "Multiply", "Concatenate") and len(inputs) > 1:
+        if cls in MERGE_KINDS and len(inputs) > 1:
             return self.merge(cls, cfg, name, inputs, at)
         source = inputs[0]
         rank, unit = self.rank[source], self.unit[source]
@@ -381,7 +386,7 @@ class _Reader:
         if cls == "Concatenate" and cfg.get("axis", -1) not in (-1, max(ranks) + 1):
             raise SpecError(f"layer '{name}' concatenates along axis {cfg.get('axis')}: convcalc concatenates "
                             "channels (the last axis) only", at)
-        kind = {"Add": "add", "Multiply": "mul", "Concatenate": "concat"}[cls]
+        kind = MERGE_KINDS[cls]
         out = self.fresh(name)
         self.nodes.append(BlockSpec(tuple((FromSpec(self.refs[n], at),) for n in inputs), MERGES[kind](), out, loc=at))
         self.current = out
