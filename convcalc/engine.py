@@ -20,7 +20,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .errors import LayerError, Location, ShapeError, SpecError
 from .layers import Concat, Layer, MatMul, Merge, Note
-from .limits import MAX_SIZE
+from .limits import MAX_RANK, MAX_SIZE
 from .shape import Shape
 from .errors import did_you_mean
 from .spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node
@@ -245,6 +245,9 @@ def bounded(y: Shape) -> Shape:
     upsamplings cannot build numbers that nothing downstream can handle."""
     if 0 in y.dims:
         raise LayerError(f"output {y} has a zero size")
+    if len(y.dims) > MAX_RANK:
+        raise LayerError(f"output has {len(y.dims):,} dims; convcalc takes at most {MAX_RANK}",
+                         hint="see the README's limits")
     if max(y.dims, default=0) > MAX_SIZE:
         big = max(y.dims)
         raise LayerError(f"output size {big:,} exceeds the largest size convcalc handles, {MAX_SIZE:,}",

@@ -7,6 +7,10 @@ milliseconds instead.
 MAX_SIZE = 10**9
 """Largest number accepted for any size, count or hyperparameter."""
 
+MAX_RANK = 16
+"""Most dims of any tensor, channels included (PyTorch's own models use at most six): with every
+size at most MAX_SIZE, a count stays below 10**144, which a float still holds for rendering."""
+
 MAX_LAYERS = 20_000
 """Most layers a spec may expand to (repetition included)."""
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple, Union
 
 from .errors import Location, SpecError, did_you_mean
 from .layers import BY_NAME, KINDS, Layer, Merge, lookup
+from .limits import MAX_RANK
 from .options import REQUIRED, OptionError, read_whole, whole
 from .shape import Shape
 from .values import field, replace, value
@@ -193,6 +194,9 @@ def shape_from_dims(dims: Sequence[Any], loc: Optional[Location] = None) -> Shap
         raise SpecError(f"input shape: {e}", loc) from None
     if not checked:
         raise SpecError("input shape is empty; expected H, W, C", loc)
+    if len(checked) > MAX_RANK:
+        raise SpecError(f"input shape has {len(checked):,} dims; convcalc takes at most {MAX_RANK}", loc,
+                        hint="see the README's limits")
     return Shape(tuple(checked[:-1]), checked[-1])
 
 

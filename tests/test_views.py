@@ -156,3 +156,17 @@ layers:
     n, c = to
     products = [r.macs for r in report.layers if r.layer.kind == "matmul"]
     assert products == [k * n * c, c * n * k]  # (k x n) @ (n x c), then (c x n) @ (n x k)
+
+
+def test_a_tensor_of_too_many_dims_is_refused_located(tmp_path):
+    """Every size is bounded, so the number of dims must be too: 200 dims of 1,000 is a count of
+    10^600, which no float renders (it once ended in an internal error)."""
+    path = tmp_path / "dims.yaml"
+    path.write_text("input: [" + ", ".join(["1000"] * 200) + ", 3]\nlayers:\n  - relu\n")
+    result = run("table", str(path))
+    assert_clean(result, (2,))
+    assert "at most 16" in result.output and "dims.yaml:1" in result.output
+    path.write_text("input: [64, 3]\nlayers:\n  - reshape: {to: [" + ", ".join(["1"] * 17) + ", 192]}\n")
+    result = run("table", str(path))
+    assert_clean(result, (2,))
+    assert "at most 16" in result.output and "dims.yaml:3" in result.output
