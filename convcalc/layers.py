@@ -1787,10 +1787,11 @@ class ConcatTokens(Merge):
 
 @value
 class MatMul(Merge):
-    """A matrix product of two tensors, as PyTorch's ``a @ b`` (``torch.matmul``) and ONNX's MatMul:
-    the last two dims multiply, ``(…, M, K) @ (…, K, N) → (…, M, N)``, the dims before them
-    broadcast (each pair equal, or one of them 1). Attention written out in a model file is two
-    of them: ``Q·Kᵀ`` and ``A·V``.
+    """Matrix product of two tensors: ``(…, M, K) @ (…, K, N) → (…, M, N)``, batch·M·K·N MACs.
+
+    As PyTorch's ``a @ b`` (``torch.matmul``) and ONNX's MatMul: the last two dims multiply, the
+    dims before them broadcast (each pair equal, or one of them 1). Attention written out in a
+    model file is two of them: ``Q·Kᵀ`` and ``A·V``.
 
     Params: 0 (both operands are activations; an activation times a weight is ``fc``/``pwlinear``).
     MACs: ``batch · M · K · N``, ``batch`` the product of the broadcast dims: each output element
