@@ -50,6 +50,7 @@ from click.testing import CliRunner  # noqa: E402
 
 from convcalc.cli import cli  # noqa: E402
 from convcalc.engine import analyse  # noqa: E402
+from convcalc.importers.onnx_wire import varint_bytes as varint  # noqa: E402
 from convcalc.load import load  # noqa: E402
 
 
@@ -135,15 +136,6 @@ def vgg16() -> Any:
     graph = helper.make_graph(nodes, "vgg16", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 224, 224])],
                               [helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, 1000])], inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-
-
-def varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def write_with_weights(model: Any, path: str, sparse_extra: int = 0) -> int:
