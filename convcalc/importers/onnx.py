@@ -9,9 +9,17 @@ tensor's data, and onnx parses what is left (a file over protobuf's 2 GiB limit 
 
 The graph is walked in topological order. Each node that carries an activation becomes a
 convcalc layer named after the node; a node reading a tensor other than the one just made
-is preceded by ``from:``; Add/Mul/Concat of activations are merges of named tensors. Nodes
-that only compute shapes or constants (Shape, Gather on shapes, Constant, ...) are folded
-away. An operator convcalc has no rule for becomes an ``unknown`` layer with the output shape
+is preceded by ``from:``; Add/Mul/Concat of activations are merges of named tensors, and a
+MatMul of two activations (attention) is a ``matmul``. Nodes that only compute shapes or
+constants (Shape, Gather on shapes, Constant, ...) are folded away (onnx_fold.py runs them
+first, so every tensor has a size).
+
+Layouts: a conv's tensor is (N, C, H, W) in ONNX and H x W x C in convcalc. Past a Transpose
+or Reshape a tensor may be anything (attention's heads, a sequence of tokens): those are kept
+channels last, convcalc's dims being ONNX's without the batch, and the views between them are
+``permute``/``reshape``/``take``. Which layout a view's result takes is decided by its readers
+(``wants_grid``), and ``layout_in`` maps ONNX axes to convcalc dims for every operator that
+names an axis. An operator convcalc has no rule for becomes an ``unknown`` layer with the output shape
 the file (or ONNX's shape inference) records: reported with its count, never silently zero.
 Where that shape is not known either, the import stops with an error naming the node.
 """
@@ -487,7 +495,7 @@ class _Graph:
         if len(node.input) == 2 and all(i in self.refs for i in node.input):
             return self.product(node, x)
         w = self.dims(node.input[1])
-        if node.input[0] != x or w is None or len(w) != 2:  # two activations (attention): not yet
+        if node.input[0] != x or w is None or len(w) != 2:  # a weight of another rank
             return self.unknown(node, x)
         if x in self.plain and len(self.plain[x][1]) > 1:  # nn.Linear on each token: nothing flattened
             return "pwlinear", {"units": w[1], "bias": False}
@@ -534,8 +542,7 @@ class _Graph:
         grid_channel = x not in self.plain and trimmed == (per_sample[-1],) + (1,) * (len(per_sample) - 1)
         if node.op_type == "Mul" and (trimmed == (per_sample[-1],) and x in self.plain or grid_channel):
             return "layerscale", {}
-        if node.op_type == "Add" and math.prod(trimmed) == math.prod(per_sample) and x in self.plain \
-                and trimmed == per_sample:
+        if node.op_type == "Add" and x in self.plain and trimmed == per_sample:
             return "posembed", {}
         return self.unknown(node, x)
 
@@ -789,8 +796,8 @@ class _Graph:
 
     def op_Transpose(self, node: Any, x: str) -> Any:
         """A permutation whose every reader flattens (NCHW -> NHWC before a classifier): sizes
-        are unchanged and the flatten counts the same, so it is the same tensor. Any other
-        permutation changes what convcalc calls channels: unknown, with its recorded shape."""
+        are unchanged and the flatten counts the same, so it is the same tensor. Grid to tokens
+        is ``tokens``; any other permutation is a ``permute`` (see ``view``)."""
         perm = [int(p) for p in self.attrs().get("perm", [])]
         batch_stays = bool(perm) and perm[0] == 0 and (x not in self.plain or self.plain[x][0] == 0)
         if batch_stays and self.flattened(node.output[0]):
