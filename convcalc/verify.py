@@ -758,6 +758,28 @@ def verify_whole(r: LayerReport, settings: Settings) -> LayerCheck:
     return check(r, measured=measured.figures, runs=(only,))
 
 
+def verify_matmul(r: LayerReport, settings: Settings) -> LayerCheck:
+    """At the true size within the budget. Over it, two runs that keep K, the dim each output sums
+    over: one batch of every row against one column, and one row against every column. Output
+    ``(*batch, M, N)`` and MACs ``batch · MACs₁ · N`` are composed; ``MACs₁ · N`` must equal
+    ``MACs₂ · M``, or the composition is refused."""
+    if settings.full or work(r) <= settings.budget:
+        return verify_whole(r, settings)
+    a, b = inputs_of(r)
+    m, k, n = a.spatial[-1], a.channels, b.channels
+    if m * k + k * n + m + n > settings.budget:
+        return check(r, reason=f"over the budget of {settings.budget:,} even one batch at a time; --full runs it")
+    build, rng = BUILDERS[type(r.layer)], rng_for(r, settings)
+    first, rows = run(build, (r.layer, (Shape((m,), k), Shape((k,), 1))), "one batch, every row, one column", rng)
+    second, cols = run(build, (r.layer, (Shape((1,), k), Shape((k,), n))), "one batch, one row, every column", rng)
+    if rows.figures.macs * n != cols.figures.macs * m:
+        raise ArithmeticError(f"{rows.figures.macs}·{n} MACs by rows ≠ {cols.figures.macs}·{m} by columns")
+    batch = r.output.spatial[:-1]
+    measured = Figures(Shape((*batch, rows.figures.output.spatial[-1]), cols.figures.output.channels), 0, 0,
+                       math.prod(batch) * rows.figures.macs * n)
+    return check(r, measured=measured, runs=(first, second), scaled="one batch, one row or column at a time")
+
+
 def verify_unknown(r: LayerReport, settings: Settings) -> LayerCheck:
     """Nothing to check: convcalc has no rule (and no reference) for an unknown operator."""
     return check(r, reason="an operator convcalc cannot count: nothing to verify")
@@ -807,7 +829,7 @@ VERIFIERS: Dict[Type[Layer], Verifier] = {
     Elementwise: positional(scale_channels, narrow_positions),
     Permute: verify_whole,
     Take: verify_whole,
-    MatMul: verify_whole,
+    MatMul: verify_matmul,
 }
 
 

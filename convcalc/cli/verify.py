@@ -234,9 +234,16 @@ def closing_lines(v: "Verification", seconds: float) -> List[str]:
     else:
         lines.append(f"✓ {verified} of {total} layer{'s' if total != 1 else ''} verified: output shape, parameters, "
                      f"buffers and MACs are what the reference measured.")
-    if missing:
-        names = ", ".join(f"{c.index} '{c.name}' ({c.reason})" for c in missing)
-        lines.append(f"– {len(missing)} not verified: {names}.")
+    if missing:  # one reason said once, with the layers it holds for (six at most by name)
+        reasons: Dict[str, List[Any]] = {}
+        for c in missing:
+            reasons.setdefault(c.reason, []).append(c)
+        parts = []
+        for reason, held in reasons.items():
+            names = ", ".join(f"{c.index} '{c.name}'" for c in held[:6]) + (f" and {len(held) - 6} more"
+                                                                             if len(held) > 6 else "")
+            parts.append(f"{names} ({reason})")
+        lines.append(f"– {len(missing)} not verified: {'; '.join(parts)}.")
     if scaled:
         lines += [
             f"Scaled ({len(scaled)} layer{'s' if len(scaled) != 1 else ''}, 'measured on'): run at the true spatial size "
