@@ -302,3 +302,24 @@ def test_grid_to_tokens_then_per_token_layers(tmp_path, permute_first):
     assert rows == [("embed", "conv", "8x8x16", 4 * 4 * 3 * 16 + 16, 64 * 4 * 4 * 3 * 16),
                     ("to_tokens", "tokens", "64x16", 0, 0), ("ln", "layernorm", "64x16", 32, 0),
                     ("fc1", "pwlinear", "64x32", 16 * 32 + 32, 64 * 16 * 32), ("erf", "unknown", "64x32", 0, 0)]
+
+
+def test_asymmetric_pads_on_a_transposed_conv_are_a_crop_after_it(tmp_path):
+    # 3 channels of 32x32 up by stride 2, kernel 3, pads begin (0, 1) end (1, 2): the common part
+    # (0, 1) is the layer's padding; the rest, one row and one column at the end, a crop.
+    # Output (32 − 1)·2 − 0 − 1 + 3 = 64 rows, (32 − 1)·2 − 1 − 2 + 3 = 62 columns, as ONNX infers.
+    node = h.make_node("ConvTranspose", ["x", "w"], ["y"], name="up", kernel_shape=[3, 3], strides=[2, 2],
+                       pads=[0, 1, 1, 2])
+    m = model([node], [weight("w", [3, 8, 3, 3])])
+    report = analyse(load(save(tmp_path, m)))
+    assert [(r.name, r.layer.kind, str(r.output)) for r in report.layers] == [
+        ("up", "convtranspose", "65x63x8"), ("up.crop", "crop", "64x62x8")]
+    assert str(report.output) == recorded(m, "y")
+    assert report.layers[0].macs == 32 * 32 * 3 * 3 * 3 * 8  # every input position × kernel × filters
+
+
+def test_instance_normalization_is_a_group_norm_of_one_channel_per_group(tmp_path):
+    node = h.make_node("InstanceNormalization", ["x", "g", "b"], ["y"], name="inorm")
+    report = analyse(load(save(tmp_path, model([node], [weight("g", [3]), weight("b", [3])]))))
+    layer = report.layers[0]
+    assert (layer.layer.kind, layer.layer.groups, layer.params) == ("groupnorm", 3, 2 * 3)

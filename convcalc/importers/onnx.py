@@ -475,13 +475,32 @@ class _Graph:
             raise self.fail(f"auto_pad {auto!r} on ConvTranspose is not supported; give pads")
         pads = [int(p) for p in a.get("pads", [0] * (2 * len(kernel)))]
         n = len(pads) // 2
-        if pads[:n] != pads[n:]:
-            raise self.fail(f"asymmetric pads {pads}: convcalc's transposed conv removes the same from both sides")
-        return "convtranspose", {"filters": w[1] * group, "kernel": kernel,
-                                 "stride": list(a.get("strides", [1] * len(kernel))), "padding": pads[:n] or 0,
-                                 "output_padding": list(a.get("output_padding", [0] * len(kernel))),
-                                 "dilation": list(a.get("dilations", [1] * len(kernel))), "groups": group,
-                                 "bias": len(node.input) > 2 and bool(node.input[2])}
+        stride = list(a.get("strides", [1] * len(kernel)))
+        output_padding = list(a.get("output_padding", [0] * len(kernel)))
+        dilation = list(a.get("dilations", [1] * len(kernel)))
+        both = [min(b, e) for b, e in zip(pads[:n], pads[n:])]  # what it removes from both sides
+        options = {"filters": w[1] * group, "kernel": kernel, "stride": stride, "padding": both or 0,
+                   "output_padding": output_padding, "dilation": dilation, "groups": group,
+                   "bias": len(node.input) > 2 and bool(node.input[2])}
+        if pads[:n] == pads[n:]:
+            return "convtranspose", options
+        # Asymmetric: the transposed conv removing the common part, then a crop of the rest. Its
+        # MACs are per input position whatever the padding, so the counts are the file's; the
+        # crop is centred where ONNX removes more from one side: the values differ, not the sizes.
+        size = self.spatial_dims(x)
+        if size is None or len(size) != n:
+            raise self.fail(f"asymmetric pads {pads} on an input of unknown size")
+        out = [(i - 1) * s - b - e + d * (k - 1) + o + 1 for i, s, b, e, d, k, o in
+               zip(size, stride, pads[:n], pads[n:], dilation, kernel, output_padding)]
+        self.emit("convtranspose", options, x)
+        self.emit("crop", {"size": out}, self.node.output[0], ".crop")
+        return None
+
+    def op_InstanceNormalization(self, node: Any, x: str) -> Any:
+        """Each channel normalised over its positions, with a learned scale and shift per channel:
+        a group norm of one channel per group (2·C params)."""
+        c = self.channels(x)
+        return ("groupnorm", {"groups": c}) if c is not None and x not in self.plain else self.unknown(node, x)
 
     def op_Gemm(self, node: Any, x: str) -> Any:
         a = self.attrs()
