@@ -42,6 +42,7 @@ from .options import (
     op_name,
     tensor_name,
 )
+from .limits import MAX_RANK
 from .shape import Shape, Window, same_padding
 from .values import field, fields, replace, value
 
@@ -1520,6 +1521,17 @@ class SelectToken(Layer):
 # --- views: the same elements arranged otherwise (what model files do between the layers) ----
 
 
+def check_dims(values: Ints, what: str) -> None:
+    """A list of dims longer than any tensor may have is refused before anything multiplies it."""
+    if len(values) > MAX_RANK:
+        raise LayerError(f"{what} lists {len(values):,} dims; convcalc takes at most {MAX_RANK}",
+                         hint="see the README's limits")
+
+
+def dims_text(values: Ints) -> str:
+    return window_text(values) if len(values) <= MAX_RANK else f"{len(values):,} dims"
+
+
 def dims_shape(dims: Tuple[int, ...]) -> Shape:
     """A shape from its dims in convcalc's order, the last one the channels: ``(12, 197, 64)``
     is 12x197x64, 197 positions of 64 in each of 12 heads."""
@@ -1543,6 +1555,7 @@ class Reshape(Layer):
                       help="the new dims, channels last, no batch: [197, 12, 64] or 197x12x64")
 
     def out_shape(self, x: Shape) -> Shape:
+        check_dims(self.to, "to")
         if math.prod(self.to) != x.elements:
             raise LayerError(f"{x} holds {x.elements:,} elements; {window_text(self.to)} would hold "
                              f"{math.prod(self.to):,}", hint="a reshape keeps every element")
@@ -1552,7 +1565,7 @@ class Reshape(Layer):
         return None
 
     def describe(self) -> str:
-        return f"RESHAPE {window_text(self.to)}"
+        return f"RESHAPE {dims_text(self.to)}"
 
 
 @value
@@ -1570,6 +1583,7 @@ class Permute(Layer):
                          help="for each output dim, the input dim it takes, from 0: [1, 0, 2]")
 
     def out_shape(self, x: Shape) -> Shape:
+        check_dims(self.order, "order")
         dims = x.dims
         if sorted(self.order) != list(range(len(dims))):
             raise LayerError(f"order {list(self.order)} is not a permutation of the {len(dims)} dims of {x} "
@@ -1580,7 +1594,7 @@ class Permute(Layer):
         return None
 
     def describe(self) -> str:
-        return "PERMUTE " + ",".join(map(str, self.order))
+        return "PERMUTE " + (",".join(map(str, self.order)) if len(self.order) <= MAX_RANK else f"{len(self.order):,} dims")
 
 
 @value

@@ -128,6 +128,13 @@ YAML_SLOTS = [
     "input: [8, 8, 3]\nbudget: {{params: '{v}'}}\nlayers: [relu]\n",
     "input: [8, 8, 4]\nblocks:\n  b:\n    args: {{x: 2}}\n    layers: ['conv${{x}}k3p1']\nlayers:\n  - b: {{x: {v}}}\n",
     "input: [8, 8, 4]\nblocks:\n  b:\n    args: {{x: 2}}\n    layers: ['conv${{{v}}}k3p1']\nlayers:\n  - b: {{}}\n",
+    "input: [8, 8, 3]\nlayers:\n  - reshape: {{to: [{v}, 3]}}\n",
+    "input: [8, 8, 3]\nlayers:\n  - reshape: {{to: '{v}x3'}}\n",
+    "input: [8, 8, 3]\nlayers:\n  - permute: {{order: [{v}, 0, 1]}}\n",
+    "input: [8, 8, 3]\nlayers:\n  - take: {{index: {v}}}\n",
+    "input: [8, 8, 3]\nlayers:\n  - take: {{axis: {v}}}\n",
+    "input: [8, 8, 3]\nlayers:\n  - elementwise: {{op: {v}}}\n",
+    "input: [8, 8, 3]\nlayers:\n  - relu: {{}}\n    name: a\n  - matmul: {{from: [a, {v}]}}\n",
     "input: [8, 8, 3]\nlayers:\n  - {v}\n",
     "input: [8, 8, 3]\nlayers:\n  - 'conv{v}'\n",
 ]

@@ -190,3 +190,14 @@ layers:
     verdict = next(c for c in checked.layers if c.index == product.index)
     assert verdict.status == "verified" and verdict.scaled and len(verdict.runs) == 2
     assert verdict.measured.macs == product.macs and verdict.measured.output == product.output
+
+
+@pytest.mark.parametrize("option", ["reshape: {to: [%s]}", "permute: {order: [%s]}"])
+def test_a_list_of_100000_dims_is_refused_before_anything_multiplies_it(tmp_path, option):
+    """(It once multiplied 100,000 sizes of 10^9 and failed formatting the product.)"""
+    values = ", ".join(["1000000000"] * 100_000) if "to" in option else ", ".join(map(str, range(100_000)))
+    path = tmp_path / "long.yaml"
+    path.write_text("input: [4, 3]\nlayers:\n  - " + option % values + "\n")
+    result = run("table", str(path))
+    assert_clean(result, (2,))
+    assert "100,000 dims; convcalc takes at most 16" in result.output
