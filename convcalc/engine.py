@@ -4,7 +4,9 @@ No I/O and no rounding here; ``render`` does both. Conventions (stated in the RE
 ``--help`` and in every JSON report):
 
 - params: weights + biases; batchnorm's running mean/variance are *buffers*, counted apart
-  (PyTorch's ``num_batches_tracked``, one counter per batchnorm, is left out).
+  (PyTorch's ``num_batches_tracked``, one counter per batchnorm, is left out). A frozen layer
+  (``frozen: true``, Keras' ``trainable=False``) trains nothing: its weights and biases are
+  buffers too (``FROZEN``, stated only for a network that has one).
 - MACs: multiply-accumulates of conv, fc (per position too) and attention layers (its Q·Kᵀ and
   A·V products included) for one sample; bias additions, pooling,
   normalisation and activations are not counted. FLOPs = 2 · MACs. (The lecture notes' "FLOPs"
@@ -40,6 +42,11 @@ CONVENTIONS: Dict[str, str] = {
                    "(one forward pass, nothing freed)",
     "bytes": "activation elements x bytes per element x batch; parameter bytes for one copy of the weights",
 }
+
+FROZEN = ("frozen layers (frozen: true; Keras' trainable=False) train nothing: their weights and biases "
+          "are counted as buffers, not params; MACs unchanged")
+"""The convention for frozen layers, added to the stated ones only where a network has one, so the
+reports of every other network read as before."""
 
 
 class InGraph:
@@ -79,6 +86,7 @@ class LayerReport(InGraph):
     # and memory liveness follow these edges, so a skip from far back is just another edge.
     sources: Tuple[int, ...] = ()
     reads: Tuple[str, ...] = ()  # the names it reads through 'from' / '@name', as written
+    frozen: bool = False  # nothing trained: its weights and biases are in buffers, params 0
 
     @property
     def activations(self) -> int:
@@ -235,6 +243,11 @@ class Report:
         return counts
 
     @property
+    def frozen(self) -> int:
+        """How many layers are frozen (their weights counted as buffers)."""
+        return sum(r.frozen for r in self.layers)
+
+    @property
     def warnings(self) -> Tuple[Tuple[LayerReport, Note], ...]:
         return tuple((r, n) for r in self.layers for n in r.notes if n.level == "warning")
 
@@ -311,8 +324,8 @@ class _Walk:
         self.twice: Dict[str, Optional[Location]] = {}
         self.spec = spec
 
-    def chain(self, nodes: Sequence[Node], t: int, path: Tuple[str, ...]) -> int:
-        """Walk ``nodes`` from tensor ``t``; the tensor they end with."""
+    def chain(self, nodes: Sequence[Node], t: int, path: Tuple[str, ...], frozen: bool = False) -> int:
+        """Walk ``nodes`` from tensor ``t``; the tensor they end with. ``frozen``: inside a frozen block."""
         names = default_names(nodes)
         reading = ""  # the name a 'from' just read: the next layer says it reads that
         for i, (node, name) in enumerate(zip(nodes, names)):
@@ -325,9 +338,9 @@ class _Walk:
                 reading = node.ref
                 continue
             if isinstance(node, LayerSpec):
-                t = self.layer(node, name, t, path, reading)
+                t = self.layer(node, name, t, path, reading, frozen)
             else:
-                t = self.block(node, name, t, path)
+                t = self.block(node, name, t, path, frozen)
             reading = ""
         return t
 
@@ -368,7 +381,8 @@ class _Walk:
                         hint="name a layer with 'name:' (YAML) or ':name' after its token, then read it with "
                              "'from:' or '@name'")
 
-    def layer(self, ls: LayerSpec, name: str, t: int, path: Tuple[str, ...], reading: str = "") -> int:
+    def layer(self, ls: LayerSpec, name: str, t: int, path: Tuple[str, ...], reading: str = "",
+              frozen: bool = False) -> int:
         x = self.shapes[t]
         rule = ls.layer.bind(x)  # a rank-generic rule learns the input's rank: its label says what runs
         index = len(self.layers) + 1
@@ -377,9 +391,13 @@ class _Walk:
             rule = rule.sized_like(self.shapes[self.resolve(FromSpec(like, ls.loc), path, "'like'")])
         try:
             y = bounded(rule.out_shape(x))
-            report = LayerReport(index, name, rule, x, y, rule.params(x), rule.buffers(x), rule.macs(x),
-                                 rule.notes(x), ls.loc, path, biases=rule.biases(x), ops=rule.ops(x), sources=(t,),
-                                 reads=(reading,) if reading else ())
+            params, buffers, biases = rule.params(x), rule.buffers(x), rule.biases(x)
+            frozen = frozen or ls.frozen
+            if frozen:  # nothing trained: every weight and bias is state kept, as a running mean is
+                params, buffers, biases = 0, buffers + params, 0
+            report = LayerReport(index, name, rule, x, y, params, buffers, rule.macs(x),
+                                 rule.notes(x), ls.loc, path, biases=biases, ops=rule.ops(x), sources=(t,),
+                                 reads=(reading,) if reading else (), frozen=frozen)
         except LayerError as e:
             where = ".".join((*path, name))
             raise ShapeError(f"layer {index} '{where}' ({rule.describe()}) on input {x}: {e.message}",
@@ -389,7 +407,7 @@ class _Walk:
         self.register(report.full_name, index, ls.loc)
         return index
 
-    def block(self, block: BlockSpec, name: str, t: int, path: Tuple[str, ...]) -> int:
+    def block(self, block: BlockSpec, name: str, t: int, path: Tuple[str, ...], frozen: bool = False) -> int:
         first = len(self.layers)
         x = self.shapes[t]
         inner = (*path, name)
@@ -398,7 +416,7 @@ class _Walk:
         for i, branch in enumerate(block.branches, start=1):
             start = len(self.layers)
             ends.append(self.chain(branch, t, (*inner, f"b{i}") if len(block.branches) > 1 and len(paths) > 1
-                                   else inner))
+                                   else inner, frozen or block.frozen))
             spans.append(self.layers[start:])
         outputs = [self.shapes[e] for e in ends]
         if block.merge is None:

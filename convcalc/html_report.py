@@ -14,7 +14,7 @@ from html import escape
 from typing import Dict, List, Optional, Tuple
 
 from . import __version__
-from .engine import CONVENTIONS, LayerReport, Report
+from .engine import CONVENTIONS, FROZEN, LayerReport, Report
 from .receptive import Field
 from .render import (MEMORY_HEADERS, Row, activation_figure, count_label, footer, human, human_bytes,
                      table_rows)
@@ -334,7 +334,7 @@ def to_html(report: Report, depth: Optional[int] = None, memory_unit: str = "ele
         f'<li>layer {r.index} <code>{escape(r.full_name)}</code>{escape(f" ({r.loc})" if r.loc else "")}: '
         f'{escape(n.text)}</li>' for r, n in report.warnings)
     conv = report.conventions
-    rules = dict(CONVENTIONS)
+    rules = {**CONVENTIONS, **({"frozen": FROZEN} if report.frozen else {})}
     title = spec.title or spec.name or "network"
     meta = [f"input <code>{escape(str(spec.input))}</code> · {t.layers} layers · "
             f"counted as {escape(label)} at {escape(report.dtype)}, batch {report.batch}"]

@@ -25,7 +25,7 @@ import yaml
 from .errors import Location, SpecError, did_you_mean
 from .layers import MERGES, lookup
 from .limits import MAX_LAYERS, MAX_NESTING, MAX_SIZE, MAX_SPEC_BYTES
-from .options import OptionError, read_number, tensor_name, whole
+from .options import OptionError, describe_value, read_number, tensor_name, whole
 from .parse_string import ARGUMENT, Token, parse_tokens, tokenize
 from .spec import (
     BlockSpec,
@@ -274,7 +274,8 @@ class _Reader:
         repeat = self.repeat(entries.pop("repeat")) if "repeat" in entries else None
         expects = self.expectations(entries.pop("expect")[1], "a layer") if "expect" in entries else ()
         sources = self.refs(entries.pop("from")[1], "from") if "from" in entries else ()
-        if not entries and sources and not named and repeat is None and not expects:
+        frozen = self.frozen(entries.pop("frozen")[1]) if "frozen" in entries else None
+        if not entries and sources and not named and repeat is None and not expects and frozen is None:
             if len(sources) > 1:
                 raise SpecError("'from' alone reads one tensor; several are read by a merge", sources[1].loc,
                                 hint="- concat: {from: [a, b]}")
@@ -314,6 +315,8 @@ class _Reader:
                 if hint:
                     raise SpecError(f"unknown layer or block '{kind}'{close}", at)
             item = LayerSpec(make_layer(kind, self.options(kind, vnode), at), name, at, expects)
+        if frozen:
+            item = replace(item, frozen=True)
         if expects and not isinstance(item, LayerSpec):
             raise SpecError("'expect' goes on a layer or on the whole network, not on a block", expects[0].loc,
                             hint="put it on the block's last layer, or under the spec's top-level 'expect:'")
@@ -329,6 +332,14 @@ class _Reader:
         if name is None:
             return [*lead, *[item] * count]
         return [*lead, *[replace(item, name=f"{name}.{i}") for i in range(1, count + 1)]]
+
+    def frozen(self, node: yaml.Node) -> bool:
+        """``frozen: true``: nothing in the item is trained (engine.py counts its weights as buffers)."""
+        value = self.substitute(self.value(node), self.loc(node))
+        if not isinstance(value, bool):
+            raise SpecError(f"frozen: expected true or false, got {describe_value(value)}", self.loc(node),
+                            hint="frozen: true counts the item's weights and biases as buffers (nothing trained)")
+        return value
 
     def refs(self, node: yaml.Node, what: str) -> Tuple[FromSpec, ...]:
         """``enc1`` or ``[p2, p3, p4]``: names of tensors, each located."""

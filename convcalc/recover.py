@@ -246,6 +246,7 @@ class _Nest:
             self.budget -= len(tail)
             return None
         del out[i:]
+        # not merge.frozen: a merge trains nothing, but a block's flag would freeze its branches
         block = BlockSpec(tuple(tuple(b) for b in branches), merge.merge, merge.name, merge.kind, merge.loc)
         return _Entry(fork + 1, k, None, block, (fork,))
 
@@ -264,14 +265,16 @@ class _Fold:
         self.stripped: Dict[int, Node] = {}
 
     def key(self, node: Node) -> int:
-        """Equal for nodes identical but for names (and where they were written)."""
+        """Equal for nodes identical but for names (and where they were written); a frozen copy of
+        a layer is another layer (its weights are buffers)."""
         if id(node) not in self.key_of:
             if isinstance(node, FromSpec):
                 raw: object = ("from", node.ref)
             elif isinstance(node, LayerSpec):
-                raw = ("layer", node.layer, id(node) if node.expect else 0)
+                raw = ("layer", node.layer, node.frozen, id(node) if node.expect else 0)
             else:
-                raw = ("block", node.merge, node.kind, tuple(tuple(self.key(n) for n in b) for b in node.branches))
+                raw = ("block", node.merge, node.kind, node.frozen,
+                       tuple(tuple(self.key(n) for n in b) for b in node.branches))
             self.key_of[id(node)] = self.keys.setdefault(raw, len(self.keys))
         return self.key_of[id(node)]
 

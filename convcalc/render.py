@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import IO, Any, Dict, Iterator, List, Optional, Tuple
 
 from . import __version__, grid
-from .engine import CONVENTIONS, LayerReport, Report
+from .engine import CONVENTIONS, FROZEN, LayerReport, Report
 from .layers import Note
 from .memory import memory
 from .receptive import Field, first_covering, receptive_fields
@@ -95,6 +95,7 @@ def conventions_dict(report: Report) -> Dict[str, Any]:
     c = report.conventions
     return {
         **CONVENTIONS,
+        **({"frozen": FROZEN} if report.frozen else {}),
         "count": c.count,
         "bias": c.bias,
         "ops": list(c.ops),
@@ -331,6 +332,8 @@ def footer(report: Report, column: str = "") -> str:
     label = count_label(report)
     buffers = f" + {t.buffers:,} buffers" if t.buffers else ""
     params = "weights + biases" if c.bias else "weights only (biases left out)"
+    if report.frozen:
+        params += f"; a frozen layer's as buffers ({report.frozen:,} frozen)"
     work = "2 × multiply-accumulates" if c.count == "flops" else "multiply-accumulates"
     ops = f" + {', '.join(c.ops)} ops" if c.ops else ""
     acts = "output elements per sample, input included" + (", in-place activations left out" if c.inplace else "")

@@ -159,7 +159,9 @@ def item_schemas(open_: bool) -> Dict[str, Any]:
              "repeat": {"anyOf": [_int(1), ARG], "description": "repeat this item N times (named copies get .1, .2)"},
              "expect": {"$ref": "#/definitions/expect"},
              "from": {**TENSORS, "description": "the tensor this item reads (a merge: the tensors), instead of "
-                                                "the one before it"}}
+                                                "the one before it"},
+             "frozen": {"type": "boolean", "description": "nothing in this item is trained: its weights and "
+                                                          "biases are counted as buffers"}}
     for key in item_keys:
         properties[key] = known.get(key, {})
     for k in KINDS:

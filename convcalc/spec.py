@@ -22,13 +22,17 @@ if TYPE_CHECKING:
 
 @value
 class LayerSpec:
-    """One layer as the user wrote it: its rule, an optional name, and where it was written."""
+    """One layer as the user wrote it: its rule, an optional name, and where it was written.
+
+    ``frozen``: nothing in it is trained (Keras' ``trainable=False``), so the engine counts its
+    weights and biases as buffers (engine.py, ``_Walk.layer``)."""
 
     layer: Layer
     name: Optional[str] = None
     loc: Optional[Location] = field(default=None, compare=False, repr=False)
     expect: Tuple["Expectation", ...] = field(default=(), compare=False, repr=False)  # expect.py
     note: str = field(default="", compare=False, repr=False)  # a comment for the YAML writer (recover.py)
+    frozen: bool = False
 
 
 @value
@@ -38,7 +42,8 @@ class BlockSpec:
     A residual block is ``merge=Add()`` with a main branch and a shortcut (an empty branch is the
     identity); an inception block is ``merge=Concat()`` with several branches. A block without a
     merge has exactly one branch: a named group of layers (a ResNet stage), shown nested.
-    ``kind`` is the reusable block it was made from ('bottleneck'), if any.
+    ``kind`` is the reusable block it was made from ('bottleneck'), if any. ``frozen`` freezes
+    every layer inside it, whatever their own flags say (as Keras' ``trainable=False`` on a model).
     """
 
     branches: Tuple[Tuple["Node", ...], ...]
@@ -47,6 +52,7 @@ class BlockSpec:
     kind: str = ""
     loc: Optional[Location] = field(default=None, compare=False, repr=False)
     note: str = field(default="", compare=False, repr=False)  # a comment for the YAML writer (recover.py)
+    frozen: bool = False
 
 
 @value
@@ -121,8 +127,9 @@ def kind_names() -> list[str]:
 SEQUENCE_WORDS = ("seq", "sequential", "group", "stage")
 """YAML item keys that group layers into a chain: ``- seq: [conv64k3p1, relu]``."""
 
-ITEM_WORDS = ("name", "repeat", "expect", "from")
-"""YAML keys an item carries beside its kind: ``name: enc1``, ``from: enc1``, ``repeat: 3``."""
+ITEM_WORDS = ("name", "repeat", "expect", "from", "frozen")
+"""YAML keys an item carries beside its kind: ``name: enc1``, ``from: enc1``, ``repeat: 3``,
+``frozen: true``."""
 
 
 def reserved_words() -> Tuple[str, ...]:

@@ -5,7 +5,7 @@ nothing the reader would not assume), its name, and ``from:`` where it reads a t
 the one before it; a merge of named tensors is ``- add: {from: [a, b]}``; a block of branches
 is written as branches; the same unnamed item several times in a row (as parse_yaml reads
 ``repeat: N``, and as recover.py folds repeated blocks) is one item with ``repeat: N``. A node's
-``note`` is a comment beside it. The promise, tested: ``parse_yaml(to_yaml(spec))`` analyses
+``note`` is a comment beside it; a frozen layer or block carries ``frozen: true``. The promise, tested: ``parse_yaml(to_yaml(spec))`` analyses
 exactly as ``spec`` does.
 """
 
@@ -70,7 +70,7 @@ def item_lines(node: Node, indent: str, source: Optional[FromSpec] = None, repea
     if isinstance(node, LayerSpec):
         kind, options = kind_and_options(node.layer)
         if not options:
-            bare = node.name is None and source is None and repeat == 1
+            bare = node.name is None and source is None and repeat == 1 and not node.frozen
             first = f"{lead}{kind}" if bare else f"{lead}{kind}: {{}}"
         else:
             first = f"{lead}{kind}: {{" + ", ".join(f"{k}: {flow(v)}" for k, v in options) + "}"
@@ -84,6 +84,8 @@ def item_lines(node: Node, indent: str, source: Optional[FromSpec] = None, repea
         lines.append(f"{more}from: {scalar(source.ref)}")
     if repeat > 1:
         lines.append(f"{more}repeat: {repeat}")
+    if node.frozen:
+        lines.append(f"{more}frozen: true")
     return lines
 
 

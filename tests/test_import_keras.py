@@ -335,6 +335,9 @@ KERAS_COUNTS = {
     "mobilenet_v3_large": (5_507_432, 5_483_032, 24_400),  # input_shape=(224, 224, 3)
     "convnext_tiny": (28_589_128, 28_589_128, 0),
     "transfer_sequential": (23_608_202, 23_555_082, 53_120),  # ResNet50 base (96x96) inside a Sequential
+    # the Keras guide's transfer learning: a MobileNetV2 base (160x160), trainable = False, called
+    # as a layer; every weight of the base is non-trainable, the Dense(1) head's 1,281 trainable
+    "transfer_functional": (2_259_265, 1_281, 2_257_984),
     "inception_resnet_v2": (55_873_736, 55_813_192, 60_544),  # its 40 CustomScaleLayer: x + scale·r, an add
 }
 
@@ -355,7 +358,7 @@ def test_real_keras_applications_give_keras_own_counts(tmp_path: Path, name: str
     assert (report.totals.params, report.totals.buffers) == (trainable, frozen)
     assert report.totals.params + report.totals.buffers == total
     assert not report.unknown_ops
-    assert report.output == Shape((), 10 if name.startswith("transfer") else 1000)
+    assert report.output == Shape((), {"transfer_functional": 1, "transfer_sequential": 10}.get(name, 1000))
 
 
 @pytest.mark.parametrize("name, spec", [("mobilenet_v2", "mobilenet_v2"), ("densenet121", "densenet121"),
@@ -416,15 +419,51 @@ def test_nasnet_mobile_counts_exactly_and_names_its_off_centre_crops(tmp_path: P
     assert report.output == Shape((), 1000)
 
 
-def test_a_frozen_base_model_counts_its_total_not_its_split(tmp_path: Path) -> None:
-    """The Keras guide's transfer learning: a MobileNetV2 base, ``trainable = False``, called as
-    a layer. Keras counts every weight of the frozen base as non-trainable (1,281 trainable,
-    2,257,984 non-trainable); convcalc has no frozen layer, so it keeps the base's γ, β and
-    weights as params: the total is Keras' exactly, the split is not."""
-    report = analyse(read_keras(fixture(tmp_path, "transfer_functional")))
-    assert report.totals.params + report.totals.buffers == 2_259_265
-    assert (report.totals.params, report.totals.buffers) == (2_257_984 + 1_281 - 34_112, 34_112)
-    assert report.output == Shape((), 1)
+def frozen_model(freeze: bool = True) -> Dict[str, Any]:
+    """Layers with ``trainable: false`` (a conv, a batchnorm, one with scale=False) and a nested
+    functional model with it, written as Keras writes a frozen base (its layers' flags false too)."""
+    off = {"trainable": False} if freeze else {}
+    inner = Graph((16, 16, 8))
+    inner.add("Conv2D", "base_conv", filters=4, kernel_size=[1, 1], **off)
+    inner.add("BatchNormalization", "base_bn", **off)
+    base = {**inner.model(), "name": "base", "inbound_nodes": layer("Conv2D", "base", ["noscale_bn"])["inbound_nodes"]}
+    base["config"].update(name="base", **off)
+    g = Graph((16, 16, 3))
+    g.add("Conv2D", "stem", filters=8, kernel_size=[3, 3], padding="same", **off)
+    g.add("BatchNormalization", "stem_bn", **off)
+    g.add("BatchNormalization", "noscale_bn", scale=False, **off)
+    g.layers.append(base)
+    g.last = "base"
+    g.add("BatchNormalization", "live_bn")
+    g.add("GlobalAveragePooling2D", "pool")
+    g.add("Dense", "head", units=3)
+    return g.model()
+
+
+def test_frozen_layers_split_params_as_keras_summary(tmp_path: Path) -> None:
+    """Keras 3.15.1 on this very config (``keras.models.model_from_json``, with the ``module``
+    keys a saved file has): 363 params, 23 trainable (live_bn's γ, β 8 + head 15), 340
+    non-trainable: stem 224, stem_bn 32 (γ, β too), noscale_bn 24, base 52, live_bn's 8. Unfrozen
+    the same model has 3 · 3 · 3 · 8 + 8 + 16 + 8 + 36 + 8 + 8 + 15 = 315 trainable."""
+    report = analyse(read_keras(write(tmp_path, frozen_model())))
+    assert (report.totals.params, report.totals.buffers) == (23, 340)
+    assert (by_name(report, "stem").params, by_name(report, "stem").buffers) == (0, 224)
+    assert (by_name(report, "stem_bn").params, by_name(report, "stem_bn").buffers) == (0, 32)
+    assert (by_name(report, "base_bn").params, by_name(report, "base_bn").buffers) == (0, 16)
+    live = analyse(read_keras(write(tmp_path, frozen_model(freeze=False), "live.json")))
+    assert (live.totals.params, live.totals.buffers) == (315, 48)
+    assert live.totals.macs == report.totals.macs
+
+
+def test_a_nested_models_flag_freezes_every_layer_inside_it(tmp_path: Path) -> None:
+    """``base.trainable = False`` freezes the whole base (Keras' setter sets every layer's flag, and
+    so does convcalc reading the model's): its layers are frozen even where their own flag is absent."""
+    model = frozen_model(freeze=False)
+    base = next(x for x in model["config"]["layers"] if x["name"] == "base")
+    base["config"]["trainable"] = False
+    report = analyse(read_keras(write(tmp_path, model)))
+    assert (by_name(report, "base_conv").params, by_name(report, "base_conv").buffers) == (0, 36)
+    assert (report.totals.params, report.totals.buffers) == (315 - 44, 48 + 44)
 
 
 @pytest.mark.parametrize("name", ["custom.keras", "custom_sequential.json"])

@@ -16,7 +16,8 @@ convcalc's per-position ``pwlinear``, and ``fc`` only on a vector.
 
 Params as ``model.summary()`` splits them: trainable = convcalc's params, non-trainable =
 convcalc's buffers (BatchNormalization's moving mean and variance; an adapted Normalization's
-mean and variance).
+mean and variance; every weight of a layer with ``trainable: false``, or of any layer inside a
+model with it, as Keras' transfer learning freezes a base: such a layer is ``frozen``).
 
 A layer convcalc has no rule for becomes an ``unknown`` layer with the output shape the file
 records (Keras 3 writes, with every tensor a layer reads, its shape, and each layer's build
@@ -170,6 +171,7 @@ class _Reader:
         self.entry: Optional[str] = None  # inside a nested model: the Keras name of what it reads
         self.at_line: Optional[int] = None  # inside a nested model: its line (its place in the file)
         self.depth = 0
+        self.frozen = False  # inside a nested model with trainable: false (everything in it is frozen)
 
     # --- the two model forms -----------------------------------------------------------
 
@@ -329,10 +331,11 @@ class _Reader:
         if self.refs[source] != self.current and steps:
             self.nodes.append(FromSpec(self.refs[source], at))
         out = self.refs[source]
+        frozen = self.frozen or cfg.get("trainable") is False  # Keras: none of its weights is trained
         for k, (kind, options) in enumerate(steps):
             out = self.fresh(name if k == 0 else f"{name}_{kind}")
             layer = make_layer(kind, [RawOption(key, v, None, at) for key, v in options.items()], at)
-            self.nodes.append(LayerSpec(layer, out, at))
+            self.nodes.append(LayerSpec(layer, out, at, frozen=frozen))
             self.current = out
         self.refs[name], self.rank[name], self.unit[name] = out, rank, unit
 
@@ -357,14 +360,15 @@ class _Reader:
             raise SpecError(f"the nested model '{name}' lists no layers", at)
         if self.depth >= MAX_NESTING:
             raise SpecError(f"models nested more than {MAX_NESTING} deep", at)
-        outer = (self.refs, self.rank, self.unit, self.recorded, self.entry, self.at_line)
+        outer = (self.refs, self.rank, self.unit, self.recorded, self.entry, self.at_line, self.frozen)
         self.refs, self.rank, self.unit, self.recorded = dict(self.refs), dict(self.rank), dict(self.unit), {}
         self.entry, self.at_line, self.depth = source, at.line, self.depth + 1
+        self.frozen = self.frozen or cfg.get("trainable") is False  # freezes every layer inside
         try:
             last = self.sequential(layers, {}, cfg) if cls == "Sequential" else self.functional(layers, cfg)
             out, rank, unit = self.refs.get(last), self.rank.get(last), self.unit.get(last)
         finally:
-            self.refs, self.rank, self.unit, self.recorded, self.entry, self.at_line = outer
+            self.refs, self.rank, self.unit, self.recorded, self.entry, self.at_line, self.frozen = outer
             self.depth -= 1
         if out is None or rank is None or unit is None:
             raise SpecError(f"the nested model '{name}' has no output layer '{last}'", at)
