@@ -13,12 +13,12 @@ CONVENTIONS_HELP = """
 \b
 Conventions (all stated again under every table and in JSON):
   params       weights + biases (F·F·D1·K + K for conv); --no-bias counts
-               weights only. Batchnorm's running statistics are counted
-               apart as buffers.
-  MACs         multiply-accumulates of conv (H2·W2·F·F·D1/groups·K) and fc
-               (in·out) layers for one sample; bias additions, pooling,
-               normalisation and activations are not counted unless
-               --count-ops asks. FLOPs = 2·MACs (--count flops). The
+               weights only. Batchnorm's running statistics, and the weights
+               of a layer marked frozen, are counted apart as buffers.
+  MACs         multiply-accumulates of conv (H2·W2·F·F·D1/groups·K), fc
+               (in·out), attention and matmul (batch·M·K·N) layers for one
+               sample; bias additions, pooling, normalisation and
+               activations are not counted unless --count-ops asks. FLOPs = 2·MACs (--count flops). The
                lecture notes' "FLOPs" formula H2·W2·F²·D1·D2 counts MACs.
   activations  output elements of each layer ("memory" in the cs231n VGG
                table), input included; --inplace leaves out activation and
