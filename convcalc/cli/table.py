@@ -18,8 +18,9 @@ Conventions (all stated again under every table and in JSON):
   MACs         multiply-accumulates of conv (H2·W2·F·F·D1/groups·K), fc
                (in·out), attention and matmul (batch·M·K·N) layers for one
                sample; bias additions, pooling, normalisation and
-               activations are not counted unless --count-ops asks. FLOPs = 2·MACs (--count flops). The
-               lecture notes' "FLOPs" formula H2·W2·F²·D1·D2 counts MACs.
+               activations are not counted unless --count-ops asks.
+               FLOPs = 2·MACs (--count flops). The lecture notes' "FLOPs"
+               formula H2·W2·F²·D1·D2 counts MACs.
   activations  output elements of each layer ("memory" in the cs231n VGG
                table), input included; --inplace leaves out activation and
                dropout outputs. Bytes = elements × dtype size × batch, in
