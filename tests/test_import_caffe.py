@@ -304,3 +304,33 @@ def test_depthwise_aliases_need_num_output_to_match_the_channels(tmp_path):
     bad.write_text(base % 12, encoding="utf-8")
     with pytest.raises(ConvcalcError, match="groups 12 must divide"):
         analyse(read_caffe(bad))
+
+
+# --- PReLU: the kind, and Caffe's layer ------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, params", [
+    ("7x7x8 prelu", 8),  # one slope a_c per channel: C = 8 (nn.PReLU(8))
+    ("30 prelu", 30),  # a vector's channels are its 30 units
+])
+def test_prelu_hand_counts(text: str, params: int) -> None:
+    from convcalc.parse_string import parse_string
+
+    [layer] = analyse(parse_string(text)).layers
+    assert (layer.output.dims, layer.params, layer.buffers, layer.macs) == (
+        (7, 7, 8) if text.startswith("7") else (30,), params, 0, 0)
+
+
+def test_prelu_shared_is_one_slope_and_verifies(tmp_path: Path) -> None:
+    """channel_shared: one a for all 64 channels (nn.PReLU()): 1 param; the reference allocates
+    exactly that many slopes and counts no multiply-accumulate."""
+    from convcalc.parse_yaml import parse_yaml
+
+    spec = tmp_path / "p.yaml"
+    spec.write_text("input: 20x20x64\nlayers:\n  - prelu:\n  - prelu: {shared: true}\n", encoding="utf-8")
+    report = analyse(parse_yaml(spec.read_text(encoding="utf-8"), str(spec)))
+    assert [(r.params, r.macs) for r in report.layers] == [(64, 0), (1, 0)]
+    result = CliRunner().invoke(cli, ["verify", str(spec), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [layer["status"] for layer in data["layers"]] == ["verified", "verified"]
