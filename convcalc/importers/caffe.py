@@ -20,6 +20,12 @@ for β, whose count (C, no MACs) is exactly β's. Together: 2·C params, 2·C bu
 
 Pooling rounds the output size up (Caffe's ``pooling_layer.cpp``) and drops a last window that
 would start in the padding: PyTorch's ``ceil_mode``, which convcalc's pools follow.
+
+Every Caffe layer reads axis 1 as the channels, so a blob Reshape, Permute or Flatten makes is
+laid out that way too: N x C x A x B is convcalc's A x B x C. Their options depend on sizes
+(Reshape's 0 and -1, Slice's last part), so those layers ask the engine for the shape of what
+they read (``shape_of``). Crop keeps Caffe's shapes and counts but centres its window, where
+Caffe starts it at ``offset``: the values differ, never the figures.
 """
 
 from __future__ import annotations
