@@ -1387,6 +1387,33 @@ class LayerScale(Layer):
 
 
 @value
+class PReLU(Layer):
+    """Parametric ReLU, ``y = x`` for ``x > 0`` and ``y = a·x`` otherwise, with the negative slope
+    ``a`` learned (He et al., "Delving Deep into Rectifiers", arXiv 1502.01852; PyTorch's
+    ``nn.PReLU(num_parameters)``, Caffe's PReLU, Keras' ``PReLU(shared_axes=[1, 2])``).
+
+    Shape unchanged. Params: ``C``, one slope per channel; ``1`` with ``shared`` (Caffe's
+    ``channel_shared``, PyTorch's ``nn.PReLU()``). MACs: 0 — a multiply per negative value
+    with nothing summed, as leakyrelu; ``--count-ops act`` counts one operation per element.
+    """
+
+    family: ClassVar[str] = "prelu"
+    op_kind: ClassVar[str] = "act"
+
+    shared: bool = option(False, boolean, aliases=("channel_shared",),
+                          help="one slope for every channel (default false: one per channel)")
+
+    def params(self, x: Shape) -> int:
+        return 1 if self.shared else x.channels
+
+    def ops(self, x: Shape) -> int:
+        return x.elements
+
+    def describe(self) -> str:
+        return "PRELU shared" if self.shared else "PRELU"
+
+
+@value
 class Tokens(Layer):
     """A grid as a sequence of tokens: ``HxWxC → (H·W)xC``, row by row (ViT's
     ``x.reshape(n, C, H·W).permute(0, 2, 1)``). No parameters, no MACs.
@@ -1925,6 +1952,8 @@ KINDS: Tuple[Kind, ...] = (
     Kind("pwlinear", PositionLinear, ("positionwise", "positionwiselinear", "tokenlinear"),
          "linear map of the channels at each position (nn.Linear on the last dim): no flattening"),
     Kind("layerscale", LayerScale, (), "learned scale per channel: C params, no MACs"),
+    Kind("prelu", PReLU, (), "parametric ReLU: a learned negative slope per channel (C params; 1 with "
+         "shared), no MACs"),
     Kind("tokens", Tokens, ("totokens",), "grid HxWxC to a sequence of H·W tokens of C"),
     Kind("togrid", ToGrid, ("fromtokens", "untokens"), "sequence of L tokens back to an HxW grid (square by default)"),
     Kind("clstoken", ClassToken, ("classtoken", "cls"), "learned class token put first: L+1 tokens, C params"),

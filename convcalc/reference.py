@@ -1071,6 +1071,18 @@ class LayerScale(Learned):
 
 
 @dataclass(frozen=True)
+class PReLU(Learned):
+    """A learned slope per channel (or one for all) multiplies each negative value of its
+    channel; positive values pass. Nothing is summed: 0 MACs."""
+
+    def __call__(self, x: Tensor) -> Result:
+        if len(self.values) not in (1, x.channels):
+            raise ValueError(f"prelu of {len(self.values)} slopes got {x.shape=}")
+        slope = [self.values[c % len(self.values)] for c in range(x.channels)]
+        return Result(Tensor(x.shape, [v if v > 0 else slope[c] * v for c in range(x.channels) for v in x.channel(c)]))
+
+
+@dataclass(frozen=True)
 class Tokens(Weightless):
     """``(C, H, W) → (C, H·W)``: each channel's plane read row by row, which is how it is stored."""
 

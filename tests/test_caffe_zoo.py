@@ -395,3 +395,103 @@ def test_releases_import_to_yaml_and_back(tmp_path: Path) -> None:
         assert again.exit_code == 0, again.output
         assert json.loads(again.output)["totals"] == direct, name
     assert (direct["params"], direct["macs"]) == (4_231_976, 568_740_352)
+
+
+# --- FCN-32s (shelhamer/fcn.berkeleyvision.org, voc-fcn32s/deploy.prototxt) ---------------------
+
+VGG_BLOCKS = [(1, 64, 2), (2, 128, 2), (3, 256, 3), (4, 512, 3), (5, 512, 3)]
+
+
+def fcn32s() -> str:
+    """VGG-16 made fully convolutional: conv1_1 pads by 100, fc6/fc7 are 7x7 and 1x1 convs,
+    score_fr scores 21 classes, upscore (Deconvolution 64 stride 32, no bias) upsamples them,
+    and score crops that to the input's size at offset 19."""
+    parts = ['layer {\n  name: "data"\n  type: "Input"\n  top: "data"\n'
+             "  input_param {\n    shape {\n      dim: 1\n      dim: 3\n      dim: 500\n      dim: 500\n    }\n  }\n}\n"]
+    bottom = "data"
+    for block, n, convs in VGG_BLOCKS:
+        for i in range(1, convs + 1):
+            name = f"conv{block}_{i}"
+            parts += [conv(name, bottom, n, 3, pad=100 if name == "conv1_1" else 1), inplace("ReLU", f"relu{block}_{i}", name)]
+            bottom = name
+        parts.append(pool(f"pool{block}", bottom, 2, 2))
+        bottom = f"pool{block}"
+    for name, n, k, src in [("fc6", 4096, 7, "pool5"), ("fc7", 4096, 1, "fc6")]:
+        parts += [conv(name, src, n, k), inplace("ReLU", f"relu{name[2]}", name),
+                  inplace("Dropout", f"drop{name[2]}", name, "  dropout_param {\n    dropout_ratio: 0.5\n  }\n")]
+    parts.append(conv("score_fr", "fc7", 21, 1))
+    parts.append('layer {\n  name: "upscore"\n  type: "Deconvolution"\n  bottom: "score_fr"\n  top: "upscore"\n'
+                 "  param {\n    lr_mult: 0\n  }\n"
+                 "  convolution_param {\n    num_output: 21\n    bias_term: false\n    kernel_size: 64\n    stride: 32\n  }\n}\n")
+    parts.append('layer {\n  name: "score"\n  type: "Crop"\n  bottom: "upscore"\n  bottom: "data"\n  top: "score"\n'
+                 "  crop_param {\n    axis: 2\n    offset: 19\n  }\n}\n")
+    return "".join(parts)
+
+
+def test_fcn32s_upscore_and_crop(tmp_path: Path) -> None:
+    """Hand-worked sizes at 500x500: conv1_1 pads 100 → 698; the pools round up (Caffe): 349,
+    175, 88, 44, 22; fc6 (7x7, no pad) → 16; upscore (16 − 1)·32 + 64 = 544; score crops that
+    to the input's 500x500 (Caffe at offset 19: 19 + 500 ≤ 544). Params: VGG-16's convs
+    14,714,688, fc6 7·7·512·4096 + 4096, fc7 4096² + 4096, score_fr 4096·21 + 21, upscore
+    21·21·64·64 (no bias); the crop 0."""
+    report = analyse(read_caffe(write(tmp_path, fcn32s(), "deploy.prototxt")))
+    out = {r.name: r.output for r in report.layers}
+    assert [out[f"pool{b}"].spatial for b in range(1, 6)] == [(349, 349), (175, 175), (88, 88), (44, 44), (22, 22)]
+    assert out["conv1_1"].spatial == (698, 698) and out["fc6"].spatial == (16, 16)
+    assert out["upscore"] == Shape((544, 544), 21) and out["score"] == Shape((500, 500), 21)
+    by_name = {r.name: r for r in report.layers}
+    assert (by_name["upscore"].params, by_name["score"].params, by_name["score"].macs) == (21 * 21 * 64 * 64, 0, 0)
+    assert by_name["score"].layer.describe() == "CROP to 500x500 (like input)"
+    assert report.totals.params == (14_714_688 + 7 * 7 * 512 * 4096 + 4096 + 4096 * 4096 + 4096 + 4096 * 21 + 21
+                                    + 21 * 21 * 64 * 64)
+
+
+# --- SSD300 (weiliu89/caffe, models/VGGNet/VOC0712/SSD_300x300/deploy.prototxt): two heads ----------
+
+
+def ssd_head(src: str, loc: int, conf: int) -> str:
+    parts = []
+    for kind, n in (("loc", loc), ("conf", conf)):
+        name = f"{src}_mbox_{kind}"
+        parts += [conv(name, src, n, 3, pad=1),
+                  f'layer {{\n  name: "{name}_perm"\n  type: "Permute"\n  bottom: "{name}"\n  top: "{name}_perm"\n'
+                  "  permute_param {\n    order: 0\n    order: 2\n    order: 3\n    order: 1\n  }\n}\n",
+                  f'layer {{\n  name: "{name}_flat"\n  type: "Flatten"\n  bottom: "{name}_perm"\n  top: "{name}_flat"\n'
+                  "  flatten_param {\n    axis: 1\n  }\n}\n"]
+    return "".join(parts)
+
+
+def ssd_two_heads() -> str:
+    """fc7 (1024 x 19 x 19, given as the input here) and conv6_2 (from conv6_1 1x1 256, then 3x3
+    stride 2 to 512 x 10 x 10), each with 6 priors: loc 6·4 = 24 and conf 6·21 = 126 channels,
+    permuted to N x H x W x C and flattened, concatenated, then the confidences reshaped to
+    (N, priors, 21), softmaxed over the classes (axis 2) and flattened, as the release does."""
+    return ('layer {\n  name: "fc7"\n  type: "Input"\n  top: "fc7"\n'
+            "  input_param {\n    shape {\n      dim: 1\n      dim: 1024\n      dim: 19\n      dim: 19\n    }\n  }\n}\n"
+            + conv("conv6_1", "fc7", 256, 1) + inplace("ReLU", "conv6_1_relu", "conv6_1")
+            + conv("conv6_2", "conv6_1", 512, 3, pad=1, stride=2) + inplace("ReLU", "conv6_2_relu", "conv6_2")
+            + ssd_head("fc7", 24, 126) + ssd_head("conv6_2", 24, 126)
+            + merge("Concat", "mbox_loc", ["fc7_mbox_loc_flat", "conv6_2_mbox_loc_flat"], "  concat_param {\n    axis: 1\n  }\n")
+            + merge("Concat", "mbox_conf", ["fc7_mbox_conf_flat", "conv6_2_mbox_conf_flat"], "  concat_param {\n    axis: 1\n  }\n")
+            + 'layer {\n  name: "mbox_conf_reshape"\n  type: "Reshape"\n  bottom: "mbox_conf"\n  top: "mbox_conf_reshape"\n'
+              "  reshape_param {\n    shape {\n      dim: 0\n      dim: -1\n      dim: 21\n    }\n  }\n}\n"
+            + 'layer {\n  name: "mbox_conf_softmax"\n  type: "Softmax"\n  bottom: "mbox_conf_reshape"\n'
+              '  top: "mbox_conf_softmax"\n  softmax_param {\n    axis: 2\n  }\n}\n'
+            + 'layer {\n  name: "mbox_conf_flatten"\n  type: "Flatten"\n  bottom: "mbox_conf_softmax"\n'
+              '  top: "mbox_conf_flatten"\n  flatten_param {\n    axis: 1\n  }\n}\n')
+
+
+def test_ssd_permute_flatten_reshape(tmp_path: Path) -> None:
+    """Hand-worked: fc7_mbox_loc_flat 19·19·24 = 8,664 and conv6_2's 10·10·24 = 2,400 (the
+    release's blob sizes), mbox_loc 11,064; confidences 19·19·126 + 10·10·126 = 58,086, reshaped
+    to 2,766 priors x 21 classes. Params: conv6_1 1024·256 + 256, conv6_2 9·256·512 + 512, and per
+    head 9·C·24 + 24 and 9·C·126 + 126; the views add none."""
+    report = analyse(read_caffe(write(tmp_path, ssd_two_heads(), "deploy.prototxt")))
+    out = {r.full_name.removesuffix(".concat"): r.output.dims for r in report.layers}
+    assert out["fc7_mbox_loc"] == (19, 19, 24) and out["fc7_mbox_loc_perm"] == (19, 24, 19)
+    assert out["fc7_mbox_loc_flat"] == (8_664,) and out["conv6_2_mbox_loc_flat"] == (2_400,)
+    assert out["mbox_loc"] == (11_064,) and out["mbox_conf"] == (58_086,)
+    assert out["mbox_conf_reshape"] == (21, 2_766) and out["mbox_conf_flatten"] == (58_086,)
+    heads = sum(9 * c * n + n for c in (1024, 512) for n in (24, 126))
+    assert report.totals.params == 1024 * 256 + 256 + 9 * 256 * 512 + 512 + heads
+    assert sum(r.params + r.macs for r in report.layers if r.layer.kind in ("permute", "flatten", "reshape")) == 0

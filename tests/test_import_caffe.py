@@ -228,13 +228,13 @@ def test_bad_files_are_located(tmp_path: Path, text: str, line: int, at: str) ->
 
 def test_unknown_types_listed_with_counts(tmp_path: Path) -> None:
     text = ('input: "x"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n'
-            'layer { name: "a" type: "PReLU" bottom: "x" top: "x" }\n'
-            'layer { name: "b" type: "Power" bottom: "x" top: "x" }\n'
-            'layer { name: "c" type: "PReLU" bottom: "x" top: "x" }\n')
+            'layer { name: "a" type: "Normalize" bottom: "x" top: "x" }\n'
+            'layer { name: "b" type: "SPP" bottom: "x" top: "x" }\n'
+            'layer { name: "c" type: "Normalize" bottom: "x" top: "x" }\n')
     path = write(tmp_path, text)
     with pytest.raises(SpecError) as e:
         read_caffe(path)
-    assert "PReLU ×2" in e.value.message and "Power ×1" in e.value.message
+    assert "Normalize ×2" in e.value.message and "SPP ×1" in e.value.message
     assert e.value.loc is not None and (e.value.loc.line, e.value.loc.column) == (3, 25)
 
 
@@ -304,3 +304,157 @@ def test_depthwise_aliases_need_num_output_to_match_the_channels(tmp_path):
     bad.write_text(base % 12, encoding="utf-8")
     with pytest.raises(ConvcalcError, match="groups 12 must divide"):
         analyse(read_caffe(bad))
+
+
+# --- PReLU: the kind, and Caffe's layer ------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, params", [
+    ("7x7x8 prelu", 8),  # one slope a_c per channel: C = 8 (nn.PReLU(8))
+    ("30 prelu", 30),  # a vector's channels are its 30 units
+])
+def test_prelu_hand_counts(text: str, params: int) -> None:
+    from convcalc.parse_string import parse_string
+
+    [layer] = analyse(parse_string(text)).layers
+    assert (layer.output.dims, layer.params, layer.buffers, layer.macs) == (
+        (7, 7, 8) if text.startswith("7") else (30,), params, 0, 0)
+
+
+def test_prelu_shared_is_one_slope_and_verifies(tmp_path: Path) -> None:
+    """channel_shared: one a for all 64 channels (nn.PReLU()): 1 param; the reference allocates
+    exactly that many slopes and counts no multiply-accumulate."""
+    from convcalc.parse_yaml import parse_yaml
+
+    spec = tmp_path / "p.yaml"
+    spec.write_text("input: 20x20x64\nlayers:\n  - prelu:\n  - prelu: {shared: true}\n", encoding="utf-8")
+    report = analyse(parse_yaml(spec.read_text(encoding="utf-8"), str(spec)))
+    assert [(r.params, r.macs) for r in report.layers] == [(64, 0), (1, 0)]
+    result = CliRunner().invoke(cli, ["verify", str(spec), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [layer["status"] for layer in data["layers"]] == ["verified", "verified"]
+
+
+# --- shape plumbing: Crop, Reshape, Permute, Flatten axes, Slice; the weightless element-wise -----
+
+HEAD = 'input: "data"\ninput_shape { dim: 1 dim: 4 dim: 6 dim: 8 }\n'  # N x C x H x W: 6x8x4
+
+
+def shapes_of(tmp_path: Path, text: str) -> dict:
+    report = analyse(read_caffe(write(tmp_path, text)))
+    return {r.name: r.output.dims for r in report.layers}
+
+
+def test_crop_to_another_blob_as_fcn_writes_it(tmp_path: Path) -> None:
+    """FCN's score: Crop(upscore, data) with axis 2 and an offset: the input's H x W, upscore's
+    channels. A deconv 2 x 2 stride 2 makes 12x16, cut to 6x8; 0 params, 0 MACs."""
+    text = (HEAD + 'layer { name: "up" type: "Deconvolution" bottom: "data" top: "up"\n'
+            '  convolution_param { num_output: 3 kernel_size: 2 stride: 2 bias_term: false } }\n'
+            'layer { name: "score" type: "Crop" bottom: "up" bottom: "data" top: "score"\n'
+            '  crop_param { axis: 2 offset: 3 } }\n')
+    report = analyse(read_caffe(write(tmp_path, text)))
+    assert [(r.name, r.output.dims, r.params, r.macs) for r in report.layers] == [
+        ("up", (12, 16, 3), 2 * 2 * 4 * 3, 6 * 8 * 2 * 2 * 4 * 3), ("score", (6, 8, 3), 0, 0)]
+    assert report.layers[-1].layer.describe() == "CROP to 6x8 (like input)"
+    # axis 3 (or -1) crops W only: H stays the input's 12
+    assert shapes_of(tmp_path, text.replace("axis: 2", "axis: -1"))["score"] == (12, 8, 3)
+
+
+@pytest.mark.parametrize("axis", ["1", "0", "-3"])
+def test_crop_of_the_channels_is_a_located_error(tmp_path: Path, axis: str) -> None:
+    text = (HEAD + conv("c", "data", 2, 1)
+            + f'layer {{ name: "k" type: "Crop" bottom: "data" bottom: "c" top: "k" crop_param {{ axis: {axis} }} }}\n')
+    with pytest.raises(SpecError) as e:
+        read_caffe(write(tmp_path, text))
+    last = text.count("\n")
+    assert e.value.loc is not None and e.value.loc.line == last and "channels" in e.value.message
+
+
+@pytest.mark.parametrize("param, dims", [
+    # caffe.proto's own examples, on a 2-D blob 1 x 192 (a vector of 192): all 1 x 2 x 96 -> 96x2
+    ("shape { dim: 1 dim: 2 dim: 96 }", (96, 2)),
+    ("shape { dim: 0 dim: 2 dim: 96 }", (96, 2)),
+    ("shape { dim: 0 dim: 2 dim: -1 }", (96, 2)),
+    ("shape { dim: 0 dim: -1 dim: 96 }", (96, 2)),
+    ("shape { dim: 2 dim: 96 } axis: 1", (96, 2)),
+    ("shape { dim: 2 dim: 96 } axis: -2", (96, 2)),
+    # ... and 1 x 1 x 192 (num_axes 0: a new axis of 1 inserted at axis 1)
+    ("shape { dim: 1 } axis: 1 num_axes: 0", (192, 1)),
+    ("shape { dim: 0 dim: -1 }", (192,)),  # N x 192 again: a flatten
+])
+def test_reshape_copies_zeros_and_infers_minus_one(tmp_path: Path, param: str, dims: tuple) -> None:
+    text = ('input: "data"\ninput_shape { dim: 1 dim: 192 }\n'
+            f'layer {{ name: "r" type: "Reshape" bottom: "data" top: "r" reshape_param {{ {param} }} }}\n')
+    report = analyse(read_caffe(write(tmp_path, text)))
+    assert report.layers[0].output.dims == dims and report.totals.params == 0 and report.totals.macs == 0
+
+
+@pytest.mark.parametrize("param, word", [
+    ("shape { dim: 0 dim: -1 dim: -1 }", "more than one"),
+    ("shape { dim: 0 dim: 5 dim: -1 }", "-1"),  # 192 / 5 is no size
+    ("shape { dim: 2 dim: 96 }", "batch"),  # N 1 -> 2
+])
+def test_bad_reshapes_are_located(tmp_path: Path, param: str, word: str) -> None:
+    text = ('input: "data"\ninput_shape { dim: 1 dim: 192 }\n'
+            f'layer {{ name: "r" type: "Reshape" bottom: "data" top: "r" reshape_param {{ {param} }} }}\n')
+    with pytest.raises(SpecError) as e:
+        read_caffe(write(tmp_path, text))
+    assert e.value.loc is not None and e.value.loc.line == 3 and word in e.value.message
+
+
+def test_permute_and_flatten_axes(tmp_path: Path) -> None:
+    """SSD's Permute [0, 2, 3, 1]: N x 4 x 6 x 8 -> N x 6 x 8 x 4, whose axis 1 (6) Caffe reads
+    as the channels: 8x4x6. Flatten axis 2: N x 4 x 48 is 48x4; end_axis 2: N x 24 x 8 is 8x24."""
+    perm = 'layer { name: "p" type: "Permute" bottom: "data" top: "p" permute_param { order: 0 order: 2 order: 3 order: 1 } }\n'
+    shapes = shapes_of(tmp_path, HEAD + perm
+                       + 'layer { name: "f" type: "Flatten" bottom: "p" top: "f" flatten_param { axis: 1 } }\n'
+                       + 'layer { name: "g" type: "Flatten" bottom: "data" top: "g" flatten_param { axis: 2 } }\n'
+                       + 'layer { name: "h" type: "Flatten" bottom: "data" top: "h" flatten_param { axis: 1 end_axis: 2 } }\n')
+    assert shapes == {"p": (8, 4, 6), "f": (192,), "g": (48, 4), "h": (8, 24)}
+    # an order that names only the first axes: the rest follow in their order ([0, 1, 3, 2])
+    assert shapes_of(tmp_path, HEAD + perm.replace("order: 0 order: 2 order: 3 order: 1", "order: 0 order: 1 order: 3")) \
+        == {"p": (8, 6, 4)}
+    with pytest.raises(SpecError, match="batch"):
+        read_caffe(write(tmp_path, HEAD + perm.replace("order: 0 order: 2", "order: 2 order: 0")))
+
+
+def test_slice_one_layer_per_top(tmp_path: Path) -> None:
+    """Slice at points 1 and 3 of 4 channels: parts of 1, 2 and 1, each a layer named after its
+    top; with no points, equal parts (chunks)."""
+    text = (HEAD + 'layer { name: "s" type: "Slice" bottom: "data" top: "a" top: "b" top: "c"\n'
+            '  slice_param { axis: 1 slice_point: 1 slice_point: 3 } }\n'
+            'layer { name: "t" type: "Slice" bottom: "data" top: "d" top: "e" }\n'
+            + conv("cb", "b", 5, 1))
+    report = analyse(read_caffe(write(tmp_path, text)))
+    assert [(r.name, r.output.dims) for r in report.layers] == [
+        ("a", (6, 8, 1)), ("b", (6, 8, 2)), ("c", (6, 8, 1)), ("d", (6, 8, 2)), ("e", (6, 8, 2)), ("cb", (6, 8, 5))]
+    assert report.totals.params == 2 * 5 + 5  # cb reads b's 2 channels
+    for bad, word in [("slice_point: 1 slice_point: 3", "axis"), ("slice_point: 3 slice_point: 1", "do not cut"),
+                      ("slice_point: 1", "one fewer")]:
+        body = text.replace("axis: 1 slice_point: 1 slice_point: 3", ("axis: 2 " if word == "axis" else "") + bad)
+        with pytest.raises(SpecError, match=word) as e:
+            read_caffe(write(tmp_path, body))
+        assert e.value.loc is not None and e.value.loc.line in (3, 4)
+
+
+def test_weightless_elementwise_and_prelu(tmp_path: Path) -> None:
+    """Power, AbsVal, Exp, Log: element-wise, no params, no MACs; BNLL is softplus; ELU; PReLU
+    holds C = 4 slopes (1 with channel_shared)."""
+    text = HEAD + "".join(inplace(kind, kind.lower(), "data", body) for kind, body in [
+        ("Power", "power_param { power: 2 scale: 0.5 shift: 1 } "), ("AbsVal", ""), ("BNLL", ""),
+        ("Exp", "exp_param { base: 2 } "), ("Log", ""), ("ELU", "elu_param { alpha: 0.5 } "),
+        ("PReLU", ""), ("PReLU", "prelu_param { channel_shared: true } ")])
+    report = analyse(read_caffe(write(tmp_path, text)))
+    assert [r.layer.describe() for r in report.layers] == [
+        "POWER", "ABS", "SOFTPLUS", "EXP", "LOG", "ELU", "PRELU", "PRELU shared"]
+    assert [r.params for r in report.layers] == [0, 0, 0, 0, 0, 0, 4, 1] and report.totals.macs == 0
+    assert all(r.output.dims == (6, 8, 4) for r in report.layers)
+
+
+def test_input_with_several_tops_is_an_error(tmp_path: Path) -> None:
+    text = ('layer { name: "in" type: "Input" top: "a" top: "b"\n'
+            '  input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\n')
+    with pytest.raises(SpecError, match="2 tops") as e:
+        read_caffe(write(tmp_path, text))
+    assert e.value.loc is not None and e.value.loc.line == 1

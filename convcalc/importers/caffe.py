@@ -20,10 +20,17 @@ for β, whose count (C, no MACs) is exactly β's. Together: 2·C params, 2·C bu
 
 Pooling rounds the output size up (Caffe's ``pooling_layer.cpp``) and drops a last window that
 would start in the padding: PyTorch's ``ceil_mode``, which convcalc's pools follow.
+
+Every Caffe layer reads axis 1 as the channels, so a blob Reshape, Permute or Flatten makes is
+laid out that way too: N x C x A x B is convcalc's A x B x C. Their options depend on sizes
+(Reshape's 0 and -1, Slice's last part), so those layers ask the engine for the shape of what
+they read (``shape_of``). Crop keeps Caffe's shapes and counts but centres its window, where
+Caffe starts it at ``offset``: the values differ, never the figures.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from pathlib import Path
@@ -231,6 +238,7 @@ class _Reader:
         self.current = "input"
         self.input_shape: Optional[Shape] = None
         self.input_blob = ""
+        self.batch = 1  # the input's N: a Reshape may write it out (dim: 10), never change it
         self.read: Counter[str] = Counter()  # spec tensors read by some layer
         self.made: List[str] = []  # spec tensors in order of making
         self.unknown: Counter[str] = Counter()
@@ -239,6 +247,8 @@ class _Reader:
     def set_input(self, blob: str, dims: List[Any], loc: Location) -> None:
         if self.input_shape is not None:
             raise SpecError("a second input: convcalc follows one input", loc)
+        if dims and isinstance(dims[0], int) and dims[0] > 0:
+            self.batch = dims[0]
         if len(dims) == 4:
             dims = [dims[2], dims[3], dims[1]]  # N C H W -> H W C
         elif len(dims) == 2:
@@ -287,6 +297,9 @@ class _Reader:
         bottom_locs = [b.loc for b in layer.all("bottom") if isinstance(b, Value)]
         tops = [str(t) for t in layer.values("top")]
         if kind == "input":
+            if len(tops) > 1:
+                raise SpecError(f"Input layer '{name}' has {len(tops)} tops: convcalc follows one input",
+                                layer.all("top")[1].loc)
             shape = layer.msg("input_param").msg("shape")
             self.set_input(tops[0] if tops else name, shape.values("dim"), at)
             return
@@ -303,15 +316,21 @@ class _Reader:
             for t in tops:
                 self.blobs[t] = sources[0]
             return
+        if kind == "slice":
+            self.slice(layer, sources[0], tops, at)
+            return
         if len(tops) != 1:
             raise SpecError(f"layer '{name}' has {len(tops)} tops: convcalc knows it with one", at)
         if kind in ("eltwise", "concat"):
             self.merge(kind, layer, name, sources, tops[0], at)
             return
+        if kind == "crop":
+            self.crop(layer, name, sources, tops[0], at)
+            return
         if len(sources) > 1:
             raise SpecError(f"layer '{name}' ({kind}) reads {len(sources)} blobs: convcalc knows it with one", at)
         try:
-            steps = self.steps(kind, layer, name)
+            steps = self.steps(kind, layer, name, sources[0])
         except _Unknown:
             self.unknown[str(layer.get("type"))] += 1
             self.first_unknown.setdefault(str(layer.get("type")), at)
@@ -319,19 +338,171 @@ class _Reader:
         if not steps:  # unknown: the blob passes on, so later layers still resolve
             self.blobs[tops[0]] = sources[0]
             return
-        if sources[0] != self.current:
-            self.nodes.append(FromSpec(sources[0], at))
-        self.read[sources[0]] += 1
-        out = sources[0]
+        self.blobs[tops[0]] = self.emit(steps, layer, name, sources[0], at)
+
+    def emit(self, steps: List[Tuple[str, Dict[str, Any], str]], layer: Message, name: str, source: str,
+             at: Location) -> str:
+        """The convcalc layers ``steps`` reading spec tensor ``source``; the tensor they end with."""
+        if source != self.current:
+            self.nodes.append(FromSpec(source, at))
+        self.read[source] += 1
+        out = source
         where = value_locations(layer)
-        for k, (kind_, options, suffix) in enumerate(steps):
+        for kind_, options, suffix in steps:
             out = self.fresh(name + suffix)
             raw = [RawOption(key, v, None, where.get(OPTION_FIELDS.get(key, ""), at)) for key, v in options.items()]
             rule = make_layer(kind_, raw, at)
             self.nodes.append(LayerSpec(rule, out, at))
             self.current = out
         self.made.append(out)
-        self.blobs[tops[0]] = out
+        return out
+
+    # --- layers that need the shape of what they read ---------------------------------------
+
+    def shape_of(self, tensor: str) -> Shape:
+        """The shape of spec tensor ``tensor``, from the engine run on the layers read so far
+        (only Reshape, Permute, Slice points, a Flatten or Crop of some axes ask: their
+        options depend on sizes Caffe fills in at run time, 0 = copy and -1 = infer)."""
+        from ..engine import analyse
+
+        assert self.input_shape is not None
+        spec = NetworkSpec(input=self.input_shape, layers=tuple(self.nodes), outputs=(FromSpec(tensor),))
+        return analyse(spec).outputs[0].shape
+
+    def caffe_dims(self, tensor: str) -> List[int]:
+        """``tensor``'s dims as Caffe holds the blob: N x C x spatial (N x C for a vector)."""
+        x = self.shape_of(tensor)
+        return [self.batch, x.channels, *x.spatial]
+
+    def view(self, dims: List[int], name: str, at: Location) -> List[Tuple[str, Dict[str, Any], str]]:
+        """A blob of Caffe dims ``dims`` (batch first) made from the same elements: N x K is
+        convcalc's ``flatten``; anything else a ``reshape`` to the dims laid out as every Caffe
+        layer reads them, axis 1 the channels (N x C x A x B is A x B x C)."""
+        if len(dims) < 2 or dims[0] != self.batch:
+            raise SpecError(f"layer '{name}' makes a blob of dims {dims}: convcalc keeps the batch "
+                            f"({self.batch}) as axis 0", at)
+        if len(dims) == 2:
+            return [("flatten", {}, "")]
+        return [("reshape", {"to": [*dims[2:], dims[1]]}, "")]
+
+    def reshape(self, layer: Message, name: str, source: str, at: Location) -> List[Tuple[str, Dict[str, Any], str]]:
+        """Caffe's ReshapeLayer: ``shape`` replaces the input dims ``[axis, axis + num_axes)``
+        (all of them by default); a dim 0 copies the input's dim at its place, one -1 is inferred."""
+        p = layer.msg("reshape_param")
+        dims = p.msg("shape").values("dim")
+        axis, num_axes = p.get("axis", 0), p.get("num_axes", -1)
+        old = self.caffe_dims(source)
+        start = axis if axis >= 0 else len(old) + axis + 1
+        end = len(old) if num_axes == -1 else start + num_axes
+        if not 0 <= start <= end <= len(old) or num_axes < -1:
+            raise SpecError(f"layer '{name}': axis {axis}, num_axes {num_axes} do not fit the input dims {old}", at)
+        new: List[int] = []
+        for i, d in enumerate(dims):
+            if not isinstance(d, int) or d < -1 or (d == 0 and start + i >= end):
+                raise SpecError(f"layer '{name}': dim {d} at {i} is not a size, 0 (copy) or -1 (infer) "
+                                f"for the input dims {old}", p.msg("shape").all("dim")[i].loc)
+            new.append(old[start + i] if d == 0 else d)
+        out = old[:start] + new + old[end:]
+        if new.count(-1) > 1:
+            raise SpecError(f"layer '{name}': more than one dim is -1", at)
+        total, known = math.prod(old), -math.prod(out)  # one -1 in out makes the product negative
+        if -1 in new:
+            if known <= 0 or total % known:
+                raise SpecError(f"layer '{name}': no size for the -1 of {out} holds the {total:,} elements of "
+                                f"{old}", at)
+            out[out.index(-1)] = total // known
+        return self.view(out, name, at)
+
+    def flatten(self, layer: Message, name: str, source: str, at: Location) -> List[Tuple[str, Dict[str, Any], str]]:
+        """Caffe's FlattenLayer: the axes ``axis`` … ``end_axis`` become one (default 1 … -1:
+        N x C·H·W, convcalc's ``flatten``)."""
+        p = layer.msg("flatten_param")
+        axis, end_axis = p.get("axis", 1), p.get("end_axis", -1)
+        if (axis, end_axis) == (1, -1):
+            return [("flatten", {}, "")]
+        old = self.caffe_dims(source)
+        a, e = (v + len(old) if v < 0 else v for v in (axis, end_axis))
+        if not 1 <= a <= e < len(old):
+            raise SpecError(f"layer '{name}': axis {axis} to end_axis {end_axis} on the input dims {old}: "
+                            "convcalc keeps the batch (axis 0)", at)
+        return self.view(old[:a] + [math.prod(old[a:e + 1])] + old[e + 1:], name, at)
+
+    def permute(self, layer: Message, name: str, source: str, at: Location) -> List[Tuple[str, Dict[str, Any], str]]:
+        """SSD's PermuteLayer (weiliu89/caffe): output axis i is input axis ``order[i]``, the
+        axes not named following in their order. In convcalc's dims (axis 1 last) that is a
+        ``permute``: SSD's [0, 2, 3, 1] on 19x19x24 (N x 24 x 19 x 19) gives N x 19 x 19 x 24,
+        whose axis 1 (19) Caffe's next layers read as channels: 19x24x19, ``order [1, 2, 0]``."""
+        p = layer.msg("permute_param")
+        order = list(p.values("order"))
+        r = len(self.caffe_dims(source))
+        if any(not isinstance(o, int) or not 0 <= o < r for o in order) or len(set(order)) != len(order):
+            raise SpecError(f"layer '{name}': order {order} is not axes of a {r}-axis blob, each once",
+                            p.all("order")[0].loc if order else at)
+        order += [a for a in range(r) if a not in order]
+        if order[0] != 0:
+            raise SpecError(f"layer '{name}': order {order} moves the batch (axis 0): convcalc keeps it first", at)
+
+        def dim(axis: int) -> int:  # Caffe axis -> convcalc dim: the spatial axes first, axis 1 last
+            return r - 2 if axis == 1 else axis - 2
+
+        return [("permute", {"order": [dim(order[1 if j == r - 2 else j + 2]) for j in range(r - 1)]}, "")]
+
+    def crop(self, layer: Message, name: str, sources: List[str], top: str, at: Location) -> None:
+        """Caffe's CropLayer: the first bottom cut to the second's size along axis ``axis`` and
+        after (default 2: H and W, FCN's crop to the input's size); convcalc's ``crop`` with
+        ``like`` the second. Shapes and counts are Caffe's; the values are not: Caffe keeps the
+        window at ``offset`` (default 0, the top-left), convcalc centres it, and an offset too
+        large for the input is an error in Caffe that convcalc does not see. Cropping the
+        channels (axis 1) or the batch is an error."""
+        if len(sources) != 2:
+            raise SpecError(f"Crop layer '{name}' reads {len(sources)} blobs: it crops the first to the "
+                            "second's size", at)
+        axis = layer.msg("crop_param").get("axis", 2)
+        rank = len(self.caffe_dims(sources[0]))
+        a = axis + rank if isinstance(axis, int) and axis < 0 else axis
+        if not isinstance(a, int) or not 2 <= a < rank:
+            raise SpecError(f"Crop layer '{name}' crops from axis {axis} of a {rank}-axis blob: convcalc "
+                            "crops the spatial axes (2 and after), never the channels or the batch",
+                            layer.msg("crop_param").one("axis").loc if layer.msg("crop_param").one("axis") else at)
+        if a == 2:
+            options: Dict[str, Any] = {"like": sources[1]}
+        else:  # the axes before ``axis`` keep the input's size, as Caffe's
+            x, ref = self.shape_of(sources[0]), self.shape_of(sources[1])
+            if ref.rank != x.rank:
+                raise SpecError(f"Crop layer '{name}': the blobs have {x.rank} and {ref.rank} spatial axes", at)
+            options = {"size": [*x.spatial[:a - 2], *ref.spatial[a - 2:]]}
+        self.read[sources[1]] += 1
+        self.blobs[top] = self.emit([("crop", options, "")], layer, name, sources[0], at)
+
+    def slice(self, layer: Message, source: str, tops: List[str], at: Location) -> None:
+        """Caffe's SliceLayer along the channels (axis 1): one convcalc layer per top, named after
+        it, each one part (``chunk`` for equal parts, else ``split``): at ``slice_point``s, or
+        into equal parts when none is given (which must divide the channels, as in Caffe)."""
+        p = layer.msg("slice_param")
+        axis = p.get("axis", p.get("slice_dim", 1))
+        if isinstance(axis, int) and axis < 0:
+            axis += len(self.caffe_dims(source))
+        where = (p.one("axis") or p.one("slice_dim") or Value(None, at)).loc
+        if axis != 1:
+            raise SpecError(f"Slice layer '{layer.get('name', '')}' cuts along axis {axis}: convcalc cuts "
+                            "the channels (axis 1) only", where)
+        points = p.values("slice_point")
+        if not points:
+            parts = [("chunk", {"chunks": len(tops), "index": i}) for i in range(len(tops))]
+        else:
+            at_point = p.all("slice_point")[0].loc
+            if len(points) != len(tops) - 1:
+                raise SpecError(f"{len(points)} slice_point(s) for {len(tops)} tops: Caffe needs one fewer "
+                                "than the tops", at_point)
+            edges = [0, *points, self.shape_of(source).channels]
+            sizes = [b - a for a, b in zip(edges, edges[1:])]
+            if min(sizes) <= 0:
+                raise SpecError(f"slice points {points} do not cut {edges[-1]} channels into {len(tops)} parts",
+                                at_point)
+            parts = [("chunk", {"chunks": len(sizes), "index": i}) if len(set(sizes)) == 1
+                     else ("split", {"sizes": sizes, "index": i}) for i in range(len(sizes))]
+        for top, (kind, options) in zip(tops, parts):
+            self.blobs[top] = self.emit([(kind, options, "")], layer, safe_name(top), source, at)
 
     def merge(self, kind: str, layer: Message, name: str, sources: List[str], top: str, at: Location) -> None:
         if len(sources) < 2:
@@ -347,9 +518,9 @@ class _Reader:
             op = layer.msg("eltwise_param").one("operation")
             word = "SUM" if op is None else str(op.v).upper()
             merges = {"SUM": "add", "PROD": "mul", "0": "mul", "1": "add"}
-            if word not in merges:
+            if word not in merges:  # MAX (2): convcalc has no max merge (layers.MERGES)
                 raise SpecError(f"layer '{name}': Eltwise operation {word} is not one convcalc counts "
-                                "(SUM, PROD)", op.loc if op is not None else at)
+                                "(SUM, PROD): convcalc has no max merge", op.loc if op is not None else at)
             merge = merges[word]
         out = self.fresh(name)
         for s in sources:
@@ -359,8 +530,8 @@ class _Reader:
         self.made.append(out)
         self.blobs[top] = out
 
-    def steps(self, kind: str, layer: Message, name: str) -> List[Tuple[str, Dict[str, Any], str]]:
-        """The convcalc layers (kind, options, name suffix) for one Caffe layer."""
+    def steps(self, kind: str, layer: Message, name: str, source: str) -> List[Tuple[str, Dict[str, Any], str]]:
+        """The convcalc layers (kind, options, name suffix) for one Caffe layer reading ``source``."""
         if kind in ("convolution", "deconvolution", "convolutiondepthwise", "depthwiseconvolution"):
             p = layer.msg("convolution_param")
             opts: Dict[str, Any] = {
@@ -411,8 +582,18 @@ class _Reader:
             return steps
         if kind == "dropout":
             return [("dropout", {"p": layer.msg("dropout_param").get("dropout_ratio", 0.5)}, "")]
+        if kind == "reshape":
+            return self.reshape(layer, name, source, layer.loc)
+        if kind == "flatten":
+            return self.flatten(layer, name, source, layer.loc)
+        if kind == "permute":
+            return self.permute(layer, name, source, layer.loc)
+        if kind == "prelu":  # PReLUParameter: one slope per channel, or one in all (channel_shared)
+            return [("prelu", {"shared": flag(layer.msg("prelu_param"), "channel_shared", False)}, "")]
+        if kind in ELEMENTWISE:  # y = (shift + scale·x)^power, base^(shift + scale·x) ...: no params
+            return [("elementwise", {"op": ELEMENTWISE[kind]}, "")]
         simple = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "softmax": "softmax",
-                  "flatten": "flatten", "relu6": "relu6", "elu": "elu"}
+                  "relu6": "relu6", "elu": "elu", "bnll": "softplus"}  # BNLL: log(1 + eˣ), softplus
         if kind in simple:
             if kind == "relu" and layer.msg("relu_param").get("negative_slope", 0):
                 return [("leakyrelu", {}, "")]
@@ -436,10 +617,14 @@ class _Reader:
         return ()
 
 
+# Caffe's element-wise layers without weights -> the op name convcalc's ``elementwise`` shows
+ELEMENTWISE = {"power": "Power", "absval": "Abs", "exp": "Exp", "log": "Log"}
+
 # convcalc option -> the Caffe field it comes from, so a bad value is shown where it is written
 OPTION_FIELDS = {"filters": "num_output", "units": "num_output", "kernel": "kernel_size", "stride": "stride",
                  "padding": "pad", "dilation": "dilation", "groups": "group", "size": "local_size",
-                 "alpha": "alpha", "beta": "beta", "k": "k", "p": "dropout_ratio", "eps": "eps"}
+                 "alpha": "alpha", "beta": "beta", "k": "k", "p": "dropout_ratio", "eps": "eps",
+                 "order": "order", "shared": "channel_shared"}
 
 
 def value_locations(layer: Message) -> Dict[str, Location]:
