@@ -1260,6 +1260,7 @@ ELEMENTWISE: Dict[str, Callable[[float], float]] = {
     "sqrt": lambda v: math.sqrt(abs(v)), "reciprocal": lambda v: 1.0 / v if v else 0.0, "neg": lambda v: -v,
     "abs": abs, "floor": math.floor, "ceil": math.ceil, "round": round, "sin": math.sin, "cos": math.cos,
     "sign": lambda v: (v > 0) - (v < 0), "softsign": lambda v: v / (1 + abs(v)),
+    "power": lambda v: v * v,  # Caffe's (shift + scale·x)^power: its parameters change values, not counts
 }
 
 

@@ -323,3 +323,11 @@ def test_instance_normalization_is_a_group_norm_of_one_channel_per_group(tmp_pat
     report = analyse(load(save(tmp_path, model([node], [weight("g", [3]), weight("b", [3])]))))
     layer = report.layers[0]
     assert (layer.layer.kind, layer.layer.groups, layer.params) == ("groupnorm", 3, 2 * 3)
+
+
+@pytest.mark.parametrize("slope, params", [([3, 1, 1], 3), ([1], 1), ([1, 1, 1], 1)])
+def test_prelu_learns_a_slope_per_channel_or_one(tmp_path, slope, params):
+    node = h.make_node("PRelu", ["x", "a"], ["y"], name="act")
+    report = analyse(load(save(tmp_path, model([node], [weight("a", slope)]))))
+    layer = report.layers[0]
+    assert (layer.layer.kind, layer.params, layer.macs) == ("prelu", params, 0)

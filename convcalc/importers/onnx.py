@@ -496,6 +496,25 @@ class _Graph:
         self.emit("crop", {"size": out}, self.node.output[0], ".crop")
         return None
 
+    def op_PRelu(self, node: Any, x: str) -> Any:
+        """A learned negative slope: one per channel (slope dims C x 1 x 1 on a grid, C on a tensor
+        laid out channels last) or one for all (a single value); any other slope is unknown."""
+        slope = self.dims(node.input[1]) if len(node.input) > 1 else None
+        c = self.channels(x)
+        if slope is None:
+            return self.unknown(node, x)
+        trimmed = tuple(slope)
+        while trimmed and trimmed[0] == 1:
+            trimmed = trimmed[1:]
+        if not trimmed:
+            return "prelu", {"shared": True}
+        src = self.layout_in(x)
+        # ONNX broadcasts from the last axis: C x 1 x 1 on a grid, C on a tensor laid out channels last
+        per_channel = (c,) if x in self.plain else (c,) + (1,) * (len(src[1]) - 1) if src else None
+        if c is not None and trimmed == per_channel:
+            return "prelu", {}
+        return self.unknown(node, x)
+
     def op_InstanceNormalization(self, node: Any, x: str) -> Any:
         """Each channel normalised over its positions, with a learned scale and shift per channel:
         a group norm of one channel per group (2·C params)."""
