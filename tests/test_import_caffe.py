@@ -458,3 +458,23 @@ def test_input_with_several_tops_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="2 tops") as e:
         read_caffe(write(tmp_path, text))
     assert e.value.loc is not None and e.value.loc.line == 1
+
+
+def test_many_layers_that_need_a_shape_cost_one_pass(tmp_path):
+    """3,000 Reshapes in a row each ask the shape of what they read: followed layer by layer, not
+    one engine run per question (that was 3,000 analyses of up to 3,000 layers)."""
+    import time
+
+    text = ['input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n']
+    prev = "data"
+    for i in range(3000):
+        text.append(f'layer {{ name: "r{i}" type: "Reshape" bottom: "{prev}" top: "r{i}" '
+                    f'reshape_param {{ shape {{ dim: 0 dim: 0 dim: -1 dim: 8 }} }} }}\n')
+        prev = f"r{i}"
+    path = tmp_path / "many.prototxt"
+    path.write_text("".join(text))
+    start = time.perf_counter()
+    result = CliRunner().invoke(cli, ["table", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["totals"]["layers"] == 3000
+    assert time.perf_counter() - start < 5
