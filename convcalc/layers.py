@@ -1657,6 +1657,41 @@ class Take(Layer):
 
 
 @value
+class Slice(Layer):
+    """A range of one dim with a step: PyTorch's ``x[..., start:stop:step, ...]``, ONNX's Slice.
+    ``axis`` counts in convcalc's order (channels last, no batch); ``stop`` past the end is the
+    end, as Python's slices. No parameters, no MACs; receptive field not carried past it.
+    (A contiguous part of the channels is also ``split``, whose field follows.)
+    """
+
+    family: ClassVar[str] = "slice"
+
+    axis: int = option(0, non_negative, letter="a", aliases=("dim",), help="along which dim, from 0, channels last")
+    start: int = option(0, non_negative, help="the first index taken (default 0)")
+    stop: Optional[int] = option(None, non_negative, aliases=("end",), help="one past the last (default: the end)")
+    step: int = option(1, positive, help="take every step-th (default 1)")
+
+    def out_shape(self, x: Shape) -> Shape:
+        dims = x.dims
+        if self.axis >= len(dims):
+            raise LayerError(f"axis {self.axis} does not exist in {x} (0 … {len(dims) - 1})")
+        n = dims[self.axis]
+        stop = n if self.stop is None else min(self.stop, n)
+        taken = len(range(min(self.start, n), stop, self.step))
+        if taken < 1:
+            raise LayerError(f"{self.start}:{stop}:{self.step} takes nothing of the {n} along axis {self.axis} of {x}")
+        return dims_shape(dims[:self.axis] + (taken,) + dims[self.axis + 1:])
+
+    def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
+        return None
+
+    def describe(self) -> str:
+        stop = "" if self.stop is None else self.stop
+        step = f":{self.step}" if self.step != 1 else ""
+        return f"SLICE axis {self.axis} {self.start}:{stop}{step}"
+
+
+@value
 class Attention(Layer):
     """Multi-head self-attention, as PyTorch's ``nn.MultiheadAttention(C, heads)`` called with
     query = key = value (Vaswani et al., "Attention Is All You Need", arXiv 1706.03762, §3.2):
@@ -1794,17 +1829,36 @@ class Mul(Merge):
 
 @value
 class Concat(Merge):
-    """Channel concatenation (inception): spatial sizes must match; channels add up."""
+    """Channel concatenation (inception): spatial sizes must match; channels add up.
+
+    With ``axis`` (``concat: {from: [a, b], axis: 0}``) along that dim instead, counted in
+    convcalc's order (channels last): every other dim must match (``torch.cat`` along a dim of
+    a tensor laid out channels last, as Swin's shifted windows are put back together)."""
 
     family: ClassVar[str] = "concat"
 
+    axis: Optional[int] = None  # None: the channels
+
     def merge(self, inputs: Tuple[Shape, ...]) -> Shape:
+        if self.axis is not None:
+            return self.along(inputs, self.axis)
         if len({s.spatial for s in inputs}) > 1:
             raise LayerError("concat needs branches of the same spatial size, got " + ", ".join(map(str, inputs)))
         return Shape(inputs[0].spatial, sum(s.channels for s in inputs))
 
+    @staticmethod
+    def along(inputs: Tuple[Shape, ...], axis: int) -> Shape:
+        dims = [s.dims for s in inputs]
+        if len({len(d) for d in dims}) > 1 or axis >= len(dims[0]):
+            raise LayerError(f"concat along axis {axis} needs tensors of more than {axis} dims, all of one rank, "
+                             "got " + ", ".join(map(str, inputs)))
+        if len({d[:axis] + d[axis + 1:] for d in dims}) > 1:
+            raise LayerError(f"concat along axis {axis} needs the other dims to match, got " + ", ".join(map(str, inputs)))
+        first = dims[0]
+        return dims_shape(first[:axis] + (sum(d[axis] for d in dims),) + first[axis + 1:])
+
     def describe(self) -> str:
-        return "CONCAT"
+        return "CONCAT" if self.axis is None else f"CONCAT axis {self.axis}"
 
 
 @value
@@ -1963,6 +2017,7 @@ KINDS: Tuple[Kind, ...] = (
     Kind("reshape", Reshape, ("view",), "the same elements in other dims (to: [..], channels last): no cost"),
     Kind("permute", Permute, ("transpose",), "the dims in another order (order: [..], from 0): no cost"),
     Kind("take", Take, ("gather",), "one index along one dim, the dim removed (x.select(axis, i)): no cost"),
+    Kind("slice", Slice, ("range",), "a range of one dim with a step (x[..., start:stop:step]): no cost"),
     Kind("attention", Attention, ("mha", "multiheadattention", "selfattention", "attn"),
          "multi-head self-attention; params 4·C² + 4·C; MACs 4·L·C² + 2·L²·C (q, k, v and output "
          "projections, QKᵀ, AV; softmax and scaling not counted)"),

@@ -23,9 +23,9 @@ from typing import Any, Dict, List, Optional, Tuple
 import yaml
 
 from .errors import Location, SpecError, did_you_mean
-from .layers import MERGES, lookup
+from .layers import MERGES, Concat, Merge, lookup
 from .limits import MAX_LAYERS, MAX_NESTING, MAX_SIZE, MAX_SPEC_BYTES
-from .options import OptionError, describe_value, read_number, tensor_name, whole
+from .options import OptionError, describe_value, non_negative, read_number, tensor_name, whole
 from .parse_string import ARGUMENT, Token, parse_tokens, tokenize
 from .spec import (
     BlockSpec,
@@ -295,7 +295,7 @@ class _Reader:
         if kind in self.definitions:
             item = self.instance(kind, vnode, name, at)
         elif kind.lower() in MERGES:
-            inline = self.merge_sources(vnode)
+            inline, merge = self.merge_sources(vnode, kind)
             if inline and sources:
                 raise SpecError(f"'{kind}' reads its inputs from 'from' once, not twice", sources[0].loc)
             if inline or sources:  # '- add: {from: [lat4, up5]}': the branches are named tensors
@@ -303,10 +303,10 @@ class _Reader:
                 if len(reads) < 2:
                     raise SpecError(f"'{kind}' needs two or more tensors to read", reads[0].loc,
                                     hint=f"- {kind}: {{from: [a, b]}}")
-                item = BlockSpec(tuple((r,) for r in reads), MERGES[kind.lower()](), name, loc=at)
+                item = BlockSpec(tuple((r,) for r in reads), merge, name, loc=at)
                 sources = ()
             else:
-                item = BlockSpec(self.branches(kind, vnode), MERGES[kind.lower()](), name, loc=at)
+                item = BlockSpec(self.branches(kind, vnode), merge, name, loc=at)
         elif kind.lower() in _SEQUENCE_KEYS:
             item = BlockSpec((tuple(self.layers(vnode)),), None, name, loc=at)
         else:
@@ -358,16 +358,26 @@ class _Reader:
                 raise SpecError(f"'{what}': {e}", self.loc(item)) from None
         return tuple(out)
 
-    def merge_sources(self, node: yaml.Node) -> Tuple[FromSpec, ...]:
-        """The ``{from: [a, b]}`` form of a merge's value, or () for the list-of-branches form."""
+    def merge_sources(self, node: yaml.Node, kind: str) -> Tuple[Tuple[FromSpec, ...], Merge]:
+        """The ``{from: [a, b]}`` form of a merge's value (() for the list-of-branches form), and
+        the merge: a concat may say ``axis: k`` to join along dim k instead of the channels."""
+        rule = MERGES[kind.lower()]
         if not isinstance(node, yaml.MappingNode):
-            return ()
+            return (), rule()
         entries = self.mapping(node, "a merge")
         for key, (knode, _) in entries.items():
-            if key != "from":
+            if key != "from" and not (key == "axis" and rule is Concat):
                 raise SpecError(f"a merge takes its branches as a list, or the tensors it reads as "
-                                f"{{from: [a, b]}}; got '{key}'", self.loc(knode))
-        return self.refs(entries["from"][1], "from") if "from" in entries else ()
+                                f"{{from: [a, b]}}{' and an axis' if rule is Concat else ''}; got '{key}'",
+                                self.loc(knode))
+        merge = rule()
+        if "axis" in entries:
+            vnode = entries["axis"][1]
+            try:
+                merge = Concat(axis=non_negative(self.substitute(self.value(vnode), self.loc(vnode))))
+            except OptionError as e:
+                raise SpecError(f"axis: {e}", self.loc(vnode)) from None
+        return (self.refs(entries["from"][1], "from") if "from" in entries else ()), merge
 
     def expectations(self, node: yaml.Node, what: str) -> Tuple[Any, ...]:
         """``expect: {shape: 55x55x96, params: 34944, macs: 105.4M}``, read by expect.py."""

@@ -218,7 +218,10 @@ class _Nest:
 
     def block(self, out: List[_Entry], fork: int, k: int, merge: BlockSpec, reads: Tuple[int, ...]) -> Optional[_Entry]:
         """The merge at ``k`` as a block over the entries after ``fork``, or None where they are not
-        its branches, one after another, in the order the merge reads them."""
+        its branches, one after another, in the order the merge reads them (or it is a concat
+        along an axis, which YAML says only beside named inputs: ``{from: [a, b], axis: 0}``)."""
+        if getattr(merge.merge, "axis", None) is not None:
+            return None
         i = len(out)
         while i > 0 and out[i - 1].start > fork:
             i -= 1

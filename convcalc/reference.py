@@ -1229,6 +1229,55 @@ class Take(Weightless):
         return Result(from_channels_last(rest, out))
 
 
+@dataclass(frozen=True)
+class Slice(Weightless):
+    """``x[..., start:stop:step, ...]`` along dim ``axis`` (channels last), as Python slices."""
+
+    axis: int
+    start: int = 0
+    stop: Optional[int] = None
+    step: int = 1
+
+    def __call__(self, x: Tensor) -> Result:
+        dims, data = channels_last(x)
+        if not 0 <= self.axis < len(dims):
+            raise ValueError(f"no axis {self.axis} in {dims}")
+        kept = list(range(dims[self.axis]))[self.start:self.stop:self.step]
+        if not kept:
+            raise ValueError(f"{self.start}:{self.stop}:{self.step} takes nothing of {dims[self.axis]}")
+        steps = row_major(dims)
+        out_dims = list(dims)
+        out_dims[self.axis] = 1  # each kept index is gathered as a one-long dim, then laid side by side
+        parts = [[data[k * steps[self.axis] + o] for o in gather_order(out_dims, steps)] for k in kept]
+        inner = math.prod(dims[self.axis + 1:])
+        outer = math.prod(dims[:self.axis])
+        out = [v for i in range(outer) for part in parts for v in part[i * inner:(i + 1) * inner]]
+        out_dims[self.axis] = len(kept)
+        return Result(from_channels_last(out_dims, out))
+
+
+def concat_along(axis: int) -> Callable[..., Result]:
+    """Tensors joined along dim ``axis`` (channels last): every other dim must agree."""
+
+    def join(*xs: Tensor) -> Result:
+        parts = [channels_last(x) for x in xs]
+        dims = [d for d, _ in parts]
+        if any(len(d) != len(dims[0]) or d[:axis] + d[axis + 1:] != dims[0][:axis] + dims[0][axis + 1:]
+               for d in dims):
+            raise ValueError(f"cannot join {dims} along axis {axis}")
+        outer = math.prod(dims[0][:axis])
+        out: List[float] = []
+        for i in range(outer):
+            for d, data in parts:
+                block = math.prod(d[axis:])
+                out += data[i * block:(i + 1) * block]
+        joined = list(dims[0])
+        joined[axis] = sum(d[axis] for d in dims)
+        return Result(from_channels_last(joined, out))
+
+    return join
+
+
 def matmul_tensors(a: Tensor, b: Tensor) -> Result:
     """``a @ b`` as ``torch.matmul``: the last two dims multiply, the leading ones broadcast. Counts
     one MAC per product it sums, by doing them."""

@@ -24,7 +24,7 @@ from typing import Any, Callable, Dict, List, Tuple
 
 from . import options as opts
 from .expect import _NUMBER, ALIASES, BUDGET_QUANTITIES, BYTES, DECIMAL, QUANTITIES
-from .layers import KINDS, MERGES, Kind
+from .layers import KINDS, MERGES, Concat, Kind
 from .limits import MAX_SIZE
 
 DRAFT = "http://json-schema.org/draft-07/schema#"
@@ -174,8 +174,10 @@ def item_schemas(open_: bool) -> Dict[str, Any]:
                                             "or [] (identity); or {from: [a, b]}, the named tensors it reads",
                              "anyOf": [{"type": "array", "items": branch, "minItems": 2},
                                        {"type": "object", "required": ["from"], "additionalProperties": False,
-                                        "properties": {"from": {"type": "array", "items": TENSOR,
-                                                                "minItems": 2}}}]}
+                                        "properties": {"from": {"type": "array", "items": TENSOR, "minItems": 2},
+                                                       **({"axis": {**_int(0), "description": "along this dim "
+                                                                    "(from 0, channels last), not the channels"}}
+                                                          if rule is Concat else {})}}]}
     for key in sequence_keys:
         properties[key] = {**layers, "description": "a named group of layers"}
     item: Dict[str, Any] = {"type": "object", "properties": properties, "minProperties": 1}

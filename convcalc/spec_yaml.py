@@ -93,9 +93,12 @@ def block_lines(block: BlockSpec, lead: str, more: str) -> List[str]:
     if block.merge is None:
         return [f"{lead}seq:", *chain_lines(block.branches[0], more + "  ")]
     word = _MERGE_WORD[block.merge.kind] if isinstance(block.merge, Merge) else block.merge.kind
+    axis = getattr(block.merge, "axis", None)
     if all(len(b) == 1 and isinstance(b[0], FromSpec) for b in block.branches):
         refs = ", ".join(scalar(b[0].ref) for b in block.branches if isinstance(b[0], FromSpec))
-        return [f"{lead}{word}: {{from: [{refs}]}}"]
+        return [f"{lead}{word}: {{from: [{refs}]" + ("" if axis is None else f", axis: {axis}") + "}"]
+    if axis is not None:  # the axis is said beside named inputs only: the branches end in named tensors
+        raise ValueError("a concat along an axis is written with {from: [...]}")
     lines = [f"{lead}{word}:"]
     for branch in block.branches:
         if not branch:

@@ -51,6 +51,7 @@ from .layers import (
     MatMul,
     Permute,
     Reshape,
+    Slice,
     Take,
     Conv,
     ConvTranspose,
@@ -428,12 +429,13 @@ BUILDERS: Dict[Type[Layer], Builder] = {
     Split: lambda rule, xs, rng: ref.Split(rule.sizes, rule.index),
     Add: lambda rule, xs, rng: Op(ref.add_tensors),
     Mul: lambda rule, xs, rng: Op(ref.mul_tensors),
-    Concat: lambda rule, xs, rng: Op(ref.concat_tensors),
+    Concat: lambda rule, xs, rng: Op(ref.concat_tensors if rule.axis is None else ref.concat_along(rule.axis)),
     ConcatTokens: lambda rule, xs, rng: Op(ref.concat_sequences),
     Reshape: lambda rule, xs, rng: ref.Reshape(tuple(rule.to)),
     Elementwise: lambda rule, xs, rng: ref.Elementwise(rule.op),
     Permute: lambda rule, xs, rng: ref.Permute(tuple(rule.order)),
     Take: lambda rule, xs, rng: ref.Take(rule.index, rule.axis),
+    Slice: lambda rule, xs, rng: ref.Slice(rule.axis, rule.start, rule.stop, rule.step),
     MatMul: lambda rule, xs, rng: Op(ref.matmul_tensors),
 }
 
@@ -787,6 +789,8 @@ def verify_unknown(r: LayerReport, settings: Settings) -> LayerCheck:
     return check(r, reason="an operator convcalc cannot count: nothing to verify")
 
 
+verify_channels_concat = positional(scale_channels, narrow_positions)
+
 VERIFIERS: Dict[Type[Layer], Verifier] = {
     Unknown: verify_unknown,
     Conv: positional(scale_conv, narrow_window),
@@ -826,12 +830,14 @@ VERIFIERS: Dict[Type[Layer], Verifier] = {
     Split: positional(scale_split, narrow_positions),
     Add: positional(scale_channels, narrow_positions),
     Mul: positional(scale_channels, narrow_positions),
-    Concat: positional(scale_channels, narrow_positions),
+    Concat: lambda r, settings: (verify_channels_concat(r, settings) if getattr(r.layer, "axis", None) is None
+                                 else verify_whole(r, settings)),
     ConcatTokens: positional(scale_channels, narrow_positions),
     Reshape: verify_whole,
     Elementwise: positional(scale_channels, narrow_positions),
     Permute: verify_whole,
     Take: verify_whole,
+    Slice: verify_whole,
     MatMul: verify_matmul,
 }
 

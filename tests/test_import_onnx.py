@@ -257,9 +257,9 @@ def test_split_and_slice_along_the_channels_are_split_parts(tmp_path):
         ["32x32x4", "32x32x8", "32x32x4", "32x32x4", "32x32x2"]
     assert [(o.name, str(o.shape)) for o in report.outputs] == [("cat", "32x32x10"), ("across", "2x32x4")]
     assert [report.layers[i].layer.kind for i in range(1, 6)] == ["split", "split", "chunk", "chunk", "split"]
-    assert rows["across"][1] == recorded(m, "w") == "2x32x4"  # unknown, with the recorded shape
-    assert json.loads(run("table", save(tmp_path, m), "--format", "json").stdout)["incomplete"] == \
-        {"unknown_ops": {"Slice": 1}}
+    # along H it is a slice of rows 1 and 2, which the file's own inference agrees with
+    assert rows["across"] == ("SLICE axis 0 1:3", "2x32x4") and recorded(m, "w") == "2x32x4"
+    assert json.loads(run("table", save(tmp_path, m), "--format", "json").stdout)["incomplete"] is None
 
 
 def test_transpose_before_a_flatten_is_the_same_tensor(tmp_path):
@@ -331,3 +331,25 @@ def test_prelu_learns_a_slope_per_channel_or_one(tmp_path, slope, params):
     report = analyse(load(save(tmp_path, model([node], [weight("a", slope)]))))
     layer = report.layers[0]
     assert (layer.layer.kind, layer.params, layer.macs) == ("prelu", params, 0)
+
+
+def test_a_roll_and_a_strided_slice_are_slices_and_a_concat_along_an_axis(tmp_path):
+    """torch.roll(x, 3, dims=2) as exporters write it, Slice of the last 3 rows then the rest,
+    joined along H; then x[:, :, ::2, 1::2] (patch merging's Slices with a step, two axes)."""
+    i64 = T.INT64
+    nodes = [h.make_node("Slice", ["x", "s0", "e0", "ax"], ["tail"], name="tail"),
+             h.make_node("Slice", ["x", "s1", "e1", "ax"], ["head"], name="head"),
+             h.make_node("Concat", ["tail", "head"], ["rolled"], name="roll", axis=2),
+             h.make_node("Slice", ["rolled", "s2", "e2", "ax2", "st2"], ["y"], name="merge")]
+    inits = [const("s0", [-3], i64), const("e0", [2**62], i64), const("s1", [0], i64), const("e1", [-3], i64),
+             const("ax", [2], i64), const("s2", [0, 1], i64), const("e2", [2**62, 2**62], i64),
+             const("ax2", [2, 3], i64), const("st2", [2, 2], i64)]
+    m = model(nodes, inits)
+    report = analyse(load(save(tmp_path, m)))
+    rows = [(r.name, r.layer.describe(), str(r.output)) for r in report.layers]
+    assert rows == [("tail", "SLICE axis 0 29:", "3x32x3"), ("head", "SLICE axis 0 0:29", "29x32x3"),
+                    ("concat", "CONCAT axis 0", "32x32x3"), ("merge", "SLICE axis 0 0::2", "16x32x3"),
+                    ("merge.1", "SLICE axis 1 1::2", "16x16x3")]
+    assert str(report.output) == recorded(m, "y") and not report.unknown_ops
+    back = analyse(parse_yaml(run("import", save(tmp_path, m)).stdout, "x.yaml"))
+    assert back.output == report.output and back.totals == report.totals

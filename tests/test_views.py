@@ -102,6 +102,13 @@ def test_attention_written_out_counts_as_the_attention_rule(L, C, h):
     ("input: [6, 4]\nlayers:\n  - take: {axis: 2}", "axis 2 does not exist in 6x4"),
     ("input: [6, 4]\nlayers:\n  - relu: {}\n    name: a\n  - matmul: {from: [a, input]}",
      "the last dim of the first (4) to equal the second to last of the second (6)"),
+    ("input: [6, 4]\nlayers:\n  - slice: {start: 6}", "6:6:1 takes nothing of the 6 along axis 0 of 6x4"),
+    ("input: [6, 4]\nlayers:\n  - slice: {axis: 1, stop: 2}\n    name: a\n  - concat: {from: [a, input], axis: 0}",
+     "concat along axis 0 needs the other dims to match"),
+    ("input: [6, 4]\nlayers:\n  - relu: {}\n    name: a\n  - add: {from: [a, input], axis: 0}",
+     "got 'axis'"),
+    ("input: [6, 4]\nlayers:\n  - relu: {}\n    name: a\n  - concat: {from: [a, input], axis: -1}",
+     "axis:"),
 ])
 def test_refusals_are_located(tmp_path, spec, fragment):
     path = tmp_path / "bad.yaml"
@@ -123,11 +130,14 @@ dims = st.lists(st.integers(1, 4), min_size=2, max_size=4)
 @settings(max_examples=60, deadline=None)
 @given(dims, st.randoms(use_true_random=False), st.integers(1, 3))
 def test_views_and_products_agree_with_the_reference(shape, rnd, k):
+    # (slices: a strided range from 'start' and the part before it, joined back along the axis)
     """The engine's shapes and MACs for random views and products equal what the reference
     measures doing them (verify runs each layer on real numbers)."""
     order = list(range(len(shape)))
     rnd.shuffle(order)
     axis = rnd.randrange(len(shape))
+    start, step = rnd.randrange(shape[axis]), rnd.randrange(1, 3)
+    rest_stop = f", stop: {start}" if start else ""  # the part before 'start' (all of it when 0)
     to = [math.prod(shape[:-1]), shape[-1]]
     spec = f"""
 input: {list(shape)}
@@ -149,11 +159,20 @@ layers:
     from: a
     name: at
   - matmul: {{from: [at, b]}}
+  - slice: {{axis: {axis}, start: {start}, step: {step}}}
+    from: input
+    name: part
+  - slice: {{axis: {axis}{rest_stop}}}
+    from: input
+    name: rest
+  - concat: {{from: [part, rest], axis: {axis}}}
 """
     report = network(spec)
     checked = verify(report, seed=1)
     assert checked.count("verified") == len(report.layers), [(c.name, c.reason) for c in checked.layers]
     n, c = to
+    n_part = len(range(start, shape[axis], step)) + (start or shape[axis])
+    assert report.layers[-1].output.dims == tuple(shape[:axis]) + (n_part,) + tuple(shape[axis + 1:])
     products = [r.macs for r in report.layers if r.layer.kind == "matmul"]
     assert products == [k * n * c, c * n * k]  # (k x n) @ (n x c), then (c x n) @ (n x k)
 

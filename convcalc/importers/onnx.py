@@ -370,8 +370,14 @@ class _Graph:
         if node.op_type == "Concat":
             axis = int(self.attrs().get("axis", 1))
             rank = len(self.shapes.get(acts[0], [])) or 4
-            if axis % rank != self.channel_axis(acts[0]) or any(a in self.plain for a in acts) != (acts[0] in self.plain):
-                return self.unknown(node, acts[0])  # along another axis (a roll's halves): not convcalc's concat
+            if len({a in self.plain for a in acts}) > 1:
+                return self.unknown(node, acts[0])  # a grid joined to a tensor laid out channels last
+            if axis % rank != self.channel_axis(acts[0]):  # along another axis (a roll's halves)
+                src = self.layout_in(acts[0])
+                at = src[2][axis % rank] if src is not None else None
+                if at is None:
+                    return self.unknown(node, acts[0])
+                rule = Concat(axis=at)
         if len(acts) < len([i for i in node.input if i]):  # a constant among the operands
             return self.unknown(node, acts[0])
         name = self.fresh()
@@ -801,7 +807,10 @@ class _Graph:
         return None
 
     def op_Slice(self, node: Any, x: str) -> Any:
-        """A contiguous range of the channels (step 1) is a split part; any other slice is unknown."""
+        """A contiguous range of the channels (step 1) is a split part, whose receptive field
+        follows; any other range (another axis, a step, several axes) is a chain of ``slice``
+        layers, one per axis. Starts and ends clip as Python's slices do; a negative step, a
+        range of the batch or one not constant is unknown."""
         a = self.attrs()
         shape, c = self.shapes.get(x), self.channels(x)
         if "starts" in a:  # Slice-1: attributes
@@ -813,16 +822,38 @@ class _Graph:
             steps = self.values(ins[4]) if ins[4] else None
             if ins[3] and axes is None or ins[4] and steps is None:
                 return self.unknown(node, x)
-        if shape is None or c is None or starts is None or ends is None or len(starts) != 1:
+        if shape is None or starts is None or ends is None or not starts or len(starts) != len(ends):
             return self.unknown(node, x)
-        axis = int(axes[0]) % len(shape) if axes else 0
-        if axis != self.channel_axis(x) or (steps and int(steps[0]) != 1):
+        axes = [int(v) % len(shape) for v in axes] if axes else list(range(len(starts)))
+        steps = [int(v) for v in steps] if steps else [1] * len(starts)
+        if len(starts) == 1 and axes[0] == self.channel_axis(x) and steps[0] == 1 and c is not None:
+            start, end = (int(min(max(v + c if v < 0 else v, 0), c)) for v in (starts[0], ends[0]))
+            if end > start:
+                sizes = [s for s in (start, end - start, c - end) if s > 0]
+                return self.part(sizes, 1 if start > 0 else 0)
+        src, full = self.layout_in(x), self.static_dims(x)
+        if src is None or full is None or min(steps) < 1 or len(axes) != len(starts):
             return self.unknown(node, x)
-        start, end = (int(min(max(v + c if v < 0 else v, 0), c)) for v in (starts[0], ends[0]))
-        if end <= start:
-            return self.unknown(node, x)
-        sizes = [s for s in (start, end - start, c - end) if s > 0]
-        return self.part(sizes, 1 if start > 0 else 0)
+        b, dims, axis_of = src
+        ranges = []
+        for start, end, axis, step in zip(starts, ends, axes, steps):
+            at = axis_of[axis]
+            n = full[axis]
+            first, last = (int(min(max(v + n if v < 0 else v, 0), n)) for v in (start, end))
+            if at is None or len(range(first, last, step)) < 1:
+                return self.unknown(node, x)  # the batch, or nothing taken
+            ranges.append((at, first, last, step))
+        source = x
+        for i, (at, first, last, step) in enumerate(ranges):
+            options: Dict[str, Any] = {"axis": at, "start": first, "step": step}
+            if last < dims[at]:
+                options["stop"] = last
+            self.emit("slice", options, source, f".{i}" if i else "")
+            source = node.output[0]
+            dims = dims[:at] + (len(range(first, last, step)),) + dims[at + 1:]
+        if x in self.plain:
+            self.plain[node.output[0]] = (b, dims)
+        return None
 
     def flattened(self, tensor: str) -> bool:
         """Every reader of ``tensor`` flattens it to (batch, n): the order of its axes is lost."""
