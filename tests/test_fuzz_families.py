@@ -220,3 +220,19 @@ def test_a_full_disk_or_closed_stdout_is_a_clean_error(args):
     # `convcalc ... >&-`: no standard output at all
     closed = _convcalc(args, stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1))
     assert closed.returncode in (0, 1, 2) and b"Traceback" not in closed.stderr, closed.stderr
+
+
+def test_a_closed_pipe_is_a_normal_end_where_dev_null_cannot_be_opened():
+    """In a sandbox without /dev/null (or with every descriptor in use) the rest of the output
+    cannot be pointed there: it is dropped instead, still exit 0 and nothing on stderr (this was
+    exit 1 with a traceback)."""
+    code = ("import os, sys; os.devnull = '/nonexistent/null'; "
+            "sys.argv = ['convcalc', 'table', 'vgg16', '--format', 'json']; "
+            "from convcalc.cli import main; main()")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(1)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0, err
+    assert err == b"", err

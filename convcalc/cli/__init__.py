@@ -142,9 +142,34 @@ def _stdout_to_devnull() -> None:
         fd = sys.stdout.fileno()
     except (AttributeError, OSError, ValueError):  # no stdout, or not a real file (a test's capture)
         return
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:  # no /dev/null (a sandbox) or no descriptor left: drop what is still buffered
+        sys.stdout = _Discarding(sys.stdout)
+        return
     os.dup2(devnull, fd)
     os.close(devnull)
+
+
+class _Discarding:
+    """Standard output once nothing more can reach its reader, where /dev/null cannot be opened:
+    what is written from now on goes nowhere, and descriptor 1 is closed, so the old stream's
+    buffered rest is dropped quietly when the interpreter finalises it instead of failing loudly
+    in its last flush (the exit code is already decided)."""
+
+    def __init__(self, stream: Any) -> None:
+        import os
+
+        try:
+            os.close(stream.fileno())
+        except (AttributeError, OSError, ValueError):
+            pass
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
 
 
 def _echo_quietly(message: str, err: bool) -> None:
