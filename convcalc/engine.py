@@ -308,6 +308,23 @@ def analyse(spec: NetworkSpec, dtype: str = "float32", batch: int = 1,
     return Report(spec, tuple(walk.layers), dtype, batch, tuple(walk.blocks), conventions, outputs)
 
 
+class Follower:
+    """The engine run on a spec while a reader is still building it (Caffe's Reshape says 0 for
+    "as before" and -1 for "what is left", so it needs the size of what it reads): each question
+    walks only the nodes appended since the last one, so a file costs one walk, not one per
+    question. ``nodes`` is the reader's growing list; errors are the engine's, located."""
+
+    def __init__(self, input: Shape) -> None:
+        self.walk = _Walk(NetworkSpec(input=input, layers=()))
+        self.tensor = 0  # what the next node reads when no 'from' says otherwise
+        self.walked = 0  # how many of the nodes are walked
+
+    def shape_of(self, nodes: Sequence[Node], name: str) -> Shape:
+        self.tensor = self.walk.chain(nodes[self.walked:], self.tensor, ())
+        self.walked = len(nodes)
+        return self.walk.shapes[self.walk.resolve(FromSpec(name), ())]
+
+
 class _Walk:
     """Folds rules over nodes, collecting one LayerReport per layer or merge, in execution order.
 

@@ -36,7 +36,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from ..errors import LayerError, Location, SpecError
+from ..engine import Follower
+from ..errors import Location, SpecError
 from ..layers import MERGES
 from ..limits import MAX_DIGITS, MAX_NESTING
 from ..shape import Shape
@@ -233,9 +234,7 @@ class _Reader:
     def __init__(self, path: str) -> None:
         self.path = path
         self.nodes: List[Node] = []
-        self.shapes: Dict[str, Shape] = {}  # spec tensor -> shape, for the layers shape_of has followed
-        self.followed = 0  # how many of self.nodes shape_of has followed
-        self.at_tensor = "input"  # the tensor the next followed layer reads
+        self.follower: Optional[Follower] = None  # the engine on the layers read so far (shape_of)
         self.blobs: Dict[str, str] = {}  # Caffe blob name -> the spec's tensor name (newest)
         self.used = {"input"}
         self.current = "input"
@@ -365,33 +364,11 @@ class _Reader:
     def shape_of(self, tensor: str) -> Shape:
         """The shape of spec tensor ``tensor`` (only Reshape, Permute, Slice points, a Flatten or
         Crop of some axes ask: their options depend on sizes Caffe fills in at run time, 0 = copy
-        and -1 = infer). The layers read since the last question are followed by the rules the
-        engine applies, so the whole file costs one pass, not one analysis per question; where a
-        rule refuses, the engine is run on what was read, for its located error."""
+        and -1 = infer), from the engine following the layers read so far."""
         assert self.input_shape is not None
-        self.shapes.setdefault("input", self.input_shape)
-        try:
-            for node in self.nodes[self.followed:]:
-                if isinstance(node, FromSpec):
-                    self.at_tensor = node.ref
-                elif isinstance(node, LayerSpec):
-                    x = self.shapes[self.at_tensor]
-                    rule = node.layer.bind(x)  # as the engine does: the rank, then a size from 'like'
-                    if getattr(rule, "like", None):
-                        rule = rule.sized_like(self.shapes[getattr(rule, "like")])
-                    self.at_tensor = node.name or ""
-                    self.shapes[self.at_tensor] = rule.out_shape(x)
-                elif isinstance(node, BlockSpec) and node.merge is not None:
-                    ins = tuple(self.shapes[b[0].ref] for b in node.branches if isinstance(b[0], FromSpec))
-                    self.at_tensor = node.name or ""
-                    self.shapes[self.at_tensor] = node.merge.merge(ins)
-                self.followed += 1
-            return self.shapes[tensor]
-        except (LayerError, KeyError, IndexError):
-            from ..engine import analyse
-
-            spec = NetworkSpec(input=self.input_shape, layers=tuple(self.nodes), outputs=(FromSpec(tensor),))
-            return analyse(spec).outputs[0].shape
+        if self.follower is None:
+            self.follower = Follower(self.input_shape)
+        return self.follower.shape_of(self.nodes, tensor)
 
     def caffe_dims(self, tensor: str) -> List[int]:
         """``tensor``'s dims as Caffe holds the blob: N x C x spatial (N x C for a vector)."""
@@ -511,6 +488,7 @@ class _Reader:
             raise SpecError(f"Slice layer '{layer.get('name', '')}' cuts along axis {axis}: convcalc cuts "
                             "the channels (axis 1) only", where)
         points = p.values("slice_point")
+        parts: List[Tuple[str, Dict[str, Any]]]
         if not points:
             parts = [("chunk", {"chunks": len(tops), "index": i}) for i in range(len(tops))]
         else:
