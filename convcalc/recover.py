@@ -368,7 +368,7 @@ class _Fold:
         if any(named):
             note = (f"{copies} copies, in the file {', '.join(n or '(unnamed)' for n in named)}"
                     f"; names below are {named[0] or 'the first'}'s")
-        if period == 1:
+        if period == 1 and not isinstance(first[0], FromSpec):
             return replace(first[0], note=note or first[0].note)
         return BlockSpec((tuple(first),), None, None, note=note)
 

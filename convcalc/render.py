@@ -224,17 +224,17 @@ def write_json(report: Report, out: IO[str]) -> None:
     import json  # formats load what they use: a table needs neither json nor csv
 
     out.write("{\n")
-    for i, (key, value) in enumerate(_parts(report).items()):
+    for i, (key, part) in enumerate(_parts(report).items()):
         out.write(",\n" if i else "")
-        if isinstance(value, Iterator):
+        if isinstance(part, Iterator):
             out.write(f"  {json.dumps(key)}: [")
             wrote = False
-            for item in value:
+            for item in part:
                 out.write(f"{',' if wrote else ''}\n    {json.dumps(item, ensure_ascii=False)}")
                 wrote = True
             out.write("\n  ]" if wrote else "]")
         else:
-            out.write(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}")
+            out.write(f"  {json.dumps(key)}: {json.dumps(part, ensure_ascii=False)}")
     out.write("\n}\n")
 
 

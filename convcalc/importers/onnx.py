@@ -824,19 +824,19 @@ class _Graph:
                 return self.unknown(node, x)
         if shape is None or starts is None or ends is None or not starts or len(starts) != len(ends):
             return self.unknown(node, x)
-        axes = [int(v) % len(shape) for v in axes] if axes else list(range(len(starts)))
-        steps = [int(v) for v in steps] if steps else [1] * len(starts)
-        if len(starts) == 1 and axes[0] == self.channel_axis(x) and steps[0] == 1 and c is not None:
+        on = [int(v) % len(shape) for v in axes] if axes else list(range(len(starts)))
+        every = [int(v) for v in steps] if steps else [1] * len(starts)
+        if len(starts) == 1 and on[0] == self.channel_axis(x) and every[0] == 1 and c is not None:
             start, end = (int(min(max(v + c if v < 0 else v, 0), c)) for v in (starts[0], ends[0]))
             if end > start:
                 sizes = [s for s in (start, end - start, c - end) if s > 0]
                 return self.part(sizes, 1 if start > 0 else 0)
         src, full = self.layout_in(x), self.static_dims(x)
-        if src is None or full is None or min(steps) < 1 or len(axes) != len(starts):
+        if src is None or full is None or min(every) < 1 or len(on) != len(starts):
             return self.unknown(node, x)
         b, dims, axis_of = src
         ranges = []
-        for start, end, axis, step in zip(starts, ends, axes, steps):
+        for start, end, axis, step in zip(starts, ends, on, every):
             at = axis_of[axis]
             n = full[axis]
             first, last = (int(min(max(v + n if v < 0 else v, 0), n)) for v in (start, end))

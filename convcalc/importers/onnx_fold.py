@@ -109,7 +109,7 @@ def _evaluate(onnx: Any, model: Any) -> Dict[str, Value]:
             dims = shapes.get(node.input[0])
             if dims is not None and None not in dims:
                 start, end = int(attrs.get("start", 0)), attrs.get("end")
-                part = [int(d) for d in dims][start:None if end is None else int(end)]
+                part = [float(d or 0) for d in dims][start:None if end is None else int(end)]
                 known[node.output[0]] = ((len(part),), part)
             continue
         if node.op_type == "ConstantOfShape" and "value" in attrs:
