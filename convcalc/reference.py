@@ -32,6 +32,8 @@ from fractions import Fraction
 from operator import add, mul
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+from .flat import offsets, row_major
+
 Pads = Tuple[Tuple[int, int], ...]  # per spatial axis: (before, after)
 PaddingArg = Union[str, int, Sequence[int], Sequence[Tuple[int, int]]]
 
@@ -1164,23 +1166,6 @@ def from_channels_last(dims: Sequence[int], data: Sequence[float]) -> Tensor:
     return Tensor((c, *spatial), [v for ch in range(c) for v in data[ch::c]])
 
 
-def gather_order(dims: Sequence[int], steps: Sequence[int]) -> List[int]:
-    """Flat offsets of every index of ``dims`` in row-major order, each dim moving by its step:
-    built a dim at a time, so each offset costs one addition."""
-    offsets = [0]
-    for d, step in zip(dims, steps):
-        offsets = [o + k * step for o in offsets for k in range(d)]
-    return offsets
-
-
-def row_major(dims: Sequence[int]) -> List[int]:
-    """The step in a flat row-major array for one along each dim."""
-    steps = [1] * len(dims)
-    for i in range(len(dims) - 2, -1, -1):
-        steps[i] = steps[i + 1] * dims[i + 1]
-    return steps
-
-
 @dataclass(frozen=True)
 class Reshape(Weightless):
     """The same values in the same order, cut into other dims (PyTorch's ``reshape``)."""
@@ -1206,7 +1191,7 @@ class Permute(Weightless):
             raise ValueError(f"{self.order} does not permute {dims}")
         steps = row_major(dims)
         out_dims = [dims[i] for i in self.order]
-        out = [data[o] for o in gather_order(out_dims, [steps[i] for i in self.order])]
+        out = [data[o] for o in offsets([range(d) for d in out_dims], [steps[i] for i in self.order])]
         return Result(from_channels_last(out_dims, out))
 
 
@@ -1221,11 +1206,10 @@ class Take(Weightless):
         dims, data = channels_last(x)
         if not 0 <= self.axis < len(dims) or not 0 <= self.index < dims[self.axis]:
             raise ValueError(f"no index {self.index} along axis {self.axis} of {dims}")
-        steps = row_major(dims)
+        picks: List[Sequence[int]] = [range(d) for d in dims]
+        picks[self.axis] = (self.index,)
+        out = [data[o] for o in offsets(picks, row_major(dims))]
         rest = dims[:self.axis] + dims[self.axis + 1:]
-        rest_steps = steps[:self.axis] + steps[self.axis + 1:]
-        base = self.index * steps[self.axis]
-        out = [data[base + o] for o in gather_order(rest, rest_steps)]
         return Result(from_channels_last(rest, out))
 
 
@@ -1245,14 +1229,10 @@ class Slice(Weightless):
         kept = list(range(dims[self.axis]))[self.start:self.stop:self.step]
         if not kept:
             raise ValueError(f"{self.start}:{self.stop}:{self.step} takes nothing of {dims[self.axis]}")
-        steps = row_major(dims)
-        out_dims = list(dims)
-        out_dims[self.axis] = 1  # each kept index is gathered as a one-long dim, then laid side by side
-        parts = [[data[k * steps[self.axis] + o] for o in gather_order(out_dims, steps)] for k in kept]
-        inner = math.prod(dims[self.axis + 1:])
-        outer = math.prod(dims[:self.axis])
-        out = [v for i in range(outer) for part in parts for v in part[i * inner:(i + 1) * inner]]
-        out_dims[self.axis] = len(kept)
+        picks: List[Sequence[int]] = [range(d) for d in dims]
+        picks[self.axis] = kept
+        out = [data[o] for o in offsets(picks, row_major(dims))]
+        out_dims = [len(p) for p in picks]
         return Result(from_channels_last(out_dims, out))
 
 

@@ -19,10 +19,10 @@ shape program uses a dozen operators on a handful of integers. Every value has a
 
 from __future__ import annotations
 
-import itertools
 import math
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from ..flat import offsets, row_major
 from .onnx_wire import SMALL  # the most elements of a value this evaluates (a shape, a few indices)
 
 ROUNDS = 200  # folding and inferring again, at most this often (each round is linear in the nodes)
@@ -188,18 +188,9 @@ def _concat(ins: List[Value], a: Dict[str, Any]) -> Optional[Value]:
     return (len(data),), data
 
 
-def _strides(dims: Tuple[int, ...]) -> List[int]:
-    steps = [1] * len(dims)
-    for i in range(len(dims) - 2, -1, -1):
-        steps[i] = steps[i + 1] * dims[i + 1]
-    return steps
-
-
-def _take(dims: Tuple[int, ...], data: List[float], picks: List[List[int]]) -> Value:
+def _take(dims: Tuple[int, ...], data: List[float], picks: List[Sequence[int]]) -> Value:
     """The elements at every combination of ``picks`` (one list of indices per axis)."""
-    steps = _strides(dims)
-    out = [data[sum(i * s for i, s in zip(index, steps))] for index in itertools.product(*picks)]
-    return tuple(len(p) for p in picks), out
+    return tuple(len(p) for p in picks), [data[o] for o in offsets(picks, row_major(dims))]
 
 
 def _slice(ins: List[Value], a: Dict[str, Any]) -> Optional[Value]:
@@ -210,7 +201,7 @@ def _slice(ins: List[Value], a: Dict[str, Any]) -> Optional[Value]:
         return None
     axes = a.get("axes") or (rest[2][1] if len(rest) > 2 else list(range(len(starts))))
     steps = rest[3][1] if len(rest) > 3 else [1] * len(starts)
-    picks = [list(range(d)) for d in dims]
+    picks: List[Sequence[int]] = [range(d) for d in dims]
     for start, end, axis, step in zip(starts, ends, axes, steps):
         axis = int(axis) % len(dims)
         picks[axis] = list(range(dims[axis]))[slice(int(start), int(end), int(step))]
@@ -220,10 +211,9 @@ def _slice(ins: List[Value], a: Dict[str, Any]) -> Optional[Value]:
 def _transpose(ins: List[Value], a: Dict[str, Any]) -> Optional[Value]:
     (dims, data), = ins
     perm = [int(p) for p in a.get("perm", range(len(dims) - 1, -1, -1))]
-    steps = _strides(dims)
+    steps = row_major(dims)
     out_dims = tuple(dims[p] for p in perm)
-    moved = [steps[p] for p in perm]
-    return out_dims, [data[sum(i * m for i, m in zip(index, moved))] for index in itertools.product(*map(range, out_dims))]
+    return out_dims, [data[o] for o in offsets([range(d) for d in out_dims], [steps[p] for p in perm])]
 
 
 def _reshape(ins: List[Value], a: Dict[str, Any]) -> Optional[Value]:
