@@ -503,23 +503,28 @@ class _Graph:
         return None
 
     def op_PRelu(self, node: Any, x: str) -> Any:
-        """A learned negative slope: one per channel (slope dims C x 1 x 1 on a grid, C on a tensor
-        laid out channels last) or one for all (a single value); any other slope is unknown."""
+        """A learned negative slope: one per channel or one for all (a single value); any other
+        slope is unknown."""
         slope = self.dims(node.input[1]) if len(node.input) > 1 else None
-        c = self.channels(x)
-        if slope is None:
-            return self.unknown(node, x)
-        trimmed = tuple(slope)
-        while trimmed and trimmed[0] == 1:
-            trimmed = trimmed[1:]
-        if not trimmed:
+        if slope is not None and math.prod(slope) == 1:
             return "prelu", {"shared": True}
-        src = self.layout_in(x)
-        # ONNX broadcasts from the last axis: C x 1 x 1 on a grid, C on a tensor laid out channels last
-        per_channel = (c,) if x in self.plain else (c,) + (1,) * (len(src[1]) - 1) if src else None
-        if c is not None and trimmed == per_channel:
+        if slope is not None and self.per_channel(x, slope):
             return "prelu", {}
         return self.unknown(node, x)
+
+    def per_channel(self, x: str, dims: Sequence[int]) -> bool:
+        """Whether a constant of ``dims`` holds one value per channel of ``x`` as ONNX broadcasts
+        it, from the last axis: C x 1 x 1 on a grid, C on a tensor laid out channels last (leading
+        1s, the batch's, aside)."""
+        src = self.layout_in(x)
+        if src is None:
+            return False
+        per_sample = src[1]
+        trimmed = tuple(dims)
+        while trimmed and trimmed[0] == 1:
+            trimmed = trimmed[1:]
+        lanes = 1 if x in self.plain else len(per_sample)
+        return trimmed == (per_sample[-1],) + (1,) * (lanes - 1)
 
     def op_InstanceNormalization(self, node: Any, x: str) -> Any:
         """Each channel normalised over its positions, with a learned scale and shift per channel:
@@ -576,17 +581,13 @@ class _Graph:
                 return "identity", {}
         if dims is not None and math.prod(dims) == 1:
             return "identity", {}
-        src = self.layout_in(x)
-        if dims is None or src is None:
+        if dims is None:
             return self.unknown(node, x)
-        per_sample = src[1]
-        trimmed = tuple(dims)
-        while trimmed and trimmed[0] == 1:
-            trimmed = trimmed[1:]
-        grid_channel = x not in self.plain and trimmed == (per_sample[-1],) + (1,) * (len(per_sample) - 1)
-        if node.op_type == "Mul" and (trimmed == (per_sample[-1],) and x in self.plain or grid_channel):
+        if node.op_type == "Mul" and self.per_channel(x, dims):
             return "layerscale", {}
-        if node.op_type == "Add" and x in self.plain and trimmed == per_sample:
+        src = self.layout_in(x)
+        if node.op_type == "Add" and x in self.plain and src is not None and tuple(dims[len(dims) - len(src[1]):]) \
+                == src[1] and set(dims[:len(dims) - len(src[1])]) <= {1}:
             return "posembed", {}
         return self.unknown(node, x)
 
