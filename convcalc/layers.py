@@ -1874,7 +1874,7 @@ class ConcatTokens(Merge):
         if any(s.rank != 1 for s in inputs) or len({s.channels for s in inputs}) > 1:
             raise LayerError("seqcat needs token sequences (LxC) of the same channels, got "
                              + ", ".join(map(str, inputs)), hint="make a grid a sequence with 'tokens' first")
-        return Shape((sum(s.spatial[0] for s in inputs),), inputs[0].channels)
+        return Concat.along(inputs, 0)
 
     def describe(self) -> str:
         return "CONCAT TOKENS"

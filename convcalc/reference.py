@@ -1451,14 +1451,6 @@ def mul_tensors(*xs: Tensor) -> Result:
     return Result(Tensor(full.shape, list(total)))
 
 
-def concat_sequences(*xs: Tensor) -> Result:
-    """Token sequences (C, L) joined along L, channel by channel; the channels must agree."""
-    if not xs or any(len(x.spatial) != 1 or x.channels != xs[0].channels for x in xs):
-        raise ValueError(f"seqcat needs sequences of one channel count, got {[x.shape for x in xs]}")
-    data = [v for c in range(xs[0].channels) for x in xs for v in x.channel(c)]
-    return Result(Tensor((xs[0].channels, sum(x.spatial[0] for x in xs)), data))
-
-
 def concat_tensors(*xs: Tensor) -> Result:
     """An inception merge: stack along the channels; the spatial sizes must agree."""
     if not xs or any(x.spatial != xs[0].spatial for x in xs):

@@ -430,7 +430,7 @@ BUILDERS: Dict[Type[Layer], Builder] = {
     Add: lambda rule, xs, rng: Op(ref.add_tensors),
     Mul: lambda rule, xs, rng: Op(ref.mul_tensors),
     Concat: lambda rule, xs, rng: Op(ref.concat_tensors if rule.axis is None else ref.concat_along(rule.axis)),
-    ConcatTokens: lambda rule, xs, rng: Op(ref.concat_sequences),
+    ConcatTokens: lambda rule, xs, rng: Op(ref.concat_along(0)),  # a sequence is L x C: along L
     Reshape: lambda rule, xs, rng: ref.Reshape(tuple(rule.to)),
     Elementwise: lambda rule, xs, rng: ref.Elementwise(rule.op),
     Permute: lambda rule, xs, rng: ref.Permute(tuple(rule.order)),
@@ -789,7 +789,13 @@ def verify_unknown(r: LayerReport, settings: Settings) -> LayerCheck:
     return check(r, reason="an operator convcalc cannot count: nothing to verify")
 
 
-verify_channels_concat = positional(scale_channels, narrow_positions)
+def verify_concat(r: LayerReport, settings: Settings) -> LayerCheck:
+    """Along the channels, scaled as the other per-channel kinds; along another dim, every dim is
+    data: at the true size, as the views."""
+    if getattr(r.layer, "axis", None) is None:
+        return positional(scale_channels, narrow_positions)(r, settings)
+    return verify_whole(r, settings)
+
 
 VERIFIERS: Dict[Type[Layer], Verifier] = {
     Unknown: verify_unknown,
@@ -830,8 +836,7 @@ VERIFIERS: Dict[Type[Layer], Verifier] = {
     Split: positional(scale_split, narrow_positions),
     Add: positional(scale_channels, narrow_positions),
     Mul: positional(scale_channels, narrow_positions),
-    Concat: lambda r, settings: (verify_channels_concat(r, settings) if getattr(r.layer, "axis", None) is None
-                                 else verify_whole(r, settings)),
+    Concat: verify_concat,
     ConcatTokens: positional(scale_channels, narrow_positions),
     Reshape: verify_whole,
     Elementwise: positional(scale_channels, narrow_positions),
