@@ -17,7 +17,7 @@ from . import __version__
 from .engine import CONVENTIONS, FROZEN, LayerReport, Report
 from .receptive import Field
 from .render import (MEMORY_HEADERS, Row, activation_figure, count_label, footer, human, human_bytes,
-                     table_rows)
+                     table_rows, warning_lines)
 
 STYLE = """
 .diagram svg { max-width: 100%; height: auto; border: 1px solid #e5e5e5; }
@@ -330,9 +330,8 @@ def to_html(report: Report, depth: Optional[int] = None, memory_unit: str = "ele
         f'<span class="meta">({escape(f"layer {o.tensor} " + repr(layers[o.tensor].full_name) if o.tensor in layers else "the input")})</span></li>'
         for o in report.outputs)
     foot = footer(report, acts_header).split("\n")
-    warnings = "".join(
-        f'<li>layer {r.index} <code>{escape(r.full_name)}</code>{escape(f" ({r.loc})" if r.loc else "")}: '
-        f'{escape(n.text)}</li>' for r, n in report.warnings)
+    # the table's lines: a warning said of many layers (an imported model's unknown operator) once
+    warnings = "".join(f"<li>{escape(line.removeprefix('warning: '))}</li>" for line in warning_lines(report))
     conv = report.conventions
     rules = {**CONVENTIONS, **({"frozen": FROZEN} if report.frozen else {})}
     title = spec.title or spec.name or "network"
