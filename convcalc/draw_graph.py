@@ -2,7 +2,7 @@
 
 Each drawn layer (or each block collapsed at ``depth``, as ``table --depth`` collapses it) is a
 rounded box with its name, what it is (the engine's ``describe()``) and its output shape; a
-merge is a circle (⊕ add, ⊗ mul, ‖ concat). Arrows run from the tensors a layer reads
+merge is a circle (⊕ add, ⊗ mul, ‖ concat, @ matmul). Arrows run from the tensors a layer reads
 (``LayerReport.sources``) to it.
 
 Layout follows the block tree, so series-parallel parts never cross: a sequence stacks
@@ -29,7 +29,7 @@ from .draw import (COSTS, FOLDED, FONT, MARGIN, TEXT, Item, block_item, footer, 
 from .engine import BlockReport, LayerReport, Report
 from .layers import Merge
 
-SYMBOLS = {"add": "⊕", "mul": "⊗", "concat": "‖", "seqcat": "‖"}
+SYMBOLS = {"add": "⊕", "mul": "⊗", "concat": "‖", "seqcat": "‖", "matmul": "@"}
 VGAP = 26  # between a node and the next one down
 HGAP = 28  # between branch columns
 PAD = 10  # inside a box, left and right of the widest line
@@ -365,7 +365,7 @@ def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
     y += 22
     used = sorted({nd.merge for nd in nodes if nd.merge})
     keys = [f"{SYMBOLS.get(m, '+')} {m}" for m in used] + ["bold outline, red arrow: an output"]
-    legend.append(text(MARGIN, y, "   ".join(keys), TEXT, "start", ' class="symbols"'))
+    legend.append(text(MARGIN, y, " · ".join(keys), TEXT, "start", ' class="symbols"'))  # SVG collapses runs of spaces
     y += 24
     conventions = ("Top to bottom, each box a layer (or a block collapsed as `table --depth` collapses it): its "
                    "name, what it is and its output shape (H×W×C, or length × channels); arrows run from each "
