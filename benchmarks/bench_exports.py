@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))  # this checkout's convcalc, installed or not
 
 import onnx  # noqa: E402,F401  (imported once, outside the timings)
 
-from convcalc.engine import analyse  # noqa: E402
+from convcalc.analysis.engine import analyse  # noqa: E402
 from convcalc.load import load  # noqa: E402
 
 

@@ -27,8 +27,8 @@ times another checkout of convcalc on the same files (say, the commit before onn
 from __future__ import annotations
 
 import argparse
-import math
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -48,8 +48,8 @@ IMPORT_ONNX = time.perf_counter() - t0
 
 from click.testing import CliRunner  # noqa: E402
 
+from convcalc.analysis.engine import analyse  # noqa: E402
 from convcalc.cli import cli  # noqa: E402
-from convcalc.engine import analyse  # noqa: E402
 from convcalc.importers.onnx_wire import varint_bytes as varint  # noqa: E402
 from convcalc.load import load  # noqa: E402
 

@@ -24,10 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's convcalc, installed or not
 
-from convcalc.parse_yaml import parse_yaml
-from convcalc.recover import recover
-from convcalc.spec import count_layers
-from convcalc.spec_yaml import to_yaml
+from convcalc.importers.recover import recover
+from convcalc.spec.model import count_layers
+from convcalc.spec.yaml_reader import parse_yaml
+from convcalc.spec.yaml_writer import to_yaml
 
 
 def residual(layers: int) -> str:

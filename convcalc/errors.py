@@ -12,7 +12,6 @@ from typing import Iterable, Optional
 
 from .values import value
 
-
 CARET_CONTEXT = 60  # characters shown either side of an error's column
 RUN_LIMIT = 120  # longest run of letters (or of spaces) a message or hint shows before cutting it with '…'
 _LONG_RUN = re.compile(rf"[^\s]{{{RUN_LIMIT + 1},}}|[ \t]{{{RUN_LIMIT + 1},}}")

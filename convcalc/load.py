@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from . import catalog
 from .errors import Location, SpecError, did_you_mean
 from .limits import MAX_SPEC_BYTES
-from .spec import NetworkSpec
+from .spec import catalog
+from .spec.model import NetworkSpec
 
 _LOOKS_LIKE_STRING = re.compile(r"^\s*(\d|input\s*\()|[\s,]|->", re.IGNORECASE)
 
@@ -35,7 +35,7 @@ def load(arg: str, stdin: Optional[bytes] = None) -> NetworkSpec:
     if bundled is not None:
         return load_file(bundled, display=f"architectures/{bundled.name}")
     if _LOOKS_LIKE_STRING.search(arg):
-        from .parse_string import parse_string
+        from .spec.layer_string import parse_string
 
         return parse_string(arg)
     from .importers import suffixes
@@ -121,13 +121,13 @@ def from_text(text: str, name: str, yaml_only: bool = False) -> NetworkSpec:
     """YAML, unless the text is a layer string (it starts with the input shape) or a cs231n
     listing (its first line is ``[227x227x3] INPUT``)."""
     if not yaml_only and re.match(r"^\s*(\d|input\s*\()", text, re.IGNORECASE):
-        from .parse_string import parse_string
+        from .spec.layer_string import parse_string
 
         return parse_string(text, name)
     if looks_like_listing(text):
-        from .listing import parse_listing
+        from .spec.listing import parse_listing
 
         return parse_listing(text, name)
-    from .parse_yaml import parse_yaml
+    from .spec.yaml_reader import parse_yaml
 
     return parse_yaml(text, name)

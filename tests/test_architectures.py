@@ -13,11 +13,11 @@ from typing import Dict, List, Optional, Tuple
 
 import pytest
 
-from convcalc import catalog
-from convcalc.engine import Report, analyse
-from convcalc.parse_string import parse_string
-from convcalc.parse_yaml import parse_yaml
-from convcalc.spec import NetworkSpec
+from convcalc.analysis.engine import Report, analyse
+from convcalc.spec import catalog
+from convcalc.spec.layer_string import parse_string
+from convcalc.spec.model import NetworkSpec
+from convcalc.spec.yaml_reader import parse_yaml
 
 BUNDLED = (
     "alexnet",

@@ -16,13 +16,13 @@ from typing import Dict, List, Tuple
 import pytest
 from click.testing import CliRunner
 
-from convcalc import catalog
+from convcalc.analysis.engine import LayerReport, Report, analyse
+from convcalc.analysis.memory import inference_peak
+from convcalc.analysis.receptive import receptive_fields
 from convcalc.cli import cli
-from convcalc.engine import LayerReport, Report, analyse
 from convcalc.load import load
-from convcalc.memory import inference_peak
-from convcalc.receptive import receptive_fields
-from convcalc.spec import parse_shape, with_input
+from convcalc.spec import catalog
+from convcalc.spec.model import parse_shape, with_input
 
 OUTPUTS = ("p2", "p3", "p4", "p5", "pool")  # torchvision's '0', '1', '2', '3', 'pool'
 

@@ -19,13 +19,13 @@ from typing import Dict, List, Optional, Tuple
 import pytest
 from click.testing import CliRunner
 
-from convcalc import catalog
+from convcalc.analysis.engine import LayerReport, Report, analyse
 from convcalc.cli import cli
-from convcalc.engine import LayerReport, Report, analyse
 from convcalc.errors import ShapeError
 from convcalc.load import load
-from convcalc.parse_yaml import parse_yaml
-from convcalc.render import print_table, table_rows
+from convcalc.report.text import print_table, table_rows
+from convcalc.spec import catalog
+from convcalc.spec.yaml_reader import parse_yaml
 
 GRAPHS = ("convnext_tiny", "googlenet", "googlenet-paper", "mobilenet_v2", "resnet18", "resnet34", "resnet50",
           "resnet50-v1", "shufflenet_v2_x1_0", "vit_b_16", "densenet121", "resnet152",

@@ -16,14 +16,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from convcalc import catalog
+from convcalc.analysis.engine import LayerReport, Report, analyse
+from convcalc.analysis.receptive import receptive_fields
 from convcalc.cli import cli
-from convcalc.engine import LayerReport, Report, analyse
 from convcalc.load import load
-from convcalc.parse_yaml import parse_yaml
-from convcalc.receptive import receptive_fields
 from convcalc.shape import Shape
-from convcalc.spec import with_input
+from convcalc.spec import catalog
+from convcalc.spec.model import with_input
+from convcalc.spec.yaml_reader import parse_yaml
 
 
 def report_at(name: str, hwc: str = "") -> Report:

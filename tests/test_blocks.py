@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convcalc.engine import analyse
+from convcalc.analysis.engine import analyse
 from convcalc.errors import ShapeError, SpecError
 from convcalc.layers import Add, Concat, Conv
-from convcalc.parse_string import parse_string
-from convcalc.parse_yaml import parse_yaml
-from convcalc.render import table_rows
-from convcalc.spec import BlockSpec, LayerSpec, NetworkSpec
+from convcalc.report.text import table_rows
+from convcalc.spec.layer_string import parse_string
+from convcalc.spec.model import BlockSpec, LayerSpec, NetworkSpec
+from convcalc.spec.yaml_reader import parse_yaml
 
 BASIC = """
 name: two-blocks

@@ -16,12 +16,12 @@ from typing import List, Tuple
 
 from click.testing import CliRunner
 
+from convcalc.analysis.engine import analyse
 from convcalc.cli import cli
-from convcalc.engine import analyse
 from convcalc.importers.caffe import read_caffe
 from convcalc.load import load
 from convcalc.shape import Shape
-from convcalc.spec import with_input
+from convcalc.spec.model import with_input
 
 # --- prototxt pieces, spelled as the released deploy files spell them -------------------------
 

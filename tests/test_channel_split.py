@@ -12,14 +12,14 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from convcalc.analysis.engine import analyse
 from convcalc.cli import cli
-from convcalc.engine import analyse
 from convcalc.errors import ShapeError, SpecError
 from convcalc.layers import lookup
 from convcalc.load import load
-from convcalc.parse_string import parse_string
-from convcalc.parse_yaml import parse_yaml
-from convcalc.verify import verify
+from convcalc.reference.verify import verify
+from convcalc.spec.layer_string import parse_string
+from convcalc.spec.yaml_reader import parse_yaml
 
 
 def run(*args: str):

@@ -12,15 +12,16 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from convcalc import catalog, expect
-from convcalc.check import Options, check_spec, exit_code
+from convcalc.analysis import expect
+from convcalc.analysis.engine import analyse
+from convcalc.analysis.expect import leaf_specs, parse_amount, shapes_match
 from convcalc.cli import cli
-from convcalc.engine import analyse
 from convcalc.errors import SpecError
-from convcalc.expect import leaf_specs, parse_amount, shapes_match
 from convcalc.load import load
-from convcalc.parse_yaml import parse_yaml
 from convcalc.shape import Shape
+from convcalc.spec import catalog
+from convcalc.spec.yaml_reader import parse_yaml
+from convcalc.tools.check import Options, check_spec, exit_code
 from convcalc.values import replace
 
 ROOT = Path(__file__).parent.parent
@@ -417,7 +418,7 @@ def test_json_format(tmp_path: Path):
 def test_github_annotations_land_on_the_line():
     text = net(CONV1 + "\n    expect: {shape: 56x56x96, receptive_field: 11}", "conv: {filters: 8, kernel: 3, stride: 3}")
     result = check_spec(parse_yaml(text, "specs/net,v1.convnet.yaml"), "specs/net,v1.convnet.yaml")
-    from convcalc.check import github
+    from convcalc.tools.check import github
 
     lines = github([result]).splitlines()
     assert lines[0] == ("::error file=specs/net%2Cv1.convnet.yaml,line=4,col=21,title=convcalc check%3A conv1::"
@@ -490,7 +491,7 @@ def test_readme_expectations_snippet_reads_and_validates():
     spec = parse_yaml(snippet, "README.md")
     assert spec.layers[0].expect[2].text == "105.4M" and spec.budget[2].amount.bytes
     jsonschema = pytest.importorskip("jsonschema")
-    from convcalc.schema import build_schema
+    from convcalc.spec.schema import build_schema
 
     assert list(jsonschema.Draft7Validator(build_schema()).iter_errors(yaml.safe_load(snippet))) == []
 

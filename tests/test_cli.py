@@ -11,8 +11,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from convcalc import catalog
 from convcalc.cli import cli
+from convcalc.spec import catalog
 
 ALEXNET_STRING = ("227x227x3 conv96k11s4 maxpool3s2 lrn conv256k5p2 maxpool3s2 lrn conv384k3p1 conv384k3p1 "
                   "conv256k3p1 maxpool3s2 fc4096 fc4096 fc1000")
@@ -221,12 +221,12 @@ def test_usage_errors_exit_2():
 
 
 def test_internal_error_is_one_line_not_a_traceback(monkeypatch):
-    import convcalc.engine
+    import convcalc.analysis.engine
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(convcalc.engine, "analyse", broken)
+    monkeypatch.setattr(convcalc.analysis.engine, "analyse", broken)
     result = run("table", "lenet5")
     assert result.exit_code == 3
     assert "internal error while reading 'lenet5': RuntimeError: boom" in result.stderr
@@ -234,12 +234,12 @@ def test_internal_error_is_one_line_not_a_traceback(monkeypatch):
 
 
 def test_internal_error_elsewhere_names_the_command_line(monkeypatch):
-    import convcalc.lookup
+    import convcalc.tools.lookup
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(convcalc.lookup, "lookup", broken)
+    monkeypatch.setattr(convcalc.tools.lookup, "lookup", broken)
     result = run("conv", "227x227x3", "-n", "96", "-k", "11")
     assert result.exit_code == 3
     assert result.stderr.startswith("internal error in 'convcalc conv 227x227x3 -n 96 -k 11': ZeroDivisionError: boom")

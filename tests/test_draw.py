@@ -9,17 +9,15 @@ import time
 import xml.etree.ElementTree as ET
 
 import pytest
-
-from convcalc import catalog
-from convcalc.draw import FOLDED, blocks_svg
-from convcalc.engine import analyse
-from convcalc.load import load
-from convcalc.render import human
-
 from click.testing import CliRunner
-
-from convcalc.cli import cli
 from test_hostile import assert_clean, run
+
+from convcalc.analysis.engine import analyse
+from convcalc.cli import cli
+from convcalc.draw.blocks import FOLDED, blocks_svg
+from convcalc.load import load
+from convcalc.report.text import human
+from convcalc.spec import catalog
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -190,9 +188,9 @@ def test_png_by_the_system_renderer(tmp_path):
 
 
 def test_png_without_a_renderer_is_a_clear_error(tmp_path, monkeypatch):
-    import convcalc.raster
+    import convcalc.draw.raster
 
-    monkeypatch.setattr(convcalc.raster.shutil, "which", lambda name: None)
+    monkeypatch.setattr(convcalc.draw.raster.shutil, "which", lambda name: None)
     out = tmp_path / "net.png"
     for args in (["-o", str(out)], ["--format", "png"]):
         result = run("draw", "lenet5", *args)

@@ -12,13 +12,12 @@ import xml.etree.ElementTree as ET
 from typing import Dict, List, Optional, Tuple
 
 import pytest
-
-from convcalc import catalog
-from convcalc.draw_graph import graph_svg
-from convcalc.engine import analyse
-from convcalc.load import load
-
 from test_hostile import assert_clean, run
+
+from convcalc.analysis.engine import analyse
+from convcalc.draw.graph import graph_svg
+from convcalc.load import load
+from convcalc.spec import catalog
 
 SVG = "{http://www.w3.org/2000/svg}"
 SMALL = "32x32x3 conv8k3p1 res(conv8k3p1 bn relu conv8k3p1 bn) relu cat(conv4k1 | conv4k3p1 | maxpool3s1p1 conv4k1)"

@@ -10,15 +10,14 @@ import time
 import xml.etree.ElementTree as ET
 
 import pytest
-
-from convcalc import catalog
-from convcalc.draw import FOLDED
-from convcalc.draw_lenet import lenet_svg
-from convcalc.engine import analyse
-from convcalc.load import load
-
 from test_draw import assert_apart_and_inside
 from test_hostile import assert_clean, run
+
+from convcalc.analysis.engine import analyse
+from convcalc.draw.blocks import FOLDED
+from convcalc.draw.lenet import lenet_svg
+from convcalc.load import load
+from convcalc.spec import catalog
 
 SVG = "{http://www.w3.org/2000/svg}"
 

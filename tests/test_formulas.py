@@ -16,11 +16,11 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from convcalc.engine import analyse
+from convcalc.analysis.engine import analyse
 from convcalc.errors import ShapeError
-from convcalc.parse_string import parse_string
-from convcalc.parse_yaml import parse_yaml
 from convcalc.shape import Shape, Window, same_padding
+from convcalc.spec.layer_string import parse_string
+from convcalc.spec.yaml_reader import parse_yaml
 
 SETTINGS = settings(max_examples=200, deadline=None)
 
@@ -540,7 +540,7 @@ def test_huge_outputs_cost_nothing_per_output_unit(text):
     import time
     start = time.perf_counter()
     report = analyse(parse_string(text))
-    from convcalc.receptive import receptive_fields
+    from convcalc.analysis.receptive import receptive_fields
     receptive_fields(report)
     assert time.perf_counter() - start < 5  # a generous bound against a hang: it takes milliseconds
 
@@ -568,7 +568,7 @@ def test_the_layer_limit_is_what_a_table_builds_quickly():
 def test_asymmetric_zero_padding():
     """Keras' ZeroPadding2D(((0, 1), (0, 1))) before MobileNet's strided 3x3 convs: nothing
     before, one after: 224 → 225, and the conv's field does not move (start 0 + (3 − 1)/2 = 1)."""
-    from convcalc.receptive import receptive_fields
+    from convcalc.analysis.receptive import receptive_fields
 
     spec = parse_yaml("input: [224, 224, 3]\nlayers:\n  - pad: {padding: 0, after: 1}\n"
                       "  - conv: {filters: 8, kernel: 3, stride: 2}\n", "pad.yaml")

@@ -8,16 +8,16 @@ import json
 from pathlib import Path
 
 import pytest
+from test_hostile import assert_clean, run
 
-from convcalc import catalog
-from convcalc.engine import analyse
+from convcalc.analysis.engine import analyse
 from convcalc.errors import SpecError
 from convcalc.load import load_file
-from convcalc.parse_yaml import parse_yaml
-from convcalc.spec import BlockSpec, reserved_words
-from convcalc.spec_yaml import to_yaml
+from convcalc.spec import catalog
+from convcalc.spec.model import BlockSpec, reserved_words
+from convcalc.spec.yaml_reader import parse_yaml
+from convcalc.spec.yaml_writer import to_yaml
 from convcalc.values import replace
-from test_hostile import assert_clean, run
 
 SPEC = """\
 input: [32, 32, 3]

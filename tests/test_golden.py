@@ -9,10 +9,10 @@ import json
 
 import pytest
 
-from convcalc import catalog
-from convcalc.engine import analyse
+from convcalc.analysis.engine import analyse
 from convcalc.load import load
-from convcalc.render import human, print_table, to_csv, to_json, to_markdown
+from convcalc.report.text import human, print_table, to_csv, to_json, to_markdown
+from convcalc.spec import catalog
 
 
 def table_text(spec: str, width: int = 120) -> str:

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from convcalc.engine import analyse
+from convcalc.analysis.engine import analyse
+from convcalc.analysis.memory import inference_peak
+from convcalc.analysis.receptive import receptive_fields
 from convcalc.errors import SpecError
-from convcalc.memory import inference_peak
-from convcalc.parse_string import parse_string
-from convcalc.parse_yaml import parse_yaml
-from convcalc.receptive import receptive_fields
+from convcalc.spec.layer_string import parse_string
+from convcalc.spec.yaml_reader import parse_yaml
 from tests.test_hostile import assert_clean, run
 
 # A small U-Net: valid 3x3 convs, one 2x2 pool, a 2x2 up-convolution, a centre crop of the

@@ -17,10 +17,10 @@ from typing import Dict, List, Optional, Tuple
 from xml.etree import ElementTree
 
 import pytest
-
-from convcalc.engine import analyse
-from convcalc.load import load
 from test_hostile import assert_clean, run, yaml_file
+
+from convcalc.analysis.engine import analyse
+from convcalc.load import load
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -285,8 +285,8 @@ def test_script_runs_and_sorts_in_chromium(tmp_path: Path):
 
 def test_the_diagram_is_inline_and_is_the_draw_commands():
     """The report carries `convcalc draw`'s picture itself (no file beside it): the same boxes."""
-    from convcalc.draw import blocks_svg
-    from convcalc.html_report import to_html
+    from convcalc.draw.blocks import blocks_svg
+    from convcalc.report.html import to_html
 
     report = analyse(load("resnet18"))
     html = to_html(report)

@@ -10,12 +10,12 @@ from typing import List
 import pytest
 from click.testing import CliRunner
 
-from convcalc.catalog import find
+from convcalc.analysis.engine import analyse
 from convcalc.cli import cli
-from convcalc.engine import analyse
 from convcalc.errors import SpecError
 from convcalc.importers.caffe import read_caffe
 from convcalc.load import load_file
+from convcalc.spec.catalog import find
 
 
 def write(tmp_path: Path, text: str, name: str = "deploy.prototxt") -> str:
@@ -314,7 +314,7 @@ def test_depthwise_aliases_need_num_output_to_match_the_channels(tmp_path):
     ("30 prelu", 30),  # a vector's channels are its 30 units
 ])
 def test_prelu_hand_counts(text: str, params: int) -> None:
-    from convcalc.parse_string import parse_string
+    from convcalc.spec.layer_string import parse_string
 
     [layer] = analyse(parse_string(text)).layers
     assert (layer.output.dims, layer.params, layer.buffers, layer.macs) == (
@@ -324,7 +324,7 @@ def test_prelu_hand_counts(text: str, params: int) -> None:
 def test_prelu_shared_is_one_slope_and_verifies(tmp_path: Path) -> None:
     """channel_shared: one a for all 64 channels (nn.PReLU()): 1 param; the reference allocates
     exactly that many slopes and counts no multiply-accumulate."""
-    from convcalc.parse_yaml import parse_yaml
+    from convcalc.spec.yaml_reader import parse_yaml
 
     spec = tmp_path / "p.yaml"
     spec.write_text("input: 20x20x64\nlayers:\n  - prelu:\n  - prelu: {shared: true}\n", encoding="utf-8")

@@ -11,12 +11,12 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import pytest
 
-from convcalc.catalog import find
-from convcalc.engine import analyse
+from convcalc.analysis.engine import analyse
 from convcalc.errors import SpecError
 from convcalc.importers.keras import read_keras
 from convcalc.load import load_file
 from convcalc.shape import Shape
+from convcalc.spec.catalog import find
 
 # --- building configs as Keras writes them -------------------------------------------------
 

@@ -10,14 +10,13 @@ import pytest
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto as T  # noqa: E402
 from onnx import helper as h  # noqa: E402
+from test_hostile import assert_clean, run  # noqa: E402
 
-from convcalc.engine import analyse  # noqa: E402
+from convcalc.analysis.engine import analyse  # noqa: E402
 from convcalc.errors import SpecError  # noqa: E402
 from convcalc.load import load  # noqa: E402
-from convcalc.parse_yaml import parse_yaml  # noqa: E402
-from convcalc.spec_yaml import to_yaml  # noqa: E402
-
-from test_hostile import assert_clean, run  # noqa: E402
+from convcalc.spec.yaml_reader import parse_yaml  # noqa: E402
+from convcalc.spec.yaml_writer import to_yaml  # noqa: E402
 
 
 def weight(name, dims):
@@ -220,7 +219,7 @@ def test_import_then_yaml_gives_the_same_report(tmp_path, build):
 
 
 def test_yaml_writer_round_trips_every_bundled_spec():
-    from convcalc import catalog
+    from convcalc.spec import catalog
 
     for name in catalog.names():
         spec = load(name)

@@ -16,13 +16,19 @@ from hypothesis import strategies as st
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto as T  # noqa: E402
 from onnx import helper as h  # noqa: E402
-
-from convcalc.engine import analyse  # noqa: E402
-from convcalc.importers.onnx_wire import MAX_FIELDS, MAX_NODES, SMALL, VERBATIM, read_graph, varint_bytes  # noqa: E402
-from convcalc.load import load  # noqa: E402
-
 from test_hostile import FUZZ, assert_clean, run  # noqa: E402
 from test_import_onnx import conv, lenet, model, save, weight  # noqa: E402
+
+from convcalc.analysis.engine import analyse  # noqa: E402
+from convcalc.importers.onnx_wire import (  # noqa: E402
+    MAX_FIELDS,
+    MAX_NODES,
+    SMALL,
+    VERBATIM,
+    read_graph,
+    varint_bytes,
+)
+from convcalc.load import load  # noqa: E402
 
 GOOD = lenet().SerializeToString()
 

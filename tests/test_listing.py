@@ -15,13 +15,12 @@ from typing import List, Tuple
 import pytest
 from click.testing import CliRunner
 
-from convcalc.check import Options, check_spec
+from convcalc.analysis.engine import analyse
 from convcalc.cli import cli
-from convcalc.engine import analyse
 from convcalc.errors import ConvcalcError, SpecError
-from convcalc.listing import parse_listing
-from convcalc.load import looks_like_listing
-from convcalc.load import load
+from convcalc.load import load, looks_like_listing
+from convcalc.spec.listing import parse_listing
+from convcalc.tools.check import Options, check_spec
 
 ROOT = Path(__file__).parent.parent
 LISTING = ROOT / "examples" / "alexnet-cs231n.txt"

@@ -19,13 +19,13 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from convcalc.analysis.engine import analyse
 from convcalc.cli import cli
-from convcalc.engine import analyse
 from convcalc.errors import ShapeError
 from convcalc.layers import AvgPool, Conv, Layer, Linear, MaxPool
-from convcalc.lookup import Step, axis_names, lookup, nearest_strides
-from convcalc.parse_string import parse_string
 from convcalc.shape import Shape
+from convcalc.spec.layer_string import parse_string
+from convcalc.tools.lookup import Step, axis_names, lookup, nearest_strides
 
 
 def run(*args: str):
@@ -205,9 +205,9 @@ def test_lookups_start_without_yaml_or_rich():
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "convcalc", "conv", "227x227x3", "-n", "96",
                            "-k", "11", "-s", "4"], capture_output=True, text=True, check=True)
     imported = [line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")]
-    assert "convcalc.lookup" in imported
+    assert "convcalc.tools.lookup" in imported
     assert not [m for m in imported if m.split(".")[0] in ("yaml", "rich", "_yaml")]
-    assert "convcalc.render" not in imported  # the working is exact: nothing to round, nothing to draw
+    assert "convcalc.report.text" not in imported  # the working is exact: nothing to round, nothing to draw
 
 
 # --- the working against the engine, and against its own arithmetic --------------------------
@@ -299,9 +299,9 @@ def test_step_reads_like_the_notes():
 def test_advice_wraps_at_the_terminal_width_between_words(monkeypatch, columns):
     """A pipe gets one line per piece of advice (above); a terminal gets it wrapped at its own
     width (it was wrapped at 100 and then split mid-word by an 80-column terminal)."""
-    import convcalc.grid
+    import convcalc.report.grid
 
-    monkeypatch.setattr(convcalc.grid, "terminal_width", lambda file: columns)
+    monkeypatch.setattr(convcalc.report.grid, "terminal_width", lambda file: columns)
     lines = run("conv", "7x7x1", "-n", "1", "-k", "3", "-s", "3").stdout.splitlines()
     advice = lines[2:lines.index("  D2 = K = 1")]
     assert len(advice) > 1 and all(len(line) < columns for line in advice)

@@ -7,12 +7,12 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from convcalc.analysis.engine import Conventions, analyse
+from convcalc.analysis.memory import memory
 from convcalc.cli import cli
-from convcalc.engine import Conventions, analyse
 from convcalc.load import load
-from convcalc.memory import memory
-from convcalc.parse_string import parse_string
-from convcalc.render import human_bytes
+from convcalc.report.text import human_bytes
+from convcalc.spec.layer_string import parse_string
 
 # cs231n's VGG-16 listing (seed 002), the "memory" of every line: input, 13 convs, 5 pools, 3 fc.
 VGG16_LISTING_VALUES = (224 * 224 * 3 + 2 * 224 * 224 * 64 + 112 * 112 * 64 + 2 * 112 * 112 * 128 + 56 * 56 * 128

@@ -18,12 +18,12 @@ import pytest
 
 pytest.importorskip("onnx")
 
-from convcalc.engine import Report, analyse  # noqa: E402
+from convcalc.analysis.engine import Report, analyse  # noqa: E402
+from convcalc.importers.recover import recover  # noqa: E402
 from convcalc.layers import Conv, DepthwiseConv  # noqa: E402
 from convcalc.load import load  # noqa: E402
-from convcalc.parse_yaml import parse_yaml  # noqa: E402
-from convcalc.recover import recover  # noqa: E402
-from convcalc.spec_yaml import to_yaml  # noqa: E402
+from convcalc.spec.yaml_reader import parse_yaml  # noqa: E402
+from convcalc.spec.yaml_writer import to_yaml  # noqa: E402
 from tests.test_hostile import assert_clean, run  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures" / "onnx"

@@ -11,7 +11,7 @@ from typing import List
 
 import pytest
 
-from convcalc.engine import analyse
+from convcalc.analysis.engine import analyse
 from convcalc.errors import ConvcalcError, ShapeError, SpecError
 from convcalc.layers import (
     LRN,
@@ -27,9 +27,9 @@ from convcalc.layers import (
     MaxPool,
     Softmax,
 )
-from convcalc.parse_string import parse_string
-from convcalc.parse_yaml import parse_yaml
 from convcalc.shape import Shape
+from convcalc.spec.layer_string import parse_string
+from convcalc.spec.yaml_reader import parse_yaml
 
 
 def layers(text: str) -> List[Layer]:
@@ -437,7 +437,7 @@ def test_a_long_line_is_quoted_around_the_caret():
 def test_kind_lookup_stops_at_the_longest_kind_name():
     import time
 
-    from convcalc.parse_string import longest_kind
+    from convcalc.spec.layer_string import longest_kind
 
     start = time.perf_counter()
     assert longest_kind("conv" + "9" * 20_000) == "conv"  # was 8.5 s: every prefix normalised

@@ -11,7 +11,7 @@ from typing import List, Type
 
 import pytest
 
-from convcalc.engine import analyse
+from convcalc.analysis.engine import analyse
 from convcalc.errors import ConvcalcError, ShapeError, SpecError
 from convcalc.layers import (
     LRN,
@@ -27,9 +27,9 @@ from convcalc.layers import (
     Softmax,
     ZeroPad,
 )
-from convcalc.parse_string import parse_string
-from convcalc.parse_yaml import parse_yaml
 from convcalc.shape import Shape
+from convcalc.spec.layer_string import parse_string
+from convcalc.spec.yaml_reader import parse_yaml
 
 
 def layers(text: str) -> List[Layer]:

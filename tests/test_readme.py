@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from convcalc.analysis.engine import analyse
 from convcalc.cli import cli
-from convcalc.engine import analyse
 from convcalc.load import load
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convcalc.engine import analyse
+from convcalc.analysis.engine import analyse
+from convcalc.analysis.receptive import Field, first_covering, receptive_fields
 from convcalc.load import load
-from convcalc.parse_string import parse_string
-from convcalc.receptive import Field, first_covering, receptive_fields
+from convcalc.spec.layer_string import parse_string
 
 
 def fields_by_name(spec: str) -> dict:

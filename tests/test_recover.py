@@ -17,19 +17,20 @@ from typing import Any, Dict, List, Set
 
 import pytest
 
-from convcalc import catalog
-from convcalc.engine import analyse
+from convcalc.analysis.engine import analyse
+from convcalc.importers.recover import recover
 from convcalc.load import load
-from convcalc.parse_yaml import parse_yaml
-from convcalc.recover import recover
-from convcalc.render import report_dict
-from convcalc.spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node
-from convcalc.spec_yaml import to_yaml
+from convcalc.report.text import report_dict
+from convcalc.spec import catalog
+from convcalc.spec.model import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node
+from convcalc.spec.yaml_reader import parse_yaml
+from convcalc.spec.yaml_writer import to_yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 import test_caffe_zoo as zoo  # noqa: E402  (the generated model-zoo deploy files)
 from test_hostile import assert_clean, run  # noqa: E402
-from test_import_keras import Graph, vgg16, write as write_keras  # noqa: E402
+from test_import_keras import Graph, vgg16  # noqa: E402
+from test_import_keras import write as write_keras
 
 
 def figures(spec: NetworkSpec) -> Dict[str, Any]:

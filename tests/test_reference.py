@@ -21,10 +21,10 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from convcalc import reference as ref
-from convcalc.engine import analyse
+from convcalc.analysis.engine import analyse
 from convcalc.load import load
 from convcalc.reference import Tensor
-from convcalc.verify import Settings, verify_layer
+from convcalc.reference.verify import Settings, verify_layer
 
 SETTINGS = settings(max_examples=60, deadline=None)
 SEEDS = Path("/work/shared/seeds")
@@ -720,7 +720,14 @@ def test_engine_attention_is_the_reference(shape, heads, bias):
 @SETTINGS
 @given(TOKEN_SHAPES, st.data())
 def test_engine_token_ops_are_the_reference(shape, data):
-    from convcalc.layers import (ClassToken, LayerScale, PositionEmbedding, SelectToken, ToGrid, Tokens)
+    from convcalc.layers import (
+        ClassToken,
+        LayerScale,
+        PositionEmbedding,
+        SelectToken,
+        ToGrid,
+        Tokens,
+    )
 
     rng = random.Random(1)
     channels, elements = shape[-1], math.prod(shape)

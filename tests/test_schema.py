@@ -15,11 +15,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from convcalc import catalog, parse_yaml
+from convcalc.analysis.expect import ALIASES, BUDGET_QUANTITIES, QUANTITIES
 from convcalc.cli import cli
-from convcalc.expect import ALIASES, BUDGET_QUANTITIES, QUANTITIES
 from convcalc.layers import KINDS, MERGES
-from convcalc.schema import build_schema, converter_schema, schema_text
+from convcalc.spec import catalog
+from convcalc.spec import yaml_reader as parse_yaml
+from convcalc.spec.schema import build_schema, converter_schema, schema_text
 
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -114,8 +115,8 @@ def test_the_keys_are_the_yaml_readers():
 def test_amounts_the_reader_takes_match_the_schema(written: str):
     import re
 
-    from convcalc.expect import parse_amount
-    from convcalc.schema import amount_pattern
+    from convcalc.analysis.expect import parse_amount
+    from convcalc.spec.schema import amount_pattern
 
     parse_amount(written, allow_bytes=True)
     assert re.match(amount_pattern(True), written)

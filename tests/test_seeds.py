@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import pytest
 
-from convcalc.engine import Report, analyse
-from convcalc.parse_string import parse_string
-from convcalc.parse_yaml import parse_yaml
+from convcalc.analysis.engine import Report, analyse
 from convcalc.shape import Shape
+from convcalc.spec.layer_string import parse_string
+from convcalc.spec.yaml_reader import parse_yaml
 
 
 def run(text: str) -> Report:

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from convcalc.cli import cli
 from convcalc.errors import SpecError
-from convcalc.solve import Problem, solve
+from convcalc.tools.solve import Problem, solve
 
 
 def run(*args: str):

@@ -11,13 +11,13 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
+from convcalc.analysis.engine import analyse
+from convcalc.analysis.receptive import receptive_fields
 from convcalc.cli import cli
-from convcalc.engine import analyse
 from convcalc.errors import ShapeError, SpecError
 from convcalc.layers import KINDS
-from convcalc.parse_string import parse_string
-from convcalc.parse_yaml import parse_yaml
-from convcalc.receptive import receptive_fields
+from convcalc.spec.layer_string import parse_string
+from convcalc.spec.yaml_reader import parse_yaml
 from tests.test_hostile import assert_clean, run
 
 

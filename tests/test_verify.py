@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 
 from convcalc import layers
 from convcalc import reference as ref
-from convcalc import verify as verify_module
+from convcalc.analysis.engine import analyse
 from convcalc.cli import cli
-from convcalc.engine import analyse
 from convcalc.errors import ShapeError
 from convcalc.load import load
 from convcalc.reference import Tensor
-from convcalc.verify import Settings, verify, verify_layer
+from convcalc.reference import verify as verify_module
+from convcalc.reference.verify import Settings, verify, verify_layer
 
 SETTINGS = settings(max_examples=40, deadline=None)
 
@@ -315,7 +315,7 @@ def reference_chain(report) -> List[object]:
 @example("48x2 conv1d2k3s2p1d2 maxpool1d3s2p1ceil avgpool1d2")
 @example("48x2 conv1d2k3 relu conv1d2k3s2")
 def test_engine_receptive_field_equals_brute_force(text):
-    receptive = pytest.importorskip("convcalc.receptive", reason="convcalc/receptive.py comes with issue 4")
+    receptive = pytest.importorskip("convcalc.analysis.receptive", reason="convcalc/receptive.py comes with issue 4")
     report = analyse(load(text))
     field = receptive.receptive_fields(report)[-1]
     fields = brute_force_fields(reference_chain(report), 48, channels=2)

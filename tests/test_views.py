@@ -8,13 +8,14 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from convcalc.engine import analyse
+from convcalc.analysis.engine import analyse
 from convcalc.errors import ShapeError
-from convcalc.parse_string import parse_string
-from convcalc.parse_yaml import parse_yaml
-from convcalc.verify import verify
+from convcalc.reference.verify import verify
+from convcalc.spec.layer_string import parse_string
+from convcalc.spec.yaml_reader import parse_yaml
 from tests.test_hostile import assert_clean, run
 
 ATTENTION = """

@@ -10,7 +10,7 @@ from . import cli, warn_if_channels_first
 from .options import input_option
 
 if TYPE_CHECKING:
-    from ..expect import Limit
+    from ..analysis.expect import Limit
 
 CHECK_HELP = """
 \b
@@ -36,7 +36,7 @@ or under --strict a stride that does not fit or a check that cannot be made),
 
 def _limits(params: Optional[str], macs: Optional[str], flops: Optional[str],
             memory: Optional[str]) -> Tuple["Limit", ...]:
-    from ..expect import Limit, parse_amount
+    from ..analysis.expect import Limit, parse_amount
 
     limits = []
     for flag, quantity, value in (("--max-params", "params", params), ("--max-macs", "macs", macs),
@@ -136,12 +136,12 @@ def check(ctx: click.Context, sources: Tuple[str, ...], strict: bool, max_params
       convcalc check vgg16 --max-params 25M --max-macs 4G
       convcalc check 'models/**/*.convnet.yaml' --format github
     """
-    from .. import check as checking
+    from ..tools import check as checking
 
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
     options = checking.Options(strict, _limits(max_params, max_macs, max_flops, max_memory), dtype, batch)
-    from ..spec import with_input
+    from ..spec.model import with_input
 
     def loader(arg: str) -> object:
         return with_input(_loader(arg), input_shape)  # type: ignore[arg-type]
@@ -163,6 +163,6 @@ def schema() -> None:
       convcalc schema > convnet.schema.json
       # then, first line of a spec:  # yaml-language-server: $schema=convnet.schema.json
     """
-    from ..schema import schema_text
+    from ..spec.schema import schema_text
 
     click.echo(schema_text(), nl=False)

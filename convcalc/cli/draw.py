@@ -61,12 +61,12 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
       convcalc draw alexnet -o alexnet.png      # needs rsvg-convert
       convcalc draw "224x224x3 (conv64k3p1 relu)x2 maxpool fc10" > net.svg
     """
-    from ..draw import blocks_svg
-    from ..draw_graph import graph_svg
-    from ..draw_lenet import lenet_svg
-    from ..engine import analyse
+    from ..analysis.engine import analyse
+    from ..draw.blocks import blocks_svg
+    from ..draw.graph import graph_svg
+    from ..draw.lenet import lenet_svg
     from ..load import load
-    from ..spec import with_input
+    from ..spec.model import with_input
 
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
     network = with_input(load(spec), input_shape)
@@ -83,7 +83,7 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
         fmt = "png" if output.lower().endswith(".png") else "svg"
     picture: Any = svg
     if fmt == "png":
-        from ..raster import svg_to_png
+        from ..draw.raster import svg_to_png
 
         picture = svg_to_png(svg)
     if output == "-":

@@ -22,9 +22,9 @@ def import_(ctx: click.Context, /, file: str) -> None:
       convcalc import model.onnx > model.yaml
       convcalc import model.onnx | convcalc table -
     """
+    from ..importers.recover import recover
     from ..load import load
-    from ..recover import recover
-    from ..spec_yaml import to_yaml
+    from ..spec.yaml_writer import to_yaml
 
     ctx.meta["convcalc.spec"] = file  # named in an internal-error message
     network = load(file)

@@ -56,7 +56,7 @@ def _value(text: str, flag: str) -> Any:
     """A command-line value as a spec would hold it: a whole number (options.read_whole: ASCII
     digits, an optional sign, bounded before conversion) is a number, the rest stays text."""
     from ..errors import SpecError
-    from ..options import OptionError, read_whole
+    from ..layers.options import OptionError, read_whole
 
     text = text.strip()
     if text.lstrip("+-").isdigit():  # a cheap test; read_whole refuses '²' and other non-ASCII digits
@@ -78,8 +78,8 @@ def build(kind: str, options: List[Tuple[str, str, Any]]) -> Any:
     """
     from ..errors import SpecError
     from ..layers import lookup as kind_of
-    from ..options import OptionError
-    from ..spec import RawOption, make_layer
+    from ..layers.options import OptionError
+    from ..spec.model import RawOption, make_layer
 
     k = kind_of(kind)
     assert k is not None
@@ -100,9 +100,9 @@ def build(kind: str, options: List[Tuple[str, str, Any]]) -> Any:
 def run_lookup(ctx: click.Context, kind: str, shape: str, options: List[Tuple[str, str, Any]], fmt: str,
                dtype: str, strict: bool) -> None:
     from ..errors import CheckFailed
-    from ..lookup import lookup
     from ..shape import channels_first_note
-    from ..spec import parse_shape
+    from ..spec.model import parse_shape
+    from ..tools.lookup import lookup
 
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
@@ -124,7 +124,7 @@ def run_lookup(ctx: click.Context, kind: str, shape: str, options: List[Tuple[st
     else:
         import sys
 
-        from ..grid import terminal_width
+        from ..report.grid import terminal_width
 
         width = terminal_width(sys.stdout)
         lines = result.lines(width)
@@ -231,8 +231,8 @@ def _size(text: Optional[str], flag: str) -> Optional[int]:
     if text is None:
         return None
     from ..errors import SpecError
-    from ..options import OptionError, positive
-    from ..spec import parse_shape
+    from ..layers.options import OptionError, positive
+    from ..spec.model import parse_shape
 
     value = _value(text, flag)
     if isinstance(value, int):
@@ -251,7 +251,7 @@ def _number(text: Optional[str], flag: str, minimum: int = 1) -> Optional[int]:
     if text is None:
         return None
     from ..errors import SpecError
-    from ..options import OptionError, whole
+    from ..layers.options import OptionError, whole
 
     try:
         return whole(_value(text, flag), minimum)
@@ -284,7 +284,8 @@ def solve(ctx: click.Context, size: Optional[str], out: Optional[str], kernel: O
       convcalc solve --in 7 -k 3                     # every S, P that fits exactly
       convcalc solve --out 55 -k 11 -s 4 -p 0        # which input sizes give 55
     """
-    from ..solve import Problem, solve as run
+    from ..tools.solve import Problem
+    from ..tools.solve import solve as run
 
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True

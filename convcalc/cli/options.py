@@ -25,7 +25,7 @@ def _input(ctx: click.Context, param: click.Parameter, value: "str | None") -> A
     if value is None:
         return None
     from ..errors import ConvcalcError, Location
-    from ..spec import parse_shape
+    from ..spec.model import parse_shape
 
     try:
         return parse_shape(value, Location("--input", 1, 1, value, len(value)))
@@ -65,7 +65,7 @@ def counting_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def conventions_from(kwargs: Dict[str, Any]) -> Any:
     """The Conventions the counting options ask for (and removes them from ``kwargs``)."""
-    from ..engine import Conventions
+    from ..analysis.engine import Conventions
 
     return Conventions(count=kwargs.pop("count"), bias=kwargs.pop("bias"), ops=kwargs.pop("ops"),
                        optimizer=kwargs.pop("optimizer"), inplace=kwargs.pop("inplace"))

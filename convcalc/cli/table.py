@@ -78,15 +78,15 @@ def table(ctx: click.Context, /, spec: str, fmt: str, dtype: str, batch: int, rf
       convcalc table vgg16 --memory bytes --dtype float16 --batch 8
       convcalc table fcn_resnet50 --input 480x640x3
     """
-    from ..engine import analyse
+    from ..analysis.engine import analyse
     from ..errors import CheckFailed
     from ..load import load
-    from ..render import render
+    from ..report.text import render
 
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
-    from ..spec import with_input
+    from ..spec.model import with_input
 
     network = with_input(load(spec), input_shape)
     warn_if_channels_first(network)
@@ -112,10 +112,10 @@ def list_(fmt: str) -> None:
       convcalc list
       convcalc list --format json
     """
-    from .. import catalog
-    from ..engine import analyse
+    from ..analysis.engine import analyse
     from ..load import load_file
-    from ..render import list_lines
+    from ..report.text import list_lines
+    from ..spec import catalog
 
     rows = []
     for name in catalog.names():
@@ -143,8 +143,8 @@ def show(name: str) -> None:
       convcalc show vgg16
       convcalc show alexnet > my_net.yaml
     """
-    from .. import catalog
     from ..errors import SpecError, did_you_mean
+    from ..spec import catalog
 
     path = catalog.find(name)
     if path is None:
@@ -171,7 +171,7 @@ def kinds() -> None:
             letter = f" [{f.metadata['letter']}]" if f.metadata["letter"] else ""
             click.echo(f"    {name}{letter}: {f.metadata['help']}")
     from ..layers import MERGES
-    from ..spec import ITEM_WORDS, SEQUENCE_WORDS
+    from ..spec.model import ITEM_WORDS, SEQUENCE_WORDS
 
     merges: Dict[Any, List[str]] = {}
     for word, merge in MERGES.items():

@@ -11,8 +11,8 @@ from . import cli, warn_if_channels_first
 from .options import input_option
 
 if TYPE_CHECKING:
-    from ..engine import Report
-    from ..verify import Figures, LayerCheck, Verification
+    from ..analysis.engine import Report
+    from ..reference.verify import Figures, LayerCheck, Verification
 
 VERIFY_HELP = """
 \b
@@ -67,13 +67,13 @@ def verify(ctx: click.Context, spec: str, fmt: str, full: bool, max_channels: in
       convcalc verify "32x32x3 conv16k3p1 maxpool2 fc10" --full
       convcalc verify resnet18 --channels 8 --seed 1
     """
-    from ..engine import analyse
+    from ..analysis.engine import analyse
     from ..load import load
 
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
-    from ..spec import with_input
+    from ..spec.model import with_input
 
     network = with_input(load(spec), input_shape)
     warn_if_channels_first(network)
@@ -94,9 +94,15 @@ def verify(ctx: click.Context, spec: str, fmt: str, full: bool, max_channels: in
 def _with_progress(report: "Report", full: bool, max_channels: int, seed: int) -> "Verification":
     """Verify with a Rich progress bar on stderr (only when stderr is a terminal)."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
-    from ..verify import verify
+    from ..reference.verify import verify
 
     console = Console(stderr=True)
     columns = (TextColumn("verifying {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -121,7 +127,7 @@ def _figures_dict(f: Optional["Figures"]) -> Optional[Dict[str, Any]]:
 
 def verification_dict(v: "Verification", report: "Report", seconds: float) -> Dict[str, Any]:
     from .. import __version__
-    from ..verify import QUANTITIES
+    from ..reference.verify import QUANTITIES
 
     spec = report.spec
     return {
@@ -174,7 +180,7 @@ def _print_table(v: "Verification", seconds: float, width: Optional[int]) -> Non
     line at its full width."""
     import sys
 
-    from .. import grid
+    from ..report import grid
 
     out = sys.stdout
     if width is None:

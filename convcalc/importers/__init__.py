@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Callable, Dict, Optional, Tuple, Union
 
-from ..spec import NetworkSpec
+from ..spec.model import NetworkSpec
 
 Reader = Callable[[Union[Path, str], str], NetworkSpec]
 

@@ -36,13 +36,24 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from ..engine import Follower
+from ..analysis.engine import Follower
 from ..errors import Location, SpecError
 from ..layers import MERGES
 from ..limits import MAX_DIGITS, MAX_NESTING
 from ..shape import Shape
-from ..spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node, RawOption, make_layer, shape_from_dims
-from . import safe_name  # one rule for file names made convcalc names ('a/1x1' -> 'a.1x1')
+from ..spec.model import (
+    BlockSpec,
+    FromSpec,
+    LayerSpec,
+    NetworkSpec,
+    Node,
+    RawOption,
+    make_layer,
+    shape_from_dims,
+)
+from . import (
+    safe_name,  # one rule for file names made convcalc names ('a/1x1' -> 'a.1x1')
+)
 
 # --- protobuf text format -------------------------------------------------------------------
 

@@ -37,7 +37,16 @@ from ..errors import Location, SpecError
 from ..layers import MERGES
 from ..limits import MAX_SPEC_BYTES
 from ..shape import Shape
-from ..spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node, RawOption, make_layer, shape_from_dims
+from ..spec.model import (
+    BlockSpec,
+    FromSpec,
+    LayerSpec,
+    NetworkSpec,
+    Node,
+    RawOption,
+    make_layer,
+    shape_from_dims,
+)
 from . import safe_name
 
 Step = Tuple[str, Dict[str, Any]]  # a convcalc kind and its options

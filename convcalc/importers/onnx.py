@@ -31,16 +31,25 @@ import math
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
-from ..errors import SpecError
-from ..errors import LayerError
+from ..errors import LayerError, SpecError
 from ..layers import Add, Concat, MatMul, Merge, Mul, dims_shape
 from ..limits import MAX_SIZE
 from ..shape import Shape, same_padding
-from ..spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node, RawOption, make_layer
+from ..spec.model import (
+    BlockSpec,
+    FromSpec,
+    LayerSpec,
+    NetworkSpec,
+    Node,
+    RawOption,
+    make_layer,
+)
 from . import safe_name
 from .onnx_fold import fold_shapes
-from .onnx_wire import SMALL, read_graph  # SMALL: the most elements of a constant whose values are read
-
+from .onnx_wire import (  # SMALL: the most elements of a constant whose values are read
+    SMALL,
+    read_graph,
+)
 
 ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "LeakyRelu": "leakyrelu", "Elu": "elu",
                "Selu": "selu", "Softplus": "softplus", "HardSwish": "hardswish", "HardSigmoid": "hardsigmoid",

@@ -22,8 +22,10 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from ..flat import offsets, row_major
-from .onnx_wire import SMALL  # the most elements of a value this evaluates (a shape, a few indices)
+from ..reference.flat import offsets, row_major
+from .onnx_wire import (
+    SMALL,  # the most elements of a value this evaluates (a shape, a few indices)
+)
 
 ROUNDS = 200  # folding and inferring again, at most this often (each round is linear in the nodes)
 WORK = 200_000  # and at most this many node visits in all: 10 rounds of a 20,000-node graph

@@ -22,12 +22,22 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
-from .errors import Location, SpecError, did_you_mean
-from .layers import MERGES, Concat, Merge, lookup
-from .limits import MAX_LAYERS, MAX_NESTING, MAX_SIZE, MAX_SPEC_BYTES
-from .options import OptionError, describe_value, non_negative, read_number, tensor_name, whole
-from .parse_string import ARGUMENT, Token, parse_tokens, tokenize
-from .spec import (
+from ..errors import Location, SpecError, did_you_mean
+from ..layers import MERGES, Concat, Merge, lookup
+from ..layers.options import (
+    OptionError,
+    describe_value,
+    non_negative,
+    read_number,
+    tensor_name,
+    whole,
+)
+from ..limits import MAX_LAYERS, MAX_NESTING, MAX_SIZE, MAX_SPEC_BYTES
+from ..values import replace
+from .layer_string import ARGUMENT, Token, parse_tokens, tokenize
+from .model import (
+    ITEM_WORDS,
+    SEQUENCE_WORDS,
     BlockSpec,
     FromSpec,
     LayerSpec,
@@ -37,13 +47,10 @@ from .spec import (
     count_layers,
     kind_names,
     make_layer,
-    ITEM_WORDS,
-    SEQUENCE_WORDS,
     parse_shape,
     reserved_words,
     shape_from_dims,
 )
-from .values import replace
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TOP_KEYS = ("name", "title", "reference", "description", "input", "blocks", "layers", "outputs", "expect",
@@ -381,19 +388,19 @@ class _Reader:
 
     def expectations(self, node: yaml.Node, what: str) -> Tuple[Any, ...]:
         """``expect: {shape: 55x55x96, params: 34944, macs: 105.4M}``, read by expect.py."""
-        from .expect import parse_expect
+        from ..analysis.expect import parse_expect
 
         return parse_expect(self.raw_values(node, f"the 'expect' of {what}"), what)
 
     def budget(self, node: yaml.Node) -> Tuple[Any, ...]:
         """``budget: {params: 25M, macs: 4G, memory: 2GiB}``, read by expect.py."""
-        from .expect import parse_budget
+        from ..analysis.expect import parse_budget
 
         return parse_budget(self.raw_values(node, "the 'budget'"))
 
     def raw_values(self, node: yaml.Node, what: str) -> List[Any]:
         """A mapping of plain values, each with its source text (``105.4M`` as written) and place."""
-        from .expect import RawValue
+        from ..analysis.expect import RawValue
 
         return [RawValue(key, self.value(vnode), vnode.value if isinstance(vnode, yaml.ScalarNode) else None,
                          self.loc(knode), self.loc(vnode))

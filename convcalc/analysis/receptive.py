@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from typing import Sequence, Tuple
 
+from ..layers import IDENTITY_STEP, Merge, Number, Step
+from ..values import value
 from .engine import LayerReport, Report
-from .layers import IDENTITY_STEP, Merge, Number, Step
-from .values import value
 
 
 def size(r: Number, j: Number, step: Step) -> Number:

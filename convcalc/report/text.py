@@ -13,14 +13,15 @@ import sys
 from fractions import Fraction
 from typing import IO, Any, Dict, Iterator, List, Optional, Tuple
 
-from . import __version__, grid
-from .engine import CONVENTIONS, FROZEN, LayerReport, Report
-from .layers import Note
-from .memory import memory
-from .receptive import Field, first_covering, receptive_fields
-from .errors import location_dict
-from .shape import Shape
-from .values import fields, replace, value
+from .. import __version__
+from ..analysis.engine import CONVENTIONS, FROZEN, LayerReport, Report
+from ..analysis.memory import memory
+from ..analysis.receptive import Field, first_covering, receptive_fields
+from ..errors import location_dict
+from ..layers import Note
+from ..shape import Shape
+from ..values import fields, replace, value
+from . import grid
 
 SCHEMA_VERSION = 1
 FORMATS = ("table", "json", "csv", "markdown", "html", "svg")
@@ -520,7 +521,7 @@ def render(report: Report, fmt: str, file: Optional[IO[str]] = None, width: Opti
         write_json(report, out)
         return
     if fmt == "html":
-        from .html_report import to_html
+        from .html import to_html
 
         out.write(to_html(report, depth, memory_unit))
         return

@@ -18,10 +18,10 @@ import math
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from xml.sax.saxutils import escape, quoteattr
 
-from .engine import BlockReport, LayerReport, Report
-from .layers import Merge
-from .shape import Shape
-from .values import value
+from ..analysis.engine import BlockReport, LayerReport, Report
+from ..layers import Merge
+from ..shape import Shape
+from ..values import value
 
 SCALES = ("log", "sqrt", "linear")
 COLORS = ("kind", "macs", "params", "memory")
@@ -430,7 +430,7 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
     """The ``blocks`` picture of ``report`` as SVG text. ``depth`` None: the default (each
     branching block as one box; every layer of a chain). ``kernels`` None: a kernel cube on each
     conv and pool where it helps, a chain of at most KERNELS_UP_TO boxes."""
-    from .render import human
+    from ..report.text import human
 
     if depth is None:
         depth = default_depth(report)

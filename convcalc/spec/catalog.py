@@ -35,9 +35,9 @@ ALIASES: Dict[str, str] = {
 
 
 def directory() -> Path:
-    here = Path(__file__).resolve().parent
-    packaged = here / "architectures"
-    return packaged if packaged.is_dir() else here.parent / "architectures"
+    package = Path(__file__).resolve().parent.parent  # convcalc/: the wheel puts them there
+    packaged = package / "architectures"
+    return packaged if packaged.is_dir() else package.parent / "architectures"
 
 
 def names() -> List[str]:

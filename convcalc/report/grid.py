@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 from typing import IO, Iterable, List, Optional, Sequence, Tuple, Union
 
-from .values import value
+from ..values import value
 
 Span = Tuple[str, str]  # text and a style name ("", "bold", "dim", "italic", "yellow", "bold dim" ...)
 Cell = Union[str, Tuple[Span, ...]]

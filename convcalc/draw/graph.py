@@ -24,10 +24,25 @@ from collections import Counter
 from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 from xml.sax.saxutils import escape, quoteattr
 
-from .draw import (COSTS, FOLDED, FONT, MARGIN, TEXT, Item, block_item, footer, heading, kind_legend, layer_item,
-                   mix, palette, text, text_width)
-from .engine import BlockReport, LayerReport, Report
-from .layers import Merge
+from ..analysis.engine import BlockReport, LayerReport, Report
+from ..layers import Merge
+from .blocks import (
+    COSTS,
+    FOLDED,
+    FONT,
+    MARGIN,
+    TEXT,
+    Item,
+    block_item,
+    footer,
+    heading,
+    kind_legend,
+    layer_item,
+    mix,
+    palette,
+    text,
+    text_width,
+)
 
 SYMBOLS = {"add": "⊕", "mul": "⊗", "concat": "‖", "seqcat": "‖", "matmul": "@"}
 VGAP = 26  # between a node and the next one down
@@ -319,7 +334,7 @@ def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
     norms and dropout drawn in the box before them unless ``every_layer``). ``scale``, ``labels``
     and ``width`` are the blocks style's options, taken for one signature; a flow has no sizes to
     scale and grows tall rather than wide."""
-    from .render import human
+    from ..report.text import human
 
     nodes, node_of = graph_nodes(report, depth, fold=not every_layer)
     sources: Dict[Node, Set[Node]] = {}

@@ -23,12 +23,19 @@ from __future__ import annotations
 import re
 from typing import Any, List, Optional, Tuple
 
-from .errors import Location, SpecError, did_you_mean
-from .expect import Expectation
-from .layers import Conv, DepthwiseConv, Linear, Pool, SeparableConv, lookup, normalise
-from .limits import MAX_LAYERS, MAX_SPEC_BYTES
-from .options import OptionError, read_whole
-from .spec import LayerSpec, NetworkSpec, RawOption, kind_names, make_layer, parse_shape
+from ..analysis.expect import Expectation
+from ..errors import Location, SpecError, did_you_mean
+from ..layers import Conv, DepthwiseConv, Linear, Pool, SeparableConv, lookup, normalise
+from ..layers.options import OptionError, read_whole
+from ..limits import MAX_LAYERS, MAX_SPEC_BYTES
+from .model import (
+    LayerSpec,
+    NetworkSpec,
+    RawOption,
+    kind_names,
+    make_layer,
+    parse_shape,
+)
 
 # No pattern here lets two quantifiers take the same characters (a name's trailing spaces were
 # both '[^:]*?' and '\s*'): Python's matcher would try every split, and a 20,000-character
@@ -224,7 +231,7 @@ def _named_options(kind: Any, description: str, at: Location, used: List[Span]) 
 
 
 def _refuse_unplaced(kind: str, description: str, at: Location, used: List[Span]) -> None:
-    from .layers import KINDS
+    from ..layers import KINDS
 
     known = {w.replace("_", " ").lower() for k in KINDS for n, f in k.option_fields().items()
              for w in (n, *f.metadata["aliases"])}

@@ -33,9 +33,9 @@ import re
 from collections import Counter
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
-from .engine import default_names
-from .spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node, count_layers
-from .values import replace
+from ..analysis.engine import default_names
+from ..spec.model import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node, count_layers
+from ..values import replace
 
 INF = 1 << 62  # a tensor read after everything: the chain's output, or a name read from elsewhere
 EXT = -1  # a tensor from outside the chain (an enclosing block's name, or not resolvable here)

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
-from .errors import LayerError, Location, ShapeError, SpecError
-from .layers import Concat, Layer, MatMul, Merge, Note
-from .limits import MAX_RANK, MAX_SIZE
-from .shape import Shape
-from .errors import did_you_mean
-from .spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node
-from .values import field, value
+from ..errors import LayerError, Location, ShapeError, SpecError, did_you_mean
+from ..layers import Concat, Layer, MatMul, Merge, Note
+from ..limits import MAX_RANK, MAX_SIZE
+from ..shape import Shape
+from ..spec.model import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node
+from ..values import field, value
 
 DTYPE_BYTES: Dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1, "float64": 8}
 OPTIMIZER_STATES: Dict[str, int] = {"sgd": 0, "momentum": 1, "adam": 2}

@@ -13,11 +13,20 @@ from __future__ import annotations
 from html import escape
 from typing import Dict, List, Optional, Tuple
 
-from . import __version__
-from .engine import CONVENTIONS, FROZEN, LayerReport, Report
-from .receptive import Field
-from .render import (MEMORY_HEADERS, Row, activation_figure, count_label, footer, human, human_bytes,
-                     table_rows, warning_lines)
+from .. import __version__
+from ..analysis.engine import CONVENTIONS, FROZEN, LayerReport, Report
+from ..analysis.receptive import Field
+from .text import (
+    MEMORY_HEADERS,
+    Row,
+    activation_figure,
+    count_label,
+    footer,
+    human,
+    human_bytes,
+    table_rows,
+    warning_lines,
+)
 
 STYLE = """
 .diagram svg { max-width: 100%; height: auto; border: 1px solid #e5e5e5; }
@@ -246,7 +255,7 @@ def largest(values: List[Tuple[str, int, str]], k: int = 3) -> str:
 
 def diagram(report: Report) -> str:
     """The blocks picture of ``convcalc draw``, inline: the same SVG, scaled to the page."""
-    from .draw import blocks_svg
+    from ..draw.blocks import blocks_svg
 
     return blocks_svg(report)
 

@@ -29,10 +29,10 @@ import math
 import random
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
 
-from . import reference as ref
-from .engine import LayerReport, Report
-from .errors import LayerError, ShapeError
-from .layers import (
+from .. import reference as ref
+from ..analysis.engine import LayerReport, Report
+from ..errors import LayerError, ShapeError
+from ..layers import (
     LRN,
     Activation,
     AdaptiveAvgPool,
@@ -42,23 +42,17 @@ from .layers import (
     AvgPool,
     BatchNorm,
     ChannelShuffle,
-    ClassToken,
     ChannelSplit,
     Chunk,
+    ClassToken,
     Concat,
     ConcatTokens,
-    Elementwise,
-    MatMul,
-    Permute,
-    Reshape,
-    Slice,
-    Take,
     Conv,
     ConvTranspose,
     Crop,
     DepthwiseConv,
     Dropout,
-    Unknown,
+    Elementwise,
     Flatten,
     FrozenBatchNorm,
     GlobalAvgPool,
@@ -67,25 +61,31 @@ from .layers import (
     Layer,
     LayerNorm,
     LayerScale,
-    PReLU,
     Linear,
+    MatMul,
     MaxPool,
     Merge,
     Mul,
+    Permute,
     PositionEmbedding,
     PositionLinear,
+    PReLU,
+    Reshape,
     SelectToken,
     SeparableConv,
+    Slice,
     Softmax,
+    Split,
+    Take,
     ToGrid,
     Tokens,
-    Split,
+    Unknown,
     Upsample,
     ZeroPad,
     expand,
 )
-from .shape import Shape
-from .values import replace, value
+from ..shape import Shape
+from ..values import replace, value
 
 MAX_CHANNELS = 4
 # Work (MACs + parameters + elements in and out) above which a layer runs scaled: about 0.1 s.

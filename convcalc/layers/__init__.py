@@ -23,7 +23,10 @@ import math
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar, Dict, Optional, Tuple, Type, Union
 
-from .errors import LayerError
+from ..errors import LayerError
+from ..limits import MAX_RANK
+from ..shape import Shape, Window, same_padding
+from ..values import field, fields, replace, value
 from .options import (
     Ints,
     Padding,
@@ -32,6 +35,7 @@ from .options import (
     fraction,
     is_option,
     non_negative,
+    op_name,
     option,
     padding,
     per_axis,
@@ -39,12 +43,8 @@ from .options import (
     per_axis_or_zero,
     positive,
     real,
-    op_name,
     tensor_name,
 )
-from .limits import MAX_RANK
-from .shape import Shape, Window, same_padding
-from .values import field, fields, replace, value
 
 
 @value

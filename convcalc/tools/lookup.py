@@ -16,9 +16,9 @@ import math
 from fractions import Fraction
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from .engine import DTYPE_BYTES, LayerReport, analyse
-from .errors import LayerError, ShapeError
-from .layers import (
+from ..analysis.engine import DTYPE_BYTES, LayerReport, analyse
+from ..errors import LayerError, ShapeError
+from ..layers import (
     AXIS_NAMES,
     Conv,
     DepthwiseConv,
@@ -30,9 +30,9 @@ from .layers import (
     fit_notes,
     fit_suggestion,
 )
-from .shape import Shape, Window
-from .spec import LayerSpec, NetworkSpec
-from .values import value
+from ..shape import Shape, Window
+from ..spec.model import LayerSpec, NetworkSpec
+from ..values import value
 
 MIDDLE = "·"  # the lecture notes' multiplication dot
 MINUS = "−"
@@ -96,7 +96,7 @@ class Lookup:
 
     def to_dict(self) -> Dict[str, Any]:
         """``--format json``: exact integers, the working as text and as parts."""
-        from .render import layer_basics
+        from ..report.text import layer_basics
 
         r = self.report
         return {

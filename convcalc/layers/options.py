@@ -11,8 +11,8 @@ import math
 import re
 from typing import Any, Callable, Optional, Tuple, Union
 
-from .limits import MAX_DIGITS, MAX_SIZE
-from .values import MISSING, Field, field
+from ..limits import MAX_DIGITS, MAX_SIZE
+from ..values import MISSING, Field, field
 
 Ints = Tuple[int, ...]
 Padding = Union[str, Ints]  # 'same', 'valid', or one symmetric padding per axis

@@ -22,11 +22,28 @@ import math
 from typing import Dict, List, Optional, Sequence, Tuple
 from xml.sax.saxutils import escape, quoteattr
 
-from .draw import (COSTS, FONT, GAP, MARGIN, TEXT, Item, balanced_rows, default_depth, drawn_items, footer, heading,
-                   hover_lines, mix, palette, scaled, text, text_width)
-from .engine import LayerReport, Report
-from .values import value
-from .layers import AvgPool, MaxPool, axes_text, window_text
+from ..analysis.engine import LayerReport, Report
+from ..layers import AvgPool, MaxPool, axes_text, window_text
+from ..values import value
+from .blocks import (
+    COSTS,
+    FONT,
+    GAP,
+    MARGIN,
+    TEXT,
+    Item,
+    balanced_rows,
+    default_depth,
+    drawn_items,
+    footer,
+    heading,
+    hover_lines,
+    mix,
+    palette,
+    scaled,
+    text,
+    text_width,
+)
 
 PLANE = (10.0, 84.0)  # a plane's side in px, smallest and largest
 FLAT = (40.0, 150.0)  # a column of units' height in px
@@ -174,7 +191,7 @@ def window_svg(prev: Tuple[float, float, Stack, Item], this: Tuple[float, float,
 def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", color: str = "kind",
               labels: str = "shape", width: int = 1400, every_layer: bool = False) -> str:
     """The ``lenet`` picture of ``report`` as SVG text; the arguments are ``blocks_svg``'s."""
-    from .render import human
+    from ..report.text import human
 
     if depth is None:
         depth = default_depth(report)

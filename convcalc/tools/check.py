@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from .engine import analyse
-from .errors import ConvcalcError, Location, location_dict
-from .expect import Limit, Outcome, evaluate
-from .values import field, value
+from ..analysis.engine import analyse
+from ..analysis.expect import Limit, Outcome, evaluate
+from ..errors import ConvcalcError, Location, location_dict
+from ..values import field, value
 
 # "answer": an open question (a listing's [?]), filled in
 MARKS = {"pass": "✓", "fail": "✗", "unchecked": "?", "warning": "⚠", "answer": "→"}
@@ -76,7 +76,7 @@ def _position(o: Outcome) -> Tuple[int, int, int]:
 def check_source(arg: str, options: Options = Options(),
                  loader: Optional[Callable[[str], Any]] = None) -> SourceResult:
     """Load ``arg`` (file, bundled name or layer string) and check it; errors become results."""
-    from .load import load
+    from ..load import load
 
     try:
         spec = (loader or load)(arg)

@@ -18,14 +18,25 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-from .errors import Location, SpecError, did_you_mean
-from .layers import BY_NAME, Add, Concat, ConcatTokens, MatMul, Mul, lookup
-from .limits import MAX_LAYERS, MAX_NESTING, MAX_SPEC_BYTES
-from .options import OptionError, read_whole, tensor_name
-from .spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node, RawOption, count_layers, kind_names, make_layer, parse_shape
-from .shape import Shape
-from .values import fields as fields_of
-from .values import replace, value
+from ..errors import Location, SpecError, did_you_mean
+from ..layers import BY_NAME, Add, Concat, ConcatTokens, MatMul, Mul, lookup
+from ..layers.options import OptionError, read_whole, tensor_name
+from ..limits import MAX_LAYERS, MAX_NESTING, MAX_SPEC_BYTES
+from ..shape import Shape
+from ..values import fields as fields_of
+from ..values import replace, value
+from .model import (
+    BlockSpec,
+    FromSpec,
+    LayerSpec,
+    NetworkSpec,
+    Node,
+    RawOption,
+    count_layers,
+    kind_names,
+    make_layer,
+    parse_shape,
+)
 
 
 @value

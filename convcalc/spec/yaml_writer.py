@@ -15,10 +15,10 @@ import json
 import re
 from typing import Any, List, Optional, Sequence
 
-from .layers import KINDS, Layer, Merge
-from .options import is_option
-from .spec import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node
-from .values import fields
+from ..layers import KINDS, Layer, Merge
+from ..layers.options import is_option
+from ..values import fields
+from .model import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node
 
 # A word YAML reads back as the same string: no quoting needed. Anything else (a name such as
 # '0', 'true', 'null', '1e5', or one with ':' or '#') is written as a JSON string, which is YAML.

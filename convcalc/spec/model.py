@@ -9,15 +9,15 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple, Union
 
-from .errors import Location, SpecError, did_you_mean
-from .layers import BY_NAME, KINDS, Layer, Merge, lookup
-from .limits import MAX_RANK
-from .options import REQUIRED, OptionError, read_whole, whole
-from .shape import Shape
-from .values import field, replace, value
+from ..errors import Location, SpecError, did_you_mean
+from ..layers import BY_NAME, KINDS, Layer, Merge, lookup
+from ..layers.options import REQUIRED, OptionError, read_whole, whole
+from ..limits import MAX_RANK
+from ..shape import Shape
+from ..values import field, replace, value
 
 if TYPE_CHECKING:
-    from .expect import Expectation, Limit
+    from ..analysis.expect import Expectation, Limit
 
 
 @value
@@ -140,7 +140,7 @@ def reserved_words() -> Tuple[str, ...]:
     item that uses it, so a block called 'add' or 'stage' would silently change what every
     ``- add:`` or ``- stage:`` item of the spec means.
     """
-    from .layers import MERGES
+    from ..layers import MERGES
 
     return (*MERGES, *SEQUENCE_WORDS, *ITEM_WORDS)
 

@@ -35,9 +35,9 @@ import re
 from fractions import Fraction
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-from .errors import LayerError, Location, SpecError, did_you_mean
-from .shape import Shape
-from .values import field, value
+from ..errors import LayerError, Location, SpecError, did_you_mean
+from ..shape import Shape
+from ..values import field, value
 
 # The quantities an expectation may name, and their other spellings.
 QUANTITIES = ("shape", "params", "macs", "flops", "memory", "receptive_field")
@@ -163,8 +163,8 @@ def parse_amount(value: Any, text: Optional[str] = None, what: str = "", loc: Op
 def _decimal(digits: str, exponent: Optional[str], loc: Optional[Location], label: str,
              written: str) -> Tuple[Fraction, Optional[int]]:
     """The number, and how many decimal places were written (None: a whole number, no exponent)."""
-    from .limits import MAX_AMOUNT_DIGITS
-    from .options import OptionError, read_whole
+    from ..layers.options import OptionError, read_whole
+    from ..limits import MAX_AMOUNT_DIGITS
 
     plain = digits.replace(",", "").replace("_", "")
     if not (plain + (exponent or "")).isascii():  # \d also matches '３'
@@ -198,14 +198,14 @@ def _unit(unit: str, allow_bytes: bool, label: str, written: str, loc: Optional[
 
 
 def _describe(value: Any) -> str:
-    from .options import describe_value
+    from ..layers.options import describe_value
 
     return describe_value(value)
 
 
 def parse_expect(raws: Sequence[RawValue], where: str, loc: Optional[Location] = None) -> Tuple[Expectation, ...]:
     """The ``expect:`` mapping of a layer (``where='layer'``) or of the network."""
-    from .spec import parse_shape, shape_from_dims
+    from ..spec.model import parse_shape, shape_from_dims
 
     out = []
     seen: Dict[str, RawValue] = {}
@@ -262,7 +262,7 @@ def _written(value: Any) -> str:
 
 
 def _sizes(value: Any, what: str, loc: Optional[Location]) -> Tuple[int, ...]:
-    from .options import OptionError, per_axis
+    from ..layers.options import OptionError, per_axis
 
     try:
         return per_axis(value)
@@ -328,7 +328,7 @@ def leaf_specs(nodes: Sequence[Any]) -> Iterator[Optional[Any]]:
     The engine walks blocks branch by branch and reports a merge after its branches; this walks
     the same way (``tests/test_check.py`` keeps the two in step).
     """
-    from .spec import FromSpec, LayerSpec
+    from ..spec.model import FromSpec, LayerSpec
 
     for node in nodes:
         if isinstance(node, LayerSpec):
@@ -416,7 +416,7 @@ def _layer_value(report: Any, quantity: str, fig: _Figures, memory_bytes: bool) 
 
 
 def _check_layer(report: Any, r: Any, e: Expectation, follow: Optional[_Figures], source: str) -> Outcome:
-    from .lookup import working
+    from ..tools.lookup import working
 
     truth = _Figures(r.input, r.output, r.params, r.macs)
     name = r.full_name
@@ -447,7 +447,7 @@ def _check_layer(report: Any, r: Any, e: Expectation, follow: Optional[_Figures]
 def _answer(report: Any, r: Any, e: Expectation, truth: _Figures, topics: Dict[str, Tuple[str, ...]]) -> Outcome:
     """An open question (a listing's ``[?]``) filled in with the engine's figure, its working, and
     the line's other figures, so the student sees the whole answer."""
-    from .lookup import working
+    from ..tools.lookup import working
 
     if e.quantity == "shape":
         shown = str(r.output)
@@ -607,7 +607,7 @@ def _sum_working(report: Any, quantity: str, memory_bytes: bool) -> Tuple[str, .
 
 
 def _check_network(report: Any, e: Expectation) -> Outcome:
-    from .lookup import working
+    from ..tools.lookup import working
 
     if e.quantity == "receptive_field":
         sizes, why = receptive_field(report, len(report.layers))

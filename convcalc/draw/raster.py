@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from .errors import ConvcalcError
+from ..errors import ConvcalcError
 
 RENDERER = "rsvg-convert"
 TIMEOUT = 120  # seconds; a 1,000-layer picture renders in well under one

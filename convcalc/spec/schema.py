@@ -22,10 +22,17 @@ import inspect
 import json
 from typing import Any, Callable, Dict, List, Tuple
 
-from . import options as opts
-from .expect import _NUMBER, ALIASES, BUDGET_QUANTITIES, BYTES, DECIMAL, QUANTITIES
-from .layers import KINDS, MERGES, Concat, Kind
-from .limits import MAX_SIZE
+from ..analysis.expect import (
+    _NUMBER,
+    ALIASES,
+    BUDGET_QUANTITIES,
+    BYTES,
+    DECIMAL,
+    QUANTITIES,
+)
+from ..layers import KINDS, MERGES, Concat, Kind
+from ..layers import options as opts
+from ..limits import MAX_SIZE
 
 DRAFT = "http://json-schema.org/draft-07/schema#"
 ARG = {"type": "string", "pattern": r"\$", "description": "a block argument: $width or ${width * 4}"}
@@ -143,7 +150,7 @@ def budget_schema() -> Dict[str, Any]:
 
 def reader_keys() -> Tuple[Tuple[str, ...], Tuple[str, ...], Tuple[str, ...], Tuple[str, ...]]:
     """The YAML reader's own key lists: top level, list items, sequences, block definitions."""
-    from . import parse_yaml
+    from . import yaml_reader as parse_yaml
 
     return (parse_yaml._TOP_KEYS, parse_yaml._ITEM_KEYS, parse_yaml._SEQUENCE_KEYS,  # noqa: SLF001
             parse_yaml._DEFINITION_KEYS)  # noqa: SLF001

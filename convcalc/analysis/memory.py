@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import List
 
+from ..values import value
 from .engine import DTYPE_BYTES, OPTIMIZER_STATES, Report
-from .values import value
 
 
 @value
