@@ -17,8 +17,6 @@ import pytest
 from click.testing import CliRunner
 
 from convcalc.analysis.engine import LayerReport, Report, analyse
-from convcalc.analysis.memory import inference_peak
-from convcalc.analysis.receptive import receptive_fields
 from convcalc.cli import cli
 from convcalc.load import load
 from convcalc.spec import catalog
@@ -183,9 +181,9 @@ def test_inference_peak_keeps_the_finished_outputs() -> None:
     C2..C5 in a dict that lives until the FPN returns; convcalc frees each tensor after its last
     reader.)"""
     fpn = report_at()
-    assert inference_peak(fpn) == 3 * 200 * 200 * 256 + (100 * 100 + 50 * 50 + 25 * 25) * 256 == 34_080_000
+    assert fpn.memory.peak == 3 * 200 * 200 * 256 + (100 * 100 + 50 * 50 + 25 * 25) * 256 == 34_080_000
     resnet50 = analyse(with_input(load("resnet50"), parse_shape("800x800x3")))
-    assert inference_peak(resnet50) == 3 * 200 * 200 * 256 == 30_720_000
+    assert resnet50.memory.peak == 3 * 200 * 200 * 256 == 30_720_000
 
 
 # --- receptive fields ---------------------------------------------------------------------
@@ -198,7 +196,7 @@ def test_receptive_fields_per_output() -> None:
     an odd unit is centred one lateral step away (nearest upsampling by 2), so no single field
     describes them: 'not aligned', first at fpn.inner4."""
     report = report_at()
-    fields = dict(zip((r.full_name for r in report.layers), receptive_fields(report)))
+    fields = dict(zip((r.full_name for r in report.layers), report.fields))
     sizes = {n: (fields[n].axes[0].size, fields[n].axes[0].jump, fields[n].axes[0].start)
              for n in ("fpn.lat2", "fpn.lat3", "fpn.lat4", "fpn.lat5", "fpn.p5", "fpn.pool")}
     assert sizes == {"fpn.lat2": (35, 4, 0), "fpn.lat3": (91, 8, 0), "fpn.lat4": (267, 16, 0),

@@ -17,7 +17,6 @@ import yaml
 from click.testing import CliRunner
 
 from convcalc.analysis.engine import LayerReport, Report, analyse
-from convcalc.analysis.receptive import receptive_fields
 from convcalc.cli import cli
 from convcalc.load import load
 from convcalc.shape import Shape
@@ -183,7 +182,7 @@ def test_unet_receptive_field_by_brute_force():
 
 def test_unet_receptive_field_along_the_encoder():
     report = report_at("unet")
-    fields = dict(zip((r.full_name for r in report.layers), receptive_fields(report)))
+    fields = dict(zip((r.full_name for r in report.layers), report.fields))
     # the recurrence r' = r + (F − 1)·j on the contracting path, as above
     assert fields["enc4.relu2"].text() == "68 j8" and fields["bottom.relu2"].text() == "140 j16"
     assert fields["up4"].text() == "140 j8"  # one input unit per output: the field is kept
@@ -194,7 +193,7 @@ def test_unet_output_field_is_not_claimed_exact():
     # The brute force above finds fields of 188 and 204: one exact "size j jump" would be wrong.
     # Today the engine says "not aligned" (it anchors the up-conv's field on output unit 0, so
     # crop4's centre 131/2 and up4's 139/2 differ); whatever it says, it must not claim exactness.
-    field = receptive_fields(report_at("unet"))[-1]
+    field = report_at("unet").fields[-1]
     assert field.status == "unaligned" or not field.exact, field.text()
     if field.status == "local":
         assert all(a.size >= 204 for a in field.axes), field.text()  # an upper bound, then

@@ -12,8 +12,6 @@ from pathlib import Path
 import pytest
 
 from convcalc.analysis.engine import analyse
-from convcalc.analysis.memory import inference_peak
-from convcalc.analysis.receptive import receptive_fields
 from convcalc.errors import SpecError
 from convcalc.spec.layer_string import parse_string
 from convcalc.spec.yaml_reader import parse_yaml
@@ -105,9 +103,9 @@ def test_memory_liveness_keeps_a_skip_alive():
     64 = 320, a + pool + conv 64 = 384 (pool freed after), then a + conv + upsample 256 = 576,
     then a + up + add 256 = 768: the peak; a chain that freed 'a' early would never hold it."""
     report = analyse(parse_string("8x8x1 conv4k3p1:a maxpool2 conv4k3p1 upsample2 add(@a | )"))
-    assert inference_peak(report) == 256 + 256 + 256
+    assert report.memory.peak == 256 + 256 + 256
     chain = analyse(parse_string("8x8x1 conv4k3p1 maxpool2 conv4k3p1 upsample2 relu"))
-    assert inference_peak(chain) == 256 + 256  # the upsample's input (64) is freed before relu
+    assert chain.memory.peak == 256 + 256  # the upsample's input (64) is freed before relu
 
 
 def test_outputs_stay_alive_to_the_end():
@@ -115,14 +113,14 @@ def test_outputs_stay_alive_to_the_end():
     pool (4x4x16 = 256) run, so the peak is 256 + 1,024 + 256 = 1,536, not 1,024 + 256."""
     spec = parse_yaml("input: [8, 8, 1]\nlayers:\n  - conv4k3p1:early\n  - conv16k3p1\n  - maxpool2:late\n"
                       "outputs: [early, late]\n", "o.yaml")
-    assert inference_peak(analyse(spec)) == 256 + 1_024 + 256
+    assert analyse(spec).memory.peak == 256 + 1_024 + 256
 
 
 def test_receptive_fields_follow_references():
     """After '@a', the 3x3 conv grows a's field (3 j1), not the strided one's (7 j2):
     a = 3 j1; b (k3 s2 on a) = 5 j2; c (k3 on a) = 3 + 2·1 = 5 j1."""
     report = analyse(parse_string("32x32x1 conv1k3p1:a conv1k3s2p1:b @a conv1k3p1:c"))
-    fields = dict(zip((r.full_name for r in report.layers), receptive_fields(report)))
+    fields = dict(zip((r.full_name for r in report.layers), report.fields))
     assert fields["b"].text() == "5 j2"
     assert fields["c"].text() == "5 j1"
 
@@ -133,9 +131,9 @@ def test_paths_that_meet_unaligned_are_named():
     nearest upsampling by 2 moves it by (1/2 − 1)/2 · 2 = −1/2. The merge says 'not aligned'
     rather than a wrong number; without the stride the paths agree."""
     report = analyse(parse_string("16x16x1 conv1k3p1:a conv1k3s2p1 upsample2 add(@a | )"))
-    assert receptive_fields(report)[-1].status == "unaligned"
+    assert report.fields[-1].status == "unaligned"
     report = analyse(parse_string("16x16x1 conv1k3p1:a conv1k3p1 add(@a | )"))
-    assert receptive_fields(report)[-1].text() == "5 j1"
+    assert report.fields[-1].text() == "5 j1"
 
 
 @pytest.mark.parametrize("text, fragment, column", [

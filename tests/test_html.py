@@ -5,7 +5,6 @@ installed) it renders, runs its script without a console message, and sorts in a
 from __future__ import annotations
 
 import re
-import shutil
 import struct
 import subprocess
 import sys

@@ -13,7 +13,6 @@ from onnx import helper as h  # noqa: E402
 from test_hostile import assert_clean, run  # noqa: E402
 
 from convcalc.analysis.engine import analyse  # noqa: E402
-from convcalc.errors import SpecError  # noqa: E402
 from convcalc.load import load  # noqa: E402
 from convcalc.spec.yaml_reader import parse_yaml  # noqa: E402
 from convcalc.spec.yaml_writer import to_yaml  # noqa: E402

@@ -8,7 +8,6 @@ import pytest
 from click.testing import CliRunner
 
 from convcalc.analysis.engine import Conventions, analyse
-from convcalc.analysis.memory import memory
 from convcalc.cli import cli
 from convcalc.load import load
 from convcalc.report.text import human_bytes
@@ -40,20 +39,20 @@ def test_vgg16_params_without_biases_are_the_listing():
 
 def test_training_estimate_adds_weights_gradients_and_optimizer_state():
     report = analyse(load("lenet5"), dtype="float32", batch=32, conventions=Conventions(optimizer="adam"))
-    m = memory(report)
+    m = report.memory
     params, acts = 61_706, report.totals.activations
     assert m.forward_bytes == acts * 4 * 32
     assert m.weight_bytes == params * 4
     assert m.gradient_bytes == params * 4
     assert m.optimizer_bytes == 2 * params * 4  # adam: two moments per parameter
     assert m.training_bytes == m.forward_bytes + 4 * params * 4
-    sgd = memory(analyse(load("lenet5"), batch=32))
+    sgd = analyse(load("lenet5"), batch=32).memory
     assert m.training_bytes - sgd.training_bytes == 2 * params * 4
 
 
 @pytest.mark.parametrize("dtype, size", [("float32", 4), ("float16", 2), ("bfloat16", 2), ("int8", 1)])
 def test_dtype_scales_every_byte_figure(dtype, size):
-    m = memory(analyse(load("alexnet"), dtype=dtype))
+    m = analyse(load("alexnet"), dtype=dtype).memory
     assert m.forward_bytes == m.activations * size
     assert m.weight_bytes == 62_378_344 * size
 
@@ -61,7 +60,7 @@ def test_dtype_scales_every_byte_figure(dtype, size):
 def test_inference_peak_along_a_chain_is_the_largest_input_output_pair():
     # 4x4x1 (16) -> conv 8 (128) -> conv 2 (32): live pairs 16 + 128, then 128 + 32
     report = analyse(parse_string("4x4x1 conv8k1 conv2k1"))
-    assert memory(report).peak == 128 + 32
+    assert report.memory.peak == 128 + 32
 
 
 def test_inference_peak_through_a_block_keeps_the_input_and_waiting_branches():
@@ -70,11 +69,11 @@ def test_inference_peak_through_a_block_keeps_the_input_and_waiting_branches():
     # While branch 2 runs, branch 1's output waits: 64 (b1 out) + 64 (input) + 64 (b2 out) = 192.
     # The concat: 64 + 64 + 128 = 256.
     report = analyse(parse_string("8x8x1 cat(conv2k1 conv1k1 | conv1k1)"))
-    assert memory(report).peak == 256
+    assert report.memory.peak == 256
     # a residual block: the identity shortcut keeps the input alive until the add
     report = analyse(parse_string("8x8x1 res(conv4k1 conv1k1)"))
     # input (64, kept for the add) + the first conv's output (256) + the second's (64)
-    assert memory(report).peak == 64 + 256 + 64
+    assert report.memory.peak == 64 + 256 + 64
 
 
 def test_count_ops_adds_element_wise_work():

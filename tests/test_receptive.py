@@ -10,14 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convcalc.analysis.engine import analyse
-from convcalc.analysis.receptive import Field, first_covering, receptive_fields
+from convcalc.analysis.receptive import Field
 from convcalc.load import load
 from convcalc.spec.layer_string import parse_string
 
 
 def fields_by_name(spec: str) -> dict:
     report = analyse(load(spec))
-    return {r.full_name: f for r, f in zip(report.layers, receptive_fields(report))}
+    return {r.full_name: f for r, f in zip(report.layers, report.fields)}
 
 
 def rf(field: Field) -> Tuple[Fraction, Fraction]:
@@ -49,16 +49,16 @@ def test_fc_and_global_pooling_see_everything():
     fields = fields_by_name("vgg16")
     assert fields["fc6"].status == "global" and fields["fc6"].text() == "all"
     report = analyse(load("vgg16"))
-    covering = first_covering(report, receptive_fields(report))
+    covering = report.covering
     assert report.layers[covering - 1].name == "fc6"  # pool5's 212 < 224: fc6 is the first to see it all
 
 
 def test_covering_before_the_classifier():
     # 32x32 input, four 3x3 convs stride 2 pad 1: r = 3, 7, 15, 31; jump 16; then a fifth: 63 ≥ 32
     report = analyse(parse_string("32x32x3 conv8k3s2p1 conv8k3s2p1 conv8k3s2p1 conv8k3s2p1 conv8k3s2p1 gap"))
-    fields = receptive_fields(report)
+    fields = report.fields
     assert [rf(f)[0] for f in fields[:5]] == [3, 7, 15, 31, 63]
-    assert first_covering(report, fields) == 5
+    assert report.covering == 5
 
 
 # --- hand-worked small networks ------------------------------------------------------------------
@@ -68,13 +68,13 @@ def test_start_follows_padding_and_even_kernels():
     # conv 3x3 pad 1: centred on pixel 0. conv 2x2 pad 0: between pixels 0 and 1 (½).
     # Then maxpool 2 stride 2 on jump 1: start ½ + ½ = 1, size 3, jump 2.
     report = analyse(parse_string("16x16x1 conv1k3p1 conv1k2 maxpool2"))
-    fields = receptive_fields(report)
+    fields = report.fields
     assert [(a.size, a.jump, a.start) for a in (f.axes[0] for f in fields)] == [
         (3, 1, 0), (4, 1, Fraction(1, 2)), (5, 2, 1)]
 
 
 def test_asymmetric_kernels_strides_and_dilation_per_axis():
-    [field] = receptive_fields(analyse(parse_string("32x32x1 conv1k3x5s1x2d2")))
+    [field] = analyse(parse_string("32x32x1 conv1k3x5s1x2d2")).fields
     # F_eff = D·(F − 1) + 1: 5 along H, 9 along W; jump 1 and 2; start (F_eff − 1)/2
     assert [(a.size, a.jump, a.start) for a in field.axes] == [(5, 1, 2), (9, 2, 4)]
     assert field.text() == "5x9 j1x2"
@@ -87,7 +87,7 @@ def test_resnet_stem_and_first_stage():
     assert rf(fields["res2.add"]) == (9, 1)  # 1 + 4 convs · (3 − 1) on a bare input
     text = "224x224x3 conv64k7s2p3 maxpool3s2p1 (res(conv64k3p1 relu conv64k3p1) relu)x2"
     report = analyse(parse_string(text))
-    fields = receptive_fields(report)
+    fields = report.fields
     assert [(a.size, a.jump, a.start) for a in fields[1].axes][0] == (11, 4, 0)
     assert rf(fields[-1]) == (43, 4)
 
@@ -107,7 +107,7 @@ def test_inception_branches_agree_when_centred():
 ])
 def test_alignment(text, why):
     report = analyse(parse_string(text))
-    field = receptive_fields(report)[-1]
+    field = report.fields[-1]
     if why is None:
         assert field.status == "local"
     else:
@@ -117,16 +117,16 @@ def test_alignment(text, why):
 
 def test_upsampling_and_transposed_conv_keep_fractions():
     report = analyse(parse_string("8x8x4 conv4k3s2p1 upsample2"))
-    up = receptive_fields(report)[-1].axes[0]
+    up = report.fields[-1].axes[0]
     assert (up.size, up.jump) == (3, 1)  # nearest: one input pixel per output; jump 2/2
     report = analyse(parse_string("8x8x4 conv4k3s2p1 upsample4"))
-    assert receptive_fields(report)[-1].axes[0].jump == Fraction(1, 2)
+    assert report.fields[-1].axes[0].jump == Fraction(1, 2)
     report = analyse(parse_string("8x8x4 convtranspose4k4s2p1"))
-    convt = receptive_fields(report)[-1]
+    convt = report.fields[-1]
     assert convt.axes[0].jump == Fraction(1, 2) and convt.axes[0].size == 2 and convt.exact
     assert convt.text() == "2 j1/2"
     report = analyse(parse_string("8x8x4 convtranspose4k3s2p1"))
-    assert not receptive_fields(report)[-1].exact  # some outputs read one input, others two
+    assert not report.fields[-1].exact  # some outputs read one input, others two
 
 
 # --- a brute-force oracle ------------------------------------------------------------------------
@@ -157,7 +157,7 @@ def brute_field(layers: List[Window1D]) -> Tuple[int, Fraction, Fraction]:
 def test_recurrence_matches_brute_force(layers):
     # 2000 wide: four stride-3 layers with a dilated 9-wide kernel still leave room (300 did not)
     text = "2000x1 " + " ".join(f"conv1d1k{k}s{s}p{p}d{d}" for k, s, p, d in layers)
-    field = receptive_fields(analyse(parse_string(text)))[-1].axes[0]
+    field = analyse(parse_string(text)).fields[-1].axes[0]
     assert (field.size, field.jump, field.start) == brute_field(layers)
 
 
@@ -175,7 +175,7 @@ def test_resnet18_by_hand():
     # layer2.1: +16 +16 = 99. layer3: +16 (s2, jump 16), +32, +32, +32 = 211. layer4: +32 (s2, jump 32),
     # +64, +64, +64 = 435 — the figure usually quoted for ResNet-18.
     report = analyse(load("resnet18"))
-    fields = {r.full_name: f for r, f in zip(report.layers, receptive_fields(report))}
+    fields = {r.full_name: f for r, f in zip(report.layers, report.fields)}
     adds = [(name, rf(f)) for name, f in fields.items() if name.endswith(".add")]
     assert [v for _, v in adds] == [(27, 4), (43, 4), (67, 8), (99, 8), (147, 16), (211, 16), (307, 32), (435, 32)]
     assert all(f.axes[0].start == 0 for name, f in fields.items() if name.endswith(".add"))
@@ -189,7 +189,7 @@ def test_googlenet_by_hand():
     # 3a 43, 3b 59; maxpool3 → 75/16; 4a..4e 107, 139, 171, 203, 235; maxpool4 2x2 s2 → 251/32;
     # 5a 315, 5b 379.
     report = analyse(load("googlenet"))
-    fields = {r.full_name: f for r, f in zip(report.layers, receptive_fields(report))}
+    fields = {r.full_name: f for r, f in zip(report.layers, report.fields)}
     merges = [rf(f)[0] for name, f in fields.items() if name.endswith(".concat")]
     assert merges == [43, 59, 107, 139, 171, 203, 235, 315, 379]
     assert rf(fields["maxpool4"]) == (251, 32) and fields["maxpool4"].axes[0].start == 22

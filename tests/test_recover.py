@@ -22,7 +22,7 @@ from convcalc.importers.recover import recover
 from convcalc.load import load
 from convcalc.report.text import report_dict
 from convcalc.spec import catalog
-from convcalc.spec.model import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node
+from convcalc.spec.model import BlockSpec, FromSpec, NetworkSpec
 from convcalc.spec.yaml_reader import parse_yaml
 from convcalc.spec.yaml_writer import to_yaml
 

@@ -14,7 +14,7 @@ import random
 import re
 from array import array
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import pytest
 from hypothesis import assume, example, given, settings

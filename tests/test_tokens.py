@@ -12,7 +12,6 @@ import pytest
 from click.testing import CliRunner
 
 from convcalc.analysis.engine import analyse
-from convcalc.analysis.receptive import receptive_fields
 from convcalc.cli import cli
 from convcalc.errors import ShapeError, SpecError
 from convcalc.layers import KINDS
@@ -105,13 +104,13 @@ def test_receptive_fields():
     """Per-position layers keep a field; the class token shifts it by one token, as one token of
     padding; attention reports the whole input."""
     report = analyse(parse_string("32x8 conv1d8k3 pwlinear8 layerscale clstoken posembed attention2 selecttoken"))
-    fields = receptive_fields(report)
+    fields = report.fields
     assert [f.text() for f in fields[:5]] == ["3 j1", "3 j1", "3 j1", "3 j1", "3 j1"]
     assert fields[3].axes[0].start == fields[2].axes[0].start - 1
     assert [f.status for f in fields[5:]] == ["global", "global"]
     # tokens of a grid: each token sees what its grid unit saw (3x3 here); per-position layers
     # keep that; a class token reorders the sequence, which the grid's axes cannot follow
-    grid = receptive_fields(analyse(parse_string("8x8x3 conv4k3 tokens pwlinear4 clstoken attention2")))
+    grid = analyse(parse_string("8x8x3 conv4k3 tokens pwlinear4 clstoken attention2")).fields
     assert [f.text() for f in grid] == ["3 j1", "3 j1", "3 j1", "n/a", "all"]
     assert "class" in grid[3].why or "cls1" in grid[3].why
 

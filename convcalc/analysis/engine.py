@@ -1,19 +1,9 @@
-"""Fold the layer rules over a spec: shapes, parameters, MACs and memory, as exact integers.
+"""Fold the layer rules over a spec: shapes, parameters, MACs, receptive fields and memory.
 
-No I/O and no rounding here; ``render`` does both. Conventions (stated in the README, in
-``--help`` and in every JSON report):
-
-- params: weights + biases; batchnorm's running mean/variance are *buffers*, counted apart
-  (PyTorch's ``num_batches_tracked``, one counter per batchnorm, is left out). A frozen layer
-  (``frozen: true``, Keras' ``trainable=False``) trains nothing: its weights and biases are
-  buffers too (``FROZEN``, stated only for a network that has one).
-- MACs: multiply-accumulates of conv, fc (per position too) and attention layers (its Q·Kᵀ and
-  A·V products included) for one sample; bias additions, pooling,
-  normalisation and activations are not counted. FLOPs = 2 · MACs. (The lecture notes' "FLOPs"
-  formula ``H2·W2·F²·D1·D2`` counts MACs.)
-- activations: output elements of each layer (the "memory" column of the cs231n VGG table);
-  the total adds them up with the input, for one forward pass, nothing freed.
-- bytes: elements × bytes per element of ``dtype`` × ``batch`` (activations only; params once).
+``analyse`` walks the spec once, running each layer's rule on the tensor it reads, then derives
+what depends on the whole graph (receptive fields, liveness and memory, totals) and returns one
+``Report`` (result.py), which every renderer only formats. No I/O and no rounding here; the
+conventions every figure follows are stated in result.py.
 """
 
 from __future__ import annotations
@@ -21,234 +11,24 @@ from __future__ import annotations
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..errors import LayerError, Location, ShapeError, SpecError, did_you_mean
-from ..layers import Concat, Layer, MatMul, Merge, Note
+from ..layers import Concat, Layer, MatMul, Merge
 from ..limits import MAX_RANK, MAX_SIZE
 from ..shape import Shape
 from ..spec.model import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node
-from ..values import field, value
-
-DTYPE_BYTES: Dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1, "float64": 8}
-OPTIMIZER_STATES: Dict[str, int] = {"sgd": 0, "momentum": 1, "adam": 2}
-
-CONVENTIONS: Dict[str, str] = {
-    "params": "weights + biases of every layer; batchnorm running mean and variance counted apart as buffers "
-              "(PyTorch's num_batches_tracked, one counter per batchnorm, not counted)",
-    "macs": "multiply-accumulates of conv, fc (per position too) and attention layers (Q.K^T and A.V included) "
-            "for one sample; bias additions, pooling, softmax, "
-            "normalisation and activations not counted",
-    "flops": "2 x MACs",
-    "activations": "output elements of each layer; the total adds every layer's output and the input "
-                   "(one forward pass, nothing freed)",
-    "bytes": "activation elements x bytes per element x batch; parameter bytes for one copy of the weights",
-}
-
-FROZEN = ("frozen layers (frozen: true; Keras' trainable=False) train nothing: their weights and biases "
-          "are counted as buffers, not params; MACs unchanged")
-"""The convention for frozen layers, added to the stated ones only where a network has one, so the
-reports of every other network read as before."""
-
-
-class InGraph:
-    """Where a layer or block sits: inside the blocks of ``path``, under its ``name``."""
-
-    name: str  # declared for type checkers; the value classes below own the fields
-    path: Tuple[str, ...]
-
-    @property
-    def depth(self) -> int:
-        return len(self.path)
-
-    @property
-    def full_name(self) -> str:
-        return ".".join((*self.path, self.name))
-
-
-@value
-class LayerReport(InGraph):
-    """Everything convcalc knows about one layer, as exact integers."""
-
-    index: int
-    name: str
-    layer: Layer
-    input: Shape
-    output: Shape
-    params: int
-    buffers: int
-    macs: int
-    notes: Tuple[Note, ...] = ()
-    loc: Optional[Location] = field(default=None, compare=False, repr=False)
-    path: Tuple[str, ...] = ()  # the enclosing blocks (and branches b1, b2 ...), outermost first
-    inputs: Tuple[Shape, ...] = ()  # a merge's branch outputs; empty for a layer
-    biases: int = 0  # the bias terms among params
-    ops: int = 0  # element-wise work of kind layer.op_kind, counted only when asked (--count-ops)
-    # The tensors it reads: 0 is the network's input, k the output of layer k. Receptive fields
-    # and memory liveness follow these edges, so a skip from far back is just another edge.
-    sources: Tuple[int, ...] = ()
-    reads: Tuple[str, ...] = ()  # the names it reads through 'from' / '@name', as written
-    frozen: bool = False  # nothing trained: its weights and biases are in buffers, params 0
-
-    @property
-    def activations(self) -> int:
-        return self.output.elements
-
-    @property
-    def flops(self) -> int:
-        return 2 * self.macs
-
-
-@value
-class BlockReport(InGraph):
-    """A block's subtotals: the layers ``first``..``last`` (1-based, inclusive) of the report."""
-
-    name: str
-    kind: str
-    path: Tuple[str, ...]
-    input: Shape
-    output: Shape
-    first: int
-    last: int
-    params: int
-    buffers: int
-    macs: int
-    activations: int
-    loc: Optional[Location] = field(default=None, compare=False, repr=False)
-    merge: str = ""  # 'add', 'concat', 'mul', or '' for a plain group
-    branches: int = 1
-    identities: int = 0  # branches without layers: identity shortcuts
-
-    @property
-    def label(self) -> str:
-        """``BOTTLENECK``, ``ADD, identity shortcut``, ``CONCAT, 4 branches``."""
-        if not self.merge:
-            return self.kind.upper()
-        how = "identity shortcut" if self.identities == 1 and self.branches == 2 else f"{self.branches} branches"
-        return f"{self.merge.upper()}, {how}" if self.kind == self.merge else f"{self.kind.upper()} ({self.merge}, {how})"
-
-
-@value
-class OutputReport:
-    """One of the network's outputs: the tensor named ``name`` (``tensor`` as in ``sources``)."""
-
-    name: str
-    tensor: int
-    shape: Shape
-
-
-OP_KINDS = ("norm", "act", "pool")
-
-
-@value
-class Conventions:
-    """How figures are counted; every output says which were used.
-
-    ``count``: 'macs' or 'flops' (2 per MAC). ``bias``: params include biases (the cs231n VGG
-    table leaves them out). ``ops``: element-wise work also counted, one operation per element
-    (pool: per window element); batchnorm's folded scale-and-shift is one MAC, two FLOPs.
-    ``optimizer``: state kept per parameter in the training estimate (sgd 0, momentum 1, adam 2).
-    ``inplace``: activations and dropout run in place (PyTorch's inplace=True), so their outputs
-    add no activation memory.
-    """
-
-    count: str = "macs"
-    bias: bool = True
-    ops: Tuple[str, ...] = ()
-    optimizer: str = "sgd"
-    inplace: bool = False  # activations and dropout overwrite their input: no new tensor to count
-
-
-@value
-class Totals:
-    params: int  # weights + biases
-    buffers: int
-    macs: int  # conv and fc multiply-accumulates
-    activations: int  # input included; in-place layers left out when the conventions say so
-    layers: int
-    biases: int = 0
-    counted_params: int = 0  # params as the conventions count them
-    work: int = 0  # MACs or FLOPs as the conventions count them
-
-    @property
-    def flops(self) -> int:
-        return 2 * self.macs
-
-
-@value
-class Report:
-    """The analysis of one network for one dtype and batch size."""
-
-    spec: NetworkSpec
-    layers: Tuple[LayerReport, ...]
-    dtype: str = "float32"
-    batch: int = 1
-    blocks: Tuple[BlockReport, ...] = ()  # innermost first within each block, in the order they end
-    conventions: Conventions = Conventions()
-    outputs: Tuple[OutputReport, ...] = ()  # as declared ('outputs:'), else the last tensor
-
-    @property
-    def output(self) -> Shape:
-        """The network's output; with several, the last one declared."""
-        if self.outputs:
-            return self.outputs[-1].shape
-        return self.layers[-1].output if self.layers else self.spec.input
-
-    def shape_of(self, tensor: int) -> Shape:
-        return self.layers[tensor - 1].output if tensor else self.spec.input
-
-    def counted_params(self, r: LayerReport) -> int:
-        return r.params if self.conventions.bias else r.params - r.biases
-
-    def counted_activations(self, r: LayerReport) -> int:
-        return 0 if self.conventions.inplace and r.layer.inplace else r.activations
-
-    def work(self, r: LayerReport) -> int:
-        """The layer's MACs or FLOPs under the conventions, extra element-wise ops included."""
-        extra = r.ops if r.layer.op_kind and r.layer.op_kind in self.conventions.ops else 0
-        if self.conventions.count == "flops":
-            return 2 * r.macs + extra * (2 if r.layer.op_kind == "norm" else 1)
-        return r.macs + extra
-
-    @property
-    def totals(self) -> Totals:
-        return Totals(
-            params=sum(r.params for r in self.layers),
-            buffers=sum(r.buffers for r in self.layers),
-            macs=sum(r.macs for r in self.layers),
-            activations=self.spec.input.elements + sum(self.counted_activations(r) for r in self.layers),
-            layers=len(self.layers),
-            biases=sum(r.biases for r in self.layers),
-            counted_params=sum(self.counted_params(r) for r in self.layers),
-            work=sum(self.work(r) for r in self.layers),
-        )
-
-    @property
-    def bytes_per_element(self) -> int:
-        return DTYPE_BYTES[self.dtype]
-
-    def activation_bytes(self, elements: int) -> int:
-        return elements * self.bytes_per_element * self.batch
-
-    def param_bytes(self, params: int) -> int:
-        return params * self.bytes_per_element
-
-    @property
-    def unknown_ops(self) -> Dict[str, int]:
-        """Each operator convcalc could not count (``unknown`` layers), with how often it occurs:
-        when there is any, the totals leave its cost out and are incomplete."""
-        counts: Dict[str, int] = {}
-        for r in self.layers:
-            op = getattr(r.layer, "op", None)
-            if r.layer.kind == "unknown" and isinstance(op, str):
-                counts[op] = counts.get(op, 0) + 1
-        return counts
-
-    @property
-    def frozen(self) -> int:
-        """How many layers are frozen (their weights counted as buffers)."""
-        return sum(r.frozen for r in self.layers)
-
-    @property
-    def warnings(self) -> Tuple[Tuple[LayerReport, Note], ...]:
-        return tuple((r, n) for r in self.layers for n in r.notes if n.level == "warning")
+from .memory import memory
+from .receptive import first_covering, receptive_fields
+from .result import (
+    DTYPE_BYTES,
+    BlockReport,
+    Conventions,
+    LayerReport,
+    OutputReport,
+    Report,
+    Totals,
+    counted_activations,
+    counted_params,
+    work,
+)
 
 
 def bounded(y: Shape) -> Shape:
@@ -293,7 +73,8 @@ def default_names(nodes: Sequence[Node]) -> Tuple[str, ...]:
 def analyse(spec: NetworkSpec, dtype: str = "float32", batch: int = 1,
             conventions: Conventions = Conventions()) -> Report:
     """Run every layer's rule on the tensor it reads (the one before it, or one named by
-    ``from``), through every block; then find the declared outputs."""
+    ``from``), through every block; find the declared outputs; then everything that depends on
+    the whole graph: receptive fields, memory and liveness, totals. One pass, one Report."""
     if dtype not in DTYPE_BYTES:
         raise ShapeError(f"unknown dtype '{dtype}'; expected one of {', '.join(DTYPE_BYTES)}")
     walk = _Walk(spec)
@@ -304,7 +85,34 @@ def analyse(spec: NetworkSpec, dtype: str = "float32", batch: int = 1,
     else:
         name = walk.layers[last - 1].full_name if last else "input"
         outputs = (OutputReport(name, last, walk.shapes[last]),)
-    return Report(spec, tuple(walk.layers), dtype, batch, tuple(walk.blocks), conventions, outputs)
+    layers = tuple(walk.layers)
+    totals = totals_of(spec.input, layers, conventions)
+    fields = receptive_fields(spec.input, layers)
+    unknown: Dict[str, int] = {}
+    for r in layers:
+        op = getattr(r.layer, "op", None)
+        if r.layer.kind == "unknown" and isinstance(op, str):
+            unknown[op] = unknown.get(op, 0) + 1
+    return Report(
+        spec, layers, totals, memory(spec.input, layers, outputs, totals, dtype, batch, conventions.optimizer),
+        fields, dtype, batch, tuple(walk.blocks), conventions, outputs,
+        covering=first_covering(spec.input, layers, fields), unknown=tuple(unknown.items()),
+        frozen=sum(r.frozen for r in layers),
+        warnings=tuple((r, n) for r in layers for n in r.notes if n.level == "warning"))
+
+
+def totals_of(input: Shape, layers: Sequence[LayerReport], conventions: Conventions) -> Totals:
+    """The network's sums: raw figures, and as ``conventions`` count them."""
+    return Totals(
+        params=sum(r.params for r in layers),
+        buffers=sum(r.buffers for r in layers),
+        macs=sum(r.macs for r in layers),
+        activations=input.elements + sum(counted_activations(r, conventions) for r in layers),
+        layers=len(layers),
+        biases=sum(r.biases for r in layers),
+        counted_params=sum(counted_params(r, conventions) for r in layers),
+        work=sum(work(r, conventions) for r in layers),
+    )
 
 
 class Follower:

@@ -297,22 +297,15 @@ class Outcome:
     hint: str = ""
 
 
-# Receptive fields come from receptive.py (issue 4), through this one name: set it to None and
-# receptive-field expectations are reported as unchecked ("cannot check yet").
-from . import receptive as RECEPTIVE  # noqa: E402 - after the note that explains it
-
-
 def receptive_field(report: Any, index: int) -> Tuple[Optional[Tuple[Any, ...]], str]:
     """The receptive field of layer ``index``'s units per axis (1-based index), or (None, why not).
 
     A unit that sees the whole input (after an fc layer or global pooling) has the input's size.
     Index 0 is the input itself (a network with no layers): each unit sees one pixel.
     """
-    if RECEPTIVE is None:
-        return None, "cannot check yet (receptive fields not implemented)"
     if index == 0:
         return tuple(1 for _ in report.spec.input.spatial), ""
-    f = RECEPTIVE.receptive_fields(report)[index - 1]
+    f = report.fields[index - 1]
     if f.status == "global":
         return tuple(report.spec.input.spatial), ""
     if f.status != "local":

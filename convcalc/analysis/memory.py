@@ -13,74 +13,33 @@
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Sequence
 
-from ..values import value
-from .engine import DTYPE_BYTES, OPTIMIZER_STATES, Report
-
-
-@value
-class Memory:
-    """Element counts per sample and the byte figures they make for a dtype, batch and optimizer."""
-
-    dtype: str
-    batch: int
-    optimizer: str
-    params: int
-    buffers: int
-    activations: int  # forward, per sample, input included
-    peak: int  # inference live set, per sample
-
-    @property
-    def bytes_per_element(self) -> int:
-        return DTYPE_BYTES[self.dtype]
-
-    @property
-    def weight_bytes(self) -> int:
-        return (self.params + self.buffers) * self.bytes_per_element
-
-    @property
-    def forward_bytes(self) -> int:
-        return self.activations * self.batch * self.bytes_per_element
-
-    @property
-    def inference_bytes(self) -> int:
-        """Weights plus the peak live activations."""
-        return self.weight_bytes + self.peak * self.batch * self.bytes_per_element
-
-    @property
-    def gradient_bytes(self) -> int:
-        return self.params * self.bytes_per_element
-
-    @property
-    def optimizer_bytes(self) -> int:
-        return OPTIMIZER_STATES[self.optimizer] * self.params * self.bytes_per_element
-
-    @property
-    def training_bytes(self) -> int:
-        return self.forward_bytes + self.weight_bytes + self.gradient_bytes + self.optimizer_bytes
+from ..shape import Shape
+from .result import LayerReport, Memory, OutputReport, Totals
 
 
-def memory(report: Report) -> Memory:
-    totals = report.totals
-    return Memory(report.dtype, report.batch, report.conventions.optimizer, totals.params, totals.buffers,
-                  totals.activations, inference_peak(report))
+def memory(input: Shape, layers: Sequence[LayerReport], outputs: Sequence[OutputReport], totals: Totals,
+           dtype: str, batch: int, optimizer: str) -> Memory:
+    """What a forward pass, inference and training hold: the totals' elements and the live set."""
+    return Memory(dtype, batch, optimizer, totals.params, totals.buffers, totals.activations,
+                  inference_peak(input, layers, outputs))
 
 
-def inference_peak(report: Report) -> int:
+def inference_peak(input: Shape, layers: Sequence[LayerReport], outputs: Sequence[OutputReport]) -> int:
     """The most activation elements alive at once in a forward pass that frees what it can.
 
     A tensor lives from the layer that computes it to its last reader (``LayerReport.sources``),
     and a network output to the end: a skip from far back (U-Net's encoder maps) stays alive
     across everything in between. While a layer runs, its inputs and its output are alive.
     """
-    n = len(report.layers)
-    sizes = [report.spec.input.elements] + [r.output.elements for r in report.layers]
+    n = len(layers)
+    sizes = [input.elements] + [r.output.elements for r in layers]
     last_read = [0] * (n + 1)
-    for r in report.layers:
+    for r in layers:
         for s in r.sources:
             last_read[s] = max(last_read[s], r.index)
-    for o in report.outputs:
+    for o in outputs:
         last_read[o.tensor] = n + 1
     freed_after: List[List[int]] = [[] for _ in range(n + 2)]
     for t, k in enumerate(last_read):
@@ -88,7 +47,7 @@ def inference_peak(report: Report) -> int:
     alive = peak = sizes[0]
     for t in freed_after[0]:
         alive -= sizes[t]
-    for r in report.layers:
+    for r in layers:
         alive += sizes[r.index]
         peak = max(peak, alive)
         for t in freed_after[r.index]:

@@ -3,7 +3,7 @@
 The algebra (Araujo, Norris & Sim, "Computing Receptive Fields of Convolutional Neural
 Networks", Distill 2019; Dumoulin & Visin, "A guide to convolution arithmetic", arXiv
 1603.07285) is three one-line functions below; each layer kind says what it does to a field as
-a ``Step`` (``layers.py``). Input pixel ``i`` is centred at coordinate ``i``: ``start`` is the
+a ``Step`` (``convcalc/layers``). Input pixel ``i`` is centred at coordinate ``i``: ``start`` is the
 centre of the first output unit's field in input coordinates (−½ is between pixels −1 and 0).
 
 Every layer's field follows from the field of the tensor it reads (a block's branches start from
@@ -18,8 +18,8 @@ from __future__ import annotations
 from typing import Sequence, Tuple
 
 from ..layers import IDENTITY_STEP, Merge, Number, Step
-from ..values import value
-from .engine import LayerReport, Report
+from ..shape import Shape
+from .result import AxisField, Field, LayerReport, fraction_text
 
 
 def size(r: Number, j: Number, step: Step) -> Number:
@@ -37,64 +37,17 @@ def start(s: Number, j: Number, step: Step) -> Number:
     return s + step.shift * j
 
 
-@value
-class AxisField:
-    size: Number
-    jump: Number
-    start: Number
-
-
-@value
-class Field:
-    """The receptive field of a layer's output units.
-
-    ``status`` is 'local' (``axes`` hold size, jump and start), 'global' (each unit sees the
-    whole input), 'unaligned' (branches disagreed; ``why`` says where) or 'untracked' (a
-    sequence made from a grid was reordered, e.g. a class token prepended: ``why`` says where).
-    """
-
-    axes: Tuple[AxisField, ...] = ()
-    status: str = "local"
-    exact: bool = True
-    why: str = ""
-
-    def covers(self, spatial: Tuple[int, ...]) -> bool:
-        """Whether one unit's field is at least as large as the input, on every axis."""
-        if self.status == "global":
-            return True
-        return self.status == "local" and bool(self.axes) and all(a.size >= n for a, n in zip(self.axes, spatial))
-
-    def text(self) -> str:
-        """``196 j16`` (square), ``7x5 j2x1``, ``all``, ``not aligned``; fractions kept exact."""
-        if self.status == "global":
-            return "all"
-        if self.status == "unaligned":
-            return "not aligned"
-        if self.status == "untracked":
-            return "n/a"
-        sizes = {a.size for a in self.axes}
-        jumps = {a.jump for a in self.axes}
-        r = fraction_text(self.axes[0].size) if len(sizes) == 1 else "x".join(fraction_text(a.size) for a in self.axes)
-        j = fraction_text(self.axes[0].jump) if len(jumps) == 1 else "x".join(fraction_text(a.jump) for a in self.axes)
-        return f"{'≤' if not self.exact else ''}{r} j{j}"
-
-
-def fraction_text(f: Number) -> str:
-    return str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
-
-
 GLOBAL = Field(status="global")
 
 
-def receptive_fields(report: Report) -> Tuple[Field, ...]:
-    """One Field per entry of ``report.layers`` (layers and merges), in the same order.
+def receptive_fields(input: Shape, layers: Sequence[LayerReport]) -> Tuple[Field, ...]:
+    """One Field per entry of ``layers`` (layers and merges, as the engine reports them), in order.
 
     Each layer's field comes from the field of the tensor it reads (``LayerReport.sources``), so
     a skip from far back or a lateral connection carries its own field to where paths meet.
     """
-    spec = report.spec
-    fields = [Field(tuple(AxisField(1, 1, 0) for _ in spec.input.spatial))]  # by tensor: 0 is the input
-    for r in report.layers:
+    fields = [Field(tuple(AxisField(1, 1, 0) for _ in input.spatial))]  # by tensor: 0 is the input
+    for r in layers:
         if isinstance(r.layer, Merge):
             fields.append(union([fields[s] for s in r.sources], r.full_name.rsplit(".", 1)[0]))
         else:
@@ -139,7 +92,6 @@ def union(fields: Sequence[Field], block: str) -> Field:
     return Field(axes, "local", all(f.exact for f in fields))
 
 
-def first_covering(report: Report, fields: Sequence[Field]) -> int:
+def first_covering(input: Shape, layers: Sequence[LayerReport], fields: Sequence[Field]) -> int:
     """The index (1-based) of the first layer whose units see the whole input, or 0."""
-    spatial = report.spec.input.spatial
-    return next((r.index for r, f in zip(report.layers, fields) if f.covers(spatial)), 0)
+    return next((r.index for r, f in zip(layers, fields) if f.covers(input.spatial)), 0)

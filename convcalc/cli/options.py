@@ -65,7 +65,7 @@ def counting_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def conventions_from(kwargs: Dict[str, Any]) -> Any:
     """The Conventions the counting options ask for (and removes them from ``kwargs``)."""
-    from ..analysis.engine import Conventions
+    from ..analysis.result import Conventions
 
     return Conventions(count=kwargs.pop("count"), bias=kwargs.pop("bias"), ops=kwargs.pop("ops"),
                        optimizer=kwargs.pop("optimizer"), inplace=kwargs.pop("inplace"))

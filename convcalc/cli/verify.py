@@ -11,7 +11,7 @@ from . import cli, warn_if_channels_first
 from .options import input_option
 
 if TYPE_CHECKING:
-    from ..analysis.engine import Report
+    from ..analysis.result import Report
     from ..reference.verify import Figures, LayerCheck, Verification
 
 VERIFY_HELP = """

@@ -18,7 +18,7 @@ import math
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from xml.sax.saxutils import escape, quoteattr
 
-from ..analysis.engine import BlockReport, LayerReport, Report
+from ..analysis.result import BlockReport, LayerReport, Report
 from ..layers import Merge
 from ..shape import Shape
 from ..values import value

@@ -24,7 +24,7 @@ from collections import Counter
 from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 from xml.sax.saxutils import escape, quoteattr
 
-from ..analysis.engine import BlockReport, LayerReport, Report
+from ..analysis.result import BlockReport, LayerReport, Report
 from ..layers import Merge
 from .blocks import (
     COSTS,

@@ -22,7 +22,7 @@ import math
 from typing import Dict, List, Optional, Sequence, Tuple
 from xml.sax.saxutils import escape, quoteattr
 
-from ..analysis.engine import LayerReport, Report
+from ..analysis.result import LayerReport, Report
 from ..layers import AvgPool, MaxPool, axes_text, window_text
 from ..values import value
 from .blocks import (

@@ -14,8 +14,7 @@ from html import escape
 from typing import Dict, List, Optional, Tuple
 
 from .. import __version__
-from ..analysis.engine import CONVENTIONS, FROZEN, LayerReport, Report
-from ..analysis.receptive import Field
+from ..analysis.result import CONVENTIONS, FROZEN, Field, LayerReport, Report
 from .text import (
     MEMORY_HEADERS,
     Row,

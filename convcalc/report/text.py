@@ -14,13 +14,11 @@ from fractions import Fraction
 from typing import IO, Any, Dict, Iterator, List, Optional, Tuple
 
 from .. import __version__
-from ..analysis.engine import CONVENTIONS, FROZEN, LayerReport, Report
-from ..analysis.memory import memory
-from ..analysis.receptive import Field, first_covering, receptive_fields
+from ..analysis.result import CONVENTIONS, FROZEN, Field, LayerReport, Report
 from ..errors import location_dict
 from ..layers import Note
 from ..shape import Shape
-from ..values import fields, replace, value
+from ..values import fields, value
 from . import grid
 
 SCHEMA_VERSION = 1
@@ -121,8 +119,7 @@ def _parts(report: Report) -> Dict[str, Any]:
     """The report's JSON parts, with the per-layer lists as generators (to stream large specs)."""
     spec = report.spec
     totals = report.totals
-    fields = receptive_fields(report)
-    mem = memory(report)
+    mem = report.memory
     return {
         "schema_version": SCHEMA_VERSION,
         "convcalc_version": __version__,
@@ -159,7 +156,7 @@ def _parts(report: Report) -> Dict[str, Any]:
                 "notes": [{"level": n.level, "code": n.code, "text": n.text} for n in r.notes],
                 "location": location_dict(r.loc),
             }
-            for r, f in zip(report.layers, fields)
+            for r, f in zip(report.layers, report.fields)
         ),
         "blocks": (
             {
@@ -255,12 +252,10 @@ def to_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    flops = replace(report, conventions=replace(report.conventions, count="flops"))
-    macs = replace(report, conventions=replace(report.conventions, count="macs"))
-    for r, f in zip(report.layers, receptive_fields(report)):
+    for r, f in zip(report.layers, report.fields):
         acts = report.counted_activations(r)
         writer.writerow([r.index, r.full_name, r.layer.kind, r.layer.describe(), str(r.output),
-                         report.counted_params(r), r.buffers, macs.work(r), flops.work(r), acts,
+                         report.counted_params(r), r.buffers, report.work(r, "macs"), report.work(r, "flops"), acts,
                          report.activation_bytes(acts), f.text(), "; ".join(n.text for n in r.notes)])
     return out.getvalue()
 
@@ -273,7 +268,6 @@ def activation_figure(report: Report, elements: int, unit: str) -> int:
 def to_markdown(report: Report, memory_unit: str = "elements") -> str:
     """A pipe table for docs, with exact figures (thousands separated)."""
     label = count_label(report)
-    fields = receptive_fields(report)
     acts = MEMORY_HEADERS["markdown"][memory_unit]
 
     def figure(elements: int) -> str:
@@ -282,7 +276,7 @@ def to_markdown(report: Report, memory_unit: str = "elements") -> str:
     rows = [f"| # | name | layer | output | params | {label} | {acts} | RF | notes |",
             "|--:|---|---|---|--:|--:|--:|--:|---|",
             f"| 0 | input | INPUT | {report.spec.input} | 0 | 0 | {figure(report.spec.input.elements)} | 1 | |"]
-    for r, f in zip(report.layers, fields):
+    for r, f in zip(report.layers, report.fields):
         notes = "; ".join(n.brief or n.text for n in r.notes).replace("|", "\\|")
         rows.append(f"| {r.index} | {r.full_name} | {r.layer.describe()} | {r.output} | {report.counted_params(r):,} | "
                     f"{report.work(r):,} | {figure(report.counted_activations(r))} | {f.text()} | {notes} |")
@@ -329,7 +323,7 @@ def footer(report: Report, column: str = "") -> str:
     ``column`` names the table's activation column, whose convention the last line states."""
     t = report.totals
     c = report.conventions
-    mem = memory(report)
+    mem = report.memory
     label = count_label(report)
     buffers = f" + {t.buffers:,} buffers" if t.buffers else ""
     params = "weights + biases" if c.bias else "weights only (biases left out)"
@@ -387,8 +381,8 @@ def table_rows(report: Report, depth: Optional[int] = None) -> List[Row]:
     A block at ``depth`` is shown as one row carrying its subtotals; anything deeper is hidden.
     Figures are counted under the report's conventions.
     """
-    fields = receptive_fields(report)
-    covering = first_covering(report, fields)
+    fields = report.fields
+    covering = report.covering
     sums: Dict[Tuple[str, ...], List[int]] = {}
     last: Dict[Tuple[str, ...], Tuple[Shape, Field]] = {}
     for r, f in zip(report.layers, fields):

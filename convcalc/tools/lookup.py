@@ -16,7 +16,8 @@ import math
 from fractions import Fraction
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..analysis.engine import DTYPE_BYTES, LayerReport, analyse
+from ..analysis.engine import analyse
+from ..analysis.result import DTYPE_BYTES, LayerReport
 from ..errors import LayerError, ShapeError
 from ..layers import (
     AXIS_NAMES,
