@@ -20,7 +20,8 @@ from convcalc.analysis.engine import LayerReport, Report, analyse
 from convcalc.cli import cli
 from convcalc.load import load
 from convcalc.spec import catalog
-from convcalc.spec.model import parse_shape, with_input
+from convcalc.spec.model import with_input
+from convcalc.spec.shapes import parse_shape
 
 OUTPUTS = ("p2", "p3", "p4", "p5", "pool")  # torchvision's '0', '1', '2', '3', 'pool'
 

@@ -14,12 +14,13 @@ from click.testing import CliRunner
 
 from convcalc.analysis import expect
 from convcalc.analysis.engine import analyse
-from convcalc.analysis.expect import leaf_specs, parse_amount, shapes_match
+from convcalc.analysis.expect import leaf_specs, shapes_match
 from convcalc.cli import cli
 from convcalc.errors import SpecError
 from convcalc.load import load
 from convcalc.shape import Shape
 from convcalc.spec import catalog
+from convcalc.spec.expectations import parse_amount
 from convcalc.spec.yaml_reader import parse_yaml
 from convcalc.tools.check import Options, check_spec, exit_code
 from convcalc.values import replace

@@ -20,12 +20,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convcalc.analysis.engine import analyse
+from convcalc.analysis.working import Step, axis_names, nearest_strides
 from convcalc.cli import cli
 from convcalc.errors import ShapeError
 from convcalc.layers import AvgPool, Conv, Layer, Linear, MaxPool
 from convcalc.shape import Shape
 from convcalc.spec.layer_string import parse_string
-from convcalc.tools.lookup import Step, axis_names, lookup, nearest_strides
+from convcalc.tools.lookup import lookup
 
 
 def run(*args: str):

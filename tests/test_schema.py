@@ -15,11 +15,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from convcalc.analysis.expect import ALIASES, BUDGET_QUANTITIES, QUANTITIES
 from convcalc.cli import cli
 from convcalc.layers import KINDS, MERGES
 from convcalc.spec import catalog
 from convcalc.spec import yaml_reader as parse_yaml
+from convcalc.spec.expectations import ALIASES, BUDGET_QUANTITIES, QUANTITIES
 from convcalc.spec.schema import build_schema, converter_schema, schema_text
 
 jsonschema = pytest.importorskip("jsonschema")
@@ -115,7 +115,7 @@ def test_the_keys_are_the_yaml_readers():
 def test_amounts_the_reader_takes_match_the_schema(written: str):
     import re
 
-    from convcalc.analysis.expect import parse_amount
+    from convcalc.spec.expectations import parse_amount
     from convcalc.spec.schema import amount_pattern
 
     parse_amount(written, allow_bytes=True)

@@ -1,21 +1,4 @@
-"""Expectations and budgets: what a spec says its figures should be, and whether they are.
-
-A spec may state, on any layer or on the whole network::
-
-    expect: {shape: 55x55x96, params: 34944, macs: 105.4M, receptive_field: 11}
-    budget: {params: 25M, macs: 4G, memory: 2GiB}           # whole network only
-
-**Amounts** are exact when written as plain whole numbers (``34944``, ``34,944``). Written in
-rounded human units (``105.4M``, ``35K``, ``1.05e8``, ``1.1MiB``) they hold within half a unit of
-the last digit written (``105.4M`` means 105,350,000 to 105,450,000; ``35K`` 34,500 to 35,500),
-which is what rounding to that digit means; an explicit tolerance may be given instead
-(``105M ± 1%``, ``105M +- 2M``). K, M, G, T are powers of 1000, as convcalc's tables print them.
-A budget is a ceiling and has no tolerance: ``25M`` is 25,000,000.
-
-**memory** counts activations (output elements, the cs231n "memory" column) unless a byte unit
-is written (``1.1MiB``, ``2GiB``, ``500MB``): then it is bytes at the report's dtype and batch.
-On a layer it is that layer's output; on the network, every output plus the input (the table's
-total). A budget is a ceiling: ``params: 25M`` holds for at most 25,000,000.
+"""Checking expectations and budgets (spec/expectations.py reads them) against a report.
 
 **Follow-through.** In a chain, a layer's figures are also computed from the *expected* output
 of the layer before it, when that expectation was wrong. An answer that is right given the
@@ -26,251 +9,21 @@ is reported once, on its own line, not on every line after it.
 FLOPs for MACs, bytes for elements, a layer's input for its output ...), recognised from the
 engine's own figures. **Open questions** (a listing's ``[?]``) are filled in, never failed.
 
-No I/O. ``evaluate(report)`` returns frozen ``Outcome`` values; ``check.py`` prints them.
+No I/O. ``evaluate(report)`` returns frozen ``Outcome`` values; ``tools/check.py`` prints them.
 """
 
 from __future__ import annotations
 
 import re
-from fractions import Fraction
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from ..errors import LayerError, Location, SpecError, did_you_mean
+from ..errors import LayerError, Location, SpecError
 from ..shape import Shape
+from ..spec.expectations import Amount, Expectation, Limit, parse_amount
+from ..spec.model import FromSpec, LayerSpec
 from ..values import field, value
-
-# The quantities an expectation may name, and their other spellings.
-QUANTITIES = ("shape", "params", "macs", "flops", "memory", "receptive_field")
-ALIASES = {"output": "shape", "activations": "memory", "rf": "receptive_field", "receptive": "receptive_field"}
-BUDGET_QUANTITIES = ("params", "macs", "flops", "memory")
-
-DECIMAL = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
-BYTES = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-         "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
-
-_NUMBER = r"(\d[\d,_]*(?:\.\d*)?|\.\d+)(?:[eE]([+-]?\d+))?"
-# Matched against the stripped text, and no two '\s*' touch: with '\s*([a-zA-Z]*)\s*' an empty
-# unit let both take the same spaces, and '1<2000 spaces>!' took 15 s (three of them: cubic).
-_AMOUNT = re.compile(rf"^{_NUMBER}(?:\s*([a-zA-Z]+))?(?:\s*(?:±|\+-|\+/-)\s*{_NUMBER}(?:\s*(%|[a-zA-Z]+))?)?$")
-
-
-@value
-class Amount:
-    """A count as written: its value, how far off it may be, and whether it is in bytes."""
-
-    value: Fraction
-    tolerance: Fraction
-    text: str
-    bytes: bool = False
-
-    @property
-    def exact(self) -> bool:
-        return self.tolerance == 0
-
-    def holds(self, actual: int) -> bool:
-        return abs(actual - self.value) <= self.tolerance
-
-    def within(self, actual: int) -> bool:
-        """For a budget: at most the value."""
-        return actual <= self.value
-
-    def tolerance_text(self) -> str:
-        """``±0.05M``: the tolerance in the unit it was written in."""
-        if self.exact:
-            return "exact"
-        m = _AMOUNT.match(self.text.strip())
-        unit = (m.group(3) if m else None) or ""
-        scale = BYTES.get(unit.lower(), 1) if self.bytes else DECIMAL.get(unit.lower(), 1)
-        t = self.tolerance / scale
-        if not unit and t.denominator == 1:
-            return f"±{t.numerator:,}"
-        return f"±{float(t):.10g}{unit}"
-
-
-@value
-class Expectation:
-    """``quantity: expected`` as written on a layer or the network, with where it was written.
-
-    ``expected`` is None for a question left open (a listing's ``[?]``): checking fills it in.
-    """
-
-    quantity: str
-    expected: Union[Shape, Amount, Tuple[int, ...], None]
-    text: str
-    loc: Optional[Location] = field(default=None, compare=False, repr=False)
-
-
-@value
-class Limit:
-    """A budget: ``quantity`` may be at most ``amount``. ``source`` is 'budget' or the CLI flag."""
-
-    quantity: str
-    amount: Amount
-    source: str = "budget"
-    loc: Optional[Location] = field(default=None, compare=False, repr=False)
-
-
-@value
-class RawValue:
-    """A value as a parser read it: the key, the Python value, its source text, locations."""
-
-    key: str
-    value: Any
-    text: Optional[str] = None
-    key_loc: Optional[Location] = None
-    value_loc: Optional[Location] = None
-
-
-# --- reading --------------------------------------------------------------------------------
-
-
-def parse_amount(value: Any, text: Optional[str] = None, what: str = "", loc: Optional[Location] = None,
-                 allow_bytes: bool = False) -> Amount:
-    """``34944``, ``'34,944'``, ``'105.4M'``, ``'1.05e8'``, ``'105M ± 1%'``, ``'2GiB'`` -> Amount."""
-    label = f"{what}: " if what else ""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise SpecError(f"{label}expected a number such as 34944 or 105.4M, got {_describe(value)}", loc)
-    written = text if text is not None and not isinstance(value, str) else str(value)
-    if isinstance(value, int):
-        if value < 0:
-            raise SpecError(f"{label}expected a count of at least 0, got {value}", loc)
-        return Amount(Fraction(value), Fraction(0), written)
-    m = _AMOUNT.match(written.strip())
-    if m is None:
-        raise SpecError(f"{label}cannot read '{written}' as a count", loc,
-                        hint="write 34944, 34,944, 105.4M, 1.05e8, 2GiB or 105M ± 1%")
-    digits, exponent, unit, tol_digits, tol_exponent, tol_unit = m.groups()
-    unit, tol_unit = unit or "", tol_unit or ""
-    value_, places = _decimal(digits, exponent, loc, label, written)
-    scale, is_bytes = _unit(unit, allow_bytes, label, written, loc)
-    amount = value_ * scale
-    if tol_digits is not None:
-        t, _ = _decimal(tol_digits, tol_exponent, loc, label, written)
-        if tol_unit == "%":
-            tolerance = amount * t / 100
-        else:
-            tol_scale, tol_bytes = _unit(tol_unit, allow_bytes, label, written, loc)
-            if tol_unit and tol_bytes != is_bytes:
-                raise SpecError(f"{label}'{written}' mixes bytes and counts", loc)
-            tolerance = t * (tol_scale if tol_unit else scale)
-    elif places is None and not unit:
-        tolerance = Fraction(0)  # a plain whole number is exact: 34944, 34,944
-    else:  # rounded: half a unit of the last digit written (35K: ±0.5K; 105.4M: ±0.05M; 1e8: ±0.5e8)
-        tolerance = Fraction(1, 2) * Fraction(10) ** (-(places or 0)) * scale
-    return Amount(amount, tolerance, written.strip(), is_bytes)
-
-
-def _decimal(digits: str, exponent: Optional[str], loc: Optional[Location], label: str,
-             written: str) -> Tuple[Fraction, Optional[int]]:
-    """The number, and how many decimal places were written (None: a whole number, no exponent)."""
-    from ..layers.options import OptionError, read_whole
-    from ..limits import MAX_AMOUNT_DIGITS
-
-    plain = digits.replace(",", "").replace("_", "")
-    if not (plain + (exponent or "")).isascii():  # \d also matches '３'
-        raise SpecError(f"{label}'{written[:40]}' is not a number convcalc reads (digits 0-9)", loc)
-    try:  # the exponent's length is checked before int() sees it (a 5,000-digit one is no number)
-        e = read_whole(exponent, MAX_AMOUNT_DIGITS) if exponent else 0
-    except OptionError:
-        e = MAX_AMOUNT_DIGITS + 1
-    if len(plain) > MAX_AMOUNT_DIGITS or abs(e) > MAX_AMOUNT_DIGITS:
-        raise SpecError(f"{label}'{written[:40]}' is too large a number", loc)
-    whole, _, fraction = plain.partition(".")
-    value = Fraction(plain) if plain not in (".", "") else Fraction(0)
-    places: Optional[int] = len(fraction) if "." in plain else None
-    if exponent is not None:
-        value *= Fraction(10) ** e
-        places = (places or 0) - e
-    return value, places
-
-
-def _unit(unit: str, allow_bytes: bool, label: str, written: str, loc: Optional[Location]) -> Tuple[int, bool]:
-    key = unit.lower()
-    if key in DECIMAL:
-        return DECIMAL[key], False
-    if key in BYTES:
-        if not allow_bytes:
-            raise SpecError(f"{label}'{written}' is in bytes; only memory can be", loc,
-                            hint="K, M, G, T are thousands, millions, billions, trillions: 105.4M")
-        return BYTES[key], True
-    raise SpecError(f"{label}unknown unit '{unit}' in '{written}'", loc,
-                    hint="K, M, G, T (powers of 1000); for memory also B, KB, MB, GB, KiB, MiB, GiB")
-
-
-def _describe(value: Any) -> str:
-    from ..layers.options import describe_value
-
-    return describe_value(value)
-
-
-def parse_expect(raws: Sequence[RawValue], where: str, loc: Optional[Location] = None) -> Tuple[Expectation, ...]:
-    """The ``expect:`` mapping of a layer (``where='layer'``) or of the network."""
-    from ..spec.model import parse_shape, shape_from_dims
-
-    out = []
-    seen: Dict[str, RawValue] = {}
-    for raw in raws:
-        quantity = ALIASES.get(raw.key.lower(), raw.key.lower())
-        if quantity not in QUANTITIES:
-            raise SpecError(f"cannot expect '{raw.key}'{did_you_mean(raw.key, [*QUANTITIES, *ALIASES])}",
-                            raw.key_loc, hint=f"expect: {', '.join(QUANTITIES)}")
-        if quantity in seen:
-            raise SpecError(f"'{quantity}' is expected twice", raw.key_loc)
-        seen[quantity] = raw
-        at = raw.value_loc or raw.key_loc
-        what = f"expected {quantity}"
-        text = raw.text if raw.text is not None else _written(raw.value)
-        if quantity == "shape":
-            if isinstance(raw.value, list):
-                expected: Union[Shape, Amount, Tuple[int, ...]] = shape_from_dims(raw.value, at)
-            elif isinstance(raw.value, int) and not isinstance(raw.value, bool):
-                expected = shape_from_dims([raw.value], at)
-            elif isinstance(raw.value, str):
-                expected = parse_shape(raw.value, at)
-            else:
-                raise SpecError(f"{what}: write a shape such as 55x55x96 or [55, 55, 96], got "
-                                f"{_describe(raw.value)}", at)
-        elif quantity == "receptive_field":
-            expected = _sizes(raw.value, what, at)
-        else:
-            expected = parse_amount(raw.value, raw.text, what, at, allow_bytes=quantity == "memory")
-        out.append(Expectation(quantity, expected, text, at))
-    return tuple(out)
-
-
-def parse_budget(raws: Sequence[RawValue]) -> Tuple[Limit, ...]:
-    out = []
-    seen = set()
-    for raw in raws:
-        quantity = ALIASES.get(raw.key.lower(), raw.key.lower())
-        if quantity not in BUDGET_QUANTITIES:
-            raise SpecError(f"no budget for '{raw.key}'{did_you_mean(raw.key, BUDGET_QUANTITIES)}", raw.key_loc,
-                            hint=f"budget: {', '.join(BUDGET_QUANTITIES)}")
-        if quantity in seen:
-            raise SpecError(f"'{quantity}' has two budgets", raw.key_loc)
-        seen.add(quantity)
-        at = raw.value_loc or raw.key_loc
-        amount = parse_amount(raw.value, raw.text, f"budget {quantity}", at, allow_bytes=quantity == "memory")
-        out.append(Limit(quantity, amount, "budget", at))
-    return tuple(out)
-
-
-def _written(value: Any) -> str:
-    if isinstance(value, list):
-        return "x".join(map(str, value))
-    return str(value)
-
-
-def _sizes(value: Any, what: str, loc: Optional[Location]) -> Tuple[int, ...]:
-    from ..layers.options import OptionError, per_axis
-
-    try:
-        return per_axis(value)
-    except OptionError as e:
-        raise SpecError(f"{what}: {e}", loc) from None
-
-
-# --- evaluating -----------------------------------------------------------------------------
+from .result import LayerReport, Report
+from .working import working
 
 
 @value
@@ -297,7 +50,7 @@ class Outcome:
     hint: str = ""
 
 
-def receptive_field(report: Any, index: int) -> Tuple[Optional[Tuple[Any, ...]], str]:
+def receptive_field(report: Report, index: int) -> Tuple[Optional[Tuple[Any, ...]], str]:
     """The receptive field of layer ``index``'s units per axis (1-based index), or (None, why not).
 
     A unit that sees the whole input (after an fc layer or global pooling) has the input's size.
@@ -321,8 +74,6 @@ def leaf_specs(nodes: Sequence[Any]) -> Iterator[Optional[Any]]:
     The engine walks blocks branch by branch and reports a merge after its branches; this walks
     the same way (``tests/test_check.py`` keeps the two in step).
     """
-    from ..spec.model import FromSpec, LayerSpec
-
     for node in nodes:
         if isinstance(node, LayerSpec):
             yield node
@@ -361,7 +112,7 @@ def _figures(rule: Any, x: Shape) -> Optional[_Figures]:
         return None
 
 
-def evaluate(report: Any, limits: Sequence[Limit] = ()) -> Tuple[Outcome, ...]:
+def evaluate(report: Report, limits: Sequence[Limit] = ()) -> Tuple[Outcome, ...]:
     """Every expectation of ``report.spec`` (layers, then network) and every budget."""
     spec = report.spec
     outcomes: List[Outcome] = []
@@ -397,7 +148,7 @@ def evaluate(report: Any, limits: Sequence[Limit] = ()) -> Tuple[Outcome, ...]:
     return tuple(outcomes)
 
 
-def _layer_value(report: Any, quantity: str, fig: _Figures, memory_bytes: bool) -> int:
+def _layer_value(report: Report, quantity: str, fig: _Figures, memory_bytes: bool) -> int:
     if quantity == "params":
         return fig.params
     if quantity == "macs":
@@ -408,9 +159,7 @@ def _layer_value(report: Any, quantity: str, fig: _Figures, memory_bytes: bool) 
     return report.activation_bytes(elements) if memory_bytes else elements
 
 
-def _check_layer(report: Any, r: Any, e: Expectation, follow: Optional[_Figures], source: str) -> Outcome:
-    from ..tools.lookup import working
-
+def _check_layer(report: Report, r: LayerReport, e: Expectation, follow: Optional[_Figures], source: str) -> Outcome:
     truth = _Figures(r.input, r.output, r.params, r.macs)
     name = r.full_name
     topics = {"shape": ("size", "depth"), "params": ("params",), "macs": ("macs",), "flops": ("macs",),
@@ -437,11 +186,9 @@ def _check_layer(report: Any, r: Any, e: Expectation, follow: Optional[_Figures]
                    steps, "", r.index, e.loc, layer_hint(report, r, e))
 
 
-def _answer(report: Any, r: Any, e: Expectation, truth: _Figures, topics: Dict[str, Tuple[str, ...]]) -> Outcome:
+def _answer(report: Report, r: LayerReport, e: Expectation, truth: _Figures, topics: Dict[str, Tuple[str, ...]]) -> Outcome:
     """An open question (a listing's ``[?]``) filled in with the engine's figure, its working, and
     the line's other figures, so the student sees the whole answer."""
-    from ..tools.lookup import working
-
     if e.quantity == "shape":
         shown = str(r.output)
     else:
@@ -455,7 +202,7 @@ def _answer(report: Any, r: Any, e: Expectation, truth: _Figures, topics: Dict[s
 # --- hints: the classic mistakes, recognised from the engine's own figures -----------------------
 
 
-def layer_hint(report: Any, r: Any, e: Expectation) -> str:
+def layer_hint(report: Report, r: LayerReport, e: Expectation) -> str:
     """The classic mistake (cs231n's pitfalls) a wrong layer answer matches, or ''.
 
     Every candidate is a figure the engine computed (params without ``biases``, ``2 · macs``,
@@ -478,7 +225,7 @@ def layer_hint(report: Any, r: Any, e: Expectation) -> str:
     return _work_or_memory_hint(report, e, expected, r.macs, r.activations)
 
 
-def _work_or_memory_hint(report: Any, e: Expectation, expected: Amount, macs: int, activations: int) -> str:
+def _work_or_memory_hint(report: Report, e: Expectation, expected: Amount, macs: int, activations: int) -> str:
     """MACs written as FLOPs or the other way round, and memory in the wrong unit: the same
     mistakes for a layer and for the whole network."""
     if e.quantity == "macs" and macs and expected.holds(2 * macs):
@@ -490,7 +237,7 @@ def _work_or_memory_hint(report: Any, e: Expectation, expected: Amount, macs: in
     return ""
 
 
-def _shape_hint(r: Any, expected: Shape) -> str:
+def _shape_hint(r: LayerReport, expected: Shape) -> str:
     x, y = r.input, r.output
     filters = getattr(r.layer, "filters", None)  # conv-like rules: one output channel per filter
     if expected.spatial == y.spatial and expected.channels == x.channels != y.channels and filters == y.channels:
@@ -502,7 +249,7 @@ def _shape_hint(r: Any, expected: Shape) -> str:
     return ""
 
 
-def _memory_hint(report: Any, e: Expectation, expected: Amount, elements: int) -> str:
+def _memory_hint(report: Report, e: Expectation, expected: Amount, elements: int) -> str:
     """Elements written where bytes were meant and back, and MB (10^6) mixed up with MiB (2^20)."""
     in_bytes = report.activation_bytes(elements)
     per = f"{report.bytes_per_element} per element at {report.dtype}, batch {report.batch}"
@@ -529,7 +276,7 @@ def _other_byte_unit(text: str) -> Optional[Amount]:
         return None
 
 
-def _compare(report: Any, e: Expectation, fig: _Figures) -> Tuple[bool, str]:
+def _compare(report: Report, e: Expectation, fig: _Figures) -> Tuple[bool, str]:
     """Whether ``e`` holds for ``fig``, and the actual value as shown."""
     if e.quantity == "shape":
         assert isinstance(e.expected, Shape)
@@ -567,7 +314,7 @@ def _field_outcome(e: Expectation, sizes: Optional[Tuple[int, ...]], why: str, n
                    (), "", index, e.loc)
 
 
-def _network_value(report: Any, quantity: str, memory_bytes: bool) -> int:
+def _network_value(report: Report, quantity: str, memory_bytes: bool) -> int:
     t = report.totals
     if quantity == "params":
         return int(t.params)
@@ -578,7 +325,7 @@ def _network_value(report: Any, quantity: str, memory_bytes: bool) -> int:
     return int(report.activation_bytes(t.activations) if memory_bytes else t.activations)
 
 
-def _sum_working(report: Any, quantity: str, memory_bytes: bool) -> Tuple[str, ...]:
+def _sum_working(report: Report, quantity: str, memory_bytes: bool) -> Tuple[str, ...]:
     """``params = 34,944 + 614,656 + … = 62,378,344 (conv1, conv2, …)``: the non-zero layers."""
     if quantity == "memory":
         terms = [(report.spec.input.elements, "input")] + [(r.activations, r.full_name) for r in report.layers]
@@ -599,9 +346,7 @@ def _sum_working(report: Any, quantity: str, memory_bytes: bool) -> Tuple[str, .
     return tuple(lines)
 
 
-def _check_network(report: Any, e: Expectation) -> Outcome:
-    from ..tools.lookup import working
-
+def _check_network(report: Report, e: Expectation) -> Outcome:
     if e.quantity == "receptive_field":
         sizes, why = receptive_field(report, len(report.layers))
         return _field_outcome(e, sizes, why, "network", None)
@@ -625,7 +370,7 @@ def _check_network(report: Any, e: Expectation) -> Outcome:
                    _sum_working(report, e.quantity, e.expected.bytes), "", None, e.loc, _network_hint(report, e))
 
 
-def _network_hint(report: Any, e: Expectation) -> str:
+def _network_hint(report: Report, e: Expectation) -> str:
     """The classic mistakes of a network total, from the report's own totals (see ``layer_hint``)."""
     t = report.totals
     expected = e.expected
@@ -635,7 +380,7 @@ def _network_hint(report: Any, e: Expectation) -> str:
     return _work_or_memory_hint(report, e, expected, t.macs, t.activations)
 
 
-def _check_budget(report: Any, limit: Limit) -> Outcome:
+def _check_budget(report: Report, limit: Limit) -> Outcome:
     value = _network_value(report, limit.quantity, limit.amount.bytes)
     shown = _amount_text(value, limit.amount)
     label = {"macs": "MACs", "flops": "FLOPs"}.get(limit.quantity, limit.quantity)

@@ -10,7 +10,7 @@ from . import cli, warn_if_channels_first
 from .options import input_option
 
 if TYPE_CHECKING:
-    from ..analysis.expect import Limit
+    from ..spec.expectations import Limit
 
 CHECK_HELP = """
 \b
@@ -36,7 +36,7 @@ or under --strict a stride that does not fit or a check that cannot be made),
 
 def _limits(params: Optional[str], macs: Optional[str], flops: Optional[str],
             memory: Optional[str]) -> Tuple["Limit", ...]:
-    from ..analysis.expect import Limit, parse_amount
+    from ..spec.expectations import Limit, parse_amount
 
     limits = []
     for flag, quantity, value in (("--max-params", "params", params), ("--max-macs", "macs", macs),

@@ -101,7 +101,7 @@ def run_lookup(ctx: click.Context, kind: str, shape: str, options: List[Tuple[st
                dtype: str, strict: bool) -> None:
     from ..errors import CheckFailed
     from ..shape import channels_first_note
-    from ..spec.model import parse_shape
+    from ..spec.shapes import parse_shape
     from ..tools.lookup import lookup
 
     if fmt == "json":
@@ -232,7 +232,7 @@ def _size(text: Optional[str], flag: str) -> Optional[int]:
         return None
     from ..errors import SpecError
     from ..layers.options import OptionError, positive
-    from ..spec.model import parse_shape
+    from ..spec.shapes import parse_shape
 
     value = _value(text, flag)
     if isinstance(value, int):

@@ -25,7 +25,7 @@ def _input(ctx: click.Context, param: click.Parameter, value: "str | None") -> A
     if value is None:
         return None
     from ..errors import ConvcalcError, Location
-    from ..spec.model import parse_shape
+    from ..spec.shapes import parse_shape
 
     try:
         return parse_shape(value, Location("--input", 1, 1, value, len(value)))

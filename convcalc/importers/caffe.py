@@ -49,8 +49,8 @@ from ..spec.model import (
     Node,
     RawOption,
     make_layer,
-    shape_from_dims,
 )
+from ..spec.shapes import shape_from_dims
 from . import (
     safe_name,  # one rule for file names made convcalc names ('a/1x1' -> 'a.1x1')
 )

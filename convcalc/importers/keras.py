@@ -45,8 +45,8 @@ from ..spec.model import (
     Node,
     RawOption,
     make_layer,
-    shape_from_dims,
 )
+from ..spec.shapes import shape_from_dims
 from . import safe_name
 
 Step = Tuple[str, Dict[str, Any]]  # a convcalc kind and its options

@@ -35,8 +35,8 @@ from .model import (
     count_layers,
     kind_names,
     make_layer,
-    parse_shape,
 )
+from .shapes import parse_shape
 
 
 @value

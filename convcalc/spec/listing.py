@@ -23,19 +23,19 @@ from __future__ import annotations
 import re
 from typing import Any, List, Optional, Tuple
 
-from ..analysis.expect import Expectation
 from ..errors import Location, SpecError, did_you_mean
 from ..layers import Conv, DepthwiseConv, Linear, Pool, SeparableConv, lookup, normalise
 from ..layers.options import OptionError, read_whole
 from ..limits import MAX_LAYERS, MAX_SPEC_BYTES
+from .expectations import Expectation
 from .model import (
     LayerSpec,
     NetworkSpec,
     RawOption,
     kind_names,
     make_layer,
-    parse_shape,
 )
+from .shapes import parse_shape
 
 # No pattern here lets two quantifiers take the same characters (a name's trailing spaces were
 # both '[^:]*?' and '\s*'): Python's matcher would try every split, and a 20,000-character

@@ -6,18 +6,16 @@ options, each with its location, and get back a validated rule object or a locat
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple, Union
 
 from ..errors import Location, SpecError, did_you_mean
 from ..layers import BY_NAME, KINDS, Layer, Merge, lookup
-from ..layers.options import REQUIRED, OptionError, read_whole, whole
-from ..limits import MAX_RANK
+from ..layers.options import REQUIRED, OptionError
 from ..shape import Shape
 from ..values import field, replace, value
 
 if TYPE_CHECKING:
-    from ..analysis.expect import Expectation, Limit
+    from .expectations import Expectation, Limit
 
 
 @value
@@ -180,31 +178,4 @@ def make_layer(kind: str, options: Sequence[RawOption], loc: Optional[Location])
     return k.rule(**dict(k.fixed), **values)
 
 
-_SHAPE = re.compile(r"^\s*[0-9]+(\s*[x×]\s*[0-9]+)*\s*$", re.IGNORECASE)  # ASCII digits only
-
-
-def parse_shape(text: str, loc: Optional[Location] = None) -> Shape:
-    """``227x227x3`` (H x W x C, channels last), or a bare channel count for a flat input."""
-    if not _SHAPE.match(text):
-        raise SpecError(f"expected an input shape like 227x227x3, got '{text[:40]}'", loc)
-    try:
-        dims = [read_whole(d) for d in re.split(r"[x×]", text.lower())]
-    except OptionError as e:
-        raise SpecError(f"input shape: {e}", loc) from None
-    return shape_from_dims(dims, loc)
-
-
-def shape_from_dims(dims: Sequence[Any], loc: Optional[Location] = None) -> Shape:
-    try:
-        checked = [whole(d) for d in dims]
-    except OptionError as e:
-        raise SpecError(f"input shape: {e}", loc) from None
-    if not checked:
-        raise SpecError("input shape is empty; expected H, W, C", loc)
-    if len(checked) > MAX_RANK:
-        raise SpecError(f"input shape has {len(checked):,} dims; convcalc takes at most {MAX_RANK}", loc,
-                        hint="see the README's limits")
-    return Shape(tuple(checked[:-1]), checked[-1])
-
-
-__all__ = ["KINDS", "BlockSpec", "FromSpec", "LayerSpec", "NetworkSpec", "Node", "RawOption", "make_layer", "parse_shape"]
+__all__ = ["KINDS", "BlockSpec", "FromSpec", "LayerSpec", "NetworkSpec", "Node", "RawOption", "make_layer"]

@@ -22,7 +22,10 @@ import inspect
 import json
 from typing import Any, Callable, Dict, List, Tuple
 
-from ..analysis.expect import (
+from ..layers import KINDS, MERGES, Concat, Kind
+from ..layers import options as opts
+from ..limits import MAX_SIZE
+from .expectations import (
     _NUMBER,
     ALIASES,
     BUDGET_QUANTITIES,
@@ -30,9 +33,6 @@ from ..analysis.expect import (
     DECIMAL,
     QUANTITIES,
 )
-from ..layers import KINDS, MERGES, Concat, Kind
-from ..layers import options as opts
-from ..limits import MAX_SIZE
 
 DRAFT = "http://json-schema.org/draft-07/schema#"
 ARG = {"type": "string", "pattern": r"\$", "description": "a block argument: $width or ${width * 4}"}

@@ -47,10 +47,9 @@ from .model import (
     count_layers,
     kind_names,
     make_layer,
-    parse_shape,
     reserved_words,
-    shape_from_dims,
 )
+from .shapes import parse_shape, shape_from_dims
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TOP_KEYS = ("name", "title", "reference", "description", "input", "blocks", "layers", "outputs", "expect",
@@ -388,19 +387,19 @@ class _Reader:
 
     def expectations(self, node: yaml.Node, what: str) -> Tuple[Any, ...]:
         """``expect: {shape: 55x55x96, params: 34944, macs: 105.4M}``, read by expect.py."""
-        from ..analysis.expect import parse_expect
+        from .expectations import parse_expect
 
         return parse_expect(self.raw_values(node, f"the 'expect' of {what}"), what)
 
     def budget(self, node: yaml.Node) -> Tuple[Any, ...]:
         """``budget: {params: 25M, macs: 4G, memory: 2GiB}``, read by expect.py."""
-        from ..analysis.expect import parse_budget
+        from .expectations import parse_budget
 
         return parse_budget(self.raw_values(node, "the 'budget'"))
 
     def raw_values(self, node: yaml.Node, what: str) -> List[Any]:
         """A mapping of plain values, each with its source text (``105.4M`` as written) and place."""
-        from ..analysis.expect import RawValue
+        from .expectations import RawValue
 
         return [RawValue(key, self.value(vnode), vnode.value if isinstance(vnode, yaml.ScalarNode) else None,
                          self.loc(knode), self.loc(vnode))

@@ -14,8 +14,9 @@ import json
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..analysis.engine import analyse
-from ..analysis.expect import Limit, Outcome, evaluate
+from ..analysis.expect import Outcome, evaluate
 from ..errors import ConvcalcError, Location, location_dict
+from ..spec.expectations import Limit
 from ..values import field, value
 
 # "answer": an open question (a listing's [?]), filled in

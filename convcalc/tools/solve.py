@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..analysis.working import axis_step
 from ..errors import SpecError
 from ..shape import Window, same_padding
 from ..values import value
-from .lookup import axis_step
 
 DEFAULT_MAX_KERNEL = 11
 # (kernel, stride, padding, size) combinations tried, at most. Nearly every candidate of a wide
