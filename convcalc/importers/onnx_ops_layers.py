@@ -31,13 +31,13 @@ import math
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
-from ..errors import LayerError, SpecError
-from ..layers import Add, Concat, MatMul, Merge, Mul, dims_shape
+from ..errors import SpecError
 from ..limits import MAX_SIZE
 from ..shape import Shape, same_padding
-from ..spec.model import BlockSpec, FromSpec, LayerSpec, NetworkSpec
+from ..spec.model import FromSpec, NetworkSpec
 from . import safe_name
 from .onnx_fold import fold_shapes
+from .onnx_ops_merges import MergeOps
 from .onnx_ops_views import ViewOps
 from .onnx_wire import read_graph
 
@@ -47,7 +47,6 @@ ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "LeakyRelu"
 # Element-wise functions with no rule of their own: counted as convcalc's element-wise layers are
 ELEMENTWISE = {"Erf", "Exp", "Log", "Sqrt", "Reciprocal", "Neg", "Abs", "Floor", "Ceil", "Round", "Sign", "Sin",
                "Cos", "Not", "IsNaN", "IsInf", "Softsign", "ThresholdedRelu", "Celu"}
-MERGES = {"Add": Add, "Sum": Add, "Mul": Mul, "Concat": Concat}
 SHAPE_ONLY = {"Shape", "Size", "Constant", "ConstantOfShape"}  # their outputs are never activations
 
 
@@ -141,7 +140,7 @@ def _bounded(onnx: Any, model: Any, origin: str) -> None:
                                               f"convcalc handles, {MAX_SIZE:,}")
 
 
-class _Graph(ViewOps):
+class _Graph(ViewOps, MergeOps):
     # --- the walk ------------------------------------------------------------------------
 
     def order(self) -> List[Tuple[int, Any]]:
@@ -254,25 +253,6 @@ class _Graph(ViewOps):
         if op in ELEMENTWISE and len(acts) == 1:
             return self.emit("elementwise", {"op": op}, acts[0])
         self.unknown(node, acts[0])
-
-    def merge(self, node: Any, acts: Sequence[str]) -> None:
-        rule: Merge = MERGES[node.op_type]()
-        if node.op_type == "Concat":
-            axis = int(self.attrs().get("axis", 1))
-            rank = len(self.shapes.get(acts[0], [])) or 4
-            if len({a in self.plain for a in acts}) > 1:
-                return self.unknown(node, acts[0])  # a grid joined to a tensor laid out channels last
-            if axis % rank != self.channel_axis(acts[0]):  # along another axis (a roll's halves)
-                src = self.layout_in(acts[0])
-                at = src[2][axis % rank] if src is not None else None
-                if at is None:
-                    return self.unknown(node, acts[0])
-                rule = Concat(axis=at)
-        if len(acts) < len([i for i in node.input if i]):  # a constant among the operands
-            return self.unknown(node, acts[0])
-        name = self.fresh()
-        self.out.append(BlockSpec(tuple((FromSpec(self.refs[a]),) for a in acts), rule, name))
-        self.made(name)
 
     # --- one method per operator: (kind, options), or None when handled -----------------
 
@@ -398,61 +378,11 @@ class _Graph(ViewOps):
         kind = "pwlinear" if x in self.plain and len(self.plain[x][1]) > 1 else "fc"  # rows of positions
         return kind, {"units": w[0] if a.get("transB", 0) else w[-1], "bias": len(node.input) > 2 and bool(node.input[2])}
 
-    def op_MatMul(self, node: Any, x: str) -> Any:
-        if len(node.input) == 2 and all(i in self.refs for i in node.input):
-            return self.product(node, x)
-        w = self.dims(node.input[1])
-        if node.input[0] != x or w is None or len(w) != 2:  # a weight of another rank
-            return self.unknown(node, x)
-        if x in self.plain and len(self.plain[x][1]) > 1:  # nn.Linear on each token: nothing flattened
-            return "pwlinear", {"units": w[1], "bias": False}
-        return "fc", {"units": w[1], "bias": False}
-
     def op_LayerNormalization(self, node: Any, x: str) -> Any:
         rank = len(self.shapes.get(x, []))
         if int(self.attrs().get("axis", -1)) % max(rank, 1) == rank - 1 and (x in self.plain or rank == 2):
             return "layernorm", {}  # over the channels, the last axis of tokens or a vector
         return self.unknown(node, x)
-
-    def op_Add(self, node: Any, x: str) -> Any:
-        """An activation plus a constant: a MatMul's bias (folded into its fc), or a shift."""
-        other = next(i for i in node.input if i != x)
-        ref = self.refs[x]
-        spec = self.out[self.at[ref]] if ref in self.at else None
-        if (isinstance(spec, LayerSpec) and spec.layer.kind in ("fc", "pwlinear") and not getattr(spec.layer, "bias", True)
-                and self.consumers.get(x) == 1 and self.dims(other) is not None
-                and math.prod(self.dims(other) or ()) == getattr(spec.layer, "units", 0)):
-            from ..values import replace
-
-            self.out[self.at[ref]] = replace(spec, layer=replace(spec.layer, bias=True))
-            self.refs[node.output[0]] = ref
-            return None
-        return self.scalar_op(node, x, other)
-
-    def scalar_op(self, node: Any, x: str, other: str) -> Any:
-        """An activation and a constant: one number (x·s, x + s: no parameters); a learned scale per
-        channel (``layerscale``) or a learned addend of the tensor's shape (``posembed``)."""
-        dims = self.dims(other)
-        if dims is None and other in self.static:  # computed from shapes (1/√d in a traced export)
-            recorded = self.shapes.get(other)
-            if recorded is not None and None not in recorded and math.prod(int(d or 0) for d in recorded) == 1:
-                return "identity", {}
-        if dims is not None and math.prod(dims) == 1:
-            return "identity", {}
-        if dims is None:
-            return self.unknown(node, x)
-        if node.op_type == "Mul" and self.per_channel(x, dims):
-            return "layerscale", {}
-        src = self.layout_in(x)
-        if node.op_type == "Add" and x in self.plain and src is not None and tuple(dims[len(dims) - len(src[1]):]) \
-                == src[1] and set(dims[:len(dims) - len(src[1])]) <= {1}:
-            return "posembed", {}
-        return self.unknown(node, x)
-
-    def op_Mul(self, node: Any, x: str) -> Any:
-        return self.scalar_op(node, x, next(i for i in node.input if i != x))
-
-    op_Sub = op_Div = op_Mul
 
     def pool(self, node: Any, x: str, kind: str) -> Any:
         a = self.attrs()
@@ -558,34 +488,6 @@ class _Graph(ViewOps):
             return "pad", {"padding": begin[2:], "after": end[2:]}
         return "pad", {"padding": begin[2:] if len(set(begin[2:])) > 1 else begin[2]}
 
-    # --- views and products: tensors laid out channels last ------------------------------
-
-    def product(self, node: Any, x: str) -> Any:
-        """MatMul of two activations (attention's Q·Kᵀ and A·V): convcalc's ``matmul`` of the two."""
-        a, b = node.input
-        la, lb = self.layout_in(a), self.layout_in(b)
-        if la is None or lb is None or a not in self.plain or b not in self.plain:
-            return self.unknown(node, x)
-        try:
-            y = MatMul().merge((dims_shape(la[1]), dims_shape(lb[1])))
-        except LayerError:
-            return self.unknown(node, x)
-        o, out = node.output[0], self.static_dims(node.output[0])
-        if out is None:
-            return self.unknown(node, x)
-        if out == y.dims:
-            self.plain[o] = (None, y.dims)
-        else:
-            axis = next((i for i in range(len(out)) if out[i] == (self.batch or 1)
-                         and out[:i] + out[i + 1:] == y.dims), None)
-            if axis is None:
-                return self.unknown(node, x)
-            self.plain[o] = (axis, y.dims)
-        name = self.fresh()
-        self.out.append(BlockSpec(((FromSpec(self.refs[a]),), (FromSpec(self.refs[b]),)), MatMul(), name))
-        self.made(name)
-        return None
-
     def op_ReduceMean(self, node: Any, x: str) -> Any:
         """The mean over every spatial axis of a grid (what exporters write for adaptive_avg_pool
         to 1x1): a global pool; any other reduction is unknown."""
@@ -599,14 +501,3 @@ class _Graph(ViewOps):
         return ("globalavgpool" if node.op_type == "ReduceMean" else "globalmaxpool"), {}
 
     op_ReduceMax = op_ReduceMean
-
-    def op_Concat(self, node: Any, x: str) -> Any:
-        """A learned token put before a sequence (ViT's class token, expanded to the batch): the one
-        activation second, the constant's sequence one long: ``clstoken``."""
-        other = node.input[0]
-        dims = self.dims(other) or self.static_dims(other)
-        axis = int(self.attrs().get("axis", 1))
-        if (len(node.input) == 2 and node.input[1] == x and x in self.plain and self.plain[x][0] == 0
-                and len(self.plain[x][1]) == 2 and axis % 3 == 1 and dims is not None and dims[1:] == (1, self.plain[x][1][1])):
-            return "clstoken", {}
-        return self.unknown(node, x)
