@@ -23,7 +23,7 @@ Reader = Callable[[Union[Path, str], str], NetworkSpec]
 
 # suffix (lower case, with its dot) -> (module in this package, function). One line per format.
 READERS: Dict[str, Tuple[str, str]] = {
-    ".onnx": ("onnx_ops_layers", "read_onnx"),
+    ".onnx": ("onnx", "read_onnx"),
     ".keras": ("keras", "read_keras"),
     ".json": ("keras", "read_json"),
     ".prototxt": ("caffe", "read_caffe"),  # a Keras config (model.to_json()), else a spec written as JSON
