@@ -23,7 +23,8 @@ from convcalc.analysis.engine import LayerReport, Report, analyse
 from convcalc.cli import cli
 from convcalc.errors import ShapeError
 from convcalc.load import load
-from convcalc.report.text import print_table, table_rows
+from convcalc.report.rows import table_rows
+from convcalc.report.table import print_table
 from convcalc.spec import catalog
 from convcalc.spec.yaml_reader import parse_yaml
 

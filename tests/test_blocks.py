@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from convcalc.analysis.engine import analyse
 from convcalc.errors import ShapeError, SpecError
 from convcalc.layers import Add, Concat, Conv
-from convcalc.report.text import table_rows
+from convcalc.report.rows import table_rows
 from convcalc.spec.layer_string import parse_string
 from convcalc.spec.model import BlockSpec, LayerSpec, NetworkSpec
 from convcalc.spec.yaml_reader import parse_yaml

@@ -16,7 +16,7 @@ from convcalc.analysis.engine import analyse
 from convcalc.cli import cli
 from convcalc.draw.blocks import FOLDED, blocks_svg
 from convcalc.load import load
-from convcalc.report.text import human
+from convcalc.report.numbers import human
 from convcalc.spec import catalog
 
 SVG = "{http://www.w3.org/2000/svg}"

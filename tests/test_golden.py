@@ -11,7 +11,11 @@ import pytest
 
 from convcalc.analysis.engine import analyse
 from convcalc.load import load
-from convcalc.report.text import human, print_table, to_csv, to_json, to_markdown
+from convcalc.report.csv_report import to_csv
+from convcalc.report.json_report import to_json
+from convcalc.report.markdown_report import to_markdown
+from convcalc.report.numbers import human
+from convcalc.report.table import print_table
 from convcalc.spec import catalog
 
 

@@ -16,7 +16,7 @@ from convcalc.analysis.engine import analyse
 from convcalc.load import load
 from convcalc.report import grid
 from convcalc.report.grid import Column, Row, cell_width, clip, layout, text_lines, wrap
-from convcalc.report.text import print_table
+from convcalc.report.table import print_table
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -129,7 +129,7 @@ def test_force_color_draws_through_rich():
 
 @pytest.mark.parametrize("name", ["vgg16", "resnet50", "googlenet", "mobilenet_v2"])
 def test_an_80_column_table_keeps_every_description_and_number(name):
-    from convcalc.report.text import human
+    from convcalc.report.numbers import human
 
     report = analyse(load(name))
     out = io.StringIO()
@@ -150,7 +150,7 @@ def test_an_80_column_table_keeps_every_description_and_number(name):
 
 
 def test_the_activation_column_is_named_for_what_it_counts_and_offers_bytes():
-    from convcalc.report.text import to_markdown
+    from convcalc.report.markdown_report import to_markdown
 
     def table(*options):
         out = io.StringIO()

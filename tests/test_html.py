@@ -285,10 +285,13 @@ def test_script_runs_and_sorts_in_chromium(tmp_path: Path):
 def test_the_diagram_is_inline_and_is_the_draw_commands():
     """The report carries `convcalc draw`'s picture itself (no file beside it): the same boxes."""
     from convcalc.draw.blocks import blocks_svg
-    from convcalc.report.html import to_html
+    from convcalc.report.html_report import to_html
 
     report = analyse(load("resnet18"))
-    html = to_html(report)
+    result = run("table", "resnet18", "--format", "html")
+    assert result.exit_code == 0
+    html = result.stdout
+    assert "Diagram" not in to_html(report)  # the page draws nothing itself: the command hands it the picture
     start = html.index('<div class="diagram">') + len('<div class="diagram">')
     svg = html[start:html.index("</svg>", start) + len("</svg>")]
     assert svg.strip() == blocks_svg(report).strip()

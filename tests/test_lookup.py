@@ -208,7 +208,8 @@ def test_lookups_start_without_yaml_or_rich():
     imported = [line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")]
     assert "convcalc.tools.lookup" in imported
     assert not [m for m in imported if m.split(".")[0] in ("yaml", "rich", "_yaml")]
-    assert "convcalc.report.text" not in imported  # the working is exact: nothing to round, nothing to draw
+    # the working is exact: nothing to round, nothing to draw (grid only measures the terminal)
+    assert [m for m in imported if m.startswith(("convcalc.report.", "convcalc.draw"))] == ["convcalc.report.grid"]
 
 
 # --- the working against the engine, and against its own arithmetic --------------------------

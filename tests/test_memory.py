@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from convcalc.analysis.engine import Conventions, analyse
 from convcalc.cli import cli
 from convcalc.load import load
-from convcalc.report.text import human_bytes
+from convcalc.report.numbers import human_bytes
 from convcalc.spec.layer_string import parse_string
 
 # cs231n's VGG-16 listing (seed 002), the "memory" of every line: input, 13 convs, 5 pools, 3 fc.

@@ -83,9 +83,9 @@ def _raise(error: BaseException):
 ])
 def test_output_failures_and_ctrl_c_have_their_own_exit_codes(monkeypatch, error, code, message):
     import convcalc.reference.verify
-    import convcalc.report.text
+    import convcalc.report
 
-    monkeypatch.setattr(convcalc.report.text, "render", _raise(error))
+    monkeypatch.setattr(convcalc.report, "render", _raise(error))
     monkeypatch.setattr(convcalc.reference.verify, "verify", _raise(error))
     for args in (("table", "lenet5"), ("verify", "lenet5")):
         result = run(*args)
@@ -93,9 +93,9 @@ def test_output_failures_and_ctrl_c_have_their_own_exit_codes(monkeypatch, error
 
 
 def test_an_os_error_that_is_not_about_writing_is_still_an_internal_error(monkeypatch):
-    import convcalc.report.text
+    import convcalc.report
 
-    monkeypatch.setattr(convcalc.report.text, "render", _raise(OSError(errno.ENOENT, "No such file or directory")))
+    monkeypatch.setattr(convcalc.report, "render", _raise(OSError(errno.ENOENT, "No such file or directory")))
     result = run("table", "lenet5")
     assert result.exit_code == 3
     assert result.stderr.startswith("internal error")

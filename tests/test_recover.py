@@ -20,7 +20,7 @@ import pytest
 from convcalc.analysis.engine import analyse
 from convcalc.importers.recover import recover
 from convcalc.load import load
-from convcalc.report.text import report_dict
+from convcalc.report.json_report import report_dict
 from convcalc.spec import catalog
 from convcalc.spec.model import BlockSpec, FromSpec, NetworkSpec
 from convcalc.spec.yaml_reader import parse_yaml

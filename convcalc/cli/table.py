@@ -81,7 +81,7 @@ def table(ctx: click.Context, /, spec: str, fmt: str, dtype: str, batch: int, rf
     from ..analysis.engine import analyse
     from ..errors import CheckFailed
     from ..load import load
-    from ..report.text import render
+    from ..report import render
 
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
@@ -91,7 +91,12 @@ def table(ctx: click.Context, /, spec: str, fmt: str, dtype: str, batch: int, rf
     network = with_input(load(spec), input_shape)
     warn_if_channels_first(network)
     report = analyse(network, dtype=dtype, batch=batch, conventions=conventions_from(counting))
-    render(report, fmt, width=width, depth=depth, rf=rf, memory_unit=memory_unit)
+    diagram = ""
+    if fmt == "html":  # the page shows the picture `convcalc draw` makes, inline
+        from ..draw.blocks import blocks_svg
+
+        diagram = blocks_svg(report)
+    render(report, fmt, width=width, depth=depth, rf=rf, memory_unit=memory_unit, diagram=diagram)
     # One JSON document: its "warnings" are what --strict fails on, so no error document follows.
     ctx.meta["convcalc.json_errors"] = False
     if strict and report.warnings:
@@ -114,7 +119,7 @@ def list_(fmt: str) -> None:
     """
     from ..analysis.engine import analyse
     from ..load import load_file
-    from ..report.text import list_lines
+    from ..report.table import list_lines
     from ..spec import catalog
 
     rows = []

@@ -430,7 +430,7 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
     """The ``blocks`` picture of ``report`` as SVG text. ``depth`` None: the default (each
     branching block as one box; every layer of a chain). ``kernels`` None: a kernel cube on each
     conv and pool where it helps, a chain of at most KERNELS_UP_TO boxes."""
-    from ..report.text import human
+    from ..report.numbers import human
 
     if depth is None:
         depth = default_depth(report)

@@ -334,7 +334,7 @@ def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
     norms and dropout drawn in the box before them unless ``every_layer``). ``scale``, ``labels``
     and ``width`` are the blocks style's options, taken for one signature; a flow has no sizes to
     scale and grows tall rather than wide."""
-    from ..report.text import human
+    from ..report.numbers import human
 
     nodes, node_of = graph_nodes(report, depth, fold=not every_layer)
     sources: Dict[Node, Set[Node]] = {}

@@ -191,7 +191,7 @@ def window_svg(prev: Tuple[float, float, Stack, Item], this: Tuple[float, float,
 def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", color: str = "kind",
               labels: str = "shape", width: int = 1400, every_layer: bool = False) -> str:
     """The ``lenet`` picture of ``report`` as SVG text; the arguments are ``blocks_svg``'s."""
-    from ..report.text import human
+    from ..report.numbers import human
 
     if depth is None:
         depth = default_depth(report)

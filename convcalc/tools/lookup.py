@@ -53,7 +53,7 @@ class Lookup:
 
     def to_dict(self) -> Dict[str, Any]:
         """``--format json``: exact integers, the working as text and as parts."""
-        from ..report.text import layer_basics
+        from ..report.json_report import layer_basics
 
         r = self.report
         return {

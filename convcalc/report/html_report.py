@@ -2,8 +2,9 @@
 figures on hover), a bar chart of the work and one of the activations per layer, the receptive
 fields, the outputs, the conventions, the notes and the warnings.
 
-Formatting only, as render.py: the rows, subtotals, totals and footer are render.py's
-(``table_rows``, ``footer``, ``human``), the figures the Report's. Bar lengths are the one
+Formatting only: the rows, subtotals, totals and footer are rows.py's (``table_rows``,
+``footer``), the rounding numbers.py's, the figures the Report's; the diagram is drawn by the
+caller (``convcalc draw``'s blocks picture) and placed here as it is. Bar lengths are the one
 arithmetic done here (a figure over the largest one). The page asks nothing of the network: the
 style and the script are inline, and every text is escaped.
 """
@@ -15,14 +16,13 @@ from typing import Dict, List, Optional, Tuple
 
 from .. import __version__
 from ..analysis.result import CONVENTIONS, FROZEN, Field, LayerReport, Report
-from .text import (
+from .numbers import human, human_bytes
+from .rows import (
     MEMORY_HEADERS,
     Row,
     activation_figure,
     count_label,
     footer,
-    human,
-    human_bytes,
     table_rows,
     warning_lines,
 )
@@ -252,15 +252,9 @@ def largest(values: List[Tuple[str, int, str]], k: int = 3) -> str:
     return " · ".join(f"{escape(name)} {escape(shown)}" for name, _, shown in ranked)
 
 
-def diagram(report: Report) -> str:
-    """The blocks picture of ``convcalc draw``, inline: the same SVG, scaled to the page."""
-    from ..draw.blocks import blocks_svg
-
-    return blocks_svg(report)
-
-
-def to_html(report: Report, depth: Optional[int] = None, memory_unit: str = "elements") -> str:
-    """The page. Blocks nested deeper than ``depth`` start folded (all open when None)."""
+def to_html(report: Report, depth: Optional[int] = None, memory_unit: str = "elements", diagram: str = "") -> str:
+    """The page. Blocks nested deeper than ``depth`` start folded (all open when None); ``diagram``,
+    an SVG picture of the network, is shown inline, scaled to the page (no section without one)."""
     spec = report.spec
     label = count_label(report)
     acts_header = MEMORY_HEADERS["markdown"][memory_unit]
@@ -365,8 +359,8 @@ def to_html(report: Report, depth: Optional[int] = None, memory_unit: str = "ele
                 for big, exact, what in summary),
         "</div></header>\n",
         '<h2>Diagram <small class="meta">each box a layer\'s or block\'s output, sized by H, W and C on a log '
-        'scale (<code>convcalc draw</code>); hover a box for its exact figures</small></h2>',
-        f'<div class="diagram">{diagram(report)}</div>\n',
+        'scale (<code>convcalc draw</code>); hover a box for its exact figures</small></h2>' if diagram else "",
+        f'<div class="diagram">{diagram}</div>\n' if diagram else "",
         '<h2>Where the cost is <small class="meta">one bar per layer, in order: hover a bar for the layer and '
         'its exact figure</small></h2><div class="charts">',
         chart(label, work_values, "w", f"{t.work:,}"),

@@ -1,0 +1,37 @@
+"""Figures as people read them: ``61.1M``, ``96.0 MiB``, and exact fractions for JSON.
+
+Rounding happens here and only here, when a figure is shown: every table, Markdown, HTML page
+and picture rounds through these, and JSON and CSV print the exact integers.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+
+def human(n: int) -> str:
+    """Three significant digits with a decimal prefix: 34944 -> 34.9K, 138357544 -> 138M."""
+    if abs(n) < 1000:
+        return str(n)
+    for prefix, scale in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("K", 10**3)):
+        if abs(n) >= scale * 0.9995:
+            value = n / scale
+            digits = 2 if abs(value) < 10 else 1 if abs(value) < 100 else 0
+            return f"{value:.{digits}f}{prefix}"
+    return str(n)  # pragma: no cover - unreachable
+
+
+def human_bytes(n: int) -> str:
+    """Binary prefixes, as memory is sized: 100663296 -> 96.0 MiB."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"  # pragma: no cover - unreachable
+
+
+def number(f: "int | Fraction") -> Any:
+    """An exact JSON number: an int, or a fraction as the string "p/q"."""
+    return f.numerator if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
