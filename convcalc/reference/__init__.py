@@ -1,6 +1,6 @@
 """Reference layers in pure Python that count their own multiply-accumulates (STYLE.md rule 5).
 
-An oracle for the engine, so it shares nothing with it: this module imports only the standard
+An oracle for the engine, so it shares nothing with it: its layers import only the standard
 library, and no output size, parameter count or multiply count here comes from a formula.
 
 - Output sizes are the number of window positions found by sliding a window along the padded
@@ -19,57 +19,55 @@ row-major list, so each channel's plane is contiguous and a window position is a
 A vector (an fc layer's output) has shape ``(N,)``. Speed comes from gathering windows with
 slices and ``zip`` (C loops) instead of index arithmetic per multiply; see
 ``benchmarks/bench_reference.py``.
+
+The layers live by family, as the engine's rules in ``convcalc/layers`` do. A family module
+imports the standard library, ``base`` and ``flat`` only (``tokens`` also ``conv``, for
+``Linear``'s weights):
+
+- ``base``: ``Tensor``, ``Result``, seeded weights (``uniform``), window geometry (``slide``,
+  ``grid``, padding), ``Weightless`` and ``Learned``, the channels-last order, ``Sequential``
+- ``conv``: ``Conv``, ``ConvTranspose``, ``Linear``, ``Flatten``
+- ``pool``: ``MaxPool``, ``AvgPool``, ``AdaptivePool``, ``GlobalPool``
+- ``norm``: ``BatchNorm``, ``FrozenBatchNorm``, ``LRN``, ``LayerNorm``, ``GroupNorm``, ``LayerScale``
+- ``pointwise``: ``Activation`` (``ACTIVATIONS``), ``Dropout``, ``Softmax``, ``Elementwise``, ``PReLU``
+- ``resize``: ``Pad``, ``Crop``, ``ChannelShuffle``, ``Chunk``, ``Split``, ``Upsample``
+- ``tokens``: ``PositionLinear``, ``Tokens``, ``ToGrid``, ``ClassToken``, ``PositionEmbedding``,
+  ``SelectToken``, ``MultiheadAttention``
+- ``views``: ``Reshape``, ``Permute``, ``Take``, ``Slice``
+- ``merge``: ``add_tensors``, ``mul_tensors``, ``concat_tensors``, ``concat_along``, ``matmul_tensors``
+- ``flat``: row-major offsets, shared with the ONNX importer
+
+A reference for a new layer kind goes in its family's module: a frozen dataclass whose
+``__call__(x)`` returns a ``Result`` and counts each product it sums; ``params`` and ``buffers``
+are ``len()`` of the arrays it allocates (``Weightless`` or ``Learned`` when that is all it
+keeps). Never compute a size or a count from a formula here: that is the engine's job, and
+this is its check. Re-export it below, then give it an entry in ``verify``'s ``BUILDERS`` (how to make it
+from a rule) and ``VERIFIERS`` (how to run it); ``tests/test_verify.py`` fails until both exist.
 """
 
-from .base import (
-    ACTIVATIONS,
-    LRN,
-    Activation,
-    AdaptivePool,
-    AvgPool,
-    BatchNorm,
-    ChannelShuffle,
-    Chunk,
-    ClassToken,
-    Conv,
-    ConvTranspose,
-    Crop,
-    Dropout,
-    Elementwise,
-    Flatten,
-    FrozenBatchNorm,
-    GlobalPool,
-    GroupNorm,
-    LayerNorm,
-    LayerScale,
-    Linear,
-    MaxPool,
-    MultiheadAttention,
-    Pad,
-    Permute,
-    PositionEmbedding,
-    PositionLinear,
-    PReLU,
-    Reshape,
-    Result,
-    SelectToken,
-    Sequential,
-    Slice,
-    Softmax,
-    Split,
-    Take,
-    Tensor,
-    ToGrid,
-    Tokens,
-    Upsample,
+from .base import Result, Sequential, Tensor, same_pads, slide
+from .conv import Conv, ConvTranspose, Flatten, Linear
+from .merge import (
     add_tensors,
     concat_along,
     concat_tensors,
     matmul_tensors,
     mul_tensors,
-    same_pads,
-    slide,
 )
+from .norm import LRN, BatchNorm, FrozenBatchNorm, GroupNorm, LayerNorm, LayerScale
+from .pointwise import ACTIVATIONS, Activation, Dropout, Elementwise, PReLU, Softmax
+from .pool import AdaptivePool, AvgPool, GlobalPool, MaxPool
+from .resize import ChannelShuffle, Chunk, Crop, Pad, Split, Upsample
+from .tokens import (
+    ClassToken,
+    MultiheadAttention,
+    PositionEmbedding,
+    PositionLinear,
+    SelectToken,
+    ToGrid,
+    Tokens,
+)
+from .views import Permute, Reshape, Slice, Take
 
 __all__ = [
     "ACTIVATIONS",
