@@ -1,38 +1,17 @@
-"""Check the engine's figures against what the reference layers actually do (STYLE.md rule 5).
-
-For each layer of a report, build the reference layer with seeded random weights, run it on a
-seeded random input of the layer's input shape, and compare the output shape, the parameters
-and buffers it allocated and the multiply-accumulates it counted with the engine's figures.
-Each layer runs on its own input (not on the previous layer's output), so values stay small and
-one disagreement does not hide the next; shapes still chain, as each layer's input is the
-engine's output of the layer before.
-
-Full-size layers are slow in pure Python, so a layer whose work exceeds ``BUDGET`` runs twice:
-
-1. *spatial run*: the true spatial size, kernel, stride and padding, with channel counts scaled
-   down to at most ``max_channels`` (groups kept dividing them);
-2. *channel run*: the true channel counts on a minimal input with one output position.
-
-Both runs must match the engine's formula at their own configuration, and the full-size figures
-are then composed from them — output = (spatial sizes of run 1, channels of run 2), params and
-buffers of run 2 (they do not depend on the spatial size), MACs = run 2's MACs per position ×
-run 1's positions — and compared with the engine's full-size figures. A fully connected layer
-splits the other way: true input with few units, and few inputs with the true units.
-
-Dispatch is by rule type through ``VERIFIERS``; a kind without an entry is reported as
-"not verified", never skipped. No I/O here: the CLI draws the result.
-"""
+"""How each kind is checked: ``VERIFIERS`` maps a rule type to a verifier, which decides the runs
+(true size, or scaled and narrowed) and how their figures compose into the full-size ones;
+``verify_layer`` gives one layer's verdict, and never raises for a layer it cannot check."""
 
 from __future__ import annotations
 
 import math
 import random
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
+from typing import Any, Callable, Dict, Optional, Tuple, Type
 
-from .. import reference as ref
-from ..analysis.engine import LayerReport, Report
-from ..errors import LayerError, ShapeError
-from ..layers import (
+from ... import reference as ref
+from ...analysis.engine import LayerReport
+from ...errors import LayerError
+from ...layers import (
     LRN,
     Activation,
     AdaptiveAvgPool,
@@ -64,7 +43,6 @@ from ..layers import (
     Linear,
     MatMul,
     MaxPool,
-    Merge,
     Mul,
     Permute,
     PositionEmbedding,
@@ -84,228 +62,10 @@ from ..layers import (
     ZeroPad,
     expand,
 )
-from ..shape import Shape
-from ..values import replace, value
-
-MAX_CHANNELS = 4
-# Work (MACs + parameters + elements in and out) above which a layer runs scaled: about 0.1 s.
-BUDGET = 2_000_000
-
-QUANTITIES = ("output", "params", "buffers", "macs")
-
-
-@value
-class Figures:
-    """One layer's numbers: what the engine says, or what the reference measured."""
-
-    output: Shape
-    params: int
-    buffers: int
-    macs: int
-
-
-@value
-class Run:
-    """One run of the reference at one configuration, next to the engine at the same one."""
-
-    label: str  # "true size", "true spatial size, channels 64→4", "true channels, one output position"
-    inputs: Tuple[Shape, ...]
-    layer: str  # the rule run, as the engine describes it
-    engine: Figures
-    measured: Figures
-
-    def agrees(self, quantity: str) -> bool:
-        return bool(getattr(self.engine, quantity) == getattr(self.measured, quantity))
-
-    @property
-    def ok(self) -> bool:
-        return self.engine == self.measured
-
-
-@value
-class LayerCheck:
-    """The verdict on one layer: the engine's full-size figures, and the measured (or composed) ones."""
-
-    index: int
-    name: str
-    kind: str
-    description: str
-    engine: Figures
-    measured: Optional[Figures] = None  # None: not verified, or the reference refused
-    runs: Tuple[Run, ...] = ()
-    scaled: str = ""  # what was scaled; '' when the layer ran at true size
-    reason: str = ""  # why it was not verified, or why it failed outside the figures
-
-    @property
-    def status(self) -> str:
-        if self.measured is None:
-            return "failed" if self.reason.startswith("reference") else "not verified"
-        return "verified" if all(self.agrees(q) for q in QUANTITIES) else "failed"
-
-    def agrees(self, quantity: str) -> bool:
-        """The full-size figure matches, and so does every run's."""
-        if self.measured is None:
-            return False
-        return getattr(self.engine, quantity) == getattr(self.measured, quantity) and all(
-            r.agrees(quantity) for r in self.runs)
-
-
-@value
-class Verification:
-    """Every layer's verdict, and how the run was set up."""
-
-    network: str
-    input: Shape
-    layers: Tuple[LayerCheck, ...]
-    seed: int = 0
-    full: bool = False
-    max_channels: int = MAX_CHANNELS
-    budget: int = BUDGET
-
-    def count(self, status: str) -> int:
-        return sum(1 for c in self.layers if c.status == status)
-
-    @property
-    def ok(self) -> bool:
-        return self.count("failed") == 0
-
-
-@value
-class Settings:
-    seed: int = 0
-    full: bool = False
-    max_channels: int = MAX_CHANNELS
-    budget: int = BUDGET
-    dry: bool = False  # plan only: check each run against the budget, run nothing
-
-
-# A configuration to run: the rule (maybe with scaled hyperparameters) and its input shapes.
-Case = Tuple[Layer, Tuple[Shape, ...]]
-
-
-@value
-class Measured:
-    figures: Figures
-    biases: int  # parameters that are biases, for composing an fc layer's count
-
-
-class NoReference(Exception):
-    """The reference cannot build this layer (a kind or an option it does not implement)."""
-
-
-# --- running one configuration ------------------------------------------------------------------
-
-
-def engine_figures(rule: Layer, inputs: Tuple[Shape, ...]) -> Figures:
-    x = inputs[0]
-    out = rule.merge(inputs) if isinstance(rule, Merge) else rule.out_shape(x)
-    macs = rule.merge_macs(inputs) if isinstance(rule, Merge) else rule.macs(x)
-    return Figures(out, rule.params(x), rule.buffers(x), macs)
-
-
-def tensor_dims(s: Shape) -> Tuple[int, ...]:
-    """convcalc's channels-last shape as the reference's channels-first one."""
-    return (s.channels, *s.spatial)
-
-
-def shape_of(t: ref.Tensor) -> Shape:
-    return Shape(t.spatial, t.channels)
-
-
-Builder = Callable[[Any, Tuple[Shape, ...], random.Random], Any]
-
-
-def measure(build: Builder, rule: Layer, inputs: Tuple[Shape, ...], rng: random.Random) -> Measured:
-    layer = build(rule, inputs, rng)
-    tensors = [ref.Tensor.random(tensor_dims(s), rng) for s in inputs]
-    result = layer(*tensors)
-    bias = getattr(layer, "bias", None)
-    return Measured(Figures(shape_of(result.output), layer.params, layer.buffers, result.macs),
-                    len(bias) if bias is not None else 0)
-
-
-def run(build: Builder, case: Case, label: str, rng: Optional[random.Random]) -> Tuple[Run, Measured]:
-    """Run ``case`` in the reference, once it is known to fit the budget. Without an ``rng`` (a
-    planning pass, see ``plan``) nothing runs: the engine's figures stand in for the measured ones."""
-    rule, inputs = case
-    engine = engine_figures(rule, inputs)
-    elements, macs = elements_held(rule, inputs, engine), engine.macs
-    if elements > MAX_ELEMENTS or macs > MAX_MACS:
-        raise OverBudget(label, rule.describe(), inputs, engine.output, elements, macs)
-    if rng is None:
-        biases = rule.units if isinstance(rule, Linear) and rule.bias else 0
-        return Run(label, inputs, rule.describe(), engine, engine), Measured(engine, biases)
-    measured = measure(build, rule, inputs, rng)
-    return Run(label, inputs, rule.describe(), engine, measured.figures), measured
-
-
-# --- the budget: what one run may hold and do ------------------------------------------------------
-
-# The reference holds every element as a Python float in a list (a 1000x1000x4 conv at true size,
-# 8 M elements, peaks at 420 MB: about 50 bytes each) and multiplies about 10 M times a second.
-# One run may hold MAX_ELEMENTS at once (about 0.5 GB) and multiply MAX_MACS times (a few
-# minutes; the largest layer of VGG-16 under --full is 1.85 G). verify plans every run before
-# it starts one, and refuses a spec with a run over either bound (see ``plan``).
-MAX_ELEMENTS = 10_000_000
-MAX_MACS = 2_000_000_000
-
-
-def elements_held(rule: Layer, inputs: Tuple[Shape, ...], engine: Figures) -> int:
-    """Elements one run holds at once: its inputs, an input's padded copy (windowed layers), the
-    output, the weights and buffers."""
-    held = sum(x.elements for x in inputs) + engine.output.elements + engine.params + engine.buffers
-    x, padding = inputs[0], getattr(rule, "padding", None)
-    if isinstance(padding, tuple) and x.rank:
-        held += x.channels * math.prod(n + 2 * p for n, p in zip(x.spatial, expand(padding, x, "padding")))
-    elif padding is not None:  # 'same' pads by less than a kernel: about one more input
-        held += x.elements
-    return held
-
-
-class OverBudget(Exception):
-    """A run that does not fit the budget (not a ValueError: verify_layer must not swallow it)."""
-
-    def __init__(self, label: str, layer: str, inputs: Tuple[Shape, ...], output: Shape, elements: int,
-                 macs: int) -> None:
-        super().__init__(label)
-        self.label, self.layer, self.inputs, self.output = label, layer, inputs, output
-        self.elements, self.macs = elements, macs
-
-    def error(self, r: LayerReport, full: bool, fits_scaled: bool) -> ShapeError:
-        """The refusal, located at the layer: what the run needs, the budget, how to get under it."""
-        run = f"{self.label}: {', '.join(map(str, self.inputs))} → {self.output}"
-        if self.elements > MAX_ELEMENTS:
-            need = (f"{self.elements:,} elements at once ({run}); verify's budget is {MAX_ELEMENTS:,} "
-                    f"elements (about 0.5 GB: the reference keeps every value in a Python list)")
-        else:
-            need = (f"{self.macs:,} multiplies in one run ({run}); verify's budget is {MAX_MACS:,} "
-                    f"(a few minutes in pure Python)")
-        hint = ("drop --full: scaled down, this layer fits" if full and fits_scaled else
-                "verify the layer on a smaller input: its figures follow the same formulas at any size "
-                "(`convcalc table` gives them without running it)")
-        return ShapeError(f"layer {r.index} '{r.full_name}' ({r.layer.describe()}): verifying it needs {need}",
-                          r.loc, hint=hint)
-
-
-def plan(report: Report, settings: Settings) -> None:
-    """Every run of every layer, checked against the budget before any of them starts: each
-    verifier runs dry (``rng`` None), so the plan is exactly the runs that will be made."""
-    for r in report.layers:
-        over = _over_budget(r, settings)
-        if over is not None:
-            fits_scaled = settings.full and _over_budget(r, replace(settings, full=False)) is None
-            raise over.error(r, settings.full, fits_scaled)
-
-
-def _over_budget(r: LayerReport, settings: Settings) -> Optional[OverBudget]:
-    try:
-        verify_layer(r, replace(settings, dry=True))
-    except OverBudget as e:
-        return e
-    except Exception:  # a dry run composes engine figures as if measured: the real run reports
-        pass
-    return None
-
+from ...shape import Shape
+from ...values import replace
+from .figures import Case, Figures, LayerCheck, Measured, NoReference, Settings
+from .runs import MAX_ELEMENTS, Builder, run
 
 # --- the reference layer for each rule ----------------------------------------------------------
 
@@ -860,27 +620,3 @@ def verify_layer(r: LayerReport, settings: Settings = Settings()) -> LayerCheck:
         return check(r, reason=f"could not scale it down ({e.message}); try --full")
     except (ValueError, ArithmeticError) as e:
         return check(r, reason=f"reference refused: {e}")
-
-
-def verify(report: Report, *, seed: int = 0, full: bool = False, max_channels: int = MAX_CHANNELS,
-           budget: int = BUDGET, progress: Optional[Callable[[int, int, LayerReport], None]] = None) -> Verification:
-    """Check every layer of ``report``; ``progress(done, total, layer)`` is called before each one."""
-    if max_channels < 1:
-        raise ValueError(f"{max_channels=} must be at least 1")
-    settings = Settings(seed, full, max_channels, budget)
-    plan(report, settings)
-    checks: List[LayerCheck] = []
-    for i, r in enumerate(report.layers):
-        if progress is not None:
-            progress(i, len(report.layers), r)
-        checks.append(verify_layer(r, settings))
-    if progress is not None and report.layers:
-        progress(len(report.layers), len(report.layers), report.layers[-1])
-    spec = report.spec
-    return Verification(spec.title or spec.name or "network", spec.input, tuple(checks), seed, full, max_channels,
-                        budget)
-
-
-def cost(report: Report, full: bool = False, budget: int = BUDGET) -> Sequence[int]:
-    """A rough relative cost per layer, for a progress bar that moves evenly."""
-    return [work(r) if full or work(r) <= budget else budget for r in report.layers]
