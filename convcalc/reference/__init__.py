@@ -42,7 +42,8 @@ A reference for a new layer kind goes in its family's module: a frozen dataclass
 are ``len()`` of the arrays it allocates (``Weightless`` or ``Learned`` when that is all it
 keeps). Never compute a size or a count from a formula here: that is the engine's job, and
 this is its check. Re-export it below, then give it an entry in ``verify``'s ``BUILDERS`` (how to make it
-from a rule) and ``VERIFIERS`` (how to run it); ``tests/test_verify.py`` fails until both exist.
+from a rule, ``verify/builders.py``) and ``VERIFIERS`` (which runs to make and how their
+figures compose, ``verify/verifiers.py``); ``tests/test_verify.py`` fails until both exist.
 """
 
 from .base import Result, Sequential, Tensor, same_pads, slide

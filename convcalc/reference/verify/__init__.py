@@ -26,9 +26,11 @@ Each step is a module, in the order a layer meets them:
 
 - ``figures``: what is compared and what comes back (``Figures``, ``Run``, ``LayerCheck``,
   ``Verification``, ``Settings``)
+- ``builders``: the reference layer for a rule (``BUILDERS``)
+- ``scaling``: a big layer cut down to the two runs, and their figures composed back
 - ``runs``: one run at one configuration, refused when over the budget
-- ``verifiers``: the reference layer for a rule (``BUILDERS``), a big layer cut down to the
-  two runs, and per kind which runs to make and how they compose (``VERIFIERS``, ``verify_layer``)
+- ``verifiers``: per kind, which runs to make and how they compose (``VERIFIERS``,
+  ``verify_layer``)
 
 and here, the whole network: ``plan`` every run against the budget, then ``verify``.
 """
@@ -39,6 +41,7 @@ from typing import Callable, List, Optional, Sequence
 
 from ...analysis.engine import LayerReport, Report
 from ...values import replace
+from .builders import BUILDERS
 from .figures import (
     BUDGET,
     MAX_CHANNELS,
@@ -50,7 +53,7 @@ from .figures import (
     Verification,
 )
 from .runs import MAX_ELEMENTS, MAX_MACS, OverBudget, elements_held
-from .verifiers import BUILDERS, VERIFIERS, verify_layer, work
+from .verifiers import VERIFIERS, verify_layer, work
 
 __all__ = [
     "BUDGET", "BUILDERS", "MAX_CHANNELS", "MAX_ELEMENTS", "MAX_MACS", "QUANTITIES", "VERIFIERS",

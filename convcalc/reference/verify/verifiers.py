@@ -8,7 +8,6 @@ import math
 import random
 from typing import Any, Callable, Dict, Optional, Tuple, Type
 
-from ... import reference as ref
 from ...analysis.engine import LayerReport
 from ...errors import LayerError
 from ...layers import (
@@ -21,7 +20,6 @@ from ...layers import (
     AvgPool,
     BatchNorm,
     ChannelShuffle,
-    ChannelSplit,
     Chunk,
     ClassToken,
     Concat,
@@ -60,306 +58,40 @@ from ...layers import (
     Unknown,
     Upsample,
     ZeroPad,
-    expand,
 )
 from ...shape import Shape
 from ...values import replace
-from .figures import Case, Figures, LayerCheck, Measured, NoReference, Settings
-from .runs import MAX_ELEMENTS, Builder, run
-
-# --- the reference layer for each rule ----------------------------------------------------------
-
-
-class Op:
-    """A parameter-free reference function as a layer."""
-
-    params = 0
-    buffers = 0
-
-    def __init__(self, fn: Callable[..., ref.Result]) -> None:
-        self.fn = fn
-
-    def __call__(self, *xs: ref.Tensor) -> ref.Result:
-        return self.fn(*xs)
-
-
-def _padding(rule: Any, x: Shape) -> Any:
-    """A rule's padding as the reference takes it: 'same', 'valid', or one int per axis."""
-    return rule.padding if isinstance(rule.padding, str) else expand(rule.padding, x, "padding")
-
-
-def build_conv(rule: Conv, inputs: Tuple[Shape, ...], rng: random.Random) -> ref.Conv:
-    x = inputs[0]
-    return ref.Conv.random(rng, x.channels, rule.filters, expand(rule.kernel, x, "kernel"), x.rank,
-                           expand(rule.stride, x, "stride"), _padding(rule, x), expand(rule.dilation, x, "dilation"),
-                           rule.groups, rule.bias)
-
-
-def build_depthwise(rule: DepthwiseConv, inputs: Tuple[Shape, ...], rng: random.Random) -> ref.Conv:
-    x = inputs[0]
-    return ref.Conv.random(rng, x.channels, x.channels * rule.multiplier, expand(rule.kernel, x, "kernel"), x.rank,
-                           expand(rule.stride, x, "stride"), _padding(rule, x), expand(rule.dilation, x, "dilation"),
-                           x.channels, rule.bias)
-
-
-def build_separable(rule: SeparableConv, inputs: Tuple[Shape, ...], rng: random.Random) -> ref.Sequential:
-    x = inputs[0]
-    depthwise = ref.Conv.random(rng, x.channels, x.channels, expand(rule.kernel, x, "kernel"), x.rank,
-                                expand(rule.stride, x, "stride"), _padding(rule, x),
-                                expand(rule.dilation, x, "dilation"), x.channels, bias=False)
-    pointwise = ref.Conv.random(rng, x.channels, rule.filters, 1, x.rank, bias=rule.bias)
-    return ref.Sequential((depthwise, pointwise))
-
-
-def build_conv_transpose(rule: ConvTranspose, inputs: Tuple[Shape, ...], rng: random.Random) -> ref.ConvTranspose:
-    x = inputs[0]
-    return ref.ConvTranspose.random(rng, x.channels, rule.filters, expand(rule.kernel, x, "kernel"), x.rank,
-                                    expand(rule.stride, x, "stride"), expand(rule.padding, x, "padding"),
-                                    expand(rule.output_padding, x, "output padding"),
-                                    expand(rule.dilation, x, "dilation"), rule.groups, rule.bias)
-
-
-def build_pool(rule: Any, inputs: Tuple[Shape, ...], rng: random.Random) -> Any:
-    x = inputs[0]
-    kernel, stride = expand(rule.kernel, x, "kernel"), expand(rule.stride or rule.kernel, x, "stride")
-    if isinstance(rule, MaxPool):
-        return ref.MaxPool(kernel, stride, _padding(rule, x), rule.ceil_mode, expand(rule.dilation, x, "dilation"))
-    return ref.AvgPool(kernel, stride, _padding(rule, x), rule.ceil_mode)  # PyTorch's count_include_pad=True
-
-
-def build_linear(rule: Linear, inputs: Tuple[Shape, ...], rng: random.Random) -> ref.Linear:
-    return ref.Linear.random(rng, inputs[0].elements, rule.units, rule.bias)
-
-
-def build_activation(rule: Activation, inputs: Tuple[Shape, ...], rng: random.Random) -> ref.Activation:
-    if rule.function not in ref.ACTIVATIONS:
-        raise NoReference(rule.function)
-    return ref.Activation(rule.function)
-
-
-def build_upsample(rule: Upsample, inputs: Tuple[Shape, ...], rng: random.Random) -> ref.Upsample:
-    # nearest for every mode: the output shape does not depend on how values are interpolated
-    if rule.size is not None:
-        return ref.Upsample(size=expand(rule.size, inputs[0], "size"))
-    return ref.Upsample(scale=rule.scale)
-
-
-def build_unknown(rule: Unknown, inputs: Tuple[Shape, ...], rng: random.Random) -> Any:
-    raise ArithmeticError(f"no reference for the unknown operator '{rule.op}'")
-
-
-BUILDERS: Dict[Type[Layer], Builder] = {
-    Unknown: build_unknown,
-    Conv: build_conv,
-    DepthwiseConv: build_depthwise,
-    SeparableConv: build_separable,
-    ConvTranspose: build_conv_transpose,
-    MaxPool: build_pool,
-    AvgPool: build_pool,
-    GlobalAvgPool: lambda rule, xs, rng: ref.GlobalPool("avg"),
-    GlobalMaxPool: lambda rule, xs, rng: ref.GlobalPool("max"),
-    AdaptiveAvgPool: lambda rule, xs, rng: ref.AdaptivePool(expand(rule.output, xs[0], "output size"), "avg"),
-    AdaptiveMaxPool: lambda rule, xs, rng: ref.AdaptivePool(expand(rule.output, xs[0], "output size"), "max"),
-    Linear: build_linear,
-    Flatten: lambda rule, xs, rng: ref.Flatten(),
-    BatchNorm: lambda rule, xs, rng: ref.BatchNorm.random(rng, xs[0].channels, rule.affine),
-    FrozenBatchNorm: lambda rule, xs, rng: ref.FrozenBatchNorm.random(rng, xs[0].channels),
-    LayerNorm: lambda rule, xs, rng: ref.LayerNorm.random(rng, xs[0].channels),
-    GroupNorm: lambda rule, xs, rng: ref.GroupNorm.random(rng, rule.groups, xs[0].channels),
-    LRN: lambda rule, xs, rng: ref.LRN(rule.size, rule.alpha, rule.beta, rule.k),
-    Activation: build_activation,
-    Dropout: lambda rule, xs, rng: ref.Dropout(rule.p),
-    Softmax: lambda rule, xs, rng: ref.Softmax(),
-    Upsample: build_upsample,
-    ZeroPad: lambda rule, xs, rng: ref.Pad(tuple(zip(expand(rule.padding, xs[0], "padding"),
-                                                     expand(rule.after if rule.after is not None else rule.padding,
-                                                            xs[0], "after")))),
-    Crop: lambda rule, xs, rng: ref.Crop(expand(rule.size, xs[0], "size")),
-    ChannelShuffle: lambda rule, xs, rng: ref.ChannelShuffle(rule.groups),
-    PositionLinear: lambda rule, xs, rng: ref.PositionLinear.random(rng, xs[0].channels, rule.units, rule.bias),
-    LayerScale: lambda rule, xs, rng: ref.LayerScale.random(rng, xs[0].channels),
-    PReLU: lambda rule, xs, rng: ref.PReLU.random(rng, 1 if rule.shared else xs[0].channels),
-    Tokens: lambda rule, xs, rng: ref.Tokens(),
-    ToGrid: lambda rule, xs, rng: ref.ToGrid(rule.size),
-    ClassToken: lambda rule, xs, rng: ref.ClassToken.random(rng, xs[0].channels),
-    PositionEmbedding: lambda rule, xs, rng: ref.PositionEmbedding.random(rng, xs[0].elements),
-    SelectToken: lambda rule, xs, rng: ref.SelectToken(rule.index),
-    Attention: lambda rule, xs, rng: ref.MultiheadAttention.random(rng, xs[0].channels, rule.heads, rule.bias),
-    Chunk: lambda rule, xs, rng: ref.Chunk(rule.chunks, rule.index),
-    Split: lambda rule, xs, rng: ref.Split(rule.sizes, rule.index),
-    Add: lambda rule, xs, rng: Op(ref.add_tensors),
-    Mul: lambda rule, xs, rng: Op(ref.mul_tensors),
-    Concat: lambda rule, xs, rng: Op(ref.concat_tensors if rule.axis is None else ref.concat_along(rule.axis)),
-    ConcatTokens: lambda rule, xs, rng: Op(ref.concat_along(0)),  # a sequence is L x C: along L
-    Reshape: lambda rule, xs, rng: ref.Reshape(tuple(rule.to)),
-    Elementwise: lambda rule, xs, rng: ref.Elementwise(rule.op),
-    Permute: lambda rule, xs, rng: ref.Permute(tuple(rule.order)),
-    Take: lambda rule, xs, rng: ref.Take(rule.index, rule.axis),
-    Slice: lambda rule, xs, rng: ref.Slice(rule.axis, rule.start, rule.stop, rule.step),
-    MatMul: lambda rule, xs, rng: Op(ref.matmul_tensors),
-}
-
-
-# --- scaling: the spatial run and the channel run ------------------------------------------------
-
-
-def arrow(what: str, old: int, new: int) -> str:
-    return f"{what} {old:,}→{new:,}"
-
-
-def few(n: int, most: int) -> int:
-    return max(1, min(n, most))
-
-
-def scaled_groups(channels: int, filters: int, groups: int, most: int) -> Tuple[int, int, int]:
-    """Channels and filters at most ``most`` (where they can be), groups still dividing both."""
-    g = few(groups, most)
-    return g * few(channels // groups, most // g), g * few(filters // groups, most // g), g
-
-
-def changes(*pairs: Tuple[str, int, int]) -> str:
-    return ", ".join(arrow(what, old, new) for what, old, new in pairs if old != new)
-
-
-def with_channels(x: Shape, channels: int) -> Shape:
-    return Shape(x.spatial, channels)
-
-
-Scaler = Callable[[Any, Tuple[Shape, ...], int], Tuple[Case, str]]
-Narrower = Callable[[Any, Tuple[Shape, ...]], Tuple[Case, str]]
-
-
-def scale_conv(rule: Conv, xs: Tuple[Shape, ...], most: int) -> Tuple[Case, str]:
-    x = xs[0]
-    c, k, g = scaled_groups(x.channels, rule.filters, rule.groups, most)
-    text = changes(("channels", x.channels, c), ("filters", rule.filters, k), ("groups", rule.groups, g))
-    return (replace(rule, filters=k, groups=g), (with_channels(x, c),)), text
-
-
-scale_conv_transpose = scale_conv
-
-
-def scale_depthwise(rule: DepthwiseConv, xs: Tuple[Shape, ...], most: int) -> Tuple[Case, str]:
-    x = xs[0]
-    c = few(x.channels, most // rule.multiplier)
-    return (rule, (with_channels(x, c),)), changes(("channels", x.channels, c))
-
-
-def scale_separable(rule: SeparableConv, xs: Tuple[Shape, ...], most: int) -> Tuple[Case, str]:
-    x = xs[0]
-    c, k = few(x.channels, most), few(rule.filters, most)
-    return (replace(rule, filters=k), (with_channels(x, c),)), changes(("channels", x.channels, c), ("filters", rule.filters, k))
-
-
-def scale_position_linear(rule: PositionLinear, xs: Tuple[Shape, ...], most: int) -> Tuple[Case, str]:
-    x = xs[0]
-    c, k = few(x.channels, most), few(rule.units, most)
-    return (replace(rule, units=k), (with_channels(x, c),)), changes(("channels", x.channels, c), ("units", rule.units, k))
-
-
-def scale_attention(rule: Attention, xs: Tuple[Shape, ...], most: int) -> Tuple[Case, str]:
-    """Channels down to ``most``, the heads still dividing them."""
-    x = xs[0]
-    c, _, h = scaled_groups(x.channels, x.channels, rule.heads, most)
-    return (replace(rule, heads=h), (with_channels(x, c),)), changes(("channels", x.channels, c), ("heads", rule.heads, h))
-
-
-def scale_grouped(rule: Any, xs: Tuple[Shape, ...], most: int) -> Tuple[Case, str]:
-    """Channels down to ``most`` for a layer with channel groups (group norm, shuffle): groups still divide them."""
-    x = xs[0]
-    c, _, g = scaled_groups(x.channels, x.channels, rule.groups, most)
-    return (replace(rule, groups=g), (with_channels(x, c),)), changes(("channels", x.channels, c), ("groups", rule.groups, g))
-
-
-def scale_split(rule: ChannelSplit, xs: Tuple[Shape, ...], most: int) -> Tuple[Case, str]:
-    """Every part down to at most ``most`` channels in all (at least one each), the same part read."""
-    x = xs[0]
-    if isinstance(rule, Chunk):
-        c = rule.chunks * few(x.channels // rule.chunks, most // rule.chunks)
-        scaled: ChannelSplit = replace(rule, in_channels=c)
-    else:
-        assert isinstance(rule, Split)
-        sizes = tuple(few(n, most // len(rule.sizes)) for n in rule.sizes)
-        c = sum(sizes)
-        scaled = replace(rule, sizes=sizes, in_channels=c)
-    return (scaled, (with_channels(x, c),)), changes(("channels", x.channels, c))
-
-
-def scale_channels(rule: Layer, xs: Tuple[Shape, ...], most: int) -> Tuple[Case, str]:
-    """Every input's channels down to ``most``."""
-    scaled = tuple(with_channels(x, few(x.channels, most)) for x in xs)
-    if len(xs) > 1:
-        before = "+".join(str(x.channels) for x in xs)
-        after = "+".join(str(x.channels) for x in scaled)
-        return (rule, scaled), (f"channels {before}→{after}" if before != after else "")
-    return (rule, scaled), changes(("channels", xs[0].channels, scaled[0].channels))
-
-
-def one_position(xs: Tuple[Shape, ...]) -> Tuple[Shape, ...]:
-    return tuple(Shape((1,) * x.rank, x.channels) for x in xs)
-
-
-def narrow_window(rule: Any, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
-    """One window: the input is the (dilated) kernel, no padding, so one output position."""
-    x = xs[0]
-    dilation = expand(getattr(rule, "dilation", (1,)), x, "dilation")
-    kernel = expand(rule.kernel, x, "kernel")
-    taps = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
-    fields = {"padding": (0,)}
-    if getattr(rule, "ceil_mode", False):
-        fields["ceil_mode"] = False  # type: ignore[assignment]
-    return (replace(rule, **fields), (Shape(taps, x.channels),)), "true channels, one window"
-
-
-def narrow_positions(rule: Layer, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
-    return (rule, one_position(xs)), "true channels, one position"
-
-
-def narrow_conv_transpose(rule: ConvTranspose, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
-    return (replace(rule, padding=(0,), output_padding=(0,)), one_position(xs)), "true channels, one input position"
-
-
-def narrow_adaptive(rule: Any, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
-    x = xs[0]
-    return (rule, (Shape(expand(rule.output, x, "output size"), x.channels),)), "true channels, windows of one"
-
-
-def narrow_upsample(rule: Upsample, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
-    return (replace(rule, size=None, scale=(1.0,)), one_position(xs)), "true channels, one position"
-
-
-def narrow_crop(rule: Crop, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
-    return (replace(rule, size=(1,), like=None), one_position(xs)), "true channels, one position"
-
-
-def narrow_zero_pad(rule: ZeroPad, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
-    return (replace(rule, padding=(0,), after=None), one_position(xs)), "true channels, one position"
-
-
-def narrow_to_grid(rule: ToGrid, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
-    return (replace(rule, size=None), (Shape((1,), xs[0].channels),)), "true channels, one token"
-
-
-def narrow_select(rule: SelectToken, xs: Tuple[Shape, ...]) -> Tuple[Case, str]:
-    return (rule, (Shape((rule.index + 1,), xs[0].channels),)), f"true channels, {rule.index + 1} tokens"
-
-
-# --- composing the full-size figures from the two runs -------------------------------------------
-
-
-def positions(s: Shape) -> int:
-    return math.prod(s.spatial)
-
-
-def compose_positional(spatial: Measured, channel: Measured, by_input: Tuple[Shape, Shape]) -> Figures:
-    """Output = (run 1's spatial sizes, run 2's channels); params, buffers from run 2; MACs = run 2's
-    MACs per position × run 1's positions (output positions; input positions for a transposed conv)."""
-    s, c = spatial.figures, channel.figures
-    per_position, left = divmod(c.macs, positions(by_input[1]))
-    if left:
-        raise ArithmeticError(f"{c.macs} MACs do not divide over {positions(by_input[1])} positions")
-    return Figures(Shape(s.output.spatial, c.output.channels), c.params, c.buffers, per_position * positions(by_input[0]))
-
+from .builders import BUILDERS, build_linear
+from .figures import Case, Figures, LayerCheck, NoReference, Settings
+from .runs import MAX_ELEMENTS, run
+from .scaling import (
+    Narrower,
+    Scaler,
+    arrow,
+    compose_positional,
+    few,
+    narrow_adaptive,
+    narrow_conv_transpose,
+    narrow_crop,
+    narrow_positions,
+    narrow_select,
+    narrow_to_grid,
+    narrow_upsample,
+    narrow_window,
+    narrow_zero_pad,
+    one_position,
+    positions,
+    scale_attention,
+    scale_channels,
+    scale_conv,
+    scale_conv_transpose,
+    scale_depthwise,
+    scale_grouped,
+    scale_position_linear,
+    scale_separable,
+    scale_split,
+    with_channels,
+)
 
 # --- the verifiers ---------------------------------------------------------------------------------
 
