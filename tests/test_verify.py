@@ -23,6 +23,7 @@ from convcalc.load import load
 from convcalc.reference import Tensor
 from convcalc.reference import verify as verify_module
 from convcalc.reference.verify import Settings, verify, verify_layer
+from convcalc.reference.verify import runs as runs_module
 
 SETTINGS = settings(max_examples=40, deadline=None)
 
@@ -355,12 +356,12 @@ def test_the_plan_is_the_runs_that_are_made(monkeypatch):
     """A dry run goes through the same verifiers: a budget just under a run's need refuses it."""
     report = analyse(load("32x32x16 conv16k3p1 relu fc10"))
     needs = []
-    real = verify_module.elements_held
-    monkeypatch.setattr(verify_module, "elements_held", lambda *a: needs.append(real(*a)) or needs[-1])
+    real = runs_module.elements_held
+    monkeypatch.setattr(runs_module, "elements_held", lambda *a: needs.append(real(*a)) or needs[-1])
     verify(report)
     made = list(needs[len(needs) // 2:])  # the plan's runs, then the same ones for real
     assert needs[:len(needs) // 2] == made
-    monkeypatch.setattr(verify_module, "MAX_ELEMENTS", max(made) - 1)
+    monkeypatch.setattr(runs_module, "MAX_ELEMENTS", max(made) - 1)
     with pytest.raises(ShapeError, match="verify's budget is"):
         verify(report)
 
