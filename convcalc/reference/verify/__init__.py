@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from typing import Callable, List, Optional, Sequence
 
-from ...analysis.engine import LayerReport, Report
+from ...analysis.result import LayerReport, Report
 from ...values import replace
 from .builders import BUILDERS
 from .figures import (

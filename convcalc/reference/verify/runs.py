@@ -8,7 +8,7 @@ import random
 from typing import Any, Callable, Optional, Tuple
 
 from ... import reference as ref
-from ...analysis.engine import LayerReport
+from ...analysis.result import LayerReport
 from ...errors import ShapeError
 from ...layers import Layer, Linear, Merge, expand
 from ...shape import Shape

@@ -8,7 +8,7 @@ import math
 import random
 from typing import Any, Callable, Dict, Optional, Tuple, Type
 
-from ...analysis.engine import LayerReport
+from ...analysis.result import LayerReport
 from ...errors import LayerError
 from ...layers import (
     LRN,
