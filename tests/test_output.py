@@ -18,7 +18,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from convcalc.analysis.engine import analyse
+from convcalc.analysis.result import Conventions
 from convcalc.cli import cli
+from convcalc.load import load
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -200,3 +203,28 @@ def test_an_unreadable_directory_inside_a_readable_one_is_reported_not_skipped(t
     assert result.exit_code == 2
     assert "ok.yaml" in result.stdout
     assert f"cannot read the directory '{locked}': Permission denied" in result.stdout
+
+
+ODD_SPECS = [
+    "16x16x1 conv1k3p1:a conv1k3s2p1 upsample2 add(@a | )",  # a field not aligned: its 'why'
+    "8x8x3 convtranspose4k3s2 conv4k3",  # fractional jumps and starts: "1/2"
+    "7x7x1 conv1k3s3 fc10",  # a stride that does not fit (notes), then a global field
+    str(Path(__file__).parent / "fixtures" / "keras" / "custom.keras"),  # a model file's names and notes
+    "8x8x3 conv4k3 tokens pwlinear4 clstoken attention2",  # an untracked field
+]
+
+
+@pytest.mark.parametrize("spec", ["vgg16", "resnet50", "googlenet", "unet", "vit_b_16", "resnet50_fpn",
+                                  *ODD_SPECS])
+def test_each_layer_line_is_what_json_dumps_makes_of_its_dict(spec):
+    """The JSON writer puts each layer's line together from parts encoded once (report/json_report.py);
+    it must be, character for character, the json module's text of the layer's dict."""
+    from convcalc.report.json_report import report_dict, to_json
+
+    for conventions in (Conventions(), Conventions(count="flops", bias=False, ops=("norm", "act"), inplace=True)):
+        report = analyse(load(spec), dtype="float16", batch=3, conventions=conventions)
+        written = to_json(report)
+        layers = report_dict(report)["layers"]
+        lines = written.split('"layers": [\n', 1)[1].split("\n  ]", 1)[0].split(",\n")
+        assert [line.strip() for line in lines] == [json.dumps(item, ensure_ascii=False) for item in layers]
+        assert json.loads(written)["layers"] == layers

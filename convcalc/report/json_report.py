@@ -172,21 +172,108 @@ def to_json(report: Report) -> str:
 
 
 def write_json(report: Report, out: IO[str]) -> None:
-    """Indented at the top, one line per layer and block: readable, and fast to write, because
-    each line goes through the json module's C encoder (an indented dump does not), and streamed,
-    so a spec of 100,000 layers never holds all its dicts at once."""
+    """Indented at the top, one line per layer and block: readable, and fast to write, and
+    streamed, so a spec of 100,000 layers never holds all its dicts at once. The layers' lines are
+    put together by ``_LayerLines`` (the same text ``json.dumps`` makes of each layer's dict, in
+    a fifth of the time); every other line goes through the json module's C encoder."""
     import json  # formats load what they use: a table needs neither json nor csv
 
     out.write("{\n")
     for i, (key, part) in enumerate(_parts(report).items()):
         out.write(",\n" if i else "")
         if isinstance(part, Iterator):
+            items = _LayerLines(report).lines() if key == "layers" else (
+                json.dumps(item, ensure_ascii=False) for item in part)
             out.write(f"  {json.dumps(key)}: [")
             wrote = False
-            for item in part:
-                out.write(f"{',' if wrote else ''}\n    {json.dumps(item, ensure_ascii=False)}")
+            for line in items:
+                out.write(f"{',' if wrote else ''}\n    {line}")
                 wrote = True
             out.write("\n  ]" if wrote else "]")
         else:
             out.write(f"  {json.dumps(key)}: {json.dumps(part, ensure_ascii=False)}")
     out.write("\n}\n")
+
+
+class _LayerLines:
+    """Each layer's JSON line, as ``json.dumps(layer_dict, ensure_ascii=False)`` writes it.
+
+    Why not ``json.dumps`` itself: a large spec repeats a few layers on a few shapes thousands of
+    times, and building a dict of ~25 entries per layer and encoding it again took 60% of
+    ``table --format json`` on a 10,000-layer chain. Here what a layer is and what it maps (the
+    part that repeats) is encoded once per distinct rule and shapes and reused; the rest is
+    integers and a few names put in place. ``tests/test_output.py`` holds every line equal to
+    ``json.dumps`` of ``report_dict``'s entry.
+    """
+
+    def __init__(self, report: Report) -> None:
+        import json
+
+        self.report = report
+        self.dumps = json.dumps
+        self.string = json.encoder.encode_basestring  # type: ignore[attr-defined]  # ensure_ascii=False's
+        self.spatial = report.spec.input.spatial
+        self.basics: Dict[Tuple[Any, ...], str] = {}
+        self.paths: Dict[Tuple[str, ...], str] = {}
+        self.files: Dict[str, str] = {}
+
+    def lines(self) -> Iterator[str]:
+        report, string = self.report, self.string
+        bias, ops, inplace = report.conventions.bias, report.conventions.ops, report.conventions.inplace
+        flops = report.conventions.count == "flops"
+        per_element, batch = report.bytes_per_element, report.batch
+        for r, f in zip(report.layers, report.fields):
+            rule = r.layer
+            counted_params = r.params if bias else r.params - r.biases
+            extra = r.ops if rule.op_kind and rule.op_kind in ops else 0
+            work = 2 * r.macs + extra * (2 if rule.op_kind == "norm" else 1) if flops else r.macs + extra
+            activations = r.output.elements
+            counted_acts = 0 if inplace and rule.inplace else activations
+            path = self.paths.get(r.path)
+            if path is None:
+                path = self.paths[r.path] = self.dumps(list(r.path), ensure_ascii=False)
+            notes = "[]" if not r.notes else self.dumps(
+                [{"level": n.level, "code": n.code, "text": n.text} for n in r.notes], ensure_ascii=False)
+            yield (f'{{"index": {r.index}, "name": {string(r.name)}, "path": {path}, '
+                   f'"full_name": {string(r.full_name)}, {self.basics_of(r)}, "sources": {list(r.sources)}, '
+                   f'"params": {r.params}, "biases": {r.biases}, "buffers": {r.buffers}, "macs": {r.macs}, '
+                   f'"flops": {2 * r.macs}, "ops": {r.ops}, "activations": {activations}, '
+                   f'"counted": {{"params": {counted_params}, "work": {work}, "activations": {counted_acts}}}, '
+                   f'"activation_bytes": {counted_acts * per_element * batch}, '
+                   f'"param_bytes": {r.params * per_element}, "receptive_field": {self.field(f)}, '
+                   f'"notes": {notes}, "location": {self.location(r)}}}')
+
+    def basics_of(self, r: LayerReport) -> str:
+        """``"kind": ..., "description": ..., "options": ..., "input": ..., "output": ...,
+        "inputs": [...]``: encoded once per rule and shapes."""
+        key = (r.layer, r.input, r.output, r.inputs)
+        text = self.basics.get(key)
+        if text is None:
+            whole = {**layer_basics(r), "inputs": [shape_dict(s) for s in (r.inputs or (r.input,))]}
+            text = self.basics[key] = self.dumps(whole, ensure_ascii=False)[1:-1]
+        return text
+
+    def field(self, f: Field) -> str:
+        axes = f.axes
+        return (f'{{"status": "{f.status}", "size": [{", ".join([_number(a.size) for a in axes])}], '
+                f'"jump": [{", ".join([_number(a.jump) for a in axes])}], '
+                f'"start": [{", ".join([_number(a.start) for a in axes])}], '
+                f'"exact": {"true" if f.exact else "false"}, '
+                f'"covers_input": {"true" if f.covers(self.spatial) else "false"}, '
+                f'"why": {self.string(f.why) if f.why else "null"}}}')
+
+    def location(self, r: LayerReport) -> str:
+        loc = r.loc
+        if loc is None:
+            return "null"
+        file = self.files.get(loc.file)
+        if file is None:
+            file = self.files[loc.file] = self.string(loc.file)
+        return f'{{"file": {file}, "line": {loc.line}, "column": {loc.column}}}'
+
+
+def _number(v: Any) -> str:
+    """``number(v)`` as JSON text: an int, or a fraction as the string "p/q"."""
+    if type(v) is int:
+        return str(v)
+    return str(v.numerator) if v.denominator == 1 else f'"{v.numerator}/{v.denominator}"'
