@@ -211,7 +211,7 @@ class _LayerLines:
 
         self.report = report
         self.dumps = json.dumps
-        self.string = json.encoder.encode_basestring  # type: ignore[attr-defined]  # ensure_ascii=False's
+        self.string = json.encoder.encode_basestring  # what json.dumps uses with ensure_ascii=False
         self.spatial = report.spec.input.spatial
         self.basics: Dict[Tuple[Any, ...], str] = {}
         self.paths: Dict[Tuple[str, ...], str] = {}
