@@ -147,6 +147,9 @@ class _Walk:
         self.names: Dict[str, int] = {}
         self.twice: Dict[str, Optional[Location]] = {}
         self.spec = spec
+        # (rule as written, input) -> (rule as run, output, params, buffers, biases, MACs, notes, ops):
+        # a large spec repeats a few layers on a few shapes, and a rule's figures depend on nothing else
+        self.figures: Dict[Tuple[Layer, Shape], Tuple[Layer, Shape, int, int, int, int, Tuple[Note, ...], int]] = {}
 
     def chain(self, nodes: Sequence[Node], t: int, path: Tuple[str, ...], frozen: bool = False) -> int:
         """Walk ``nodes`` from tensor ``t``; the tensor they end with. ``frozen``: inside a frozen block."""
@@ -208,28 +211,39 @@ class _Walk:
     def layer(self, ls: LayerSpec, name: str, t: int, path: Tuple[str, ...], reading: str = "",
               frozen: bool = False) -> int:
         x = self.shapes[t]
-        rule = ls.layer.bind(x)  # a rank-generic rule learns the input's rank: its label says what runs
         index = len(self.layers) + 1
-        like = getattr(rule, "like", None)
-        if like:  # 'to the size of that tensor': the rule gets that size, and says where it came from
-            rule = rule.sized_like(self.shapes[self.resolve(FromSpec(like, ls.loc), path, "'like'")])
-        try:
-            y = bounded(rule.out_shape(x))
-            params, buffers, biases = rule.params(x), rule.buffers(x), rule.biases(x)
-            frozen = frozen or ls.frozen
-            if frozen:  # nothing trained: every weight and bias is state kept, as a running mean is
-                params, buffers, biases = 0, buffers + params, 0
-            report = LayerReport(index, name, rule, x, y, params, buffers, rule.macs(x),
-                                 rule.notes(x), ls.loc, path, biases=biases, ops=rule.ops(x), sources=(t,),
-                                 reads=(reading,) if reading else (), frozen=frozen)
-        except LayerError as e:
-            where = ".".join((*path, name))
-            raise ShapeError(f"layer {index} '{where}' ({rule.describe()}) on input {x}: {e.message}",
-                             ls.loc, e.hint) from None
+        known = self.figures.get((ls.layer, x))
+        if known is None:
+            known = self.run(ls, x, index, name, path)
+        rule, y, params, buffers, biases, macs, notes, ops = known
+        frozen = frozen or ls.frozen
+        if frozen:  # nothing trained: every weight and bias is state kept, as a running mean is
+            params, buffers, biases = 0, buffers + params, 0
+        report = LayerReport(index, name, rule, x, y, params, buffers, macs, notes, ls.loc, path, (), biases, ops,
+                             (t,), (reading,) if reading else (), frozen)
         self.layers.append(report)
         self.shapes.append(y)
         self.register(report.full_name, index, ls.loc)
         return index
+
+    def run(self, ls: LayerSpec, x: Shape, index: int, name: str, path: Tuple[str, ...],
+            ) -> Tuple[Layer, Shape, int, int, int, int, Tuple[Note, ...], int]:
+        """The layer's rule on ``x``: its figures, remembered for the next layer like it (not when
+        its size comes from another tensor, 'like', which differs from place to place)."""
+        rule = ls.layer.bind(x)  # a rank-generic rule learns the input's rank: its label says what runs
+        like = getattr(rule, "like", None)
+        if like:  # 'to the size of that tensor': the rule gets that size, and says where it came from
+            rule = rule.sized_like(self.shapes[self.resolve(FromSpec(like, ls.loc), path, "'like'")])
+        try:
+            figures = (rule, bounded(rule.out_shape(x)), rule.params(x), rule.buffers(x), rule.biases(x),
+                       rule.macs(x), rule.notes(x), rule.ops(x))
+        except LayerError as e:
+            where = ".".join((*path, name))
+            raise ShapeError(f"layer {index} '{where}' ({rule.describe()}) on input {x}: {e.message}",
+                             ls.loc, e.hint) from None
+        if not like:
+            self.figures[ls.layer, x] = figures
+        return figures
 
     def block(self, block: BlockSpec, name: str, t: int, path: Tuple[str, ...], frozen: bool = False) -> int:
         first = len(self.layers)

@@ -15,9 +15,9 @@ Fully connected layers and global pooling see the whole input.
 
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
-from ..layers import IDENTITY_STEP, Merge, Number, Step
+from ..layers import IDENTITY_STEP, Layer, Merge, Number, Step
 from ..shape import Shape
 from .result import AxisField, Field, LayerReport, fraction_text
 
@@ -47,20 +47,25 @@ def receptive_fields(input: Shape, layers: Sequence[LayerReport]) -> Tuple[Field
     a skip from far back or a lateral connection carries its own field to where paths meet.
     """
     fields = [Field(tuple(AxisField(1, 1, 0) for _ in input.spatial))]  # by tensor: 0 is the input
+    steps: Dict[Tuple[Layer, Shape], Optional[Tuple[Step, ...]]] = {}  # a rule's steps on an input, once
     for r in layers:
         if isinstance(r.layer, Merge):
             fields.append(union([fields[s] for s in r.sources], r.full_name.rsplit(".", 1)[0]))
-        else:
-            fields.append(_layer(fields[r.sources[0] if r.sources else r.index - 1], r))
+            continue
+        key = (r.layer, r.input)
+        if key not in steps:
+            steps[key] = r.layer.receptive(r.input)
+        fields.append(_layer(fields[r.sources[0] if r.sources else r.index - 1], r, steps[key]))
     return tuple(fields[1:])
 
 
-def _layer(field: Field, r: LayerReport) -> Field:
-    steps = r.layer.receptive(r.input)
+def _layer(field: Field, r: LayerReport, steps: Optional[Tuple[Step, ...]]) -> Field:
     if steps is None:
         return GLOBAL
     if field.status != "local" or not steps:  # global stays global; a flat input has no axes to move
         return field
+    if all(s is IDENTITY_STEP or s == IDENTITY_STEP for s in steps) and len(steps) == len(field.axes):
+        return field  # an activation, a norm: each unit sees what its input unit saw
     if len(steps) != len(field.axes):  # a sequence made from a grid: its positions are not the grid's axes
         if all(s == IDENTITY_STEP for s in steps):
             return field  # per position: each unit still sees what its grid unit saw
