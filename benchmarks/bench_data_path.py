@@ -13,11 +13,12 @@ steadier when other processes compete for the cores), with the ratio of each.
 
 Then the same work split into its steps, so the next person sees where the time goes: each
 step's CPU time, best of ``-n`` fresh processes that each run the steps once, cold, as the
-command does (a step repeated in one process runs with the earlier runs' objects alive, which
-the garbage collector walks, and is slower): importing convcalc's modules, compose alone (for
-scale: parse starts with it), parse (``spec.yaml_reader.parse_yaml``, compose included),
-analyse (``analysis.engine.analyse``) and write (the JSON report, into memory). What the whole
-process spends beyond them is the interpreter's start, the CLI and the pipe.
+command does (a step repeated in one process runs with the earlier runs' objects alive), with
+the cyclic garbage collector off as ``cli.main`` turns it off: importing convcalc's modules,
+compose alone (for scale: parse starts with it; the floor above runs it with the collector on,
+as a plain script does), parse (``spec.yaml_reader.parse_yaml``, compose included), analyse
+(``analysis.engine.analyse``) and write (the JSON report, into memory). What the whole process
+spends beyond them is the interpreter's start, the CLI and the pipe.
 
     python benchmarks/bench_data_path.py [-n 10] [--layers 10000] [--profile parse|analyse|write]
 
@@ -27,6 +28,7 @@ process spends beyond them is the interpreter's start, the CLI and the pipe.
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import json
 import os
@@ -38,6 +40,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+ROOT = Path(__file__).resolve().parent.parent  # this checkout: its convcalc is the one measured
 GOAL = 2.0
 ITEMS = "  - conv: {filters: 8, kernel: 3, padding: 1}\n  - batchnorm\n  - relu\n"
 
@@ -52,7 +55,7 @@ def run(command: list[str]) -> tuple[float, float]:
     """Wall and CPU seconds of one run of ``command`` (its output discarded)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(command, stdout=subprocess.DEVNULL, check=True)
+    subprocess.run(command, stdout=subprocess.DEVNULL, check=True, cwd=ROOT)  # -m finds convcalc in cwd first
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -72,6 +75,7 @@ def whole_process(spec: Path, runs: int) -> dict[str, tuple[float, float]]:
 def split_once(spec: Path, profile: str = "") -> dict[str, float]:
     """One cold run of each step in this process, as the command runs them (``--split``);
     with ``profile``, cProfile's top functions for that step."""
+    gc.disable()  # as cli.main does: the command runs without the cyclic collector
     start = time.process_time()
     import yaml
 
@@ -109,7 +113,7 @@ def in_process(spec: Path, runs: int) -> dict[str, float]:
     fastest: dict[str, float] = {}
     for _ in range(runs):
         out = subprocess.run([sys.executable, __file__, "--split", str(spec)], capture_output=True, text=True,
-                             check=True).stdout
+                             check=True, cwd=ROOT).stdout
         for name, seconds in json.loads(out).items():
             fastest[name] = min(seconds, fastest.get(name, seconds))
     return fastest
@@ -123,9 +127,8 @@ def main() -> None:
                         help="profile one run of this step (cProfile, by own time)")
     parser.add_argument("--split", type=Path, help=argparse.SUPPRESS)  # a child: time the steps once, print JSON
     args = parser.parse_args()
-    root = Path(__file__).resolve().parent.parent
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH", "")]))
-    sys.path.insert(0, str(root))  # this checkout's convcalc, installed or not
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    sys.path.insert(0, str(ROOT))  # this checkout's convcalc, installed or not
     if args.split:
         print(json.dumps(split_once(args.split)))
         return
