@@ -53,7 +53,25 @@ from .model import (
     shape_from_dims,
 )
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_SafeLoader):  # type: ignore[misc]  # the C loader or the Python one, chosen at run time
+    """PyYAML's safe loader (its C one where installed), remembering the tag it resolves for each
+    scalar text: resolving is the slowest part of composing, and a long spec repeats a few texts."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.tags: Dict[Tuple[Any, Any, Any], str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if self.yaml_path_resolvers:  # a pure function of its arguments only without these
+            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+        key = (kind, value, implicit)
+        tag = self.tags.get(key)
+        if tag is None:
+            tag = self.tags[key] = super().resolve(kind, value, implicit)
+        return tag
 _TOP_KEYS = ("name", "title", "reference", "description", "input", "blocks", "layers", "outputs", "expect",
              "budget")
 _ITEM_KEYS = ITEM_WORDS
