@@ -278,7 +278,8 @@ class _Reader:
         for item in node.value:
             nodes = self.layer(item)
             out.extend(nodes)
-            total += sum(self.size(n) for n in nodes)
+            for n in nodes:
+                total += 1 if type(n) is LayerSpec else self.size(n)
             if total > MAX_LAYERS:
                 raise SpecError(f"the network has more than {MAX_LAYERS:,} layers", self.loc(item))
         return out
