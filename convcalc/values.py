@@ -192,11 +192,11 @@ def _specialise(cls: Any) -> bool:
         body.append("_value_post(_value_self)")
     source = (f"def __init__(_value_self, {', '.join(params)}):\n"
               "    _value_state = _value_self.__dict__\n" + "".join(f"    {line}\n" for line in body))
-    exec(source, namespace)
+    exec(source, namespace)  # noqa: S102  # our own text, from field names checked to be identifiers
     init = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__module__ = cls.__module__
-    setattr(cls, "__init__", init)
+    cls.__init__ = init
     return True
 
 

@@ -8,7 +8,7 @@ every item keeps its own line and column, in errors, in ``LayerSpec.loc`` and in
 from __future__ import annotations
 
 import json
-from typing import Any, List
+from typing import Any
 
 import pytest
 import yaml
@@ -130,7 +130,7 @@ def same(a: Any, b: Any) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(PREFIX, ITEM), min_size=1, max_size=6))
-def test_the_short_way_reads_as_the_full_reading(items: List[tuple]):
+def test_the_short_way_reads_as_the_full_reading(items: list):
     text = spec("".join(f"  -{pad} {item}\n" for pad, item in items))
     try:
         root = yaml.compose(text, Loader=_Loader)
