@@ -15,7 +15,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from convcalc.values import FrozenError, field, fields, is_value, replace, value
+from convcalc.values import (
+    SPECIALISE_AFTER,
+    FrozenError,
+    field,
+    fields,
+    is_value,
+    replace,
+    value,
+)
 
 
 def declare(decorate, make_field):
@@ -138,3 +146,77 @@ def test_a_single_compared_field_and_none():
 
     assert One(1, "a") == One(1, "b") and hash(One(1)) == hash((1,))
     assert Nothing("a") == Nothing("b") and hash(Nothing()) == hash(())
+
+
+# --- a class made often gets an __init__ of its own (values._specialise) -------------------------
+
+
+def made_often(cls, *args, **kwargs):
+    """``cls(*args, **kwargs)``, after enough instances that the class has its own __init__."""
+    for _ in range(SPECIALISE_AFTER + 2):
+        made = cls(*args, **kwargs)
+    return made
+
+
+def test_a_class_made_often_gets_its_own_init_that_behaves_the_same():
+    Base, Derived = declare(value, field)
+    first = Derived(3, 4, ("t",), "n", 5)
+    assert Derived.__init__ is Base.__init__  # the generic one, shared
+    often = made_often(Derived, 3, 4, ("t",), "n", 5)
+    assert Derived.__init__ is not Base.__init__ and Derived.__init__.__qualname__ == "declare.<locals>.Derived.__init__"
+    assert often == first and repr(often) == repr(first) and hash(often) == hash(first)
+    assert vars(often) == vars(first)
+    a, b = Derived(1), Derived(size=1)
+    assert (a.stride, a.tags, a.note, a.hidden, a.items) == (2, (), "", None, []) and a == b
+    assert a.items is not b.items  # a factory runs per instance
+    assert Derived(1, items=[1]).items == [1] and replace(a, stride=9).stride == 9
+    with pytest.raises(FrozenError):
+        a.size = 2
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda cls: cls(), "missing .*required .*argument"),
+    (lambda cls: cls(1, size=2), "twice|multiple values"),
+    (lambda cls: cls(1, sise=2), "unexpected"),
+    (lambda cls: cls(1, 2, (), "", None, [], 7), "arguments but 7 were given|takes from"),
+])
+def test_constructor_errors_like_dataclasses_when_made_often(call, message):
+    _, Derived = declare(value, field)
+    made_often(Derived, 1)
+    with pytest.raises(TypeError, match=message):
+        call(Derived)
+
+
+def test_post_init_runs_when_made_often():
+    @value
+    class Checked:
+        n: int
+
+        def __post_init__(self) -> None:
+            if self.n < 0:
+                raise ValueError("negative")
+            object.__setattr__(self, "double", 2 * self.n)
+
+    assert made_often(Checked, 4).double == 8
+    with pytest.raises(ValueError):
+        Checked(-1)
+
+
+def test_classes_that_keep_the_generic_init():
+    @value
+    class WithDefault:
+        a: int = 1
+
+    @value
+    class RequiredAfterDefault(WithDefault):  # cannot be written as parameters in this order
+        b: int
+
+    class Plain(WithDefault):  # not a value class of its own: it inherits the generic __init__
+        pass
+
+    generic = WithDefault.__init__
+    made_often(RequiredAfterDefault, b=2)
+    assert RequiredAfterDefault.__init__ is generic and RequiredAfterDefault(b=2).a == 1
+    with pytest.raises(TypeError, match="missing"):
+        RequiredAfterDefault(1)
+    assert made_often(Plain, 5).a == 5 and Plain.__init__ is generic and "__init__" not in Plain.__dict__

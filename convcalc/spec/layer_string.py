@@ -292,11 +292,17 @@ def _check_name(name: str, loc: Location, usage: str) -> None:
 
 def parse_token(tok: Token) -> LayerSpec:
     """One layer token: ``conv96k11s4``, ``maxpool3s2``, ``fc4096``, ``conv3-64``, ``relu``."""
-    if tok.text not in _LAYER_OF:  # long specs repeat a few tokens: read each once
+    return parse_word(tok.text, tok.loc)
+
+
+def parse_word(text: str, loc: Location) -> LayerSpec:
+    """``parse_token`` of the token ``text`` at ``loc``, without making the Token when the word was read before."""
+    layer = _LAYER_OF.get(text)
+    if layer is None:  # long specs repeat a few tokens: read each once
         if len(_LAYER_OF) > 10_000:
             _LAYER_OF.clear()
-        _LAYER_OF[tok.text] = _parse_token(tok).layer
-    return LayerSpec(_LAYER_OF[tok.text], loc=tok.loc)
+        layer = _LAYER_OF[text] = _parse_token(Token(text, loc)).layer
+    return LayerSpec(layer, loc=loc)
 
 
 _LAYER_OF: Dict[str, Any] = {}
@@ -397,4 +403,4 @@ def _letters_hint(kind: str, letters: Dict[str, Any]) -> str:
     return f"{kind} options: " + ", ".join(f"{k} ({v})" for k, v in letters.items())
 
 
-__all__ = ["parse_string", "parse_tokens", "parse_token", "tokenize"]
+__all__ = ["parse_string", "parse_tokens", "parse_token", "parse_word", "tokenize"]

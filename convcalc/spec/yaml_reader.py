@@ -18,6 +18,7 @@ import ast
 import bisect
 import re
 from fractions import Fraction
+from itertools import accumulate
 from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
@@ -34,7 +35,7 @@ from ..layers.options import (
 )
 from ..limits import MAX_LAYERS, MAX_NESTING, MAX_SIZE, MAX_SPEC_BYTES
 from ..values import replace
-from .layer_string import ARGUMENT, Token, parse_tokens, tokenize
+from .layer_string import ARGUMENT, Token, parse_tokens, parse_word, tokenize
 from .model import (
     ITEM_WORDS,
     SEQUENCE_WORDS,
@@ -51,7 +52,25 @@ from .model import (
 )
 from .shapes import parse_shape, shape_from_dims
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_SafeLoader):  # type: ignore[misc]  # the C loader or the Python one, chosen at run time
+    """PyYAML's safe loader (its C one where installed), remembering the tag it resolves for each
+    scalar text: resolving is the slowest part of composing, and a long spec repeats a few texts."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.tags: Dict[Tuple[Any, Any, Any], str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if self.yaml_path_resolvers:  # a pure function of its arguments only without these
+            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+        key = (kind, value, implicit)
+        tag = self.tags.get(key)
+        if tag is None:
+            tag = self.tags[key] = super().resolve(kind, value, implicit)
+        return tag
 _TOP_KEYS = ("name", "title", "reference", "description", "input", "blocks", "layers", "outputs", "expect",
              "budget")
 _ITEM_KEYS = ITEM_WORDS
@@ -59,6 +78,10 @@ _SEQUENCE_KEYS = SEQUENCE_WORDS
 _DEFINITION_KEYS = ("args", "layers", "description")
 _INPUT_KEYS = ("height", "width", "channels")
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+# A bare item that is one layer token and nothing else: no separator, bracket, '|', '$', ':' or '@'.
+_BARE_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
 # YAML 1.1 reads 0x3 as hexadecimal 3, 010 as octal 8, 1_0 as 10 and 1:30 as 90 (base 60); a spec
 # means 0 by 3 per axis, ten, or a mistake. So scalars YAML would make numbers are read from their
 # own text by options.read_number: decimal digits only, everything else stays text.
@@ -85,6 +108,8 @@ class _Reader:
         self.expanding: List[str] = []  # block definitions being expanded, outermost first
         self.sizes: Dict[int, int] = {}  # id(node) -> layers it holds, so repeats are counted, not walked
         self.built: Dict[Tuple[int, Tuple[Tuple[str, Any], ...]], List[Node]] = {}  # YAML aliases expand once
+        self.rules: Dict[Tuple[str, Any], Any] = {}  # (kind, options as composed) -> its validated rule
+        self.plain_kinds: Dict[str, bool] = {}  # item key -> it names a layer kind (not a block, merge, ...)
 
     def loc(self, node: yaml.Node) -> Location:
         mark = node.start_mark
@@ -94,8 +119,8 @@ class _Reader:
 
     def at_index(self, index: int) -> Location:
         """The location of character ``index`` of the text (a binary search over line starts)."""
-        if self._line_starts is None:
-            self._line_starts = [0] + [i + 1 for i, c in enumerate(self.text) if c == "\n"]
+        if self._line_starts is None:  # the last start is one past the text, so no index reaches it
+            self._line_starts = list(accumulate((len(line) + 1 for line in self.lines), initial=0))
         line = bisect.bisect_right(self._line_starts, index) - 1
         column = index - self._line_starts[line]
         return Location(self.file, line + 1, column + 1, self.lines[line] if line < len(self.lines) else "")
@@ -252,7 +277,8 @@ class _Reader:
         for item in node.value:
             nodes = self.layer(item)
             out.extend(nodes)
-            total += sum(self.size(n) for n in nodes)
+            for n in nodes:
+                total += 1 if type(n) is LayerSpec else self.size(n)
             if total > MAX_LAYERS:
                 raise SpecError(f"the network has more than {MAX_LAYERS:,} layers", self.loc(item))
         return out
@@ -265,6 +291,11 @@ class _Reader:
         return self.built[key]
 
     def _layer(self, node: yaml.Node) -> List[Node]:
+        quick = self.plain_item(node)
+        return [quick] if quick is not None else self.item(node)
+
+    def item(self, node: yaml.Node) -> List[Node]:
+        """Any list item, read in full."""
         where = self.loc(node)
         if isinstance(node, yaml.ScalarNode):
             text = self.value(node)
@@ -320,7 +351,7 @@ class _Reader:
                 hint = f" — did you mean '{close}'?" if (close := did_you_mean(kind, self.definitions)) else ""
                 if hint:
                     raise SpecError(f"unknown layer or block '{kind}'{close}", at)
-            item = LayerSpec(make_layer(kind, self.options(kind, vnode), at), name, at, expects)
+            item = LayerSpec(self.rule(kind, vnode, at), name, at, expects)
         if frozen:
             item = replace(item, frozen=True)
         if expects and not isinstance(item, LayerSpec):
@@ -338,6 +369,57 @@ class _Reader:
         if name is None:
             return [*lead, *[item] * count]
         return [*lead, *[replace(item, name=f"{name}.{i}") for i in range(1, count + 1)]]
+
+    def plain_item(self, node: yaml.Node) -> Optional[LayerSpec]:
+        """The common items, read the short way: a bare word (``- relu``), or a layer kind alone
+        (``- conv: {filters: 8, kernel: 3}``). None for anything else, which ``item`` reads in
+        full; the short way gives what ``item`` gives, at the same place."""
+        if type(node) is yaml.ScalarNode:
+            # a plain word: its source is its value, one token (what tokens_of and parse_tokens make of it)
+            text = node.value
+            start = node.start_mark.index
+            if (node.tag != _STR_TAG or node.style not in ("", None) or _BARE_WORD.fullmatch(text) is None
+                    or self.text[start:node.end_mark.index] != text):
+                return None
+            line = bisect.bisect_right(self.line_starts(), start) - 1
+            return parse_word(text, Location(self.file, line + 1, start - self.line_starts()[line] + 1,
+                                             self.lines[line], len(text)))
+        if type(node) is not yaml.MappingNode or len(node.value) != 1 or node.tag != _MAP_TAG:
+            return None
+        knode, vnode = node.value[0]
+        if type(knode) is not yaml.ScalarNode or knode.tag != _STR_TAG:
+            return None
+        kind = knode.value
+        plain = self.plain_kinds.get(kind)
+        if plain is None:  # what item checks before it reads a layer kind
+            plain = self.plain_kinds[kind] = (
+                kind not in _ITEM_KEYS and kind not in self.definitions and kind.lower() not in MERGES
+                and kind.lower() not in _SEQUENCE_KEYS and lookup(kind) is not None)
+        if not plain:
+            return None
+        at = self.loc(knode)
+        return LayerSpec(self.rule(kind, vnode, at), None, at)
+
+    def rule(self, kind: str, node: yaml.Node, at: Location) -> Any:
+        """``make_layer`` for ``kind`` with the options in ``node``, once per distinct options.
+
+        The rule is a value; only a layer's location differs between identical items, and that
+        is the LayerSpec's. Options with a ``$`` depend on the block being expanded, and nested
+        collections are rare: those are read every time. Errors are never remembered (the
+        first one ends the reading)."""
+        key = _options_key(node)
+        if key is None:
+            return make_layer(kind, self.options(kind, node), at)
+        found = self.rules.get((kind, key))
+        if found is None:
+            found = self.rules[(kind, key)] = make_layer(kind, self.options(kind, node), at)
+        return found
+
+    def line_starts(self) -> List[int]:
+        if self._line_starts is None:
+            self.at_index(0)
+        assert self._line_starts is not None
+        return self._line_starts
 
     def frozen(self, node: yaml.Node) -> bool:
         """``frozen: true``: nothing in the item is trained (engine.py counts its weights as buffers)."""
@@ -551,6 +633,33 @@ class _Reader:
             raise SpecError(f"{k.name} takes no value, got {value!r}", self.loc(node),
                             hint=f"write '- {kind}' alone")
         return [RawOption(k.rule.leading, value, self.loc(node), self.loc(node))]
+
+
+def _scalar_key(node: yaml.Node) -> Optional[Tuple[str, str]]:
+    """What reading a scalar depends on (its tag and text), or None for a collection or a ``$``."""
+    if type(node) is not yaml.ScalarNode or "$" in node.value:
+        return None
+    return node.tag, node.value
+
+
+def _options_key(node: yaml.Node) -> Optional[Tuple[Any, ...]]:
+    """Everything ``options`` reads from ``node`` -- tags and texts of a scalar, of a flat list,
+    or of a mapping of those -- or None when it reads more (a ``$``, a nested collection)."""
+    if type(node) is yaml.ScalarNode:
+        return _scalar_key(node)
+    if type(node) is yaml.SequenceNode:
+        items = tuple(_scalar_key(n) for n in node.value)
+        return None if None in items else ("[", node.tag, items)
+    if type(node) is not yaml.MappingNode:
+        return None
+    pairs = []
+    for knode, vnode in node.value:
+        key = _scalar_key(knode)
+        value = _scalar_key(vnode) if type(vnode) is yaml.ScalarNode else _options_key(vnode)
+        if key is None or value is None or type(vnode) is yaml.MappingNode:
+            return None
+        pairs.append((key, value))
+    return ("{", node.tag, tuple(pairs))
 
 
 def _flow_hint(error: yaml.MarkedYAMLError, source: str) -> str:
