@@ -80,7 +80,7 @@ def split_once(spec: Path, profile: str = "") -> dict[str, float]:
     import yaml
 
     from convcalc.analysis.engine import analyse
-    from convcalc.report.text import render
+    from convcalc.report import render
     from convcalc.spec.yaml_reader import parse_yaml
 
     times = {"import": time.process_time() - start}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..errors import LayerError, Location, ShapeError, SpecError, did_you_mean
-from ..layers import Concat, Layer, MatMul, Merge
+from ..layers import Concat, Layer, MatMul, Merge, Note
 from ..limits import MAX_RANK, MAX_SIZE
 from ..shape import Shape
 from ..spec.model import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node
