@@ -221,7 +221,13 @@ def _eq(self: Any, other: Any) -> Any:
 
 
 def _hash(self: Any) -> int:
-    return hash(self.__class__.__value_key__(self))
+    # Kept once worked out: values are immutable, and a large spec's shapes and rules are looked
+    # up by value thousands of times (the engine remembers a rule's figures on each input).
+    state = self.__dict__
+    h = state.get("__value_hash__")
+    if h is None:
+        h = state["__value_hash__"] = hash(self.__class__.__value_key__(self))
+    return h  # type: ignore[no-any-return]
 
 
 def _setattr(self: Any, name: str, _: Any) -> None:

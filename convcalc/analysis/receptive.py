@@ -54,8 +54,12 @@ def receptive_fields(input: Shape, layers: Sequence[LayerReport]) -> Tuple[Field
             continue
         key = (r.layer, r.input)
         if key not in steps:
-            steps[key] = r.layer.receptive(r.input)
-        fields.append(_layer(fields[r.sources[0] if r.sources else r.index - 1], r, steps[key]))
+            found = r.layer.receptive(r.input)
+            # () for a layer that keeps every unit's field (an activation, a norm, a per-position
+            # linear on a sequence made from a grid): its input's field passes on as it is
+            steps[key] = () if found is not None and all(s == IDENTITY_STEP for s in found) else found
+        field = fields[r.sources[0] if r.sources else r.index - 1]
+        fields.append(field if steps[key] == () else _layer(field, r, steps[key]))
     return tuple(fields[1:])
 
 
@@ -64,11 +68,7 @@ def _layer(field: Field, r: LayerReport, steps: Optional[Tuple[Step, ...]]) -> F
         return GLOBAL
     if field.status != "local" or not steps:  # global stays global; a flat input has no axes to move
         return field
-    if all(s is IDENTITY_STEP or s == IDENTITY_STEP for s in steps) and len(steps) == len(field.axes):
-        return field  # an activation, a norm: each unit sees what its input unit saw
     if len(steps) != len(field.axes):  # a sequence made from a grid: its positions are not the grid's axes
-        if all(s == IDENTITY_STEP for s in steps):
-            return field  # per position: each unit still sees what its grid unit saw
         return Field(status="untracked", why=f"'{r.full_name}' moves positions along a sequence made from a "
                                              "grid; fields are not followed past it")
     axes = tuple(AxisField(size(a.size, a.jump, s), jump(a.jump, s), start(a.start, a.jump, s))

@@ -200,9 +200,9 @@ class _LayerLines:
 
     Why not ``json.dumps`` itself: a large spec repeats a few layers on a few shapes thousands of
     times, and building a dict of ~25 entries per layer and encoding it again took 60% of
-    ``table --format json`` on a 10,000-layer chain. Here what a layer is and what it maps (the
-    part that repeats) is encoded once per distinct rule and shapes and reused; the rest is
-    integers and a few names put in place. ``tests/test_output.py`` holds every line equal to
+    ``table --format json`` on a 10,000-layer chain. Here what repeats (what a layer is and maps,
+    its figures, its notes) is encoded once per distinct rule, shapes and freezing, by the json
+    module, and reused; the rest (index, names, sources, field, location) is put in place. ``tests/test_output.py`` holds every line equal to
     ``json.dumps`` of ``report_dict``'s entry.
     """
 
@@ -213,45 +213,40 @@ class _LayerLines:
         self.dumps = json.dumps
         self.string = json.encoder.encode_basestring  # what json.dumps uses with ensure_ascii=False
         self.spatial = report.spec.input.spatial
-        self.basics: Dict[Tuple[Any, ...], str] = {}
+        self.same: Dict[Tuple[Any, ...], Tuple[str, str, str]] = {}
         self.paths: Dict[Tuple[str, ...], str] = {}
         self.files: Dict[str, str] = {}
 
     def lines(self) -> Iterator[str]:
-        report, string = self.report, self.string
-        bias, ops, inplace = report.conventions.bias, report.conventions.ops, report.conventions.inplace
-        flops = report.conventions.count == "flops"
-        per_element, batch = report.bytes_per_element, report.batch
-        for r, f in zip(report.layers, report.fields):
-            rule = r.layer
-            counted_params = r.params if bias else r.params - r.biases
-            extra = r.ops if rule.op_kind and rule.op_kind in ops else 0
-            work = 2 * r.macs + extra * (2 if rule.op_kind == "norm" else 1) if flops else r.macs + extra
-            activations = r.output.elements
-            counted_acts = 0 if inplace and rule.inplace else activations
+        string, last, field = self.string, None, ""
+        for r, f in zip(self.report.layers, self.report.fields):
+            if f is not last:  # a layer that keeps its input's field (an activation, a norm) has the same Field
+                last, field = f, self.field(f)
+            key = (r.layer, r.input, r.output, r.inputs, r.frozen)
+            same = self.same.get(key)
+            if same is None:
+                same = self.same[key] = self.repeated(r)
+            basics, figures, notes = same
             path = self.paths.get(r.path)
             if path is None:
                 path = self.paths[r.path] = self.dumps(list(r.path), ensure_ascii=False)
-            notes = "[]" if not r.notes else self.dumps(
-                [{"level": n.level, "code": n.code, "text": n.text} for n in r.notes], ensure_ascii=False)
             yield (f'{{"index": {r.index}, "name": {string(r.name)}, "path": {path}, '
-                   f'"full_name": {string(r.full_name)}, {self.basics_of(r)}, "sources": {list(r.sources)}, '
-                   f'"params": {r.params}, "biases": {r.biases}, "buffers": {r.buffers}, "macs": {r.macs}, '
-                   f'"flops": {2 * r.macs}, "ops": {r.ops}, "activations": {activations}, '
-                   f'"counted": {{"params": {counted_params}, "work": {work}, "activations": {counted_acts}}}, '
-                   f'"activation_bytes": {counted_acts * per_element * batch}, '
-                   f'"param_bytes": {r.params * per_element}, "receptive_field": {self.field(f)}, '
-                   f'"notes": {notes}, "location": {self.location(r)}}}')
+                   f'"full_name": {string(r.full_name)}, {basics}, "sources": {list(r.sources)}, {figures}, '
+                   f'"receptive_field": {field}, "notes": {notes}, "location": {self.location(r)}}}')
 
-    def basics_of(self, r: LayerReport) -> str:
-        """``"kind": ..., "description": ..., "options": ..., "input": ..., "output": ...,
-        "inputs": [...]``: encoded once per rule and shapes."""
-        key = (r.layer, r.input, r.output, r.inputs)
-        text = self.basics.get(key)
-        if text is None:
-            whole = {**layer_basics(r), "inputs": [shape_dict(s) for s in (r.inputs or (r.input,))]}
-            text = self.basics[key] = self.dumps(whole, ensure_ascii=False)[1:-1]
-        return text
+    def repeated(self, r: LayerReport) -> Tuple[str, str, str]:
+        """What every layer of the same rule, shapes and freezing has alike: what it is and maps
+        (``"kind"`` to ``"inputs"``), its figures (``"params"`` to ``"param_bytes"``), its notes."""
+        report = self.report
+        whole = {**layer_basics(r), "inputs": [shape_dict(s) for s in (r.inputs or (r.input,))]}
+        counted = report.counted_activations(r)
+        figures = {"params": r.params, "biases": r.biases, "buffers": r.buffers, "macs": r.macs, "flops": r.flops,
+                   "ops": r.ops, "activations": r.activations,
+                   "counted": {"params": report.counted_params(r), "work": report.work(r), "activations": counted},
+                   "activation_bytes": report.activation_bytes(counted), "param_bytes": report.param_bytes(r.params)}
+        notes = [{"level": n.level, "code": n.code, "text": n.text} for n in r.notes]
+        return (self.dumps(whole, ensure_ascii=False)[1:-1], self.dumps(figures, ensure_ascii=False)[1:-1],
+                self.dumps(notes, ensure_ascii=False))
 
     def field(self, f: Field) -> str:
         axes = f.axes
