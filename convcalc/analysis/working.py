@@ -10,8 +10,6 @@ stride that does not fit, with the strides that would.
 
 from __future__ import annotations
 
-import math
-from fractions import Fraction
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..layers import (
@@ -127,8 +125,8 @@ def axis_step(label: str, w: Window, out: int) -> Step:
     expression = f"{inner} + 1"
     if w.fits:
         return Step("size", label, expression, out, str(out), formula)
-    value = Fraction(w.span, w.stride) + 1
-    return Step("size", label, expression, out, f"{w.span}/{w.stride} + 1 = {float(value):.2f} → {out}", formula)
+    value = (w.span + w.stride) / w.stride  # correctly rounded, as float(Fraction) is: for display
+    return Step("size", label, expression, out, f"{w.span}/{w.stride} + 1 = {value:.2f} → {out}", formula)
 
 
 def _depth_steps(r: LayerReport) -> List[Step]:
@@ -236,16 +234,16 @@ def fit_advice(r: LayerReport) -> Tuple[str, ...]:
         seen.add(w)
         where = f" along {name}" if len(set(ws)) > 1 else ""
         left = w.span % w.stride
-        value = Fraction(w.span, w.stride) + 1
+        floor, ceil = w.span // w.stride + 1, -(-w.span // w.stride) + 1  # of span/stride + 1
         if notes[0].code == "stride-skips-by-design":  # nothing to fix: say what the note says
             text = notes[0].text
         elif notes[0].level == "warning":
             lost = left - w.pad_after
             unseen = "the last input row/column is" if lost == 1 else f"the last {lost} input rows/columns are"
-            text = (f"stride {w.stride} does not fit{where}: floored to {math.floor(value)} as PyTorch does, so "
-                    f"{unseen} never read (ceil would give {math.ceil(value)}). {fit_suggestion(w)}")
+            text = (f"stride {w.stride} does not fit{where}: floored to {floor} as PyTorch does, so "
+                    f"{unseen} never read (ceil would give {ceil}). {fit_suggestion(w)}")
         else:
-            text = (f"stride {w.stride} leaves {left} over{where}: floored to {math.floor(value)} as PyTorch "
+            text = (f"stride {w.stride} leaves {left} over{where}: floored to {floor} as PyTorch "
                     f"does; what is left over is padding, so no input is lost. {fit_suggestion(w)}")
         # strides that fit and skip no input (at most the window, or the stride already chosen)
         strides = [s for s in nearest_strides(w.span, w.stride) if s <= max(w.effective_kernel, w.stride)]

@@ -5,14 +5,15 @@ sizes, the notes on strides that do not fit)."""
 from __future__ import annotations
 
 import functools
-import math
-from fractions import Fraction
-from typing import ClassVar, Dict, Optional, Tuple, Union
+from typing import TYPE_CHECKING, ClassVar, Dict, Optional, Tuple, Union
 
 from ..errors import LayerError
 from ..shape import Shape, Window, same_padding
 from ..values import replace, value
 from .options import Ints, Padding
+
+if TYPE_CHECKING:  # fractions (and decimal with it) load only when a value is not whole: start-up
+    from fractions import Fraction
 
 
 @value
@@ -25,7 +26,7 @@ class Note:
     brief: str = ""  # a few words for a table cell; ``text`` says it all
 
 
-Number = Union[int, Fraction]  # exact: an int where the value is whole, else a Fraction
+Number = Union[int, "Fraction"]  # exact: an int where the value is whole, else a Fraction
 
 
 @value
@@ -55,7 +56,11 @@ IDENTITY_STEP = Step(0, 1, 0)  # ints where the value is whole: Fraction arithme
 
 def window_step(w: Window) -> Step:
     f = w.effective_kernel
-    shift = (f - 1) // 2 - w.pad_before if f % 2 else Fraction(f - 1, 2) - w.pad_before
+    if f % 2:
+        return Step(f - 1, w.stride, (f - 1) // 2 - w.pad_before)
+    import fractions  # only here: fractions and decimal slow every start-up
+
+    shift = fractions.Fraction(f - 1, 2) - w.pad_before
     return Step(f - 1, w.stride, shift)
 
 
@@ -231,8 +236,9 @@ def fit_notes(ws: Tuple[Window, ...]) -> Tuple[Note, ...]:
         seen.add(key)
         where = f" along {name}" if len({(v.size, v.kernel, v.stride) for v in ws}) > 1 else ""
         p = w.pad_before + w.pad_after
-        value = Fraction(w.span, w.stride) + 1
-        formula = f"({w.size} − {w.effective_kernel}{f' + {p}' if p else ''})/{w.stride} + 1 = {float(value):.2f}"
+        value = (w.span + w.stride) / w.stride  # correctly rounded, as float(Fraction) is: for display
+        floor, ceil = w.span // w.stride + 1, -(-w.span // w.stride) + 1
+        formula = f"({w.size} − {w.effective_kernel}{f' + {p}' if p else ''})/{w.stride} + 1 = {value:.2f}"
         left_over = w.span % w.stride
         if skips:  # a strided 1x1 conv skips pixels by design, not by accident
             gap = w.stride - w.effective_kernel
@@ -242,23 +248,23 @@ def fit_notes(ws: Tuple[Window, ...]) -> Tuple[Note, ...]:
                 text = f"{formula.rsplit(' = ', 1)[0]} = {w.out_size}{where}: {holes}."
                 notes.append(Note("info", "stride-skips-by-design", text, f"{w.out_size}: skips by design"))
             else:
-                text = (f"{formula}{where}: floored to {math.floor(value)} as PyTorch does; {holes} "
+                text = (f"{formula}{where}: floored to {floor} as PyTorch does; {holes} "
                         f"(the leftover is one more of them).")
-                notes.append(Note("info", "stride-skips-by-design", text, f"{float(value):.2f}: skips by design"))
+                notes.append(Note("info", "stride-skips-by-design", text, f"{value:.2f}: skips by design"))
             continue
         if left_over <= w.pad_after:  # the windows skip only padding: every input pixel is still seen
-            text = (f"{formula}{where}: floored to {math.floor(value)} as PyTorch does; the last {left_over} "
+            text = (f"{formula}{where}: floored to {floor} as PyTorch does; the last {left_over} "
                     f"column{'s' if left_over > 1 else ''} left over {'are' if left_over > 1 else 'is'} padding, "
                     f"so no input is lost. {fit_suggestion(w)}")
-            notes.append(Note("info", "stride-skips-padding", text, f"{float(value):.2f}: skips padding"))
+            notes.append(Note("info", "stride-skips-padding", text, f"{value:.2f}: skips padding"))
             continue
         lost = left_over - w.pad_after
         unseen = "the last input row/column is" if lost == 1 else f"the last {lost} input rows/columns are"
         text = (
-            f"{formula}{where}: stride {w.stride} does not fit; floored to {math.floor(value)} as PyTorch does, "
-            f"so {unseen} never read (ceil would give {math.ceil(value)}). {fit_suggestion(w)}"
+            f"{formula}{where}: stride {w.stride} does not fit; floored to {floor} as PyTorch does, "
+            f"so {unseen} never read (ceil would give {ceil}). {fit_suggestion(w)}"
         )
-        brief = f"{float(value):.2f}: does not fit"
+        brief = f"{value:.2f}: does not fit"
         notes.append(Note("warning", "stride-does-not-fit", text, brief))
     return tuple(notes)
 

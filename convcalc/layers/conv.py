@@ -4,7 +4,6 @@ transposed, depthwise and separable convs; fc, and flatten."""
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from typing import ClassVar, Optional, Tuple
 
 from ..errors import LayerError
@@ -245,6 +244,10 @@ class ConvTranspose(Layer):
         read inputs ``D/g`` apart. Over a period ``k0`` takes every value in ``0 … m − 1``, so the
         widest field has ``⌈F/m⌉`` taps, and all are alike exactly when ``g = 1`` and ``m | F``.
         """
+        from fractions import (
+            Fraction,  # only here: fractions and decimal slow every start-up
+        )
+
         steps = []
         for f, st, p, d in zip(*(expand(v, x, "") for v in (self.kernel, self.stride, self.padding, self.dilation))):
             g = math.gcd(d, st)

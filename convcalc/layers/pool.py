@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from typing import ClassVar, Optional, Tuple
 
 from ..errors import LayerError
@@ -177,6 +176,10 @@ class AdaptiveAvgPool(Layer):
     def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
         """Window ``i`` is ``⌈(r + W)/n⌉`` wide with ``r = i·W mod n``, which takes every multiple of
         ``gcd(W, n)`` below ``n``: the widest is ``⌈(W + n − gcd)/n⌉``, found without a loop."""
+        from fractions import (
+            Fraction,  # only here: fractions and decimal slow every start-up
+        )
+
         out = self.out_shape(x).spatial
         if all(n == 1 for n in out):
             return None

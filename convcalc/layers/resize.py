@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from fractions import Fraction
 from typing import TYPE_CHECKING, ClassVar, Optional, Tuple
 
 from ..errors import LayerError
@@ -74,6 +73,10 @@ class Upsample(Layer):
     def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
         """Output ``o`` samples input coordinate ``(o + ½)/s − ½`` (PyTorch, align_corners=False):
         nearest reads one pixel, linear two, cubic four; the jump becomes ``j/s``."""
+        from fractions import (
+            Fraction,  # only here: fractions and decimal slow every start-up
+        )
+
         reads = {"nearest": 1, "linear": 2, "bilinear": 2, "trilinear": 2, "bicubic": 4}.get(self.mode, 1)
         steps = []
         for w, out in zip(x.spatial, self.out_shape(x).spatial):
@@ -159,7 +162,7 @@ class ZeroPad(Layer):
         return Shape(tuple(w + b + a for w, (b, a) in zip(x.spatial, self._sides(x))), x.channels)
 
     def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
-        return tuple(Step(Fraction(0), Fraction(1), Fraction(-b)) for b, _ in self._sides(x))
+        return tuple(Step(0, 1, -b) for b, _ in self._sides(x))
 
     def describe(self) -> str:
         after = f" after {axes_text(self.after)}" if self.after is not None and self.after != self.padding else ""

@@ -6,8 +6,10 @@ and picture rounds through these, and JSON and CSV print the exact integers.
 
 from __future__ import annotations
 
-from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 
 def human(n: int) -> str:

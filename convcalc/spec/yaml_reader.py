@@ -33,7 +33,6 @@ from ..layers.options import (
 )
 from ..limits import MAX_LAYERS, MAX_NESTING, MAX_SPEC_BYTES
 from ..values import replace
-from .arithmetic import evaluate, interpolate
 from .layer_string import ARGUMENT, Token, parse_tokens, parse_word, tokenize
 from .model import (
     ITEM_WORDS,
@@ -581,10 +580,16 @@ class _Reader:
             return [self.substitute(v, loc) for v in value]
         if not isinstance(value, str) or "$" not in value:
             return value
+        from .arithmetic import (
+            evaluate,  # only a block with arguments needs ast and fractions
+        )
+
         return evaluate(value, self.arguments(loc), loc)
 
     def interpolate(self, text: str, loc: Location) -> str:
         """``conv${width}k3`` in a layer string inside a block: each ``${...}`` or ``$name`` replaced."""
+        from .arithmetic import interpolate
+
         return interpolate(text, self.arguments(loc), loc)
 
     def arguments(self, loc: Location) -> Dict[str, Any]:
