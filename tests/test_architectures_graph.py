@@ -34,7 +34,7 @@ GRAPHS = ("convnext_tiny", "googlenet", "googlenet-paper", "mobilenet_v2", "resn
 
 
 def path_of(name: str) -> Path:
-    return catalog.directory() / f"{name}.yaml"
+    return Path(catalog.directory()) / f"{name}.yaml"
 
 
 def report_of(name: str) -> Report:

@@ -132,7 +132,7 @@ def test_list_json_carries_exact_figures():
 def test_show_prints_the_bundled_yaml():
     result = run("show", "VGG16")
     assert result.exit_code == 0
-    assert result.stdout == (catalog.directory() / "vgg-d.yaml").read_text(encoding="utf-8")
+    assert result.stdout == (Path(catalog.directory()) / "vgg-d.yaml").read_text(encoding="utf-8")
 
 
 def test_show_unknown_name_suggests():

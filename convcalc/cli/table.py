@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, List, Optional
 
 import click
@@ -126,7 +127,7 @@ def list_(fmt: str) -> None:
     for name in catalog.names():
         path = catalog.find(name)
         assert path is not None
-        report = analyse(load_file(path, display=f"architectures/{path.name}"))
+        report = analyse(load_file(path, display=f"architectures/{os.path.basename(path)}"))
         t = report.totals
         rows.append({"name": name, "aliases": catalog.aliases_of(name), "input": str(report.spec.input),
                      "params": t.params, "macs": t.macs, "title": report.spec.title})
@@ -155,7 +156,8 @@ def show(name: str) -> None:
     if path is None:
         raise SpecError(f"no bundled architecture '{name}'{did_you_mean(name, catalog.choices())}",
                         hint="`convcalc list` shows them all")
-    click.echo(path.read_text(encoding="utf-8"), nl=False)
+    with open(path, encoding="utf-8") as f:
+        click.echo(f.read(), nl=False)
 
 
 @cli.command()

@@ -13,13 +13,16 @@ name errors and the report show. It raises ``SpecError`` for a file it cannot re
 from __future__ import annotations
 
 import importlib
+import os
 import re
-from pathlib import Path
-from typing import Callable, Dict, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Dict, Optional, Tuple, Union
 
 from ..spec.model import NetworkSpec
 
-Reader = Callable[[Union[Path, str], str], NetworkSpec]
+if TYPE_CHECKING:  # a reader gets a Path; choosing one needs only the suffix (pathlib loads slowly)
+    from pathlib import Path
+
+Reader = Callable[[Union["Path", str], str], NetworkSpec]
 
 # suffix (lower case, with its dot) -> (module in this package, function). One line per format.
 READERS: Dict[str, Tuple[str, str]] = {
@@ -40,9 +43,9 @@ def safe_name(text: str) -> str:
     return (name or "t")[:190]
 
 
-def reader_for(path: Union[Path, str]) -> Optional[Reader]:
+def reader_for(path: "Union[Path, str]") -> Optional[Reader]:
     """The reader registered for ``path``'s suffix, imported now; None for any other file."""
-    entry = READERS.get(Path(path).suffix.lower())
+    entry = READERS.get(os.path.splitext(path)[1].lower())
     if entry is None:
         return None
     module, function = entry
