@@ -34,7 +34,7 @@ BUNDLED = (
 
 
 def path_of(name: str) -> Path:
-    return catalog.directory() / f"{name}.yaml"
+    return Path(catalog.directory()) / f"{name}.yaml"
 
 
 def spec_of(name: str) -> NetworkSpec:
@@ -342,7 +342,7 @@ def test_file_is_well_formed(name: str) -> None:
     ],
 )
 def test_catalog_finds(asked: str, file: str) -> None:
-    assert catalog.find(asked) == path_of(file)
+    assert Path(catalog.find(asked)) == path_of(file)
 
 
 def test_catalog_misses() -> None:

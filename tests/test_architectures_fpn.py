@@ -216,7 +216,7 @@ def test_json_receptive_field_of_each_output() -> None:
 
 
 def test_catalog_alias() -> None:
-    assert catalog.find("ResNet50-FPN") == catalog.directory() / "resnet50_fpn.yaml"
+    assert Path(catalog.find("ResNet50-FPN")) == Path(catalog.directory()) / "resnet50_fpn.yaml"
 
 
 # --- a top-down path that does not meet its lateral: the error names both producers ----------
@@ -226,7 +226,7 @@ def test_literal_upsampling_fails_at_an_odd_size_and_says_where(tmp_path: Path) 
     """With 'upsample: 2' in place of 'like: lat3', 600x1000 gives up3 76x126 against lat3's
     75x125 (see SHAPES). The error names the merge, both tensors it reads with their shapes and
     locations, and no 'keeps the input' (the branches read named tensors, not the block's input)."""
-    text = (catalog.directory() / "resnet50_fpn.yaml").read_text(encoding="utf-8")
+    text = (Path(catalog.directory()) / "resnet50_fpn.yaml").read_text(encoding="utf-8")
     lines = text.splitlines()
     lat3 = next(i for i, line in enumerate(lines, 1) if line.strip() == "name: lat3") - 2  # its '- conv:'
     up3 = next(i for i, line in enumerate(lines, 1) if "upsample: {like: lat3}" in line)

@@ -10,6 +10,7 @@ and U-Net's receptive field by following each output unit's dependencies back to
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 from typing import Dict, List, Tuple
 
 import pytest
@@ -259,7 +260,7 @@ def test_fcn_resnet50_at_two_inputs(hwc: str, positions: Tuple[int, int], macs: 
 def fcn_with_aux(hwc: Tuple[int, int, int] = (520, 520, 3)):
     """The bundled spec plus the auxiliary head its header describes (aux_loss=True, as the
     pretrained weights): FCNHead(1024, 21) on layer3, upsampled to the input, a second output."""
-    path = catalog.directory() / "fcn_resnet50.yaml"
+    path = Path(catalog.directory()) / "fcn_resnet50.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["input"] = list(hwc)
     data["layers"] += [

@@ -65,12 +65,12 @@ def test_it_is_a_valid_draft_7_schema():
 def test_every_bundled_architecture_validates(validator: Any, name: str):
     path = catalog.find(name)
     assert path is not None
-    assert problems(validator, path.read_text(encoding="utf-8")) == []
+    assert problems(validator, Path(path).read_text(encoding="utf-8")) == []
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_example_validates(validator: Any, path: Path):
-    assert problems(validator, path.read_text(encoding="utf-8")) == []
+    assert problems(validator, Path(path).read_text(encoding="utf-8")) == []
 
 
 # --- in step with the registry and the reader -------------------------------------------------
