@@ -1,4 +1,5 @@
-"""From what the user typed to a NetworkSpec: a file, ``-`` for stdin, a bundled name, or a layer string."""
+"""The front door: from what the user typed to a NetworkSpec — a file (a spec, or a model file
+for its reader in importers/), ``-`` for stdin, a bundled name, or a layer string."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import os
 import re
 import stat
 import sys
-from typing import Optional, Union
+from typing import Optional
 
-from .errors import Location, SpecError, did_you_mean
+from .errors import SpecError, did_you_mean
 from .limits import MAX_SPEC_BYTES
 from .spec import catalog
 from .spec.model import NetworkSpec
+from .spec.source import decode, from_text, load_file
 
 _LOOKS_LIKE_STRING = re.compile(r"^\s*(\d|input\s*\()|[\s,]|->", re.IGNORECASE)
 
@@ -30,7 +32,9 @@ def load(arg: str, stdin: Optional[bytes] = None) -> NetworkSpec:
         reader = reader_for(arg)  # a model file (.onnx ...): its format's reader, importers/
         if reader is None:
             return load_file(arg)
-        from pathlib import Path  # only for a model file: pathlib costs every other command 2.5 ms
+        from pathlib import (
+            Path,  # only for a model file: pathlib costs every other command 2.5 ms
+        )
 
         return reader(Path(arg), arg)
     bundled = catalog.find(arg)
@@ -77,60 +81,3 @@ def read_stdin() -> bytes:
         return sys.stdin.buffer.read(MAX_SPEC_BYTES + 1)
     except OSError as e:
         raise SpecError(f"cannot read '-': {e.strerror or e}") from None
-
-
-def load_file(path: "Union[str, os.PathLike[str]]", display: Optional[str] = None) -> NetworkSpec:
-    name = display or str(path)
-    yaml_only = os.path.splitext(path)[1].lower() in (".yaml", ".yml")
-    return from_text(read_text(path, name), name, yaml_only=yaml_only)
-
-
-def read_text(path: "Union[str, os.PathLike[str]]", name: str) -> str:
-    """A text file's contents, read no further than the spec limit: for specs and for the
-    readers of text model formats (Caffe prototxt) alike; errors name the file as ``name``."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_SPEC_BYTES + 1)
-    except OSError as e:
-        raise SpecError(f"cannot read '{name}': {e.strerror or e}") from None
-    return decode(data, name)
-
-
-def decode(data: bytes, name: str) -> str:
-    """UTF-8 text, or an error that says where the first bad byte is."""
-    if len(data) > MAX_SPEC_BYTES:
-        raise SpecError(f"'{name}' is larger than convcalc's limit of {MAX_SPEC_BYTES:,} bytes")
-    if b"\0" in data:
-        raise SpecError(f"'{name}' is not a text file (it contains NUL bytes)")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise SpecError(f"not valid UTF-8 (byte 0x{data[e.start]:02x})", Location(name, line, column),
-                        hint="save the file as UTF-8") from None
-
-
-def looks_like_listing(text: str) -> bool:
-    """The first line that is not blank or a '#' comment starts with '[': a YAML spec never does."""
-    for line in text.split("\n"):
-        stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
-            return stripped.startswith("[")
-    return False
-
-
-def from_text(text: str, name: str, yaml_only: bool = False) -> NetworkSpec:
-    """YAML, unless the text is a layer string (it starts with the input shape) or a cs231n
-    listing (its first line is ``[227x227x3] INPUT``)."""
-    if not yaml_only and re.match(r"^\s*(\d|input\s*\()", text, re.IGNORECASE):
-        from .spec.layer_string import parse_string
-
-        return parse_string(text, name)
-    if looks_like_listing(text):
-        from .spec.listing import parse_listing
-
-        return parse_listing(text, name)
-    from .spec.yaml_reader import parse_yaml
-
-    return parse_yaml(text, name)

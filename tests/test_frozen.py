@@ -12,7 +12,7 @@ from test_hostile import assert_clean, run
 
 from convcalc.analysis.engine import analyse
 from convcalc.errors import SpecError
-from convcalc.load import load_file
+from convcalc.spec.source import load_file
 from convcalc.spec import catalog
 from convcalc.spec.model import BlockSpec, reserved_words
 from convcalc.spec.yaml_reader import parse_yaml

@@ -27,6 +27,7 @@ BELOW_ONLY = {
     "analysis": {"report", "draw", "reference", "tools", "importers", "cli", "load"},
     "report": {"draw", "reference", "tools", "importers", "cli", "load"},
     "draw": {"reference", "tools", "importers", "cli", "load"},
+    "importers": {"report", "draw", "reference", "tools", "cli", "load"},  # readers feed the front door
 }
 
 

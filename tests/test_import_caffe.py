@@ -14,7 +14,7 @@ from convcalc.analysis.engine import analyse
 from convcalc.cli import cli
 from convcalc.errors import SpecError
 from convcalc.importers.caffe import read_caffe
-from convcalc.load import load_file
+from convcalc.spec.source import load_file
 from convcalc.spec.catalog import find
 
 

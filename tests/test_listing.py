@@ -18,8 +18,9 @@ from click.testing import CliRunner
 from convcalc.analysis.engine import analyse
 from convcalc.cli import cli
 from convcalc.errors import ConvcalcError, SpecError
-from convcalc.load import load, looks_like_listing
+from convcalc.load import load
 from convcalc.spec.listing import parse_listing
+from convcalc.spec.source import looks_like_listing
 from convcalc.tools.check import Options, check_spec
 
 ROOT = Path(__file__).parent.parent

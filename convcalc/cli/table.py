@@ -119,7 +119,7 @@ def list_(fmt: str) -> None:
       convcalc list --format json
     """
     from ..analysis.engine import analyse
-    from ..load import load_file
+    from ..spec.source import load_file
     from ..report.table import list_lines
     from ..spec import catalog
 

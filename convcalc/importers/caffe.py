@@ -206,7 +206,7 @@ def scalar(token: Tuple[str, str, Location]) -> Value:
 
 def read_caffe(path: Union[str, Path], origin: str = "") -> NetworkSpec:
     """The network of the Caffe prototxt at ``path`` as a NetworkSpec, or a located SpecError."""
-    from ..load import read_text
+    from ..spec.source import read_text
 
     name = origin or str(path)
     text = read_text(path, name)

@@ -89,7 +89,7 @@ def read_keras(path: "str | Path", origin: str = "") -> NetworkSpec:
 def read_json(path: "str | Path", origin: str = "") -> NetworkSpec:
     """A ``.json`` file: a Keras model config (``model.to_json()``: ``class_name`` and ``config``
     at the top) is read as Keras; anything else is a convcalc spec (JSON is YAML)."""
-    from ..load import load_file
+    from ..spec.source import load_file
 
     try:
         with open(path, "rb") as f:
