@@ -119,9 +119,9 @@ def list_(fmt: str) -> None:
       convcalc list --format json
     """
     from ..analysis.engine import analyse
-    from ..spec.source import load_file
     from ..report.table import list_lines
     from ..spec import catalog
+    from ..spec.source import load_file
 
     rows = []
     for name in catalog.names():

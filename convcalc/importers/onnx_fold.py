@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from ..reference.flat import offsets, row_major
+from ..flat import offsets, row_major
 from .onnx_wire import (
     SMALL,  # the most elements of a value this evaluates (a shape, a few indices)
 )

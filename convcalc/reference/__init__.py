@@ -21,7 +21,7 @@ slices and ``zip`` (C loops) instead of index arithmetic per multiply; see
 ``benchmarks/bench_reference.py``.
 
 The layers live by family, as the engine's rules in ``convcalc/layers`` do. A family module
-imports the standard library, ``base`` and ``flat`` only (``tokens`` also ``conv``, for
+imports the standard library, ``base`` and ``convcalc/flat.py`` only (``tokens`` also ``conv``, for
 ``Linear``'s weights):
 
 - ``base``: ``Tensor``, ``Result``, seeded weights (``uniform``), window geometry (``slide``,
@@ -35,7 +35,6 @@ imports the standard library, ``base`` and ``flat`` only (``tokens`` also ``conv
   ``SelectToken``, ``MultiheadAttention``
 - ``views``: ``Reshape``, ``Permute``, ``Take``, ``Slice``
 - ``merge``: ``add_tensors``, ``mul_tensors``, ``concat_tensors``, ``concat_along``, ``matmul_tensors``
-- ``flat``: row-major offsets, shared with the ONNX importer
 
 A reference for a new layer kind goes in its family's module: a frozen dataclass whose
 ``__call__(x)`` returns a ``Result`` and counts each product it sums; ``params`` and ``buffers``

@@ -8,8 +8,8 @@ import math
 from operator import add, mul
 from typing import Callable, List
 
+from ..flat import row_major
 from .base import Result, Tensor, channels_last, from_channels_last
-from .flat import row_major
 
 
 def add_tensors(*xs: Tensor) -> Result:

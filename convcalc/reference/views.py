@@ -7,8 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
+from ..flat import offsets, row_major
 from .base import Result, Tensor, Weightless, channels_last, from_channels_last
-from .flat import offsets, row_major
 
 
 @dataclass(frozen=True)
