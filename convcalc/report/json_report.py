@@ -71,6 +71,35 @@ def report_dict(report: Report) -> Dict[str, Any]:
     return {key: list(value) if isinstance(value, Iterator) else value for key, value in _parts(report).items()}
 
 
+def layer_dict(report: Report, r: LayerReport, f: Field) -> Dict[str, Any]:
+    """One layer's entry: what it is, reads and maps, its figures raw and counted, its field."""
+    return {
+        "index": r.index,
+        "name": r.name,
+        "path": list(r.path),
+        "full_name": r.full_name,
+        **layer_basics(r),
+        # every tensor the layer reads: a merge's branch outputs in branch order (its
+        # "input" is the first of them, the one a residual's sum starts from); else [input]
+        "inputs": [shape_dict(s) for s in (r.inputs or (r.input,))],
+        "sources": list(r.sources),  # the layers that computed them (0: the network input)
+        "params": r.params,
+        "biases": r.biases,
+        "buffers": r.buffers,
+        "macs": r.macs,
+        "flops": r.flops,
+        "ops": r.ops,
+        "activations": r.activations,
+        "counted": {"params": report.counted_params(r), "work": report.work(r),
+                    "activations": report.counted_activations(r)},
+        "activation_bytes": report.activation_bytes(report.counted_activations(r)),
+        "param_bytes": report.param_bytes(r.params),
+        "receptive_field": field_dict(f, report.spec.input.spatial),
+        "notes": [{"level": n.level, "code": n.code, "text": n.text} for n in r.notes],
+        "location": location_dict(r.loc),
+    }
+
+
 def _parts(report: Report) -> Dict[str, Any]:
     """The report's JSON parts, with the per-layer lists as generators (to stream large specs)."""
     spec = report.spec
@@ -86,34 +115,7 @@ def _parts(report: Report) -> Dict[str, Any]:
         # the index of the layer that computes it (0: the input), as in each layer's "sources"
         "outputs": [{"name": o.name, "tensor": o.tensor, **shape_dict(o.shape)} for o in report.outputs],
         "conventions": conventions_dict(report),
-        "layers": (
-            {
-                "index": r.index,
-                "name": r.name,
-                "path": list(r.path),
-                "full_name": r.full_name,
-                **layer_basics(r),
-                # every tensor the layer reads: a merge's branch outputs in branch order (its
-                # "input" is the first of them, the one a residual's sum starts from); else [input]
-                "inputs": [shape_dict(s) for s in (r.inputs or (r.input,))],
-                "sources": list(r.sources),  # the layers that computed them (0: the network input)
-                "params": r.params,
-                "biases": r.biases,
-                "buffers": r.buffers,
-                "macs": r.macs,
-                "flops": r.flops,
-                "ops": r.ops,
-                "activations": r.activations,
-                "counted": {"params": report.counted_params(r), "work": report.work(r),
-                            "activations": report.counted_activations(r)},
-                "activation_bytes": report.activation_bytes(report.counted_activations(r)),
-                "param_bytes": report.param_bytes(r.params),
-                "receptive_field": field_dict(f, spec.input.spatial),
-                "notes": [{"level": n.level, "code": n.code, "text": n.text} for n in r.notes],
-                "location": location_dict(r.loc),
-            }
-            for r, f in zip(report.layers, report.fields)
-        ),
+        "layers": (layer_dict(report, r, f) for r, f in zip(report.layers, report.fields)),
         "blocks": (
             {
                 "name": b.name,
@@ -235,18 +237,15 @@ class _LayerLines:
                    f'"receptive_field": {field}, "notes": {notes}, "location": {self.location(r)}}}')
 
     def repeated(self, r: LayerReport) -> Tuple[str, str, str]:
-        """What every layer of the same rule, shapes and freezing has alike: what it is and maps
-        (``"kind"`` to ``"inputs"``), its figures (``"params"`` to ``"param_bytes"``), its notes."""
-        report = self.report
-        whole = {**layer_basics(r), "inputs": [shape_dict(s) for s in (r.inputs or (r.input,))]}
-        counted = report.counted_activations(r)
-        figures = {"params": r.params, "biases": r.biases, "buffers": r.buffers, "macs": r.macs, "flops": r.flops,
-                   "ops": r.ops, "activations": r.activations,
-                   "counted": {"params": report.counted_params(r), "work": report.work(r), "activations": counted},
-                   "activation_bytes": report.activation_bytes(counted), "param_bytes": report.param_bytes(r.params)}
-        notes = [{"level": n.level, "code": n.code, "text": n.text} for n in r.notes]
-        return (self.dumps(whole, ensure_ascii=False)[1:-1], self.dumps(figures, ensure_ascii=False)[1:-1],
-                self.dumps(notes, ensure_ascii=False))
+        """What every layer of the same rule, shapes and freezing has alike, from its entry
+        (``layer_dict``): what it is and maps (``"kind"`` to ``"inputs"``), its figures
+        (``"params"`` to ``"param_bytes"``), its notes."""
+        entry = layer_dict(self.report, r, self.report.fields[r.index - 1])
+        keys = list(entry)
+        basics = {k: entry[k] for k in keys[keys.index("kind"):keys.index("sources")]}
+        figures = {k: entry[k] for k in keys[keys.index("params"):keys.index("receptive_field")]}
+        return (self.dumps(basics, ensure_ascii=False)[1:-1], self.dumps(figures, ensure_ascii=False)[1:-1],
+                self.dumps(entry["notes"], ensure_ascii=False))
 
     def field(self, f: Field) -> str:
         axes = f.axes
