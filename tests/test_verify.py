@@ -24,6 +24,7 @@ from convcalc.reference import Tensor
 from convcalc.reference import verify as verify_module
 from convcalc.reference.verify import Settings, verify, verify_layer
 from convcalc.reference.verify import runs as runs_module
+from convcalc.shape import Window
 
 SETTINGS = settings(max_examples=40, deadline=None)
 
@@ -146,7 +147,7 @@ def test_a_missing_bias_and_a_wrong_shape_are_caught(monkeypatch):
     data = json.loads(run("4x4x2 fc3", "--format", "json").stdout)
     assert data["ok"] is False and data["layers"][0]["agree"]["params"] is False
     monkeypatch.undo()
-    monkeypatch.setattr(layers.Window, "out_size", property(lambda w: w.span // w.stride + 1))  # ceil mode ignored
+    monkeypatch.setattr(Window, "out_size", property(lambda w: w.span // w.stride + 1))  # ceil mode ignored
     [check] = verify(analyse(load("6x6x1 maxpool3s2ceil"))).layers
     assert check.status == "failed" and not check.agrees("output")
 

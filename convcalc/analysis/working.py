@@ -203,7 +203,7 @@ def _mac_steps(r: LayerReport) -> List[Step]:
 
 
 def _memory_step(r: LayerReport, dtype: str) -> Step:
-    """Exact, like every figure of the working (and without render.py, so lookups start fast)."""
+    """Exact, like every figure of the working (and without report/, so lookups start fast)."""
     n = r.activations
     shown = f"{n:,} activations ({n * DTYPE_BYTES[dtype]:,} bytes at {dtype})"
     expression = product(r.output.dims) if r.output.rank else ""

@@ -175,7 +175,7 @@ def _cell(c: "LayerCheck", quantity: str) -> str:
 
 
 def _print_table(v: "Verification", seconds: float, width: Optional[int]) -> None:
-    """Drawn with grid.py, as `convcalc table` is: numbers and marks are never cut; the name and
+    """Drawn with report/grid.py, as `convcalc table` is: numbers and marks are never cut; the name and
     layer columns give way to a narrow terminal, 'measured on' wraps; a pipe or a file gets every
     line at its full width."""
     import sys

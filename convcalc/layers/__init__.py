@@ -30,12 +30,10 @@ never this package, which only re-exports their names):
 To add a layer kind: write its rule in its family's module (a new family gets a module of its
 own); declare its options with ``options.option`` (names, aliases, a layer-string letter: the
 vocabulary every reader and ``convcalc kinds`` take from the rule); add a ``Kind`` to ``KINDS``
-in ``registry`` and re-export the rule here; give ``reference/verify.py`` a reference for it;
-and test it.
+in ``registry`` and re-export the rule here; give it a reference in ``convcalc/reference`` and a
+verifier in ``reference/verify``; and test it.
 """
 
-# Window as the one module had it: tests/test_verify.py patches layers.Window
-from ..shape import Window
 from .base import (
     AXIS_NAMES,
     IDENTITY_STEP,
@@ -137,5 +135,4 @@ __all__ = [
     # registry
     "ACTIVATIONS", "BY_NAME", "KINDS", "Kind", "Unknown", "lookup", "normalise",
     # shape (see the import)
-    "Window",
 ]

@@ -236,7 +236,7 @@ _TENSOR_NAME = re.compile(TENSOR_PATTERN)
 
 def tensor_name(value: Any) -> str:
     """The name of a layer, a block or ``input``: what ``like:`` and ``from:`` refer to. The
-    engine resolves it (engine.py); here it only has to look like a name."""
+    engine resolves it (analysis/engine.py); here it only has to look like a name."""
     if not isinstance(value, str) or not _TENSOR_NAME.fullmatch(value):
         raise OptionError(f"expected the name of a layer, a block or 'input', got {describe_value(value)}")
     return value

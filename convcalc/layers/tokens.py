@@ -85,7 +85,7 @@ class Tokens(Layer):
     def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
         """Each token is one unit of the grid and sees what that unit saw: the field is kept
         (``()``: no axis moves). Layers after it that move positions along the sequence cannot
-        be followed on the grid's axes; receptive.py says so."""
+        be followed on the grid's axes; analysis/receptive.py says so."""
         return ()
 
     def describe(self) -> str:

@@ -23,12 +23,12 @@ class LayerSpec:
     """One layer as the user wrote it: its rule, an optional name, and where it was written.
 
     ``frozen``: nothing in it is trained (Keras' ``trainable=False``), so the engine counts its
-    weights and biases as buffers (engine.py, ``_Walk.layer``)."""
+    weights and biases as buffers (analysis/engine.py, ``_Walk.layer``)."""
 
     layer: Layer
     name: Optional[str] = None
     loc: Optional[Location] = field(default=None, compare=False, repr=False)
-    expect: Tuple["Expectation", ...] = field(default=(), compare=False, repr=False)  # expect.py
+    expect: Tuple["Expectation", ...] = field(default=(), compare=False, repr=False)  # spec/expectations.py
     note: str = field(default="", compare=False, repr=False)  # a comment for the YAML writer (recover.py)
     frozen: bool = False
 
@@ -57,7 +57,7 @@ class BlockSpec:
 class FromSpec:
     """``from: enc1`` (``@enc1`` in a layer string): what follows reads the tensor named ``ref``
     instead of the one before it. ``ref`` is a layer's or block's name, or ``input`` for the
-    network's input; the engine resolves it against the names in scope (engine.py). A branch
+    network's input; the engine resolves it against the names in scope (analysis/engine.py). A branch
     that starts with one reads that tensor instead of the block's input; a branch that is only
     one passes that tensor on unchanged (a lateral connection, a skip from far back)."""
 
@@ -99,7 +99,7 @@ class NetworkSpec:
     reference: str = field(default="", compare=False)
     origin: str = field(default="", compare=False)  # the file, '<string>', or the bundled name
     expect: Tuple["Expectation", ...] = field(default=(), compare=False, repr=False)  # of the whole network
-    budget: Tuple["Limit", ...] = field(default=(), compare=False, repr=False)  # ceilings, expect.py
+    budget: Tuple["Limit", ...] = field(default=(), compare=False, repr=False)  # ceilings, spec/expectations.py
     outputs: Tuple[FromSpec, ...] = ()  # the tensors the network gives out; () is its last one
 
 

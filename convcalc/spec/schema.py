@@ -114,7 +114,7 @@ def kind_schema(k: Kind) -> Dict[str, Any]:
 
 
 def amount_pattern(allow_bytes: bool) -> str:
-    """expect.py's amount, with its units spelled out (any case): ``105.4M``, ``2GiB``, ``105M ± 1%``."""
+    """An expectation's amount (expectations.py), with its units spelled out (any case): ``105.4M``, ``2GiB``, ``105M ± 1%``."""
     names = [u for u in DECIMAL if u] + (list(BYTES) if allow_bytes else [])
     units = "|".join("".join(f"[{c.lower()}{c.upper()}]" for c in u) for u in sorted(names, key=len, reverse=True))
     unit = rf"(?:{units})?"

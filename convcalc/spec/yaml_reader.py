@@ -419,7 +419,7 @@ class _Reader:
         return self._line_starts
 
     def frozen(self, node: yaml.Node) -> bool:
-        """``frozen: true``: nothing in the item is trained (engine.py counts its weights as buffers)."""
+        """``frozen: true``: nothing in the item is trained (the engine counts its weights as buffers)."""
         value = self.substitute(self.value(node), self.loc(node))
         if not isinstance(value, bool):
             raise SpecError(f"frozen: expected true or false, got {describe_value(value)}", self.loc(node),
@@ -465,13 +465,13 @@ class _Reader:
         return (self.refs(entries["from"][1], "from") if "from" in entries else ()), merge
 
     def expectations(self, node: yaml.Node, what: str) -> Tuple[Any, ...]:
-        """``expect: {shape: 55x55x96, params: 34944, macs: 105.4M}``, read by expect.py."""
+        """``expect: {shape: 55x55x96, params: 34944, macs: 105.4M}``, read by expectations.py."""
         from .expectations import parse_expect
 
         return parse_expect(self.raw_values(node, f"the 'expect' of {what}"), what)
 
     def budget(self, node: yaml.Node) -> Tuple[Any, ...]:
-        """``budget: {params: 25M, macs: 4G, memory: 2GiB}``, read by expect.py."""
+        """``budget: {params: 25M, macs: 4G, memory: 2GiB}``, read by expectations.py."""
         from .expectations import parse_budget
 
         return parse_budget(self.raw_values(node, "the 'budget'"))
