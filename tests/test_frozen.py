@@ -12,9 +12,9 @@ from test_hostile import assert_clean, run
 
 from convcalc.analysis.engine import analyse
 from convcalc.errors import SpecError
-from convcalc.spec.source import load_file
 from convcalc.spec import catalog
 from convcalc.spec.model import BlockSpec, reserved_words
+from convcalc.spec.source import load_file
 from convcalc.spec.yaml_reader import parse_yaml
 from convcalc.spec.yaml_writer import to_yaml
 from convcalc.values import replace

@@ -14,9 +14,9 @@ import pytest
 from convcalc.analysis.engine import analyse
 from convcalc.errors import SpecError
 from convcalc.importers.keras import read_keras
-from convcalc.spec.source import load_file
 from convcalc.shape import Shape
 from convcalc.spec.catalog import find
+from convcalc.spec.source import load_file
 
 # --- building configs as Keras writes them -------------------------------------------------
 
