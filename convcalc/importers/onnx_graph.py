@@ -66,7 +66,7 @@ class GraphState:
 
     def where(self) -> str:
         n = self.node
-        return f"{self.origin}: node {self.index} '{n.name or n.output[0] if n.output else '?'}' ({n.op_type})"
+        return f"{self.origin}: node {self.index} '{n.name or (n.output[0] if n.output else '?')}' ({n.op_type})"
 
     def fail(self, message: str, hint: str = "") -> SpecError:
         return SpecError(f"{self.where()}: {message}", hint=hint)
