@@ -1,6 +1,7 @@
 """ONNX weights checked against the graph (issue 19): every initializer's shape agrees with what
 its node implies, every window attribute holds one value per spatial axis (pads two), or the file
-is refused (exit 2) naming the node, the initializer, what it is and what it must be.
+is refused (exit 2) naming the node, the initializer, what it is and what it must be. And names
+or string attributes that are not UTF-8 are shown escaped or refused, never an internal error.
 
 Models are built with onnx.helper; the weights have dims and no data, as convcalc reads them."""
 
@@ -228,3 +229,63 @@ def test_any_one_dim_of_any_initializer_changed_is_refused_at_its_node(tmp_path,
     # ... and the initializer, or the one of the same node whose size it now contradicts
     assert any(f"'{other}' is" in result.stderr for other, at in HOLDERS.items() if at == holder), result.stderr
 
+
+# --- names and string attributes that are not UTF-8 ---------------------------------------------
+
+def with_bytes(m, text: bytes, stray: bytes = b"\xff\xfe") -> bytes:
+    """``m`` serialised with every ``text`` ending in bytes that are not UTF-8."""
+    raw = m.SerializeToString()
+    assert text in raw
+    return raw.replace(text, text[:-len(stray)] + stray)
+
+
+def conv_net(name="QQQQ", **attrs):
+    return model([node("Conv", ["x", "w"], name, "a", **attrs), node("Relu", ["a"], "relu")], [W("w", [8, 3, 3, 3])])
+
+
+@pytest.mark.parametrize("where", ["node", "graph", "tensor", "op"])
+def test_a_name_that_is_not_utf8_is_shown_escaped(tmp_path, where):
+    m = conv_net()
+    if where == "graph":
+        m.graph.name = "QQQQ"
+        m.graph.node[0].name = "conv"
+    if where == "tensor":  # the conv's output, read by the relu: the wiring holds
+        m.graph.node[0].output[0] = m.graph.node[1].input[0] = "QQQQ"
+    if where == "op":
+        m.graph.node[1].op_type = "QQQQ"
+    path = tmp_path / "named.onnx"
+    path.write_bytes(with_bytes(m, b"QQQQ"))
+    result = run("table", str(path))
+    assert_clean(result, (0, 2))
+    if where == "op":  # an operator nobody defines, without a recorded shape: located, escaped
+        assert result.exit_code == 2 and "node 2 'relu' (QQ\\xff\\xfe)" in result.stderr, result.stderr
+    else:
+        assert result.exit_code == 0, result.output
+        assert "30x30x8" in result.stdout  # the conv, read through its name or its output's
+        if where == "node":
+            assert "QQ_xff_xfe" in result.stdout  # escaped, then made a convcalc name (safe_name)
+
+
+def test_two_tensor_names_shown_alike_are_refused(tmp_path):
+    m = conv_net()
+    m.graph.node[0].output[0] = m.graph.node[1].input[0] = "QQQQ"  # will be QQ\xff\xfe: shown QQ\\xff\\xfe
+    m.graph.node.append(node("Relu", ["x"], "other", "QQ\\xff\\xfe"))
+    m.graph.node.append(node("Add", ["y", "QQ\\xff\\xfe"], "sum", "z"))
+    path = tmp_path / "alike.onnx"
+    path.write_bytes(with_bytes(m, b"QQQQ"))
+    result = run("table", str(path))
+    assert_clean(result, (2,))
+    assert "both shown as" in result.stderr
+
+
+@pytest.mark.parametrize("op, attribute", [("Conv", "auto_pad"), ("Resize", "mode")])
+def test_a_string_attribute_that_is_not_utf8_is_a_located_error(tmp_path, op, attribute):
+    if op == "Conv":
+        m = conv_net("c", auto_pad="SAME_QQ")
+    else:
+        m = model([node("Resize", ["x", "", "s"], "c", mode="linearQQ")], [const("s", [1.0, 1.0, 2.0, 2.0])])
+    path = tmp_path / "attribute.onnx"
+    path.write_bytes(with_bytes(m, b"linearQQ" if op == "Resize" else b"SAME_QQ", b"\xff"))
+    result = run("table", str(path))
+    assert_clean(result, (2,))
+    assert f"node 1 'c' ({op}): attribute '{attribute}' is b'" in result.stderr and "not text" in result.stderr
