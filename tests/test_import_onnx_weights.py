@@ -289,3 +289,28 @@ def test_a_string_attribute_that_is_not_utf8_is_a_located_error(tmp_path, op, at
     result = run("table", str(path))
     assert_clean(result, (2,))
     assert f"node 1 'c' ({op}): attribute '{attribute}' is b'" in result.stderr and "not text" in result.stderr
+
+
+def test_a_mode_in_a_custom_domain_that_is_not_utf8_is_a_located_error_too(tmp_path):
+    """The walk reads a Conv by its op type whatever its domain: its auto_pad is read as text
+    there, not in the file's check of ONNX's own operators."""
+    m = conv_net("c", auto_pad="SAME_QQ")
+    m.graph.node[0].domain = "com.example"
+    m.opset_import.append(h.make_opsetid("com.example", 1))
+    path = tmp_path / "custom.onnx"
+    path.write_bytes(with_bytes(m, b"SAME_QQ", b"\xff"))
+    result = run("table", str(path))
+    assert_clean(result, (2,))
+    assert "node 1 'c' (Conv): attribute auto_pad is 'SAME_Q\\xff'" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("op, attrs", [("Conv", {"auto_pad": "SAME"}), ("ConvTranspose", {"auto_pad": "same_upper"}),
+                                       ("MaxPool", {"auto_pad": "VALID_", "kernel_shape": [2, 2]}),
+                                       ("Resize", {"mode": "bilinear_"})])
+def test_a_mode_onnx_does_not_define_is_refused_not_guessed(tmp_path, op, attrs):
+    inputs = {"Resize": ["x", "", "s"], "MaxPool": ["x"]}.get(op, ["x", "w"])
+    inits = [const("s", [1.0, 1.0, 2.0, 2.0])] if op == "Resize" else [] if op == "MaxPool" else [W("w", [3, 3, 3, 3])]
+    result = run("table", save(tmp_path, model([node(op, inputs, "m", **attrs)], inits)))
+    assert_clean(result, (2,))
+    key, text = next(iter(attrs.items()))
+    assert f"node 1 'm' ({op}): attribute {key} is '{text}', where ONNX's {op} takes" in result.stderr, result.stderr

@@ -13,6 +13,9 @@ from ..shape import same_padding
 from .onnx_checks import WeightChecks
 
 
+AUTO_PAD = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID", "")  # '' as NOTSET: some exporters write it empty
+
+
 class Asymmetric(NamedTuple):
     """ONNX pads whose begin and end differ per axis (and are not 'same' written out)."""
 
@@ -28,8 +31,7 @@ class LayerOps(WeightChecks):
     def padding(self, a: Dict[str, Any], x: str, kernel: Sequence[int], stride: Sequence[int],
                 dilation: Sequence[int]) -> Any:
         """ONNX pads ``[x1_begin, x2_begin, ..., x1_end, x2_end]`` or auto_pad, as convcalc's padding."""
-        auto = a.get("auto_pad", b"NOTSET")
-        auto = auto.decode() if isinstance(auto, bytes) else str(auto)
+        auto = self.word(a, "auto_pad", "NOTSET", AUTO_PAD)
         effective = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
         if auto == "VALID":
             return 0
@@ -99,8 +101,8 @@ class LayerOps(WeightChecks):
         kernel = list(a.get("kernel_shape", w[2:]))
         if "output_shape" in a:
             raise self.fail("output_shape is not supported; convcalc needs pads and output_padding")
-        auto = a.get("auto_pad", b"NOTSET")
-        if (auto.decode() if isinstance(auto, bytes) else auto) not in ("NOTSET", "VALID"):
+        auto = self.word(a, "auto_pad", "NOTSET", AUTO_PAD)
+        if auto not in ("NOTSET", "VALID", ""):
             raise self.fail(f"auto_pad {auto!r} on ConvTranspose is not supported; give pads")
         pads = [int(p) for p in a.get("pads", [0] * (2 * len(kernel)))]
         n = len(pads) // 2
@@ -223,11 +225,10 @@ class LayerOps(WeightChecks):
 
     def op_Resize(self, node: Any, x: str) -> Any:
         a = self.attrs()
-        mode = a.get("mode", b"nearest")
-        mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+        mode = self.word(a, "mode", "nearest", ("nearest", "linear", "cubic", "bilinear"))  # bilinear: Upsample-1's
         rank = len(self.shapes.get(x, [])) - 2
         mode = {"nearest": "nearest", "linear": "bilinear" if rank == 2 else "linear" if rank == 1 else "trilinear",
-                "cubic": "bicubic"}.get(mode, "nearest")
+                "cubic": "bicubic", "bilinear": "bilinear"}[mode]
         inputs = list(node.input)
         scales = None
         if "scales" in a:  # Upsample-7
