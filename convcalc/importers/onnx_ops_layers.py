@@ -237,13 +237,18 @@ class LayerOps(WeightChecks):
             scales = self.values(inputs[1])
         elif len(inputs) > 2 and inputs[2]:
             scales = self.values(inputs[2])
+        sizes = self.values(inputs[3]) if len(inputs) > 3 and inputs[3] else None
+        for what, given in (("scales", scales), ("sizes", sizes)):  # one per axis, or per axis of 'axes'
+            if given and "axes" not in a and x in self.shapes and len(given) != rank + 2:
+                raise self.fail(f"its {what} {[int(v) if float(v).is_integer() else v for v in given]} has "
+                                f"{len(given)} values, where an input of rank {rank + 2} takes {rank + 2}",
+                                hint="ONNX's own checker refuses this file too; export it again")
         if scales and len(scales) > 2:
             if scales[:2] != [1.0, 1.0]:
                 return self.unknown(node, x)
             spatial = scales[2:]
             spatial = [int(s) if float(s).is_integer() else s for s in spatial]
             return "upsample", {"scale": spatial[0] if len(set(spatial)) == 1 else spatial, "mode": mode}
-        sizes = self.values(inputs[3]) if len(inputs) > 3 and inputs[3] else None
         size = [int(s) for s in sizes[2:]] if sizes and len(sizes) > 2 else self.spatial_dims(node.output[0])
         if size is None:
             raise self.fail("its scales or sizes are neither constants nor recorded, so shapes cannot continue")
