@@ -82,8 +82,45 @@ def _load(onnx: Any, path: Path, origin: str) -> Any:
                         hint="the file may be truncated, or another format with an .onnx name") from None
     if not model.graph.node:
         raise SpecError(f"'{origin}': the ONNX graph has no nodes", hint="is this an ONNX model file?")
+    _as_text(model, origin)
     _bounded(onnx, model, origin)
     return model  # its shapes are inferred (and its shape arithmetic folded) by onnx_fold.fold_shapes
+
+
+def _as_text(model: Any, origin: str) -> None:
+    """Every name the walk reads made text. ONNX's names are protobuf strings, meant to be UTF-8,
+    but onnx.proto is proto2, which does not enforce it: protobuf hands a name that is not UTF-8
+    over as bytes. Such a name is shown with its stray bytes escaped (Python's backslashreplace),
+    the same way wherever it is written, so the graph keeps its wiring. Were two tensors' names
+    to be shown alike (a stray byte in one, its escape written out as text in the other), the
+    file is refused: the wiring would then be ours, not the file's."""
+    g = model.graph
+
+    def text(raw: Any) -> str:
+        return raw if isinstance(raw, str) else bytes(raw).decode("utf-8", "backslashreplace")
+
+    for holder in (g, *g.node, *(a for n in g.node for a in n.attribute)):
+        if not isinstance(holder.name, str):
+            holder.name = text(holder.name)
+    for n in g.node:
+        for field in ("op_type", "domain"):
+            if not isinstance(getattr(n, field), str):
+                setattr(n, field, text(getattr(n, field)))
+    written: Dict[str, Any] = {}  # a tensor's name as shown -> as the file wrote it
+
+    def tensor(raw: Any) -> str:
+        shown = text(raw)
+        if written.setdefault(shown, raw) != raw:
+            raise SpecError(f"'{origin}': tensor names {written[shown]!r} and {raw!r} are both shown as "
+                            f"'{shown[:100]}': one is not UTF-8 text, and escaped it is the other",
+                            hint="the file's names are damaged; export it again")
+        return shown
+
+    for names in (*(n.input for n in g.node), *(n.output for n in g.node)):
+        for i, raw in enumerate(names):
+            names[i] = tensor(raw)
+    for v in (*g.input, *g.output, *g.value_info, *g.initializer):
+        v.name = tensor(v.name)
 
 
 MAX_RANK = 64
@@ -125,6 +162,13 @@ def _bounded(onnx: Any, model: Any, origin: str) -> None:
                 raise refuse(f"node {i}", n.name or (n.output[0] if n.output else n.op_type),
                              f"({n.op_type}): attribute '{a.name}' is {kind(a.type)}, where ONNX's {n.op_type} "
                              f"takes {kind(expected)}", hint="the file is damaged, or was written by hand")
+            if a.type == onnx.AttributeProto.STRING and n.domain in ("", "ai.onnx"):
+                try:  # ONNX's own string attributes are words (auto_pad, mode); a custom operator's may be bytes
+                    a.s.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise refuse(f"node {i}", n.name or (n.output[0] if n.output else n.op_type),
+                                 f"({n.op_type}): attribute '{a.name}' is {a.s[:100]!r}, not text",
+                                 hint="the file is damaged, or was written by hand") from None
             if a.HasField("t") and len(a.t.dims) > MAX_RANK:
                 raise refuse("node", n.name or a.t.name, f"holds a tensor of {len(a.t.dims):,} dimensions, "
                                                         f"over convcalc's limit of {MAX_RANK}")

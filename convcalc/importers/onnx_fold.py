@@ -27,6 +27,7 @@ from .onnx_wire import (
     SMALL,  # the most elements of a value this evaluates (a shape, a few indices)
 )
 
+FOLDED = "::folded"  # the suffix of a computed value's constant: the name the file gave it, then this
 ROUNDS = 200  # folding and inferring again, at most this often (each round is linear in the nodes)
 WORK = 200_000  # and at most this many node visits in all: 10 rounds of a 20,000-node graph
 
@@ -143,7 +144,7 @@ def _rewire(onnx: Any, model: Any, known: Dict[str, Value]) -> bool:
                 continue
             if name not in made:
                 dims, values = known[name]
-                made[name] = f"{name}::folded"
+                made[name] = f"{name}{FOLDED}"
                 integral = all(float(v).is_integer() for v in values)
                 g.initializer.append(onnx.helper.make_tensor(
                     made[name], onnx.TensorProto.INT64 if integral else onnx.TensorProto.FLOAT, list(dims),

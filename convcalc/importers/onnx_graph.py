@@ -66,13 +66,23 @@ class GraphState:
 
     def where(self) -> str:
         n = self.node
-        return f"{self.origin}: node {self.index} '{n.name or n.output[0] if n.output else '?'}' ({n.op_type})"
+        return f"{self.origin}: node {self.index} '{n.name or (n.output[0] if n.output else '?')}' ({n.op_type})"
 
     def fail(self, message: str, hint: str = "") -> SpecError:
         return SpecError(f"{self.where()}: {message}", hint=hint)
 
     def attrs(self) -> Dict[str, Any]:
         return {a.name: self.onnx.helper.get_attribute_value(a) for a in self.node.attribute}
+
+    def word(self, a: Dict[str, Any], key: str, default: str, allowed: Sequence[str]) -> str:
+        """A string attribute that names a mode (auto_pad, Resize's mode) as text: one of
+        ``allowed`` or a located error, as a mode convcalc does not know would be a guess."""
+        raw = a.get(key, default)
+        text = bytes(raw).decode("utf-8", "backslashreplace") if isinstance(raw, (bytes, bytearray)) else str(raw)
+        if text not in allowed:
+            raise self.fail(f"attribute {key} is '{text[:100]}', where ONNX's {self.node.op_type} takes "
+                            f"{', '.join(w or repr(w) for w in allowed)}", hint="the file is damaged, or was written by hand")
+        return text
 
     def dims(self, name: str) -> Optional[Tuple[int, ...]]:
         t = self.inits.get(name)

@@ -10,7 +10,10 @@ import math
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from ..shape import same_padding
-from .onnx_graph import GraphState
+from .onnx_checks import WeightChecks
+
+
+AUTO_PAD = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID", "")  # '' as NOTSET: some exporters write it empty
 
 
 class Asymmetric(NamedTuple):
@@ -20,7 +23,7 @@ class Asymmetric(NamedTuple):
     end: List[int]
 
 
-class LayerOps(GraphState):
+class LayerOps(WeightChecks):
     """Conv, the pools, the norms and the other operators that are one layer each."""
 
     # --- one method per operator: (kind, options), or None when handled -----------------
@@ -28,8 +31,7 @@ class LayerOps(GraphState):
     def padding(self, a: Dict[str, Any], x: str, kernel: Sequence[int], stride: Sequence[int],
                 dilation: Sequence[int]) -> Any:
         """ONNX pads ``[x1_begin, x2_begin, ..., x1_end, x2_end]`` or auto_pad, as convcalc's padding."""
-        auto = a.get("auto_pad", b"NOTSET")
-        auto = auto.decode() if isinstance(auto, bytes) else str(auto)
+        auto = self.word(a, "auto_pad", "NOTSET", AUTO_PAD)
         effective = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
         if auto == "VALID":
             return 0
@@ -83,6 +85,7 @@ class LayerOps(GraphState):
             return self.unknown(node, x)
         w = self.weight(node, "weight")
         a = self.attrs()
+        self.check_conv(node, x, w, a, transposed=False)
         kernel = list(a.get("kernel_shape", w[2:]))
         stride = list(a.get("strides", [1] * len(kernel)))
         dilation = list(a.get("dilations", [1] * len(kernel)))
@@ -93,12 +96,13 @@ class LayerOps(GraphState):
     def op_ConvTranspose(self, node: Any, x: str) -> Any:
         w = self.weight(node, "weight")
         a = self.attrs()
+        self.check_conv(node, x, w, a, transposed=True)
         group = int(a.get("group", 1))
         kernel = list(a.get("kernel_shape", w[2:]))
         if "output_shape" in a:
             raise self.fail("output_shape is not supported; convcalc needs pads and output_padding")
-        auto = a.get("auto_pad", b"NOTSET")
-        if (auto.decode() if isinstance(auto, bytes) else auto) not in ("NOTSET", "VALID"):
+        auto = self.word(a, "auto_pad", "NOTSET", AUTO_PAD)
+        if auto not in ("NOTSET", "VALID", ""):
             raise self.fail(f"auto_pad {auto!r} on ConvTranspose is not supported; give pads")
         pads = [int(p) for p in a.get("pads", [0] * (2 * len(kernel)))]
         n = len(pads) // 2
@@ -126,6 +130,7 @@ class LayerOps(GraphState):
     def op_PRelu(self, node: Any, x: str) -> Any:
         """A learned negative slope: one per channel or one for all (a single value); any other
         slope is unknown."""
+        self.check_slope(node, x)
         slope = self.dims(node.input[1]) if len(node.input) > 1 else None
         if slope is not None and math.prod(slope) == 1:
             return "prelu", {"shared": True}
@@ -136,6 +141,7 @@ class LayerOps(GraphState):
     def op_InstanceNormalization(self, node: Any, x: str) -> Any:
         """Each channel normalised over its positions, with a learned scale and shift per channel:
         a group norm of one channel per group (2·C params)."""
+        self.check_per_channel(node, x, ((1, "scale"), (2, "shift")))
         c = self.channels(x)
         return ("groupnorm", {"groups": c}) if c is not None and x not in self.plain else self.unknown(node, x)
 
@@ -144,12 +150,15 @@ class LayerOps(GraphState):
         if node.input[0] != x or a.get("transA", 0) or node.input[1] in self.refs:
             return self.unknown(node, x)
         w = self.weight(node, "weight")
+        units = self.check_product(node, x, w, bool(a.get("transB", 0)))
+        self.check_bias(node, 2, units)
         kind = "pwlinear" if x in self.plain and len(self.plain[x][1]) > 1 else "fc"  # rows of positions
-        return kind, {"units": w[0] if a.get("transB", 0) else w[-1], "bias": len(node.input) > 2 and bool(node.input[2])}
+        return kind, {"units": units, "bias": len(node.input) > 2 and bool(node.input[2])}
 
     def op_LayerNormalization(self, node: Any, x: str) -> Any:
         rank = len(self.shapes.get(x, []))
         if int(self.attrs().get("axis", -1)) % max(rank, 1) == rank - 1 and (x in self.plain or rank == 2):
+            self.check_per_channel(node, x, ((1, "scale"), (2, "shift")), axis=-1)
             return "layernorm", {}  # over the channels, the last axis of tokens or a vector
         return self.unknown(node, x)
 
@@ -158,6 +167,7 @@ class LayerOps(GraphState):
         kernel = list(a["kernel_shape"]) if "kernel_shape" in a else None
         if kernel is None:
             raise self.fail("has no kernel_shape")
+        self.check_pool(x, kernel, a)
         stride = list(a.get("strides", [1] * len(kernel)))  # ONNX's default stride is 1, not the kernel
         dilation = list(a.get("dilations", [1] * len(kernel)))
         options = {"kernel": kernel, "stride": stride, "padding": self.padding(a, x, kernel, stride, dilation),
@@ -179,6 +189,7 @@ class LayerOps(GraphState):
         return "globalmaxpool", {}
 
     def op_BatchNormalization(self, node: Any, x: str) -> Any:
+        self.check_per_channel(node, x, ((1, "scale"), (2, "shift"), (3, "mean"), (4, "variance")))
         return "batchnorm", {}
 
     def op_LRN(self, node: Any, x: str) -> Any:
@@ -214,11 +225,10 @@ class LayerOps(GraphState):
 
     def op_Resize(self, node: Any, x: str) -> Any:
         a = self.attrs()
-        mode = a.get("mode", b"nearest")
-        mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+        mode = self.word(a, "mode", "nearest", ("nearest", "linear", "cubic", "bilinear"))  # bilinear: Upsample-1's
         rank = len(self.shapes.get(x, [])) - 2
         mode = {"nearest": "nearest", "linear": "bilinear" if rank == 2 else "linear" if rank == 1 else "trilinear",
-                "cubic": "bicubic"}.get(mode, "nearest")
+                "cubic": "bicubic", "bilinear": "bilinear"}[mode]
         inputs = list(node.input)
         scales = None
         if "scales" in a:  # Upsample-7
@@ -227,13 +237,18 @@ class LayerOps(GraphState):
             scales = self.values(inputs[1])
         elif len(inputs) > 2 and inputs[2]:
             scales = self.values(inputs[2])
+        sizes = self.values(inputs[3]) if len(inputs) > 3 and inputs[3] else None
+        for what, given in (("scales", scales), ("sizes", sizes)):  # one per axis, or per axis of 'axes'
+            if given and "axes" not in a and x in self.shapes and len(given) != rank + 2:
+                raise self.fail(f"its {what} {[int(v) if float(v).is_integer() else v for v in given]} has "
+                                f"{len(given)} values, where an input of rank {rank + 2} takes {rank + 2}",
+                                hint="ONNX's own checker refuses this file too; export it again")
         if scales and len(scales) > 2:
             if scales[:2] != [1.0, 1.0]:
                 return self.unknown(node, x)
             spatial = scales[2:]
             spatial = [int(s) if float(s).is_integer() else s for s in spatial]
             return "upsample", {"scale": spatial[0] if len(set(spatial)) == 1 else spatial, "mode": mode}
-        sizes = self.values(inputs[3]) if len(inputs) > 3 and inputs[3] else None
         size = [int(s) for s in sizes[2:]] if sizes and len(sizes) > 2 else self.spatial_dims(node.output[0])
         if size is None:
             raise self.fail("its scales or sizes are neither constants nor recorded, so shapes cannot continue")
@@ -249,6 +264,11 @@ class LayerOps(GraphState):
         if pads is None:
             raise self.fail("its pads are not a constant, so shapes cannot continue")
         pads = [int(p) for p in pads]
+        dims = self.onnx_dims(x)
+        if dims is not None and len(pads) != 2 * len(dims):  # every axis' begin, then every axis' end
+            raise self.fail(f"pads {pads} has {len(pads)} values, where an input of rank {len(dims)} takes "
+                            f"{2 * len(dims)} (every axis' begin, then every axis' end)",
+                            hint="ONNX's own checker refuses this file too; export it again")
         n = len(pads) // 2
         begin, end = pads[:n], pads[n:]
         if begin[:2] != [0, 0] or end[:2] != [0, 0] or min(pads) < 0:

@@ -13,12 +13,12 @@ from typing import Any, Sequence
 from ..errors import LayerError
 from ..layers import Add, Concat, MatMul, Merge, Mul, dims_shape
 from ..spec.model import BlockSpec, FromSpec, LayerSpec
-from .onnx_graph import GraphState
+from .onnx_checks import WeightChecks, per_unit
 
 MERGES = {"Add": Add, "Sum": Add, "Mul": Mul, "Concat": Concat}
 
 
-class MergeOps(GraphState):
+class MergeOps(WeightChecks):
     """Merges (two activations) and an activation with a constant: (kind, options) to emit, or
     None when handled."""
 
@@ -47,6 +47,7 @@ class MergeOps(GraphState):
         w = self.dims(node.input[1])
         if node.input[0] != x or w is None or len(w) != 2:  # a weight of another rank
             return self.unknown(node, x)
+        self.check_product(node, x, w, trans_b=False)
         if x in self.plain and len(self.plain[x][1]) > 1:  # nn.Linear on each token: nothing flattened
             return "pwlinear", {"units": w[1], "bias": False}
         return "fc", {"units": w[1], "bias": False}
@@ -95,7 +96,7 @@ class MergeOps(GraphState):
         spec = self.out[self.at[ref]] if ref in self.at else None
         if (isinstance(spec, LayerSpec) and spec.layer.kind in ("fc", "pwlinear") and not getattr(spec.layer, "bias", True)
                 and self.consumers.get(x) == 1 and self.dims(other) is not None
-                and math.prod(self.dims(other) or ()) == getattr(spec.layer, "units", 0)):
+                and per_unit(self.dims(other) or ()) == (getattr(spec.layer, "units", 0),)):
             from ..values import replace
 
             self.out[self.at[ref]] = replace(spec, layer=replace(spec.layer, bias=True))
