@@ -823,7 +823,7 @@ def splits_and_norms(draw) -> str:
 def test_engine_equals_reference_for_splits_and_batchnorms(text, most):
     """At true size and through verify's scaled runs (channels down to ``most``, parts kept)."""
     [r] = analyse(load(text)).layers
-    for settings in (Settings(full=True), Settings(budget=0, max_channels=most)):
-        check = verify_layer(r, settings)
+    for chosen in (Settings(full=True), Settings(budget=0, max_channels=most)):
+        check = verify_layer(r, chosen)
         assert check.status == "verified", (text, check.reason, check.runs)
         assert check.measured == check.engine
