@@ -827,3 +827,27 @@ def test_engine_equals_reference_for_splits_and_batchnorms(text, most):
         check = verify_layer(r, settings)
         assert check.status == "verified", (text, check.reason, check.runs)
         assert check.measured == check.engine
+
+
+WINDOWED = st.tuples(st.integers(1, 5), st.integers(1, 5), st.integers(1, 3), st.integers(1, 3))
+
+
+@SETTINGS
+@given(WINDOWED, st.integers(1, 2), st.sampled_from(["block", "grid", "shifted"]), st.booleans())
+def test_engine_windowed_attention_is_the_reference(sizes, heads, form, relative_bias):
+    """Windows of a grid (Swin's blocks, shifted or not; MaxViT's blocks and grids), padded where
+    a block window does not divide the grid, with and without the relative bias table: the
+    reference runs every window and counts what it multiplies."""
+    from convcalc.layers import Attention
+    from convcalc.shape import Shape
+
+    h, w, wh, ww = sizes
+    if form == "grid":  # a grid partition needs sizes its window divides
+        h, w = h * wh, w * ww
+    c = 2 * heads
+    rule = Attention(heads, True, (wh, ww), "grid" if form == "grid" else "block", form == "shifted", relative_bias)
+    layer = ref.MultiheadAttention.random(random.Random(1), c, heads, True, (wh, ww), rule.partition,
+                                          rule.shifted, relative_bias)
+    engine, measured = engine_and_reference(rule, (h, w, c), layer)
+    assert engine == measured
+    assert rule.buffers(Shape((h, w), c)) == layer.buffers

@@ -39,8 +39,18 @@ from tests.test_hostile import assert_clean, run
     ("10x8 attention2", (10, 8), 288, 1_920 + 800 + 800 + 640),
     ("10x8 mha2nb", (10, 8), 256, 4_160),
     ("10x8 attention", (10, 8), 288, 4_160),  # heads change no count
-    # on a grid the 3·3 = 9 positions are the tokens: 4·9·64 + 2·81·8
-    ("3x3x8 attention4", (3, 3, 8), 288, 4 * 9 * 64 + 2 * 81 * 8),
+    # leading axes are a batch (batch_first): 3 sequences of 3 tokens, 3·(4·3·64 + 2·9·8)
+    ("3x3x8 attention4", (3, 3, 8), 288, 3 * (4 * 3 * 64 + 2 * 9 * 8)),
+    # a 2x2 window on 4x4: 4 windows of 4 tokens, 4·(4·4·64 + 2·16·8); shifting changes nothing
+    ("4x4x8 attention2w2", (4, 4, 8), 288, 4 * (4 * 4 * 64 + 2 * 16 * 8)),
+    ("4x4x8 attention2w2sh", (4, 4, 8), 288, 4 * (4 * 4 * 64 + 2 * 16 * 8)),
+    ("4x4x8 attention2w2grid", (4, 4, 8), 288, 4 * (4 * 4 * 64 + 2 * 16 * 8)),
+    # relative bias: (2·2 − 1)·(2·2 − 1) offsets · 2 heads = 18 params more
+    ("4x4x8 attention2w2rb", (4, 4, 8), 288 + 18, 4 * (4 * 4 * 64 + 2 * 16 * 8)),
+    # 5x5 padded to 6x6 as torchvision's Swin pads: 9 windows of 4
+    ("5x5x8 attention2w2", (5, 5, 8), 288, 9 * (4 * 4 * 64 + 2 * 16 * 8)),
+    ("5x5x8 parameters169x3", (5, 5, 8), 169 * 3, 0),
+    ("5x5x8 parameters1x8add", (5, 5, 8), 8, 0),
 ])
 def test_hand_counts(text, shape, params, macs):
     [layer] = analyse(parse_string(text)).layers
@@ -118,13 +128,15 @@ def test_receptive_fields():
 def test_kinds_states_the_attention_convention():
     out = CliRunner().invoke(cli, ["kinds"]).output
     line = next(line for line in out.splitlines() if line.startswith("attention"))
-    assert "4·L·C² + 2·L²·C" in line and "softmax" in line and "not counted" in line
+    assert "S·(4·n·C² + 2·n²·C)" in line and "softmax" in line and "not counted" in line
+    assert "batch_first" in line and "window" in line and "(2w−1)²·heads" in line
     for name in ("pwlinear", "layerscale", "tokens", "togrid", "clstoken", "posembed", "selecttoken", "gelu"):
         assert any(line.startswith(name) for line in out.splitlines()), name
 
 
 def test_every_new_rule_states_its_formula_and_source():
-    new = {"pwlinear", "layerscale", "tokens", "togrid", "clstoken", "posembed", "selecttoken", "attention"}
+    new = {"pwlinear", "layerscale", "tokens", "togrid", "clstoken", "posembed", "selecttoken", "attention",
+           "parameter"}
     for k in KINDS:
         if k.name in new:
             doc = k.rule.__doc__ or ""

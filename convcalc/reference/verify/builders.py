@@ -178,7 +178,9 @@ BUILDERS: Dict[Type[Layer], Builder] = {
     ClassToken: lambda rule, xs, rng: ref.ClassToken.random(rng, xs[0].channels),
     PositionEmbedding: lambda rule, xs, rng: ref.PositionEmbedding.random(rng, xs[0].elements),
     SelectToken: lambda rule, xs, rng: ref.SelectToken(rule.index),
-    Attention: lambda rule, xs, rng: ref.MultiheadAttention.random(rng, xs[0].channels, rule.heads, rule.bias),
+    Attention: lambda rule, xs, rng: ref.MultiheadAttention.random(
+        rng, xs[0].channels, rule.heads, rule.bias, rule.window_sizes(xs[0]) if rule.window else None,
+        rule.partition, rule.shifted, rule.relative_bias),
     Chunk: lambda rule, xs, rng: ref.Chunk(rule.chunks, rule.index),
     Split: lambda rule, xs, rng: ref.Split(rule.sizes, rule.index),
     Add: lambda rule, xs, rng: Op(ref.add_tensors),
