@@ -851,3 +851,42 @@ def test_engine_windowed_attention_is_the_reference(sizes, heads, form, relative
     engine, measured = engine_and_reference(rule, (h, w, c), layer)
     assert engine == measured
     assert rule.buffers(Shape((h, w), c)) == layer.buffers
+
+
+@pytest.mark.parametrize("text", [
+    "14x14x8 attention2w7shrb", "14x14x8 attention2w7gridrb", "10x10x8 attention2w4rb", "6x10x8 attention2",
+    "20x8 attention2",
+])
+def test_verify_composes_windowed_attention_from_scaled_runs(text):
+    """Over the budget, verify composes tokens and pairs measured at few channels with the work
+    per token and per pair measured at the true channels, and the table on one window: the same
+    figures as the run at true size."""
+    [r] = analyse(load(text)).layers
+    full = verify_layer(r, Settings(full=True))
+    scaled = verify_layer(r, Settings(budget=0, max_channels=2))
+    assert full.status == scaled.status == "verified", (full.reason, scaled.reason)
+    assert scaled.measured == full.measured == scaled.engine
+    assert len(scaled.runs) > 1
+
+
+@SETTINGS
+@given(st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)), st.data())
+def test_parameter_adds_what_it_holds(dims, data):
+    """An added tensor broadcast from the last dim: the output minus the input is the tensor,
+    repeated over the dims where it is 1."""
+    from convcalc.layers import Parameter
+
+    mine = tuple(data.draw(st.sampled_from([1, d])) for d in dims)[data.draw(st.integers(0, 2)):]
+    layer = ref.Parameter.random(random.Random(1), mine, add=True)
+    x = Tensor.random((dims[-1], *dims[:-1]), random.Random(0))
+    y = layer(x).output
+    _, xs = ref.base.channels_last(x)
+    _, ys = ref.base.channels_last(y)
+    full = (1,) * (3 - len(mine)) + mine
+    for index, (a, b) in zip(itertools.product(*(range(d) for d in dims)), zip(xs, ys)):
+        at = 0
+        for i, n in zip(index, full):
+            at = at * n + (i if n > 1 else 0)
+        assert b - a == pytest.approx(layer.values[at])
+    engine, measured = engine_and_reference(Parameter(mine, True), dims, layer)
+    assert engine == measured

@@ -228,7 +228,7 @@ class Parameter(Layer):
         if self.add:
             dims = x.dims
             if len(self.shape) > len(dims) or any(s not in (1, d) for s, d in zip(reversed(self.shape), reversed(dims))):
-                raise LayerError(f"a {dims_text(self.shape)} tensor does not broadcast to the input {x}",
+                raise LayerError(f"a tensor of dims {dims_text(self.shape)} does not broadcast to the input {x}",
                                  hint="its dims are matched to the input's from the last (the channels): "
                                       "each must equal the input's or be 1")
         return x

@@ -9,9 +9,17 @@ from array import array
 from dataclasses import dataclass, field
 from operator import add, mul
 from random import Random
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from .base import Learned, Result, Tensor, Weightless, uniform
+from .base import (
+    Learned,
+    Result,
+    Tensor,
+    Weightless,
+    channels_last,
+    from_channels_last,
+    uniform,
+)
 from .conv import Linear
 
 
@@ -106,6 +114,44 @@ class PositionEmbedding(Learned):
         if len(x.data) != len(self.values):
             raise ValueError(f"a position embedding of {len(self.values)} values got {x.shape=}")
         return Result(Tensor(x.shape, list(map(add, x.data, self.values))))
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A learned tensor of ``dims`` (PyTorch's ``nn.Parameter``): held, the input passed on; or,
+    with ``add``, added to the input broadcast from its last (channels-last) dim, each of its
+    dims equal to the input's or 1, as PyTorch broadcasts. Additions are not MACs."""
+
+    dims: Tuple[int, ...]
+    values: "array[float]" = field(repr=False)
+    add: bool = False
+
+    buffers = 0
+
+    @classmethod
+    def random(cls, rng: Random, dims: Tuple[int, ...], add: bool = False) -> "Parameter":
+        return cls(dims, uniform(math.prod(dims), rng), add)
+
+    @property
+    def params(self) -> int:
+        return len(self.values)
+
+    def __call__(self, x: Tensor) -> Result:
+        if len(self.values) != math.prod(self.dims):
+            raise ValueError(f"a {self.dims} tensor of {len(self.values)} values")
+        if not self.add:
+            return Result(x)
+        dims, data = channels_last(x)
+        if len(self.dims) > len(dims) or any(p not in (1, d) for p, d in zip(self.dims[::-1], dims[::-1])):
+            raise ValueError(f"{self.dims} does not broadcast to {dims}")
+        mine = (1,) * (len(dims) - len(self.dims)) + self.dims
+        out = []
+        for index, v in zip(itertools.product(*(range(d) for d in dims)), data):
+            flat = 0
+            for i, n in zip(index, mine):  # a dim of 1 is read at 0: broadcast
+                flat = flat * n + (i if n > 1 else 0)
+            out.append(v + self.values[flat])
+        return Result(from_channels_last(dims, out))
 
 
 @dataclass(frozen=True)
@@ -261,7 +307,7 @@ class MultiheadAttention:
             raise ValueError(f"a window of {len(self.window)} axes on {x.shape=}")
         padded, groups = sequences_of(x.spatial, self.window, self.partition, self.shifted)
         tokens = dict(zip(itertools.product(*(range(d) for d in x.spatial)), columns(x)))
-        out_of: dict = {}
+        out_of: Dict[Tuple[int, ...], List[float]] = {}
         macs = 0
         d = c // self.heads
         scale = 1.0 / math.sqrt(d)

@@ -39,6 +39,7 @@ from ...layers import (
     MatMul,
     MaxPool,
     Mul,
+    Parameter,
     Permute,
     PositionEmbedding,
     PositionLinear,
@@ -177,6 +178,7 @@ BUILDERS: Dict[Type[Layer], Builder] = {
     ToGrid: lambda rule, xs, rng: ref.ToGrid(rule.size),
     ClassToken: lambda rule, xs, rng: ref.ClassToken.random(rng, xs[0].channels),
     PositionEmbedding: lambda rule, xs, rng: ref.PositionEmbedding.random(rng, xs[0].elements),
+    Parameter: lambda rule, xs, rng: ref.Parameter.random(rng, rule.shape, rule.add),
     SelectToken: lambda rule, xs, rng: ref.SelectToken(rule.index),
     Attention: lambda rule, xs, rng: ref.MultiheadAttention.random(
         rng, xs[0].channels, rule.heads, rule.bias, rule.window_sizes(xs[0]) if rule.window else None,
