@@ -234,7 +234,8 @@ class MultiheadAttention:
     parts them (as torchvision), then softmaxed (none of it counted: element-wise); its output is
     the sum over tokens of score × value, one multiply per value added in; the heads' outputs side
     by side go through ``out_proj``. Every product that is summed into a result counts one MAC.
-    Padded tokens (zeros) are projected and attended like any other, then dropped.
+    Padded tokens (zeros) are projected and attended like any other, then dropped. (torchvision's
+    MaxViT scales by ``1/√C``, not ``1/√d``: other values, the same count.)
     """
 
     channels: int
