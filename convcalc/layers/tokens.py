@@ -11,7 +11,7 @@ from typing import ClassVar, Optional, Tuple
 
 from ..errors import LayerError
 from ..shape import Shape
-from ..values import value
+from ..values import replace, value
 from .base import Layer, Note, Step, window_text
 from .options import Ints, boolean, choice, non_negative, option, per_axis, positive
 
@@ -314,6 +314,13 @@ class Attention(Layer):
         self.sequences(x)  # refuses windows that do not fit
         return x
 
+    def bind(self, x: Shape) -> Layer:
+        """One window size for every axis written out (``7`` on a grid is ``7x7``, on a sequence
+        ``7``), so the row says what runs."""
+        if self.window is not None and len(self.window) == 1 and x.rank > 1:
+            return replace(self, window=self.window * x.rank)
+        return self
+
     def window_sizes(self, x: Shape) -> Ints:
         """The window per axis (one number for every axis), checked against the input's rank."""
         assert self.window is not None
@@ -411,7 +418,7 @@ class Attention(Layer):
     def describe(self) -> str:
         text = f"ATTENTION h{self.heads}"
         if self.window is not None:
-            text += f" {'grid' if self.partition == 'grid' else 'win'} {window_text(self.window)}"
+            text += f" {'grid' if self.partition == 'grid' else 'win'} {dims_text(self.window)}"
         if self.shifted:
             text += " shifted"
         if self.relative_bias:
