@@ -11,7 +11,7 @@ from typing import ClassVar, Optional, Tuple
 
 from ..errors import LayerError
 from ..shape import Shape
-from ..values import replace, value
+from ..values import value
 from .base import Layer, Note, Step, window_text
 from .options import Ints, boolean, choice, non_negative, option, per_axis, positive
 
@@ -314,13 +314,6 @@ class Attention(Layer):
         self.sequences(x)  # refuses windows that do not fit
         return x
 
-    def bind(self, x: Shape) -> Layer:
-        """One window size for every axis written out (``7`` on a grid is ``7x7``, on a sequence
-        ``7``), so the row says what runs."""
-        if self.window is not None and len(self.window) == 1 and x.rank > 1:
-            return replace(self, window=self.window * x.rank)
-        return self
-
     def window_sizes(self, x: Shape) -> Ints:
         """The window per axis (one number for every axis), checked against the input's rank."""
         assert self.window is not None
@@ -402,10 +395,10 @@ class Attention(Layer):
         padded = tuple(-(-d // k) * k for d, k in zip(x.spatial, sizes))
         text = f"each query sees the {n:,} tokens of its own {w} window, of {s:,}"
         if self.shifted:
-            half = dims_text(tuple(k // 2 for k in sizes))
-            rolled = all(k < p for k, p in zip(sizes, padded))
-            text += (f", shifted by {half} (Swin: the grid rolled, and a mask keeps apart the tokens the roll "
-                     "brought together, so a query at the edge sees fewer)" if rolled else
+            # torchvision rolls an axis by half a window only where the window does not cover it
+            shift = tuple(k // 2 if k < p else 0 for k, p in zip(sizes, padded))
+            text += (f", shifted by {dims_text(shift)} (Swin: the grid rolled, and a mask keeps apart the tokens "
+                     "the roll brought together, so a query at the edge sees fewer)" if any(shift) else
                      "; shifted asks for a roll, but the window covers the grid (torchvision then shifts by 0)")
         notes = [Note("info", "attention-windows", text, f"{s:,} windows of {n:,}")]
         if padded != x.spatial:
@@ -418,7 +411,8 @@ class Attention(Layer):
     def describe(self) -> str:
         text = f"ATTENTION h{self.heads}"
         if self.window is not None:
-            text += f" {'grid' if self.partition == 'grid' else 'win'} {dims_text(self.window)}"
+            # one number is a square window, as for a conv's kernel (the row's note gives the sizes)
+            text += f" {'grid' if self.partition == 'grid' else 'win'} {window_text(self.window)}"
         if self.shifted:
             text += " shifted"
         if self.relative_bias:
