@@ -280,7 +280,7 @@ def test_alexnet_yaml_equals_layer_string() -> None:
 # Networks built from blocks (residual, inception): checked in test_architectures_graph.py.
 GRAPHS = ("convnext_tiny", "googlenet", "googlenet-paper", "mobilenet_v2", "resnet18", "resnet34", "resnet50",
           "resnet50-v1", "shufflenet_v2_x1_0", "vit_b_16",
-          "resnet50_fpn", "densenet121", "resnet152", "squeezenet1_0", "squeezenet1_1", "mobilenet_v1")
+          "resnet50_fpn", "densenet121", "resnet152", "squeezenet1_0", "squeezenet1_1", "mobilenet_v1", "swin_t", "maxvit_t")
 
 
 # Segmentation networks (named references, crops and upsampling to other tensors' sizes):

@@ -30,7 +30,7 @@ from convcalc.spec.yaml_reader import parse_yaml
 
 GRAPHS = ("convnext_tiny", "googlenet", "googlenet-paper", "mobilenet_v2", "resnet18", "resnet34", "resnet50",
           "resnet50-v1", "shufflenet_v2_x1_0", "vit_b_16", "densenet121", "resnet152",
-          "squeezenet1_0", "squeezenet1_1", "mobilenet_v1")
+          "squeezenet1_0", "squeezenet1_1", "mobilenet_v1", "swin_t", "maxvit_t")
 
 
 def path_of(name: str) -> Path:
@@ -86,6 +86,14 @@ PUBLISHED: List[Tuple[str, int, int]] = [
     # a block 7,087,872 params and 1,453,954,560 MACs (see VIT below), 12 blocks; encoder.ln
     # 1,536; head 769,000 params, 768,000 MACs.
     ("vit_b_16", 86_567_656, 17_563_828_224),
+    # Swin_T_Weights.IMAGENET1K_V1: num_params 28,288,354, GFLOPS 4.49. Measured with CPU PyTorch
+    # 2.14 / torchvision 0.29: torchvision.models.swin_t() params summed, and
+    # FlopCounterMode's total / 2 on 1x3x224x224 (convs, linears and matmuls): 4,490,566,656.
+    ("swin_t", 28_288_354, 4_490_566_656),
+    # MaxVit_T_Weights.IMAGENET1K_V1: num_params 30,919,624, GFLOPS 5.56. Measured the same way on
+    # torchvision.models.maxvit_t(): 5,558,046,720 (convolutions 1,989,156,864, linears
+    # 3,391,868,928, attention's matmuls 177,020,928).
+    ("maxvit_t", 30_919_624, 5_558_046_720),
     # ShuffleNet_V2_X1_0_Weights.IMAGENET1K_V1: num_params 2,278,604, GFLOPS 0.145; the MACs are
     # issue 12's, measured with PyTorch, and the hand count in test_shufflenet_v2_by_hand.
     ("shufflenet_v2_x1_0", 2_278_604, 144_907_992),

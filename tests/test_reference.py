@@ -827,3 +827,110 @@ def test_engine_equals_reference_for_splits_and_batchnorms(text, most):
         check = verify_layer(r, chosen)
         assert check.status == "verified", (text, check.reason, check.runs)
         assert check.measured == check.engine
+
+
+WINDOWED = st.tuples(st.integers(1, 5), st.integers(1, 5), st.integers(1, 3), st.integers(1, 3))
+
+
+@SETTINGS
+@given(WINDOWED, st.integers(1, 2), st.sampled_from(["block", "grid", "shifted"]), st.booleans())
+def test_engine_windowed_attention_is_the_reference(sizes, heads, form, relative_bias):
+    """Windows of a grid (Swin's blocks, shifted or not; MaxViT's blocks and grids), padded where
+    a block window does not divide the grid, with and without the relative bias table: the
+    reference runs every window and counts what it multiplies."""
+    from convcalc.layers import Attention
+    from convcalc.shape import Shape
+
+    h, w, wh, ww = sizes
+    if form == "grid":  # a grid partition needs sizes its window divides
+        h, w = h * wh, w * ww
+    c = 2 * heads
+    rule = Attention(heads, True, (wh, ww), "grid" if form == "grid" else "block", form == "shifted", relative_bias)
+    layer = ref.MultiheadAttention.random(random.Random(1), c, heads, True, (wh, ww), rule.partition,
+                                          rule.shifted, relative_bias)
+    engine, measured = engine_and_reference(rule, (h, w, c), layer)
+    assert engine == measured
+    assert rule.buffers(Shape((h, w), c)) == layer.buffers
+
+
+@pytest.mark.parametrize("text", [
+    "14x14x8 attention2w7shrb", "14x14x8 attention2w7gridrb", "10x10x8 attention2w4rb", "6x10x8 attention2",
+    "20x8 attention2",
+])
+def test_verify_composes_windowed_attention_from_scaled_runs(text):
+    """Over the budget, verify composes tokens and pairs measured at few channels with the work
+    per token and per pair measured at the true channels, and the table on one window: the same
+    figures as the run at true size."""
+    [r] = analyse(load(text)).layers
+    full = verify_layer(r, Settings(full=True))
+    scaled = verify_layer(r, Settings(budget=0, max_channels=2))
+    assert full.status == scaled.status == "verified", (full.reason, scaled.reason)
+    assert scaled.measured == full.measured == scaled.engine
+    assert len(scaled.runs) > 1
+
+
+@SETTINGS
+@given(st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)), st.data())
+def test_parameter_adds_what_it_holds(dims, data):
+    """An added tensor broadcast from the last dim: the output minus the input is the tensor,
+    repeated over the dims where it is 1."""
+    from convcalc.layers import Parameter
+
+    mine = tuple(data.draw(st.sampled_from([1, d])) for d in dims)[data.draw(st.integers(0, 2)):]
+    layer = ref.Parameter.random(random.Random(1), mine, add=True)
+    x = Tensor.random((dims[-1], *dims[:-1]), random.Random(0))
+    y = layer(x).output
+    _, xs = ref.base.channels_last(x)
+    _, ys = ref.base.channels_last(y)
+    full = (1,) * (3 - len(mine)) + mine
+    for index, (a, b) in zip(itertools.product(*(range(d) for d in dims)), zip(xs, ys)):
+        at = 0
+        for i, n in zip(index, full):
+            at = at * n + (i if n > 1 else 0)
+        assert b - a == pytest.approx(layer.values[at])
+    engine, measured = engine_and_reference(Parameter(mine, True), dims, layer)
+    assert engine == measured
+
+
+# Measured with CPU PyTorch 2.14 / torchvision 0.29 (a scratch venv, never a dependency): the
+# reference's random weights (random.Random(1)) copied into torchvision's own modules, in float64,
+# and run on the reference's random input (random.Random(0)); the outputs, channels first, to 12
+# digits. SWIN_SHIFTED: torchvision.models.swin_transformer.ShiftedWindowAttention(4, [2, 2],
+# [1, 1], 2) on a 3x5 grid (padded to 4x6, rolled, masked, with the relative bias table).
+# MAXVIT_GRID: maxvit's RelativePositionalMultiHeadAttention(2, 2, 4) between WindowPartition(2),
+# SwapAxes(-2, -3) and back, on 4x4 (one head: torchvision scales scores by C^-0.5, not by the
+# head's d^-0.5, which is the same only then; the scale changes no count).
+SWIN_SHIFTED = [
+    -1.78501875806, -1.06119826235, -1.00270125951, -0.955079398121, -0.825398835454, -1.94818514416,
+    -0.614482670866, -0.846568916378, -1.27136400161, -1.36552365324, -1.87370717191, -0.846080754691,
+    -0.605259347618, -1.10925732233, -1.17332882768, -1.88396910775, -0.630349291306, -0.407700335204,
+    -0.992611038523, -0.723802527949, -2.07114666791, -0.445378175302, -0.691144321381, -1.06039149558,
+    -0.961661977694, -2.00153837388, -0.564035076085, -0.308807428799, -0.955266360067, -1.05950205061,
+    2.26294441484, 1.32414334573, 1.20437711773, 1.12451376443, 0.935152218173, 2.43124122161,
+    0.641602604662, 0.950017734596, 1.57877648817, 1.71188209576, 2.33262241149, 0.960569396124,
+    0.61891970093, 1.3426919041, 1.43234148866, 2.75152355869, 2.69561846443, 2.68345674251,
+    2.24021476099, 2.10698206679, 2.21251039457, 2.03561109412, 2.19453152694, 2.56790751515,
+    2.60570903642, 2.09591372686, 2.22880875346, 1.97572173132, 2.45368564334, 2.49621067913,
+]
+
+MAXVIT_GRID = [
+    -0.253048834937, -0.00479017447936, -0.299935116847, 0.0457543880884, 0.0841925058309, 0.111341597877,
+    -0.0437290232221, 0.33763322696, -0.174821581409, 0.0103927397324, -0.228499334381, 0.107046959991,
+    0.114865619493, 0.067026817963, 0.0780935261643, 0.131247930395, 0.0631705107996, -0.0254771084643,
+    0.0780601920564, -0.051798506505, -0.0566707404229, -0.0864551365969, -0.00193584937403, -0.159782699494,
+    0.0407562423272, -0.0364036146997, 0.0611094564933, -0.0554634371115, -0.0645899984928, -0.0732815688015,
+    -0.0571763553189, -0.0957949707328,
+]
+
+
+@pytest.mark.parametrize("dims, heads, partition, shifted, measured", [
+    ((4, 3, 5), 2, "block", True, SWIN_SHIFTED),
+    ((2, 4, 4), 1, "grid", False, MAXVIT_GRID),
+])
+def test_windowed_attention_computes_what_torchvision_computes(dims, heads, partition, shifted, measured):
+    """The reference's windows, roll, mask and relative bias are torchvision's, value for value:
+    what it counts is the work of the right computation."""
+    layer = ref.MultiheadAttention.random(random.Random(1), dims[0], heads, True, (2, 2), partition, shifted, True)
+    out = layer(Tensor.random(dims, random.Random(0))).output
+    assert out.shape == dims
+    assert out.data == pytest.approx(measured, abs=1e-9)

@@ -39,8 +39,18 @@ from tests.test_hostile import assert_clean, run
     ("10x8 attention2", (10, 8), 288, 1_920 + 800 + 800 + 640),
     ("10x8 mha2nb", (10, 8), 256, 4_160),
     ("10x8 attention", (10, 8), 288, 4_160),  # heads change no count
-    # on a grid the 3·3 = 9 positions are the tokens: 4·9·64 + 2·81·8
-    ("3x3x8 attention4", (3, 3, 8), 288, 4 * 9 * 64 + 2 * 81 * 8),
+    # leading axes are a batch (batch_first): 3 sequences of 3 tokens, 3·(4·3·64 + 2·9·8)
+    ("3x3x8 attention4", (3, 3, 8), 288, 3 * (4 * 3 * 64 + 2 * 9 * 8)),
+    # a 2x2 window on 4x4: 4 windows of 4 tokens, 4·(4·4·64 + 2·16·8); shifting changes nothing
+    ("4x4x8 attention2w2", (4, 4, 8), 288, 4 * (4 * 4 * 64 + 2 * 16 * 8)),
+    ("4x4x8 attention2w2sh", (4, 4, 8), 288, 4 * (4 * 4 * 64 + 2 * 16 * 8)),
+    ("4x4x8 attention2w2grid", (4, 4, 8), 288, 4 * (4 * 4 * 64 + 2 * 16 * 8)),
+    # relative bias: (2·2 − 1)·(2·2 − 1) offsets · 2 heads = 18 params more
+    ("4x4x8 attention2w2rb", (4, 4, 8), 288 + 18, 4 * (4 * 4 * 64 + 2 * 16 * 8)),
+    # 5x5 padded to 6x6 as torchvision's Swin pads: 9 windows of 4
+    ("5x5x8 attention2w2", (5, 5, 8), 288, 9 * (4 * 4 * 64 + 2 * 16 * 8)),
+    ("5x5x8 parameters169x3", (5, 5, 8), 169 * 3, 0),
+    ("5x5x8 parameters1x8add", (5, 5, 8), 8, 0),
 ])
 def test_hand_counts(text, shape, params, macs):
     [layer] = analyse(parse_string(text)).layers
@@ -82,6 +92,13 @@ def test_togrid_takes_a_size_per_axis_in_yaml():
     ("12x8 togrid4", "a 4x4 grid holds 16 tokens, not the 12 given"),
     ("5x8 select5", "token 5 does not exist in a sequence of 5"),
     ("7x7x8 selecttoken", "selecttoken needs a sequence of tokens"),
+    ("6x6x8 attention2rb", "relative_bias needs a window"),
+    ("6x6x8 attention2grid", "partition: grid needs a window"),
+    ("6x6x8 attention2sh", "shifted needs a window"),
+    ("6x6x8 attention2w4grid", "6 is not a multiple of 4"),
+    ("6x6x8 attention2w3gridsh", "shifted windows are Swin's block partition"),
+    ("6x6x8 attention2w3x3x3", "a 3x3x3 window on the 2-axis input"),
+    ("6x6x8 parameters5add", "a tensor of dims 5 does not broadcast to the input 6x6x8"),
 ])
 def test_refusals_are_located_and_say_what_was_received(text, fragment):
     with pytest.raises(ShapeError) as e:
@@ -118,15 +135,105 @@ def test_receptive_fields():
 def test_kinds_states_the_attention_convention():
     out = CliRunner().invoke(cli, ["kinds"]).output
     line = next(line for line in out.splitlines() if line.startswith("attention"))
-    assert "4·L·C² + 2·L²·C" in line and "softmax" in line and "not counted" in line
+    assert "S·(4·n·C² + 2·n²·C)" in line and "softmax" in line and "not counted" in line
+    assert "batch_first" in line and "window" in line and "(2w−1)²·heads" in line
     for name in ("pwlinear", "layerscale", "tokens", "togrid", "clstoken", "posembed", "selecttoken", "gelu"):
         assert any(line.startswith(name) for line in out.splitlines()), name
 
 
 def test_every_new_rule_states_its_formula_and_source():
-    new = {"pwlinear", "layerscale", "tokens", "togrid", "clstoken", "posembed", "selecttoken", "attention"}
+    new = {"pwlinear", "layerscale", "tokens", "togrid", "clstoken", "posembed", "selecttoken", "attention",
+           "parameter"}
     for k in KINDS:
         if k.name in new:
             doc = k.rule.__doc__ or ""
             assert "Params" in doc or "No parameters" in doc or "no MACs" in doc, k.name
             assert "arXiv" in doc or "PyTorch" in doc or "ViT" in doc or "torchvision" in doc, k.name
+
+
+# Measured with CPU PyTorch 2.14 / torchvision 0.29 (a scratch venv, never a dependency):
+# params and buffers by summing numel() over module.parameters() / .buffers(); MACs as
+# torch.utils.flop_counter.FlopCounterMode's total / 2, which counts the linear layers and the
+# matmuls (Q·Kᵀ, A·V), not the softmax or the bias added to the scores.
+MEASURED = [
+    # nn.MultiheadAttention(96, 3, batch_first=True) on (64, 49, 96), query = key = value
+    ("64x49x96 attention3", 37_248, 0, 145_108_992),
+    # swin_t features.1.0.attn (ShiftedWindowAttention(96, [7, 7], [0, 0], 3)) on (1, 56, 56, 96)
+    ("56x56x96 attention3w7rb", 37_755, 2_401, 145_108_992),
+    # features.1.1.attn: the same with shift [3, 3]: same MACs, the mask adds no params
+    ("56x56x96 attention3w7shrb", 37_755, 2_401, 145_108_992),
+    # features.7.0.attn / 7.1.attn: C 768, 24 heads, on (1, 7, 7, 768) (torchvision drops the shift)
+    ("7x7x768 attention24w7rb", 2_366_424, 2_401, 119_293_440),
+    ("7x7x768 attention24w7shrb", 2_366_424, 2_401, 119_293_440),
+    # ShiftedWindowAttention(96, [7, 7], [3, 3], 3) on 30x30 (padded to 35x35) and on 5x5 (to 7x7)
+    ("30x30x96 attention3w7shrb", 37_755, 2_401, 56_683_200),
+    ("5x5x96 attention3w7shrb", 37_755, 2_401, 2_267_328),
+    # maxvit_t blocks.0.layers.0.layers.window_attention / grid_attention: attn_layer[1]
+    # (RelativePositionalMultiHeadAttention(64, 32, 7)) on 56x56: 64 windows / 64 grids of 49
+    ("56x56x64 attention2w7rb", 16_978, 2_401, 71_049_216),
+    ("56x56x64 attention2w7gridrb", 16_978, 2_401, 71_049_216),
+    # blocks.3.layers.1: C 512, 16 heads, on 7x7 (one window, one grid)
+    ("7x7x512 attention16w7rb", 1_053_328, 2_401, 53_838_848),
+    ("7x7x512 attention16w7gridrb", 1_053_328, 2_401, 53_838_848),
+]
+
+
+@pytest.mark.parametrize("text, params, buffers, macs", MEASURED)
+def test_attention_counts_what_pytorch_measures(text, params, buffers, macs):
+    [layer] = analyse(parse_string(text)).layers
+    assert (layer.params, layer.buffers, layer.macs) == (params, buffers, macs)
+
+
+def test_relative_bias_tables_of_swin_t_and_maxvit_t():
+    """The tables alone, summed over torchvision's swin_t (23,322) and maxvit_t (28,392), as
+    measured (numel of every parameter named relative_position_bias_table): swin_t has 2, 2, 6, 2
+    blocks of 3, 6, 12, 24 heads; maxvit_t 2, 2, 5, 2 blocks of 2, 4, 8, 16 heads (head dim 32),
+    each with a block and a grid attention; every window 7x7."""
+    def table(heads, form=""):
+        with_table = analyse(parse_string(f"7x7x{32 * heads} attention{heads}w7{form}rb")).layers[0].params
+        without = analyse(parse_string(f"7x7x{32 * heads} attention{heads}w7{form}")).layers[0].params
+        return with_table - without
+    swin = sum(n * table(h) for n, h in ((2, 3), (2, 6), (6, 12), (2, 24)))
+    maxvit = sum(n * (table(h) + table(h, "grid")) for n, h in ((2, 2), (2, 4), (5, 8), (2, 16)))
+    assert (swin, maxvit) == (23_322, 28_392)
+
+
+def test_the_row_says_which_positions_a_query_sees():
+    """Reproduces issue 19: [64, 49, 96] with attention: 3 was 2,003,828,736 MACs, all 3,136
+    positions one sequence, with only 'sees the whole 64x49 input' to show for it."""
+    report = analyse(parse_yaml("input: [64, 49, 96]\nlayers:\n  - attention: 3\n"))
+    [layer] = report.layers
+    assert layer.macs == 145_108_992
+    [note] = layer.notes
+    assert "64 sequences of 49 tokens" in note.text and "batch_first" in note.text and "'tokens' first" in note.text
+    table = run("table", "56x56x96 attention3w7shrb attention3w7gridrb")
+    notes = " ".join(table.output.split())
+    assert "64 windows of 49" in notes and "64 grids of 49" in notes
+    windows = analyse(parse_string("56x56x96 attention3w7sh attention3w7grid")).layers
+    assert "its own 7x7 window, of 64" in windows[0].notes[0].text and "shifted by 3x3" in windows[0].notes[0].text
+    assert "every 8x8-th position" in windows[1].notes[0].text
+    padded = analyse(parse_string("30x30x8 attention2w7")).layers[0]
+    assert any("padded with zeros to 35x35" in n.text for n in padded.notes)
+
+
+def test_windowed_attention_in_yaml():
+    report = analyse(parse_yaml(
+        "input: [56, 56, 96]\nlayers:\n"
+        "  - attention: {heads: 3, window: 7, shifted: true, relative_bias: true}\n"
+        "  - attention: {num_heads: 3, window_size: [7, 7], partition: grid, relative_position_bias: true}\n"
+        "  - parameter: [169, 3]\n"
+        "  - parameter: {shape: [1, 96], add: true}\n"))
+    a, b, table, added = report.layers
+    assert a.layer.describe() == "ATTENTION h3 win 7x7 shifted rel bias"
+    assert b.layer.describe() == "ATTENTION h3 grid 7x7 rel bias"
+    assert (a.params, b.params, table.params, added.params) == (37_755, 37_755, 507, 96)
+    assert (table.macs, added.macs, added.output.dims) == (0, 0, (56, 56, 96))
+
+
+def test_windowed_attention_fields_are_not_followed():
+    fields = analyse(parse_string("16x16x8 conv8k3p1 attention2w4 conv8k3p1")).fields
+    assert [f.status for f in fields] == ["local", "untracked", "untracked"]
+    assert "attn1" in fields[1].why and "windows" in fields[1].why
+    batch = analyse(parse_string("16x16x8 attention2")).fields
+    assert batch[0].status == "untracked" and "sequence" in batch[0].why
+    assert analyse(parse_string("16x8 attention2")).fields[0].status == "global"  # one sequence

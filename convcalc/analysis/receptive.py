@@ -53,12 +53,17 @@ def receptive_fields(input: Shape, layers: Sequence[LayerReport]) -> Tuple[Field
             fields.append(union([fields[s] for s in r.sources], r.full_name.rsplit(".", 1)[0]))
             continue
         key = (r.layer, r.input)
+        field = fields[r.sources[0] if r.sources else r.index - 1]
+        why = r.layer.untracked(r.input)
+        if why:  # a field already global, untracked or not aligned stays so
+            fields.append(field if field.status != "local" else
+                          Field(status="untracked", why=f"'{r.full_name}' {why}; fields are not followed past it"))
+            continue
         if key not in steps:
             found = r.layer.receptive(r.input)
             # () for a layer that keeps every unit's field (an activation, a norm, a per-position
             # linear on a sequence made from a grid): its input's field passes on as it is
             steps[key] = () if found is not None and all(s == IDENTITY_STEP for s in found) else found
-        field = fields[r.sources[0] if r.sources else r.index - 1]
         fields.append(field if steps[key] == () else _layer(field, r, steps[key]))
     return tuple(fields[1:])
 

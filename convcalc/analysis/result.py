@@ -274,7 +274,8 @@ class Field:
 
     ``status`` is 'local' (``axes`` hold size, jump and start), 'global' (each unit sees the
     whole input), 'unaligned' (branches disagreed; ``why`` says where) or 'untracked' (a
-    sequence made from a grid was reordered, e.g. a class token prepended: ``why`` says where).
+    sequence made from a grid was reordered, e.g. a class token prepended, or attention within
+    windows or rows: ``why`` says where).
     """
 
     axes: Tuple[AxisField, ...] = ()

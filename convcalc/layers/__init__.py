@@ -23,7 +23,7 @@ never this package, which only re-exports their names):
 - ``pointwise``  the activations, elementwise, dropout, softmax, prelu
 - ``resize``     upsample, crop, pad, shuffle, and a part of the channels: chunk, split
 - ``views``      reshape, permute, take, slice
-- ``tokens``     tokens, togrid, clstoken, posembed, selecttoken, pwlinear, attention
+- ``tokens``     tokens, togrid, clstoken, posembed, selecttoken, pwlinear, parameter, attention
 - ``merge``      where branches meet: add, mul, concat, seqcat, matmul; ``MERGES`` names them
 - ``registry``   ``KINDS`` and ``lookup``; and ``Unknown``, the rule of an operator with no rule
 
@@ -99,6 +99,7 @@ from .resize import (
 from .tokens import (
     Attention,
     ClassToken,
+    Parameter,
     PositionEmbedding,
     PositionLinear,
     SelectToken,
@@ -128,7 +129,7 @@ __all__ = [
     # views
     "Permute", "Reshape", "Slice", "Take", "check_dims", "dims_shape", "dims_text",
     # tokens
-    "Attention", "ClassToken", "PositionEmbedding", "PositionLinear", "SelectToken", "ToGrid", "Tokens",
+    "Attention", "ClassToken", "Parameter", "PositionEmbedding", "PositionLinear", "SelectToken", "ToGrid", "Tokens",
     "check_sequence", "positions",
     # merge
     "MERGES", "Add", "Concat", "ConcatTokens", "MatMul", "Merge", "Mul", "broadcast",

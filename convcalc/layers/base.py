@@ -116,6 +116,11 @@ class Layer:
         """One Step per spatial axis of ``x``; None when every output sees the whole input."""
         return (IDENTITY_STEP,) * x.rank
 
+    def untracked(self, x: Shape) -> str:
+        """Why fields cannot be followed past this layer on input ``x`` (each unit sees a region
+        that is neither a sliding window nor the whole input: windowed attention), or ''."""
+        return ""
+
     def notes(self, x: Shape) -> Tuple[Note, ...]:
         return ()
 

@@ -28,6 +28,7 @@ from .resize import ChannelShuffle, Chunk, Crop, Split, Upsample, ZeroPad
 from .tokens import (
     Attention,
     ClassToken,
+    Parameter,
     PositionEmbedding,
     PositionLinear,
     SelectToken,
@@ -155,8 +156,13 @@ KINDS: Tuple[Kind, ...] = (
     Kind("take", Take, ("gather",), "one index along one dim, the dim removed (x.select(axis, i)): no cost"),
     Kind("slice", Slice, ("range",), "a range of one dim with a step (x[..., start:stop:step]): no cost"),
     Kind("attention", Attention, ("mha", "multiheadattention", "selfattention", "attn"),
-         "multi-head self-attention; params 4·C² + 4·C; MACs 4·L·C² + 2·L²·C (q, k, v and output "
-         "projections, QKᵀ, AV; softmax and scaling not counted)"),
+         "multi-head self-attention over S sequences of n tokens (the last axis, leading axes a batch, "
+         "as batch_first; or window: w, Swin/MaxViT); params 4·C² + 4·C (+ (2w−1)²·heads with "
+         "relative_bias); MACs S·(4·n·C² + 2·n²·C) (q, k, v and output projections, QKᵀ, AV; softmax "
+         "and scaling not counted)"),
+    Kind("parameter", Parameter, ("param", "learned", "nnparameter"),
+         "a learned tensor of a given shape (shape: [..]): its elements as params, no MACs; the input "
+         "passes on, or with add has it added (broadcast from the last dim)"),
 )
 
 

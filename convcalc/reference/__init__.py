@@ -31,7 +31,7 @@ imports the standard library, ``base`` and ``convcalc/flat.py`` only (``tokens``
 - ``norm``: ``BatchNorm``, ``FrozenBatchNorm``, ``LRN``, ``LayerNorm``, ``GroupNorm``, ``LayerScale``
 - ``pointwise``: ``Activation`` (``ACTIVATIONS``), ``Dropout``, ``Softmax``, ``Elementwise``, ``PReLU``
 - ``resize``: ``Pad``, ``Crop``, ``ChannelShuffle``, ``Chunk``, ``Split``, ``Upsample``
-- ``tokens``: ``PositionLinear``, ``Tokens``, ``ToGrid``, ``ClassToken``, ``PositionEmbedding``,
+- ``tokens``: ``PositionLinear``, ``Tokens``, ``ToGrid``, ``ClassToken``, ``PositionEmbedding``, ``Parameter``,
   ``SelectToken``, ``MultiheadAttention``
 - ``views``: ``Reshape``, ``Permute``, ``Take``, ``Slice``
 - ``merge``: ``add_tensors``, ``mul_tensors``, ``concat_tensors``, ``concat_along``, ``matmul_tensors``
@@ -61,6 +61,7 @@ from .resize import ChannelShuffle, Chunk, Crop, Pad, Split, Upsample
 from .tokens import (
     ClassToken,
     MultiheadAttention,
+    Parameter,
     PositionEmbedding,
     PositionLinear,
     SelectToken,
@@ -96,6 +97,7 @@ __all__ = [
     "PReLU",
     "Pad",
     "Permute",
+    "Parameter",
     "PositionEmbedding",
     "PositionLinear",
     "Reshape",

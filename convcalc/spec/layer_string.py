@@ -60,7 +60,7 @@ _KIND = re.compile(r"^[a-z][a-z_-]*", re.IGNORECASE)
 _KIND_CHARS = re.compile(r"^[a-z][a-z0-9_-]*", re.IGNORECASE)
 _COUNT = re.compile(r"^([0-9]+(?:\.[0-9]+)?)")  # ASCII digits: \d also matches '３'
 # an option's value may carry a sign, so that p-1 gets the converter's "must be 0 or more", not "needs a value"
-_OPTION = re.compile(r"(nb|na|ceil)|(op|[a-z])(same|valid|-?[0-9]+(?:x-?[0-9]+)*)?", re.IGNORECASE)
+_OPTION = re.compile(r"(nb|na|ceil|rb|sh|grid|add)|(op|[a-z])(same|valid|-?[0-9]+(?:x-?[0-9]+)*)?", re.IGNORECASE)
 
 
 def tokenize(

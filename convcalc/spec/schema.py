@@ -45,7 +45,8 @@ def _int(minimum: int) -> Dict[str, Any]:
 
 
 def _per_axis(minimum: int) -> Dict[str, Any]:
-    return {"anyOf": [_int(minimum), {"type": "array", "items": _int(minimum), "minItems": 1},
+    # a list's items may be block arguments too, as the reader takes them: to: [$side, $side, ${4*dim}]
+    return {"anyOf": [_int(minimum), {"type": "array", "items": {"anyOf": [_int(minimum), ARG]}, "minItems": 1},
                       {"type": "string", "pattern": AXES_PATTERN}]}
 
 

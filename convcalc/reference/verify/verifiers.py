@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any, Callable, Dict, Optional, Tuple, Type
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
 from ...analysis.result import LayerReport
 from ...errors import LayerError
@@ -42,6 +42,7 @@ from ...layers import (
     MatMul,
     MaxPool,
     Mul,
+    Parameter,
     Permute,
     PositionEmbedding,
     PositionLinear,
@@ -62,7 +63,7 @@ from ...layers import (
 from ...shape import Shape
 from ...values import replace
 from .builders import BUILDERS, build_linear
-from .figures import Case, Figures, LayerCheck, NoReference, Settings
+from .figures import Case, Figures, LayerCheck, NoReference, Run, Settings
 from .runs import MAX_ELEMENTS, run
 from .scaling import (
     Narrower,
@@ -80,7 +81,6 @@ from .scaling import (
     narrow_window,
     narrow_zero_pad,
     one_position,
-    positions,
     scale_attention,
     scale_channels,
     scale_conv,
@@ -218,10 +218,13 @@ def verify_embedding(r: LayerReport, settings: Settings) -> LayerCheck:
 
 def verify_attention(r: LayerReport, settings: Settings) -> LayerCheck:
     """Attention's MACs are not the same at every position: each token's projections cost the
-    same, but its scores and its mix of values grow with the number of tokens L. So, at the true
-    channels, it runs on 1 and on 2 tokens, which fixes the per-token part ``p`` and the
-    per-token-pair part ``q`` of ``MACs = p·L + q·L²`` from measurements (not from the formula);
-    and at the true L with few channels, for the shape. Composed: ``p·L + q·L²``."""
+    same (``p``), but each pair of tokens that meet (a query and a key of one sequence) costs
+    ``q`` more, so ``MACs = p·A + q·B`` with A the tokens attended (padding included) and B the
+    pairs. At the true channels, plain runs on 1 and 2 tokens fix p and q (one token: p + q; two:
+    2p + 4q) from measurements, not from the formula. At the true spatial size (its sequences or
+    windows) with few channels c and with 2c, two runs, each beside its own 1- and 2-token runs,
+    fix A and B. Params: the 1-token run's, plus the relative bias table (and its index, as
+    buffers) measured on one window at the true heads."""
     rule = r.layer
     assert isinstance(rule, Attention)
     rng = rng_for(r, settings)
@@ -230,19 +233,47 @@ def verify_attention(r: LayerReport, settings: Settings) -> LayerCheck:
     if settings.full or work(r) <= settings.budget:
         only, measured = run(build, (rule, (x,)), "true size", rng)
         return check(r, measured=measured.figures, runs=(only,))
-    spatial_case, scaled = scale_attention(rule, (x,), settings.max_channels)
-    first, a = run(build, spatial_case, f"true tokens, {scaled}" if scaled else "true size", rng)
-    second, one = run(build, (rule, (Shape((1,), x.channels),)), "true channels, 1 token", rng)
-    third, two = run(build, (rule, (Shape((2,), x.channels),)), "true channels, 2 tokens", rng)
-    # one token: p + q; two tokens: 2p + 4q
-    q, left = divmod(two.figures.macs - 2 * one.figures.macs, 2)
-    if left:
-        raise ArithmeticError("attention's MACs are not p·L + q·L² in the number of tokens")
-    p = one.figures.macs - q
-    n = positions(x)
-    composed = Figures(Shape(a.figures.output.spatial, one.figures.output.channels), one.figures.params,
-                       one.figures.buffers, p * n + q * n * n)
-    return check(r, measured=composed, runs=(first, second, third), scaled=scaled or "tokens")
+    plain = replace(rule, window=None, partition="block", shifted=False, relative_bias=False)
+    runs: List[Run] = []
+
+    def pair_costs(heads: int, channels: int, what: str) -> Tuple[int, int, Figures]:
+        scaled = replace(plain, heads=heads)
+        first, one = run(build, (scaled, (Shape((1,), channels),)), f"{what}, 1 token", rng)
+        second, two = run(build, (scaled, (Shape((2,), channels),)), f"{what}, 2 tokens", rng)
+        runs.extend((first, second))
+        q, left = divmod(two.figures.macs - 2 * one.figures.macs, 2)
+        if left:
+            raise ArithmeticError("attention's MACs are not p·tokens + q·pairs")
+        return one.figures.macs - q, q, one.figures
+
+    p, q, one = pair_costs(rule.heads, x.channels, "true channels")
+    (small, (xs,)), scaled = scale_attention(rule, (x,), settings.max_channels)
+    assert isinstance(small, Attention)
+    equations = []
+    for c in (xs.channels, 2 * xs.channels):
+        ps, qs, _ = pair_costs(small.heads, c, f"{c} channels")
+        done, spatial = run(build, (small, (with_channels(x, c),)), f"true tokens, {c} channels", rng)
+        runs.append(done)
+        equations.append((ps, qs, spatial.figures.macs))
+    (p1, q1, m1), (p2, q2, m2) = equations
+    det = p1 * q2 - p2 * q1
+    if det == 0:
+        raise ArithmeticError("the runs at c and 2c channels do not fix the tokens and pairs")
+    tokens, left_a = divmod(m1 * q2 - m2 * q1, det)
+    pairs, left_b = divmod(p1 * m2 - p2 * m1, det)
+    if left_a or left_b:
+        raise ArithmeticError("attention's MACs are not a whole number of tokens and pairs")
+    params, buffers = one.params, one.buffers
+    if rule.relative_bias:
+        sizes = rule.window_sizes(x)
+        window = replace(rule, partition="block", shifted=False)
+        table_run, table = run(build, (window, (Shape(sizes, rule.heads),)), "true heads, one window", rng)
+        _, _, bare = pair_costs(rule.heads, rule.heads, "true heads")
+        runs.append(table_run)
+        params += table.figures.params - bare.params
+        buffers += table.figures.buffers
+    composed = Figures(Shape(x.spatial, one.output.channels), params, buffers, p * tokens + q * pairs)
+    return check(r, measured=composed, runs=tuple(runs), scaled=scaled or "tokens")
 
 
 def verify_whole(r: LayerReport, settings: Settings) -> LayerCheck:
@@ -322,6 +353,7 @@ VERIFIERS: Dict[Type[Layer], Verifier] = {
     ToGrid: positional(scale_channels, narrow_to_grid),
     ClassToken: positional(scale_channels, narrow_positions),
     PositionEmbedding: verify_embedding,
+    Parameter: verify_whole,
     SelectToken: positional(scale_channels, narrow_select),
     Attention: verify_attention,
     Chunk: positional(scale_split, narrow_positions),
