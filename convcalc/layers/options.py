@@ -180,6 +180,28 @@ def per_axis_or_zero(value: Any) -> Ints:
     return _per_axis(value, 0)
 
 
+INFERRED = -1  # PyTorch's view(-1, 64): the one dim the element count decides
+
+
+def dims_inferring(value: Any) -> Ints:
+    """New dims for a reshape: each positive, or one of them -1, inferred from the element count
+    as PyTorch's ``view(-1, 64)`` infers it (``[-1, 64]``, ``-1x64``, ``64x-1``)."""
+    if isinstance(value, str) and _AXES.fullmatch(value.strip().lower()):
+        value = [read_whole(v) for v in value.strip().lower().split("x")]
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not values:
+        raise OptionError("expected one number per dim, got an empty list")
+    expected = "a positive whole number, or -1 for the dim to infer"
+    for v in values:
+        if isinstance(v, int) and not isinstance(v, bool) and v < 1 and v != INFERRED:
+            raise OptionError(f"expected {expected}, got {v}")
+    dims = tuple(INFERRED if v == INFERRED and not isinstance(v, (bool, float)) else whole(v, 1, expected)
+                 for v in values)
+    if dims.count(INFERRED) > 1:
+        raise OptionError(f"at most one dim can be -1 (inferred), got {dims.count(INFERRED)}")
+    return dims
+
+
 def padding(value: Any) -> Padding:
     """Zero padding: a number, one per axis, or 'same' / 'valid'."""
     if isinstance(value, str) and value.strip().lower() in ("same", "valid"):

@@ -10,7 +10,9 @@ Grammar (separators are spaces, newlines, commas or ``->``)::
     option := k F[xF] | s S[xS] | p P[xP] | psame | pvalid | d D | g G | nb | na | ceil | i I | c A[xB...]
 
 The number right after the kind sets the kind's leading option: filters for conv, units for fc,
-the window for pools. Every token keeps its line and column, so errors point at it with a caret.
+the window for pools. A leading option with a number per axis takes them all, as YAML does:
+``maxpool3x2``, ``reshape16x4x4``, ``permute1x0x2``, and a reshape's dims may hold one -1, the
+size inferred from the element count: ``reshape-1x64``. Every token keeps its line and column, so errors point at it with a caret.
 """
 
 from __future__ import annotations
@@ -20,7 +22,16 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import Location, SpecError, did_you_mean
 from ..layers import BY_NAME, Add, Concat, ConcatTokens, MatMul, Mul, lookup
-from ..layers.options import OptionError, read_whole, tensor_name
+from ..layers.options import (
+    OptionError,
+    dims_inferring,
+    padding,
+    per_axis,
+    per_axis_number,
+    per_axis_or_zero,
+    read_whole,
+    tensor_name,
+)
 from ..limits import MAX_LAYERS, MAX_NESTING, MAX_SPEC_BYTES
 from ..shape import Shape
 from ..values import fields as fields_of
@@ -59,6 +70,10 @@ _VGG_FC = re.compile(r"^FC-[0-9]+$")  # VGG's FC-4096, in capitals as the paper 
 _KIND = re.compile(r"^[a-z][a-z_-]*", re.IGNORECASE)
 _KIND_CHARS = re.compile(r"^[a-z][a-z0-9_-]*", re.IGNORECASE)
 _COUNT = re.compile(r"^([0-9]+(?:\.[0-9]+)?)")  # ASCII digits: \d also matches '３'
+# a leading option with one number per axis takes them all: reshape16x4x4, permute1x0x2, maxpool3x2;
+# a reshape's may be -1, inferred: reshape-1x64, reshape64x-1
+_DIMS = re.compile(r"^-?[0-9]+(?:[x×]-?[0-9]+)+|^-1(?![0-9])", re.IGNORECASE)
+_PER_AXIS = (per_axis, per_axis_or_zero, padding, per_axis_number, dims_inferring)
 # an option's value may carry a sign, so that p-1 gets the converter's "must be 0 or more", not "needs a value"
 _OPTION = re.compile(r"(nb|na|ceil)|(op|[a-z])(same|valid|-?[0-9]+(?:x-?[0-9]+)*)?", re.IGNORECASE)
 
@@ -333,12 +348,23 @@ def _parse_token(tok: Token) -> LayerSpec:
     kind = lookup(kind_text)
     assert kind is not None
     stem = kind_text.rstrip("-")
+    name = kind.rule.leading
+    leading = kind.option_fields()[name].metadata["convert"] if name else None
+    dims = _DIMS.match(text[len(stem):]) if name and leading in _PER_AXIS else None
+    if dims and "-" in dims.group(0) and leading is not dims_inferring:
+        dims = None  # only a reshape's dims may hold -1
+    if stem != kind_text and dims and dims.group(0).startswith("-"):
+        kind_text = stem  # reshape-1x64: the dash is -1's sign
     if stem != kind_text and not _VGG_FC.match(text):
         raise _dash_error(text, stem, kind_text, kind, loc)
     pos = len(kind_text)
     options: List[RawOption] = []
     count = _COUNT.match(text[pos:])
-    if count:
+    if name and dims:
+        where = loc.shifted(pos, dims.end())
+        options.append(RawOption(name, dims.group(0).replace("×", "x"), where, where))
+        pos += dims.end()
+    elif count:
         where = loc.shifted(pos, count.end())
         if kind.rule.leading is None:
             raise SpecError(f"{kind.name} takes no number, got '{count.group(0)}'", where)

@@ -37,6 +37,7 @@ from .expectations import (
 DRAFT = "http://json-schema.org/draft-07/schema#"
 ARG = {"type": "string", "pattern": r"\$", "description": "a block argument: $width or ${width * 4}"}
 AXES_PATTERN = r"^\s*\d+(\s*[xX]\s*\d+)*\s*$"
+DIMS_PATTERN = r"^\s*-?\d+(\s*[xX]\s*-?\d+)*\s*$"  # a reshape's dims, one of them perhaps -1
 SHAPE_PATTERN = r"^\s*\d+(\s*[xX×]\s*\d+)*\s*$"
 
 
@@ -61,6 +62,10 @@ CONVERTERS: Dict[Callable[..., Any], Dict[str, Any]] = {
     opts.non_negative: _int(0),
     opts.per_axis: _per_axis(1),
     opts.per_axis_or_zero: _per_axis(0),
+    opts.dims_inferring: {"anyOf": [_int(1), {"const": opts.INFERRED},
+                                    {"type": "array", "items": {"anyOf": [_int(1), {"const": opts.INFERRED}]},
+                                     "minItems": 1},
+                                    {"type": "string", "pattern": DIMS_PATTERN}]},
     opts.padding: {"anyOf": [*_per_axis(0)["anyOf"],
                              {"type": "string", "pattern": r"^\s*([sS][aA][mM][eE]|[vV][aA][lL][iI][dD])\s*$"}]},
     opts.boolean: {"type": "boolean"},
