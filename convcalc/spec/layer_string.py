@@ -195,7 +195,10 @@ class _Parser:
                 return out
             else:
                 self.pos += 1
-                item = read_item(tok)
+                try:
+                    item = read_item(tok)
+                except SpecError as e:
+                    raise _detached_option(e, tok, out[-1] if out else None) from None
                 out.append(item)
                 self.count(0 if isinstance(item, FromSpec) else 1, tok)
         return out
@@ -233,6 +236,21 @@ class _Parser:
         self.layers += added
         if self.layers > MAX_LAYERS:
             raise SpecError(f"the network would have more than {MAX_LAYERS:,} layers", tok.loc)
+
+
+def _detached_option(error: SpecError, tok: Token, before: Optional[Node]) -> SpecError:
+    """``conv16k3 s2``: an option written as a token of its own is read as a layer 's'. When the
+    layer before takes that letter, the error says the option joins its token: ``conv16k3s2``."""
+    m = _OPTION.fullmatch(tok.text)
+    if not isinstance(before, LayerSpec) or before.name or m is None or before.loc is None:
+        return error
+    kind = lookup(before.layer.kind)
+    letter = (m.group(1) or m.group(2)).lower()
+    if kind is None or letter not in {f.metadata["letter"] for f in kind.option_fields().values()}:
+        return error
+    written = before.loc.source[before.loc.column - 1:before.loc.column - 1 + before.loc.width]
+    return SpecError(f"'{tok.text}' stands apart from '{written}', so it is read as a layer of its own",
+                     tok.loc, hint=f"an option joins its layer's token, without a space: {written}{tok.text}")
 
 
 def longest_kind(text: str) -> Optional[str]:
@@ -338,7 +356,9 @@ def _parse_token(tok: Token) -> LayerSpec:
     if kind_text is None:
         m = _KIND.match(text)
         if m is None:
-            raise SpecError(f"expected a layer such as conv64k3p1, got '{text}'", loc)
+            raise SpecError(f"expected a layer such as conv64k3p1, got '{text}'", loc, hint=(
+                "layers are separated by spaces, commas or '->'; in a YAML file '- ' starts a list item, "
+                "its '- ' lined up with the '- ' of the items above" if text.startswith("-") else ""))
         word = m.group(0).rstrip("-_")
         raise SpecError(
             f"unknown layer '{word}'{did_you_mean(word, kind_names())}",

@@ -33,7 +33,7 @@ from ..layers.options import (
 )
 from ..limits import MAX_LAYERS, MAX_NESTING, MAX_SPEC_BYTES
 from ..values import replace
-from .layer_string import ARGUMENT, Token, parse_tokens, parse_word, tokenize
+from .layer_string import Token, parse_tokens, parse_word, tokenize
 from .model import (
     ITEM_WORDS,
     SEQUENCE_WORDS,
@@ -48,6 +48,7 @@ from .model import (
     reserved_words,
 )
 from .shapes import parse_shape, shape_from_dims
+from .yaml_hints import flow_hint, item_hint, options_beside
 
 _SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -140,7 +141,8 @@ class _Reader:
             problem = e.problem or e.context or "invalid YAML"
             if e.context and e.context_mark and e.problem:
                 problem += f" ({e.context} at line {e.context_mark.line + 1}, column {e.context_mark.column + 1})"
-            hint = "indent with spaces; YAML does not allow tabs" if "\t" in loc.source else _flow_hint(e, loc.source)
+            hint = ("indent with spaces; YAML does not allow tabs" if "\t" in loc.source
+                    else flow_hint(e.context or "", loc.source) or item_hint(self.lines, line))
             raise SpecError(f"YAML syntax: {problem}", loc, hint) from None
         except yaml.YAMLError as e:
             raise SpecError(f"YAML: {e}", Location(self.file, 1, 1)) from None
@@ -318,6 +320,10 @@ class _Reader:
             raise SpecError(f"this layer has {'a name but ' if named else ''}no kind", where,
                             hint="for example: - conv: {filters: 64, kernel: 3}")
         if len(entries) > 1:
+            beside = options_beside({k: (self.loc(kn), self.written(vn)) for k, (kn, vn) in entries.items()},
+                                    self.definitions)
+            if beside is not None:
+                raise beside
             kinds = list(entries)
             knode = entries[kinds[1]][0]
             raise SpecError(f"one layer per list item: found '{kinds[0]}' and '{kinds[1]}'"
@@ -366,6 +372,19 @@ class _Reader:
         if name is None:
             return [*lead, *[item] * count]
         return [*lead, *[replace(item, name=f"{name}.{i}") for i in range(1, count + 1)]]
+
+    def written(self, node: yaml.Node) -> Any:
+        """A value as the file writes it, for a hint: its text, the ``key: value`` texts of a
+        mapping, or None when it is empty."""
+        if isinstance(node, yaml.MappingNode):
+            return [f"{self.source(k)}: {self.source(v)}" for k, v in node.value]
+        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
+            return None
+        return self.source(node)
+
+    def source(self, node: yaml.Node) -> str:
+        """A node as the file writes it (quotes and all), on one line."""
+        return " ".join(self.text[node.start_mark.index:node.end_mark.index].split())
 
     def plain_item(self, node: yaml.Node) -> Optional[LayerSpec]:
         """The common items, read the short way: a bare word (``- relu``), or a layer kind alone
@@ -660,19 +679,6 @@ def _options_key(node: yaml.Node) -> Optional[Tuple[Any, ...]]:
             return None
         pairs.append((key, value))
     return ("{", node.tag, tuple(pairs))
-
-
-def _flow_hint(error: yaml.MarkedYAMLError, source: str) -> str:
-    """A block argument inside YAML's [...] or {...}: its braces end the collection unless quoted."""
-    m = re.search(ARGUMENT, source)
-    if m is None or "flow" not in (error.context or ""):
-        return ""
-    start, end = m.start(), m.end()
-    while start > 0 and source[start - 1] not in " \t[{,":  # the whole plain scalar, e.g. conv${w}k3
-        start -= 1
-    while end < len(source) and source[end] not in " \t]},":
-        end += 1
-    return f"inside [...] or {{...}} YAML reads '{{' and '}}' itself: write '{source[start:end]}' in quotes"
 
 
 __all__ = ["parse_yaml"]
