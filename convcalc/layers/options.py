@@ -264,6 +264,17 @@ def tensor_name(value: Any) -> str:
     return value
 
 
+BLOCK_INPUT = "<in>"
+"""What a ``from`` or ``@`` inside a block reads to mean the block's own input (at the top of a
+spec, the network's input): ``from: <in>``, ``@<in>``. No layer or block can be named so, as a
+name cannot hold '<' or '>', so it never means anything else."""
+
+
+def source_name(value: Any) -> str:
+    """What ``from``, ``outputs`` and ``@`` read: a tensor's name, or ``<in>``, the block's input."""
+    return BLOCK_INPUT if value == BLOCK_INPUT else tensor_name(value)
+
+
 _OP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:\-]{0,99}")
 
 

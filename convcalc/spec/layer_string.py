@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from ..errors import Location, SpecError, did_you_mean
 from ..layers import BY_NAME, Add, Concat, ConcatTokens, MatMul, Mul, lookup
 from ..layers.options import (
+    BLOCK_INPUT,
     OptionError,
     dims_inferring,
     padding,
@@ -293,10 +294,12 @@ def _repeat_count(close: Token) -> int:
 def read_item(tok: Token) -> Node:
     """A layer token, with the graph's two marks: ``@enc1`` alone reads the tensor named enc1
     (what follows starts from it), ``conv64k3p1:enc1`` names a layer so later tokens can read
-    it, and ``crop@up4`` / ``upsample@enc1`` take their size from the tensor named up4 / enc1."""
+    it, and ``crop@up4`` / ``upsample@enc1`` take their size from the tensor named up4 / enc1.
+    ``@<in>`` reads the input of the block it stands in (``options.BLOCK_INPUT``)."""
     text = tok.text
     if text.startswith("@"):
-        _check_name(text[1:], tok.loc, "'@' reads a named tensor: '@enc1'")
+        if text[1:] != BLOCK_INPUT:
+            _check_name(text[1:], tok.loc, "'@' reads a named tensor: '@enc1', or the block's input: '@<in>'")
         return FromSpec(text[1:], tok.loc)
     body, colon, name = text.partition(":")
     body, at, like = body.partition("@")

@@ -53,7 +53,9 @@ def _per_axis(minimum: int) -> Dict[str, Any]:
 TENSOR = {"anyOf": [{"type": "string", "pattern": f"^{opts.TENSOR_PATTERN}$"},
                     {"type": "integer", "minimum": 0}],
           "description": "the name of a layer or block computed before, or 'input'"}
-TENSORS = {"anyOf": [TENSOR, {"type": "array", "items": TENSOR, "minItems": 1}]}
+SOURCE = {"anyOf": [*TENSOR["anyOf"], {"const": opts.BLOCK_INPUT}],
+          "description": "the name of a layer or block computed before, 'input', or '<in>', the block's input"}
+TENSORS = {"anyOf": [SOURCE, {"type": "array", "items": SOURCE, "minItems": 1}]}
 
 _NUMERIC_STRING = {"type": "string", "pattern": r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"}
 
@@ -186,7 +188,7 @@ def item_schemas(open_: bool) -> Dict[str, Any]:
                                             "or [] (identity); or {from: [a, b]}, the named tensors it reads",
                              "anyOf": [{"type": "array", "items": branch, "minItems": 2},
                                        {"type": "object", "required": ["from"], "additionalProperties": False,
-                                        "properties": {"from": {"type": "array", "items": TENSOR, "minItems": 2},
+                                        "properties": {"from": {"type": "array", "items": SOURCE, "minItems": 2},
                                                        **({"axis": {**_int(0), "description": "along this dim "
                                                                     "(from 0, channels last), not the channels"}}
                                                           if rule is Concat else {})}}]}

@@ -24,11 +24,12 @@ import yaml
 from ..errors import Location, SpecError, did_you_mean
 from ..layers import MERGES, Concat, Merge, lookup
 from ..layers.options import (
+    BLOCK_INPUT,
     OptionError,
     describe_value,
     non_negative,
     read_number,
-    tensor_name,
+    source_name,
     whole,
 )
 from ..limits import MAX_LAYERS, MAX_NESTING, MAX_SPEC_BYTES
@@ -306,7 +307,11 @@ class _Reader:
             return parse_tokens(tokens)
         entries = self.mapping(node, "a layer")
         named = "name" in entries
-        name = self.string(entries.pop("name")[1], "name") if named else None
+        name = self.string(entries["name"][1], "name") if named else None
+        if name == BLOCK_INPUT:
+            raise SpecError(f"'{BLOCK_INPUT}' cannot name a layer or block: it reads the block's own input",
+                            self.loc(entries["name"][1]), hint="choose another name")
+        entries.pop("name", None)
         repeat = self.repeat(entries.pop("repeat")) if "repeat" in entries else None
         expects = self.expectations(entries.pop("expect")[1], "a layer") if "expect" in entries else ()
         sources = self.refs(entries.pop("from")[1], "from") if "from" in entries else ()
@@ -457,7 +462,7 @@ class _Reader:
             if isinstance(text, str) and "$" in text:
                 text = str(self.substitute(text, self.loc(item)))
             try:
-                out.append(FromSpec(tensor_name(text), self.loc(item)))
+                out.append(FromSpec(source_name(text), self.loc(item)))
             except OptionError as e:
                 raise SpecError(f"'{what}': {e}", self.loc(item)) from None
         return tuple(out)
