@@ -525,7 +525,8 @@ def test_an_option_written_apart_is_told_to_join_its_token(text, column, written
     assert info.value.hint == f"an option joins its layer's token, without a space: {joined}"
 
 
-@pytest.mark.parametrize("text", ["32x32x3 relu s2", "32x32x3 s2", "32x32x3 conv16k3 x2"])
+@pytest.mark.parametrize("text", ["32x32x3 relu s2", "32x32x3 s2", "32x32x3 conv16k3 x2", "32x32x3 (conv16k3) s2",
+                                  "32x32x3 conv3-64 p2"])
 def test_a_letter_the_layer_before_does_not_take_is_an_unknown_layer(text):
     with pytest.raises(SpecError, match="unknown layer"):
         parse_string(text)

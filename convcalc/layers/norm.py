@@ -127,9 +127,10 @@ class GroupNorm(Layer):
             raise LayerError(f"groups {self.groups} must divide the channels {x.channels}")
         if x.elements == self.groups:  # one value per group: x − mean is 0, every output is β
             fewer = next((g for g in range(self.groups - 1, 0, -1) if self.groups % g == 0), None)
+            groups = f"each of the {self.groups} groups" if self.groups > 1 else "the one group"
             raise LayerError(
-                f"{f'each of the {self.groups} groups' if self.groups > 1 else 'the one group'} of {x} holds one value, so it normalises to nothing "
-                f"(x − mean is 0); PyTorch's group_norm refuses it (\"Expected more than 1 value per channel\")",
+                f"{groups} of {x} holds one value, so it normalises to nothing (x − mean is 0); "
+                f"PyTorch's group_norm refuses it (\"Expected more than 1 value per channel\")",
                 hint=(f"use fewer groups: groupnorm{fewer} puts {self.groups // fewer} channels in each"
                       if fewer else "normalise where the tensor holds more than one value"))
         return x

@@ -12,7 +12,8 @@ Grammar (separators are spaces, newlines, commas or ``->``)::
 The number right after the kind sets the kind's leading option: filters for conv, units for fc,
 the window for pools. A leading option with a number per axis takes them all, as YAML does:
 ``maxpool3x2``, ``reshape16x4x4``, ``permute1x0x2``, and a reshape's dims may hold one -1, the
-size inferred from the element count: ``reshape-1x64``. Every token keeps its line and column, so errors point at it with a caret.
+size inferred from the element count: ``reshape-1x64``. Every token keeps its line and column,
+so errors point at it with a caret.
 """
 
 from __future__ import annotations
@@ -199,7 +200,8 @@ class _Parser:
                 try:
                     item = read_item(tok)
                 except SpecError as e:
-                    raise _detached_option(e, tok, out[-1] if out else None) from None
+                    before = self.tokens[self.pos - 2] if self.pos >= 2 and out else None
+                    raise _detached_option(e, tok, out[-1] if before else None, before) from None
                 out.append(item)
                 self.count(0 if isinstance(item, FromSpec) else 1, tok)
         return out
@@ -239,17 +241,19 @@ class _Parser:
             raise SpecError(f"the network would have more than {MAX_LAYERS:,} layers", tok.loc)
 
 
-def _detached_option(error: SpecError, tok: Token, before: Optional[Node]) -> SpecError:
+def _detached_option(error: SpecError, tok: Token, before: Optional[Node], token: Optional[Token]) -> SpecError:
     """``conv16k3 s2``: an option written as a token of its own is read as a layer 's'. When the
-    layer before takes that letter, the error says the option joins its token: ``conv16k3s2``."""
+    layer before (``before``, read from ``token``) takes that letter, the error says the option
+    joins its token: ``conv16k3s2``."""
     m = _OPTION.fullmatch(tok.text)
-    if not isinstance(before, LayerSpec) or before.name or m is None or before.loc is None:
-        return error
+    if (not isinstance(before, LayerSpec) or before.name or m is None or token is None
+            or _KIND_CHARS.match(token.text) is None or _VGG_CONV.match(token.text) or _VGG_FC.match(token.text)):
+        return error  # after a group's ')' or VGG's conv3-64 an option could join nothing
     kind = lookup(before.layer.kind)
     letter = (m.group(1) or m.group(2)).lower()
     if kind is None or letter not in {f.metadata["letter"] for f in kind.option_fields().values()}:
         return error
-    written = before.loc.source[before.loc.column - 1:before.loc.column - 1 + before.loc.width]
+    written = token.text
     return SpecError(f"'{tok.text}' stands apart from '{written}', so it is read as a layer of its own",
                      tok.loc, hint=f"an option joins its layer's token, without a space: {written}{tok.text}")
 
