@@ -10,7 +10,7 @@ import stat
 import sys
 from typing import Optional
 
-from .errors import SpecError, did_you_mean
+from .errors import SpecError
 from .limits import MAX_SPEC_BYTES
 from .spec import catalog
 from .spec.model import NetworkSpec
@@ -49,7 +49,7 @@ def load(arg: str, stdin: Optional[bytes] = None) -> NetworkSpec:
     if arg.lower().endswith((".yaml", ".yml", ".txt", *suffixes())) or "/" in arg or "\\" in arg:
         raise SpecError(f"no such file: '{arg}'")
     raise SpecError(
-        f"'{arg}' is not a file, a bundled architecture or a layer string{did_you_mean(arg, catalog.choices())}",
+        f"'{arg}' is not a file, a bundled architecture or a layer string{catalog.suggest(arg)}",
         hint="`convcalc list` shows the bundled architectures; a layer string starts with the input, "
              "e.g. '224x224x3 conv64k3p1'",
     )

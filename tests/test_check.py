@@ -157,6 +157,28 @@ def test_classic_mistakes_get_a_hint_from_the_engines_figures(where: str, writte
     assert f"    hint: {hint}" in shown.stdout.splitlines() and shown.exit_code == 1
 
 
+@pytest.mark.parametrize("layer, input, written, hint", [
+    # issue 19: a channels-first answer got no hint
+    (CONV1, "[227, 227, 3]", "96x55x55",
+     "96x55x55 is written channels-first (C×H×W, as PyTorch prints shapes); convcalc writes sizes first and "
+     "channels last: 55x55x96"),
+    # issue 19: a 5x5 conv with padding 1 answered as keeping 32x32 showed only the formula
+    ("conv: {filters: 16, kernel: 5, padding: 1}", "[32, 32, 3]", "32x32x16",
+     "padding 2 keeps the size 32x32: with padding 1 the output is 30x30x16"),
+    ("conv: {filters: 16, kernel: 5, dilation: 2}", "[32, 32, 3]", "32x32x16",
+     "padding 4 keeps the size 32x32: with padding 0 the output is 24x24x16"),
+    ("maxpool: {kernel: 3, stride: 1}", "[9, 9, 4]", "9x9x4", "padding 1 keeps the size 9x9: with padding 0 the "
+                                                              "output is 7x7x4"),
+    ("conv: {filters: 16, kernel: 4, padding: 1}", "[32, 32, 3]", "32x32x16", ""),  # no symmetric padding keeps it
+    ("conv: {filters: 16, kernel: 5, padding: 2}", "[32, 32, 3]", "30x30x16", ""),  # not the size kept: no guess
+    ("conv: {filters: 16, kernel: 5, padding: 1}", "[32, 32, 3]", "32x32x8", ""),  # nor a wrong depth
+])
+def test_a_shape_mistake_names_its_fix(layer: str, input: str, written: str, hint: str):
+    text = net(layer + f"\n    expect: {{shape: {written}}}", input=input)
+    (outcome,) = check_spec(parse_yaml(text, "net.yaml"), "net.yaml").outcomes
+    assert (outcome.status, outcome.hint) == ("fail", hint)
+
+
 def test_a_mistake_that_is_no_classic_gets_no_hint():
     text = net(CONV1 + "\n    expect: {params: 34000, macs: 100M, memory: 1}")
     assert [o.hint for o in check_spec(parse_yaml(text, "net.yaml"), "net.yaml").outcomes] == ["", "", ""]

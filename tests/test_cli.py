@@ -203,7 +203,29 @@ def test_missing_file_and_directory(tmp_path: Path):
 
 
 def test_unknown_name_suggests_a_bundled_one():
-    assert_located_error(run("table", "vgg61"), 2, "did you mean 'vgg16'?")
+    assert_located_error(run("table", "vgg61"), 2, "did you mean 'vgg16' (vgg-d)?")
+
+
+@pytest.mark.parametrize("command", ["table", "show"])
+@pytest.mark.parametrize("typed, offered, not_offered", [
+    # issue 19: 'table vgg' offered nothing; a family is offered by what its names start with
+    ("vgg", ["'vgg-d' (vgg16)", "'vgg-a' (vgg11)", "'vgg-e' (vgg19)"], ["resnet"]),
+    ("resnet", ["'resnet18'", "'resnet50' (resnet50-v1.5)", "'fcn_resnet50'"], ["vgg"]),
+    ("mobilenet", ["'mobilenet_v1'", "mobilenet_v2"], []),
+])
+def test_a_family_name_offers_the_names_that_start_with_or_contain_it(command, typed, offered, not_offered):
+    result = run(command, typed)
+    assert_located_error(result, 2, "did you mean", *offered)
+    assert not any(word in result.stderr for word in not_offered)
+
+
+def test_names_that_start_with_what_was_typed_come_before_those_that_contain_it():
+    stderr = run("table", "resnet").stderr
+    assert -1 < stderr.index("'resnet50-v1'") < stderr.index("'fcn_resnet50'")
+
+
+def test_a_name_like_nothing_bundled_offers_nothing():
+    assert "did you mean" not in run("table", "xyzzy").stderr
 
 
 def test_json_format_reports_errors_as_json_too():

@@ -432,7 +432,8 @@ def test_a_pool_window_larger_than_its_input_is_a_shape_error():
     ("2x2x1 maxpool3s2ceil", "1x1x1"),  # torch 2.13: MaxPool2d(3, 2, ceil_mode=True) on 2x2 -> 1x1
     ("2x2x1 avgpool3s2ceil", "1x1x1"),
     ("2x1 maxpool1d3s2ceil", "1x1"),
-    ("2x2x2x1 avgpool3d3s2ceil", "1x1x1x1"),
+    ("2x2x2x1 maxpool3d3s2ceil", "1x1x1x1"),  # (avg_pool3d refuses it: below)
+    ("3x3x3x1 avgpool3d3s2ceil", "1x1x1x1"),
     ("5x1 maxpool1d7s6ceil", "1x1"),  # MaxPool1d(7, 6, ceil_mode=True) on 5 -> 1
     ("8x8x1 maxpool2s1d2", "6x6x1"),  # MaxPool2d(2, 1, dilation=2) on 8x8 -> 6x6
     ("8x8x1 maxpool2s2p1d2", "4x4x1"),  # MaxPool2d(2, padding=1, dilation=2) on 8x8 -> 4x4
@@ -450,6 +451,47 @@ def test_a_refusal_shows_correct_working(text, working):
     with pytest.raises(ShapeError) as e:
         analyse(parse_string(text))
     assert working in e.value.message
+
+
+@pytest.mark.parametrize("text, refused", [
+    # aten's avg_pool3d: pool3d_shape_check(..., check_input_size=true) wants T >= kT, H >= kH,
+    # W >= kW on the unpadded input: "input image (T: 2 H: 4 W: 4) smaller than kernel size"
+    ("2x4x4x1 avgpool3d3s1p1", True),  # issue 19: was answered 2x4x4x1
+    ("2x4x4x1 avgpool3s1p1", True),  # a plain avgpool on a 3-D input runs as avg_pool3d
+    ("2x2x2x1 avgpool3d3s2ceil", True),
+    ("4x4x2x1 avgpool3d3s1p1", True),
+    ("3x4x4x1 avgpool3d3s1p1", False),  # equal to the kernel is enough
+    ("2x4x4x1 maxpool3d3s1p1", False),  # max_pool3d asks nothing of the kind
+    ("4x4x1 avgpool5s1p2", False),  # nor avg_pool2d
+    ("2x4x4x1 avgpool3d3s1psame", False),  # TensorFlow's 'same' (noted as not PyTorch's)
+])
+def test_avg_pool3d_refuses_an_input_smaller_than_its_kernel_as_pytorch(text, refused):
+    if not refused:
+        analyse(parse_string(text))
+        return
+    with pytest.raises(ShapeError) as e:
+        analyse(parse_string(text))
+    assert "smaller than the kernel" in e.value.message and "avg_pool3d" in e.value.message
+    assert "padding does not count" in e.value.hint
+
+
+@pytest.mark.parametrize("text, refused, hint", [
+    # F.group_norm: _verify_batch_size([N·C // G, G, *spatial]) refuses a product of 1,
+    # "Expected more than 1 value per channel when training" (in eval mode as well)
+    ("1x1x12 groupnorm12", True, "groupnorm6 puts 2 channels in each"),  # issue 19: was answered
+    ("12 groupnorm12", True, "groupnorm6"),
+    ("1x1x7 groupnorm7", True, "groupnorm1 puts 7 channels in each"),
+    ("1x1x1 groupnorm1", True, "normalise where the tensor holds more than one value"),
+    ("2x1x12 groupnorm12", False, ""),  # two positions per group
+    ("1x1x12 groupnorm6", False, ""),  # two channels per group
+])
+def test_group_norm_refuses_one_value_per_group_as_pytorch(text, refused, hint):
+    if not refused:
+        analyse(parse_string(text))
+        return
+    with pytest.raises(ShapeError) as e:
+        analyse(parse_string(text))
+    assert "holds one value" in e.value.message and hint in e.value.hint
 
 
 def test_avg_pool_refuses_dilation_as_pytorch():

@@ -235,3 +235,56 @@ def test_numbered_names_as_torchvision_gives_fpn_levels(tmp_path):
     data = json.loads(run("table", str(path), "--format", "json").output)
     assert [(o["name"], o["tensor"]) for o in data["outputs"]] == [("0", 1), ("1", 2)]
     assert analyse(parse_string("8x8x1 conv4k3p1:0 relu @0 conv2k1")).layers[2].sources == (1,)
+
+
+# --- '<in>': a block reads its own input (issue 19: Swin's roll had to be passed its tensor's name) -
+
+ROLL = """\
+input: [8, 8, 4]
+blocks:
+  roll:
+    args: {s: 2}
+    layers:
+      - slice: {axis: 0, start: '${8 - s}'}
+        name: tail
+      - slice: {axis: 0, stop: '${8 - s}'}
+        from: <in>
+        name: head
+      - concat: {from: [tail, head], axis: 0}
+layers:
+  - conv: {filters: 6, kernel: 1}
+    name: c
+  - roll: {s: 3}
+  - conv: {filters: 4, kernel: 1}
+  - roll: {s: 2}
+    name: r2
+"""
+
+
+def test_a_block_reads_its_own_input_again_without_being_told_its_name():
+    report = analyse(parse_yaml(ROLL))
+    rows = {r.full_name: r for r in report.layers}
+    # roll1 on c (8x8x6): tail = rows 5..7 (3x8x6), head = rows 0..4 read from c, tensor 1, again
+    assert rows["roll1.head"].sources == (rows["c"].index,) and rows["roll1.head"].output.dims == (5, 8, 6)
+    assert rows["roll1.tail"].output.dims == (3, 8, 6)
+    # r2 on conv2's output (8x8x4), not on c nor on the network input: head rows 0..5
+    assert rows["r2.head"].sources == (rows["conv2"].index,) and rows["r2.head"].output.dims == (6, 8, 4)
+    assert rows["r2.head"].reads == ("<in> = conv2",)
+
+
+@pytest.mark.parametrize("text, reads, source", [
+    ("8x8x4 conv4k1 res(relu | @<in>)", "<in> = conv1", 1),  # a merge branch: its block's input
+    ("8x8x4 conv4k1 @<in> relu", "<in> = input", 0),  # at the top of a spec: the network's input
+    ("8x8x4 conv4k1:a res(relu @<in> relu | relu)", "<in> = a", 1),  # inside a branch: its block's
+])
+def test_in_is_the_input_of_the_block_it_is_read_in(text, reads, source):
+    report = analyse(parse_string(text))
+    reader = next(r for r in report.layers if r.reads)
+    assert reader.reads == (reads,) and reader.sources[-1] == source  # (a merge: its last branch)
+
+
+def test_in_never_names_a_layer():
+    with pytest.raises(SpecError, match="expected a name"):
+        parse_string("8x8x4 conv4k1:<in>")
+    with pytest.raises(SpecError, match="cannot name a layer or block"):
+        parse_yaml("input: [8, 8, 4]\nlayers:\n  - relu: {}\n    name: <in>\n")

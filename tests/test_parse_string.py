@@ -509,3 +509,24 @@ def test_huge_numbers_are_located_errors_at_once(text, column):
     assert time.perf_counter() - start < 5  # generous: a hang, not a speed goal
     assert where(e) == (1, column), e.render()
     assert "limit" in e.message and len(e.message) < 200
+
+
+@pytest.mark.parametrize("text, column, written, joined", [
+    # issue 19: 'conv16k3 s2' said "unknown layer 's'", with no word of the space
+    ("32x32x3 conv16k3 s2", 18, "'s2' stands apart from 'conv16k3'", "conv16k3s2"),
+    ("32x32x3 conv16k3 p1 relu", 18, "'p1' stands apart from 'conv16k3'", "conv16k3p1"),
+    ("32x32x3 maxpool3 s2", 18, "'s2' stands apart from 'maxpool3'", "maxpool3s2"),
+    ("32x32x3 fc10 nb", 14, "'nb' stands apart from 'fc10'", "fc10nb"),
+])
+def test_an_option_written_apart_is_told_to_join_its_token(text, column, written, joined):
+    with pytest.raises(SpecError) as info:
+        parse_string(text)
+    assert where(info.value) == (1, column) and written in info.value.message
+    assert info.value.hint == f"an option joins its layer's token, without a space: {joined}"
+
+
+@pytest.mark.parametrize("text", ["32x32x3 relu s2", "32x32x3 s2", "32x32x3 conv16k3 x2", "32x32x3 (conv16k3) s2",
+                                  "32x32x3 conv3-64 p2"])
+def test_a_letter_the_layer_before_does_not_take_is_an_unknown_layer(text):
+    with pytest.raises(SpecError, match="unknown layer"):
+        parse_string(text)

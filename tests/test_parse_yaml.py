@@ -490,3 +490,45 @@ def test_control_characters_are_located():
 
 def test_text_with_lone_surrogates_is_a_spec_error():
     fails(net("'\udcff'"))
+
+
+# --- issue 19: messages that sent users the wrong way name the fix --------------------------------
+
+
+@pytest.mark.parametrize("item, line, column, hint", [
+    # was "one layer per list item ... start each layer with its own '- '"
+    ("pwlinear: 8\n    bias: false", 4, 5, "- pwlinear: {units: 8, bias: false}"),
+    ("{pwlinear: 8, bias: false}", 3, 19, "- pwlinear: {units: 8, bias: false}"),
+    ("{pwlinear: '${2*c}', bias: false}", 3, 26, "- pwlinear: {units: '${2*c}', bias: false}"),
+    ("conv: 16\n    kernel: 3\n    stride: 2", 4, 5, "- conv: {filters: 16, kernel: 3, stride: 2}"),
+    ("conv:\n    kernel: 3\n    filters: 8", 4, 5, "- conv: {kernel: 3, filters: 8}"),  # not indented under it
+    ("conv: {filters: 8}\n    kernel_size: 3", 4, 5, "- conv: {filters: 8, kernel_size: 3}"),  # an alias too
+])
+def test_options_beside_their_kind_are_told_to_go_under_it(item, line, column, hint):
+    e = fails(net(item))
+    assert where(e) == (line, column), e.render()
+    assert "sits beside" in e.message and "as if it were another layer" in e.message
+    assert e.hint == f"put the options under the kind: {hint}"
+
+
+def test_two_kinds_in_one_item_still_get_their_own_dash():
+    e = fails(net("conv: {filters: 8, kernel: 3}\n    relu:"))
+    assert "one layer per list item" in e.message and "start each layer with its own '- '" in e.hint
+
+
+@pytest.mark.parametrize("text, line, hint", [
+    # a '- ' left of its list: PyYAML's "did not find expected key", which had no hint
+    ("input: [8, 8, 3]\nlayers:\n  - conv8k3\n - relu\n", 4,
+     "this '- ' is at column 2; a list item lines its '- ' up with the item before it (line 3, column 3)"),
+    ("input: [8, 8, 3]\nlayers:\n  - conv: {filters: 8}\n   - relu\n", 4, "(line 3, column 3): indent it by 2 spaces"),
+    ("input: [8, 8, 3]\nlayers:\n  - conv: 8\n    name: a\n   - relu\n", 5, "(line 3, column 3)"),
+])
+def test_a_misindented_item_says_where_its_dash_goes(text, line, hint):
+    e = fails(text)
+    assert e.message.startswith("YAML syntax:") and e.loc.line == line
+    assert hint in e.hint
+
+
+def test_a_dash_inside_a_layer_string_says_what_a_dash_starts():
+    e = fails("input: [8, 8, 3]\nlayers:\n  - conv8k3\n    - relu\n")  # YAML reads 'conv8k3 - relu'
+    assert "got '-'" in e.message and "'- ' starts a list item" in e.hint

@@ -97,7 +97,7 @@ def test_attention_written_out_counts_as_the_attention_rule(L, C, h):
 
 
 @pytest.mark.parametrize("spec, fragment", [
-    ("input: [6, 4]\nlayers:\n  - reshape: {to: [5, 5]}", "6x4 holds 24 elements; 5x5 would hold 25"),
+    ("input: [6, 4]\nlayers:\n  - reshape: {to: [5, 5]}", "6x4 holds 24 elements; the dims 5x5 hold 25"),
     ("input: [6, 4]\nlayers:\n  - permute: {order: [0, 0]}", "order [0, 0] is not a permutation of the 2 dims"),
     ("input: [6, 4]\nlayers:\n  - take: {index: 6}", "index 6 does not exist along axis 0 of 6x4"),
     ("input: [6, 4]\nlayers:\n  - take: {axis: 2}", "axis 2 does not exist in 6x4"),
@@ -138,7 +138,8 @@ def test_views_and_products_agree_with_the_reference(shape, rnd, k):
     rnd.shuffle(order)
     axis = rnd.randrange(len(shape))
     start, step = rnd.randrange(shape[axis]), rnd.randrange(1, 3)
-    rest_stop = f", stop: {start}" if start else ""  # the part before 'start' (all of it when 0)
+    rest_stop = f", stop: {start}" if start else ""
+    inferred = "{inferred}"  # the part before 'start' (all of it when 0)
     to = [math.prod(shape[:-1]), shape[-1]]
     spec = f"""
 input: {list(shape)}
@@ -167,15 +168,65 @@ layers:
     from: input
     name: rest
   - concat: {{from: [part, rest], axis: {axis}}}
+  - reshape: {{to: {inferred}}}
+    from: input
 """
+    inferred = list(shape)
+    inferred[rnd.randrange(len(shape))] = -1  # the reference infers it as PyTorch does
+    spec = spec.replace("{inferred}", str(inferred))
     report = network(spec)
     checked = verify(report, seed=1)
     assert checked.count("verified") == len(report.layers), [(c.name, c.reason) for c in checked.layers]
     n, c = to
     n_part = len(range(start, shape[axis], step)) + (start or shape[axis])
-    assert report.layers[-1].output.dims == tuple(shape[:axis]) + (n_part,) + tuple(shape[axis + 1:])
+    assert report.layers[-2].output.dims == tuple(shape[:axis]) + (n_part,) + tuple(shape[axis + 1:])
     products = [r.macs for r in report.layers if r.layer.kind == "matmul"]
     assert products == [k * n * c, c * n * k]  # (k x n) @ (n x c), then (c x n) @ (n x k)
+    assert report.layers[-1].output.dims == tuple(shape)  # the -1 inferred back to its size
+
+
+@pytest.mark.parametrize("text, output, description", [
+    ("8x8x4 reshape256", (256,), "RESHAPE 256"),  # was described as 'RESHAPE 256x256'
+    ("8x8x4 reshape16x4x4", (16, 4, 4), "RESHAPE 16x4x4"),  # was "reshape has no option 'x'"
+    ("8x8x4 reshape-1x64", (4, 64), "RESHAPE -1x64"),
+    ("8x8x4 reshape64x-1", (64, 4), "RESHAPE 64x-1"),
+    ("8x8x4 reshape2x-1x16", (2, 8, 16), "RESHAPE 2x-1x16"),
+    ("8x8x4 reshape-1", (256,), "RESHAPE -1"),
+    ("8x8x4 permute1x0x2", (8, 8, 4), "PERMUTE 1,0,2"),
+    ("6x8x4 permute2x0x1", (4, 6, 8), "PERMUTE 2,0,1"),
+    ("8x6x4 maxpool2x3", (4, 2, 4), "MAX POOL 2x3 s2x3"),  # any per-axis leading option
+])
+def test_layer_strings_take_every_dim_yaml_takes(text, output, description):
+    layer = analyse(parse_string(text)).layers[-1]
+    assert layer.output.dims == output and layer.layer.describe() == description
+
+
+def test_minus_one_is_the_same_network_in_yaml_and_in_the_string():
+    yaml_layer = network("input: [8, 8, 4]\nlayers:\n  - reshape: {to: [-1, 64]}").layers[-1]
+    assert yaml_layer.output.dims == (4, 64) and yaml_layer.layer == parse_string("8x8x4 reshape-1x64").layers[0].layer
+
+
+def test_minus_one_holds_a_window_partition_at_every_input_size():
+    """Swin's partition, written once: 7x7 windows of C channels, however many windows there are."""
+    for side in (14, 28, 56):
+        out = analyse(parse_string(f"{side}x{side}x96 reshape-1x7x7x96")).layers[-1].output
+        assert out.dims == ((side // 7) ** 2, 7, 7, 96)
+
+
+@pytest.mark.parametrize("text, fragment, hint", [
+    ("8x8x4 reshape64", "8x8x4 holds 256 elements; the dims 64 hold 64", "64x-1 gives 64x4"),
+    ("8x8x4 reshape-1x3", "not a multiple of 3, so no size fits the -1 in -1x3", "a divisor of 256"),
+    ("8x8x4 reshape-1x2x5", "not a multiple of 2x5 = 10", "a divisor of 256"),
+    ("8x8x4 reshape-1x-1", "at most one dim can be -1 (inferred), got 2", ""),
+    ("8x8x4 reshape0x4", "expected a positive whole number, or -1 for the dim to infer, got 0", ""),
+    ("8x8x4 reshape-2x4", "or -1 for the dim to infer, got -2", ""),
+    ("8x8x4 permute-1x0x2", "unexpected '-'", "permute1x0x2"),
+])
+def test_reshape_refusals_are_located_with_the_fix(text, fragment, hint):
+    result = run("table", text)
+    assert_clean(result, (2,))
+    assert "<string>:1:" in result.output
+    assert fragment in result.output and hint in result.output
 
 
 def test_a_tensor_of_too_many_dims_is_refused_located(tmp_path):

@@ -12,6 +12,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..errors import LayerError, Location, ShapeError, SpecError, did_you_mean
 from ..layers import Concat, Layer, MatMul, Merge, Note
+from ..layers.options import BLOCK_INPUT
 from ..limits import MAX_RANK, MAX_SIZE
 from ..shape import Shape
 from ..spec.model import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node
@@ -145,6 +146,7 @@ class _Walk:
         self.blocks: List[BlockReport] = []
         self.shapes: List[Shape] = [spec.input]
         self.names: Dict[str, int] = {}
+        self.entries: Dict[Tuple[str, ...], int] = {(): 0}  # each block's input, by its path: what '<in>' reads
         self.twice: Dict[str, Optional[Location]] = {}
         self.spec = spec
         # (rule as written, input) -> (rule as run, output, params, buffers, biases, MACs, notes, ops):
@@ -162,7 +164,7 @@ class _Walk:
                     raise SpecError(f"'{after}' reads itself: a layer can read only what is computed before it",
                                     node.loc, hint="name the tensor it should read instead")
                 t = self.resolve(node, path)
-                reading = node.ref
+                reading = self.read_as(node.ref, t)
                 continue
             if isinstance(node, LayerSpec):
                 t = self.layer(node, name, t, path, reading, frozen)
@@ -179,8 +181,11 @@ class _Walk:
     def resolve(self, ref: FromSpec, path: Tuple[str, ...], what: str = "'from'") -> int:
         """The tensor ``ref`` names, seen from inside ``path``: the innermost block's names first,
         then the enclosing blocks', then any unique full name that ends with it (``layer3`` or
-        ``layer3.5.relu``); ``input`` is the network's input."""
+        ``layer3.5.relu``); ``input`` is the network's input, ``<in>`` the input of the block it
+        is read in (at the top, the network's)."""
         name = ref.ref
+        if name == BLOCK_INPUT:  # the innermost block's input (a branch's path extends its block's)
+            return next(self.entries[path[:k]] for k in range(len(path), -1, -1) if path[:k] in self.entries)
         for k in range(len(path), -1, -1):
             full = ".".join((*path[:k], name))
             if full in self.names:
@@ -249,6 +254,7 @@ class _Walk:
         first = len(self.layers)
         x = self.shapes[t]
         inner = (*path, name)
+        self.entries[inner] = t
         ends, spans = [], []
         paths = [b for b in block.branches if any(not isinstance(n, FromSpec) for n in b)]
         for i, branch in enumerate(block.branches, start=1):
@@ -271,8 +277,8 @@ class _Walk:
                                  f"{e.message}; {divergence(x, outputs, spans, starts)}", block.loc,
                                  e.hint or merge_hint(block.merge, x, outputs, spans, starts)) from None
             out = len(self.layers) + 1
-            reads = tuple(b[-1].ref for b in block.branches  # type: ignore[union-attr]  # all FromSpec, checked
-                          if b and all(isinstance(n, FromSpec) for n in b))
+            reads = tuple(self.read_as(b[-1].ref, end)  # type: ignore[union-attr]  # all FromSpec, checked
+                          for b, end in zip(block.branches, ends) if b and all(isinstance(n, FromSpec) for n in b))
             macs = block.merge.merge_macs(tuple(outputs))
             merge = LayerReport(out, block.merge.family, block.merge, outputs[0], y, 0, 0, macs, (), block.loc, inner,
                                 tuple(outputs), sources=tuple(ends), reads=reads)
@@ -289,6 +295,14 @@ class _Walk:
             macs=sum(r.macs for r in inside), activations=sum(r.activations for r in inside), loc=block.loc))
         self.register(".".join(inner), out, block.loc)
         return out
+
+    def read_as(self, ref: str, t: int) -> str:
+        """A read as the table says it: the name written, and for ``<in>`` which tensor that was
+        (``<in> = conv1``)."""
+        if ref != BLOCK_INPUT:
+            return ref
+        named = [n for n, tensor in self.names.items() if tensor == t]  # a block's output: the block's name
+        return f"{BLOCK_INPUT} = {min(named, key=lambda n: (n.count('.'), len(n))) if named else 'input'}"
 
     def producer(self, t: int) -> str:
         """Tensor ``t`` as an error names it: 'lat3' (at file:line:col), or 'input'."""

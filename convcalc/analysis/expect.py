@@ -18,10 +18,10 @@ import re
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..errors import LayerError, Location, SpecError
-from ..shape import Shape
+from ..shape import Shape, channels_first_note
 from ..spec.expectations import Amount, Expectation, Limit, parse_amount
 from ..spec.model import FromSpec, LayerSpec
-from ..values import field, value
+from ..values import field, replace, value
 from .result import LayerReport, Report
 from .working import working
 
@@ -242,10 +242,36 @@ def _shape_hint(r: LayerReport, expected: Shape) -> str:
     filters = getattr(r.layer, "filters", None)  # conv-like rules: one output channel per filter
     if expected.spatial == y.spatial and expected.channels == x.channels != y.channels and filters == y.channels:
         return f"the output depth is the number of filters, {y.channels}, not the input depth {x.channels}"
+    padded = _padding_hint(r, expected)  # before "that is its input": it says why the size is not kept
+    if padded:
+        return padded
     if x != y and shapes_match(expected, x):
         return f"that is {r.name}'s input; its output is {y}"
     if expected.rank == 0 and x.rank > 0 and expected.channels == x.elements != y.elements:
         return f"{expected.channels:,} is {x} flattened, what {r.name} takes in; its output is {y}"
+    if expected.rank > 0 and (*expected.dims[1:], expected.dims[0]) == y.dims:
+        return (f"{expected} is written channels-first (C×H×W, as PyTorch prints shapes); convcalc writes "
+                f"sizes first and channels last: {y}")
+    return channels_first_note(expected.dims)
+
+
+def _padding_hint(r: LayerReport, expected: Shape) -> str:
+    """A windowed layer answered as if it kept its input's size when its padding does not (a 5x5
+    conv with padding 1 answered as 32x32 on 32x32): the padding that would keep it, found by
+    running the layer's own rule with each padding from 0 up to its kernel, not by a formula of
+    its own. Other wrong sizes get no padding hint: a stride or a kernel may be what was missed."""
+    rule, x, y = r.layer, r.input, r.output
+    padding, kernel = getattr(rule, "padding", None), getattr(rule, "kernel", None)
+    if (not isinstance(padding, tuple) or not kernel or expected.spatial != x.spatial
+            or expected.channels != y.channels or y.spatial == x.spatial):
+        return ""
+    for p in range(max(kernel) * max(getattr(rule, "dilation", (1,))) + 1):
+        try:
+            if replace(rule, padding=(p,)).out_shape(x) == expected:
+                return (f"padding {p} keeps the size {'x'.join(map(str, x.spatial))}: with padding "
+                        f"{'x'.join(map(str, padding))} the output is {y}")
+        except (LayerError, ValueError):
+            continue
     return ""
 
 

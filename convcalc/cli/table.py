@@ -149,12 +149,12 @@ def show(name: str) -> None:
       convcalc show vgg16
       convcalc show alexnet > my_net.yaml
     """
-    from ..errors import SpecError, did_you_mean
+    from ..errors import SpecError
     from ..spec import catalog
 
     path = catalog.find(name)
     if path is None:
-        raise SpecError(f"no bundled architecture '{name}'{did_you_mean(name, catalog.choices())}",
+        raise SpecError(f"no bundled architecture '{name}'{catalog.suggest(name)}",
                         hint="`convcalc list` shows them all")
     with open(path, encoding="utf-8") as f:
         click.echo(f.read(), nl=False)

@@ -110,7 +110,12 @@ class LayerNorm(Layer):
 
 @value
 class GroupNorm(Layer):
-    """Group normalisation: statistics over ``groups`` groups of channels. Params: ``2·C``."""
+    """Group normalisation: statistics over ``groups`` groups of channels. Params: ``2·C``.
+
+    A group must hold more than one value (PyTorch's ``F.group_norm`` refuses
+    ``N·(C/G)·H·W = 1`` in ``_verify_batch_size``, in training and evaluation alike); at
+    convcalc's batch of 1 that is ``C/G·H·W = 1``, where every output would be its shift β.
+    """
 
     family: ClassVar[str] = "gn"
     leading: ClassVar[Optional[str]] = "groups"
@@ -120,6 +125,14 @@ class GroupNorm(Layer):
     def out_shape(self, x: Shape) -> Shape:
         if x.channels % self.groups:
             raise LayerError(f"groups {self.groups} must divide the channels {x.channels}")
+        if x.elements == self.groups:  # one value per group: x − mean is 0, every output is β
+            fewer = next((g for g in range(self.groups - 1, 0, -1) if self.groups % g == 0), None)
+            groups = f"each of the {self.groups} groups" if self.groups > 1 else "the one group"
+            raise LayerError(
+                f"{groups} of {x} holds one value, so it normalises to nothing (x − mean is 0); "
+                f"PyTorch's group_norm refuses it (\"Expected more than 1 value per channel\")",
+                hint=(f"use fewer groups: groupnorm{fewer} puts {self.groups // fewer} channels in each"
+                      if fewer else "normalise where the tensor holds more than one value"))
         return x
 
     def params(self, x: Shape) -> int:

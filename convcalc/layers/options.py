@@ -180,6 +180,28 @@ def per_axis_or_zero(value: Any) -> Ints:
     return _per_axis(value, 0)
 
 
+INFERRED = -1  # PyTorch's view(-1, 64): the one dim the element count decides
+
+
+def dims_inferring(value: Any) -> Ints:
+    """New dims for a reshape: each positive, or one of them -1, inferred from the element count
+    as PyTorch's ``view(-1, 64)`` infers it (``[-1, 64]``, ``-1x64``, ``64x-1``)."""
+    if isinstance(value, str) and _AXES.fullmatch(value.strip().lower()):
+        value = [read_whole(v) for v in value.strip().lower().split("x")]
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not values:
+        raise OptionError("expected one number per dim, got an empty list")
+    expected = "a positive whole number, or -1 for the dim to infer"
+    for v in values:
+        if isinstance(v, int) and not isinstance(v, bool) and v < 1 and v != INFERRED:
+            raise OptionError(f"expected {expected}, got {v}")
+    dims = tuple(INFERRED if v == INFERRED and not isinstance(v, (bool, float)) else whole(v, 1, expected)
+                 for v in values)
+    if dims.count(INFERRED) > 1:
+        raise OptionError(f"at most one dim can be -1 (inferred), got {dims.count(INFERRED)}")
+    return dims
+
+
 def padding(value: Any) -> Padding:
     """Zero padding: a number, one per axis, or 'same' / 'valid'."""
     if isinstance(value, str) and value.strip().lower() in ("same", "valid"):
@@ -240,6 +262,17 @@ def tensor_name(value: Any) -> str:
     if not isinstance(value, str) or not _TENSOR_NAME.fullmatch(value):
         raise OptionError(f"expected the name of a layer, a block or 'input', got {describe_value(value)}")
     return value
+
+
+BLOCK_INPUT = "<in>"
+"""What a ``from`` or ``@`` inside a block reads to mean the block's own input (at the top of a
+spec, the network's input): ``from: <in>``, ``@<in>``. No layer or block can be named so, as a
+name cannot hold '<' or '>', so it never means anything else."""
+
+
+def source_name(value: Any) -> str:
+    """What ``from``, ``outputs`` and ``@`` read: a tensor's name, or ``<in>``, the block's input."""
+    return BLOCK_INPUT if value == BLOCK_INPUT else tensor_name(value)
 
 
 _OP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:\-]{0,99}")

@@ -107,8 +107,25 @@ class MaxPool(Pool):
 
 @value
 class AvgPool(Pool):
+    """Average pooling. On a 3-D input PyTorch's ``avg_pool3d`` also wants every unpadded axis
+    at least the kernel (``pool3d_shape_check`` with ``check_input_size``, aten/src/ATen/native/
+    AveragePool3d.cpp: "input image (T: 2 H: 4 W: 4) smaller than kernel size"), though padding
+    would give the window room; ``avg_pool1d``/``2d`` and max pooling do not ask it. 'same' is
+    TensorFlow's padding, which asks nothing of the kind."""
+
     label: ClassVar[str] = "AVG POOL"
     dilates: ClassVar[bool] = False
+
+    def _windows(self, x: Shape) -> Tuple[Window, ...]:
+        ws = super()._windows(x)
+        if x.rank == 3 and self.padding != "same" and any(w.size < w.kernel for w in ws):
+            sizes, kernels = "x".join(str(w.size) for w in ws), "x".join(str(w.kernel) for w in ws)
+            short = [f"{w.size} < {w.kernel}" for w in ws if w.size < w.kernel]
+            raise LayerError(
+                f"the input {sizes} is smaller than the kernel {kernels} ({', '.join(short)}) before padding; "
+                f"PyTorch's avg_pool3d refuses it",
+                hint=f"use a kernel of at most {sizes} (padding does not count), or pool a larger input")
+        return ws
 
 
 @value

@@ -10,8 +10,16 @@ from ..errors import LayerError
 from ..limits import MAX_RANK
 from ..shape import Shape
 from ..values import value
-from .base import Layer, Step, window_text
-from .options import Ints, non_negative, option, per_axis, per_axis_or_zero, positive
+from .base import Layer, Step
+from .options import (
+    INFERRED,
+    Ints,
+    dims_inferring,
+    non_negative,
+    option,
+    per_axis_or_zero,
+    positive,
+)
 
 
 def check_dims(values: Ints, what: str) -> None:
@@ -22,7 +30,8 @@ def check_dims(values: Ints, what: str) -> None:
 
 
 def dims_text(values: Ints) -> str:
-    return window_text(values) if len(values) <= MAX_RANK else f"{len(values):,} dims"
+    """Dims as written, one number for one dim (``256``, not a window's ``256x256``)."""
+    return "x".join(map(str, values)) if len(values) <= MAX_RANK else f"{len(values):,} dims"
 
 
 def dims_shape(dims: Tuple[int, ...]) -> Shape:
@@ -35,7 +44,9 @@ def dims_shape(dims: Tuple[int, ...]) -> Shape:
 class Reshape(Layer):
     """The same elements in another shape: PyTorch's ``view``/``reshape``, ONNX's Reshape,
     Squeeze and Unsqueeze. ``to`` lists the new dims in convcalc's order (channels last, no
-    batch). No parameters, no MACs; the element count must not change.
+    batch); one of them may be -1, the size that keeps the element count, as in PyTorch's
+    ``view(-1, 64)``, so a window partition holds at every input size. No parameters, no MACs;
+    the element count must not change.
 
     Receptive field: which input positions an output position holds depends on how the dims
     are cut, so none is carried past it (reported as the whole input, as fc).
@@ -44,15 +55,32 @@ class Reshape(Layer):
     family: ClassVar[str] = "reshape"
     leading: ClassVar[Optional[str]] = "to"
 
-    to: Ints = option(convert=per_axis, aliases=("shape", "dims"),
-                      help="the new dims, channels last, no batch: [197, 12, 64] or 197x12x64")
+    to: Ints = option(convert=dims_inferring, aliases=("shape", "dims"),
+                      help="the new dims, channels last, no batch: [197, 12, 64] or 197x12x64; "
+                           "one may be -1, inferred: [-1, 64]")
 
     def out_shape(self, x: Shape) -> Shape:
         check_dims(self.to, "to")
-        if math.prod(self.to) != x.elements:
-            raise LayerError(f"{x} holds {x.elements:,} elements; {window_text(self.to)} would hold "
-                             f"{math.prod(self.to):,}", hint="a reshape keeps every element")
-        return dims_shape(self.to)
+        return dims_shape(self.dims(x))
+
+    def dims(self, x: Shape) -> Ints:
+        """``to`` with its -1 (if any) inferred exactly: the elements of ``x`` over the others'
+        product, refused unless it divides."""
+        known = math.prod(d for d in self.to if d != INFERRED)
+        if INFERRED in self.to:
+            if x.elements % known:
+                others = tuple(d for d in self.to if d != INFERRED)
+                given = dims_text(others) + (f" = {known:,}" if len(others) > 1 else "")
+                raise LayerError(f"{x} holds {x.elements:,} elements, not a multiple of {given}, "
+                                 f"so no size fits the -1 in {dims_text(self.to)}",
+                                 hint=f"the dims besides -1 must multiply to a divisor of {x.elements:,}")
+            return tuple(x.elements // known if d == INFERRED else d for d in self.to)
+        if known != x.elements:
+            fits = (f"; or write -1 for the dim to infer: {dims_text(self.to)}x-1 gives "
+                    f"{dims_text(self.to)}x{x.elements // known}") if x.elements % known == 0 else ""
+            raise LayerError(f"{x} holds {x.elements:,} elements; the dims {dims_text(self.to)} hold {known:,}",
+                             hint=f"a reshape keeps every element: its dims must multiply to {x.elements:,}{fits}")
+        return self.to
 
     def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
         return None

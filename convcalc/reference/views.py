@@ -13,15 +13,20 @@ from .base import Result, Tensor, Weightless, channels_last, from_channels_last
 
 @dataclass(frozen=True)
 class Reshape(Weightless):
-    """The same values in the same order, cut into other dims (PyTorch's ``reshape``)."""
+    """The same values in the same order, cut into other dims (PyTorch's ``reshape``); a -1 in
+    ``to`` is the size that holds what the others leave, as PyTorch infers it."""
 
     to: Tuple[int, ...]
 
     def __call__(self, x: Tensor) -> Result:
         dims, data = channels_last(x)
-        if math.prod(self.to) != len(data):
+        to = list(self.to)
+        if -1 in to:
+            rest = math.prod(d for d in to if d != -1)
+            to[to.index(-1)] = len(data) // rest
+        if math.prod(to) != len(data):
             raise ValueError(f"cannot reshape {dims} to {self.to}")
-        return Result(from_channels_last(self.to, data))
+        return Result(from_channels_last(to, data))
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ import os
 import re
 from typing import Dict, List, Optional
 
+from ..errors import did_you_mean
+
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 ALIASES: Dict[str, str] = {
@@ -65,3 +67,31 @@ def find(name: str) -> Optional[str]:
 
 def choices() -> List[str]:
     return names() + sorted(ALIASES)
+
+
+def suggest(word: str, most: int = 10) -> str:
+    """A " — did you mean ...?" suffix for a name that is not bundled, or ''.
+
+    The closest name by spelling (``vgg61`` → ``vgg16``), then every architecture whose name
+    or alias starts with what was typed, then those that contain it (``vgg`` → ``vgg-a
+    (vgg11)``, … ``vgg-d (vgg16)``), each shown once with its aliases, at most ``most``.
+    """
+    key = word.strip().lower()
+    close = did_you_mean(key, choices())
+    if len(key) < 2 or not _NAME.match(key):
+        return close
+    spellings = {name: [name, *aliases_of(name)] for name in names()}
+    closest = [c for c in choices() if close == f" — did you mean '{c}'?"]  # as spelt: 'vgg16', not 'vgg-d'
+    ranked = [ALIASES.get(c, c) for c in closest]
+    for test in (str.startswith, str.__contains__):
+        ranked += [n for n, spelt in spellings.items() if n not in ranked and any(test(s, key) for s in spelt)]
+    if not ranked:
+        return ""
+
+    def shown(name: str) -> str:
+        first = closest[0] if closest and ALIASES.get(closest[0], closest[0]) == name else name
+        others = [s for s in spellings[name] if s != first]
+        return f"'{first}'" + (f" ({', '.join(others)})" if others else "")
+
+    more = f" and {len(ranked) - most} more" if len(ranked) > most else ""
+    return f" — did you mean {', '.join(map(shown, ranked[:most]))}{more}?"

@@ -10,7 +10,10 @@ Grammar (separators are spaces, newlines, commas or ``->``)::
     option := k F[xF] | s S[xS] | p P[xP] | psame | pvalid | d D | g G | nb | na | ceil | i I | c A[xB...]
 
 The number right after the kind sets the kind's leading option: filters for conv, units for fc,
-the window for pools. Every token keeps its line and column, so errors point at it with a caret.
+the window for pools. A leading option with a number per axis takes them all, as YAML does:
+``maxpool3x2``, ``reshape16x4x4``, ``permute1x0x2``, and a reshape's dims may hold one -1, the
+size inferred from the element count: ``reshape-1x64``. Every token keeps its line and column,
+so errors point at it with a caret.
 """
 
 from __future__ import annotations
@@ -20,7 +23,17 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import Location, SpecError, did_you_mean
 from ..layers import BY_NAME, Add, Concat, ConcatTokens, MatMul, Mul, lookup
-from ..layers.options import OptionError, read_whole, tensor_name
+from ..layers.options import (
+    BLOCK_INPUT,
+    OptionError,
+    dims_inferring,
+    padding,
+    per_axis,
+    per_axis_number,
+    per_axis_or_zero,
+    read_whole,
+    tensor_name,
+)
 from ..limits import MAX_LAYERS, MAX_NESTING, MAX_SPEC_BYTES
 from ..shape import Shape
 from ..values import fields as fields_of
@@ -59,6 +72,10 @@ _VGG_FC = re.compile(r"^FC-[0-9]+$")  # VGG's FC-4096, in capitals as the paper 
 _KIND = re.compile(r"^[a-z][a-z_-]*", re.IGNORECASE)
 _KIND_CHARS = re.compile(r"^[a-z][a-z0-9_-]*", re.IGNORECASE)
 _COUNT = re.compile(r"^([0-9]+(?:\.[0-9]+)?)")  # ASCII digits: \d also matches '３'
+# a leading option with one number per axis takes them all: reshape16x4x4, permute1x0x2, maxpool3x2;
+# a reshape's may be -1, inferred: reshape-1x64, reshape64x-1
+_DIMS = re.compile(r"^-?[0-9]+(?:[x×]-?[0-9]+)+|^-1(?![0-9])", re.IGNORECASE)
+_PER_AXIS = (per_axis, per_axis_or_zero, padding, per_axis_number, dims_inferring)
 # an option's value may carry a sign, so that p-1 gets the converter's "must be 0 or more", not "needs a value"
 _OPTION = re.compile(r"(nb|na|ceil|rb|sh|grid|add)|(op|[a-z])(same|valid|-?[0-9]+(?:x-?[0-9]+)*)?", re.IGNORECASE)
 
@@ -180,7 +197,11 @@ class _Parser:
                 return out
             else:
                 self.pos += 1
-                item = read_item(tok)
+                try:
+                    item = read_item(tok)
+                except SpecError as e:
+                    before = self.tokens[self.pos - 2] if self.pos >= 2 and out else None
+                    raise _detached_option(e, tok, out[-1] if before else None, before) from None
                 out.append(item)
                 self.count(0 if isinstance(item, FromSpec) else 1, tok)
         return out
@@ -218,6 +239,23 @@ class _Parser:
         self.layers += added
         if self.layers > MAX_LAYERS:
             raise SpecError(f"the network would have more than {MAX_LAYERS:,} layers", tok.loc)
+
+
+def _detached_option(error: SpecError, tok: Token, before: Optional[Node], token: Optional[Token]) -> SpecError:
+    """``conv16k3 s2``: an option written as a token of its own is read as a layer 's'. When the
+    layer before (``before``, read from ``token``) takes that letter, the error says the option
+    joins its token: ``conv16k3s2``."""
+    m = _OPTION.fullmatch(tok.text)
+    if (not isinstance(before, LayerSpec) or before.name or m is None or token is None
+            or _KIND_CHARS.match(token.text) is None or _VGG_CONV.match(token.text) or _VGG_FC.match(token.text)):
+        return error  # after a group's ')' or VGG's conv3-64 an option could join nothing
+    kind = lookup(before.layer.kind)
+    letter = (m.group(1) or m.group(2)).lower()
+    if kind is None or letter not in {f.metadata["letter"] for f in kind.option_fields().values()}:
+        return error
+    written = token.text
+    return SpecError(f"'{tok.text}' stands apart from '{written}', so it is read as a layer of its own",
+                     tok.loc, hint=f"an option joins its layer's token, without a space: {written}{tok.text}")
 
 
 def longest_kind(text: str) -> Optional[str]:
@@ -260,10 +298,12 @@ def _repeat_count(close: Token) -> int:
 def read_item(tok: Token) -> Node:
     """A layer token, with the graph's two marks: ``@enc1`` alone reads the tensor named enc1
     (what follows starts from it), ``conv64k3p1:enc1`` names a layer so later tokens can read
-    it, and ``crop@up4`` / ``upsample@enc1`` take their size from the tensor named up4 / enc1."""
+    it, and ``crop@up4`` / ``upsample@enc1`` take their size from the tensor named up4 / enc1.
+    ``@<in>`` reads the input of the block it stands in (``options.BLOCK_INPUT``)."""
     text = tok.text
     if text.startswith("@"):
-        _check_name(text[1:], tok.loc, "'@' reads a named tensor: '@enc1'")
+        if text[1:] != BLOCK_INPUT:
+            _check_name(text[1:], tok.loc, "'@' reads a named tensor: '@enc1', or the block's input: '@<in>'")
         return FromSpec(text[1:], tok.loc)
     body, colon, name = text.partition(":")
     body, at, like = body.partition("@")
@@ -323,7 +363,9 @@ def _parse_token(tok: Token) -> LayerSpec:
     if kind_text is None:
         m = _KIND.match(text)
         if m is None:
-            raise SpecError(f"expected a layer such as conv64k3p1, got '{text}'", loc)
+            raise SpecError(f"expected a layer such as conv64k3p1, got '{text}'", loc, hint=(
+                "layers are separated by spaces, commas or '->'; in a YAML file '- ' starts a list item, "
+                "its '- ' lined up with the '- ' of the items above" if text.startswith("-") else ""))
         word = m.group(0).rstrip("-_")
         raise SpecError(
             f"unknown layer '{word}'{did_you_mean(word, kind_names())}",
@@ -333,12 +375,23 @@ def _parse_token(tok: Token) -> LayerSpec:
     kind = lookup(kind_text)
     assert kind is not None
     stem = kind_text.rstrip("-")
+    name = kind.rule.leading
+    leading = kind.option_fields()[name].metadata["convert"] if name else None
+    dims = _DIMS.match(text[len(stem):]) if name and leading in _PER_AXIS else None
+    if dims and "-" in dims.group(0) and leading is not dims_inferring:
+        dims = None  # only a reshape's dims may hold -1
+    if stem != kind_text and dims and dims.group(0).startswith("-"):
+        kind_text = stem  # reshape-1x64: the dash is -1's sign
     if stem != kind_text and not _VGG_FC.match(text):
         raise _dash_error(text, stem, kind_text, kind, loc)
     pos = len(kind_text)
     options: List[RawOption] = []
     count = _COUNT.match(text[pos:])
-    if count:
+    if name and dims:
+        where = loc.shifted(pos, dims.end())
+        options.append(RawOption(name, dims.group(0).replace("×", "x"), where, where))
+        pos += dims.end()
+    elif count:
         where = loc.shifted(pos, count.end())
         if kind.rule.leading is None:
             raise SpecError(f"{kind.name} takes no number, got '{count.group(0)}'", where)

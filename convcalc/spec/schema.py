@@ -37,6 +37,7 @@ from .expectations import (
 DRAFT = "http://json-schema.org/draft-07/schema#"
 ARG = {"type": "string", "pattern": r"\$", "description": "a block argument: $width or ${width * 4}"}
 AXES_PATTERN = r"^\s*\d+(\s*[xX]\s*\d+)*\s*$"
+DIMS_PATTERN = r"^\s*-?\d+(\s*[xX]\s*-?\d+)*\s*$"  # a reshape's dims, one of them perhaps -1
 SHAPE_PATTERN = r"^\s*\d+(\s*[xX×]\s*\d+)*\s*$"
 
 
@@ -53,7 +54,9 @@ def _per_axis(minimum: int) -> Dict[str, Any]:
 TENSOR = {"anyOf": [{"type": "string", "pattern": f"^{opts.TENSOR_PATTERN}$"},
                     {"type": "integer", "minimum": 0}],
           "description": "the name of a layer or block computed before, or 'input'"}
-TENSORS = {"anyOf": [TENSOR, {"type": "array", "items": TENSOR, "minItems": 1}]}
+SOURCE = {"anyOf": [*TENSOR["anyOf"], {"const": opts.BLOCK_INPUT}],
+          "description": "the name of a layer or block computed before, 'input', or '<in>', the block's input"}
+TENSORS = {"anyOf": [SOURCE, {"type": "array", "items": SOURCE, "minItems": 1}]}
 
 _NUMERIC_STRING = {"type": "string", "pattern": r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"}
 
@@ -62,6 +65,11 @@ CONVERTERS: Dict[Callable[..., Any], Dict[str, Any]] = {
     opts.non_negative: _int(0),
     opts.per_axis: _per_axis(1),
     opts.per_axis_or_zero: _per_axis(0),
+    # the items may be block arguments too, as the reader takes them: to: [${side}, 2, ${side}, 2, ${dim}]
+    opts.dims_inferring: {"anyOf": [_int(1), {"const": opts.INFERRED},
+                                    {"type": "array", "items": {"anyOf": [_int(1), {"const": opts.INFERRED}, ARG]},
+                                     "minItems": 1},
+                                    {"type": "string", "pattern": DIMS_PATTERN}]},
     opts.padding: {"anyOf": [*_per_axis(0)["anyOf"],
                              {"type": "string", "pattern": r"^\s*([sS][aA][mM][eE]|[vV][aA][lL][iI][dD])\s*$"}]},
     opts.boolean: {"type": "boolean"},
@@ -182,7 +190,7 @@ def item_schemas(open_: bool) -> Dict[str, Any]:
                                             "or [] (identity); or {from: [a, b]}, the named tensors it reads",
                              "anyOf": [{"type": "array", "items": branch, "minItems": 2},
                                        {"type": "object", "required": ["from"], "additionalProperties": False,
-                                        "properties": {"from": {"type": "array", "items": TENSOR, "minItems": 2},
+                                        "properties": {"from": {"type": "array", "items": SOURCE, "minItems": 2},
                                                        **({"axis": {**_int(0), "description": "along this dim "
                                                                     "(from 0, channels last), not the channels"}}
                                                           if rule is Concat else {})}}]}

@@ -24,16 +24,17 @@ import yaml
 from ..errors import Location, SpecError, did_you_mean
 from ..layers import MERGES, Concat, Merge, lookup
 from ..layers.options import (
+    BLOCK_INPUT,
     OptionError,
     describe_value,
     non_negative,
     read_number,
-    tensor_name,
+    source_name,
     whole,
 )
 from ..limits import MAX_LAYERS, MAX_NESTING, MAX_SPEC_BYTES
 from ..values import replace
-from .layer_string import ARGUMENT, Token, parse_tokens, parse_word, tokenize
+from .layer_string import Token, parse_tokens, parse_word, tokenize
 from .model import (
     ITEM_WORDS,
     SEQUENCE_WORDS,
@@ -48,6 +49,7 @@ from .model import (
     reserved_words,
 )
 from .shapes import parse_shape, shape_from_dims
+from .yaml_hints import flow_hint, item_hint, options_beside
 
 _SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -140,7 +142,8 @@ class _Reader:
             problem = e.problem or e.context or "invalid YAML"
             if e.context and e.context_mark and e.problem:
                 problem += f" ({e.context} at line {e.context_mark.line + 1}, column {e.context_mark.column + 1})"
-            hint = "indent with spaces; YAML does not allow tabs" if "\t" in loc.source else _flow_hint(e, loc.source)
+            hint = ("indent with spaces; YAML does not allow tabs" if "\t" in loc.source
+                    else flow_hint(e.context or "", loc.source) or item_hint(self.lines, line))
             raise SpecError(f"YAML syntax: {problem}", loc, hint) from None
         except yaml.YAMLError as e:
             raise SpecError(f"YAML: {e}", Location(self.file, 1, 1)) from None
@@ -304,7 +307,11 @@ class _Reader:
             return parse_tokens(tokens)
         entries = self.mapping(node, "a layer")
         named = "name" in entries
-        name = self.string(entries.pop("name")[1], "name") if named else None
+        name = self.string(entries["name"][1], "name") if named else None
+        if name == BLOCK_INPUT:
+            raise SpecError(f"'{BLOCK_INPUT}' cannot name a layer or block: it reads the block's own input",
+                            self.loc(entries["name"][1]), hint="choose another name")
+        entries.pop("name", None)
         repeat = self.repeat(entries.pop("repeat")) if "repeat" in entries else None
         expects = self.expectations(entries.pop("expect")[1], "a layer") if "expect" in entries else ()
         sources = self.refs(entries.pop("from")[1], "from") if "from" in entries else ()
@@ -318,6 +325,10 @@ class _Reader:
             raise SpecError(f"this layer has {'a name but ' if named else ''}no kind", where,
                             hint="for example: - conv: {filters: 64, kernel: 3}")
         if len(entries) > 1:
+            beside = options_beside({k: (self.loc(kn), self.written(vn)) for k, (kn, vn) in entries.items()},
+                                    self.definitions)
+            if beside is not None:
+                raise beside
             kinds = list(entries)
             knode = entries[kinds[1]][0]
             raise SpecError(f"one layer per list item: found '{kinds[0]}' and '{kinds[1]}'"
@@ -366,6 +377,19 @@ class _Reader:
         if name is None:
             return [*lead, *[item] * count]
         return [*lead, *[replace(item, name=f"{name}.{i}") for i in range(1, count + 1)]]
+
+    def written(self, node: yaml.Node) -> Any:
+        """A value as the file writes it, for a hint: its text, the ``key: value`` texts of a
+        mapping, or None when it is empty."""
+        if isinstance(node, yaml.MappingNode):
+            return [f"{self.source(k)}: {self.source(v)}" for k, v in node.value]
+        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
+            return None
+        return self.source(node)
+
+    def source(self, node: yaml.Node) -> str:
+        """A node as the file writes it (quotes and all), on one line."""
+        return " ".join(self.text[node.start_mark.index:node.end_mark.index].split())
 
     def plain_item(self, node: yaml.Node) -> Optional[LayerSpec]:
         """The common items, read the short way: a bare word (``- relu``), or a layer kind alone
@@ -438,7 +462,7 @@ class _Reader:
             if isinstance(text, str) and "$" in text:
                 text = str(self.substitute(text, self.loc(item)))
             try:
-                out.append(FromSpec(tensor_name(text), self.loc(item)))
+                out.append(FromSpec(source_name(text), self.loc(item)))
             except OptionError as e:
                 raise SpecError(f"'{what}': {e}", self.loc(item)) from None
         return tuple(out)
@@ -660,19 +684,6 @@ def _options_key(node: yaml.Node) -> Optional[Tuple[Any, ...]]:
             return None
         pairs.append((key, value))
     return ("{", node.tag, tuple(pairs))
-
-
-def _flow_hint(error: yaml.MarkedYAMLError, source: str) -> str:
-    """A block argument inside YAML's [...] or {...}: its braces end the collection unless quoted."""
-    m = re.search(ARGUMENT, source)
-    if m is None or "flow" not in (error.context or ""):
-        return ""
-    start, end = m.start(), m.end()
-    while start > 0 and source[start - 1] not in " \t[{,":  # the whole plain scalar, e.g. conv${w}k3
-        start -= 1
-    while end < len(source) and source[end] not in " \t]},":
-        end += 1
-    return f"inside [...] or {{...}} YAML reads '{{' and '}}' itself: write '{source[start:end]}' in quotes"
 
 
 __all__ = ["parse_yaml"]
