@@ -297,3 +297,77 @@ def test_fuzz_numbers_in_every_reader(number, where):
     else:
         result = run("check", "8x8x3 conv4k3", "--max-params", number)
     assert_clean(result)
+
+
+# --- model files: Caffe's prototxt and Keras' JSON and .keras (issue 19) ----------------------
+
+CAFFE_HEAD = 'input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n'
+
+
+def caffe_file(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "deploy.prototxt"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def timed_table(path: str):
+    start = time.perf_counter()
+    result = run("table", path)
+    return result, time.perf_counter() - start
+
+
+def test_caffe_layers_past_the_layer_limit_are_refused_at_the_first_too_many(tmp_path):
+    from convcalc.limits import MAX_LAYERS
+
+    relu = 'layer{type:"ReLU" bottom:"data" top:"data"}\n'
+    result, took = timed_table(caffe_file(tmp_path, CAFFE_HEAD + relu * (MAX_LAYERS + 1)))
+    assert_clean(result, codes=(2,))
+    assert f"more than {MAX_LAYERS:,} layers" in result.output
+    assert f":{MAX_LAYERS + 3}:1:" in result.output  # the first layer past it, located
+    assert took < 2
+
+
+def test_caffe_scale_layers_count_as_two_toward_the_limit(tmp_path, monkeypatch):
+    """A Scale with bias is two convcalc layers: the limit holds the spec, not the file's layer count."""
+    import convcalc.importers.caffe as caffe
+
+    monkeypatch.setattr(caffe, "MAX_LAYERS", 3)
+    scale = 'layer{type:"Scale" bottom:"data" top:"data" scale_param{bias_term:true}}\n'
+    result = run("table", caffe_file(tmp_path, CAFFE_HEAD + scale * 2))
+    assert_clean(result, codes=(2,))
+    assert "more than 3 layers" in result.output and ":4:12:" in result.output  # at its type
+
+
+@pytest.mark.parametrize("body", [
+    "a: 1\n",                 # tiny fields
+    "a {}\n",                 # empty messages
+    "a: [" + "1," * 200 + "1]\n",  # list items, each a field
+])
+def test_caffe_fields_past_the_field_limit_are_refused_while_reading(tmp_path, monkeypatch, body):
+    import convcalc.importers.prototxt as prototxt
+
+    monkeypatch.setattr(prototxt, "MAX_PROTOTXT_FIELDS", 1000)
+    result = run("table", caffe_file(tmp_path, CAFFE_HEAD + body * 2000))
+    assert_clean(result, codes=(2,))
+    assert "more than 1,000 fields" in result.output and "deploy.prototxt:" in result.output
+
+
+@pytest.mark.parametrize("body", ["a" * 8_000_000, "\\\\a" * 2_000_000, '\\"' * 2_000_000])
+def test_caffe_long_strings_are_read_in_bounded_steps(tmp_path, body):
+    """8 MB strings (plain, or every character escaped): one pass, no per-character backtracking
+    stack (memory: benchmarks/bench_hostile.py)."""
+    result, took = timed_table(caffe_file(tmp_path, CAFFE_HEAD + 'name: "' + body + '"\n'))
+    assert_clean(result, codes=(0,))
+    assert took < 2
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ('name: "abc\n', ":3:7: a quoted string is not closed"),
+    ('name: "ab\\\n"', ":3:7: a quoted string is not closed"),
+    ('name: "' + "\\a" * 5000 + "\n", ":3:7: a quoted string is not closed"),  # past one step of escapes
+    ("name: \"ab\\", ":3:7: a quoted string is not closed"),
+])
+def test_caffe_unclosed_strings_are_located(tmp_path, text, fragment):
+    result = run("table", caffe_file(tmp_path, CAFFE_HEAD + text))
+    assert_clean(result, codes=(2,))
+    assert fragment in result.output

@@ -286,6 +286,52 @@ def test_training_only_layers_are_skipped(tmp_path: Path) -> None:
     assert analyse(read_caffe(write(tmp_path, text))).totals.params == 16
 
 
+PHASED = ('input: "x"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n%s'
+          'layer { name: "c" type: "Convolution" bottom: "x" top: "c" convolution_param { num_output: 4 kernel_size: 1 } }\n'
+          'layer { name: "fc" type: "InnerProduct" bottom: "c" top: "fc" inner_product_param { num_output: 2 } %s }\n')
+# conv 1x1 3->4: 16 params; fc 8·8·4 -> 2: 514 params
+
+
+@pytest.mark.parametrize("state, rule, kept", [
+    ("", "exclude { phase: TEST }", False),    # a deploy file is read as phase TEST
+    ("", "exclude { phase: TRAIN }", True),
+    ("", "include { phase: TRAIN }", False),
+    ("", "include { phase: TEST }", True),
+    ("", "include { phase: TRAIN } include { phase: TEST }", True),  # any include rule met keeps it
+    ("", "exclude { phase: 1 }", False),        # the enum's number: TEST = 1
+    ("", "include { min_level: 1 }", False),    # Net(file, TEST) runs at level 0
+    ("", "include { max_level: 0 }", True),
+    ("", "exclude { min_level: 0 max_level: 0 phase: TRAIN }", True),  # every condition must hold
+    ("", "include { stage: \"deploy\" }", False),  # a stage the state does not have
+    ('state { stage: "deploy" }\n', "include { stage: \"deploy\" }", True),
+    ('state { stage: "deploy" }\n', "exclude { not_stage: \"deploy\" }", True),  # the rule is not met
+    ("", "exclude { not_stage: \"deploy\" }", False),  # no stage: the not_stage rule is met, so excluded
+])
+def test_caffe_phase_rules_leave_out_what_test_leaves_out(tmp_path: Path, state: str, rule: str, kept: bool) -> None:
+    """net.cpp's FilterNet and StateMeetsRule: the layer counts exactly when Caffe would build it."""
+    spec = read_caffe(write(tmp_path, PHASED % (state, rule)))
+    assert analyse(spec).totals.params == 16 + (514 if kept else 0)
+    if kept:
+        assert spec.notes == ()
+    else:
+        assert len(spec.notes) == 1 and "1 layer(s) left out" in spec.notes[0] and spec.notes[0].endswith(": fc")
+
+
+def test_caffe_layers_left_out_are_named_in_a_warning(tmp_path: Path) -> None:
+    path = write(tmp_path, PHASED % ("", "exclude { phase: TEST }"))
+    result = CliRunner().invoke(cli, ["table", path])
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.stderr and "left out" in result.stderr and ": fc" in result.stderr
+    assert "fc" not in result.stdout.split("\n", 3)[-1].split()
+
+
+def test_caffe_include_and_exclude_together_is_an_error(tmp_path: Path) -> None:
+    text = PHASED % ("", "include { phase: TEST } exclude { phase: TRAIN }")
+    with pytest.raises(SpecError, match="both include and exclude") as e:
+        read_caffe(write(tmp_path, text))
+    assert e.value.loc is not None and e.value.loc.line == 4
+
+
 def test_depthwise_aliases_need_num_output_to_match_the_channels(tmp_path):
     """ConvolutionDepthwise is one filter per channel: 8 channels, num_output 8 → 3·3·8 + 8 = 80
     params; a num_output that is not the input's channels is an error at the layer, never a
