@@ -14,8 +14,8 @@ from convcalc.analysis.engine import analyse
 from convcalc.cli import cli
 from convcalc.errors import SpecError
 from convcalc.importers.caffe import read_caffe
-from convcalc.spec.source import load_file
 from convcalc.spec.catalog import find
+from convcalc.spec.source import load_file
 
 
 def write(tmp_path: Path, text: str, name: str = "deploy.prototxt") -> str:
