@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import List
 
@@ -524,3 +525,35 @@ def test_many_layers_that_need_a_shape_cost_one_pass(tmp_path):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["totals"]["layers"] == 3000
     assert time.perf_counter() - start < 5
+
+
+# --- the protobuf text format (importers/prototxt.py) ---------------------------------------
+
+
+def test_prototxt_fields_keep_their_places_wherever_the_text_breaks() -> None:
+    from convcalc.importers.prototxt import parse_text
+
+    text = 'a: 1\nb\n :\n "x\\"y" # c\n\n c { d: [1, 2] e # x\n: MAX }\nf: -2.5e3 g: true\n'
+    m = parse_text(text, "x")
+    assert [(k, getattr(v, "v", None), str(loc)) for k, v, loc in m.fields] == [
+        ("a", 1, "x:1:4"), ("b", 'x"y', "x:4:2"), ("c", None, "x:6:2"), ("f", -2500.0, "x:8:4"), ("g", True, "x:8:14")]
+    assert [(k, v.v, str(loc)) for k, v, loc in m.msg("c").fields] == [
+        ("d", 1, "x:6:10"), ("d", 2, "x:6:13"), ("e", "MAX", "x:7:3")]
+
+
+@pytest.mark.parametrize("text, where, fragment", [
+    ("a: 1\nb: 2\n  \n c: $", "x:4:5", "unexpected character '$'"),
+    ("a: b: 1", "x:1:4", "expected a value, got the field name 'b'"),
+    ("a {", "x:1:1", "message 'a' is never closed"),
+    ("a: [1, 2", "x:1:4", "'[' of field 'a' is never closed"),
+    ("}", "x:1:1", "'}' closes no message"),
+    ("a:", "x:1:2", "field 'a' has no value"),
+    ("a: 1" + "0" * 1000, "x:1:4", "a number of 1,001 characters"),
+    ("a {" * 102, "x:1:303", "nested deeper than 100"),
+])
+def test_prototxt_errors_are_located(text: str, where: str, fragment: str) -> None:
+    from convcalc.importers.prototxt import parse_text
+
+    with pytest.raises(SpecError, match=re.escape(fragment)) as e:
+        parse_text(text, "x")
+    assert str(e.value.loc).startswith(where)

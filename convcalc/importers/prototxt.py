@@ -35,7 +35,7 @@ _TOKEN = re.compile(r"""[ \t\r\n\f\v,;]*  # the spaces before a token, matched w
   | (?P<comment>\#[^\n]*)
   | (?P<string>["'])
   | (?P<number>[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)[fF]?)
-  | (?P<ident>[A-Za-z_][A-Za-z0-9_.]*)
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_.]*)(?P<colon>[ \t\r\n\f\v,;]*:)?  # a name and its colon: one match
   | (?P<punct>[{}:<>\[\]])
   )""", re.VERBOSE)
 
@@ -145,7 +145,8 @@ Token = Tuple[str, int, int, int]  # kind, start offset, end offset, line
 
 
 def tokens(source: Source) -> Iterator[Token]:
-    """The tokens of the text one at a time (spaces and comments left out)."""
+    """The tokens of the text one at a time (spaces and comments left out). An identifier and
+    the ``:`` after it are one token, of kind ``field`` (the common ``name: value`` in two)."""
     text, pos, line = source.text, 0, 1
     match, count = _TOKEN.match, text.count
     while True:
@@ -155,6 +156,13 @@ def tokens(source: Source) -> Iterator[Token]:
             bad = spaces.end() if spaces else pos
             raise SpecError(f"unexpected character {text[bad]!r}", source.location(bad, line + count("\n", pos, bad)))
         kind = m.lastgroup or ""
+        if kind == "colon":  # the last group matched is the colon after a name
+            start, end = m.span("ident")
+            line += count("\n", pos, start)
+            yield "field", start, end, line
+            line += count("\n", end, m.end())
+            pos = m.end()
+            continue
         start, end = m.span(kind)
         line += count("\n", pos, start)
         if kind == "end":
@@ -196,76 +204,65 @@ def parse_text(text: str, path: str, limit: Optional[Limit] = None) -> Message:
     names: Dict[str, str] = {}  # one string per field name, however often it is written
     fields = top_counted = 0
     stream = tokens(source)
-    nxt: Optional[Token] = next(stream, None)
-    last = (0, 1)
-
-    def take() -> Optional[Token]:
-        nonlocal nxt
-        tok, nxt = nxt, next(stream, None)
-        return tok
-
-    while nxt is not None:
-        token = take()
-        assert token is not None
+    token = next(stream, None)
+    while token is not None:
         kind, start, end, line = token
-        last = (end, line)
-        tok = text[start:end]
         msg = stack[-1]
-        if tok in ("}", ">"):
+        if kind == "punct" and text[start] in "}>":
             if len(stack) == 1:
-                raise SpecError(f"'{tok}' closes no message", source.location(start, line))
+                raise SpecError(f"'{text[start]}' closes no message", source.location(start, line))
             stack.pop()
+            token = next(stream, None)
             continue
-        if kind != "ident":
-            raise SpecError(f"expected a field name, got {clip(tok)!r}", source.location(start, line, end - start))
-        key = names.setdefault(tok, tok)
-        if nxt is not None and text[nxt[1]:nxt[2]] == ":":
-            take()
-        if nxt is None:
-            raise SpecError(f"field '{key}' has no value: the file ends", source.location(*last))
+        if kind not in ("ident", "field"):
+            raise SpecError(f"expected a field name, got {clip(text[start:end])!r}",
+                            source.location(start, line, end - start))
+        key = names.setdefault(text[start:end], text[start:end])
         fields += 1
         if fields > MAX_PROTOTXT_FIELDS:
-            raise SpecError(f"more than {MAX_PROTOTXT_FIELDS:,} fields, convcalc's limit for a prototxt",
-                            source.location(start, line, end - start),
-                            hint="a deploy file of 20,000 layers has fewer; is this a model description?")
+            raise too_many(source, start, line, end - start)
         if limit is not None and len(stack) == 1 and key in limit.names:
             top_counted += 1
             if top_counted > limit.most:
                 raise SpecError(f"more than {limit.most:,} {limit.what}, convcalc's limit",
                                 source.location(start, line, end - start))
-        opener = text[nxt[1]:nxt[2]]
+        value = next(stream, None)
+        if kind == "ident" and value is not None and value[0] == "punct" and text[value[1]] == ":":
+            value = next(stream, None)  # a colon after a comment: a token of its own
+        if value is None:
+            raise SpecError(f"field '{key}' has no value: the file ends", source.location(end, line))
+        opener = text[value[1]] if value[0] == "punct" else ""
         if opener in ("{", "<"):
             if len(stack) > MAX_NESTING:
-                raise SpecError(f"messages nested deeper than {MAX_NESTING}", source.location(nxt[1], nxt[3]))
+                raise SpecError(f"messages nested deeper than {MAX_NESTING}", source.location(value[1], value[3]))
             child = Message(source, start, line)
             msg.add(key, child, start, line, end - start)
             stack.append(child)
-            take()
-            continue
-        if opener == "[":  # a list: dim: [1, 3, 224, 224]
-            bracket = take()
-            while nxt is not None and text[nxt[1]:nxt[2]] != "]":
-                item = take()
-                assert item is not None
+        elif opener == "[":  # a list: dim: [1, 3, 224, 224]
+            item = next(stream, None)
+            while item is not None and not (item[0] == "punct" and text[item[1]] == "]"):
                 msg.add(key, scalar(source, item, names), item[1], item[3], item[2] - item[1])
                 fields += 1
                 if fields > MAX_PROTOTXT_FIELDS:
-                    raise SpecError(f"more than {MAX_PROTOTXT_FIELDS:,} fields, convcalc's limit for a prototxt",
-                                    source.location(item[1], item[3]))
-            if nxt is None:
-                assert bracket is not None
-                raise SpecError(f"'[' of field '{key}' is never closed", source.location(bracket[1], bracket[3]))
-            take()
-            continue
-        item = take()
-        assert item is not None
-        msg.add(key, scalar(source, item, names), item[1], item[3], item[2] - item[1])
+                    raise too_many(source, item[1], item[3], item[2] - item[1])
+                item = next(stream, None)
+            if item is None:
+                raise SpecError(f"'[' of field '{key}' is never closed", source.location(value[1], value[3]))
+        else:
+            msg.add(key, scalar(source, value, names), value[1], value[3], value[2] - value[1])
+        token = next(stream, None)
     if len(stack) > 1:
         open_ = stack[-1]
         name = next((k for k, v in zip(stack[-2].keys, stack[-2].vals) if v is open_), "")
         raise SpecError(f"message '{name}' is never closed: the file ends before its '}}'", open_.loc,
                         hint="a '}' is missing")
     return root
+
+
+def too_many(source: Source, pos: int, line: int, width: int) -> SpecError:
+    return SpecError(f"more than {MAX_PROTOTXT_FIELDS:,} fields, convcalc's limit for a prototxt",
+                     source.location(pos, line, width),
+                     hint="a deploy file of 20,000 layers has fewer; is this a model description?")
 
 
 def scalar(source: Source, token: Token, names: Dict[str, str]) -> Any:
@@ -288,6 +285,8 @@ def scalar(source: Source, token: Token, names: Dict[str, str]) -> Any:
         if low in ("true", "false"):
             return low == "true"
         return names.setdefault(tok, tok)
+    if kind == "field":  # a name and a colon where a value should be
+        raise SpecError(f"expected a value, got the field name {clip(tok)!r}", source.location(start, line, end - start))
     raise SpecError(f"expected a value, got {clip(tok)!r}", source.location(start, line, end - start))
 
 
