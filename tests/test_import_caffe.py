@@ -326,6 +326,13 @@ def test_caffe_layers_left_out_are_named_in_a_warning(tmp_path: Path) -> None:
     assert "fc" not in result.stdout.split("\n", 3)[-1].split()
 
 
+def test_caffe_import_names_the_layers_left_out_in_its_header(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["import", write(tmp_path, PHASED % ("", "include { phase: TRAIN }"))])
+    assert result.exit_code == 0, result.output
+    assert "# 1 layer(s) left out, as Caffe's TEST phase leaves them out (include/exclude rules): fc\n" in result.stdout
+    assert "warning:" in result.stderr and "fc:" not in result.stdout
+
+
 def test_caffe_include_and_exclude_together_is_an_error(tmp_path: Path) -> None:
     text = PHASED % ("", "include { phase: TEST } exclude { phase: TRAIN }")
     with pytest.raises(SpecError, match="both include and exclude") as e:

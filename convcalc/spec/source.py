@@ -38,13 +38,15 @@ def read_at_most(f: "BinaryIO", limit: int) -> bytes:
     """At most ``limit`` bytes of ``f``, in memory for what it holds: ``read(limit)`` would set
     aside the whole limit (32 MiB) for a file of a few bytes first."""
     size = os.fstat(f.fileno()).st_size
-    data = f.read(min(size, limit)) if size else b""
-    while len(data) < limit:  # a file that grew, or one whose size the system does not know (a pipe)
-        more = f.read(min(limit - len(data), 1 << 20))
+    parts = [f.read(min(size, limit))] if size else []
+    got = len(parts[0]) if parts else 0
+    while got < limit:  # a file that grew, or one whose size the system does not know (a pipe)
+        more = f.read(min(limit - got, 1 << 20))
         if not more:
             break
-        data += more
-    return data
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
 
 
 def decode(data: bytes, name: str) -> str:
