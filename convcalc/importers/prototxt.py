@@ -8,11 +8,12 @@ known or not, is kept in file order, repeated fields as several entries, so a fi
 
 Memory and time are held to what is read, whatever the text (README "Limits"):
 
-- Tokens are matched one at a time and never gathered into a list. A quoted string is matched a
+- Tokens are matched one at a time and never gathered into a list; a whole ``name: value`` with
+  a number, a name or a string is one match, the most common field. A quoted string is matched a
   bounded number of escapes at a time: one regular expression over the whole string costs the
   ``re`` engine about 190 bytes a character (8 MB of string took 1.6 GB).
 - A field keeps its name (one shared string per name), its value and three integers in an
-  ``array`` (offset, line, width): about 40 bytes, and a message about 300. Where a field is
+  ``array`` (offset, line, width): about 40 bytes; a message about 300 (80 while empty). Where a field is
   written (a ``Location`` with its line's text) is worked out only when asked for, from the
   offset and line, one shared copy of each line asked about.
 - At most ``MAX_PROTOTXT_FIELDS`` fields (a message and each item of a ``[...]`` list count as
@@ -30,13 +31,19 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 from ..errors import Location, SpecError
 from ..limits import MAX_DIGITS, MAX_NESTING, MAX_PROTOTXT_FIELDS
 
-_TOKEN = re.compile(r"""[ \t\r\n\f\v,;]*  # the spaces before a token, matched with it: one match a token
+_SPACE = r"[ \t\r\n\f\v,;]"
+_NUMBER = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)[fF]?"
+_IDENT = r"[A-Za-z_][A-Za-z0-9_.]*"
+_TOKEN = re.compile(rf"""{_SPACE}*  # the spaces before a token, matched with it: one match a token
   (?: (?P<end>\Z)
+  | (?P<name>{_IDENT}){_SPACE}*:{_SPACE}*  # a whole 'name: 3', 'name: MAX', 'name: "x' in one match
+    (?: (?P<scalar_number>{_NUMBER}) | (?P<scalar_ident>{_IDENT})(?![A-Za-z0-9_.:]|{_SPACE}*:)
+      | (?P<scalar_string>["']) )
   | (?P<comment>\#[^\n]*)
   | (?P<string>["'])
-  | (?P<number>[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)[fF]?)
-  | (?P<ident>[A-Za-z_][A-Za-z0-9_.]*)(?P<colon>[ \t\r\n\f\v,;]*:)?  # a name and its colon: one match
-  | (?P<punct>[{}:<>\[\]])
+  | (?P<number>{_NUMBER})
+  | (?P<ident>{_IDENT})(?P<colon>{_SPACE}*:)?  # a name and its colon: one match
+  | (?P<punct>[{{}}:<>\[\]])
   )""", re.VERBOSE)
 
 # A string's body, at most ESCAPES escapes per match: the engine's memory grows with the escapes
@@ -148,12 +155,16 @@ class Message:
         return out
 
 
-Token = Tuple[str, int, int, int]  # kind, start offset, end offset, line
+Token = Tuple[str, int, int, int, int, int, int]
+"""kind, start offset, end offset, line; for a whole scalar field (kind ``scalar_number`` or
+``scalar_ident``, ``scalar_string``, start and end its name's) its value's start, end and line,
+else zeros."""
 
 
 def tokens(source: Source) -> Iterator[Token]:
     """The tokens of the text one at a time (spaces and comments left out). An identifier and
-    the ``:`` after it are one token, of kind ``field`` (the common ``name: value`` in two)."""
+    the ``:`` after it are one token, of kind ``field``, and a whole ``name: 3``, ``name: MAX`` or
+    ``name: "conv1"`` is one, of kind ``scalar_`` and the value's kind: most fields in one match."""
     text, pos, line = source.text, 0, 1
     match, count = _TOKEN.match, text.count
     while True:
@@ -163,10 +174,20 @@ def tokens(source: Source) -> Iterator[Token]:
             bad = spaces.end() if spaces else pos
             raise SpecError(f"unexpected character {text[bad]!r}", source.location(bad, line + count("\n", pos, bad)))
         kind = m.lastgroup or ""
+        if kind[:7] == "scalar_":
+            start, end = m.span("name")
+            value, after = m.span(kind)
+            line += count("\n", pos, start)
+            value_line = line + count("\n", end, value)
+            if kind == "scalar_string":
+                after = string_end(source, value, value_line)
+            yield kind, start, end, line, value, after, value_line
+            line, pos = value_line, after
+            continue
         if kind == "colon":  # the last group matched is the colon after a name
             start, end = m.span("ident")
             line += count("\n", pos, start)
-            yield "field", start, end, line
+            yield "field", start, end, line, 0, 0, 0
             line += count("\n", end, m.end())
             pos = m.end()
             continue
@@ -177,7 +198,7 @@ def tokens(source: Source) -> Iterator[Token]:
         if kind == "string":
             end = string_end(source, start, line)
         if kind != "comment":
-            yield kind, start, end, line
+            yield kind, start, end, line, 0, 0, 0
         pos = end
 
 
@@ -213,7 +234,7 @@ def parse_text(text: str, path: str, limit: Optional[Limit] = None) -> Message:
     stream = tokens(source)
     token = next(stream, None)
     while token is not None:
-        kind, start, end, line = token
+        kind, start, end, line = token[:4]
         msg = stack[-1]
         if kind == "punct" and text[start] in "}>":
             if len(stack) == 1:
@@ -221,7 +242,7 @@ def parse_text(text: str, path: str, limit: Optional[Limit] = None) -> Message:
             stack.pop()
             token = next(stream, None)
             continue
-        if kind not in ("ident", "field"):
+        if kind not in ("ident", "field", "scalar_number", "scalar_ident", "scalar_string"):
             raise SpecError(f"expected a field name, got {clip(text[start:end])!r}",
                             source.location(start, line, end - start))
         key = names.setdefault(text[start:end], text[start:end])
@@ -233,6 +254,11 @@ def parse_text(text: str, path: str, limit: Optional[Limit] = None) -> Message:
             if top_counted > limit.most:
                 raise SpecError(f"more than {limit.most:,} {limit.what}, convcalc's limit",
                                 source.location(start, line, end - start))
+        if kind[:7] == "scalar_":  # a whole scalar field
+            msg.add(key, scalar(source, kind[7:], token[4], token[5], token[6], names), token[4], token[6],
+                    token[5] - token[4])
+            token = next(stream, None)
+            continue
         value = next(stream, None)
         if kind == "ident" and value is not None and value[0] == "punct" and text[value[1]] == ":":
             value = next(stream, None)  # a colon after a comment: a token of its own
@@ -248,7 +274,7 @@ def parse_text(text: str, path: str, limit: Optional[Limit] = None) -> Message:
         elif opener == "[":  # a list: dim: [1, 3, 224, 224]
             item = next(stream, None)
             while item is not None and not (item[0] == "punct" and text[item[1]] == "]"):
-                msg.add(key, scalar(source, item, names), item[1], item[3], item[2] - item[1])
+                msg.add(key, scalar(source, *item[:4], names), item[1], item[3], item[2] - item[1])
                 fields += 1
                 if fields > MAX_PROTOTXT_FIELDS:
                     raise too_many(source, item[1], item[3], item[2] - item[1])
@@ -256,7 +282,7 @@ def parse_text(text: str, path: str, limit: Optional[Limit] = None) -> Message:
             if item is None:
                 raise SpecError(f"'[' of field '{key}' is never closed", source.location(value[1], value[3]))
         else:
-            msg.add(key, scalar(source, value, names), value[1], value[3], value[2] - value[1])
+            msg.add(key, scalar(source, *value[:4], names), value[1], value[3], value[2] - value[1])
         token = next(stream, None)
     if len(stack) > 1:
         open_ = stack[-1]
@@ -272,9 +298,8 @@ def too_many(source: Source, pos: int, line: int, width: int) -> SpecError:
                      hint="a deploy file of 20,000 layers has fewer; is this a model description?")
 
 
-def scalar(source: Source, token: Token, names: Dict[str, str]) -> Any:
+def scalar(source: Source, kind: str, start: int, end: int, line: int, names: Dict[str, str]) -> Any:
     """A token's value: an int, a float, a bool, a string, or an identifier (an enum's name)."""
-    kind, start, end, line = token
     tok = source.text[start:end]
     if kind == "string":
         return (tok[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape", "replace")
@@ -292,7 +317,7 @@ def scalar(source: Source, token: Token, names: Dict[str, str]) -> Any:
         if low in ("true", "false"):
             return low == "true"
         return names.setdefault(tok, tok)
-    if kind == "field":  # a name and a colon where a value should be
+    if kind in ("field", "scalar_number", "scalar_ident", "scalar_string"):  # a name and a colon, not a value
         raise SpecError(f"expected a value, got the field name {clip(tok)!r}", source.location(start, line, end - start))
     raise SpecError(f"expected a value, got {clip(tok)!r}", source.location(start, line, end - start))
 
