@@ -26,3 +26,9 @@ Python refuses more than 4,300 digits, and converts in time quadratic in the len
 
 MAX_AMOUNT_DIGITS = 40
 """Most digits, and largest power of ten, in an expected count or a budget (``105.4M``, ``1e8``)."""
+
+MAX_PROTOTXT_FIELDS = 500_000
+"""Most fields read from a Caffe prototxt (a message, and each item of a ``[...]`` list, count as
+one), as an ONNX graph's 500,000: a deploy file of 20,000 layers has about 300,000, and the
+reader holds about 40 bytes a field, so a hostile file of tiny fields is refused within a second
+and some tens of MiB."""

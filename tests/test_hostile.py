@@ -297,3 +297,153 @@ def test_fuzz_numbers_in_every_reader(number, where):
     else:
         result = run("check", "8x8x3 conv4k3", "--max-params", number)
     assert_clean(result)
+
+
+# --- model files: Caffe's prototxt and Keras' JSON and .keras (issue 19) ----------------------
+
+CAFFE_HEAD = 'input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n'
+
+
+def caffe_file(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "deploy.prototxt"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def timed_table(path: str):
+    start = time.perf_counter()
+    result = run("table", path)
+    return result, time.perf_counter() - start
+
+
+def test_caffe_layers_past_the_layer_limit_are_refused_at_the_first_too_many(tmp_path):
+    from convcalc.limits import MAX_LAYERS
+
+    relu = 'layer{type:"ReLU" bottom:"data" top:"data"}\n'
+    result, took = timed_table(caffe_file(tmp_path, CAFFE_HEAD + relu * (MAX_LAYERS + 1)))
+    assert_clean(result, codes=(2,))
+    assert f"more than {MAX_LAYERS:,} layers" in result.output
+    assert f":{MAX_LAYERS + 3}:1:" in result.output  # the first layer past it, located
+    assert took < 2
+
+
+def test_caffe_scale_layers_count_as_two_toward_the_limit(tmp_path, monkeypatch):
+    """A Scale with bias is two convcalc layers: the limit holds the spec, not the file's layer count."""
+    import convcalc.importers.caffe as caffe
+
+    monkeypatch.setattr(caffe, "MAX_LAYERS", 3)
+    scale = 'layer{type:"Scale" bottom:"data" top:"data" scale_param{bias_term:true}}\n'
+    result = run("table", caffe_file(tmp_path, CAFFE_HEAD + scale * 2))
+    assert_clean(result, codes=(2,))
+    assert "more than 3 layers" in result.output and ":4:12:" in result.output  # at its type
+
+
+@pytest.mark.parametrize("body", [
+    "a: 1\n",                 # tiny fields
+    "a {}\n",                 # empty messages
+    "a: [" + "1," * 200 + "1]\n",  # list items, each a field
+])
+def test_caffe_fields_past_the_field_limit_are_refused_while_reading(tmp_path, monkeypatch, body):
+    import convcalc.importers.prototxt as prototxt
+
+    monkeypatch.setattr(prototxt, "MAX_PROTOTXT_FIELDS", 1000)
+    result = run("table", caffe_file(tmp_path, CAFFE_HEAD + body * 2000))
+    assert_clean(result, codes=(2,))
+    assert "more than 1,000 fields" in result.output and "deploy.prototxt:" in result.output
+
+
+@pytest.mark.parametrize("body", ["a" * 8_000_000, "\\\\a" * 2_000_000, '\\"' * 2_000_000])
+def test_caffe_long_strings_are_read_in_bounded_steps(tmp_path, body):
+    """8 MB strings (plain, or every character escaped): one pass, no per-character backtracking
+    stack (memory: benchmarks/bench_hostile.py)."""
+    result, took = timed_table(caffe_file(tmp_path, CAFFE_HEAD + 'name: "' + body + '"\n'))
+    assert_clean(result, codes=(0,))
+    assert took < 2
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ('name: "abc\n', ":3:7: a quoted string is not closed"),
+    ('name: "ab\\\n"', ":3:7: a quoted string is not closed"),
+    ('name: "' + "\\a" * 5000 + "\n", ":3:7: a quoted string is not closed"),  # past one step of escapes
+    ("name: \"ab\\", ":3:7: a quoted string is not closed"),
+])
+def test_caffe_unclosed_strings_are_located(tmp_path, text, fragment):
+    result = run("table", caffe_file(tmp_path, CAFFE_HEAD + text))
+    assert_clean(result, codes=(2,))
+    assert fragment in result.output
+
+
+def keras_sequential(relus: int, first_shape: str = "8") -> str:
+    relu = '{"class_name": "ReLU", "config": {"name": "r%d"}}'
+    return ('{"class_name": "Sequential", "config": {"name": "m", "layers": [{"class_name": "InputLayer", '
+            '"config": {"name": "in", "batch_input_shape": [null, %s, 8, 3]}}' % first_shape
+            + "".join(", " + relu % i for i in range(relus)) + "]}}")
+
+
+def keras_zip(path: Path, config: str, extra: int = 0) -> str:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("config.json", config)
+        for i in range(extra):
+            z.writestr(f"assets/{i}", b"")
+    return str(path)
+
+
+@pytest.mark.parametrize("number", ["9" * 5000, "-" + "9" * 4301, "1." + "9" * 5000, "9" * 1001])
+@pytest.mark.parametrize("suffix", [".json", ".keras"])
+def test_keras_numbers_past_the_digit_limit_are_located_errors(tmp_path, number, suffix):
+    """Python's int() raises ValueError past 4,300 digits (once exit 3, an internal error): the
+    length is checked first, as every reader's, and the number shown where it is written."""
+    text = keras_sequential(1, number)
+    path = keras_zip(tmp_path / "m.keras", text) if suffix == ".keras" else str(tmp_path / "m.json")
+    if suffix == ".json":
+        Path(path).write_text(text)
+    result = run("table", path)
+    assert_clean(result, codes=(2,))
+    assert f":1:{text.index(number) + 1}: a number of {len(number):,} characters" in result.output
+
+
+def test_a_truncated_keras_file_is_called_a_damaged_zip(tmp_path):
+    whole = Path(keras_zip(tmp_path / "whole.keras", keras_sequential(50)))
+    cut = tmp_path / "cut.keras"
+    cut.write_bytes(whole.read_bytes()[:whole.stat().st_size // 2])
+    result = run("table", str(cut))
+    assert_clean(result, codes=(2,))
+    assert "damaged or truncated zip" in result.output and "UTF-8" not in result.output
+
+
+def test_a_keras_zip_of_too_many_entries_is_refused_before_it_is_listed(tmp_path):
+    from convcalc.importers.keras_file import MAX_ZIP_ENTRIES
+
+    path = keras_zip(tmp_path / "many.keras", keras_sequential(1), extra=MAX_ZIP_ENTRIES)
+    result = run("table", path)
+    assert_clean(result, codes=(2,))
+    assert f"a zip of {MAX_ZIP_ENTRIES + 1:,} entries" in result.output
+    assert run("table", keras_zip(tmp_path / "few.keras", keras_sequential(1), extra=5)).exit_code == 0
+
+
+def test_keras_layers_past_the_layer_limit_are_refused_before_any_is_read(tmp_path):
+    from convcalc.limits import MAX_LAYERS
+
+    path = tmp_path / "m.json"
+    path.write_text(keras_sequential(MAX_LAYERS + 1))
+    result, took = timed_table(str(path))
+    assert_clean(result, codes=(2,))
+    assert f"more than convcalc's limit of {MAX_LAYERS:,}" in result.output
+    assert f":{MAX_LAYERS + 2}:1:" in result.output and f"'r{MAX_LAYERS}'" in result.output
+    assert took < 2
+
+
+def test_keras_layers_made_count_toward_the_limit(tmp_path, monkeypatch):
+    """A folded activation makes a second layer: the limit holds the spec, not the list."""
+    import convcalc.importers.keras as keras
+
+    monkeypatch.setattr(keras, "MAX_LAYERS", 3)
+    dense = '{"class_name": "Dense", "config": {"name": "d%d", "units": 4, "activation": "relu"}}'
+    text = keras_sequential(0)[:-len("]}}")] + "".join(", " + dense % i for i in range(2)) + "]}}"
+    path = tmp_path / "m.json"
+    path.write_text(text)
+    result = run("table", str(path))
+    assert_clean(result, codes=(2,))
+    assert "more than 3 layers" in result.output and ":3:1:" in result.output and "'d1'" in result.output

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import List
 
@@ -286,6 +287,59 @@ def test_training_only_layers_are_skipped(tmp_path: Path) -> None:
     assert analyse(read_caffe(write(tmp_path, text))).totals.params == 16
 
 
+PHASED = ('input: "x"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n%s'
+          'layer { name: "c" type: "Convolution" bottom: "x" top: "c" convolution_param { num_output: 4 kernel_size: 1 } }\n'
+          'layer { name: "fc" type: "InnerProduct" bottom: "c" top: "fc" inner_product_param { num_output: 2 } %s }\n')
+# conv 1x1 3->4: 16 params; fc 8·8·4 -> 2: 514 params
+
+
+@pytest.mark.parametrize("state, rule, kept", [
+    ("", "exclude { phase: TEST }", False),    # a deploy file is read as phase TEST
+    ("", "exclude { phase: TRAIN }", True),
+    ("", "include { phase: TRAIN }", False),
+    ("", "include { phase: TEST }", True),
+    ("", "include { phase: TRAIN } include { phase: TEST }", True),  # any include rule met keeps it
+    ("", "exclude { phase: 1 }", False),        # the enum's number: TEST = 1
+    ("", "include { min_level: 1 }", False),    # Net(file, TEST) runs at level 0
+    ("", "include { max_level: 0 }", True),
+    ("", "exclude { min_level: 0 max_level: 0 phase: TRAIN }", True),  # every condition must hold
+    ("", "include { stage: \"deploy\" }", False),  # a stage the state does not have
+    ('state { stage: "deploy" }\n', "include { stage: \"deploy\" }", True),
+    ('state { stage: "deploy" }\n', "exclude { not_stage: \"deploy\" }", True),  # the rule is not met
+    ("", "exclude { not_stage: \"deploy\" }", False),  # no stage: the not_stage rule is met, so excluded
+])
+def test_caffe_phase_rules_leave_out_what_test_leaves_out(tmp_path: Path, state: str, rule: str, kept: bool) -> None:
+    """net.cpp's FilterNet and StateMeetsRule: the layer counts exactly when Caffe would build it."""
+    spec = read_caffe(write(tmp_path, PHASED % (state, rule)))
+    assert analyse(spec).totals.params == 16 + (514 if kept else 0)
+    if kept:
+        assert spec.notes == ()
+    else:
+        assert len(spec.notes) == 1 and "1 layer(s) left out" in spec.notes[0] and spec.notes[0].endswith(": fc")
+
+
+def test_caffe_layers_left_out_are_named_in_a_warning(tmp_path: Path) -> None:
+    path = write(tmp_path, PHASED % ("", "exclude { phase: TEST }"))
+    result = CliRunner().invoke(cli, ["table", path])
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.stderr and "left out" in result.stderr and ": fc" in result.stderr
+    assert "fc" not in result.stdout.split("\n", 3)[-1].split()
+
+
+def test_caffe_import_names_the_layers_left_out_in_its_header(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["import", write(tmp_path, PHASED % ("", "include { phase: TRAIN }"))])
+    assert result.exit_code == 0, result.output
+    assert "# 1 layer(s) left out, as Caffe's TEST phase leaves them out (include/exclude rules): fc\n" in result.stdout
+    assert "warning:" in result.stderr and "fc:" not in result.stdout
+
+
+def test_caffe_include_and_exclude_together_is_an_error(tmp_path: Path) -> None:
+    text = PHASED % ("", "include { phase: TEST } exclude { phase: TRAIN }")
+    with pytest.raises(SpecError, match="both include and exclude") as e:
+        read_caffe(write(tmp_path, text))
+    assert e.value.loc is not None and e.value.loc.line == 4
+
+
 def test_depthwise_aliases_need_num_output_to_match_the_channels(tmp_path):
     """ConvolutionDepthwise is one filter per channel: 8 channels, num_output 8 → 3·3·8 + 8 = 80
     params; a num_output that is not the input's channels is an error at the layer, never a
@@ -478,3 +532,35 @@ def test_many_layers_that_need_a_shape_cost_one_pass(tmp_path):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["totals"]["layers"] == 3000
     assert time.perf_counter() - start < 5
+
+
+# --- the protobuf text format (importers/prototxt.py) ---------------------------------------
+
+
+def test_prototxt_fields_keep_their_places_wherever_the_text_breaks() -> None:
+    from convcalc.importers.prototxt import parse_text
+
+    text = 'a: 1\nb\n :\n "x\\"y" # c\n\n c { d: [1, 2] e # x\n: MAX }\nf: -2.5e3 g: true\n'
+    m = parse_text(text, "x")
+    assert [(k, getattr(v, "v", None), str(loc)) for k, v, loc in m.fields] == [
+        ("a", 1, "x:1:4"), ("b", 'x"y', "x:4:2"), ("c", None, "x:6:2"), ("f", -2500.0, "x:8:4"), ("g", True, "x:8:14")]
+    assert [(k, v.v, str(loc)) for k, v, loc in m.msg("c").fields] == [
+        ("d", 1, "x:6:10"), ("d", 2, "x:6:13"), ("e", "MAX", "x:7:3")]
+
+
+@pytest.mark.parametrize("text, where, fragment", [
+    ("a: 1\nb: 2\n  \n c: $", "x:4:5", "unexpected character '$'"),
+    ("a: b: 1", "x:1:4", "expected a value, got the field name 'b'"),
+    ("a {", "x:1:1", "message 'a' is never closed"),
+    ("a: [1, 2", "x:1:4", "'[' of field 'a' is never closed"),
+    ("}", "x:1:1", "'}' closes no message"),
+    ("a:", "x:1:2", "field 'a' has no value"),
+    ("a: 1" + "0" * 1000, "x:1:4", "a number of 1,001 characters"),
+    ("a {" * 102, "x:1:303", "nested deeper than 100"),
+])
+def test_prototxt_errors_are_located(text: str, where: str, fragment: str) -> None:
+    from convcalc.importers.prototxt import parse_text
+
+    with pytest.raises(SpecError, match=re.escape(fragment)) as e:
+        parse_text(text, "x")
+    assert str(e.value.loc).startswith(where)

@@ -110,15 +110,16 @@ def output_guard(ctx: click.Context) -> Iterator[None]:
         ctx.exit(2)
 
 
-def warn_if_channels_first(spec: Any) -> None:
-    """Say on stderr how an input shape that looks channels-first was read (shape.py has the rule),
-    naming the spec it came from; the lookups put the same note in their own output instead."""
+def warn_about_reading(spec: Any) -> None:
+    """Say on stderr what the reader noted of how it read the spec (a Caffe layer its phase
+    leaves out) and how an input shape that looks channels-first was read (shape.py has the
+    rule), naming the spec it came from; the lookups put the latter in their own output instead."""
     from ..shape import channels_first_note
 
-    note = channels_first_note(spec.input.dims)
-    if note:
-        where = f"{spec.origin}: " if spec.origin and spec.origin != "<string>" else ""
-        _echo_quietly(f"warning: {where}{note}", err=True)
+    where = f"{spec.origin}: " if spec.origin and spec.origin != "<string>" else ""
+    for note in (*getattr(spec, "notes", ()), channels_first_note(spec.input.dims)):
+        if note:
+            _echo_quietly(f"warning: {where}{note}", err=True)
 
 
 # The errors of a write that cannot be done: the reader went away (EPIPE), the output is closed

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 import click
 
-from . import cli, warn_if_channels_first
+from . import cli, warn_about_reading
 from .options import input_option
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def _loader(arg: str) -> object:
     if any(c in arg for c in "*?[") and not _safe(Path(arg).exists):
         raise SpecError(f"no files match '{arg}'")
     spec = load(arg)
-    warn_if_channels_first(spec)
+    warn_about_reading(spec)
     return spec
 
 

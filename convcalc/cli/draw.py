@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import click
 
-from . import cli, warn_if_channels_first
+from . import cli, warn_about_reading
 from .options import input_option
 
 
@@ -70,7 +70,7 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
 
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
     network = with_input(load(spec), input_shape)
-    warn_if_channels_first(network)
+    warn_about_reading(network)
     report = analyse(network)
     if style == "blocks":
         svg = blocks_svg(report, depth=depth, scale=scale, color=color, labels=labels, width=width,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import cli
+from . import _echo_quietly, cli
 
 
 @cli.command(name="import")
@@ -30,5 +30,8 @@ def import_(ctx: click.Context, /, file: str) -> None:
     network = load(file)
     header = [f"imported by convcalc import from {network.origin or file}",
               "names are the file's (made safe for convcalc); 'from:' says which tensor a layer reads;",
-              "branches that meet are blocks; a block repeated is one item with 'repeat:', its names in comments"]
+              "branches that meet are blocks; a block repeated is one item with 'repeat:', its names in comments",
+              *network.notes]  # what the reader noted (a Caffe layer its phase leaves out), said on stderr too
+    for note in network.notes:
+        _echo_quietly(f"warning: {network.origin or file}: {note}", err=True)
     click.echo(to_yaml(recover(network), header), nl=False)

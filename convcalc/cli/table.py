@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional
 
 import click
 
-from . import cli, warn_if_channels_first
+from . import cli, warn_about_reading
 from .options import conventions_from, counting_options, input_option
 
 CONVENTIONS_HELP = """
@@ -90,7 +90,7 @@ def table(ctx: click.Context, /, spec: str, fmt: str, dtype: str, batch: int, rf
     from ..spec.model import with_input
 
     network = with_input(load(spec), input_shape)
-    warn_if_channels_first(network)
+    warn_about_reading(network)
     report = analyse(network, dtype=dtype, batch=batch, conventions=conventions_from(counting))
     diagram = ""
     if fmt == "html":  # the page shows the picture `convcalc draw` makes, inline

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 import click
 
-from . import cli, warn_if_channels_first
+from . import cli, warn_about_reading
 from .options import input_option
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def verify(ctx: click.Context, spec: str, fmt: str, full: bool, max_channels: in
     from ..spec.model import with_input
 
     network = with_input(load(spec), input_shape)
-    warn_if_channels_first(network)
+    warn_about_reading(network)
     report = analyse(network)
     start = time.perf_counter()
     result = _with_progress(report, full, max_channels, seed)

@@ -1,11 +1,16 @@
 """Caffe ``deploy.prototxt`` files as convcalc specs (the model-zoo format; Netscope's).
 
-The file is protobuf *text* format, parsed here by a small tokenizer and a recursive reader
-rather than with the ``protobuf`` package: the text format is a few token kinds (identifiers,
-numbers, quoted strings, ``{ } : ;`` and ``#`` comments), and the package would need Caffe's
-compiled ``caffe.proto`` as well, a dependency the core install must not grow for. A message is
-read generically (every field, known or not, is kept, repeated fields as lists), so a field of
-``caffe.proto`` convcalc does not use still parses; only the fields convcalc counts are looked at.
+The file is protobuf *text* format, read by ``prototxt.py`` rather than the ``protobuf``
+package, which would need Caffe's compiled ``caffe.proto`` as well, a dependency the core
+install must not grow for; it holds the reading to convcalc's limits (README "Limits"), at most
+``MAX_LAYERS`` layers among them, counted as they are read.
+
+Caffe's phases: a deploy file is read as Caffe reads it for testing (``Net(file, TEST)``:
+phase TEST, level 0, the stages the file's own ``state`` names). A layer with ``include`` rules is
+kept if its state meets one of them, a layer with ``exclude`` rules only if it meets none; a rule
+is met when its ``phase``, ``min_level``/``max_level``, every ``stage`` and no ``not_stage`` agree
+with the state (``net.cpp``'s ``FilterNet`` and ``StateMeetsRule``). The layers left out are
+named in the spec's notes, which the commands print as a warning.
 
 Each Caffe layer becomes one convcalc layer named after it. Tensors are Caffe's blobs: a layer's
 ``bottom`` names the blob it reads and ``top`` the one it writes; an in-place layer (``top ==
@@ -39,7 +44,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from ..analysis.engine import Follower
 from ..errors import Location, SpecError
 from ..layers import MERGES
-from ..limits import MAX_DIGITS, MAX_NESTING
+from ..limits import MAX_LAYERS
 from ..shape import Shape
 from ..spec.model import (
     BlockSpec,
@@ -54,152 +59,7 @@ from ..spec.shapes import shape_from_dims
 from . import (
     safe_name,  # one rule for file names made convcalc names ('a/1x1' -> 'a.1x1')
 )
-
-# --- protobuf text format -------------------------------------------------------------------
-
-_TOKEN = re.compile(r"""
-    (?P<space>[ \t\r\n\f\v,;]+)
-  | (?P<comment>\#[^\n]*)
-  | (?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
-  | (?P<number>[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)[fF]?)
-  | (?P<ident>[A-Za-z_][A-Za-z0-9_.]*)
-  | (?P<punct>[{}:<>\[\]])
-""", re.VERBOSE)
-
-
-class Value:
-    """A scalar as written (number, identifier or string) and where."""
-
-    __slots__ = ("v", "loc", "ident")
-
-    def __init__(self, v: Any, loc: Location, ident: bool = False) -> None:
-        self.v, self.loc, self.ident = v, loc, ident
-
-
-class Message:
-    """A message: its fields in order, each ``(name, Value | Message, location of the name)``."""
-
-    def __init__(self, loc: Location) -> None:
-        self.loc = loc
-        self.fields: List[Tuple[str, Any, Location]] = []
-
-    def all(self, key: str) -> List[Any]:
-        return [v for k, v, _ in self.fields if k == key]
-
-    def one(self, key: str) -> Any:
-        found = self.all(key)
-        return found[-1] if found else None  # protobuf: the last of a repeated singular field wins
-
-    def get(self, key: str, default: Any = None) -> Any:
-        v = self.one(key)
-        if v is None:
-            return default
-        if isinstance(v, Message):
-            raise SpecError(f"'{key}' should be a value, not a message", v.loc)
-        return v.v
-
-    def msg(self, key: str) -> "Message":
-        v = self.one(key)
-        if v is None:
-            return Message(self.loc)
-        if not isinstance(v, Message):
-            raise SpecError(f"'{key}' should be a message {{ ... }}", v.loc)
-        return v
-
-    def values(self, key: str) -> List[Any]:
-        out = []
-        for v in self.all(key):
-            if isinstance(v, Message):
-                raise SpecError(f"'{key}' should be a value, not a message", v.loc)
-            out.append(v.v)
-        return out
-
-
-def parse_text(text: str, path: str) -> Message:
-    """The prototxt's top-level message, or a SpecError at the offending token's file:line:col."""
-    lines = text.split("\n")
-    tokens: List[Tuple[str, str, Location]] = []
-    pos, line, start = 0, 1, 0
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        col = pos - start + 1
-        if m is None:
-            raise SpecError(f"unexpected character {text[pos]!r}", Location(path, line, col, lines[line - 1]))
-        kind, tok = m.lastgroup or "", m.group()
-        if kind not in ("space", "comment"):
-            tokens.append((kind, tok, Location(path, line, col, lines[line - 1], len(tok))))
-        newlines = tok.count("\n")
-        if newlines:
-            line += newlines
-            start = pos + tok.rindex("\n") + 1
-        pos = m.end()
-    end = Location(path, line, pos - start + 1, lines[line - 1] if line <= len(lines) else "")
-    root = Message(Location(path, 1, 1, lines[0]))
-    stack: List[Tuple[Message, str, Location]] = [(root, "", root.loc)]
-    i = 0
-    while i < len(tokens):
-        kind, tok, loc = tokens[i]
-        msg = stack[-1][0]
-        if tok in ("}", ">"):
-            if len(stack) == 1:
-                raise SpecError(f"'{tok}' closes no message", loc)
-            stack.pop()
-            i += 1
-            continue
-        if kind != "ident":
-            raise SpecError(f"expected a field name, got {tok!r}", loc)
-        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-        if nxt is not None and nxt[1] == ":":
-            i += 1
-            nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-        if nxt is None:
-            raise SpecError(f"field '{tok}' has no value: the file ends", end)
-        if nxt[1] in ("{", "<"):
-            if len(stack) > MAX_NESTING:
-                raise SpecError(f"messages nested deeper than {MAX_NESTING}", nxt[2])
-            child = Message(loc)
-            msg.fields.append((tok, child, loc))
-            stack.append((child, tok, loc))
-            i += 2
-            continue
-        if nxt[1] == "[":  # a list: dim: [1, 3, 224, 224]
-            j = i + 2
-            while j < len(tokens) and tokens[j][1] != "]":
-                msg.fields.append((tok, scalar(tokens[j]), loc))
-                j += 1
-            if j >= len(tokens):
-                raise SpecError(f"'[' of field '{tok}' is never closed", nxt[2])
-            i = j + 1
-            continue
-        msg.fields.append((tok, scalar(nxt), loc))
-        i += 2
-    if len(stack) > 1:
-        _, name, loc = stack[-1]
-        raise SpecError(f"message '{name}' is never closed: the file ends before its '}}'", loc,
-                        hint="a '}' is missing")
-    return root
-
-
-def scalar(token: Tuple[str, str, Location]) -> Value:
-    kind, tok, loc = token
-    if kind == "string":
-        return Value(tok[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape", "replace")
-                     if "\\" in tok else tok[1:-1], loc)
-    if kind == "number":
-        if len(tok) > MAX_DIGITS:
-            raise SpecError(f"a number of {len(tok)} characters", loc)
-        body = tok.rstrip("fF")
-        try:
-            return Value(int(body), loc) if re.fullmatch(r"[-+]?\d+", body) else Value(float(body), loc)
-        except ValueError:
-            raise SpecError(f"not a number: {tok!r}", loc) from None
-    if kind == "ident":
-        low = tok.lower()
-        if low in ("true", "false"):
-            return Value(low == "true", loc)
-        return Value(tok, loc, ident=True)
-    raise SpecError(f"expected a value, got {tok!r}", loc)
-
+from .prototxt import Limit, Message, Value, parse_text
 
 # --- the network ----------------------------------------------------------------------------
 
@@ -210,25 +70,69 @@ def read_caffe(path: Union[str, Path], origin: str = "") -> NetworkSpec:
 
     name = origin or str(path)
     text = read_text(path, name)
-    return network_from_message(parse_text(text, name), name)
+    layers = Limit(("layer", "layers"), MAX_LAYERS, "layers")
+    return network_from_message(parse_text(text, name, layers), name)
 
 
 def network_from_message(net: Message, path: str) -> NetworkSpec:
     reader = _Reader(path)
     reader.top_level_input(net)
     layers = net.all("layer") + net.all("layers")  # a file uses one or the other (V1: 'layers')
-    layers.sort(key=lambda m: (m.loc.line, m.loc.column))
     for layer in layers:
         if not isinstance(layer, Message):
             raise SpecError("'layer' should be a message { ... }", layer.loc)
-        reader.convert(layer)
+    layers.sort(key=lambda m: m.pos)
+    state = TestState(net)
+    for layer in layers:
+        if state.keeps(layer):
+            reader.convert(layer)
+        else:
+            reader.left_out.append(str(layer.get("name", "") or caffe_type(layer)[0]))
     reader.fail_on_unknown()
     if reader.input_shape is None:
         raise SpecError(f"'{path}': no input shape (input_shape, input_dim or an Input layer)", net.loc)
     title = str(net.get("name", "") or "")
     return NetworkSpec(input=reader.input_shape, layers=tuple(reader.nodes), name=safe_name(title) if title else "",
                        title=f"{title} (Caffe)" if title else "Caffe model", origin=path,
-                       outputs=reader.outputs())
+                       outputs=reader.outputs(), notes=reader.notes())
+
+
+class TestState:
+    """The state Caffe runs a deploy file in (``Net(file, TEST)``): phase TEST, level 0, and the
+    stages the file's ``state`` names; ``keeps`` is ``net.cpp``'s FilterNet for one layer."""
+
+    def __init__(self, net: Message) -> None:
+        self.stages = {str(s) for s in net.msg("state").values("stage")}
+
+    def keeps(self, layer: Message) -> bool:
+        include, exclude = layer.all("include"), layer.all("exclude")
+        for rule in include + exclude:
+            if not isinstance(rule, Message):
+                raise SpecError("an include or exclude rule should be a message { ... }", rule.loc)
+        if include and exclude:
+            raise SpecError("the layer has both include and exclude rules: Caffe takes one or the other",
+                            exclude[0].loc, hint="keep the include rules or the exclude rules")
+        if include:
+            return any(self.meets(rule) for rule in include)
+        return not any(self.meets(rule) for rule in exclude)
+
+    def meets(self, rule: Message) -> bool:
+        """StateMeetsRule: every condition the rule states holds."""
+        phase = rule.one("phase")
+        if phase is not None and str(rule.get("phase")).upper() not in ("TEST", "1"):
+            if str(rule.get("phase")).upper() not in ("TRAIN", "0"):
+                raise SpecError(f"phase {rule.get('phase')!r} is not TRAIN or TEST", phase.loc)
+            return False
+        level = 0  # Net(file, TEST) sets level 0, whatever the file's state says
+        for key, sign in (("min_level", 1), ("max_level", -1)):
+            n = rule.get(key)
+            if n is not None:
+                if not isinstance(n, int) or isinstance(n, bool):
+                    raise SpecError(f"'{key}' should be a whole number", rule.one(key).loc)
+                if sign * (level - n) < 0:  # below min_level or above max_level
+                    return False
+        stages, not_stages = (set(map(str, rule.values(k))) for k in ("stage", "not_stage"))
+        return stages <= self.stages and not not_stages & self.stages
 
 
 def caffe_type(layer: Message) -> Tuple[str, Location]:
@@ -256,6 +160,8 @@ class _Reader:
         self.made: List[str] = []  # spec tensors in order of making
         self.unknown: Counter[str] = Counter()
         self.first_unknown: Dict[str, Location] = {}
+        self.left_out: List[str] = []  # layers the TEST phase leaves out (TestState)
+        self.layers = 0  # convcalc layers made (count)
 
     def set_input(self, blob: str, dims: List[Any], loc: Location) -> None:
         if self.input_shape is not None:
@@ -302,9 +208,6 @@ class _Reader:
 
     def convert(self, layer: Message) -> None:
         kind, at = caffe_type(layer)
-        if any(str(rule.get("phase", "")).upper() in ("TRAIN", "0") for rule in layer.all("include")
-               if isinstance(rule, Message)):
-            return  # a training-only layer of a train_val file: not part of the deployed network
         name = safe_name(str(layer.get("name", "") or kind))
         bottoms = [str(b) for b in layer.values("bottom")]
         bottom_locs = [b.loc for b in layer.all("bottom") if isinstance(b, Value)]
@@ -362,6 +265,7 @@ class _Reader:
         out = source
         where = value_locations(layer)
         for kind_, options, suffix in steps:
+            self.count(at)
             out = self.fresh(name + suffix)
             raw = [RawOption(key, v, None, where.get(OPTION_FIELDS.get(key, ""), at)) for key, v in options.items()]
             rule = make_layer(kind_, raw, at)
@@ -369,6 +273,12 @@ class _Reader:
             self.current = out
         self.made.append(out)
         return out
+
+    def count(self, at: Location) -> None:
+        """One more convcalc layer: at most MAX_LAYERS, as every spec (a Scale with bias makes two)."""
+        self.layers += 1
+        if self.layers > MAX_LAYERS:
+            raise SpecError(f"the network has more than {MAX_LAYERS:,} layers", at)
 
     # --- layers that need the shape of what they read ---------------------------------------
 
@@ -535,6 +445,7 @@ class _Reader:
                 raise SpecError(f"layer '{name}': Eltwise operation {word} is not one convcalc counts "
                                 "(SUM, PROD): convcalc has no max merge", op.loc if op is not None else at)
             merge = merges[word]
+        self.count(at)
         out = self.fresh(name)
         for s in sources:
             self.read[s] += 1
@@ -621,6 +532,13 @@ class _Reader:
         first = min(self.first_unknown.values(), key=lambda loc: loc.line)
         raise SpecError(f"{sum(self.unknown.values())} Caffe layer(s) of types convcalc does not know: {listed}",
                         first, hint="convcalc would count them as zero; `convcalc kinds` lists what it counts")
+
+    def notes(self) -> Tuple[str, ...]:
+        if not self.left_out:
+            return ()
+        shown = ", ".join(self.left_out[:10]) + (f" and {len(self.left_out) - 10:,} more" if len(self.left_out) > 10 else "")
+        return (f"{len(self.left_out):,} layer(s) left out, as Caffe's TEST phase leaves them out "
+                f"(include/exclude rules): {shown}",)
 
     def outputs(self) -> Tuple[FromSpec, ...]:
         """Tensors no layer reads: the network's outputs, declared when there is more than the last."""

@@ -1,5 +1,7 @@
 """Keras models as convcalc specs: a ``.keras`` file (a zip holding ``config.json``) or the JSON
-that ``model.to_json()`` writes, read with the standard library alone (no TensorFlow, no Keras).
+that ``model.to_json()`` writes, read with the standard library alone (no TensorFlow, no Keras);
+``keras_file.py`` reads the file's JSON safely, this module turns it into a spec of at most
+``MAX_LAYERS`` layers (a longer layer list is refused before any layer is read).
 
 The format's own definition is Keras' serialisation (``keras/src/saving/serialization_lib.py``,
 ``keras/src/models/functional.py``): ``{"class_name": "Sequential" | "Functional" | "Model",
@@ -27,15 +29,13 @@ the import stops with an error listing each such class with its count and the fi
 
 from __future__ import annotations
 
-import json
-import zipfile
 from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..errors import Location, SpecError
 from ..layers import MERGES
-from ..limits import MAX_SPEC_BYTES
+from ..limits import MAX_LAYERS
 from ..shape import Shape
 from ..spec.model import (
     BlockSpec,
@@ -48,10 +48,10 @@ from ..spec.model import (
 )
 from ..spec.shapes import shape_from_dims
 from . import safe_name
+from .keras_file import MODEL_CLASSES, load_config
 
 Step = Tuple[str, Dict[str, Any]]  # a convcalc kind and its options
 
-MODEL_CLASSES = ("Sequential", "Functional", "Model")
 MAX_SPATIAL = 3  # convcalc's layers work on 1-D, 2-D and 3-D grids: a tensor with more axes is refused
 MAX_NESTING = 32  # models inside models (ConvNeXt's stem is a Sequential); deeper is refused, not recursed
 
@@ -101,45 +101,6 @@ def read_json(path: "str | Path", origin: str = "") -> NetworkSpec:
     return load_file(Path(path), origin or None)
 
 
-def load_config(path: str) -> Dict[str, Any]:
-    """The model's JSON config: ``config.json`` inside a ``.keras`` zip, else the file itself."""
-    try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                try:
-                    info = archive.getinfo("config.json")
-                except KeyError:
-                    raise SpecError(f"'{path}' is a zip without config.json: not a .keras model file") from None
-                if info.file_size > MAX_SPEC_BYTES:  # as stored; a zip bomb is refused before it inflates
-                    raise SpecError(f"'{path}': config.json is larger than convcalc's limit of {MAX_SPEC_BYTES:,} bytes")
-                with archive.open(info) as f:
-                    data = f.read(MAX_SPEC_BYTES + 1)
-        else:
-            with open(path, "rb") as f:
-                data = f.read(MAX_SPEC_BYTES + 1)
-    except (OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as e:
-        raise SpecError(f"cannot read '{path}': {getattr(e, 'strerror', None) or e}") from None
-    if len(data) > MAX_SPEC_BYTES:
-        raise SpecError(f"'{path}' is larger than convcalc's limit of {MAX_SPEC_BYTES:,} bytes")
-    try:
-        config = json.loads(data.decode("utf-8-sig"))
-    except UnicodeDecodeError as e:
-        raise SpecError(f"'{path}' is not UTF-8 JSON (byte 0x{data[e.start]:02x} at offset {e.start})") from None
-    except json.JSONDecodeError as e:
-        line = e.doc.split("\n")[e.lineno - 1] if e.lineno <= e.doc.count("\n") + 1 else ""
-        raise SpecError(f"not valid JSON: {e.msg}", Location(path, e.lineno, e.colno, line)) from None
-    except RecursionError:
-        raise SpecError(f"'{path}': JSON nested too deeply") from None
-    if not isinstance(config, dict) or config.get("class_name") not in MODEL_CLASSES:
-        got = config.get("class_name") if isinstance(config, dict) else type(config).__name__
-        raise SpecError(f"'{path}' is not a Keras model config: expected class_name Sequential, Functional or "
-                        f"Model at the top, got {str(got)[:40]!r}",
-                        hint="give a .keras file or the JSON of model.to_json()")
-    if not isinstance(config.get("config"), (dict, list)):
-        raise SpecError(f"'{path}': the Keras model has no 'config'")
-    return config
-
-
 def network_from_config(model: Dict[str, Any], path: str) -> NetworkSpec:
     reader = _Reader(path)
     config = model["config"]
@@ -181,11 +142,13 @@ class _Reader:
         self.at_line: Optional[int] = None  # inside a nested model: its line (its place in the file)
         self.depth = 0
         self.frozen = False  # inside a nested model with trainable: false (everything in it is frozen)
+        self.layers = 0  # convcalc layers made (count)
 
     # --- the two model forms -----------------------------------------------------------
 
     def sequential(self, layers: List[Any], model: Dict[str, Any], config: Any) -> str:
         """Each layer reads the one before; the Keras name of the last output."""
+        self.check_count(layers)
         prev = self.entry
         for i, layer in enumerate(layers):
             cls, cfg, name = self.parts(layer, i)
@@ -204,6 +167,7 @@ class _Reader:
 
     def functional(self, layers: List[Any], config: Dict[str, Any]) -> str:
         """Each layer reads the tensors its inbound_nodes name; the Keras name of the first output."""
+        self.check_count(layers)
         parts = [self.parts(layer, i) for i, layer in enumerate(layers)]
         reads = [self.inbound(layer, i, *parts[i][::2]) for i, layer in enumerate(layers)]
         for (cls, cfg, name), layer, tensors in zip(parts, layers, reads):
@@ -216,6 +180,21 @@ class _Reader:
             self.convert(i, cls, cfg, name, [source for source, _ in tensors], layer)
         names = self.output_names(config)
         return names[0] if names else parts[-1][2]
+
+    def check_count(self, layers: List[Any]) -> None:
+        """A model (or a nested one) listing more than MAX_LAYERS layers and its input layer is
+        refused before any is read (``count`` holds the layers made to the limit)."""
+        if len(layers) > MAX_LAYERS + 1:
+            cls, _, name = self.parts(layers[MAX_LAYERS + 1], MAX_LAYERS + 1)
+            raise SpecError(f"the model lists {len(layers):,} layers: more than convcalc's limit of {MAX_LAYERS:,} "
+                            "and an input layer", self.loc(MAX_LAYERS + 1, cls, name))
+
+    def count(self, at: Location) -> None:
+        """One more convcalc layer: at most MAX_LAYERS, as every spec (nested models and folded
+        activations included)."""
+        self.layers += 1
+        if self.layers > MAX_LAYERS:
+            raise SpecError(f"the network has more than {MAX_LAYERS:,} layers", at)
 
     @staticmethod
     def output_names(config: Dict[str, Any]) -> List[str]:
@@ -342,6 +321,7 @@ class _Reader:
         out = self.refs[source]
         frozen = self.frozen or cfg.get("trainable") is False  # Keras: none of its weights is trained
         for k, (kind, options) in enumerate(steps):
+            self.count(at)
             out = self.fresh(name if k == 0 else f"{name}_{kind}")
             layer = make_layer(kind, [RawOption(key, v, None, at) for key, v in options.items()], at)
             self.nodes.append(LayerSpec(layer, out, at, frozen=frozen))
@@ -400,6 +380,7 @@ class _Reader:
             raise SpecError(f"layer '{name}' concatenates along axis {cfg.get('axis')}: convcalc concatenates "
                             "channels (the last axis) only", at)
         kind = MERGE_KINDS[cls]
+        self.count(at)
         out = self.fresh(name)
         self.nodes.append(BlockSpec(tuple((FromSpec(self.refs[n], at),) for n in inputs), MERGES[kind](), out, loc=at))
         self.current = out

@@ -101,6 +101,8 @@ class NetworkSpec:
     expect: Tuple["Expectation", ...] = field(default=(), compare=False, repr=False)  # of the whole network
     budget: Tuple["Limit", ...] = field(default=(), compare=False, repr=False)  # ceilings, spec/expectations.py
     outputs: Tuple[FromSpec, ...] = ()  # the tensors the network gives out; () is its last one
+    # what a reader says of how it read the file (a Caffe layer its phase leaves out); printed as warnings
+    notes: Tuple[str, ...] = field(default=(), compare=False, repr=False)
 
 
 def with_input(network: NetworkSpec, shape: Optional[Shape]) -> NetworkSpec:

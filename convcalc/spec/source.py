@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Optional, Union
+from typing import BinaryIO, Optional, Union
 
 from ..errors import Location, SpecError
 from ..limits import MAX_SPEC_BYTES
@@ -28,10 +28,25 @@ def read_text(path: "Union[str, os.PathLike[str]]", name: str) -> str:
     readers of text model formats (Caffe prototxt) alike; errors name the file as ``name``."""
     try:
         with open(path, "rb") as f:
-            data = f.read(MAX_SPEC_BYTES + 1)
+            data = read_at_most(f, MAX_SPEC_BYTES + 1)
     except OSError as e:
         raise SpecError(f"cannot read '{name}': {e.strerror or e}") from None
     return decode(data, name)
+
+
+def read_at_most(f: "BinaryIO", limit: int) -> bytes:
+    """At most ``limit`` bytes of ``f``, in memory for what it holds: ``read(limit)`` would set
+    aside the whole limit (32 MiB) for a file of a few bytes first."""
+    size = os.fstat(f.fileno()).st_size
+    parts = [f.read(min(size, limit))] if size else []
+    got = len(parts[0]) if parts else 0
+    while got < limit:  # a file that grew, or one whose size the system does not know (a pipe)
+        more = f.read(min(limit - got, 1 << 20))
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
 
 
 def decode(data: bytes, name: str) -> str:
