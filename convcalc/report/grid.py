@@ -19,6 +19,10 @@ When the table is wider than the width it is given, what carries least gives way
 
 The others (the numbers) are never cut: past that point the lines are simply longer than the
 terminal.
+
+Every cell and paragraph is shown with its control characters escaped (``errors.shown``) as it
+enters the layout, so a title that says ``\\x1b]0;...`` cannot retitle or clear the terminal,
+the widths are those of what is written, and the SVG export is valid XML.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import os
 from typing import IO, Iterable, List, Optional, Sequence, Tuple, Union
 
+from ..errors import shown
 from ..values import value
 
 Span = Tuple[str, str]  # text and a style name ("", "bold", "dim", "italic", "yellow", "bold dim" ...)
@@ -79,11 +84,11 @@ def clip(text: str, width: int) -> str:
 
 
 def spans(cell: Cell) -> Tuple[Span, ...]:
-    return ((cell, ""),) if isinstance(cell, str) else cell
+    return ((shown(cell), ""),) if isinstance(cell, str) else tuple((shown(t), s) for t, s in cell)
 
 
 def plain(cell: Cell) -> str:
-    return cell if isinstance(cell, str) else "".join(text for text, _ in cell)
+    return shown(cell if isinstance(cell, str) else "".join(text for text, _ in cell))
 
 
 def wrap(parts: Sequence[Span], width: int) -> List[Line]:
@@ -242,8 +247,8 @@ def text_lines(lines: Iterable[Line]) -> List[str]:
 def paragraph(text: str, style: str, width: Optional[int]) -> List[Line]:
     """Lines of prose: each source line wrapped at ``width`` when there is one."""
     if width is None:
-        return [[(line, style)] for line in text.split("\n")]
-    return [wrapped for line in text.split("\n") for wrapped in wrap([(line, style)], width)]
+        return [[(shown(line), style)] for line in text.split("\n")]
+    return [wrapped for line in text.split("\n") for wrapped in wrap([(shown(line), style)], width)]
 
 
 def terminal_width(file: IO[str]) -> Optional[int]:
@@ -308,4 +313,4 @@ def svg(lines: Iterable[Line], title: str) -> str:
     console = Console(record=True, width=width, file=io.StringIO(), force_terminal=True,
                       color_system="truecolor", highlight=False, soft_wrap=True, legacy_windows=False)
     console.print(Text("\n").join(texts))
-    return re.sub(r"@font-face\s*\{[^}]*\}\s*", "", console.export_svg(title=title))
+    return re.sub(r"@font-face\s*\{[^}]*\}\s*", "", console.export_svg(title=shown(title)))

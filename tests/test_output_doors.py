@@ -1,0 +1,152 @@
+"""Doors that stay shut whatever a spec or a model file says (issue 19): no control character
+reaches a terminal or a text format raw, every SVG is XML, the table's SVG takes time linear in
+its longest line, ``draw -o`` never writes over its input or through a symlink, and a PNG's size
+is bounded before it is rendered.
+
+Control characters are written ``\\xNN`` (errors.shown); JSON escapes them by itself.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from test_hostile import assert_clean, run
+
+from convcalc.analysis.engine import analyse
+from convcalc.errors import Location, SpecError, shown
+from convcalc.load import load
+from convcalc.report import render
+
+# Every C0 control but NUL-free YAML cannot carry (\x00 is spelled too), DEL and every C1 control.
+CONTROLS = [chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))]
+# What may still appear raw in text output: the line breaks the format itself writes.
+RAW = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def hostile_spec(tmp_path: Path, name: str = "spec.yaml") -> str:
+    """A spec whose name, title, reference and layer note hold every control character."""
+    every = "".join(f"\\x{ord(c):02x}" for c in CONTROLS)
+    text = (f'name: "net{every}"\ntitle: "T\\e]0;retitled\\a\\e[2J{every}"\nreference: "ref{every}"\n'
+            "input: [32, 32, 3]\nlayers:\n  - conv: {filters: 8, kernel: 3, stride: 2}\n  - relu\n")
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_shown_escapes_controls_once_and_keeps_the_rest():
+    assert shown("a\x1b]0;t\x07b\x9b2J") == "a\\x1b]0;t\\x07b\\x9b2J"
+    assert shown("C:\\nets\\vgg.yaml · 3×3 ⊕") == "C:\\nets\\vgg.yaml · 3×3 ⊕"  # backslashes and Unicode as written
+    assert shown("a\nb", keep="\n") == "a\nb" and shown("a\nb") == "a\\x0ab"
+    assert shown("\ud800\ufffe") == "\\ud800\\ufffe"  # not XML either
+    for c in CONTROLS:
+        assert shown(shown(c)) == shown(c) and not RAW.search(shown(c))
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "csv", "html", "svg"])
+def test_table_shows_control_characters_escaped(tmp_path, fmt):
+    result = run("table", hostile_spec(tmp_path), "--format", fmt)
+    assert_clean(result, codes=(0,))
+    assert not RAW.search(result.output), repr(RAW.search(result.output))
+    if fmt in ("table", "markdown", "svg", "html"):
+        assert "\\x1b]0;retitled\\x07\\x1b[2J" in result.output.replace("&#160;", " ")
+    if fmt == "svg":
+        ET.fromstring(result.output)
+
+
+def test_a_coloured_terminal_table_has_only_its_own_escapes(tmp_path):
+    """Rich colours the table with escape sequences of its own; the title's are shown, not sent."""
+    import io
+
+    out = io.StringIO()
+    render(analyse(load(hostile_spec(tmp_path))), "table", file=out, color=True)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue())  # Rich's colours (SGR), and only those
+    assert not RAW.search(text.replace("\n", ""))
+    assert "\\x1b]0;retitled\\x07" in text
+
+
+def test_json_escapes_by_itself(tmp_path):
+    import json
+
+    result = run("table", hostile_spec(tmp_path), "--format", "json")
+    assert json.loads(result.output)["network"]["title"].startswith("T\x1b]0;retitled\x07")
+
+
+@pytest.mark.parametrize("style", ["blocks", "graph", "lenet"])
+def test_every_picture_is_xml_whatever_the_names(tmp_path, style):
+    result = run("draw", hostile_spec(tmp_path), "--style", style, "--labels", "full")
+    assert_clean(result, codes=(0,))
+    root = ET.fromstring(result.output)
+    texts = " ".join("".join(e.itertext()) for e in root.iter())
+    assert "\\x1b]0;retitled\\x07" in texts  # shown, not dropped
+
+
+def test_html_page_and_its_picture_show_control_characters(tmp_path):
+    result = run("table", hostile_spec(tmp_path), "--format", "html")
+    assert_clean(result, codes=(0,))
+    assert not RAW.search(result.output)
+    svg = result.output[result.output.index("<svg xmlns"):]
+    ET.fromstring(svg[:svg.index("</svg>") + len("</svg>")])
+
+
+def test_error_messages_show_what_the_user_wrote_escaped(tmp_path):
+    bad = tmp_path / "n\x1b]0;x\x07.yaml"
+    bad.write_text("just a scalar\n", encoding="utf-8")
+    result = run("table", str(bad))
+    assert_clean(result, codes=(2,))
+    assert "n\\x1b]0;x\\x07.yaml:1:1:" in result.output and not RAW.search(result.output)
+    result = run("table", "8x8x3 conv4k3 re\x1b[2Jlu")
+    assert_clean(result, codes=(2,))
+    assert not RAW.search(result.output)
+
+
+def test_the_caret_stays_under_the_located_text_when_controls_are_shown():
+    source = "8x8x3 \x1b[2J\x07 bogus"
+    column = source.index("bogus") + 1
+    caret = Location("<string>", 1, column, source, 5).caret()
+    line, marks = caret.split("\n")
+    assert line[marks.index("^"):marks.index("^") + 5] == "bogus"
+    assert SpecError("x", Location("a\x1b.yaml", 1, 1)).render().startswith("error: a\\x1b.yaml:1:1: x")
+
+
+def test_check_shows_controls_escaped(tmp_path):
+    result = run("check", hostile_spec(tmp_path, "sp\x9bec.yaml"))
+    assert "sp\\x9bec.yaml" in result.output and not RAW.search(result.output)
+    result = run("check", hostile_spec(tmp_path, "sp\x9bec.yaml"), "--format", "github", "--max-params", "1")
+    assert not RAW.search(result.output)
+
+
+def test_import_writes_yaml_that_reads_back_and_shows_nothing_raw(tmp_path):
+    path = hostile_spec(tmp_path, "f\x1b[2Jx.yaml")
+    result = run("import", path)
+    assert_clean(result, codes=(0,))
+    assert not RAW.search(result.output)
+    back = tmp_path / "back.yaml"
+    back.write_text(result.output, encoding="utf-8")
+    assert load(str(back)).title == load(path).title  # the C1 controls too: written as \u009b
+
+
+def test_caffe_and_onnx_names_are_shown_escaped(tmp_path):
+    proto = tmp_path / "d\x1b]0;x\x07.prototxt"
+    proto.write_text('name: "Net\\033[2J\\007"\ninput: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n'
+                     'layer { name: "c\\033" type: "Convolution" bottom: "data" top: "c" '
+                     'convolution_param { num_output: 4 kernel_size: 3 } }\n', encoding="utf-8")
+    for args in (["table", str(proto)], ["table", str(proto), "-f", "markdown"], ["table", str(proto), "-f", "csv"],
+                 ["import", str(proto)]):
+        result = run(*args)
+        assert_clean(result, codes=(0,))
+        assert not RAW.search(result.output), args
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Weird\x1b[2JOp", ["x"], ["y"], name="n\x1b]0;t\x07")],
+                              "g\x1b]0;title\x07", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])])
+    path = tmp_path / "m\x1b[2J.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    for args in (["table", str(path)], ["table", str(path), "-f", "markdown"], ["draw", str(path)]):
+        result = run(*args)
+        assert_clean(result, codes=(0,))
+        assert not RAW.search(result.output), (args, result.output)
