@@ -9,6 +9,7 @@ Control characters are written ``\\xNN`` (errors.shown); JSON escapes them by it
 from __future__ import annotations
 
 import re
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -150,3 +151,24 @@ def test_caffe_and_onnx_names_are_shown_escaped(tmp_path):
         result = run(*args)
         assert_clean(result, codes=(0,))
         assert not RAW.search(result.output), (args, result.output)
+
+
+def table_svg_seconds(tmp_path: Path, n: int) -> float:
+    path = tmp_path / f"long{n}.yaml"
+    path.write_text(f'title: "{"a" * n}"\ninput: [8, 8, 3]\nlayers:\n  - relu\n', encoding="utf-8")
+    start = time.perf_counter()
+    result = run("table", str(path), "--format", "svg")
+    seconds = time.perf_counter() - start
+    assert_clean(result, codes=(0,))
+    width = float(re.search(r'<svg[^>]* viewBox="0 0 ([0-9.]+)', result.output).group(1))
+    assert width < 2000  # as wide as the table, not as the title (which wraps in the table)
+    ET.fromstring(result.output)
+    return seconds
+
+
+def test_table_svg_is_linear_in_its_longest_line(tmp_path):
+    """A 200,000-character title took 5.8 s and 400,000 took 21.6 s: Rich padded every line to
+    the title's width, and split one segment of many lines by copying its rest at each break."""
+    small, large = table_svg_seconds(tmp_path, 100_000), table_svg_seconds(tmp_path, 400_000)
+    assert large < 8 * small + 1.0, (small, large)  # four times the text: about four times the time
+    assert large < 15  # 21.6 s before

@@ -40,6 +40,7 @@ Line = List[Span]
 GAP = "  "  # between columns
 ELLIPSIS = "…"
 MIN_WRAP = 10
+SVG_LINES_A_PRINT = 64  # lines handed to Rich's SVG exporter at once (see ``svg``)
 
 
 @value
@@ -120,12 +121,19 @@ def wrap(parts: Sequence[Span], width: int) -> List[Line]:
             used = size
             continue
         for text, style in word:  # longer than a line: split it wherever the line ends
+            run: List[str] = []  # one span per line, not one per character
             for c in text:
-                if used and used + cell_width(c) > width:
+                size = cell_width(c)
+                if used and used + size > width:
+                    if run:
+                        lines[-1].append(("".join(run), style))
+                        run = []
                     lines.append([])
                     used = 0
-                lines[-1].append((c, style))
-                used += cell_width(c)
+                run.append(c)
+                used += size
+            if run:
+                lines[-1].append(("".join(run), style))
     return lines
 
 
@@ -309,8 +317,16 @@ def svg(lines: Iterable[Line], title: str) -> str:
         text = Text.assemble(*line)
         text.rstrip()
         texts.append(text)
-    width = max([cell_width(t.plain) for t in texts] + [len(title) + 8, 40]) + 1  # a margin at the right
+    # As wide as the widest line, and no wider: Rich pads every line to the console's width as it
+    # exports, so a window as wide as a 200,000-character title made the work lines x title
+    # (quadratic in the title, which wraps into more lines as it grows). The window's title is
+    # cut to fit instead; the table's own first line shows the whole title, wrapped.
+    width = max([cell_width(t.plain) for t in texts] + [40]) + 1  # a margin at the right
     console = Console(record=True, width=width, file=io.StringIO(), force_terminal=True,
                       color_system="truecolor", highlight=False, soft_wrap=True, legacy_windows=False)
-    console.print(Text("\n").join(texts))
-    return re.sub(r"@font-face\s*\{[^}]*\}\s*", "", console.export_svg(title=shown(title)))
+    # A few lines a print: Rich's exporter splits each recorded segment at its line breaks by
+    # copying what is left of it after each one, and lines of one style make one segment, so
+    # one print of a long wrapped title cost the square of its length.
+    for start in range(0, len(texts), SVG_LINES_A_PRINT):
+        console.print(Text("\n").join(texts[start:start + SVG_LINES_A_PRINT]))
+    return re.sub(r"@font-face\s*\{[^}]*\}\s*", "", console.export_svg(title=clip(shown(title), width - 8)))
