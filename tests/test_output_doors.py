@@ -172,3 +172,62 @@ def test_table_svg_is_linear_in_its_longest_line(tmp_path):
     small, large = table_svg_seconds(tmp_path, 100_000), table_svg_seconds(tmp_path, 400_000)
     assert large < 8 * small + 1.0, (small, large)  # four times the text: about four times the time
     assert large < 15  # 21.6 s before
+
+
+# --- draw -o: never over its input, never through a symlink, never half-written --------------------
+
+SMALL = "name: small\ninput: [16, 16, 3]\nlayers:\n  - conv: {filters: 4, kernel: 3}\n"
+
+
+def test_draw_refuses_to_write_over_its_spec(tmp_path):
+    spec = tmp_path / "net.yaml"
+    spec.write_text(SMALL, encoding="utf-8")
+    link = tmp_path / "link.svg"
+    link.symlink_to(spec)
+    for output in (str(spec), str(tmp_path / "." / "net.yaml"), str(link)):
+        result = run("draw", str(spec), "-o", output)
+        assert_clean(result, codes=(2,))
+        assert "is the spec being read" in result.output
+        assert spec.read_text(encoding="utf-8") == SMALL
+
+
+def test_draw_replaces_a_symlink_instead_of_following_it(tmp_path):
+    other = tmp_path / "other.txt"
+    other.write_text("keep me\n", encoding="utf-8")
+    to_other, dangling = tmp_path / "a.svg", tmp_path / "b.svg"
+    to_other.symlink_to(other)
+    dangling.symlink_to(tmp_path / "nowhere" / "victim.svg")
+    for output in (to_other, dangling):
+        assert_clean(run("draw", "lenet5", "-o", str(output)), codes=(0,))
+        assert not output.is_symlink()
+        ET.parse(output)
+    assert other.read_text(encoding="utf-8") == "keep me\n"
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary_one(tmp_path, monkeypatch):
+    import os
+
+    target = tmp_path / "net.svg"
+    target.write_text("old\n", encoding="utf-8")
+
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    result = run("draw", "lenet5", "-o", str(target))
+    assert_clean(result, codes=(2,))
+    assert "cannot write" in result.output and "No space left" in result.output
+    assert target.read_text(encoding="utf-8") == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.svg"]
+
+
+def test_a_new_picture_gets_the_mode_a_new_file_gets(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        assert_clean(run("draw", "lenet5", "-o", str(tmp_path / "net.svg")), codes=(0,))
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "net.svg").stat().st_mode & 0o777 == 0o644

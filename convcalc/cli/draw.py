@@ -8,12 +8,14 @@ import click
 
 from . import cli, warn_if_channels_first
 from .options import input_option
+from .output import refuse_input, write_file
 
 
 @cli.command()
 @click.argument("spec")
 @click.option("--output", "-o", "output", default="-", metavar="FILE.svg", show_default=True,
-              help="Where to write the picture; '-' is standard output. A name ending .png implies --format png.")
+              help="Where to write the picture; '-' is standard output. A name ending .png implies --format png. "
+                   "Never the spec itself; a symlink there is replaced, not followed.")
 @click.option("--format", "fmt", type=click.Choice(["svg", "png"]), default=None,
               help="svg (the default), or png rendered by rsvg-convert when it is installed "
                    "(librsvg2-bin); convcalc itself never needs it.")
@@ -69,6 +71,7 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
     from ..spec.model import with_input
 
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
+    refuse_input(output, spec)  # before anything is read: `draw net.yaml -o net.yaml` is a slip
     network = with_input(load(spec), input_shape)
     warn_if_channels_first(network)
     report = analyse(network)
@@ -89,13 +92,4 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
     if output == "-":
         click.echo(picture, nl=False)
         return
-    try:
-        if fmt == "png":
-            with open(output, "wb") as f:
-                f.write(picture)  # rsvg-convert's bytes
-        else:
-            with open(output, "w", encoding="utf-8") as f:
-                f.write(picture)  # the SVG text
-    except OSError as e:
-        raise click.BadParameter(f"cannot write '{output}': {e.strerror or e}", param_hint="'-o' / '--output'") \
-            from None
+    write_file(output, picture)  # rsvg-convert's bytes, or the SVG text

@@ -1,0 +1,57 @@
+"""Writing a command's answer to a file (``-o FILE``): never over the file it read, never through a
+symlink, never half-written.
+
+The picture is written to a temporary file in FILE's own folder and renamed onto FILE
+(``os.replace``, atomic on POSIX and Windows): a symlink named FILE is replaced by the picture,
+not followed to wherever it points (a dangling one included), and a write that fails (disk full,
+a folder named FILE) leaves the old file as it was. FILE that is the spec being read (the same
+file by ``os.path.samefile``, through any link or spelling) is refused, exit 2, before anything
+is written: ``convcalc draw net.yaml -o net.yaml`` replaced the spec with its picture.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Union
+
+from ..errors import ConvcalcError, shown
+
+
+def refuse_input(output: str, source: str) -> None:
+    """A clear error (exit 2) when ``output`` names the file ``source`` (the command's SPEC)."""
+    if output == "-" or source == "-":
+        return
+    try:
+        same = os.path.samefile(source, output)
+    except (OSError, ValueError):  # either is missing (or not a path at all: a layer string)
+        return
+    if same:
+        raise ConvcalcError(f"-o '{shown(output)}' is the spec being read ('{shown(source)}'); "
+                            "convcalc does not write over its input",
+                            hint="name another file, e.g. -o net.svg")
+
+
+def write_file(output: str, data: Union[str, bytes]) -> None:
+    """``data`` (text as UTF-8) into ``output`` through a temporary file renamed into place."""
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(output))
+    tmp = ""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(output)[:100]}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        mask = os.umask(0)  # mkstemp makes the file 0600: give it the mode a new file gets
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, output)
+        tmp = ""
+    except OSError as e:
+        raise ConvcalcError(f"cannot write '{shown(output)}': {e.strerror or e}",
+                            hint="the old file, if there was one, is as it was") from None
+    finally:
+        if tmp:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
