@@ -17,7 +17,7 @@ import pytest
 from test_hostile import assert_clean, run
 
 from convcalc.analysis.engine import analyse
-from convcalc.errors import Location, SpecError, shown
+from convcalc.errors import ConvcalcError, Location, SpecError, shown
 from convcalc.load import load
 from convcalc.report import render
 
@@ -231,3 +231,50 @@ def test_a_new_picture_gets_the_mode_a_new_file_gets(tmp_path):
     finally:
         os.umask(mask)
     assert (tmp_path / "net.svg").stat().st_mode & 0o777 == 0o644
+
+
+# --- a PNG's size is bounded before the renderer holds it ------------------------------------------
+
+
+def svg_of(width: int, height: int) -> str:
+    return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}"/>'
+
+
+def test_png_zoom_fits_the_bounds_or_refuses():
+    from convcalc.draw.raster import MAX_PIXELS, MAX_SIDE, MIN_ZOOM, png_zoom
+
+    assert png_zoom(svg_of(1400, 600)) == (1.0, "")
+    for width, height in ((19_970, 14_862), (800, 200_000), (40_000, 500)):  # 10,000 layers at --width 20000
+        zoom, note = png_zoom(svg_of(width, height))
+        assert MIN_ZOOM <= zoom < 1 and "drawn at" in note and "SVG" in note
+        assert width * zoom * height * zoom <= MAX_PIXELS * 1.0001
+        assert max(width, height) * zoom <= MAX_SIDE + 0.5
+    with pytest.raises(ConvcalcError) as refused:  # exit 2
+        png_zoom(svg_of(832, 810_311))  # the graph style of 10,000 layers
+    assert "too large for a PNG" in refused.value.message and "-o FILE.svg" in refused.value.hint
+
+
+def test_draw_png_is_refused_before_rendering_when_too_large(monkeypatch):
+    import convcalc.draw.raster as raster
+
+    rendered = []
+    monkeypatch.setattr(raster, "MAX_PIXELS", 10_000)
+    monkeypatch.setattr(raster.subprocess, "run", lambda *a, **k: rendered.append(a))
+    result = run("draw", "vgg16", "--format", "png")
+    assert_clean(result, codes=(2,))
+    assert "too large for a PNG" in result.output and rendered == []
+
+
+@pytest.mark.skipif(__import__("shutil").which("rsvg-convert") is None, reason="rsvg-convert not installed")
+def test_draw_png_over_the_bound_is_drawn_scaled_with_a_warning(tmp_path, monkeypatch):
+    import struct
+
+    import convcalc.draw.raster as raster
+
+    monkeypatch.setattr(raster, "MAX_PIXELS", 100_000)
+    out = tmp_path / "lenet5.png"
+    result = run("draw", "lenet5", "-o", str(out))
+    assert_clean(result, codes=(0,))
+    assert "warning: the picture is" in result.output and "drawn at 0." in result.output
+    width, height = struct.unpack(">II", out.read_bytes()[16:24])  # the IHDR chunk
+    assert 0 < width * height <= 100_000 * 1.01

@@ -86,9 +86,12 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
         fmt = "png" if output.lower().endswith(".png") else "svg"
     picture: Any = svg
     if fmt == "png":
-        from ..draw.raster import svg_to_png
+        from ..draw.raster import png_zoom, svg_to_png
 
-        picture = svg_to_png(svg)
+        zoom, note = png_zoom(svg)  # bounded before rendering: the renderer holds every pixel
+        if note:
+            click.echo(f"warning: {note}", err=True)
+        picture = svg_to_png(svg, zoom)
     if output == "-":
         click.echo(picture, nl=False)
         return
