@@ -278,3 +278,14 @@ def test_draw_png_over_the_bound_is_drawn_scaled_with_a_warning(tmp_path, monkey
     assert "warning: the picture is" in result.output and "drawn at 0." in result.output
     width, height = struct.unpack(">II", out.read_bytes()[16:24])  # the IHDR chunk
     assert 0 < width * height <= 100_000 * 1.01
+
+
+def test_usage_errors_and_warnings_show_control_characters(tmp_path):
+    result = run("table", "lenet5", "--input", "8x8\x1b]0;t\x07")
+    assert result.exit_code == 2 and "8x8\\x1b]0;t\\x07" in result.output and not RAW.search(result.output)
+    result = run("table", "lenet5", "--count-ops", "a\x9b")
+    assert result.exit_code == 2 and "a\\x9b" in result.output
+    spec = tmp_path / "cf\x07.yaml"
+    spec.write_text("input: [3, 32, 32]\nlayers:\n  - relu\n", encoding="utf-8")
+    result = run("table", str(spec))
+    assert "cf\\x07.yaml: 3x32x32 looks channels-first" in result.output and not RAW.search(result.output)
