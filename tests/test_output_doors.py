@@ -289,3 +289,15 @@ def test_usage_errors_and_warnings_show_control_characters(tmp_path):
     spec.write_text("input: [3, 32, 32]\nlayers:\n  - relu\n", encoding="utf-8")
     result = run("table", str(spec))
     assert "cf\\x07.yaml: 3x32x32 looks channels-first" in result.output and not RAW.search(result.output)
+
+
+def test_table_writes_any_format_to_a_file_the_same_way(tmp_path):
+    for fmt in ("table", "html", "json"):
+        out = tmp_path / f"vgg16.{fmt}"
+        assert_clean(run("table", "vgg16", "--format", fmt, "-o", str(out)), codes=(0,))
+        assert out.read_text(encoding="utf-8") == run("table", "vgg16", "--format", fmt).output
+    spec = tmp_path / "net.yaml"
+    spec.write_text(SMALL, encoding="utf-8")
+    result = run("table", str(spec), "-o", str(spec))
+    assert_clean(result, codes=(2,))
+    assert spec.read_text(encoding="utf-8") == SMALL

@@ -28,7 +28,7 @@ def refuse_input(output: str, source: str) -> None:
     if same:
         raise ConvcalcError(f"-o '{shown(output)}' is the spec being read ('{shown(source)}'); "
                             "convcalc does not write over its input",
-                            hint="name another file, e.g. -o net.svg")
+                            hint="name another file for -o")
 
 
 def write_file(output: str, data: Union[str, bytes]) -> None:
