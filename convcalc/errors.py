@@ -52,11 +52,12 @@ class Location:
         width = min(max(1, self.width), CARET_CONTEXT)
         end = self.column - 1 + width + CARET_CONTEXT
         # Control characters are shown as \\xNN, so the caret is placed under what is shown.
-        before, marked = shown(text[start:self.column - 1]), shown(text[self.column - 1:self.column - 1 + width])
+        raw = text[self.column - 1:self.column - 1 + width]
+        before, marked = shown(text[start:self.column - 1]), shown(raw)
         line = ("…" if start else "") + before + marked + shown(text[self.column - 1 + width:end]) \
             + ("…" if end < len(text) else "")
         pad = " " * (len(before) + (1 if start else 0))
-        return f"  {line}\n  {pad}{'^' * max(1, min(len(marked), CARET_CONTEXT))}"
+        return f"  {line}\n  {pad}{'^' * min(width + len(marked) - len(raw), CARET_CONTEXT)}"
 
     def shifted(self, columns: int, width: int = 1) -> "Location":
         """The location ``columns`` characters further along the same line."""

@@ -221,7 +221,7 @@ def box_sizes(items: Sequence[Item], scale: str) -> List[Box]:
 
 
 def text_width(text: str, size: float = TEXT) -> float:
-    return len(text) * size * CHAR
+    return len(shown(text)) * size * CHAR  # as written: a control character takes four (\\xNN)
 
 
 # --- colours ----------------------------------------------------------------------------
