@@ -152,6 +152,9 @@ def shown(text: str, keep: str = "") -> str:
     reads as written and showing shown text again changes nothing.
     """
 
+    if text.isprintable():  # nothing to show differently (the common case, at C speed)
+        return text
+
     def escaped(m: "re.Match[str]") -> str:
         c = m.group(0)
         if c in keep:

@@ -301,3 +301,9 @@ def test_table_writes_any_format_to_a_file_the_same_way(tmp_path):
     result = run("table", str(spec), "-o", str(spec))
     assert_clean(result, codes=(2,))
     assert spec.read_text(encoding="utf-8") == SMALL
+
+
+def test_verify_shows_the_title_escaped(tmp_path):
+    """verify builds its title line itself: grid escapes every span again where it writes."""
+    result = run("verify", hostile_spec(tmp_path))
+    assert "verify T\\x1b]0;retitled\\x07" in result.output and not RAW.search(result.output)

@@ -20,9 +20,11 @@ When the table is wider than the width it is given, what carries least gives way
 The others (the numbers) are never cut: past that point the lines are simply longer than the
 terminal.
 
-Every cell and paragraph is shown with its control characters escaped (``errors.shown``) as it
-enters the layout, so a title that says ``\\x1b]0;...`` cannot retitle or clear the terminal,
-the widths are those of what is written, and the SVG export is valid XML.
+Text is shown with its control characters escaped (``errors.shown``), so a title that says
+``\\x1b]0;...`` cannot retitle or clear the terminal and the SVG export is valid XML: each row
+and paragraph as it enters the layout (``shown_rows``), so the widths are those of what is
+written, and every span again at the edge (``write``, ``svg``), for lines a caller built itself
+(showing shown text changes nothing).
 """
 
 from __future__ import annotations
@@ -85,11 +87,22 @@ def clip(text: str, width: int) -> str:
 
 
 def spans(cell: Cell) -> Tuple[Span, ...]:
-    return ((shown(cell), ""),) if isinstance(cell, str) else tuple((shown(t), s) for t, s in cell)
+    return ((cell, ""),) if isinstance(cell, str) else cell
 
 
 def plain(cell: Cell) -> str:
-    return shown(cell if isinstance(cell, str) else "".join(text for text, _ in cell))
+    return cell if isinstance(cell, str) else "".join(text for text, _ in cell)
+
+
+def shown_rows(rows: Sequence[Optional[Row]]) -> List[Optional[Row]]:
+    """The rows with every cell's control characters shown, once, before anything is measured."""
+    def showing(row: Row) -> Row:
+        if "".join(map(plain, row.cells)).isprintable():  # the common case: the row as it is
+            return row
+        return Row(tuple(shown(c) if isinstance(c, str) else tuple((shown(t), s) for t, s in c) for c in row.cells),
+                   row.style)
+
+    return [None if row is None else showing(row) for row in rows]
 
 
 def wrap(parts: Sequence[Span], width: int) -> List[Line]:
@@ -197,11 +210,12 @@ def fit(columns: Sequence[Column], rows: Sequence[Optional[Row]], width: Optiona
 
 
 def widths(columns: Sequence[Column], rows: Sequence[Optional[Row]], width: Optional[int]) -> List[int]:
-    return list(fit(columns, rows, width).sizes)
+    return list(fit(columns, shown_rows(rows), width).sizes)
 
 
 def layout(columns: Sequence[Column], rows: Sequence[Optional[Row]], width: Optional[int] = None) -> List[Line]:
     """The header, a rule, and the rows (``SECTION`` as a blank line), as styled lines."""
+    rows = shown_rows(rows)
     shape = fit(columns, rows, width)
     sizes = shape.sizes
     inline = [i for i, c in enumerate(columns) if not (shape.below and c.wrap)]
@@ -249,7 +263,7 @@ def layout(columns: Sequence[Column], rows: Sequence[Optional[Row]], width: Opti
 
 
 def text_lines(lines: Iterable[Line]) -> List[str]:
-    return ["".join(text for text, _ in line).rstrip() for line in lines]
+    return [shown("".join(text for text, _ in line)).rstrip() for line in lines]
 
 
 def paragraph(text: str, style: str, width: Optional[int]) -> List[Line]:
@@ -292,7 +306,7 @@ def write(lines: Iterable[Line], file: IO[str], color: Optional[bool] = None) ->
 
     texts = []
     for line in lines:
-        text = Text.assemble(*line)
+        text = Text.assemble(*((shown(t), s) for t, s in line))
         text.rstrip()
         texts.append(text)
     console = Console(file=file, highlight=False, soft_wrap=True, force_terminal=color or None)
@@ -314,7 +328,7 @@ def svg(lines: Iterable[Line], title: str) -> str:
 
     texts = []
     for line in lines:
-        text = Text.assemble(*line)
+        text = Text.assemble(*((shown(t), s) for t, s in line))
         text.rstrip()
         texts.append(text)
     # As wide as the widest line, and no wider: Rich pads every line to the console's width as it
