@@ -307,3 +307,19 @@ def test_verify_shows_the_title_escaped(tmp_path):
     """verify builds its title line itself: grid escapes every span again where it writes."""
     result = run("verify", hostile_spec(tmp_path))
     assert "verify T\\x1b]0;retitled\\x07" in result.output and not RAW.search(result.output)
+
+
+def test_keras_names_are_shown_escaped(tmp_path):
+    import json
+
+    config = {"class_name": "Sequential", "config": {"name": "k\x1b]0;retitled\x07\x9b2J", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 8, 8, 1], "name": "in\x1b"}},
+        {"class_name": "Conv2D", "config": {"name": "c\x1b[2J", "filters": 2, "kernel_size": [3, 3],
+                                            "activation": "re\x07lu"}}]}}
+    path = tmp_path / "k\x07.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    for args in (["table", str(path)], ["table", str(path), "-f", "markdown"], ["table", str(path), "-f", "csv"],
+                 ["import", str(path)], ["draw", str(path)], ["check", str(path)]):
+        result = run(*args)
+        assert_clean(result)
+        assert not RAW.search(result.output), (args, result.output)
