@@ -323,3 +323,24 @@ def test_keras_names_are_shown_escaped(tmp_path):
         result = run(*args)
         assert_clean(result)
         assert not RAW.search(result.output), (args, result.output)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="POSIX named pipes")
+def test_streams_are_written_into_never_renamed_onto(tmp_path):
+    """/dev/null, /dev/stdout and named pipes are streams: a rename onto them would replace the
+    device's own name (as root, /dev/null itself)."""
+    import os
+    import stat
+    import threading
+
+    assert_clean(run("draw", "lenet5", "-o", os.devnull), codes=(0,))
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    assert sorted(p for p in os.listdir("/dev") if p.endswith(".tmp")) == []
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(pipe.read_bytes()))
+    reader.start()
+    assert_clean(run("table", "lenet5", "-o", str(pipe)), codes=(0,))
+    reader.join(30)
+    assert got and got[0].decode("utf-8").startswith("LeNet-5") and stat.S_ISFIFO(os.lstat(pipe).st_mode)
