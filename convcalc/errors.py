@@ -3,6 +3,15 @@
 Every mistake a user can make is a ``ConvcalcError`` carrying a ``Location``; the CLI renders it
 as ``file:line:column: message``, the source line and a caret, and exits with the error's code.
 This module imports nothing of ours, so every other module can raise these.
+
+It also owns how text a user or a model file wrote is *shown*: ``shown`` writes every control
+character as ``\\xNN``. Names, titles, file names and notes pass through the readers unchanged
+(a title may hold anything YAML can spell), so the escaping belongs at the edge where such text
+meets a terminal or a text format, applied once by each renderer as it writes: ``render`` here
+for messages, report/grid.py for the table (text and SVG), the Markdown, CSV, HTML and check
+writers line by line, draw/ for every SVG text and attribute, ``convcalc import`` for its
+comments. Escaping earlier would change the names the engine compares and JSON reports; JSON
+escapes control characters by itself, and YAML scalars are written as JSON strings.
 """
 
 from __future__ import annotations
@@ -15,6 +24,10 @@ from .values import value
 CARET_CONTEXT = 60  # characters shown either side of an error's column
 RUN_LIMIT = 120  # longest run of letters (or of spaces) a message or hint shows before cutting it with '…'
 _LONG_RUN = re.compile(rf"[^\s]{{{RUN_LIMIT + 1},}}|[ \t]{{{RUN_LIMIT + 1},}}")
+# What a terminal acts on or XML 1.0 forbids: the C0 controls (tab and newline too: in a name they
+# break a table's lines), DEL, the C1 controls (U+009B starts an escape sequence on many
+# terminals), lone surrogates (a model file's undecodable bytes) and U+FFFE, U+FFFF.
+_UNSHOWN = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 @value
@@ -28,7 +41,7 @@ class Location:
     width: int = 1
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
+        return f"{shown(self.file)}:{self.line}:{self.column}"
 
     def caret(self) -> str:
         """The source line with a caret under the located text, or '' when there is no source."""
@@ -38,9 +51,13 @@ class Location:
         start = max(0, self.column - 1 - CARET_CONTEXT)  # a long line is shown around the column
         width = min(max(1, self.width), CARET_CONTEXT)
         end = self.column - 1 + width + CARET_CONTEXT
-        shown = ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
-        pad = " " * (self.column - 1 - start + (1 if start else 0))
-        return f"  {shown}\n  {pad}{'^' * width}"
+        # Control characters are shown as \\xNN, so the caret is placed under what is shown.
+        raw = text[self.column - 1:self.column - 1 + width]
+        before, marked = shown(text[start:self.column - 1]), shown(raw)
+        line = ("…" if start else "") + before + marked + shown(text[self.column - 1 + width:end]) \
+            + ("…" if end < len(text) else "")
+        pad = " " * (len(before) + (1 if start else 0))
+        return f"  {line}\n  {pad}{'^' * min(width + len(marked) - len(raw), CARET_CONTEXT)}"
 
     def shifted(self, columns: int, width: int = 1) -> "Location":
         """The location ``columns`` characters further along the same line."""
@@ -61,15 +78,16 @@ class ConvcalcError(Exception):
 
     def __str__(self) -> str:
         where = f"{self.loc}: " if self.loc else ""
-        return f"{where}{self.message}"
+        return f"{where}{shown(self.message, keep=chr(10))}"
 
     def render(self) -> str:
-        """The full message for a terminal: location, message, source line with caret, hint."""
+        """The full message for a terminal: location, message, source line with caret, hint;
+        what the user wrote is quoted with its control characters shown (``shown``)."""
         lines = [f"error: {self}"]
         if self.loc is not None and self.loc.caret():
             lines.append(self.loc.caret())
         if self.hint:
-            lines.append(f"  hint: {self.hint}")
+            lines.append(f"  hint: {shown(self.hint, keep=chr(10))}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, object]:
@@ -125,6 +143,25 @@ def clip(text: str) -> str:
         return f"{run[:RUN_LIMIT - tail]}…{run[-tail:]}"
 
     return _LONG_RUN.sub(cut, text) if len(text) > RUN_LIMIT else text
+
+
+def shown(text: str, keep: str = "") -> str:
+    """``text`` as it may be written to a terminal or an XML file: each control character (C0,
+    DEL, C1), lone surrogate and U+FFFE/U+FFFF as ``\\xNN`` (``\\uNNNN`` above U+00FF), except
+    those in ``keep`` (a message's own line breaks). Backslashes are left alone, so a Windows path
+    reads as written and showing shown text again changes nothing.
+    """
+
+    if text.isprintable():  # nothing to show differently (the common case, at C speed)
+        return text
+
+    def escaped(m: "re.Match[str]") -> str:
+        c = m.group(0)
+        if c in keep:
+            return c
+        return f"\\x{ord(c):02x}" if ord(c) <= 0xFF else f"\\u{ord(c):04x}"
+
+    return _UNSHOWN.sub(escaped, text)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

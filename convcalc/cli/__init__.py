@@ -78,7 +78,9 @@ class ConvcalcGroup(click.Group):
         spec = ctx.meta.get("convcalc.spec")
         argv = " ".join(ctx.meta.get("convcalc.argv", ()))
         where = f" while reading {spec[:200]!r}" if spec else f" in 'convcalc {argv[:200]}'" if argv else ""
-        click.echo(f"internal error{where}: {type(e).__name__}: {e} — please report it; "
+        from ..errors import shown
+
+        click.echo(f"internal error{where}: {type(e).__name__}: {shown(str(e))} — please report it; "
                    "`convcalc --debug ...` shows the traceback", err=True)
         ctx.exit(3)
 
@@ -113,13 +115,15 @@ def output_guard(ctx: click.Context) -> Iterator[None]:
 def warn_about_reading(spec: Any) -> None:
     """Say on stderr what the reader noted of how it read the spec (a Caffe layer its phase
     leaves out) and how an input shape that looks channels-first was read (shape.py has the
-    rule), naming the spec it came from; the lookups put the latter in their own output instead."""
+    rule), naming the spec it came from; the lookups put the latter in their own output instead.
+    Names from the file are shown with their control characters escaped."""
+    from ..errors import shown
     from ..shape import channels_first_note
 
-    where = f"{spec.origin}: " if spec.origin and spec.origin != "<string>" else ""
+    where = f"{shown(spec.origin)}: " if spec.origin and spec.origin != "<string>" else ""
     for note in (*getattr(spec, "notes", ()), channels_first_note(spec.input.dims)):
         if note:
-            _echo_quietly(f"warning: {where}{note}", err=True)
+            _echo_quietly(f"warning: {where}{shown(note)}", err=True)
 
 
 # The errors of a write that cannot be done: the reader went away (EPIPE), the output is closed

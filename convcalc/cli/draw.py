@@ -8,12 +8,14 @@ import click
 
 from . import cli, warn_about_reading
 from .options import input_option
+from .output import refuse_input, write_file
 
 
 @cli.command()
 @click.argument("spec")
 @click.option("--output", "-o", "output", default="-", metavar="FILE.svg", show_default=True,
-              help="Where to write the picture; '-' is standard output. A name ending .png implies --format png.")
+              help="Where to write the picture; '-' is standard output. A name ending .png implies --format png. "
+                   "Never the spec itself; a symlink there is replaced, not followed.")
 @click.option("--format", "fmt", type=click.Choice(["svg", "png"]), default=None,
               help="svg (the default), or png rendered by rsvg-convert when it is installed "
                    "(librsvg2-bin); convcalc itself never needs it.")
@@ -69,6 +71,7 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
     from ..spec.model import with_input
 
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
+    refuse_input(output, spec)  # before anything is read: `draw net.yaml -o net.yaml` is a slip
     network = with_input(load(spec), input_shape)
     warn_about_reading(network)
     report = analyse(network)
@@ -83,19 +86,13 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
         fmt = "png" if output.lower().endswith(".png") else "svg"
     picture: Any = svg
     if fmt == "png":
-        from ..draw.raster import svg_to_png
+        from ..draw.raster import png_zoom, svg_to_png
 
-        picture = svg_to_png(svg)
+        zoom, note = png_zoom(svg)  # bounded before rendering: the renderer holds every pixel
+        if note:
+            click.echo(f"warning: {note}", err=True)
+        picture = svg_to_png(svg, zoom)
     if output == "-":
         click.echo(picture, nl=False)
         return
-    try:
-        if fmt == "png":
-            with open(output, "wb") as f:
-                f.write(picture)  # rsvg-convert's bytes
-        else:
-            with open(output, "w", encoding="utf-8") as f:
-                f.write(picture)  # the SVG text
-    except OSError as e:
-        raise click.BadParameter(f"cannot write '{output}': {e.strerror or e}", param_hint="'-o' / '--output'") \
-            from None
+    write_file(output, picture)  # rsvg-convert's bytes, or the SVG text

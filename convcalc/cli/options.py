@@ -16,7 +16,9 @@ def _ops(ctx: click.Context, param: click.Parameter, value: Tuple[str, ...]) -> 
         return OPS
     for w in words:
         if w not in OPS:
-            raise click.BadParameter(f"'{w}' is not one of {', '.join(OPS)}, all")
+            from ..errors import shown
+
+            raise click.BadParameter(f"'{shown(w)}' is not one of {', '.join(OPS)}, all")
     return tuple(k for k in OPS if k in words)
 
 
@@ -24,13 +26,13 @@ def _input(ctx: click.Context, param: click.Parameter, value: "str | None") -> A
     """``--input 480x640x3``: the shape every spec runs on instead of its own."""
     if value is None:
         return None
-    from ..errors import ConvcalcError, Location
+    from ..errors import ConvcalcError, Location, shown
     from ..spec.shapes import parse_shape
 
     try:
         return parse_shape(value, Location("--input", 1, 1, value, len(value)))
     except ConvcalcError as e:
-        raise click.BadParameter(e.message) from None
+        raise click.BadParameter(shown(e.message)) from None  # what was typed, control characters shown
 
 
 input_option = click.option(

@@ -58,9 +58,13 @@ Exit codes: 0 ok, 1 a check failed (--strict), 2 bad input or usage,
 @click.option("--width", type=click.IntRange(40, 1000), default=None,
               help="Table width: the notes wrap, then long names are cut; numbers never are "
                    "(default: the terminal's; no limit in a pipe or a file).")
+@click.option("--output", "-o", "output", default="-", metavar="FILE", show_default=True,
+              help="Where to write it; '-' is standard output. Never the spec itself; a symlink there is "
+                   "replaced, not followed.")
 @click.pass_context
 def table(ctx: click.Context, /, spec: str, fmt: str, dtype: str, batch: int, rf: bool, strict: bool,
-          depth: Optional[int], width: Optional[int], memory_unit: str, input_shape: Any, **counting: Any) -> None:
+          depth: Optional[int], width: Optional[int], memory_unit: str, input_shape: Any, output: str,
+          **counting: Any) -> None:
     """Every layer's output shape, params, MACs, activations and receptive field.
 
     SPEC is a YAML file, '-' for stdin, a bundled architecture (see `convcalc list`)
@@ -70,7 +74,7 @@ def table(ctx: click.Context, /, spec: str, fmt: str, dtype: str, batch: int, rf
     Examples:
       convcalc table vgg16
       convcalc table alexnet --format json
-      convcalc table resnet18 --format html > resnet18.html
+      convcalc table resnet18 --format html -o resnet18.html
       convcalc table vgg16 --format svg > vgg16.svg
       convcalc table "227x227x3 conv96k11s4 maxpool3s2 lrn conv256k5p2 fc4096"
       convcalc table "224x224x3 (conv64k3p1 relu)x2 maxpool fc10" --count flops --rf
@@ -88,6 +92,9 @@ def table(ctx: click.Context, /, spec: str, fmt: str, dtype: str, batch: int, rf
         ctx.meta["convcalc.json_errors"] = True
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
     from ..spec.model import with_input
+    from .output import refuse_input, write_file
+
+    refuse_input(output, spec)
 
     network = with_input(load(spec), input_shape)
     warn_about_reading(network)
@@ -97,7 +104,14 @@ def table(ctx: click.Context, /, spec: str, fmt: str, dtype: str, batch: int, rf
         from ..draw.blocks import blocks_svg
 
         diagram = blocks_svg(report)
-    render(report, fmt, width=width, depth=depth, rf=rf, memory_unit=memory_unit, diagram=diagram)
+    if output == "-":
+        render(report, fmt, width=width, depth=depth, rf=rf, memory_unit=memory_unit, diagram=diagram)
+    else:  # as it would go to a pipe: plain text, no width limit
+        import io
+
+        text = io.StringIO()
+        render(report, fmt, text, width=width, depth=depth, rf=rf, memory_unit=memory_unit, diagram=diagram)
+        write_file(output, text.getvalue())
     # One JSON document: its "warnings" are what --strict fails on, so no error document follows.
     ctx.meta["convcalc.json_errors"] = False
     if strict and report.warnings:

@@ -9,19 +9,34 @@ one picture, drawn in time linear in layers.
 
 Formatting only: every figure on the picture is the engine's (a LayerReport's or a
 BlockReport's params, MACs and activations, the Report's totals); nothing is recomputed here.
-Pure string building; text is real ``<text>`` (selectable, searchable), escaped with saxutils.
+Pure string building; text is real ``<text>`` (selectable, searchable), escaped by ``escape``
+and ``quoteattr`` here, which every style uses: saxutils' markup escaping after ``errors.shown``
+writes control characters as ``\\xNN``, which XML 1.0 forbids even as character references,
+so a name from a model file cannot make a picture that is not XML.
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax import saxutils
 
 from ..analysis.result import BlockReport, LayerReport, Report
+from ..errors import shown
 from ..layers import Merge
 from ..shape import Shape
 from ..values import value
+
+
+def escape(text: str) -> str:
+    """XML character data: markup escaped, control characters shown (a tooltip's lines kept)."""
+    return saxutils.escape(shown(text, keep="\n"))
+
+
+def quoteattr(text: str) -> str:
+    """A quoted XML attribute value: markup escaped, control characters shown."""
+    return saxutils.quoteattr(shown(text))
+
 
 SCALES = ("log", "sqrt", "linear")
 COLORS = ("kind", "macs", "params", "memory")
@@ -206,7 +221,7 @@ def box_sizes(items: Sequence[Item], scale: str) -> List[Box]:
 
 
 def text_width(text: str, size: float = TEXT) -> float:
-    return len(text) * size * CHAR
+    return len(shown(text)) * size * CHAR  # as written: a control character takes four (\\xNN)
 
 
 # --- colours ----------------------------------------------------------------------------

@@ -22,11 +22,10 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
-from xml.sax.saxutils import escape, quoteattr
 
 from ..analysis.result import BlockReport, LayerReport, Report
 from ..layers import Merge
-from .blocks import (
+from .blocks import (  # escape and quoteattr: XML text with its control characters shown
     COSTS,
     FOLDED,
     FONT,
@@ -34,12 +33,14 @@ from .blocks import (
     TEXT,
     Item,
     block_item,
+    escape,
     footer,
     heading,
     kind_legend,
     layer_item,
     mix,
     palette,
+    quoteattr,
     text,
     text_width,
 )

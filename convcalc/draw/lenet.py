@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import math
 from typing import Dict, List, Optional, Sequence, Tuple
-from xml.sax.saxutils import escape, quoteattr
 
 from ..analysis.result import LayerReport, Report
 from ..layers import AvgPool, MaxPool, axes_text, window_text
 from ..values import value
-from .blocks import (
+from .blocks import (  # escape and quoteattr: XML text with its control characters shown
     COSTS,
     FONT,
     GAP,
@@ -35,11 +34,13 @@ from .blocks import (
     balanced_rows,
     default_depth,
     drawn_items,
+    escape,
     footer,
     heading,
     hover_lines,
     mix,
     palette,
+    quoteattr,
     scaled,
     text,
     text_width,

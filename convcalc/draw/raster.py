@@ -3,21 +3,58 @@
 librsvg's ``rsvg-convert`` (Debian/Ubuntu ``librsvg2-bin``, Homebrew ``librsvg``) is small,
 well kept and renders the text, opacity and gradients our pictures use. It reads the SVG on
 stdin and writes the PNG on stdout; nothing touches a temporary file.
+
+The PNG's size is bounded before anything is rendered: the renderer holds the whole image in
+memory, four bytes a pixel (a 10,000-layer network at ``--width 20000`` is 20,000 x 15,000 px:
+2.6 GB and 24 s inside rsvg-convert), and cairo draws no side longer than 32,767 px. A picture
+over ``MAX_PIXELS`` or ``MAX_SIDE`` is drawn scaled down to fit, and ``png_zoom`` says so; one
+that would have to shrink below ``MIN_ZOOM`` (12 px labels under 1.5 px) is refused instead, as
+a PNG where nothing can be read shows nothing: the SVG, or ``--depth``, shows it.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import shutil
 import subprocess
+from typing import Tuple
 
 from ..errors import ConvcalcError
 
 RENDERER = "rsvg-convert"
 TIMEOUT = 120  # seconds; a 1,000-layer picture renders in well under one
+MAX_PIXELS = 50_000_000  # 200 MB of image in the renderer
+MAX_SIDE = 32_767  # cairo's longest side
+MIN_ZOOM = 1 / 8
+_SIZE = re.compile(r'<svg\b[^>]*?\swidth="([0-9.]+)"[^>]*?\sheight="([0-9.]+)"')
 
 
-def svg_to_png(svg: str) -> bytes:
-    """The PNG of ``svg``, at its own size, by ``rsvg-convert``; a clear error (exit 2) without it."""
+def png_zoom(svg: str) -> Tuple[float, str]:
+    """The factor the PNG of ``svg`` is drawn at (1 when it fits the bounds) and a note saying
+    why when it is not 1; a clear error (exit 2) when it would be below ``MIN_ZOOM``."""
+    found = _SIZE.search(svg[:2000])
+    if found is None:  # not one of our pictures: the renderer's own limits apply
+        return 1.0, ""
+    width, height = float(found.group(1)), float(found.group(2))
+    zoom = min(1.0, math.sqrt(MAX_PIXELS / max(1.0, width * height)), MAX_SIDE / max(1.0, width),
+               MAX_SIDE / max(1.0, height))
+    size = f"{width:.0f} x {height:.0f} px ({width * height / 1e6:,.0f} megapixels)"
+    limits = f"a PNG is held to {MAX_PIXELS // 1_000_000} megapixels and {MAX_SIDE:,} px a side"
+    if zoom < MIN_ZOOM:
+        raise ConvcalcError(f"the picture is {size}, too large for a PNG: {limits}, and it would have to "
+                            f"shrink to {zoom:.2g}x, where no label can be read",
+                            hint="write SVG (-o FILE.svg), which has no such limit, or draw less: "
+                                 "--depth 0 or 1, or a smaller --width")
+    if zoom >= 1.0:
+        return 1.0, ""
+    return zoom, (f"the picture is {size}; {limits}, so the PNG is drawn at {zoom:.2f}x "
+                  f"({width * zoom:.0f} x {height * zoom:.0f} px); write SVG (-o FILE.svg) for full size")
+
+
+def svg_to_png(svg: str, zoom: float = 1.0) -> bytes:
+    """The PNG of ``svg`` at ``zoom`` times its own size, by ``rsvg-convert``; a clear error
+    (exit 2) without it. The caller bounds the size first (``png_zoom``)."""
     exe = shutil.which(RENDERER)
     if exe is None:
         raise ConvcalcError(
@@ -26,8 +63,8 @@ def svg_to_png(svg: str) -> bytes:
                  "or write SVG (-o FILE.svg) and convert it with any tool",
         )
     try:
-        done = subprocess.run([exe, "--format", "png"], input=svg.encode("utf-8"), capture_output=True,
-                              timeout=TIMEOUT, check=False)
+        done = subprocess.run([exe, "--format", "png", "--zoom", f"{zoom:.6f}"], input=svg.encode("utf-8"),
+                              capture_output=True, timeout=TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise ConvcalcError(f"{RENDERER} could not render the picture: {e}", hint="write SVG instead") from None
     if done.returncode != 0 or not done.stdout.startswith(b"\x89PNG"):

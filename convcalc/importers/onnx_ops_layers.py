@@ -12,7 +12,6 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 from ..shape import same_padding
 from .onnx_checks import WeightChecks
 
-
 AUTO_PAD = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID", "")  # '' as NOTSET: some exporters write it empty
 
 

@@ -19,6 +19,12 @@ When the table is wider than the width it is given, what carries least gives way
 
 The others (the numbers) are never cut: past that point the lines are simply longer than the
 terminal.
+
+Text is shown with its control characters escaped (``errors.shown``), so a title that says
+``\\x1b]0;...`` cannot retitle or clear the terminal and the SVG export is valid XML: each row
+and paragraph as it enters the layout (``shown_rows``), so the widths are those of what is
+written, and every span again at the edge (``write``, ``svg``), for lines a caller built itself
+(showing shown text changes nothing).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import os
 from typing import IO, Iterable, List, Optional, Sequence, Tuple, Union
 
+from ..errors import shown
 from ..values import value
 
 Span = Tuple[str, str]  # text and a style name ("", "bold", "dim", "italic", "yellow", "bold dim" ...)
@@ -35,6 +42,7 @@ Line = List[Span]
 GAP = "  "  # between columns
 ELLIPSIS = "…"
 MIN_WRAP = 10
+SVG_LINES_A_PRINT = 64  # lines handed to Rich's SVG exporter at once (see ``svg``)
 
 
 @value
@@ -86,6 +94,17 @@ def plain(cell: Cell) -> str:
     return cell if isinstance(cell, str) else "".join(text for text, _ in cell)
 
 
+def shown_rows(rows: Sequence[Optional[Row]]) -> List[Optional[Row]]:
+    """The rows with every cell's control characters shown, once, before anything is measured."""
+    def showing(row: Row) -> Row:
+        if "".join(map(plain, row.cells)).isprintable():  # the common case: the row as it is
+            return row
+        return Row(tuple(shown(c) if isinstance(c, str) else tuple((shown(t), s) for t, s in c) for c in row.cells),
+                   row.style)
+
+    return [None if row is None else showing(row) for row in rows]
+
+
 def wrap(parts: Sequence[Span], width: int) -> List[Line]:
     """Greedy word wrap of styled text into lines of at most ``width`` columns."""
     words: List[Line] = []  # a word is styled pieces: the style may change inside it ("⚠ 2.33;")
@@ -115,12 +134,19 @@ def wrap(parts: Sequence[Span], width: int) -> List[Line]:
             used = size
             continue
         for text, style in word:  # longer than a line: split it wherever the line ends
+            run: List[str] = []  # one span per line, not one per character
             for c in text:
-                if used and used + cell_width(c) > width:
+                size = cell_width(c)
+                if used and used + size > width:
+                    if run:
+                        lines[-1].append(("".join(run), style))
+                        run = []
                     lines.append([])
                     used = 0
-                lines[-1].append((c, style))
-                used += cell_width(c)
+                run.append(c)
+                used += size
+            if run:
+                lines[-1].append(("".join(run), style))
     return lines
 
 
@@ -184,11 +210,12 @@ def fit(columns: Sequence[Column], rows: Sequence[Optional[Row]], width: Optiona
 
 
 def widths(columns: Sequence[Column], rows: Sequence[Optional[Row]], width: Optional[int]) -> List[int]:
-    return list(fit(columns, rows, width).sizes)
+    return list(fit(columns, shown_rows(rows), width).sizes)
 
 
 def layout(columns: Sequence[Column], rows: Sequence[Optional[Row]], width: Optional[int] = None) -> List[Line]:
     """The header, a rule, and the rows (``SECTION`` as a blank line), as styled lines."""
+    rows = shown_rows(rows)
     shape = fit(columns, rows, width)
     sizes = shape.sizes
     inline = [i for i, c in enumerate(columns) if not (shape.below and c.wrap)]
@@ -236,14 +263,14 @@ def layout(columns: Sequence[Column], rows: Sequence[Optional[Row]], width: Opti
 
 
 def text_lines(lines: Iterable[Line]) -> List[str]:
-    return ["".join(text for text, _ in line).rstrip() for line in lines]
+    return [shown("".join(text for text, _ in line)).rstrip() for line in lines]
 
 
 def paragraph(text: str, style: str, width: Optional[int]) -> List[Line]:
     """Lines of prose: each source line wrapped at ``width`` when there is one."""
     if width is None:
-        return [[(line, style)] for line in text.split("\n")]
-    return [wrapped for line in text.split("\n") for wrapped in wrap([(line, style)], width)]
+        return [[(shown(line), style)] for line in text.split("\n")]
+    return [wrapped for line in text.split("\n") for wrapped in wrap([(shown(line), style)], width)]
 
 
 def terminal_width(file: IO[str]) -> Optional[int]:
@@ -279,7 +306,7 @@ def write(lines: Iterable[Line], file: IO[str], color: Optional[bool] = None) ->
 
     texts = []
     for line in lines:
-        text = Text.assemble(*line)
+        text = Text.assemble(*((shown(t), s) for t, s in line))
         text.rstrip()
         texts.append(text)
     console = Console(file=file, highlight=False, soft_wrap=True, force_terminal=color or None)
@@ -301,11 +328,19 @@ def svg(lines: Iterable[Line], title: str) -> str:
 
     texts = []
     for line in lines:
-        text = Text.assemble(*line)
+        text = Text.assemble(*((shown(t), s) for t, s in line))
         text.rstrip()
         texts.append(text)
-    width = max([cell_width(t.plain) for t in texts] + [len(title) + 8, 40]) + 1  # a margin at the right
+    # As wide as the widest line, and no wider: Rich pads every line to the console's width as it
+    # exports, so a window as wide as a 200,000-character title made the work lines x title
+    # (quadratic in the title, which wraps into more lines as it grows). The window's title is
+    # cut to fit instead; the table's own first line shows the whole title, wrapped.
+    width = max([cell_width(t.plain) for t in texts] + [40]) + 1  # a margin at the right
     console = Console(record=True, width=width, file=io.StringIO(), force_terminal=True,
                       color_system="truecolor", highlight=False, soft_wrap=True, legacy_windows=False)
-    console.print(Text("\n").join(texts))
-    return re.sub(r"@font-face\s*\{[^}]*\}\s*", "", console.export_svg(title=title))
+    # A few lines a print: Rich's exporter splits each recorded segment at its line breaks by
+    # copying what is left of it after each one, and lines of one style make one segment, so
+    # one print of a long wrapped title cost the square of its length.
+    for start in range(0, len(texts), SVG_LINES_A_PRINT):
+        console.print(Text("\n").join(texts[start:start + SVG_LINES_A_PRINT]))
+    return re.sub(r"@font-face\s*\{[^}]*\}\s*", "", console.export_svg(title=clip(shown(title), width - 8)))

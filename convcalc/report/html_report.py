@@ -6,16 +6,18 @@ Formatting only: the rows, subtotals, totals and footer are rows.py's (``table_r
 ``footer``), the rounding numbers.py's, the figures the Report's; the diagram is drawn by the
 caller (``convcalc draw``'s blocks picture) and placed here as it is. Bar lengths are the one
 arithmetic done here (a figure over the largest one). The page asks nothing of the network: the
-style and the script are inline, and every text is escaped.
+style and the script are inline, and every text is escaped (``escape``: markup, and control
+characters shown as ``\\xNN``, which HTML and XML do not allow).
 """
 
 from __future__ import annotations
 
-from html import escape
+import html
 from typing import Dict, List, Optional, Tuple
 
 from .. import __version__
 from ..analysis.result import CONVENTIONS, FROZEN, Field, LayerReport, Report
+from ..errors import shown as shown_text
 from .numbers import human, human_bytes
 from .rows import (
     MEMORY_HEADERS,
@@ -26,6 +28,12 @@ from .rows import (
     table_rows,
     warning_lines,
 )
+
+
+def escape(text: str) -> str:
+    """Text for the page: markup escaped, control characters shown (line breaks kept)."""
+    return html.escape(shown_text(text, keep="\n"))
+
 
 STYLE = """
 .diagram svg { max-width: 100%; height: auto; border: 1px solid #e5e5e5; }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..analysis.result import Report
+from ..errors import shown
 from .rows import (
     MEMORY_HEADERS,
     activation_figure,
@@ -35,4 +36,4 @@ def to_markdown(report: Report, memory_unit: str = "elements") -> str:
     lines = [f"### {title}", "", *rows, "", *([f"{outs}  "] if outs else []),
              *(f"{line}  " for line in footer(report, MEMORY_HEADERS["markdown"][memory_unit]).split("\n"))]
     lines += [f"- {line}" for line in warning_lines(report, located=False)]
-    return "\n".join(lines) + "\n"
+    return "\n".join(shown(line) for line in lines) + "\n"  # a name's control characters as \xNN

@@ -15,6 +15,7 @@ import json
 import re
 from typing import Any, List, Optional, Sequence
 
+from ..errors import shown
 from ..layers import KINDS, Layer, Merge
 from ..layers.options import is_option
 from ..values import fields
@@ -24,6 +25,10 @@ from .model import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node
 # '0', 'true', 'null', '1e5', or one with ':' or '#') is written as a JSON string, which is YAML.
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf"}
+# What JSON leaves as it is but a YAML file cannot hold (PyYAML refuses the C1 controls, lone
+# surrogates, U+FFFE/U+FFFF) or would read as a line break inside the quotes (NEL, U+2028/9):
+# written as \uXXXX, which a YAML double-quoted string reads back as the same character.
+_NOT_YAML = re.compile("[\x7f-\x9f\ud800-\udfff\ufffe\uffff\u2028\u2029]")
 _MERGE_WORD = {"add": "add", "mul": "mul", "concat": "concat", "seqcat": "seqcat", "matmul": "matmul"}
 
 
@@ -37,7 +42,7 @@ def scalar(v: Any) -> str:
     text = str(v)
     if _PLAIN.fullmatch(text) and text.lower() not in _YAML_WORDS:
         return text
-    return json.dumps(text, ensure_ascii=False)
+    return _NOT_YAML.sub(lambda m: f"\\u{ord(m.group(0)):04x}", json.dumps(text, ensure_ascii=False))
 
 
 def flow(v: Any) -> str:
@@ -57,7 +62,8 @@ def kind_and_options(layer: Layer) -> tuple[str, List[tuple[str, Any]]]:
 
 
 def comment(note: str) -> str:
-    return f"  # {' '.join(note.split())}" if note else ""
+    """A note as a YAML comment, which can hold no control character: they are shown as \\xNN."""
+    return f"  # {shown(' '.join(note.split()))}" if note else ""
 
 
 def item_lines(node: Node, indent: str, source: Optional[FromSpec] = None, repeat: int = 1) -> List[str]:
@@ -140,7 +146,7 @@ def chain_lines(nodes: Sequence[Node], indent: str) -> List[str]:
 
 def to_yaml(spec: NetworkSpec, header: Sequence[str] = ()) -> str:
     """The spec as YAML text, with ``header`` lines as a comment on top."""
-    lines = [f"# {h}" if h else "#" for h in header]
+    lines = [f"# {shown(h)}" if h else "#" for h in header]
     if spec.name:
         lines.append(f"name: {scalar(spec.name)}")
     if spec.title:

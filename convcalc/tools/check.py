@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..analysis.engine import analyse
 from ..analysis.expect import Outcome, evaluate
-from ..errors import ConvcalcError, Location, location_dict
+from ..errors import ConvcalcError, Location, location_dict, shown
 from ..spec.expectations import Limit
 from ..values import field, value
 
@@ -162,7 +162,7 @@ def text(results: Sequence[SourceResult], quiet: bool = False) -> str:
         for o in result.outcomes:
             lines += outcome_lines(result, o, quiet)
     lines.append(summary(results))
-    return "\n".join(lines) + "\n"
+    return shown("\n".join(lines), keep="\n") + "\n"  # file names and messages may hold control characters
 
 
 # --- JSON -------------------------------------------------------------------------------------
@@ -237,4 +237,4 @@ def github(results: Sequence[SourceResult]) -> str:
                                   *([f"hint: {o.hint}"] if o.hint else [])])
             lines.append(annotation(level, r.name, o.loc, f"convcalc check: {subject}", message))
     lines.append(summary(results))
-    return "\n".join(lines) + "\n"
+    return shown("\n".join(lines), keep="\n") + "\n"
