@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 
 from convcalc.analysis.engine import analyse
 from convcalc.errors import ShapeError
+from convcalc.load import load
 from convcalc.reference.verify import verify
+from convcalc.report.rows import table_rows
 from convcalc.spec.layer_string import parse_string
 from convcalc.spec.yaml_reader import parse_yaml
 from tests.test_hostile import assert_clean, run
@@ -272,3 +274,20 @@ def test_a_list_of_100000_dims_is_refused_before_anything_multiplies_it(tmp_path
     result = run("table", str(path))
     assert_clean(result, (2,))
     assert "100,000 dims; convcalc takes at most 16" in result.output
+
+
+VIEWS = ["8x8x4 reshape16x4x4 conv2k3", "8x8x4 permute1x0x2 conv2k3", "8x8x4 take1 conv2k3",
+         "input: [8, 8, 4]\nlayers:\n  - slice: {axis: 0, start: 2}\n  - conv: {filters: 2, kernel: 3}\n"]
+
+
+@pytest.mark.parametrize("text", VIEWS)
+def test_a_view_does_not_claim_its_units_see_the_whole_input(text):
+    """A unit of a view is one input element moved or kept: its field is not the whole input
+    (as a view's fields were once reported, 'sees the whole 8x8 input'), and where it lands is
+    no sliding window, so fields stop there, saying why, and no layer after it is said to cover."""
+    report = analyse(parse_yaml(text) if text.startswith("input:") else load(text))
+    view, conv = report.fields
+    assert (view.status, conv.status) == ("untracked", "untracked")
+    assert view.why.startswith(f"'{report.layers[0].name}' ") and "fields are not followed past it" in view.why
+    assert report.covering == 0
+    assert not any(n.code == "sees-whole-input" for row in table_rows(report) for n in row.notes)

@@ -85,9 +85,11 @@ def union(fields: Sequence[Field], block: str) -> Field:
     """Where branches meet: one field if they agree on jump and centre, else 'not aligned'."""
     if any(f.status == "global" for f in fields):
         return GLOBAL
-    unaligned = [f for f in fields if f.status == "unaligned"]
-    if unaligned:
-        return unaligned[0]
+    unknown = [f for f in fields if f.status in ("unaligned", "untracked")]  # no one field to join
+    if unknown:
+        return unknown[0]
+    if len({len(f.axes) for f in fields}) > 1:  # a sequence made from a grid meets a grid
+        return Field(status="untracked", why=f"branches of '{block}' have fields over different axes")
     for axis in range(len(fields[0].axes)):
         jumps = sorted({f.axes[axis].jump for f in fields})
         starts = sorted({f.axes[axis].start for f in fields})

@@ -82,6 +82,11 @@ class Reshape(Layer):
                              hint=f"a reshape keeps every element: its dims must multiply to {x.elements:,}{fits}")
         return self.to
 
+    def untracked(self, x: Shape) -> str:
+        # a unit of a view is one input element moved (or kept): no field is the whole input, and
+        # where the element lands is not a sliding window's arithmetic, so fields stop here
+        return "puts elements in other positions"
+
     def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
         return None
 
@@ -110,6 +115,9 @@ class Permute(Layer):
             raise LayerError(f"order {list(self.order)} is not a permutation of the {len(dims)} dims of {x} "
                              f"(0 … {len(dims) - 1}, each once)")
         return dims_shape(tuple(dims[i] for i in self.order))
+
+    def untracked(self, x: Shape) -> str:
+        return "puts elements in other positions"  # as Reshape's
 
     def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
         return None
@@ -143,6 +151,9 @@ class Take(Layer):
                              f"(0 … {dims[self.axis] - 1})")
         return dims_shape(dims[:self.axis] + dims[self.axis + 1:])
 
+    def untracked(self, x: Shape) -> str:
+        return "keeps one index of an axis"  # as Reshape's
+
     def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
         return None
 
@@ -175,6 +186,9 @@ class Slice(Layer):
         if taken < 1:
             raise LayerError(f"{self.start}:{stop}:{self.step} takes nothing of the {n} along axis {self.axis} of {x}")
         return dims_shape(dims[:self.axis] + (taken,) + dims[self.axis + 1:])
+
+    def untracked(self, x: Shape) -> str:
+        return "keeps a range of an axis"  # as Reshape's
 
     def receptive(self, x: Shape) -> Optional[Tuple[Step, ...]]:
         return None
