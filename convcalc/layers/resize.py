@@ -91,14 +91,22 @@ class Upsample(Layer):
         return f"UPSAMPLE {how} {self.mode}"
 
 
+def centre_start(margin: int) -> int:
+    """Where a centre crop that leaves ``margin`` pixels of an axis starts, as torchvision's
+    ``center_crop`` computes it: ``int(round(margin / 2.0))``, and Python rounds a half to the even
+    neighbour, so margin 1 starts at 0, 3 at 2, 5 at 2, 7 at 4 (measured with torchvision 0.29.1)."""
+    return margin // 2 + (margin % 4 == 3)
+
+
 @value
 class Crop(Layer):
     """A centre crop to a size, or to the size of another tensor (U-Net's crop-and-concat:
     Ronneberger et al. 2015 crop each encoder map to the decoder map it joins).
 
-    Shape: ``size`` per axis, channels kept; the crop starts at ``(W − size) // 2`` (the extra
-    pixel of an odd margin is cut at the end, as torchvision's ``center_crop`` does). No
-    parameters, no MACs.
+    Shape: ``size`` per axis, channels kept; the crop starts where torchvision's ``center_crop``
+    starts it, ``round((W − size) / 2)`` with Python's rounding of halves to even
+    (``centre_start``): the extra pixel of an odd margin is cut at the end for margins 1, 5, 9 …
+    and at the start for 3, 7, 11 … (a margin of 3 starts at 2). No parameters, no MACs.
     """
 
     family: ClassVar[str] = "crop"
@@ -123,7 +131,7 @@ class Crop(Layer):
             if c > w:
                 raise LayerError(f"cannot crop {w} to {c}: a crop only makes a map smaller",
                                  hint="pad the smaller map instead, or crop the larger one")
-        return tuple((w - c) // 2 for w, c in zip(x.spatial, sizes))
+        return tuple(centre_start(w - c) for w, c in zip(x.spatial, sizes))
 
     def out_shape(self, x: Shape) -> Shape:
         self._margins(x)

@@ -39,7 +39,9 @@ class Pad(Weightless):
 
 @dataclass(frozen=True)
 class Crop(Weightless):
-    """A centre crop of the spatial axes to ``size``: output ``o`` is input ``o + (n − size) // 2``."""
+    """A centre crop of the spatial axes to ``size``: output ``o`` is input ``o + start``, where
+    ``start`` is torchvision's ``center_crop``'s ``int(round((n − size) / 2))``, a half rounded to
+    even (a margin of 3 starts at 2, of 5 at 2)."""
 
     size: Union[int, Sequence[int]]
 
@@ -47,7 +49,8 @@ class Crop(Weightless):
         sizes = per_axis(self.size, len(x.spatial), "size")
         if any(c > n or c < 1 for c, n in zip(sizes, x.spatial)):
             raise ValueError(f"cannot crop {x.spatial} to {sizes}")
-        kept = [range((n - c) // 2, (n - c) // 2 + c) for n, c in zip(x.spatial, sizes)]
+        starts = [round((n - c) / 2) for n, c in zip(x.spatial, sizes)]  # exact halves: round to even
+        kept = [range(start, start + c) for start, c in zip(starts, sizes)]
         strides = flat_strides(x.spatial)
         index = [sum(i * st for i, st in zip(combo, strides)) for combo in itertools.product(*kept)]
         out: List[float] = []

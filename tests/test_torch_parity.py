@@ -1,0 +1,45 @@
+"""Disagreements with PyTorch that benchmarks/differential_torch.py found, pinned without torch.
+
+Every figure here was measured with torch 2.14.1 and torchvision 0.29.1 (CPU) as its comment
+says, and is written in as a constant: the suite never imports torch.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from convcalc import reference as ref
+from convcalc.analysis.engine import analyse
+from convcalc.layers.resize import centre_start
+from convcalc.reference import Tensor
+from convcalc.spec.layer_string import parse_string
+
+# torchvision's center_crop keeps int(round(margin / 2.0)) pixels before the window, Python
+# rounding a half to even. Measured: for m in range(10),
+#   center_crop(torch.arange(12.).reshape(1, 1, 1, 12), [1, 12 - m])[0, 0, 0, 0]
+TORCHVISION_CROP_STARTS = [0, 0, 1, 2, 2, 2, 3, 4, 4, 4]
+
+
+@pytest.mark.parametrize("margin", range(10))
+def test_crop_starts_where_torchvision_center_crop_starts(margin: int):
+    assert centre_start(margin) == TORCHVISION_CROP_STARTS[margin]
+    # the rule's receptive step carries the start: unit o of the crop is input pixel o + start
+    report = analyse(parse_string(f"1x12x1 crop1x{12 - margin}"))
+    layer = report.layers[0]
+    steps = layer.layer.receptive(layer.input)
+    assert steps is not None and [int(s.shift) for s in steps] == [0, TORCHVISION_CROP_STARTS[margin]]
+
+
+def test_reference_crop_keeps_torchvision_pixels():
+    # center_crop(torch.arange(49.).reshape(1, 1, 7, 7), [4, 4]): a margin of 3 starts at 2, not 1
+    measured = [[16.0, 17.0, 18.0, 19.0], [23.0, 24.0, 25.0, 26.0], [30.0, 31.0, 32.0, 33.0],
+                [37.0, 38.0, 39.0, 40.0]]
+    x = Tensor((1, 7, 7), [float(i) for i in range(49)])
+    assert ref.Crop(4)(x).output.nested() == [measured]
+
+
+def test_crop_field_start_moves_with_the_window():
+    # 7 → 4: the first output unit is input pixel 2 (torchvision), so the field starts there
+    report = analyse(parse_string("7x7x1 crop4"))
+    [axis, _] = report.fields[-1].axes
+    assert axis.start == 2
