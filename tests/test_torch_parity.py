@@ -12,6 +12,7 @@ from convcalc import reference as ref
 from convcalc.analysis.engine import analyse
 from convcalc.layers.resize import centre_start
 from convcalc.reference import Tensor
+from convcalc.reference.verify import Settings, verify_layer
 from convcalc.spec.layer_string import parse_string
 
 # torchvision's center_crop keeps int(round(margin / 2.0)) pixels before the window, Python
@@ -43,3 +44,21 @@ def test_crop_field_start_moves_with_the_window():
     report = analyse(parse_string("7x7x1 crop4"))
     [axis, _] = report.fields[-1].axes
     assert axis.start == 2
+
+
+# nn.GroupNorm(G, C, affine=False | bias=False) and nn.LayerNorm(C, elementwise_affine=False |
+# bias=False) are layers PyTorch builds that convcalc could not write. Measured for C = 12, G = 3,
+# sum(p.numel() for p in m.parameters()) (no buffers in any of them):
+#   GroupNorm(3, 12) 24, GroupNorm(3, 12, bias=False) 12, GroupNorm(3, 12, affine=False) 0,
+#   LayerNorm(12) 24, LayerNorm(12, bias=False) 12, LayerNorm(12, elementwise_affine=False) 0
+NORMS = [("4x4x12 groupnorm3", 24), ("4x4x12 groupnorm3nb", 12), ("4x4x12 groupnorm3na", 0),
+         ("4x4x12 layernorm", 24), ("4x4x12 layernormnb", 12), ("4x4x12 layernormna", 0), ("16x12 lnna", 0)]
+
+
+@pytest.mark.parametrize("spec, params", NORMS)
+def test_norms_without_affine_parameters(spec: str, params: int):
+    layer = analyse(parse_string(spec)).layers[0]
+    assert (layer.params, layer.buffers, layer.macs, layer.output.dims) == (params, 0, 0, layer.input.dims)
+    # and the reference layer, built from the rule and run, measures the same
+    check = verify_layer(layer, Settings(full=True))
+    assert check.status == "verified", (check.reason, check.runs)

@@ -94,23 +94,31 @@ class LayerNorm(Layer):
     channels-last grid or a token sequence normalise the same C values, so one rule serves both
     layouts.
 
-    Params: ``2·C`` (scale and shift per channel); no running statistics; no MACs.
+    Params: ``2·C`` (scale and shift per channel); ``C`` without the shift (``nn.LayerNorm(C,
+    bias=False)``, ``nb``), none with ``affine: false`` (``elementwise_affine=False``, ``na``); no
+    running statistics; no MACs.
     """
 
     family: ClassVar[str] = "ln"
 
     eps: float = option(1e-5, real, aliases=("epsilon",), help="ε added to the variance (default 1e-5); changes no count")
+    affine: bool = option(True, boolean, letter="na", flag=False, aliases=("elementwise_affine",),
+                          help="learn a scale (and shift) per channel (default true; 'na' in a layer string turns it off)")
+    bias: bool = option(True, boolean, letter="nb", flag=False,
+                        help="learn the shift β with the scale (default true; 'nb' turns it off, PyTorch's bias=False)")
 
     def params(self, x: Shape) -> int:
-        return 2 * x.channels
+        return (1 + self.bias) * x.channels if self.affine else 0
 
     def describe(self) -> str:
-        return "LAYERNORM"
+        return "LAYERNORM" + ("" if self.affine else " no affine") + ("" if self.bias or not self.affine else " no bias")
 
 
 @value
 class GroupNorm(Layer):
-    """Group normalisation: statistics over ``groups`` groups of channels. Params: ``2·C``.
+    """Group normalisation: statistics over ``groups`` groups of channels. Params: ``2·C``; ``C``
+    without the shift (``nn.GroupNorm(G, C, bias=False)``, ``nb``); none with ``affine: false``
+    (``nn.GroupNorm(G, C, affine=False)``, ``na``).
 
     A group must hold more than one value (PyTorch's ``F.group_norm`` refuses
     ``N·(C/G)·H·W = 1`` in ``_verify_batch_size``, in training and evaluation alike); at
@@ -121,6 +129,10 @@ class GroupNorm(Layer):
     leading: ClassVar[Optional[str]] = "groups"
 
     groups: int = option(32, positive, letter="g", aliases=("num_groups",), help="groups (default 32)")
+    affine: bool = option(True, boolean, letter="na", flag=False,
+                          help="learn γ and β per channel (default true; 'na' in a layer string turns them off)")
+    bias: bool = option(True, boolean, letter="nb", flag=False,
+                        help="learn the shift β with the scale (default true; 'nb' turns it off, PyTorch's bias=False)")
 
     def out_shape(self, x: Shape) -> Shape:
         if x.channels % self.groups:
@@ -136,10 +148,11 @@ class GroupNorm(Layer):
         return x
 
     def params(self, x: Shape) -> int:
-        return 2 * x.channels
+        return (1 + self.bias) * x.channels if self.affine else 0
 
     def describe(self) -> str:
-        return f"GROUPNORM g{self.groups}"
+        return f"GROUPNORM g{self.groups}" + ("" if self.affine else " no affine") \
+            + ("" if self.bias or not self.affine else " no bias")
 
 
 @value

@@ -114,60 +114,72 @@ class LRN(Weightless):
 
 @dataclass(frozen=True)
 class LayerNorm:
-    """Layer normalisation over the channels at each position (ConvNeXt's), with γ and β per channel.
+    """Layer normalisation over the channels at each position (ConvNeXt's), with γ and β per channel
+    (β absent with PyTorch's ``bias=False``, both with ``elementwise_affine=False``: ``γ = 1``, ``β = 0``).
 
     Params: ``len(γ) + len(β)``; no running statistics; no MACs.
     """
 
-    gamma: "array[float]" = field(repr=False)
-    beta: "array[float]" = field(repr=False)
+    gamma: Optional["array[float]"] = field(repr=False)
+    beta: Optional["array[float]"] = field(repr=False)
     eps: float = 1e-6
+    channels: int = 0  # the channels it normalises, for a layer norm without γ
 
     @classmethod
-    def random(cls, rng: random.Random, channels: int) -> "LayerNorm":
-        return cls(uniform(channels, rng), uniform(channels, rng))
+    def random(cls, rng: random.Random, channels: int, affine: bool = True, bias: bool = True) -> "LayerNorm":
+        gamma = uniform(channels, rng) if affine else None
+        beta = uniform(channels, rng) if affine and bias else None
+        return cls(gamma, beta, channels=channels)
 
     @property
     def params(self) -> int:
-        return len(self.gamma) + len(self.beta)
+        return sum(len(a) for a in (self.gamma, self.beta) if a is not None)
 
     buffers = 0
 
     def __call__(self, x: Tensor) -> Result:
-        if x.channels != len(self.gamma):
-            raise ValueError(f"layer norm of {len(self.gamma)} channels got {x.shape=}")
+        channels = len(self.gamma) if self.gamma is not None else self.channels
+        if x.channels != channels:
+            raise ValueError(f"layer norm of {channels} channels got {x.shape=}")
         planes = [x.channel(c) for c in range(x.channels)]
         out_planes: List[List[float]] = [[] for _ in planes]
         for values in zip(*planes):
             mean = math.fsum(values) / len(values)
             inv = 1.0 / math.sqrt(math.fsum((v - mean) ** 2 for v in values) / len(values) + self.eps)
             for c, (plane, v) in enumerate(zip(out_planes, values)):
-                plane.append((v - mean) * inv * self.gamma[c] + self.beta[c])
+                scale = 1.0 if self.gamma is None else self.gamma[c]
+                plane.append((v - mean) * inv * scale + (0.0 if self.beta is None else self.beta[c]))
         return Result(Tensor(x.shape, [v for plane in out_planes for v in plane]))
 
 
 @dataclass(frozen=True)
 class GroupNorm:
-    """Group normalisation: statistics over each group of channels and all positions; γ, β per channel."""
+    """Group normalisation: statistics over each group of channels and all positions; γ, β per channel
+    (β absent with PyTorch's ``bias=False``, both with ``affine=False``: ``γ = 1``, ``β = 0``)."""
 
     groups: int
-    gamma: "array[float]" = field(repr=False)
-    beta: "array[float]" = field(repr=False)
+    gamma: Optional["array[float]"] = field(repr=False)
+    beta: Optional["array[float]"] = field(repr=False)
     eps: float = 1e-5
+    channels: int = 0  # the channels it normalises, for a group norm without γ
 
     @classmethod
-    def random(cls, rng: random.Random, groups: int, channels: int) -> "GroupNorm":
-        return cls(groups, uniform(channels, rng), uniform(channels, rng))
+    def random(cls, rng: random.Random, groups: int, channels: int, affine: bool = True,
+               bias: bool = True) -> "GroupNorm":
+        gamma = uniform(channels, rng) if affine else None
+        beta = uniform(channels, rng) if affine and bias else None
+        return cls(groups, gamma, beta, channels=channels)
 
     @property
     def params(self) -> int:
-        return len(self.gamma) + len(self.beta)
+        return sum(len(a) for a in (self.gamma, self.beta) if a is not None)
 
     buffers = 0
 
     def __call__(self, x: Tensor) -> Result:
-        if x.channels != len(self.gamma) or x.channels % self.groups:
-            raise ValueError(f"group norm of {len(self.gamma)} channels in {self.groups} groups got {x.shape=}")
+        channels = len(self.gamma) if self.gamma is not None else self.channels
+        if x.channels != channels or x.channels % self.groups:
+            raise ValueError(f"group norm of {channels} channels in {self.groups} groups got {x.shape=}")
         per = x.channels // self.groups
         out: List[float] = []
         for g in range(self.groups):
@@ -175,7 +187,9 @@ class GroupNorm:
             mean = math.fsum(values) / len(values)
             inv = 1.0 / math.sqrt(math.fsum((v - mean) ** 2 for v in values) / len(values) + self.eps)
             for c in range(g * per, (g + 1) * per):
-                out += [(v - mean) * inv * self.gamma[c] + self.beta[c] for v in x.channel(c)]
+                scale = 1.0 if self.gamma is None else self.gamma[c]
+                shift = 0.0 if self.beta is None else self.beta[c]
+                out += [(v - mean) * inv * scale + shift for v in x.channel(c)]
         return Result(Tensor(x.shape, out))
 
 
