@@ -62,3 +62,33 @@ def test_norms_without_affine_parameters(spec: str, params: int):
     # and the reference layer, built from the rule and run, measures the same
     check = verify_layer(layer, Settings(full=True))
     assert check.status == "verified", (check.reason, check.runs)
+
+
+# F.interpolate takes each mode on one rank of tensor only. Measured with torch 2.14.1,
+# nn.Upsample(scale_factor=2, mode=m)(torch.zeros(shape)):
+#   (1, 3, 13) bilinear -> NotImplementedError "Got 3D input, but bilinear mode needs 4D input"
+#   (1, 3, 13, 13) linear -> "Got 4D input, but linear mode needs 3D input"
+#   (1, 3, 4, 4, 4) bicubic, (1, 3, 4, 4) trilinear -> refused likewise
+#   (1, 3, 2, 2, 2, 2) nearest -> "Only 3D, 4D and 5D input Tensors supported (got 6D)"
+#   (1, 3, 13) linear -> (1, 3, 26); (1, 3, 4, 4) area -> (1, 3, 8, 8); (1, 3, 4, 4, 4) trilinear -> 8x8x8
+@pytest.mark.parametrize("input_, mode", [
+    ("13x3", "bilinear"), ("13x13x3", "linear"), ("4x4x4x3", "bicubic"), ("4x4x3", "trilinear"),
+    ("13x3", "trilinear"), ("2x2x2x2x3", "nearest"), ("2x2x2x2x3", "area"),
+])
+def test_upsample_refuses_a_mode_on_a_rank_pytorch_refuses(input_: str, mode: str):
+    from convcalc.errors import ShapeError
+    from convcalc.spec.yaml_reader import parse_yaml
+    dims = ", ".join(input_.split("x"))
+    with pytest.raises(ShapeError, match="PyTorch's interpolate refuses it"):
+        analyse(parse_yaml(f"input: [{dims}]\nlayers:\n  - upsample: {{scale: 2, mode: {mode}}}\n"))
+
+
+@pytest.mark.parametrize("input_, mode, output", [
+    ("13x3", "linear", (26, 3)), ("4x4x3", "area", (8, 8, 3)), ("4x4x4x3", "trilinear", (8, 8, 8, 3)),
+    ("4x4x3", "bicubic", (8, 8, 3)), ("13x3", "nearest", (26, 3)), ("4x4x4x3", "nearest", (8, 8, 8, 3)),
+])
+def test_upsample_takes_each_mode_where_pytorch_does(input_: str, mode: str, output: tuple):
+    from convcalc.spec.yaml_reader import parse_yaml
+    dims = ", ".join(input_.split("x"))
+    report = analyse(parse_yaml(f"input: [{dims}]\nlayers:\n  - upsample: {{scale: 2, mode: {mode}}}\n"))
+    assert report.layers[0].output.dims == output

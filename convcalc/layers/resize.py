@@ -29,6 +29,16 @@ def scaled_size(size: int, scale: float) -> int:
     return math.floor(float(size) * float(scale))
 
 
+# The spatial axes each interpolation takes, as F.interpolate checks them: linear a 3-D tensor
+# (N, C, L), bilinear and bicubic 4-D, trilinear 5-D; nearest and area any of the three.
+_MODE_RANKS = {"linear": (1,), "bilinear": (2,), "bicubic": (2,), "trilinear": (3,)}
+
+
+def _rank_words(ranks: Tuple[int, ...]) -> str:
+    return f"maps of {ranks[0]} spatial ax{'i' if ranks[0] == 1 else 'e'}s only" if len(ranks) == 1 \
+        else "maps of 1, 2 or 3 spatial axes"
+
+
 @value
 class Upsample(Layer):
     """Upsampling by a scale factor or to a size (PyTorch ``Upsample``/``interpolate``).
@@ -37,6 +47,8 @@ class Upsample(Layer):
     ``upsample.h``, ``compute_output_size``): the product is taken in binary floating point, as
     PyTorch does, so ``100·0.29`` (= 28.999999999999996) gives 28 and ``50·2.3`` gives 114,
     not the 29 and 115 of exact decimal arithmetic. No parameters; interpolation is not counted.
+    A mode takes the maps ``F.interpolate`` takes it on: linear 1 spatial axis, bilinear and
+    bicubic 2, trilinear 3, nearest and area 1 to 3; any other is refused, as PyTorch refuses it.
     """
 
     family: ClassVar[str] = "up"
@@ -60,6 +72,16 @@ class Upsample(Layer):
     def out_shape(self, x: Shape) -> Shape:
         if (self.scale is None) == (self.size is None):
             raise LayerError("give exactly one of scale, size and like")
+        ranks = _MODE_RANKS.get(self.mode, (1, 2, 3))
+        if x.rank and x.rank not in ranks:  # a vector (rank 0) is refused below, as before
+            # F.interpolate: "Got 4D input, but linear mode needs 3D input"; no mode takes a 4-D map
+            fits = {1: "linear", 2: "bilinear", 3: "trilinear"}.get(x.rank)
+            raise LayerError(
+                f"mode '{self.mode}' interpolates {_rank_words(ranks)}, and the input {x} has {x.rank} spatial "
+                f"ax{'i' if x.rank == 1 else 'e'}s: PyTorch's interpolate refuses it",
+                hint=f"on {x.rank} spatial ax{'i' if x.rank == 1 else 'e'}s use mode nearest, area or {fits}"
+                if fits and self.mode != "nearest"
+                else "interpolate a map of 1, 2 or 3 spatial axes")
         if self.like and len(self.size or ()) != x.rank:
             raise LayerError(f"'{self.like}' has {len(self.size or ())} spatial axes, the input {x} has {x.rank}")
         if self.size is not None:
