@@ -174,7 +174,7 @@ def axis_value(rng: random.Random, n: int, draw: Callable[[], int], same: float 
 
 
 def spatial(rng: random.Random, n: int) -> List[int]:
-    top = {1: 64, 2: 24, 3: 10}[n]
+    top = {1: 64, 2: rng.choice([12, 24, 24, 64]), 3: rng.choice([6, 10, 12])}[n]
     return axis_value(rng, n, lambda: rng.randint(1, top), 0.5)
 
 
@@ -188,9 +188,10 @@ def gen_conv(rng: random.Random, n: int) -> Case:
     groups = rng.choice([1, 1, 1, 2, 3, 4])
     c_in = rng.randint(1, 8) * (groups if rng.random() < 0.9 else 1)
     k_out = rng.randint(1, 8) * (groups if rng.random() < 0.9 else 1)
-    k = axis_value(rng, n, lambda: rng.randint(1, 5))
-    s = axis_value(rng, n, lambda: rng.choice([1, 1, 2, 3]), 0.8)
-    d = axis_value(rng, n, lambda: rng.choice([1, 1, 1, 2, 3]), 0.8)
+    top = rng.choice([3, 5, 7])
+    k = axis_value(rng, n, lambda: rng.randint(1, top))
+    s = axis_value(rng, n, lambda: rng.choice([1, 1, 2, 3, 4, 5]), 0.8)
+    d = axis_value(rng, n, lambda: rng.choice([1, 1, 1, 2, 3, 4]), 0.8)
     bias = rng.random() < 0.7
     mode = rng.choice(["num", "num", "num", "same", "valid"])
     if mode == "same" and rng.random() < 0.7:
@@ -359,7 +360,10 @@ def gen_layernorm(rng: random.Random) -> Case:
 def gen_upsample(rng: random.Random) -> Case:
     n = rng.choice([1, 2, 2, 2, 3])
     sp, c = [rng.randint(1, 32 if n < 3 else 8) for _ in range(n)], rng.randint(1, 4)
-    mode = rng.choice({1: ["nearest", "linear"], 2: ["nearest", "bilinear", "bicubic"], 3: ["nearest", "trilinear"]}[n])
+    modes = {1: ["nearest", "linear", "area"], 2: ["nearest", "bilinear", "bicubic", "area"],
+             3: ["nearest", "trilinear", "area"]}[n]
+    # now and then a mode made for another rank (bilinear on a 1-D input): PyTorch refuses those
+    mode = rng.choice(modes if rng.random() < 0.85 else ["linear", "bilinear", "bicubic", "trilinear"])
     how = rng.choice(["int", "frac", "frac", "axes", "size"])
     if how == "int":
         scale: Any = rng.randint(1, 4)
@@ -377,7 +381,7 @@ def gen_upsample(rng: random.Random) -> Case:
     else:
         options = {"size": size} if size else {"scale": scale}
         spec = {"input": sp + [c], "layers": [{"upsample": {**options, "mode": mode}}]}
-    corners = None if mode == "nearest" else False
+    corners = None if mode in ("nearest", "area") else False
     return Case("upsample", spec, lambda: nn.Upsample(size=torch_size, scale_factor=torch_scale, mode=mode, align_corners=corners),
                 (1, c, *sp))
 
@@ -574,8 +578,9 @@ def gen_tokens(rng: random.Random) -> Case:
     if what == "togrid":
         h, w = rng.randint(1, 12), rng.randint(1, 12)
         length = h * w if rng.random() < 0.85 else rng.randint(1, 144)
-        if rng.random() < 0.5 and h == w:
+        if rng.random() < 0.5 and h == w:  # the default: a square, as a ViT head writes it, int(sqrt(L)) a side
             spec = f"{length}x{c} togrid"
+            h = w = math.isqrt(length)
         else:
             spec = f"{length}x{c} togrid{h}x{w}"
         return Case("tokens", spec, lambda: (lambda x: x.transpose(1, 2).reshape(1, c, h, w)), (1, length, c))
