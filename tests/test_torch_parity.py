@@ -92,3 +92,15 @@ def test_upsample_takes_each_mode_where_pytorch_does(input_: str, mode: str, out
     dims = ", ".join(input_.split("x"))
     report = analyse(parse_yaml(f"input: [{dims}]\nlayers:\n  - upsample: {{scale: 2, mode: {mode}}}\n"))
     assert report.layers[0].output.dims == output
+
+
+# Measured with torch 2.14.1 on a (batch, channels) tensor torch.zeros(1, 8):
+#   nn.LocalResponseNorm(3) -> ValueError "Expected 3D or higher dimensionality input (got 2 dimensions)"
+#   nn.ChannelShuffle(2) -> RuntimeError "channel_shuffle expects input with > 2 dims, but got input with sizes [1, 8]"
+# and both accept torch.zeros(1, 8, 5), a 1-D map: (1, 8, 5).
+@pytest.mark.parametrize("layer", ["lrn3", "shuffle2"])
+def test_lrn_and_shuffle_refuse_a_vector_as_pytorch_does(layer: str):
+    from convcalc.errors import ShapeError
+    with pytest.raises(ShapeError, match="got the flat vector 8"):
+        analyse(parse_string(f"8 {layer}"))
+    assert analyse(parse_string(f"5x8 {layer}")).layers[0].output.dims == (5, 8)

@@ -71,7 +71,8 @@ class FrozenBatchNorm(BatchStatistics):
 class LRN(Layer):
     """Local response normalisation across ``size`` neighbouring channels (AlexNet's NORM).
 
-    No parameters; its few multiplies per element are not counted as MACs.
+    No parameters; its few multiplies per element are not counted as MACs. A map only, not a
+    vector: PyTorch's ``local_response_norm`` refuses a 2-D (batch, channels) tensor.
     """
 
     family: ClassVar[str] = "norm"
@@ -82,6 +83,13 @@ class LRN(Layer):
     alpha: float = option(1e-4, real, help="α (default 1e-4); changes no count")
     beta: float = option(0.75, real, help="β (default 0.75); changes no count")
     k: float = option(2.0, real, aliases=("bias",), help="k (default 2); changes no count")
+
+    def out_shape(self, x: Shape) -> Shape:
+        if x.rank == 0:  # F.local_response_norm: "Expected 3D or higher dimensionality input"
+            raise LayerError(f"needs a spatial input (HxWxC), got the flat vector {x}",
+                             hint="PyTorch's local_response_norm refuses a vector: it normalises across the "
+                                  "channels of a map")
+        return x
 
     def describe(self) -> str:
         return f"NORM (LRN {self.size})"

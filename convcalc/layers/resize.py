@@ -201,7 +201,8 @@ class ZeroPad(Layer):
 
 @value
 class ChannelShuffle(Layer):
-    """ShuffleNet's channel shuffle: a permutation; channels must divide into ``groups``."""
+    """ShuffleNet's channel shuffle: a permutation; channels must divide into ``groups``, and the
+    input must be a map, not a vector (PyTorch's ``channel_shuffle`` refuses a 2-D tensor)."""
 
     family: ClassVar[str] = "shuffle"
     leading: ClassVar[Optional[str]] = "groups"
@@ -209,6 +210,9 @@ class ChannelShuffle(Layer):
     groups: int = option(convert=positive, letter="g", help="groups")
 
     def out_shape(self, x: Shape) -> Shape:
+        if x.rank == 0:  # torch.channel_shuffle: "expects input with > 2 dims" (batch, channels, one axis)
+            raise LayerError(f"needs a spatial input (HxWxC), got the flat vector {x}",
+                             hint="PyTorch's channel_shuffle refuses a vector: it shuffles the channels of a map")
         if x.channels % self.groups:
             raise LayerError(f"groups {self.groups} must divide the channels {x.channels}")
         return x
