@@ -410,8 +410,8 @@ def gen_crop(rng: random.Random) -> Case:
 
 
 def gen_shuffle(rng: random.Random) -> Case:
-    n = rng.choice([1, 2, 2])
-    sp = spatial(rng, n)
+    n = rng.choice([0, 1, 2, 2, 3])
+    sp = spatial(rng, n) if n else []
     g = rng.randint(1, 6)
     c = g * rng.randint(1, 5) if rng.random() < 0.85 else rng.randint(1, 24)
     return Case("shuffle", f"{xs(sp + [c])} shuffle{g}", lambda: nn.ChannelShuffle(g), (1, c, *sp))
@@ -525,14 +525,17 @@ def gen_window_attention(rng: random.Random) -> Case:
 
 
 def gen_batchnorm_more(rng: random.Random) -> Case:
-    """torchvision's FrozenBatchNorm2d (4·C buffers), nn.LocalResponseNorm and nn.PReLU."""
+    """torchvision's FrozenBatchNorm2d (4·C buffers; on 2-D maps only: on other ranks its
+    ``reshape(1, -1, 1, 1)`` broadcasts into a shape of its own, so it is not drawn there),
+    nn.LocalResponseNorm and nn.PReLU."""
     from torchvision.ops import FrozenBatchNorm2d
     sp, c = spatial(rng, 2), rng.randint(1, 32)
     what = rng.choice(["frozenbn", "lrn", "prelu", "prelu"])
     if what == "frozenbn":
         return Case("frozenbn-lrn-prelu", f"{xs(sp + [c])} frozenbn", lambda: FrozenBatchNorm2d(c), (1, c, *sp))
-    if what == "lrn":
-        size = rng.randint(1, 7)
+    if what == "lrn":  # on a vector too, and 1-D and 3-D maps
+        size, n = rng.randint(1, 7), rng.choice([0, 1, 2, 2, 3])
+        sp = spatial(rng, n) if n else []
         return Case("frozenbn-lrn-prelu", f"{xs(sp + [c])} lrn{size}", lambda: nn.LocalResponseNorm(size),
                     (1, c, *sp))
     shared = rng.random() < 0.3
