@@ -227,7 +227,8 @@ def gen_convtranspose(rng: random.Random) -> Case:
 
 
 def gen_dwconv(rng: random.Random) -> Case:
-    sp = spatial(rng, 2)
+    n = rng.choice([1, 2, 2, 3])  # convcalc's dwconv and sepconv take any rank: Conv1d/2d/3d here
+    sp = spatial(rng, n)
     c = rng.randint(1, 12)
     k, s, d, m = rng.randint(1, 5), rng.choice([1, 1, 2]), rng.choice([1, 1, 2]), rng.choice([1, 1, 2, 3])
     p = rng.choice([0, 1, 2, "same", "valid"])
@@ -237,12 +238,13 @@ def gen_dwconv(rng: random.Random) -> Case:
     token = f"dwconv{k}s{s}p{p}d{d}m{m}" + ("" if bias else "nb")
 
     def build() -> nn.Module:
-        return nn.Conv2d(c, c * m, k, stride=s, padding=p, dilation=d, groups=c, bias=bias)
+        return CONV[n](c, c * m, k, stride=s, padding=p, dilation=d, groups=c, bias=bias)
     return Case("dwconv", f"{xs(sp + [c])} {token}", build, (1, c, *sp), info={"padding": p, "stride": [s]})
 
 
 def gen_sepconv(rng: random.Random) -> Case:
-    sp = spatial(rng, 2)
+    n = rng.choice([1, 2, 2, 3])
+    sp = spatial(rng, n)
     c, k_out = rng.randint(1, 12), rng.randint(1, 16)
     k, s, d = rng.randint(1, 5), rng.choice([1, 1, 2]), rng.choice([1, 1, 2])
     p = rng.choice([0, 1, 2, "same", "valid"])
@@ -252,8 +254,8 @@ def gen_sepconv(rng: random.Random) -> Case:
     token = f"sepconv{k_out}k{k}s{s}p{p}d{d}" + ("" if bias else "nb")
 
     def build() -> nn.Module:  # Keras' SeparableConv2D: the depthwise conv has no bias, the pointwise one may
-        return nn.Sequential(nn.Conv2d(c, c, k, stride=s, padding=p, dilation=d, groups=c, bias=False),
-                             nn.Conv2d(c, k_out, 1, bias=bias))
+        return nn.Sequential(CONV[n](c, c, k, stride=s, padding=p, dilation=d, groups=c, bias=False),
+                             CONV[n](c, k_out, 1, bias=bias))
     return Case("sepconv", f"{xs(sp + [c])} {token}", build, (1, c, *sp), info={"padding": p, "stride": [s]})
 
 
@@ -274,7 +276,8 @@ def gen_pool(rng: random.Random, kind: str, n: int) -> Case:
     d = axis_value(rng, n, lambda: rng.choice([1, 2, 3]), 0.7) if kind == "max" and rng.random() < 0.4 else [1] * n
     ceil = rng.random() < 0.4
     include_pad = rng.random() < 0.5
-    token = f"{kind}pool{POOL_SUFFIX[n]}{xs(k)}" + (f"s{xs(s)}" if s else "") + f"p{xs(p)}" \
+    suffix = POOL_SUFFIX[n] if rng.random() < 0.7 else ""  # the generic kind on any rank, as the rank-named one
+    token = f"{kind}pool{suffix}{xs(k)}" + (f"s{xs(s)}" if s else "") + f"p{xs(p)}" \
         + (f"d{xs(d)}" if d != [1] * n else "") + ("ceil" if ceil else "")
 
     def build() -> nn.Module:
@@ -322,7 +325,7 @@ def gen_fc(rng: random.Random) -> Case:
 
 
 def gen_pwlinear(rng: random.Random) -> Case:
-    n = rng.choice([1, 1, 2])
+    n = rng.choice([0, 1, 1, 2])
     sp, c = [rng.randint(1, 16) for _ in range(n)], rng.randint(1, 32)
     units, bias = rng.randint(1, 32), rng.random() < 0.7
     return Case("pwlinear", f"{xs(sp + [c])} pwlinear{units}" + ("" if bias else "nb"),
@@ -339,8 +342,8 @@ def gen_batchnorm(rng: random.Random) -> Case:
 
 
 def gen_groupnorm(rng: random.Random) -> Case:
-    n = rng.choice([1, 2, 2, 3])
-    sp = [rng.randint(1, 4) for _ in range(n)] if rng.random() < 0.3 else spatial(rng, n)
+    n = rng.choice([0, 1, 2, 2, 3])
+    sp = [rng.randint(1, 4) for _ in range(n)] if rng.random() < 0.3 or not n else spatial(rng, n)
     g = rng.choice([1, 2, 3, 4, 8, 16])
     c = g * rng.randint(1, 4) if rng.random() < 0.85 else rng.randint(1, 32)
     affine, bias = rng.random() < 0.8, rng.random() < 0.8
@@ -539,6 +542,8 @@ def gen_batchnorm_more(rng: random.Random) -> Case:
         return Case("frozenbn-lrn-prelu", f"{xs(sp + [c])} lrn{size}", lambda: nn.LocalResponseNorm(size),
                     (1, c, *sp))
     shared = rng.random() < 0.3
+    n = rng.choice([0, 1, 2, 2, 3])
+    sp = spatial(rng, n) if n else []
     spec: Any = {"input": sp + [c], "layers": [{"prelu": {"shared": True}}]} if shared else f"{xs(sp + [c])} prelu"
     return Case("frozenbn-lrn-prelu", spec, lambda: nn.PReLU(1 if shared else c), (1, c, *sp))
 
