@@ -487,6 +487,39 @@ def gen_view(rng: random.Random) -> Case:
                 layout="last")
 
 
+def gen_matmul(rng: random.Random) -> Case:
+    """``x @ f(x)``, f a chain of views of the same input (take, permute, reshape), as attention
+    written out in a model file multiplies q by kᵀ: broadcasting where f dropped leading dims."""
+    n = rng.randint(2, 4)
+    dims = [rng.randint(1, 6) for _ in range(n)]
+    steps: List[str] = []
+    ops: List[Callable[[torch.Tensor], torch.Tensor]] = []
+    now = list(dims)
+    for _ in range(rng.randint(0, min(2, n - 2))):
+        if rng.random() < 0.5:
+            steps.append("take0")
+            ops.append(lambda t: t.select(1, 0))
+            now = now[1:]
+    choice = rng.random()
+    if choice < 0.7:  # the transpose of the last two dims: x @ xᵀ
+        order = list(range(len(now) - 2)) + [len(now) - 1, len(now) - 2]
+        steps.append(f"permute{xs(order)}")
+        ops.append(lambda t, order=order: t.permute(0, *[o + 1 for o in order]))
+    elif choice < 0.85:  # another shape of the same elements
+        to = factor(rng, math.prod(now), rng.randint(2, 3))
+        steps.append(f"reshape{xs(to)}")
+        ops.append(lambda t, to=to: t.reshape(1, *to))
+
+    def build() -> Callable[[torch.Tensor], torch.Tensor]:
+        def run(x: torch.Tensor) -> torch.Tensor:
+            y = x
+            for op in ops:
+                y = op(y)
+            return torch.matmul(x, y)
+        return run
+    return Case("matmul", f"{xs(dims)} matmul(|{' '.join(steps)})", build, (1, *dims), layout="last")
+
+
 class Attention(nn.Module):
     """Self-attention as a transformer block calls it, ``attn(x, x, x)``, with the weights asked for:
     then ``F.multi_head_attention_forward`` computes ``Q·Kᵀ`` and ``A·V`` with ``baddbmm`` and ``bmm``,
@@ -632,6 +665,7 @@ FAMILIES: Dict[str, Tuple[Callable[[random.Random], Case], int]] = {
     "chunk": (gen_chunk, 2),
     "flatten": (gen_flatten, 1),
     "view": (gen_view, 4),
+    "matmul": (gen_matmul, 2),
     "attention": (gen_attention, 3),
     "windowattention": (gen_window_attention, 3),
 }
