@@ -634,6 +634,40 @@ def gen_tokens(rng: random.Random) -> Case:
     return Case("tokens", f"{length}x{c} {what}", lambda: Learned(what, shape), (1, length, c), layout="last")
 
 
+class MaxVitAttention(nn.Module):
+    """torchvision MaxViT's attention alone, as its PartitionAttentionLayer cuts and joins the grid
+    around it (no norm, no MLP): a channels-last grid in, the same out."""
+
+    def __init__(self, dim: int, heads: int, window: int, partition: str, grid: int) -> None:
+        from torchvision.models.maxvit import RelativePositionalMultiHeadAttention
+        super().__init__()
+        self.attn = RelativePositionalMultiHeadAttention(dim, dim // heads, window * window)
+        self.window, self.partition, self.grid = window, partition, grid
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from torchvision.models.maxvit import WindowDepartition, WindowPartition
+        p = self.window if self.partition == "block" else self.grid // self.window
+        g = self.grid // p
+        y = WindowPartition()(x.permute(0, 3, 1, 2), p)
+        if self.partition == "grid":
+            y = y.transpose(-2, -3)
+        y = self.attn(y)
+        if self.partition == "grid":
+            y = y.transpose(-2, -3)
+        return WindowDepartition()(y, p, g, g).permute(0, 2, 3, 1)
+
+
+def gen_maxvit_attention(rng: random.Random) -> Case:
+    heads = rng.choice([1, 2, 4])
+    c = heads * rng.randint(1, 6)
+    w = rng.randint(1, 7)
+    side = w * rng.randint(1, 4)  # torchvision's MaxViT takes grids its partition divides, square
+    partition = rng.choice(["block", "grid"])
+    spec = f"{side}x{side}x{c} attention{heads}w{w}" + ("grid" if partition == "grid" else "") + "rb"
+    return Case("maxvitattention", spec, lambda: MaxVitAttention(c, heads, w, partition, side), (1, side, side, c),
+                layout="last", info={"grad": True, "heads": heads, "window": w, "side": side, "channels": c})
+
+
 FAMILIES: Dict[str, Tuple[Callable[[random.Random], Case], int]] = {
     # name: (generator, share of the cases, in parts)
     "conv1d": (lambda r: gen_conv(r, 1), 4),
@@ -668,6 +702,7 @@ FAMILIES: Dict[str, Tuple[Callable[[random.Random], Case], int]] = {
     "matmul": (gen_matmul, 2),
     "attention": (gen_attention, 3),
     "windowattention": (gen_window_attention, 3),
+    "maxvitattention": (gen_maxvit_attention, 2),
 }
 
 
@@ -700,6 +735,21 @@ def _crop_larger(case: Case, cc: Outcome, pt: Outcome) -> bool:
         and pt.refused is None
 
 
+def _einsum_of_one(case: Case, cc: Outcome, pt: Outcome) -> bool:
+    """MaxViT's attention computes ``Q·Kᵀ`` and ``A·V`` with ``torch.einsum``; where a contraction
+    runs over one element (a head of one channel for ``Q·Kᵀ``, a window of one token for ``A·V``)
+    einsum multiplies element-wise instead of calling ``bmm``, and FlopCounterMode counts no
+    ``mul``: the products are made all the same (convcalc's ``n²·C`` each). Checked: PyTorch's
+    count is short by exactly ``S·n²·C`` per such contraction, and nothing else differs."""
+    if case.family != "maxvitattention" or cc.refused or pt.refused or (cc.dims, cc.params, cc.buffers) != \
+            (pt.dims, pt.params, pt.buffers):
+        return False
+    i = case.info
+    n, per = i["window"] ** 2, i["side"] ** 2 // i["window"] ** 2
+    ones = (i["channels"] // i["heads"] == 1) + (n == 1)
+    return ones > 0 and cc.macs - pt.macs == ones * per * n * n * i["channels"]
+
+
 EXPLAINED: List[Tuple[str, Callable[[Case, Outcome, Outcome], bool]]] = [
     ("'same' padding at a stride over 1 follows TensorFlow's rule (output ceil(W/S), the odd pixel after), "
      "as the README documents; PyTorch refuses it, and convcalc's note on the layer says so", _same_strided),
@@ -709,6 +759,9 @@ EXPLAINED: List[Tuple[str, Callable[[Case, Outcome, Outcome], bool]]] = [
      _uneven_chunk),
     ("take on a vector leaves one number per sample, a 0-dim tensor PyTorch returns; convcalc's shapes have "
      "at least one dim (a vector), so it refuses, saying why", _take_from_vector),
+    ("MaxViT's attention: torch.einsum turns a contraction over one element (a head of one channel, a window of "
+     "one token) into an element-wise mul, which FlopCounterMode does not count; the products are made all the "
+     "same, and the shortfall is exactly S·n²·C per such contraction", _einsum_of_one),
     ("a crop larger than its input is refused by design ('a crop only makes a map smaller', with the hint to "
      "pad instead); torchvision's center_crop zero-pads the input up to the size first", _crop_larger),
 ]
