@@ -35,6 +35,11 @@ last for the layers PyTorch itself applies to the last dim: ``nn.Linear`` per po
   takes its decomposed path (``F.linear`` and scaled dot product attention) that the counter
   sees, not the fused inference kernel it cannot.
 
+Not compared: receptive fields (except where a crop starts), the merges other than matmul
+(add, mul, concat), pixel shuffle (convcalc has no such kind), and convcalc's generic kinds
+(``conv``, ``maxpool``, ``pad`` ...) on more than 3 spatial axes, which convcalc counts as ONNX's
+N-D operators do and PyTorch has no module for.
+
 A disagreement is either *explained* (``EXPLAINED`` below: a documented convention, with its
 reason, matched by a predicate on the case and the outcome) or *unexplained*; the script prints
 counts per family and every unexplained disagreement, and exits 1 if there is one.
