@@ -351,3 +351,80 @@ class Memory:
     @property
     def training_bytes(self) -> int:
         return self.forward_bytes + self.weight_bytes + self.gradient_bytes + self.optimizer_bytes
+
+
+# --- training (training.py computes it) -----------------------------------------------------
+
+SAVED_ROLES = ("inputs", "outputs", "indices", "masks", "statistics")
+"""What a layer saves for backward, by role: the tensors it read, the tensor it made, max-pool's
+int64 indices, dropout's mask, batchnorm's per-channel statistics."""
+
+
+@value
+class LayerTraining:
+    """One layer's share of a training step: the bytes it saves for backward, first saved here.
+
+    ``saved``: bytes per role of ``SAVED_ROLES``, at the dtype and batch (indices at 8 bytes),
+    each tensor counted at the first layer that saves it; ``supported``: whether convcalc has
+    this kind's rule (when not, its bytes are 0 and the totals are incomplete). MACs per sample:
+    ``backward_macs`` = ``grad_input_macs`` + ``grad_weight_macs``.
+    """
+
+    index: int
+    saved: Tuple[int, ...]  # bytes per role, in the order of SAVED_ROLES
+    forward_macs: int
+    grad_input_macs: int
+    grad_weight_macs: int
+    supported: bool = True
+
+    @property
+    def saved_bytes(self) -> int:
+        return sum(self.saved)
+
+    @property
+    def backward_macs(self) -> int:
+        return self.grad_input_macs + self.grad_weight_macs
+
+
+@value
+class Training:
+    """What one training step keeps and costs, by PyTorch's CPU rules, for ``Report``'s batch and dtype.
+
+    ``unsupported``: each layer kind without a saved-tensor rule and how often it occurs; when
+    there is any, ``saved_bytes`` leaves those layers out and is incomplete.
+    """
+
+    layers: Tuple[LayerTraining, ...]
+    backend: str = "cpu"
+    unsupported: Tuple[Tuple[str, int], ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return not self.unsupported
+
+    @property
+    def saved_bytes(self) -> int:
+        return sum(t.saved_bytes for t in self.layers)
+
+    def saved_by_role(self) -> Dict[str, int]:
+        return {role: sum(t.saved[i] for t in self.layers) for i, role in enumerate(SAVED_ROLES)}
+
+    @property
+    def forward_macs(self) -> int:
+        return sum(t.forward_macs for t in self.layers)
+
+    @property
+    def backward_macs(self) -> int:
+        return sum(t.backward_macs for t in self.layers)
+
+
+TRAINING_CONVENTIONS: Dict[str, str] = {
+    "saved_activation_bytes": "tensors autograd saves for backward in one training step, by PyTorch's CPU rules "
+                              "(torch 2.14, train mode), each counted once at the first layer that saves it, at the "
+                              "dtype and batch (max-pool indices int64, 8 bytes; batchnorm's 4 per-channel vectors "
+                              "once, not per sample); parameters not counted",
+    "forward_macs": "the forward pass's MACs per sample, as the table counts them",
+    "backward_macs": "grad-input + grad-weight per sample, each the forward's MACs for conv, fc, attention and matmul; "
+                     "no grad-input where the input needs no gradient (nothing trained before it), "
+                     "no grad-weight for frozen layers",
+}

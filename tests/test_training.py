@@ -1,0 +1,91 @@
+"""Saved-for-backward bytes and training MACs (analysis/training.py) against what PyTorch keeps.
+
+The figures below were measured by benchmarks/measure_saved_tensors.py (torch 2.14.1+cu130,
+torchvision 0.29.1, CPU, float32, train mode): the bytes of the unique non-parameter storages
+the pack hook of ``torch.autograd.graph.saved_tensors_hooks`` saw in one forward pass of the
+torchvision model on a (batch, 3, 224, 224) input. torch is not a dependency of these tests:
+rerun the script to check them. Batch 2 is not twice batch 1 where there is batchnorm: its 4
+per-channel vectors are saved once, whatever the batch.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from convcalc.analysis.engine import analyse
+from convcalc.analysis.result import SAVED_ROLES
+from convcalc.analysis.training import training
+from convcalc.load import load
+from convcalc.spec.yaml_reader import parse_yaml
+
+VGG16_CONFIG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+# torchvision's VGG-16: the bundled vgg-d is the paper's network (a softmax at the end, no
+# adaptive average pool), so torchvision's is written out as a layer string
+VGG16_TORCHVISION = ("224x224x3 " + " ".join("maxpool" if c == "M" else f"conv{c}k3p1 relu" for c in VGG16_CONFIG)
+                     + " adaptiveavgpool7 fc4096 relu dropout fc4096 relu dropout fc1000")
+
+MEASURED = {  # spec -> bytes saved for backward at batch 1, batch 2
+    "resnet50": (86_334_464, 172_243_968),
+    VGG16_TORCHVISION: (73_355_264, 146_710_528),
+    "resnet18": (22_256_640, 44_436_480),
+    "alexnet-torchvision": (3_741_184, 7_482_368),
+    "googlenet": (48_287_360, 96_458_240),  # aux_logits=False, as the bundled spec
+    "squeezenet1_0": (35_767_328, 71_534_656),
+}
+
+
+def saved(spec: str, batch: int = 1) -> int:
+    t = training(analyse(load(spec), batch=batch))
+    assert t.complete, t.unsupported
+    return t.saved_bytes
+
+
+@pytest.mark.parametrize("spec", MEASURED, ids=lambda s: s if len(s) < 30 else "vgg16-torchvision")
+@pytest.mark.parametrize("batch", [1, 2])
+def test_saved_bytes_equal_pytorchs_exactly(spec: str, batch: int) -> None:
+    assert saved(spec, batch) == MEASURED[spec][batch - 1]
+
+
+def test_nothing_before_the_first_trained_layer_is_saved() -> None:
+    # the pool reads the network's input, which needs no gradient: autograd does not record it
+    rows = training(analyse(load("32x32x3 maxpool conv8k3 relu"))).layers
+    assert rows[0].saved_bytes == 0
+    assert rows[1].saved == (16 * 16 * 3 * 4, 0, 0, 0, 0)  # the conv saves its input all the same
+    assert rows[1].grad_input_macs == 0 and rows[1].grad_weight_macs == rows[1].forward_macs > 0
+
+
+def test_a_tensor_two_layers_save_is_counted_once() -> None:
+    # relu saves its output; the conv after it saves the same tensor as its input
+    rows = training(analyse(load("8x8x2 conv4k1 relu conv4k1"))).layers
+    assert rows[1].saved[SAVED_ROLES.index("outputs")] == 8 * 8 * 4 * 4
+    assert rows[2].saved_bytes == 0
+
+
+def test_maxpool_indices_are_int64_and_batchnorm_statistics_do_not_grow_with_the_batch() -> None:
+    for batch in (1, 3):
+        rows = training(analyse(load("8x8x2 conv4k1 bn maxpool"), dtype="float16", batch=batch)).layers
+        assert rows[1].saved == (8 * 8 * 4 * 2 * batch, 0, 0, 0, 4 * 4 * 2)
+        assert rows[2].saved[SAVED_ROLES.index("indices")] == 4 * 4 * 4 * 8 * batch
+
+
+def test_a_kind_without_a_rule_is_named_and_the_total_incomplete() -> None:
+    t = training(analyse(load("8x8x2 conv4k1 gelu softmax")))
+    assert t.unsupported == (("gelu", 1), ("softmax", 1)) and not t.complete
+    assert [row.supported for row in t.layers] == [True, False, False]
+
+
+def test_backward_macs_resnet50() -> None:
+    # the issue's 4.089 GMAC forward, 8.06 GMAC backward: twice the forward less the grad-input
+    # of conv1, which reads the network input
+    r = analyse(load("resnet50"))
+    t = training(r)
+    assert t.forward_macs == r.totals.macs == 4_089_184_256
+    assert t.backward_macs == 2 * r.totals.macs - r.layers[0].macs == 8_060_354_560
+
+
+def test_frozen_layers_have_no_weight_gradient() -> None:
+    spec = parse_yaml("input: [8, 8, 2]\nlayers:\n  - conv: {filters: 4, kernel: 1}\n    frozen: true\n"
+                      "  - conv: {filters: 4, kernel: 1}\n")
+    rows = training(analyse(spec)).layers
+    assert rows[0].backward_macs == 0 and rows[0].saved_bytes == 0  # nothing needs a gradient there
+    assert (rows[1].grad_input_macs, rows[1].grad_weight_macs) == (0, 8 * 8 * 4 * 4)  # 4 channels in, 4 out
