@@ -344,3 +344,14 @@ def test_streams_are_written_into_never_renamed_onto(tmp_path):
     assert_clean(run("table", "lenet5", "-o", str(pipe)), codes=(0,))
     reader.join(30)
     assert got and got[0].decode("utf-8").startswith("LeNet-5") and stat.S_ISFIFO(os.lstat(pipe).st_mode)
+
+
+def test_plan_shows_control_characters_escaped_and_json_keeps_them_exact(tmp_path):
+    import json
+
+    result = run("plan", hostile_spec(tmp_path))
+    assert_clean(result, codes=(0,))
+    assert not RAW.search(result.output), repr(RAW.search(result.output))
+    assert "\\x1b]0;retitled\\x07\\x1b[2J" in result.output
+    doc = json.loads(run("plan", hostile_spec(tmp_path), "--format", "json").output)
+    assert doc["network"].startswith("net\x00\x01")  # data, as table's JSON keeps it

@@ -10,6 +10,8 @@ per-channel vectors are saved once, whatever the batch.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from convcalc.analysis.engine import analyse
@@ -89,3 +91,49 @@ def test_frozen_layers_have_no_weight_gradient() -> None:
     rows = training(analyse(spec)).layers
     assert rows[0].backward_macs == 0 and rows[0].saved_bytes == 0  # nothing needs a gradient there
     assert (rows[1].grad_input_macs, rows[1].grad_weight_macs) == (0, 8 * 8 * 4 * 4)  # 4 channels in, 4 out
+
+
+# --- convcalc plan -------------------------------------------------------------------------
+
+
+def plan(*args: str):  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from convcalc.cli import cli
+
+    return CliRunner().invoke(cli, ["plan", *args], catch_exceptions=False)
+
+
+def test_plan_json_carries_the_measured_total_and_per_layer_figures() -> None:
+    result = plan("resnet18", "--batch", "2", "--format", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["totals"]["saved_activation_bytes"] == MEASURED["resnet18"][1]
+    assert sum(layer["saved_activation_bytes"] for layer in doc["layers"]) == MEASURED["resnet18"][1]
+    assert sum(doc["totals"]["saved"].values()) == MEASURED["resnet18"][1]
+    conv1 = doc["layers"][0]
+    assert (conv1["name"], conv1["saved"]["inputs"]) == ("conv1", 2 * 224 * 224 * 3 * 4)
+    assert conv1["backward_macs"] == conv1["forward_macs"] == 118_013_952  # weight gradient only
+    assert doc["totals"]["backward_macs_per_step"] == 2 * doc["totals"]["backward_macs"]
+    assert doc["complete"] and doc["backend"] == "cpu" and "saved_activation_bytes" in doc["conventions"]
+
+
+def test_plan_table_states_its_totals_and_conventions() -> None:
+    result = plan("resnet50")
+    assert result.exit_code == 0
+    assert "saved for backward: 86,334,464 B" in result.output
+    assert "forward 4,089,184,256 MACs, backward 8,060,354,560 MACs per sample" in result.output
+    assert "PyTorch's CPU rules" in result.output and "incomplete" not in result.output
+
+
+def test_plan_names_what_it_cannot_count() -> None:
+    result = plan("8x8x2 conv4k1 gelu")
+    assert result.exit_code == 0
+    assert "incomplete: no saved-tensor rule yet for gelu ×1" in result.output
+    doc = json.loads(plan("8x8x2 conv4k1 gelu", "-f", "json").output)
+    assert doc["unsupported"] == {"gelu": 1} and not doc["complete"]
+
+
+def test_plan_bad_input_is_a_located_error_not_a_traceback() -> None:
+    result = plan("8x8x2 conv4k9")
+    assert result.exit_code == 2 and "Traceback" not in result.output

@@ -218,6 +218,7 @@ COMMANDS = {
     "verify": "verify",
     "draw": "draw",
     "import": "imports",
+    "plan": "plan",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 

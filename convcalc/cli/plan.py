@@ -1,0 +1,84 @@
+"""``convcalc plan``: what one training step keeps for backward and costs, per layer."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import click
+
+from . import cli, warn_about_reading
+from .options import input_option
+
+PLAN_HELP = """
+\b
+Conventions (stated again under the table and in JSON):
+  saved      the tensors PyTorch's autograd keeps for backward, by its CPU
+             rules (torch 2.14, train mode, measured): conv and fc their
+             input, batchnorm its input + 4 per-channel vectors, ReLU its
+             output, max pool its input + int64 indices, dropout its mask;
+             add, concat, flatten and global average pool nothing. A
+             tensor two layers save counts once, at the first. Bytes at
+             --dtype and --batch (statistics once, not per sample);
+             parameters are not counted. A layer kind without a rule is
+             named and the total marked incomplete.
+  MACs       per sample, as `convcalc table` counts them; backward =
+             grad-input + grad-weight, each the forward's MACs (conv, fc,
+             attention, matmul); no grad-input where nothing before needs
+             a gradient (the first conv), no grad-weight when frozen.
+  Not built yet: the peak of a step, the largest batch that fits,
+  optimizer state, mixed precision, checkpointing, CUDA's rules.
+
+\b
+Exit codes: 0 ok, 2 bad input or usage, 3 internal error.
+"""
+
+
+@cli.command(epilog=PLAN_HELP)
+@click.argument("spec")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="Output format; json carries exact integers.")
+@click.option("--batch", type=click.IntRange(1, 10**9), default=1, show_default=True,
+              help="Batch size of the training step.")
+@click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64"]), default="float32",
+              show_default=True, help="Element type of the saved tensors (max-pool indices are int64 always).")
+@click.option("--backend", type=click.Choice(["cpu"]), default="cpu", show_default=True,
+              help="Whose rules decide what is saved; only PyTorch's CPU rules so far.")
+@input_option
+@click.option("--width", type=click.IntRange(40, 1000), default=None,
+              help="Table width (default: the terminal's; no limit in a pipe or a file).")
+@click.pass_context
+def plan(ctx: click.Context, /, spec: str, fmt: str, batch: int, dtype: str, backend: str, input_shape: Any,
+         width: Optional[int]) -> None:
+    """What one training step saves for backward, and its forward and backward MACs, per layer.
+
+    SPEC is a YAML file, '-' for stdin, a bundled architecture (see `convcalc list`)
+    or a layer string that starts with the input shape.
+
+    \b
+    Examples:
+      convcalc plan resnet50 --batch 32
+      convcalc plan "224x224x3 conv64k3p1 bn relu maxpool fc10" --format json
+    """
+    from ..analysis.engine import analyse
+    from ..analysis.training import training
+    from ..load import load
+    from ..spec.model import with_input
+
+    if fmt == "json":
+        ctx.meta["convcalc.json_errors"] = True
+    ctx.meta["convcalc.spec"] = spec
+    network = with_input(load(spec), input_shape)
+    warn_about_reading(network)
+    report = analyse(network, dtype=dtype, batch=batch)
+    kept = training(report)
+    if fmt == "json":
+        import json
+
+        from ..report.plan_table import plan_json
+
+        click.echo(json.dumps(plan_json(report, kept), indent=2, ensure_ascii=False))
+    else:
+        from ..report.plan_table import print_plan
+
+        print_plan(report, kept, width=width)
+    ctx.meta["convcalc.json_errors"] = False

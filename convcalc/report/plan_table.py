@@ -1,0 +1,104 @@
+"""Report + Training -> ``convcalc plan``'s answer: a table per layer (the style of ``convcalc
+table``, laid out by grid.py) or a JSON document of exact integers.
+
+Per layer: the bytes autograd saves for backward that no earlier layer saved (with the
+breakdown: inputs, outputs, max-pool indices, dropout masks, batchnorm statistics), and the
+forward and backward MACs per sample; then the totals and the conventions that made them.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import IO, Any, Dict, List, Optional
+
+from ..analysis.result import SAVED_ROLES, TRAINING_CONVENTIONS, Report, Training
+from . import grid
+from .numbers import human, human_bytes
+
+ROLE_HEADERS = ("inputs", "outputs", "indices", "masks", "stats")  # SAVED_ROLES, as short as the table wants
+
+
+def plan_lines(report: Report, training: Training, width: Optional[int] = None) -> List[grid.Line]:
+    """The plan's styled lines: title, one row per layer, totals, conventions, what is missing."""
+    spec = report.spec
+
+    def part(n: int) -> str:
+        return human_bytes(n) if n else ""
+
+    columns = [grid.Column("#", style="dim"), grid.Column("name", "left", shrink=8, shrink_order=2),
+               grid.Column("layer", "left", shrink=12, shrink_order=1), grid.Column("output"),
+               grid.Column("saved"), *(grid.Column(h) for h in ROLE_HEADERS),
+               grid.Column("fwd MACs"), grid.Column("bwd MACs"), grid.Column("notes", "left", wrap=True)]
+    rows: List[Optional[grid.Row]] = []
+    for r, t in zip(report.layers, training.layers):
+        note = ("", "") if t.supported else ("⚠ no saved-tensor rule: not counted", "yellow")
+        rows.append(grid.Row((str(r.index), r.full_name, r.layer.describe(), str(r.output),
+                              human_bytes(t.saved_bytes), *(part(n) for n in t.saved),
+                              human(t.forward_macs), human(t.backward_macs), (note,))))
+    by_role = training.saved_by_role()
+    rows += [grid.SECTION, grid.Row(("", "total", f"{len(report.layers)} layers", "",
+                                     human_bytes(training.saved_bytes),
+                                     *(part(by_role[role]) for role in SAVED_ROLES),
+                                     human(training.forward_macs), human(training.backward_macs), ""), "bold")]
+    title = spec.title or spec.name or "network"
+    lines = grid.paragraph(f"{title} — training, batch {report.batch}, {report.dtype}, "
+                           f"PyTorch's CPU rules", "", width) + [[]]
+    lines += grid.layout(columns, rows, width) + [[]]
+    lines += grid.paragraph(summary(report, training), "", width)
+    lines += grid.paragraph(conventions_text(report), "dim", width)
+    if not training.complete:
+        missing = ", ".join(f"{kind} ×{n}" for kind, n in training.unsupported)
+        lines += grid.paragraph(f"incomplete: no saved-tensor rule yet for {missing}; their bytes are not in "
+                                "the total", "yellow", width)
+    return lines
+
+
+def summary(report: Report, training: Training) -> str:
+    b = report.batch
+    return (f"saved for backward: {training.saved_bytes:,} B ({human_bytes(training.saved_bytes)}) at batch {b} · "
+            f"forward {training.forward_macs:,} MACs, backward {training.backward_macs:,} MACs per sample "
+            f"(per step of batch {b}: {training.forward_macs * b:,} + {training.backward_macs * b:,})")
+
+
+def conventions_text(report: Report) -> str:
+    return (f"saved: tensors autograd keeps for backward by PyTorch's CPU rules (torch 2.14, train mode), each once, "
+            f"at the first layer that saves it, × {report.bytes_per_element} B ({report.dtype}) × batch "
+            f"{report.batch}; max-pool indices int64 (8 B); batchnorm's 4 per-channel vectors once, not per "
+            f"sample; parameters not counted · bwd MACs: grad-input + grad-weight, each the forward's "
+            f"(conv, fc, attention, matmul), no grad-input where nothing before needs a gradient, "
+            f"no grad-weight for frozen layers · not built yet: the peak of a step, the largest batch, "
+            f"optimizer state, mixed precision, checkpointing, CUDA's rules")
+
+
+def print_plan(report: Report, training: Training, file: Optional[IO[str]] = None, width: Optional[int] = None,
+               color: Optional[bool] = None) -> None:
+    out = file if file is not None else sys.stdout
+    if width is None:
+        width = grid.terminal_width(out)
+    grid.write(plan_lines(report, training, width), out, color)
+
+
+def plan_json(report: Report, training: Training) -> Dict[str, Any]:
+    """The plan as one JSON document: exact integers, the conventions stated, what is missing named."""
+    layers = []
+    for r, t in zip(report.layers, training.layers):
+        layers.append({"index": r.index, "name": r.full_name, "kind": r.layer.kind, "output": list(r.output.dims),
+                       "saved_activation_bytes": t.saved_bytes, "saved": dict(zip(SAVED_ROLES, t.saved)),
+                       "forward_macs": t.forward_macs, "backward_macs": t.backward_macs,
+                       "grad_input_macs": t.grad_input_macs, "grad_weight_macs": t.grad_weight_macs,
+                       "supported": t.supported})
+    return {
+        "schema_version": 1,
+        "network": report.spec.name or report.spec.title,
+        "backend": training.backend,
+        "dtype": report.dtype,
+        "batch": report.batch,
+        "conventions": TRAINING_CONVENTIONS,
+        "complete": training.complete,
+        "unsupported": dict(training.unsupported),
+        "layers": layers,
+        "totals": {"saved_activation_bytes": training.saved_bytes, "saved": training.saved_by_role(),
+                   "forward_macs": training.forward_macs, "backward_macs": training.backward_macs,
+                   "forward_macs_per_step": training.forward_macs * report.batch,
+                   "backward_macs_per_step": training.backward_macs * report.batch},
+    }
