@@ -36,6 +36,12 @@ MODELS: Dict[str, Any] = {
     # as architectures/googlenet.yaml: the form without the auxiliary classifiers
     "googlenet": lambda: torchvision.models.googlenet(aux_logits=False, init_weights=False),
     "squeezenet1_0": lambda: torchvision.models.squeezenet1_0(),
+    "resnet34": lambda: torchvision.models.resnet34(),
+    "resnet152": lambda: torchvision.models.resnet152(),
+    "squeezenet1_1": lambda: torchvision.models.squeezenet1_1(),
+    "densenet121": lambda: torchvision.models.densenet121(),
+    "mobilenet_v2": lambda: torchvision.models.mobilenet_v2(),
+    "shufflenet_v2_x1_0": lambda: torchvision.models.shufflenet_v2_x1_0(),
 }
 
 
@@ -74,6 +80,9 @@ def main(argv: List[str]) -> int:
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 2])
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
+    unknown = [name for name in args.models if name not in MODELS]
+    if unknown:
+        parser.error(f"unknown model {', '.join(unknown)}; known: {', '.join(MODELS)}")
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, CPU, float32, train mode")
     for name in args.models:

@@ -33,6 +33,12 @@ MEASURED = {  # spec -> bytes saved for backward at batch 1, batch 2
     "alexnet-torchvision": (3_741_184, 7_482_368),
     "googlenet": (48_287_360, 96_458_240),  # aux_logits=False, as the bundled spec
     "squeezenet1_0": (35_767_328, 71_534_656),
+    "resnet34": (32_351_232, 64_566_272),
+    "resnet152": (178_641_920, 356_072_448),
+    "squeezenet1_1": (21_069_728, 42_139_456),
+    "densenet121": (131_030_528, 261_391_872),  # concat, transition avg pools
+    "mobilenet_v2": (78_482_432, 156_691_968),  # dwconv; ReLU6 saves its input
+    "shufflenet_v2_x1_0": (20_514_400, 40_899_360),  # chunks are views, the shuffle a copy
 }
 
 
@@ -68,6 +74,14 @@ def test_maxpool_indices_are_int64_and_batchnorm_statistics_do_not_grow_with_the
         rows = training(analyse(load("8x8x2 conv4k1 bn maxpool"), dtype="float16", batch=batch)).layers
         assert rows[1].saved == (8 * 8 * 4 * 2 * batch, 0, 0, 0, 4 * 4 * 2)
         assert rows[2].saved[SAVED_ROLES.index("indices")] == 4 * 4 * 4 * 8 * batch
+
+
+def test_a_layer_saving_a_chunk_keeps_the_whole_tensor() -> None:
+    # x.chunk(2, dim=1)[1] is a view: the conv that saves it keeps all of x, counted once
+    spec = parse_yaml("input: [4, 4, 8]\nlayers:\n  - conv8k1\n  - concat:\n      - chunk2i0\n"
+                      "      - chunk2i1 conv4k1\n")
+    rows = training(analyse(spec)).layers
+    assert [row.saved_bytes for row in rows] == [4 * 4 * 8 * 4, 0, 0, 4 * 4 * 8 * 4, 0]
 
 
 def test_a_kind_without_a_rule_is_named_and_the_total_incomplete() -> None:

@@ -7,13 +7,16 @@ benchmarks/measure_saved_tensors.py with ``saved_tensors_hooks``, torch 2.14, CP
 - conv (every grouping) and fc save their input (and the weight, a parameter: not counted);
 - batchnorm saves its input and 4 per-channel vectors (running mean and variance, the batch's
   mean and inverse std), which do not grow with the batch;
-- ReLU saves its output (in place or not, the same bytes);
+- ReLU saves its output (in place or not, the same bytes); ReLU6 (PyTorch's hardtanh) its
+  input, so the tensor the next layer saves is a second one (measured on torchvision's
+  MobileNetV2, whose ReLU6 has inplace=True);
 - max pooling saves its input and int64 indices the size of its output;
 - average pooling saves its input, except to 1x1 (global, or adaptive to 1x1: PyTorch takes a
   mean, which saves nothing);
 - dropout saves its mask, a tensor of the input's dtype on the CPU;
-- add, concat and flatten save nothing (flatten's output is a view of its input: the same
-  tensor when the next layer saves it).
+- add, concat, flatten, channel chunks and splits, and the channel shuffle save nothing;
+  flatten's output and a chunk or split are views of their input: a layer that saves one keeps
+  the whole tensor it views.
 
 A tensor is identified by its index in the Report (0 the input, k layer k's output; a view is
 its source), so a tensor two layers save is counted once, at the first. A layer runs under
@@ -36,6 +39,8 @@ from ..layers import (
     Add,
     AvgPool,
     BatchNorm,
+    ChannelShuffle,
+    ChannelSplit,
     Concat,
     Conv,
     DepthwiseConv,
@@ -50,6 +55,10 @@ from ..layers import (
 from .result import SAVED_ROLES, LayerReport, LayerTraining, Report, Training
 
 INDEX_BYTES = 8  # max-pool indices are int64 whatever the dtype
+
+# Layers whose output is a view of their input's storage in PyTorch: a layer that saves the
+# view keeps the whole storage (a conv reading one half of x.chunk(2, dim=1) keeps all of x)
+VIEWS = (Flatten, ChannelSplit)
 
 Saved = Tuple[str, Tuple[int, ...], int]  # role, the tensor's identity, its bytes
 
@@ -66,7 +75,7 @@ def training(report: Report) -> Training:
         reads_grad = [needs_grad[s] for s in r.sources]
         recorded = trains or any(reads_grad)
         needs_grad[r.index] = recorded
-        alias[r.index] = alias[r.sources[0]] if isinstance(r.layer, Flatten) and r.sources else r.index
+        alias[r.index] = alias[r.sources[0]] if isinstance(r.layer, VIEWS) and r.sources else r.index
         rule = saved_tensors(r, report, alias) if recorded else []
         if rule is None:
             unsupported[r.layer.kind] = unsupported.get(r.layer.kind, 0) + 1
@@ -86,7 +95,8 @@ def saved_tensors(r: LayerReport, report: Report, alias: Dict[int, int]) -> Opti
     layer = r.layer
 
     def activation(role: str, tensor: int) -> Saved:
-        return role, (alias[tensor],), report.activation_bytes(report.shape_of(tensor).elements)
+        storage = alias[tensor]  # a view keeps the whole of what it views alive
+        return role, (storage,), report.activation_bytes(report.shape_of(storage).elements)
 
     def extra(role: str, elements: int, bytes_each: int, per_sample: bool = True) -> Saved:
         return role, (-r.index, SAVED_ROLES.index(role)), elements * bytes_each * (report.batch if per_sample else 1)
@@ -97,6 +107,8 @@ def saved_tensors(r: LayerReport, report: Report, alias: Dict[int, int]) -> Opti
     if isinstance(layer, BatchNorm):
         return [activation("inputs", x), extra("statistics", 4 * r.input.channels, report.bytes_per_element, False)]
     if isinstance(layer, Activation):
+        if layer.function == "relu6":  # hardtanh: its input, a second tensor beside the output
+            return [activation("inputs", x)]
         return [activation("outputs", r.index)] if layer.function == "relu" else None
     if isinstance(layer, MaxPool):
         return [activation("inputs", x), extra("indices", r.output.elements, INDEX_BYTES)]
@@ -110,6 +122,6 @@ def saved_tensors(r: LayerReport, report: Report, alias: Dict[int, int]) -> Opti
         return [activation("inputs", x)]
     if isinstance(layer, Dropout):
         return [extra("masks", r.input.elements, report.bytes_per_element)]
-    if isinstance(layer, (Add, Concat, Flatten)):
-        return []
+    if isinstance(layer, (Add, Concat, Flatten, ChannelSplit, ChannelShuffle)):
+        return []  # a shuffle is a view, a transpose and a copy: nothing saved
     return None

@@ -15,8 +15,9 @@ Conventions (stated again under the table and in JSON):
   saved      the tensors PyTorch's autograd keeps for backward, by its CPU
              rules (torch 2.14, train mode, measured): conv and fc their
              input, batchnorm its input + 4 per-channel vectors, ReLU its
-             output, max pool its input + int64 indices, dropout its mask;
-             add, concat, flatten and global average pool nothing. A
+             output, ReLU6 its input, max pool its input + int64 indices,
+             avg pool its input, dropout its mask; add, concat, flatten,
+             chunk, shuffle and global average pool nothing. A
              tensor two layers save counts once, at the first. Bytes at
              --dtype and --batch (statistics once, not per sample);
              parameters are not counted. A layer kind without a rule is
