@@ -2,6 +2,7 @@
 
     /work/torchvenv/bin/python benchmarks/measure_saved_tensors.py            # the six networks
     /work/torchvenv/bin/python benchmarks/measure_saved_tensors.py resnet50 --batch 1 2 -v
+    /work/torchvenv/bin/python benchmarks/measure_saved_tensors.py --small   # one network per other rule
 
 Needs a Python with ``torch`` and ``torchvision`` (never a dependency of convcalc or of its
 tests: tests/test_training.py holds the figures this script printed, as constants).
@@ -27,6 +28,7 @@ from typing import Any, Dict, List, Tuple
 
 import torch
 import torchvision
+from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
 
 MODELS: Dict[str, Any] = {
     "resnet50": lambda: torchvision.models.resnet50(),
@@ -42,11 +44,66 @@ MODELS: Dict[str, Any] = {
     "densenet121": lambda: torchvision.models.densenet121(),
     "mobilenet_v2": lambda: torchvision.models.mobilenet_v2(),
     "shufflenet_v2_x1_0": lambda: torchvision.models.shufflenet_v2_x1_0(),
+    # as architectures/fcn_resnet50.yaml (no auxiliary head) and resnet50_fpn.yaml (the detection
+    # backbone with FrozenBatchNorm2d, every layer trained), at their own input sizes
+    "fcn_resnet50": lambda: torchvision.models.segmentation.fcn_resnet50(weights=None, weights_backbone=None,
+                                                                         aux_loss=False),
+    "resnet50_fpn": lambda: resnet_fpn_backbone(backbone_name="resnet50", weights=None,
+                                                norm_layer=torchvision.ops.FrozenBatchNorm2d, trainable_layers=5),
 }
+SIZES = {"fcn_resnet50": 520, "resnet50_fpn": 800}  # the input's height and width; 224 otherwise
 
 
-def measure(model: torch.nn.Module, batch: int) -> Tuple[int, Dict[str, List[Tuple[str, int]]]]:
-    """The bytes of the unique non-parameter storages autograd saves, and what each module kind saved."""
+class LayerNorm2d(torch.nn.LayerNorm):
+    """convcalc's layernorm on a map: over the channels at each position (ConvNeXt's LayerNorm2d)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class CenterCrop(torch.nn.Module):
+    """convcalc's crop4 on an 8x8 map: a slice, a view of its input."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :, 2:6, 2:6]
+
+
+def small() -> Dict[str, torch.nn.Module]:
+    """convcalc layer strings and the same networks in PyTorch, one per rule the torchvision
+    CNNs do not exercise; measured on a (2, 3, 8, 8) input (``--small``)."""
+    nn = torch.nn
+
+    def conv(i: int, o: int) -> torch.nn.Module:
+        return nn.Conv2d(i, o, 3, padding=1)
+
+    return {
+        "8x8x3 conv8k3p1 tanh maxpool conv8k3p1 sigmoid fc10 softmax": nn.Sequential(
+            conv(3, 8), nn.Tanh(), nn.MaxPool2d(2), conv(8, 8), nn.Sigmoid(), nn.Flatten(), nn.Linear(128, 10),
+            nn.Softmax(1)),
+        "8x8x3 conv8k3p1 gelu conv8k3p1 silu conv8k3p1 hardswish conv8k3p1 leakyrelu fc10": nn.Sequential(
+            conv(3, 8), nn.GELU(), conv(8, 8), nn.SiLU(), conv(8, 8), nn.Hardswish(), conv(8, 8), nn.LeakyReLU(),
+            nn.Flatten(), nn.Linear(512, 10)),
+        "8x8x3 conv8k3p1 lrn conv8k3p1 groupnorm2 conv8k3p1 layernorm": nn.Sequential(
+            conv(3, 8), nn.LocalResponseNorm(5), conv(8, 8), nn.GroupNorm(2, 8), conv(8, 8), LayerNorm2d(8)),
+        "8x8x3 conv8k3p1 convtranspose4k2s2 upsample2 conv4k1 globalmaxpool fc10": nn.Sequential(
+            conv(3, 8), nn.ConvTranspose2d(8, 4, 2, 2), nn.Upsample(scale_factor=2), nn.Conv2d(4, 4, 1),
+            nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(4, 10)),
+        "8x8x3 conv8k3p1 relu6 conv8k3p1 prelu conv8k3p1 frozenbn fc10": nn.Sequential(
+            conv(3, 8), nn.ReLU6(), conv(8, 8), nn.PReLU(8), conv(8, 8), torchvision.ops.FrozenBatchNorm2d(8),
+            nn.Flatten(), nn.Linear(512, 10)),
+        "8x8x3 conv8k3p1 crop4 conv8k3p1 dropout0 conv4k1": nn.Sequential(
+            conv(3, 8), CenterCrop(), conv(8, 8), nn.Dropout(0.0), nn.Conv2d(8, 4, 1)),
+    }
+
+
+def measure(model: torch.nn.Module, batch: int, size: int = 224) -> Tuple[int, Dict[str, List[Tuple[str, int]]]]:
+    """The bytes of the unique non-parameter storages autograd saves on a (batch, 3, size, size)
+    input, and what each module kind saved."""
+    return measure_input(model, torch.randn(batch, 3, size, size))
+
+
+def measure_input(model: torch.nn.Module, x: torch.Tensor) -> Tuple[int, Dict[str, List[Tuple[str, int]]]]:
+    """``measure`` on the input ``x`` (tests/test_training.py's small networks use it too)."""
     params = {p.untyped_storage().data_ptr() for p in model.parameters()}
     seen: Dict[int, int] = {}
     by_kind: Dict[str, List[Tuple[str, int]]] = defaultdict(list)
@@ -66,7 +123,6 @@ def measure(model: torch.nn.Module, batch: int) -> Tuple[int, Dict[str, List[Tup
 
     hooks = [m.register_forward_pre_hook(enter) for m in model.modules() if not list(m.children())]
     model.train()
-    x = torch.randn(batch, 3, 224, 224)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         model(x)
     for hook in hooks:
@@ -79,7 +135,12 @@ def main(argv: List[str]) -> int:
     parser.add_argument("models", nargs="*", default=list(MODELS))
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 2])
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--small", action="store_true", help="the small networks of tests/test_training.py instead")
     args = parser.parse_args(argv)
+    if args.small:
+        for spec, net in small().items():
+            print(f"{measure_input(net, torch.randn(2, 3, 8, 8))[0]:>8,} B at batch 2: {spec}")
+        return 0
     unknown = [name for name in args.models if name not in MODELS]
     if unknown:
         parser.error(f"unknown model {', '.join(unknown)}; known: {', '.join(MODELS)}")
@@ -88,7 +149,7 @@ def main(argv: List[str]) -> int:
     for name in args.models:
         model = MODELS[name]()
         for batch in args.batch:
-            total, by_kind = measure(model, batch)
+            total, by_kind = measure(model, batch, SIZES.get(name, 224))
             print(f"{name:14} batch {batch}: {total:,} bytes saved for backward")
             if args.verbose:
                 for kind, saved in sorted(by_kind.items()):

@@ -421,8 +421,8 @@ class Training:
 TRAINING_CONVENTIONS: Dict[str, str] = {
     "saved_activation_bytes": "tensors autograd saves for backward in one training step, by PyTorch's CPU rules "
                               "(torch 2.14, train mode), each counted once at the first layer that saves it, at the "
-                              "dtype and batch (max-pool indices int64, 8 bytes; batchnorm's 4 per-channel vectors "
-                              "once, not per sample); parameters not counted",
+                              "dtype and batch (max-pool indices int64, 8 bytes; per-channel statistics such as "
+                              "batchnorm's 4 vectors once, not per sample); parameters not counted",
     "forward_macs": "the forward pass's MACs per sample, as the table counts them",
     "backward_macs": "grad-input + grad-weight per sample, each the forward's MACs for conv, fc, attention and matmul; "
                      "no grad-input where the input needs no gradient (nothing trained before it), "

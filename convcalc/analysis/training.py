@@ -4,18 +4,25 @@
 rule for what PyTorch's autograd saves (its ``tools/autograd/derivatives.yaml``, checked by
 benchmarks/measure_saved_tensors.py with ``saved_tensors_hooks``, torch 2.14, CPU, train mode):
 
-- conv (every grouping) and fc save their input (and the weight, a parameter: not counted);
+- conv (every grouping, transposed too) and fc save their input (and the weight, a
+  parameter: not counted);
 - batchnorm saves its input and 4 per-channel vectors (running mean and variance, the batch's
-  mean and inverse std), which do not grow with the batch;
-- ReLU saves its output (in place or not, the same bytes); ReLU6 (PyTorch's hardtanh) its
-  input, so the tensor the next layer saves is a second one (measured on torchvision's
-  MobileNetV2, whose ReLU6 has inplace=True);
-- max pooling saves its input and int64 indices the size of its output;
+  mean and inverse std), which do not grow with the batch; frozen batchnorm (x·scale + shift)
+  only its per-channel scale; layer and group norm their input and a mean and 1/std per
+  position or per group; LRN its input, x² padded by size − 1 channels, and two tensors the
+  size of its input (the normaliser before and after the power β);
+- ReLU, sigmoid, tanh and softmax save their output; every other activation (GELU, SiLU,
+  hardswish, leaky ReLU, ELU, PReLU ...) its input, ReLU6 (PyTorch's hardtanh) too, so the
+  tensor the next layer saves is a second one (torchvision's MobileNetV2 builds nn.ReLU6()
+  out of place); in place (``Conventions.inplace``) ReLU6 saves its output;
+- max pooling, global and adaptive too, saves its input and int64 indices the size of its output;
 - average pooling saves its input, except to 1x1 (global, or adaptive to 1x1: PyTorch takes a
   mean, which saves nothing);
-- dropout saves its mask, a tensor of the input's dtype on the CPU;
-- add, concat, flatten, channel chunks and splits, and the channel shuffle save nothing;
-  flatten's output and a chunk or split are views of their input: a layer that saves one keeps
+- dropout saves its mask, a tensor of the input's dtype on the CPU (none when p = 0: PyTorch
+  returns the input);
+- upsampling saves nothing (its backward needs only the sizes; 'area' is adaptive average
+  pooling); add, concat, zero padding, the channel shuffle (a copy) save nothing; flatten,
+  channel chunks and splits and a crop are views of their input: a layer that saves one keeps
   the whole tensor it views.
 
 A tensor is identified by its index in the Report (0 the input, k layer k's output; a view is
@@ -33,6 +40,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Tuple
 
 from ..layers import (
+    LRN,
     Activation,
     AdaptiveAvgPool,
     AdaptiveMaxPool,
@@ -43,22 +51,32 @@ from ..layers import (
     ChannelSplit,
     Concat,
     Conv,
+    ConvTranspose,
+    Crop,
     DepthwiseConv,
     Dropout,
     Flatten,
+    FrozenBatchNorm,
     GlobalAvgPool,
     GlobalMaxPool,
+    GroupNorm,
+    LayerNorm,
     Linear,
     MatMul,
     MaxPool,
+    PReLU,
+    Softmax,
+    Upsample,
+    ZeroPad,
 )
 from .result import SAVED_ROLES, LayerReport, LayerTraining, Report, Training
 
 INDEX_BYTES = 8  # max-pool indices are int64 whatever the dtype
 
-# Layers whose output is a view of their input's storage in PyTorch: a layer that saves the
-# view keeps the whole storage (a conv reading one half of x.chunk(2, dim=1) keeps all of x)
-VIEWS = (Flatten, ChannelSplit)
+# Activations whose backward needs their output (derivatives.yaml: ``result``); the others
+# (leaky ReLU, ELU, SELU, GELU, SiLU, hardswish, hardsigmoid, softplus, mish, out-of-place
+# ReLU6) save their input. Measured on torch 2.14's CPU. ReLU6 in place saves its output.
+OUTPUT_SAVING = ("relu", "sigmoid", "tanh")
 
 Saved = Tuple[str, Tuple[int, ...], int]  # role, the tensor's identity, its bytes
 
@@ -75,7 +93,8 @@ def training(report: Report) -> Training:
         reads_grad = [needs_grad[s] for s in r.sources]
         recorded = trains or any(reads_grad)
         needs_grad[r.index] = recorded
-        alias[r.index] = alias[r.sources[0]] if isinstance(r.layer, VIEWS) and r.sources else r.index
+        # a view (flatten, a chunk): a layer that saves it keeps the whole storage it views
+        alias[r.index] = alias[r.sources[0]] if r.sources and is_view(r) else r.index
         rule = saved_tensors(r, report, alias) if recorded else []
         if rule is None:
             unsupported[r.layer.kind] = unsupported.get(r.layer.kind, 0) + 1
@@ -93,35 +112,73 @@ def training(report: Report) -> Training:
 def saved_tensors(r: LayerReport, report: Report, alias: Dict[int, int]) -> Optional[List[Saved]]:
     """What autograd saves when ``r`` runs under it, by its kind's rule; None: no rule for this kind."""
     layer = r.layer
+    extras = iter(range(1, 1 << 30))
 
     def activation(role: str, tensor: int) -> Saved:
         storage = alias[tensor]  # a view keeps the whole of what it views alive
         return role, (storage,), report.activation_bytes(report.shape_of(storage).elements)
 
     def extra(role: str, elements: int, bytes_each: int, per_sample: bool = True) -> Saved:
-        return role, (-r.index, SAVED_ROLES.index(role)), elements * bytes_each * (report.batch if per_sample else 1)
+        """A tensor of the layer's own making (indices, a mask, statistics): no other layer saves it."""
+        return role, (-r.index, next(extras)), elements * bytes_each * (report.batch if per_sample else 1)
 
     x = r.sources[0] if r.sources else 0
-    if isinstance(layer, (Conv, DepthwiseConv, Linear)):
+    dtype_bytes = report.bytes_per_element
+    if isinstance(layer, (Conv, DepthwiseConv, ConvTranspose, Linear)):
         return [activation("inputs", x)]
     if isinstance(layer, BatchNorm):
-        return [activation("inputs", x), extra("statistics", 4 * r.input.channels, report.bytes_per_element, False)]
+        return [activation("inputs", x), extra("statistics", 4 * r.input.channels, dtype_bytes, False)]
+    if isinstance(layer, FrozenBatchNorm):  # x * scale + shift: the per-channel scale, made in forward
+        return [extra("statistics", r.input.channels, dtype_bytes, False)]
+    if isinstance(layer, (LayerNorm, GroupNorm)):  # mean and 1/std per position, or per group
+        per_sample = r.input.elements // r.input.channels if isinstance(layer, LayerNorm) else layer.groups
+        return [activation("inputs", x), extra("statistics", 2 * per_sample, dtype_bytes)]
+    if isinstance(layer, LRN):
+        if r.input.rank != 2:
+            return None  # measured on maps only
+        # x² padded by size − 1 channels (avg-pooled), then k + α·mean and its power β (x / that)
+        padded = r.input.elements // r.input.channels * (r.input.channels + layer.size - 1)
+        return [activation("inputs", x), extra("statistics", padded, dtype_bytes),
+                extra("statistics", 2 * r.input.elements, dtype_bytes)]
     if isinstance(layer, Activation):
-        if layer.function == "relu6":  # hardtanh: its input, a second tensor beside the output
-            return [activation("inputs", x)]
-        return [activation("outputs", r.index)] if layer.function == "relu" else None
+        if layer.function in OUTPUT_SAVING or (layer.function == "relu6" and report.conventions.inplace):
+            return [activation("outputs", r.index)]
+        if layer.function == "identity":
+            return []
+        return [activation("inputs", x)]
+    if isinstance(layer, Softmax):
+        return [activation("outputs", r.index)]
+    if isinstance(layer, PReLU):
+        return [activation("inputs", x)]
     if isinstance(layer, MaxPool):
         return [activation("inputs", x), extra("indices", r.output.elements, INDEX_BYTES)]
     if isinstance(layer, (GlobalMaxPool, AdaptiveMaxPool)):
-        return None  # adaptive max pooling: no rule measured yet
+        return [activation("inputs", x), extra("indices", r.output.elements, INDEX_BYTES)]
     if isinstance(layer, GlobalAvgPool):
         return []  # a mean over the positions: saves nothing
     if isinstance(layer, AdaptiveAvgPool):  # to 1x1 PyTorch takes a mean too; otherwise it saves its input
         return [] if set(r.output.spatial) == {1} else [activation("inputs", x)]
     if isinstance(layer, AvgPool):
         return [activation("inputs", x)]
+    if isinstance(layer, Upsample):  # the interpolations' backward needs only the sizes; 'area' is adaptive pooling
+        return [activation("inputs", x)] if layer.mode == "area" and set(r.output.spatial) != {1} else []
     if isinstance(layer, Dropout):
-        return [extra("masks", r.input.elements, report.bytes_per_element)]
-    if isinstance(layer, (Add, Concat, Flatten, ChannelSplit, ChannelShuffle)):
-        return []  # a shuffle is a view, a transpose and a copy: nothing saved
+        return [extra("masks", r.input.elements, dtype_bytes)] if layer.p else []
+    if isinstance(layer, Crop) and is_view(r):
+        return []
+    if isinstance(layer, (Add, Concat, Flatten, ChannelSplit, ChannelShuffle, ZeroPad)):
+        return []  # a shuffle is a view, a transpose and a copy; padding a copy: nothing saved
     return None
+
+
+def is_view(r: LayerReport) -> bool:
+    """Whether the layer is a view of its input in PyTorch: flatten, a chunk or split of the
+    channels, a crop that only cuts (a slice), an identity, dropout with p = 0 (returns its input)."""
+    layer = r.layer
+    if isinstance(layer, (Flatten, ChannelSplit)):
+        return True
+    if isinstance(layer, Crop):
+        return all(o <= i for o, i in zip(r.output.spatial, r.input.spatial))
+    if isinstance(layer, Activation):
+        return layer.function == "identity"
+    return isinstance(layer, Dropout) and not layer.p

@@ -14,14 +14,15 @@ PLAN_HELP = """
 Conventions (stated again under the table and in JSON):
   saved      the tensors PyTorch's autograd keeps for backward, by its CPU
              rules (torch 2.14, train mode, measured): conv and fc their
-             input, batchnorm its input + 4 per-channel vectors, ReLU its
-             output, ReLU6 its input, max pool its input + int64 indices,
-             avg pool its input, dropout its mask; add, concat, flatten,
-             chunk, shuffle and global average pool nothing. A
-             tensor two layers save counts once, at the first. Bytes at
-             --dtype and --batch (statistics once, not per sample);
-             parameters are not counted. A layer kind without a rule is
-             named and the total marked incomplete.
+             input; batchnorm its input + 4 per-channel vectors; ReLU,
+             sigmoid, tanh, softmax their output, other activations their
+             input; max pool its input + int64 indices; avg pool its input;
+             dropout its mask; add, concat, upsample nothing; flatten,
+             chunks and crops are views. A tensor two layers save counts
+             once, at the first. Bytes at --dtype and --batch (per-channel
+             statistics once, not per sample); parameters not counted. A
+             layer kind without a rule is named and the total marked
+             incomplete.
   MACs       per sample, as `convcalc table` counts them; backward =
              grad-input + grad-weight, each the forward's MACs (conv, fc,
              attention, matmul); no grad-input where nothing before needs

@@ -63,8 +63,8 @@ def summary(report: Report, training: Training) -> str:
 def conventions_text(report: Report) -> str:
     return (f"saved: tensors autograd keeps for backward by PyTorch's CPU rules (torch 2.14, train mode), each once, "
             f"at the first layer that saves it, × {report.bytes_per_element} B ({report.dtype}) × batch "
-            f"{report.batch}; max-pool indices int64 (8 B); batchnorm's 4 per-channel vectors once, not per "
-            f"sample; parameters not counted · bwd MACs: grad-input + grad-weight, each the forward's "
+            f"{report.batch}; max-pool indices int64 (8 B); per-channel statistics (batchnorm's 4 vectors) "
+            f"once, not per sample; parameters not counted · bwd MACs: grad-input + grad-weight, each the forward's "
             f"(conv, fc, attention, matmul), no grad-input where nothing before needs a gradient, "
             f"no grad-weight for frozen layers · not built yet: the peak of a step, the largest batch, "
             f"optimizer state, mixed precision, checkpointing, CUDA's rules")
