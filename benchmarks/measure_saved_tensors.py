@@ -50,6 +50,11 @@ MODELS: Dict[str, Any] = {
                                                                          aux_loss=False),
     "resnet50_fpn": lambda: resnet_fpn_backbone(backbone_name="resnet50", weights=None,
                                                 norm_layer=torchvision.ops.FrozenBatchNorm2d, trainable_layers=5),
+    # stochastic depth 0.1 (torchvision's default) keeps one float per sample in 17 of 18 blocks,
+    # which convcalc's spec does not model; without it the network is convcalc's exactly
+    "vit_b_16": lambda: torchvision.models.vit_b_16(),
+    "convnext_tiny": lambda: torchvision.models.convnext_tiny(),
+    "convnext_tiny_no_drop_path": lambda: torchvision.models.convnext_tiny(stochastic_depth_prob=0.0),
 }
 SIZES = {"fcn_resnet50": 520, "resnet50_fpn": 800}  # the input's height and width; 224 otherwise
 

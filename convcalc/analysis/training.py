@@ -2,10 +2,11 @@
 
 ``training(report)`` follows the Report's graph once, forward, and applies each layer kind's
 rule for what PyTorch's autograd saves (its ``tools/autograd/derivatives.yaml``, checked by
-benchmarks/measure_saved_tensors.py with ``saved_tensors_hooks``, torch 2.14, CPU, train mode):
+benchmarks/measure_saved_tensors.py with ``saved_tensors_hooks``, torch 2.14, CPU, train mode,
+float32; at other dtypes the same tensors at that dtype, which was not measured):
 
-- conv (every grouping, transposed too) and fc save their input (and the weight, a
-  parameter: not counted);
+- conv (every grouping, transposed too) and fc (per position too) save their input (and the
+  weight, a parameter: not counted); a layer scale γ·x its input;
 - batchnorm saves its input and 4 per-channel vectors (running mean and variance, the batch's
   mean and inverse std), which do not grow with the batch; frozen batchnorm (x·scale + shift)
   only its per-channel scale; layer and group norm their input and a mean and 1/std per
@@ -20,6 +21,10 @@ benchmarks/measure_saved_tensors.py with ``saved_tensors_hooks``, torch 2.14, CP
   mean, which saves nothing);
 - dropout saves its mask, a tensor of the input's dtype on the CPU (none when p = 0: PyTorch
   returns the input);
+- self-attention (nn.MultiheadAttention, CPU flash kernel) saves its input, Q, K and V (3·L·C),
+  its heads' output and a logsumexp per head and token (in float32, the accumulation type);
+  the class token (a concatenation) and the position embedding (an addition) save nothing;
+  tokens (reshape and permute) and a selected token (x[:, 0]) are views;
 - upsampling saves nothing (its backward needs only the sizes; 'area' is adaptive average
   pooling); add, concat, zero padding, the channel shuffle (a copy) save nothing; flatten,
   channel chunks and splits and a crop are views of their input: a layer that saves one keeps
@@ -45,10 +50,12 @@ from ..layers import (
     AdaptiveAvgPool,
     AdaptiveMaxPool,
     Add,
+    Attention,
     AvgPool,
     BatchNorm,
     ChannelShuffle,
     ChannelSplit,
+    ClassToken,
     Concat,
     Conv,
     ConvTranspose,
@@ -61,11 +68,16 @@ from ..layers import (
     GlobalMaxPool,
     GroupNorm,
     LayerNorm,
+    LayerScale,
     Linear,
     MatMul,
     MaxPool,
+    PositionEmbedding,
+    PositionLinear,
     PReLU,
+    SelectToken,
     Softmax,
+    Tokens,
     Upsample,
     ZeroPad,
 )
@@ -124,8 +136,23 @@ def saved_tensors(r: LayerReport, report: Report, alias: Dict[int, int]) -> Opti
 
     x = r.sources[0] if r.sources else 0
     dtype_bytes = report.bytes_per_element
-    if isinstance(layer, (Conv, DepthwiseConv, ConvTranspose, Linear)):
+    if isinstance(layer, (Conv, DepthwiseConv, ConvTranspose, Linear, PositionLinear)):
         return [activation("inputs", x)]
+    if isinstance(layer, LayerScale):  # γ·x: x, for γ's gradient
+        return [activation("inputs", x)]
+    if isinstance(layer, Attention):
+        if layer.window or layer.partition != "block" or layer.shifted or layer.relative_bias or len(r.sources) > 1:
+            return None  # windowed, grid, relative-bias and cross attention: not measured yet
+        # nn.MultiheadAttention on the CPU: in_proj saves the input; the flash kernel its Q, K, V
+        # (one tensor, 3·L·C), its output (which out_proj saves too, a view at every batch size:
+        # torchvision's ViT-B/16 measures exactly linear in the batch) and a logsumexp per head
+        # and token
+        positions = r.input.elements // r.input.channels
+        return [activation("inputs", x), extra("outputs", 3 * r.input.elements, dtype_bytes),
+                extra("outputs", r.input.elements, dtype_bytes),
+                extra("statistics", layer.heads * positions, max(dtype_bytes, 4))]  # float32 or wider
+    if isinstance(layer, (ClassToken, PositionEmbedding)):
+        return []  # a concatenation, an addition of a parameter: nothing saved
     if isinstance(layer, BatchNorm):
         return [activation("inputs", x), extra("statistics", 4 * r.input.channels, dtype_bytes, False)]
     if isinstance(layer, FrozenBatchNorm):  # x * scale + shift: the per-channel scale, made in forward
@@ -164,7 +191,7 @@ def saved_tensors(r: LayerReport, report: Report, alias: Dict[int, int]) -> Opti
         return [activation("inputs", x)] if layer.mode == "area" and set(r.output.spatial) != {1} else []
     if isinstance(layer, Dropout):
         return [extra("masks", r.input.elements, dtype_bytes)] if layer.p else []
-    if isinstance(layer, Crop) and is_view(r):
+    if isinstance(layer, (Crop, Tokens, SelectToken)) and is_view(r):
         return []
     if isinstance(layer, (Add, Concat, Flatten, ChannelSplit, ChannelShuffle, ZeroPad)):
         return []  # a shuffle is a view, a transpose and a copy; padding a copy: nothing saved
@@ -175,8 +202,8 @@ def is_view(r: LayerReport) -> bool:
     """Whether the layer is a view of its input in PyTorch: flatten, a chunk or split of the
     channels, a crop that only cuts (a slice), an identity, dropout with p = 0 (returns its input)."""
     layer = r.layer
-    if isinstance(layer, (Flatten, ChannelSplit)):
-        return True
+    if isinstance(layer, (Flatten, ChannelSplit, Tokens, SelectToken)):
+        return True  # Tokens: reshape and permute of the map; SelectToken: x[:, i]
     if isinstance(layer, Crop):
         return all(o <= i for o, i in zip(r.output.spatial, r.input.spatial))
     if isinstance(layer, Activation):

@@ -17,8 +17,9 @@ Conventions (stated again under the table and in JSON):
              input; batchnorm its input + 4 per-channel vectors; ReLU,
              sigmoid, tanh, softmax their output, other activations their
              input; max pool its input + int64 indices; avg pool its input;
-             dropout its mask; add, concat, upsample nothing; flatten,
-             chunks and crops are views. A tensor two layers save counts
+             dropout its mask; attention its input, Q, K, V, output and
+             logsumexp; add, concat, upsample nothing; flatten, chunks,
+             crops and tokens are views. A tensor two layers save counts
              once, at the first. Bytes at --dtype and --batch (per-channel
              statistics once, not per sample); parameters not counted. A
              layer kind without a rule is named and the total marked
