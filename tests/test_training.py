@@ -188,6 +188,7 @@ def test_plan_names_what_it_cannot_count() -> None:
     assert "incomplete: no saved-tensor rule yet for attention ×1" in result.output
     doc = json.loads(plan("8x8x4 conv4k1 attention2w4", "-f", "json").output)
     assert doc["unsupported"] == {"attention": 1} and not doc["complete"]
+    assert [layer["saved_activation_bytes"] for layer in doc["layers"]] == [8 * 8 * 4 * 4, None]
 
 
 def test_plan_bad_input_is_a_located_error_not_a_traceback() -> None:

@@ -33,7 +33,7 @@ def plan_lines(report: Report, training: Training, width: Optional[int] = None) 
     for r, t in zip(report.layers, training.layers):
         note = ("", "") if t.supported else ("⚠ no saved-tensor rule: not counted", "yellow")
         rows.append(grid.Row((str(r.index), r.full_name, r.layer.describe(), str(r.output),
-                              human_bytes(t.saved_bytes), *(part(n) for n in t.saved),
+                              human_bytes(t.saved_bytes) if t.supported else "?", *(part(n) for n in t.saved),
                               human(t.forward_macs), human(t.backward_macs), (note,))))
     by_role = training.saved_by_role()
     rows += [grid.SECTION, grid.Row(("", "total", f"{len(report.layers)} layers", "",
@@ -83,7 +83,9 @@ def plan_json(report: Report, training: Training) -> Dict[str, Any]:
     layers = []
     for r, t in zip(report.layers, training.layers):
         layers.append({"index": r.index, "name": r.full_name, "kind": r.layer.kind, "output": list(r.output.dims),
-                       "saved_activation_bytes": t.saved_bytes, "saved": dict(zip(SAVED_ROLES, t.saved)),
+                       # null, not 0, where convcalc has no rule: unknown is not nothing
+                       "saved_activation_bytes": t.saved_bytes if t.supported else None,
+                       "saved": dict(zip(SAVED_ROLES, t.saved)) if t.supported else None,
                        "forward_macs": t.forward_macs, "backward_macs": t.backward_macs,
                        "grad_input_macs": t.grad_input_macs, "grad_weight_macs": t.grad_weight_macs,
                        "supported": t.supported})
