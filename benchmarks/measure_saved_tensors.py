@@ -140,6 +140,16 @@ def small_tokens() -> Dict[str, torch.nn.Module]:
     }
 
 
+def small_windows() -> Dict[str, torch.nn.Module]:
+    """Swin's window attention where the grid needs padding (10 -> 14, 4 windows), shifted and
+    not, after a linear: measured on a (batch, 10, 10, 8) input at batch 1 and 2."""
+    from torchvision.models.swin_transformer import ShiftedWindowAttention
+
+    return {f"10x10x8 pwlinear8 attention2w7{flag}rb": torch.nn.Sequential(
+        torch.nn.Linear(8, 8), ShiftedWindowAttention(8, [7, 7], shift, 2))
+        for flag, shift in (("", [0, 0]), ("sh", [3, 3]))}
+
+
 def measure(model: torch.nn.Module, batch: int, size: int = 224) -> Tuple[int, Dict[str, List[Tuple[str, int]]]]:
     """The bytes of the unique non-parameter storages autograd saves on a (batch, 3, size, size)
     input, and what each module kind saved."""
@@ -186,6 +196,9 @@ def main(argv: List[str]) -> int:
             print(f"{measure_input(net, torch.randn(2, 3, 8, 8))[0]:>8,} B at batch 2: {spec}")
         for spec, net in small_tokens().items():
             print(f"{measure_input(net, torch.randn(2, 4, 6, 8))[0]:>8,} B at batch 2: {spec} (4x6x8 tokens)")
+        for spec, net in small_windows().items():
+            for batch in (1, 2):
+                print(f"{measure_input(net, torch.randn(batch, 10, 10, 8))[0]:>8,} B at batch {batch}: {spec}")
         return 0
     unknown = [name for name in args.models if name not in MODELS]
     if unknown:

@@ -153,6 +153,13 @@ def test_a_permute_that_moves_only_dims_of_one_is_no_copy() -> None:
     assert training(analyse(spec)).saved_bytes == 2 * 6 * 8 * 4  # linear1's input and the ReLU's output
 
 
+@pytest.mark.parametrize("spec", ["10x10x8 pwlinear8 attention2w7rb", "10x10x8 pwlinear8 attention2w7shrb"])
+def test_window_attention_on_a_grid_it_must_pad_equals_pytorchs(spec: str) -> None:
+    # torchvision's ShiftedWindowAttention(8, [7, 7], shift, 2) after a Linear(8, 8), measured by
+    # the script's --small: 10x10 padded to 14x14, 4 windows, so q, k and v are copies at batch 1 too
+    assert (saved(spec, 1), saved(spec, 2)) == (130_600, 241_992)
+
+
 def test_relu6_in_place_saves_its_output_the_tensor_the_next_conv_saves() -> None:
     from convcalc.analysis.result import Conventions
 
