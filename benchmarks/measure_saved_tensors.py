@@ -55,8 +55,24 @@ MODELS: Dict[str, Any] = {
     "vit_b_16": lambda: torchvision.models.vit_b_16(),
     "convnext_tiny": lambda: torchvision.models.convnext_tiny(),
     "convnext_tiny_no_drop_path": lambda: torchvision.models.convnext_tiny(stochastic_depth_prob=0.0),
+    # windowed (Swin: shifted, padded, rolled) and block/grid (MaxViT) attention with a relative
+    # position bias, squeeze-and-excitation's mul, patch merging's reshape and permute. swin_t
+    # fixes its stochastic depth at 0.2 and maxvit_t's is 0.2 too, which the bundled specs leave
+    # out: the _no_drop_path forms set every StochasticDepth's p to 0, convcalc's networks exactly
+    "swin_t": lambda: torchvision.models.swin_t(),
+    "swin_t_no_drop_path": lambda: without_stochastic_depth(torchvision.models.swin_t()),
+    "maxvit_t": lambda: torchvision.models.maxvit_t(),
+    "maxvit_t_no_drop_path": lambda: without_stochastic_depth(torchvision.models.maxvit_t()),
 }
 SIZES = {"fcn_resnet50": 520, "resnet50_fpn": 800}  # the input's height and width; 224 otherwise
+
+
+def without_stochastic_depth(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` with every stochastic depth's probability 0 (it then returns its input, saving nothing)."""
+    for module in model.modules():
+        if isinstance(module, torchvision.ops.StochasticDepth):
+            module.p = 0.0
+    return model
 
 
 class LayerNorm2d(torch.nn.LayerNorm):
@@ -99,6 +115,39 @@ def small() -> Dict[str, torch.nn.Module]:
         "8x8x3 conv8k3p1 crop4 conv8k3p1 dropout0 conv4k1": nn.Sequential(
             conv(3, 8), CenterCrop(), conv(8, 8), nn.Dropout(0.0), nn.Conv2d(8, 4, 1)),
     }
+
+
+class PermuteReshape(torch.nn.Module):
+    """convcalc's ``permute`` (when ``order`` is given) then ``reshape`` on token maps, batch first."""
+
+    def __init__(self, order: Tuple[int, ...], to: Tuple[int, ...]) -> None:
+        super().__init__()
+        self.order, self.to = order, to
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.permute(*self.order) if self.order else x).reshape(x.shape[0], *self.to)
+
+
+def small_tokens() -> Dict[str, torch.nn.Module]:
+    """As ``small``, for the views: measured on a (2, 4, 6, 8) input, channels last in both."""
+    nn = torch.nn
+    return {
+        # a reshape of a permuted tensor is a copy: the linear saves a second tensor
+        "permute then reshape": nn.Sequential(nn.Linear(8, 8), nn.ReLU(), PermuteReshape((0, 2, 1, 3), (6, 32)),
+                                              nn.Linear(32, 4)),
+        # of a contiguous one a view: the linear saves the ReLU's output, counted once
+        "reshape": nn.Sequential(nn.Linear(8, 8), nn.ReLU(), PermuteReshape((), (4, 48)), nn.Linear(48, 4)),
+    }
+
+
+def small_windows() -> Dict[str, torch.nn.Module]:
+    """Swin's window attention where the grid needs padding (10 -> 14, 4 windows), shifted and
+    not, after a linear: measured on a (batch, 10, 10, 8) input at batch 1 and 2."""
+    from torchvision.models.swin_transformer import ShiftedWindowAttention
+
+    return {f"10x10x8 pwlinear8 attention2w7{flag}rb": torch.nn.Sequential(
+        torch.nn.Linear(8, 8), ShiftedWindowAttention(8, [7, 7], shift, 2))
+        for flag, shift in (("", [0, 0]), ("sh", [3, 3]))}
 
 
 def measure(model: torch.nn.Module, batch: int, size: int = 224) -> Tuple[int, Dict[str, List[Tuple[str, int]]]]:
@@ -145,6 +194,11 @@ def main(argv: List[str]) -> int:
     if args.small:
         for spec, net in small().items():
             print(f"{measure_input(net, torch.randn(2, 3, 8, 8))[0]:>8,} B at batch 2: {spec}")
+        for spec, net in small_tokens().items():
+            print(f"{measure_input(net, torch.randn(2, 4, 6, 8))[0]:>8,} B at batch 2: {spec} (4x6x8 tokens)")
+        for spec, net in small_windows().items():
+            for batch in (1, 2):
+                print(f"{measure_input(net, torch.randn(batch, 10, 10, 8))[0]:>8,} B at batch {batch}: {spec}")
         return 0
     unknown = [name for name in args.models if name not in MODELS]
     if unknown:

@@ -45,6 +45,13 @@ MEASURED = {  # spec -> bytes saved for backward at batch 1, batch 2
     # script): layer norms, per-position linears, GELU, layer scale
     "convnext_tiny": (109_155_808, 218_311_616),
     "vit_b_16": (118_160_680, 236_321_360),  # attention, tokens, class token, position embedding
+    # torchvision's swin_t and maxvit_t with every StochasticDepth's p set to 0 ('*_no_drop_path'
+    # in the script): shifted window attention with a relative position bias (padded, rolled,
+    # masked; at batch 1 the last stage's one window keeps the whole qkv), patch merging's reshape
+    # and permute (the reshape after the permute a copy); MaxViT's block and grid attention,
+    # squeeze-and-excitation's mul
+    "swin_t": (107_165_680, 213_498_752),
+    "maxvit_t": (308_439_160, 615_272_000),
 }
 
 
@@ -54,6 +61,17 @@ def test_stochastic_depth_is_the_only_difference_from_convnext_as_torchvision_tr
     measured_with_drop_path = (109_155_876, 218_311_752)
     for batch in (1, 2):
         assert measured_with_drop_path[batch - 1] - saved("convnext_tiny", batch) == 17 * 4 * batch
+
+
+@pytest.mark.parametrize("spec, noise_per_sample", [("swin_t", 22), ("maxvit_t", 50)])
+def test_stochastic_depth_is_the_only_difference_from_swin_and_maxvit_as_torchvision_trains_them(
+        spec: str, noise_per_sample: int) -> None:
+    # swin_t: 24 stochastic depths (attention and MLP of 12 blocks), the first block's p = 0;
+    # maxvit_t: 5 per layer (MBConv; the window and the grid layers call theirs twice), 11
+    # layers, the first p = 0. Each keeps one float32 of noise per sample; the specs leave it out
+    measured_with_drop_path = {"swin_t": (107_165_768, 213_498_928), "maxvit_t": (308_439_360, 615_272_400)}
+    for batch in (1, 2):
+        assert measured_with_drop_path[spec][batch - 1] - saved(spec, batch) == noise_per_sample * 4 * batch
 
 
 def saved(spec: str, batch: int = 1) -> int:
@@ -117,6 +135,31 @@ def test_saved_bytes_of_the_other_rules_equal_pytorchs(spec: str) -> None:
     assert saved(spec, 2) == SMALL[spec]
 
 
+# benchmarks/measure_saved_tensors.py --small's token networks, batch 2, channels last in both
+PERMUTED = "input: [4, 6, 8]\nlayers:\n  - pwlinear8\n  - relu\n  - permute: {order: [1, 0, 2]}\n" \
+           "  - reshape: {to: [6, 32]}\n  - pwlinear4\n"
+
+
+def test_a_reshape_of_a_permuted_tensor_is_a_copy_and_of_a_contiguous_one_a_view() -> None:
+    # the linear after the copy saves a second tensor (4,608 B measured); after the view it saves
+    # the ReLU's output again, counted once (3,072 B measured)
+    assert training(analyse(parse_yaml(PERMUTED), batch=2)).saved_bytes == 4_608
+    assert saved("4x6x8 pwlinear8 relu reshape4x48 pwlinear4", 2) == 3_072
+
+
+def test_a_permute_that_moves_only_dims_of_one_is_no_copy() -> None:
+    # 1x6x8 -> 6x1x8: the elements stay in their storage's order, so the reshape is a view again
+    spec = parse_yaml(PERMUTED.replace("[4, 6, 8]", "[1, 6, 8]").replace("[6, 32]", "[6, 8]"))
+    assert training(analyse(spec)).saved_bytes == 2 * 6 * 8 * 4  # linear1's input and the ReLU's output
+
+
+@pytest.mark.parametrize("spec", ["10x10x8 pwlinear8 attention2w7rb", "10x10x8 pwlinear8 attention2w7shrb"])
+def test_window_attention_on_a_grid_it_must_pad_equals_pytorchs(spec: str) -> None:
+    # torchvision's ShiftedWindowAttention(8, [7, 7], shift, 2) after a Linear(8, 8), measured by
+    # the script's --small: 10x10 padded to 14x14, 4 windows, so q, k and v are copies at batch 1 too
+    assert (saved(spec, 1), saved(spec, 2)) == (130_600, 241_992)
+
+
 def test_relu6_in_place_saves_its_output_the_tensor_the_next_conv_saves() -> None:
     from convcalc.analysis.result import Conventions
 
@@ -126,9 +169,9 @@ def test_relu6_in_place_saves_its_output_the_tensor_the_next_conv_saves() -> Non
 
 
 def test_a_kind_without_a_rule_is_named_and_the_total_incomplete() -> None:
-    # windowed attention (Swin's) has no rule yet; a plain one has, so the kind alone does not decide
-    t = training(analyse(load("8x8x4 conv4k1 attention2w4 attention2")))
-    assert t.unsupported == (("attention", 1),) and not t.complete
+    # take (x[..., i]) has no rule yet
+    t = training(analyse(load("8x8x4 conv4k1 take attention2")))
+    assert t.unsupported == (("take", 1),) and not t.complete
     assert [row.supported for row in t.layers] == [True, False, True]
 
 
@@ -183,11 +226,11 @@ def test_plan_table_states_its_totals_and_conventions() -> None:
 
 
 def test_plan_names_what_it_cannot_count() -> None:
-    result = plan("8x8x4 conv4k1 attention2w4")
+    result = plan("8x8x4 conv4k1 take")
     assert result.exit_code == 0
-    assert "incomplete: no saved-tensor rule yet for attention ×1" in result.output
-    doc = json.loads(plan("8x8x4 conv4k1 attention2w4", "-f", "json").output)
-    assert doc["unsupported"] == {"attention": 1} and not doc["complete"]
+    assert "incomplete: no saved-tensor rule yet for take ×1" in result.output
+    doc = json.loads(plan("8x8x4 conv4k1 take", "-f", "json").output)
+    assert doc["unsupported"] == {"take": 1} and not doc["complete"]
     assert [layer["saved_activation_bytes"] for layer in doc["layers"]] == [8 * 8 * 4 * 4, None]
 
 

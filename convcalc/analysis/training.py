@@ -24,7 +24,16 @@ float32; at other dtypes the same tensors at that dtype, which was not measured)
 - self-attention (nn.MultiheadAttention, CPU flash kernel) saves its input, Q, K and V (3·L·C),
   its heads' output and a logsumexp per head and token (in float32, the accumulation type);
   the class token (a concatenation) and the position embedding (an addition) save nothing;
-  tokens (reshape and permute) and a selected token (x[:, 0]) are views;
+  tokens (reshape and permute) and a selected token (x[:, 0]) are views; window and grid
+  attention (torchvision's Swin and MaxViT, relative position bias, shifted or not) save the
+  windows, q, k and v, the weights after softmax, the heads' output and the bias's index
+  (``window_attention``);
+- reshape and permute save nothing; a permute is a view, and so is a reshape unless its input
+  is a permute that moved elements out of their storage's order (dims longer than 1 in
+  another order): then PyTorch copies it. Contiguity is judged in convcalc's order (channels
+  last), which is PyTorch's for token maps (Swin, MaxViT, ViT) but not for NCHW conv maps;
+- mul saves both operands (each for the other's gradient: squeeze-and-excitation's map and its
+  scale, both needing one; an operand that needs none would spare the other, not modelled);
 - upsampling saves nothing (its backward needs only the sizes; 'area' is adaptive average
   pooling); add, concat, zero padding, the channel shuffle (a copy) save nothing; flatten,
   channel chunks and splits and a crop are views of their input: a layer that saves one keeps
@@ -42,7 +51,7 @@ grad-weight only where weights are trained.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from ..layers import (
     LRN,
@@ -72,9 +81,12 @@ from ..layers import (
     Linear,
     MatMul,
     MaxPool,
+    Mul,
+    Permute,
     PositionEmbedding,
     PositionLinear,
     PReLU,
+    Reshape,
     SelectToken,
     Softmax,
     Tokens,
@@ -98,6 +110,7 @@ def training(report: Report) -> Training:
     alias: Dict[int, int] = {0: 0}  # a tensor -> the tensor whose storage it is
     needs_grad: Dict[int, bool] = {0: False}  # the network's input needs no gradient
     counted: set[Tuple[int, ...]] = set()
+    strided: set[int] = set()  # tensors that are views in another order than their storage's (a permute)
     unsupported: Dict[str, int] = {}
     rows: List[LayerTraining] = []
     for r in report.layers:
@@ -106,7 +119,10 @@ def training(report: Report) -> Training:
         recorded = trains or any(reads_grad)
         needs_grad[r.index] = recorded
         # a view (flatten, a chunk): a layer that saves it keeps the whole storage it views
-        alias[r.index] = alias[r.sources[0]] if r.sources and is_view(r) else r.index
+        viewed = is_view(r) and not (isinstance(r.layer, Reshape) and r.sources[0] in strided)
+        alias[r.index] = alias[r.sources[0]] if r.sources and viewed else r.index
+        if isinstance(r.layer, Permute) and (r.sources[0] in strided or moves_elements(r.layer.order, r.input.dims)):
+            strided.add(r.index)  # a permute of a permuted tensor is taken as out of order still
         rule = saved_tensors(r, report, alias) if recorded else []
         if rule is None:
             unsupported[r.layer.kind] = unsupported.get(r.layer.kind, 0) + 1
@@ -141,8 +157,8 @@ def saved_tensors(r: LayerReport, report: Report, alias: Dict[int, int]) -> Opti
     if isinstance(layer, LayerScale):  # γ·x: x, for γ's gradient
         return [activation("inputs", x)]
     if isinstance(layer, Attention):
-        if layer.window or layer.partition != "block" or layer.shifted or layer.relative_bias or len(r.sources) > 1:
-            return None  # windowed, grid, relative-bias and cross attention: not measured yet
+        if layer.window:
+            return window_attention(r, layer, report.batch, dtype_bytes, extra)
         # nn.MultiheadAttention on the CPU: in_proj saves the input; the flash kernel its Q, K, V
         # (one tensor, 3·L·C), its output (which out_proj saves too, a view at every batch size:
         # torchvision's ViT-B/16 measures exactly linear in the batch) and a logsumexp per head
@@ -193,17 +209,50 @@ def saved_tensors(r: LayerReport, report: Report, alias: Dict[int, int]) -> Opti
         return [extra("masks", r.input.elements, dtype_bytes)] if layer.p else []
     if isinstance(layer, (Crop, Tokens, SelectToken)) and is_view(r):
         return []
+    if isinstance(layer, (Reshape, Permute)):
+        return []  # views, or a copy (a reshape of a permuted tensor): nothing saved either way
+    if isinstance(layer, Mul):  # x·y: each operand, for the other's gradient (SE's map and its scale)
+        return [activation("inputs", s) for s in r.sources]
     if isinstance(layer, (Add, Concat, Flatten, ChannelSplit, ChannelShuffle, ZeroPad)):
         return []  # a shuffle is a view, a transpose and a copy; padding a copy: nothing saved
     return None
+
+
+def window_attention(r: LayerReport, layer: Attention, batch: int, dtype_bytes: int,
+                     extra: Callable[..., Saved]) -> List[Saved]:
+    """torchvision's shifted_window_attention (Swin), measured: the grid padded to whole windows
+    (F.pad copies even when it adds nothing; the roll saves nothing), cut into windows by a
+    permute and reshape, which the qkv linear saves; q·scale, k and v each copied by matmul's
+    reshape and saved (a tensor the size of the windows each), except when the whole batch is
+    one window (batch 1, one window covering the grid): then k and v are views of the qkv
+    tensor, which is kept whole (3 such tensors), and only q is a copy; the weights after
+    softmax (heads·n² per window, which softmax and the matmul with v share); the heads' output
+    the projection saves; the relative position index (n² int64, a buffer, once whatever the
+    batch) that gathering the bias saves. The bias and the shifted windows' mask are additions,
+    the roll back and the crop to the grid copies: nothing saved."""
+    windows, n = layer.sequences(r.input)  # padded to whole windows
+    tokens = windows * n * r.input.channels  # per sample, padded
+    q_k_v = [tokens, 3 * tokens] if batch * windows == 1 else [tokens] * 3
+    saved = [extra("inputs", tokens, dtype_bytes)] + [extra("outputs", size, dtype_bytes) for size in q_k_v]
+    saved += [extra("outputs", windows * layer.heads * n * n, dtype_bytes), extra("outputs", tokens, dtype_bytes)]
+    if layer.relative_bias:
+        saved.append(extra("indices", n * n, INDEX_BYTES, False))
+    return saved
+
+
+def moves_elements(order: Tuple[int, ...], dims: Tuple[int, ...]) -> bool:
+    """Whether permuting ``dims`` by ``order`` leaves a tensor whose elements are no longer in its
+    storage's order (PyTorch's non-contiguous): the dims longer than 1 change their order."""
+    moved = [i for i in order if dims[i] > 1]
+    return moved != sorted(moved)
 
 
 def is_view(r: LayerReport) -> bool:
     """Whether the layer is a view of its input in PyTorch: flatten, a chunk or split of the
     channels, a crop that only cuts (a slice), an identity, dropout with p = 0 (returns its input)."""
     layer = r.layer
-    if isinstance(layer, (Flatten, ChannelSplit, Tokens, SelectToken)):
-        return True  # Tokens: reshape and permute of the map; SelectToken: x[:, i]
+    if isinstance(layer, (Flatten, ChannelSplit, Tokens, SelectToken, Permute, Reshape)):
+        return True  # a reshape of a permuted tensor is a copy: training() decides that  # Tokens: reshape and permute of the map; SelectToken: x[:, i]
     if isinstance(layer, Crop):
         return all(o <= i for o, i in zip(r.output.spatial, r.input.spatial))
     if isinstance(layer, Activation):

@@ -18,12 +18,14 @@ Conventions (stated again under the table and in JSON):
              sigmoid, tanh, softmax their output, other activations their
              input; max pool its input + int64 indices; avg pool its input;
              dropout its mask; attention its input, Q, K, V, output and
-             logsumexp; add, concat, upsample nothing; flatten, chunks,
-             crops and tokens are views. A tensor two layers save counts
-             once, at the first. Bytes at --dtype and --batch (per-channel
-             statistics once, not per sample); parameters not counted. A
-             layer kind without a rule is named and the total marked
-             incomplete.
+             logsumexp (window/grid attention: windows, Q, K, V, softmax
+             weights, output, bias index); mul both operands; add,
+             concat, upsample nothing; flatten, chunks, crops, tokens,
+             permute and reshape are views (a reshape after a permute a
+             copy). A tensor two layers save counts once, at the first.
+             Bytes at --dtype and --batch (per-channel statistics once,
+             not per sample); parameters not counted. A layer kind
+             without a rule is named and the total marked incomplete.
   MACs       per sample, as `convcalc table` counts them; backward =
              grad-input + grad-weight, each the forward's MACs (conv, fc,
              attention, matmul); no grad-input where nothing before needs
