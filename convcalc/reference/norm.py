@@ -7,7 +7,7 @@ import math
 import random
 from array import array
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from .base import Learned, Result, Tensor, Weightless, uniform
 
@@ -112,8 +112,34 @@ class LRN(Weightless):
         return Result(Tensor(x.shape, out))
 
 
+class PerChannelAffine:
+    """What the layer and group norms share: an optional γ and β per channel (PyTorch's
+    ``elementwise_affine``/``affine`` and ``bias``), counted as params, and no running statistics."""
+
+    gamma: Optional["array[float]"]
+    beta: Optional["array[float]"]
+    channels: int
+
+    @staticmethod
+    def random_affine(rng: random.Random, channels: int, affine: bool,
+                      bias: bool) -> Tuple[Optional["array[float]"], Optional["array[float]"]]:
+        return (uniform(channels, rng) if affine else None,
+                uniform(channels, rng) if affine and bias else None)
+
+    @property
+    def params(self) -> int:
+        return sum(len(a) for a in (self.gamma, self.beta) if a is not None)
+
+    buffers = 0
+
+    @property
+    def normalised(self) -> int:
+        """The channels it normalises (γ's length, or as declared for a norm without γ)."""
+        return len(self.gamma) if self.gamma is not None else self.channels
+
+
 @dataclass(frozen=True)
-class LayerNorm:
+class LayerNorm(PerChannelAffine):
     """Layer normalisation over the channels at each position (ConvNeXt's), with γ and β per channel
     (β absent with PyTorch's ``bias=False``, both with ``elementwise_affine=False``: ``γ = 1``, ``β = 0``).
 
@@ -127,18 +153,11 @@ class LayerNorm:
 
     @classmethod
     def random(cls, rng: random.Random, channels: int, affine: bool = True, bias: bool = True) -> "LayerNorm":
-        gamma = uniform(channels, rng) if affine else None
-        beta = uniform(channels, rng) if affine and bias else None
+        gamma, beta = cls.random_affine(rng, channels, affine, bias)
         return cls(gamma, beta, channels=channels)
 
-    @property
-    def params(self) -> int:
-        return sum(len(a) for a in (self.gamma, self.beta) if a is not None)
-
-    buffers = 0
-
     def __call__(self, x: Tensor) -> Result:
-        channels = len(self.gamma) if self.gamma is not None else self.channels
+        channels = self.normalised
         if x.channels != channels:
             raise ValueError(f"layer norm of {channels} channels got {x.shape=}")
         planes = [x.channel(c) for c in range(x.channels)]
@@ -153,7 +172,7 @@ class LayerNorm:
 
 
 @dataclass(frozen=True)
-class GroupNorm:
+class GroupNorm(PerChannelAffine):
     """Group normalisation: statistics over each group of channels and all positions; γ, β per channel
     (β absent with PyTorch's ``bias=False``, both with ``affine=False``: ``γ = 1``, ``β = 0``)."""
 
@@ -166,18 +185,11 @@ class GroupNorm:
     @classmethod
     def random(cls, rng: random.Random, groups: int, channels: int, affine: bool = True,
                bias: bool = True) -> "GroupNorm":
-        gamma = uniform(channels, rng) if affine else None
-        beta = uniform(channels, rng) if affine and bias else None
+        gamma, beta = cls.random_affine(rng, channels, affine, bias)
         return cls(groups, gamma, beta, channels=channels)
 
-    @property
-    def params(self) -> int:
-        return sum(len(a) for a in (self.gamma, self.beta) if a is not None)
-
-    buffers = 0
-
     def __call__(self, x: Tensor) -> Result:
-        channels = len(self.gamma) if self.gamma is not None else self.channels
+        channels = self.normalised
         if x.channels != channels or x.channels % self.groups:
             raise ValueError(f"group norm of {channels} channels in {self.groups} groups got {x.shape=}")
         per = x.channels // self.groups
