@@ -92,9 +92,10 @@ def table(ctx: click.Context, /, spec: str, fmt: str, dtype: str, batch: int, rf
         ctx.meta["convcalc.json_errors"] = True
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
     from ..spec.model import with_input
-    from .output import refuse_input, write_file
+    if output != "-":
+        from .output import refuse_input
 
-    refuse_input(output, spec)
+        refuse_input(output, spec)
 
     network = with_input(load(spec), input_shape)
     warn_about_reading(network)
@@ -108,6 +109,8 @@ def table(ctx: click.Context, /, spec: str, fmt: str, dtype: str, batch: int, rf
         render(report, fmt, width=width, depth=depth, rf=rf, memory_unit=memory_unit, diagram=diagram)
     else:  # as it would go to a pipe: plain text, no width limit
         import io
+
+        from .output import write_file
 
         text = io.StringIO()
         render(report, fmt, text, width=width, depth=depth, rf=rf, memory_unit=memory_unit, diagram=diagram)

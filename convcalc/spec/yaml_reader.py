@@ -49,7 +49,6 @@ from .model import (
     reserved_words,
 )
 from .shapes import parse_shape, shape_from_dims
-from .yaml_hints import flow_hint, item_hint, options_beside
 
 _SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -142,6 +141,8 @@ class _Reader:
             problem = e.problem or e.context or "invalid YAML"
             if e.context and e.context_mark and e.problem:
                 problem += f" ({e.context} at line {e.context_mark.line + 1}, column {e.context_mark.column + 1})"
+            from .yaml_hints import flow_hint, item_hint  # only on the way to an error
+
             hint = ("indent with spaces; YAML does not allow tabs" if "\t" in loc.source
                     else flow_hint(e.context or "", loc.source) or item_hint(self.lines, line))
             raise SpecError(f"YAML syntax: {problem}", loc, hint) from None
@@ -325,6 +326,8 @@ class _Reader:
             raise SpecError(f"this layer has {'a name but ' if named else ''}no kind", where,
                             hint="for example: - conv: {filters: 64, kernel: 3}")
         if len(entries) > 1:
+            from .yaml_hints import options_beside  # only on the way to an error
+
             beside = options_beside({k: (self.loc(kn), self.written(vn)) for k, (kn, vn) in entries.items()},
                                     self.definitions)
             if beside is not None:
