@@ -53,6 +53,7 @@ LINE = 15  # text line height in a box
 RADIUS = 14  # a merge node's circle
 LANE = 14  # between side lanes, and a shortcut lane's distance from its block
 TAG_GAP = 8  # between a box and its 'output' tag
+TAG_BAND = 22  # the height about an output's middle its tag takes, kept free of connectors
 
 
 class Node:
@@ -68,6 +69,7 @@ class Node:
         self.outputs: List[str] = []
         self.x = self.y = self.w = self.h = 0.0
         self.slot = 0.0  # the width it takes in its column (the box, its side text, its output tag)
+        self.text_right = False  # a merge's text at its right, its left taken by references
 
     @property
     def lines(self) -> List[Tuple[str, str, float]]:
@@ -152,6 +154,44 @@ def graph_nodes(report: Report, depth: Optional[int], fold: bool = True) -> Tupl
     return nodes, node_of
 
 
+def sink_laterals(nodes: List[Node], sources: Dict[Node, Set[Node]]) -> List[Node]:
+    """The drawing order: the layers' order, but a node that reads nothing from the node drawn
+    above it (an FPN's lateral 1x1, reading a stage from far back) drawn just above its first
+    reader instead, within its own sequence. Its reference from far back then ends where it is
+    used, and the reference it would have cut short runs free: in FPN's order (lat3, up3, ⊕)
+    the top-down path's reference add4 -> up3 and the lateral's lat3 -> ⊕ interleave, so one of
+    them crosses the other's lane; drawn up3, lat3, ⊕ they do not."""
+    readers: Dict[Node, Set[Node]] = {}
+    for t, ss in sources.items():
+        for s in ss:
+            readers.setdefault(s, set()).add(t)
+    order = list(nodes)
+    sunk: Set[Node] = set()  # each moves once, and nothing passes one (FPN's up4 reads from far back too)
+    i = 1
+    while i < len(order):
+        nd, above = order[i], order[i - 1]
+        reads, read_by = sources.get(nd, set()), readers.get(nd, set())
+        if nd in sunk or not reads or above in reads or not read_by:
+            i += 1
+            continue
+        pos = {id(n): k for k, n in enumerate(order)}
+        j = min(pos[id(r)] for r in read_by)
+        d = len(nd.path)
+        between = order[i + 1:j + 1]
+        if any(n.path[:d] != nd.path or n in sunk for n in between):  # its reader is outside its sequence
+            i += 1
+            continue
+        group = order[j].path[:d + 1]  # the block (at its level) holding that reader, or the reader
+        k = next(k for k in range(i + 1, j + 1) if order[k].path[:d + 1] == group or len(order[k].path) <= d
+                 and order[k] is order[j])
+        if k > i + 1:
+            order.insert(k - 1, order.pop(i))  # everything it passes reads nothing of it
+            sunk.add(nd)
+            continue  # the node now at i has not been looked at
+        i += 1
+    return order
+
+
 # --- layout: the block tree, recursively -------------------------------------------------
 
 
@@ -217,6 +257,9 @@ class Layout:
         self.direct: Dict[Node, Set[Node]] = {}
         self.shortcut: Dict[Node, Tuple[Node, Par]] = {}  # merge node -> (block input, its block)
         self.column_bottom: Dict[Node, Par] = {}  # merge node -> its block, for the fan-in
+        # node -> the sides its references may leave by: a column's outer side only (the others
+        # hold the next column, or a residual block's shortcut lane); none in a middle column
+        self.free: Dict[Node, Set[int]] = {}
 
     def seq(self, nodes: Sequence[Node], prefix: Tuple[str, ...], prev: Optional[Node]) -> Tuple[Seq, Optional[Node]]:
         children: List[Frame] = []
@@ -259,6 +302,16 @@ class Layout:
             if end is not None:
                 ends.add(end)
         shortcut = bool(seqs) and prev is not None and prev in self.sources.get(merge, set())
+        for k, col in enumerate(columns.values()):
+            free = {-1, 1}
+            if k > 0:
+                free.discard(-1)
+            if k < len(columns) - 1 or shortcut:
+                free.discard(1)
+            for nd in col:
+                self.free[nd] = self.free.get(nd, {-1, 1}) & free
+        if shortcut:
+            self.free[merge] = {1}  # its shortcut enters at its right; its text is at its left
         frame = Par(seqs, merge, shortcut)
         self.direct[merge] = ends if seqs else ({prev} if prev is not None else set())
         if shortcut:
@@ -280,9 +333,15 @@ def curve(x1: float, y1: float, x2: float, y2: float) -> str:
     return f"M{x1:.1f},{y1:.1f} C{x1:.1f},{y1 + k:.1f} {x2:.1f},{y2 - k:.1f} {x2:.1f},{y2:.1f}"
 
 
-def edge_svg(s: Node, t: Node, d: str, end: Tuple[float, float, float, float], cls: str = "edge") -> str:
+def edge_svg(reads: Sequence[Tuple[str, str]], d: str, end: Tuple[float, float, float, float],
+             cls: str = "edge") -> str:
+    """One connector: ``data-from`` the tensors it carries and ``data-to`` the layers reading
+    them, full names as the JSON report gives them, space-separated (one each, but where a box
+    stands for a collapsed block); ``data-ends`` where it leaves and arrives."""
     x1, y1, x2, y2 = end
-    return (f'<path class="{cls}" data-from={quoteattr(s.item.name)} data-to={quoteattr(t.item.name)} '
+    tensors = " ".join(dict.fromkeys(f for f, _ in reads))
+    readers = " ".join(dict.fromkeys(r for _, r in reads))
+    return (f'<path class="{cls}" data-from={quoteattr(tensors)} data-to={quoteattr(readers)} '
             f'data-ends="{x1:.1f} {y1:.1f} {x2:.1f} {y2:.1f}" d="{d}" fill="none" stroke="#555555" '
             f'stroke-width="1.2" marker-end="url(#arrow)"/>')
 
@@ -306,9 +365,9 @@ def node_svg(nd: Node, fill: str) -> str:
     if nd.merge:
         parts.append(f'<circle cx="{nd.x:.1f}" cy="{nd.mid:.1f}" r="{RADIUS}" fill="{fill}" stroke="{edge}"{stroke}/>')
         parts.append(text(nd.x, nd.mid + 6, SYMBOLS.get(nd.merge, "+"), 18, extra=' class="symbol"'))
-        left = x0 - 6
-        parts.append(text(left, nd.mid - 2, it.label, TEXT - 1, "end", ' class="label"'))
-        parts.append(text(left, nd.mid + LINE - 3, str(it.output), TEXT - 1, "end", ' class="shape" fill="#444444"'))
+        at, anchor = (x0 + nd.w + 6, "start") if nd.text_right else (x0 - 6, "end")
+        parts.append(text(at, nd.mid - 2, it.label, TEXT - 1, anchor, ' class="label"'))
+        parts.append(text(at, nd.mid + LINE - 3, str(it.output), TEXT - 1, anchor, ' class="shape" fill="#444444"'))
     else:
         parts.append(f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{nd.w:.1f}" height="{nd.h:.1f}" rx="7" ry="7" '
                      f'fill="{fill}" stroke="{edge}"{stroke}/>')
@@ -319,12 +378,15 @@ def node_svg(nd: Node, fill: str) -> str:
             weight = ' font-weight="bold"' if cls == "label" else ""
             parts.append(text(nd.x, y - 3, s, size, extra=f' class="{cls}"{colour}{weight}'))
     if nd.outputs:
-        # an arrow out of the box's left side, to the tag naming the output
+        # an arrow out of the box's left side (beyond a merge's text), to the tag naming the output;
+        # a merge whose left its references take has its text and its tag at its right
         side = max(text_width(it.label, TEXT - 1), text_width(str(it.output), TEXT - 1)) + 6 if nd.merge else 0
-        ax = x0 - TAG_GAP - side
-        parts.append(f'<path class="output-mark" d="M{ax:.1f},{nd.mid:.1f} L{ax - 20:.1f},{nd.mid:.1f}" '
+        way = 1 if nd.text_right else -1
+        ax = nd.x + way * (nd.w / 2 + TAG_GAP + side)
+        parts.append(f'<path class="output-mark" d="M{ax:.1f},{nd.mid:.1f} L{ax + way * 20:.1f},{nd.mid:.1f}" '
                      f'stroke="#cc0000" stroke-width="2" marker-end="url(#out)"/>')
-        parts.append(text(ax - 24, nd.mid + 4, nd.tag, TEXT - 1, "end", ' class="output" fill="#cc0000"'))
+        parts.append(text(ax + way * 24, nd.mid + 4, nd.tag, TEXT - 1, "start" if nd.text_right else "end",
+                          ' class="output" fill="#cc0000"'))
     parts.append("</g>")
     return "".join(parts)
 
@@ -339,17 +401,18 @@ def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
 
     nodes, node_of = graph_nodes(report, depth, fold=not every_layer)
     sources: Dict[Node, Set[Node]] = {}
-    pairs: List[Tuple[Node, Node]] = []
-    seen: Set[Tuple[int, int]] = set()
+    reads: Dict[Tuple[Node, Node], List[Tuple[str, str]]] = {}  # (tensor, reader) drawn by each connector
+    names = ["input"] + [r.full_name for r in report.layers]
     for r in report.layers:
         t = node_of[r.index]
         for s_index in r.sources:
             s = node_of[s_index]
-            if s is t or (id(s), id(t)) in seen:
+            if s is t:
                 continue
-            seen.add((id(s), id(t)))
-            pairs.append((s, t))
+            reads.setdefault((s, t), []).append((names[s_index], r.full_name))
             sources.setdefault(t, set()).add(s)
+    pairs = list(reads)
+    nodes = sink_laterals(nodes, sources)
     for nd in nodes:
         nd.measure()
     layout = Layout(report, sources)
@@ -360,9 +423,9 @@ def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
     head, heading_w = heading(report, f"{at}{folded}")
     top = MARGIN + 62
     x0 = MARGIN + max(root.w, heading_w) / 2
-    drawn, left, right = route(root, nodes, pairs, layout, x0, top)
+    drawn, left, right = route(root, nodes, pairs, layout, x0, top, reads)
     if left < MARGIN:  # lanes at the left ran out of the picture: shift everything right
-        drawn, left, right = route(root, nodes, pairs, layout, x0 + MARGIN - left, top)
+        drawn, left, right = route(root, nodes, pairs, layout, x0 + MARGIN - left, top, reads)
     right = max(right, MARGIN + heading_w)
     full = right + MARGIN + LANE
     items = [nd.item for nd in nodes]
@@ -400,18 +463,19 @@ def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
 
 
 def route(root: Seq, nodes: Sequence[Node], pairs: Sequence[Tuple[Node, Node]], layout: Layout, x: float,
-          top: float) -> Tuple[List[str], float, float]:
+          top: float, reads: Dict[Tuple[Node, Node], List[Tuple[str, str]]]) -> Tuple[List[str], float, float]:
     """Place the frame tree with its axis at ``x`` and draw the edges; returns them and the
     picture's leftmost and rightmost x.
 
-    Far references go in lanes at a side, each beyond every box and lane its span passes, the
-    shorter ones first, so nested references never cross. Each goes right unless it would cross
-    a reference already there (overlapping it without nesting) and the left is free of that."""
+    A far reference leaves its source's side and enters its reader's side at ports of their own
+    (no two connectors share a port, so none shares a stretch), and runs in a lane beyond every
+    box and lane its span passes, the shorter ones first. What is guaranteed: two references on
+    one side cross only when their spans interleave (one starts inside the other and ends outside
+    it), which no lane order can draw without a crossing; such pairs go to opposite sides where
+    the left is free (a merge's left holds its text) and no third reference forbids
+    it (``sides``). Nested references never cross: at a node shared by several, the ports are
+    ordered as parentheses, the shorter reference's inside the longer one's."""
     root.place(x, top)
-    right_obstacles = [(nd.top, nd.bottom, nd.right) for nd in nodes]
-    for merge, (_, frame) in layout.shortcut.items():
-        right_obstacles.append((frame.bottom - frame.top_h - VGAP, merge.mid, frame.lane))
-    left_obstacles = [(nd.top, nd.bottom, nd.x - nd.slot / 2) for nd in nodes]
     drawn: List[str] = []
     far: List[Tuple[Node, Node]] = []
     for s, t in pairs:
@@ -422,7 +486,7 @@ def route(root: Seq, nodes: Sequence[Node], pairs: Sequence[Tuple[Node, Node]], 
                 d = f"M{s.x:.1f},{s.bottom:.1f} L" + curve(s.x, column.bottom, t.x, t.top)[1:]
             else:
                 d = curve(s.x, s.bottom, t.x, t.top)
-            drawn.append(edge_svg(s, t, d, (s.x, s.bottom, t.x, t.top)))
+            drawn.append(edge_svg(reads[s, t], d, (s.x, s.bottom, t.x, t.top)))
         elif t in layout.shortcut and layout.shortcut[t][0] is s:
             lane = layout.shortcut[t][1].lane
             k = VGAP * 0.8
@@ -430,36 +494,136 @@ def route(root: Seq, nodes: Sequence[Node], pairs: Sequence[Tuple[Node, Node]], 
             d = (f"M{s.x:.1f},{s.bottom:.1f} C{s.x:.1f},{s.bottom + k:.1f} {lane:.1f},{s.bottom:.1f} "
                  f"{lane:.1f},{s.bottom + k:.1f} L{lane:.1f},{t.mid - 10:.1f} "
                  f"Q{lane:.1f},{t.mid:.1f} {end_x:.1f},{t.mid:.1f}")
-            drawn.append(edge_svg(s, t, d, (s.x, s.bottom, end_x, t.mid), "edge shortcut"))
+            drawn.append(edge_svg(reads[s, t], d, (s.x, s.bottom, end_x, t.mid), "edge shortcut"))
         else:
             far.append((s, t))
 
-    def crosses(lanes: List[Tuple[float, float, float]], lo: float, hi: float) -> bool:
-        return any(y1 >= lo and y0 <= hi and not (lo <= y0 and y1 <= hi) for y0, y1, _ in lanes)
-
+    side = sides(far, layout)
+    for nd in nodes:
+        nd.text_right = False
+    for (s, t), sign in zip(far, side):
+        for nd in (s, t):
+            if nd.merge and sign < 0:
+                nd.text_right = True  # its references leave by its left
+    right_obstacles = [(nd.top, nd.bottom, nd.x + nd.slot / 2 if nd.text_right else nd.right) for nd in nodes]
+    for merge, (_, frame) in layout.shortcut.items():
+        right_obstacles.append((frame.bottom - frame.top_h - VGAP, merge.mid, frame.lane))
+    left_obstacles = [(nd.top, nd.bottom, nd.x - nd.slot / 2) for nd in nodes]
+    ports = port_positions(far, side, layout)
     rights: List[Tuple[float, float, float]] = []
     lefts: List[Tuple[float, float, float]] = []
-    for s, t in sorted(far, key=lambda e: (abs(e[1].mid - e[0].mid), e[0].mid)):
-        lo, hi = min(s.mid, t.mid), max(s.mid, t.mid)
-        free_left = not (s.merge or t.merge or s.outputs or t.outputs)  # their left holds text
-        r = min(8.0, (hi - lo) / 2)
-        if crosses(rights, lo, hi) and free_left and not crosses(lefts, lo, hi):
-            lx = min([o - 2 * LANE for y0, y1, o in left_obstacles if y1 >= lo and y0 <= hi]
-                     + [px - LANE for y0, y1, px in lefts if y1 >= lo and y0 <= hi])
-            lefts.append((lo, hi, lx))
-            x1, x2, sign = s.x - s.w / 2, t.x - t.w / 2, -1
-            lane = lx
+    order = sorted(range(len(far)), key=lambda i: (abs(ports[i][3] - ports[i][1]), ports[i][1]))
+    for i in order:
+        s, t = far[i]
+        x1, y1, x2, y2 = ports[i]
+        lo, hi = min(y1, y2), max(y1, y2)
+        sign = side[i]
+        if sign < 0:
+            lane = min([o - 2 * LANE for y0, y1_, o in left_obstacles if y1_ >= lo and y0 <= hi]
+                       + [px - LANE for y0, y1_, px in lefts if y1_ >= lo - LANE and y0 <= hi + LANE])
+            lefts.append((lo, hi, lane))
         else:
-            lane = max([o + 2 * LANE for y0, y1, o in right_obstacles if y1 >= lo and y0 <= hi]
-                       + [px + LANE for y0, y1, px in rights if y1 >= lo and y0 <= hi])
+            lane = max([o + 2 * LANE for y0, y1_, o in right_obstacles if y1_ >= lo and y0 <= hi]
+                       + [px + LANE for y0, y1_, px in rights if y1_ >= lo - LANE and y0 <= hi + LANE])
             rights.append((lo, hi, lane))
-            x1, x2, sign = s.x + s.w / 2, t.x + t.w / 2, 1
-        down = 1 if t.mid >= s.mid else -1
-        d = (f"M{x1:.1f},{s.mid:.1f} L{lane - sign * r:.1f},{s.mid:.1f} Q{lane:.1f},{s.mid:.1f} "
-             f"{lane:.1f},{s.mid + down * r:.1f} L{lane:.1f},{t.mid - down * r:.1f} Q{lane:.1f},{t.mid:.1f} "
-             f"{lane - sign * r:.1f},{t.mid:.1f} L{x2:.1f},{t.mid:.1f}")
-        drawn.append(edge_svg(s, t, d, (x1, s.mid, x2, t.mid), "edge far"))
+        r = min(8.0, (hi - lo) / 2)
+        down = 1 if y2 >= y1 else -1
+        d = (f"M{x1:.1f},{y1:.1f} L{lane - sign * r:.1f},{y1:.1f} Q{lane:.1f},{y1:.1f} "
+             f"{lane:.1f},{y1 + down * r:.1f} L{lane:.1f},{y2 - down * r:.1f} Q{lane:.1f},{y2:.1f} "
+             f"{lane - sign * r:.1f},{y2:.1f} L{x2:.1f},{y2:.1f}")
+        drawn.append(edge_svg(reads[s, t], d, (x1, y1, x2, y2), "edge far"))
     left = min([o for _, _, o in left_obstacles] + [x for _, _, x in lefts])
     right = max([nd.x + nd.slot / 2 for nd in nodes] + [o for _, _, o in right_obstacles]
                 + [x for _, _, x in rights])
     return drawn, left, right
+
+
+def interleave(a: Tuple[float, float], b: Tuple[float, float]) -> bool:
+    """One span starts strictly inside the other and ends strictly outside it."""
+    return a[0] < b[0] < a[1] < b[1] or b[0] < a[0] < b[1] < a[1]
+
+
+def sides(far: Sequence[Tuple[Node, Node]], layout: Layout) -> List[int]:
+    """+1 (right) or -1 (left) for each far reference. Two whose spans interleave go to opposite
+    sides; the references at one merge go to one side (its text takes the other); a reference
+    leaves a box in a branch column only by the side that column has free (``Layout.free``).
+    Found as a two-colouring of those constraints, breadth first from the references whose side
+    is forced, right where nothing decides. Where no colouring exists (three spans each
+    interleaving the others), a reference keeps the side first given to it and crosses; where a
+    column has no free side (a middle branch), its reference goes right, across its neighbours."""
+    spans = [(min(s.mid, t.mid), max(s.mid, t.mid)) for s, t in far]
+    allowed = [layout.free.get(s, {-1, 1}) & layout.free.get(t, {-1, 1}) for s, t in far]
+    n = len(far)
+    near: List[List[Tuple[int, int]]] = [[] for _ in range(n)]  # (other, -1: opposite side, +1: same)
+    order = sorted(range(n), key=lambda i: spans[i][0])
+    for a_pos, a in enumerate(order):  # sorted by start, b interleaves a only if it starts inside a
+        for b in order[a_pos + 1:]:
+            if spans[b][0] >= spans[a][1]:
+                break
+            if interleave(spans[a], spans[b]):
+                near[a].append((b, -1))
+                near[b].append((a, -1))
+    at_merge: Dict[int, List[int]] = {}
+    for i, (s, t) in enumerate(far):
+        for nd in (s, t):
+            if nd.merge:
+                at_merge.setdefault(id(nd), []).append(i)
+    for group in at_merge.values():
+        for a, b in zip(group, group[1:]):
+            near[a].append((b, 1))
+            near[b].append((a, 1))
+    side = [0] * n
+    for start in sorted(range(n), key=lambda i: (len(allowed[i]) != 1, i)):
+        if side[start]:
+            continue
+        side[start] = -1 if allowed[start] == {-1} else 1
+        queue = [start]
+        while queue:
+            a = queue.pop()
+            for b, how in near[a]:
+                if side[b] == 0:
+                    want = side[a] * how
+                    side[b] = want if want in allowed[b] or not allowed[b] else -want
+                    queue.append(b)
+    return side
+
+
+def port_positions(far: Sequence[Tuple[Node, Node]], side: Sequence[int],
+                   layout: Layout) -> List[Tuple[float, float, float, float]]:
+    """Where each far reference leaves its source and enters its reader: (x1, y1, x2, y2). The
+    references at one side of one node get ports of their own, spread over its height, ordered as
+    parentheses: those from above first, shorter ones higher (inside the longer ones' spans), then
+    those going down, longer ones higher. A merge whose shortcut enters its right at its middle
+    takes its right-hand ports below that."""
+    at: Dict[Tuple[int, int], List[Tuple[Tuple[int, float], int, bool]]] = {}
+    nodes: Dict[int, Node] = {}
+    for i, (s, t) in enumerate(far):
+        length = abs(t.mid - s.mid)
+        for nd, other, is_source in ((s, t, True), (t, s, False)):
+            above = other.mid < nd.mid or (other.mid == nd.mid and not is_source)
+            key = (0, length) if above else (1, -length)
+            at.setdefault((id(nd), side[i]), []).append((key, i, is_source))
+            nodes[id(nd)] = nd
+    ends: Dict[Tuple[int, bool], Tuple[float, float]] = {}
+    for (nid, sign), group in at.items():
+        nd = nodes[nid]
+        group.sort(key=lambda g: (g[0], g[1]))
+        if nd.merge:
+            lo, hi = (nd.mid + 4, nd.bottom - 3) if sign > 0 and nd in layout.shortcut else (nd.top + 5, nd.bottom - 5)
+        else:
+            lo, hi = nd.top + 7, nd.bottom - 7
+        # an output's tag is at its left middle: ports there skip the tag's band
+        skip = TAG_BAND if sign < 0 and nd.outputs and not nd.merge else 0.0
+        hi -= skip
+        k = len(group)
+        for j, (_, i, is_source) in enumerate(group):
+            y = (lo + hi) / 2 if k == 1 else lo + (hi - lo) * j / (k - 1)
+            if skip and (k == 1 or y > nd.mid - skip / 2):
+                y = y + skip if k > 1 else nd.mid - skip / 2 - 4
+            if nd.merge:
+                dy = y - nd.mid
+                x = nd.x + sign * (RADIUS * RADIUS - dy * dy) ** 0.5
+            else:
+                x = nd.x + sign * nd.w / 2
+            ends[i, is_source] = (x, y)
+    return [(*ends[i, True], *ends[i, False]) for i in range(len(far))]
