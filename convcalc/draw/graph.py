@@ -3,16 +3,12 @@
 Each drawn layer (or each block collapsed at ``depth``, as ``table --depth`` collapses it) is a
 rounded box with its name, what it is (the engine's ``describe()``) and its output shape; a
 merge is a circle (⊕ add, ⊗ mul, ‖ concat, @ matmul). Arrows run from the tensors a layer reads
-(``LayerReport.sources``) to it.
-
-Layout follows the block tree, so series-parallel parts never cross: a sequence stacks
-top to bottom on one axis; a merge block puts its branches side by side in columns above its
-merge node, a residual block's identity shortcut runs in a lane at the block's right, curving
-into the ⊕. What the tree does not hold (U-Net's skips, FPN's laterals: a layer reading a
-tensor that is not the one drawn above it) runs in lanes at the sides (the right, or the left
-where the right would cross), shorter references inside longer ones so nested ones never cross.
-Branches (b1, b2 ...) are no blocks, so they never count as a ``depth`` level. Long networks grow tall (no
-wrapping into columns); the work is linear in layers, plus the far references' lanes.
+(``LayerReport.sources``) to it. Where the boxes go is ``flow``'s (the block tree: sequences
+stacked, branches side by side, a residual shortcut in a lane at its block's right); the
+connectors are ``lanes``' (references from far back in lanes at the sides, none sharing a
+stretch with another, nested ones never crossing). Branches (b1, b2 ...) are no blocks, so they
+never count as a ``depth`` level. Long networks grow tall (no wrapping into columns); the work
+is linear in layers, plus the far references' lanes.
 
 Formatting only: every figure is the engine's; nothing is recomputed here. Colours by kind,
 text, the footer and the counting sentence are the blocks style's (``draw``).
@@ -20,330 +16,36 @@ text, the footer and the counting sentence are the blocks style's (``draw``).
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Dict, List, Optional, Set, Tuple
 
-from ..analysis.result import BlockReport, LayerReport, Report
-from ..layers import Merge
+from ..analysis.result import Report
 from .blocks import (  # escape and quoteattr: XML text with its control characters shown
     COSTS,
-    FOLDED,
     FONT,
     MARGIN,
     TEXT,
-    Item,
-    block_item,
     escape,
     footer,
     heading,
     kind_legend,
-    layer_item,
     mix,
     palette,
     quoteattr,
     text,
     text_width,
 )
-
-SYMBOLS = {"add": "⊕", "mul": "⊗", "concat": "‖", "seqcat": "‖", "matmul": "@"}
-VGAP = 26  # between a node and the next one down
-HGAP = 28  # between branch columns
-PAD = 10  # inside a box, left and right of the widest line
-LINE = 15  # text line height in a box
-RADIUS = 14  # a merge node's circle
-LANE = 14  # between side lanes, and a shortcut lane's distance from its block
-TAG_GAP = 8  # between a box and its 'output' tag
-TAG_BAND = 22  # the height about an output's middle its tag takes, kept free of connectors
-
-
-class Node:
-    """One drawn thing: a layer (with the shape-keeping layers folded into it), a collapsed block,
-    or the input. Covers the layers ``first``..``last`` (0: the input). Layout fills x (centre),
-    y (top), w, h. Mutable while the layout is built; nothing outside this module sees it."""
-
-    def __init__(self, item: Item, path: Tuple[str, ...], first: int, merge: str = "",
-                 block: Optional[BlockReport] = None) -> None:
-        self.item, self.path, self.first, self.last = item, path, first, first
-        self.merge, self.block = merge, block
-        self.folded: List[LayerReport] = []
-        self.outputs: List[str] = []
-        self.x = self.y = self.w = self.h = 0.0
-        self.slot = 0.0  # the width it takes in its column (the box, its side text, its output tag)
-        self.text_right = False  # a merge's text at its right, its left taken by references
-
-    @property
-    def lines(self) -> List[Tuple[str, str, float]]:
-        """(class, text, size) of each line in the box."""
-        it = self.item
-        short = it.name if self.block is not None or self.first == 0 else it.name.rsplit(".", 1)[-1]
-        out: List[Tuple[str, str, float]] = [("name", short, TEXT - 1), ("label", it.label, TEXT),
-                                             ("shape", str(it.output), TEXT - 1)]
-        if self.folded:
-            out.append(("folded", "+ " + ", ".join(r.layer.describe() for r in self.folded), TEXT - 2))
-        return out
-
-    def measure(self) -> None:
-        if self.merge:
-            side = max(text_width(self.item.label, TEXT - 1), text_width(str(self.item.output), TEXT - 1)) + 6
-            self.w = self.h = 2 * RADIUS
-            self.slot = 2 * (RADIUS + side)
-        else:
-            self.w = max(max(text_width(s, size) for _, s, size in self.lines) + 2 * PAD, 90)
-            self.h = 8 + LINE * len(self.lines) + 2
-            self.slot = self.w
-        if self.outputs:
-            self.slot += 2 * (TAG_GAP + 22 + text_width(self.tag, TEXT - 1))
-
-    @property
-    def tag(self) -> str:
-        return "output " + ", ".join(self.outputs)
-
-    @property
-    def top(self) -> float:
-        return self.y
-
-    @property
-    def bottom(self) -> float:
-        return self.y + self.h
-
-    @property
-    def mid(self) -> float:
-        return self.y + self.h / 2
-
-    @property
-    def right(self) -> float:
-        return self.x + self.w / 2
-
-
-def graph_nodes(report: Report, depth: Optional[int], fold: bool = True) -> Tuple[List[Node], Dict[int, Node]]:
-    """The nodes in layer order, and the node drawing each tensor (0: the input)."""
-    blocks = {(*b.path, b.name): b for b in report.blocks}
-    readers = Counter(s for r in report.layers for s in r.sources)
-    spec = report.spec
-    nodes = [Node(Item("input", "input", "INPUT", spec.input, 0, 0, spec.input.elements, spec.input), (), 0)]
-    node_of: Dict[int, Node] = {0: nodes[0]}
-    for r in report.layers:
-        last = nodes[-1]
-        inside = last.block is not None and r.path[:last.block.depth + 1] == (*last.block.path, last.block.name)
-        # the outermost block enclosing it at ``depth`` or deeper; a branch (b1, b2 ...) is no block,
-        # so a projection shortcut's branches show at the depth an identity shortcut's branch does
-        key = next((r.path[:k] for k in range(depth + 1, len(r.path) + 1) if r.path[:k] in blocks), None) \
-            if depth is not None else None
-        if key is not None or inside:
-            b = last.block if inside else blocks[key]  # type: ignore[index]  # a merge joins the block its branches are in
-            assert b is not None
-            if b.first == b.last and not inside:  # a merge block of only the merge (FPN's inner4): a merge node
-                last = Node(layer_item(r), r.path, r.index, r.layer.family if isinstance(r.layer, Merge) else "")
-                nodes.append(last)
-            elif last.block is not b:
-                last = Node(block_item(b), b.path, r.index, block=b)
-                nodes.append(last)
-        elif (fold and r.layer.family in FOLDED and r.output == r.input and r.sources == (r.index - 1,)
-              and last.block is None and not last.merge and last.first > 0 and last.path == r.path
-              and last.last == r.index - 1 and readers[r.index - 1] == 1):
-            # drawn in the box before it, as the blocks style does, when nothing else reads that box
-            last.folded.append(r)
-        else:
-            merge = r.layer.family if isinstance(r.layer, Merge) else ""
-            last = Node(layer_item(r), r.path, r.index, merge)
-            nodes.append(last)
-        last.last = r.index
-        node_of[r.index] = last
-    for o in report.outputs:
-        node_of[o.tensor].outputs.append(o.name)
-    return nodes, node_of
-
-
-def sink_laterals(nodes: List[Node], sources: Dict[Node, Set[Node]]) -> List[Node]:
-    """The drawing order: the layers' order, but a node that reads nothing from the node drawn
-    above it (an FPN's lateral 1x1, reading a stage from far back) drawn just above its first
-    reader instead, within its own sequence. Its reference from far back then ends where it is
-    used, and the reference it would have cut short runs free: in FPN's order (lat3, up3, ⊕)
-    the top-down path's reference add4 -> up3 and the lateral's lat3 -> ⊕ interleave, so one of
-    them crosses the other's lane; drawn up3, lat3, ⊕ they do not."""
-    readers: Dict[Node, Set[Node]] = {}
-    for t, ss in sources.items():
-        for s in ss:
-            readers.setdefault(s, set()).add(t)
-    order = list(nodes)
-    sunk: Set[Node] = set()  # each moves once, and nothing passes one (FPN's up4 reads from far back too)
-    i = 1
-    while i < len(order):
-        nd, above = order[i], order[i - 1]
-        reads, read_by = sources.get(nd, set()), readers.get(nd, set())
-        if nd in sunk or not reads or above in reads or not read_by:
-            i += 1
-            continue
-        pos = {id(n): k for k, n in enumerate(order)}
-        j = min(pos[id(r)] for r in read_by)
-        d = len(nd.path)
-        between = order[i + 1:j + 1]
-        if any(n.path[:d] != nd.path or n in sunk for n in between):  # its reader is outside its sequence
-            i += 1
-            continue
-        group = order[j].path[:d + 1]  # the block (at its level) holding that reader, or the reader
-        k = next(k for k in range(i + 1, j + 1) if order[k].path[:d + 1] == group or len(order[k].path) <= d
-                 and order[k] is order[j])
-        if k > i + 1:
-            order.insert(k - 1, order.pop(i))  # everything it passes reads nothing of it
-            sunk.add(nd)
-            continue  # the node now at i has not been looked at
-        i += 1
-    return order
-
-
-# --- layout: the block tree, recursively -------------------------------------------------
-
-
-class Seq:
-    """Things stacked top to bottom on one axis."""
-
-    def __init__(self, children: List["Frame"]) -> None:
-        self.children = children
-        self.w: float = max((c.w for c in children), default=0.0)
-        self.h: float = sum(c.h for c in children) + VGAP * max(len(children) - 1, 0)
-
-    def place(self, x: float, y: float) -> None:
-        for c in self.children:
-            c.place(x, y)
-            y += c.h + VGAP
-
-
-class Leaf:
-    def __init__(self, node: Node) -> None:
-        self.node, self.w, self.h = node, node.slot, node.h
-
-    def place(self, x: float, y: float) -> None:
-        self.node.x, self.node.y = x, y
-
-
-class Par:
-    """A merge block: its branches in columns side by side, then the merge node below them; an
-    identity shortcut in a lane at the right."""
-
-    def __init__(self, columns: List[Seq], merge: Node, shortcut: bool) -> None:
-        self.columns, self.merge, self.shortcut = columns, merge, shortcut
-        inner = sum(c.w for c in columns) + HGAP * max(len(columns) - 1, 0)
-        self.pad = 2 * LANE if shortcut else 0.0  # both sides, so the block stays on its axis
-        self.w = max(inner + 2 * self.pad, merge.slot)
-        self.inner = inner
-        self.top_h = max((c.h for c in columns), default=0.0)
-        self.h = self.top_h + (VGAP if columns else 0) + merge.h
-        self.lane = 0.0
-        self.bottom = 0.0  # of the columns, where fan-in edges leave them
-
-    def place(self, x: float, y: float) -> None:
-        cx = x - self.inner / 2
-        for c in self.columns:
-            c.place(cx + c.w / 2, y)
-            cx += c.w + HGAP
-        self.bottom = y + self.top_h
-        self.lane = x + self.inner / 2 + LANE
-        self.merge.x = x
-        self.merge.y = y + self.h - self.merge.h
-
-
-Frame = Union[Seq, Leaf, Par]
-
-
-class Layout:
-    """Builds the frame tree and remembers, for each node, the nodes whose edges into it are
-    drawn straight (the one above it in its sequence; a merge's branch ends) and each residual
-    block whose shortcut runs in its lane."""
-
-    def __init__(self, report: Report, sources: Dict[Node, Set[Node]]) -> None:
-        self.blocks = {(*b.path, b.name): b for b in report.blocks}
-        self.sources = sources
-        self.direct: Dict[Node, Set[Node]] = {}
-        self.shortcut: Dict[Node, Tuple[Node, Par]] = {}  # merge node -> (block input, its block)
-        self.column_bottom: Dict[Node, Par] = {}  # merge node -> its block, for the fan-in
-        # node -> the sides its references may leave by: a column's outer side only (the others
-        # hold the next column, or a residual block's shortcut lane); none in a middle column
-        self.free: Dict[Node, Set[int]] = {}
-
-    def seq(self, nodes: Sequence[Node], prefix: Tuple[str, ...], prev: Optional[Node]) -> Tuple[Seq, Optional[Node]]:
-        children: List[Frame] = []
-        i, n, depth = 0, len(nodes), len(prefix)
-        while i < n:
-            nd = nodes[i]
-            if len(nd.path) <= depth:
-                self.direct[nd] = {prev} if prev is not None else set()
-                children.append(Leaf(nd))
-                prev = nd
-                i += 1
-                continue
-            key = nd.path[:depth + 1]
-            j = i
-            while j < n and nodes[j].path[:depth + 1] == key:
-                j += 1
-            group = nodes[i:j]
-            b = self.blocks.get(key)
-            end = group[-1]
-            if b is not None and b.merge and end.merge and end.path == key and end.last == b.last:
-                frame, prev = self.par(group, key, prev)
-                children.append(frame)
-            else:  # a plain block, or a branch outside its merge: drawn inline
-                sub, prev = self.seq(group, key, prev)
-                children.extend(sub.children)
-            i = j
-        return Seq(children), prev
-
-    def par(self, group: Sequence[Node], key: Tuple[str, ...], prev: Optional[Node]) -> Tuple[Par, Node]:
-        merge, rest = group[-1], group[:-1]
-        columns: Dict[Tuple[str, ...], List[Node]] = {}
-        for nd in rest:
-            sub = nd.path[:len(key) + 1]
-            # a branch (b1, b2 ...) has no block of its own; a named block inside is part of the one branch
-            columns.setdefault(sub if len(nd.path) > len(key) and sub not in self.blocks else key, []).append(nd)
-        seqs, ends = [], set()
-        for prefix, col in columns.items():
-            s, end = self.seq(col, prefix, prev)
-            seqs.append(s)
-            if end is not None:
-                ends.add(end)
-        shortcut = bool(seqs) and prev is not None and prev in self.sources.get(merge, set())
-        for k, col in enumerate(columns.values()):
-            free = {-1, 1}
-            if k > 0:
-                free.discard(-1)
-            if k < len(columns) - 1 or shortcut:
-                free.discard(1)
-            for nd in col:
-                self.free[nd] = self.free.get(nd, {-1, 1}) & free
-        if shortcut:
-            self.free[merge] = {1}  # its shortcut enters at its right; its text is at its left
-        frame = Par(seqs, merge, shortcut)
-        self.direct[merge] = ends if seqs else ({prev} if prev is not None else set())
-        if shortcut:
-            assert prev is not None
-            self.shortcut[merge] = (prev, frame)
-        if seqs:
-            self.column_bottom[merge] = frame
-        return frame, merge
-
-
-# --- drawing ---------------------------------------------------------------------------
-
-
-def curve(x1: float, y1: float, x2: float, y2: float) -> str:
-    """Down from (x1, y1) to (x2, y2): straight when on one axis, else an S-curve."""
-    if abs(x1 - x2) < 0.05:
-        return f"M{x1:.1f},{y1:.1f} L{x2:.1f},{y2:.1f}"
-    k = (y2 - y1) / 2
-    return f"M{x1:.1f},{y1:.1f} C{x1:.1f},{y1 + k:.1f} {x2:.1f},{y2 - k:.1f} {x2:.1f},{y2:.1f}"
-
-
-def edge_svg(reads: Sequence[Tuple[str, str]], d: str, end: Tuple[float, float, float, float],
-             cls: str = "edge") -> str:
-    """One connector: ``data-from`` the tensors it carries and ``data-to`` the layers reading
-    them, full names as the JSON report gives them, space-separated (one each, but where a box
-    stands for a collapsed block); ``data-ends`` where it leaves and arrives."""
-    x1, y1, x2, y2 = end
-    tensors = " ".join(dict.fromkeys(f for f, _ in reads))
-    readers = " ".join(dict.fromkeys(r for _, r in reads))
-    return (f'<path class="{cls}" data-from={quoteattr(tensors)} data-to={quoteattr(readers)} '
-            f'data-ends="{x1:.1f} {y1:.1f} {x2:.1f} {y2:.1f}" d="{d}" fill="none" stroke="#555555" '
-            f'stroke-width="1.2" marker-end="url(#arrow)"/>')
+from .flow import (
+    LANE,
+    LINE,
+    RADIUS,
+    SYMBOLS,
+    TAG_GAP,
+    Layout,
+    Node,
+    graph_nodes,
+    sink_laterals,
+)
+from .lanes import route
 
 
 def node_svg(nd: Node, fill: str) -> str:
@@ -460,170 +162,3 @@ def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
             f'<rect width="100%" height="100%" fill="#ffffff"/>\n'
             + "\n".join(head) + "\n" + "\n".join(drawn) + "\n" + "\n".join(body) + "\n" + "\n".join(legend)
             + "\n" + "\n".join(foot) + "\n</svg>\n")
-
-
-def route(root: Seq, nodes: Sequence[Node], pairs: Sequence[Tuple[Node, Node]], layout: Layout, x: float,
-          top: float, reads: Dict[Tuple[Node, Node], List[Tuple[str, str]]]) -> Tuple[List[str], float, float]:
-    """Place the frame tree with its axis at ``x`` and draw the edges; returns them and the
-    picture's leftmost and rightmost x.
-
-    A far reference leaves its source's side and enters its reader's side at ports of their own
-    (no two connectors share a port, so none shares a stretch), and runs in a lane beyond every
-    box and lane its span passes, the shorter ones first. What is guaranteed: two references on
-    one side cross only when their spans interleave (one starts inside the other and ends outside
-    it), which no lane order can draw without a crossing; such pairs go to opposite sides where
-    the left is free (a merge's left holds its text) and no third reference forbids
-    it (``sides``). Nested references never cross: at a node shared by several, the ports are
-    ordered as parentheses, the shorter reference's inside the longer one's."""
-    root.place(x, top)
-    drawn: List[str] = []
-    far: List[Tuple[Node, Node]] = []
-    for s, t in pairs:
-        if s in layout.direct.get(t, ()):
-            column = layout.column_bottom.get(t)
-            if column is not None and abs(s.x - t.x) > 0.05 and s.bottom < column.bottom:
-                # down its own column to the columns' bottom, then into the merge: never across a column
-                d = f"M{s.x:.1f},{s.bottom:.1f} L" + curve(s.x, column.bottom, t.x, t.top)[1:]
-            else:
-                d = curve(s.x, s.bottom, t.x, t.top)
-            drawn.append(edge_svg(reads[s, t], d, (s.x, s.bottom, t.x, t.top)))
-        elif t in layout.shortcut and layout.shortcut[t][0] is s:
-            lane = layout.shortcut[t][1].lane
-            k = VGAP * 0.8
-            end_x = t.x + RADIUS
-            d = (f"M{s.x:.1f},{s.bottom:.1f} C{s.x:.1f},{s.bottom + k:.1f} {lane:.1f},{s.bottom:.1f} "
-                 f"{lane:.1f},{s.bottom + k:.1f} L{lane:.1f},{t.mid - 10:.1f} "
-                 f"Q{lane:.1f},{t.mid:.1f} {end_x:.1f},{t.mid:.1f}")
-            drawn.append(edge_svg(reads[s, t], d, (s.x, s.bottom, end_x, t.mid), "edge shortcut"))
-        else:
-            far.append((s, t))
-
-    side = sides(far, layout)
-    for nd in nodes:
-        nd.text_right = False
-    for (s, t), sign in zip(far, side):
-        for nd in (s, t):
-            if nd.merge and sign < 0:
-                nd.text_right = True  # its references leave by its left
-    right_obstacles = [(nd.top, nd.bottom, nd.x + nd.slot / 2 if nd.text_right else nd.right) for nd in nodes]
-    for merge, (_, frame) in layout.shortcut.items():
-        right_obstacles.append((frame.bottom - frame.top_h - VGAP, merge.mid, frame.lane))
-    left_obstacles = [(nd.top, nd.bottom, nd.x - nd.slot / 2) for nd in nodes]
-    ports = port_positions(far, side, layout)
-    rights: List[Tuple[float, float, float]] = []
-    lefts: List[Tuple[float, float, float]] = []
-    order = sorted(range(len(far)), key=lambda i: (abs(ports[i][3] - ports[i][1]), ports[i][1]))
-    for i in order:
-        s, t = far[i]
-        x1, y1, x2, y2 = ports[i]
-        lo, hi = min(y1, y2), max(y1, y2)
-        sign = side[i]
-        if sign < 0:
-            lane = min([o - 2 * LANE for y0, y1_, o in left_obstacles if y1_ >= lo and y0 <= hi]
-                       + [px - LANE for y0, y1_, px in lefts if y1_ >= lo - LANE and y0 <= hi + LANE])
-            lefts.append((lo, hi, lane))
-        else:
-            lane = max([o + 2 * LANE for y0, y1_, o in right_obstacles if y1_ >= lo and y0 <= hi]
-                       + [px + LANE for y0, y1_, px in rights if y1_ >= lo - LANE and y0 <= hi + LANE])
-            rights.append((lo, hi, lane))
-        r = min(8.0, (hi - lo) / 2)
-        down = 1 if y2 >= y1 else -1
-        d = (f"M{x1:.1f},{y1:.1f} L{lane - sign * r:.1f},{y1:.1f} Q{lane:.1f},{y1:.1f} "
-             f"{lane:.1f},{y1 + down * r:.1f} L{lane:.1f},{y2 - down * r:.1f} Q{lane:.1f},{y2:.1f} "
-             f"{lane - sign * r:.1f},{y2:.1f} L{x2:.1f},{y2:.1f}")
-        drawn.append(edge_svg(reads[s, t], d, (x1, y1, x2, y2), "edge far"))
-    left = min([o for _, _, o in left_obstacles] + [x for _, _, x in lefts])
-    right = max([nd.x + nd.slot / 2 for nd in nodes] + [o for _, _, o in right_obstacles]
-                + [x for _, _, x in rights])
-    return drawn, left, right
-
-
-def interleave(a: Tuple[float, float], b: Tuple[float, float]) -> bool:
-    """One span starts strictly inside the other and ends strictly outside it."""
-    return a[0] < b[0] < a[1] < b[1] or b[0] < a[0] < b[1] < a[1]
-
-
-def sides(far: Sequence[Tuple[Node, Node]], layout: Layout) -> List[int]:
-    """+1 (right) or -1 (left) for each far reference. Two whose spans interleave go to opposite
-    sides; the references at one merge go to one side (its text takes the other); a reference
-    leaves a box in a branch column only by the side that column has free (``Layout.free``).
-    Found as a two-colouring of those constraints, breadth first from the references whose side
-    is forced, right where nothing decides. Where no colouring exists (three spans each
-    interleaving the others), a reference keeps the side first given to it and crosses; where a
-    column has no free side (a middle branch), its reference goes right, across its neighbours."""
-    spans = [(min(s.mid, t.mid), max(s.mid, t.mid)) for s, t in far]
-    allowed = [layout.free.get(s, {-1, 1}) & layout.free.get(t, {-1, 1}) for s, t in far]
-    n = len(far)
-    near: List[List[Tuple[int, int]]] = [[] for _ in range(n)]  # (other, -1: opposite side, +1: same)
-    order = sorted(range(n), key=lambda i: spans[i][0])
-    for a_pos, a in enumerate(order):  # sorted by start, b interleaves a only if it starts inside a
-        for b in order[a_pos + 1:]:
-            if spans[b][0] >= spans[a][1]:
-                break
-            if interleave(spans[a], spans[b]):
-                near[a].append((b, -1))
-                near[b].append((a, -1))
-    at_merge: Dict[int, List[int]] = {}
-    for i, (s, t) in enumerate(far):
-        for nd in (s, t):
-            if nd.merge:
-                at_merge.setdefault(id(nd), []).append(i)
-    for group in at_merge.values():
-        for a, b in zip(group, group[1:]):
-            near[a].append((b, 1))
-            near[b].append((a, 1))
-    side = [0] * n
-    for start in sorted(range(n), key=lambda i: (len(allowed[i]) != 1, i)):
-        if side[start]:
-            continue
-        side[start] = -1 if allowed[start] == {-1} else 1
-        queue = [start]
-        while queue:
-            a = queue.pop()
-            for b, how in near[a]:
-                if side[b] == 0:
-                    want = side[a] * how
-                    side[b] = want if want in allowed[b] or not allowed[b] else -want
-                    queue.append(b)
-    return side
-
-
-def port_positions(far: Sequence[Tuple[Node, Node]], side: Sequence[int],
-                   layout: Layout) -> List[Tuple[float, float, float, float]]:
-    """Where each far reference leaves its source and enters its reader: (x1, y1, x2, y2). The
-    references at one side of one node get ports of their own, spread over its height, ordered as
-    parentheses: those from above first, shorter ones higher (inside the longer ones' spans), then
-    those going down, longer ones higher. A merge whose shortcut enters its right at its middle
-    takes its right-hand ports below that."""
-    at: Dict[Tuple[int, int], List[Tuple[Tuple[int, float], int, bool]]] = {}
-    nodes: Dict[int, Node] = {}
-    for i, (s, t) in enumerate(far):
-        length = abs(t.mid - s.mid)
-        for nd, other, is_source in ((s, t, True), (t, s, False)):
-            above = other.mid < nd.mid or (other.mid == nd.mid and not is_source)
-            key = (0, length) if above else (1, -length)
-            at.setdefault((id(nd), side[i]), []).append((key, i, is_source))
-            nodes[id(nd)] = nd
-    ends: Dict[Tuple[int, bool], Tuple[float, float]] = {}
-    for (nid, sign), group in at.items():
-        nd = nodes[nid]
-        group.sort(key=lambda g: (g[0], g[1]))
-        if nd.merge:
-            lo, hi = (nd.mid + 4, nd.bottom - 3) if sign > 0 and nd in layout.shortcut else (nd.top + 5, nd.bottom - 5)
-        else:
-            lo, hi = nd.top + 7, nd.bottom - 7
-        # an output's tag is at its left middle: ports there skip the tag's band
-        skip = TAG_BAND if sign < 0 and nd.outputs and not nd.merge else 0.0
-        hi -= skip
-        k = len(group)
-        for j, (_, i, is_source) in enumerate(group):
-            y = (lo + hi) / 2 if k == 1 else lo + (hi - lo) * j / (k - 1)
-            if skip and (k == 1 or y > nd.mid - skip / 2):
-                y = y + skip if k > 1 else nd.mid - skip / 2 - 4
-            if nd.merge:
-                dy = y - nd.mid
-                x = nd.x + sign * (RADIUS * RADIUS - dy * dy) ** 0.5
-            else:
-                x = nd.x + sign * nd.w / 2
-            ends[i, is_source] = (x, y)
-    return [(*ends[i, True], *ends[i, False]) for i in range(len(far))]
