@@ -26,6 +26,7 @@ from ..errors import shown
 from ..layers import Merge
 from ..shape import Shape
 from ..values import value
+from .names import kind_name
 
 
 def escape(text: str) -> str:
@@ -138,6 +139,8 @@ def drawn_items(report: Report, depth: Optional[int] = None, every_layer: bool =
             shown = key
             items.append(block_item(by_path[key]))
             continue
+        if shown is not None and r.path == shown:  # the merge of the block just drawn for its branches
+            continue
         shown = None
         item = layer_item(r)
         if not every_layer and item.kind in FOLDED and r.output == r.input and len(items) > 1:
@@ -242,15 +245,19 @@ def heat(share: float) -> str:
 
 def kind_colors(items: Sequence[Item]) -> Dict[str, str]:
     colors: Dict[str, str] = {}
+    named: Dict[str, str] = {}  # kinds one legend name stands for share its colour
     extra = 0
     for it in items:
         if it.kind in colors:
             continue
-        if it.kind in KIND_COLORS:
+        if kind_name(it.kind) in named:
+            colors[it.kind] = named[kind_name(it.kind)]
+        elif it.kind in KIND_COLORS:
             colors[it.kind] = KIND_COLORS[it.kind]
         else:
             colors[it.kind] = EXTRA_COLORS[extra % len(EXTRA_COLORS)]
             extra += 1
+        named[kind_name(it.kind)] = colors[it.kind]
     return colors
 
 
@@ -427,7 +434,7 @@ def kind_legend(colors: Dict[str, str], full: float, y: float, corner: float = 0
     lines: List[str] = []
     x = float(MARGIN)
     rounded = f' rx="{corner:g}"' if corner else ""
-    for kind, c in colors.items():
+    for kind, c in {kind_name(k): c for k, c in colors.items()}.items():  # readable names, each once
         w = 14 + 6 + text_width(kind) + 18
         if x + w > full - MARGIN and x > MARGIN:
             x = float(MARGIN)
