@@ -109,6 +109,9 @@ class Drawing:
                 self.boxes[g.get("data-name")] = (x, y, x + w, y + h)
                 first, last = map(int, g.get("data-layers").split())
                 self.layers[g.get("data-name")] = (first, last)
+        # the layers a..b of the later copies of a run of identical blocks drawn once
+        self.hidden = [tuple(map(int, r.get("data-hidden").split())) for r in root.iter(f"{SVG}rect")
+                       if r.get("class") == "fold"]
         self.edges: Dict[Tuple[str, str], List[Piece]] = {}
         self.kinds: Dict[Tuple[str, str], str] = {}
         self.ends: Dict[Tuple[str, str], Tuple[float, float, float, float]] = {}

@@ -32,22 +32,36 @@ def parse(svg: str):
     return root, nodes, edges
 
 
+def folds(root):
+    return [r for r in root.iter(f"{SVG}rect") if r.get("class") == "fold"]
+
+
 def bbox(g) -> Tuple[float, float, float, float]:
     x, y, w, h = map(float, g.get("data-bbox").split())
     return x, y, x + w, y + h
 
 
-def pairs_drawn(report, nodes) -> set:
+def pairs_drawn(report, nodes, folds=()) -> set:
     """(source node, reader node) for every tensor a layer reads, nodes found by the layer
-    ranges they say they cover; computed apart from the renderer's own edge list."""
+    ranges they say they cover; computed apart from the renderer's own edge list. A run of
+    identical blocks drawn once (``folds``: its frames) stands for its later copies' layers
+    ``data-hidden`` a..b: their reads are not drawn, and the last copy's output b is the first
+    copy's, a - 1, drawn."""
     owner: Dict[int, str] = {}
     for g in nodes:
         first, last = map(int, g.get("data-layers").split())
         for i in range(first, last + 1):
             assert i not in owner, f"layer {i} drawn twice"
             owner[i] = g.get("data-name")
-    assert sorted(owner) == list(range(len(report.layers) + 1)), "every layer drawn once"
-    return {(owner[s], owner[r.index]) for r in report.layers for s in r.sources if owner[s] != owner[r.index]}
+    hidden = set()
+    for f in folds:
+        a, b = map(int, f.get("data-hidden").split())
+        assert not any(i in owner for i in range(a, b + 1)), "a copy drawn"
+        hidden |= set(range(a, b + 1))
+        owner[b] = owner[a - 1]
+    assert sorted(set(owner) | hidden) == list(range(len(report.layers) + 1)), "every layer drawn once"
+    return {(owner[s], owner[r.index]) for r in report.layers if r.index not in hidden for s in r.sources
+            if owner[s] != owner[r.index]}
 
 
 @pytest.mark.parametrize("spec, depth", CASES)
@@ -62,7 +76,7 @@ def test_graph_invariants(spec: str, depth: Optional[int]):
     assert len(names) == len(set(names)) and names[0] == "input"
     # one edge per (source box, reader box) pair, each from its source's box to its reader's box
     # (its data-from and data-to, the tensors and readers by name, are tests/test_draw_graph_lanes.py's)
-    pairs = pairs_drawn(report, nodes)
+    pairs = pairs_drawn(report, nodes, folds(root))
     assert len(edges) == len(pairs)
     boxes = {g.get("data-name"): bbox(g) for g in nodes}
 

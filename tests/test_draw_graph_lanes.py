@@ -82,15 +82,21 @@ def drawn_reads(drawing: Drawing) -> List[Tuple[str, str]]:
 
 
 def inside(drawing: Drawing, report_json: dict) -> Set[Tuple[str, str]]:
-    """The reads whose tensor and reader are drawn in one box (a collapsed block, or a box with its
-    activation drawn in it): no connector draws them."""
+    """The reads no connector draws: a tensor and its reader drawn in one box (a collapsed block,
+    or a box with its activation drawn in it), and the reads of a run's later copies, drawn once
+    by its first copy (their last output, read after the run, is drawn by the first copy's box)."""
     by_index = {row["full_name"]: row["index"] for row in report_json["layers"]}
     by_index["input"] = 0
     box_of: Dict[int, str] = {}
     for name, layers in drawing.layers.items():
         for i in range(layers[0], layers[1] + 1):
             box_of[i] = name
-    return {(f, t) for f, t in reads_of(report_json) if box_of[by_index[f]] == box_of[by_index[t]]}
+    hidden: Set[int] = set()
+    for a, b in drawing.hidden:
+        hidden |= set(range(a, b + 1))
+        box_of[b] = box_of[a - 1]
+    return {(f, t) for f, t in reads_of(report_json)
+            if by_index[t] in hidden or box_of[by_index[f]] == box_of[by_index[t]]}
 
 
 def check_reads(spec: str, depth: "int | None" = None) -> Drawing:

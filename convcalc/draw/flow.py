@@ -11,6 +11,8 @@ box above; a merge's branch ends) and each shortcut; every other read is a far r
 
 from __future__ import annotations
 
+import os
+import re
 from collections import Counter
 from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 
@@ -38,6 +40,7 @@ class Node:
         self.item, self.path, self.first, self.last = item, path, first, first
         self.merge, self.block = merge, block
         self.folded: List[LayerReport] = []
+        self.shown = ""  # its name as drawn: its block path, then its own name (``shown_name``)
         self.outputs: List[str] = []
         self.x = self.y = self.w = self.h = 0.0
         self.slot = 0.0  # the width it takes in its column (the box, its side text, its output tag)
@@ -47,8 +50,7 @@ class Node:
     def lines(self) -> List[Tuple[str, str, float]]:
         """(class, text, size) of each line in the box."""
         it = self.item
-        short = it.name if self.block is not None or self.first == 0 else it.name.rsplit(".", 1)[-1]
-        out: List[Tuple[str, str, float]] = [("name", short, TEXT - 1), ("label", it.label, TEXT),
+        out: List[Tuple[str, str, float]] = [("name", self.shown or it.name, TEXT - 1), ("label", it.label, TEXT),
                                              ("shape", str(it.output), TEXT - 1)]
         if self.folded:
             out.append(("folded", "+ " + ", ".join(r.layer.describe() for r in self.folded), TEXT - 2))
@@ -87,14 +89,100 @@ class Node:
         return self.x + self.w / 2
 
 
-def graph_nodes(report: Report, depth: Optional[int], fold: bool = True) -> Tuple[List[Node], Dict[int, Node]]:
-    """The nodes in layer order, and the node drawing each tensor (0: the input)."""
+# the names the engine gives what a spec leaves unnamed: a merge block (add1) and a branch (b2)
+GIVEN = re.compile(r"^(?:b|add|mul|concat|cat|seqcat|matmul)[0-9]+$")
+
+
+def shown_name(path: Tuple[str, ...], own: str, runs: Dict[Tuple[str, ...], "Run"]) -> str:
+    """A box's name as drawn: its block path, the engine's own names for merge blocks and
+    branches left out, then its own name: ``layer1.0 / conv1``, ``encoder_layer_0…11 ×12 / mlp``
+    (a block standing for a run of identical ones), ``conv1 / conv1`` (GoogLeNet's stem)."""
+    parts = [runs[path[:k]].text if path[:k] in runs else path[k - 1] for k in range(1, len(path) + 1)
+             if path[:k] in runs or not GIVEN.match(path[k - 1])]
+    return " / ".join(p for p in (".".join(parts), own) if p)
+
+
+class Run:
+    """Identical blocks in a row (same kind, layers, shapes, figures and wiring), drawn once: the
+    first is drawn, named ``first…last ×N``; the others' layers are ``hidden``."""
+
+    def __init__(self, copies: Sequence[BlockReport]) -> None:
+        self.copies = list(copies)
+        a, z = copies[0].name, copies[-1].name
+        common = len(os.path.commonprefix([a, z]))
+        self.text = f"{a}…{z[common:] or z} ×{len(copies)}"
+        self.hidden = range(copies[1].first, copies[-1].last + 1)
+
+
+def wiring(report: Report, b: BlockReport) -> Optional[Tuple[object, ...]]:
+    """What makes two blocks the same drawing: each layer's place, name, description and output,
+    and what it reads (a layer of the block, by offset, or the block's input); None when a layer
+    reads from outside the block (it could not be drawn once for all)."""
+    out: List[object] = [b.kind, b.input, b.output, b.params, b.macs, b.activations, b.last - b.first]
+    start = len(b.path) + 1
+    for r in report.layers[b.first - 1:b.last]:
+        reads = []
+        for s in r.sources:
+            if s >= b.first:
+                reads.append(s - b.first)
+            elif s == b.first - 1:
+                reads.append(-1)
+            else:
+                return None
+        out.append((r.path[start:], r.name, r.layer.describe(), r.output, tuple(reads)))
+    return tuple(out)
+
+
+def repeated_blocks(report: Report, depth: Optional[int]) -> List[Run]:
+    """The runs of at least two identical blocks in a row, among the blocks drawn (expanded, or as
+    a box at ``depth``), where nothing after a run reads a copy but the last one's output."""
+    siblings: Dict[Tuple[str, ...], List[BlockReport]] = {}
+    for b in report.blocks:
+        if depth is None or b.depth <= depth:
+            siblings.setdefault(b.path, []).append(b)
+    outputs = {o.tensor for o in report.outputs}
+    runs: List[Run] = []
+    for row in siblings.values():
+        row.sort(key=lambda b: b.first)
+        i = 0
+        while i < len(row):
+            key = wiring(report, row[i])
+            j = i + 1
+            while (key is not None and j < len(row) and row[j].first == row[j - 1].last + 1
+                   and wiring(report, row[j]) == key):
+                j += 1
+            if j - i >= 2:
+                run = Run(row[i:j])
+                # the copies' outputs but the last one's, and the later copies' tensors, have no box of their own
+                unseen = (set(run.hidden) | {run.copies[0].last}) - {run.copies[-1].last}
+                outside = (r for r in report.layers if r.index not in run.hidden)
+                if not (outputs & unseen) and not any(s in unseen for r in outside for s in r.sources):
+                    runs.append(run)
+            i = j
+    runs.sort(key=lambda run: len(run.copies[0].path))  # the outermost first; none inside a copy not drawn
+    kept: List[Run] = []
+    for run in runs:
+        if not any(run.copies[0].first in other.hidden for other in kept):
+            kept.append(run)
+    return kept
+
+
+def graph_nodes(report: Report, depth: Optional[int], fold: bool = True
+                ) -> Tuple[List[Node], Dict[int, Node], List[Run]]:
+    """The nodes in layer order, the node drawing each tensor (0: the input) and the runs of
+    identical blocks drawn once (none when ``fold`` is off: ``--every-layer``). A tensor of a run's
+    later copies has no node, but for the last copy's output, drawn by the first copy's."""
     blocks = {(*b.path, b.name): b for b in report.blocks}
     readers = Counter(s for r in report.layers for s in r.sources)
     spec = report.spec
+    runs = repeated_blocks(report, depth) if fold else []
+    named = {(*run.copies[0].path, run.copies[0].name): run for run in runs}
+    hidden = {i for run in runs for i in run.hidden}
     nodes = [Node(Item("input", "input", "INPUT", spec.input, 0, 0, spec.input.elements, spec.input), (), 0)]
     node_of: Dict[int, Node] = {0: nodes[0]}
     for r in report.layers:
+        if r.index in hidden:
+            continue
         last = nodes[-1]
         inside = last.block is not None and r.path[:last.block.depth + 1] == (*last.block.path, last.block.name)
         # the outermost block enclosing it at ``depth`` or deeper; a branch (b1, b2 ...) is no block,
@@ -121,9 +209,17 @@ def graph_nodes(report: Report, depth: Optional[int], fold: bool = True) -> Tupl
             nodes.append(last)
         last.last = r.index
         node_of[r.index] = last
+    for run in runs:
+        node_of[run.copies[-1].last] = node_of[run.copies[0].last]
     for o in report.outputs:
         node_of[o.tensor].outputs.append(o.name)
-    return nodes, node_of
+    for nd in nodes[1:]:
+        if nd.block is not None:
+            nd.shown = shown_name((*nd.block.path, nd.block.name), "", named)
+        else:
+            r = report.layers[nd.first - 1]
+            nd.shown = shown_name(r.path, r.name, named)
+    return nodes, node_of, runs
 
 
 def sink_laterals(nodes: List[Node], sources: Dict[Node, Set[Node]]) -> List[Node]:

@@ -16,7 +16,7 @@ text, the footer and the counting sentence are the blocks style's (``draw``).
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from ..analysis.result import Report
 from .blocks import (  # escape and quoteattr: XML text with its control characters shown
@@ -42,6 +42,7 @@ from .flow import (
     TAG_GAP,
     Layout,
     Node,
+    Run,
     graph_nodes,
     sink_laterals,
 )
@@ -93,6 +94,23 @@ def node_svg(nd: Node, fill: str) -> str:
     return "".join(parts)
 
 
+def run_frame(run: Run, nodes: Sequence[Node], layout: Layout) -> str:
+    """A dashed frame round the first of a run of identical blocks, the one drawn; its boxes'
+    names say ``first…last ×N``. ``data-hidden``: the layers of the copies not drawn."""
+    first = run.copies[0]
+    inside = [nd for nd in nodes if first.first <= nd.first and nd.last <= first.last]
+    lanes = [frame.lane for merge, (_, frame) in layout.shortcut.items() if merge in inside]
+    x0 = min(nd.x - nd.slot / 2 for nd in inside) - 8
+    x1 = max([nd.x + nd.slot / 2 if nd.text_right else nd.right for nd in inside] + lanes) + 8
+    y0, y1 = min(nd.top for nd in inside) - 7, max(nd.bottom for nd in inside) + 7
+    names = " ".join(b.full_name for b in run.copies)
+    return (f'<rect class="fold" data-copies={quoteattr(names)} '
+            f'data-hidden="{run.hidden.start} {run.hidden.stop - 1}" x="{x0:.1f}" y="{y0:.1f}" '
+            f'width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" rx="9" fill="none" stroke="#888888" '
+            f'stroke-width="1" stroke-dasharray="5 3"><title>{escape(run.text)}: {len(run.copies)} identical '
+            f'blocks ({escape(names)}), drawn once</title></rect>')
+
+
 def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", color: str = "kind",
               labels: str = "shape", width: int = 1400, every_layer: bool = False) -> str:
     """The ``graph`` picture of ``report`` as SVG text. ``depth`` None: every layer (activations,
@@ -101,11 +119,14 @@ def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
     scale and grows tall rather than wide."""
     from ..report.numbers import human
 
-    nodes, node_of = graph_nodes(report, depth, fold=not every_layer)
+    nodes, node_of, runs = graph_nodes(report, depth, fold=not every_layer)
     sources: Dict[Node, Set[Node]] = {}
     reads: Dict[Tuple[Node, Node], List[Tuple[str, str]]] = {}  # (tensor, reader) drawn by each connector
     names = ["input"] + [r.full_name for r in report.layers]
+    hidden = {i for run in runs for i in run.hidden}
     for r in report.layers:
+        if r.index in hidden:  # in a later copy of a run drawn once: its reads are the first copy's
+            continue
         t = node_of[r.index]
         for s_index in r.sources:
             s = node_of[s_index]
@@ -133,6 +154,7 @@ def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
     items = [nd.item for nd in nodes]
     fill_of, colors, metric_top = palette(items, color)
     body = [node_svg(nd, fill_of(nd.item)) for nd in nodes]
+    frames = [run_frame(run, nodes, layout) for run in runs]
     y = top + root.h + 34
 
     legend: List[str] = []
@@ -151,7 +173,8 @@ def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
     conventions = ("Top to bottom, each box a layer (or a block collapsed as `table --depth` collapses it): its "
                    "name, what it is and its output shape (H×W×C, or length × channels); arrows run from each "
                    "tensor a layer reads to it; a residual shortcut runs at its block's right into the merge, and "
-                   "references from further back in lanes at the sides. " + COSTS + ". Drawn by convcalc.")
+                   "references from further back in lanes at the sides. Identical blocks in a row are drawn "
+                   "once, in a dashed frame, named first…last ×N" + ("" if runs else " (none here)") + ". " + COSTS + ". Drawn by convcalc.")
     foot, height = footer(conventions, full, y)
     defs = ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
             'orient="auto-start-reverse"><path d="M0,1 L9,5 L0,9 z" fill="#555555"/></marker>'
@@ -160,5 +183,5 @@ def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{full:.0f}" height="{height:.0f}" '
             f'viewBox="0 0 {full:.0f} {height:.0f}" font-family="{FONT}">\n{defs}\n'
             f'<rect width="100%" height="100%" fill="#ffffff"/>\n'
-            + "\n".join(head) + "\n" + "\n".join(drawn) + "\n" + "\n".join(body) + "\n" + "\n".join(legend)
+            + "\n".join(head) + "\n" + "".join(f + "\n" for f in frames) + "\n".join(drawn) + "\n" + "\n".join(body) + "\n" + "\n".join(legend)
             + "\n" + "\n".join(foot) + "\n</svg>\n")

@@ -1,0 +1,126 @@
+"""What the graph style's boxes and legends say: each box's block path at every depth, a run of
+identical blocks drawn once as first…last ×N (all of it with --every-layer), a block drawn once
+at every depth in every style, and legends in a reader's words."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from typing import Dict, List
+
+import pytest
+
+from convcalc.analysis.engine import analyse
+from convcalc.draw.blocks import blocks_svg, drawn_items
+from convcalc.draw.graph import graph_svg
+from convcalc.draw.names import kind_name
+from convcalc.load import load
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def box_names(svg: str) -> Dict[str, str]:
+    """data-name -> the name line drawn in the box."""
+    root = ET.fromstring(svg)
+    out = {}
+    for g in root.iter(f"{SVG}g"):
+        if g.get("class") == "node":
+            line = [t.text for t in g.iter(f"{SVG}text") if t.get("class") == "name"]
+            out[g.get("data-name")] = line[0] if line else ""
+    return out
+
+
+def height(svg: str) -> int:
+    return int(re.search(r'height="(\d+)"', svg).group(1))
+
+
+def legend(svg: str) -> List[str]:
+    """The names beside the legend's swatches."""
+    root = ET.fromstring(svg)
+    found, names = False, []
+    for el in root.iter():
+        if el.tag == f"{SVG}rect" and el.get("class") == "swatch":
+            found = True
+        elif found and el.tag == f"{SVG}text":
+            names.append(el.text)
+            found = False
+    return names
+
+
+def test_a_bottlenecks_convs_show_their_block_path():
+    names = box_names(graph_svg(analyse(load("resnet50")), every_layer=True))
+    assert names["layer1.0.add1.b1.conv1"] == "layer1.0 / conv1"  # the engine's add1 and b1 left out
+    assert names["layer3.4.add1.conv2"] == "layer3.4 / conv2"
+
+
+def test_googlenets_stem_and_vits_mlp_are_told_apart():
+    stem = box_names(graph_svg(analyse(load("googlenet"))))
+    assert [stem[n] for n in ("conv1.conv1", "conv2.conv1", "conv3.conv1")] == \
+        ["conv1 / conv1", "conv2 / conv1", "conv3 / conv1"]
+    vit = box_names(graph_svg(analyse(load("vit_b_16")), every_layer=True))
+    assert vit["encoder.layers.encoder_layer_0.add2.mlp.0"] == "encoder.layers.encoder_layer_0.mlp / 0"
+    assert vit["encoder.layers.encoder_layer_0.add2.mlp.3"] == "encoder.layers.encoder_layer_0.mlp / 3"
+
+
+def test_identical_blocks_in_a_row_drawn_once():
+    report = analyse(load("resnet50"))
+    folded, every = graph_svg(report), graph_svg(report, every_layer=True)
+    root = ET.fromstring(folded)
+    frames = {r.get("data-copies"): r.get("data-hidden") for r in root.iter(f"{SVG}rect") if r.get("class") == "fold"}
+    by_name = {r.full_name: r.index for r in report.layers}
+    # layer3.0 has the projection shortcut; layer3.1 ... layer3.5 are one bottleneck five times
+    copies = " ".join(f"layer3.{i}" for i in range(1, 6))
+    first_of_2 = min(r.index for r in report.layers if r.full_name.startswith("layer3.2."))
+    assert frames[copies] == f"{first_of_2} {by_name['layer3.5.relu1']}"
+    names = box_names(folded)
+    assert names["layer3.1.add1.conv1"] == "layer3.1…5 ×5 / conv1"
+    assert not any(n.startswith("layer3.2.") for n in names)
+    assert "layer3.2.add1.conv1" in box_names(every)  # --every-layer draws every copy
+    assert height(folded) < 0.6 * height(every)
+
+
+@pytest.mark.parametrize("name, before", [("resnet152", 21785), ("vit_b_16", 7199), ("convnext_tiny", 8465)])
+def test_folding_cuts_the_tallest_pictures(name: str, before: int):
+    """Heights (px) before folding, measured on this picture's previous version."""
+    assert height(graph_svg(analyse(load(name)))) < before / 2
+
+
+def test_a_run_is_folded_only_where_nothing_reads_inside_it():
+    # b's second copy's conv is read from outside the run: drawing it once would hide that read
+    spec = "32x32x3 conv8k3p1 res(conv8k3p1 conv8k3p1) res(conv8k3p1:x conv8k3p1) res(conv8k3p1 conv8k3p1) add(@x | conv8k1)"
+    names = box_names(graph_svg(analyse(load(spec))))
+    assert "res2.x" in names
+    plain = "32x32x3 conv8k3p1 res(conv8k3p1 conv8k3p1) res(conv8k3p1 conv8k3p1) res(conv8k3p1 conv8k3p1) conv8k1"
+    names = box_names(graph_svg(analyse(load(plain))))
+    assert names["res1.conv1"] == "res1…3 ×3 / conv1" and "res2.conv1" not in names
+
+
+def test_googlenet_at_depth_1_draws_each_inception_once():
+    report = analyse(load("googlenet"))
+    items = [it.name for it in drawn_items(report, 1)]
+    assert "inception3a" in items and not any(n.endswith(".concat") for n in items)
+    assert sum(it.macs * it.count for it in drawn_items(report, 1)) == report.totals.macs
+    for depth in (0, 1):
+        graph = box_names(graph_svg(report, depth=depth))
+        assert not ("inception3a" in graph and "inception3a.concat" in graph), depth
+
+
+@pytest.mark.parametrize("kind, name", [("bottleneck_proj", "bottleneck"), ("inverted_res", "inverted residual"),
+                                        ("cnblock", "ConvNeXt block"), ("DOUBLE_CONV", "double conv"),
+                                        ("conv", "conv"), ("my_block-2", "my block 2")])
+def test_kind_names(kind: str, name: str):
+    assert kind_name(kind) == name
+
+
+@pytest.mark.parametrize("net, wanted, unwanted", [
+    ("resnet50", "bottleneck", "bottleneck_proj"), ("mobilenet_v2", "inverted residual", "inverted_res"),
+    ("convnext_tiny", "ConvNeXt block", "cnblock"), ("unet", "double conv", "double_conv")])
+def test_legends_read_as_words(net: str, wanted: str, unwanted: str):
+    report = analyse(load(net))
+    seen = 0
+    for depth in (None, 0, 1, 2, 3):
+        for svg in (blocks_svg(report, depth=depth), graph_svg(report, depth=depth)):
+            names = legend(svg)
+            assert unwanted not in names and names.count(wanted) <= 1, (depth, names)
+            seen += wanted in names
+    assert seen
