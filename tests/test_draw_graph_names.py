@@ -124,3 +124,14 @@ def test_legends_read_as_words(net: str, wanted: str, unwanted: str):
             assert unwanted not in names and names.count(wanted) <= 1, (depth, names)
             seen += wanted in names
     assert seen
+
+
+def test_alternating_blocks_folded_in_pairs():
+    """Swin's blocks alternate plain and shifted windows: features.5's six are three pairs."""
+    report = analyse(load("swin_t"))
+    names = box_names(graph_svg(report))
+    assert names["features.5.0.add1.attn"] == "features.5.0…4 ×3 / attn"
+    assert names["features.5.1.add1.attn"] == "features.5.1…5 ×3 / attn"
+    assert names["features.5.0.add2.mlp.0"] == "features.5.0…4.mlp ×3 / 0"
+    assert not any(n.startswith(("features.5.2.", "features.5.5.")) for n in names)
+    assert "shifted" in [g for g in report.layers if g.full_name == "features.5.1.add1.attn"][0].layer.describe()

@@ -93,49 +93,73 @@ class Node:
 GIVEN = re.compile(r"^(?:b|add|mul|concat|cat|seqcat|matmul)[0-9]+$")
 
 
-def shown_name(path: Tuple[str, ...], own: str, runs: Dict[Tuple[str, ...], "Run"]) -> str:
+def shown_name(path: Tuple[str, ...], own: str, runs: Dict[Tuple[str, ...], Tuple[str, int]]) -> str:
     """A box's name as drawn: its block path, the engine's own names for merge blocks and
-    branches left out, then its own name: ``layer1.0 / conv1``, ``encoder_layer_0…11 ×12 / mlp``
-    (a block standing for a run of identical ones), ``conv1 / conv1`` (GoogLeNet's stem)."""
-    parts = [runs[path[:k]].text if path[:k] in runs else path[k - 1] for k in range(1, len(path) + 1)
-             if path[:k] in runs or not GIVEN.match(path[k - 1])]
-    return " / ".join(p for p in (".".join(parts), own) if p)
+    branches left out, then its own name: ``layer1.0 / conv1``, ``conv1 / conv1`` (GoogLeNet's
+    stem); a block standing for a run of identical ones as ``first…last``, the count after the
+    path: ``encoder.layers.encoder_layer_0…11 ×12 / ln_1``, ``features.5.0…4.mlp ×3 / 0``."""
+    parts, counts = [], []
+    for k in range(1, len(path) + 1):
+        if path[:k] in runs:
+            text, count = runs[path[:k]]
+            parts.append(text)
+            counts.append(f" ×{count}")
+        elif not GIVEN.match(path[k - 1]):
+            parts.append(path[k - 1])
+    return " / ".join(p for p in (".".join(parts) + "".join(counts), own) if p.strip())
 
 
 class Run:
-    """Identical blocks in a row (same kind, layers, shapes, figures and wiring), drawn once: the
-    first is drawn, named ``first…last ×N``; the others' layers are ``hidden``."""
+    """Identical groups of blocks in a row (same kinds, layers, shapes, figures and wiring), drawn
+    once: a group is one block (ResNet's bottlenecks), or two or three when blocks alternate
+    (Swin's plain and shifted windows; MaxViT's MBConv, window and grid attention). The first
+    group is drawn, each of its blocks named ``first…last ×N``; the later groups' layers are
+    ``hidden``, but for the run's output (``last``), drawn by the first group's (``drawn_last``)."""
 
-    def __init__(self, copies: Sequence[BlockReport]) -> None:
-        self.copies = list(copies)
-        a, z = copies[0].name, copies[-1].name
-        common = len(os.path.commonprefix([a, z]))
-        self.text = f"{a}…{z[common:] or z} ×{len(copies)}"
-        self.hidden = range(copies[1].first, copies[-1].last + 1)
+    def __init__(self, groups: Sequence[Sequence[BlockReport]]) -> None:
+        self.groups = [list(g) for g in groups]
+        self.blocks = [b for g in groups for b in g]
+        self.first, self.drawn_last = groups[0][0].first, groups[0][-1].last
+        self.last = groups[-1][-1].last
+        self.hidden = range(groups[1][0].first, self.last + 1)
+        self.texts: Dict[Tuple[str, ...], Tuple[str, int]] = {}  # first group's block -> its name as drawn, N
+        for b, z in zip(groups[0], groups[-1]):
+            common = len(os.path.commonprefix([b.name, z.name]))
+            self.texts[(*b.path, b.name)] = (f"{b.name}…{z.name[common:] or z.name}", len(groups))
 
 
-def wiring(report: Report, b: BlockReport) -> Optional[Tuple[object, ...]]:
-    """What makes two blocks the same drawing: each layer's place, name, description and output,
-    and what it reads (a layer of the block, by offset, or the block's input); None when a layer
-    reads from outside the block (it could not be drawn once for all)."""
-    out: List[object] = [b.kind, b.input, b.output, b.params, b.macs, b.activations, b.last - b.first]
-    start = len(b.path) + 1
-    for r in report.layers[b.first - 1:b.last]:
-        reads = []
-        for s in r.sources:
-            if s >= b.first:
-                reads.append(s - b.first)
-            elif s == b.first - 1:
-                reads.append(-1)
-            else:
-                return None
-        out.append((r.path[start:], r.name, r.layer.describe(), r.output, tuple(reads)))
+def wiring(report: Report, group: Sequence[BlockReport]) -> Optional[Tuple[object, ...]]:
+    """What makes two groups of blocks the same drawing: each block's kind, shapes and figures,
+    each layer's place, name, description and output, and what it reads (a layer of the group,
+    by offset, or the group's input); None when the blocks are not back to back, or a layer reads
+    from outside the group (it could not be drawn once for all)."""
+    first = group[0].first
+    out: List[object] = []
+    for k, b in enumerate(group):
+        if k and b.first != group[k - 1].last + 1:
+            return None
+        out.append((b.kind, b.input, b.output, b.params, b.macs, b.activations, b.last - b.first))
+        start = len(b.path) + 1
+        for r in report.layers[b.first - 1:b.last]:
+            reads = []
+            for s in r.sources:
+                if s >= first:
+                    reads.append(s - first)
+                elif s == first - 1:
+                    reads.append(-1)
+                else:
+                    return None
+            out.append((r.path[start:], r.name, r.layer.describe(), r.output, tuple(reads)))
     return tuple(out)
 
 
+PERIODS = (1, 2, 3)  # blocks in a repeated group: one, or two or three alternating
+
+
 def repeated_blocks(report: Report, depth: Optional[int]) -> List[Run]:
-    """The runs of at least two identical blocks in a row, among the blocks drawn (expanded, or as
-    a box at ``depth``), where nothing after a run reads a copy but the last one's output."""
+    """The runs of at least two identical groups in a row, among the blocks drawn (expanded, or
+    as a box at ``depth``), where nothing outside a run reads a later group's tensor, or the first
+    group's output, but the run's own output."""
     siblings: Dict[Tuple[str, ...], List[BlockReport]] = {}
     for b in report.blocks:
         if depth is None or b.depth <= depth:
@@ -146,23 +170,29 @@ def repeated_blocks(report: Report, depth: Optional[int]) -> List[Run]:
         row.sort(key=lambda b: b.first)
         i = 0
         while i < len(row):
-            key = wiring(report, row[i])
-            j = i + 1
-            while (key is not None and j < len(row) and row[j].first == row[j - 1].last + 1
-                   and wiring(report, row[j]) == key):
-                j += 1
-            if j - i >= 2:
-                run = Run(row[i:j])
-                # the copies' outputs but the last one's, and the later copies' tensors, have no box of their own
-                unseen = (set(run.hidden) | {run.copies[0].last}) - {run.copies[-1].last}
-                outside = (r for r in report.layers if r.index not in run.hidden)
-                if not (outputs & unseen) and not any(s in unseen for r in outside for s in r.sources):
-                    runs.append(run)
-            i = j
-    runs.sort(key=lambda run: len(run.copies[0].path))  # the outermost first; none inside a copy not drawn
+            found = None
+            for p in PERIODS:
+                key = wiring(report, row[i:i + p]) if i + p <= len(row) else None
+                j = i + p
+                while (key is not None and j + p <= len(row) and row[j].first == row[j - 1].last + 1
+                       and wiring(report, row[j:j + p]) == key):
+                    j += p
+                if j - i >= 2 * p:
+                    run = Run([row[k:k + p] for k in range(i, j, p)])
+                    unseen = (set(run.hidden) | {run.drawn_last}) - {run.last}  # no box of their own
+                    outside = (r for r in report.layers if r.index not in run.hidden)
+                    if not (outputs & unseen) and not any(s in unseen for r in outside for s in r.sources):
+                        found = run
+                        break
+            if found is not None:
+                runs.append(found)
+                i += len(found.blocks)
+            else:
+                i += 1
+    runs.sort(key=lambda run: len(run.blocks[0].path))  # the outermost first; none inside a copy not drawn
     kept: List[Run] = []
     for run in runs:
-        if not any(run.copies[0].first in other.hidden for other in kept):
+        if not any(run.first in other.hidden for other in kept):
             kept.append(run)
     return kept
 
@@ -176,7 +206,7 @@ def graph_nodes(report: Report, depth: Optional[int], fold: bool = True
     readers = Counter(s for r in report.layers for s in r.sources)
     spec = report.spec
     runs = repeated_blocks(report, depth) if fold else []
-    named = {(*run.copies[0].path, run.copies[0].name): run for run in runs}
+    named = {key: text for run in runs for key, text in run.texts.items()}
     hidden = {i for run in runs for i in run.hidden}
     nodes = [Node(Item("input", "input", "INPUT", spec.input, 0, 0, spec.input.elements, spec.input), (), 0)]
     node_of: Dict[int, Node] = {0: nodes[0]}
@@ -210,7 +240,7 @@ def graph_nodes(report: Report, depth: Optional[int], fold: bool = True
         last.last = r.index
         node_of[r.index] = last
     for run in runs:
-        node_of[run.copies[-1].last] = node_of[run.copies[0].last]
+        node_of[run.last] = node_of[run.drawn_last]
     for o in report.outputs:
         node_of[o.tensor].outputs.append(o.name)
     for nd in nodes[1:]:

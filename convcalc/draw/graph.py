@@ -97,18 +97,18 @@ def node_svg(nd: Node, fill: str) -> str:
 def run_frame(run: Run, nodes: Sequence[Node], layout: Layout) -> str:
     """A dashed frame round the first of a run of identical blocks, the one drawn; its boxes'
     names say ``first…last ×N``. ``data-hidden``: the layers of the copies not drawn."""
-    first = run.copies[0]
-    inside = [nd for nd in nodes if first.first <= nd.first and nd.last <= first.last]
+    inside = [nd for nd in nodes if run.first <= nd.first and nd.last <= run.drawn_last]
     lanes = [frame.lane for merge, (_, frame) in layout.shortcut.items() if merge in inside]
     x0 = min(nd.x - nd.slot / 2 for nd in inside) - 8
     x1 = max([nd.x + nd.slot / 2 if nd.text_right else nd.right for nd in inside] + lanes) + 8
     y0, y1 = min(nd.top for nd in inside) - 7, max(nd.bottom for nd in inside) + 7
-    names = " ".join(b.full_name for b in run.copies)
+    names = " ".join(b.full_name for b in run.blocks)
     return (f'<rect class="fold" data-copies={quoteattr(names)} '
             f'data-hidden="{run.hidden.start} {run.hidden.stop - 1}" x="{x0:.1f}" y="{y0:.1f}" '
             f'width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" rx="9" fill="none" stroke="#888888" '
-            f'stroke-width="1" stroke-dasharray="5 3"><title>{escape(run.text)}: {len(run.copies)} identical '
-            f'blocks ({escape(names)}), drawn once</title></rect>')
+            f'stroke-width="1" stroke-dasharray="5 3"><title>{len(run.groups)} identical '
+            f'{"blocks" if len(run.groups[0]) == 1 else "groups of blocks"} ({escape(names)}), drawn once'
+            f'</title></rect>')
 
 
 def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", color: str = "kind",
