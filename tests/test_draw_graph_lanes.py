@@ -39,6 +39,8 @@ HIDDEN = {
     "ref_into_branch": "32x32x3 conv8k3p1:a conv8k3p1 conv8k3p1 cat(conv4k1 | conv4k3p1 | @a conv4k1)",
     "ref_out_of_residual": "32x32x3 conv8k3p1 res(conv8k3p1:m conv8k3p1) conv8k3p1 conv8k3p1 add(@m | conv8k1)",
     "skip_over_residuals": "32x32x3 conv8k3p1:a res(conv8k3p1 conv8k3p1) res(conv8k3p1 conv8k3p1) add(@a | conv8k1)",
+    "laterals_at_one_level": "32x32x3 conv8k3p1:a conv8k3p1:b conv8k3p1:c @a conv8k1:d @b conv8k1:e add(@d | @e) "
+                             "@c conv8k1 @d conv8k1 conv8k1",
     "small_fpn": "64x64x3 conv8k3p1s2:c2 conv8k3p1s2:c3 conv8k3p1s2:c4 conv8k1:l4 conv8k3p1:p4 @c3 conv8k1:l3 "
                  "@l4 upsample2:u3 add(@l3 | @u3) conv8k3p1:p3 @c2 conv8k1:l2 @add1 upsample2:u2 add(@l2 | @u2) "
                  "conv8k3p1:p2",

@@ -30,6 +30,7 @@ LANE = 14  # between side lanes, and a shortcut lane's distance from its block
 TAG_GAP = 8  # between a box and its 'output' tag
 TAG_BAND = 22  # the height about an output's middle its tag takes, kept free of connectors
 
+
 class Node:
     """One drawn thing: a layer (with the shape-keeping layers folded into it), a collapsed block,
     or the input. Covers the layers ``first``..``last`` (0: the input). Layout fills x (centre),
@@ -279,9 +280,11 @@ def sink_laterals(nodes: List[Node], sources: Dict[Node, Set[Node]]) -> List[Nod
         if any(n.path[:d] != nd.path or n in sunk for n in between):  # its reader is outside its sequence
             i += 1
             continue
-        group = order[j].path[:d + 1]  # the block (at its level) holding that reader, or the reader
-        k = next(k for k in range(i + 1, j + 1) if order[k].path[:d + 1] == group or len(order[k].path) <= d
-                 and order[k] is order[j])
+        if len(order[j].path) <= d:  # the reader is in its sequence: just above it
+            k = j
+        else:  # the reader is in a block of its sequence: just above that block's first box
+            group = order[j].path[:d + 1]
+            k = next(k for k in range(i + 1, j + 1) if order[k].path[:d + 1] == group)
         if k > i + 1:
             order.insert(k - 1, order.pop(i))  # everything it passes reads nothing of it
             sunk.add(nd)
