@@ -41,6 +41,8 @@ HIDDEN = {
     "skip_over_residuals": "32x32x3 conv8k3p1:a res(conv8k3p1 conv8k3p1) res(conv8k3p1 conv8k3p1) add(@a | conv8k1)",
     "laterals_at_one_level": "32x32x3 conv8k3p1:a conv8k3p1:b conv8k3p1:c @a conv8k1:d @b conv8k1:e add(@d | @e) "
                              "@c conv8k1 @d conv8k1 conv8k1",
+    "concat_of_ten": "32x32x3 " + " ".join(f"conv4k3p1:c{i}" for i in range(10))
+                     + " cat(" + " | ".join(f"@c{i}" for i in range(10)) + ") conv8k1",
     "small_fpn": "64x64x3 conv8k3p1s2:c2 conv8k3p1s2:c3 conv8k3p1s2:c4 conv8k1:l4 conv8k3p1:p4 @c3 conv8k1:l3 "
                  "@l4 upsample2:u3 add(@l3 | @u3) conv8k3p1:p3 @c2 conv8k1:l2 @add1 upsample2:u2 add(@l2 | @u2) "
                  "conv8k3p1:p2",
@@ -190,3 +192,11 @@ def test_what_the_block_layout_cannot_keep_free():
         "add(@l3 | @l4 upsample2) conv8k3p1:p3 @c2 conv8k1:l2 add(@l2 | @l3 upsample2) conv8k3p1:p2"))))
     assert [p.split(" at ")[0] for p in shortcut_style.problems()] == [
         "cross: ('l4', 'add1.up1') and ('l3', 'add2.up1')"]
+
+
+def test_a_merge_many_references_reach_grows_a_port_each():
+    """Ten references into one concat: a pill tall enough that their arrows are apart (8 px)."""
+    drawing = Drawing(graph_svg(analyse(load(HIDDEN["concat_of_ten"]))))
+    far = [k for k, cls in drawing.kinds.items() if "far" in cls.split()]
+    ys = sorted(drawing.ends[k][3] for k in far)
+    assert len(ys) == 9 and min(b - a for a, b in zip(ys, ys[1:])) >= 7.9

@@ -2,7 +2,8 @@
 
 Each drawn layer (or each block collapsed at ``depth``, as ``table --depth`` collapses it) is a
 rounded box with its name, what it is (the engine's ``describe()``) and its output shape; a
-merge is a circle (⊕ add, ⊗ mul, ‖ concat, @ matmul). Arrows run from the tensors a layer reads
+merge is a circle (⊕ add, ⊗ mul, ‖ concat, @ matmul), a pill when more than two references from
+far back reach it (a port each). Arrows run from the tensors a layer reads
 (``LayerReport.sources``) to it. Where the boxes go is ``flow``'s (the block tree: sequences
 stacked, branches side by side, a residual shortcut in a lane at its block's right); the
 connectors are ``lanes``' (references from far back in lanes at the sides, none sharing a
@@ -16,6 +17,7 @@ text, the footer and the counting sentence are the blocks style's (``draw``).
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from ..analysis.result import Report
@@ -46,7 +48,7 @@ from .flow import (
     graph_nodes,
     sink_laterals,
 )
-from .lanes import route
+from .lanes import PORT_GAP, route
 
 
 def node_svg(nd: Node, fill: str) -> str:
@@ -66,7 +68,11 @@ def node_svg(nd: Node, fill: str) -> str:
              f"<title>{escape(chr(10).join(tip))}</title>"]
     stroke = ' stroke-width="2.4"' if nd.outputs else ' stroke-width="1"'
     if nd.merge:
-        parts.append(f'<circle cx="{nd.x:.1f}" cy="{nd.mid:.1f}" r="{RADIUS}" fill="{fill}" stroke="{edge}"{stroke}/>')
+        if nd.h > 2 * RADIUS:  # a pill, tall enough for a port per reference
+            parts.append(f'<rect x="{nd.x - RADIUS:.1f}" y="{y0:.1f}" width="{2 * RADIUS}" height="{nd.h:.1f}" '
+                         f'rx="{RADIUS}" fill="{fill}" stroke="{edge}"{stroke}/>')
+        else:
+            parts.append(f'<circle cx="{nd.x:.1f}" cy="{nd.mid:.1f}" r="{RADIUS}" fill="{fill}" stroke="{edge}"{stroke}/>')
         parts.append(text(nd.x, nd.mid + 6, SYMBOLS.get(nd.merge, "+"), 18, extra=' class="symbol"'))
         at, anchor = (x0 + nd.w + 6, "start") if nd.text_right else (x0 - 6, "end")
         parts.append(text(at, nd.mid - 2, it.label, TEXT - 1, anchor, ' class="label"'))
@@ -140,6 +146,15 @@ def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
         nd.measure()
     layout = Layout(report, sources)
     root, _ = layout.seq(nodes, (), None)
+    # a merge that more than two references from far back reach grows into a pill, a port each
+    far = Counter(nd for s, t in pairs if s not in layout.direct.get(t, ())
+                  and not (t in layout.shortcut and layout.shortcut[t][0] is s) for nd in (s, t))
+    crowded = [nd for nd in nodes if nd.merge and far[nd] > 2]
+    for nd in crowded:
+        nd.h = PORT_GAP * (far[nd] + 3)
+    if crowded:
+        layout = Layout(report, sources)
+        root, _ = layout.seq(nodes, (), None)
 
     at = f" · blocks collapsed at depth {depth}" if depth is not None else " · every layer"
     folded = "" if every_layer else "; activation, norm and dropout drawn in the box before"

@@ -14,6 +14,8 @@ from typing import Dict, List, Sequence, Tuple
 from .blocks import quoteattr
 from .flow import LANE, RADIUS, TAG_BAND, VGAP, Layout, Node, Seq
 
+PORT_GAP = 8  # between two references' ports on a merge grown for them
+
 
 def curve(x1: float, y1: float, x2: float, y2: float) -> str:
     """Down from (x1, y1) to (x2, y2): straight when on one axis, else an S-curve."""
@@ -182,8 +184,12 @@ def port_positions(far: Sequence[Tuple[Node, Node]], side: Sequence[int],
     for (nid, sign), group in at.items():
         nd = nodes[nid]
         group.sort(key=lambda g: (g[0], g[1]))
+        tall = nd.merge and nd.h > 2 * RADIUS  # a merge many references reach: a pill, straight sides
         if nd.merge:
-            lo, hi = (nd.mid + 4, nd.bottom - 3) if sign > 0 and nd in layout.shortcut else (nd.top + 5, nd.bottom - 5)
+            lo, hi = (nd.top + RADIUS, nd.bottom - RADIUS) if tall else (nd.top + 5, nd.bottom - 5)
+            if sign > 0 and nd in layout.shortcut:
+                lo = nd.mid + 4
+                hi = max(hi, lo)
         else:
             lo, hi = nd.top + 7, nd.bottom - 7
         # an output's tag is at its left middle: ports there skip the tag's band
@@ -194,7 +200,9 @@ def port_positions(far: Sequence[Tuple[Node, Node]], side: Sequence[int],
             y = (lo + hi) / 2 if k == 1 else lo + (hi - lo) * j / (k - 1)
             if skip and (k == 1 or y > nd.mid - skip / 2):
                 y = y + skip if k > 1 else nd.mid - skip / 2 - 4
-            if nd.merge:
+            if tall:
+                x = nd.x + sign * RADIUS
+            elif nd.merge:
                 dy = y - nd.mid
                 x = nd.x + sign * (RADIUS * RADIUS - dy * dy) ** 0.5
             else:
