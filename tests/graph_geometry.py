@@ -6,6 +6,7 @@ through a box that is neither of its connector's ends. Helpers for tests/test_dr
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
@@ -114,6 +115,7 @@ class Drawing:
                        if r.get("class") == "fold"]
         self.edges: Dict[Tuple[str, str], List[Piece]] = {}
         self.kinds: Dict[Tuple[str, str], str] = {}
+        self.reads: Dict[Tuple[str, str], List[Tuple[str, str]]] = {}  # the (tensor, reader) pairs each draws
         self.ends: Dict[Tuple[str, str], Tuple[float, float, float, float]] = {}
         for p in root.iter(f"{SVG}path"):
             if "edge" in p.get("class", "").split():
@@ -123,6 +125,8 @@ class Drawing:
                 x1, y1, x2, y2 = map(float, p.get("data-ends").split())
                 self.ends[key] = (x1, y1, x2, y2)
                 self.kinds[key] = p.get("class")
+                exact = p.get("data-reads")
+                self.reads[key] = [tuple(pair) for pair in json.loads(exact)] if exact else [key]
 
     def problems(self) -> List[str]:
         """Every shared stretch, crossing and box passed through, described."""

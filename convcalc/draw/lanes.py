@@ -9,6 +9,7 @@ Each connector says what it draws: ``data-from`` the tensors, ``data-to`` the la
 
 from __future__ import annotations
 
+import json
 from typing import Dict, List, Sequence, Tuple
 
 from .blocks import quoteattr
@@ -27,13 +28,17 @@ def curve(x1: float, y1: float, x2: float, y2: float) -> str:
 
 def edge_svg(reads: Sequence[Tuple[str, str]], d: str, end: Tuple[float, float, float, float],
              cls: str = "edge") -> str:
-    """One connector: ``data-from`` the tensors it carries and ``data-to`` the layers reading
-    them, full names as the JSON report gives them, space-separated (one each, but where a box
-    stands for a collapsed block); ``data-ends`` where it leaves and arrives."""
+    """One connector: ``data-from`` the tensor it carries and ``data-to`` the layer reading it, full
+    names as the JSON report gives them. Where it stands for several reads (a box for a collapsed
+    block) they are space-separated, and ``data-reads`` lists the (tensor, reader) pairs as JSON,
+    as it does wherever a name holds a space; ``data-ends``: where it leaves and arrives."""
     x1, y1, x2, y2 = end
     tensors = " ".join(dict.fromkeys(f for f, _ in reads))
     readers = " ".join(dict.fromkeys(r for _, r in reads))
-    return (f'<path class="{cls}" data-from={quoteattr(tensors)} data-to={quoteattr(readers)} '
+    exact = ""
+    if len(reads) > 1 or any(c.isspace() for pair in reads for name in pair for c in name):
+        exact = f" data-reads={quoteattr(json.dumps([list(pair) for pair in reads], ensure_ascii=False))}"
+    return (f'<path class="{cls}" data-from={quoteattr(tensors)} data-to={quoteattr(readers)}{exact} '
             f'data-ends="{x1:.1f} {y1:.1f} {x2:.1f} {y2:.1f}" d="{d}" fill="none" stroke="#555555" '
             f'stroke-width="1.2" marker-end="url(#arrow)"/>')
 
