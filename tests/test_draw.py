@@ -133,7 +133,8 @@ def test_a_real_renderer_reads_it(tmp_path):
     assert (tmp_path / "vgg16.png").stat().st_size > 1000
 
 
-@pytest.mark.parametrize("name, args", [("vgg16", {}), ("resnet18-macs", {"color": "macs", "labels": "full"})])
+@pytest.mark.parametrize("name, args", [("vgg16", {}), ("resnet18-macs", {"color": "macs", "labels": "full"}),
+                                        ("unet", {})])
 def test_readme_pictures_are_what_the_commands_write(name, args, request):
     """docs/*.svg, shown in the README, stay what `convcalc draw` writes (rewritten by --update-goldens)."""
     from pathlib import Path

@@ -232,3 +232,14 @@ def test_lenet_refuses_token_sequences_and_points_to_another_style():
     result = run("draw", "vit_b_16", "--style", "lenet")
     assert_clean(result, codes=(2,))
     assert "vit_b_16.yaml:" in result.output and "--style graph" in result.output
+
+
+def test_cli_layout_rows_draws_unet_in_rows_and_auto_u_shaped():
+    from test_hostile import assert_clean, run
+
+    for style in ("blocks", "lenet"):
+        u = run("draw", "unet", "--style", style)
+        rows = run("draw", "unet", "--style", style, "--layout", "rows")
+        assert_clean(u, codes=(0,))
+        assert_clean(rows, codes=(0,))
+        assert "connector skip" in u.output and "connector skip" not in rows.output

@@ -40,12 +40,16 @@ from .output import refuse_input, write_file
 @click.option("--kernels/--no-kernels", default=None,
               help="blocks style: a small cube for each conv's and pool's kernel on the box it reads, with "
                    "lines to the position it makes (default: on for chains of at most 25 boxes).")
+@click.option("--layout", type=click.Choice(["auto", "rows"]), default="auto", show_default=True,
+              help="blocks and lenet styles: auto draws an encoder-decoder (U-Net, FPN: skips joining maps of one "
+                   "size over deeper ones, found from the graph) U-shaped as their papers do, a row per level; "
+                   "rows draws every network in rows.")
 @click.option("--width", type=click.IntRange(400, 20000), default=1400, show_default=True,
               help="Picture width in px; longer networks wrap into rows.")
 @input_option
 @click.pass_context
 def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional[int], scale: str, color: str,
-         labels: str, every_layer: bool, kernels: Optional[bool], width: int, fmt: Optional[str],
+         labels: str, every_layer: bool, kernels: Optional[bool], layout: str, width: int, fmt: Optional[str],
          input_shape: Any) -> None:
     """Draw the network as SVG: each layer's output a 3-D box sized by its shape.
 
@@ -77,11 +81,11 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
     report = analyse(network)
     if style == "blocks":
         svg = blocks_svg(report, depth=depth, scale=scale, color=color, labels=labels, width=width,
-                         every_layer=every_layer, kernels=kernels)
+                         every_layer=every_layer, kernels=kernels, layout=layout)
     else:  # the lenet style always draws its kernel windows; the graph style has none
-        style_svg = {"graph": graph_svg, "lenet": lenet_svg}[style]
+        style_svg: Any = {"graph": graph_svg, "lenet": lenet_svg}[style]
         svg = style_svg(report, depth=depth, scale=scale, color=color, labels=labels, width=width,
-                        every_layer=every_layer)
+                        every_layer=every_layer, **({"layout": layout} if style == "lenet" else {}))
     if fmt is None:
         fmt = "png" if output.lower().endswith(".png") else "svg"
     picture: Any = svg

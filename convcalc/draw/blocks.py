@@ -478,7 +478,8 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
                    + COSTS
                    + ("; ×N marks N identical boxes in a row, figures for each" if any(it.count > 1 for it in items)
                       else "") + ". Drawn by convcalc.")
-    foot, height = footer(conventions, full, y)
+    # wrapped to the width asked for: a U-shaped picture may be wider, and its lines stay readable
+    foot, height = footer(conventions, min(full, max(width, 400)), y)
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{full:.0f}" height="{height:.0f}" '
             f'viewBox="0 0 {full:.0f} {height:.0f}" font-family="{FONT}">\n'
             f'<rect width="100%" height="100%" fill="#ffffff"/>\n'

@@ -76,7 +76,8 @@ def merge_said(b: BlockReport, report: Report) -> str:
     outside = {s for r in report.layers[b.first - 1:b.last] for s in r.sources if s < b.first}
     if b.merge == "add" and b.branches == 2 and len(outside) == 1:
         return f"residual ⊕, {'identity' if b.identities else 'projection'} shortcut"
-    return f"{b.merge} {SYMBOLS.get(b.merge, '+')}, {b.branches} branches"
+    how = "identity shortcut" if b.identities == 1 and b.branches == 2 else f"{b.branches} branches"
+    return f"{b.merge} {SYMBOLS.get(b.merge, '+')}, {how}"
 
 
 def merges_inside(b: BlockReport, report: Report) -> str:

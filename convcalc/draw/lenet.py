@@ -250,10 +250,12 @@ def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
     # before it); U-shaped, where the gap is a level's step, the operation too, wrapped to the stack
     below: List[List[str]] = []
     slots = []
+    # what a collapsed block folds, unless the operation's name (its label) says it already
+    captions = [it.inside if it.inside and it.inside.split(" ")[0] not in it.label.lower() else "" for it in items]
     for i, (it, st) in enumerate(zip(items, stacks)):
-        lines = above(it) + ([it.inside] if it.inside else [])
+        lines = above(it)
         core = max([st.w] + [text_width(s) for s in lines])
-        under = [it.inside] if it.inside else []
+        under = [captions[i]] if captions[i] else []
         if u_shaped:
             name, detail = ops[i]
             under = wrap_words(name, max(core, 90.0), TEXT - 1) + ([detail] if detail else []) + under
@@ -314,14 +316,14 @@ def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
             body.append(f'<g class="op" data-name={quoteattr(it.name)} data-op={quoteattr(ops[i][0])}>'
                         + "".join(text(cx, mid + half + 10 + LINE_H * (k + 1), line, TEXT - 1,
                                        extra=' class="op-name"' if k == 0 else ' fill="#555555"')
-                                  for k, line in enumerate(below[i][:len(below[i]) - (1 if it.inside else 0)]))
+                                  for k, line in enumerate(below[i][:len(below[i]) - (1 if captions[i] else 0)]))
                         + "</g>")
         bx, by = placed[i][0], placed[i][1]
         tip = hover_lines(it, it.name)
         shape = (units_svg(bx, by, st, it.output.channels, fill_of(it)) if st.flat
                  else planes_svg(bx, by, st, fill_of(it)))
-        inside = (text(cx, mid + half + 10 + LINE_H * len(below[i]), it.inside, TEXT - 1,
-                       extra=' class="inside" fill="#555555"') if it.inside else "")
+        inside = (text(cx, mid + half + 10 + LINE_H * len(below[i]), captions[i], TEXT - 1,
+                       extra=' class="inside" fill="#555555"') if captions[i] else "")
         body.append(
             f'<g class="stack" data-name={quoteattr(it.name)} data-kind={quoteattr(it.kind)} '
             f'data-shape="{it.output}" data-params="{it.params}" data-macs="{it.macs}" '
@@ -347,7 +349,7 @@ def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
                    + wires_said(drawn_kinds) + (U_SAID if u_shaped else "") + COSTS
                    + ("; ×N marks N identical stacks in a row, figures for each" if any(it.count > 1 for it in items)
                       else "") + ". Drawn by convcalc.")
-    foot, height = footer(conventions, full, y + 4)
+    foot, height = footer(conventions, min(full, max(width, 400)), y + 4)  # as the blocks style
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{full:.0f}" height="{height:.0f}" '
             f'viewBox="0 0 {full:.0f} {height:.0f}" font-family="{FONT}">\n'
             f'<rect width="100%" height="100%" fill="#ffffff"/>\n'
