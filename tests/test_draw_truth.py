@@ -211,6 +211,10 @@ def test_lenet_draws_the_issues_reproduction_truthfully():
     assert windows == {("input", "a"), ("a", "conv2")}
     assert {(p.get("data-from"), p.get("data-to")) for p in root.iter(f"{SVG}path") if p.get("data-from")} == \
         {("a", "conv3")}
+    # the operation under the gap before conv3 says what it works on: not conv2, the stack left of it
+    ops = {g.get("data-name"): [t.text for t in g.iter(f"{SVG}text")] for g in root.iter(f"{SVG}g")
+           if g.get("class") == "op"}
+    assert ops["conv3"] == ["Convolutions", "1x1", "on a"] and not any(t.startswith("on ") for t in ops["conv2"])
 
 
 @pytest.mark.parametrize("name", ["unet", "resnet50_fpn"])

@@ -243,8 +243,15 @@ def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
         return lines
 
     ops = [operation(it, layers.get(it.name)) if i else ("", "") for i, it in enumerate(items)]
-    gaps = [max(GAP_MIN, text_width(a, TEXT - 1) + 10, text_width(b, TEXT - 1) + 10) if i else 0.0
-            for i, (a, b) in enumerate(ops)]
+    # an operation on a map other than the one before it says which, under its name: the gap
+    # between two stacks must not read as one made from the other
+    read_before = {rd.dst for rd in reads if rd.src == rd.dst - 1}
+    first_read: Dict[int, str] = {}
+    for rd in reads:
+        first_read.setdefault(rd.dst, rd.source)
+    on = [f"on {first_read[i]}" if i and i not in read_before and i in first_read else "" for i in range(len(items))]
+    gaps = [max(GAP_MIN, text_width(a, TEXT - 1) + 10, text_width(b, TEXT - 1) + 10, text_width(on[i], TEXT - 1) + 10)
+            if i else 0.0 for i, (a, b) in enumerate(ops)]
     n_above = max(len(above(it)) for it in items)
     # below each stack: in rows, the caption of a collapsed block (the operation is under the gap
     # before it); U-shaped, where the gap is a level's step, the operation too, wrapped to the stack
@@ -258,13 +265,14 @@ def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
         under = [captions[i]] if captions[i] else []
         if u_shaped:
             name, detail = ops[i]
-            under = wrap_words(name, max(core, 90.0), TEXT - 1) + ([detail] if detail else []) + under
+            under = wrap_words(name, max(core, 90.0), TEXT - 1) + ([detail] if detail else []) + \
+                ([on[i]] if on[i] else []) + under
             gaps[i] = GAP_MIN if i else 0.0
         below.append(under)
         core = max([core] + [text_width(s, TEXT - 1) for s in under])
         left = (core - st.w) / 2
         slots.append(Slot(core, left, left + st.w, st.h, LINE_H * n_above + 10,
-                          10 + LINE_H * max(len(under), 0 if u_shaped else 2) + 4))
+                          10 + LINE_H * max(len(under), 0 if u_shaped else 3 if any(on) else 2) + 4))
     rows: Optional[List[List[int]]] = None
     if not u_shaped:  # balanced_rows puts its GAP between slots; here the gap before a stack is the operation's
         far = [0] * len(items)
@@ -309,8 +317,9 @@ def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
             gx = plan.x[i] - plan.left_lanes[i] - gaps[i] / 2
             body.append(f'<g class="op" data-name={quoteattr(it.name)} data-op={quoteattr(name)}>'
                         + text(gx, mid + half + 10 + LINE_H, name, TEXT - 1, extra=' class="op-name"')
-                        + (text(gx, mid + half + 10 + 2 * LINE_H, detail, TEXT - 1, extra=' fill="#555555"')
-                           if detail else "")
+                        + "".join(text(gx, mid + half + 10 + (k + 2) * LINE_H, line, TEXT - 1,
+                                       extra=' fill="#555555"')
+                                  for k, line in enumerate(part for part in (detail, on[i]) if part))
                         + "</g>")
         elif i:  # U-shaped: under the stack
             body.append(f'<g class="op" data-name={quoteattr(it.name)} data-op={quoteattr(ops[i][0])}>'
