@@ -95,6 +95,16 @@ def test_blocks_draw_every_read_of_every_bundled_network(name, options):
     assert_draws_every_read(blocks_svg(report, **options), report, "box")
 
 
+@pytest.mark.parametrize("name", ["googlenet", "shufflenet_v2_x1_0", "resnet50_fpn", "densenet121", "maxvit_t"])
+@pytest.mark.parametrize("depth", [1, 2, 3, 4])
+def test_each_block_is_drawn_once_at_every_depth(name, depth):
+    """A block collapsed at ``depth`` holds its own merge: `draw googlenet --depth 1` drew
+    inception3a and then inception3a.concat, one tensor in two boxes."""
+    report = analyse(load(name))
+    assert_draws_every_read(blocks_svg(report, depth=depth), report, "box")
+    assert_draws_every_read(lenet_svg(report, depth=depth), report, "stack")
+
+
 @pytest.mark.parametrize("spec", HIDDEN)
 @pytest.mark.parametrize("layout", ["auto", "rows"])
 def test_blocks_draw_every_read_of_hand_made_graphs(spec, layout):
@@ -247,3 +257,14 @@ def test_cli_layout_rows_draws_unet_in_rows_and_auto_u_shaped():
         assert_clean(u, codes=(0,))
         assert_clean(rows, codes=(0,))
         assert "connector skip" in u.output and "connector skip" not in rows.output
+
+
+@pytest.mark.parametrize("draw", [blocks_svg, lenet_svg])
+def test_unet_draws_its_skips_and_crop4_reads_enc4(draw):
+    """The issue's U-Net: no skip was drawn and crop4 seemed to read up4."""
+    root = ET.fromstring(draw(analyse(load("unet"))))
+    pairs = {(el.get("data-from"), t) for el in root.iter() if el.get("data-from") for t in el.get("data-to").split()}
+    into_crop4 = [a for a, b in pairs if b == "crop4"]
+    assert len(into_crop4) == 1 and into_crop4[0].startswith("enc4.")
+    for k in (1, 2, 3, 4):
+        assert any(a.startswith(f"enc{k}.") and b == f"crop{k}" for a, b in pairs)

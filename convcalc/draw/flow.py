@@ -126,22 +126,17 @@ def drawn_items(report: Report, depth: Optional[int] = None, every_layer: bool =
     by_path = {(*b.path, b.name): b for b in report.blocks}
     items = [Item("input", "input", "INPUT", report.spec.input, 0, 0, report.spec.input.elements,
                   report.spec.input)]
-    shown: Optional[Tuple[str, ...]] = None  # the collapsed block being drawn
+    drawn_to = 0  # the last layer of the collapsed block drawn last: its own merge is in that box too
     for r in report.layers:
+        if r.index <= drawn_to:
+            continue
         if depth is not None and len(r.path) > depth:
-            key = r.path[:depth + 1]
-            if key == shown:
-                continue
-            block = by_path.get(key)
+            block = by_path.get(r.path[:depth + 1])
             if block is None:  # a branch (b1, b2 ...) has no block of its own: draw its enclosing block
-                key = r.path[:depth]
-                if key == shown:
-                    continue
-                block = by_path[key]
-            shown = key
+                block = by_path[r.path[:depth]]
+            drawn_to = block.last
             items.append(block_item(block, report))
             continue
-        shown = None
         item = layer_item(r)
         last = items[-1]
         if (not every_layer and item.kind in FOLDED and r.output == r.input and len(items) > 1
