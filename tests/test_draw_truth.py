@@ -82,6 +82,13 @@ def assert_draws_every_read(svg: str, report, cls: str) -> None:
                 drawn[(el.get("data-from"), t)] += 1
     assert set(drawn) == expected
     assert all(n == 1 for n in drawn.values()), [k for k, n in drawn.items() if n > 1]
+    # and every wire stays inside the picture
+    _, _, vw, vh = map(float, root.get("viewBox").split())
+    for p in root.iter(f"{SVG}path"):
+        if p.get("data-from") is not None:
+            for point in p.get("d")[1:].split(" L"):
+                x, y = map(float, point.split(","))
+                assert 0 <= x <= vw and 0 <= y <= vh, (p.get("data-from"), p.get("data-to"), point)
 
 
 def hidden_reports():
