@@ -257,8 +257,8 @@ def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
     # before it); U-shaped, where the gap is a level's step, the operation too, wrapped to the stack
     below: List[List[str]] = []
     slots = []
-    # what a collapsed block folds, unless the operation's name (its label) says it already
-    captions = [it.inside if it.inside and it.inside.split(" ")[0] not in it.label.lower() else "" for it in items]
+    # what a collapsed block folds, unless the operation's name (its label) says its merge already
+    captions = [it.inside if it.inside and "," not in it.label else "" for it in items]
     for i, (it, st) in enumerate(zip(items, stacks)):
         lines = above(it)
         core = max([st.w] + [text_width(s) for s in lines])
