@@ -5,7 +5,10 @@ see-through 3-D box, as in NN-SVG's AlexNet and PlotNeuralNet: height follows H,
 side W and the thickness C, on a stated scale (log by default, so VGG's 224x224x64 and 7x7x512
 both show). Flat vectors (fc outputs) are thin tall bars. Boxes run left to right and wrap
 into rows; runs of identical boxes collapse into one marked ``×N``, so a 1,000-layer chain is
-one picture, drawn in time linear in layers.
+one picture, drawn in time linear in layers. Every read between two boxes is drawn from the box
+holding the tensor read to the box of the layer reading it (``flow.py`` finds them, ``wiring.py``
+routes them): a kernel cube where that box is the one just before, else an arrow; an
+encoder–decoder is laid out U-shaped, a row per level, its skips straight across.
 
 Formatting only: every figure on the picture is the engine's (a LayerReport's or a
 BlockReport's params, MACs and activations, the Report's totals); nothing is recomputed here.

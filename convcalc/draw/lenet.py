@@ -8,7 +8,9 @@ of units with its length written. Between two stacks the operation is named ("Co
 front plane it reads shows the window, with lines to the one unit it makes on the next stack.
 
 Meant for chains. A network with branches is drawn as the blocks style draws it by default: one
-stack per branching block (``--style graph`` draws the branches).
+stack per branching block (``--style graph`` draws the branches), every read between two stacks
+drawn (a window only on the stack just before, else an arrow), an encoder–decoder U-shaped.
+Token sequences are no feature maps: a network that makes them is refused.
 
 Formatting only: shapes and figures are the engine's (a LayerReport's or a BlockReport's); the
 kernel and stride are read from the layer's rule, for display only. The picture's shared parts
