@@ -18,7 +18,7 @@ from typing import Any, Iterator, List, Optional
 
 import click
 
-from .. import __version__
+from ..version import __version__
 
 
 class ConvcalcGroup(click.Group):
