@@ -29,6 +29,7 @@ until then (no Click; PyYAML only for YAML; Rich only for an SVG table).
 from __future__ import annotations
 
 import os
+from functools import cached_property
 from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from .analysis.result import (
@@ -253,8 +254,9 @@ class Report:
         """The network's output; with several (``outputs:``), the last one declared."""
         return self.result.output
 
-    @property
+    @cached_property
     def layers(self) -> Tuple[LayerFigures, ...]:
+        """Every layer, in the table's order (the input is not one)."""
         r = self.result
         return tuple(LayerFigures(
             index=x.index, name=x.full_name, kind=x.layer.kind, description=x.layer.describe(), input=x.input,
@@ -460,8 +462,9 @@ class Drawing:
 
 def drawing(spec: Union[SpecLike, Report], style: str = "blocks", depth: Optional[int] = None, scale: str = "log",
             color: str = "kind", labels: str = "shape", width: int = 1400, every_layer: bool = False,
-            kernels: Optional[bool] = None, **options: Any) -> Drawing:
-    """``convcalc draw``: the network (a Report, or anything :func:`analyse` reads) as SVG.
+            kernels: Optional[bool] = None, input: Optional[ShapeLike] = None, **options: Any) -> Drawing:
+    """``convcalc draw``: the network (a Report, or anything :func:`analyse` reads, on ``input``
+    when given) as SVG.
 
     ``style`` 'blocks' (3-D boxes left to right), 'graph' (a top-to-bottom flow for branching
     networks) or 'lenet' (LeNet-5's stacks of planes); ``depth`` collapses deeper blocks;
@@ -471,7 +474,9 @@ def drawing(spec: Union[SpecLike, Report], style: str = "blocks", depth: Optiona
     style's drawer as they are. (Not named ``draw``: ``convcalc.draw`` is the package of drawers.)
     """
     _choose("style", style, STYLES)
-    report = spec.result if isinstance(spec, Report) else _analyse(read(spec), 1, "float32", Conventions())
+    if isinstance(spec, Report) and input is not None:
+        raise ConvcalcError("input: a report is drawn on the input it was analysed on; analyse it on this input")
+    report = spec.result if isinstance(spec, Report) else _analyse(read(spec, input), 1, "float32", Conventions())
     settings: Dict[str, Any] = dict(depth=depth, scale=scale, color=color, labels=labels, width=width,
                                     every_layer=every_layer, **options)
     if style == "blocks":

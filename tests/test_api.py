@@ -193,6 +193,9 @@ def test_plan_is_the_commands_plan():
     assert plan.report.batch == 4 and report.result.batch == 1  # planned on its own analysis
     assert plan.backward_macs > 0 and plan.saved_bytes == plan.to_dict()["totals"]["saved_activation_bytes"]
     assert report.plan().to_json() == run("plan", "resnet18", "--format", "json").stdout
+    assert report.plan(dtype="float16").to_json() == run("plan", "resnet18", "--dtype", "float16", "-f", "json").stdout
+    with pytest.raises(TypeError):  # what the planner does not take (yet) is refused, never ignored
+        report.plan(no_such_option=1)
 
 
 @pytest.mark.parametrize("style", ["blocks", "graph", "lenet"])
@@ -200,6 +203,8 @@ def test_a_drawing_is_the_commands_picture(style: str):
     shown = run("draw", "resnet18", "--style", style, "--depth", "1").stdout
     assert convcalc.drawing("resnet18", style=style, depth=1).svg == shown
     assert convcalc.analyse("resnet18").draw(style, depth=1)._repr_svg_() == shown
+    on_input = run("draw", "resnet18", "--style", style, "--input", "160x160x3").stdout
+    assert convcalc.drawing("resnet18", style=style, input="160x160x3").svg == on_input
 
 
 def test_draw_options_are_checked():
