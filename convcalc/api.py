@@ -127,10 +127,9 @@ def _from_mapping(data: Mapping[str, Any]) -> NetworkSpec:
 
 
 def _not_json(thing: Any) -> Any:
+    """A Shape as its sizes (an ``input:``); anything else JSON has no word for is a mistake."""
     if isinstance(thing, Shape):
         return [*thing.dims]
-    if isinstance(thing, (tuple, set, frozenset)):
-        return list(thing)
     raise TypeError(f"a {type(thing).__name__} ({str(thing)[:40]}) is not a spec value")
 
 

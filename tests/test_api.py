@@ -156,6 +156,11 @@ def test_a_dicts_mistake_is_located_in_the_text_it_is_read_as():
     assert str(e.value).startswith("<dict>:") and "kernal" in e.value.render()
     with pytest.raises(SpecError, match="cannot be read as a spec"):
         convcalc.analyse({"input": [32, 32, 3], "layers": [object()]})
+    from convcalc.shape import Shape
+
+    as_list = convcalc.analyse({"input": [32, 32, 3], "layers": ["conv8k3"]})
+    for given in ((32, 32, 3), Shape((32, 32), 3)):  # what Python holds a shape as, read as its sizes
+        assert convcalc.analyse({"input": given, "layers": ("conv8k3",)}).totals == as_list.totals
 
 
 def test_a_missing_path_is_no_such_file_never_a_bundled_name(tmp_path: Path):
