@@ -35,6 +35,7 @@ from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Unio
 from .analysis.result import (
     OP_KINDS,
     OPTIMIZER_STATES,
+    BlockReport,
     Conventions,
     Field,
     Memory,
@@ -265,6 +266,12 @@ class Report:
             notes=tuple(n.text for n in x.notes)) for x, f in zip(r.layers, r.fields))
 
     @property
+    def blocks(self) -> Tuple[BlockReport, ...]:
+        """Each block's subtotals (name, kind, input, output, first and last layer, params, MACs
+        ...), innermost first within each block, in the order they end."""
+        return self.result.blocks
+
+    @property
     def totals(self) -> Totals:
         """params, buffers, macs, flops, activations (input included), layers; ``counted_params``
         and ``work`` as the conventions count them."""
@@ -279,10 +286,7 @@ class Report:
     def notes(self) -> Tuple[str, ...]:
         """What the reader noted of how it read the spec, and how an input shape that looks
         channels-first was read: what the command says on standard error before the table."""
-        from .shape import channels_first_note
-
-        spec = self.result.spec
-        return tuple(n for n in (*spec.notes, channels_first_note(spec.input.dims)) if n)
+        return self.result.spec.reading_notes
 
     @property
     def warnings(self) -> Tuple[str, ...]:

@@ -110,6 +110,9 @@ def test_a_layers_figures_are_the_jsons():
         assert list(mine.notes) == [n["text"] for n in entry["notes"]]
     assert sum(x.params for x in report.layers) == report.totals.params
     assert report.memory.training_bytes == report.to_dict()["memory"]["training_bytes"]
+    blocks = report.to_dict()["blocks"]
+    assert len(blocks) > 8 and [(b.full_name, b.params, b.macs) for b in report.blocks] == \
+           [(b["full_name"], b["params"], b["macs"]) for b in blocks]
 
 
 def test_notes_and_warnings_are_what_the_command_says():
