@@ -12,7 +12,6 @@ from .version import __version__
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing; type checkers read it as True
 if TYPE_CHECKING:
     from .api import (
-        CheckFailed,
         ConvcalcError,
         Drawing,
         LayerFigures,
@@ -26,7 +25,8 @@ if TYPE_CHECKING:
         read,
     )
 
-__all__ = ["CheckFailed", "ConvcalcError", "Drawing", "LayerFigures", "Plan", "Report", "ShapeError", "SpecError",
+# A reader of live PyTorch modules (from_torch, issue #22) joins these names beside from_keras.
+__all__ = ["ConvcalcError", "Drawing", "LayerFigures", "Plan", "Report", "ShapeError", "SpecError",
            "__version__", "analyse", "drawing", "from_keras", "read"]
 _API = frozenset(__all__) - {"__version__"}
 

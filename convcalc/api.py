@@ -44,7 +44,6 @@ from .analysis.result import (
 )
 from .analysis.result import Report as Result
 from .errors import (
-    CheckFailed,
     ConvcalcError,
     Location,
     ShapeError,
@@ -55,7 +54,7 @@ from .shape import Shape
 from .spec.model import NetworkSpec, with_input
 from .values import value
 
-__all__ = ["CheckFailed", "ConvcalcError", "Drawing", "LayerFigures", "Plan", "Report", "ShapeError", "SpecError",
+__all__ = ["ConvcalcError", "Drawing", "LayerFigures", "Plan", "Report", "ShapeError", "SpecError",
            "analyse", "drawing", "from_keras", "read"]
 
 SpecLike = Union[str, "os.PathLike[str]", Mapping[str, Any], NetworkSpec]
