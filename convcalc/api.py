@@ -184,11 +184,16 @@ def _choose(what: str, given: str, choices: Tuple[str, ...]) -> None:
         raise ConvcalcError(f"{what}: '{given}' is not one of {', '.join(choices)}{did_you_mean(str(given), choices)}")
 
 
+def _within(what: str, given: Optional[int], lo: int, hi: int) -> None:
+    """``given`` (None: not given) is a whole number from ``lo`` to ``hi``, as the command's option is."""
+    if given is not None and (isinstance(given, bool) or not isinstance(given, int) or not lo <= given <= hi):
+        raise ConvcalcError(f"{what}: expected a whole number from {lo:,} to {hi:,}, got {given!r}")
+
+
 def _analyse(network: NetworkSpec, batch: int, dtype: str, rules: Conventions) -> Result:
     from .analysis.engine import analyse as engine
 
-    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= 10**9:
-        raise ConvcalcError(f"batch: expected a whole number from 1 to 1,000,000,000, got {batch!r}")
+    _within("batch", batch, 1, 10**9)
     return engine(network, dtype=dtype, batch=batch, conventions=rules)
 
 
@@ -345,6 +350,8 @@ class Report:
 
         if options.get("memory_unit", "elements") not in ("elements", "bytes"):
             raise ConvcalcError(f"memory: '{options['memory_unit']}' is not one of elements, bytes")
+        _within("width", options.get("width"), 40, 1000)  # as the command's --width and --depth take them
+        _within("depth", options.get("depth"), 0, 1000)
         out = io.StringIO()
         render(self.result, fmt, out, **options)
         return out.getvalue()
@@ -476,6 +483,8 @@ def drawing(spec: Union[SpecLike, Report], style: str = "blocks", depth: Optiona
     style's drawer as they are. (Not named ``draw``: ``convcalc.draw`` is the package of drawers.)
     """
     _choose("style", style, STYLES)
+    _within("width", width, 400, 20000)
+    _within("depth", depth, 0, 1000)
     if isinstance(spec, Report) and input is not None:
         raise ConvcalcError("input: a report is drawn on the input it was analysed on; analyse it on this input")
     report = spec.result if isinstance(spec, Report) else _analyse(read(spec, input), 1, "float32", Conventions())

@@ -183,6 +183,16 @@ def test_a_bad_option_is_a_convcalc_error(options: dict, said: str):
         convcalc.analyse("lenet5", **options)
 
 
+def test_sizes_are_held_to_the_commands_ranges():
+    report = convcalc.analyse("lenet5")
+    with pytest.raises(ConvcalcError, match="width: expected a whole number from 40 to 1,000, got 5"):
+        report.table(width=5)
+    with pytest.raises(ConvcalcError, match="depth: expected a whole number from 0 to 1,000, got -1"):
+        report.to_html(depth=-1)
+    with pytest.raises(ConvcalcError, match="width: expected a whole number from 400 to 20,000, got 100"):
+        report.draw(width=100)
+
+
 def test_a_wrong_python_type_is_a_type_error():
     with pytest.raises(TypeError):
         convcalc.analyse(42)  # type: ignore[arg-type]
