@@ -94,6 +94,15 @@ def test_every_way_of_naming_a_spec_reads_the_same_network(tmp_path: Path):
     assert convcalc.analyse(convcalc.read("alexnet")).totals == bundled.totals
 
 
+def test_a_model_file_is_read_by_its_formats_reader(tmp_path: Path):
+    pytest.importorskip("onnx")
+    path = tmp_path / "alexnet.onnx"
+    path.write_bytes(gzip.decompress((Path(__file__).parent / "fixtures" / "onnx" / "alexnet.onnx.gz").read_bytes()))
+    report = convcalc.analyse(path)
+    assert report.to_json() == run("table", str(path), "--format", "json").stdout
+    assert report.totals.params == 61_100_840  # torchvision's alexnet
+
+
 def test_a_layers_figures_are_the_jsons():
     report = convcalc.analyse("resnet18", count="flops", bias=False)
     layers = report.to_dict()["layers"]
@@ -272,6 +281,14 @@ def test_from_keras_reads_the_models_json_as_the_file_reader_does(tmp_path: Path
     assert (live.totals.params, live.totals.buffers) == (25_583_592, 53_120)  # model.summary()'s split
     assert live.result.spec.origin == "<keras resnet50>"
     assert "tensorflow" not in sys.modules and "keras" not in sys.modules
+
+
+def test_from_keras_lists_a_layer_it_cannot_count_never_counts_it_as_zero():
+    model = FakeKerasModel("vgg16", "custom")
+    model.json = (KERAS / "custom_sequential.json").read_text(encoding="utf-8")
+    report = convcalc.from_keras(model)
+    assert not report.complete and report.result.unknown_ops == {"SpaceToDepth": 1}
+    assert report.warnings[0].startswith("warning: layer 2 's2d' (<keras custom>:3:1): operator 'SpaceToDepth'")
 
 
 def test_from_keras_errors_name_the_model():
