@@ -360,7 +360,8 @@ class Report:
 
     def plan(self, batch: Optional[int] = None, dtype: Optional[str] = None, **options: Any) -> "Plan":
         """What one training step saves for backward and costs: ``convcalc plan``. ``batch`` and
-        ``dtype`` default to this report's; ``options`` go to the planner as they are
+        ``dtype`` default to this report's, and the conventions are this report's (``inplace``
+        changes what an in-place ReLU6 saves); ``options`` go to the planner as they are
         (analysis/training.py), so what it learns to take, this takes."""
         from .analysis.training import training
 
