@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 import click
 
 from . import cli, warn_about_reading
-from .options import conventions_from, counting_options, input_option
+from .options import counting_options, input_option
 
 CONVENTIONS_HELP = """
 \b
@@ -83,23 +83,22 @@ def table(ctx: click.Context, /, spec: str, fmt: str, dtype: str, batch: int, rf
       convcalc table vgg16 --memory bytes --dtype float16 --batch 8
       convcalc table fcn_resnet50 --input 480x640x3
     """
-    from ..analysis.engine import analyse
+    from .. import api
     from ..errors import CheckFailed
-    from ..load import load
     from ..report import render
 
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
-    from ..spec.model import with_input
     if output != "-":
         from .output import refuse_input
 
         refuse_input(output, spec)
 
-    network = with_input(load(spec), input_shape)
+    # The Python API's path from SPEC to a report (convcalc.api), the reading warned about first
+    network = api.read(spec, input=input_shape)
     warn_about_reading(network)
-    report = analyse(network, dtype=dtype, batch=batch, conventions=conventions_from(counting))
+    report = api.analyse(network, dtype=dtype, batch=batch, **counting).result
     diagram = ""
     if fmt == "html":  # the page shows the picture `convcalc draw` makes, inline
         from ..draw.blocks import blocks_svg

@@ -15,9 +15,9 @@ from __future__ import annotations
 import html
 from typing import Dict, List, Optional, Tuple
 
-from .. import __version__
 from ..analysis.result import CONVENTIONS, FROZEN, Field, LayerReport, Report
 from ..errors import shown as shown_text
+from ..version import __version__
 from .numbers import human, human_bytes
 from .rows import (
     MEMORY_HEADERS,
