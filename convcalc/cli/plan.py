@@ -30,6 +30,7 @@ Conventions (stated again under the table and in JSON):
              grad-input + grad-weight, each the forward's MACs (conv, fc,
              attention, matmul); no grad-input where nothing before needs
              a gradient (the first conv), no grad-weight when frozen.
+             FLOPs = 2 x MACs (--count flops), per sample and per step.
   Not built yet: the peak of a step, the largest batch that fits,
   optimizer state, mixed precision, checkpointing, CUDA's rules.
 
@@ -51,9 +52,11 @@ Exit codes: 0 ok, 2 bad input or usage, 3 internal error.
 @input_option
 @click.option("--width", type=click.IntRange(40, 1000), default=None,
               help="Table width (default: the terminal's; no limit in a pipe or a file).")
+@click.option("--count", type=click.Choice(["macs", "flops"]), default="macs", show_default=True,
+              help="Count multiply-accumulates, or FLOPs (= 2·MACs).")
 @click.pass_context
 def plan(ctx: click.Context, /, spec: str, fmt: str, batch: int, dtype: str, backend: str, input_shape: Any,
-         width: Optional[int]) -> None:
+         width: Optional[int], count: str) -> None:
     """What one training step saves for backward, and its forward and backward MACs, per layer.
 
     SPEC is a YAML file, '-' for stdin, a bundled architecture (see `convcalc list`)
@@ -63,8 +66,10 @@ def plan(ctx: click.Context, /, spec: str, fmt: str, batch: int, dtype: str, bac
     Examples:
       convcalc plan resnet50 --batch 32
       convcalc plan "224x224x3 conv64k3p1 bn relu maxpool fc10" --format json
+      convcalc plan resnet50 --count flops
     """
     from ..analysis.engine import analyse
+    from ..analysis.result import Conventions
     from ..analysis.training import training
     from ..load import load
     from ..spec.model import with_input
@@ -74,7 +79,7 @@ def plan(ctx: click.Context, /, spec: str, fmt: str, batch: int, dtype: str, bac
     ctx.meta["convcalc.spec"] = spec
     network = with_input(load(spec), input_shape)
     warn_about_reading(network)
-    report = analyse(network, dtype=dtype, batch=batch)
+    report = analyse(network, dtype=dtype, batch=batch, conventions=Conventions(count=count))
     kept = training(report)
     if fmt == "json":
         import json
