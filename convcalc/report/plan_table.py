@@ -11,7 +11,13 @@ from __future__ import annotations
 import sys
 from typing import IO, Any, Dict, List, Optional
 
-from ..analysis.result import SAVED_ROLES, TRAINING_CONVENTIONS, Report, Training
+from ..analysis.result import (
+    SAVED_ROLES,
+    TRAINING_CONVENTIONS,
+    Report,
+    Roofline,
+    Training,
+)
 from . import grid
 from .numbers import human, human_bytes
 
@@ -27,8 +33,10 @@ def work_label(report: Report) -> str:
     return "FLOPs" if report.conventions.count == "flops" else "MACs"
 
 
-def plan_lines(report: Report, training: Training, width: Optional[int] = None) -> List[grid.Line]:
-    """The plan's styled lines: title, one row per layer, totals, conventions, what is missing."""
+def plan_lines(report: Report, training: Training, width: Optional[int] = None,
+               bound: Optional[Roofline] = None) -> List[grid.Line]:
+    """The plan's styled lines: title, one row per layer, totals, conventions, what is missing;
+    with a device, the roofline section after them."""
     spec = report.spec
     label = work_label(report)
 
@@ -62,6 +70,10 @@ def plan_lines(report: Report, training: Training, width: Optional[int] = None) 
         missing = ", ".join(f"{kind} ×{n}" for kind, n in training.unsupported)
         lines += grid.paragraph(f"incomplete: no saved-tensor rule yet for {missing}; their bytes are not in "
                                 "the total", "yellow", width)
+    if bound is not None:
+        from .roofline_table import roofline_lines
+
+        lines += [[]] + roofline_lines(report, bound, width)
     return lines
 
 
@@ -88,15 +100,16 @@ def flops_note(report: Report) -> str:
 
 
 def print_plan(report: Report, training: Training, file: Optional[IO[str]] = None, width: Optional[int] = None,
-               color: Optional[bool] = None) -> None:
+               color: Optional[bool] = None, bound: Optional[Roofline] = None) -> None:
     out = file if file is not None else sys.stdout
     if width is None:
         width = grid.terminal_width(out)
-    grid.write(plan_lines(report, training, width), out, color)
+    grid.write(plan_lines(report, training, width, bound), out, color)
 
 
-def plan_json(report: Report, training: Training) -> Dict[str, Any]:
-    """The plan as one JSON document: exact integers, the conventions stated, what is missing named."""
+def plan_json(report: Report, training: Training, bound: Optional[Roofline] = None) -> Dict[str, Any]:
+    """The plan as one JSON document: exact integers, the conventions stated, what is missing named;
+    with a device, each layer's roofline figures and the step's lower bound."""
     layers = []
     for r, t in zip(report.layers, training.layers):
         layers.append({"index": r.index, "name": r.full_name, "kind": r.layer.kind, "output": list(r.output.dims),
@@ -126,4 +139,15 @@ def plan_json(report: Report, training: Training) -> Dict[str, Any]:
                    "forward_flops_per_step": 2 * training.forward_macs * report.batch,
                    "backward_flops_per_step": 2 * training.backward_macs * report.batch},
     }
+    if bound is not None:
+        from .roofline_table import pass_json, roofline_json
+
+        doc["roofline"] = roofline_json(bound)
+        if not bound.missing:
+            for layer, b in zip(layers, bound.layers):
+                layer["arithmetic_intensity"] = float(b.intensity) if b.intensity is not None else None
+                layer["bound"] = b.bound or None
+                layer["roofline"] = {"forward": pass_json(b.forward), "backward": pass_json(b.backward)}
+            doc["totals"]["step_time_lower_bound_s"] = doc["roofline"]["step_time_lower_bound_s"]
+            doc["totals"]["images_per_s_upper_bound"] = doc["roofline"]["images_per_s_upper_bound"]
     return doc
