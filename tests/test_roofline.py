@@ -132,6 +132,13 @@ def test_pooling_backward_reads_its_indices_not_its_saved_input() -> None:
     assert pool.forward.bytes == dx + dy + indices  # read x, write y and the indices
 
 
+def test_a_tensor_read_twice_is_moved_once_at_the_least() -> None:
+    # x·x: forward reads x and writes the product; backward reads dy and x, writes one dx
+    mul = bound_of("8x8x4 conv4k1 mul( | )", "t4").layers[1]
+    x = 8 * 8 * 4 * 4
+    assert mul.forward.bytes == x + x and mul.backward.bytes == x + x + x
+
+
 def test_views_and_additions_move_nothing_backward() -> None:
     bound = bound_of("8x8x4 conv4k1 flatten fc2", "t4", "float32", 1)
     flatten = bound.layers[1]

@@ -45,6 +45,7 @@ from ..layers import (
     GlobalMaxPool,
     MaxPool,
     PositionEmbedding,
+    Upsample,
 )
 from .devices import Device
 from .result import LayerReport, LayerRoofline, PassBound, Report, Roofline, Training
@@ -62,8 +63,9 @@ OPTIMIZER_TRAFFIC: Dict[str, int] = {"sgd": 3, "momentum": 5, "adam": 7, "adamw"
 # Their gradients pass through unchanged (add, the position embedding) or as views of the output's
 # (concat, the class token's concatenation): nothing written for their inputs.
 PASS_THROUGH = (Add, Concat, ClassToken, PositionEmbedding)
-# Their backward needs only the input's shape: the saved input is never read.
-SHAPE_ONLY = (MaxPool, GlobalMaxPool, AdaptiveMaxPool, AvgPool, AdaptiveAvgPool, GlobalAvgPool)
+# Their backward needs only the input's shape: the saved input is never read (upsampling's 'area'
+# mode is adaptive average pooling).
+SHAPE_ONLY = (MaxPool, GlobalMaxPool, AdaptiveMaxPool, AvgPool, AdaptiveAvgPool, GlobalAvgPool, Upsample)
 
 
 def roofline(report: Report, training: Training, device: Device, optimizer: str = "sgd") -> Roofline:
@@ -129,7 +131,8 @@ def backward_bytes(r: LayerReport, report: Report, saved: List[Tuple[str, Tuple[
     weight_grad = report.param_bytes(r.params) if trains else 0
     if is_view(r) or isinstance(r.layer, PASS_THROUGH):
         return (tensor_bytes(report, r.index) + weight_grad) if trains else 0
-    reads_saved = sum(size for role, _, size in saved if not (role == "inputs" and isinstance(r.layer, SHAPE_ONLY)))
-    grad_in = sum(tensor_bytes(report, s) for s, g in zip(r.sources, grads) if g)
+    read = {tensor: size for role, tensor, size in saved  # a tensor saved twice (x·x) is read once at the least
+            if not (role == "inputs" and isinstance(r.layer, SHAPE_ONLY))}
+    grad_in = sum(tensor_bytes(report, s) for s, g in dict(zip(r.sources, grads)).items() if g)
     weights = report.param_bytes(r.params) if grad_in else 0
-    return tensor_bytes(report, r.index) + reads_saved + weights + grad_in + weight_grad
+    return tensor_bytes(report, r.index) + sum(read.values()) + weights + grad_in + weight_grad
