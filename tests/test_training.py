@@ -225,6 +225,19 @@ def test_plan_table_states_its_totals_and_conventions() -> None:
     assert "PyTorch's CPU rules" in result.output and "incomplete" not in result.output
 
 
+def test_plan_counts_flops_as_twice_the_macs() -> None:
+    result = plan("resnet50", "--count", "flops")
+    assert result.exit_code == 0
+    forward, backward = 2 * 4_089_184_256, 2 * 8_060_354_560  # the MACs measured above, 2 FLOPs each
+    assert f"forward {forward:,} FLOPs, backward {backward:,} FLOPs per sample" in result.output
+    assert "fwd FLOPs" in result.output and "FLOPs = 2 × MACs" in result.output
+    doc = json.loads(plan("8x8x3 conv4k3p1 relu fc10", "--count", "flops", "-f", "json", "--batch", "3").output)
+    assert doc["count"] == "flops"
+    assert doc["totals"]["forward_flops"] == 2 * doc["totals"]["forward_macs"]
+    assert doc["totals"]["backward_flops_per_step"] == 3 * 2 * doc["totals"]["backward_macs"]
+    assert [layer["backward_flops"] for layer in doc["layers"]] == [2 * 6912, 0, 2 * 2 * 2560]
+
+
 def test_plan_names_what_it_cannot_count() -> None:
     result = plan("8x8x4 conv4k1 take")
     assert result.exit_code == 0

@@ -23,13 +23,16 @@ Conventions (stated in the README, in ``--help`` and in every JSON report):
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Optional, Tuple
 
 from ..errors import Location
 from ..layers import Layer, Note, Number
 from ..shape import Shape
 from ..spec.model import NetworkSpec
 from ..values import field, value
+
+if TYPE_CHECKING:  # the roofline's exact times; fractions loads only when a roofline is made
+    from fractions import Fraction
 
 DTYPE_BYTES: Dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1, "float64": 8}
 OPTIMIZER_STATES: Dict[str, int] = {"sgd": 0, "momentum": 1, "adam": 2}
@@ -427,4 +430,138 @@ TRAINING_CONVENTIONS: Dict[str, str] = {
     "backward_macs": "grad-input + grad-weight per sample, each the forward's MACs for conv, fc, attention and matmul; "
                      "no grad-input where the input needs no gradient (nothing trained before it), "
                      "no grad-weight for frozen layers",
+}
+
+
+# --- roofline (roofline.py computes it) -----------------------------------------------------
+
+@value
+class PassBound:
+    """One pass (forward or backward) of one layer, for a whole step of the batch, on one device.
+
+    ``flops``: 2 × its MACs × batch; ``bytes``: the least it must move to and from the device's
+    memory (roofline.py states what that is); ``seconds``: no less than the larger of
+    flops / peak and bytes / bandwidth, exact; ``bound``: which of the two is larger, "compute"
+    or "memory" ("" when the pass moves and computes nothing: a view, a pass that does not run).
+    """
+
+    flops: int
+    bytes: int
+    seconds: Fraction
+    bound: str
+
+    @property
+    def intensity(self) -> Optional[Fraction]:
+        """Arithmetic intensity, FLOPs per byte moved; None when nothing moves."""
+        from fractions import Fraction
+
+        return Fraction(self.flops, self.bytes) if self.bytes else None
+
+
+@value
+class LayerRoofline:
+    """One layer's forward and backward bounds; ``bound`` and ``intensity`` of the two together."""
+
+    index: int
+    forward: PassBound
+    backward: PassBound
+    bound: str  # "compute" when its FLOPs take longer at peak than its bytes at full bandwidth
+
+    @property
+    def flops(self) -> int:
+        return self.forward.flops + self.backward.flops
+
+    @property
+    def bytes(self) -> int:
+        return self.forward.bytes + self.backward.bytes
+
+    @property
+    def seconds(self) -> Fraction:
+        return self.forward.seconds + self.backward.seconds
+
+    @property
+    def intensity(self) -> Optional[Fraction]:
+        from fractions import Fraction
+
+        return Fraction(self.flops, self.bytes) if self.bytes else None
+
+
+@value
+class Roofline:
+    """A lower bound on the time of one training step on ``device`` at ``precision``: never a
+    prediction. ``missing`` names why there is none (the device's datasheet figures are not in
+    the table, or it has no peak at this precision); then ``layers`` is empty."""
+
+    device: str
+    precision: str  # "fp32", "tf32", "fp16", "bf16": whose peak bounds the FLOPs
+    peak_flops: int  # FLOP/s, datasheet
+    bandwidth: int  # bytes/s, datasheet
+    source: str
+    batch: int
+    layers: Tuple[LayerRoofline, ...] = ()
+    optimizer: str = "sgd"
+    optimizer_bytes: int = 0  # the optimizer step's least traffic (memory-bound)
+    missing: str = ""
+
+    @property
+    def ridge(self) -> Fraction:
+        """FLOPs per byte above which a pass is compute-bound on this device."""
+        from fractions import Fraction
+
+        return Fraction(self.peak_flops, self.bandwidth) if self.bandwidth else Fraction(0)
+
+    @property
+    def optimizer_seconds(self) -> Fraction:
+        from fractions import Fraction
+
+        return Fraction(self.optimizer_bytes, self.bandwidth) if self.bandwidth else Fraction(0)
+
+    @property
+    def step_seconds(self) -> Fraction:
+        """No step is faster than this: Σ per layer and pass max(FLOPs/peak, bytes/bandwidth) + the optimizer's."""
+        return sum((r.seconds for r in self.layers), self.optimizer_seconds)
+
+    @property
+    def images_per_second(self) -> Optional[Fraction]:
+        """No more than this many samples a second: batch / the step's lower bound."""
+        step = self.step_seconds
+        return self.batch / step if step else None
+
+    @property
+    def flops(self) -> int:
+        return sum(r.flops for r in self.layers)
+
+    @property
+    def bytes(self) -> int:
+        return sum(r.bytes for r in self.layers) + self.optimizer_bytes
+
+    @property
+    def intensity(self) -> Optional[Fraction]:
+        from fractions import Fraction
+
+        return Fraction(self.flops, self.bytes) if self.bytes else None
+
+
+ROOFLINE_CONVENTIONS: Dict[str, str] = {
+    "step_time_lower_bound_s": "a lower bound, never a prediction: the sum over layers, forward and backward, of "
+                               "max(FLOPs / peak FLOP/s, bytes / bandwidth), plus the optimizer step's bytes / "
+                               "bandwidth; layers one after another (one CUDA stream, as eager PyTorch runs them), "
+                               "each moving at least what it must; datasheet peaks no kernel reaches; a float "
+                               "rounded to the nearest double (exact as a fraction p/q in the _exact field)",
+    "flops": "2 x MACs x batch (conv, fc, attention, matmul; forward, and backward's grad-input + grad-weight); "
+             "element-wise layers count none, so they bound by their bytes",
+    "bytes": "the least a layer must move through device memory, at --dtype: forward reads its inputs, weights and "
+             "buffers and writes its output and the tensors it makes to save (max-pool indices, dropout masks, "
+             "attention's Q, K, V ...); backward reads the gradient of its output, the tensors it saved (not "
+             "pooling's input, whose backward needs only its shape) and its weights (when it computes a gradient "
+             "for its input), and writes the gradient of each input that needs one and of its weights; views, "
+             "add and concat move nothing backward (their gradients pass through or are views); gradients summed "
+             "where a tensor fans out, the loss and caches are left out: each omission only lowers the bound",
+    "precision": "float32 -> TF32 tensor cores where the device has them (PyTorch lets cuDNN convolutions use "
+                 "TF32 by default), else FP32; float16 -> FP16 tensor cores, bfloat16 -> BF16 tensor cores, "
+                 "dense (a datasheet's sparsity figures halved); float64 has no figure here",
+    "optimizer": "the step's least traffic: SGD reads each trained parameter and its gradient and writes the "
+                 "parameter (3 x params x dtype bytes); momentum adds a buffer read and written (5), Adam and "
+                 "AdamW two (7)",
+    "images_per_s_upper_bound": "batch / step_time_lower_bound_s: no device of these figures trains faster",
 }

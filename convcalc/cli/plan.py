@@ -30,12 +30,44 @@ Conventions (stated again under the table and in JSON):
              grad-input + grad-weight, each the forward's MACs (conv, fc,
              attention, matmul); no grad-input where nothing before needs
              a gradient (the first conv), no grad-weight when frozen.
+             FLOPs = 2 x MACs (--count flops), per sample and per step.
+  roofline   with --device: a LOWER BOUND on the time of one step,
+             never a prediction: the sum over layers, forward and
+             backward, of max(FLOPs / peak FLOP/s, bytes / bandwidth),
+             plus the optimizer step's bytes / bandwidth (SGD's least:
+             read weights and gradients, write weights). FLOPs = 2 x
+             MACs x batch. bytes = the least a pass moves: forward reads
+             its inputs and weights and writes its output and what it
+             saves; backward reads its output's gradient, what it saved
+             and its weights, writes its inputs' and weights'
+             gradients; views move nothing, add and concat nothing
+             backward (gradients pass through). Peaks are
+             the datasheet's (TF32 tensor cores for float32 where the
+             device has them, FP16/BF16 tensor cores dense, never the
+             sparsity figures). A layer is compute-bound when its
+             FLOPs/byte (arithmetic intensity) reach peak / bandwidth.
+             samples/s <= batch / that time. Layers unfused, one after
+             another, as eager PyTorch runs them: a compiler that fuses
+             layers moves fewer bytes and is not bounded by this.
   Not built yet: the peak of a step, the largest batch that fits,
   optimizer state, mixed precision, checkpointing, CUDA's rules.
 
 \b
 Exit codes: 0 ok, 2 bad input or usage, 3 internal error.
 """
+
+
+def _device(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Any:
+    """``--device v100-16``: the device of that name in analysis/devices.py; exit 2 naming them all if none."""
+    if value is None:
+        return None
+    from ..analysis.devices import device_names, find_device
+    from ..errors import shown
+
+    found = find_device(value)
+    if found is None:
+        raise click.BadParameter(f"no device called '{shown(value)}'; known: {', '.join(device_names())}")
+    return found
 
 
 @cli.command(epilog=PLAN_HELP)
@@ -51,9 +83,14 @@ Exit codes: 0 ok, 2 bad input or usage, 3 internal error.
 @input_option
 @click.option("--width", type=click.IntRange(40, 1000), default=None,
               help="Table width (default: the terminal's; no limit in a pipe or a file).")
+@click.option("--count", type=click.Choice(["macs", "flops"]), default="macs", show_default=True,
+              help="Count multiply-accumulates, or FLOPs (= 2·MACs).")
+@click.option("--device", callback=_device, metavar="NAME",
+              help="A GPU from its datasheet (V100-16, A100-80, RTX4090 ...): adds the roofline, a lower bound "
+                   "on the step's time.")
 @click.pass_context
 def plan(ctx: click.Context, /, spec: str, fmt: str, batch: int, dtype: str, backend: str, input_shape: Any,
-         width: Optional[int]) -> None:
+         width: Optional[int], count: str, device: Any) -> None:
     """What one training step saves for backward, and its forward and backward MACs, per layer.
 
     SPEC is a YAML file, '-' for stdin, a bundled architecture (see `convcalc list`)
@@ -63,8 +100,10 @@ def plan(ctx: click.Context, /, spec: str, fmt: str, batch: int, dtype: str, bac
     Examples:
       convcalc plan resnet50 --batch 32
       convcalc plan "224x224x3 conv64k3p1 bn relu maxpool fc10" --format json
+      convcalc plan resnet50 --batch 256 --dtype float16 --device v100-16 --count flops
     """
     from ..analysis.engine import analyse
+    from ..analysis.result import Conventions
     from ..analysis.training import training
     from ..load import load
     from ..spec.model import with_input
@@ -74,16 +113,21 @@ def plan(ctx: click.Context, /, spec: str, fmt: str, batch: int, dtype: str, bac
     ctx.meta["convcalc.spec"] = spec
     network = with_input(load(spec), input_shape)
     warn_about_reading(network)
-    report = analyse(network, dtype=dtype, batch=batch)
+    report = analyse(network, dtype=dtype, batch=batch, conventions=Conventions(count=count))
     kept = training(report)
+    bound = None
+    if device is not None:
+        from ..analysis.roofline import roofline
+
+        bound = roofline(report, kept, device)
     if fmt == "json":
         import json
 
         from ..report.plan_table import plan_json
 
-        click.echo(json.dumps(plan_json(report, kept), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(plan_json(report, kept, bound), indent=2, ensure_ascii=False))
     else:
         from ..report.plan_table import print_plan
 
-        print_plan(report, kept, width=width)
+        print_plan(report, kept, width=width, bound=bound)
     ctx.meta["convcalc.json_errors"] = False
