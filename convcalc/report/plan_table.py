@@ -2,8 +2,9 @@
 table``, laid out by grid.py) or a JSON document of exact integers.
 
 Per layer: the bytes autograd saves for backward that no earlier layer saved (with the
-breakdown: inputs, outputs, max-pool indices, dropout masks, batchnorm statistics), and the
-forward and backward MACs per sample; then the totals and the conventions that made them.
+breakdown: inputs, outputs, max-pool indices, dropout masks, batchnorm statistics and, under
+autocast, the half-precision weight copies), and the forward and backward MACs per sample; then
+the totals and the conventions that made them, the backend's and autocast's rules among them.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from __future__ import annotations
 import sys
 from typing import IO, Any, Dict, List, Optional
 
-from ..analysis.result import SAVED_ROLES, TRAINING_CONVENTIONS, Report, Training
+from ..analysis.result import SAVED_ROLES, Report, Training, training_conventions
 from . import grid
 from .numbers import human, human_bytes
 
-ROLE_HEADERS = ("inputs", "outputs", "indices", "masks", "stats")  # SAVED_ROLES, as short as the table wants
+ROLE_HEADERS = ("inputs", "outputs", "indices", "masks", "stats", "w copies")  # SAVED_ROLES, as short as the table wants
+BACKEND_NAMES = {"cuda": "PyTorch's CUDA rules", "cpu": "PyTorch's CPU rules"}
 
 
 def plan_lines(report: Report, training: Training, width: Optional[int] = None) -> List[grid.Line]:
@@ -41,11 +43,12 @@ def plan_lines(report: Report, training: Training, width: Optional[int] = None) 
                                      *(part(by_role[role]) for role in SAVED_ROLES),
                                      human(training.forward_macs), human(training.backward_macs), ""), "bold")]
     title = spec.title or spec.name or "network"
-    lines = grid.paragraph(f"{title} — training, batch {report.batch}, {report.dtype}, "
-                           f"PyTorch's CPU rules", "", width) + [[]]
+    precision = f"autocast {training.amp} over float32" if training.amp else report.dtype
+    lines = grid.paragraph(f"{title} — training, batch {report.batch}, {precision}, "
+                           f"{BACKEND_NAMES[training.backend]}", "", width) + [[]]
     lines += grid.layout(columns, rows, width) + [[]]
     lines += grid.paragraph(summary(report, training), "", width)
-    lines += grid.paragraph(conventions_text(report), "dim", width)
+    lines += grid.paragraph(conventions_text(report, training), "dim", width)
     if not training.complete:
         missing = ", ".join(f"{kind} ×{n}" for kind, n in training.unsupported)
         lines += grid.paragraph(f"incomplete: no saved-tensor rule yet for {missing}; their bytes are not in "
@@ -60,14 +63,18 @@ def summary(report: Report, training: Training) -> str:
             f"(per step of batch {b}: {training.forward_macs * b:,} + {training.backward_macs * b:,})")
 
 
-def conventions_text(report: Report) -> str:
-    return (f"saved: tensors autograd keeps for backward by PyTorch's CPU rules (torch 2.14, train mode), each once, "
-            f"at the first layer that saves it, × {report.bytes_per_element} B ({report.dtype}) × batch "
-            f"{report.batch}; max-pool indices int64 (8 B); per-channel statistics (batchnorm's 4 vectors) "
-            f"once, not per sample; parameters not counted · bwd MACs: grad-input + grad-weight, each the forward's "
-            f"(conv, fc, attention, matmul), no grad-input where nothing before needs a gradient, "
-            f"no grad-weight for frozen layers · not built yet: the peak of a step, the largest batch, "
-            f"optimizer state, mixed precision, checkpointing, CUDA's rules")
+def conventions_text(report: Report, training: Training) -> str:
+    stated = training_conventions(training.backend, training.amp)
+    sizes = (f"at each tensor's dtype under autocast ({training.amp}: half precision 2 B, float32 4 B)"
+             if training.amp else f"× {report.bytes_per_element} B ({report.dtype})")
+    return (f"saved: tensors autograd keeps for backward (torch 2.14, train mode), each once, at the first layer "
+            f"that saves it, {sizes} × batch {report.batch}; max-pool indices int64 (8 B); per-channel "
+            f"statistics (batchnorm's 4 vectors) once, not per sample; parameters not counted · "
+            f"backend {training.backend}: {stated['backend']}"
+            + (f" · amp {stated['amp']}" if training.amp else "")
+            + " · bwd MACs: grad-input + grad-weight, each the forward's (conv, fc, attention, matmul), no grad-input "
+              "where nothing before needs a gradient, no grad-weight for frozen layers · not built yet: the peak of "
+              "a step, the largest batch, optimizer state, checkpointing")
 
 
 def print_plan(report: Report, training: Training, file: Optional[IO[str]] = None, width: Optional[int] = None,
@@ -93,9 +100,10 @@ def plan_json(report: Report, training: Training) -> Dict[str, Any]:
         "schema_version": 1,
         "network": report.spec.name or report.spec.title,
         "backend": training.backend,
+        "amp": training.amp,
         "dtype": report.dtype,
         "batch": report.batch,
-        "conventions": TRAINING_CONVENTIONS,
+        "conventions": training_conventions(training.backend, training.amp),
         "complete": training.complete,
         "unsupported": dict(training.unsupported),
         "layers": layers,
