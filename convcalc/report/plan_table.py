@@ -27,20 +27,22 @@ def plan_lines(report: Report, training: Training, width: Optional[int] = None) 
     def part(n: int) -> str:
         return human_bytes(n) if n else ""
 
+    # weight copies exist only under autocast: without it the column would only ever be empty
+    shown = len(SAVED_ROLES) if training.amp else SAVED_ROLES.index("weight copies")
     columns = [grid.Column("#", style="dim"), grid.Column("name", "left", shrink=8, shrink_order=2),
                grid.Column("layer", "left", shrink=12, shrink_order=1), grid.Column("output"),
-               grid.Column("saved"), *(grid.Column(h) for h in ROLE_HEADERS),
+               grid.Column("saved"), *(grid.Column(h) for h in ROLE_HEADERS[:shown]),
                grid.Column("fwd MACs"), grid.Column("bwd MACs"), grid.Column("notes", "left", wrap=True)]
     rows: List[Optional[grid.Row]] = []
     for r, t in zip(report.layers, training.layers):
         note = ("", "") if t.supported else ("⚠ no saved-tensor rule: not counted", "yellow")
         rows.append(grid.Row((str(r.index), r.full_name, r.layer.describe(), str(r.output),
-                              human_bytes(t.saved_bytes) if t.supported else "?", *(part(n) for n in t.saved),
+                              human_bytes(t.saved_bytes) if t.supported else "?", *(part(n) for n in t.saved[:shown]),
                               human(t.forward_macs), human(t.backward_macs), (note,))))
     by_role = training.saved_by_role()
     rows += [grid.SECTION, grid.Row(("", "total", f"{len(report.layers)} layers", "",
                                      human_bytes(training.saved_bytes),
-                                     *(part(by_role[role]) for role in SAVED_ROLES),
+                                     *(part(by_role[role]) for role in SAVED_ROLES[:shown]),
                                      human(training.forward_macs), human(training.backward_macs), ""), "bold")]
     title = spec.title or spec.name or "network"
     precision = f"autocast {training.amp} over float32" if training.amp else report.dtype
@@ -63,18 +65,31 @@ def summary(report: Report, training: Training) -> str:
             f"(per step of batch {b}: {training.forward_macs * b:,} + {training.backward_macs * b:,})")
 
 
+BACKEND_RULES = {  # the backend's rules in brief (in full: JSON's conventions, plan --help)
+    "cuda": "PyTorch's CUDA rules (the default) where they differ from the CPU's: dropout keeps a bool mask (1 B); "
+            "batchnorm's batch mean and 1/std and layer norm's mean and 1/std float32 at half precision; attention "
+            "mem-efficient at float32 (logsumexp padded to 32 tokens, output copied for out_proj at a batch over 1), "
+            "flash at half precision (+24 B rng state); cuDNN batchnorm's reserve space not counted",
+    "cpu": "PyTorch's CPU rules, measured: dropout keeps a mask of the input's dtype; attention the CPU flash kernel",
+}
+
+
 def conventions_text(report: Report, training: Training) -> str:
-    stated = training_conventions(training.backend, training.amp)
-    sizes = (f"at each tensor's dtype under autocast ({training.amp}: half precision 2 B, float32 4 B)"
-             if training.amp else f"× {report.bytes_per_element} B ({report.dtype})")
+    if training.amp:
+        sizes = f"at each tensor's dtype under autocast ({training.amp} 2 B, float32 4 B)"
+        amp = (f" · autocast {training.amp}: conv, fc, attention, PReLU save half-precision copies of float32 inputs "
+               f"and of their weights (w copies; fc's where its input needs a gradient); on CUDA layer and group norm "
+               f"run in float32, softmax outputs float32; other ops take their input's dtype (the widest); "
+               f"statistics float32; parameters and gradients float32, not counted")
+    else:
+        sizes, amp = f"× {report.bytes_per_element} B ({report.dtype})", ""
     return (f"saved: tensors autograd keeps for backward (torch 2.14, train mode), each once, at the first layer "
             f"that saves it, {sizes} × batch {report.batch}; max-pool indices int64 (8 B); per-channel "
             f"statistics (batchnorm's 4 vectors) once, not per sample; parameters not counted · "
-            f"backend {training.backend}: {stated['backend']}"
-            + (f" · amp {stated['amp']}" if training.amp else "")
-            + " · bwd MACs: grad-input + grad-weight, each the forward's (conv, fc, attention, matmul), no grad-input "
-              "where nothing before needs a gradient, no grad-weight for frozen layers · not built yet: the peak of "
-              "a step, the largest batch, optimizer state, checkpointing")
+            f"backend {training.backend}: {BACKEND_RULES[training.backend]}{amp}"
+            " · bwd MACs: grad-input + grad-weight, each the forward's (conv, fc, attention, matmul), no grad-input "
+            "where nothing before needs a gradient, no grad-weight for frozen layers · not built yet: the peak of "
+            "a step, the largest batch, optimizer state, checkpointing")
 
 
 def print_plan(report: Report, training: Training, file: Optional[IO[str]] = None, width: Optional[int] = None,
