@@ -1,0 +1,216 @@
+"""Whose rules decide what is saved: CUDA's (the default) against the CPU's, and autocast's.
+
+Two kinds of evidence. Per rule, a small network where the expected bytes are worked out here
+from the rule as analysis/precision.py states it (with its source in PyTorch). Per network,
+figures measured by benchmarks/measure_saved_tensors.py (torch 2.14.1+cu130, torchvision 0.29.1,
+train mode, batch 1 and 2): ``--amp bf16`` in real PyTorch on the CPU, and ``--fake-cuda``
+(PyTorch's dispatch for CUDA tensors under FakeTensorMode, no GPU; the attention kernel forced
+to the one sdp_utils.cpp picks on an sm80+ GPU, cuDNN's batchnorm reserve space 0 bytes there
+as here). torch is not a dependency of these tests: rerun the script to check the figures.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from convcalc.analysis.engine import analyse
+from convcalc.analysis.result import SAVED_ROLES, Training
+from convcalc.analysis.training import training
+from convcalc.load import load
+from test_training import MEASURED, VGG16_TORCHVISION, plan
+
+MASKS, STATS, INPUTS, OUTPUTS, COPIES = (SAVED_ROLES.index(role) for role in
+                                         ("masks", "statistics", "inputs", "outputs", "weight copies"))
+
+# --fake-cuda, float32: where CUDA keeps what the CPU keeps, the CPU's figure (tests/test_training.py)
+MEASURED_CUDA = dict(MEASURED, **{
+    VGG16_TORCHVISION: (73_330_688, 146_661_376),  # two dropouts: bool masks
+    "alexnet-torchvision": (3_701_248, 7_402_496),
+    "googlenet": (48_284_288, 96_452_096),
+    "squeezenet1_0": (35_507_744, 71_015_488),
+    "squeezenet1_1": (20_810_144, 41_620_288),
+    "mobilenet_v2": (78_478_592, 156_684_288),
+    "fcn_resnet50": (1_052_829_952, 2_105_226_752),
+    # mem-efficient attention: logsumexp padded 197 -> 224; its output copied for out_proj at batch 2
+    "vit_b_16": (118_176_232, 250_876_880),
+})
+
+# --amp bf16 on the CPU, real PyTorch (autocast's CPU lists)
+MEASURED_CPU_BF16 = {
+    "resnet18": (35_327_360, 47_220_096),
+    "resnet50": (95_188_352, 138_945_920),
+    VGG16_TORCHVISION: (319_487_360, 362_286_464),
+    "mobilenet_v2": (46_317_184, 85_421_952),
+    "vit_b_16": (239_005_480, 305_426_000),
+}
+
+# --fake-cuda --amp fp16 (and bf16: the same bytes), autocast's CUDA lists; flash attention
+MEASURED_CUDA_AMP = {
+    "resnet18": (35_327_360, 47_220_096),
+    "resnet50": (95_188_352, 138_945_920),
+    VGG16_TORCHVISION: (319_479_168, 362_270_080),
+    "mobilenet_v2": (46_315_904, 85_419_392),
+    "vit_b_16": (239_005_768, 305_426_288),  # the CPU's + flash's 24-byte rng state in 12 blocks
+    "alexnet-torchvision": (124_391_552, 126_602_112),
+    "densenet121": (82_441_088, 148_424_576),
+    "convnext_tiny": (117_656_992, 178_265_984),  # stochastic depth 0, as the spec
+}
+
+
+def step(spec: str, batch: int = 1, backend: str = "cuda", amp: str | None = None, dtype: str = "float32") -> Training:
+    return training(analyse(load(spec), batch=batch, dtype=dtype), backend=backend, amp=amp)
+
+
+def ids(spec: str) -> str:
+    return spec if len(spec) < 30 else "vgg16-torchvision"
+
+
+@pytest.mark.parametrize("spec", MEASURED_CUDA, ids=ids)
+@pytest.mark.parametrize("batch", [1, 2])
+def test_cuda_saved_bytes_equal_pytorchs_cuda_dispatch(spec: str, batch: int) -> None:
+    t = step(spec, batch)
+    assert t.complete and t.saved_bytes == MEASURED_CUDA[spec][batch - 1]
+
+
+@pytest.mark.parametrize("spec", MEASURED_CPU_BF16, ids=ids)
+@pytest.mark.parametrize("batch", [1, 2])
+def test_cpu_autocast_bf16_equals_pytorchs(spec: str, batch: int) -> None:
+    t = step(spec, batch, "cpu", "bf16")
+    assert t.complete and t.saved_bytes == MEASURED_CPU_BF16[spec][batch - 1]
+
+
+@pytest.mark.parametrize("spec", MEASURED_CUDA_AMP, ids=ids)
+@pytest.mark.parametrize("amp", ["fp16", "bf16"])
+def test_cuda_autocast_equals_pytorchs_cuda_dispatch(spec: str, amp: str) -> None:
+    assert (step(spec, 1, amp=amp).saved_bytes, step(spec, 2, amp=amp).saved_bytes) == MEASURED_CUDA_AMP[spec]
+
+
+def test_the_default_backend_is_cuda() -> None:
+    assert training(analyse(load("8x8x3 conv4k1 dropout"))).backend == "cuda"
+
+
+# --- CUDA's rules, each on a small network, the bytes worked from the rule ---------------------
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_cuda_dropout_keeps_a_bool_mask_the_cpu_one_of_the_inputs_dtype(batch: int) -> None:
+    # native_dropout (Dropout.cpp, is_fused_kernel_acceptable: CUDA, 0 < p < 1) saves result1, a bool mask
+    elements = 8 * 8 * 8 * batch
+    assert step("8x8x3 conv8k3p1 dropout conv4k1", batch).layers[1].saved[MASKS] == elements * 1
+    assert step("8x8x3 conv8k3p1 dropout conv4k1", batch, "cpu").layers[1].saved[MASKS] == elements * 4
+
+
+def test_cuda_batchnorm_keeps_the_batch_statistics_in_the_accumulation_type() -> None:
+    # at float16: running mean and variance float16 (the buffers), save_mean and save_invstd float32
+    channels = 4
+    for dtype, cuda, cpu in (("float16", 2 * 2 + 2 * 4, 4 * 2), ("float32", 4 * 4, 4 * 4), ("float64", 4 * 8, 4 * 8)):
+        assert step("8x8x2 conv4k1 bn", 2, dtype=dtype).layers[1].saved[STATS] == channels * cuda
+        assert step("8x8x2 conv4k1 bn", 2, "cpu", dtype=dtype).layers[1].saved[STATS] == channels * cpu
+
+
+def test_cuda_layer_norm_keeps_float32_statistics_group_norm_the_inputs_dtype() -> None:
+    # layer_norm_cuda: mean and rstd in toAccumulateType(float16) = float32; group norm: the input's dtype
+    positions, batch = 8 * 8, 2
+    assert step("8x8x2 conv4k1 layernorm", batch, dtype="float16").layers[1].saved[STATS] == 2 * positions * 4 * batch
+    assert step("8x8x2 conv4k1 layernorm", batch, "cpu", dtype="float16").layers[1].saved[STATS] == 2 * positions * 2 * batch
+    for backend in ("cuda", "cpu"):
+        assert step("8x8x2 conv4k1 groupnorm2", batch, backend, dtype="float16").layers[1].saved[STATS] == 2 * 2 * 2 * batch
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_cuda_float32_attention_is_mem_efficient_padded_logsumexp_and_a_copied_output(batch: int) -> None:
+    # 6x6 = 36 tokens, 2 heads, 8 channels. Mem-efficient: logsumexp per head padded to 64 tokens
+    # (kAlignLSE 32); its [B, L, H, D] output copied by reshape for out_proj when the batch is over 1
+    tokens, heads, channels = 36, 2, 8
+    cuda, cpu = (step("6x6x8 pwlinear8 attention2", batch, backend).layers[1] for backend in ("cuda", "cpu"))
+    assert cpu.saved[STATS] == heads * tokens * 4 * batch
+    assert cuda.saved[STATS] == heads * 64 * 4 * batch
+    assert cuda.saved[OUTPUTS] - cpu.saved[OUTPUTS] == (tokens * channels * 4 * batch if batch > 1 else 0)
+
+
+def test_cuda_half_precision_attention_is_flash_the_cpus_plus_its_rng_state() -> None:
+    # flash (fp16/bf16 only) keeps the logsumexp unpadded, as the CPU's kernel, and a {2} and a {} uint64 rng state
+    for batch in (1, 2):
+        cuda, cpu = (step("6x6x8 pwlinear8 attention2", batch, backend, "bf16") for backend in ("cuda", "cpu"))
+        assert cuda.saved_bytes - cpu.saved_bytes == 3 * 8
+
+
+def test_float64_attention_on_cuda_has_no_rule() -> None:
+    t = step("6x6x8 pwlinear8 attention2", dtype="float64")
+    assert t.unsupported == (("attention", 1),) and step("6x6x8 pwlinear8 attention2", backend="cpu",
+                                                          dtype="float64").complete
+
+
+# --- autocast's rules ---------------------------------------------------------------------------
+
+
+def test_autocast_conv_saves_a_half_copy_of_its_float32_input_and_of_its_weight() -> None:
+    row = step("8x8x3 conv4k3p1", 2, amp="fp16").layers[0]
+    assert row.saved[INPUTS] == 8 * 8 * 3 * 2 * 2  # the network's float32 input, cast
+    assert row.saved[COPIES] == 4 * 3 * 3 * 3 * 2  # the weight (no bias: conv's backward needs none)
+
+
+def test_autocast_fc_saves_its_weight_copy_only_where_its_input_needs_a_gradient() -> None:
+    # addmm saves mat2 (the weight) for mat1's gradient: the network's input needs none
+    rows = step("8x8x3 fc10 fc10", amp="bf16").layers
+    assert (rows[0].saved[COPIES], rows[1].saved[COPIES]) == (0, 10 * 10 * 2)
+    assert rows[1].saved[INPUTS] == 10 * 2  # the first fc's half-precision output, no copy
+
+
+def test_autocast_layer_norm_runs_in_float32_on_cuda_and_in_its_inputs_dtype_on_the_cpu() -> None:
+    batch, elements = 2, 8 * 8 * 4
+    cuda, cpu = (step("8x8x2 conv4k1 layernorm", batch, backend, "bf16").layers[1] for backend in ("cuda", "cpu"))
+    assert cuda.saved[INPUTS] == elements * 4 * batch  # a float32 copy of the conv's half-precision output
+    assert cpu.saved[INPUTS] == elements * 2 * batch  # the conv's output itself
+    assert cuda.saved[STATS] == cpu.saved[STATS] == 2 * 8 * 8 * 4 * batch  # float32 either way
+
+
+def test_autocast_softmax_outputs_float32_on_cuda() -> None:
+    cuda, cpu = (step("8x8x3 fc10 softmax", 2, backend, "fp16").layers[1] for backend in ("cuda", "cpu"))
+    assert (cuda.saved[OUTPUTS], cpu.saved[OUTPUTS]) == (10 * 4 * 2, 10 * 2 * 2)
+
+
+def test_autocast_batchnorm_takes_its_inputs_dtype_and_keeps_float32_statistics() -> None:
+    row = step("8x8x2 conv4k1 bn", 2, amp="bf16").layers[1]
+    assert row.saved[INPUTS] == 8 * 8 * 4 * 2 * 2 and row.saved[STATS] == 4 * 4 * 4
+
+
+def test_autocast_paths_convcalc_has_not_modelled_are_named() -> None:
+    assert step("8x8x3 conv8k3p1 lrn", amp="fp16").unsupported == (("lrn", 1),)
+    assert step("8x8x3 conv8k3p1 lrn").complete  # without autocast LRN has its rule
+
+
+def test_autocast_needs_a_float32_model() -> None:
+    with pytest.raises(ValueError):
+        step("8x8x3 conv4k1", amp="bf16", dtype="float16")
+    with pytest.raises(ValueError):
+        step("8x8x3 conv4k1", backend="tpu")
+
+
+# --- convcalc plan ------------------------------------------------------------------------------
+
+
+def test_plan_json_says_whose_rules_and_carries_the_weight_copies() -> None:
+    doc = json.loads(plan("resnet18", "--batch", "2", "-f", "json", "--amp", "bf16").output)
+    assert (doc["backend"], doc["amp"]) == ("cuda", "bf16")
+    assert doc["totals"]["saved_activation_bytes"] == MEASURED_CUDA_AMP["resnet18"][1]
+    assert doc["totals"]["saved"]["weight copies"] > 0
+    assert "native_dropout" not in doc["conventions"]["saved_activation_bytes"]
+    assert "bool mask" in doc["conventions"]["backend"] and "autocast" in doc["conventions"]["amp"]
+    plain = json.loads(plan("resnet18", "-f", "json").output)
+    assert (plain["backend"], plain["amp"]) == ("cuda", None) and "amp" not in plain["conventions"]
+
+
+def test_plan_table_names_the_backend_and_autocast() -> None:
+    assert "float32, PyTorch's CUDA rules" in plan("resnet18").output
+    shown = plan("resnet18", "--backend", "cpu", "--amp", "bf16").output
+    assert "autocast bf16 over float32, PyTorch's CPU rules" in shown and "w copies" in shown
+    assert "w copies" not in plan("resnet18").output  # no autocast, no weight copies: no empty column
+
+
+def test_plan_amp_with_another_dtype_is_a_usage_error() -> None:
+    result = plan("resnet18", "--amp", "fp16", "--dtype", "float16")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "float32 model" in result.output and "hint" in result.output
