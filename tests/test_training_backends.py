@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from test_training import MEASURED, VGG16_TORCHVISION, plan
 
 from convcalc.analysis.engine import analyse
 from convcalc.analysis.result import SAVED_ROLES, Training
 from convcalc.analysis.training import training
 from convcalc.load import load
-from test_training import MEASURED, VGG16_TORCHVISION, plan
 
 MASKS, STATS, INPUTS, OUTPUTS, COPIES = (SAVED_ROLES.index(role) for role in
                                          ("masks", "statistics", "inputs", "outputs", "weight copies"))
