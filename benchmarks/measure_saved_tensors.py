@@ -7,7 +7,8 @@
     /work/torchvenv/bin/python benchmarks/measure_saved_tensors.py vgg16 --fake-cuda --amp fp16  # CUDA's rules
 
 Needs a Python with ``torch`` and ``torchvision`` (never a dependency of convcalc or of its
-tests: tests/test_training.py holds the figures this script printed, as constants).
+tests: tests/test_training.py holds the figures this script printed, as constants, and
+tests/test_training_backends.py those of ``--fake-cuda`` and ``--amp``).
 
 How it measures: the torchvision model in ``train()`` mode, float32, on the CPU, one forward
 pass of a zero-free random input of batch N (``requires_grad=False``, as a data loader gives

@@ -1,9 +1,16 @@
 """Training: the tensors autograd saves for backward, per layer, and the MACs of a training step.
 
-``training(report)`` follows the Report's graph once, forward, and applies each layer kind's
-rule for what PyTorch's autograd saves (its ``tools/autograd/derivatives.yaml``, checked by
-benchmarks/measure_saved_tensors.py with ``saved_tensors_hooks``, torch 2.14, CPU, train mode,
-float32; at other dtypes the same tensors at that dtype, which was not measured):
+``training(report, backend, amp)`` follows the Report's graph once, forward, and applies each
+layer kind's rule for what PyTorch's autograd saves (its ``tools/autograd/derivatives.yaml``,
+checked by benchmarks/measure_saved_tensors.py with ``saved_tensors_hooks``, torch 2.14, CPU,
+train mode, float32; at other dtypes the same tensors at that dtype, which was not measured).
+The rules below are the CPU's (``backend="cpu"``); CUDA's (``"cuda"``, the default) keep the
+same tensors except where precision.py says otherwise: dropout's mask a bool, batchnorm's and
+layer norm's statistics in the accumulation type, attention by the kernel CUDA picks
+(mem-efficient at float32: padded logsumexp and a copied output; flash at half precision: an
+rng state), cuDNN batchnorm's reserve space not counted. Under autocast (``amp``) precision.py
+gives each tensor's element size, and conv, fc, attention and PReLU save half-precision copies
+of float32 inputs and of their weights (role ``weight copies``):
 
 - conv (every grouping, transposed too) and fc (per position too) save their input (and the
   weight, a parameter: not counted); a layer scale γ·x its input;
@@ -19,8 +26,8 @@ float32; at other dtypes the same tensors at that dtype, which was not measured)
 - max pooling, global and adaptive too, saves its input and int64 indices the size of its output;
 - average pooling saves its input, except to 1x1 (global, or adaptive to 1x1: PyTorch takes a
   mean, which saves nothing);
-- dropout saves its mask, a tensor of the input's dtype on the CPU (none when p = 0: PyTorch
-  returns the input);
+- dropout saves its mask, a tensor of the input's dtype on the CPU, a bool on CUDA (none when
+  p = 0: PyTorch returns the input);
 - self-attention (nn.MultiheadAttention, CPU flash kernel) saves its input, Q, K and V (3·L·C),
   its heads' output and a logsumexp per head and token (in float32, the accumulation type);
   the class token (a concatenation) and the position embedding (an addition) save nothing;
