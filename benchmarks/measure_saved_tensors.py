@@ -268,13 +268,14 @@ def main(argv: List[str]) -> int:
     args = parser.parse_args(argv)
     amp = AMP[args.amp] if args.amp else None
     if args.small:
-        for spec, net in small().items():
-            print(f"{measure_input(net, torch.randn(2, 3, 8, 8))[0]:>8,} B at batch 2: {spec}")
-        for spec, net in small_tokens().items():
-            print(f"{measure_input(net, torch.randn(2, 4, 6, 8))[0]:>8,} B at batch 2: {spec} (4x6x8 tokens)")
-        for spec, net in small_windows().items():
-            for batch in (1, 2):
-                print(f"{measure_input(net, torch.randn(batch, 10, 10, 8))[0]:>8,} B at batch {batch}: {spec}")
+        with fake_cuda(amp) if args.fake_cuda else contextlib.nullcontext():
+            for spec, net in small().items():
+                print(f"{measure_input(net, torch.randn(2, 3, 8, 8), amp)[0]:>8,} B at batch 2: {spec}")
+            for spec, net in small_tokens().items():
+                print(f"{measure_input(net, torch.randn(2, 4, 6, 8), amp)[0]:>8,} B at batch 2: {spec} (4x6x8 tokens)")
+            for spec, net in small_windows().items():
+                for batch in (1, 2):
+                    print(f"{measure_input(net, torch.randn(batch, 10, 10, 8), amp)[0]:>8,} B at batch {batch}: {spec}")
         return 0
     unknown = [name for name in args.models if name not in MODELS]
     if unknown:

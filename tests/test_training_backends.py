@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_training import MEASURED, VGG16_TORCHVISION, plan
+from test_training import MEASURED, SMALL, VGG16_TORCHVISION, plan
 
 from convcalc.analysis.engine import analyse
 from convcalc.analysis.result import SAVED_ROLES, Training
@@ -45,6 +45,14 @@ MEASURED_CPU_BF16 = {
     "mobilenet_v2": (46_317_184, 85_421_952),
     "vit_b_16": (239_005_480, 305_426_000),
 }
+
+MEASURED_CPU_BF16.update({
+    "convnext_tiny": (112_764_832, 168_481_664),  # the CPU's layer norm takes bfloat16: less than CUDA's
+    "googlenet": (43_090_496, 72_845_824),
+    "squeezenet1_0": (22_584_912, 42_680_928),
+    "shufflenet_v2_x1_0": (15_145_824, 25_639_360),
+    "densenet121": (82_441_088, 148_424_576),
+})
 
 # --fake-cuda --amp fp16 (and bf16: the same bytes), autocast's CUDA lists; flash attention
 MEASURED_CUDA_AMP = {
@@ -94,6 +102,28 @@ def test_cpu_autocast_bf16_equals_pytorchs(spec: str, batch: int) -> None:
 def test_cuda_autocast_equals_pytorchs_cuda_dispatch(spec: str, amp: str) -> None:
     # measured at fp16 (bf16 on the first five: the same bytes, both 2-byte types)
     assert (step(spec, 1, amp=amp).saved_bytes, step(spec, 2, amp=amp).saved_bytes) == MEASURED_CUDA_AMP[spec]
+
+
+# the script's --small networks at batch 2 (tests/test_training.py's SMALL, their CPU float32
+# figures), under --fake-cuda, --fake-cuda --amp fp16 and --amp bf16 (real, CPU); LRN's
+# network has no autocast rule here, so is left out of those
+SMALL_AMP = {  # spec -> (CUDA fp16, CPU bf16)
+    "8x8x3 conv8k3p1 tanh maxpool conv8k3p1 sigmoid fc10 softmax": (10_112, 10_072),  # CUDA's softmax: float32
+    "8x8x3 conv8k3p1 gelu conv8k3p1 silu conv8k3p1 hardswish conv8k3p1 leakyrelu fc10": (31_280, 31_280),
+    "8x8x3 conv8k3p1 convtranspose4k2s2 upsample2 conv4k1 globalmaxpool fc10": (36_464, 36_464),
+    "8x8x3 conv8k3p1 relu6 conv8k3p1 prelu conv8k3p1 frozenbn fc10": (24_032, 24_032),  # PReLU's weight copy
+    "8x8x3 conv8k3p1 crop4 conv8k3p1 dropout0 conv4k1": (4_976, 4_976),
+}
+
+
+@pytest.mark.parametrize("spec", SMALL)
+def test_the_small_networks_keep_the_same_bytes_on_cuda(spec: str) -> None:
+    assert step(spec, 2).saved_bytes == SMALL[spec]
+
+
+@pytest.mark.parametrize("spec", SMALL_AMP)
+def test_the_small_networks_under_autocast_equal_pytorchs(spec: str) -> None:
+    assert (step(spec, 2, amp="fp16").saved_bytes, step(spec, 2, "cpu", "bf16").saved_bytes) == SMALL_AMP[spec]
 
 
 def test_the_default_backend_is_cuda() -> None:

@@ -261,8 +261,8 @@ def saved_tensors(r: LayerReport, report: Report, alias: Dict[int, int], step: S
         return [activation("inputs", x)]
     if isinstance(layer, Softmax):
         return [activation("outputs", r.index)]
-    if isinstance(layer, PReLU):
-        return [activation("inputs", x)]
+    if isinstance(layer, PReLU):  # _prelu_kernel saves its input and weight (under autocast, the weight's copy)
+        return [activation("inputs", x)] + weight_copy(layer.params(r.input))
     if isinstance(layer, MaxPool):
         return [activation("inputs", x), extra("indices", r.output.elements, INDEX_BYTES)]
     if isinstance(layer, (GlobalMaxPool, AdaptiveMaxPool)):
