@@ -105,9 +105,10 @@ def test_cuda_autocast_equals_pytorchs_cuda_dispatch(spec: str, amp: str) -> Non
 
 
 # the script's --small networks at batch 2 (tests/test_training.py's SMALL, their CPU float32
-# figures), under --fake-cuda, --fake-cuda --amp fp16 and --amp bf16 (real, CPU); LRN's
-# network has no autocast rule here, so is left out of those
+# figures), under --fake-cuda, --fake-cuda --amp fp16 and --amp bf16 (real, CPU)
 SMALL_AMP = {  # spec -> (CUDA fp16, CPU bf16)
+    # LRN: normalisers float32 on both; x² (avg_pool3d's input) a float32 copy on the CPU only
+    "8x8x3 conv8k3p1 lrn conv8k3p1 groupnorm2 conv8k3p1 layernorm": (30_160, 29_136),
     "8x8x3 conv8k3p1 tanh maxpool conv8k3p1 sigmoid fc10 softmax": (10_112, 10_072),  # CUDA's softmax: float32
     "8x8x3 conv8k3p1 gelu conv8k3p1 silu conv8k3p1 hardswish conv8k3p1 leakyrelu fc10": (31_280, 31_280),
     "8x8x3 conv8k3p1 convtranspose4k2s2 upsample2 conv4k1 globalmaxpool fc10": (36_464, 36_464),
@@ -216,9 +217,36 @@ def test_autocast_batchnorm_takes_its_inputs_dtype_and_keeps_float32_statistics(
     assert row.saved[INPUTS] == 8 * 8 * 4 * 2 * 2 and row.saved[STATS] == 4 * 4 * 4
 
 
+def test_autocast_lrn_keeps_float32_normalisers_and_on_the_cpu_a_float32_x_squared() -> None:
+    # 8 channels, size 5: x² padded by 4 channels; the normaliser before and after the power β
+    positions, batch = 8 * 8, 2
+    padded = positions * (8 + 4) * batch
+    cuda, cpu = (step("8x8x3 conv8k3p1 lrn", batch, backend, "fp16").layers[1] for backend in ("cuda", "cpu"))
+    assert cuda.saved[STATS] == padded * 2 + 2 * positions * 8 * batch * 4
+    assert cpu.saved[STATS] == padded * 4 + 2 * positions * 8 * batch * 4
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("spec", ["10x10x8 pwlinear8 attention2w7rb", "10x10x8 pwlinear8 attention2w7shrb"])
+def test_autocast_window_attention_equals_pytorchs(spec: str, batch: int) -> None:
+    # torchvision's ShiftedWindowAttention after a Linear (the script's --small), measured the same
+    # under --fake-cuda --amp fp16 and CPU --amp bf16
+    assert step(spec, batch, "cuda", "fp16").saved_bytes == step(spec, batch, "cpu", "bf16").saved_bytes \
+        == (152_248, 284_776)[batch - 1]
+
+
+def test_autocast_window_attention_keeps_float32_weights_after_softmax_and_a_half_copy() -> None:
+    # 10x10 padded to 14x14: 4 windows of 49 tokens, 2 heads; against float32, the scores are
+    # the only tensors that do not halve: float32 (softmax) and half (the matmul with v)
+    spec, tokens, scores = "10x10x8 pwlinear8 attention2w7rb", 4 * 49 * 8 * 2, 4 * 2 * 49 * 49 * 2
+    full, half = step(spec, 2, "cpu").layers[1], step(spec, 2, "cpu", "bf16").layers[1]
+    assert full.saved[OUTPUTS] == 4 * (3 * tokens + scores + tokens)  # q, k, v copies, weights, heads' output
+    assert half.saved[OUTPUTS] == 2 * (3 * tokens + tokens) + 4 * scores + 2 * scores
+
+
 def test_autocast_paths_convcalc_has_not_modelled_are_named() -> None:
-    assert step("8x8x3 conv8k3p1 lrn", amp="fp16").unsupported == (("lrn", 1),)
-    assert step("8x8x3 conv8k3p1 lrn").complete  # without autocast LRN has its rule
+    t = step("8x8x4 conv4k1 take attention2", amp="fp16")  # take has no rule at all
+    assert t.unsupported == (("take", 1),) and not t.complete
 
 
 def test_autocast_needs_a_float32_model() -> None:

@@ -60,9 +60,16 @@ float32, the master weights, and so do their gradients). autocast's op lists
   float32 parameter or buffer, so their output is float32);
 - statistics: batchnorm's 4 vectors, layer and group norm's mean and 1/std, attention's
   logsumexp are float32; max-pool indices int64; CUDA's dropout mask bool;
-- not modelled under autocast, so named and left out of the total: LRN (``pow`` is in CUDA's
-  float32 list), window and grid attention (torchvision's explicit softmax and bias),
-  elementwise matmul.
+- LRN (``F.local_response_norm``): x² at x's dtype, padded and averaged by ``avg_pool3d``, which
+  the CPU's list runs in float32 (a float32 copy saved), then ``pow`` (CUDA's float32 list): the
+  two normalisers it saves are float32 on both, and so is its output;
+- window and grid attention (torchvision's Swin and MaxViT: linears, matmuls or einsum, an
+  explicit softmax) save their tensors in half precision, except the attention weights: adding
+  the float32 relative position bias (or, shifted, a float32 input's mask) promotes the scores
+  to float32, as CUDA's softmax does anyway, so softmax saves float32 weights and the matmul
+  with v a half-precision copy of them;
+- not modelled under autocast, so named and left out of the total: elementwise matmul (which
+  has no rule without autocast either).
 """
 
 from __future__ import annotations
@@ -117,8 +124,10 @@ def autocast_precision(layer: Layer, backend: str, inputs: Sequence[int]) -> Opt
     """How ``layer`` runs under autocast on ``backend``, its inputs' element sizes given; None
     where convcalc has not modelled autocast's path for the kind."""
     widest = max(inputs) if inputs else FLOAT32
-    if isinstance(layer, LRN) or isinstance(layer, MatMul) or (isinstance(layer, Attention) and layer.window):
+    if isinstance(layer, MatMul):
         return None
+    if isinstance(layer, LRN):  # F.local_response_norm: pow (CUDA) or avg_pool3d (CPU) turns it float32
+        return Precision(None, FLOAT32)
     if isinstance(layer, LOWER_PRECISION):
         return Precision(HALF, HALF)
     if backend == "cuda":

@@ -452,7 +452,9 @@ AMP_CONVENTION = ("torch.autocast over a float32 model (parameters and their gra
                   "input needs a gradient); on CUDA layer and group norm run in float32 (a float32 copy of a "
                   "half-precision input) and softmax outputs float32; every other op takes its input's dtype, "
                   "the widest of several (a float32 parameter or buffer counts: class token, position embedding, "
-                  "layer scale, frozen batchnorm); statistics float32; LRN and window attention not modelled")
+                  "layer scale, frozen batchnorm); statistics float32; LRN's normalisers float32 (and its x² on the CPU); "
+                  "window attention's weights after softmax float32 (the float32 bias promotes them) plus the "
+                  "half-precision copy the matmul with v saves")
 
 
 def training_conventions(backend: str, amp: Optional[str]) -> Dict[str, str]:

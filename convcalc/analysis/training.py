@@ -217,7 +217,9 @@ def saved_tensors(r: LayerReport, report: Report, alias: Dict[int, int], step: S
         return [activation("inputs", x)]
     if isinstance(layer, Attention):
         if layer.window:
-            return window_attention(r, layer, report.batch, dtype_bytes, extra)
+            saved = window_attention(r, layer, report.batch, dtype_bytes, extra, step, step.size[alias[x]])
+            c = r.input.channels  # qkv's 3C×C weight (for the input's gradient), proj's C×C
+            return saved + weight_copy(c * c) + (weight_copy(3 * c * c) if step.needs_grad[x] else [])
         # nn.MultiheadAttention: in_proj saves the input; the kernel its Q, K, V (one tensor,
         # 3·L·C), its output (which out_proj saves too, a view at every batch size on the CPU:
         # torchvision's ViT-B/16 measures exactly linear in the batch) and a logsumexp per head
@@ -251,6 +253,10 @@ def saved_tensors(r: LayerReport, report: Report, alias: Dict[int, int], step: S
             return None  # measured on maps only
         # x² padded by size − 1 channels (avg-pooled), then k + α·mean and its power β (x / that)
         padded = r.input.elements // r.input.channels * (r.input.channels + layer.size - 1)
+        if step.amp:  # x² at x's dtype; then pow (CUDA's float32 list), or avg_pool3d (the CPU's), goes float32
+            x_squared = FLOAT32 if step.backend == "cpu" else step.size[alias[x]]
+            return [activation("inputs", x), extra("statistics", padded, x_squared),
+                    extra("statistics", 2 * r.input.elements, FLOAT32)]
         return [activation("inputs", x), extra("statistics", padded, dtype_bytes),
                 extra("statistics", 2 * r.input.elements, dtype_bytes)]
     if isinstance(layer, Activation):
@@ -289,7 +295,7 @@ def saved_tensors(r: LayerReport, report: Report, alias: Dict[int, int], step: S
 
 
 def window_attention(r: LayerReport, layer: Attention, batch: int, dtype_bytes: int,
-                     extra: Callable[..., Saved]) -> List[Saved]:
+                     extra: Callable[..., Saved], step: Step, input_bytes: int) -> List[Saved]:
     """torchvision's shifted_window_attention (Swin), measured: the grid padded to whole windows
     (F.pad copies even when it adds nothing; the roll saves nothing), cut into windows by a
     permute and reshape, which the qkv linear saves; q·scale, k and v each copied by matmul's
@@ -299,12 +305,25 @@ def window_attention(r: LayerReport, layer: Attention, batch: int, dtype_bytes: 
     softmax (heads·n² per window, which softmax and the matmul with v share); the heads' output
     the projection saves; the relative position index (n² int64, a buffer, once whatever the
     batch) that gathering the bias saves. The bias and the shifted windows' mask are additions,
-    the roll back and the crop to the grid copies: nothing saved."""
+    the roll back and the crop to the grid copies: nothing saved. MaxViT's (einsum) keeps the same.
+
+    Under autocast (measured: --fake-cuda --amp fp16, CPU --amp bf16) every one of these is half
+    precision (the linears and matmuls run there; the windows a half copy if the input was
+    float32) except the scores: adding the float32 bias (or, shifted, the mask of a float32
+    input's dtype) promotes them to float32, and CUDA's softmax outputs float32 anyway; then
+    softmax saves float32 weights and the matmul with v a half-precision copy of them."""
     windows, n = layer.sequences(r.input)  # padded to whole windows
     tokens = windows * n * r.input.channels  # per sample, padded
     q_k_v = [tokens, 3 * tokens] if batch * windows == 1 else [tokens] * 3
+    scores = windows * layer.heads * n * n
     saved = [extra("inputs", tokens, dtype_bytes)] + [extra("outputs", size, dtype_bytes) for size in q_k_v]
-    saved += [extra("outputs", windows * layer.heads * n * n, dtype_bytes), extra("outputs", tokens, dtype_bytes)]
+    float32_weights = step.amp and (layer.relative_bias or step.backend == "cuda"
+                                    or (layer.shifted and input_bytes == FLOAT32))
+    if float32_weights:  # softmax's float32 output, and the matmul's half-precision copy of it
+        saved += [extra("outputs", scores, FLOAT32), extra("outputs", scores, HALF)]
+    else:
+        saved.append(extra("outputs", scores, dtype_bytes))
+    saved.append(extra("outputs", tokens, dtype_bytes))
     if layer.relative_bias:
         saved.append(extra("indices", n * n, INDEX_BYTES, False))
     return saved

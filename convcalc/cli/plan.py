@@ -50,9 +50,10 @@ Conventions (stated again under the table and in JSON):
              half input) and softmax outputs float32; every other op takes
              its input's dtype, the widest of several (class token,
              position embedding, layer scale and frozen batchnorm join a
-             float32 parameter: float32 out); statistics float32. LRN and
-             window attention have no rule under autocast. Needs --dtype
-             float32.
+             float32 parameter: float32 out); statistics float32; LRN's
+             normalisers float32; window attention's weights after
+             softmax float32 (the float32 bias promotes the scores) plus
+             the matmul's half copy. Needs --dtype float32.
   MACs       per sample, as `convcalc table` counts them; backward =
              grad-input + grad-weight, each the forward's MACs (conv, fc,
              attention, matmul); no grad-input where nothing before needs
