@@ -52,6 +52,9 @@ MEASURED_CPU_BF16.update({
     "squeezenet1_0": (22_584_912, 42_680_928),
     "shufflenet_v2_x1_0": (15_145_824, 25_639_360),
     "densenet121": (82_441_088, 148_424_576),
+    # window and grid attention, stochastic depth 0 as the specs ('*_no_drop_path' in the script)
+    "swin_t": (118_945_552, 180_960_704),
+    "maxvit_t": (227_341_944, 391_964_864),
 })
 
 # --fake-cuda --amp fp16 (and bf16: the same bytes), autocast's CUDA lists; flash attention
@@ -72,6 +75,8 @@ MEASURED_CUDA_AMP = {
     # FrozenBatchNorm2d's x·scale + shift with float32 buffers gives a float32 map: the ReLU after
     # it saves float32, and the next conv a half-precision copy besides: more than float32 alone
     "resnet50_fpn": (902_686_848, 1_751_672_960),
+    "swin_t": (126_396_688, 195_862_976),  # CUDA's layer norms run in float32: more than the CPU's
+    "maxvit_t": (234_568_312, 406_417_600),
 }
 
 
@@ -100,7 +105,7 @@ def test_cpu_autocast_bf16_equals_pytorchs(spec: str, batch: int) -> None:
 @pytest.mark.parametrize("spec", MEASURED_CUDA_AMP, ids=ids)
 @pytest.mark.parametrize("amp", ["fp16", "bf16"])
 def test_cuda_autocast_equals_pytorchs_cuda_dispatch(spec: str, amp: str) -> None:
-    # measured at fp16 (bf16 on the first five: the same bytes, both 2-byte types)
+    # measured at fp16 (bf16 on the first five too: the same bytes, both 2-byte types)
     assert (step(spec, 1, amp=amp).saved_bytes, step(spec, 2, amp=amp).saved_bytes) == MEASURED_CUDA_AMP[spec]
 
 
