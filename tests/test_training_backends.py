@@ -110,7 +110,7 @@ def test_cuda_autocast_equals_pytorchs_cuda_dispatch(spec: str, amp: str) -> Non
 
 
 # the script's --small networks at batch 2 (tests/test_training.py's SMALL, their CPU float32
-# figures), under --fake-cuda, --fake-cuda --amp fp16 and --amp bf16 (real, CPU)
+# figures), under --fake-cuda, --fake-cuda --amp fp16 and --amp bf16 and fp16 (real, CPU)
 SMALL_AMP = {  # spec -> (CUDA fp16, CPU bf16)
     # LRN: normalisers float32 on both; x² (avg_pool3d's input) a float32 copy on the CPU only
     "8x8x3 conv8k3p1 lrn conv8k3p1 groupnorm2 conv8k3p1 layernorm": (30_160, 29_136),
@@ -130,6 +130,7 @@ def test_the_small_networks_keep_the_same_bytes_on_cuda(spec: str) -> None:
 @pytest.mark.parametrize("spec", SMALL_AMP)
 def test_the_small_networks_under_autocast_equal_pytorchs(spec: str) -> None:
     assert (step(spec, 2, amp="fp16").saved_bytes, step(spec, 2, "cpu", "bf16").saved_bytes) == SMALL_AMP[spec]
+    assert step(spec, 2, "cpu", "fp16").saved_bytes == SMALL_AMP[spec][1]  # CPU autocast fp16: measured the same
 
 
 def test_the_default_backend_is_cuda() -> None:
