@@ -225,9 +225,10 @@ def measure_input(model: torch.nn.Module, x: torch.Tensor,
 
 
 @contextlib.contextmanager
-def fake_cuda(amp: Optional[torch.dtype]) -> Iterator[None]:
+def fake_cuda(amp: Optional[torch.dtype], flash: bool = True) -> Iterator[None]:
     """Tensors made inside are fake CUDA tensors; CUDA autocast is allowed; the attention kernel is
-    the one sdp_utils.cpp picks on an sm80+ GPU (see the module docstring)."""
+    the one sdp_utils.cpp picks on an sm80+ GPU (see the module docstring), or without ``flash``
+    on an older one (V100, T4: mem-efficient at every precision)."""
     import torch.cuda.amp.common
     import torch.nn.functional as F
     from torch._subclasses.fake_tensor import FakeTensorMode
@@ -235,7 +236,7 @@ def fake_cuda(amp: Optional[torch.dtype]) -> Iterator[None]:
     def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: Any = None, dropout_p: float = 0.0,
                   is_causal: bool = False, scale: Optional[float] = None, **_: Any) -> torch.Tensor:
         assert attn_mask is None and not is_causal, "only the unmasked attention of ViT is forced"
-        if q.dtype in (torch.float16, torch.bfloat16):  # flash: fp16/bf16 only
+        if flash and q.dtype in (torch.float16, torch.bfloat16):  # flash: fp16/bf16 only, sm80+
             return torch.ops.aten._scaled_dot_product_flash_attention(q, k, v, dropout_p, False, False,
                                                                       scale=scale)[0]
         return torch.ops.aten._scaled_dot_product_efficient_attention(q, k, v, None, True, dropout_p, False,
@@ -265,10 +266,11 @@ def main(argv: List[str]) -> int:
     parser.add_argument("--small", action="store_true", help="the small networks of tests/test_training.py instead")
     parser.add_argument("--amp", choices=sorted(AMP), help="under torch.autocast at this dtype (parameters float32)")
     parser.add_argument("--fake-cuda", action="store_true", help="CUDA's rules, with fake CUDA tensors (no GPU)")
+    parser.add_argument("--no-flash", action="store_true", help="with --fake-cuda: a GPU without flash attention")
     args = parser.parse_args(argv)
     amp = AMP[args.amp] if args.amp else None
     if args.small:
-        with fake_cuda(amp) if args.fake_cuda else contextlib.nullcontext():
+        with fake_cuda(amp, not args.no_flash) if args.fake_cuda else contextlib.nullcontext():
             for spec, net in small().items():
                 print(f"{measure_input(net, torch.randn(2, 3, 8, 8), amp)[0]:>8,} B at batch 2: {spec}")
             for spec, net in small_tokens().items():
@@ -282,10 +284,11 @@ def main(argv: List[str]) -> int:
         parser.error(f"unknown model {', '.join(unknown)}; known: {', '.join(MODELS)}")
     torch.manual_seed(0)
     where = "fake CUDA (FakeTensorMode)" if args.fake_cuda else "CPU"
+    where += ", no flash attention" if args.no_flash else ""
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, {where}, float32"
           f"{f', autocast {args.amp}' if amp else ''}, train mode")
     for name in args.models:
-        with fake_cuda(amp) if args.fake_cuda else contextlib.nullcontext():
+        with fake_cuda(amp, not args.no_flash) if args.fake_cuda else contextlib.nullcontext():
             model = MODELS[name]()
             results = [measure(model, batch, SIZES.get(name, 224), amp) for batch in args.batch]
         for batch, (total, by_kind) in zip(args.batch, results):

@@ -183,6 +183,26 @@ def test_cuda_half_precision_attention_is_flash_the_cpus_plus_its_rng_state() ->
         assert cuda.saved_bytes - cpu.saved_bytes == 3 * 8
 
 
+def test_a_gpu_without_flash_runs_mem_efficient_attention_under_autocast_too() -> None:
+    # --fake-cuda --amp fp16 --no-flash (a V100 or T4: no flash before sm80), ViT-B/16
+    measured = (239_021_032, 312_719_312)
+    assert tuple(training(analyse(load("vit_b_16"), batch=b), amp="fp16", flash=False).saved_bytes
+                 for b in (1, 2)) == measured
+    # worked from the rule against flash: the logsumexp padded 197 -> 224 tokens (12 blocks, 12
+    # heads, float32), the output copied at batch 2 (197 x 768, half), no 24-byte rng state
+    for batch, flash in zip((1, 2), MEASURED_CUDA_AMP["vit_b_16"]):
+        copies = 197 * 768 * 2 * batch if batch > 1 else 0  # per block
+        assert measured[batch - 1] - flash == 12 * (12 * 27 * 4 * batch + copies - 24)
+
+
+def test_plan_no_flash_is_for_cuda_only_and_stated() -> None:
+    doc = json.loads(plan("vit_b_16", "-f", "json", "--amp", "fp16", "--no-flash").output)
+    assert doc["flash_attention"] is False and "before sm80" in doc["conventions"]["backend"]
+    assert json.loads(plan("vit_b_16", "-f", "json").output)["flash_attention"] is True
+    result = plan("vit_b_16", "--backend", "cpu", "--no-flash")
+    assert result.exit_code == 2 and "hint" in result.output and "Traceback" not in result.output
+
+
 def test_float64_attention_on_cuda_has_no_rule() -> None:
     t = step("6x6x8 pwlinear8 attention2", dtype="float64")
     assert t.unsupported == (("attention", 1),) and step("6x6x8 pwlinear8 attention2", backend="cpu",

@@ -26,7 +26,7 @@ tensors under ``FakeTensorMode`` with meta kernels, no GPU):
   kernel keeps a logsumexp per head and token; on CUDA the kernel ``sdp_utils.cpp`` picks with
   its default priority (flash, mem-efficient, math, cuDNN) on an sm80+ GPU: flash for float16 and
   bfloat16 (``check_dtypes_low_precision``), whose logsumexp is the CPU's; mem-efficient for
-  float32, whose logsumexp per head is padded to a multiple of 32 tokens (``kAlignLSE``) and
+  float32, and at half precision too on a GPU without flash (before sm80: V100, T4; ``--no-flash``), whose logsumexp per head is padded to a multiple of 32 tokens (``kAlignLSE``) and
   whose output is laid out batch-first (``[B, L, H, D]``), so that nn.MultiheadAttention's
   ``permute(2, 0, 1, 3).reshape`` copies it for ``out_proj`` at a batch over 1 (one more
   ``L·C`` tensor); at float64 CUDA runs the math kernel: not modelled. Flash keeps its rng
@@ -165,15 +165,17 @@ def mask_bytes(backend: str, input_bytes: int) -> int:
     return BOOL if backend == "cuda" else input_bytes
 
 
-def attention_kernel(backend: str, element_bytes: int) -> Optional[str]:
+def attention_kernel(backend: str, element_bytes: int, flash: bool = True) -> Optional[str]:
     """The kernel ``scaled_dot_product_attention`` runs in training: 'cpu flash' on the CPU; on
-    CUDA (sm80+) 'flash' at half precision, 'mem-efficient' at float32; None (the math kernel,
-    not modelled) at float64 on CUDA."""
+    CUDA 'flash' at half precision on a GPU that has it (``flash``: sm80 and newer, A100, H100,
+    L4, RTX 30/40; not V100 or T4: ``check_flash_attention_hardware_support``), else
+    'mem-efficient' (sm50 and newer, float32 too); None (the math kernel, not modelled) at
+    float64 on CUDA."""
     if backend == "cpu":
         return "cpu flash"
-    if element_bytes == HALF:
+    if element_bytes == HALF and flash:
         return "flash"
-    return "mem-efficient" if element_bytes == FLOAT32 else None
+    return "mem-efficient" if element_bytes in (HALF, FLOAT32) else None
 
 
 FLASH_RNG_STATE = 3 * 8  # bytes: flash's uint64 rng state on CUDA, {2} and {} (flash_api.cpp)

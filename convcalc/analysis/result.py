@@ -401,6 +401,7 @@ class Training:
     backend: str = "cpu"
     unsupported: Tuple[Tuple[str, int], ...] = ()
     amp: Optional[str] = None
+    flash: bool = True  # on CUDA, whether the GPU runs flash attention (sm80+); False: mem-efficient
 
     @property
     def complete(self) -> bool:
@@ -457,9 +458,13 @@ AMP_CONVENTION = ("torch.autocast over a float32 model (parameters and their gra
                   "half-precision copy the matmul with v saves")
 
 
-def training_conventions(backend: str, amp: Optional[str]) -> Dict[str, str]:
+NO_FLASH = ("a GPU without flash attention (before sm80: V100, T4): mem-efficient attention at half precision "
+            "too (logsumexp padded to 32 tokens, output copied at a batch over 1, no rng state)")
+
+
+def training_conventions(backend: str, amp: Optional[str], flash: bool = True) -> Dict[str, str]:
     """The conventions of a ``Training`` on ``backend`` under ``amp``, for every renderer to state."""
-    stated = dict(TRAINING_CONVENTIONS, backend=BACKEND_CONVENTIONS[backend])
+    stated = dict(TRAINING_CONVENTIONS, backend=BACKEND_CONVENTIONS[backend] + ("" if flash else "; " + NO_FLASH))
     if amp is not None:
         stated["amp"] = f"{amp}: {AMP_CONVENTION}"
     return stated

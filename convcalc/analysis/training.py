@@ -134,18 +134,20 @@ class Step(NamedTuple):
     amp: bool
     size: Dict[int, int]  # a storage (a tensor's index) -> bytes per element
     needs_grad: Dict[int, bool]
+    flash: bool = True  # the GPU runs flash attention (sm80 and newer)
 
 
-def training(report: Report, backend: str = "cuda", amp: Optional[str] = None) -> Training:
+def training(report: Report, backend: str = "cuda", amp: Optional[str] = None, flash: bool = True) -> Training:
     """Each layer's saved-for-backward bytes (first saver only) and its forward and backward MACs,
-    by ``backend``'s rules (cuda or cpu), under autocast at ``amp`` (fp16, bf16) when given."""
+    by ``backend``'s rules (cuda or cpu), under autocast at ``amp`` (fp16, bf16) when given;
+    ``flash``: whether the GPU runs flash attention (sm80 and newer), else mem-efficient."""
     if backend not in BACKENDS or (amp is not None and amp not in AMP_DTYPES):
         raise ValueError(f"backend {backend!r}, amp {amp!r}: expected one of {BACKENDS}, {tuple(AMP_DTYPES)}")
     if amp is not None and report.dtype != "float32":
         raise ValueError("autocast runs over a float32 model: analyse at dtype float32 with amp")
     alias: Dict[int, int] = {0: 0}  # a tensor -> the tensor whose storage it is
     # the network's input needs no gradient; it is float32 under autocast (as a data loader gives it)
-    step = Step(backend, amp is not None, {0: FLOAT32 if amp else report.bytes_per_element}, {0: False})
+    step = Step(backend, amp is not None, {0: FLOAT32 if amp else report.bytes_per_element}, {0: False}, flash)
     needs_grad = step.needs_grad
     counted: set[Tuple[int, ...]] = set()
     strided: set[int] = set()  # tensors that are views in another order than their storage's (a permute)
@@ -177,7 +179,7 @@ def training(report: Report, backend: str = "cuda", amp: Optional[str] = None) -
         grad_input = r.macs * sum(reads_grad) if isinstance(r.layer, MatMul) else r.macs * any(reads_grad)
         rows.append(LayerTraining(r.index, tuple(by_role.values()), r.macs, grad_input,
                                   r.macs if trains else 0, rule is not None))
-    return Training(tuple(rows), backend, tuple(sorted(unsupported.items())), amp)
+    return Training(tuple(rows), backend, tuple(sorted(unsupported.items())), amp, flash or backend == "cpu")
 
 
 def saved_tensors(r: LayerReport, report: Report, alias: Dict[int, int], step: Step,
@@ -224,7 +226,7 @@ def saved_tensors(r: LayerReport, report: Report, alias: Dict[int, int], step: S
         # 3·L·C), its output (which out_proj saves too, a view at every batch size on the CPU:
         # torchvision's ViT-B/16 measures exactly linear in the batch) and a logsumexp per head
         # and token (float32, the accumulation type). Which kernel: precision.attention_kernel
-        kernel = attention_kernel(step.backend, dtype_bytes)
+        kernel = attention_kernel(step.backend, dtype_bytes, step.flash)
         if kernel is None:
             return None
         positions = r.input.elements // r.input.channels

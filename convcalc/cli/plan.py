@@ -38,8 +38,9 @@ Conventions (stated again under the table and in JSON):
              picks on an sm80+ GPU: mem-efficient at float32 (logsumexp
              padded to 32 tokens a head; its batch-first output copied for
              out_proj at a batch over 1), flash at float16/bfloat16 (as the
-             CPU's, plus a 24-byte rng state on the GPU); float64 attention
-             on CUDA (the math kernel) has no rule.
+             CPU's, plus a 24-byte rng state on the GPU; --no-flash: a GPU
+             before sm80, V100 or T4, runs mem-efficient there too);
+             float64 attention on CUDA (the math kernel) has no rule.
   --amp      torch.autocast at fp16 or bf16 over a float32 model
              (autocast_mode.cpp's op lists): parameters and gradients stay
              float32 (not counted); conv, fc, attention and PReLU run in
@@ -78,12 +79,15 @@ Exit codes: 0 ok, 2 bad input or usage, 3 internal error.
               help="Whose rules decide what is saved: PyTorch's on CUDA or on the CPU (see below).")
 @click.option("--amp", type=click.Choice(["fp16", "bf16"]), default=None,
               help="Mixed precision as torch.autocast does it, over float32 parameters (see below).")
+@click.option("--no-flash", "no_flash", is_flag=True,
+              help="CUDA: the GPU has no flash attention (before sm80: V100, T4), so mem-efficient runs at "
+                   "half precision too.")
 @input_option
 @click.option("--width", type=click.IntRange(40, 1000), default=None,
               help="Table width (default: the terminal's; no limit in a pipe or a file).")
 @click.pass_context
 def plan(ctx: click.Context, /, spec: str, fmt: str, batch: int, dtype: str, backend: str, amp: Optional[str],
-         input_shape: Any, width: Optional[int]) -> None:
+         no_flash: bool, input_shape: Any, width: Optional[int]) -> None:
     """What one training step saves for backward, and its forward and backward MACs, per layer.
 
     SPEC is a YAML file, '-' for stdin, a bundled architecture (see `convcalc list`)
@@ -103,6 +107,9 @@ def plan(ctx: click.Context, /, spec: str, fmt: str, batch: int, dtype: str, bac
 
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
+    if no_flash and backend != "cuda":
+        raise click.UsageError("--no-flash says which attention kernel a GPU runs; the CPU runs its own flash "
+                               "kernel; hint: drop --no-flash, or use --backend cuda")
     if amp is not None and dtype != "float32":
         raise click.UsageError(f"--amp {amp} runs over a float32 model (its parameters stay float32), not --dtype "
                                f"{dtype}; hint: leave out --dtype with --amp")
@@ -110,7 +117,7 @@ def plan(ctx: click.Context, /, spec: str, fmt: str, batch: int, dtype: str, bac
     network = with_input(load(spec), input_shape)
     warn_about_reading(network)
     report = analyse(network, dtype=dtype, batch=batch)
-    kept = training(report, backend=backend, amp=amp)
+    kept = training(report, backend=backend, amp=amp, flash=not no_flash)
     if fmt == "json":
         import json
 

@@ -12,7 +12,13 @@ from __future__ import annotations
 import sys
 from typing import IO, Any, Dict, List, Optional
 
-from ..analysis.result import SAVED_ROLES, Report, Training, training_conventions
+from ..analysis.result import (
+    NO_FLASH,
+    SAVED_ROLES,
+    Report,
+    Training,
+    training_conventions,
+)
 from . import grid
 from .numbers import human, human_bytes
 
@@ -86,7 +92,8 @@ def conventions_text(report: Report, training: Training) -> str:
     return (f"saved: tensors autograd keeps for backward (torch 2.14, train mode), each once, at the first layer "
             f"that saves it, {sizes} × batch {report.batch}; max-pool indices int64 (8 B); per-channel "
             f"statistics (batchnorm's 4 vectors) once, not per sample; parameters not counted · "
-            f"backend {training.backend}: {BACKEND_RULES[training.backend]}{amp}"
+            f"backend {training.backend}: {BACKEND_RULES[training.backend]}"
+            f"{'' if training.flash else '; ' + NO_FLASH}{amp}"
             " · bwd MACs: grad-input + grad-weight, each the forward's (conv, fc, attention, matmul), no grad-input "
             "where nothing before needs a gradient, no grad-weight for frozen layers · not built yet: the peak of "
             "a step, the largest batch, optimizer state, checkpointing")
@@ -118,7 +125,8 @@ def plan_json(report: Report, training: Training) -> Dict[str, Any]:
         "amp": training.amp,
         "dtype": report.dtype,
         "batch": report.batch,
-        "conventions": training_conventions(training.backend, training.amp),
+        "flash_attention": training.flash if training.backend == "cuda" else None,
+        "conventions": training_conventions(training.backend, training.amp, training.flash),
         "complete": training.complete,
         "unsupported": dict(training.unsupported),
         "layers": layers,
