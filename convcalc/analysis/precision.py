@@ -11,7 +11,8 @@ tensors under ``FakeTensorMode`` with meta kernels, no GPU):
 - dropout: CUDA's fused kernel (``native_dropout``, chosen by ``is_fused_kernel_acceptable`` in
   aten/src/ATen/native/Dropout.cpp for a CUDA tensor and 0 < p < 1) keeps a bool mask, 1 byte
   an element (derivatives.yaml: ``native_dropout`` saves ``result1``); the CPU a mask of the
-  input's dtype;
+  input's dtype. (The older ``_fused_dropout``, which nn.Dropout no longer calls, keeps a uint8
+  mask: one byte too, measured with a fake CUDA tensor);
 - batchnorm: its 4 per-channel vectors as on the CPU; on CUDA the batch's mean and 1/std are in
   the accumulation type (``save_mean``/``save_invstd``: float32 for a float16 or bfloat16 input)
   while the running mean and variance keep the buffers' dtype. cuDNN's batchnorm
