@@ -358,9 +358,11 @@ class Memory:
 
 # --- training (training.py computes it) -----------------------------------------------------
 
-SAVED_ROLES = ("inputs", "outputs", "indices", "masks", "statistics")
-"""What a layer saves for backward, by role: the tensors it read, the tensor it made, max-pool's
-int64 indices, dropout's mask, batchnorm's per-channel statistics."""
+SAVED_ROLES = ("inputs", "outputs", "indices", "masks", "statistics", "weight copies")
+"""What a layer saves for backward, by role: the tensors it read (under autocast, the copies it
+cast them to), the tensor it made, max-pool's int64 indices, dropout's mask, batchnorm's
+per-channel statistics, and under autocast the half-precision copies of its weights (the
+float32 weights themselves are parameters, never counted)."""
 
 
 @value
@@ -391,7 +393,8 @@ class LayerTraining:
 
 @value
 class Training:
-    """What one training step keeps and costs, by PyTorch's CPU rules, for ``Report``'s batch and dtype.
+    """What one training step keeps and costs, by PyTorch's rules on ``backend`` ("cuda" or "cpu"),
+    for ``Report``'s batch and dtype, under autocast at ``amp`` ("fp16", "bf16") or without (None).
 
     ``unsupported``: each layer kind without a saved-tensor rule and how often it occurs; when
     there is any, ``saved_bytes`` leaves those layers out and is incomplete.
@@ -400,6 +403,8 @@ class Training:
     layers: Tuple[LayerTraining, ...]
     backend: str = "cpu"
     unsupported: Tuple[Tuple[str, int], ...] = ()
+    amp: Optional[str] = None
+    flash: bool = True  # on CUDA, whether the GPU runs flash attention (sm80+); False: mem-efficient
 
     @property
     def complete(self) -> bool:
@@ -422,10 +427,10 @@ class Training:
 
 
 TRAINING_CONVENTIONS: Dict[str, str] = {
-    "saved_activation_bytes": "tensors autograd saves for backward in one training step, by PyTorch's CPU rules "
-                              "(torch 2.14, train mode), each counted once at the first layer that saves it, at the "
-                              "dtype and batch (max-pool indices int64, 8 bytes; per-channel statistics such as "
-                              "batchnorm's 4 vectors once, not per sample); parameters not counted",
+    "saved_activation_bytes": "tensors autograd saves for backward in one training step, by PyTorch's rules on the "
+                              "backend (torch 2.14, train mode; see 'backend'), each counted once at the first layer "
+                              "that saves it, at the dtype and batch (max-pool indices int64, 8 bytes; per-channel "
+                              "statistics such as batchnorm's 4 vectors once, not per sample); parameters not counted",
     "forward_macs": "the forward pass's MACs per sample, as the table counts them",
     "backward_macs": "grad-input + grad-weight per sample, each the forward's MACs for conv, fc, attention and matmul; "
                      "no grad-input where the input needs no gradient (nothing trained before it), "
@@ -565,3 +570,39 @@ ROOFLINE_CONVENTIONS: Dict[str, str] = {
                  "AdamW two (7)",
     "images_per_s_upper_bound": "batch / step_time_lower_bound_s: no device of these figures trains faster",
 }
+
+
+BACKEND_CONVENTIONS: Dict[str, str] = {
+    "cuda": "PyTorch's CUDA rules (the default), from its source and fake CUDA tensors, where they differ from "
+            "the CPU's: dropout keeps a bool mask (native_dropout, 1 byte an element); batchnorm's batch mean and "
+            "1/std and layer norm's mean and 1/std are in the accumulation type (float32 for float16/bfloat16); "
+            "cuDNN batchnorm's reserve space is not counted (its size is cuDNN's, known only on a GPU); attention "
+            "runs the kernel sdp_utils picks on an sm80+ GPU: mem-efficient at float32 (logsumexp padded to 32 "
+            "tokens a head; its batch-first output copied for out_proj at a batch over 1), flash at float16/"
+            "bfloat16 (as the CPU's, plus its 24-byte rng state on the GPU; mem-efficient's seed and offset are CPU "
+            "scalars, not counted); at float64 (the math kernel) no rule",
+    "cpu": "PyTorch's CPU rules, measured exactly against torchvision's models: dropout keeps a mask of the input's "
+           "dtype; attention runs the CPU flash kernel",
+}
+
+AMP_CONVENTION = ("torch.autocast over a float32 model (parameters and their gradients stay float32, not counted): "
+                  "conv, fc, attention and PReLU run in half precision and save a half-precision copy of a float32 "
+                  "input and of their weight (autocast's cached copy, role 'weight copies'; fc's only where its "
+                  "input needs a gradient); on CUDA layer and group norm run in float32 (a float32 copy of a "
+                  "half-precision input) and softmax outputs float32; every other op takes its input's dtype, "
+                  "the widest of several (a float32 parameter or buffer counts: class token, position embedding, "
+                  "layer scale, frozen batchnorm); statistics float32; LRN's normalisers float32 (and its x² on the CPU); "
+                  "window attention's weights after softmax float32 (the float32 bias promotes them) plus the "
+                  "half-precision copy the matmul with v saves")
+
+
+NO_FLASH = ("a GPU without flash attention (before sm80: V100, T4): mem-efficient attention at half precision "
+            "too (logsumexp padded to 32 tokens, output copied at a batch over 1, no rng state)")
+
+
+def training_conventions(backend: str, amp: Optional[str], flash: bool = True) -> Dict[str, str]:
+    """The conventions of a ``Training`` on ``backend`` under ``amp``, for every renderer to state."""
+    stated = dict(TRAINING_CONVENTIONS, backend=BACKEND_CONVENTIONS[backend] + ("" if flash else "; " + NO_FLASH))
+    if amp is not None:
+        stated["amp"] = f"{amp}: {AMP_CONVENTION}"
+    return stated

@@ -49,7 +49,7 @@ from ..layers import (
 )
 from .devices import Device
 from .result import LayerReport, LayerRoofline, PassBound, Report, Roofline, Training
-from .training import is_view, saved_tensors
+from .training import Step, is_view, saved_tensors
 
 # The peak that bounds the FLOPs at each dtype, the first the device has. float32 may run on
 # TF32 tensor cores: PyTorch's torch.backends.cudnn.allow_tf32 is True by default, and a bound
@@ -85,12 +85,15 @@ def roofline(report: Report, training: Training, device: Device, optimizer: str 
 
     needs_grad: Dict[int, bool] = {0: False}
     own: Dict[int, int] = {0: 0, **{r.index: r.index for r in report.layers}}  # each tensor its own storage
+    # each tensor at the report's dtype: the bound's bytes are at --dtype (autocast's mix is not modelled here)
+    sizes = dict.fromkeys(own, report.bytes_per_element)
+    step = Step(training.backend, False, sizes, needs_grad, training.flash)
     rows: List[LayerRoofline] = []
     for r, t in zip(report.layers, training.layers):
         trains = r.params > 0
         grads = [needs_grad[s] for s in r.sources]
         needs_grad[r.index] = runs_backward = trains or any(grads)
-        saved = (saved_tensors(r, report, own) or []) if runs_backward else []
+        saved = (saved_tensors(r, report, own, step) or []) if runs_backward else []
         made = sum(size for _, tensor, size in saved if tensor[0] < 0)  # the layer's own tensors, not the graph's
         forward = bound(2 * t.forward_macs * report.batch, forward_bytes(r, report, made))
         backward = bound(2 * t.backward_macs * report.batch,

@@ -2,8 +2,9 @@
 table``, laid out by grid.py) or a JSON document of exact integers.
 
 Per layer: the bytes autograd saves for backward that no earlier layer saved (with the
-breakdown: inputs, outputs, max-pool indices, dropout masks, batchnorm statistics), and the
-forward and backward MACs per sample; then the totals and the conventions that made them.
+breakdown: inputs, outputs, max-pool indices, dropout masks, batchnorm statistics and, under
+autocast, the half-precision weight copies), and the forward and backward MACs per sample; then
+the totals and the conventions that made them, the backend's and autocast's rules among them.
 """
 
 from __future__ import annotations
@@ -12,16 +13,18 @@ import sys
 from typing import IO, Any, Dict, List, Optional
 
 from ..analysis.result import (
+    NO_FLASH,
     SAVED_ROLES,
-    TRAINING_CONVENTIONS,
     Report,
     Roofline,
     Training,
+    training_conventions,
 )
 from . import grid
 from .numbers import human, human_bytes
 
-ROLE_HEADERS = ("inputs", "outputs", "indices", "masks", "stats")  # SAVED_ROLES, as short as the table wants
+ROLE_HEADERS = ("inputs", "outputs", "indices", "masks", "stats", "w copies")  # SAVED_ROLES, as short as the table wants
+BACKEND_NAMES = {"cuda": "PyTorch's CUDA rules", "cpu": "PyTorch's CPU rules"}
 
 
 def counted(report: Report, macs: int) -> int:
@@ -43,29 +46,32 @@ def plan_lines(report: Report, training: Training, width: Optional[int] = None,
     def part(n: int) -> str:
         return human_bytes(n) if n else ""
 
+    # weight copies exist only under autocast: without it the column would only ever be empty
+    shown = len(SAVED_ROLES) if training.amp else SAVED_ROLES.index("weight copies")
     columns = [grid.Column("#", style="dim"), grid.Column("name", "left", shrink=8, shrink_order=2),
                grid.Column("layer", "left", shrink=12, shrink_order=1), grid.Column("output"),
-               grid.Column("saved"), *(grid.Column(h) for h in ROLE_HEADERS),
+               grid.Column("saved"), *(grid.Column(h) for h in ROLE_HEADERS[:shown]),
                grid.Column(f"fwd {label}"), grid.Column(f"bwd {label}"), grid.Column("notes", "left", wrap=True)]
     rows: List[Optional[grid.Row]] = []
     for r, t in zip(report.layers, training.layers):
         note = ("", "") if t.supported else ("⚠ no saved-tensor rule: not counted", "yellow")
         rows.append(grid.Row((str(r.index), r.full_name, r.layer.describe(), str(r.output),
-                              human_bytes(t.saved_bytes) if t.supported else "?", *(part(n) for n in t.saved),
+                              human_bytes(t.saved_bytes) if t.supported else "?", *(part(n) for n in t.saved[:shown]),
                               human(counted(report, t.forward_macs)), human(counted(report, t.backward_macs)),
                               (note,))))
     by_role = training.saved_by_role()
     rows += [grid.SECTION, grid.Row(("", "total", f"{len(report.layers)} layers", "",
                                      human_bytes(training.saved_bytes),
-                                     *(part(by_role[role]) for role in SAVED_ROLES),
+                                     *(part(by_role[role]) for role in SAVED_ROLES[:shown]),
                                      human(counted(report, training.forward_macs)),
                                      human(counted(report, training.backward_macs)), ""), "bold")]
     title = spec.title or spec.name or "network"
-    lines = grid.paragraph(f"{title} — training, batch {report.batch}, {report.dtype}, "
-                           f"PyTorch's CPU rules", "", width) + [[]]
+    precision = f"autocast {training.amp} over float32" if training.amp else report.dtype
+    lines = grid.paragraph(f"{title} — training, batch {report.batch}, {precision}, "
+                           f"{BACKEND_NAMES[training.backend]}", "", width) + [[]]
     lines += grid.layout(columns, rows, width) + [[]]
     lines += grid.paragraph(summary(report, training), "", width)
-    lines += grid.paragraph(conventions_text(report), "dim", width)
+    lines += grid.paragraph(conventions_text(report, training), "dim", width)
     if not training.complete:
         missing = ", ".join(f"{kind} ×{n}" for kind, n in training.unsupported)
         lines += grid.paragraph(f"incomplete: no saved-tensor rule yet for {missing}; their bytes are not in "
@@ -85,14 +91,32 @@ def summary(report: Report, training: Training) -> str:
             f"(per step of batch {b}: {forward * b:,} + {backward * b:,})")
 
 
-def conventions_text(report: Report) -> str:
-    return (f"saved: tensors autograd keeps for backward by PyTorch's CPU rules (torch 2.14, train mode), each once, "
-            f"at the first layer that saves it, × {report.bytes_per_element} B ({report.dtype}) × batch "
-            f"{report.batch}; max-pool indices int64 (8 B); per-channel statistics (batchnorm's 4 vectors) "
-            f"once, not per sample; parameters not counted · {flops_note(report)}bwd MACs: grad-input + "
-            f"grad-weight, each the forward's (conv, fc, attention, matmul), no grad-input where nothing before needs a gradient, "
-            f"no grad-weight for frozen layers · not built yet: the peak of a step, the largest batch, "
-            f"optimizer state, mixed precision, checkpointing, CUDA's rules")
+BACKEND_RULES = {  # the backend's rules in brief (in full: JSON's conventions, plan --help)
+    "cuda": "PyTorch's CUDA rules (the default) where they differ from the CPU's: dropout keeps a bool mask (1 B); "
+            "batchnorm's batch mean and 1/std and layer norm's mean and 1/std float32 at half precision; attention "
+            "mem-efficient at float32 (logsumexp padded to 32 tokens, output copied for out_proj at a batch over 1), "
+            "flash at half precision (+24 B rng state); cuDNN batchnorm's reserve space not counted",
+    "cpu": "PyTorch's CPU rules, measured: dropout keeps a mask of the input's dtype; attention the CPU flash kernel",
+}
+
+
+def conventions_text(report: Report, training: Training) -> str:
+    if training.amp:
+        sizes = f"at each tensor's dtype under autocast ({training.amp} 2 B, float32 4 B)"
+        amp = (f" · autocast {training.amp}: conv, fc, attention, PReLU save half-precision copies of float32 inputs "
+               f"and of their weights (w copies; fc's where its input needs a gradient); on CUDA layer and group norm "
+               f"run in float32, softmax outputs float32; other ops take their input's dtype (the widest); "
+               f"statistics float32; parameters and gradients float32, not counted")
+    else:
+        sizes, amp = f"× {report.bytes_per_element} B ({report.dtype})", ""
+    return (f"saved: tensors autograd keeps for backward (torch 2.14, train mode), each once, at the first layer "
+            f"that saves it, {sizes} × batch {report.batch}; max-pool indices int64 (8 B); per-channel "
+            f"statistics (batchnorm's 4 vectors) once, not per sample; parameters not counted · "
+            f"backend {training.backend}: {BACKEND_RULES[training.backend]}"
+            f"{'' if training.flash else '; ' + NO_FLASH}{amp}"
+            f" · {flops_note(report)}bwd MACs: grad-input + grad-weight, each the forward's (conv, fc, attention, "
+            "matmul), no grad-input where nothing before needs a gradient, no grad-weight for frozen layers · not built yet: the peak of "
+            "a step, the largest batch, optimizer state, checkpointing")
 
 
 def flops_note(report: Report) -> str:
@@ -124,10 +148,12 @@ def plan_json(report: Report, training: Training, bound: Optional[Roofline] = No
         "schema_version": 1,
         "network": report.spec.name or report.spec.title,
         "backend": training.backend,
+        "amp": training.amp,
         "dtype": report.dtype,
         "batch": report.batch,
         "count": report.conventions.count,
-        "conventions": {**TRAINING_CONVENTIONS, "flops": "2 x MACs"},
+        "flash_attention": training.flash if training.backend == "cuda" else None,
+        "conventions": {**training_conventions(training.backend, training.amp, training.flash), "flops": "2 x MACs"},
         "complete": training.complete,
         "unsupported": dict(training.unsupported),
         "layers": layers,
