@@ -122,16 +122,23 @@ def test_the_page_renders_at_phone_width(tmp_path: Path):
 # --- without a browser --------------------------------------------------------------------------
 
 
-def test_start_depth_folds_only_long_tables():
-    short = table_rows(analyse(load("vgg16")))
-    assert len(short) <= FOLD_ABOVE and start_depth(short) is None
-    assert start_depth(table_rows(analyse(load("resnet50")))) == 1  # stages open on their bottlenecks
-    googlenet = table_rows(analyse(load("googlenet")))  # nine inception modules at the top, four branches each
-    assert start_depth(googlenet) == 0
-    for name in ("resnet50", "vit_b_16", "mobilenet_v2", "densenet121", "unet"):
-        rows = table_rows(analyse(load(name)))
-        open_at_1 = sum(1 for r in rows if r.depth <= 1)
-        assert start_depth(rows) == (1 if open_at_1 <= FOLD_ABOVE else 0), name
+def folded_and_shown(name: str):
+    """The page's rows shown at first: the folded blocks' names, and how many rows in all."""
+    _, page = page_of(name)
+    shown = [(a, cells) for a, cells in page.rows[1:] if "hidden" not in a and cells and cells[1][1] != "total"]
+    folded = [cells[1][1].lstrip("▾▸") for a, cells in shown if "folded" in (a.get("class") or "")]
+    return folded, len(shown)
+
+
+def test_a_long_table_opens_on_its_repeated_blocks():
+    assert start_depth(table_rows(analyse(load("vgg16")))) is None  # 39 rows: all open
+    folded, shown = folded_and_shown("resnet50")
+    assert folded == ["0", "1", "2", "0", "1", "2", "3", "0", "1", "2", "3", "4", "5", "0", "1", "2"]
+    assert shown <= FOLD_ABOVE + 1  # and the input's row
+    folded, shown = folded_and_shown("vit_b_16")  # 154 rows; each encoder layer shown
+    assert folded == ["add1", "add2"] * 12 and shown <= FOLD_ABOVE + 1
+    folded, shown = folded_and_shown("googlenet")  # even one level open is over 60 rows
+    assert sum(1 for f in folded if f.startswith("inception")) == 9 and shown <= FOLD_ABOVE + 1
 
 
 def test_an_asked_depth_is_kept_and_the_default_is_said():

@@ -302,13 +302,18 @@ def path_of(r: LayerReport) -> str:
 
 def start_depth(rows: List[Row]) -> Optional[int]:
     """The depth a table of ``rows`` opens at when none is asked for: every row (None) up to
-    ``FOLD_ABOVE`` of them; more, and blocks nested 1 deep start folded (ResNet-50's stages open
-    on their bottlenecks, ViT's encoder on its twelve layers), or every block where that still
-    shows more than ``FOLD_ABOVE`` (GoogLeNet's nine inception modules, each of four branches)."""
+    ``FOLD_ABOVE`` of them. Past that, of the depths that show at most ``FOLD_ABOVE`` rows, the one
+    with the most folded blocks to open, the shallowest of equals: ResNet-50 opens on its sixteen
+    bottlenecks (depth 1; depth 2 shows the same sixteen, each with one block inside), ViT on its
+    twelve encoder layers, each open on its attention and MLP residual blocks (depth 3; at depth 1
+    the layers are one folded block), GoogLeNet on its inception modules (depth 0, where even that
+    shows more rows)."""
     if len(rows) <= FOLD_ABOVE:
         return None
-    shown_at_1 = sum(1 for row in rows if row.depth <= 1)
-    return 1 if shown_at_1 <= FOLD_ABOVE else 0
+    fits = [d for d in range(max(row.depth for row in rows) + 1)
+            if sum(1 for row in rows if row.depth <= d) <= FOLD_ABOVE]
+    return max(fits, key=lambda d: (sum(1 for row in rows if row.depth == d and row.kind != "layer"), -d),
+               default=0)
 
 
 def sort_header(text: str, css: str = "", title: str = "", sort: str = "") -> str:
@@ -409,8 +414,8 @@ def to_html(report: Report, depth: Optional[int] = None, memory_unit: str = "ele
     conv = report.conventions
     rules = {**CONVENTIONS, **({"frozen": FROZEN} if report.frozen else {})}
     title = spec.title or spec.name or "network"
-    folded_note = (f"; {len(rows)} rows, so {'every block' if depth == 0 else 'the blocks inside blocks'} "
-                   "start folded: \u25B8 opens one" if asked is None and depth is not None and report.blocks else "")
+    folded_note = (f"; {len(rows)} rows, so blocks nested {depth} deep start folded: \u25B8 opens one"
+                   if asked is None and depth is not None and report.blocks else "")
     meta = [f"input <code>{escape(str(spec.input))}</code> · {t.layers} layers · "
             f"counted as {escape(label)} at {escape(report.dtype)}, batch {report.batch}"]
     if spec.reference:
