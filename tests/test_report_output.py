@@ -71,6 +71,16 @@ def test_pdf_by_extension_or_format(tmp_path: Path):
     assert result.exit_code == 0 and result.stdout_bytes.startswith(b"%PDF-")
 
 
+def test_a_pdf_page_over_200_inches_is_warned_of():
+    from convcalc.draw.raster import pdf_note
+
+    def svg_of(width: int, height: int) -> str:
+        return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}"/>'
+
+    assert pdf_note(svg_of(1400, 19_200)) == ""  # 14,400 pt: the largest page Acrobat opens
+    assert "Acrobat" in pdf_note(svg_of(400, 19_201)) and "--depth" in pdf_note(svg_of(40_000, 400))
+
+
 def test_pdf_without_a_renderer_is_a_clear_error(tmp_path: Path, monkeypatch):
     import convcalc.draw.raster
 

@@ -134,8 +134,11 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
             click.echo(f"warning: {note}", err=True)
         picture = svg_to_png(svg, zoomed)
     elif fmt == "pdf":
-        from ..draw.raster import svg_to_pdf
+        from ..draw.raster import pdf_note, svg_to_pdf
 
+        note = pdf_note(svg)
+        if note:
+            click.echo(f"warning: {note}", err=True)
         picture = svg_to_pdf(svg)
     if output == "-":
         click.echo(picture, nl=False)

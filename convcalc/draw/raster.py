@@ -60,6 +60,22 @@ def png_zoom(svg: str, wanted: float = 1.0) -> Tuple[float, str]:
                   f"({width * zoom:.0f} x {height * zoom:.0f} px); write SVG (-o FILE.svg) for full size")
 
 
+PDF_SIDE = 14_400  # pt (200 in): the largest page Acrobat and the PDF spec's implementation limits allow
+
+
+def pdf_note(svg: str) -> str:
+    """A warning when the PDF of ``svg`` has a side over ``PDF_SIDE`` (a px is 0.75 pt): cairo
+    writes it, and most viewers show it, but Acrobat refuses such a page; "" otherwise."""
+    found = _SIZE.search(svg[:2000])
+    if found is None:
+        return ""
+    width, height = float(found.group(1)) * 0.75, float(found.group(2)) * 0.75
+    if max(width, height) <= PDF_SIDE:
+        return ""
+    return (f"the PDF page is {width:,.0f} x {height:,.0f} pt ({width / 72:,.0f} x {height / 72:,.0f} in), over "
+            f"the {PDF_SIDE:,} pt (200 in) a side that Acrobat opens; --depth 0 or 1 draws less, or write SVG")
+
+
 def svg_to_png(svg: str, zoom: float = 1.0) -> bytes:
     """The PNG of ``svg`` at ``zoom`` times its own size, by ``rsvg-convert``; a clear error
     (exit 2) without it. The caller bounds the size first (``png_zoom``)."""
