@@ -1,4 +1,4 @@
-"""``convcalc draw``: the network as a picture (SVG), drawn from the one analysis result."""
+"""``convcalc draw``: the network as a picture (SVG; PNG or PDF by rsvg-convert), drawn from the one analysis result."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def _title(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> 
 def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional[int], scale: str, color: str,
          labels: str, every_layer: bool, kernels: Optional[bool], width: Optional[int], fmt: Optional[str],
          zoom: Optional[float], title: Optional[str], no_caption: bool, input_shape: Any) -> None:
-    """Draw the network as SVG: each layer's output a 3-D box sized by its shape.
+    """Draw the network as SVG, PNG or PDF: each layer's output a 3-D box sized by its shape.
 
     SPEC is a YAML file, '-' for stdin, a bundled architecture (see `convcalc list`)
     or a layer string that starts with the input shape. The text in the picture
