@@ -30,6 +30,7 @@ from .blocks import (  # escape and quoteattr: XML text with its control charact
     GAP,
     MARGIN,
     TEXT,
+    Caption,
     Item,
     balanced_rows,
     default_depth,
@@ -190,7 +191,8 @@ def window_svg(prev: Tuple[float, float, Stack, Item], this: Tuple[float, float,
 
 
 def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", color: str = "kind",
-              labels: str = "shape", width: int = 1400, every_layer: bool = False) -> str:
+              labels: str = "shape", width: int = 1400, every_layer: bool = False,
+              caption: Caption = Caption()) -> str:
     """The ``lenet`` picture of ``report`` as SVG text; the arguments are ``blocks_svg``'s."""
     from ..report.numbers import human
 
@@ -218,9 +220,9 @@ def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
     rows = balanced_rows([g + s - (GAP if i else 0) for i, (g, s) in enumerate(zip(gaps, slots))], inner)
 
     at = f" · blocks collapsed at depth {depth}, one stack each" if depth is not None else ""
-    head, head_w = heading(report, at)
-    y: float = MARGIN + 38 + 16
-    widest = max(head_w, 400.0)
+    head, head_w, y = heading(report, at, caption, inner)
+    y += 16
+    widest = max(head_w, min(400.0, inner))
     body: List[str] = []
     for row in rows:
         n_above = max(len(above(items[i])) for i in row)
@@ -274,7 +276,7 @@ def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
                    f"dropout are drawn with the stack before. " + COSTS
                    + ("; ×N marks N identical stacks in a row, figures for each" if any(it.count > 1 for it in items)
                       else "") + ". Drawn by convcalc.")
-    foot, height = footer(conventions, full, y + 4)
+    foot, height = footer(conventions, full, y + 4, caption)
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{full:.0f}" height="{height:.0f}" '
             f'viewBox="0 0 {full:.0f} {height:.0f}" font-family="{FONT}">\n'
             f'<rect width="100%" height="100%" fill="#ffffff"/>\n'
