@@ -12,30 +12,91 @@ from .options import input_option
 PLAN_HELP = """
 \b
 Conventions (stated again under the table and in JSON):
-  saved      the tensors PyTorch's autograd keeps for backward, by its CPU
-             rules (torch 2.14, train mode, measured): conv and fc their
-             input; batchnorm its input + 4 per-channel vectors; ReLU,
-             sigmoid, tanh, softmax their output, other activations their
-             input; max pool its input + int64 indices; avg pool its input;
-             dropout its mask; attention its input, Q, K, V, output and
-             logsumexp (window/grid attention: windows, Q, K, V, softmax
-             weights, output, bias index); mul both operands; add,
-             concat, upsample nothing; flatten, chunks, crops, tokens,
-             permute and reshape are views (a reshape after a permute a
-             copy). A tensor two layers save counts once, at the first.
-             Bytes at --dtype and --batch (per-channel statistics once,
-             not per sample); parameters not counted. A layer kind
-             without a rule is named and the total marked incomplete.
+  saved      the tensors PyTorch's autograd keeps for backward (torch 2.14,
+             train mode): conv and fc their input; batchnorm its input + 4
+             per-channel vectors; ReLU, sigmoid, tanh, softmax their output,
+             other activations their input; max pool its input + int64
+             indices; avg pool its input; dropout its mask; attention its
+             input, Q, K, V, output and logsumexp (window/grid attention:
+             windows, Q, K, V, softmax weights, output, bias index); mul
+             both operands; add, concat, upsample nothing; flatten, chunks,
+             crops, tokens, permute and reshape are views (a reshape after
+             a permute a copy). A tensor two layers save counts once, at
+             the first. Bytes at --dtype and --batch (per-channel
+             statistics once, not per sample); parameters not counted. A
+             layer kind without a rule is named and the total marked
+             incomplete.
+  --backend  whose rules: cuda (the default) or cpu. The CPU's are measured
+             exactly against torchvision's models. Where CUDA's differ, from
+             PyTorch's source (and fake CUDA tensors under FakeTensorMode):
+             dropout keeps a bool mask, 1 byte an element (native_dropout,
+             Dropout.cpp); batchnorm's batch mean and 1/std and layer norm's
+             mean and 1/std are in the accumulation type, float32 for
+             float16/bfloat16 (layer_norm_cuda, batch_norm_cuda); cuDNN
+             batchnorm's reserve space is NOT counted (its size is cuDNN's,
+             known only on a GPU); attention runs the kernel sdp_utils.cpp
+             picks on an sm80+ GPU: mem-efficient at float32 (logsumexp
+             padded to 32 tokens a head; its batch-first output copied for
+             out_proj at a batch over 1), flash at float16/bfloat16 (as the
+             CPU's, plus a 24-byte rng state on the GPU; --no-flash: a GPU
+             before sm80, V100 or T4, runs mem-efficient there too);
+             float64 attention on CUDA (the math kernel) has no rule.
+  --amp      torch.autocast at fp16 or bf16 over a float32 model
+             (autocast_mode.cpp's op lists): parameters and gradients stay
+             float32 (not counted); conv, fc, attention and PReLU run in
+             half precision and save a half-precision copy of a float32
+             input and of their weight (autocast's cached copy, column
+             "w copies"; fc's only where its input needs a gradient); on
+             CUDA layer and group norm run in float32 (a float32 copy of a
+             half input) and softmax outputs float32; every other op takes
+             its input's dtype, the widest of several (class token,
+             position embedding, layer scale and frozen batchnorm join a
+             float32 parameter: float32 out); statistics float32; LRN's
+             normalisers float32; window attention's weights after
+             softmax float32 (the float32 bias promotes the scores) plus
+             the matmul's half copy. Needs --dtype float32.
   MACs       per sample, as `convcalc table` counts them; backward =
              grad-input + grad-weight, each the forward's MACs (conv, fc,
              attention, matmul); no grad-input where nothing before needs
              a gradient (the first conv), no grad-weight when frozen.
+             FLOPs = 2 x MACs (--count flops), per sample and per step.
+  roofline   with --device: a LOWER BOUND on the time of one step,
+             never a prediction: the sum over layers, forward and
+             backward, of max(FLOPs / peak FLOP/s, bytes / bandwidth),
+             plus the optimizer step's bytes / bandwidth (SGD's least:
+             read weights and gradients, write weights). FLOPs = 2 x
+             MACs x batch. bytes = the least a pass moves: forward reads
+             its inputs and weights and writes its output and what it
+             saves; backward reads its output's gradient, what it saved
+             and its weights, writes its inputs' and weights'
+             gradients; views move nothing, add and concat nothing
+             backward (gradients pass through). Peaks are
+             the datasheet's (TF32 tensor cores for float32 where the
+             device has them, FP16/BF16 tensor cores dense, never the
+             sparsity figures). A layer is compute-bound when its
+             FLOPs/byte (arithmetic intensity) reach peak / bandwidth.
+             samples/s <= batch / that time. Layers unfused, one after
+             another, as eager PyTorch runs them: a compiler that fuses
+             layers moves fewer bytes and is not bounded by this.
   Not built yet: the peak of a step, the largest batch that fits,
-  optimizer state, mixed precision, checkpointing, CUDA's rules.
+  optimizer state, checkpointing.
 
 \b
 Exit codes: 0 ok, 2 bad input or usage, 3 internal error.
 """
+
+
+def _device(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Any:
+    """``--device v100-16``: the device of that name in analysis/devices.py; exit 2 naming them all if none."""
+    if value is None:
+        return None
+    from ..analysis.devices import device_names, find_device
+    from ..errors import shown
+
+    found = find_device(value)
+    if found is None:
+        raise click.BadParameter(f"no device called '{shown(value)}'; known: {', '.join(device_names())}")
+    return found
 
 
 @cli.command(epilog=PLAN_HELP)
@@ -46,14 +107,24 @@ Exit codes: 0 ok, 2 bad input or usage, 3 internal error.
               help="Batch size of the training step.")
 @click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64"]), default="float32",
               show_default=True, help="Element type of the saved tensors (max-pool indices are int64 always).")
-@click.option("--backend", type=click.Choice(["cpu"]), default="cpu", show_default=True,
-              help="Whose rules decide what is saved; only PyTorch's CPU rules so far.")
+@click.option("--backend", type=click.Choice(["cuda", "cpu"]), default="cuda", show_default=True,
+              help="Whose rules decide what is saved: PyTorch's on CUDA or on the CPU (see below).")
+@click.option("--amp", type=click.Choice(["fp16", "bf16"]), default=None,
+              help="Mixed precision as torch.autocast does it, over float32 parameters (see below).")
+@click.option("--no-flash", "no_flash", is_flag=True,
+              help="CUDA: the GPU has no flash attention (before sm80: V100, T4), so mem-efficient runs at "
+                   "half precision too.")
 @input_option
 @click.option("--width", type=click.IntRange(40, 1000), default=None,
               help="Table width (default: the terminal's; no limit in a pipe or a file).")
+@click.option("--count", type=click.Choice(["macs", "flops"]), default="macs", show_default=True,
+              help="Count multiply-accumulates, or FLOPs (= 2·MACs).")
+@click.option("--device", callback=_device, metavar="NAME",
+              help="A GPU from its datasheet (V100-16, A100-80, RTX4090 ...): adds the roofline, a lower bound "
+                   "on the step's time.")
 @click.pass_context
-def plan(ctx: click.Context, /, spec: str, fmt: str, batch: int, dtype: str, backend: str, input_shape: Any,
-         width: Optional[int]) -> None:
+def plan(ctx: click.Context, /, spec: str, fmt: str, batch: int, dtype: str, backend: str, amp: Optional[str],
+         no_flash: bool, input_shape: Any, width: Optional[int], count: str, device: Any) -> None:
     """What one training step saves for backward, and its forward and backward MACs, per layer.
 
     SPEC is a YAML file, '-' for stdin, a bundled architecture (see `convcalc list`)
@@ -62,28 +133,43 @@ def plan(ctx: click.Context, /, spec: str, fmt: str, batch: int, dtype: str, bac
     \b
     Examples:
       convcalc plan resnet50 --batch 32
+      convcalc plan vit_b_16 --batch 8 --amp bf16
+      convcalc plan resnet18 --backend cpu
       convcalc plan "224x224x3 conv64k3p1 bn relu maxpool fc10" --format json
+      convcalc plan resnet50 --batch 256 --dtype float16 --device v100-16 --count flops
     """
     from ..analysis.engine import analyse
+    from ..analysis.result import Conventions
     from ..analysis.training import training
     from ..load import load
     from ..spec.model import with_input
 
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
+    if no_flash and backend != "cuda":
+        raise click.UsageError("--no-flash says which attention kernel a GPU runs; the CPU runs its own flash "
+                               "kernel; hint: drop --no-flash, or use --backend cuda")
+    if amp is not None and dtype != "float32":
+        raise click.UsageError(f"--amp {amp} runs over a float32 model (its parameters stay float32), not --dtype "
+                               f"{dtype}; hint: leave out --dtype with --amp")
     ctx.meta["convcalc.spec"] = spec
     network = with_input(load(spec), input_shape)
     warn_about_reading(network)
-    report = analyse(network, dtype=dtype, batch=batch)
-    kept = training(report)
+    report = analyse(network, dtype=dtype, batch=batch, conventions=Conventions(count=count))
+    kept = training(report, backend=backend, amp=amp, flash=not no_flash)
+    bound = None
+    if device is not None:
+        from ..analysis.roofline import roofline
+
+        bound = roofline(report, kept, device)
     if fmt == "json":
         import json
 
         from ..report.plan_table import plan_json
 
-        click.echo(json.dumps(plan_json(report, kept), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(plan_json(report, kept, bound), indent=2, ensure_ascii=False))
     else:
         from ..report.plan_table import print_plan
 
-        print_plan(report, kept, width=width)
+        print_plan(report, kept, width=width, bound=bound)
     ctx.meta["convcalc.json_errors"] = False

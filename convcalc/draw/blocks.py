@@ -275,10 +275,24 @@ COSTS = ("params: weights + biases; MACs: multiply-accumulates of conv, fc, atte
          "one sample (FLOPs = 2 × MACs); figures are the engine's, as `convcalc table` gives them")
 
 
-def footer(conventions: str, full: float, y: float) -> Tuple[List[str], float]:
+@value
+class Caption:
+    """What every style writes around its drawing, as ``draw --title`` and ``--no-caption`` ask.
+    ``title``: the line at the top (None: the network's title and input; "": no title line).
+    ``caption``: the totals line under the title and the conventions paragraph at the bottom;
+    a report's own figure caption says those, so a picture for one can leave them out. The
+    legend stays: it is what the colours mean."""
+
+    title: Optional[str] = None
+    caption: bool = True
+
+
+def footer(conventions: str, full: float, y: float, caption: Caption = Caption()) -> Tuple[List[str], float]:
     """The conventions line(s) at the bottom, wrapped to the picture's width from baseline ``y``;
-    and the picture's height below them."""
+    and the picture's height below them (none without the caption: the margin below the legend)."""
     line_h = TEXT + 3
+    if not caption.caption:
+        return [], y - line_h - 6 + MARGIN
     foot = []
     for line in wrap_words(conventions, full - 2 * MARGIN, TEXT - 1):
         foot.append(text(MARGIN, y, line, TEXT - 1, "start", ' class="conventions" fill="#555555"'))
@@ -314,15 +328,29 @@ def hover_lines(it: Item, names: str) -> List[str]:
     return tip
 
 
-def heading(report: Report, detail: str) -> Tuple[List[str], float]:
-    """The title (the network and its input) and the totals line under it, at the top left of
-    every style's picture; ``detail`` follows the MACs. Returns the two texts and their width."""
-    title = f"{report.spec.title or report.spec.name or 'network'} — input {report.spec.input}"
+def heading(report: Report, detail: str, caption: Caption = Caption(),
+            fit: float = math.inf) -> Tuple[List[str], float, float]:
+    """The title (the network and its input, or ``caption.title``) and the totals line under it,
+    at the top left of every style's picture, each wrapped at ``fit`` px; ``detail`` follows the
+    MACs. Returns the texts, their width and how far down they reach: ``MARGIN + 38``, the totals
+    line's baseline, with one line of each, and less without (a style starts its drawing a gap
+    below it, so nothing is left blank)."""
+    title = (f"{report.spec.title or report.spec.name or 'network'} — input {report.spec.input}"
+             if caption.title is None else caption.title)
     t = report.totals
-    sub = f"{t.params:,} params · {t.macs:,} MACs{detail}"
-    return ([text(MARGIN, MARGIN + 18, title, 18, "start", ' font-weight="bold"'),
-             text(MARGIN, MARGIN + 38, sub, TEXT, "start", ' fill="#444444"')],
-            max(text_width(title, 18), text_width(sub)))
+    sub = f"{t.params:,} params · {t.macs:,} MACs{detail}" if caption.caption else ""
+    titles = wrap_words(title, fit, 18) if title else []
+    subs = wrap_words(sub, fit, TEXT) if sub else []
+    lines: List[str] = []
+    y = float(MARGIN - 14)  # with neither, the drawing's first text is a margin from the top
+    for k, line in enumerate(titles):
+        y += 32 if k == 0 else 22
+        lines.append(text(MARGIN, y, line, 18, "start", ' font-weight="bold"'))
+    for k, line in enumerate(subs):
+        y += (20 if titles else 28) if k == 0 else TEXT + 4
+        lines.append(text(MARGIN, y, line, TEXT, "start", ' fill="#444444"'))
+    widths = [text_width(s, 18) for s in titles] + [text_width(s) for s in subs]
+    return lines, max(widths, default=0.0), y
 
 
 def kind_legend(colors: Dict[str, str], full: float, y: float, corner: float = 0) -> Tuple[List[str], float]:
@@ -345,7 +373,7 @@ def kind_legend(colors: Dict[str, str], full: float, y: float, corner: float = 0
 
 def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", color: str = "kind",
                labels: str = "shape", width: int = 1400, every_layer: bool = False,
-               kernels: Optional[bool] = None, layout: str = "auto") -> str:
+               kernels: Optional[bool] = None, layout: str = "auto", caption: Caption = Caption()) -> str:
     """The ``blocks`` picture of ``report`` as SVG text. ``depth`` None: the default (each
     branching block as one box; every layer of a chain). ``kernels`` None: a kernel cube on each
     conv and pool where it helps, a chain of at most KERNELS_UP_TO boxes. ``layout`` 'auto': an
@@ -370,6 +398,7 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
     layers = {r.index: r for r in report.layers} if kernels else {}
     top_s = max((s for it in items if it.output.spatial for s in it.output.spatial[:2]), default=1)
     line_h = TEXT + 3
+    inner = max(width - 2 * MARGIN, 200)
 
     def under(it: Item) -> List[str]:
         lines = [str(it.output) + (f"  ×{it.count}" if it.count > 1 else "")]
@@ -393,8 +422,11 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
             if rd.dst != rd.src + 1:
                 far[rd.src] += 1
                 far[rd.dst] += 1
-        rows = balanced_rows([s.core + 2 * SIDE + WIRE * f for s, f in zip(slots, far)], max(width - 2 * MARGIN, 200))
-    plan = Plan(slots, reads, [GAP] * len(items), MARGIN, MARGIN + 38 + 22, rows, None if rows else level)
+        rows = balanced_rows([s.core + 2 * SIDE + WIRE * f for s, f in zip(slots, far)], inner)
+    drawn = "every layer a box" if every_layer else "activation, norm and dropout drawn with the box before"
+    at = f" · blocks collapsed at depth {depth}" if depth is not None else ""
+    head, head_w, top = heading(report, f"{at} · {drawn}", caption, inner)
+    plan = Plan(slots, reads, [GAP] * len(items), MARGIN, top + 22, rows, None if rows else level)
 
     # the reads to the next box that a kernel cube draws, in the box of the layer reading
     cubes: Dict[int, str] = {}
@@ -414,10 +446,7 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
         wires.append(connector(rd, kind, d, ends))
         drawn_kinds.add(kind)
 
-    drawn = "every layer a box" if every_layer else "activation, norm and dropout drawn with the box before"
-    at = f" · blocks collapsed at depth {depth}" if depth is not None else ""
-    head, head_w = heading(report, f"{at} · {drawn}")
-    widest_row = max(head_w, 400.0, plan.right - MARGIN)
+    widest_row = max(head_w, min(400.0, inner), plan.right - MARGIN)
     body: List[str] = []
     for i, (it, b) in enumerate(zip(items, boxes)):
         lines = under(it)
@@ -482,7 +511,7 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
                    + ("; ×N marks N identical boxes in a row, figures for each" if any(it.count > 1 for it in items)
                       else "") + ". Drawn by convcalc.")
     # wrapped to the width asked for: a U-shaped picture may be wider, and its lines stay readable
-    foot, height = footer(conventions, min(full, max(width, 400)), y)
+    foot, height = footer(conventions, min(full, max(width, 400)), y, caption)
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{full:.0f}" height="{height:.0f}" '
             f'viewBox="0 0 {full:.0f} {height:.0f}" font-family="{FONT}">\n'
             f'<rect width="100%" height="100%" fill="#ffffff"/>\n'

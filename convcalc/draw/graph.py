@@ -31,6 +31,7 @@ from .blocks import (  # escape and quoteattr: XML text with its control charact
     FONT,
     MARGIN,
     TEXT,
+    Caption,
     Item,
     block_item,
     escape,
@@ -330,7 +331,8 @@ def node_svg(nd: Node, fill: str) -> str:
 
 
 def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", color: str = "kind",
-              labels: str = "shape", width: int = 1400, every_layer: bool = False) -> str:
+              labels: str = "shape", width: int = 1400, every_layer: bool = False,
+              caption: Caption = Caption()) -> str:
     """The ``graph`` picture of ``report`` as SVG text. ``depth`` None: every layer (activations,
     norms and dropout drawn in the box before them unless ``every_layer``). ``scale``, ``labels``
     and ``width`` are the blocks style's options, taken for one signature; a flow has no sizes to
@@ -357,8 +359,8 @@ def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
 
     at = f" · blocks collapsed at depth {depth}" if depth is not None else " · every layer"
     folded = "" if every_layer else "; activation, norm and dropout drawn in the box before"
-    head, heading_w = heading(report, f"{at}{folded}")
-    top = MARGIN + 62
+    head, heading_w, top = heading(report, f"{at}{folded}", caption, width - 2 * MARGIN)
+    top += 24
     x0 = MARGIN + max(root.w, heading_w) / 2
     drawn, left, right = route(root, nodes, pairs, layout, x0, top)
     if left < MARGIN:  # lanes at the left ran out of the picture: shift everything right
@@ -387,7 +389,7 @@ def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
                    "name, what it is and its output shape (H×W×C, or length × channels); arrows run from each "
                    "tensor a layer reads to it; a residual shortcut runs at its block's right into the merge, and "
                    "references from further back in lanes at the sides. " + COSTS + ". Drawn by convcalc.")
-    foot, height = footer(conventions, full, y)
+    foot, height = footer(conventions, full, y, caption)
     defs = ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
             'orient="auto-start-reverse"><path d="M0,1 L9,5 L0,9 z" fill="#555555"/></marker>'
             '<marker id="out" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" '

@@ -34,6 +34,7 @@ from .blocks import (
     MARGIN,
     TEXT,
     U_SAID,
+    Caption,
     balanced_rows,
     footer,
     heading,
@@ -215,7 +216,8 @@ def refuse_sequences(report: Report) -> None:
 
 
 def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", color: str = "kind",
-              labels: str = "shape", width: int = 1400, every_layer: bool = False, layout: str = "auto") -> str:
+              labels: str = "shape", width: int = 1400, every_layer: bool = False, layout: str = "auto",
+              caption: Caption = Caption()) -> str:
     """The ``lenet`` picture of ``report`` as SVG text; the arguments are ``blocks_svg``'s. A network
     that makes token sequences (ViT) is refused (``ConvcalcError``, exit 2), pointing to the
     blocks and graph styles."""
@@ -235,6 +237,7 @@ def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
     stacks = stack_sizes(items, scale)
     layers = {r.full_name: r for r in report.layers}
     fill_of, colors, metric_top = palette(items, color, lighten=0.45)
+    inner = max(width - 2 * MARGIN, 200)
 
     def above(it: Item) -> List[str]:
         lines = ["INPUT" if it.kind == "input" and it is items[0] else it.name,
@@ -283,8 +286,10 @@ def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
                 far[rd.src] += 1
                 far[rd.dst] += 1
         rows = balanced_rows([g + s.core + 2 * SIDE + WIRE * f - (GAP if i else 0)
-                              for i, (g, s, f) in enumerate(zip(gaps, slots, far))], max(width - 2 * MARGIN, 200))
-    plan = Plan(slots, reads, gaps, MARGIN, MARGIN + 38 + 16, rows, None if rows else level, lead_first=True)
+                              for i, (g, s, f) in enumerate(zip(gaps, slots, far))], inner)
+    at = f" · blocks collapsed at depth {depth}, one stack each" if depth is not None else ""
+    head, head_w, top = heading(report, at, caption, inner)
+    plan = Plan(slots, reads, gaps, MARGIN, top + 16, rows, None if rows else level, lead_first=True)
 
     windows: Dict[int, str] = {}
     wires: List[str] = []
@@ -301,9 +306,7 @@ def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
         wires.append(connector(rd, kind, d, ends))
         drawn_kinds.add(kind)
 
-    at = f" · blocks collapsed at depth {depth}, one stack each" if depth is not None else ""
-    head, head_w = heading(report, at)
-    widest = max(head_w, 400.0, plan.right - MARGIN)
+    widest = max(head_w, min(400.0, inner), plan.right - MARGIN)
     body: List[str] = []
     halves: Dict[int, float] = {}  # each row's tallest stack, half of it
     for i, st in enumerate(stacks):
@@ -360,7 +363,7 @@ def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
                    + wires_said(drawn_kinds) + (U_SAID if u_shaped else "") + COSTS
                    + ("; ×N marks N identical stacks in a row, figures for each" if any(it.count > 1 for it in items)
                       else "") + ". Drawn by convcalc.")
-    foot, height = footer(conventions, min(full, max(width, 400)), y + 4)  # as the blocks style
+    foot, height = footer(conventions, min(full, max(width, 400)), y + 4, caption)  # as the blocks style
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{full:.0f}" height="{height:.0f}" '
             f'viewBox="0 0 {full:.0f} {height:.0f}" font-family="{FONT}">\n'
             f'<rect width="100%" height="100%" fill="#ffffff"/>\n'
