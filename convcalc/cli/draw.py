@@ -65,11 +65,13 @@ def _title(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> 
 @click.option("--layout", type=click.Choice(["auto", "rows"]), default="auto", show_default=True,
               help="blocks and lenet styles: auto draws an encoder-decoder (U-Net, FPN: skips joining maps of one "
                    "size over deeper ones, found from the graph) U-shaped as their papers do, a row per level; "
-                   "rows draws every network in rows.")
+                   "rows draws every network in rows. A U-shaped picture too wide for --width is drawn in rows.")
 @click.option("--width", type=click.IntRange(400, 20000), default=None,
               help="The picture's width in px, at most: longer networks wrap into rows, and what cannot wrap "
-                   "is scaled to fit (down to half size; narrower is refused, naming the least width). "
-                   "[default: rows wrap at 1400 px; a graph grows as wide as its branches]")
+                   "is scaled to fit (down to half size; narrower is refused, naming the least width). An "
+                   "encoder-decoder drawn U-shaped (a column per box) that would shrink below half size is "
+                   "drawn in rows instead, with a note. [default: rows wrap at 1400 px; a graph grows as wide "
+                   "as its branches, a U-shaped picture as its columns]")
 @input_option
 @click.pass_context
 def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional[int], scale: str, color: str,
@@ -112,14 +114,14 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
     report = analyse(network)
     caption = Caption(title=title, caption=not no_caption)
 
-    def picture_at(px: int) -> str:
+    def picture_at(px: int, laid_out: str = layout) -> str:
         if style == "blocks":
             return blocks_svg(report, depth=depth, scale=scale, color=color, labels=labels, width=px,
-                              every_layer=every_layer, kernels=kernels, layout=layout, caption=caption)
+                              every_layer=every_layer, kernels=kernels, layout=laid_out, caption=caption)
         # the lenet style always draws its kernel windows; the graph style has none
         if style == "lenet":
             return lenet_svg(report, depth=depth, scale=scale, color=color, labels=labels, width=px,
-                             every_layer=every_layer, layout=layout, caption=caption)
+                             every_layer=every_layer, layout=laid_out, caption=caption)
         return graph_svg(report, depth=depth, scale=scale, color=color, labels=labels, width=px,
                          every_layer=every_layer, caption=caption)
 
@@ -128,7 +130,7 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
     else:  # a width asked for is the picture's, scaled to fit where it does not wrap, or refused
         from ..draw.fit import fitted
 
-        svg, note = fitted(picture_at, width)
+        svg, note = fitted(picture_at, width, lambda px: picture_at(px, "rows"))  # a U too wide: in rows
         if note:
             click.echo(f"note: {note}", err=True)
     picture: Any = svg

@@ -192,6 +192,7 @@ def box_svg(x: float, y: float, b: Box, fill: str) -> str:
 U_SAID = ("Laid out as an encoder–decoder (U-Net's Fig. 1, FPN's Fig. 3), found from the reads: a row per "
           "level, a level being how many halvings a map is from the input's; the encoder runs down, the "
           "decoder up, and skips join maps of one level straight across. ")
+U_LAYOUT = ' data-layout="u"'  # on a U-shaped picture's root: draw/fit.py redraws it in rows where it cannot fit
 KERNELS_UP_TO = 25  # drawn boxes; beyond this the cubes and their lines crowd the picture
 KERNEL_SHARE = 0.45  # at most this share of the face a kernel cube sits on, so the map still shows round it
 
@@ -513,7 +514,7 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
     # wrapped to the width asked for: a U-shaped picture may be wider, and its lines stay readable
     foot, height = footer(conventions, min(full, max(width, 400)), y, caption)
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{full:.0f}" height="{height:.0f}" '
-            f'viewBox="0 0 {full:.0f} {height:.0f}" font-family="{FONT}">\n'
+            f'viewBox="0 0 {full:.0f} {height:.0f}" font-family="{FONT}"{U_LAYOUT if u_shaped else ""}>\n'
             f'<rect width="100%" height="100%" fill="#ffffff"/>\n'
             + "\n".join(head) + "\n" + "\n".join(body) + "\n" + "\n".join(legend) + "\n" + "\n".join(foot)
             + "\n</svg>\n")

@@ -33,6 +33,7 @@ from .blocks import (
     GAP,
     MARGIN,
     TEXT,
+    U_LAYOUT,
     U_SAID,
     Caption,
     balanced_rows,
@@ -365,6 +366,6 @@ def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
                       else "") + ". Drawn by convcalc.")
     foot, height = footer(conventions, min(full, max(width, 400)), y + 4, caption)  # as the blocks style
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{full:.0f}" height="{height:.0f}" '
-            f'viewBox="0 0 {full:.0f} {height:.0f}" font-family="{FONT}">\n'
+            f'viewBox="0 0 {full:.0f} {height:.0f}" font-family="{FONT}"{U_LAYOUT if u_shaped else ""}>\n'
             f'<rect width="100%" height="100%" fill="#ffffff"/>\n'
             + "\n".join(head) + "\n" + "\n".join(body) + "\n" + "\n".join(foot) + "\n</svg>\n")
