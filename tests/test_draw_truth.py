@@ -275,3 +275,60 @@ def test_unet_draws_its_skips_and_crop4_reads_enc4(draw):
     assert len(into_crop4) == 1 and into_crop4[0].startswith("enc4.")
     for k in (1, 2, 3, 4):
         assert any(a.startswith(f"enc{k}.") and b == f"crop{k}" for a, b in pairs)
+
+
+# --- nothing drawn over a label ------------------------------------------------------------------
+
+
+def label_boxes(root) -> List[Tuple[float, float, float, float, str]]:
+    """Each label's extent as the layout reckons it (``text_width``; the baseline at y, 0.8 of the
+    size above it, 0.2 below); the conventions paragraph, wrapped on its own, left out."""
+    from convcalc.draw.blocks import text_width
+
+    boxes = []
+    for t in root.iter(f"{SVG}text"):
+        if t.get("class") == "conventions":
+            continue
+        said, size = "".join(t.itertext()), float(t.get("font-size"))
+        x, y, w = float(t.get("x")), float(t.get("y")), text_width(said, size)
+        x0 = {"middle": x - w / 2, "end": x - w}.get(t.get("text-anchor") or "start", x)
+        boxes.append((x0, y - 0.8 * size, x0 + w, y + 0.2 * size, said))
+    return boxes
+
+
+def runs_through(a: Tuple[float, float], b: Tuple[float, float], box) -> bool:
+    """Whether the straight segment a-b (wires run level or plumb) crosses into ``box``."""
+    (x1, y1), (x2, y2) = a, b
+    left, top, right, bottom = box[:4]
+    if abs(y1 - y2) < 0.01:
+        return top < y1 < bottom and max(min(x1, x2), left) < min(max(x1, x2), right) - 0.5
+    if abs(x1 - x2) < 0.01:
+        return left < x1 < right and max(min(y1, y2), top) < min(max(y1, y2), bottom) - 0.5
+    return False
+
+
+@pytest.mark.parametrize("name", catalog.names())
+def test_no_wire_runs_through_a_label_and_no_labels_overlap(name):
+    """What the PNGs were looked at for, at the default width and at 800 px, U-shaped and in rows
+    (how a U too wide for --width 800 is drawn)."""
+    report = analyse(load(name))
+    pictures = []
+    for draw in (blocks_svg, lenet_svg):
+        for width, layout in ((1400, "auto"), (800, "auto"), (800, "rows")):
+            try:
+                pictures.append(draw(report, width=width, layout=layout))
+            except ConvcalcError:  # lenet refuses token sequences
+                continue
+    for svg in pictures:
+        root = ET.fromstring(svg)
+        labels = label_boxes(root)
+        for path in root.iter(f"{SVG}path"):
+            if path.get("data-from") is None or "connector" not in path.get("class", ""):
+                continue
+            points = [tuple(map(float, p.split(","))) for p in path.get("d")[1:].split(" L")]
+            for a, b in zip(points, points[1:]):
+                through = [box[4] for box in labels if runs_through(a, b, box)]
+                assert not through, (path.get("data-from"), path.get("data-to"), through)
+        for k, a in enumerate(labels):
+            for b in labels[k + 1:]:
+                assert not (a[0] < b[2] - 1 and b[0] < a[2] - 1 and a[1] < b[3] - 1 and b[1] < a[3] - 1), (a[4], b[4])
