@@ -332,3 +332,14 @@ def test_no_wire_runs_through_a_label_and_no_labels_overlap(name):
         for k, a in enumerate(labels):
             for b in labels[k + 1:]:
                 assert not (a[0] < b[2] - 1 and b[0] < a[2] - 1 and a[1] < b[3] - 1 and b[1] < a[3] - 1), (a[4], b[4])
+
+
+def test_lenet_names_a_block_in_words():
+    """Under the gap before a block the lenet style wrote its template's name: DOUBLE_CONV,
+    BOTTLENECK_PROJ, INCEPTION (concat, 4 branches)."""
+    said = []
+    for name in ("unet", "resnet50", "googlenet"):
+        root = ET.fromstring(lenet_svg(analyse(load(name))))
+        said += [next(g.iter(f"{SVG}text")).text for g in root.iter(f"{SVG}g") if g.get("class") == "op"]
+    assert {"Double conv", "Bottleneck proj", "Bottleneck", "Inception (concat, 4 branches)"} <= set(said)
+    assert not [s for s in said if "_" in s or s.isupper()]

@@ -78,8 +78,9 @@ OPERATIONS: Dict[str, str] = {
 
 def operation(it: Item, layer: Optional[LayerReport]) -> Tuple[str, str]:
     """The operation's name and its window (``5x5``, ``11x11 stride 4``) written under the gap."""
-    if layer is None:  # a block: its own label says what it is
-        return it.label, ""
+    if layer is None:  # a block: its own label says what it is, as words (DOUBLE_CONV: "Double conv")
+        kind, paren, rest = it.label.partition(" (")
+        return kind.replace("_", " ").capitalize() + paren + rest, ""
     rule = layer.layer
     name = OPERATIONS.get(it.kind, it.label.capitalize())
     if isinstance(rule, AvgPool):
