@@ -65,7 +65,8 @@ def _title(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> 
 @click.option("--layout", type=click.Choice(["auto", "rows"]), default="auto", show_default=True,
               help="blocks and lenet styles: auto draws an encoder-decoder (U-Net, FPN: skips joining maps of one "
                    "size over deeper ones, found from the graph) U-shaped as their papers do, a row per level; "
-                   "rows draws every network in rows. A U-shaped picture too wide for --width is drawn in rows.")
+                   "rows draws every network in rows. A U-shaped picture that --width would shrink below half "
+                   "size is drawn in rows.")
 @click.option("--width", type=click.IntRange(400, 20000), default=None,
               help="The picture's width in px, at most: longer networks wrap into rows, and what cannot wrap "
                    "is scaled to fit (down to half size; narrower is refused, naming the least width). An "

@@ -48,7 +48,7 @@ def fitted(draw: Callable[[int], str], width: int,
     if natural <= width + 0.5:  # the styles write whole px
         return svg, ""
     zoom = width / natural
-    if zoom < MIN_FIT and in_rows is not None and U_LAYOUT in svg[:found.end() + 200]:
+    if zoom < MIN_FIT and in_rows is not None and U_LAYOUT in svg[:svg.index(">", found.end()) + 1]:  # its root
         rows, note = fitted(in_rows, width)
         return rows, (f"the encoder-decoder is {natural:.0f} px wide drawn U-shaped, over {1 / MIN_FIT:g}x "
                       f"--width {width}; it is drawn in rows (--layout rows){'; ' + note if note else ''}")
