@@ -343,3 +343,15 @@ def test_lenet_names_a_block_in_words():
         said += [next(g.iter(f"{SVG}text")).text for g in root.iter(f"{SVG}g") if g.get("class") == "op"]
     assert {"Double conv", "Bottleneck proj", "Bottleneck", "Inception (concat, 4 branches)"} <= set(said)
     assert not [s for s in said if "_" in s or s.isupper()]
+
+
+@pytest.mark.parametrize("draw", [blocks_svg, lenet_svg])
+def test_fpns_pool_sits_by_p5_not_after_the_whole_decoder(draw):
+    """resnet50_fpn's pool (P6, read from P5) was drawn at the far right of the U, its one wire
+    running under the whole decoder; it goes just right of P5, a level down, by an elbow."""
+    root = ET.fromstring(draw(analyse(load("resnet50_fpn"))))
+    left = {g.get("data-name"): float(g.get("data-bbox").split()[0]) for g in root.iter(f"{SVG}g")
+            if g.get("data-name") and g.get("data-bbox")}
+    assert left["fpn.p5"] < left["fpn.pool"] < left["fpn.up4"]
+    wire = [p for p in root.iter(f"{SVG}path") if p.get("data-to") == "fpn.pool"]
+    assert [p.get("class") for p in wire] == ["connector step"]

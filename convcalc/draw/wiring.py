@@ -3,7 +3,8 @@
 A style (blocks, lenet) says how big each item is (``Slot``: its width with its labels, the
 part wires attach to, the labels above and below); ``Plan`` places the items, in rows that wrap
 at the picture's width, or U-shaped (one column per item, one row per level: the encoder runs
-down, the decoder up, a skip straight across), and routes every read (``flow.Read``):
+down, the decoder up, a skip straight across; an output alone on its level, FPN's pool, shares
+the column after the map it reads), and routes every read (``flow.Read``):
 
 - ``next``: to the item just after, on its row: a short straight arrow (or the style's kernel);
 - ``skip``: on one level over deeper items (U layout): a straight horizontal arrow;
@@ -109,6 +110,8 @@ class Plan:
                 self.x[i] = x
                 x += slots[i].core + self.right_lanes[i]
             self.right = max(self.right, x)
+        if rows is None:
+            self.tuck_outputs(reads)
         # y: each row centred on its mid line, its channel under it
         self.mid = [0.0] * n_rows
         self.channel_y = [0.0] * n_rows
@@ -128,6 +131,25 @@ class Plan:
         self.taken_margin = 0
         self.skip_ends = {rd.src for k, rd in enumerate(reads) if self.kinds[k] == "skip"} | \
             {rd.dst for k, rd in enumerate(reads) if self.kinds[k] == "skip"}
+
+    def tuck_outputs(self, reads: Sequence[Read]) -> None:
+        """U layout: an output alone on its level, read by nothing and reading one map a level
+        away that ends its own row (FPN's pool, P6 from P5), goes just right of that map instead of
+        after the whole decoder, where its one wire crossed the picture. Its elbow then runs
+        between two rows that hold nothing right of it."""
+        n = len(self.slots)
+        read_by = {rd.src for rd in reads}
+        for i in range(n):
+            into = [k for k, rd in enumerate(reads) if rd.dst == i]
+            if i in read_by or len(into) != 1 or self.kinds[into[0]] != "step":
+                continue
+            src = reads[into[0]].src
+            alone = all(self.row[j] != self.row[i] for j in range(n) if j != i)
+            last = all(self.row[j] != self.row[src] for j in range(src + 1, n))
+            if alone and last and abs(self.row[i] - self.row[src]) == 1:
+                self.x[i] = (self.x[src] + self.slots[src].core + self.right_lanes[src] + self.lead[i]
+                             + self.left_lanes[i])
+        self.right = max(self.x[i] + self.slots[i].core + self.right_lanes[i] for i in range(n))
 
     def classify(self, rd: Read, rows: Optional[List[List[int]]]) -> str:
         between = range(rd.src + 1, rd.dst)
