@@ -355,3 +355,18 @@ def test_fpns_pool_sits_by_p5_not_after_the_whole_decoder(draw):
     assert left["fpn.p5"] < left["fpn.pool"] < left["fpn.up4"]
     wire = [p for p in root.iter(f"{SVG}path") if p.get("data-to") == "fpn.pool"]
     assert [p.get("class") for p in wire] == ["connector step"]
+
+
+@pytest.mark.parametrize("name", catalog.names())
+def test_a_block_kind_never_shares_a_colour_with_another_kind(name):
+    """resnet50_fpn's legend showed 'block' and 'add' in one blue. Kinds of one family share a
+    colour on purpose (bn and ln, tokens and cls); a block's colour is its own."""
+    from convcalc.draw.blocks import KIND_COLORS
+
+    root = ET.fromstring(blocks_svg(analyse(load(name))))
+    swatches = [r.get("fill") for r in root.iter(f"{SVG}rect") if r.get("class") == "swatch"]
+    kinds = [t.text for t in root.iter(f"{SVG}text") if t.get("text-anchor") == "start" and t.get("font-size") == "12"
+             and t.get("class") is None and t.get("fill") is None][-len(swatches):]
+    for kind, colour in zip(kinds, swatches):
+        if kind not in KIND_COLORS:
+            assert swatches.count(colour) == 1, (kind, colour, dict(zip(kinds, swatches)))

@@ -142,6 +142,11 @@ def heat(share: float) -> str:
 
 
 def kind_colors(items: Sequence[Item]) -> Dict[str, str]:
+    """Each kind's fill, in order of appearance (the legend's order). A block takes the next extra
+    colour that no kind of this picture has already (resnet50_fpn's 'block' took add's blue, and
+    the legend showed two kinds in one colour); past a dozen they repeat."""
+    taken = {KIND_COLORS[it.kind] for it in items if it.kind in KIND_COLORS}
+    extras = [c for c in EXTRA_COLORS if c not in taken] or list(EXTRA_COLORS)
     colors: Dict[str, str] = {}
     extra = 0
     for it in items:
@@ -150,7 +155,7 @@ def kind_colors(items: Sequence[Item]) -> Dict[str, str]:
         if it.kind in KIND_COLORS:
             colors[it.kind] = KIND_COLORS[it.kind]
         else:
-            colors[it.kind] = EXTRA_COLORS[extra % len(EXTRA_COLORS)]
+            colors[it.kind] = extras[extra % len(extras)]
             extra += 1
     return colors
 
