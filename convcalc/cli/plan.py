@@ -73,7 +73,9 @@ Conventions (stated again under the table and in JSON):
              backward (gradients pass through). Peaks are
              the datasheet's (TF32 tensor cores for float32 where the
              device has them, FP16/BF16 tensor cores dense, never the
-             sparsity figures). A layer is compute-bound when its
+             sparsity figures); with --amp, the FP16/BF16 peak and every
+             tensor at 2 bytes (fewer bytes than autocast moves: still a
+             bound). A layer is compute-bound when its
              FLOPs/byte (arithmetic intensity) reach peak / bandwidth.
              samples/s <= batch / that time. Layers unfused, one after
              another, as eager PyTorch runs them: a compiler that fuses
@@ -97,6 +99,9 @@ def _device(ctx: click.Context, param: click.Parameter, value: Optional[str]) ->
     if found is None:
         raise click.BadParameter(f"no device called '{shown(value)}'; known: {', '.join(device_names())}")
     return found
+
+
+AMP_DTYPE = {"fp16": "float16", "bf16": "bfloat16"}  # what --amp runs the heavy layers in
 
 
 @cli.command(epilog=PLAN_HELP)
@@ -161,7 +166,12 @@ def plan(ctx: click.Context, /, spec: str, fmt: str, batch: int, dtype: str, bac
     if device is not None:
         from ..analysis.roofline import roofline
 
-        bound = roofline(report, kept, device)
+        if amp is None:
+            bound = roofline(report, kept, device)
+        else:  # autocast runs the heavy layers on the half-precision tensor cores: bound at that peak,
+            # every tensor at 2 bytes (autocast keeps some float32: moving fewer bytes only lowers the bound)
+            half = analyse(network, dtype=AMP_DTYPE[amp], batch=batch, conventions=Conventions(count=count))
+            bound = roofline(half, training(half, backend=backend, flash=not no_flash), device)
     if fmt == "json":
         import json
 
