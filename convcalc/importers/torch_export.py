@@ -32,7 +32,7 @@ How a graph becomes a spec (torch_ops.py holds one translator per operator):
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Sequence, Set, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from ..errors import LayerError, SpecError
 from ..layers import dims_shape
@@ -69,8 +69,9 @@ def from_torch_spec(model: Any, input_size: Sequence[int] = (1, 3, 224, 224)) ->
     except Exception as e:  # export refuses data-dependent control flow and the like: its message says where
         raise SpecError(f"torch.export cannot trace {type(model).__name__}: {type(e).__name__}: {str(e)[:400]}",
                         hint="torch.export needs a forward without data-dependent Python control flow") from None
-    trainable = {name: bool(p.requires_grad) for name, p in model.named_parameters(remove_duplicate=False)}
-    return read_program(program, type(model).__name__, trainable)
+    named = list(model.named_parameters(remove_duplicate=False))
+    trainable = {name: bool(p.requires_grad) for name, p in named}
+    return read_program(program, type(model).__name__, trainable, tied(named))
 
 
 def read_pt2(path_or_text: Any, origin: str) -> NetworkSpec:
@@ -83,11 +84,21 @@ def read_pt2(path_or_text: Any, origin: str) -> NetworkSpec:
                         hint="save one with torch.export.save(torch.export.export(model, (x,)), 'model.pt2')") from None
     state = program.state_dict
     trainable = {k: bool(getattr(v, "requires_grad", True)) for k, v in state.items()}
-    return read_program(program, origin, trainable)
+    return read_program(program, origin, trainable, tied(list(state.items())))
 
 
-def read_program(program: Any, origin: str, trainable: Dict[str, bool]) -> NetworkSpec:
-    return _Program(program, origin, trainable).network()
+def tied(named: List[Tuple[str, Any]]) -> Dict[str, Tuple[str, ...]]:
+    """Each parameter's name -> every name of the same tensor (a tied weight has two)."""
+    groups: Dict[int, List[str]] = {}
+    for name, tensor in named:
+        groups.setdefault(id(tensor), []).append(name)
+    return {name: tuple(names) for names in groups.values() for name in names}
+
+
+def read_program(program: Any, origin: str, trainable: Dict[str, bool],
+                 aliases: Optional[Dict[str, Tuple[str, ...]]] = None) -> NetworkSpec:
+    """``aliases``: every name of each parameter (``tied``), so a weight tied to another is one."""
+    return _Program(program, origin, trainable, aliases or {}).network()
 
 
 class _Program(TorchOps):
@@ -123,7 +134,8 @@ class _Program(TorchOps):
         refs = [self.held[o].ref for o in outputs]
         if len(refs) > 1 or (refs and refs[0] != self.last):
             declared = tuple(FromSpec(r) for r in dict.fromkeys(refs))
-        return NetworkSpec(input=shape, layers=tuple(self.out), name=safe_name(self.origin),
+        stem = self.origin.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".pt2", 1)[0]  # a file's name, or the class's
+        return NetworkSpec(input=shape, layers=tuple(self.out), name=safe_name(stem),
                            title=f"{self.origin} (traced by torch.export)", origin=self.origin,
                            outputs=declared, notes=tuple(self.notes))
 
@@ -148,13 +160,19 @@ class _Program(TorchOps):
 
     def account(self) -> None:
         """Notes on the parameters: one no layer reads, one two layers read (counted in each)."""
+        seen: Set[Tuple[str, ...]] = set()
         for p, fqn in self.params.items():
-            readers = self.used.get(fqn, [])
+            names = self.aliases.get(fqn, (fqn,))
+            if names in seen:
+                continue
+            seen.add(names)
+            readers = [r for name in names for r in self.used.get(name, [])]
             n = math.prod(self.param_dims.get(p, ()))
+            called = " = ".join(f"'{name}'" for name in names)
             if not readers:
-                self.notes.append(f"parameter '{fqn}' ({n:,} elements) is read by no layer convcalc counts: "
+                self.notes.append(f"parameter {called} ({n:,} elements) is read by no layer convcalc counts: "
                                   "it is not in the params")
             elif len(readers) > 1:
-                self.notes.append(f"parameter '{fqn}' ({n:,} elements) is shared by {', '.join(readers)}: "
+                self.notes.append(f"parameter {called} ({n:,} elements) is shared by {', '.join(readers)}: "
                                   f"convcalc counts it in each ({n * (len(readers) - 1):,} too many params)")
 

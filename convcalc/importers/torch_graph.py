@@ -106,11 +106,13 @@ class ProgramState:
     """One exported program walked node by node: what it holds, how convcalc holds each
     activation, and the spec being built."""
 
-    def __init__(self, program: Any, origin: str, trainable: Dict[str, bool]) -> None:
+    def __init__(self, program: Any, origin: str, trainable: Dict[str, bool],
+                 aliases: Dict[str, Tuple[str, ...]]) -> None:
         self.origin = origin
         self.graph = program.graph
         self.by_name: Dict[str, Any] = {n.name: n for n in self.graph.nodes}
         self.trainable = trainable
+        self.aliases = aliases
         self.params: Dict[str, str] = {}  # placeholder -> parameter's name
         self.param_dims: Dict[str, Tuple[int, ...]] = {}
         self.user: List[str] = []
