@@ -1,6 +1,6 @@
 """Record torchvision's models as torch.export traces them, for the tests that run without torch.
 
-Each model is exported on one 224x224 RGB sample and its graph written by
+Each model is exported on one 224x224 RGB sample (800x800 for the ResNet-50 FPN) and its graph written by
 convcalc.importers.torch_record (node list, shapes, module paths, which inputs are parameters;
 no weights) to tests/fixtures/torch/<model>.json.gz, with the figures torch itself gives:
 ``sum(p.numel())`` over the parameters. tests/test_from_torch.py reads them back.
@@ -25,7 +25,9 @@ from convcalc.importers.torch_record import record
 OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "torch"
 
 MODELS = ["resnet18", "resnet50", "vgg16", "mobilenet_v2", "densenet121", "efficientnet_b0", "convnext_tiny",
-          "vit_b_16", "swin_t", "shufflenet_v2_x1_0", "fasterrcnn_mobilenet_v3_large_fpn.backbone"]
+          "vit_b_16", "swin_t", "shufflenet_v2_x1_0", "fasterrcnn_mobilenet_v3_large_fpn.backbone",
+          "fasterrcnn_resnet50_fpn.backbone"]
+SIZES = {"fasterrcnn_resnet50_fpn.backbone": [1, 3, 800, 800]}  # as architectures/resnet50_fpn.yaml
 
 
 def build(name: str) -> torch.nn.Module:
@@ -39,7 +41,7 @@ def main(names: list[str]) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for name in names or MODELS:
         model = build(name).eval()
-        size = [1, 3, 224, 224]
+        size = SIZES.get(name, [1, 3, 224, 224])
         program = torch.export.export(model, (torch.zeros(size),))
         trainable = {k: p.requires_grad for k, p in model.named_parameters(remove_duplicate=False)}
         data = record(program, trainable, name, size)

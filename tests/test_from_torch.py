@@ -68,7 +68,8 @@ def macs_of_graph(data: Dict[str, Any]) -> int:
 
 
 def test_every_model_of_the_issue_is_recorded():
-    assert set(RECORDED) >= {*BUNDLED, "efficientnet_b0", "fasterrcnn_mobilenet_v3_large_fpn.backbone"}
+    assert set(RECORDED) >= {*BUNDLED, "efficientnet_b0", "fasterrcnn_mobilenet_v3_large_fpn.backbone",
+                             "fasterrcnn_resnet50_fpn.backbone"}
 
 
 @pytest.mark.parametrize("name", RECORDED)
@@ -88,6 +89,18 @@ def test_recorded_models_equal_the_bundled_specs(name):
     ours, bundled = analyse(replayed(name)), analyse(load(BUNDLED[name]))
     assert (ours.totals.params, ours.totals.macs) == (bundled.totals.params, bundled.totals.macs)
     assert ours.output == bundled.output
+
+
+def test_a_detection_backbone_gives_the_bundled_fpn_s_five_outputs():
+    """torchvision's ResNet-50 FPN built with weights=None has nn.BatchNorm2d where the bundled
+    spec (the pretrained build) has FrozenBatchNorm2d: the same MACs and outputs, and γ, β as
+    params (2 per channel of the body's 26,560) where the frozen one keeps them as buffers."""
+    ours, bundled = analyse(replayed("fasterrcnn_resnet50_fpn.backbone")), analyse(load("resnet50_fpn"))
+    assert ours.totals.macs == bundled.totals.macs
+    assert [o.shape for o in ours.outputs] == [o.shape for o in bundled.outputs]
+    gamma_beta = sum(r.params for r in ours.layers if r.layer.kind == "batchnorm")
+    assert ours.totals.params == bundled.totals.params + gamma_beta
+    assert gamma_beta == 2 * 26_560
 
 
 @pytest.mark.parametrize("name, rows", [
