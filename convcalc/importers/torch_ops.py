@@ -504,7 +504,8 @@ class TorchOps(ProgramState):
         if cc_over == list(range(c)):  # the grid's positions: one row
             y = self.layer(node, "globalavgpool", {}, x, suffix=".pool" if not arg(node, 2, "keepdim") else "")
         else:
-            kept = [i for i in range(len(x.cc)) if i not in cc_over]
+            # the kept dims in aten's order, which the result has (N, C, W for a mean over H)
+            kept = [int(a) for d, a in enumerate(x.axes) if d not in over and a is not None]
             order = [*cc_over, *kept]
             ref = self.permute(x.ref, order) if order != list(range(len(x.cc))) else x.ref
             n, m = math.prod(x.cc[i] for i in cc_over), math.prod(x.cc[i] for i in kept)
@@ -513,7 +514,8 @@ class TorchOps(ProgramState):
         out = self.dims_of(node)
         if arg(node, 2, "keepdim") and cc_over == list(range(c)):
             return
-        batch = out.index(1) if 1 in out and x.batch is not None else None
+        keep = bool(arg(node, 2, "keepdim"))
+        batch = None if x.batch is None else x.batch if keep else x.batch - sum(d < x.batch for d in over)
         cc = tuple(d for i, d in enumerate(out) if i != batch) or (1,)
         if cc != y.cc:
             self.layer(node, "reshape", {"to": list(cc)}, y, same=False)
