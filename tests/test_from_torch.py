@@ -206,7 +206,34 @@ def torch_module(kind: str) -> Any:
         def forward(self, x: Any) -> Any:
             return self.fc(self.conv(x).mean((2, 3)))
 
-    return {"tied": Tied, "functional": Functional, "odd": Odd, "frozen": Frozen}[kind]()
+    class Zoo(nn.Module):  # one of most kinds: a dilated depthwise conv, a transposed one, 1-D ...
+        def __init__(self) -> None:
+            super().__init__()
+            self.c1 = nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=False)
+            self.gn = nn.GroupNorm(2, 8)
+            self.dw = nn.Conv2d(8, 8, 3, padding=2, dilation=2, groups=8)
+            self.up = nn.ConvTranspose2d(8, 4, 2, stride=2)
+            self.pool = nn.MaxPool2d(3, 2, ceil_mode=True)
+            self.ap = nn.AvgPool2d(2)
+            self.amp = nn.AdaptiveMaxPool2d((2, 3))
+            self.act = nn.LeakyReLU(0.1)
+            self.c1d = nn.Conv1d(4, 6, 3)
+            self.bn1 = nn.BatchNorm1d(6)
+            self.lin = nn.Linear(6 * 4, 5)
+
+        def forward(self, x: Any) -> Any:  # x: N x 3 x 32 x 32
+            y = self.act(self.gn(self.c1(x)))  # 8 x 16 x 16
+            y = F.hardtanh(self.dw(y), -2, 2) + y
+            y = F.interpolate(self.up(y), scale_factor=0.5, mode="bilinear")  # 4 x 32 x 32 -> 16 x 16
+            y = F.gelu(self.ap(self.pool(y)))  # 4 x 8 x 8 -> 4 x 4 x 4
+            z = self.amp(y)  # 4 x 2 x 3 (a max pool's values and indices)
+            y = y * torch.sigmoid(y.mean((2, 3), keepdim=True))
+            t = self.bn1(self.c1d(y.flatten(2)))  # 6 x 14
+            t = F.silu(t[:, :, 2:6])  # 6 x 4
+            u = torch.cat([t, t], dim=2)[:, :, ::2]  # 6 x 4
+            return self.lin(u.flatten(1)), z
+
+    return {"tied": Tied, "functional": Functional, "odd": Odd, "frozen": Frozen, "zoo": Zoo}[kind]()
 
 
 @torch_only
@@ -223,6 +250,24 @@ def test_functional_calls_hooks_miss_are_counted():
     assert report.output.dims == (16,)
     kinds = [r.layer.kind for r in report.layers]
     assert "pad" in kinds and kinds.count("matmul") == 2 and "pwlinear" in kinds
+
+
+@torch_only
+def test_most_kinds_map_with_torch_s_own_shapes():
+    import torch
+
+    import convcalc
+
+    model = torch_module("zoo").eval()
+    report = convcalc.from_torch(model, (2, 3, 32, 32))
+    assert report.unknown_ops == {} and report.spec.notes == ()
+    assert report.totals.params == sum(p.numel() for p in model.parameters())
+    with torch.no_grad():
+        lin, pooled = model(torch.zeros(2, 3, 32, 32))
+    c, hgt, wid = pooled.shape[1:]
+    assert [o.shape.dims for o in report.outputs] == [tuple(lin.shape[1:]), (hgt, wid, c)]
+    convs = 16 * 16 * 8 * 27 + 16 * 16 * 8 * 9 + 16 * 16 * 8 * (4 * 2 * 2) + 14 * 6 * (4 * 3)  # c1, dw, up, c1d
+    assert report.totals.macs == convs + 5 * 24
 
 
 @torch_only

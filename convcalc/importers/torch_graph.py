@@ -226,10 +226,10 @@ class ProgramState:
         return name
 
     def layer(self, node: Any, kind: str, options: Dict[str, Any], x: Held, same: bool = True,
-              suffix: str = "", params: Iterable[Any] = ()) -> Held:
+              suffix: str = "", params: Iterable[Any] = (), axes: Optional[Axes] = None) -> Held:
         """One row of ``kind`` reading ``x``; its result is ``node``'s (unless ``suffix`` names a
-        step inside it). ``params``: the parameters (placeholders) it reads, checked against the
-        rule's count."""
+        step inside it), laid out as ``x`` (``same``), as ``axes`` says, or in aten's order.
+        ``params``: the parameters (placeholders) it reads, checked against the rule's count."""
         options = {k: (v[0] if isinstance(v, list) and v and len(set(v)) == 1 else v) for k, v in options.items()}
         try:
             rule = make_layer(kind, [RawOption(k, v) for k, v in options.items()], None)
@@ -237,7 +237,13 @@ class ProgramState:
             raise Mismatch(e.message) from None
         xs = dims_shape(x.cc) if x.cc else Shape((), 1)
         y = rule.out_shape(xs)
-        axes = self.settle(node, y.dims, x if same else None) if not suffix else in_order(y.dims, None)
+        if suffix:
+            axes = in_order(y.dims, None)
+        elif axes is not None:
+            if Held("", self.dims_of(node), axes).cc != y.dims:
+                raise Mismatch(f"convcalc makes {list(y.dims)}, the program {list(self.dims_of(node))}")
+        else:
+            axes = self.settle(node, y.dims, x if same else None)
         readers = [self.params[p.name] for p in params if p is not None and hasattr(p, "name") and p.name in self.params]
         frozen = bool(readers) and not any(self.trainable.get(r, True) for r in readers)
         ref = self.add_layer(rule, x.ref, suffix, frozen)

@@ -20,7 +20,7 @@ squeeze, select, slice, chunk, split) are ``reshape``, ``flatten``, ``take``, ``
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence
 
 from ..layers import Add, Concat, MatMul, Mul, dims_shape
 from ..spec.model import BlockSpec, FromSpec, RawOption, make_layer
@@ -419,10 +419,8 @@ class TorchOps(ProgramState):
             rest = x.axes[:dim] + x.axes[dim + 1:]
             return self.alias(node, x, rest)
         index %= x.dims[dim]
-        y = self.layer(node, "take", {"axis": at, "index": index}, x, suffix=".take")
         axes = tuple(None if a is None else a - (a > at) for i, a in enumerate(x.axes) if i != dim)
-        self.held[node.name] = Held(y.ref, self.dims_of(node), axes)
-        self.check(node)
+        self.layer(node, "take", {"axis": at, "index": index}, x, axes=axes)
 
     def op_slice(self, node: Any, acts: Sequence[Any]) -> None:
         x = self.held[acts[0].name]
@@ -436,19 +434,7 @@ class TorchOps(ProgramState):
         at = x.axes[dim]
         if at is None:
             raise self.mismatch("a slice of the batch")
-        y = self.layer(node, "slice", {"axis": at, "start": start, "stop": end, "step": step}, x, suffix=".slice")
-        self.held[node.name] = Held(y.ref, self.dims_of(node), x.axes)
-        self.check(node)
-
-    def check(self, node: Any) -> None:
-        """The row just made for ``node`` gives the shape the program recorded."""
-        h = self.held[node.name]
-        got = self.layer_out(h.ref)
-        if got is not None and got != h.cc:
-            raise self.mismatch(f"convcalc makes {list(got)}, the program {list(h.cc)}")
-
-    def layer_out(self, ref: str) -> Optional[Tuple[int, ...]]:
-        return None  # the walk checks every row's shape as it makes it (torch_export.layer)
+        self.layer(node, "slice", {"axis": at, "start": start, "stop": end, "step": step}, x)
 
     def op_split(self, node: Any, acts: Sequence[Any]) -> None:
         """chunk, split, unbind: remembered; each part taken (getitem) is a row."""
@@ -467,11 +453,12 @@ class TorchOps(ProgramState):
 
     def op_getitem(self, node: Any, acts: Sequence[Any]) -> None:
         parent, index = node.args[0], int(node.args[1])
-        if parent.name not in self.parts:  # a batch norm's or pool's first result; the others are not activations
-            if index != 0:
-                self.held.pop(node.name, None)
-                raise self.mismatch("a second result")
-            return self.alias(node, self.held[parent.name])
+        if parent.name not in self.parts:  # a batch norm's or a pool's results: the first is the tensor
+            if index == 0:
+                self.alias(node, self.held[parent.name])
+            else:  # running statistics, a max pool's indices: not activations
+                self.derived[node.name] = set()
+            return
         src, dim, spans, unbind = self.parts[parent.name]
         x = self.held[src.name]
         at = x.axes[dim]
@@ -479,16 +466,12 @@ class TorchOps(ProgramState):
             raise self.mismatch("a part of the batch")
         start, stop = spans[index]
         if unbind:
-            y = self.layer(node, "take", {"axis": at, "index": start}, x, suffix=".take")
             axes = tuple(None if a is None else a - (a > at) for i, a in enumerate(x.axes) if i != dim)
+            self.layer(node, "take", {"axis": at, "index": start}, x, axes=axes)
+        elif at == len(x.cc) - 1 and len({b - a for a, b in spans}) == 1:
+            self.layer(node, "chunk", {"chunks": len(spans), "index": index}, x)
         else:
-            equal = len({b - a for a, b in spans}) == 1
-            if at == len(x.cc) - 1 and equal:
-                y = self.layer(node, "chunk", {"chunks": len(spans), "index": index}, x, suffix=".chunk")
-            else:
-                y = self.layer(node, "slice", {"axis": at, "start": start, "stop": stop}, x, suffix=".slice")
-            axes = x.axes
-        self.held[node.name] = Held(y.ref, self.dims_of(node), axes)
+            self.layer(node, "slice", {"axis": at, "start": start, "stop": stop}, x)
 
     def op_mean(self, node: Any, acts: Sequence[Any]) -> None:
         """A mean over any dims: the dims it keeps made channels, the dims it averages a grid,
