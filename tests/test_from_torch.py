@@ -307,3 +307,14 @@ def test_a_saved_program_reads_as_the_live_module_and_as_its_recording(tmp_path)
     result = run("table", str(tmp_path / "m.pt2"))
     assert_clean(result, codes=(0,))
     assert "conv" in result.output
+
+
+@torch_only
+@pytest.mark.parametrize("content", [b"not a zip", b"PK\x05\x06" + bytes(18), b""])
+def test_a_damaged_pt2_file_is_a_located_error_without_a_traceback(tmp_path, content, capfd):
+    path = tmp_path / "damaged.pt2"
+    path.write_bytes(content)
+    result = run("table", str(path))
+    assert_clean(result, codes=(2,))
+    assert "not a program saved by torch.export.save" in result.output
+    assert "Traceback" not in capfd.readouterr().err  # torch's own log of it is kept from the terminal

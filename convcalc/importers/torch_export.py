@@ -31,6 +31,7 @@ How a graph becomes a spec (torch_ops.py holds one translator per operator):
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
@@ -77,14 +78,36 @@ def from_torch_spec(model: Any, input_size: Sequence[int] = (1, 3, 224, 224)) ->
 def read_pt2(path_or_text: Any, origin: str) -> NetworkSpec:
     """A program saved by ``torch.export.save``: its graph and its parameters' shapes."""
     torch = import_torch()
+    # torch.export.load logs what went wrong as a warning with its traceback before it raises
+    # "check the warnings above": that is kept from the terminal and said in the error instead
+    heard = _Heard()
+    logger = logging.getLogger("torch.export")  # torch gives it a handler of its own, to stderr
+    handlers, propagate = logger.handlers, logger.propagate
+    logger.handlers, logger.propagate = [heard], False
     try:
         program = torch.export.load(str(path_or_text))
     except Exception as e:
-        raise SpecError(f"'{origin}' is not a program saved by torch.export.save ({type(e).__name__}: {str(e)[:200]})",
+        why = heard.cause or f"{type(e).__name__}: {e}"
+        raise SpecError(f"'{origin}' is not a program saved by torch.export.save ({why[:300]})",
                         hint="save one with torch.export.save(torch.export.export(model, (x,)), 'model.pt2')") from None
+    finally:
+        logger.handlers, logger.propagate = handlers, propagate
     state = program.state_dict
     trainable = {k: bool(getattr(v, "requires_grad", True)) for k, v in state.items()}
     return read_program(program, origin, trainable, tied(list(state.items())))
+
+
+class _Heard(logging.Handler):
+    """The last exception torch's loader logged, as one line."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.cause = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            self.cause = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
 
 
 def tied(named: List[Tuple[str, Any]]) -> Dict[str, Tuple[str, ...]]:
@@ -154,7 +177,10 @@ class _Program(TorchOps):
             if handler is None:
                 raise Mismatch(f"no rule for {op}")
             getattr(self, handler)(node, acts)
-        except (Mismatch, LayerError):
+        except (Mismatch, LayerError, ArithmeticError, LookupError, TypeError, ValueError, AttributeError):
+            # convcalc's rule cannot say exactly what it does (Mismatch, LayerError), or its
+            # arguments are not in a form the translator knows (a newer aten overload): the
+            # operator is unknown, shown with its recorded shape, never a traceback
             if node.name not in self.held:
                 self.unknown(node, self.held[acts[0].name])
 
