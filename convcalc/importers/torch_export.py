@@ -159,7 +159,7 @@ class _Program(TorchOps):
             declared = tuple(FromSpec(r) for r in dict.fromkeys(refs))
         stem = self.origin.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".pt2", 1)[0]  # a file's name, or the class's
         return NetworkSpec(input=shape, layers=tuple(self.out), name=safe_name(stem),
-                           title=f"{self.origin} (traced by torch.export)", origin=self.origin,
+                           title=f"{stem} (traced by torch.export)", origin=self.origin,
                            outputs=declared, notes=tuple(self.notes))
 
     def visit(self, node: Any) -> None:
