@@ -24,13 +24,19 @@ from convcalc.importers.torch_record import record
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "torch"
 
+LOCAL = ("functional", "zoo")  # small modules of tests/test_from_torch.py: the kinds torchvision's leave out
 MODELS = ["resnet18", "resnet50", "vgg16", "mobilenet_v2", "densenet121", "efficientnet_b0", "convnext_tiny",
           "vit_b_16", "swin_t", "shufflenet_v2_x1_0", "fasterrcnn_mobilenet_v3_large_fpn.backbone",
-          "fasterrcnn_resnet50_fpn.backbone"]
-SIZES = {"fasterrcnn_resnet50_fpn.backbone": [1, 3, 800, 800]}  # as architectures/resnet50_fpn.yaml
+          "fasterrcnn_resnet50_fpn.backbone", *LOCAL]
+SIZES = {"fasterrcnn_resnet50_fpn.backbone": [1, 3, 800, 800],  # as architectures/resnet50_fpn.yaml
+         "functional": [1, 8, 10, 10], "zoo": [1, 3, 32, 32]}
 
 
 def build(name: str) -> torch.nn.Module:
+    if name in LOCAL:
+        from tests.test_from_torch import torch_module
+
+        return torch_module(name)
     if name.endswith(".backbone"):  # a detection model's feature extractor: MobileNetV3 and its FPN
         detector = getattr(torchvision.models.detection, name.split(".")[0])
         return detector(weights=None, weights_backbone=None).backbone

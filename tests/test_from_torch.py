@@ -57,6 +57,8 @@ def macs_of_graph(data: Dict[str, Any]) -> int:
         name = target.split(".")[1] if target.startswith("aten.") else target
         if name in ("conv1d", "conv2d", "conv3d"):
             total += math.prod(out) * math.prod(shape(args[1])[1:])
+        elif name in ("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"):  # each input unit to K·k outputs
+            total += math.prod(shape(args[0])) * math.prod(shape(args[1])[1:])
         elif name == "linear":
             total += math.prod(out) * shape(args[1])[1]
         elif name in ("matmul", "bmm", "mm"):
@@ -318,3 +320,19 @@ def test_a_damaged_pt2_file_is_a_located_error_without_a_traceback(tmp_path, con
     assert_clean(result, codes=(2,))
     assert "not a program saved by torch.export.save" in result.output
     assert "Traceback" not in capfd.readouterr().err  # torch's own log of it is kept from the terminal
+
+
+@torch_only
+def test_what_from_torch_cannot_read_is_a_clear_error():
+    from torch import nn
+
+    import convcalc
+
+    class Two(nn.Module):
+        def forward(self, a, b):  # two inputs
+            return a + b
+
+    with pytest.raises(SpecError, match="cannot trace Two|2 inputs"):
+        convcalc.from_torch_spec(Two(), (1, 3, 4, 4))
+    with pytest.raises(SpecError, match="not a batch and a sample"):
+        convcalc.from_torch_spec(torch_module("odd"), (1, 0, 4))
