@@ -336,3 +336,19 @@ def test_what_from_torch_cannot_read_is_a_clear_error():
         convcalc.from_torch_spec(Two(), (1, 3, 4, 4))
     with pytest.raises(SpecError, match="not a batch and a sample"):
         convcalc.from_torch_spec(torch_module("odd"), (1, 0, 4))
+
+
+@torch_only
+def test_tokens_given_as_input_read_as_tokens():
+    """A transformer block given N x L x C: the input is L x C, as aten holds it (no permute)."""
+    from torch import nn
+
+    import convcalc
+
+    block = nn.TransformerEncoderLayer(16, 2, 32, batch_first=True, dropout=0.0).eval()
+    report = convcalc.from_torch(block, (1, 10, 16))
+    assert report.spec.input.dims == (10, 16) and report.output.dims == (10, 16)
+    assert report.totals.params == sum(p.numel() for p in block.parameters())
+    projections, products, mlp = 10 * 16 * 16 * 4, 2 * 2 * 10 * 10 * 8, 2 * 10 * 16 * 32
+    assert report.totals.macs == projections + products + mlp
+    assert report.unknown_ops == {}

@@ -40,7 +40,15 @@ from ..layers import dims_shape
 from ..shape import Shape
 from ..spec.model import FromSpec, NetworkSpec
 from . import safe_name
-from .torch_graph import Held, Mismatch, flat, grid, reads_activation, short_op
+from .torch_graph import (
+    Held,
+    Mismatch,
+    flat,
+    grid,
+    in_order,
+    reads_activation,
+    short_op,
+)
 from .torch_ops import OPS, TorchOps
 
 
@@ -97,6 +105,12 @@ def read_pt2(path_or_text: Any, origin: str) -> NetworkSpec:
     return read_program(program, origin, trainable, tied(list(state.items())))
 
 
+LAST_AXIS = frozenset(("linear", "layer_norm", "native_layer_norm", "matmul", "bmm", "softmax", "_softmax"))
+"""Operators that read their input's last axis as its features: an input they read first is tokens."""
+PASSING = frozenset(("transpose", "permute", "view", "reshape", "contiguous", "alias", "clone", "unsqueeze",
+                     "squeeze", "dropout", "detach"))
+
+
 class _Heard(logging.Handler):
     """The last exception torch's loader logged, as one line."""
 
@@ -143,7 +157,10 @@ class _Program(TorchOps):
             node = next((n for n in self.graph.nodes if n.name == p), None)
             if node is not None:
                 self.param_dims[p] = self.dims_of(node)
-        self.held[x.name] = Held("input", dims, grid(len(dims)))
+        # a grid (N, C, H, W) as H x W x C, unless what reads it first works on its last axis (a
+        # transformer block given N x L x C tokens): then L x C, as aten has it
+        tokens = len(dims) > 2 and self.first_reader(x) in LAST_AXIS
+        self.held[x.name] = Held("input", dims, in_order(dims, 0) if tokens else grid(len(dims)))
         shape = dims_shape(self.held[x.name].cc) if len(dims) > 2 else Shape((), dims[1])
         outputs: List[str] = []
         for node in self.graph.nodes:
@@ -161,6 +178,19 @@ class _Program(TorchOps):
         return NetworkSpec(input=shape, layers=tuple(self.out), name=safe_name(stem),
                            title=f"{stem} (traced by torch.export)", origin=self.origin,
                            outputs=declared, notes=tuple(self.notes))
+
+    def first_reader(self, x: Any) -> str:
+        """The first operator that reads ``x`` for its values, looking through views and copies
+        (nn.MultiheadAttention transposes its input first)."""
+        through = {x.name}
+        for n in self.graph.nodes:
+            if n.op != "call_function" or not any(getattr(a, "name", None) in through for a in flat((n.args, n.kwargs))):
+                continue
+            op = short_op(n.target)
+            if op not in PASSING:
+                return op
+            through.add(n.name)
+        return ""
 
     def visit(self, node: Any) -> None:
         acts = [a for a in flat((node.args, node.kwargs)) if hasattr(a, "name") and a.name in self.held]
