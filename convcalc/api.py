@@ -12,8 +12,9 @@ figures, the totals and the memory, the notes and warnings, and the same outputs
 writes (``to_json()`` is ``table --format json``, ``table()`` the text table, ``to_html()`` the
 page; ``plan()`` what ``convcalc plan`` shows). ``drawing`` is ``convcalc draw``; in Jupyter a
 Report shows as its HTML page and a Drawing as its SVG. ``from_keras(model)`` reads a live Keras
-model through its ``to_json()``; a live PyTorch module's reader (``from_torch``) belongs beside
-it, in the section "Live models" below, reading the module into a NetworkSpec the same way.
+model through its ``to_json()``, ``from_torch(model, input_size)`` a live PyTorch module through
+``torch.export`` (importers/torch_export.py; torch imported only then: the ``convcalc[torch]``
+extra).
 
 The command itself goes through ``read`` and ``analyse`` (cli/table.py), so the library and the
 CLI cannot differ; a mistake raises the same ``ConvcalcError`` the command prints, with the same
@@ -509,7 +510,7 @@ def drawing(spec: Union[SpecLike, Report], style: str = "blocks", depth: Optiona
 
 # --- live models ----------------------------------------------------------------------------
 # A model held in Python, read into a NetworkSpec by its format's reader in importers/ and
-# analysed as any spec is. A live PyTorch module (``from_torch``, issue #22 item 3) goes here too.
+# analysed as any spec is.
 
 
 def from_keras(model: Any, input: Optional[ShapeLike] = None, batch: int = 1, dtype: str = "float32",
@@ -533,4 +534,25 @@ def from_keras(model: Any, input: Optional[ShapeLike] = None, batch: int = 1, dt
     from .importers.keras import read_model_json
 
     network = with_input(read_model_json(text, origin), input_shape(input))
+    return Report(_analyse(network, batch, dtype, conventions(count, bias, ops, inplace, optimizer)))
+
+
+def from_torch_spec(model: Any, input_size: Sequence[int] = (1, 3, 224, 224)) -> NetworkSpec:
+    """``model`` (a ``torch.nn.Module``) traced by ``torch.export`` on one sample of ``input_size``
+    (batch first) as convcalc's NetworkSpec: every aten operator it runs a row named by the module
+    that ran it ('layer1.0.conv1'). Raises SpecError (a located message, the extra to install, what
+    torch.export refused) when it cannot."""
+    from .importers.torch_export import from_torch_spec as read_module
+
+    return read_module(model, input_size)
+
+
+def from_torch(model: Any, input_size: Sequence[int] = (1, 3, 224, 224), dtype: str = "float32",
+               count: str = "macs", bias: bool = True, ops: Union[str, Iterable[str]] = (),
+               inplace: bool = False, optimizer: str = "sgd") -> Report:
+    """A live PyTorch module on ``input_size`` analysed as :func:`analyse` does: shapes, params,
+    MACs, memory and receptive field of every operator it runs; ``input_size[0]`` is the batch.
+    torch is imported here only (the optional extra ``convcalc[torch]``)."""
+    network = from_torch_spec(model, input_size)
+    batch = int(input_size[0]) if len(input_size) else 1
     return Report(_analyse(network, batch, dtype, conventions(count, bias, ops, inplace, optimizer)))

@@ -30,6 +30,7 @@ READERS: Dict[str, Tuple[str, str]] = {
     ".keras": ("keras", "read_keras"),
     ".json": ("keras", "read_json"),
     ".prototxt": ("caffe", "read_caffe"),  # a Keras config (model.to_json()), else a spec written as JSON
+    ".pt2": ("torch_export", "read_pt2"),  # torch.export.save's program; needs torch (convcalc[torch])
 }
 
 
