@@ -367,7 +367,10 @@ class LayerTraining:
     ``saved``: bytes per role of ``SAVED_ROLES``, at the dtype and batch (indices at 8 bytes),
     each tensor counted at the first layer that saves it; ``supported``: whether convcalc has
     this kind's rule (when not, its bytes are 0 and the totals are incomplete). MACs per sample:
-    ``backward_macs`` = ``grad_input_macs`` + ``grad_weight_macs``.
+    ``backward_macs`` = ``grad_input_macs`` + ``grad_weight_macs``. ``kept``: the activation
+    tensors (Report indices, 0 the input) first saved here, whose bytes are among ``saved``;
+    ``storage``: the tensor whose storage this layer's output is (itself, or what it views);
+    ``recorded``: whether autograd records the layer (it trains weights, or an input needs a gradient).
     """
 
     index: int
@@ -376,6 +379,9 @@ class LayerTraining:
     grad_input_macs: int
     grad_weight_macs: int
     supported: bool = True
+    kept: Tuple[int, ...] = ()
+    storage: int = 0
+    recorded: bool = True
 
     @property
     def saved_bytes(self) -> int:
@@ -416,6 +422,75 @@ class Training:
     @property
     def backward_macs(self) -> int:
         return sum(t.backward_macs for t in self.layers)
+
+
+STEP_CATEGORIES = ("parameters", "buffers", "gradients", "optimizer_state", "activations", "temporaries", "input")
+"""The categories of a training step's memory: MemTracker's (its "Other" is the input batch and labels)."""
+
+
+@value
+class StepEvent:
+    """One moment of a training step (analysis/step.py): the bytes alive by category.
+
+    ``phase``: start, forward, loss, backward, optimizer, zero_grad; ``layer``: the Report
+    index of the layer running (0: none; one past the last layer: the loss). The bytes are
+    those of the moment inside the event when the most is alive, in ``STEP_CATEGORIES`` order.
+    """
+
+    phase: str
+    layer: int
+    bytes: Tuple[int, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(self.bytes)
+
+    def breakdown(self) -> Dict[str, int]:
+        return dict(zip(STEP_CATEGORIES, self.bytes))
+
+
+@value
+class Step:
+    """The memory of one steady-state training step: every event, and which is the peak.
+
+    ``complete``: False when some layer kind has no saved-tensor rule (its bytes are missing).
+    """
+
+    optimizer: str
+    batch: int
+    events: Tuple[StepEvent, ...]
+    peak_index: int
+    complete: bool = True
+
+    @property
+    def peak(self) -> StepEvent:
+        return self.events[self.peak_index]
+
+    @property
+    def peak_bytes(self) -> int:
+        return self.peak.total
+
+
+@value
+class Fit:
+    """The largest batch whose step peak fits ``memory_bytes`` less ``headroom_bytes``.
+
+    ``batch`` 0: not even one sample fits. ``peak``: the step at that batch (at batch 1 when
+    none fits); ``over``: the peak one sample more would need; ``per_sample``: how much the
+    binding moment grows with each sample.
+    """
+
+    memory_bytes: int
+    headroom_bytes: int
+    batch: int
+    peak: Step
+    over: int
+    per_sample: int
+    device: str = ""
+
+    @property
+    def usable_bytes(self) -> int:
+        return self.memory_bytes - self.headroom_bytes
 
 
 TRAINING_CONVENTIONS: Dict[str, str] = {

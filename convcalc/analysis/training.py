@@ -127,13 +127,16 @@ def training(report: Report) -> Training:
         if rule is None:
             unsupported[r.layer.kind] = unsupported.get(r.layer.kind, 0) + 1
         by_role = dict.fromkeys(SAVED_ROLES, 0)
+        kept: List[int] = []
         for role, tensor, size in rule or []:
             if tensor not in counted:
                 counted.add(tensor)
                 by_role[role] += size
+                if tensor[0] >= 0:
+                    kept.append(tensor[0])
         grad_input = r.macs * sum(reads_grad) if isinstance(r.layer, MatMul) else r.macs * any(reads_grad)
         rows.append(LayerTraining(r.index, tuple(by_role.values()), r.macs, grad_input,
-                                  r.macs if trains else 0, rule is not None))
+                                  r.macs if trains else 0, rule is not None, tuple(kept), alias[r.index], recorded))
     return Training(tuple(rows), "cpu", tuple(sorted(unsupported.items())))
 
 

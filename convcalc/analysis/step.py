@@ -1,0 +1,260 @@
+"""The step: the memory of one training step, moment by moment, its peak and where it falls.
+
+``step(report, training, optimizer)`` walks one steady-state training step (the optimizer's
+state already made by the steps before) as PyTorch runs it on the CPU, and records, after each
+event, the bytes alive in the categories of PyTorch's ``MemTracker``
+(``torch.distributed._tools.mem_tracker``), checked against it by
+benchmarks/measure_step_peak.py (tests/test_step.py):
+
+- **parameters**, **buffers** (batchnorm's running statistics and its ``num_batches_tracked``,
+  an int64 counter; a frozen layer's weights): alive the whole step;
+- **optimizer state**: sgd none, momentum one buffer per trained parameter, adam and adamw
+  ``exp_avg`` and ``exp_avg_sq`` and a ``step`` (a float32 scalar tensor) per weight and per
+  bias tensor; Adam's step also makes ``exp_avg_sq.sqrt()`` and its quotient, two tensors the
+  size of the parameter it is updating, which MemTracker files as optimizer state too;
+- **input**: the batch and its labels (int64, one per output position): MemTracker's "Other"
+  when handed to ``track_external``, as a data loader's tensors are;
+- **activations**: what the forward pass makes; the tensors autograd saves (training.py, the
+  single source of those bytes) live until backward passes the first layer that saved them,
+  the others until their last reader has run; batchnorm's running statistics, which autograd
+  saves too, are buffers; the loss (cross-entropy: log-softmax, whose output it saves, and the
+  negative log-likelihood: the loss and its total weight, two scalars);
+- **temporaries**: what backward makes besides weight gradients: the gradient of each tensor,
+  alive from the first layer whose backward contributes to it until the backward of the layer
+  that made it has run. A layer's backward holds the gradient of its output while it makes the
+  gradient of its input; an add passes its output's gradient on to both inputs, a concat and a
+  view pass views of it: nothing new; a second contribution is added in place when the first
+  is nobody else's, else their sum is a new tensor;
+- **gradients**: a trained layer's weight gradients, made when its backward runs, kept until
+  ``zero_grad()`` sets them to None at the end of the step. Frozen layers have none.
+
+Each event records the moment inside it when the most is alive (a layer's output made, its
+inputs not yet freed; a backward's new gradients made, its output's gradient and its saved
+tensors not yet freed). Every tensor at the dtype and batch of the Report. Not modelled (zero in
+MemTracker too): the kernels' workspaces, the allocator's rounding and caching, the CUDA
+context: the plan's headroom stands for them.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+from ..layers import (
+    Add,
+    Attention,
+    BatchNorm,
+    ClassToken,
+    Concat,
+    Flatten,
+    GroupNorm,
+    LayerNorm,
+    Permute,
+    PositionEmbedding,
+    Reshape,
+    Tokens,
+)
+from .result import STEP_CATEGORIES, LayerReport, Report, Step, StepEvent, Training
+from .training import is_view
+
+PARAMETERS, BUFFERS, GRADIENTS, OPTIMIZER_STATE, ACTIVATIONS, TEMPORARIES, INPUT = range(len(STEP_CATEGORIES))
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+LABEL_BYTES = 8  # int64 class labels
+STEP_BYTES = 4  # Adam's per-parameter step counter: a float32 scalar tensor on the CPU
+COUNTER_BYTES = 8  # batchnorm's num_batches_tracked: an int64 scalar
+
+
+def step(report: Report, training: Training, optimizer: str = "sgd") -> Step:
+    """One steady-state training step's memory, event by event, and its peak."""
+    walk = _Walk(report, training, optimizer)
+    walk.run()
+    peak = max(range(len(walk.events)), key=lambda i: walk.events[i].total)
+    return Step(optimizer, report.batch, tuple(walk.events), peak, training.complete)
+
+
+class _Walk:
+    """The live bytes by category as the step goes, and the events recorded."""
+
+    def __init__(self, report: Report, training: Training, optimizer: str) -> None:
+        self.report, self.training, self.optimizer = report, training, optimizer
+        self.now = [0] * len(STEP_CATEGORIES)
+        self.events: List[StepEvent] = []
+
+    def size(self, tensor: int) -> int:
+        return self.report.activation_bytes(self.report.shape_of(tensor).elements)
+
+    def record(self, phase: str, layer: int, extra: Optional[Dict[int, int]] = None) -> None:
+        moment = list(self.now)
+        for category, n in (extra or {}).items():
+            moment[category] += n
+        self.events.append(StepEvent(phase, layer, tuple(moment)))
+
+    def run(self) -> None:
+        report, rows = self.report, self.training.layers
+        params = report.totals.params
+        self.now[PARAMETERS] = report.param_bytes(params)
+        counters = sum(1 for r in report.layers if isinstance(r.layer, BatchNorm))
+        self.now[BUFFERS] = report.param_bytes(report.totals.buffers) + COUNTER_BYTES * counters
+        shapes = [n for r in report.layers for n in parameter_tensors(r)]
+        tensors = len(shapes)
+        self.now[OPTIMIZER_STATE] = {"sgd": 0, "momentum": report.param_bytes(params),
+                                     "adam": 2 * report.param_bytes(params) + STEP_BYTES * tensors,
+                                     "adamw": 2 * report.param_bytes(params) + STEP_BYTES * tensors}[self.optimizer]
+        out = report.outputs[-1].tensor if report.outputs else len(report.layers)
+        out_shape = report.shape_of(out)
+        labels = LABEL_BYTES * report.batch * (out_shape.elements // max(out_shape.channels, 1))
+        self.now[INPUT] = self.size(0) + labels
+        self.record("start", 0)
+
+        # forward: which storages autograd keeps (until backward passes their first saver) and
+        # the last reader of every storage (a view's readers keep what it views)
+        kept_by: Dict[int, int] = {}
+        for t in rows:
+            for s in t.kept:
+                kept_by.setdefault(s, t.index)
+        storage = {0: 0, **{t.index: t.storage for t in rows}}
+        last_read: Dict[int, int] = {}
+        for r in report.layers:
+            for s in r.sources:
+                last_read[storage[s]] = max(last_read.get(storage[s], 0), r.index)
+        loss_at = len(report.layers) + 1
+        last_read[storage[out]] = loss_at
+        own: Dict[int, int] = {}  # per layer: the bytes it saves that are its own making (indices, masks, statistics)
+        alive: Dict[int, int] = {}  # forward storages alive and not yet saved-or-freed, by index
+        for r, t in zip(report.layers, rows):
+            running = 2 * report.param_bytes(r.input.channels) if isinstance(r.layer, BatchNorm) and t.recorded else 0
+            own[r.index] = t.saved_bytes - sum(self.size(s) for s in t.kept) - running
+            inplace = report.conventions.inplace and getattr(r.layer, "inplace", False)
+            if inplace and r.sources and storage[r.sources[0]] not in kept_by and storage[r.sources[0]]:
+                self._free_forward(alive, storage[r.sources[0]])  # overwritten, not copied
+            if t.storage == r.index:
+                alive[r.index] = self.size(r.index)
+                self.now[ACTIVATIONS] += alive[r.index]
+            self.now[ACTIVATIONS] += own[r.index]
+            self.record("forward", r.index)
+            for s in list(alive):
+                if last_read.get(s, s) <= r.index and s not in kept_by:
+                    self._free_forward(alive, s)
+        # the loss: cross-entropy = log-softmax (its output saved) + negative log-likelihood (a
+        # scalar loss and its total weight, saved)
+        scalar = report.bytes_per_element
+        log_softmax = self.size(out)
+        self.now[ACTIVATIONS] += log_softmax + 2 * scalar
+        self.record("loss", loss_at)
+        if storage[out] in alive and storage[out] not in kept_by:
+            self._free_forward(alive, storage[out])
+
+        # backward: the loss's gradient, the log-softmax's, then each layer in reverse
+        self.record("backward", loss_at, {TEMPORARIES: scalar + log_softmax})
+        self.record("backward", loss_at, {TEMPORARIES: 2 * log_softmax})
+        self.now[ACTIVATIONS] -= log_softmax
+        grads = _Gradients(self)
+        grads.give(out, grads.new(log_softmax))
+        for r, t in zip(reversed(report.layers), reversed(rows)):
+            g = grads.take(r.index)
+            if t.recorded and g is not None:
+                momentary = 0
+                for s in r.sources:
+                    if not (s and rows[s - 1].recorded):
+                        continue  # the network's input, and what nothing trained feeds, need no gradient
+                    if passes_gradient(r):
+                        momentary += grads.give(s, g)
+                    else:
+                        momentary += grads.give(s, grads.new(self.size(s)))
+                self.now[GRADIENTS] += report.param_bytes(r.params)
+                self.record("backward", r.index, {TEMPORARIES: momentary})
+                grads.release(g)
+            elif g is not None:
+                grads.release(g)
+            self.now[ACTIVATIONS] -= own[r.index] + sum(self.size(s) for s in rows[r.index - 1].kept if s)
+            alive.pop(r.index, None)
+        self.now[ACTIVATIONS] -= sum(alive.values())  # what no backward reached (an output nothing read)
+        self.now[ACTIVATIONS] -= scalar  # the total weight, freed with the graph
+        self.record("backward", 0)
+
+        # the optimizer's step, one parameter tensor at a time; then zero_grad() sets grads to None
+        # Adam's loop: denom = exp_avg_sq.sqrt() / c, one parameter tensor after another; the
+        # previous one's denom lives until the name is bound again, after the division
+        pairs = zip([0] + shapes, shapes)
+        largest = max((before + 2 * n for before, n in pairs), default=0)
+        working = report.param_bytes(largest) if self.optimizer in ("adam", "adamw") else 0
+        self.record("optimizer", 0, {OPTIMIZER_STATE: working})
+        self.now[GRADIENTS] = 0
+        self.record("zero_grad", 0)
+
+    def _free_forward(self, alive: Dict[int, int], s: int) -> None:
+        self.now[ACTIVATIONS] -= alive.pop(s)
+
+
+
+class _Gradients:
+    """The gradients backward holds: each a storage, shared by the tensors whose gradient it is."""
+
+    def __init__(self, walk: _Walk) -> None:
+        self.walk = walk
+        self.bytes: Dict[int, int] = {}
+        self.refs: Dict[int, int] = {}
+        self.of: Dict[int, int] = {}  # tensor -> its gradient's storage
+        self.next = 0
+
+    def new(self, size: int) -> int:
+        self.next += 1
+        self.bytes[self.next], self.refs[self.next] = size, 0
+        self.walk.now[TEMPORARIES] += size
+        return self.next
+
+    def release(self, g: int) -> None:
+        """One holder lets go of ``g``; freed when nobody holds it."""
+        self.refs[g] -= 1
+        if self.refs[g] <= 0:
+            self.walk.now[TEMPORARIES] -= self.bytes.pop(g)
+            del self.refs[g]
+
+    def give(self, tensor: int, g: int) -> int:
+        """Add ``g`` to ``tensor``'s gradient; returns the bytes alive only for the moment of adding."""
+        held = self.of.get(tensor)
+        if held is None:
+            self.of[tensor] = g
+            self.refs[g] += 1
+            return 0
+        fresh = self.refs[g] == 0  # made for this contribution only: freed once added
+        if self.refs[held] == 1 and held != g:  # nobody else's: g is added to it in place
+            size = self.bytes[g] if fresh else 0
+            if fresh:
+                self.refs[g] = 1
+                self.release(g)
+            return size
+        total = self.new(self.bytes[held])  # the sum, a new tensor
+        self.refs[total] = 1
+        self.of[tensor] = total
+        self.release(held)
+        if fresh:
+            self.refs[g] = 1
+            self.release(g)
+        return 0
+
+    def take(self, tensor: int) -> Optional[int]:
+        return self.of.pop(tensor, None)
+
+
+def parameter_tensors(r: LayerReport) -> List[int]:
+    """The elements of each parameter tensor a layer trains, in PyTorch's order: weight, then bias
+    (a norm's γ and β; attention's in_proj weight and bias, then out_proj's)."""
+    if not r.params:
+        return []
+    if isinstance(r.layer, (BatchNorm, LayerNorm, GroupNorm)):
+        return [r.params // 2, r.params // 2]
+    if isinstance(r.layer, Attention) and not r.layer.window:
+        c = r.input.channels
+        if r.params == 4 * c * c + 4 * c:
+            return [3 * c * c, 3 * c, c * c, c]
+    return [n for n in (r.params - r.biases, r.biases) if n]
+
+
+def passes_gradient(r: LayerReport) -> bool:
+    """Whether a layer's backward hands its output's gradient (or views of it) to its inputs,
+    making nothing: an add, a concat (slices), a view (flatten, tokens, permute, reshape), an
+    identity, the class token's concat and the position embedding's add."""
+    if isinstance(r.layer, (Add, Concat, ClassToken, PositionEmbedding, Flatten, Tokens, Permute, Reshape)):
+        return True
+    return is_view(r) and not isinstance(r.layer, Attention) and r.layer.kind not in ("chunk", "split", "crop",
+                                                                                     "select")
