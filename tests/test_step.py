@@ -10,6 +10,7 @@ torch is not a dependency of these tests: rerun the script to check them.
 from __future__ import annotations
 
 import pytest
+from test_training import VGG16_TORCHVISION
 
 from convcalc.analysis.engine import analyse
 from convcalc.analysis.result import STEP_CATEGORIES, Step
@@ -17,7 +18,6 @@ from convcalc.analysis.step import step
 from convcalc.analysis.training import training
 from convcalc.load import load
 from convcalc.spec.yaml_reader import parse_yaml
-from test_training import VGG16_TORCHVISION
 
 SPECS = {"vgg16": VGG16_TORCHVISION}
 

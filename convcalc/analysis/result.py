@@ -503,3 +503,23 @@ TRAINING_CONVENTIONS: Dict[str, str] = {
                      "no grad-input where the input needs no gradient (nothing trained before it), "
                      "no grad-weight for frozen layers",
 }
+
+
+STEP_CONVENTIONS: Dict[str, str] = {
+    "peak_bytes": "the most memory alive at once in one steady-state training step (the optimizer's state made by "
+                  "the steps before): forward, cross-entropy loss, backward, optimizer step, zero_grad (grads set "
+                  "to None); PyTorch's CPU rules, MemTracker's categories, the input batch and its int64 labels "
+                  "included; kernel workspaces, the allocator's rounding and the CUDA context not counted",
+    "peak_breakdown": "parameters; buffers (batchnorm running statistics and num_batches_tracked, frozen layers' "
+                      "weights); gradients (trained layers' weight gradients, made when their backward runs); "
+                      "optimizer_state (sgd none, momentum 1 buffer, adam/adamw 2 per trained parameter and a 4-byte "
+                      "step per parameter tensor, plus Adam's per-tensor temporaries in its step, as MemTracker "
+                      "files them); activations (tensors autograd saved, freed as backward passes the layer that "
+                      "saved them; the loss); temporaries (gradients of activations flowing back); input (the batch "
+                      "and its labels)",
+    "timeline": "one event per layer in forward and in backward, the loss, the optimizer's step and zero_grad: the "
+                "bytes alive by category at the moment inside it when the most is",
+    "max_batch": "the largest batch whose peak fits memory_bytes - headroom_bytes (headroom: the CUDA context and "
+                 "the caching allocator, stated and settable); computed from the step's affine growth, confirmed "
+                 "at it and one past it",
+}

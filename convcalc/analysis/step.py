@@ -37,7 +37,7 @@ context: the plan's headroom stands for them.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from ..layers import (
     Add,
@@ -53,7 +53,7 @@ from ..layers import (
     Reshape,
     Tokens,
 )
-from .result import STEP_CATEGORIES, LayerReport, Report, Step, StepEvent, Training
+from .result import STEP_CATEGORIES, Fit, LayerReport, Report, Step, StepEvent, Training
 from .training import is_view
 
 PARAMETERS, BUFFERS, GRADIENTS, OPTIMIZER_STATE, ACTIVATIONS, TEMPORARIES, INPUT = range(len(STEP_CATEGORIES))
@@ -258,3 +258,36 @@ def passes_gradient(r: LayerReport) -> bool:
         return True
     return is_view(r) and not isinstance(r.layer, Attention) and r.layer.kind not in ("chunk", "split", "crop",
                                                                                      "select")
+
+
+def largest_batch(evaluate: Callable[[int], Step], memory_bytes: int, headroom_bytes: int,
+                  device: str = "", limit: int = 10**9) -> Fit:
+    """The largest batch whose step peaks within ``memory_bytes - headroom_bytes``.
+
+    Every event's bytes are affine in the batch (per-sample tensors and constant ones: weights,
+    their state, per-channel statistics), so the peak is the largest of affine functions: each
+    event's line comes from the steps at batch 2 and 3, the answer is where the first of them
+    crosses the budget, and the steps at the answer and one past it confirm it (a rule that is
+    not affine at batch 1, Swin's one window, is caught there and stepped past). Four steps, no
+    search over batch sizes.
+    """
+    usable = memory_bytes - headroom_bytes
+    two, three = evaluate(2), evaluate(3)
+    answer, binding = limit, 0
+    for a, b in zip(two.events, three.events):
+        slope = b.total - a.total
+        base = a.total - 2 * slope
+        fits = limit if slope <= 0 and base <= usable else (usable - base) // slope if slope > 0 else -1
+        if fits < answer:
+            answer, binding = max(fits, -1), slope
+    answer = max(0, min(answer, limit))
+    for _ in range(3):  # confirm: the answer fits and one more does not
+        if answer and evaluate(answer).peak_bytes > usable:
+            answer -= 1
+        elif answer < limit and evaluate(answer + 1).peak_bytes <= usable:
+            answer += 1
+        else:
+            break
+    at = evaluate(max(answer, 1))
+    over = evaluate(answer + 1).peak_bytes if answer < limit else at.peak_bytes
+    return Fit(memory_bytes, headroom_bytes, answer, at, over, binding, device)

@@ -11,14 +11,25 @@ from __future__ import annotations
 import sys
 from typing import IO, Any, Dict, List, Optional
 
-from ..analysis.result import SAVED_ROLES, TRAINING_CONVENTIONS, Report, Training
+from ..analysis.result import (
+    SAVED_ROLES,
+    STEP_CATEGORIES,
+    STEP_CONVENTIONS,
+    TRAINING_CONVENTIONS,
+    Fit,
+    Report,
+    Step,
+    StepEvent,
+    Training,
+)
 from . import grid
 from .numbers import human, human_bytes
 
 ROLE_HEADERS = ("inputs", "outputs", "indices", "masks", "stats")  # SAVED_ROLES, as short as the table wants
 
 
-def plan_lines(report: Report, training: Training, width: Optional[int] = None) -> List[grid.Line]:
+def plan_lines(report: Report, training: Training, step: Optional[Step] = None, fit: Optional[Fit] = None,
+               width: Optional[int] = None) -> List[grid.Line]:
     """The plan's styled lines: title, one row per layer, totals, conventions, what is missing."""
     spec = report.spec
 
@@ -45,11 +56,50 @@ def plan_lines(report: Report, training: Training, width: Optional[int] = None) 
                            f"PyTorch's CPU rules", "", width) + [[]]
     lines += grid.layout(columns, rows, width) + [[]]
     lines += grid.paragraph(summary(report, training), "", width)
-    lines += grid.paragraph(conventions_text(report), "dim", width)
+    if step is not None:
+        lines += [[]] + step_lines(report, step, fit, width)
+    lines += [[]] + grid.paragraph(conventions_text(report), "dim", width)
     if not training.complete:
         missing = ", ".join(f"{kind} ×{n}" for kind, n in training.unsupported)
         lines += grid.paragraph(f"incomplete: no saved-tensor rule yet for {missing}; their bytes are not in "
                                 "the total", "yellow", width)
+    return lines
+
+
+CATEGORY_NAMES = {"optimizer_state": "optimizer state"}
+
+
+def where(report: Report, event: StepEvent) -> str:
+    """The phase and layer of a moment of the step, as people read it."""
+    if 0 < event.layer <= len(report.layers):
+        r = report.layers[event.layer - 1]
+        return f"the {event.phase} of layer {r.index} {r.full_name} ({r.layer.describe()})"
+    if event.layer == len(report.layers) + 1:
+        return f"the {event.phase} of the loss"
+    return {"optimizer": "the optimizer's step", "zero_grad": "zero_grad", "start": "the start of the step",
+            "backward": "the end of backward"}.get(event.phase, event.phase)
+
+
+def step_lines(report: Report, step: Step, fit: Optional[Fit], width: Optional[int]) -> List[grid.Line]:
+    """The peak section: the peak, its breakdown, where it binds, and the largest batch."""
+    peak = step.peak
+    parts = " · ".join(f"{CATEGORY_NAMES.get(c, c)} {human_bytes(n)}" for c, n in peak.breakdown().items())
+    lines = grid.paragraph(f"peak of one training step ({step.optimizer}, batch {step.batch}): "
+                           f"{human_bytes(peak.total)} ({peak.total:,} B), at {where(report, peak)}", "bold", width)
+    lines += grid.paragraph(parts, "", width)
+    if not step.complete:
+        lines += grid.paragraph("incomplete: layers without a saved-tensor rule are left out of the peak", "yellow",
+                                width)
+    if fit is not None:
+        what = f"{fit.device} ({human_bytes(fit.memory_bytes)})" if fit.device else human_bytes(fit.memory_bytes)
+        room = f"{what} less {human_bytes(fit.headroom_bytes)} headroom = {human_bytes(fit.usable_bytes)}"
+        if fit.batch:
+            text = (f"largest batch that fits {room}: {fit.batch} (peak {human_bytes(fit.peak.peak_bytes)} at "
+                    f"{where(report, fit.peak.peak)}; batch {fit.batch + 1} would need {human_bytes(fit.over)}; "
+                    f"each sample adds {human_bytes(fit.per_sample)} there)")
+        else:
+            text = f"not even batch 1 fits {room}: its step peaks at {human_bytes(fit.over)}"
+        lines += grid.paragraph(text, "bold", width)
     return lines
 
 
@@ -66,19 +116,45 @@ def conventions_text(report: Report) -> str:
             f"{report.batch}; max-pool indices int64 (8 B); per-channel statistics (batchnorm's 4 vectors) "
             f"once, not per sample; parameters not counted · bwd MACs: grad-input + grad-weight, each the forward's "
             f"(conv, fc, attention, matmul), no grad-input where nothing before needs a gradient, "
-            f"no grad-weight for frozen layers · not built yet: the peak of a step, the largest batch, "
-            f"optimizer state, mixed precision, checkpointing, CUDA's rules")
+            f"no grad-weight for frozen layers · peak: {STEP_CONVENTIONS['peak_bytes']} · "
+            f"not built yet: mixed precision, checkpointing, CUDA's rules")
 
 
-def print_plan(report: Report, training: Training, file: Optional[IO[str]] = None, width: Optional[int] = None,
-               color: Optional[bool] = None) -> None:
+def print_plan(report: Report, training: Training, step: Optional[Step] = None, fit: Optional[Fit] = None,
+               file: Optional[IO[str]] = None, width: Optional[int] = None, color: Optional[bool] = None) -> None:
     out = file if file is not None else sys.stdout
     if width is None:
         width = grid.terminal_width(out)
-    grid.write(plan_lines(report, training, width), out, color)
+    grid.write(plan_lines(report, training, step, fit, width), out, color)
 
 
-def plan_json(report: Report, training: Training) -> Dict[str, Any]:
+def event_json(report: Report, event: StepEvent) -> Dict[str, Any]:
+    name = report.layers[event.layer - 1].full_name if 0 < event.layer <= len(report.layers) else (
+        "loss" if event.layer else None)
+    return {"phase": event.phase, "layer": event.layer, "name": name, "bytes": list(event.bytes)}
+
+
+def step_json(report: Report, step: Step, fit: Optional[Fit]) -> Dict[str, Any]:
+    """The step's figures: the peak, its breakdown and place, the timeline; the fit when asked."""
+    out: Dict[str, Any] = {
+        "optimizer": step.optimizer,
+        "peak_bytes": step.peak_bytes,
+        "peak_breakdown": step.peak.breakdown(),
+        "peak_at": event_json(report, step.peak),
+        "complete": step.complete,
+        "timeline": {"categories": list(STEP_CATEGORIES), "events": [event_json(report, e) for e in step.events]},
+    }
+    if fit is not None:
+        out.update({"max_batch": fit.batch, "memory_bytes": fit.memory_bytes, "device": fit.device or None,
+                    "headroom_bytes": fit.headroom_bytes, "usable_bytes": fit.usable_bytes,
+                    "peak_bytes_at_max_batch": fit.peak.peak_bytes if fit.batch else None,
+                    "peak_at_max_batch": event_json(report, fit.peak.peak) if fit.batch else None,
+                    "peak_bytes_one_more": fit.over, "bytes_per_sample_at_the_binding_moment": fit.per_sample})
+    return out
+
+
+def plan_json(report: Report, training: Training, step: Optional[Step] = None,
+              fit: Optional[Fit] = None) -> Dict[str, Any]:
     """The plan as one JSON document: exact integers, the conventions stated, what is missing named."""
     layers = []
     for r, t in zip(report.layers, training.layers):
@@ -95,7 +171,7 @@ def plan_json(report: Report, training: Training) -> Dict[str, Any]:
         "backend": training.backend,
         "dtype": report.dtype,
         "batch": report.batch,
-        "conventions": TRAINING_CONVENTIONS,
+        "conventions": {**TRAINING_CONVENTIONS, **(STEP_CONVENTIONS if step is not None else {})},
         "complete": training.complete,
         "unsupported": dict(training.unsupported),
         "layers": layers,
@@ -103,4 +179,5 @@ def plan_json(report: Report, training: Training) -> Dict[str, Any]:
                    "forward_macs": training.forward_macs, "backward_macs": training.backward_macs,
                    "forward_macs_per_step": training.forward_macs * report.batch,
                    "backward_macs_per_step": training.backward_macs * report.batch},
+        **(step_json(report, step, fit) if step is not None else {}),
     }

@@ -260,3 +260,16 @@ def _sizes(value: Any, what: str, loc: Optional[Location]) -> Tuple[int, ...]:
         return per_axis(value)
     except OptionError as e:
         raise SpecError(f"{what}: {e}", loc) from None
+
+
+def parse_bytes(value: Any, what: str, loc: Optional[Location] = None) -> int:
+    """A memory size, exactly: ``16GiB`` (2**30), ``16GB`` (10**9), ``12000MiB``, ``1.5GiB``, ``0``."""
+    example = "write a size with its unit, e.g. 16GiB, 16GB, 12000MiB or 0"
+    if isinstance(value, int) and not isinstance(value, bool) and value == 0:
+        return 0
+    amount = parse_amount(value, None, what, loc, allow_bytes=True)
+    if not amount.bytes and amount.value != 0:
+        raise SpecError(f"{what}: '{amount.text}' has no byte unit", loc, hint=example)
+    if amount.value.denominator != 1:
+        raise SpecError(f"{what}: '{amount.text}' is not a whole number of bytes", loc, hint=example)
+    return int(amount.value)
