@@ -2,8 +2,9 @@
 
 ``analyse`` (engine.py) returns one ``Report``; every output format and picture only formats
 it. It holds the shapes, params, buffers and MACs of each layer, the receptive field of each
-(receptive.py), the memory of a forward pass, of inference and of training (memory.py), and the
-totals under the conventions asked for, each computed once, here, for every renderer.
+(receptive.py), the memory of a forward pass and of inference (memory.py), the peak of a
+training step (step.py), and the totals under the conventions asked for, each computed once,
+here, for every renderer.
 These are plain frozen values: a renderer imports this module and nothing else of the analysis.
 
 Conventions (stated in the README, in ``--help`` and in every JSON report):
@@ -148,7 +149,7 @@ class Conventions:
     ``count``: 'macs' or 'flops' (2 per MAC). ``bias``: params include biases (the cs231n VGG
     table leaves them out). ``ops``: element-wise work also counted, one operation per element
     (pool: per window element); batchnorm's folded scale-and-shift is one MAC, two FLOPs.
-    ``optimizer``: state kept per parameter in the training estimate (sgd 0, momentum 1, adam 2).
+    ``optimizer``: whose state the training step keeps (sgd none, momentum 1, adam 2 per parameter).
     ``inplace``: activations and dropout run in place (PyTorch's inplace=True), so their outputs
     add no activation memory.
     """
@@ -322,6 +323,8 @@ class Memory:
     buffers: int
     activations: int  # forward, per sample, input included
     peak: int  # inference live set, per sample
+    training_peak: int = 0  # bytes: the peak of one training step (analysis/step.py), as `convcalc plan` says
+    training_complete: bool = True  # False: a layer kind without a saved-tensor rule is left out of it
 
     @property
     def bytes_per_element(self) -> int:
@@ -350,7 +353,9 @@ class Memory:
 
     @property
     def training_bytes(self) -> int:
-        return self.forward_bytes + self.weight_bytes + self.gradient_bytes + self.optimizer_bytes
+        """The peak of one steady-state training step (not every activation kept: autograd frees
+        what it saved as backward passes), the figure ``convcalc plan`` gives."""
+        return self.training_peak
 
 
 # --- training (training.py computes it) -----------------------------------------------------
