@@ -10,11 +10,12 @@ torch is not a dependency of these tests: rerun the script to check them.
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner, Result
 from test_training import VGG16_TORCHVISION
 
 from convcalc.analysis.engine import analyse
-from convcalc.analysis.result import STEP_CATEGORIES, Step
-from convcalc.analysis.step import step
+from convcalc.analysis.result import STEP_CATEGORIES, Conventions, Step
+from convcalc.analysis.step import largest_batch, step, step_at
 from convcalc.analysis.training import training
 from convcalc.load import load
 from convcalc.spec.yaml_reader import parse_yaml
@@ -155,3 +156,159 @@ def test_the_step_ends_as_it_began_and_every_event_is_drawable() -> None:
     assert all(len(e.bytes) == len(STEP_CATEGORIES) and min(e.bytes) >= 0 for e in s.events)
     assert [e.phase for e in s.events][:2] == ["start", "forward"]
     assert s.peak_bytes == max(e.total for e in s.events)
+
+
+def plan(*args: str) -> Result:
+
+    from convcalc.cli import cli
+
+    return CliRunner().invoke(cli, ["plan", *args], catch_exceptions=False)
+
+
+def test_resnet50_on_a_16gb_v100_fits_nvidias_batch_of_112() -> None:
+    # NVIDIA's DeepLearningExamples train ResNet-50 at batch 112 on a 16 GB V100 in FP32 (momentum)
+    report = analyse(load("resnet50"))
+    fit = largest_batch(lambda n: step_at(report, n, "momentum"), 16 << 30, 1 << 30)
+    assert fit.batch >= 112
+    assert fit.peak.peak_bytes <= fit.usable_bytes < fit.over  # it fits, and one more does not
+    assert step_at(report, fit.batch + 1, "momentum").peak_bytes == fit.over
+    assert peak_of("resnet50", fit.batch, "momentum").peak_bytes == fit.peak.peak_bytes  # as a fresh analysis says
+
+
+def test_the_largest_batch_is_the_one_a_search_over_every_batch_finds() -> None:
+    # weights, their state and batchnorm's per-channel statistics do not grow with the batch,
+    # and the peak moves from the optimizer's step (small batches) into backward: checked by
+    # brute force on a small budget
+    report = analyse(load("resnet18"))
+    budget = 600 * MIB
+    fit = largest_batch(lambda n: step_at(report, n, "adam"), budget, 0)
+    peaks = [step_at(report, n, "adam").peak_bytes for n in range(1, fit.batch + 3)]
+    assert max(n for n, p in enumerate(peaks, 1) if p <= budget) == fit.batch
+    assert step_at(report, 1, "adam").peak.phase == "optimizer" != fit.peak.peak.phase
+
+
+def test_when_nothing_fits_the_largest_batch_is_0() -> None:
+    report = analyse(load("vgg16"))
+    fit = largest_batch(lambda n: step_at(report, n, "adam"), 1 << 30, 0)
+    assert fit.batch == 0 and fit.over > 1 << 30
+
+
+def test_plan_names_the_peak_where_it_binds_and_the_largest_batch() -> None:
+    result = plan("resnet50", "--batch", "32", "--optimizer", "momentum", "--device", "V100 16GB", "--width", "200")
+    assert result.exit_code == 0
+    assert "peak of one training step (momentum, batch 32): 2.8 GiB (2,987,610,000 B), at the backward of layer " \
+           "172 layer4.2.relu1" in result.output
+    assert "largest batch that fits V100 16GB (16.0 GiB) less 1.0 GiB headroom" in result.output
+
+
+def test_plan_json_carries_the_peak_its_breakdown_the_timeline_and_the_fit() -> None:
+    import json
+
+    data = json.loads(plan("resnet18", "--format", "json", "--optimizer", "adam", "--memory", "8GiB",
+                           "--headroom", "512MiB").output)
+    assert set(data["peak_breakdown"]) >= {"parameters", "buffers", "gradients", "optimizer_state", "activations",
+                                           "temporaries"}
+    assert sum(data["peak_breakdown"].values()) == data["peak_bytes"] == peak_of("resnet18", 1, "adam").peak_bytes
+    assert data["peak_at"]["phase"] == "optimizer"
+    events = data["timeline"]["events"]
+    assert max(sum(e["bytes"]) for e in events) == data["peak_bytes"]
+    assert data["timeline"]["categories"][:6] == ["parameters", "buffers", "gradients", "optimizer_state",
+                                                  "activations", "temporaries"]
+    assert (data["memory_bytes"], data["headroom_bytes"]) == (8 << 30, 512 << 20)
+    assert data["peak_bytes_at_max_batch"] <= (8 << 30) - (512 << 20) < data["peak_bytes_one_more"]
+    assert "max_batch" in data and "headroom" in data["conventions"]["max_batch"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--memory", "16"], "'16' has no byte unit; write a size with its unit, e.g. 16GiB"),
+    (["--memory", "lots"], "cannot read 'lots'"),
+    (["--memory", "0.5B"], "not a whole number of bytes"),
+    (["--device", "V200"], "no device called 'V200'; known: V100 16GB, V100 32GB"),
+    (["--device", "T4", "--memory", "1GiB"], "give --memory or --device, not both"),
+    (["--headroom", "1 gallon"], "unknown unit"),
+])
+def test_bad_memory_sizes_and_devices_exit_2_with_an_example(args: list, message: str) -> None:  # type: ignore[type-arg]
+    result = plan("resnet18", *args)
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_the_tables_training_figure_is_the_plans_peak() -> None:
+    # one truth: the table's "training" was every activation kept + weights + grads + state
+    for optimizer in ("sgd", "momentum", "adam"):
+        report = analyse(load("resnet50"), batch=32, conventions=Conventions(optimizer=optimizer))
+        assert report.memory.training_bytes == peak_of("resnet50", 32, optimizer).peak_bytes
+
+
+SMALL = """\
+input: [32, 32, 3]
+layers:
+  - conv: {filters: 16, kernel: 3, padding: 1}
+  - relu
+  - fc: 10
+expect:
+  train: TRAIN
+"""
+
+
+def check(*args: str) -> Result:
+    from convcalc.cli import cli
+
+    return CliRunner().invoke(cli, ["check", *args], catch_exceptions=False)
+
+
+def small_spec(tmp_path: object, train: str) -> str:
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "small.yaml"
+    path.write_text(SMALL.replace("TRAIN", train), encoding="utf-8")
+    return str(path)
+
+
+def test_a_specs_training_budget_holds_or_fails_with_the_peak_and_the_batch_that_fits(tmp_path: object) -> None:
+    report = analyse(load("32x32x3 conv16k3p1 relu fc10"), batch=64)
+    peak = step(report, training(report), "adam").peak_bytes
+    over = check(small_spec(tmp_path, f"{{batch: 64, optimizer: adam, peak: {{max: {peak - 1}B}}}}"))
+    assert over.exit_code == 1
+    assert f"training peak (batch 64, adam) {peak:,} B > {peak - 1}B" in over.output
+    assert "hint: the largest batch whose peak fits" in over.output
+    fits = check(small_spec(tmp_path, f"{{batch: 64, optimizer: adam, peak: {{max: {peak}B}}}}"))
+    assert fits.exit_code == 0 and f"training peak (batch 64, adam) {peak:,} B ≤ {peak}B" in fits.output
+
+
+@pytest.mark.parametrize("train, message, at", [
+    ("{batch: 64, optimiser: adam, peak: {max: 1GiB}}", "train: no field 'optimiser' — did you mean 'optimizer'?",
+     "optimiser"),
+    ("{batch: 64, optimizer: adamm, peak: {max: 1GiB}}", "train: no optimizer 'adamm' — did you mean 'adam'?",
+     "adamm"),
+    ("{batch: 0, peak: {max: 1GiB}}", "train: expected batch to be a whole number of at least 1, got", "0"),
+    ("{batch: 8}", "train: which peak? 'peak' is missing", "{"),
+    ("{peak: {max: 16}}", "train: peak '16' has no byte unit", "16"),
+    ("{peak: {least: 1GiB}}", "train: peak takes 'max' only, got 'least'", "least"),
+    ("64", "expected train: a mapping, got", "64"),
+])
+def test_a_bad_training_budget_is_a_located_error(tmp_path: object, train: str, message: str, at: str) -> None:
+    result = check(small_spec(tmp_path, train))
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+    assert f"small.yaml:7:{len('  train: ') + train.index(at) + 1}:" in result.output  # at the field written wrong
+
+
+def test_train_belongs_to_the_networks_expect(tmp_path: object) -> None:
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "layer.yaml"
+    path.write_text("input: [8, 8, 3]\nlayers:\n  - conv: {filters: 4, kernel: 3}\n"
+                    "    expect: {train: {peak: {max: 1GiB}}}\n", encoding="utf-8")
+    result = check(str(path))
+    assert result.exit_code == 2 and "'train' goes under the network's 'expect', not a layer's" in result.output
+
+
+def test_check_max_train_memory_exits_1_when_over() -> None:
+    over = check("resnet50", "--max-train-memory", "16GiB", "--batch", "256", "--optimizer", "momentum")
+    assert over.exit_code == 1
+    assert "resnet50: ✗ budget: training peak (batch 256, momentum)" in over.output
+    assert "over by" in over.output and "hint: the largest batch whose peak fits 16GiB is 19" in over.output
+    fits = check("resnet50", "--max-train-memory", "16GiB", "--batch", "64", "--optimizer", "momentum", "--strict")
+    assert fits.exit_code == 0
+    assert check("resnet50", "--max-train-memory", "16").exit_code == 2

@@ -53,8 +53,9 @@ from ..layers import (
     Reshape,
     Tokens,
 )
+from ..values import replace
 from .result import STEP_CATEGORIES, Fit, LayerReport, Report, Step, StepEvent, Training
-from .training import is_view
+from .training import is_view, training
 
 PARAMETERS, BUFFERS, GRADIENTS, OPTIMIZER_STATE, ACTIVATIONS, TEMPORARIES, INPUT = range(len(STEP_CATEGORIES))
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
@@ -117,31 +118,40 @@ class _Walk:
             for s in r.sources:
                 last_read[storage[s]] = max(last_read.get(storage[s], 0), r.index)
         loss_at = len(report.layers) + 1
+        for o in report.outputs or ():
+            last_read[storage[o.tensor]] = loss_at  # every output is read by the loss (on the last one)
         last_read[storage[out]] = loss_at
+        freed_after: Dict[int, List[int]] = {}  # forward: what nobody keeps, freed after its last reader
+        for s, k in last_read.items():
+            if s not in kept_by and s:
+                freed_after.setdefault(k, []).append(s)
         own: Dict[int, int] = {}  # per layer: the bytes it saves that are its own making (indices, masks, statistics)
-        alive: Dict[int, int] = {}  # forward storages alive and not yet saved-or-freed, by index
+        alive: Dict[int, int] = {}  # forward storages nobody keeps, alive until their last reader has run
         for r, t in zip(report.layers, rows):
             running = 2 * report.param_bytes(r.input.channels) if isinstance(r.layer, BatchNorm) and t.recorded else 0
             own[r.index] = t.saved_bytes - sum(self.size(s) for s in t.kept) - running
-            inplace = report.conventions.inplace and getattr(r.layer, "inplace", False)
-            if inplace and r.sources and storage[r.sources[0]] not in kept_by and storage[r.sources[0]]:
+            if report.conventions.inplace and getattr(r.layer, "inplace", False) and r.sources:
                 self._free_forward(alive, storage[r.sources[0]])  # overwritten, not copied
             if t.storage == r.index:
-                alive[r.index] = self.size(r.index)
-                self.now[ACTIVATIONS] += alive[r.index]
+                made = self.size(r.index)
+                self.now[ACTIVATIONS] += made
+                if r.index not in kept_by:
+                    alive[r.index] = made
+                    freed_after.setdefault(r.index, [])  # never read: freed once made
+                    if r.index not in last_read:
+                        freed_after[r.index].append(r.index)
             self.now[ACTIVATIONS] += own[r.index]
             self.record("forward", r.index)
-            for s in list(alive):
-                if last_read.get(s, s) <= r.index and s not in kept_by:
-                    self._free_forward(alive, s)
+            for s in freed_after.get(r.index, []):
+                self._free_forward(alive, s)
         # the loss: cross-entropy = log-softmax (its output saved) + negative log-likelihood (a
         # scalar loss and its total weight, saved)
         scalar = report.bytes_per_element
         log_softmax = self.size(out)
         self.now[ACTIVATIONS] += log_softmax + 2 * scalar
         self.record("loss", loss_at)
-        if storage[out] in alive and storage[out] not in kept_by:
-            self._free_forward(alive, storage[out])
+        for s in freed_after.get(loss_at, []):
+            self._free_forward(alive, s)
 
         # backward: the loss's gradient, the log-softmax's, then each layer in reverse
         self.record("backward", loss_at, {TEMPORARIES: scalar + log_softmax})
@@ -166,8 +176,6 @@ class _Walk:
             elif g is not None:
                 grads.release(g)
             self.now[ACTIVATIONS] -= own[r.index] + sum(self.size(s) for s in rows[r.index - 1].kept if s)
-            alive.pop(r.index, None)
-        self.now[ACTIVATIONS] -= sum(alive.values())  # what no backward reached (an output nothing read)
         self.now[ACTIVATIONS] -= scalar  # the total weight, freed with the graph
         self.record("backward", 0)
 
@@ -182,7 +190,7 @@ class _Walk:
         self.record("zero_grad", 0)
 
     def _free_forward(self, alive: Dict[int, int], s: int) -> None:
-        self.now[ACTIVATIONS] -= alive.pop(s)
+        self.now[ACTIVATIONS] -= alive.pop(s, 0)
 
 
 
@@ -260,6 +268,14 @@ def passes_gradient(r: LayerReport) -> bool:
                                                                                      "select")
 
 
+def step_at(report: Report, batch: int, optimizer: str) -> Step:
+    """The step of ``report``'s network at another batch. The engine's figures are per sample and
+    only bytes scale with the batch, so the Report is the same analysis with its batch changed
+    (its memory's training figure is not this step's: only the step is returned)."""
+    at = report if batch == report.batch else replace(report, batch=batch)
+    return step(at, training(at), optimizer)
+
+
 def largest_batch(evaluate: Callable[[int], Step], memory_bytes: int, headroom_bytes: int,
                   device: str = "", limit: int = 10**9) -> Fit:
     """The largest batch whose step peaks within ``memory_bytes - headroom_bytes``.
@@ -272,7 +288,14 @@ def largest_batch(evaluate: Callable[[int], Step], memory_bytes: int, headroom_b
     search over batch sizes.
     """
     usable = memory_bytes - headroom_bytes
-    two, three = evaluate(2), evaluate(3)
+    steps: Dict[int, Step] = {}
+
+    def evaluate_once(n: int) -> Step:
+        if n not in steps:
+            steps[n] = evaluate(n)
+        return steps[n]
+
+    two, three = evaluate_once(2), evaluate_once(3)
     answer, binding = limit, 0
     for a, b in zip(two.events, three.events):
         slope = b.total - a.total
@@ -282,12 +305,12 @@ def largest_batch(evaluate: Callable[[int], Step], memory_bytes: int, headroom_b
             answer, binding = max(fits, -1), slope
     answer = max(0, min(answer, limit))
     for _ in range(3):  # confirm: the answer fits and one more does not
-        if answer and evaluate(answer).peak_bytes > usable:
+        if answer and evaluate_once(answer).peak_bytes > usable:
             answer -= 1
-        elif answer < limit and evaluate(answer + 1).peak_bytes <= usable:
+        elif answer < limit and evaluate_once(answer + 1).peak_bytes <= usable:
             answer += 1
         else:
             break
-    at = evaluate(max(answer, 1))
-    over = evaluate(answer + 1).peak_bytes if answer < limit else at.peak_bytes
+    at = evaluate_once(max(answer, 1))
+    over = evaluate_once(answer + 1).peak_bytes if answer < limit else at.peak_bytes
     return Fit(memory_bytes, headroom_bytes, answer, at, over, binding, device)

@@ -99,7 +99,7 @@ def plan(ctx: click.Context, /, spec: str, fmt: str, batch: int, dtype: str, bac
     """
     from ..analysis.engine import analyse
     from ..analysis.result import Fit, Step
-    from ..analysis.step import largest_batch, step
+    from ..analysis.step import largest_batch, step, step_at
     from ..analysis.training import training
     from ..load import load
     from ..spec.model import with_input
@@ -116,8 +116,7 @@ def plan(ctx: click.Context, /, spec: str, fmt: str, batch: int, dtype: str, bac
     fit: Optional[Fit] = None
     if budget is not None:
         def at(n: int) -> Step:
-            r = report if n == batch else analyse(network, dtype=dtype, batch=n)
-            return the_step if n == batch else step(r, training(r), optimizer)
+            return the_step if n == batch else step_at(report, n, optimizer)
 
         fit = largest_batch(at, *budget)
     if fmt == "json":
