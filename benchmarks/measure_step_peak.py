@@ -3,6 +3,8 @@
 
     /work/torchvenv/bin/python benchmarks/measure_step_peak.py                      # the table of tests/test_step.py
     /work/torchvenv/bin/python benchmarks/measure_step_peak.py resnet50 --batch 32 --optimizer momentum adam
+    /work/torchvenv/bin/python benchmarks/measure_step_peak.py alexnet googlenet squeezenet1_0 \
+        shufflenet_v2_x1_0 convnext_tiny swin_t --batch 8 --optimizer sgd adam   # more rules
 
 Needs a Python with ``torch`` and ``torchvision`` (never a dependency of convcalc or of its
 tests: tests/test_step.py holds the figures this script printed, as constants).
@@ -43,7 +45,24 @@ MODELS: Dict[str, Any] = {
     "mobilenet_v2": torchvision.models.mobilenet_v2,
     "densenet121": torchvision.models.densenet121,
     "vit_b_16": torchvision.models.vit_b_16,
+    # more rules, at one batch (--more): dropout, LRN-free AlexNet, inception's concats, fire
+    # modules, channel shuffle and chunks, layer norm and GELU, window attention; the specs
+    # leave stochastic depth out, so it is off here
+    "alexnet": torchvision.models.alexnet,
+    "googlenet": lambda: torchvision.models.googlenet(aux_logits=False, init_weights=False),
+    "squeezenet1_0": torchvision.models.squeezenet1_0,
+    "shufflenet_v2_x1_0": torchvision.models.shufflenet_v2_x1_0,
+    "convnext_tiny": lambda: torchvision.models.convnext_tiny(stochastic_depth_prob=0.0),
+    "swin_t": lambda: without_stochastic_depth(torchvision.models.swin_t()),
 }
+MAIN = ("resnet18", "resnet50", "vgg16", "mobilenet_v2", "densenet121", "vit_b_16")
+
+
+def without_stochastic_depth(model: torch.nn.Module) -> torch.nn.Module:
+    for module in model.modules():
+        if isinstance(module, torchvision.ops.StochasticDepth):
+            module.p = 0.0
+    return model
 OPTIMIZERS: Dict[str, Any] = {
     "sgd": lambda p: torch.optim.SGD(p, lr=0.1),
     "momentum": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
@@ -89,7 +108,7 @@ def measure(model_name: str, batch: int, optimizer_name: str) -> Dict[str, int]:
 
 def main(argv: List[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="*", default=list(MODELS))
+    parser.add_argument("models", nargs="*", default=list(MAIN))
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--optimizer", nargs="+", default=["sgd", "momentum", "adam"], choices=list(OPTIMIZERS))
     args = parser.parse_args(argv)

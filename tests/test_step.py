@@ -20,7 +20,7 @@ from convcalc.analysis.training import training
 from convcalc.load import load
 from convcalc.spec.yaml_reader import parse_yaml
 
-SPECS = {"vgg16": VGG16_TORCHVISION}
+SPECS = {"vgg16": VGG16_TORCHVISION, "alexnet": "alexnet-torchvision"}
 
 MEMTRACKER_PEAK = {  # (model, batch, optimizer) -> MemTracker's peak total, bytes
     ("resnet18", 1, "sgd"): 111_502_576,
@@ -79,6 +79,19 @@ MEMTRACKER_PEAK = {  # (model, batch, optimizer) -> MemTracker's peak total, byt
     ("vit_b_16", 32, "adam"): 4_890_524_136,
     ("resnet50", 64, "momentum"): 5_762_142_352,
     ("resnet50", 112, "momentum"): 9_923_940_880,
+    # more rules, at batch 8 (the script's "more" networks, stochastic depth off as in the specs)
+    ("alexnet", 8, "sgd"): 516_412_040,
+    ("alexnet", 8, "adam"): 1_284_421_380,
+    ("googlenet", 8, "sgd"): 419_153_616,
+    ("googlenet", 8, "adam"): 472_153_540,
+    ("squeezenet1_0", 8, "sgd"): 301_948_392,
+    ("squeezenet1_0", 8, "adam"): 311_935_992,
+    ("shufflenet_v2_x1_0", 8, "sgd"): 179_602_552,
+    ("shufflenet_v2_x1_0", 8, "adam"): 197_832_064,
+    ("convnext_tiny", 8, "sgd"): 1_018_732_040,
+    ("convnext_tiny", 8, "adam"): 1_247_445_792,
+    ("swin_t", 8, "sgd"): 997_120_912,
+    ("swin_t", 8, "adam"): 1_223_428_436,
 }
 
 MIB = 1 << 20
@@ -94,6 +107,14 @@ def test_the_peak_is_within_3_percent_of_memtrackers(case: tuple) -> None:  # ty
     name, batch, optimizer = case
     ours = peak_of(name, batch, optimizer).peak_bytes
     assert abs(ours - MEMTRACKER_PEAK[case]) <= 0.03 * MEMTRACKER_PEAK[case]
+
+
+@pytest.mark.parametrize("case", [c for c in MEMTRACKER_PEAK if c[:2] != ("vit_b_16", 1)],
+                         ids=lambda c: f"{c[0]}-b{c[1]}-{c[2]}")
+def test_the_peak_is_memtrackers_to_the_byte(case: tuple) -> None:  # type: ignore[type-arg]
+    # ViT-B/16 at batch 1 peaks inside an attention's backward (out_proj, the flash kernel's
+    # backward, in_proj: one layer here), which is within 0.1%; every other peak is exact
+    assert peak_of(*case).peak_bytes == MEMTRACKER_PEAK[case]
 
 
 def test_resnet50s_peak_is_memtrackers_to_the_byte_by_category() -> None:

@@ -23,10 +23,13 @@ benchmarks/measure_step_peak.py (tests/test_step.py):
   alive from the first layer whose backward contributes to it until the backward of the layer
   that made it has run. A layer's backward holds the gradient of its output while it makes the
   gradient of its input; an add passes its output's gradient on to both inputs, a concat and a
-  view pass views of it: nothing new; a second contribution is added in place when the first
-  is nobody else's, else their sum is a new tensor;
+  view pass views of it: nothing new; a second contribution to a tensor's gradient is added out
+  of place (the sum made while both parts are alive, then they are freed), as MemTracker sees
+  the autograd engine do;
 - **gradients**: a trained layer's weight gradients, made when its backward runs, kept until
-  ``zero_grad()`` sets them to None at the end of the step. Frozen layers have none.
+  ``zero_grad()`` sets them to None at the end of the step (while its backward runs, the weight
+  gradients are still the op's outputs, temporaries, as MemTracker files them). Frozen layers
+  have none.
 
 Each event records the moment inside it when the most is alive (a layer's output made, its
 inputs not yet freed; a backward's new gradients made, its output's gradient and its saved
@@ -37,7 +40,7 @@ context: the plan's headroom stands for them.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 from ..layers import (
     Add,
@@ -55,7 +58,7 @@ from ..layers import (
 )
 from ..values import replace
 from .result import STEP_CATEGORIES, Fit, LayerReport, Report, Step, StepEvent, Training
-from .training import is_view, training
+from .training import INDEX_BYTES, is_view, training
 
 PARAMETERS, BUFFERS, GRADIENTS, OPTIMIZER_STATE, ACTIVATIONS, TEMPORARIES, INPUT = range(len(STEP_CATEGORIES))
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
@@ -94,7 +97,7 @@ class _Walk:
         params = report.totals.params
         self.now[PARAMETERS] = report.param_bytes(params)
         counters = sum(1 for r in report.layers if isinstance(r.layer, BatchNorm))
-        self.now[BUFFERS] = report.param_bytes(report.totals.buffers) + COUNTER_BYTES * counters
+        self.now[BUFFERS] = sum(buffer_bytes(report, r) for r in report.layers) + COUNTER_BYTES * counters
         shapes = [n for r in report.layers for n in parameter_tensors(r)]
         tensors = len(shapes)
         self.now[OPTIMIZER_STATE] = {"sgd": 0, "momentum": report.param_bytes(params),
@@ -128,7 +131,9 @@ class _Walk:
         own: Dict[int, int] = {}  # per layer: the bytes it saves that are its own making (indices, masks, statistics)
         alive: Dict[int, int] = {}  # forward storages nobody keeps, alive until their last reader has run
         for r, t in zip(report.layers, rows):
-            running = 2 * report.param_bytes(r.input.channels) if isinstance(r.layer, BatchNorm) and t.recorded else 0
+            # what autograd saves that is a buffer: batchnorm's running statistics, the relative
+            # position index of window attention
+            running = buffer_bytes(report, r) if isinstance(r.layer, (BatchNorm, Attention)) and t.recorded else 0
             own[r.index] = t.saved_bytes - sum(self.size(s) for s in t.kept) - running
             if report.conventions.inplace and getattr(r.layer, "inplace", False) and r.sources:
                 self._free_forward(alive, storage[r.sources[0]])  # overwritten, not copied
@@ -158,21 +163,26 @@ class _Walk:
         self.record("backward", loss_at, {TEMPORARIES: 2 * log_softmax})
         self.now[ACTIVATIONS] -= log_softmax
         grads = _Gradients(self)
-        grads.give(out, grads.new(log_softmax))
+        grads.give(out, grads.hold(grads.new(log_softmax)))
         for r, t in zip(reversed(report.layers), reversed(rows)):
             g = grads.take(r.index)
             if t.recorded and g is not None:
-                momentary = 0
+                given: List[Tuple[int, int]] = []  # (input, the gradient this backward gives it)
                 for s in r.sources:
                     if not (s and rows[s - 1].recorded):
                         continue  # the network's input, and what nothing trained feeds, need no gradient
-                    if passes_gradient(r):
-                        momentary += grads.give(s, g)
-                    else:
-                        momentary += grads.give(s, grads.new(self.size(s)))
-                self.now[GRADIENTS] += report.param_bytes(r.params)
-                self.record("backward", r.index, {TEMPORARIES: momentary})
-                grads.release(g)
+                    given.append((s, grads.hold(g if passes_gradient(r) else grads.new(self.size(s)))))
+                # a parameter's gradient is the backward op's output until AccumulateGrad makes it
+                # .grad: MemTracker sees it as a temporary until then
+                params = report.param_bytes(r.params)
+                self.now[GRADIENTS] += params
+                as_temporary = {TEMPORARIES: params, GRADIENTS: -params}
+                self.record("backward", r.index, as_temporary)
+                grads.release(g)  # the op is done with its output's gradient
+                for s, contribution in given:
+                    if grads.give(s, contribution):  # a second contribution: their sum, a new tensor
+                        self.record("backward", r.index, as_temporary)
+                        grads.settle()
             elif g is not None:
                 grads.release(g)
             self.now[ACTIVATIONS] -= own[r.index] + sum(self.size(s) for s in rows[r.index - 1].kept if s)
@@ -203,12 +213,17 @@ class _Gradients:
         self.refs: Dict[int, int] = {}
         self.of: Dict[int, int] = {}  # tensor -> its gradient's storage
         self.next = 0
+        self.pending: Tuple[int, ...] = ()  # the two gradients a sum was just made of
 
     def new(self, size: int) -> int:
         self.next += 1
         self.bytes[self.next], self.refs[self.next] = size, 0
         self.walk.now[TEMPORARIES] += size
         return self.next
+
+    def hold(self, g: int) -> int:
+        self.refs[g] += 1
+        return g
 
     def release(self, g: int) -> None:
         """One holder lets go of ``g``; freed when nobody holds it."""
@@ -217,44 +232,49 @@ class _Gradients:
             self.walk.now[TEMPORARIES] -= self.bytes.pop(g)
             del self.refs[g]
 
-    def give(self, tensor: int, g: int) -> int:
-        """Add ``g`` to ``tensor``'s gradient; returns the bytes alive only for the moment of adding."""
+    def give(self, tensor: int, g: int) -> bool:
+        """Hand ``g`` (held) to ``tensor``'s gradient. The first contribution becomes it; a second
+        is added out of place, as the autograd engine's input buffer does under MemTracker: the sum
+        is made while both are alive (True: ``settle`` frees them once the moment is recorded)."""
         held = self.of.get(tensor)
         if held is None:
             self.of[tensor] = g
-            self.refs[g] += 1
-            return 0
-        fresh = self.refs[g] == 0  # made for this contribution only: freed once added
-        if self.refs[held] == 1 and held != g:  # nobody else's: g is added to it in place
-            size = self.bytes[g] if fresh else 0
-            if fresh:
-                self.refs[g] = 1
-                self.release(g)
-            return size
-        total = self.new(self.bytes[held])  # the sum, a new tensor
-        self.refs[total] = 1
-        self.of[tensor] = total
-        self.release(held)
-        if fresh:
-            self.refs[g] = 1
+            return False
+        self.of[tensor] = self.hold(self.new(self.bytes[held]))
+        self.pending = (held, g)
+        return True
+
+    def settle(self) -> None:
+        """Free the two parts of the sum just made."""
+        for g in self.pending:
             self.release(g)
-        return 0
+        self.pending = ()
 
     def take(self, tensor: int) -> Optional[int]:
         return self.of.pop(tensor, None)
 
 
+def buffer_bytes(report: Report, r: LayerReport) -> int:
+    """A layer's buffers in bytes: at the dtype, but window attention's relative position index,
+    which is int64."""
+    if isinstance(r.layer, Attention) and r.layer.window and r.layer.relative_bias:
+        return r.buffers * INDEX_BYTES
+    return report.param_bytes(r.buffers)
+
+
 def parameter_tensors(r: LayerReport) -> List[int]:
     """The elements of each parameter tensor a layer trains, in PyTorch's order: weight, then bias
-    (a norm's γ and β; attention's in_proj weight and bias, then out_proj's)."""
+    (a norm's γ and β; attention's relative position bias table, its qkv weight and bias, then
+    its output projection's)."""
     if not r.params:
         return []
     if isinstance(r.layer, (BatchNorm, LayerNorm, GroupNorm)):
         return [r.params // 2, r.params // 2]
-    if isinstance(r.layer, Attention) and not r.layer.window:
+    if isinstance(r.layer, Attention):
         c = r.input.channels
-        if r.params == 4 * c * c + 4 * c:
-            return [3 * c * c, 3 * c, c * c, c]
+        table = r.params - (4 * c * c + 4 * c)  # window attention's relative position bias table, first
+        if table >= 0:
+            return ([table] if table else []) + [3 * c * c, 3 * c, c * c, c]
     return [n for n in (r.params - r.biases, r.biases) if n]
 
 
