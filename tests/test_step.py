@@ -18,6 +18,7 @@ from convcalc.analysis.result import STEP_CATEGORIES, Conventions, Step
 from convcalc.analysis.step import largest_batch, step, step_at
 from convcalc.analysis.training import training
 from convcalc.load import load
+from convcalc.spec import catalog
 from convcalc.spec.yaml_reader import parse_yaml
 
 SPECS = {"vgg16": VGG16_TORCHVISION, "alexnet": "alexnet-torchvision"}
@@ -333,3 +334,15 @@ def test_check_max_train_memory_exits_1_when_over() -> None:
     fits = check("resnet50", "--max-train-memory", "16GiB", "--batch", "64", "--optimizer", "momentum", "--strict")
     assert fits.exit_code == 0
     assert check("resnet50", "--max-train-memory", "16").exit_code == 2
+
+
+@pytest.mark.parametrize("name", catalog.names())
+def test_every_bundled_network_steps_cleanly(name: str) -> None:
+    # nothing negative at any moment, nothing left over but the loss, the peak the largest moment
+    report = analyse(load(name), batch=2)
+    s = step(report, training(report), "adam")
+    assert s.complete and all(min(e.bytes) >= 0 for e in s.events)
+    first, last = s.events[0].breakdown(), s.events[-1].breakdown()
+    assert (last["activations"], last["temporaries"], last["gradients"]) == (4, 0, 0)
+    assert first["optimizer_state"] == last["optimizer_state"] >= 2 * first["parameters"]
+    assert s.peak_bytes == max(e.total for e in s.events) > first["parameters"] + first["optimizer_state"]

@@ -458,7 +458,9 @@ class StepEvent:
 class Step:
     """The memory of one steady-state training step: every event, and which is the peak.
 
-    ``complete``: False when some layer kind has no saved-tensor rule (its bytes are missing).
+    ``complete``: False when some layer kind has no saved-tensor rule (its bytes are missing);
+    ``trains``: False when no layer has parameters to train (then there is no backward and no
+    optimizer step: PyTorch refuses ``backward()`` on a loss nothing trained made).
     """
 
     optimizer: str
@@ -466,6 +468,7 @@ class Step:
     events: Tuple[StepEvent, ...]
     peak_index: int
     complete: bool = True
+    trains: bool = True
 
     @property
     def peak(self) -> StepEvent:

@@ -70,18 +70,31 @@ COUNTER_BYTES = 8  # batchnorm's num_batches_tracked: an int64 scalar
 def step(report: Report, training: Training, optimizer: str = "sgd") -> Step:
     """One steady-state training step's memory, event by event, and its peak."""
     walk = _Walk(report, training, optimizer)
-    walk.run()
+    walk.start()
+    walk.forward()
+    walk.loss()
+    if walk.trains:  # with nothing to train there is no backward (PyTorch refuses it) and no step
+        walk.backward()
+        walk.optimizer_step()
     peak = max(range(len(walk.events)), key=lambda i: walk.events[i].total)
-    return Step(optimizer, report.batch, tuple(walk.events), peak, training.complete)
+    return Step(optimizer, report.batch, tuple(walk.events), peak, training.complete, walk.trains)
 
 
 class _Walk:
-    """The live bytes by category as the step goes, and the events recorded."""
+    """The live bytes by category as the step goes, the events recorded, and what the phases
+    hand on: which storages autograd keeps, what each layer saves of its own making."""
 
     def __init__(self, report: Report, training: Training, optimizer: str) -> None:
-        self.report, self.training, self.optimizer = report, training, optimizer
+        self.report, self.rows, self.optimizer = report, training.layers, optimizer
         self.now = [0] * len(STEP_CATEGORIES)
         self.events: List[StepEvent] = []
+        self.trains = any(r.params for r in report.layers)
+        self.out = report.outputs[-1].tensor if report.outputs else len(report.layers)
+        self.loss_at = len(report.layers) + 1  # the loss's place in the timeline: after the last layer
+        self.scalar = report.bytes_per_element  # the loss, a scalar, and its gradient
+        self.own: Dict[int, int] = {}  # per layer: the bytes it saves of its own making (indices, masks, statistics)
+        self.alive: Dict[int, int] = {}  # forward storages nobody keeps, alive until their last reader has run
+        self.freed_after: Dict[int, List[int]] = {}  # forward: what nobody keeps, freed after its last reader
 
     def size(self, tensor: int) -> int:
         return self.report.activation_bytes(self.report.shape_of(tensor).elements)
@@ -92,78 +105,76 @@ class _Walk:
             moment[category] += n
         self.events.append(StepEvent(phase, layer, tuple(moment)))
 
-    def run(self) -> None:
-        report, rows = self.report, self.training.layers
-        params = report.totals.params
-        self.now[PARAMETERS] = report.param_bytes(params)
+    def start(self) -> None:
+        """What lives the whole step: weights, buffers, the optimizer's state, the batch and labels."""
+        report = self.report
+        params = report.param_bytes(report.totals.params)
+        self.now[PARAMETERS] = params
         counters = sum(1 for r in report.layers if isinstance(r.layer, BatchNorm))
         self.now[BUFFERS] = sum(buffer_bytes(report, r) for r in report.layers) + COUNTER_BYTES * counters
-        shapes = [n for r in report.layers for n in parameter_tensors(r)]
-        tensors = len(shapes)
-        self.now[OPTIMIZER_STATE] = {"sgd": 0, "momentum": report.param_bytes(params),
-                                     "adam": 2 * report.param_bytes(params) + STEP_BYTES * tensors,
-                                     "adamw": 2 * report.param_bytes(params) + STEP_BYTES * tensors}[self.optimizer]
-        out = report.outputs[-1].tensor if report.outputs else len(report.layers)
-        out_shape = report.shape_of(out)
+        steps = STEP_BYTES * sum(len(parameter_tensors(r)) for r in report.layers)
+        self.now[OPTIMIZER_STATE] = {"sgd": 0, "momentum": params, "adam": 2 * params + steps,
+                                     "adamw": 2 * params + steps}[self.optimizer]
+        out_shape = report.shape_of(self.out)
         labels = LABEL_BYTES * report.batch * (out_shape.elements // max(out_shape.channels, 1))
         self.now[INPUT] = self.size(0) + labels
         self.record("start", 0)
 
-        # forward: which storages autograd keeps (until backward passes their first saver) and
-        # the last reader of every storage (a view's readers keep what it views)
-        kept_by: Dict[int, int] = {}
+    def forward(self) -> None:
+        """Each layer's output made (a view or an in-place layer makes none) and what it saves of
+        its own; what nobody keeps freed after its last reader."""
+        report, rows = self.report, self.rows
+        kept_by: Dict[int, int] = {}  # storage -> the first layer that saves it
         for t in rows:
             for s in t.kept:
                 kept_by.setdefault(s, t.index)
         storage = {0: 0, **{t.index: t.storage for t in rows}}
-        last_read: Dict[int, int] = {}
+        last_read: Dict[int, int] = {}  # storage -> its last reader (a view's readers keep what it views)
         for r in report.layers:
             for s in r.sources:
                 last_read[storage[s]] = max(last_read.get(storage[s], 0), r.index)
-        loss_at = len(report.layers) + 1
         for o in report.outputs or ():
-            last_read[storage[o.tensor]] = loss_at  # every output is read by the loss (on the last one)
-        last_read[storage[out]] = loss_at
-        freed_after: Dict[int, List[int]] = {}  # forward: what nobody keeps, freed after its last reader
+            last_read[storage[o.tensor]] = self.loss_at  # every output is read by the loss (on the last one)
+        last_read[storage[self.out]] = self.loss_at
         for s, k in last_read.items():
             if s not in kept_by and s:
-                freed_after.setdefault(k, []).append(s)
-        own: Dict[int, int] = {}  # per layer: the bytes it saves that are its own making (indices, masks, statistics)
-        alive: Dict[int, int] = {}  # forward storages nobody keeps, alive until their last reader has run
+                self.freed_after.setdefault(k, []).append(s)
         for r, t in zip(report.layers, rows):
             # what autograd saves that is a buffer: batchnorm's running statistics, the relative
             # position index of window attention
             running = buffer_bytes(report, r) if isinstance(r.layer, (BatchNorm, Attention)) and t.recorded else 0
-            own[r.index] = t.saved_bytes - sum(self.size(s) for s in t.kept) - running
+            self.own[r.index] = t.saved_bytes - sum(self.size(s) for s in t.kept) - running
             if report.conventions.inplace and getattr(r.layer, "inplace", False) and r.sources:
-                self._free_forward(alive, storage[r.sources[0]])  # overwritten, not copied
+                self.free(storage[r.sources[0]])  # overwritten, not copied
             if t.storage == r.index:
                 made = self.size(r.index)
                 self.now[ACTIVATIONS] += made
                 if r.index not in kept_by:
-                    alive[r.index] = made
-                    freed_after.setdefault(r.index, [])  # never read: freed once made
-                    if r.index not in last_read:
-                        freed_after[r.index].append(r.index)
-            self.now[ACTIVATIONS] += own[r.index]
+                    self.alive[r.index] = made
+                    if r.index not in last_read:  # never read: freed once made
+                        self.freed_after.setdefault(r.index, []).append(r.index)
+            self.now[ACTIVATIONS] += self.own[r.index]
             self.record("forward", r.index)
-            for s in freed_after.get(r.index, []):
-                self._free_forward(alive, s)
-        # the loss: cross-entropy = log-softmax (its output saved) + negative log-likelihood (a
-        # scalar loss and its total weight, saved)
-        scalar = report.bytes_per_element
-        log_softmax = self.size(out)
-        self.now[ACTIVATIONS] += log_softmax + 2 * scalar
-        self.record("loss", loss_at)
-        for s in freed_after.get(loss_at, []):
-            self._free_forward(alive, s)
+            for s in self.freed_after.get(r.index, []):
+                self.free(s)
 
-        # backward: the loss's gradient, the log-softmax's, then each layer in reverse
-        self.record("backward", loss_at, {TEMPORARIES: scalar + log_softmax})
-        self.record("backward", loss_at, {TEMPORARIES: 2 * log_softmax})
+    def loss(self) -> None:
+        """Cross-entropy: log-softmax (its output saved) and the negative log-likelihood (a scalar
+        loss and its total weight, saved)."""
+        self.now[ACTIVATIONS] += self.size(self.out) + 2 * self.scalar
+        self.record("loss", self.loss_at)
+        for s in self.freed_after.get(self.loss_at, []):
+            self.free(s)
+
+    def backward(self) -> None:
+        """The loss's gradient, the log-softmax's, then each layer in reverse: its inputs'
+        gradients made, its output's freed, what it saved freed."""
+        report, rows, log_softmax = self.report, self.rows, self.size(self.out)
+        self.record("backward", self.loss_at, {TEMPORARIES: self.scalar + log_softmax})
+        self.record("backward", self.loss_at, {TEMPORARIES: 2 * log_softmax})
         self.now[ACTIVATIONS] -= log_softmax
         grads = _Gradients(self)
-        grads.give(out, grads.hold(grads.new(log_softmax)))
+        grads.give(self.out, grads.hold(grads.new(log_softmax)))
         for r, t in zip(reversed(report.layers), reversed(rows)):
             g = grads.take(r.index)
             if t.recorded and g is not None:
@@ -185,23 +196,24 @@ class _Walk:
                         grads.settle()
             elif g is not None:
                 grads.release(g)
-            self.now[ACTIVATIONS] -= own[r.index] + sum(self.size(s) for s in rows[r.index - 1].kept if s)
-        self.now[ACTIVATIONS] -= scalar  # the total weight, freed with the graph
+            self.now[ACTIVATIONS] -= self.own[r.index] + sum(self.size(s) for s in t.kept if s)
+        self.now[ACTIVATIONS] -= self.scalar  # the total weight, freed with the graph
         self.record("backward", 0)
 
-        # the optimizer's step, one parameter tensor at a time; then zero_grad() sets grads to None
-        # Adam's loop: denom = exp_avg_sq.sqrt() / c, one parameter tensor after another; the
-        # previous one's denom lives until the name is bound again, after the division
-        pairs = zip([0] + shapes, shapes)
-        largest = max((before + 2 * n for before, n in pairs), default=0)
-        working = report.param_bytes(largest) if self.optimizer in ("adam", "adamw") else 0
+    def optimizer_step(self) -> None:
+        """The optimizer's step, one parameter tensor at a time; then zero_grad() sets grads to None.
+        Adam's loop: denom = exp_avg_sq.sqrt() / c; the previous tensor's denom lives until the
+        name is bound again, after the division."""
+        shapes = [n for r in self.report.layers for n in parameter_tensors(r)]
+        largest = max((before + 2 * n for before, n in zip([0] + shapes, shapes)), default=0)
+        working = self.report.param_bytes(largest) if self.optimizer in ("adam", "adamw") else 0
         self.record("optimizer", 0, {OPTIMIZER_STATE: working})
         self.now[GRADIENTS] = 0
         self.record("zero_grad", 0)
 
-    def _free_forward(self, alive: Dict[int, int], s: int) -> None:
-        self.now[ACTIVATIONS] -= alive.pop(s, 0)
-
+    def free(self, s: int) -> None:
+        """A forward storage nobody keeps, freed (once)."""
+        self.now[ACTIVATIONS] -= self.alive.pop(s, 0)
 
 
 class _Gradients:

@@ -75,7 +75,7 @@ def where(report: Report, event: StepEvent) -> str:
         r = report.layers[event.layer - 1]
         return f"the {event.phase} of layer {r.index} {r.full_name} ({r.layer.describe()})"
     if event.layer == len(report.layers) + 1:
-        return f"the {event.phase} of the loss"
+        return "the loss" if event.phase == "loss" else f"the {event.phase} of the loss"
     return {"optimizer": "the optimizer's step", "zero_grad": "zero_grad", "start": "the start of the step",
             "backward": "the end of backward"}.get(event.phase, event.phase)
 
@@ -90,12 +90,16 @@ def step_lines(report: Report, step: Step, fit: Optional[Fit], width: Optional[i
     if not step.complete:
         lines += grid.paragraph("incomplete: layers without a saved-tensor rule are left out of the peak", "yellow",
                                 width)
+    if not step.trains:
+        lines += grid.paragraph("nothing is trained (no parameters): no backward and no optimizer step, only the "
+                                "forward pass and the loss", "yellow", width)
     if fit is not None:
         what = f"{fit.device} ({human_bytes(fit.memory_bytes)})" if fit.device else human_bytes(fit.memory_bytes)
         room = f"{what} less {human_bytes(fit.headroom_bytes)} headroom = {human_bytes(fit.usable_bytes)}"
         if fit.batch:
             text = (f"largest batch that fits {room}: {fit.batch} (peak {human_bytes(fit.peak.peak_bytes)} at "
-                    f"{where(report, fit.peak.peak)}; batch {fit.batch + 1} would need {human_bytes(fit.over)}; "
+                    f"{where(report, fit.peak.peak)}; batch {fit.batch + 1} would need {human_bytes(fit.over)}, "
+                    f"{fit.over:,} B > {fit.usable_bytes:,} B; "
                     f"each sample adds {human_bytes(fit.per_sample)} there)")
         else:
             text = f"not even batch 1 fits {room}: its step peaks at {human_bytes(fit.over)}"
@@ -142,6 +146,7 @@ def step_json(report: Report, step: Step, fit: Optional[Fit]) -> Dict[str, Any]:
         "peak_breakdown": step.peak.breakdown(),
         "peak_at": event_json(report, step.peak),
         "complete": step.complete,
+        "trains": step.trains,
         "timeline": {"categories": list(STEP_CATEGORIES), "events": [event_json(report, e) for e in step.events]},
     }
     if fit is not None:
