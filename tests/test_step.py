@@ -110,12 +110,21 @@ def test_the_peak_is_within_3_percent_of_memtrackers(case: tuple) -> None:  # ty
     assert abs(ours - MEMTRACKER_PEAK[case]) <= 0.03 * MEMTRACKER_PEAK[case]
 
 
-@pytest.mark.parametrize("case", [c for c in MEMTRACKER_PEAK if c[:2] != ("vit_b_16", 1)],
+@pytest.mark.parametrize("case", [c for c in MEMTRACKER_PEAK if c != ("vit_b_16", 1, "adam")],
                          ids=lambda c: f"{c[0]}-b{c[1]}-{c[2]}")
 def test_the_peak_is_memtrackers_to_the_byte(case: tuple) -> None:  # type: ignore[type-arg]
-    # ViT-B/16 at batch 1 peaks inside an attention's backward (out_proj, the flash kernel's
-    # backward, in_proj: one layer here), which is within 0.1%; every other peak is exact
+    # ViT-B/16 at batch 1 with Adam peaks in the optimizer's step, where MemTracker counts
+    # 602,112 B (196·768 floats) of gradients beyond the parameters' size, which convcalc does
+    # not model (0.04%); every other peak is exact
     assert peak_of(*case).peak_bytes == MEMTRACKER_PEAK[case]
+
+
+def test_vit_b16s_peak_at_batch_1_falls_inside_an_attentions_backward() -> None:
+    # in_proj's backward of the first block: the packed Q, K, V gradient, the input's gradient
+    # and in_proj's weight gradients made; what the flash kernel saved already freed
+    measured = (346_270_624, 0, 336_206_752, 0, 1_211_952, 10_113_024, 602_120)
+    s = peak_of("vit_b_16", 1, "sgd")
+    assert s.peak.bytes == measured and s.peak.layer == 6
 
 
 def test_resnet50s_peak_is_memtrackers_to_the_byte_by_category() -> None:

@@ -25,7 +25,8 @@ benchmarks/measure_step_peak.py (tests/test_step.py):
   gradient of its input; an add passes its output's gradient on to both inputs, a concat and a
   view pass views of it: nothing new; a second contribution to a tensor's gradient is added out
   of place (the sum made while both parts are alive, then they are freed), as MemTracker sees
-  the autograd engine do;
+  the autograd engine do; self-attention's backward has moments of its own (out_proj's, the
+  flash kernel's, Q, K and V gathered into the packed projection's gradient, in_proj's);
 - **gradients**: a trained layer's weight gradients, made when its backward runs, kept until
   ``zero_grad()`` sets them to None at the end of the step (while its backward runs, the weight
   gradients are still the op's outputs, temporaries, as MemTracker files them). Frozen layers
@@ -186,9 +187,11 @@ class _Walk:
                 # a parameter's gradient is the backward op's output until AccumulateGrad makes it
                 # .grad: MemTracker sees it as a temporary until then
                 params = report.param_bytes(r.params)
-                self.now[GRADIENTS] += params
-                as_temporary = {TEMPORARIES: params, GRADIENTS: -params}
-                self.record("backward", r.index, as_temporary)
+                inside, done = self.attention_backward(r) if isinstance(r.layer, Attention) and not r.layer.window \
+                    else (0, 0)
+                self.now[GRADIENTS] += params - done
+                as_temporary = {TEMPORARIES: params - done, GRADIENTS: done - params}
+                self.record("backward", r.index, {**as_temporary, TEMPORARIES: params - done + inside})
                 grads.release(g)  # the op is done with its output's gradient
                 for s, contribution in given:
                     if grads.give(s, contribution):  # a second contribution: their sum, a new tensor
@@ -199,6 +202,24 @@ class _Walk:
             self.now[ACTIVATIONS] -= self.own[r.index] + sum(self.size(s) for s in t.kept if s)
         self.now[ACTIVATIONS] -= self.scalar  # the total weight, freed with the graph
         self.record("backward", 0)
+
+    def attention_backward(self, r: LayerReport) -> Tuple[int, int]:
+        """The moments inside self-attention's backward (nn.MultiheadAttention, the CPU flash
+        kernel), before its in_proj's: out_proj's (the heads' output gradient and its weight
+        gradients made), the kernel's (Q, K and V's gradients), the three gathered into the packed
+        projection's gradient (select_backward and adds: 10·L·C at most, measured); then what the
+        kernel saved is freed. Returns the packed gradient (3·L·C), alive during in_proj's
+        backward, and out_proj's gradients, made already."""
+        c = r.input.channels
+        tokens = self.size(r.sources[0])  # L·C at the batch, in bytes
+        out_proj = self.report.param_bytes(c * c + c) if r.params else 0
+        self.now[GRADIENTS] += out_proj
+        self.record("backward", r.index, {TEMPORARIES: tokens + out_proj, GRADIENTS: -out_proj})
+        self.record("backward", r.index, {TEMPORARIES: tokens + 3 * tokens})
+        self.record("backward", r.index, {TEMPORARIES: 10 * tokens})
+        self.now[ACTIVATIONS] -= self.own[r.index]  # Q, K, V, the heads' output, the logsumexp
+        self.own[r.index] = 0
+        return 3 * tokens, out_proj
 
     def optimizer_step(self) -> None:
         """The optimizer's step, one parameter tensor at a time; then zero_grad() sets grads to None.

@@ -44,9 +44,9 @@ Conventions (stated again under the table and in JSON):
              loss), temporaries (the gradients flowing back) and the input
              batch with its int64 labels. Equal to PyTorch's MemTracker
              (CPU) to the byte on ResNet-18/50, VGG-16, MobileNetV2,
-             DenseNet-121, AlexNet, GoogLeNet, SqueezeNet, ShuffleNetV2,
-             ConvNeXt-T, Swin-T; ViT-B/16 within 0.1% (its peak inside
-             an attention's backward). Not counted: kernel workspaces
+             DenseNet-121, ViT-B/16, AlexNet, GoogLeNet, SqueezeNet,
+             ShuffleNetV2, ConvNeXt-T, Swin-T (one case within 0.04%).
+             Not counted: kernel workspaces
              (cuDNN's), the allocator's rounding and fragmentation, the
              CUDA context: the headroom stands for them.
   max batch  with --memory or --device: the largest batch whose peak fits
