@@ -32,6 +32,11 @@ benchmarks/measure_step_peak.py (tests/test_step.py):
   gradients are still the op's outputs, temporaries, as MemTracker files them). Frozen layers
   have none.
 
+MemTracker files a tensor by when it is made, not by what it is: made in forward (the loss
+too), an activation; made in backward, a temporary, until a parameter's gradient hook claims it
+as a gradient; made inside ``optimizer.step()``, optimizer state (Adam's per-tensor temporaries
+too); handed to ``track_external``, "Other" (here the input). The walk files them the same way.
+
 Each event records the moment inside it when the most is alive (a layer's output made, its
 inputs not yet freed; a backward's new gradients made, its output's gradient and its saved
 tensors not yet freed). Every tensor at the dtype and batch of the Report. Not modelled (zero in
