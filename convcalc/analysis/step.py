@@ -67,7 +67,6 @@ from .result import STEP_CATEGORIES, Fit, LayerReport, Report, Step, StepEvent, 
 from .training import INDEX_BYTES, is_view, training
 
 PARAMETERS, BUFFERS, GRADIENTS, OPTIMIZER_STATE, ACTIVATIONS, TEMPORARIES, INPUT = range(len(STEP_CATEGORIES))
-OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 LABEL_BYTES = 8  # int64 class labels
 STEP_BYTES = 4  # Adam's per-parameter step counter: a float32 scalar tensor on the CPU
 COUNTER_BYTES = 8  # batchnorm's num_batches_tracked: an int64 scalar
