@@ -93,6 +93,8 @@ class _Walk:
         self.report, self.rows, self.optimizer = report, training.layers, optimizer
         self.now = [0] * len(STEP_CATEGORIES)
         self.events: List[StepEvent] = []
+        shapes = [report.spec.input] + [r.output for r in report.layers]
+        self.sizes = [report.activation_bytes(shape.elements) for shape in shapes]
         self.trains = any(r.params for r in report.layers)
         self.out = report.outputs[-1].tensor if report.outputs else len(report.layers)
         self.loss_at = len(report.layers) + 1  # the loss's place in the timeline: after the last layer
@@ -102,7 +104,8 @@ class _Walk:
         self.freed_after: Dict[int, List[int]] = {}  # forward: what nobody keeps, freed after its last reader
 
     def size(self, tensor: int) -> int:
-        return self.report.activation_bytes(self.report.shape_of(tensor).elements)
+        """A tensor's bytes at the batch (0 the input, k layer k's output), each worked out once."""
+        return self.sizes[tensor]
 
     def record(self, phase: str, layer: int, extra: Optional[Dict[int, int]] = None) -> None:
         moment = list(self.now)
