@@ -257,6 +257,7 @@ def test_plan_json_carries_the_peak_its_breakdown_the_timeline_and_the_fit() -> 
     (["--device", "V200"], "no device called 'V200'; known: V100 16GB, V100 32GB"),
     (["--device", "T4", "--memory", "1GiB"], "give --memory or --device, not both"),
     (["--headroom", "1 gallon"], "unknown unit"),
+    (["--memory", "512MiB"], "--headroom (1,073,741,824 B) leaves nothing of --memory (536,870,912 B)"),
 ])
 def test_bad_memory_sizes_and_devices_exit_2_with_an_example(args: list, message: str) -> None:  # type: ignore[type-arg]
     result = plan("resnet18", *args)

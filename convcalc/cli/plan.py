@@ -144,14 +144,23 @@ def memory_budget(memory: Optional[str], device: Optional[str], headroom: str) -
         raise click.UsageError("give --memory or --device, not both")
     try:
         room = parse_bytes(headroom, "--headroom")
-        if memory is not None:
-            return parse_bytes(memory, "--memory"), room, ""
+        size = parse_bytes(memory, "--memory") if memory is not None else None
     except SpecError as e:
         raise click.UsageError(f"{e.message}; {e.hint}" if e.hint else e.message) from None
+    if size is not None:
+        return enough(size, room, "")
     if device is None:
         return None
     found = find_device(device)
     if found is None:
         raise click.BadParameter(f"no device called '{device}'; known: {', '.join(device_names())}",
                                  param_hint="'--device'")
-    return found.memory_bytes, room, found.name
+    return enough(found.memory_bytes, room, found.name)
+
+
+def enough(memory: int, room: int, name: str) -> Tuple[int, int, str]:
+    """The budget, refused when the headroom leaves nothing of the memory."""
+    if room >= memory:
+        raise click.UsageError(f"--headroom ({room:,} B) leaves nothing of {name or '--memory'} ({memory:,} B); "
+                               "give a smaller one, e.g. --headroom 512MiB, or 0")
+    return memory, room, name
