@@ -45,6 +45,9 @@ CONVENTIONS: Dict[str, str] = {
     "activations": "output elements of each layer; the total adds every layer's output and the input "
                    "(one forward pass, nothing freed)",
     "bytes": "activation elements x bytes per element x batch; parameter bytes for one copy of the weights",
+    "training": "training_bytes: the peak of one steady-state training step with the optimizer (forward, loss, "
+                "backward, optimizer step), what autograd keeps by PyTorch's CPU rules, input batch included; "
+                "`convcalc plan` gives its breakdown, where it falls and its conventions",
 }
 
 FROZEN = ("frozen layers (frozen: true; Keras' trainable=False) train nothing: their weights and biases "
