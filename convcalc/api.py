@@ -33,6 +33,7 @@ import os
 from functools import cached_property
 from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
+from .analysis.plan_result import Step, Training
 from .analysis.result import (
     OP_KINDS,
     OPTIMIZER_STATES,
@@ -41,7 +42,6 @@ from .analysis.result import (
     Field,
     Memory,
     Totals,
-    Training,
 )
 from .analysis.result import Report as Result
 from .errors import (
@@ -359,17 +359,22 @@ class Report:
 
     # what `convcalc plan` and `convcalc draw` make of it
 
-    def plan(self, batch: Optional[int] = None, dtype: Optional[str] = None, **options: Any) -> "Plan":
-        """What one training step saves for backward and costs: ``convcalc plan``. ``batch`` and
-        ``dtype`` default to this report's, and the conventions are this report's (``inplace``
-        changes what an in-place ReLU6 saves); ``options`` go to the planner as they are
-        (analysis/training.py), so what it learns to take, this takes."""
+    def plan(self, batch: Optional[int] = None, dtype: Optional[str] = None, optimizer: str = "sgd",
+             backend: str = "cuda", amp: Optional[str] = None, flash: bool = True) -> "Plan":
+        """One training step: what it saves for backward, its peak and costs (``convcalc plan``).
+        ``batch`` and ``dtype`` default to this report's, and the conventions are this report's
+        (``inplace`` changes what an in-place ReLU6 saves); ``optimizer`` (sgd, momentum, adam,
+        adamw), ``backend`` (cuda, cpu), ``amp`` (fp16, bf16) and ``flash`` as plan's options."""
+        from .analysis.step import OPTIMIZERS, step
         from .analysis.training import training
 
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer {optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
         same = (batch is None or batch == self.result.batch) and (dtype is None or dtype == self.result.dtype)
         result = self.result if same else _analyse(self.result.spec, self.result.batch if batch is None else batch,
                                                    dtype or self.result.dtype, self.result.conventions)
-        return Plan(result, training(result, **options))
+        kept = training(result, backend=backend, amp=amp, flash=flash)
+        return Plan(result, kept, step(result, kept, optimizer))
 
     def draw(self, style: str = "blocks", **options: Any) -> "Drawing":
         """The network as a picture: ``convcalc draw`` (see :func:`drawing` for the options)."""
@@ -396,13 +401,20 @@ class Report:
 
 
 class Plan:
-    """One training step: what autograd saves for backward per layer, and the forward and
-    backward MACs (``convcalc plan``). ``training`` holds the figures (analysis/result.py's
-    Training); ``report`` is the analysis it was planned on (the batch and dtype it was asked for)."""
+    """One training step: what autograd saves for backward per layer, the forward and backward
+    MACs, and the step's peak (``convcalc plan``). ``training`` holds the per-layer figures and
+    ``step`` the step's timeline and peak (analysis/result.py's Training and Step); ``report`` is
+    the analysis it was planned on (the batch and dtype it was asked for)."""
 
-    def __init__(self, report: Result, training: Training) -> None:
+    def __init__(self, report: Result, training: Training, step: Step) -> None:
         self.report = report
         self.training = training
+        self.step = step
+
+    @property
+    def peak_bytes(self) -> int:
+        """The most memory alive at once in the step (plan's ``peak_bytes``)."""
+        return self.step.peak_bytes
 
     @property
     def saved_bytes(self) -> int:
@@ -423,7 +435,7 @@ class Plan:
     def to_dict(self) -> Dict[str, Any]:
         from .report.plan_table import plan_json
 
-        return plan_json(self.report, self.training)
+        return plan_json(self.report, self.training, self.step)
 
     def to_json(self) -> str:
         """``convcalc plan --format json``, character for character."""
@@ -437,7 +449,7 @@ class Plan:
         from .report.plan_table import print_plan
 
         out = io.StringIO()
-        print_plan(self.report, self.training, out, width=width, color=False)
+        print_plan(self.report, self.training, self.step, file=out, width=width, color=False)
         return out.getvalue()
 
     def __str__(self) -> str:

@@ -30,7 +30,7 @@ import pytest
 
 from convcalc.analysis.devices import DEVICES, find_device, tera
 from convcalc.analysis.engine import analyse
-from convcalc.analysis.result import Roofline
+from convcalc.analysis.plan_result import Roofline
 from convcalc.analysis.roofline import roofline
 from convcalc.analysis.training import training
 from convcalc.load import load

@@ -17,7 +17,7 @@ import pytest
 from test_training import MEASURED, SMALL, VGG16_TORCHVISION, plan
 
 from convcalc.analysis.engine import analyse
-from convcalc.analysis.result import SAVED_ROLES, Training
+from convcalc.analysis.plan_result import SAVED_ROLES, Training
 from convcalc.analysis.training import training
 from convcalc.load import load
 
