@@ -142,7 +142,7 @@ AMP_DTYPE = {"fp16": "float16", "bf16": "bfloat16"}  # what --amp runs the heavy
               help="Mixed precision as torch.autocast does it, over float32 parameters (see below).")
 @click.option("--no-flash", "no_flash", is_flag=True,
               help="CUDA: the GPU has no flash attention (before sm80: V100, T4), so mem-efficient runs at "
-                   "half precision too.")
+                   "half precision too (implied by --device for such a GPU).")
 @click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam", "adamw"]), default="sgd",
               show_default=True, help="The optimizer whose state the step keeps.")
 @click.option("--memory", "memory", metavar="SIZE", default=None,
@@ -193,6 +193,8 @@ def plan(ctx: click.Context, /, spec: str, fmt: str, batch: int, dtype: str, bac
         raise click.UsageError(f"--amp {amp} runs over a float32 model (its parameters stay float32), not --dtype "
                                f"{dtype}; hint: leave out --dtype with --amp")
     budget = memory_budget(memory, device, headroom)  # bad usage is found before any work
+    if device is not None and backend == "cuda" and not device.flash_attention:
+        no_flash = True  # before sm80 (V100, T4) PyTorch has no flash kernel: mem-efficient runs instead
     ctx.meta["convcalc.spec"] = spec
     network = with_input(load(spec), input_shape)
     warn_about_reading(network)
