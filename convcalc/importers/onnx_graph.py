@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from ..errors import SpecError
 from ..spec.model import FromSpec, LayerSpec, Node, RawOption, make_layer
-from . import safe_name
+from . import safe_name, unique_name
 from .onnx_names import scoped_names
 from .onnx_wire import SMALL  # the most elements of a constant whose values are read
 
@@ -115,13 +115,8 @@ class GraphState:
 
     def fresh(self, suffix: str = "") -> str:
         n = self.node
-        base = safe_name(self.scoped.get(id(n)) or n.name or (n.output[0] if n.output else n.op_type)) + suffix
-        name, k = base, 1
-        while name in self.names or name.lower() == "input":
-            k += 1
-            name = f"{base}_{k}"
-        self.names.add(name)
-        return name
+        return unique_name(safe_name(self.scoped.get(id(n)) or n.name or (n.output[0] if n.output else n.op_type))
+                           + suffix, self.names)
 
     def read(self, ref: str) -> None:
         if ref != self.last:

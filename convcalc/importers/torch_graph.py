@@ -15,7 +15,7 @@ from ..layers import Layer, Merge, dims_shape
 from ..shape import Shape
 from ..spec.model import BlockSpec, FromSpec, LayerSpec, Node, RawOption, make_layer
 from ..values import value
-from . import safe_name
+from . import safe_name, unique_name
 
 Axes = Tuple[Optional[int], ...]
 
@@ -156,13 +156,7 @@ class ProgramState:
         return out
 
     def fresh(self, suffix: str = "") -> str:
-        base = safe_name(self.bases.get(self.node.name, short_op(self.node.target)) + suffix)
-        name, k = base, 1
-        while name in self.names or name.lower() == "input":
-            k += 1
-            name = f"{base}_{k}"
-        self.names.add(name)
-        return name
+        return unique_name(safe_name(self.bases.get(self.node.name, short_op(self.node.target)) + suffix), self.names)
 
     # --- shapes and layouts -----------------------------------------------------------------
 
