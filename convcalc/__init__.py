@@ -2,7 +2,7 @@
 
 The Python API (api.py, documented in the README's "From Python"): ``analyse`` a spec into a
 ``Report``, ``read`` one into a NetworkSpec, draw one with ``drawing``, read a live Keras model
-with ``from_keras``; its errors are ``ConvcalcError`` and its kinds. ``import convcalc`` loads
+with ``from_keras`` and a live PyTorch module with ``from_torch`` (torch loaded only then); its errors are ``ConvcalcError`` and its kinds. ``import convcalc`` loads
 none of it: each name is looked up on first use (PEP 562's module ``__getattr__``), so the
 command's start and a bare import stay as fast as before the API existed.
 """
@@ -22,12 +22,13 @@ if TYPE_CHECKING:
         analyse,
         drawing,
         from_keras,
+        from_torch,
+        from_torch_spec,
         read,
     )
 
-# A reader of live PyTorch modules (from_torch, issue #22) joins these names beside from_keras.
 __all__ = ["ConvcalcError", "Drawing", "LayerFigures", "Plan", "Report", "ShapeError", "SpecError",
-           "__version__", "analyse", "drawing", "from_keras", "read"]
+           "__version__", "analyse", "drawing", "from_keras", "from_torch", "from_torch_spec", "read"]
 _API = frozenset(__all__) - {"__version__"}
 
 

@@ -12,8 +12,9 @@ figures, the totals and the memory, the notes and warnings, and the same outputs
 writes (``to_json()`` is ``table --format json``, ``table()`` the text table, ``to_html()`` the
 page; ``plan()`` what ``convcalc plan`` shows). ``drawing`` is ``convcalc draw``; in Jupyter a
 Report shows as its HTML page and a Drawing as its SVG. ``from_keras(model)`` reads a live Keras
-model through its ``to_json()``; a live PyTorch module's reader (``from_torch``) belongs beside
-it, in the section "Live models" below, reading the module into a NetworkSpec the same way.
+model through its ``to_json()``, ``from_torch(model, input_size)`` a live PyTorch module through
+``torch.export`` (importers/torch_export.py; torch imported only then: the ``convcalc[torch]``
+extra).
 
 The command itself goes through ``read`` and ``analyse`` (cli/table.py), so the library and the
 CLI cannot differ; a mistake raises the same ``ConvcalcError`` the command prints, with the same
@@ -32,6 +33,7 @@ import os
 from functools import cached_property
 from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
+from .analysis.plan_result import Step, Training
 from .analysis.result import (
     OP_KINDS,
     OPTIMIZER_STATES,
@@ -40,7 +42,6 @@ from .analysis.result import (
     Field,
     Memory,
     Totals,
-    Training,
 )
 from .analysis.result import Report as Result
 from .errors import (
@@ -358,17 +359,22 @@ class Report:
 
     # what `convcalc plan` and `convcalc draw` make of it
 
-    def plan(self, batch: Optional[int] = None, dtype: Optional[str] = None, **options: Any) -> "Plan":
-        """What one training step saves for backward and costs: ``convcalc plan``. ``batch`` and
-        ``dtype`` default to this report's, and the conventions are this report's (``inplace``
-        changes what an in-place ReLU6 saves); ``options`` go to the planner as they are
-        (analysis/training.py), so what it learns to take, this takes."""
+    def plan(self, batch: Optional[int] = None, dtype: Optional[str] = None, optimizer: str = "sgd",
+             backend: str = "cuda", amp: Optional[str] = None, flash: bool = True) -> "Plan":
+        """One training step: what it saves for backward, its peak and costs (``convcalc plan``).
+        ``batch`` and ``dtype`` default to this report's, and the conventions are this report's
+        (``inplace`` changes what an in-place ReLU6 saves); ``optimizer`` (sgd, momentum, adam,
+        adamw), ``backend`` (cuda, cpu), ``amp`` (fp16, bf16) and ``flash`` as plan's options."""
+        from .analysis.step import OPTIMIZERS, step
         from .analysis.training import training
 
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer {optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
         same = (batch is None or batch == self.result.batch) and (dtype is None or dtype == self.result.dtype)
         result = self.result if same else _analyse(self.result.spec, self.result.batch if batch is None else batch,
                                                    dtype or self.result.dtype, self.result.conventions)
-        return Plan(result, training(result, **options))
+        kept = training(result, backend=backend, amp=amp, flash=flash)
+        return Plan(result, kept, step(result, kept, optimizer))
 
     def draw(self, style: str = "blocks", **options: Any) -> "Drawing":
         """The network as a picture: ``convcalc draw`` (see :func:`drawing` for the options)."""
@@ -395,13 +401,20 @@ class Report:
 
 
 class Plan:
-    """One training step: what autograd saves for backward per layer, and the forward and
-    backward MACs (``convcalc plan``). ``training`` holds the figures (analysis/result.py's
-    Training); ``report`` is the analysis it was planned on (the batch and dtype it was asked for)."""
+    """One training step: what autograd saves for backward per layer, the forward and backward
+    MACs, and the step's peak (``convcalc plan``). ``training`` holds the per-layer figures and
+    ``step`` the step's timeline and peak (analysis/result.py's Training and Step); ``report`` is
+    the analysis it was planned on (the batch and dtype it was asked for)."""
 
-    def __init__(self, report: Result, training: Training) -> None:
+    def __init__(self, report: Result, training: Training, step: Step) -> None:
         self.report = report
         self.training = training
+        self.step = step
+
+    @property
+    def peak_bytes(self) -> int:
+        """The most memory alive at once in the step (plan's ``peak_bytes``)."""
+        return self.step.peak_bytes
 
     @property
     def saved_bytes(self) -> int:
@@ -422,7 +435,7 @@ class Plan:
     def to_dict(self) -> Dict[str, Any]:
         from .report.plan_table import plan_json
 
-        return plan_json(self.report, self.training)
+        return plan_json(self.report, self.training, self.step)
 
     def to_json(self) -> str:
         """``convcalc plan --format json``, character for character."""
@@ -436,7 +449,7 @@ class Plan:
         from .report.plan_table import print_plan
 
         out = io.StringIO()
-        print_plan(self.report, self.training, out, width=width, color=False)
+        print_plan(self.report, self.training, self.step, file=out, width=width, color=False)
         return out.getvalue()
 
     def __str__(self) -> str:
@@ -509,7 +522,7 @@ def drawing(spec: Union[SpecLike, Report], style: str = "blocks", depth: Optiona
 
 # --- live models ----------------------------------------------------------------------------
 # A model held in Python, read into a NetworkSpec by its format's reader in importers/ and
-# analysed as any spec is. A live PyTorch module (``from_torch``, issue #22 item 3) goes here too.
+# analysed as any spec is.
 
 
 def from_keras(model: Any, input: Optional[ShapeLike] = None, batch: int = 1, dtype: str = "float32",
@@ -533,4 +546,25 @@ def from_keras(model: Any, input: Optional[ShapeLike] = None, batch: int = 1, dt
     from .importers.keras import read_model_json
 
     network = with_input(read_model_json(text, origin), input_shape(input))
+    return Report(_analyse(network, batch, dtype, conventions(count, bias, ops, inplace, optimizer)))
+
+
+def from_torch_spec(model: Any, input_size: Sequence[int] = (1, 3, 224, 224)) -> NetworkSpec:
+    """``model`` (a ``torch.nn.Module``) traced by ``torch.export`` on one sample of ``input_size``
+    (batch first) as convcalc's NetworkSpec: every aten operator it runs a row named by the module
+    that ran it ('layer1.0.conv1'). Raises SpecError (a located message, the extra to install, what
+    torch.export refused) when it cannot."""
+    from .importers.torch_export import from_torch_spec as read_module
+
+    return read_module(model, input_size)
+
+
+def from_torch(model: Any, input_size: Sequence[int] = (1, 3, 224, 224), dtype: str = "float32",
+               count: str = "macs", bias: bool = True, ops: Union[str, Iterable[str]] = (),
+               inplace: bool = False, optimizer: str = "sgd") -> Report:
+    """A live PyTorch module on ``input_size`` analysed as :func:`analyse` does: shapes, params,
+    MACs, memory and receptive field of every operator it runs; ``input_size[0]`` is the batch.
+    torch is imported here only (the optional extra ``convcalc[torch]``)."""
+    network = from_torch_spec(model, input_size)
+    batch = int(input_size[0]) if len(input_size) else 1
     return Report(_analyse(network, batch, dtype, conventions(count, bias, ops, inplace, optimizer)))

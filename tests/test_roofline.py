@@ -30,7 +30,7 @@ import pytest
 
 from convcalc.analysis.devices import DEVICES, find_device, tera
 from convcalc.analysis.engine import analyse
-from convcalc.analysis.result import Roofline
+from convcalc.analysis.plan_result import Roofline
 from convcalc.analysis.roofline import roofline
 from convcalc.analysis.training import training
 from convcalc.load import load
@@ -225,3 +225,15 @@ def test_plan_without_figures_says_why_and_an_unknown_device_is_a_usage_error() 
     result = plan(TINY, "--device", "h200")
     assert result.exit_code == 2 and "no device called 'h200'; known: V100 16GB, V100 32GB, T4" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("device, dtype, batch, measured, source", [p for p in PUBLISHED if p[1] == "float16"])
+def test_plan_with_amp_bounds_at_the_half_precision_peak(device: str, dtype: str, batch: int, measured: int,
+                                                         source: str) -> None:
+    # NVIDIA's mixed-precision runs are autocast over a float32 model: `plan --amp fp16` is that run, and its
+    # bound must not claim fewer images a second than were measured (at the FP32 peak it would: 477 < 1,200)
+    result = plan("resnet50", "--batch", str(batch), "--amp", "fp16", "--device", device, "-f", "json")
+    assert result.exit_code == 0, result.output
+    roof = json.loads(result.output)["roofline"]
+    assert roof["precision"] == "fp16"
+    assert Fraction(roof["step_time_lower_bound_s_exact"]) / batch <= Fraction(1, measured), source

@@ -15,7 +15,7 @@ import json
 import pytest
 
 from convcalc.analysis.engine import analyse
-from convcalc.analysis.result import SAVED_ROLES
+from convcalc.analysis.plan_result import SAVED_ROLES
 from convcalc.analysis.training import training
 from convcalc.load import load
 from convcalc.spec.yaml_reader import parse_yaml

@@ -17,7 +17,7 @@ import pytest
 from test_training import MEASURED, SMALL, VGG16_TORCHVISION, plan
 
 from convcalc.analysis.engine import analyse
-from convcalc.analysis.result import SAVED_ROLES, Training
+from convcalc.analysis.plan_result import SAVED_ROLES, Training
 from convcalc.analysis.training import training
 from convcalc.load import load
 
@@ -307,3 +307,19 @@ def test_plan_amp_with_another_dtype_is_a_usage_error() -> None:
     result = plan("resnet18", "--amp", "fp16", "--dtype", "float16")
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "float32 model" in result.output and "hint" in result.output
+
+
+def test_a_device_without_flash_attention_implies_no_flash():
+    # a V100 (sm70) has no flash kernel: under autocast its attention is mem-efficient, as --no-flash says
+    from click.testing import CliRunner
+
+    from convcalc.cli import cli
+
+    def peak(*args: str) -> tuple:
+        result = CliRunner().invoke(cli, ["plan", "vit_b_16", "--batch", "2", "--amp", "fp16", "-f", "json", *args])
+        assert result.exit_code == 0, result.output
+        doc = json.loads(result.output)
+        return doc["totals"]["saved_activation_bytes"], doc["flash_attention"]
+
+    assert peak("--device", "v100-16") == peak("--no-flash") != peak()
+    assert peak("--device", "a100-80") == peak()

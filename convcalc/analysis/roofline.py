@@ -48,7 +48,8 @@ from ..layers import (
     Upsample,
 )
 from .devices import Device
-from .result import LayerReport, LayerRoofline, PassBound, Report, Roofline, Training
+from .plan_result import LayerRoofline, PassBound, Roofline, Training
+from .result import LayerReport, Report
 from .training import Step, is_view, saved_tensors
 
 # The peak that bounds the FLOPs at each dtype, the first the device has. float32 may run on

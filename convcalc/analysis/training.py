@@ -100,6 +100,7 @@ from ..layers import (
     Upsample,
     ZeroPad,
 )
+from .plan_result import SAVED_ROLES, LayerTraining, Training
 from .precision import (
     AMP_DTYPES,
     BACKENDS,
@@ -114,7 +115,7 @@ from .precision import (
     mask_bytes,
     norm_statistics,
 )
-from .result import SAVED_ROLES, LayerReport, LayerTraining, Report, Training
+from .result import LayerReport, Report
 
 INDEX_BYTES = 8  # max-pool indices are int64 whatever the dtype
 
@@ -172,14 +173,19 @@ def training(report: Report, backend: str = "cuda", amp: Optional[str] = None, f
         if rule is None:
             unsupported[r.layer.kind] = unsupported.get(r.layer.kind, 0) + 1
         by_role = dict.fromkeys(SAVED_ROLES, 0)
+        kept: List[int] = []
         for role, tensor, size in rule or []:
             if tensor not in counted:
                 counted.add(tensor)
                 by_role[role] += size
+                if tensor[0] >= 0:
+                    kept.append(tensor[0])
         grad_input = r.macs * sum(reads_grad) if isinstance(r.layer, MatMul) else r.macs * any(reads_grad)
         rows.append(LayerTraining(r.index, tuple(by_role.values()), r.macs, grad_input,
-                                  r.macs if trains else 0, rule is not None))
-    return Training(tuple(rows), backend, tuple(sorted(unsupported.items())), amp, flash or backend == "cpu")
+                                  r.macs if trains else 0, rule is not None, tuple(kept), alias[r.index], recorded))
+    element_bytes = tuple(step.size[alias[i]] for i in range(len(report.layers) + 1))
+    return Training(tuple(rows), backend, tuple(sorted(unsupported.items())), amp, flash or backend == "cpu",
+                    element_bytes)
 
 
 def saved_tensors(r: LayerReport, report: Report, alias: Dict[int, int], step: Step,

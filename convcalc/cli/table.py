@@ -27,8 +27,10 @@ Conventions (all stated again under every table and in JSON):
                dropout outputs. Bytes = elements × dtype size × batch, in
                binary units (KiB, MiB, GiB): --memory bytes.
   memory       forward: every activation kept; inference peak: the largest
-               live set plus weights; training: forward activations +
-               weights + gradients + optimizer state (--optimizer).
+               live set plus weights; training: the peak of one training
+               step (--optimizer), the figure `convcalc plan` gives and
+               explains: autograd frees what it saved as backward passes,
+               so it is not every activation + weights + gradients + state.
   RF           receptive field size and jump (Araujo et al., Distill 2019);
                'all' once units see the whole input.
   A stride that does not divide W − F + 2P is floored, as PyTorch does, and

@@ -12,14 +12,19 @@ from __future__ import annotations
 import sys
 from typing import IO, Any, Dict, List, Optional
 
-from ..analysis.result import (
+from ..analysis.plan_result import (
     NO_FLASH,
     SAVED_ROLES,
-    Report,
+    STEP_CATEGORIES,
+    STEP_CONVENTIONS,
+    Fit,
     Roofline,
+    Step,
+    StepEvent,
     Training,
     training_conventions,
 )
+from ..analysis.result import Report
 from . import grid
 from .numbers import human, human_bytes
 
@@ -36,10 +41,10 @@ def work_label(report: Report) -> str:
     return "FLOPs" if report.conventions.count == "flops" else "MACs"
 
 
-def plan_lines(report: Report, training: Training, width: Optional[int] = None,
-               bound: Optional[Roofline] = None) -> List[grid.Line]:
+def plan_lines(report: Report, training: Training, step: Optional[Step] = None, fit: Optional[Fit] = None,
+               width: Optional[int] = None, bound: Optional[Roofline] = None) -> List[grid.Line]:
     """The plan's styled lines: title, one row per layer, totals, conventions, what is missing;
-    with a device, the roofline section after them."""
+    the step's peak (and the largest batch when asked); with a device, the roofline section after them."""
     spec = report.spec
     label = work_label(report)
 
@@ -71,7 +76,9 @@ def plan_lines(report: Report, training: Training, width: Optional[int] = None,
                            f"{BACKEND_NAMES[training.backend]}", "", width) + [[]]
     lines += grid.layout(columns, rows, width) + [[]]
     lines += grid.paragraph(summary(report, training), "", width)
-    lines += grid.paragraph(conventions_text(report, training), "dim", width)
+    if step is not None:
+        lines += [[]] + step_lines(report, step, fit, width)
+    lines += [[]] + grid.paragraph(conventions_text(report, training), "dim", width)
     if not training.complete:
         missing = ", ".join(f"{kind} ×{n}" for kind, n in training.unsupported)
         lines += grid.paragraph(f"incomplete: no saved-tensor rule yet for {missing}; their bytes are not in "
@@ -80,6 +87,47 @@ def plan_lines(report: Report, training: Training, width: Optional[int] = None,
         from .roofline_table import roofline_lines
 
         lines += [[]] + roofline_lines(report, bound, width)
+    return lines
+
+
+CATEGORY_NAMES = {"optimizer_state": "optimizer state"}
+
+
+def where(report: Report, event: StepEvent) -> str:
+    """The phase and layer of a moment of the step, as people read it."""
+    if 0 < event.layer <= len(report.layers):
+        r = report.layers[event.layer - 1]
+        return f"the {event.phase} of layer {r.index} {r.full_name} ({r.layer.describe()})"
+    if event.layer == len(report.layers) + 1:
+        return "the loss" if event.phase == "loss" else f"the {event.phase} of the loss"
+    return {"optimizer": "the optimizer's step", "zero_grad": "zero_grad", "start": "the start of the step",
+            "backward": "the end of backward"}.get(event.phase, event.phase)
+
+
+def step_lines(report: Report, step: Step, fit: Optional[Fit], width: Optional[int]) -> List[grid.Line]:
+    """The peak section: the peak, its breakdown, where it binds, and the largest batch."""
+    peak = step.peak
+    parts = " · ".join(f"{CATEGORY_NAMES.get(c, c)} {human_bytes(n)}" for c, n in peak.breakdown().items())
+    lines = grid.paragraph(f"peak of one training step ({step.optimizer}, batch {step.batch}): "
+                           f"{human_bytes(peak.total)} ({peak.total:,} B), at {where(report, peak)}", "bold", width)
+    lines += grid.paragraph(parts, "", width)
+    if not step.complete:
+        lines += grid.paragraph("incomplete: layers without a saved-tensor rule are left out of the peak", "yellow",
+                                width)
+    if not step.trains:
+        lines += grid.paragraph("nothing is trained (no parameters): no backward and no optimizer step, only the "
+                                "forward pass and the loss", "yellow", width)
+    if fit is not None:
+        what = f"{fit.device} ({human_bytes(fit.memory_bytes)})" if fit.device else human_bytes(fit.memory_bytes)
+        room = f"{what} less {human_bytes(fit.headroom_bytes)} headroom = {human_bytes(fit.usable_bytes)}"
+        if fit.batch:
+            text = (f"largest batch that fits {room}: {fit.batch} (peak {human_bytes(fit.peak.peak_bytes)} at "
+                    f"{where(report, fit.peak.peak)}; batch {fit.batch + 1} would need {human_bytes(fit.over)}, "
+                    f"{fit.over:,} B > {fit.usable_bytes:,} B; "
+                    f"each sample adds {human_bytes(fit.per_sample)} there)")
+        else:
+            text = f"not even batch 1 fits {room}: its step peaks at {human_bytes(fit.over)}"
+        lines += grid.paragraph(text, "bold", width)
     return lines
 
 
@@ -115,25 +163,54 @@ def conventions_text(report: Report, training: Training) -> str:
             f"backend {training.backend}: {BACKEND_RULES[training.backend]}"
             f"{'' if training.flash else '; ' + NO_FLASH}{amp}"
             f" · {flops_note(report)}bwd MACs: grad-input + grad-weight, each the forward's (conv, fc, attention, "
-            "matmul), no grad-input where nothing before needs a gradient, no grad-weight for frozen layers · not built yet: the peak of "
-            "a step, the largest batch, optimizer state, checkpointing")
+            "matmul), no grad-input where nothing before needs a gradient, no grad-weight for frozen layers · "
+            f"peak: {STEP_CONVENTIONS['peak_bytes']} · not built yet: activation checkpointing")
 
 
 def flops_note(report: Report) -> str:
     return "FLOPs = 2 × MACs (multiply and add each one) · " if report.conventions.count == "flops" else ""
 
 
-def print_plan(report: Report, training: Training, file: Optional[IO[str]] = None, width: Optional[int] = None,
-               color: Optional[bool] = None, bound: Optional[Roofline] = None) -> None:
+def print_plan(report: Report, training: Training, step: Optional[Step] = None, fit: Optional[Fit] = None,
+               file: Optional[IO[str]] = None, width: Optional[int] = None, color: Optional[bool] = None,
+               bound: Optional[Roofline] = None) -> None:
     out = file if file is not None else sys.stdout
     if width is None:
         width = grid.terminal_width(out)
-    grid.write(plan_lines(report, training, width, bound), out, color)
+    grid.write(plan_lines(report, training, step, fit, width, bound), out, color)
 
 
-def plan_json(report: Report, training: Training, bound: Optional[Roofline] = None) -> Dict[str, Any]:
+def event_json(report: Report, event: StepEvent) -> Dict[str, Any]:
+    name = report.layers[event.layer - 1].full_name if 0 < event.layer <= len(report.layers) else (
+        "loss" if event.layer else None)
+    return {"phase": event.phase, "layer": event.layer, "name": name, "bytes": list(event.bytes)}
+
+
+def step_json(report: Report, step: Step, fit: Optional[Fit]) -> Dict[str, Any]:
+    """The step's figures: the peak, its breakdown and place, the timeline; the fit when asked."""
+    out: Dict[str, Any] = {
+        "optimizer": step.optimizer,
+        "peak_bytes": step.peak_bytes,
+        "peak_breakdown": step.peak.breakdown(),
+        "peak_at": event_json(report, step.peak),
+        "complete": step.complete,
+        "trains": step.trains,
+        "timeline": {"categories": list(STEP_CATEGORIES), "events": [event_json(report, e) for e in step.events]},
+    }
+    if fit is not None:
+        out.update({"max_batch": fit.batch, "memory_bytes": fit.memory_bytes, "device": fit.device or None,
+                    "headroom_bytes": fit.headroom_bytes, "usable_bytes": fit.usable_bytes,
+                    "peak_bytes_at_max_batch": fit.peak.peak_bytes if fit.batch else None,
+                    "peak_at_max_batch": event_json(report, fit.peak.peak) if fit.batch else None,
+                    "peak_bytes_one_more": fit.over, "bytes_per_sample_at_the_binding_moment": fit.per_sample})
+    return out
+
+
+def plan_json(report: Report, training: Training, step: Optional[Step] = None, fit: Optional[Fit] = None,
+              bound: Optional[Roofline] = None) -> Dict[str, Any]:
     """The plan as one JSON document: exact integers, the conventions stated, what is missing named;
-    with a device, each layer's roofline figures and the step's lower bound."""
+    the step's peak and timeline (the largest batch when asked); with a device, each layer's
+    roofline figures and the step's lower bound."""
     layers = []
     for r, t in zip(report.layers, training.layers):
         layers.append({"index": r.index, "name": r.full_name, "kind": r.layer.kind, "output": list(r.output.dims),
@@ -153,7 +230,8 @@ def plan_json(report: Report, training: Training, bound: Optional[Roofline] = No
         "batch": report.batch,
         "count": report.conventions.count,
         "flash_attention": training.flash if training.backend == "cuda" else None,
-        "conventions": {**training_conventions(training.backend, training.amp, training.flash), "flops": "2 x MACs"},
+        "conventions": {**training_conventions(training.backend, training.amp, training.flash), "flops": "2 x MACs",
+                        **(STEP_CONVENTIONS if step is not None else {})},
         "complete": training.complete,
         "unsupported": dict(training.unsupported),
         "layers": layers,
@@ -164,6 +242,7 @@ def plan_json(report: Report, training: Training, bound: Optional[Roofline] = No
                    "forward_flops": 2 * training.forward_macs, "backward_flops": 2 * training.backward_macs,
                    "forward_flops_per_step": 2 * training.forward_macs * report.batch,
                    "backward_flops_per_step": 2 * training.backward_macs * report.batch},
+        **(step_json(report, step, fit) if step is not None else {}),
     }
     if bound is not None:
         from .roofline_table import pass_json, roofline_json

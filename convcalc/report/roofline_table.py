@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, List, Optional
 
-from ..analysis.result import ROOFLINE_CONVENTIONS, PassBound, Report, Roofline
+from ..analysis.plan_result import ROOFLINE_CONVENTIONS, PassBound, Roofline
+from ..analysis.result import Report
 from . import grid
 from .numbers import duration, human, human_bytes, number, significant, with_unit
 
