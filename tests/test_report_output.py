@@ -169,10 +169,10 @@ def test_no_caption_leaves_out_the_totals_and_conventions_but_not_the_legend(sty
 
 
 @pytest.mark.parametrize("style", STYLES)
-@pytest.mark.parametrize("name", ["vgg16", "resnet50", "unet", "lenet5"])
+@pytest.mark.parametrize("name", ["vgg16", "resnet50", "unet", "resnet50_fpn", "lenet5"])
 def test_a_width_asked_for_is_never_exceeded(style: str, name: str):
-    """`draw vgg16 --width 400` made a picture 880 px wide."""
-    for width in (400, 700):
+    """`draw vgg16 --width 400` made a picture 880 px wide; `draw unet` U-shaped, 3,235."""
+    for width in (400, 700, 1400):
         result = run("draw", name, "--style", style, "--width", str(width))
         assert_clean(result, codes=(0, 2))
         if result.exit_code == 2:
@@ -187,6 +187,45 @@ def test_a_width_asked_for_is_never_exceeded(style: str, name: str):
         root = ET.fromstring(result.stdout)
         vw, vh = map(float, root.get("viewBox").split()[2:])
         assert abs(w / vw - h / vh) < 0.01  # scaled whole, never stretched
+
+
+def stderr_of(result) -> str:
+    return result.output.replace(result.stdout, "")
+
+
+@pytest.mark.parametrize("style", ["blocks", "lenet"])
+def test_a_u_shaped_picture_is_scaled_to_fit_down_to_half_size(style: str):
+    """resnet50_fpn is about 2,700 (blocks) and 3,100 px (lenet) wide U-shaped: at --width 1600
+    it keeps its U, scaled whole, and says so."""
+    natural = size_of(run("draw", "resnet50_fpn", "--style", style).stdout)[0]
+    width = int(natural * 0.6)
+    result = run("draw", "resnet50_fpn", "--style", style, "--width", str(width))
+    assert_clean(result, codes=(0,))
+    root = ET.fromstring(result.stdout)
+    assert root.get("data-layout") == "u" and "connector skip" in result.stdout
+    assert float(root.get("width")) == width and float(root.get("viewBox").split()[2]) == natural
+    assert "scaled to fit, at 0.60x" in stderr_of(result)
+
+
+@pytest.mark.parametrize("style", ["blocks", "lenet"])
+@pytest.mark.parametrize("name", ["unet", "resnet50_fpn"])
+def test_a_u_shaped_picture_that_cannot_shrink_enough_is_drawn_in_rows(style: str, name: str):
+    """`draw unet --width 800` was refused (it needed 1,618 px): it is drawn in rows, as --layout rows
+    draws it, every read still drawn, and the note says why."""
+    from test_draw_truth import assert_draws_every_read
+
+    from convcalc.analysis.engine import analyse
+    from convcalc.load import load
+
+    natural = size_of(run("draw", name, "--style", style).stdout)[0]
+    result = run("draw", name, "--style", style, "--width", "800")
+    assert_clean(result, codes=(0,))
+    root = ET.fromstring(result.stdout)
+    assert root.get("data-layout") is None and size_of(result.stdout)[0] <= 800
+    rows = run("draw", name, "--style", style, "--width", "800", "--layout", "rows")
+    assert result.stdout == rows.stdout
+    assert f"is {natural:.0f} px wide drawn U-shaped" in stderr_of(result) and "drawn in rows" in stderr_of(result)
+    assert_draws_every_read(result.stdout, analyse(load(name)), "box" if style == "blocks" else "stack")
 
 
 def test_a_picture_that_wraps_to_the_width_is_not_scaled():

@@ -62,14 +62,21 @@ def _title(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> 
 @click.option("--kernels/--no-kernels", default=None,
               help="blocks style: a small cube for each conv's and pool's kernel on the box it reads, with "
                    "lines to the position it makes (default: on for chains of at most 25 boxes).")
+@click.option("--layout", type=click.Choice(["auto", "rows"]), default="auto", show_default=True,
+              help="blocks and lenet styles: auto draws an encoder-decoder (U-Net, FPN: skips joining maps of one "
+                   "size over deeper ones, found from the graph) U-shaped as their papers do, a row per level; "
+                   "rows draws every network in rows. A U-shaped picture that --width would shrink below half "
+                   "size is drawn in rows.")
 @click.option("--width", type=click.IntRange(400, 20000), default=None,
               help="The picture's width in px, at most: longer networks wrap into rows, and what cannot wrap "
-                   "is scaled to fit (down to half size; narrower is refused, naming the least width). "
-                   "[default: rows wrap at 1400 px; a graph grows as wide as its branches]")
+                   "is scaled to fit (down to half size; narrower is refused, naming the least width). An "
+                   "encoder-decoder drawn U-shaped (a column per box) that would shrink below half size is "
+                   "drawn in rows instead, with a note. [default: rows wrap at 1400 px; a graph grows as wide "
+                   "as its branches, a U-shaped picture as its columns]")
 @input_option
 @click.pass_context
 def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional[int], scale: str, color: str,
-         labels: str, every_layer: bool, kernels: Optional[bool], width: Optional[int], fmt: Optional[str],
+         labels: str, every_layer: bool, kernels: Optional[bool], layout: str, width: Optional[int], fmt: Optional[str],
          zoom: Optional[float], title: Optional[str], no_caption: bool, input_shape: Any) -> None:
     """Draw the network as SVG, PNG or PDF: each layer's output a 3-D box sized by its shape.
 
@@ -108,13 +115,15 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
     report = analyse(network)
     caption = Caption(title=title, caption=not no_caption)
 
-    def picture_at(px: int) -> str:
+    def picture_at(px: int, laid_out: str = layout) -> str:
         if style == "blocks":
             return blocks_svg(report, depth=depth, scale=scale, color=color, labels=labels, width=px,
-                              every_layer=every_layer, kernels=kernels, caption=caption)
+                              every_layer=every_layer, kernels=kernels, layout=laid_out, caption=caption)
         # the lenet style always draws its kernel windows; the graph style has none
-        style_svg = {"graph": graph_svg, "lenet": lenet_svg}[style]
-        return style_svg(report, depth=depth, scale=scale, color=color, labels=labels, width=px,
+        if style == "lenet":
+            return lenet_svg(report, depth=depth, scale=scale, color=color, labels=labels, width=px,
+                             every_layer=every_layer, layout=laid_out, caption=caption)
+        return graph_svg(report, depth=depth, scale=scale, color=color, labels=labels, width=px,
                          every_layer=every_layer, caption=caption)
 
     if width is None:
@@ -122,7 +131,7 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
     else:  # a width asked for is the picture's, scaled to fit where it does not wrap, or refused
         from ..draw.fit import fitted
 
-        svg, note = fitted(picture_at, width)
+        svg, note = fitted(picture_at, width, lambda px: picture_at(px, "rows"))  # a U too wide: in rows
         if note:
             click.echo(f"note: {note}", err=True)
     picture: Any = svg
