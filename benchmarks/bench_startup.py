@@ -2,6 +2,7 @@
 
 Runs, interleaved, N times each (medians reported):
 
+- ``python -c "pass"`` and ``python -c "import convcalc"``        the library's import, over the interpreter's start
 - ``python -c "import click"``                                   the floor for any Click CLI
 - ``convcalc conv 227x227x3 -n 96 -k 11 -s 4``                    a one-line lookup
 - ``python -c "import click, yaml"``                             the floor for a table from YAML into a pipe
@@ -36,6 +37,8 @@ _SCRIPT = Path(PY).with_name("convcalc.exe" if os.name == "nt" else "convcalc")
 CONVCALC = [str(_SCRIPT)] if _SCRIPT.exists() else [PY, "-m", "convcalc"]
 COLOR = {"FORCE_COLOR": "1"}
 CASES: Dict[str, Tuple[List[str], Dict[str, str]]] = {
+    "python": ([PY, "-c", "pass"], {}),
+    "import convcalc": ([PY, "-c", "import convcalc"], {}),  # the library: its API loads on first use
     "import click": ([PY, "-c", "import click"], {}),
     "convcalc conv": ([*CONVCALC, "conv", "227x227x3", "-n", "96", "-k", "11", "-s", "4"], {}),
     "import click, yaml": ([PY, "-c", "import click, yaml"], {}),
@@ -78,6 +81,7 @@ def main() -> None:
         print(f"{name:28s} {median * 1000:8.1f} ms  (min {min(times[name]) * 1000:.1f})")
     lookup = medians["convcalc conv"] / medians["import click"]
     deps, rich = medians["import click, yaml"], medians["import click, yaml, rich"]
+    print(f"import convcalc / python            {medians['import convcalc'] / medians['python']:.2f}  (goal ≤ 1.05)")
     print(f"lookup / import click               {lookup:.2f}  (goal ≤ 1.30)")
     print(f"table vgg16 / import click, yaml    {medians['convcalc table vgg16'] / deps:.2f}  (goal ≤ 1.30: a pipe "
           "needs no Rich)")

@@ -3,31 +3,54 @@
     /work/torchvenv/bin/python benchmarks/measure_saved_tensors.py            # the six networks
     /work/torchvenv/bin/python benchmarks/measure_saved_tensors.py resnet50 --batch 1 2 -v
     /work/torchvenv/bin/python benchmarks/measure_saved_tensors.py --small   # one network per other rule
+    /work/torchvenv/bin/python benchmarks/measure_saved_tensors.py resnet50 --amp bf16          # CPU autocast
+    /work/torchvenv/bin/python benchmarks/measure_saved_tensors.py vgg16 --fake-cuda --amp fp16  # CUDA's rules
 
 Needs a Python with ``torch`` and ``torchvision`` (never a dependency of convcalc or of its
-tests: tests/test_training.py holds the figures this script printed, as constants).
+tests: tests/test_training.py holds the figures this script printed, as constants, and
+tests/test_training_backends.py those of ``--fake-cuda`` and ``--amp``).
 
 How it measures: the torchvision model in ``train()`` mode, float32, on the CPU, one forward
 pass of a zero-free random input of batch N (``requires_grad=False``, as a data loader gives
 it) under ``torch.autograd.graph.saved_tensors_hooks``. The pack hook sees every tensor an
-autograd node saves; a tensor is identified by its storage (``untyped_storage().data_ptr()``),
+autograd node saves; a tensor is identified by its storage (``StorageWeakRef``, its address),
 so a tensor saved by two nodes (a ReLU's output that the next conv saves as its input) and views
 of one storage count once, at the storage's ``nbytes``. Parameters (weights, biases, batchnorm's
 affine weight) are left out: they are the model's, not activations. Everything else counts: the
 network's input when the first conv saves it, int64 max-pool indices, dropout masks,
 batchnorm's saved mean and inverse std. ``-v`` prints, per kind of leaf module, the tensors first saved while it ran
 (functional ops in ``forward()``, such as ResNet's residual add, count under the module before).
+
+``--amp bf16|fp16``: the same forward pass under ``torch.autocast`` (the model's parameters stay
+float32): the half-precision copies autocast makes of activations and of weights (its cache)
+are new storages and count; parameters still do not.
+
+``--fake-cuda``: CUDA's rules without a GPU. The model and input are built as fake CUDA tensors
+under ``torch._subclasses.fake_tensor.FakeTensorMode``: PyTorch's own dispatch for CUDA tensors
+runs (autocast's CUDA op lists, CUDA's ``native_dropout`` with its bool mask, the choice of
+cuDNN's or the native batchnorm, layer norm's float32 statistics), with meta kernels giving
+each output's shape and dtype, and nothing is allocated. A storage is identified by
+``StorageWeakRef`` (a fake tensor has no data pointer). What a fake tensor cannot tell, and so
+is not measured here: the size of cuDNN batchnorm's reserve space (cuDNN reports it only on a
+GPU; the fake kernel makes it 0 bytes), and which attention kernel ``scaled_dot_product_attention``
+picks (the choice reads the device's properties; with none it falls back to the math kernel).
+The script forces the kernel PyTorch's ``sdp_utils.cpp`` picks on an sm80+ GPU (A100, H100)
+with its default priority (flash, mem-efficient, math, cuDNN: ``torch._C._get_sdp_priority_order()``):
+mem-efficient at float32 (flash needs fp16/bf16), flash under autocast. CUDA autocast is
+switched on by telling ``torch.autocast`` that CUDA is available (it refuses otherwise).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections import defaultdict
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import torch
 import torchvision
+from torch.multiprocessing.reductions import StorageWeakRef
 from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
 
 MODELS: Dict[str, Any] = {
@@ -150,21 +173,34 @@ def small_windows() -> Dict[str, torch.nn.Module]:
         for flag, shift in (("", [0, 0]), ("sh", [3, 3]))}
 
 
-def measure(model: torch.nn.Module, batch: int, size: int = 224) -> Tuple[int, Dict[str, List[Tuple[str, int]]]]:
+AMP = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def measure(model: torch.nn.Module, batch: int, size: int = 224,
+            amp: Optional[torch.dtype] = None) -> Tuple[int, Dict[str, List[Tuple[str, int]]]]:
     """The bytes of the unique non-parameter storages autograd saves on a (batch, 3, size, size)
     input, and what each module kind saved."""
-    return measure_input(model, torch.randn(batch, 3, size, size))
+    return measure_input(model, torch.randn(batch, 3, size, size), amp)
 
 
-def measure_input(model: torch.nn.Module, x: torch.Tensor) -> Tuple[int, Dict[str, List[Tuple[str, int]]]]:
-    """``measure`` on the input ``x`` (tests/test_training.py's small networks use it too)."""
-    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    seen: Dict[int, int] = {}
+def measure_input(model: torch.nn.Module, x: torch.Tensor,
+                  amp: Optional[torch.dtype] = None) -> Tuple[int, Dict[str, List[Tuple[str, int]]]]:
+    """``measure`` on the input ``x`` (tests/test_training.py's small networks use it too), under
+    ``x``'s device's autocast at ``amp`` when given."""
+    params = {StorageWeakRef(p.untyped_storage()) for p in model.parameters()}
+    seen: Dict[Any, int] = {}
     by_kind: Dict[str, List[Tuple[str, int]]] = defaultdict(list)
 
     def pack(t: torch.Tensor) -> torch.Tensor:
         storage = t.untyped_storage()
-        ptr = storage.data_ptr()
+        ptr = StorageWeakRef(storage)  # a storage's identity: real and fake tensors alike
+        # the mem-efficient kernel's philox seed and offset (0-dim int64) are CPU scalars outside
+        # CUDA graph capture (attention.cu, _efficient_attention_forward: ``device =
+        # in_capture_stream ? kCUDA : kCPU``), not GPU memory; a fake kernel puts them on the
+        # CUDA device (Note [Seed and Offset]), so they are left out by their look. (flash's rng
+        # state, uint64, is on the GPU and counts: flash_api.cpp)
+        if t.device.type != x.device.type or (t.dim() == 0 and t.dtype == torch.int64):
+            return t
         if ptr not in params and ptr not in seen:
             seen[ptr] = storage.nbytes()
             by_kind[current[0]].append((f"{tuple(t.shape)} {t.dtype}", storage.nbytes()))
@@ -178,10 +214,48 @@ def measure_input(model: torch.nn.Module, x: torch.Tensor) -> Tuple[int, Dict[st
     hooks = [m.register_forward_pre_hook(enter) for m in model.modules() if not list(m.children())]
     model.train()
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model(x)
+        if amp is None:
+            model(x)
+        else:
+            with torch.autocast(x.device.type, dtype=amp):
+                model(x)
     for hook in hooks:
         hook.remove()
     return sum(seen.values()), by_kind
+
+
+@contextlib.contextmanager
+def fake_cuda(amp: Optional[torch.dtype], flash: bool = True) -> Iterator[None]:
+    """Tensors made inside are fake CUDA tensors; CUDA autocast is allowed; the attention kernel is
+    the one sdp_utils.cpp picks on an sm80+ GPU (see the module docstring), or without ``flash``
+    on an older one (V100, T4: mem-efficient at every precision)."""
+    import torch.cuda.amp.common
+    import torch.nn.functional as F
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: Any = None, dropout_p: float = 0.0,
+                  is_causal: bool = False, scale: Optional[float] = None, **_: Any) -> torch.Tensor:
+        assert attn_mask is None and not is_causal, "only the unmasked attention of ViT is forced"
+        if flash and q.dtype in (torch.float16, torch.bfloat16):  # flash: fp16/bf16 only, sm80+
+            return torch.ops.aten._scaled_dot_product_flash_attention(q, k, v, dropout_p, False, False,
+                                                                      scale=scale)[0]
+        return torch.ops.aten._scaled_dot_product_efficient_attention(q, k, v, None, True, dropout_p, False,
+                                                                      scale=scale)[0]
+
+    saved = (torch.cuda.amp.common.amp_definitely_not_available, torch.cuda.is_bf16_supported,
+             F.scaled_dot_product_attention, torch.nn.init.trunc_normal_)
+    torch.cuda.amp.common.amp_definitely_not_available = lambda: False
+    torch.cuda.is_bf16_supported = lambda *args, **kwargs: True
+    F.scaled_dot_product_attention = attention
+    # ViT's initialisation resamples until every value is in range: a question about values a
+    # fake tensor has not got. The values do not matter here
+    torch.nn.init.trunc_normal_ = lambda tensor, *args, **kwargs: tensor
+    try:
+        with FakeTensorMode(), torch.device("cuda"):
+            yield
+    finally:
+        (torch.cuda.amp.common.amp_definitely_not_available, torch.cuda.is_bf16_supported,
+         F.scaled_dot_product_attention, torch.nn.init.trunc_normal_) = saved
 
 
 def main(argv: List[str]) -> int:
@@ -190,25 +264,34 @@ def main(argv: List[str]) -> int:
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 2])
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.add_argument("--small", action="store_true", help="the small networks of tests/test_training.py instead")
+    parser.add_argument("--amp", choices=sorted(AMP), help="under torch.autocast at this dtype (parameters float32)")
+    parser.add_argument("--fake-cuda", action="store_true", help="CUDA's rules, with fake CUDA tensors (no GPU)")
+    parser.add_argument("--no-flash", action="store_true", help="with --fake-cuda: a GPU without flash attention")
     args = parser.parse_args(argv)
+    amp = AMP[args.amp] if args.amp else None
     if args.small:
-        for spec, net in small().items():
-            print(f"{measure_input(net, torch.randn(2, 3, 8, 8))[0]:>8,} B at batch 2: {spec}")
-        for spec, net in small_tokens().items():
-            print(f"{measure_input(net, torch.randn(2, 4, 6, 8))[0]:>8,} B at batch 2: {spec} (4x6x8 tokens)")
-        for spec, net in small_windows().items():
-            for batch in (1, 2):
-                print(f"{measure_input(net, torch.randn(batch, 10, 10, 8))[0]:>8,} B at batch {batch}: {spec}")
+        with fake_cuda(amp, not args.no_flash) if args.fake_cuda else contextlib.nullcontext():
+            for spec, net in small().items():
+                print(f"{measure_input(net, torch.randn(2, 3, 8, 8), amp)[0]:>8,} B at batch 2: {spec}")
+            for spec, net in small_tokens().items():
+                print(f"{measure_input(net, torch.randn(2, 4, 6, 8), amp)[0]:>8,} B at batch 2: {spec} (4x6x8 tokens)")
+            for spec, net in small_windows().items():
+                for batch in (1, 2):
+                    print(f"{measure_input(net, torch.randn(batch, 10, 10, 8), amp)[0]:>8,} B at batch {batch}: {spec}")
         return 0
     unknown = [name for name in args.models if name not in MODELS]
     if unknown:
         parser.error(f"unknown model {', '.join(unknown)}; known: {', '.join(MODELS)}")
     torch.manual_seed(0)
-    print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, CPU, float32, train mode")
+    where = "fake CUDA (FakeTensorMode)" if args.fake_cuda else "CPU"
+    where += ", no flash attention" if args.no_flash else ""
+    print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, {where}, float32"
+          f"{f', autocast {args.amp}' if amp else ''}, train mode")
     for name in args.models:
-        model = MODELS[name]()
-        for batch in args.batch:
-            total, by_kind = measure(model, batch, SIZES.get(name, 224))
+        with fake_cuda(amp, not args.no_flash) if args.fake_cuda else contextlib.nullcontext():
+            model = MODELS[name]()
+            results = [measure(model, batch, SIZES.get(name, 224), amp) for batch in args.batch]
+        for batch, (total, by_kind) in zip(args.batch, results):
             print(f"{name:14} batch {batch}: {total:,} bytes saved for backward")
             if args.verbose:
                 for kind, saved in sorted(by_kind.items()):

@@ -133,7 +133,8 @@ def test_a_real_renderer_reads_it(tmp_path):
     assert (tmp_path / "vgg16.png").stat().st_size > 1000
 
 
-@pytest.mark.parametrize("name, args", [("vgg16", {}), ("resnet18-macs", {"color": "macs", "labels": "full"})])
+@pytest.mark.parametrize("name, args", [("vgg16", {}), ("resnet18-macs", {"color": "macs", "labels": "full"}),
+                                        ("unet", {})])
 def test_readme_pictures_are_what_the_commands_write(name, args, request):
     """docs/*.svg, shown in the README, stay what `convcalc draw` writes (rewritten by --update-goldens)."""
     from pathlib import Path
@@ -173,7 +174,11 @@ def test_kernel_cubes_where_they_help_or_as_asked():
     lenet = analyse(load("lenet5"))
     assert cubes(blocks_svg(lenet, kernels=False)) == 0
     long = analyse(load("8x8x3 " + " ".join(f"conv{8 + i % 7}k3p1" for i in range(40))))
-    assert cubes(blocks_svg(long)) == 0 and cubes(blocks_svg(long, kernels=True)) == 40
+    assert cubes(blocks_svg(long)) == 0
+    # asked for: a cube on each conv's input box on its row; a read wrapping to the next row an arrow
+    svg = blocks_svg(long, kernels=True)
+    rows = svg.count('class="connector wrap"')
+    assert rows > 0 and cubes(svg) + rows == 40
     assert run("draw", "lenet5", "--no-kernels").output.count('class="kernel"') == 0
     assert run("draw", "lenet5", "--kernels").output.count('class="kernel"') == 4
 

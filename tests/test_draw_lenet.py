@@ -58,7 +58,7 @@ def test_lenet5_operations_read_as_the_paper_does():
     assert len(windows) == 4  # c1, s2, c3, s4 have kernels and a map before them
 
 
-@pytest.mark.parametrize("name", catalog.names())
+@pytest.mark.parametrize("name", [n for n in catalog.names() if n != "vit_b_16"])  # ViT's tokens are refused
 @pytest.mark.parametrize("options", [{}, {"scale": "log", "labels": "full", "color": "macs", "width": 600}])
 def test_geometry_stacks_never_overlap_and_stay_inside(name, options):
     assert_apart_and_inside(*stacks(lenet_svg(analyse(load(name)), **options)))

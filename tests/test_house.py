@@ -7,8 +7,10 @@ for type checkers — because each is a dependency a reader has to follow:
 - no module over 700 lines;
 - folders import only downward: layers/ nothing of spec/ and above, spec/ nothing of analysis/
   and above, analysis/ nothing of report/, draw/, tools/, importers/ or cli/; report/ nothing of
-  draw/; click, yaml and rich only where they are needed;
-- a renderer (report/, draw/) takes from analysis/ only the result's types (analysis/result.py).
+  draw/; nothing under the Python API (api.py) imports it, and it nothing of cli/; click, yaml
+  and rich only where they are needed;
+- a renderer (report/, draw/) takes from analysis/ only the results' types (analysis/result.py,
+  and a training plan's, analysis/plan_result.py).
 """
 
 from __future__ import annotations
@@ -21,13 +23,17 @@ PACKAGE = Path(__file__).resolve().parent.parent / "convcalc"
 LONGEST = 700
 
 # folder -> folders (and top-level modules are always allowed) it must not import
+# The Python API (api.py) sits above the renderers and the front door and below the CLI, which
+# goes through it: nothing under it may import it, and it imports nothing of the CLI.
 BELOW_ONLY = {
-    "layers": {"spec", "analysis", "report", "draw", "reference", "tools", "importers", "cli", "load"},
-    "spec": {"analysis", "report", "draw", "reference", "tools", "importers", "cli", "load"},
-    "analysis": {"report", "draw", "reference", "tools", "importers", "cli", "load"},
-    "report": {"draw", "reference", "tools", "importers", "cli", "load"},
-    "draw": {"reference", "tools", "importers", "cli", "load"},
-    "importers": {"report", "draw", "reference", "tools", "cli", "load"},  # readers feed the front door
+    "layers": {"spec", "analysis", "report", "draw", "reference", "tools", "importers", "cli", "load", "api"},
+    "spec": {"analysis", "report", "draw", "reference", "tools", "importers", "cli", "load", "api"},
+    "analysis": {"report", "draw", "reference", "tools", "importers", "cli", "load", "api"},
+    "report": {"draw", "reference", "tools", "importers", "cli", "load", "api"},
+    "draw": {"reference", "tools", "importers", "cli", "load", "api"},
+    "importers": {"report", "draw", "reference", "tools", "cli", "load", "api"},  # readers feed the front door
+    "load": {"report", "draw", "reference", "tools", "cli", "api"},
+    "api": {"cli", "tools", "reference"},
 }
 
 
@@ -112,7 +118,7 @@ def test_renderers_take_only_the_result_from_the_analysis():
     mods = modules()
     wrong = [f"{m} imports {name} from {t}" for m, path in mods.items() if folder(m) in ("report", "draw")
              for t, name in imports(m, path, set(mods))
-             if folder(t) == "analysis" and t != "convcalc.analysis.result"]
+             if folder(t) == "analysis" and t not in ("convcalc.analysis.result", "convcalc.analysis.plan_result")]
     assert wrong == []
 
 
@@ -133,3 +139,14 @@ def test_the_checks_can_fail():
     assert "convcalc.analysis.result" in edges["convcalc.analysis.engine"]
     assert "convcalc.report.numbers" in edges["convcalc.draw.blocks"]
     assert folder("convcalc.spec.model") in BELOW_ONLY["layers"]
+    assert "convcalc.api" in edges["convcalc.cli.table"]  # the CLI reads a spec through the API
+
+
+def test_the_package_loads_its_api_only_when_asked():
+    """``import convcalc`` is the version and nothing else: the API's names are looked up on first
+    use, so the command and a bare import pay nothing for them."""
+    edges = graph()
+    assert edges["convcalc"] <= {"convcalc.version", "convcalc.api"}
+    source = (PACKAGE / "__init__.py").read_text(encoding="utf-8")
+    top_level = [n for n in ast.parse(source).body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert [ast.unparse(n) for n in top_level] == ["from .version import __version__"]

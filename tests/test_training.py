@@ -1,7 +1,7 @@
 """Saved-for-backward bytes and training MACs (analysis/training.py) against what PyTorch keeps.
 
 The figures below were measured by benchmarks/measure_saved_tensors.py (torch 2.14.1+cu130,
-torchvision 0.29.1, CPU, float32, train mode): the bytes of the unique non-parameter storages
+torchvision 0.29.1, CPU, float32, train mode: PyTorch's CPU rules, ``backend="cpu"``): the bytes of the unique non-parameter storages
 the pack hook of ``torch.autograd.graph.saved_tensors_hooks`` saw in one forward pass of the
 torchvision model on a (batch, 3, 224, 224) input. torch is not a dependency of these tests:
 rerun the script to check them. Batch 2 is not twice batch 1 where there is batchnorm: its 4
@@ -15,7 +15,7 @@ import json
 import pytest
 
 from convcalc.analysis.engine import analyse
-from convcalc.analysis.result import SAVED_ROLES
+from convcalc.analysis.plan_result import SAVED_ROLES
 from convcalc.analysis.training import training
 from convcalc.load import load
 from convcalc.spec.yaml_reader import parse_yaml
@@ -75,7 +75,7 @@ def test_stochastic_depth_is_the_only_difference_from_swin_and_maxvit_as_torchvi
 
 
 def saved(spec: str, batch: int = 1) -> int:
-    t = training(analyse(load(spec), batch=batch))
+    t = training(analyse(load(spec), batch=batch), backend="cpu")
     assert t.complete, t.unsupported
     return t.saved_bytes
 
@@ -88,23 +88,23 @@ def test_saved_bytes_equal_pytorchs_exactly(spec: str, batch: int) -> None:
 
 def test_nothing_before_the_first_trained_layer_is_saved() -> None:
     # the pool reads the network's input, which needs no gradient: autograd does not record it
-    rows = training(analyse(load("32x32x3 maxpool conv8k3 relu"))).layers
+    rows = training(analyse(load("32x32x3 maxpool conv8k3 relu")), backend="cpu").layers
     assert rows[0].saved_bytes == 0
-    assert rows[1].saved == (16 * 16 * 3 * 4, 0, 0, 0, 0)  # the conv saves its input all the same
+    assert rows[1].saved == (16 * 16 * 3 * 4, 0, 0, 0, 0, 0)  # the conv saves its input all the same
     assert rows[1].grad_input_macs == 0 and rows[1].grad_weight_macs == rows[1].forward_macs > 0
 
 
 def test_a_tensor_two_layers_save_is_counted_once() -> None:
     # relu saves its output; the conv after it saves the same tensor as its input
-    rows = training(analyse(load("8x8x2 conv4k1 relu conv4k1"))).layers
+    rows = training(analyse(load("8x8x2 conv4k1 relu conv4k1")), backend="cpu").layers
     assert rows[1].saved[SAVED_ROLES.index("outputs")] == 8 * 8 * 4 * 4
     assert rows[2].saved_bytes == 0
 
 
 def test_maxpool_indices_are_int64_and_batchnorm_statistics_do_not_grow_with_the_batch() -> None:
     for batch in (1, 3):
-        rows = training(analyse(load("8x8x2 conv4k1 bn maxpool"), dtype="float16", batch=batch)).layers
-        assert rows[1].saved == (8 * 8 * 4 * 2 * batch, 0, 0, 0, 4 * 4 * 2)
+        rows = training(analyse(load("8x8x2 conv4k1 bn maxpool"), dtype="float16", batch=batch), backend="cpu").layers
+        assert rows[1].saved == (8 * 8 * 4 * 2 * batch, 0, 0, 0, 4 * 4 * 2, 0)
         assert rows[2].saved[SAVED_ROLES.index("indices")] == 4 * 4 * 4 * 8 * batch
 
 
@@ -112,7 +112,7 @@ def test_a_layer_saving_a_chunk_keeps_the_whole_tensor() -> None:
     # x.chunk(2, dim=1)[1] is a view: the conv that saves it keeps all of x, counted once
     spec = parse_yaml("input: [4, 4, 8]\nlayers:\n  - conv8k1\n  - concat:\n      - chunk2i0\n"
                       "      - chunk2i1 conv4k1\n")
-    rows = training(analyse(spec)).layers
+    rows = training(analyse(spec), backend="cpu").layers
     assert [row.saved_bytes for row in rows] == [4 * 4 * 8 * 4, 0, 0, 4 * 4 * 8 * 4, 0]
 
 
@@ -143,14 +143,14 @@ PERMUTED = "input: [4, 6, 8]\nlayers:\n  - pwlinear8\n  - relu\n  - permute: {or
 def test_a_reshape_of_a_permuted_tensor_is_a_copy_and_of_a_contiguous_one_a_view() -> None:
     # the linear after the copy saves a second tensor (4,608 B measured); after the view it saves
     # the ReLU's output again, counted once (3,072 B measured)
-    assert training(analyse(parse_yaml(PERMUTED), batch=2)).saved_bytes == 4_608
+    assert training(analyse(parse_yaml(PERMUTED), batch=2), backend="cpu").saved_bytes == 4_608
     assert saved("4x6x8 pwlinear8 relu reshape4x48 pwlinear4", 2) == 3_072
 
 
 def test_a_permute_that_moves_only_dims_of_one_is_no_copy() -> None:
     # 1x6x8 -> 6x1x8: the elements stay in their storage's order, so the reshape is a view again
     spec = parse_yaml(PERMUTED.replace("[4, 6, 8]", "[1, 6, 8]").replace("[6, 32]", "[6, 8]"))
-    assert training(analyse(spec)).saved_bytes == 2 * 6 * 8 * 4  # linear1's input and the ReLU's output
+    assert training(analyse(spec), backend="cpu").saved_bytes == 2 * 6 * 8 * 4  # linear1's input and the ReLU's output
 
 
 @pytest.mark.parametrize("spec", ["10x10x8 pwlinear8 attention2w7rb", "10x10x8 pwlinear8 attention2w7shrb"])
@@ -164,13 +164,13 @@ def test_relu6_in_place_saves_its_output_the_tensor_the_next_conv_saves() -> Non
     from convcalc.analysis.result import Conventions
 
     spec = load("8x8x2 conv4k1 relu6 conv4k1")
-    apart, inplace = (training(analyse(spec, conventions=Conventions(inplace=flag))) for flag in (False, True))
+    apart, inplace = (training(analyse(spec, conventions=Conventions(inplace=flag)), backend="cpu") for flag in (False, True))
     assert apart.saved_bytes - inplace.saved_bytes == 8 * 8 * 4 * 4  # one tensor fewer
 
 
 def test_a_kind_without_a_rule_is_named_and_the_total_incomplete() -> None:
     # take (x[..., i]) has no rule yet
-    t = training(analyse(load("8x8x4 conv4k1 take attention2")))
+    t = training(analyse(load("8x8x4 conv4k1 take attention2")), backend="cpu")
     assert t.unsupported == (("take", 1),) and not t.complete
     assert [row.supported for row in t.layers] == [True, False, True]
 
@@ -204,7 +204,7 @@ def plan(*args: str):  # type: ignore[no-untyped-def]
 
 
 def test_plan_json_carries_the_measured_total_and_per_layer_figures() -> None:
-    result = plan("resnet18", "--batch", "2", "--format", "json")
+    result = plan("resnet18", "--batch", "2", "--format", "json", "--backend", "cpu")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     assert doc["totals"]["saved_activation_bytes"] == MEASURED["resnet18"][1]
@@ -218,11 +218,24 @@ def test_plan_json_carries_the_measured_total_and_per_layer_figures() -> None:
 
 
 def test_plan_table_states_its_totals_and_conventions() -> None:
-    result = plan("resnet50")
+    result = plan("resnet50", "--backend", "cpu")
     assert result.exit_code == 0
     assert "saved for backward: 86,334,464 B" in result.output
     assert "forward 4,089,184,256 MACs, backward 8,060,354,560 MACs per sample" in result.output
     assert "PyTorch's CPU rules" in result.output and "incomplete" not in result.output
+
+
+def test_plan_counts_flops_as_twice_the_macs() -> None:
+    result = plan("resnet50", "--count", "flops")
+    assert result.exit_code == 0
+    forward, backward = 2 * 4_089_184_256, 2 * 8_060_354_560  # the MACs measured above, 2 FLOPs each
+    assert f"forward {forward:,} FLOPs, backward {backward:,} FLOPs per sample" in result.output
+    assert "fwd FLOPs" in result.output and "FLOPs = 2 × MACs" in result.output
+    doc = json.loads(plan("8x8x3 conv4k3p1 relu fc10", "--count", "flops", "-f", "json", "--batch", "3").output)
+    assert doc["count"] == "flops"
+    assert doc["totals"]["forward_flops"] == 2 * doc["totals"]["forward_macs"]
+    assert doc["totals"]["backward_flops_per_step"] == 3 * 2 * doc["totals"]["backward_macs"]
+    assert [layer["backward_flops"] for layer in doc["layers"]] == [2 * 6912, 0, 2 * 2 * 2560]
 
 
 def test_plan_names_what_it_cannot_count() -> None:

@@ -50,3 +50,8 @@ def test_wheel_ships_the_json_schema(wheel: Path):
     assert "convcalc/schema.json" in names
     shipped = zipfile.ZipFile(wheel).read("convcalc/schema.json").decode("utf-8")
     assert shipped == (ROOT / "convcalc" / "schema.json").read_text(encoding="utf-8")
+
+
+def test_wheel_says_its_api_is_typed(wheel: Path):
+    """PEP 561's marker: a user's type checker reads convcalc's own annotations (the Python API)."""
+    assert "convcalc/py.typed" in set(zipfile.ZipFile(wheel).namelist())

@@ -16,6 +16,7 @@ from ..layers.options import BLOCK_INPUT
 from ..limits import MAX_RANK, MAX_SIZE
 from ..shape import Shape
 from ..spec.model import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node
+from ..values import replace
 from .memory import memory
 from .receptive import first_covering, receptive_fields
 from .result import (
@@ -30,6 +31,8 @@ from .result import (
     counted_params,
     work,
 )
+from .step import step
+from .training import training
 
 
 def bounded(y: Shape) -> Shape:
@@ -94,12 +97,16 @@ def analyse(spec: NetworkSpec, dtype: str = "float32", batch: int = 1,
         op = getattr(r.layer, "op", None)
         if r.layer.kind == "unknown" and isinstance(op, str):
             unknown[op] = unknown.get(op, 0) + 1
-    return Report(
+    report = Report(
         spec, layers, totals, memory(spec.input, layers, outputs, totals, dtype, batch, conventions.optimizer),
         fields, dtype, batch, tuple(walk.blocks), conventions, outputs,
         covering=first_covering(spec.input, layers, fields), unknown=tuple(unknown.items()),
         frozen=sum(r.frozen for r in layers),
         warnings=tuple((r, n) for r in layers for n in r.notes if n.level == "warning"))
+    # the training figure every format shows is the peak of a step, the one `convcalc plan` gives
+    the_step = step(report, training(report), conventions.optimizer)
+    return replace(report, memory=replace(report.memory, training_peak=the_step.peak_bytes,
+                                          training_complete=the_step.complete))
 
 
 def totals_of(input: Shape, layers: Sequence[LayerReport], conventions: Conventions) -> Totals:

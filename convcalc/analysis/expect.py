@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 from ..errors import LayerError, Location, SpecError
 from ..shape import Shape, channels_first_note
-from ..spec.expectations import Amount, Expectation, Limit, parse_amount
+from ..spec.expectations import Amount, Expectation, Limit, TrainPeak, parse_amount
 from ..spec.model import FromSpec, LayerSpec
 from ..values import field, replace, value
 from .result import LayerReport, Report
@@ -373,6 +373,9 @@ def _sum_working(report: Report, quantity: str, memory_bytes: bool) -> Tuple[str
 
 
 def _check_network(report: Report, e: Expectation) -> Outcome:
+    if isinstance(e.expected, TrainPeak):
+        t = e.expected
+        return check_train(report, t.batch, t.optimizer, t.peak, t.ceiling, "expect", e.text, e.loc)
     if e.quantity == "receptive_field":
         sizes, why = receptive_field(report, len(report.layers))
         return _field_outcome(e, sizes, why, "network", None)
@@ -406,7 +409,47 @@ def _network_hint(report: Report, e: Expectation) -> str:
     return _work_or_memory_hint(report, e, expected, t.macs, t.activations)
 
 
+def check_train(report: Report, batch: int, optimizer: str, amount: Amount, ceiling: bool, kind: str, text: str,
+                loc: Optional[Location], source: str = "") -> Outcome:
+    """The peak of one training step at ``batch`` with ``optimizer`` (``convcalc plan``'s) against
+    a ceiling or an expected figure; a failure names where the peak binds and the largest batch
+    that would fit."""
+    from .step import largest_batch, step_at
+
+    def at(n: int) -> Any:
+        return step_at(report, n, optimizer)
+
+    the_step = at(batch)
+    peak = the_step.peak_bytes
+    shown = _amount_text(peak, amount)
+    label = f"training peak (batch {batch}, {optimizer})"
+    where = f" ({source})" if source else ""
+    ok = amount.within(peak) if ceiling else amount.holds(peak)
+    incomplete = "" if the_step.complete else " (incomplete: a layer kind without a saved-tensor rule is left out)"
+    if ok:
+        return Outcome("pass", kind, "train", "network", text, shown,
+                       f"{label} {shown} {'≤' if ceiling else '='} {amount.text}{where}{incomplete}", (), "", None, loc)
+    binds = the_step.peak
+    name = report.layers[binds.layer - 1].full_name if 0 < binds.layer <= len(report.layers) else ""
+    steps = (f"peak = {' + '.join(f'{k} {v:,}' for k, v in binds.breakdown().items() if v)} = {peak:,} B, "
+             f"at the {binds.phase}{' of ' + name if name else ''} (convcalc plan --batch {batch} --optimizer "
+             f"{optimizer})",)
+    hint = ""
+    if ceiling:
+        fit = largest_batch(at, int(amount.value), 0)
+        hint = (f"the largest batch whose peak fits {amount.text} is {fit.batch}" if fit.batch
+                else f"not even batch 1 fits {amount.text}")
+        over = peak - amount.value
+        message = f"{label} {shown} > {amount.text}{where}, over by {float(over / amount.value * 100):.1f}%"
+    else:
+        message = f"{label} {amount.text}, correct: {shown}"
+    return Outcome("fail", kind, "train", "network", text, shown, message + incomplete, steps, "", None, loc, hint)
+
+
 def _check_budget(report: Report, limit: Limit) -> Outcome:
+    if limit.quantity == "train":
+        return check_train(report, report.batch, limit.optimizer, limit.amount, True, "budget", limit.amount.text,
+                           limit.loc, limit.source)
     value = _network_value(report, limit.quantity, limit.amount.bytes)
     shown = _amount_text(value, limit.amount)
     label = {"macs": "MACs", "flops": "FLOPs"}.get(limit.quantity, limit.quantity)

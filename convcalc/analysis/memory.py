@@ -1,14 +1,13 @@
-"""Memory: what a forward pass, inference and training hold, in bytes with binary prefixes.
+"""Memory: what a forward pass and inference hold, in bytes with binary prefixes.
 
 - **forward activations**: the input and every layer's output, kept (the cs231n notes' "TOTAL
   memory ... / image (only forward!)"), times the batch.
 - **inference peak**: the largest set of tensors alive at once when outputs are freed as soon as
   nothing needs them: along a chain a layer's input and output; through a block also the block's
   input (until its last branch starts) and the finished branches' outputs (until the merge).
-- **training estimate**: the forward activations (kept for the backward pass), plus weights,
-  their gradients and the optimizer's state (sgd 0, momentum 1, adam 2 copies of the
-  trainable parameters), plus buffers. Framework workspace and allocator overhead are not
-  modelled.
+- **training**: not here. The Report's training figure is the peak of one training step
+  (step.py, from what autograd saves, training.py): not every activation kept plus weights,
+  gradients and state, which overstated ResNet-50 at batch 32 by 80% (issue 20).
 """
 
 from __future__ import annotations
@@ -21,7 +20,8 @@ from .result import LayerReport, Memory, OutputReport, Totals
 
 def memory(input: Shape, layers: Sequence[LayerReport], outputs: Sequence[OutputReport], totals: Totals,
            dtype: str, batch: int, optimizer: str) -> Memory:
-    """What a forward pass, inference and training hold: the totals' elements and the live set."""
+    """What a forward pass and inference hold: the totals' elements and the live set (the training
+    peak is filled in by the engine, from step.py)."""
     return Memory(dtype, batch, optimizer, totals.params, totals.buffers, totals.activations,
                   inference_peak(input, layers, outputs))
 

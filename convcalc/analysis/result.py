@@ -2,8 +2,9 @@
 
 ``analyse`` (engine.py) returns one ``Report``; every output format and picture only formats
 it. It holds the shapes, params, buffers and MACs of each layer, the receptive field of each
-(receptive.py), the memory of a forward pass, of inference and of training (memory.py), and the
-totals under the conventions asked for, each computed once, here, for every renderer.
+(receptive.py), the memory of a forward pass and of inference (memory.py), the peak of a
+training step (step.py), and the totals under the conventions asked for, each computed once,
+here, for every renderer.
 These are plain frozen values: a renderer imports this module and nothing else of the analysis.
 
 Conventions (stated in the README, in ``--help`` and in every JSON report):
@@ -44,6 +45,9 @@ CONVENTIONS: Dict[str, str] = {
     "activations": "output elements of each layer; the total adds every layer's output and the input "
                    "(one forward pass, nothing freed)",
     "bytes": "activation elements x bytes per element x batch; parameter bytes for one copy of the weights",
+    "training": "training_bytes: the peak of one steady-state training step with the optimizer (forward, loss, "
+                "backward, optimizer step), what autograd keeps by PyTorch's CUDA rules, input batch included; "
+                "`convcalc plan` gives its breakdown, where it falls and its conventions",
 }
 
 FROZEN = ("frozen layers (frozen: true; Keras' trainable=False) train nothing: their weights and biases "
@@ -148,7 +152,7 @@ class Conventions:
     ``count``: 'macs' or 'flops' (2 per MAC). ``bias``: params include biases (the cs231n VGG
     table leaves them out). ``ops``: element-wise work also counted, one operation per element
     (pool: per window element); batchnorm's folded scale-and-shift is one MAC, two FLOPs.
-    ``optimizer``: state kept per parameter in the training estimate (sgd 0, momentum 1, adam 2).
+    ``optimizer``: whose state the training step keeps (sgd none, momentum 1, adam 2 per parameter).
     ``inplace``: activations and dropout run in place (PyTorch's inplace=True), so their outputs
     add no activation memory.
     """
@@ -322,6 +326,8 @@ class Memory:
     buffers: int
     activations: int  # forward, per sample, input included
     peak: int  # inference live set, per sample
+    training_peak: int = 0  # bytes: the peak of one training step (analysis/step.py), as `convcalc plan` says
+    training_complete: bool = True  # False: a layer kind without a saved-tensor rule is left out of it
 
     @property
     def bytes_per_element(self) -> int:
@@ -350,81 +356,6 @@ class Memory:
 
     @property
     def training_bytes(self) -> int:
-        return self.forward_bytes + self.weight_bytes + self.gradient_bytes + self.optimizer_bytes
-
-
-# --- training (training.py computes it) -----------------------------------------------------
-
-SAVED_ROLES = ("inputs", "outputs", "indices", "masks", "statistics")
-"""What a layer saves for backward, by role: the tensors it read, the tensor it made, max-pool's
-int64 indices, dropout's mask, batchnorm's per-channel statistics."""
-
-
-@value
-class LayerTraining:
-    """One layer's share of a training step: the bytes it saves for backward, first saved here.
-
-    ``saved``: bytes per role of ``SAVED_ROLES``, at the dtype and batch (indices at 8 bytes),
-    each tensor counted at the first layer that saves it; ``supported``: whether convcalc has
-    this kind's rule (when not, its bytes are 0 and the totals are incomplete). MACs per sample:
-    ``backward_macs`` = ``grad_input_macs`` + ``grad_weight_macs``.
-    """
-
-    index: int
-    saved: Tuple[int, ...]  # bytes per role, in the order of SAVED_ROLES
-    forward_macs: int
-    grad_input_macs: int
-    grad_weight_macs: int
-    supported: bool = True
-
-    @property
-    def saved_bytes(self) -> int:
-        return sum(self.saved)
-
-    @property
-    def backward_macs(self) -> int:
-        return self.grad_input_macs + self.grad_weight_macs
-
-
-@value
-class Training:
-    """What one training step keeps and costs, by PyTorch's CPU rules, for ``Report``'s batch and dtype.
-
-    ``unsupported``: each layer kind without a saved-tensor rule and how often it occurs; when
-    there is any, ``saved_bytes`` leaves those layers out and is incomplete.
-    """
-
-    layers: Tuple[LayerTraining, ...]
-    backend: str = "cpu"
-    unsupported: Tuple[Tuple[str, int], ...] = ()
-
-    @property
-    def complete(self) -> bool:
-        return not self.unsupported
-
-    @property
-    def saved_bytes(self) -> int:
-        return sum(t.saved_bytes for t in self.layers)
-
-    def saved_by_role(self) -> Dict[str, int]:
-        return {role: sum(t.saved[i] for t in self.layers) for i, role in enumerate(SAVED_ROLES)}
-
-    @property
-    def forward_macs(self) -> int:
-        return sum(t.forward_macs for t in self.layers)
-
-    @property
-    def backward_macs(self) -> int:
-        return sum(t.backward_macs for t in self.layers)
-
-
-TRAINING_CONVENTIONS: Dict[str, str] = {
-    "saved_activation_bytes": "tensors autograd saves for backward in one training step, by PyTorch's CPU rules "
-                              "(torch 2.14, train mode), each counted once at the first layer that saves it, at the "
-                              "dtype and batch (max-pool indices int64, 8 bytes; per-channel statistics such as "
-                              "batchnorm's 4 vectors once, not per sample); parameters not counted",
-    "forward_macs": "the forward pass's MACs per sample, as the table counts them",
-    "backward_macs": "grad-input + grad-weight per sample, each the forward's MACs for conv, fc, attention and matmul; "
-                     "no grad-input where the input needs no gradient (nothing trained before it), "
-                     "no grad-weight for frozen layers",
-}
+        """The peak of one steady-state training step (not every activation kept: autograd frees
+        what it saved as backward passes), the figure ``convcalc plan`` gives."""
+        return self.training_peak

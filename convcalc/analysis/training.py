@@ -1,9 +1,16 @@
 """Training: the tensors autograd saves for backward, per layer, and the MACs of a training step.
 
-``training(report)`` follows the Report's graph once, forward, and applies each layer kind's
-rule for what PyTorch's autograd saves (its ``tools/autograd/derivatives.yaml``, checked by
-benchmarks/measure_saved_tensors.py with ``saved_tensors_hooks``, torch 2.14, CPU, train mode,
-float32; at other dtypes the same tensors at that dtype, which was not measured):
+``training(report, backend, amp)`` follows the Report's graph once, forward, and applies each
+layer kind's rule for what PyTorch's autograd saves (its ``tools/autograd/derivatives.yaml``,
+checked by benchmarks/measure_saved_tensors.py with ``saved_tensors_hooks``, torch 2.14, CPU,
+train mode, float32; at other dtypes the same tensors at that dtype, which was not measured).
+The rules below are the CPU's (``backend="cpu"``); CUDA's (``"cuda"``, the default) keep the
+same tensors except where precision.py says otherwise: dropout's mask a bool, batchnorm's and
+layer norm's statistics in the accumulation type, attention by the kernel CUDA picks
+(mem-efficient at float32: padded logsumexp and a copied output; flash at half precision: an
+rng state), cuDNN batchnorm's reserve space not counted. Under autocast (``amp``) precision.py
+gives each tensor's element size, and conv, fc, attention and PReLU save half-precision copies
+of float32 inputs and of their weights (role ``weight copies``):
 
 - conv (every grouping, transposed too) and fc (per position too) save their input (and the
   weight, a parameter: not counted); a layer scale γ·x its input;
@@ -19,8 +26,8 @@ float32; at other dtypes the same tensors at that dtype, which was not measured)
 - max pooling, global and adaptive too, saves its input and int64 indices the size of its output;
 - average pooling saves its input, except to 1x1 (global, or adaptive to 1x1: PyTorch takes a
   mean, which saves nothing);
-- dropout saves its mask, a tensor of the input's dtype on the CPU (none when p = 0: PyTorch
-  returns the input);
+- dropout saves its mask, a tensor of the input's dtype on the CPU, a bool on CUDA (none when
+  p = 0: PyTorch returns the input);
 - self-attention (nn.MultiheadAttention, CPU flash kernel) saves its input, Q, K and V (3·L·C),
   its heads' output and a logsumexp per head and token (in float32, the accumulation type);
   the class token (a concatenation) and the position embedding (an addition) save nothing;
@@ -51,7 +58,7 @@ grad-weight only where weights are trained.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from ..layers import (
     LRN,
@@ -93,7 +100,22 @@ from ..layers import (
     Upsample,
     ZeroPad,
 )
-from .result import SAVED_ROLES, LayerReport, LayerTraining, Report, Training
+from .plan_result import SAVED_ROLES, LayerTraining, Training
+from .precision import (
+    AMP_DTYPES,
+    BACKENDS,
+    FLASH_RNG_STATE,
+    FLOAT32,
+    HALF,
+    Precision,
+    attention_kernel,
+    autocast_precision,
+    batchnorm_statistics,
+    logsumexp_tokens,
+    mask_bytes,
+    norm_statistics,
+)
+from .result import LayerReport, Report
 
 INDEX_BYTES = 8  # max-pool indices are int64 whatever the dtype
 
@@ -105,10 +127,29 @@ OUTPUT_SAVING = ("relu", "sigmoid", "tanh")
 Saved = Tuple[str, Tuple[int, ...], int]  # role, the tensor's identity, its bytes
 
 
-def training(report: Report) -> Training:
-    """Each layer's saved-for-backward bytes (first saver only) and its forward and backward MACs."""
+class Step(NamedTuple):
+    """What the rules need to know of the step so far: the backend, whether autocast is on, each
+    storage's element size and which tensors need a gradient."""
+
+    backend: str
+    amp: bool
+    size: Dict[int, int]  # a storage (a tensor's index) -> bytes per element
+    needs_grad: Dict[int, bool]
+    flash: bool = True  # the GPU runs flash attention (sm80 and newer)
+
+
+def training(report: Report, backend: str = "cuda", amp: Optional[str] = None, flash: bool = True) -> Training:
+    """Each layer's saved-for-backward bytes (first saver only) and its forward and backward MACs,
+    by ``backend``'s rules (cuda or cpu), under autocast at ``amp`` (fp16, bf16) when given;
+    ``flash``: whether the GPU runs flash attention (sm80 and newer), else mem-efficient."""
+    if backend not in BACKENDS or (amp is not None and amp not in AMP_DTYPES):
+        raise ValueError(f"backend {backend!r}, amp {amp!r}: expected one of {BACKENDS}, {tuple(AMP_DTYPES)}")
+    if amp is not None and report.dtype != "float32":
+        raise ValueError("autocast runs over a float32 model: analyse at dtype float32 with amp")
     alias: Dict[int, int] = {0: 0}  # a tensor -> the tensor whose storage it is
-    needs_grad: Dict[int, bool] = {0: False}  # the network's input needs no gradient
+    # the network's input needs no gradient; it is float32 under autocast (as a data loader gives it)
+    step = Step(backend, amp is not None, {0: FLOAT32 if amp else report.bytes_per_element}, {0: False}, flash)
+    needs_grad = step.needs_grad
     counted: set[Tuple[int, ...]] = set()
     strided: set[int] = set()  # tensors that are views in another order than their storage's (a permute)
     unsupported: Dict[str, int] = {}
@@ -123,64 +164,107 @@ def training(report: Report) -> Training:
         alias[r.index] = alias[r.sources[0]] if r.sources and viewed else r.index
         if isinstance(r.layer, Permute) and (r.sources[0] in strided or moves_elements(r.layer.order, r.input.dims)):
             strided.add(r.index)  # a permute of a permuted tensor is taken as out of order still
-        rule = saved_tensors(r, report, alias) if recorded else []
+        inputs = [step.size[alias[s]] for s in r.sources]
+        precision = autocast_precision(r.layer, backend, inputs) if step.amp else None
+        if alias[r.index] == r.index:  # a tensor of its own (a view has its storage's element size)
+            step.size[r.index] = (precision.output if precision else max(inputs, default=FLOAT32)) if step.amp \
+                else report.bytes_per_element
+        rule = saved_tensors(r, report, alias, step, precision) if recorded else []
         if rule is None:
             unsupported[r.layer.kind] = unsupported.get(r.layer.kind, 0) + 1
         by_role = dict.fromkeys(SAVED_ROLES, 0)
+        kept: List[int] = []
         for role, tensor, size in rule or []:
             if tensor not in counted:
                 counted.add(tensor)
                 by_role[role] += size
+                if tensor[0] >= 0:
+                    kept.append(tensor[0])
         grad_input = r.macs * sum(reads_grad) if isinstance(r.layer, MatMul) else r.macs * any(reads_grad)
         rows.append(LayerTraining(r.index, tuple(by_role.values()), r.macs, grad_input,
-                                  r.macs if trains else 0, rule is not None))
-    return Training(tuple(rows), "cpu", tuple(sorted(unsupported.items())))
+                                  r.macs if trains else 0, rule is not None, tuple(kept), alias[r.index], recorded))
+    element_bytes = tuple(step.size[alias[i]] for i in range(len(report.layers) + 1))
+    return Training(tuple(rows), backend, tuple(sorted(unsupported.items())), amp, flash or backend == "cpu",
+                    element_bytes)
 
 
-def saved_tensors(r: LayerReport, report: Report, alias: Dict[int, int]) -> Optional[List[Saved]]:
-    """What autograd saves when ``r`` runs under it, by its kind's rule; None: no rule for this kind."""
+def saved_tensors(r: LayerReport, report: Report, alias: Dict[int, int], step: Step,
+                  precision: Optional[Precision] = None) -> Optional[List[Saved]]:
+    """What autograd saves when ``r`` runs under it, by its kind's rule; None: no rule for this
+    kind (or, under autocast, for its path there)."""
     layer = r.layer
     extras = iter(range(1, 1 << 30))
+    if step.amp and precision is None:
+        return None
+    cast_to = precision.cast_to if precision else None
 
     def activation(role: str, tensor: int) -> Saved:
         storage = alias[tensor]  # a view keeps the whole of what it views alive
-        return role, (storage,), report.activation_bytes(report.shape_of(storage).elements)
+        if cast_to and tensor in r.sources and step.size[storage] != cast_to:
+            # autocast's copy at the layer's precision: a tensor of this layer's making, per reader
+            return role, (storage, r.index), report.shape_of(tensor).elements * cast_to * report.batch
+        return role, (storage,), report.shape_of(storage).elements * step.size[storage] * report.batch
 
     def extra(role: str, elements: int, bytes_each: int, per_sample: bool = True) -> Saved:
         """A tensor of the layer's own making (indices, a mask, statistics): no other layer saves it."""
         return role, (-r.index, next(extras)), elements * bytes_each * (report.batch if per_sample else 1)
 
+    def weight_copy(elements: int) -> List[Saved]:
+        """Under autocast, the half-precision copy of a weight that autocast caches and the layer saves."""
+        return [extra("weight copies", elements, HALF, False)] if step.amp else []
+
     x = r.sources[0] if r.sources else 0
-    dtype_bytes = report.bytes_per_element
-    if isinstance(layer, (Conv, DepthwiseConv, ConvTranspose, Linear, PositionLinear)):
-        return [activation("inputs", x)]
+    # the element size the layer computes in: autocast's for the layer, else the report's dtype
+    dtype_bytes = (cast_to or precision.output) if precision else report.bytes_per_element
+    if isinstance(layer, (Conv, DepthwiseConv, ConvTranspose)):  # convolution saves its weight always
+        return [activation("inputs", x)] + weight_copy(layer.params(r.input) - layer.biases(r.input))
+    if isinstance(layer, (Linear, PositionLinear)):  # addmm saves the weight for the input's gradient only
+        weights = layer.params(r.input) - layer.biases(r.input)
+        return [activation("inputs", x)] + (weight_copy(weights) if step.needs_grad[x] else [])
     if isinstance(layer, LayerScale):  # γ·x: x, for γ's gradient
         return [activation("inputs", x)]
     if isinstance(layer, Attention):
         if layer.window:
-            return window_attention(r, layer, report.batch, dtype_bytes, extra)
-        # nn.MultiheadAttention on the CPU: in_proj saves the input; the flash kernel its Q, K, V
-        # (one tensor, 3·L·C), its output (which out_proj saves too, a view at every batch size:
+            saved = window_attention(r, layer, report.batch, dtype_bytes, extra, step, step.size[alias[x]])
+            c = r.input.channels  # qkv's 3C×C weight (for the input's gradient), proj's C×C
+            return saved + weight_copy(c * c) + (weight_copy(3 * c * c) if step.needs_grad[x] else [])
+        # nn.MultiheadAttention: in_proj saves the input; the kernel its Q, K, V (one tensor,
+        # 3·L·C), its output (which out_proj saves too, a view at every batch size on the CPU:
         # torchvision's ViT-B/16 measures exactly linear in the batch) and a logsumexp per head
-        # and token
+        # and token (float32, the accumulation type). Which kernel: precision.attention_kernel
+        kernel = attention_kernel(step.backend, dtype_bytes, step.flash)
+        if kernel is None:
+            return None
         positions = r.input.elements // r.input.channels
-        return [activation("inputs", x), extra("outputs", 3 * r.input.elements, dtype_bytes),
-                extra("outputs", r.input.elements, dtype_bytes),
-                extra("statistics", layer.heads * positions, max(dtype_bytes, 4))]  # float32 or wider
+        saved = [activation("inputs", x), extra("outputs", 3 * r.input.elements, dtype_bytes),
+                 extra("outputs", r.input.elements, dtype_bytes),
+                 extra("statistics", layer.heads * logsumexp_tokens(kernel, positions), max(dtype_bytes, FLOAT32))]
+        if kernel == "mem-efficient" and report.batch > 1:  # its [B, L, H, D] output, copied for out_proj
+            saved.append(extra("outputs", r.input.elements, dtype_bytes))
+        if kernel == "flash":  # CUDA flash's rng state, on the GPU whatever the dropout
+            saved.append(extra("statistics", 1, FLASH_RNG_STATE, False))
+        c = r.input.channels  # in_proj's 3C×C weight (for the input's gradient), out_proj's C×C
+        return saved + weight_copy(c * c) + (weight_copy(3 * c * c) if step.needs_grad[x] else [])
     if isinstance(layer, (ClassToken, PositionEmbedding)):
         return []  # a concatenation, an addition of a parameter: nothing saved
     if isinstance(layer, BatchNorm):
-        return [activation("inputs", x), extra("statistics", 4 * r.input.channels, dtype_bytes, False)]
+        per_channel = batchnorm_statistics(step.backend, report.bytes_per_element, step.amp)
+        return [activation("inputs", x), extra("statistics", r.input.channels, per_channel, False)]
     if isinstance(layer, FrozenBatchNorm):  # x * scale + shift: the per-channel scale, made in forward
-        return [extra("statistics", r.input.channels, dtype_bytes, False)]
+        return [extra("statistics", r.input.channels, FLOAT32 if step.amp else dtype_bytes, False)]
     if isinstance(layer, (LayerNorm, GroupNorm)):  # mean and 1/std per position, or per group
         per_sample = r.input.elements // r.input.channels if isinstance(layer, LayerNorm) else layer.groups
-        return [activation("inputs", x), extra("statistics", 2 * per_sample, dtype_bytes)]
+        stats = norm_statistics(layer, step.backend, report.bytes_per_element, step.amp)
+        return [activation("inputs", x), extra("statistics", 2 * per_sample, stats)]
     if isinstance(layer, LRN):
         if r.input.rank != 2:
             return None  # measured on maps only
         # x² padded by size − 1 channels (avg-pooled), then k + α·mean and its power β (x / that)
         padded = r.input.elements // r.input.channels * (r.input.channels + layer.size - 1)
+        if step.amp:  # x² at x's dtype; then pow (CUDA's float32 list), or avg_pool3d (the CPU's), goes float32
+            x_squared = FLOAT32 if step.backend == "cpu" else step.size[alias[x]]
+            return [activation("inputs", x), extra("statistics", padded, x_squared),
+                    extra("statistics", 2 * r.input.elements, FLOAT32)]
         return [activation("inputs", x), extra("statistics", padded, dtype_bytes),
                 extra("statistics", 2 * r.input.elements, dtype_bytes)]
     if isinstance(layer, Activation):
@@ -191,8 +275,8 @@ def saved_tensors(r: LayerReport, report: Report, alias: Dict[int, int]) -> Opti
         return [activation("inputs", x)]
     if isinstance(layer, Softmax):
         return [activation("outputs", r.index)]
-    if isinstance(layer, PReLU):
-        return [activation("inputs", x)]
+    if isinstance(layer, PReLU):  # _prelu_kernel saves its input and weight (under autocast, the weight's copy)
+        return [activation("inputs", x)] + weight_copy(layer.params(r.input))
     if isinstance(layer, MaxPool):
         return [activation("inputs", x), extra("indices", r.output.elements, INDEX_BYTES)]
     if isinstance(layer, (GlobalMaxPool, AdaptiveMaxPool)):
@@ -206,7 +290,7 @@ def saved_tensors(r: LayerReport, report: Report, alias: Dict[int, int]) -> Opti
     if isinstance(layer, Upsample):  # the interpolations' backward needs only the sizes; 'area' is adaptive pooling
         return [activation("inputs", x)] if layer.mode == "area" and set(r.output.spatial) != {1} else []
     if isinstance(layer, Dropout):
-        return [extra("masks", r.input.elements, dtype_bytes)] if layer.p else []
+        return [extra("masks", r.input.elements, mask_bytes(step.backend, step.size[alias[x]]))] if layer.p else []
     if isinstance(layer, (Crop, Tokens, SelectToken)) and is_view(r):
         return []
     if isinstance(layer, (Reshape, Permute)):
@@ -219,7 +303,7 @@ def saved_tensors(r: LayerReport, report: Report, alias: Dict[int, int]) -> Opti
 
 
 def window_attention(r: LayerReport, layer: Attention, batch: int, dtype_bytes: int,
-                     extra: Callable[..., Saved]) -> List[Saved]:
+                     extra: Callable[..., Saved], step: Step, input_bytes: int) -> List[Saved]:
     """torchvision's shifted_window_attention (Swin), measured: the grid padded to whole windows
     (F.pad copies even when it adds nothing; the roll saves nothing), cut into windows by a
     permute and reshape, which the qkv linear saves; q·scale, k and v each copied by matmul's
@@ -229,12 +313,25 @@ def window_attention(r: LayerReport, layer: Attention, batch: int, dtype_bytes: 
     softmax (heads·n² per window, which softmax and the matmul with v share); the heads' output
     the projection saves; the relative position index (n² int64, a buffer, once whatever the
     batch) that gathering the bias saves. The bias and the shifted windows' mask are additions,
-    the roll back and the crop to the grid copies: nothing saved."""
+    the roll back and the crop to the grid copies: nothing saved. MaxViT's (einsum) keeps the same.
+
+    Under autocast (measured: --fake-cuda --amp fp16, CPU --amp bf16) every one of these is half
+    precision (the linears and matmuls run there; the windows a half copy if the input was
+    float32) except the scores: adding the float32 bias (or, shifted, the mask of a float32
+    input's dtype) promotes them to float32, and CUDA's softmax outputs float32 anyway; then
+    softmax saves float32 weights and the matmul with v a half-precision copy of them."""
     windows, n = layer.sequences(r.input)  # padded to whole windows
     tokens = windows * n * r.input.channels  # per sample, padded
     q_k_v = [tokens, 3 * tokens] if batch * windows == 1 else [tokens] * 3
+    scores = windows * layer.heads * n * n
     saved = [extra("inputs", tokens, dtype_bytes)] + [extra("outputs", size, dtype_bytes) for size in q_k_v]
-    saved += [extra("outputs", windows * layer.heads * n * n, dtype_bytes), extra("outputs", tokens, dtype_bytes)]
+    float32_weights = step.amp and (layer.relative_bias or step.backend == "cuda"
+                                    or (layer.shifted and input_bytes == FLOAT32))
+    if float32_weights:  # softmax's float32 output, and the matmul's half-precision copy of it
+        saved += [extra("outputs", scores, FLOAT32), extra("outputs", scores, HALF)]
+    else:
+        saved.append(extra("outputs", scores, dtype_bytes))
+    saved.append(extra("outputs", tokens, dtype_bytes))
     if layer.relative_bias:
         saved.append(extra("indices", n * n, INDEX_BYTES, False))
     return saved

@@ -18,7 +18,7 @@ from typing import Any, Iterator, List, Optional
 
 import click
 
-from .. import __version__
+from ..version import __version__
 
 
 class ConvcalcGroup(click.Group):
@@ -118,12 +118,10 @@ def warn_about_reading(spec: Any) -> None:
     rule), naming the spec it came from; the lookups put the latter in their own output instead.
     Names from the file are shown with their control characters escaped."""
     from ..errors import shown
-    from ..shape import channels_first_note
 
     where = f"{shown(spec.origin)}: " if spec.origin and spec.origin != "<string>" else ""
-    for note in (*getattr(spec, "notes", ()), channels_first_note(spec.input.dims)):
-        if note:
-            _echo_quietly(f"warning: {where}{shown(note)}", err=True)
+    for note in spec.reading_notes:
+        _echo_quietly(f"warning: {where}{shown(note)}", err=True)
 
 
 # The errors of a write that cannot be done: the reader went away (EPIPE), the output is closed

@@ -24,8 +24,11 @@ as whole numbers (34944) and within half the last digit when rounded (105.4M
 is 105,350,000 to 105,450,000; 35K is 34,500 to 35,500). Budgets ('budget:' in
 the spec, or --max-*) are ceilings. Memory is activations (output elements,
 the input included), or bytes when a byte unit is given (2GiB, at --dtype and
---batch). A listing's bracketed shapes are answers: an answer that follows
-from an earlier wrong one passes, marked as carried forward.
+--batch). --max-train-memory and a spec's expect: {train: {batch: 64,
+optimizer: adam, peak: {max: 16GiB}}} limit the peak of one training step,
+as `convcalc plan` computes it. A listing's bracketed shapes are answers:
+an answer that follows from an earlier wrong one passes, marked as carried
+forward.
 
 \b
 Exit codes: 0 every check holds, 1 a check failed (an expectation, a budget,
@@ -35,10 +38,20 @@ or under --strict a stride that does not fit or a check that cannot be made),
 
 
 def _limits(params: Optional[str], macs: Optional[str], flops: Optional[str],
-            memory: Optional[str]) -> Tuple["Limit", ...]:
-    from ..spec.expectations import Limit, parse_amount
+            memory: Optional[str], train: Optional[str] = None, optimizer: str = "sgd") -> Tuple["Limit", ...]:
+    from fractions import Fraction
+
+    from ..errors import SpecError
+    from ..spec.expectations import Amount, Limit, parse_amount, parse_bytes
 
     limits = []
+    if train is not None:
+        try:
+            size = parse_bytes(train, "--max-train-memory")
+        except SpecError as e:
+            raise click.UsageError(f"{e.message}; {e.hint}" if e.hint else e.message) from None
+        limits.append(Limit("train", Amount(Fraction(size), Fraction(0), train.strip(), True), "--max-train-memory",
+                            None, optimizer))
     for flag, quantity, value in (("--max-params", "params", params), ("--max-macs", "macs", macs),
                                   ("--max-flops", "flops", flops), ("--max-memory", "memory", memory)):
         if value is not None:
@@ -114,6 +127,11 @@ def _loader(arg: str) -> object:
 @click.option("--max-macs", metavar="N", help="Budget: at most N multiply-accumulates (4G).")
 @click.option("--max-flops", metavar="N", help="Budget: at most N FLOPs (= 2·MACs).")
 @click.option("--max-memory", metavar="N", help="Budget: activations (2.5M) or bytes (2GiB) of one forward pass.")
+@click.option("--max-train-memory", metavar="SIZE",
+              help="Budget: the peak of one training step at --batch with --optimizer (16GiB), as `convcalc plan` "
+                   "gives it.")
+@click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam", "adamw"]), default="sgd",
+              show_default=True, help="The optimizer of --max-train-memory's step.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
               show_default=True, help="text for people; json for scripts; github for workflow annotations.")
 @click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "int8", "float64"]), default="float32",
@@ -125,7 +143,8 @@ def _loader(arg: str) -> object:
               help="Show only what fails, is unchecked, warns or is filled in ([?]), and the summary.")
 @click.pass_context
 def check(ctx: click.Context, sources: Tuple[str, ...], strict: bool, max_params: Optional[str],
-          max_macs: Optional[str], max_flops: Optional[str], max_memory: Optional[str], fmt: str, dtype: str,
+          max_macs: Optional[str], max_flops: Optional[str], max_memory: Optional[str],
+          max_train_memory: Optional[str], optimizer: str, fmt: str, dtype: str,
           batch: int, quiet: bool, input_shape: Any) -> None:
     """Check every expectation and budget of one or more specs: ✓ or ✗, with the working.
 
@@ -134,13 +153,15 @@ def check(ctx: click.Context, sources: Tuple[str, ...], strict: bool, max_params
       convcalc check homework.txt
       convcalc check specs/*.convnet.yaml --strict
       convcalc check vgg16 --max-params 25M --max-macs 4G
+      convcalc check resnet50 --max-train-memory 16GiB --batch 64 --optimizer adam
       convcalc check 'models/**/*.convnet.yaml' --format github
     """
     from ..tools import check as checking
 
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
-    options = checking.Options(strict, _limits(max_params, max_macs, max_flops, max_memory), dtype, batch)
+    options = checking.Options(strict, _limits(max_params, max_macs, max_flops, max_memory, max_train_memory,
+                                               optimizer), dtype, batch)
     from ..spec.model import with_input
 
     def loader(arg: str) -> object:

@@ -8,6 +8,11 @@ a folder named FILE) leaves the old file as it was. FILE that is the spec being 
 file by ``os.path.samefile``, through any link or spelling) is refused, exit 2, before anything
 is written: ``convcalc draw net.yaml -o net.yaml`` replaced the spec with its picture.
 
+What is written follows FILE's extension (``chosen_format``): ``-o net.pdf`` is a PDF, and
+``--format`` must agree with a known extension; an extension no format owns is refused (exit 2,
+listing the ones that are) unless ``--format`` says what to write, so ``-o net.jpg`` is never an
+SVG in disguise.
+
 A FILE that is not a file but a stream is written into as before, never renamed onto (that would
 replace the device's own name): a named pipe or device itself, and any name under /dev or /proc
 (``/dev/stdout``, ``/dev/null``, a shell's ``>(...)`` as /dev/fd/63 are symlinks there, which a
@@ -18,7 +23,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Union
+from typing import Dict, Optional, Union
 
 from ..errors import ConvcalcError, shown
 
@@ -37,6 +42,29 @@ def refuse_input(output: str, source: str) -> None:
         raise ConvcalcError(f"-o '{shown(output)}' is the spec being read ('{shown(source)}'); "
                             "convcalc does not write over its input",
                             hint="name another file for -o")
+
+
+def chosen_format(output: str, fmt: Optional[str], suffixes: Dict[str, str], default: str) -> str:
+    """The format ``output`` is written in: ``fmt`` (``--format``) or the one its extension names in
+    ``suffixes`` (``".png": "png"``), else ``default``. A clear error (exit 2) when the two disagree,
+    or when the extension is one no format owns and ``--format`` is not given. A name with no
+    extension (``-``, ``/dev/stdout``, a pipe) takes ``fmt`` or ``default``."""
+    name = os.path.basename(output) if output != "-" else ""
+    suffix = os.path.splitext(name)[1].lower()
+    owned: Dict[str, str] = {}  # each format and its extensions, in the order given
+    for s, f in suffixes.items():
+        owned[f] = f"{owned[f]} or {s}" if f in owned else s
+    known = ", ".join(f"{s} ({f})" for f, s in owned.items())
+    if suffix in suffixes:
+        if fmt is not None and fmt != suffixes[suffix]:
+            named = " or ".join(s for s, f in suffixes.items() if f == fmt) or "with another extension"
+            raise ConvcalcError(f"-o '{shown(output)}' names a {suffixes[suffix]} file but --format is {fmt}",
+                                hint=f"drop --format, or name the file {named}")
+        return suffixes[suffix]
+    if suffix and fmt is None:
+        raise ConvcalcError(f"-o '{shown(output)}': convcalc does not write '{shown(suffix)}' files",
+                            hint=f"name the file by what to write: {known}; or say it with --format")
+    return fmt or default
 
 
 def write_file(output: str, data: Union[str, bytes]) -> None:

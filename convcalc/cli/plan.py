@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 import click
 
@@ -12,30 +12,120 @@ from .options import input_option
 PLAN_HELP = """
 \b
 Conventions (stated again under the table and in JSON):
-  saved      the tensors PyTorch's autograd keeps for backward, by its CPU
-             rules (torch 2.14, train mode, measured): conv and fc their
-             input; batchnorm its input + 4 per-channel vectors; ReLU,
-             sigmoid, tanh, softmax their output, other activations their
-             input; max pool its input + int64 indices; avg pool its input;
-             dropout its mask; attention its input, Q, K, V, output and
-             logsumexp (window/grid attention: windows, Q, K, V, softmax
-             weights, output, bias index); mul both operands; add,
-             concat, upsample nothing; flatten, chunks, crops, tokens,
-             permute and reshape are views (a reshape after a permute a
-             copy). A tensor two layers save counts once, at the first.
-             Bytes at --dtype and --batch (per-channel statistics once,
-             not per sample); parameters not counted. A layer kind
-             without a rule is named and the total marked incomplete.
+  saved      the tensors PyTorch's autograd keeps for backward (torch 2.14,
+             train mode): conv and fc their input; batchnorm its input + 4
+             per-channel vectors; ReLU, sigmoid, tanh, softmax their output,
+             other activations their input; max pool its input + int64
+             indices; avg pool its input; dropout its mask; attention its
+             input, Q, K, V, output and logsumexp (window/grid attention:
+             windows, Q, K, V, softmax weights, output, bias index); mul
+             both operands; add, concat, upsample nothing; flatten, chunks,
+             crops, tokens, permute and reshape are views (a reshape after
+             a permute a copy). A tensor two layers save counts once, at
+             the first. Bytes at --dtype and --batch (per-channel
+             statistics once, not per sample); parameters not counted. A
+             layer kind without a rule is named and the total marked
+             incomplete.
+  --backend  whose rules: cuda (the default) or cpu. The CPU's are measured
+             exactly against torchvision's models. Where CUDA's differ, from
+             PyTorch's source (and fake CUDA tensors under FakeTensorMode):
+             dropout keeps a bool mask, 1 byte an element (native_dropout,
+             Dropout.cpp); batchnorm's batch mean and 1/std and layer norm's
+             mean and 1/std are in the accumulation type, float32 for
+             float16/bfloat16 (layer_norm_cuda, batch_norm_cuda); cuDNN
+             batchnorm's reserve space is NOT counted (its size is cuDNN's,
+             known only on a GPU); attention runs the kernel sdp_utils.cpp
+             picks on an sm80+ GPU: mem-efficient at float32 (logsumexp
+             padded to 32 tokens a head; its batch-first output copied for
+             out_proj at a batch over 1), flash at float16/bfloat16 (as the
+             CPU's, plus a 24-byte rng state on the GPU; --no-flash: a GPU
+             before sm80, V100 or T4, runs mem-efficient there too);
+             float64 attention on CUDA (the math kernel) has no rule.
+  --amp      torch.autocast at fp16 or bf16 over a float32 model
+             (autocast_mode.cpp's op lists): parameters and gradients stay
+             float32 (not counted); conv, fc, attention and PReLU run in
+             half precision and save a half-precision copy of a float32
+             input and of their weight (autocast's cached copy, column
+             "w copies"; fc's only where its input needs a gradient); on
+             CUDA layer and group norm run in float32 (a float32 copy of a
+             half input) and softmax outputs float32; every other op takes
+             its input's dtype, the widest of several (class token,
+             position embedding, layer scale and frozen batchnorm join a
+             float32 parameter: float32 out); statistics float32; LRN's
+             normalisers float32; window attention's weights after
+             softmax float32 (the float32 bias promotes the scores) plus
+             the matmul's half copy. Needs --dtype float32.
   MACs       per sample, as `convcalc table` counts them; backward =
              grad-input + grad-weight, each the forward's MACs (conv, fc,
              attention, matmul); no grad-input where nothing before needs
              a gradient (the first conv), no grad-weight when frozen.
-  Not built yet: the peak of a step, the largest batch that fits,
-  optimizer state, mixed precision, checkpointing, CUDA's rules.
+             FLOPs = 2 x MACs (--count flops), per sample and per step.
+  roofline   with --device: a LOWER BOUND on the time of one step,
+             never a prediction: the sum over layers, forward and
+             backward, of max(FLOPs / peak FLOP/s, bytes / bandwidth),
+             plus the optimizer step's bytes / bandwidth (SGD's least:
+             read weights and gradients, write weights). FLOPs = 2 x
+             MACs x batch. bytes = the least a pass moves: forward reads
+             its inputs and weights and writes its output and what it
+             saves; backward reads its output's gradient, what it saved
+             and its weights, writes its inputs' and weights'
+             gradients; views move nothing, add and concat nothing
+             backward (gradients pass through). Peaks are
+             the datasheet's (TF32 tensor cores for float32 where the
+             device has them, FP16/BF16 tensor cores dense, never the
+             sparsity figures); with --amp, the FP16/BF16 peak and every
+             tensor at 2 bytes (fewer bytes than autocast moves: still a
+             bound). A layer is compute-bound when its
+             FLOPs/byte (arithmetic intensity) reach peak / bandwidth.
+             samples/s <= batch / that time. Layers unfused, one after
+             another, as eager PyTorch runs them: a compiler that fuses
+             layers moves fewer bytes and is not bounded by this.
+  peak       the most memory alive at once in one steady-state training
+             step (the optimizer's state already made): forward, cross-
+             entropy loss, backward, optimizer step, grads set to None, by
+             MemTracker's categories: parameters, buffers (batchnorm's
+             running statistics and counter; frozen layers' weights),
+             gradients (a trained layer's, made when its backward runs;
+             frozen layers have none), optimizer state (sgd none, momentum
+             1 buffer, adam/adamw exp_avg + exp_avg_sq per trained
+             parameter + a 4 B step per tensor, and Adam's two per-tensor
+             temporaries during its step), activations (saved tensors,
+             freed as backward passes the layer that saved them; the
+             loss), temporaries (the gradients flowing back) and the input
+             batch with its int64 labels. Equal to PyTorch's MemTracker
+             (CPU) to the byte on ResNet-18/50, VGG-16, MobileNetV2,
+             DenseNet-121, ViT-B/16, AlexNet, GoogLeNet, SqueezeNet,
+             ShuffleNetV2, ConvNeXt-T, Swin-T (one case within 0.04%).
+             Not counted: kernel workspaces
+             (cuDNN's), the allocator's rounding and fragmentation, the
+             CUDA context: the headroom stands for them.
+  max batch  with --memory or --device: the largest batch whose peak fits
+             the memory less the headroom (default 1GiB: a CUDA context
+             with cuBLAS and cuDNN takes about 0.3-0.6 GiB, the caching
+             allocator the rest; measure yours and pass --headroom). The
+             peak is affine in the batch per moment of the step; the
+             answer is computed, then checked at it and one past it.
+  Not built yet: activation checkpointing.
 
 \b
 Exit codes: 0 ok, 2 bad input or usage, 3 internal error.
 """
+
+
+def _device(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Any:
+    """``--device v100-16``: the device of that name in analysis/devices.py; exit 2 naming them all if none."""
+    if value is None:
+        return None
+    from ..analysis.devices import device_names, find_device
+    from ..errors import shown
+
+    found = find_device(value)
+    if found is None:
+        raise click.BadParameter(f"no device called '{shown(value)}'; known: {', '.join(device_names())}")
+    return found
+
+
+AMP_DTYPE = {"fp16": "float16", "bf16": "bfloat16"}  # what --amp runs the heavy layers in
 
 
 @cli.command(epilog=PLAN_HELP)
@@ -46,14 +136,31 @@ Exit codes: 0 ok, 2 bad input or usage, 3 internal error.
               help="Batch size of the training step.")
 @click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64"]), default="float32",
               show_default=True, help="Element type of the saved tensors (max-pool indices are int64 always).")
-@click.option("--backend", type=click.Choice(["cpu"]), default="cpu", show_default=True,
-              help="Whose rules decide what is saved; only PyTorch's CPU rules so far.")
+@click.option("--backend", type=click.Choice(["cuda", "cpu"]), default="cuda", show_default=True,
+              help="Whose rules decide what is saved: PyTorch's on CUDA or on the CPU (see below).")
+@click.option("--amp", type=click.Choice(["fp16", "bf16"]), default=None,
+              help="Mixed precision as torch.autocast does it, over float32 parameters (see below).")
+@click.option("--no-flash", "no_flash", is_flag=True,
+              help="CUDA: the GPU has no flash attention (before sm80: V100, T4), so mem-efficient runs at "
+                   "half precision too (implied by --device for such a GPU).")
+@click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam", "adamw"]), default="sgd",
+              show_default=True, help="The optimizer whose state the step keeps.")
+@click.option("--memory", "memory", metavar="SIZE", default=None,
+              help="Find the largest batch that fits SIZE (16GiB = 16·2**30 B, 16GB = 16·10**9 B, 12000MiB).")
+@click.option("--headroom", metavar="SIZE", default="1GiB", show_default=True,
+              help="Memory a GPU run needs besides the step (CUDA context, allocator), left out of --memory/--device.")
 @input_option
 @click.option("--width", type=click.IntRange(40, 1000), default=None,
               help="Table width (default: the terminal's; no limit in a pipe or a file).")
+@click.option("--count", type=click.Choice(["macs", "flops"]), default="macs", show_default=True,
+              help="Count multiply-accumulates, or FLOPs (= 2·MACs).")
+@click.option("--device", callback=_device, metavar="NAME",
+              help="A GPU from its datasheet (V100-16, A100-80, RTX4090 ...): the largest batch that fits its "
+                   "memory, and the roofline, a lower bound on the step's time.")
 @click.pass_context
-def plan(ctx: click.Context, /, spec: str, fmt: str, batch: int, dtype: str, backend: str, input_shape: Any,
-         width: Optional[int]) -> None:
+def plan(ctx: click.Context, /, spec: str, fmt: str, batch: int, dtype: str, backend: str, amp: Optional[str],
+         no_flash: bool, optimizer: str, memory: Optional[str], headroom: str, input_shape: Any,
+         width: Optional[int], count: str, device: Any) -> None:
     """What one training step saves for backward, and its forward and backward MACs, per layer.
 
     SPEC is a YAML file, '-' for stdin, a bundled architecture (see `convcalc list`)
@@ -61,29 +168,91 @@ def plan(ctx: click.Context, /, spec: str, fmt: str, batch: int, dtype: str, bac
 
     \b
     Examples:
-      convcalc plan resnet50 --batch 32
+      convcalc plan resnet50 --batch 32 --optimizer momentum
+      convcalc plan resnet50 --optimizer adam --device "V100 16GB"
+      convcalc plan vgg16 --memory 12000MiB --headroom 512MiB
+      convcalc plan vit_b_16 --batch 8 --amp bf16
+      convcalc plan resnet18 --backend cpu
       convcalc plan "224x224x3 conv64k3p1 bn relu maxpool fc10" --format json
+      convcalc plan resnet50 --batch 256 --dtype float16 --device v100-16 --count flops
     """
     from ..analysis.engine import analyse
+    from ..analysis.plan_result import Fit, Step
+    from ..analysis.result import Conventions
+    from ..analysis.step import largest_batch, step, step_at
     from ..analysis.training import training
     from ..load import load
     from ..spec.model import with_input
 
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
+    if no_flash and backend != "cuda":
+        raise click.UsageError("--no-flash says which attention kernel a GPU runs; the CPU runs its own flash "
+                               "kernel; hint: drop --no-flash, or use --backend cuda")
+    if amp is not None and dtype != "float32":
+        raise click.UsageError(f"--amp {amp} runs over a float32 model (its parameters stay float32), not --dtype "
+                               f"{dtype}; hint: leave out --dtype with --amp")
+    budget = memory_budget(memory, device, headroom)  # bad usage is found before any work
+    if device is not None and backend == "cuda" and not device.flash_attention:
+        no_flash = True  # before sm80 (V100, T4) PyTorch has no flash kernel: mem-efficient runs instead
     ctx.meta["convcalc.spec"] = spec
     network = with_input(load(spec), input_shape)
     warn_about_reading(network)
-    report = analyse(network, dtype=dtype, batch=batch)
-    kept = training(report)
+    report = analyse(network, dtype=dtype, batch=batch, conventions=Conventions(count=count))
+    kept = training(report, backend=backend, amp=amp, flash=not no_flash)
+    bound = None
+    if device is not None:
+        from ..analysis.roofline import roofline
+
+        if amp is None:
+            bound = roofline(report, kept, device, optimizer)
+        else:  # autocast runs the heavy layers on the half-precision tensor cores: bound at that peak,
+            # every tensor at 2 bytes (autocast keeps some float32: moving fewer bytes only lowers the bound)
+            half = analyse(network, dtype=AMP_DTYPE[amp], batch=batch, conventions=Conventions(count=count))
+            bound = roofline(half, training(half, backend=backend, flash=not no_flash), device, optimizer)
+    the_step = step(report, kept, optimizer)
+    fit: Optional[Fit] = None
+    if budget is not None:
+        def at(n: int) -> Step:
+            return the_step if n == batch else step_at(report, n, optimizer, backend, amp, not no_flash)
+
+        fit = largest_batch(at, *budget)
     if fmt == "json":
         import json
 
         from ..report.plan_table import plan_json
 
-        click.echo(json.dumps(plan_json(report, kept), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(plan_json(report, kept, the_step, fit, bound), indent=2, ensure_ascii=False))
     else:
         from ..report.plan_table import print_plan
 
-        print_plan(report, kept, width=width)
+        print_plan(report, kept, the_step, fit, width=width, bound=bound)
     ctx.meta["convcalc.json_errors"] = False
+
+
+def memory_budget(memory: Optional[str], device: Any, headroom: str) -> Optional[Tuple[int, int, str]]:
+    """--memory or --device (a Device, found by its option's callback), and --headroom: (memory
+    bytes, headroom bytes, device name) or None."""
+    from ..errors import SpecError
+    from ..spec.expectations import parse_bytes
+
+    if memory is not None and device is not None:
+        raise click.UsageError("give --memory or --device, not both")
+    try:
+        room = parse_bytes(headroom, "--headroom")
+        size = parse_bytes(memory, "--memory") if memory is not None else None
+    except SpecError as e:
+        raise click.UsageError(f"{e.message}; {e.hint}" if e.hint else e.message) from None
+    if size is not None:
+        return enough(size, room, "")
+    if device is None:
+        return None
+    return enough(device.memory_bytes, room, device.name)
+
+
+def enough(memory: int, room: int, name: str) -> Tuple[int, int, str]:
+    """The budget, refused when the headroom leaves nothing of the memory."""
+    if room >= memory:
+        raise click.UsageError(f"--headroom ({room:,} B) leaves nothing of {name or '--memory'} ({memory:,} B); "
+                               "give a smaller one, e.g. --headroom 512MiB, or 0")
+    return memory, room, name

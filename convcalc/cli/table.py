@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 import click
 
 from . import cli, warn_about_reading
-from .options import conventions_from, counting_options, input_option
+from .options import counting_options, input_option
 
 CONVENTIONS_HELP = """
 \b
@@ -27,8 +27,10 @@ Conventions (all stated again under every table and in JSON):
                dropout outputs. Bytes = elements × dtype size × batch, in
                binary units (KiB, MiB, GiB): --memory bytes.
   memory       forward: every activation kept; inference peak: the largest
-               live set plus weights; training: forward activations +
-               weights + gradients + optimizer state (--optimizer).
+               live set plus weights; training: the peak of one training
+               step (--optimizer), the figure `convcalc plan` gives and
+               explains: autograd frees what it saved as backward passes,
+               so it is not every activation + weights + gradients + state.
   RF           receptive field size and jump (Araujo et al., Distill 2019);
                'all' once units see the whole input.
   A stride that does not divide W − F + 2P is floored, as PyTorch does, and
@@ -40,12 +42,18 @@ Exit codes: 0 ok, 1 a check failed (--strict), 2 bad input or usage,
 """
 
 
+# -o FILE's extension -> the format written
+TABLES = {".txt": "table", ".json": "json", ".csv": "csv", ".md": "markdown", ".markdown": "markdown",
+          ".html": "html", ".htm": "html", ".svg": "svg"}
+
+
 @cli.command(epilog=CONVENTIONS_HELP)
 @click.argument("spec")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv", "markdown", "html", "svg"]),
-              default="table", show_default=True,
+              default=None,
               help="Output format; json and csv carry exact integers; html is one self-contained page "
-                   "(sortable, foldable, cost charts); svg is the table as an image.")
+                   "(sortable, foldable, cost charts); svg is the table as an image.  [default: table, or "
+                   "what -o's extension says]")
 @counting_options
 @click.option("--memory", "memory_unit", type=click.Choice(["elements", "bytes"]), default="elements",
               show_default=True, help="The activations column of the table and Markdown: output elements, or "
@@ -59,10 +67,11 @@ Exit codes: 0 ok, 1 a check failed (--strict), 2 bad input or usage,
               help="Table width: the notes wrap, then long names are cut; numbers never are "
                    "(default: the terminal's; no limit in a pipe or a file).")
 @click.option("--output", "-o", "output", default="-", metavar="FILE", show_default=True,
-              help="Where to write it; '-' is standard output. Never the spec itself; a symlink there is "
-                   "replaced, not followed.")
+              help="Where to write it; '-' is standard output. Its extension says the format (.txt, .json, "
+                   ".csv, .md, .html, .svg; another is refused unless --format says). Never the spec itself; "
+                   "a symlink there is replaced, not followed.")
 @click.pass_context
-def table(ctx: click.Context, /, spec: str, fmt: str, dtype: str, batch: int, rf: bool, strict: bool,
+def table(ctx: click.Context, /, spec: str, fmt: Optional[str], dtype: str, batch: int, rf: bool, strict: bool,
           depth: Optional[int], width: Optional[int], memory_unit: str, input_shape: Any, output: str,
           **counting: Any) -> None:
     """Every layer's output shape, params, MACs, activations and receptive field.
@@ -83,23 +92,24 @@ def table(ctx: click.Context, /, spec: str, fmt: str, dtype: str, batch: int, rf
       convcalc table vgg16 --memory bytes --dtype float16 --batch 8
       convcalc table fcn_resnet50 --input 480x640x3
     """
-    from ..analysis.engine import analyse
+    from .. import api
     from ..errors import CheckFailed
-    from ..load import load
     from ..report import render
 
-    if fmt == "json":
-        ctx.meta["convcalc.json_errors"] = True
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
-    from ..spec.model import with_input
     if output != "-":
-        from .output import refuse_input
+        from .output import chosen_format, refuse_input
 
         refuse_input(output, spec)
+        fmt = chosen_format(output, fmt, TABLES, "table")
+    fmt = fmt or "table"
+    if fmt == "json":
+        ctx.meta["convcalc.json_errors"] = True
 
-    network = with_input(load(spec), input_shape)
+    # The Python API's path from SPEC to a report (convcalc.api), the reading warned about first
+    network = api.read(spec, input=input_shape)
     warn_about_reading(network)
-    report = analyse(network, dtype=dtype, batch=batch, conventions=conventions_from(counting))
+    report = api.analyse(network, dtype=dtype, batch=batch, **counting).result
     diagram = ""
     if fmt == "html":  # the page shows the picture `convcalc draw` makes, inline
         from ..draw.blocks import blocks_svg

@@ -126,8 +126,8 @@ def _figures_dict(f: Optional["Figures"]) -> Optional[Dict[str, Any]]:
 
 
 def verification_dict(v: "Verification", report: "Report", seconds: float) -> Dict[str, Any]:
-    from .. import __version__
     from ..reference.verify import QUANTITIES
+    from ..version import __version__
 
     spec = report.spec
     return {

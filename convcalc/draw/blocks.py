@@ -5,7 +5,10 @@ see-through 3-D box, as in NN-SVG's AlexNet and PlotNeuralNet: height follows H,
 side W and the thickness C, on a stated scale (log by default, so VGG's 224x224x64 and 7x7x512
 both show). Flat vectors (fc outputs) are thin tall bars. Boxes run left to right and wrap
 into rows; runs of identical boxes collapse into one marked ``×N``, so a 1,000-layer chain is
-one picture, drawn in time linear in layers.
+one picture, drawn in time linear in layers. Every read between two boxes is drawn from the box
+holding the tensor read to the box of the layer reading it (``flow.py`` finds them, ``wiring.py``
+routes them): a kernel cube where that box is the one just before, else an arrow; an
+encoder–decoder is laid out U-shaped, a row per level, its skips straight across.
 
 Formatting only: every figure on the picture is the engine's (a LayerReport's or a
 BlockReport's params, MACs and activations, the Report's totals); nothing is recomputed here.
@@ -18,35 +21,37 @@ so a name from a model file cannot make a picture that is not XML.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
-from xml.sax import saxutils
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
-from ..analysis.result import BlockReport, LayerReport, Report
+from ..analysis.result import Report
 from ..errors import shown
-from ..layers import Merge
-from ..shape import Shape
 from ..values import value
+from .flow import (
+    FOLDED,
+    REPEAT_MIN,
+    Item,
+    block_item,
+    crossing_reads,
+    default_depth,
+    drawn_items,
+    escape,
+    is_encoder_decoder,
+    layer_item,
+    levels,
+    quoteattr,
+    skips_first,
+)
 from .names import kind_name
+from .wiring import SIDE, WIRE, Plan, Slot, arrow_heads, connector, wires_said
 
-
-def escape(text: str) -> str:
-    """XML character data: markup escaped, control characters shown (a tooltip's lines kept)."""
-    return saxutils.escape(shown(text, keep="\n"))
-
-
-def quoteattr(text: str) -> str:
-    """A quoted XML attribute value: markup escaped, control characters shown."""
-    return saxutils.quoteattr(shown(text))
+# what the other styles take from here, though this module does not use it itself
+__all__ = ["FOLDED", "REPEAT_MIN", "Item", "block_item", "layer_item", "default_depth", "drawn_items", "escape",
+           "quoteattr"]
 
 
 SCALES = ("log", "sqrt", "linear")
 COLORS = ("kind", "macs", "params", "memory")
 LABELS = ("shape", "full")
-
-# Layers that keep their input's shape and carry (almost) no cost are drawn with the box before
-# them, as every lecture figure does: a box per ReLU would double VGG's length and say nothing.
-FOLDED = frozenset({"act", "bn", "dropout", "softmax", "norm", "ln", "gn", "scale"})
-REPEAT_MIN = 5  # this many identical boxes in a row become one box marked ×N (VGG-19's four stay)
 
 FONT = "Helvetica, Arial, sans-serif"
 TEXT = 12  # label size, px
@@ -68,112 +73,6 @@ EXTRA_COLORS = ("#6fa8dc", "#93c47d", "#c27ba0", "#e69138", "#45818e", "#a64d79"
 HEAT = ("#ffffcc", "#fed976", "#fd8d3c", "#e31a1c", "#800026")  # ColorBrewer YlOrRd
 NONE_COLOR = "#f2f2f2"  # a zero figure on the heat map
 METRICS = {"macs": "MACs", "params": "params", "memory": "activations (output elements)"}
-
-
-@value
-class Item:
-    """One box: a layer's output, a collapsed block, or a run of identical ones."""
-
-    name: str  # the full name, as the table and JSON give it
-    kind: str  # what colours it: the layer's family, or the block's kind
-    label: str  # what it is, as the table's layer column says
-    output: Shape
-    params: int  # the engine's figures for one of them
-    macs: int
-    activations: int
-    input: Shape
-    count: int = 1  # identical boxes in a row it stands for
-    last_name: str = ""  # the last of them, when count > 1
-    folded: Tuple[str, ...] = ()  # shape-keeping layers drawn with it (relu, batchnorm ...)
-
-
-def layer_item(r: LayerReport) -> Item:
-    kind = r.layer.family if not isinstance(r.layer, Merge) else r.layer.family
-    return Item(r.full_name, kind, r.layer.describe(), r.output, r.params, r.macs, r.activations, r.input)
-
-
-def block_item(b: BlockReport) -> Item:
-    return Item(b.full_name, b.kind, b.label, b.output, b.params, b.macs, b.activations, b.input)
-
-
-def default_depth(report: Report) -> Optional[int]:
-    """Chains are drawn layer by layer; a network with branches, each branching block as one box
-    (the blocks style draws a chain; the graph style will draw the branches)."""
-    blocks = {b.full_name: b for b in report.blocks}
-    levels = []
-    for b in report.blocks:
-        if not (b.merge or b.branches > 1):
-            continue
-        # a merge inside a block of a named kind (a 'basic' block holding its 'add') is drawn
-        # as that block: climb while the enclosing block has a kind of its own
-        level = b.depth
-        while level > 0:
-            parent = blocks.get(".".join(b.path[:level]))
-            if parent is None or parent.kind == "block":
-                break
-            level -= 1
-        levels.append(level)
-    return min(levels) if levels else None
-
-
-def drawn_items(report: Report, depth: Optional[int] = None, every_layer: bool = False) -> List[Item]:
-    """The boxes, in order: the input, then each layer (or each block at ``depth``)."""
-    by_path = {(*b.path, b.name): b for b in report.blocks}
-    items = [Item("input", "input", "INPUT", report.spec.input, 0, 0, report.spec.input.elements,
-                  report.spec.input)]
-    shown: Optional[Tuple[str, ...]] = None  # the collapsed block being drawn
-    for r in report.layers:
-        if depth is not None and len(r.path) > depth:
-            key = r.path[:depth + 1]
-            if key == shown:
-                continue
-            block = by_path.get(key)
-            if block is not None:
-                shown = key
-                items.append(block_item(block))
-                continue
-            # a branch (b1, b2 ...) has no block of its own: draw its enclosing block
-            key = r.path[:depth]
-            if key == shown:
-                continue
-            shown = key
-            items.append(block_item(by_path[key]))
-            continue
-        if shown is not None and r.path == shown:  # the merge of the block just drawn for its branches
-            continue
-        shown = None
-        item = layer_item(r)
-        if not every_layer and item.kind in FOLDED and r.output == r.input and len(items) > 1:
-            last = items[-1]
-            items[-1] = Item(last.name, last.kind, last.label, last.output, last.params, last.macs,
-                             last.activations, last.input, folded=(*last.folded, r.full_name))
-            continue
-        items.append(item)
-    return collapse_repeats(items)
-
-
-def collapse_repeats(items: Sequence[Item]) -> List[Item]:
-    """Runs of at least REPEAT_MIN identical boxes (same kind, label, shapes and figures) become one."""
-    out: List[Item] = []
-    i = 0
-    while i < len(items):
-        j = i + 1
-        key = same(items[i])
-        while j < len(items) and same(items[j]) == key:
-            j += 1
-        if j - i >= REPEAT_MIN:
-            a = items[i]
-            folded = tuple(n for it in items[i:j] for n in it.folded)
-            out.append(Item(a.name, a.kind, a.label, a.output, a.params, a.macs, a.activations, a.input,
-                            count=j - i, last_name=items[j - 1].name, folded=folded))
-        else:
-            out.extend(items[i:j])
-        i = j
-    return out
-
-
-def same(it: Item) -> Tuple[Any, ...]:
-    return (it.kind, it.label, it.input, it.output, it.params, it.macs, it.activations, len(it.folded))
 
 
 # --- geometry ---------------------------------------------------------------------------
@@ -244,6 +143,11 @@ def heat(share: float) -> str:
 
 
 def kind_colors(items: Sequence[Item]) -> Dict[str, str]:
+    """Each kind's fill, in order of appearance (the legend's order). A block takes the next extra
+    colour that no kind of this picture has already (resnet50_fpn's 'block' took add's blue, and
+    the legend showed two kinds in one colour); past a dozen they repeat."""
+    taken = {KIND_COLORS[it.kind] for it in items if it.kind in KIND_COLORS}
+    extras = [c for c in EXTRA_COLORS if c not in taken] or list(EXTRA_COLORS)
     colors: Dict[str, str] = {}
     named: Dict[str, str] = {}  # kinds one legend name stands for share its colour
     extra = 0
@@ -255,7 +159,7 @@ def kind_colors(items: Sequence[Item]) -> Dict[str, str]:
         elif it.kind in KIND_COLORS:
             colors[it.kind] = KIND_COLORS[it.kind]
         else:
-            colors[it.kind] = EXTRA_COLORS[extra % len(EXTRA_COLORS)]
+            colors[it.kind] = extras[extra % len(extras)]
             extra += 1
         named[kind_name(it.kind)] = colors[it.kind]
     return colors
@@ -295,17 +199,21 @@ def box_svg(x: float, y: float, b: Box, fill: str) -> str:
     ))
 
 
+U_SAID = ("Laid out as an encoder–decoder (U-Net's Fig. 1, FPN's Fig. 3), found from the reads: a row per "
+          "level, a level being how many halvings a map is from the input's; the encoder runs down, the "
+          "decoder up, and skips join maps of one level straight across. ")
+U_LAYOUT = ' data-layout="u"'  # on a U-shaped picture's root: draw/fit.py redraws it in rows where it cannot fit
 KERNELS_UP_TO = 25  # drawn boxes; beyond this the cubes and their lines crowd the picture
 KERNEL_SHARE = 0.45  # at most this share of the face a kernel cube sits on, so the map still shows round it
 
 
 def kernel_svg(read: Tuple[float, float, Box], kernel: Sequence[int], scale: str, top_s: int,
-               to: Optional[Tuple[float, float, Box]]) -> str:
+               to: Optional[Tuple[float, float, Box]], names: str = "") -> str:
     """The kernel as NN-SVG's AlexNet draws it: a small cube on the front face of the box it reads
     (``read``: that box's front-face corner and size), F×F on the boxes' own scale and as thick as
     the box (it spans every input channel), with thin lines from its far face to the one position
-    it makes on the next box's front face (``to``; None when that box is on another row). The
-    kernel is the rule's own, for display only."""
+    it makes on the next box's front face (``to``; None: no lines). The kernel is the rule's own,
+    for display only; ``names`` the data-from/data-to attributes of the read it draws."""
     rx, ry, rb = read
     kh = kernel[0]
     kw = kernel[1] if len(kernel) > 1 else kh
@@ -331,7 +239,7 @@ def kernel_svg(read: Tuple[float, float, Box], kernel: Sequence[int], scale: str
         parts.append('<path d="' + " ".join(f"M{fx:.1f},{fy:.1f} L{px:.1f},{py:.1f}" for fx, fy in far)
                      + f'" stroke="{edge}" stroke-width="0.5" fill="none"/>')
     bbox = f"{x:.1f} {y - cube.dy:.1f} {cube.w + cube.dx:.1f} {h + cube.dy:.1f}"
-    return (f'<g class="kernel" data-kernel="{kh}x{kw}" data-bbox="{bbox}">' + "".join(parts) + "</g>")
+    return (f'<g class="kernel"{names} data-kernel="{kh}x{kw}" data-bbox="{bbox}">' + "".join(parts) + "</g>")
 
 
 def balanced_rows(widths: Sequence[float], inner: float) -> List[List[int]]:
@@ -378,10 +286,24 @@ COSTS = ("params: weights + biases; MACs: multiply-accumulates of conv, fc, atte
          "one sample (FLOPs = 2 × MACs); figures are the engine's, as `convcalc table` gives them")
 
 
-def footer(conventions: str, full: float, y: float) -> Tuple[List[str], float]:
+@value
+class Caption:
+    """What every style writes around its drawing, as ``draw --title`` and ``--no-caption`` ask.
+    ``title``: the line at the top (None: the network's title and input; "": no title line).
+    ``caption``: the totals line under the title and the conventions paragraph at the bottom;
+    a report's own figure caption says those, so a picture for one can leave them out. The
+    legend stays: it is what the colours mean."""
+
+    title: Optional[str] = None
+    caption: bool = True
+
+
+def footer(conventions: str, full: float, y: float, caption: Caption = Caption()) -> Tuple[List[str], float]:
     """The conventions line(s) at the bottom, wrapped to the picture's width from baseline ``y``;
-    and the picture's height below them."""
+    and the picture's height below them (none without the caption: the margin below the legend)."""
     line_h = TEXT + 3
+    if not caption.caption:
+        return [], y - line_h - 6 + MARGIN
     foot = []
     for line in wrap_words(conventions, full - 2 * MARGIN, TEXT - 1):
         foot.append(text(MARGIN, y, line, TEXT - 1, "start", ' class="conventions" fill="#555555"'))
@@ -417,15 +339,29 @@ def hover_lines(it: Item, names: str) -> List[str]:
     return tip
 
 
-def heading(report: Report, detail: str) -> Tuple[List[str], float]:
-    """The title (the network and its input) and the totals line under it, at the top left of
-    every style's picture; ``detail`` follows the MACs. Returns the two texts and their width."""
-    title = f"{report.spec.title or report.spec.name or 'network'} — input {report.spec.input}"
+def heading(report: Report, detail: str, caption: Caption = Caption(),
+            fit: float = math.inf) -> Tuple[List[str], float, float]:
+    """The title (the network and its input, or ``caption.title``) and the totals line under it,
+    at the top left of every style's picture, each wrapped at ``fit`` px; ``detail`` follows the
+    MACs. Returns the texts, their width and how far down they reach: ``MARGIN + 38``, the totals
+    line's baseline, with one line of each, and less without (a style starts its drawing a gap
+    below it, so nothing is left blank)."""
+    title = (f"{report.spec.title or report.spec.name or 'network'} — input {report.spec.input}"
+             if caption.title is None else caption.title)
     t = report.totals
-    sub = f"{t.params:,} params · {t.macs:,} MACs{detail}"
-    return ([text(MARGIN, MARGIN + 18, title, 18, "start", ' font-weight="bold"'),
-             text(MARGIN, MARGIN + 38, sub, TEXT, "start", ' fill="#444444"')],
-            max(text_width(title, 18), text_width(sub)))
+    sub = f"{t.params:,} params · {t.macs:,} MACs{detail}" if caption.caption else ""
+    titles = wrap_words(title, fit, 18) if title else []
+    subs = wrap_words(sub, fit, TEXT) if sub else []
+    lines: List[str] = []
+    y = float(MARGIN - 14)  # with neither, the drawing's first text is a margin from the top
+    for k, line in enumerate(titles):
+        y += 32 if k == 0 else 22
+        lines.append(text(MARGIN, y, line, 18, "start", ' font-weight="bold"'))
+    for k, line in enumerate(subs):
+        y += (20 if titles else 28) if k == 0 else TEXT + 4
+        lines.append(text(MARGIN, y, line, TEXT, "start", ' fill="#444444"'))
+    widths = [text_width(s, 18) for s in titles] + [text_width(s) for s in subs]
+    return lines, max(widths, default=0.0), y
 
 
 def kind_legend(colors: Dict[str, str], full: float, y: float, corner: float = 0) -> Tuple[List[str], float]:
@@ -448,10 +384,11 @@ def kind_legend(colors: Dict[str, str], full: float, y: float, corner: float = 0
 
 def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", color: str = "kind",
                labels: str = "shape", width: int = 1400, every_layer: bool = False,
-               kernels: Optional[bool] = None) -> str:
+               kernels: Optional[bool] = None, layout: str = "auto", caption: Caption = Caption()) -> str:
     """The ``blocks`` picture of ``report`` as SVG text. ``depth`` None: the default (each
     branching block as one box; every layer of a chain). ``kernels`` None: a kernel cube on each
-    conv and pool where it helps, a chain of at most KERNELS_UP_TO boxes."""
+    conv and pool where it helps, a chain of at most KERNELS_UP_TO boxes. ``layout`` 'auto': an
+    encoder–decoder U-shaped (``flow.is_encoder_decoder``), anything else in rows; 'rows': in rows."""
     from ..report.numbers import human
 
     if depth is None:
@@ -459,75 +396,92 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
     items = drawn_items(report, depth, every_layer)
     boxes = box_sizes(items, scale)
     fill_of, colors, metric_top = palette(items, color)
+    reads = crossing_reads(report, items)
+    level = levels(report, items, reads)
+    u_shaped = layout == "auto" and is_encoder_decoder(items, reads, level)
+    if u_shaped:
+        items = skips_first(report, items)
+        boxes = box_sizes(items, scale)
+        reads = crossing_reads(report, items)
+        level = levels(report, items, reads)
     if kernels is None:
         kernels = len(items) <= KERNELS_UP_TO
-    layers = {r.full_name: r for r in report.layers} if kernels else {}
+    layers = {r.index: r for r in report.layers} if kernels else {}
     top_s = max((s for it in items if it.output.spatial for s in it.output.spatial[:2]), default=1)
-    placed: Dict[int, Tuple[int, float, float, Box]] = {}  # box -> its row, front-face corner, size
-    any_kernel = False
+    line_h = TEXT + 3
+    inner = max(width - 2 * MARGIN, 200)
 
     def under(it: Item) -> List[str]:
         lines = [str(it.output) + (f"  ×{it.count}" if it.count > 1 else "")]
+        if it.inside:
+            lines.append(it.inside)
         if labels == "full":
             each = " each" if it.count > 1 else ""
             lines += [it.label, f"{human(it.params)} params{each}", f"{human(it.macs)} MACs{each}"]
         return lines
 
-    # Lay the slots out in rows: each slot as wide as its box or its widest label.
-    inner = max(width - 2 * MARGIN, 200)
-    slots: List[Tuple[float, List[str], str]] = []
+    slots: List[Slot] = []
     for it, b in zip(items, boxes):
         lines = under(it)
-        widest = max([text_width(it.name)] + [text_width(s) for s in lines])
-        slots.append((max(b.w + b.dx, widest), lines, it.name))
-    rows = balanced_rows([w for w, _, _ in slots], inner)
-
+        core = max([b.w + b.dx, text_width(it.name)] + [text_width(s) for s in lines])
+        left = (core - b.w - b.dx) / 2
+        slots.append(Slot(core, left, left + b.w, b.h, line_h + 5 + b.dy, line_h * len(lines) + 6))
+    rows: Optional[List[List[int]]] = None
+    if not u_shaped:  # rows wrapped to the width, each slot with room for its wires from far back
+        far = [0] * len(items)
+        for rd in reads:
+            if rd.dst != rd.src + 1:
+                far[rd.src] += 1
+                far[rd.dst] += 1
+        rows = balanced_rows([s.core + 2 * SIDE + WIRE * f for s, f in zip(slots, far)], inner)
     drawn = "every layer a box" if every_layer else "activation, norm and dropout drawn with the box before"
     at = f" · blocks collapsed at depth {depth}" if depth is not None else ""
-    head, head_w = heading(report, f"{at} · {drawn}")
-    y: float = MARGIN + 38 + 22
-    widest_row = max(head_w, 400.0)
-    body: List[str] = []
-    line_h = TEXT + 3
-    for n_row, row in enumerate(rows):
-        tall = max(boxes[i].h for i in row)
-        rise = max(boxes[i].dy for i in row)
-        below = max(len(slots[i][1]) for i in row)
-        mid = y + line_h + 4 + rise + tall / 2  # the boxes' front faces are centred on this line
-        x = float(MARGIN)
-        for i in row:
-            it, b = items[i], boxes[i]
-            w, lines, _ = slots[i]
-            centre = x + w / 2
-            bx = centre - (b.w + b.dx) / 2
-            by = mid - b.h / 2
-            tip = hover_lines(it, it.name if it.count == 1 else f"{it.name} … {it.last_name}")
-            cls = "box input" if it.kind == "input" and i == 0 else "box"
-            placed[i] = (n_row, bx, by, b)
-            cube = ""
-            layer = layers.get(it.name)
-            kernel = getattr(layer.layer, "kernel", None) if layer is not None else None
-            if kernel and i and items[i - 1].output.spatial and it.output.spatial:
-                prow, px, py, pb = placed[i - 1]
-                cube = kernel_svg((px, py, pb), kernel, scale, top_s, (bx, by, b) if prow == n_row else None)
-                any_kernel = True
-            body.append(
-                f'<g class="{cls}" data-name={quoteattr(it.name)} data-kind={quoteattr(it.kind)} '
-                f'data-shape="{it.output}" data-params="{it.params}" data-macs="{it.macs}" '
-                f'data-activations="{it.activations}" data-count="{it.count}" '
-                f'data-bbox="{bx:.1f} {by - b.dy:.1f} {b.w + b.dx:.1f} {b.h + b.dy:.1f}">'
-                f"<title>{escape(chr(10).join(tip))}</title>"
-                + box_svg(bx, by, b, fill_of(it)) + cube
-                + text(centre, by - b.dy - 5, it.name, TEXT, extra=' class="name"')
-                + "".join(text(centre, mid + b.h / 2 + line_h * (k + 1), s, TEXT if k == 0 else TEXT - 1,
-                               extra=f' class="{"shape" if k == 0 else "figure"}"'
-                               + ("" if k == 0 else ' fill="#555555"'))
-                          for k, s in enumerate(lines))
-                + "</g>")
-            x += w + GAP
-        widest_row = max(widest_row, x - GAP - MARGIN)
-        y = mid + tall / 2 + line_h * below + 24
+    head, head_w, top = heading(report, f"{at} · {drawn}", caption, inner)
+    plan = Plan(slots, reads, [GAP] * len(items), MARGIN, top + 22, rows, None if rows else level)
 
+    # the reads to the next box that a kernel cube draws, in the box of the layer reading
+    cubes: Dict[int, str] = {}
+    wires: List[str] = []
+    drawn_kinds: Set[str] = set()
+    for k, rd in enumerate(reads):
+        kind, d, ends = plan.route(k)
+        layer = layers.get(rd.reader)
+        kernel = getattr(layer.layer, "kernel", None) if layer is not None else None
+        if (kind == "next" and kernel and rd.dst not in cubes and items[rd.src].output.spatial
+                and items[rd.dst].output.spatial and items[rd.dst].name == rd.target):  # a layer's, not a block's
+            s, t = rd.src, rd.dst
+            names = f" data-from={quoteattr(rd.source)} data-to={quoteattr(rd.target)}"
+            cubes[t] = kernel_svg((plan.x[s] + slots[s].left, plan.top[s], boxes[s]), kernel, scale, top_s,
+                                  (plan.x[t] + slots[t].left, plan.top[t], boxes[t]), names)
+            continue
+        wires.append(connector(rd, kind, d, ends))
+        drawn_kinds.add(kind)
+
+    widest_row = max(head_w, min(400.0, inner), plan.right - MARGIN)
+    body: List[str] = []
+    for i, (it, b) in enumerate(zip(items, boxes)):
+        lines = under(it)
+        centre = plan.x[i] + slots[i].core / 2
+        bx, by = plan.x[i] + slots[i].left, plan.top[i]
+        tip = hover_lines(it, it.name if it.count == 1 else f"{it.name} … {it.last_name}")
+        cls = "box input" if it.kind == "input" and i == 0 else "box"
+        body.append(
+            f'<g class="{cls}" data-name={quoteattr(it.name)} data-kind={quoteattr(it.kind)} '
+            f'data-shape="{it.output}" data-params="{it.params}" data-macs="{it.macs}" '
+            f'data-activations="{it.activations}" data-count="{it.count}" data-layers="{it.first} {it.last}" '
+            f'data-level="{level[i]}" '
+            f'data-bbox="{bx:.1f} {by - b.dy:.1f} {b.w + b.dx:.1f} {b.h + b.dy:.1f}">'
+            f"<title>{escape(chr(10).join(tip))}</title>"
+            + box_svg(bx, by, b, fill_of(it)) + cubes.get(i, "")
+            + text(centre, by - b.dy - 5, it.name, TEXT, extra=' class="name"')
+            + "".join(text(centre, by + b.h + line_h * (k + 1), s, TEXT if k == 0 else TEXT - 1,
+                           extra=f' class="{"shape" if k == 0 else "figure"}"'
+                           + ("" if k == 0 else ' fill="#555555"'))
+                      for k, s in enumerate(lines))
+            + "</g>")
+    body.append(arrow_heads())
+    body.extend(wires)
+    y = plan.height
     # the legend: kinds with swatches, or the heat map's scale
     full = widest_row + 2 * MARGIN
     legend: List[str] = []
@@ -561,13 +515,16 @@ def blocks_svg(report: Report, depth: Optional[int] = None, scale: str = "log", 
                    "a flat vector is a thin bar whose height follows its length. "
                    + ("The small see-through cube is a conv's or pool's F×F kernel on the box it reads, on the "
                       "same scale (at most half that face) and through all its channels; its lines lead to the "
-                      "one position it makes. " if any_kernel else "")
+                      "one position it makes. " if cubes else "")
+                   + wires_said(drawn_kinds)
+                   + (U_SAID if u_shaped else "")
                    + COSTS
                    + ("; ×N marks N identical boxes in a row, figures for each" if any(it.count > 1 for it in items)
                       else "") + ". Drawn by convcalc.")
-    foot, height = footer(conventions, full, y)
+    # wrapped to the width asked for: a U-shaped picture may be wider, and its lines stay readable
+    foot, height = footer(conventions, min(full, max(width, 400)), y, caption)
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{full:.0f}" height="{height:.0f}" '
-            f'viewBox="0 0 {full:.0f} {height:.0f}" font-family="{FONT}">\n'
+            f'viewBox="0 0 {full:.0f} {height:.0f}" font-family="{FONT}"{U_LAYOUT if u_shaped else ""}>\n'
             f'<rect width="100%" height="100%" fill="#ffffff"/>\n'
             + "\n".join(head) + "\n" + "\n".join(body) + "\n" + "\n".join(legend) + "\n" + "\n".join(foot)
             + "\n</svg>\n")

@@ -4,7 +4,7 @@ Each drawn layer (or each block collapsed at ``depth``, as ``table --depth`` col
 rounded box with its name, what it is (the engine's ``describe()``) and its output shape; a
 merge is a circle (⊕ add, ⊗ mul, ‖ concat, @ matmul), a pill when more than two references from
 far back reach it (a port each). Arrows run from the tensors a layer reads
-(``LayerReport.sources``) to it. Where the boxes go is ``flow``'s (the block tree: sequences
+(``LayerReport.sources``) to it. Where the boxes go is ``graph_layout``'s (the block tree: sequences
 stacked, branches side by side, a residual shortcut in a lane at its block's right); the
 connectors are ``lanes``' (references from far back in lanes at the sides, none sharing a
 stretch with another, nested ones never crossing). Branches (b1, b2 ...) are no blocks, so they
@@ -26,6 +26,7 @@ from .blocks import (  # escape and quoteattr: XML text with its control charact
     FONT,
     MARGIN,
     TEXT,
+    Caption,
     escape,
     footer,
     heading,
@@ -36,11 +37,11 @@ from .blocks import (  # escape and quoteattr: XML text with its control charact
     text,
     text_width,
 )
-from .flow import (
+from .flow import SYMBOLS
+from .graph_layout import (
     LANE,
     LINE,
     RADIUS,
-    SYMBOLS,
     TAG_GAP,
     Layout,
     Node,
@@ -118,7 +119,8 @@ def run_frame(run: Run, nodes: Sequence[Node], layout: Layout) -> str:
 
 
 def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", color: str = "kind",
-              labels: str = "shape", width: int = 1400, every_layer: bool = False) -> str:
+              labels: str = "shape", width: int = 1400, every_layer: bool = False,
+              caption: Caption = Caption()) -> str:
     """The ``graph`` picture of ``report`` as SVG text. ``depth`` None: every layer (activations,
     norms and dropout drawn in the box before them unless ``every_layer``). ``scale``, ``labels``
     and ``width`` are the blocks style's options, taken for one signature; a flow has no sizes to
@@ -158,8 +160,8 @@ def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
 
     at = f" · blocks collapsed at depth {depth}" if depth is not None else " · every layer"
     folded = "" if every_layer else "; activation, norm and dropout drawn in the box before"
-    head, heading_w = heading(report, f"{at}{folded}")
-    top = MARGIN + 62
+    head, heading_w, top = heading(report, f"{at}{folded}", caption, width - 2 * MARGIN)
+    top += 24
     x0 = MARGIN + max(root.w, heading_w) / 2
     drawn, left, right = route(root, nodes, pairs, layout, x0, top, reads)
     if left < MARGIN:  # lanes at the left ran out of the picture: shift everything right
@@ -190,7 +192,7 @@ def graph_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
                    "tensor a layer reads to it; a residual shortcut runs at its block's right into the merge, and "
                    "references from further back in lanes at the sides. Identical blocks in a row are drawn "
                    "once, in a dashed frame, named first…last ×N" + ("" if runs else " (none here)") + ". " + COSTS + ". Drawn by convcalc.")
-    foot, height = footer(conventions, full, y)
+    foot, height = footer(conventions, full, y, caption)
     defs = ('<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
             'orient="auto-start-reverse"><path d="M0,1 L9,5 L0,9 z" fill="#555555"/></marker>'
             '<marker id="out" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" '

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from typing import Dict, List, Sequence, Tuple
 
-from .blocks import quoteattr
-from .flow import LANE, RADIUS, TAG_BAND, VGAP, Layout, Node, Seq
+from .flow import quoteattr
+from .graph_layout import LANE, RADIUS, TAG_BAND, VGAP, Layout, Node, Seq
 
 PORT_GAP = 8  # between two references' ports on a merge grown for them
 

@@ -8,7 +8,9 @@ of units with its length written. Between two stacks the operation is named ("Co
 front plane it reads shows the window, with lines to the one unit it makes on the next stack.
 
 Meant for chains. A network with branches is drawn as the blocks style draws it by default: one
-stack per branching block (``--style graph`` draws the branches).
+stack per branching block (``--style graph`` draws the branches), every read between two stacks
+drawn (a window only on the stack just before, else an arrow), an encoder–decoder U-shaped.
+Token sequences are no feature maps: a network that makes them is refused.
 
 Formatting only: shapes and figures are the engine's (a LayerReport's or a BlockReport's); the
 kernel and stride are read from the layer's rule, for display only. The picture's shared parts
@@ -19,32 +21,45 @@ kernel and stride are read from the layer's rule, for display only. The picture'
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from ..analysis.result import LayerReport, Report
+from ..errors import ConvcalcError
 from ..layers import AvgPool, MaxPool, axes_text, window_text
 from ..values import value
-from .blocks import (  # escape and quoteattr: XML text with its control characters shown
+from .blocks import (
     COSTS,
     FONT,
     GAP,
     MARGIN,
     TEXT,
-    Item,
+    U_LAYOUT,
+    U_SAID,
+    Caption,
     balanced_rows,
-    default_depth,
-    drawn_items,
-    escape,
     footer,
     heading,
     hover_lines,
     mix,
     palette,
-    quoteattr,
     scaled,
     text,
     text_width,
+    wrap_words,
 )
+from .flow import (  # escape and quoteattr: XML text with its control characters shown
+    Item,
+    crossing_reads,
+    default_depth,
+    drawn_items,
+    escape,
+    is_encoder_decoder,
+    levels,
+    quoteattr,
+    skips_first,
+)
+from .names import kind_name
+from .wiring import SIDE, WIRE, Plan, Slot, arrow_heads, connector, wires_said
 
 PLANE = (10.0, 84.0)  # a plane's side in px, smallest and largest
 FLAT = (40.0, 150.0)  # a column of units' height in px
@@ -64,8 +79,10 @@ OPERATIONS: Dict[str, str] = {
 
 def operation(it: Item, layer: Optional[LayerReport]) -> Tuple[str, str]:
     """The operation's name and its window (``5x5``, ``11x11 stride 4``) written under the gap."""
-    if layer is None:  # a block: its own label says what it is
-        return it.label, ""
+    if layer is None:  # a block: its own label says what it is, as the legends name it (DOUBLE_CONV: "Double conv")
+        kind, paren, rest = it.label.partition(" (")
+        word = kind_name(kind)
+        return word[:1].upper() + word[1:] + paren + rest, ""  # MBConv, ConvNeXt block keep their capitals
     rule = layer.layer
     name = OPERATIONS.get(it.kind, it.label.capitalize())
     if isinstance(rule, AvgPool):
@@ -167,8 +184,9 @@ def front(x: float, y: float, st: Stack) -> Tuple[float, float]:
 
 
 def window_svg(prev: Tuple[float, float, Stack, Item], this: Tuple[float, float, Stack, Item],
-               kernel: Sequence[int]) -> str:
-    """The kernel's window on the front plane it reads, and lines to the unit it makes."""
+               kernel: Sequence[int], names: str = "") -> str:
+    """The kernel's window on the front plane it reads, and lines to the unit it makes;
+    ``names`` the data-from/data-to attributes of the read it draws."""
     (px, py, ps, pit), (tx, ty, ts, tit) = prev, this
     fx, fy = front(px, py, ps)
     gx, gy = front(tx, ty, ts)
@@ -182,24 +200,48 @@ def window_svg(prev: Tuple[float, float, Stack, Item], this: Tuple[float, float,
     wx, wy = fx + (ps.pw - ww) * 0.7, fy + (ps.ph - wh) * 0.3
     ux, uy = gx + (ts.pw - uw) * 0.7, gy + (ts.ph - uh) * 0.3
     line = 'stroke="#333333" stroke-width="0.7"'
-    return (f'<g class="window"><rect x="{wx:.1f}" y="{wy:.1f}" width="{ww:.1f}" height="{wh:.1f}" '
+    return (f'<g class="window"{names}><rect x="{wx:.1f}" y="{wy:.1f}" width="{ww:.1f}" height="{wh:.1f}" '
             f'fill="#ffffff" fill-opacity="0.6" {line}/>'
             f'<rect x="{ux:.1f}" y="{uy:.1f}" width="{uw:.1f}" height="{uh:.1f}" fill="#333333"/>'
             f'<path d="M{wx + ww:.1f},{wy:.1f} L{ux:.1f},{uy:.1f} M{wx + ww:.1f},{wy + wh:.1f} '
             f'L{ux:.1f},{uy + uh:.1f}" {line} fill="none"/></g>')
 
 
+def refuse_sequences(report: Report) -> None:
+    """Token sequences are no feature maps: drawn as stacks they would read ``768@196``."""
+    for r in report.layers:
+        if r.layer.family == "tokens":
+            length = "x".join(map(str, r.output.spatial)) or "1"
+            raise ConvcalcError(
+                f"layer {r.index} '{r.full_name}' turns the {r.input} map into a sequence of "
+                f"{length} tokens of {r.output.channels}: the lenet style draws feature maps (C@HxW) and would "
+                f"draw that sequence as {r.output.channels}@{length}, {r.output.channels} maps of {length}",
+                r.loc, hint="draw it with --style blocks (boxes sized by shape) or --style graph (the flow)")
+
+
 def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", color: str = "kind",
-              labels: str = "shape", width: int = 1400, every_layer: bool = False) -> str:
-    """The ``lenet`` picture of ``report`` as SVG text; the arguments are ``blocks_svg``'s."""
+              labels: str = "shape", width: int = 1400, every_layer: bool = False, layout: str = "auto",
+              caption: Caption = Caption()) -> str:
+    """The ``lenet`` picture of ``report`` as SVG text; the arguments are ``blocks_svg``'s. A network
+    that makes token sequences (ViT) is refused (``ConvcalcError``, exit 2), pointing to the
+    blocks and graph styles."""
     from ..report.numbers import human
 
+    refuse_sequences(report)
     if depth is None:
         depth = default_depth(report)
     items = drawn_items(report, depth, every_layer)
+    reads = crossing_reads(report, items)
+    level = levels(report, items, reads)
+    u_shaped = layout == "auto" and is_encoder_decoder(items, reads, level)
+    if u_shaped:
+        items = skips_first(report, items)
+        reads = crossing_reads(report, items)
+        level = levels(report, items, reads)
     stacks = stack_sizes(items, scale)
     layers = {r.full_name: r for r in report.layers}
     fill_of, colors, metric_top = palette(items, color, lighten=0.45)
+    inner = max(width - 2 * MARGIN, 200)
 
     def above(it: Item) -> List[str]:
         lines = ["INPUT" if it.kind == "input" and it is items[0] else it.name,
@@ -210,60 +252,110 @@ def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
         return lines
 
     ops = [operation(it, layers.get(it.name)) if i else ("", "") for i, it in enumerate(items)]
-    gaps = [max(GAP_MIN, text_width(a, TEXT - 1) + 10, text_width(b, TEXT - 1) + 10) if i else 0.0
-            for i, (a, b) in enumerate(ops)]
-    slots = [max([st.w] + [text_width(s) for s in above(it)]) for it, st in zip(items, stacks)]
-    inner = max(width - 2 * MARGIN, 200)
-    # balanced_rows puts its GAP between slots; here the gap before a stack is the operation's
-    rows = balanced_rows([g + s - (GAP if i else 0) for i, (g, s) in enumerate(zip(gaps, slots))], inner)
-
+    # an operation on a map other than the one before it says which, under its name: the gap
+    # between two stacks must not read as one made from the other
+    read_before = {rd.dst for rd in reads if rd.src == rd.dst - 1}
+    first_read: Dict[int, str] = {}
+    for rd in reads:
+        first_read.setdefault(rd.dst, rd.source)
+    on = [f"on {first_read[i]}" if i and i not in read_before and i in first_read else "" for i in range(len(items))]
+    gaps = [max(GAP_MIN, text_width(a, TEXT - 1) + 10, text_width(b, TEXT - 1) + 10, text_width(on[i], TEXT - 1) + 10)
+            if i else 0.0 for i, (a, b) in enumerate(ops)]
+    n_above = max(len(above(it)) for it in items)
+    # below each stack: in rows, the caption of a collapsed block (the operation is under the gap
+    # before it); U-shaped, where the gap is a level's step, the operation too, wrapped to the stack
+    below: List[List[str]] = []
+    slots = []
+    # what a collapsed block folds, unless the operation's name (its label) says its merge already
+    captions = [it.inside if it.inside and "," not in it.label else "" for it in items]
+    for i, (it, st) in enumerate(zip(items, stacks)):
+        lines = above(it)
+        core = max([st.w] + [text_width(s) for s in lines])
+        under = [captions[i]] if captions[i] else []
+        if u_shaped:
+            name, detail = ops[i]
+            under = wrap_words(name, max(core, 90.0), TEXT - 1) + ([detail] if detail else []) + \
+                ([on[i]] if on[i] else []) + under
+            gaps[i] = GAP_MIN if i else 0.0
+        below.append(under)
+        core = max([core] + [text_width(s, TEXT - 1) for s in under])
+        left = (core - st.w) / 2
+        slots.append(Slot(core, left, left + st.w, st.h, LINE_H * n_above + 10,
+                          10 + LINE_H * max(len(under), 0 if u_shaped else 3 if any(on) else 2) + 4))
+    rows: Optional[List[List[int]]] = None
+    if not u_shaped:  # balanced_rows puts its GAP between slots; here the gap before a stack is the operation's
+        far = [0] * len(items)
+        for rd in reads:
+            if rd.dst != rd.src + 1:
+                far[rd.src] += 1
+                far[rd.dst] += 1
+        rows = balanced_rows([g + s.core + 2 * SIDE + WIRE * f - (GAP if i else 0)
+                              for i, (g, s, f) in enumerate(zip(gaps, slots, far))], inner)
     at = f" · blocks collapsed at depth {depth}, one stack each" if depth is not None else ""
-    head, head_w = heading(report, at)
-    y: float = MARGIN + 38 + 16
-    widest = max(head_w, 400.0)
+    head, head_w, top = heading(report, at, caption, inner)
+    plan = Plan(slots, reads, gaps, MARGIN, top + 16, rows, None if rows else level, lead_first=True)
+
+    windows: Dict[int, str] = {}
+    wires: List[str] = []
+    drawn_kinds: Set[str] = set()
+    placed = [(plan.x[i] + slots[i].left, plan.top[i], stacks[i], items[i]) for i in range(len(items))]
+    for k, rd in enumerate(reads):
+        kind, d, ends = plan.route(k)
+        layer = layers.get(rd.target)
+        kernel = getattr(layer.layer, "kernel", None) if layer is not None and items[rd.dst].name == rd.target else None
+        if kind == "next" and kernel and rd.dst not in windows and not stacks[rd.src].flat and not stacks[rd.dst].flat:
+            names = f" data-from={quoteattr(rd.source)} data-to={quoteattr(rd.target)}"
+            windows[rd.dst] = window_svg(placed[rd.src], placed[rd.dst], kernel, names)
+            continue
+        wires.append(connector(rd, kind, d, ends))
+        drawn_kinds.add(kind)
+
+    widest = max(head_w, min(400.0, inner), plan.right - MARGIN)
     body: List[str] = []
-    for row in rows:
-        n_above = max(len(above(items[i])) for i in row)
-        tall = max(stacks[i].h for i in row)
-        top = y + LINE_H * n_above + 10  # the stacks' region
-        x = float(MARGIN)
-        placed: Dict[int, Tuple[float, float, Stack, Item]] = {}
-        for i in row:
-            it, st = items[i], stacks[i]
-            if i:  # the operation that made it, under the gap before it
-                name, detail = ops[i]
-                cx = x + gaps[i] / 2
-                body.append(f'<g class="op" data-name={quoteattr(it.name)} data-op={quoteattr(name)}>'
-                            + text(cx, top + tall + 10 + LINE_H, name, TEXT - 1, extra=' class="op-name"')
-                            + (text(cx, top + tall + 10 + 2 * LINE_H, detail, TEXT - 1, extra=' fill="#555555"')
-                               if detail else "")
-                            + "</g>")
-            x += gaps[i]
-            cx = x + slots[i] / 2
-            bx, by = cx - st.w / 2, top + (tall - st.h) / 2
-            placed[i] = (bx, by, st, it)
-            tip = hover_lines(it, it.name)
-            shape = (units_svg(bx, by, st, it.output.channels, fill_of(it)) if st.flat
-                     else planes_svg(bx, by, st, fill_of(it)))
-            body.append(
-                f'<g class="stack" data-name={quoteattr(it.name)} data-kind={quoteattr(it.kind)} '
-                f'data-shape="{it.output}" data-params="{it.params}" data-macs="{it.macs}" '
-                f'data-activations="{it.activations}" data-count="{it.count}" '
-                f'data-bbox="{bx:.1f} {by:.1f} {st.w:.1f} {st.h:.1f}">'
-                f"<title>{escape(chr(10).join(tip))}</title>" + shape
-                + "".join(text(cx, y + LINE_H * (k + 1), s, TEXT if k < 2 else TEXT - 1,
-                               extra=(' class="name" font-weight="bold"', ' class="count"')[k] if k < 2
-                               else ' class="figure" fill="#555555"')
-                          for k, s in enumerate(above(it)))
-                + "</g>")
-            layer = layers.get(it.name)
-            kernel = getattr(layer.layer, "kernel", None) if layer is not None else None
-            prev = placed.get(i - 1)
-            if kernel and prev is not None and not st.flat and not prev[2].flat:
-                body.append(window_svg(prev, placed[i], kernel))
-            x += slots[i]
-        widest = max(widest, x - MARGIN)
-        y = top + tall + 10 + 2 * LINE_H + 22
+    halves: Dict[int, float] = {}  # each row's tallest stack, half of it
+    for i, st in enumerate(stacks):
+        halves[plan.row[i]] = max(halves.get(plan.row[i], 0.0), st.h / 2)
+    for i, (it, st) in enumerate(zip(items, stacks)):
+        half = halves[plan.row[i]]
+        mid = plan.top[i] + st.h / 2
+        top = mid - half  # the row's stacks region, its labels above it and the operations below
+        label_top = top - LINE_H * n_above - 10
+        cx = plan.x[i] + slots[i].core / 2
+        if i and not u_shaped:  # the operation that made it, under the gap before it
+            name, detail = ops[i]
+            gx = plan.x[i] - plan.left_lanes[i] - gaps[i] / 2
+            body.append(f'<g class="op" data-name={quoteattr(it.name)} data-op={quoteattr(name)}>'
+                        + text(gx, mid + half + 10 + LINE_H, name, TEXT - 1, extra=' class="op-name"')
+                        + "".join(text(gx, mid + half + 10 + (k + 2) * LINE_H, line, TEXT - 1,
+                                       extra=' fill="#555555"')
+                                  for k, line in enumerate(part for part in (detail, on[i]) if part))
+                        + "</g>")
+        elif i:  # U-shaped: under the stack
+            body.append(f'<g class="op" data-name={quoteattr(it.name)} data-op={quoteattr(ops[i][0])}>'
+                        + "".join(text(cx, mid + half + 10 + LINE_H * (k + 1), line, TEXT - 1,
+                                       extra=' class="op-name"' if k == 0 else ' fill="#555555"')
+                                  for k, line in enumerate(below[i][:len(below[i]) - (1 if captions[i] else 0)]))
+                        + "</g>")
+        bx, by = placed[i][0], placed[i][1]
+        tip = hover_lines(it, it.name)
+        shape = (units_svg(bx, by, st, it.output.channels, fill_of(it)) if st.flat
+                 else planes_svg(bx, by, st, fill_of(it)))
+        inside = (text(cx, mid + half + 10 + LINE_H * len(below[i]), captions[i], TEXT - 1,
+                       extra=' class="inside" fill="#555555"') if captions[i] else "")
+        body.append(
+            f'<g class="stack" data-name={quoteattr(it.name)} data-kind={quoteattr(it.kind)} '
+            f'data-shape="{it.output}" data-params="{it.params}" data-macs="{it.macs}" '
+            f'data-activations="{it.activations}" data-count="{it.count}" data-layers="{it.first} {it.last}" '
+            f'data-level="{level[i]}" data-bbox="{bx:.1f} {by:.1f} {st.w:.1f} {st.h:.1f}">'
+            f"<title>{escape(chr(10).join(tip))}</title>" + shape + windows.get(i, "")
+            + "".join(text(cx, label_top + LINE_H * (k + 1), s, TEXT if k < 2 else TEXT - 1,
+                           extra=(' class="name" font-weight="bold"', ' class="count"')[k] if k < 2
+                           else ' class="figure" fill="#555555"')
+                      for k, s in enumerate(above(it)))
+            + inside + "</g>")
+    body.append(arrow_heads())
+    body.extend(wires)
+    y = plan.height
 
     full = widest + 2 * MARGIN
     scale_text = {"log": "log", "sqrt": "square-root", "linear": "linear"}[scale]
@@ -271,11 +363,12 @@ def lenet_svg(report: Report, depth: Optional[int] = None, scale: str = "log", c
                    f"follow H and W on a {scale_text} scale, and the planes drawn grow with the log of C. A flat "
                    f"vector is a column of units, its length written above. The small square is the kernel's "
                    f"window on the map it reads, its lines lead to the unit it makes; activation, norm and "
-                   f"dropout are drawn with the stack before. " + COSTS
+                   f"dropout are drawn with the stack before. "
+                   + wires_said(drawn_kinds) + (U_SAID if u_shaped else "") + COSTS
                    + ("; ×N marks N identical stacks in a row, figures for each" if any(it.count > 1 for it in items)
                       else "") + ". Drawn by convcalc.")
-    foot, height = footer(conventions, full, y + 4)
+    foot, height = footer(conventions, min(full, max(width, 400)), y + 4, caption)  # as the blocks style
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{full:.0f}" height="{height:.0f}" '
-            f'viewBox="0 0 {full:.0f} {height:.0f}" font-family="{FONT}">\n'
+            f'viewBox="0 0 {full:.0f} {height:.0f}" font-family="{FONT}"{U_LAYOUT if u_shaped else ""}>\n'
             f'<rect width="100%" height="100%" fill="#ffffff"/>\n'
             + "\n".join(head) + "\n" + "\n".join(body) + "\n" + "\n".join(foot) + "\n</svg>\n")

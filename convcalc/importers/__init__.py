@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
-from typing import TYPE_CHECKING, Callable, Dict, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Dict, Optional, Set, Tuple, Union
 
 from ..spec.model import NetworkSpec
 
@@ -30,6 +30,7 @@ READERS: Dict[str, Tuple[str, str]] = {
     ".keras": ("keras", "read_keras"),
     ".json": ("keras", "read_json"),
     ".prototxt": ("caffe", "read_caffe"),  # a Keras config (model.to_json()), else a spec written as JSON
+    ".pt2": ("torch_export", "read_pt2"),  # torch.export.save's program; needs torch (convcalc[torch])
 }
 
 
@@ -41,6 +42,17 @@ def safe_name(text: str) -> str:
     reader: '/layer1/0/conv1/Conv' -> 'layer1.0.conv1.Conv', 'a b' -> 'a_b'."""
     name = _UNSAFE.sub("_", text.strip("/").replace("/", ".")).strip(".-")
     return (name or "t")[:190]
+
+
+def unique_name(base: str, taken: Set[str]) -> str:
+    """``base``, or ``base_2``, ``base_3`` ... the first not in ``taken`` (added to it); never
+    'input', the network's input's name."""
+    name, k = base, 1
+    while name in taken or name.lower() == "input":
+        k += 1
+        name = f"{base}_{k}"
+    taken.add(name)
+    return name
 
 
 def reader_for(path: "Union[Path, str]") -> Optional[Reader]:

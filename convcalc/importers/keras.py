@@ -48,7 +48,7 @@ from ..spec.model import (
 )
 from ..spec.shapes import shape_from_dims
 from . import safe_name
-from .keras_file import MODEL_CLASSES, load_config
+from .keras_file import MODEL_CLASSES, config_from_bytes, load_config
 
 Step = Tuple[str, Dict[str, Any]]  # a convcalc kind and its options
 
@@ -84,6 +84,13 @@ def read_keras(path: "str | Path", origin: str = "") -> NetworkSpec:
     SpecError that names the file (and the layer, as ``file:N:1`` for the Nth layer). The
     registry's reader signature (importers/__init__.py); ``origin`` is unused: the path names it."""
     return network_from_config(load_config(str(path)), str(path))
+
+
+def read_model_json(data: "str | bytes", origin: str) -> NetworkSpec:
+    """The JSON a live model's ``to_json()`` returns (``convcalc.from_keras``), read as a file's
+    is; ``origin`` names the model in every error, as a path would."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    return network_from_config(config_from_bytes(raw, origin), origin)
 
 
 def read_json(path: "str | Path", origin: str = "") -> NetworkSpec:

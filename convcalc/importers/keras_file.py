@@ -1,5 +1,6 @@
 """A Keras model file's JSON config, read safely: ``config.json`` inside a ``.keras`` zip, or
-the JSON that ``model.to_json()`` writes (``keras.py`` turns it into a spec).
+the JSON that ``model.to_json()`` writes, from a file or from a live model (``keras.py`` turns it
+into a spec).
 
 What a hostile or broken file gets instead of a traceback or a blow-up (README "Limits"): a zip
 listing more than ``MAX_ZIP_ENTRIES`` entries is refused from its end record, before ``zipfile``
@@ -49,6 +50,12 @@ def load_config(path: str) -> Dict[str, Any]:
                 data = f.read(MAX_SPEC_BYTES + 1)
     except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, NotImplementedError, EOFError) as e:
         raise SpecError(f"cannot read '{path}': {getattr(e, 'strerror', None) or e}") from None
+    return config_from_bytes(data, path)
+
+
+def config_from_bytes(data: bytes, path: str) -> Dict[str, Any]:
+    """The model's JSON config from the JSON's bytes (a file's, or ``model.to_json()``'s, which
+    ``convcalc.from_keras`` reads), checked as a file's is; ``path`` names it in every error."""
     if len(data) > MAX_SPEC_BYTES:
         raise SpecError(f"'{path}' is larger than convcalc's limit of {MAX_SPEC_BYTES:,} bytes")
     try:

@@ -42,6 +42,7 @@ from ..shape import Shape
 from ..spec.model import FromSpec, NetworkSpec
 from . import safe_name
 from .onnx_fold import fold_shapes
+from .onnx_names import folded_note
 from .onnx_ops_layers import LayerOps
 from .onnx_ops_merges import MergeOps
 from .onnx_ops_views import ViewOps
@@ -256,8 +257,10 @@ class _Graph(LayerOps, ViewOps, MergeOps):
         if len(outputs) > 1 or (outputs and outputs[0].ref != self.last):
             declared = tuple(outputs)
         stem = Path(self.origin).stem
+        folded = folded_note(g.node)
         return NetworkSpec(input=shape, layers=tuple(self.out), name=safe_name(g.name or stem),
-                           title=f"{g.name or stem} (imported from ONNX)", origin=self.origin, outputs=declared)
+                           title=f"{g.name or stem} (imported from ONNX)", origin=self.origin, outputs=declared,
+                           notes=(folded,) if folded else ())
 
     def activations(self, node: Any) -> List[str]:
         return [i for i in node.input if i in self.refs]
@@ -279,6 +282,8 @@ class _Graph(LayerOps, ViewOps, MergeOps):
             self.static.update(o for o in node.output if o)
             if node.op_type == "Constant" and node.output and node.attribute and node.attribute[0].name == "value":
                 self.inits.setdefault(node.output[0], node.attribute[0].t)  # a Slice's starts, a Split's sizes
+            if node.op_type in ("Identity", "Cast") and node.input and node.input[0] in self.inits and node.output:
+                self.inits.setdefault(node.output[0], self.inits[node.input[0]])  # a bias passed on by name
             return
         op = node.op_type
         if op in ACTIVATIONS and not ACTIVATIONS[op]:  # Identity, Cast: the same tensor

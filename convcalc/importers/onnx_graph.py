@@ -11,7 +11,8 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from ..errors import SpecError
 from ..spec.model import FromSpec, LayerSpec, Node, RawOption, make_layer
-from . import safe_name
+from . import safe_name, unique_name
+from .onnx_names import scoped_names
 from .onnx_wire import SMALL  # the most elements of a constant whose values are read
 
 # Operators that need their input as a grid (N, C, spatial...): a view whose result reaches one
@@ -61,6 +62,12 @@ class GraphState:
         self.at: Dict[str, int] = {}  # convcalc name -> its index in self.out (to fold a bias in)
         self.node: Any = None
         self.index = 0
+        # row names from the module paths the exporter recorded (onnx_names.py); a weighted
+        # node's from its weight's name ('layer1.0.conv1.weight' -> 'layer1.0.conv1')
+        weight_of = {id(n): n.input[1][: -len(".weight")] for n in g.node
+                     if n.op_type in ("Conv", "ConvTranspose", "Gemm", "MatMul") and len(n.input) > 1
+                     and n.input[1] in self.inits and n.input[1].endswith(".weight") and len(n.input[1]) > 7}
+        self.scoped = scoped_names(g.node, weight_of)
 
     # --- errors and small reads ----------------------------------------------------------
 
@@ -108,13 +115,8 @@ class GraphState:
 
     def fresh(self, suffix: str = "") -> str:
         n = self.node
-        base = safe_name(n.name or (n.output[0] if n.output else n.op_type)) + suffix
-        name, k = base, 1
-        while name in self.names or name.lower() == "input":
-            k += 1
-            name = f"{base}_{k}"
-        self.names.add(name)
-        return name
+        return unique_name(safe_name(self.scoped.get(id(n)) or n.name or (n.output[0] if n.output else n.op_type))
+                           + suffix, self.names)
 
     def read(self, ref: str) -> None:
         if ref != self.last:

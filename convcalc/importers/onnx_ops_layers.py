@@ -277,15 +277,54 @@ class LayerOps(WeightChecks):
         return "pad", {"padding": begin[2:] if len(set(begin[2:])) > 1 else begin[2]}
 
     def op_ReduceMean(self, node: Any, x: str) -> Any:
-        """The mean over every spatial axis of a grid (what exporters write for adaptive_avg_pool
-        to 1x1): a global pool; any other reduction is unknown."""
+        """A mean (a max) over any axes but the batch: over every spatial axis of a grid (what
+        exporters write for adaptive_avg_pool to 1x1) a global pool; over other axes (tokens:
+        ``x.mean(1)`` on N x L x C) the axes it keeps made the channels, the axes it reduces a
+        grid, a global pool over that grid, a permute and a reshape on each side where needed."""
         a = self.attrs()
         axes = a.get("axes")
         if axes is None and len(node.input) > 1 and node.input[1]:
             axes = self.values(node.input[1])
+        keep = int(a.get("keepdims", 1))
+        pool = "globalavgpool" if node.op_type == "ReduceMean" else "globalmaxpool"
         rank = len(self.shapes.get(x, []))
-        if x in self.plain or axes is None or rank < 3 or sorted(int(v) % rank for v in axes) != list(range(2, rank)):
+        src = self.layout_in(x)
+        if axes is None or not axes or rank < 2 or src is None:
             return self.unknown(node, x)
-        return ("globalavgpool" if node.op_type == "ReduceMean" else "globalmaxpool"), {}
+        batch, dims, where = src
+        over = sorted({int(v) % rank for v in axes})
+        if any(where[v] is None for v in over):
+            return self.unknown(node, x)  # a mean over the batch: not one sample's
+        c = len(dims) - 1
+        cc_over = sorted(int(where[v] or 0) for v in over)
+        if x not in self.plain and keep and cc_over == list(range(c)):
+            return pool, {}  # the grid stays a grid: 1x1xC
+        o = node.output[0]
+        out = self.static_dims(o)
+        if out is None:
+            return self.unknown(node, x)
+        source = x
+        if cc_over != list(range(c)):
+            # the kept dims in the file's order, which the result has (N, C, W for a mean over H)
+            kept = [int(w) for v, w in enumerate(where) if v not in over and w is not None]
+            order = [*cc_over, *kept]
+            if order != list(range(len(dims))):
+                self.emit("permute", {"order": order}, source, ".permute")
+                source = o
+            n, m = math.prod(dims[i] for i in cc_over), math.prod(dims[i] for i in kept)
+            self.emit("reshape", {"to": [n, m]}, source, ".grid")
+            source = o
+            pooled: Tuple[int, ...] = (1, m)
+        else:
+            pooled = (1,) * c + (dims[-1],)
+        out_batch = None if batch is None else batch if keep else batch - sum(v < batch for v in over)
+        want = tuple(d for i, d in enumerate(out) if i != out_batch) or (1,)
+        if want == pooled:
+            self.emit(pool, {}, source)
+        else:
+            self.emit(pool, {}, source, ".pool")
+            self.emit("reshape", {"to": list(want)}, o)
+        self.plain[o] = (out_batch, want)
+        return None
 
     op_ReduceMax = op_ReduceMean

@@ -15,9 +15,9 @@ from __future__ import annotations
 import html
 from typing import Dict, List, Optional, Tuple
 
-from .. import __version__
 from ..analysis.result import CONVENTIONS, FROZEN, Field, LayerReport, Report
 from ..errors import shown as shown_text
+from ..version import __version__
 from .numbers import human, human_bytes
 from .rows import (
     MEMORY_HEADERS,
@@ -35,13 +35,21 @@ def escape(text: str) -> str:
     return html.escape(shown_text(text, keep="\n"))
 
 
+# The page is never wider than the screen: the table and the diagram scroll inside boxes of
+# their own (focusable, so a keyboard scrolls them too), long words break, and a narrow screen
+# gets one chart a row and narrower margins.
 STYLE = """
-.diagram svg { max-width: 100%; height: auto; border: 1px solid #e5e5e5; }
+.diagram { overflow: auto; border: 1px solid #e5e5e5; }
+.diagram svg { display: block; max-width: 100%; height: auto; }
+.diagram.full svg { max-width: none; }
 :root { color-scheme: light; --ink: #1f2328; --dim: #656d76; --rule: #d0d7de; --band: #f6f8fa;
         --work: #3b6fb6; --acts: #d17a22; --warn: #9a6700; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
-       color: var(--ink); background: #fff; margin: 24px auto; max-width: 1400px; padding: 0 24px; }
+       color: var(--ink); background: #fff; margin: 24px auto; max-width: 1400px; padding: 0 24px;
+       overflow-wrap: anywhere; }
+table { overflow-wrap: normal; }
+:focus-visible { outline: 2px solid var(--work); outline-offset: 1px; }
 h1 { font-size: 22px; margin: 0 0 4px; }
 h2 small { font-size: 12.5px; font-weight: normal; margin-left: 8px; }
 h2 { font-size: 16px; margin: 28px 0 8px; border-bottom: 1px solid var(--rule); padding-bottom: 4px; }
@@ -66,20 +74,28 @@ svg.bars rect:hover { fill: var(--ink); }
 .axis { display: flex; justify-content: space-between; color: var(--dim); font-size: 11.5px; }
 .top { color: var(--dim); font-size: 12.5px; margin: 4px 0 0; }
 .controls { margin: 6px 0; } .controls button { margin-right: 6px; }
+h2 button { margin-left: 8px; vertical-align: 2px; }
+.scroll { overflow: auto; max-height: 85vh; border-top: 1px solid var(--rule); }
 button { font: inherit; font-size: 12.5px; border: 1px solid var(--rule); background: #fff; border-radius: 4px;
          padding: 1px 8px; cursor: pointer; }
-body:not(.js) button { display: none; }
+body:not(.js) button:not(.sort) { display: none; }
 table { border-collapse: collapse; width: 100%; }
 th, td { padding: 2px 8px; text-align: left; vertical-align: top; border-bottom: 1px solid #eaeef2; }
-th { position: sticky; top: 0; background: #fff; border-bottom: 2px solid var(--rule); white-space: nowrap;
-     user-select: none; }
-body.js th { cursor: pointer; }
-th[aria-sort=ascending]::after { content: " \\25B4"; } th[aria-sort=descending]::after { content: " \\25BE"; }
+th { position: sticky; top: 0; z-index: 1; background: #fff; border-bottom: 2px solid var(--rule);
+     white-space: nowrap; user-select: none; }
+th button.sort { font: inherit; font-weight: inherit; color: inherit; text-align: inherit; border: none;
+                 background: none; padding: 0; border-radius: 2px; }
+body:not(.js) th button.sort { cursor: text; }
+th[aria-sort=ascending] button::after { content: " \\25B4"; }
+th[aria-sort=descending] button::after { content: " \\25BE"; }
 td.n, th.n, td.shape { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 td.rf { white-space: nowrap; text-align: right; }
 td.idx { color: var(--dim); text-align: right; }
 td.name { white-space: nowrap; }
-td.notes { color: var(--dim); font-size: 12.5px; }
+td.name, th:nth-child(2) { position: sticky; left: 0; background: #fff; }  /* in view when the table scrolls */
+th:nth-child(2) { z-index: 2; }
+td.notes { color: var(--dim); font-size: 12.5px; min-width: 14em; }
+#layers td:nth-child(3) { white-space: nowrap; }
 td.notes .warning { color: var(--warn); }
 tr.block td, tr.branch td { background: var(--band); }
 tr.block td.name { font-weight: 600; } tr.branch td.name { font-style: italic; }
@@ -92,14 +108,23 @@ td.n.bar.w { --c: var(--work); } td.n.bar.a { --c: var(--acts); }
 button.fold { border: none; background: none; padding: 0 4px 0 0; width: 1.2em; color: var(--dim); }
 tbody.sorted tr.block, tbody.sorted tr.branch { display: none; }
 tbody.sorted td.name { padding-left: 8px !important; }
+td.name .path { display: none; color: var(--dim); }
+tbody.sorted td.name .path { display: inline; }
 ul.warnings li { color: var(--warn); }
 dl.conv { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 0; }
 dl.conv dt { font-weight: 600; } dl.conv dd { margin: 0; }
 p.foot { margin: 2px 0; }
 footer { color: var(--dim); font-size: 12px; margin-top: 28px; }
+@media (max-width: 640px) {
+  body { margin: 12px auto; padding: 0 12px; }
+  h1 { font-size: 19px; }
+  .charts { grid-template-columns: 1fr; }
+}
 @media print {
   body { margin: 0; max-width: none; font-size: 11px; }
-  .controls, button { display: none !important; }
+  .controls, button:not(.sort) { display: none !important; }
+  .scroll, .diagram { overflow: visible; max-height: none; border: none; }
+  .diagram svg { max-width: 100%; }
   th { position: static; }
   tr { break-inside: avoid; }
   .charts { grid-template-columns: 1fr 1fr; }
@@ -141,16 +166,17 @@ SCRIPT = """
       rows.forEach(function (tr) { if (tr.dataset.id) fold(tr, which[1]); }); refold();
     });
   });
+  /* each header holds a button: Tab reaches it, Enter or Space sorts; aria-sort says how */
   var heads = Array.prototype.slice.call(document.querySelectorAll('#layers thead th'));
   heads.forEach(function (th, col) {
-    th.addEventListener('click', function () {
-      var dir = th.getAttribute('aria-sort') === 'descending' ? 'ascending' : 'descending';
+    th.querySelector('button.sort').addEventListener('click', function () {
+      var dir = col === 0 || th.getAttribute('aria-sort') === 'descending' ? 'ascending' : 'descending';
       heads.forEach(function (h) { h.removeAttribute('aria-sort'); });
+      th.setAttribute('aria-sort', dir);
       var order = rows.slice();
       if (col === 0) {
         body.classList.remove('sorted');
       } else {
-        th.setAttribute('aria-sort', dir);
         body.classList.add('sorted');
         var sign = dir === 'ascending' ? 1 : -1;
         var numeric = th.classList.contains('n');
@@ -172,7 +198,12 @@ SCRIPT = """
   });
   /* a link may ask for a sorted table: page.html#sort=5 sorts by the 6th column, largest first */
   var asked = /sort=(\\d+)/.exec(location.hash);
-  if (asked && heads[Number(asked[1])]) heads[Number(asked[1])].click();
+  if (asked && heads[Number(asked[1])]) heads[Number(asked[1])].querySelector('button.sort').click();
+  var size = document.getElementById('diagram-size');  /* the picture at its own size, to scroll */
+  if (size) size.addEventListener('click', function () {
+    var full = document.querySelector('.diagram').classList.toggle('full');
+    size.setAttribute('aria-pressed', full ? 'true' : 'false');
+  });
   document.body.classList.add('js');
 })();
 """
@@ -260,9 +291,44 @@ def largest(values: List[Tuple[str, int, str]], k: int = 3) -> str:
     return " · ".join(f"{escape(name)} {escape(shown)}" for name, _, shown in ranked)
 
 
+FOLD_ABOVE = 60  # rows: a longer table starts with its blocks folded (``start_depth``)
+
+
+def path_of(r: LayerReport) -> str:
+    """The blocks a layer sits in, before its name: shown once the table is sorted, where its
+    rows leave their blocks (twelve rows called ``self_attention`` say which is which)."""
+    return f'<span class="path">{escape(".".join(r.path))}.</span>' if r.path else ""
+
+
+def start_depth(rows: List[Row]) -> Optional[int]:
+    """The depth a table of ``rows`` opens at when none is asked for: every row (None) up to
+    ``FOLD_ABOVE`` of them. Past that, of the depths that show at most ``FOLD_ABOVE`` rows, the one
+    with the most folded blocks to open, the shallowest of equals: ResNet-50 opens on its sixteen
+    bottlenecks (depth 1; depth 2 shows the same sixteen, each with one block inside), ViT on its
+    twelve encoder layers, each open on its attention and MLP residual blocks (depth 3; at depth 1
+    the layers are one folded block), GoogLeNet on its inception modules (depth 0, where even that
+    shows more rows)."""
+    if len(rows) <= FOLD_ABOVE:
+        return None
+    fits = [d for d in range(max(row.depth for row in rows) + 1)
+            if sum(1 for row in rows if row.depth <= d) <= FOLD_ABOVE]
+    return max(fits, key=lambda d: (sum(1 for row in rows if row.depth == d and row.kind != "layer"), -d),
+               default=0)
+
+
+def sort_header(text: str, css: str = "", title: str = "", sort: str = "") -> str:
+    """A column's header: a button that sorts by it, so a keyboard reaches and works it;
+    ``aria-sort`` on the one the rows are in the order of ("#", the layers' own, at first)."""
+    cls = f' class="{css}"' if css else ""
+    tip = f' title="{escape(title)}"' if title else ""
+    state = f' aria-sort="{sort}"' if sort else ""
+    return f'<th{cls}{tip}{state}><button class="sort" type="button">{escape(text)}</button></th>'
+
+
 def to_html(report: Report, depth: Optional[int] = None, memory_unit: str = "elements", diagram: str = "") -> str:
-    """The page. Blocks nested deeper than ``depth`` start folded (all open when None); ``diagram``,
-    an SVG picture of the network, is shown inline, scaled to the page (no section without one)."""
+    """The page. Blocks nested deeper than ``depth`` start folded (None: all open, unless the
+    table is long: ``start_depth``); ``diagram``, an SVG picture of the network, is shown inline,
+    scaled to the page, with a button to see it at its own size (no section without one)."""
     spec = report.spec
     label = count_label(report)
     acts_header = MEMORY_HEADERS["markdown"][memory_unit]
@@ -274,6 +340,9 @@ def to_html(report: Report, depth: Optional[int] = None, memory_unit: str = "ele
 
     layers: Dict[int, LayerReport] = {r.index: r for r in report.layers}
     rows = table_rows(report)
+    asked = depth
+    if depth is None:
+        depth = start_depth(rows)
     work_top = max([report.work(r) for r in report.layers] + [1])
     acts_top = max([acts_shown(report.counted_activations(r))[0] for r in report.layers] + [1])
 
@@ -300,7 +369,7 @@ def to_html(report: Report, depth: Optional[int] = None, memory_unit: str = "ele
                 f'<tr class="layer" data-order="{order}" data-in="{" ".join(inside)}"'
                 f' data-index="{r.index}" data-kind="{escape(r.layer.kind)}"{" hidden" if hidden else ""}>'
                 f'<td class="idx n" data-value="{r.index}">{r.index}</td>'
-                f'<td class="name"{pad} title="{escape(r.full_name)}">{escape(row.name)}</td>'
+                f'<td class="name"{pad} title="{escape(r.full_name)}">{path_of(r)}{escape(row.name)}</td>'
                 f'<td>{escape(row.label)}</td>{shape}'
                 f'{num(row.params, human(row.params))}{num(row.macs, human(row.macs), wbar)}'
                 f'{num(an, ashown, abar)}{rf_cell(row.field)}{notes_cell(row)}</tr>')
@@ -345,6 +414,8 @@ def to_html(report: Report, depth: Optional[int] = None, memory_unit: str = "ele
     conv = report.conventions
     rules = {**CONVENTIONS, **({"frozen": FROZEN} if report.frozen else {})}
     title = spec.title or spec.name or "network"
+    folded_note = (f"; {len(rows)} rows, so blocks nested {depth} deep start folded: \u25B8 opens one"
+                   if asked is None and depth is not None and report.blocks else "")
     meta = [f"input <code>{escape(str(spec.input))}</code> · {t.layers} layers · "
             f"counted as {escape(label)} at {escape(report.dtype)}, batch {report.batch}"]
     if spec.reference:
@@ -367,8 +438,10 @@ def to_html(report: Report, depth: Optional[int] = None, memory_unit: str = "ele
                 for big, exact, what in summary),
         "</div></header>\n",
         '<h2>Diagram <small class="meta">each box a layer\'s or block\'s output, sized by H, W and C on a log '
-        'scale (<code>convcalc draw</code>); hover a box for its exact figures</small></h2>' if diagram else "",
-        f'<div class="diagram">{diagram}</div>\n' if diagram else "",
+        'scale (<code>convcalc draw</code>); hover a box for its exact figures</small>'
+        '<button type="button" id="diagram-size" aria-pressed="false" title="the picture at its own size, '
+        'to scroll, or fitted to the page">full size</button></h2>' if diagram else "",
+        f'<div class="diagram" tabindex="0" role="region" aria-label="diagram">{diagram}</div>\n' if diagram else "",
         '<h2>Where the cost is <small class="meta">one bar per layer, in order: hover a bar for the layer and '
         'its exact figure</small></h2><div class="charts">',
         chart(label, work_values, "w", f"{t.work:,}"),
@@ -377,13 +450,17 @@ def to_html(report: Report, depth: Optional[int] = None, memory_unit: str = "ele
         '<h2>Layers</h2><div class="controls">',
         '<button type="button" id="fold-all">fold all blocks</button>'
         '<button type="button" id="open-all">open all blocks</button>' if report.blocks else "",
-        '<span class="meta">click a column\'s header to sort by it (the layers alone); "#" restores the order; '
-        'hover a figure for its exact value</span></div>',
-        '<table id="layers"><thead><tr><th class="n">#</th><th>name</th><th>layer</th><th class="n">output</th>'
-        f'<th class="n">params</th><th class="n">{escape(label)}</th><th class="n">{escape(acts_header)}</th>'
-        '<th class="n" title="receptive field size and jump">RF</th><th>notes</th></tr></thead>\n<tbody>\n',
+        '<span class="meta">a column\'s header sorts by it (the layers alone, each with its blocks\' path); '
+        '"#" restores the order; hover a figure for its exact value'
+        f'{folded_note}</span></div>',
+        '<div class="scroll" tabindex="0" role="region" aria-label="layers">'
+        '<table id="layers"><thead><tr>',
+        sort_header("#", "n", sort="ascending"), sort_header("name"), sort_header("layer"), sort_header("output", "n"),
+        sort_header("params", "n"), sort_header(label, "n"), sort_header(acts_header, "n"),
+        sort_header("RF", "n", "receptive field size and jump"), sort_header("notes"),
+        "</tr></thead>\n<tbody>\n",
         "\n".join(body),
-        f"\n</tbody><tfoot>{total_row}</tfoot></table>\n",
+        f"\n</tbody><tfoot>{total_row}</tfoot></table></div>\n",
         f'<h2>Output{"s" if len(report.outputs) > 1 else ""}</h2><ul>{outputs}</ul>\n',
         "<h2>Totals and conventions</h2>",
         "".join(f'<p class="foot">{escape(line)}</p>' for line in foot),

@@ -9,11 +9,11 @@ from __future__ import annotations
 import io
 from typing import IO, Any, Dict, Iterator, Tuple
 
-from .. import __version__
 from ..analysis.result import CONVENTIONS, FROZEN, Field, LayerReport, Report
 from ..errors import location_dict
 from ..shape import Shape
 from ..values import fields
+from ..version import __version__
 from .numbers import number
 
 SCHEMA_VERSION = 1

@@ -37,3 +37,28 @@ def human_bytes(n: int) -> str:
 def number(f: "int | Fraction") -> Any:
     """An exact JSON number: an int, or a fraction as the string "p/q"."""
     return f.numerator if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
+
+
+def significant(x: "Fraction", up: bool = False) -> str:
+    """Three significant digits (below 1000), rounded down, or up with ``up``: a bound shown
+    rounded stays a bound. 235.249... -> 235, 1.5482 -> 1.54, up: 476.09 -> 477."""
+    import math
+
+    digits = 2 if x < 10 else 1 if x < 100 else 0
+    scaled = x * 10**digits
+    n = math.ceil(scaled) if up else math.floor(scaled)
+    return f"{n / 10**digits:.{digits}f}"
+
+
+def duration(seconds: "Fraction") -> str:
+    """A time in s, ms, µs or ns, three significant digits, rounded down (lower bounds stay lower)."""
+    for unit, factor in (("s", 1), ("ms", 10**3), ("µs", 10**6)):
+        if seconds * factor >= 1:
+            return f"{significant(seconds * factor)} {unit}"
+    return f"{significant(seconds * 10**9)} ns"
+
+
+def with_unit(n: int, unit: str) -> str:
+    """A figure with its decimal prefix and unit: 15_700_000_000_000, "FLOP/s" -> 15.7 TFLOP/s."""
+    shown = human(n)
+    return f"{shown[:-1]} {shown[-1]}{unit}" if shown[-1].isalpha() else f"{shown} {unit}"

@@ -82,7 +82,8 @@ def footer(report: Report, column: str = "") -> str:
         f"{t.counted_params:,} params{buffers} · {t.work:,} {label} · {t.activations:,} activations\n"
         f"memory at {report.dtype}, batch {report.batch}: forward {human_bytes(mem.forward_bytes)} · "
         f"inference peak {human_bytes(mem.inference_bytes)} with weights · "
-        f"training ({c.optimizer}) {human_bytes(mem.training_bytes)}\n"
+        f"training step peak ({c.optimizer}) {'' if mem.training_complete else '≥ '}"
+        f"{human_bytes(mem.training_bytes)} (convcalc plan)\n"
         f"params: {params} · {label}: {work} of conv, fc, attention and matmul layers{ops}, bias adds not counted · "
         f"{named}: {acts}"
     )

@@ -17,6 +17,11 @@ is written (``1.1MiB``, ``2GiB``, ``500MB``): then it is bytes at the report's d
 On a layer it is that layer's output; on the network, every output plus the input (the table's
 total). A budget is a ceiling: ``params: 25M`` holds for at most 25,000,000.
 
+**train** (the network's ``expect`` only) is the peak of one training step as ``convcalc plan``
+gives it: ``train: {batch: 64, optimizer: adam, peak: {max: 16GiB}}`` is a ceiling (CI's "does
+it still fit"), ``peak: 2.8GiB`` an expectation within half its last digit; batch 1 and sgd
+when left out.
+
 This module reads them into frozen values (the YAML reader and the listing reader call it);
 ``convcalc/analysis/expect.py`` checks them against a report.
 """
@@ -32,9 +37,12 @@ from ..shape import Shape
 from ..values import field, value
 
 # The quantities an expectation may name, and their other spellings.
-QUANTITIES = ("shape", "params", "macs", "flops", "memory", "receptive_field")
+QUANTITIES = ("shape", "params", "macs", "flops", "memory", "receptive_field", "train")
 ALIASES = {"output": "shape", "activations": "memory", "rf": "receptive_field", "receptive": "receptive_field"}
 BUDGET_QUANTITIES = ("params", "macs", "flops", "memory")
+TRAIN_KEYS = ("batch", "optimizer", "peak")
+OPTIMIZER_NAMES = ("sgd", "momentum", "adam", "adamw")
+TRAIN_EXAMPLE = "train: {batch: 64, optimizer: adam, peak: {max: 16GiB}}"
 
 DECIMAL = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 BYTES = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
@@ -80,6 +88,17 @@ class Amount:
 
 
 @value
+class TrainPeak:
+    """The peak of one training step at ``batch`` with ``optimizer``: at most ``peak`` when
+    ``ceiling``, else equal to it within its rounding."""
+
+    batch: int
+    optimizer: str
+    peak: Amount
+    ceiling: bool = True
+
+
+@value
 class Expectation:
     """``quantity: expected`` as written on a layer or the network, with where it was written.
 
@@ -87,7 +106,7 @@ class Expectation:
     """
 
     quantity: str
-    expected: Union[Shape, Amount, Tuple[int, ...], None]
+    expected: Union[Shape, Amount, Tuple[int, ...], TrainPeak, None]
     text: str
     loc: Optional[Location] = field(default=None, compare=False, repr=False)
 
@@ -100,6 +119,7 @@ class Limit:
     amount: Amount
     source: str = "budget"
     loc: Optional[Location] = field(default=None, compare=False, repr=False)
+    optimizer: str = "sgd"  # for 'train': the optimizer whose step's peak is limited (at the report's batch)
 
 
 @value
@@ -212,9 +232,11 @@ def parse_expect(raws: Sequence[RawValue], where: str, loc: Optional[Location] =
         at = raw.value_loc or raw.key_loc
         what = f"expected {quantity}"
         text = raw.text if raw.text is not None else _written(raw.value)
+        if _is_mapping(raw.value) and quantity != "train":
+            raise SpecError(f"{what}: expected a value such as 34944, 105.4M or 55x55x96, got a mapping", at)
         if quantity == "shape":
             if isinstance(raw.value, list):
-                expected: Union[Shape, Amount, Tuple[int, ...]] = shape_from_dims(raw.value, at)
+                expected: Union[Shape, Amount, Tuple[int, ...], TrainPeak] = shape_from_dims(raw.value, at)
             elif isinstance(raw.value, int) and not isinstance(raw.value, bool):
                 expected = shape_from_dims([raw.value], at)
             elif isinstance(raw.value, str):
@@ -224,6 +246,12 @@ def parse_expect(raws: Sequence[RawValue], where: str, loc: Optional[Location] =
                                 f"{_describe(raw.value)}", at)
         elif quantity == "receptive_field":
             expected = _sizes(raw.value, what, at)
+        elif quantity == "train":
+            if where != "the network":
+                raise SpecError("'train' goes under the network's 'expect', not a layer's", raw.key_loc,
+                                hint=f"at the spec's top level: expect: {{{TRAIN_EXAMPLE}}}")
+            expected = parse_train(raw.value, at)
+            text = _train_text(expected)
         else:
             expected = parse_amount(raw.value, raw.text, what, at, allow_bytes=quantity == "memory")
         out.append(Expectation(quantity, expected, text, at))
@@ -247,6 +275,73 @@ def parse_budget(raws: Sequence[RawValue]) -> Tuple[Limit, ...]:
     return tuple(out)
 
 
+def _is_mapping(value: Any) -> bool:
+    """A nested mapping as the YAML reader gives it: a list of RawValues."""
+    return isinstance(value, list) and bool(value) and all(isinstance(v, RawValue) for v in value)
+
+
+def parse_train(value: Any, loc: Optional[Location]) -> TrainPeak:
+    """``{batch: 64, optimizer: adam, peak: {max: 16GiB}}`` (or ``peak: 2.8GiB``) -> TrainPeak."""
+    from ..layers.options import describe_value
+
+    if not _is_mapping(value):
+        raise SpecError(f"expected train: a mapping, got {describe_value(value)}", loc, hint=TRAIN_EXAMPLE)
+    fields: Dict[str, RawValue] = {}
+    for raw in value:
+        key = raw.key.lower()
+        if key not in TRAIN_KEYS:
+            raise SpecError(f"train: no field '{raw.key}'{did_you_mean(raw.key, TRAIN_KEYS)}", raw.key_loc,
+                            hint=f"train takes {', '.join(TRAIN_KEYS)}: {TRAIN_EXAMPLE}")
+        if key in fields:
+            raise SpecError(f"train: '{key}' is given twice", raw.key_loc)
+        fields[key] = raw
+    batch = 1
+    if "batch" in fields:
+        raw = fields["batch"]
+        if isinstance(raw.value, bool) or not isinstance(raw.value, int) or raw.value < 1:
+            raise SpecError(f"train: expected batch to be a whole number of at least 1, got "
+                            f"{describe_value(raw.value)}", raw.value_loc, hint=TRAIN_EXAMPLE)
+        from ..limits import MAX_SIZE
+
+        if raw.value > MAX_SIZE:
+            raise SpecError(f"train: batch {raw.value:,} is more than convcalc computes ({MAX_SIZE:,})",
+                            raw.value_loc)
+        batch = raw.value
+    optimizer = "sgd"
+    if "optimizer" in fields:
+        raw = fields["optimizer"]
+        name = str(raw.value).lower() if isinstance(raw.value, str) else ""
+        if name not in OPTIMIZER_NAMES:
+            written = f"'{raw.value}'" if isinstance(raw.value, str) else describe_value(raw.value)
+            raise SpecError(f"train: no optimizer {written}{did_you_mean(str(raw.value), OPTIMIZER_NAMES)}",
+                            raw.value_loc,
+                            hint=f"optimizer: one of {', '.join(OPTIMIZER_NAMES)}")
+        optimizer = name
+    if "peak" not in fields:
+        raise SpecError("train: which peak? 'peak' is missing", loc, hint=TRAIN_EXAMPLE)
+    raw = fields["peak"]
+    at = raw.value_loc or raw.key_loc
+    ceiling = _is_mapping(raw.value)
+    written = raw.value
+    text = raw.text
+    if ceiling:
+        inner = {r.key.lower(): r for r in raw.value}
+        unknown = [r for r in raw.value if r.key.lower() != "max"]
+        if unknown:
+            raise SpecError(f"train: peak takes 'max' only, got '{unknown[0].key}'", unknown[0].key_loc,
+                            hint="peak: {max: 16GiB} (a ceiling) or peak: 2.8GiB (within half its last digit)")
+        written, text, at = inner["max"].value, inner["max"].text, inner["max"].value_loc or at
+    amount = parse_amount(written, text, "train: peak", at, allow_bytes=True)
+    if not amount.bytes:
+        raise SpecError(f"train: peak '{amount.text}' has no byte unit", at,
+                        hint="a size with its unit: 16GiB (2**30 B), 16GB (10**9 B), 12000MiB")
+    return TrainPeak(batch, optimizer, amount, ceiling)
+
+
+def _train_text(t: TrainPeak) -> str:
+    return f"peak {'≤ ' if t.ceiling else ''}{t.peak.text} at batch {t.batch}, {t.optimizer}"
+
+
 def _written(value: Any) -> str:
     if isinstance(value, list):
         return "x".join(map(str, value))
@@ -260,3 +355,16 @@ def _sizes(value: Any, what: str, loc: Optional[Location]) -> Tuple[int, ...]:
         return per_axis(value)
     except OptionError as e:
         raise SpecError(f"{what}: {e}", loc) from None
+
+
+def parse_bytes(value: Any, what: str, loc: Optional[Location] = None) -> int:
+    """A memory size, exactly: ``16GiB`` (2**30), ``16GB`` (10**9), ``12000MiB``, ``1.5GiB``, ``0``."""
+    example = "write a size with its unit, e.g. 16GiB, 16GB, 12000MiB or 0"
+    if isinstance(value, int) and not isinstance(value, bool) and value == 0:
+        return 0
+    amount = parse_amount(value, None, what, loc, allow_bytes=True)
+    if not amount.bytes and amount.value != 0:
+        raise SpecError(f"{what}: '{amount.text}' has no byte unit", loc, hint=example)
+    if amount.value.denominator != 1:
+        raise SpecError(f"{what}: '{amount.text}' is not a whole number of bytes", loc, hint=example)
+    return int(amount.value)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple, Union
 from ..errors import Location, SpecError, did_you_mean
 from ..layers import BY_NAME, KINDS, Layer, Merge, lookup
 from ..layers.options import REQUIRED, OptionError
-from ..shape import Shape
+from ..shape import Shape, channels_first_note
 from ..values import field, replace, value
 
 if TYPE_CHECKING:
@@ -103,6 +103,13 @@ class NetworkSpec:
     outputs: Tuple[FromSpec, ...] = ()  # the tensors the network gives out; () is its last one
     # what a reader says of how it read the file (a Caffe layer its phase leaves out); printed as warnings
     notes: Tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def reading_notes(self) -> Tuple[str, ...]:
+        """The reader's ``notes`` and, when the input shape looks channels-first, how it was read
+        (shape.py's rule): what the command warns of before anything is counted, and a Python
+        report's ``notes``."""
+        return tuple(n for n in (*self.notes, channels_first_note(self.input.dims)) if n)
 
 
 def with_input(network: NetworkSpec, shape: Optional[Shape]) -> NetworkSpec:

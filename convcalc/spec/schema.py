@@ -31,6 +31,7 @@ from .expectations import (
     BUDGET_QUANTITIES,
     BYTES,
     DECIMAL,
+    OPTIMIZER_NAMES,
     QUANTITIES,
 )
 
@@ -144,11 +145,22 @@ def expect_schema() -> Dict[str, Any]:
                        {"type": "array", "items": _int(1), "minItems": 1}]}
     by_quantity = {"shape": shape, "params": amount_schema(False), "macs": amount_schema(False),
                    "flops": amount_schema(False), "memory": amount_schema(True),
-                   "receptive_field": {**_per_axis(1), "description": "receptive field per axis: 195 or 195x195"}}
+                   "receptive_field": {**_per_axis(1), "description": "receptive field per axis: 195 or 195x195"},
+                   "train": train_schema()}
     properties = {q: by_quantity[q] for q in QUANTITIES}
     properties.update({alias: {"$ref": f"#/definitions/expect/properties/{target}"} for alias, target in ALIASES.items()})
     return {"description": "what the figures should be; checked by `convcalc check`", "type": "object",
             "properties": properties, "additionalProperties": False}
+
+
+def train_schema() -> Dict[str, Any]:
+    """``train: {batch: 64, optimizer: adam, peak: {max: 16GiB}}`` (the network's expect only)."""
+    size = {"type": "string", "pattern": amount_pattern(True), "description": "bytes with a unit: 16GiB, 16GB"}
+    return {"description": "the peak of one training step, as `convcalc plan` gives it (the network's expect only)",
+            "type": "object", "required": ["peak"], "additionalProperties": False,
+            "properties": {"batch": _int(1), "optimizer": {"enum": list(OPTIMIZER_NAMES)},
+                           "peak": {"anyOf": [size, {"type": "object", "required": ["max"],
+                                                     "properties": {"max": size}, "additionalProperties": False}]}}}
 
 
 def budget_schema() -> Dict[str, Any]:

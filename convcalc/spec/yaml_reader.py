@@ -495,7 +495,7 @@ class _Reader:
         """``expect: {shape: 55x55x96, params: 34944, macs: 105.4M}``, read by expectations.py."""
         from .expectations import parse_expect
 
-        return parse_expect(self.raw_values(node, f"the 'expect' of {what}"), what)
+        return parse_expect(self.raw_values(node, f"the 'expect' of {what}", nested=True), what)
 
     def budget(self, node: yaml.Node) -> Tuple[Any, ...]:
         """``budget: {params: 25M, macs: 4G, memory: 2GiB}``, read by expectations.py."""
@@ -503,11 +503,17 @@ class _Reader:
 
         return parse_budget(self.raw_values(node, "the 'budget'"))
 
-    def raw_values(self, node: yaml.Node, what: str) -> List[Any]:
-        """A mapping of plain values, each with its source text (``105.4M`` as written) and place."""
+    def raw_values(self, node: yaml.Node, what: str, nested: bool = False) -> List[Any]:
+        """A mapping of plain values, each with its source text (``105.4M`` as written) and place;
+        ``nested``: a mapping inside (``train: {peak: {max: 16GiB}}``) as a list of them, each placed."""
         from .expectations import RawValue
 
-        return [RawValue(key, self.value(vnode), vnode.value if isinstance(vnode, yaml.ScalarNode) else None,
+        def read(key: str, vnode: yaml.Node) -> Any:
+            if nested and isinstance(self.plain(vnode), yaml.MappingNode):
+                return self.raw_values(vnode, f"'{key}'", nested=True)
+            return self.value(vnode)
+
+        return [RawValue(key, read(key, vnode), vnode.value if isinstance(vnode, yaml.ScalarNode) else None,
                          self.loc(knode), self.loc(vnode))
                 for key, (knode, vnode) in self.mapping(node, what).items()]
 
