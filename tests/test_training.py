@@ -250,3 +250,21 @@ def test_plan_names_what_it_cannot_count() -> None:
 def test_plan_bad_input_is_a_located_error_not_a_traceback() -> None:
     result = plan("8x8x2 conv4k9")
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+# FlopCounterMode's forward and backward counts, halved, on torchvision's models without grouped
+# convolutions (its grouped-conv backward overcounts in torch 2.14): benchmarks/measure_backward_flops.py
+FLOP_COUNTER_MACS = {
+    "resnet18": (1_814_073_344, 3_510_132_736),
+    "resnet50": (4_089_184_256, 8_060_354_560),
+    VGG16_TORCHVISION: (15_470_264_320, 30_853_824_512),
+    "alexnet-torchvision": (714_188_480, 1_358_100_160),
+    "densenet121": (2_834_161_664, 5_550_309_376),
+}
+
+
+@pytest.mark.parametrize("spec", FLOP_COUNTER_MACS, ids=lambda s: s.split()[0] if " " not in s[:12] else "vgg16")
+def test_backward_macs_equal_flop_counter_modes(spec):
+    forward, backward = FLOP_COUNTER_MACS[spec]
+    kept = training(analyse(load(spec)))
+    assert (kept.forward_macs, kept.backward_macs) == (forward, backward)
