@@ -135,3 +135,17 @@ def test_alternating_blocks_folded_in_pairs():
     assert names["features.5.0.add2.mlp.0"] == "features.5.0…4.mlp ×3 / 0"
     assert not any(n.startswith(("features.5.2.", "features.5.5.")) for n in names)
     assert "shifted" in [g for g in report.layers if g.full_name == "features.5.1.add1.attn"][0].layer.describe()
+
+
+@pytest.mark.parametrize("net", ["vit_b_16", "maxvit_t", "swin_t"])
+def test_one_swatch_per_colour(net: str):
+    """ViT's legend showed three swatches of one teal (tokens, cls, pos) and two of one purple
+    (linear, fc): kinds of a family share a colour, so the legend names them together."""
+    report = analyse(load(net))
+    for svg in (graph_svg(report), blocks_svg(report, depth=None)):
+        root = ET.fromstring(svg)
+        fills = [r.get("fill") for r in root.iter(f"{SVG}rect") if r.get("class") == "swatch"]
+        assert len(fills) == len(set(fills)), fills
+    names = legend(graph_svg(report))
+    if net == "vit_b_16":
+        assert "tokens, cls, pos" in names and "linear, fc" in names, names

@@ -366,11 +366,19 @@ def heading(report: Report, detail: str, caption: Caption = Caption(),
 
 def kind_legend(colors: Dict[str, str], full: float, y: float, corner: float = 0) -> Tuple[List[str], float]:
     """A swatch and the name of each kind, wrapped to the picture's width from baseline ``y``;
-    the lines and the baseline of the last row. ``corner`` rounds the swatches (graph style)."""
+    the lines and the baseline of the last row. ``corner`` rounds the swatches (graph style).
+    One swatch per colour, naming every kind drawn in it (``fc, linear``; ``tokens, cls, pos``):
+    kinds of one family share a colour, and two swatches alike would read as two colours."""
     lines: List[str] = []
     x = float(MARGIN)
     rounded = f' rx="{corner:g}"' if corner else ""
-    for kind, c in {kind_name(k): c for k, c in colors.items()}.items():  # readable names, each once
+    named: Dict[str, List[str]] = {}  # colour -> the readable names of its kinds, each once
+    for k, c in colors.items():
+        names = named.setdefault(c, [])
+        if kind_name(k) not in names:
+            names.append(kind_name(k))
+    for c, kinds in named.items():
+        kind = ", ".join(kinds)
         w = 14 + 6 + text_width(kind) + 18
         if x + w > full - MARGIN and x > MARGIN:
             x = float(MARGIN)
