@@ -49,8 +49,24 @@ def legend(svg: str) -> List[str]:
 
 def test_a_bottlenecks_convs_show_their_block_path():
     names = box_names(graph_svg(analyse(load("resnet50")), every_layer=True))
-    assert names["layer1.0.add1.b1.conv1"] == "layer1.0 / conv1"  # the engine's add1 and b1 left out
-    assert names["layer3.4.add1.conv2"] == "layer3.4 / conv2"
+    assert names["layer3.4.add1.conv2"] == "layer3.4 / conv2"  # the engine's add1 left out
+    # beside its projection shortcut's conv1, the main path's conv1 needs its branch to be told apart
+    assert names["layer1.0.add1.b1.conv1"] == "layer1.0.b1 / conv1"
+    assert names["layer1.0.add1.b2.conv1"] == "layer1.0.b2 / conv1"
+
+
+@pytest.mark.parametrize("net", ["googlenet", "resnet50", "shufflenet_v2_x1_0", "squeezenet1_0", "resnet50_fpn"])
+def test_no_two_boxes_named_alike(net: str):
+    """An inception module's four branches each drew "inception3a / conv1"; a bottleneck's
+    conv1 and its projection shortcut's, "layer1.0 / conv1" both."""
+    report = analyse(load(net))
+    for depth in (None, 1, 2):
+        shown = [n for n in box_names(graph_svg(report, depth=depth)).values() if n]
+        assert len(shown) == len(set(shown)), (depth, sorted(n for n in shown if shown.count(n) > 1))
+    names = box_names(graph_svg(report))
+    if net == "googlenet":
+        assert names["inception3a.b1.conv1"] == "inception3a.b1 / conv1"
+        assert names["inception3a.b4.conv1"] == "inception3a.b4 / conv1"
 
 
 def test_googlenets_stem_and_vits_mlp_are_told_apart():

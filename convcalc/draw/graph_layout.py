@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import AbstractSet, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 from ..analysis.result import BlockReport, LayerReport, Report
 from ..layers import Merge
@@ -92,20 +92,23 @@ class Node:
 
 # the names the engine gives what a spec leaves unnamed: a merge block (add1) and a branch (b2)
 GIVEN = re.compile(r"^(?:b|add|mul|concat|cat|seqcat|matmul)[0-9]+$")
+BRANCH = re.compile(r"^b[0-9]+$")
 
 
-def shown_name(path: Tuple[str, ...], own: str, runs: Dict[Tuple[str, ...], Tuple[str, int]]) -> str:
+def shown_name(path: Tuple[str, ...], own: str, runs: Dict[Tuple[str, ...], Tuple[str, int]],
+               branches_of: AbstractSet[Tuple[str, ...]] = frozenset()) -> str:
     """A box's name as drawn: its block path, the engine's own names for merge blocks and
     branches left out, then its own name: ``layer1.0 / conv1``, ``conv1 / conv1`` (GoogLeNet's
     stem); a block standing for a run of identical ones as ``first…last``, the count after the
-    path: ``encoder.layers.encoder_layer_0…11 ×12 / ln_1``, ``features.5.0…4.mlp ×3 / 0``."""
+    path: ``encoder.layers.encoder_layer_0…11 ×12 / ln_1``, ``features.5.0…4.mlp ×3 / 0``. The
+    branches of a merge block in ``branches_of`` keep their names (``inception3a.b2 / conv1``)."""
     parts, counts = [], []
     for k in range(1, len(path) + 1):
         if path[:k] in runs:
             text, count = runs[path[:k]]
             parts.append(text)
             counts.append(f" ×{count}")
-        elif not GIVEN.match(path[k - 1]):
+        elif not GIVEN.match(path[k - 1]) or (BRANCH.match(path[k - 1]) and path[:k - 1] in branches_of):
             parts.append(path[k - 1])
     return " / ".join(p for p in (".".join(parts) + "".join(counts), own) if p.strip())
 
@@ -244,13 +247,27 @@ def graph_nodes(report: Report, depth: Optional[int], fold: bool = True
         node_of[run.last] = node_of[run.drawn_last]
     for o in report.outputs:
         node_of[o.tensor].outputs.append(o.name)
-    for nd in nodes[1:]:
-        if nd.block is not None:
-            nd.shown = shown_name((*nd.block.path, nd.block.name), "", named)
-        else:
-            r = report.layers[nd.first - 1]
-            nd.shown = shown_name(r.path, r.name, named)
+    name_boxes(nodes, report, named)
     return nodes, node_of, runs
+
+
+def name_boxes(nodes: Sequence[Node], report: Report, runs: Dict[Tuple[str, ...], Tuple[str, int]]) -> None:
+    """Each box's name as drawn (``shown_name``). Where leaving the branches out names two boxes
+    alike (an inception module's four ``conv1``; a bottleneck's ``conv1`` beside its projection
+    shortcut's), that merge block's branches are named on all its boxes: ``inception3a.b2 / conv1``."""
+    def path_and_own(nd: Node) -> Tuple[Tuple[str, ...], str]:
+        if nd.block is not None:
+            return (*nd.block.path, nd.block.name), ""
+        r = report.layers[nd.first - 1]
+        return r.path, r.name
+
+    boxes = nodes[1:]
+    first = [shown_name(*path_and_own(nd), runs) for nd in boxes]
+    twice = {n for n, c in Counter(first).items() if c > 1}
+    branches_of = {path[:k] for nd, n in zip(boxes, first) if n in twice
+                   for path in (path_and_own(nd)[0],) for k in range(len(path)) if BRANCH.match(path[k])}
+    for nd, n in zip(boxes, first):
+        nd.shown = shown_name(*path_and_own(nd), runs, branches_of) if branches_of else n
 
 
 def sink_laterals(nodes: List[Node], sources: Dict[Node, Set[Node]]) -> List[Node]:
