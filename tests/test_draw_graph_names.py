@@ -165,3 +165,12 @@ def test_one_swatch_per_colour(net: str):
     names = legend(graph_svg(report))
     if net == "vit_b_16":
         assert "tokens, cls, pos" in names and "linear, fc" in names, names
+
+
+def test_a_collapsed_block_says_what_it_folds_away():
+    """At --depth 1 resnet50_fpn's stages were four plain "BLOCK" boxes, as if a chain."""
+    root = ET.fromstring(graph_svg(analyse(load("resnet50_fpn")), depth=1))
+    said = {g.get("data-name"): [t.text for t in g.iter(f"{SVG}text") if t.get("class") == "inside"]
+            for g in root.iter(f"{SVG}g") if g.get("class") == "node"}
+    assert said["body.layer1"] == ["3 residual blocks ⊕"] and said["body.layer3"] == ["6 residual blocks ⊕"]
+    assert said["fpn.lat5"] == []

@@ -84,7 +84,7 @@ def node_svg(nd: Node, fill: str) -> str:
         y = y0 + 6
         for cls, s, size in nd.lines:
             y += LINE
-            colour = {"name": ' fill="#333333"', "folded": ' fill="#444444"'}.get(cls, "")
+            colour = {"name": ' fill="#333333"', "folded": ' fill="#444444"', "inside": ' fill="#444444"'}.get(cls, "")
             weight = ' font-weight="bold"' if cls == "label" else ""
             parts.append(text(nd.x, y - 3, s, size, extra=f' class="{cls}"{colour}{weight}'))
     if nd.outputs:

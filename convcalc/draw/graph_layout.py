@@ -53,6 +53,8 @@ class Node:
         it = self.item
         out: List[Tuple[str, str, float]] = [("name", self.shown or it.name, TEXT - 1), ("label", it.label, TEXT),
                                              ("shape", str(it.output), TEXT - 1)]
+        if it.inside:  # a collapsed block says what it folds away: "3 residual blocks ⊕"
+            out.append(("inside", it.inside, TEXT - 2))
         if self.folded:
             out.append(("folded", "+ " + ", ".join(r.layer.describe() for r in self.folded), TEXT - 2))
         return out
@@ -230,7 +232,7 @@ def graph_nodes(report: Report, depth: Optional[int], fold: bool = True
                 last = Node(layer_item(r), r.path, r.index, r.layer.family if isinstance(r.layer, Merge) else "")
                 nodes.append(last)
             elif last.block is not b:
-                last = Node(block_item(b), b.path, r.index, block=b)
+                last = Node(block_item(b, report), b.path, r.index, block=b)
                 nodes.append(last)
         elif (fold and r.layer.family in FOLDED and r.output == r.input and r.sources == (r.index - 1,)
               and last.block is None and not last.merge and last.first > 0 and last.path == r.path
