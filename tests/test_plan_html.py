@@ -152,7 +152,7 @@ def test_the_page_holds_the_per_layer_figures_and_the_peak():
 def test_the_page_with_a_device_has_the_fit_and_the_roofline():
     doc = json.loads(plan("resnet50", "--device", "v100-16", "--optimizer", "momentum", "--format", "json"))
     text = re.sub(r"\s+", " ", "".join(page("resnet50", "--device", "v100-16", "--optimizer", "momentum").text))
-    assert f"largest batch that fits" in text and f": {doc['max_batch']} (peak" in text
+    assert "largest batch that fits" in text and f": {doc['max_batch']} (peak" in text
     assert "Roofline" in text and "a lower bound on time, not a prediction" in text
 
 
@@ -195,3 +195,19 @@ def test_the_page_fits_a_phone_and_a_desktop_and_sorts_by_keyboard(tmp_path: Pat
         inputs = [doc["layers"][i - 1]["saved"]["inputs"] for i in seen["order"]]
         assert inputs == sorted(inputs, reverse=True) and seen["allShown"]
         assert seen["pressed"] == "true" and abs(seen["diagram"][0] - seen["diagram"][1]) < 1  # its own size
+
+
+def test_the_readme_picture_is_what_the_command_writes(request):
+    """docs/resnet50-step.svg (its PNG shown in the README's training section) stays what
+    ``convcalc plan resnet50 --batch 32 --optimizer momentum --format svg`` writes (rewritten by
+    --update-goldens; the PNG by rsvg-convert from it)."""
+    path = Path(__file__).parent.parent / "docs" / "resnet50-step.svg"
+    svg = plan("resnet50", "--batch", "32", "--optimizer", "momentum", "--format", "svg")
+    if request.config.getoption("--update-goldens"):
+        path.write_text(svg, encoding="utf-8")
+    assert path.read_text(encoding="utf-8") == svg, "docs picture is stale; pytest --update-goldens"
+
+
+def test_golden_lenet5_timeline(golden):
+    golden("plan-lenet5-adam.svg", plan("lenet5", "--optimizer", "adam", "--memory", "4MiB", "--headroom", "0",
+                                        "--format", "svg"))

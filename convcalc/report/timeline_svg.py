@@ -39,7 +39,8 @@ CATEGORY_STYLE: Dict[str, Tuple[str, str]] = {
 }
 
 WIDTH = 960  # the height is the legend's
-LEFT, RIGHT, TOP = 78, 16, 60  # the plot's margins; below it the phases, then the legend
+LEFT, RIGHT, TOP = 78, 16, 44  # the plot's margins (a line more for each note above it);
+# below it the phases, then the legend
 PLOT_W = WIDTH - LEFT - RIGHT
 PLOT_H = 250
 PHASE_ROWS = 2  # a phase too narrow for its name is named a row further down
@@ -114,15 +115,17 @@ def timeline_svg(report: Report, step: Step, fit: Optional[Fit] = None, standalo
     ceiling = -(-top // tick) * tick  # the axis ends at a tick
 
     def y(b: int) -> float:
-        return TOP + PLOT_H - PLOT_H * b / ceiling
+        return plot_top + PLOT_H - PLOT_H * b / ceiling
 
     def x(c: int) -> float:
         return LEFT + PLOT_W * c / n
 
+    notes = (len(shown) < len(events)) + (fit is not None and not on_scale)  # lines under the title
+    plot_top = TOP + 14 * notes
     # the legend: the categories ever alive, in two columns under the phases; the picture as tall as it needs
     present = [k for k in STEP_CATEGORIES if any(e.breakdown()[k] for e in events)]
     per_column = -(-len(present) // 2)
-    ly = TOP + PLOT_H + 16 + 14 * PHASE_ROWS + 12
+    ly = plot_top + PLOT_H + 16 + 14 * PHASE_ROWS + 12
     height = ly + 18 * per_column - 4
 
     title = report.spec.name or report.spec.title or "network"  # the short name: the picture's width is fixed
@@ -167,12 +170,12 @@ def timeline_svg(report: Report, step: Step, fit: Optional[Fit] = None, standalo
             runs[-1] = (runs[-1][0], runs[-1][1], c)
         else:
             runs.append((events[i].phase, c, c))
-    base = TOP + PLOT_H
+    base = plot_top + PLOT_H
     row_end = [float(LEFT - 8)] * PHASE_ROWS  # where each row's last name ends
     for phase, first, last in runs:
         x0, x1 = x(first), x(last + 1)
         if first:
-            out.append(f'<line x1="{x0:.1f}" x2="{x0:.1f}" y1="{TOP}" y2="{base + 4}" stroke="#656d76" '
+            out.append(f'<line x1="{x0:.1f}" x2="{x0:.1f}" y1="{plot_top}" y2="{base + 4}" stroke="#656d76" '
                        f'stroke-dasharray="3 3"/>')
         width = 6.5 * len(phase) + 6  # about the name's width in 12 px type
         mid = min(max((x0 + x1) / 2, LEFT + width / 2), WIDTH - RIGHT - width / 2)
@@ -188,26 +191,31 @@ def timeline_svg(report: Report, step: Step, fit: Optional[Fit] = None, standalo
     # the budget: the memory, and what is left of it after the headroom
     if fit is not None and not on_scale:
         device = f" of {fit.device}" if fit.device else ""
-        out.append(f'<text class="budget" x="{LEFT + PLOT_W}" y="{TOP - 12}" text-anchor="end" fill="#b3261e" '
+        out.append(f'<text class="budget" x="{LEFT + PLOT_W}" y="{34 + 14 * (len(shown) < len(events))}" '
+                   f'text-anchor="end" fill="#b3261e" '
                    f'data-bytes="{fit.usable_bytes}">↑ usable {human_bytes(fit.usable_bytes)}{escape(device)} '
                    f"({human_bytes(fit.memory_bytes)} less {human_bytes(fit.headroom_bytes)} headroom), "
                    f"{fit.usable_bytes / highest:.0f}× this peak: off the scale</text>")
     elif fit is not None:
         device = f"{fit.device} " if fit.device else ""
-        for b, label, dash in ((fit.memory_bytes, f"{device}memory {human_bytes(fit.memory_bytes)}", ""),
-                               (fit.usable_bytes, f"usable {human_bytes(fit.usable_bytes)} (less "
-                                                  f"{human_bytes(fit.headroom_bytes)} headroom)", "6 4")):
+        lines = [(fit.memory_bytes, f"{device}memory {human_bytes(fit.memory_bytes)}"
+                  + (" (no headroom)" if not fit.headroom_bytes else ""), "", -4)]
+        if fit.headroom_bytes:  # the usable line's name under it when the two lines are close
+            close = y(fit.usable_bytes) - y(fit.memory_bytes) < 16
+            lines.append((fit.usable_bytes, f"usable {human_bytes(fit.usable_bytes)} (less "
+                                            f"{human_bytes(fit.headroom_bytes)} headroom)", "6 4", 13 if close else -4))
+        for b, label, dash, dy in lines:
             style = f' stroke-dasharray="{dash}"' if dash else ""
             out.append(f'<line class="budget" x1="{LEFT}" x2="{LEFT + PLOT_W}" y1="{y(b):.1f}" y2="{y(b):.1f}" '
                        f'stroke="#b3261e" stroke-width="1.5"{style} data-bytes="{b}"/>'
-                       f'<text x="{LEFT + 4}" y="{y(b) - 4:.1f}" fill="#b3261e">{escape(label)}</text>')
+                       f'<text x="{LEFT + 4}" y="{y(b) + dy:.1f}" fill="#b3261e">{escape(label)}</text>')
     # hover: a transparent column per event drawn, with its exact bytes
     for c, i in enumerate(shown):
         e = events[i]
         parts = "; ".join(f"{CATEGORY_STYLE.get(k, (k, ''))[0].split(' (')[0]} {human_bytes(v)}"
                           for k, v in e.breakdown().items() if v)
         tip = f"{moment(report, e)}: {human_bytes(e.total)} ({e.total:,} B) — {parts}"
-        out.append(f'<rect class="event" x="{x(c):.1f}" y="{TOP}" width="{x(c + 1) - x(c):.2f}" height="{PLOT_H}" '
+        out.append(f'<rect class="event" x="{x(c):.1f}" y="{plot_top}" width="{x(c + 1) - x(c):.2f}" height="{PLOT_H}" '
                    f'fill="transparent" data-event="{i}" data-bytes="{",".join(map(str, e.bytes))}">'
                    f"<title>{escape(tip)}</title></rect>")
     # the peak: a mark on its column's top, its value and where it falls
@@ -216,9 +224,13 @@ def timeline_svg(report: Report, step: Step, fit: Optional[Fit] = None, standalo
     label = f"peak {human_bytes(step.peak_bytes)} at {moment(report, step.peak)}"
     anchor = "end" if px > LEFT + PLOT_W / 2 else "start"
     lx = px - 8 if anchor == "end" else px + 8
+    room = int((lx - 8 if anchor == "end" else WIDTH - 8 - lx) / 7.2)  # characters of 12 px bold type
+    if len(label) > room:  # a long name loses its middle, never the picture's edge (its hover title has it whole)
+        label = label[: room // 2 - 1] + "…" + label[len(label) - room // 2 + 1:]
     out.append(f'<g class="peak" data-bytes="{step.peak_bytes}" data-event="{peak_at}">'
+               f"<title>peak {step.peak_bytes:,} B at {escape(moment(report, step.peak))}</title>"
                f'<circle cx="{px:.1f}" cy="{py:.1f}" r="4" fill="#fff" stroke="#1f2328" stroke-width="2"/>'
-               f'<text x="{lx:.1f}" y="{max(py - 8, TOP - 4):.1f}" text-anchor="{anchor}" font-weight="600" '
+               f'<text x="{lx:.1f}" y="{max(py - 8, plot_top - 4):.1f}" text-anchor="{anchor}" font-weight="600" '
                f'fill="#1f2328" stroke="#fff" stroke-width="3" paint-order="stroke">{escape(label)}</text></g>')
     # the legend, top of the stack first, each with its bytes at the peak
     peak = step.peak.breakdown()
