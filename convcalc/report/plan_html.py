@@ -25,7 +25,7 @@ from ..analysis.plan_result import (
 )
 from ..analysis.result import Report
 from ..version import __version__
-from .html_report import SCRIPT, STYLE, escape, num, sort_header
+from .html_report import SCRIPT, STYLE, escape, num, page_start, sort_header
 from .numbers import duration, human, human_bytes
 from .plan_table import (
     BACKEND_NAMES,
@@ -164,16 +164,8 @@ def to_plan_html(report: Report, training: Training, step: Step, fit: Optional[F
         meta.append(f"spec: <code>{escape(spec.origin)}</code>")
     timeline = timeline_svg(report, step, fit, standalone=False)
     return "".join([
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f'<meta name="generator" content="convcalc {escape(__version__)}">',
-        f"<title>{escape(title)} · training plan · convcalc</title><style>{STYLE}{PLAN_STYLE}</style></head>\n<body>\n",
-        f"<header><h1>{escape(title)} — one training step</h1>",
-        "".join(f'<p class="meta">{m}</p>' for m in meta),
-        '<div class="summary">',
-        "".join(f'<div title="{escape(exact)}"><b>{escape(b)}</b><span>{escape(what)}</span></div>'
-                for b, exact, what in big),
-        "</div></header>\n",
+        page_start(f"{title} · training plan · convcalc", f"{title} — one training step", STYLE + PLAN_STYLE, meta,
+                   big),
         '<h2>Memory through the step <small class="meta">the bytes alive by category at each event (a layer\'s '
         "forward or backward, the loss, the optimizer's step), stacked; hover a column for its exact figures"
         '</small><button type="button" id="diagram-size" aria-pressed="false" title="the picture at its own '

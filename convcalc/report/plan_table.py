@@ -93,11 +93,12 @@ def plan_lines(report: Report, training: Training, step: Optional[Step] = None, 
 CATEGORY_NAMES = {"optimizer_state": "optimizer state"}
 
 
-def where(report: Report, event: StepEvent) -> str:
-    """The phase and layer of a moment of the step, as people read it."""
+def where(report: Report, event: StepEvent, brief: bool = False) -> str:
+    """The phase and layer of a moment of the step, as people read it (``brief``: without the
+    layer's description, for a picture's label)."""
     if 0 < event.layer <= len(report.layers):
         r = report.layers[event.layer - 1]
-        return f"the {event.phase} of layer {r.index} {r.full_name} ({r.layer.describe()})"
+        return f"the {event.phase} of layer {r.index} {r.full_name}" + ("" if brief else f" ({r.layer.describe()})")
     if event.layer == len(report.layers) + 1:
         return "the loss" if event.phase == "loss" else f"the {event.phase} of the loss"
     return {"optimizer": "the optimizer's step", "zero_grad": "zero_grad", "start": "the start of the step",

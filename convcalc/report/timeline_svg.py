@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
 
-from ..analysis.plan_result import STEP_CATEGORIES, Fit, Step, StepEvent
+from ..analysis.plan_result import STEP_CATEGORIES, Fit, Step
 from ..analysis.result import Report
 from .html_report import escape
 from .numbers import human_bytes
+from .plan_table import where
 
 OFF_SCALE = 4  # a memory budget more than this many times the peak is named above the plot, not drawn
 MAX_COLUMNS = 400  # a step with more events is drawn in this many columns (the envelope kept)
@@ -44,18 +45,6 @@ LEFT, RIGHT, TOP = 78, 16, 44  # the plot's margins (a line more for each note a
 PLOT_W = WIDTH - LEFT - RIGHT
 PLOT_H = 250
 PHASE_ROWS = 2  # a phase too narrow for its name is named a row further down
-
-
-def moment(report: Report, event: StepEvent) -> str:
-    """A moment of the step in a few words: the phase and the layer running (its index and
-    name), the loss, or the phase itself."""
-    if 0 < event.layer <= len(report.layers):
-        r = report.layers[event.layer - 1]
-        return f"{event.phase} of layer {r.index} {r.full_name}"
-    if event.layer == len(report.layers) + 1:
-        return "the loss" if event.phase == "loss" else f"{event.phase} of the loss"
-    return {"optimizer": "optimizer.step()", "zero_grad": "zero_grad()", "start": "the start of the step",
-            "backward": "the end of backward"}.get(event.phase, event.phase)
 
 
 def columns(step: Step, most: int = MAX_COLUMNS) -> List[int]:
@@ -214,21 +203,21 @@ def timeline_svg(report: Report, step: Step, fit: Optional[Fit] = None, standalo
         e = events[i]
         parts = "; ".join(f"{CATEGORY_STYLE.get(k, (k, ''))[0].split(' (')[0]} {human_bytes(v)}"
                           for k, v in e.breakdown().items() if v)
-        tip = f"{moment(report, e)}: {human_bytes(e.total)} ({e.total:,} B) — {parts}"
+        tip = f"{where(report, e, brief=True)}: {human_bytes(e.total)} ({e.total:,} B) — {parts}"
         out.append(f'<rect class="event" x="{x(c):.1f}" y="{plot_top}" width="{x(c + 1) - x(c):.2f}" height="{PLOT_H}" '
                    f'fill="transparent" data-event="{i}" data-bytes="{",".join(map(str, e.bytes))}">'
                    f"<title>{escape(tip)}</title></rect>")
     # the peak: a mark on its column's top, its value and where it falls
     c = shown.index(peak_at)
     px, py = (x(c) + x(c + 1)) / 2, y(step.peak_bytes)
-    label = f"peak {human_bytes(step.peak_bytes)} at {moment(report, step.peak)}"
+    label = f"peak {human_bytes(step.peak_bytes)} at {where(report, step.peak, brief=True)}"
     anchor = "end" if px > LEFT + PLOT_W / 2 else "start"
     lx = px - 8 if anchor == "end" else px + 8
     room = int((lx - 8 if anchor == "end" else WIDTH - 8 - lx) / 7.2)  # characters of 12 px bold type
     if len(label) > room:  # a long name loses its middle, never the picture's edge (its hover title has it whole)
         label = label[: room // 2 - 1] + "…" + label[len(label) - room // 2 + 1:]
     out.append(f'<g class="peak" data-bytes="{step.peak_bytes}" data-event="{peak_at}">'
-               f"<title>peak {step.peak_bytes:,} B at {escape(moment(report, step.peak))}</title>"
+               f"<title>peak {step.peak_bytes:,} B at {escape(where(report, step.peak))}</title>"
                f'<circle cx="{px:.1f}" cy="{py:.1f}" r="4" fill="#fff" stroke="#1f2328" stroke-width="2"/>'
                f'<text x="{lx:.1f}" y="{max(py - 8, plot_top - 4):.1f}" text-anchor="{anchor}" font-weight="600" '
                f'fill="#1f2328" stroke="#fff" stroke-width="3" paint-order="stroke">{escape(label)}</text></g>')
