@@ -24,7 +24,7 @@ from convcalc.analysis.plan_result import STEP_CATEGORIES, Step, StepEvent
 from convcalc.analysis.step import step
 from convcalc.analysis.training import training
 from convcalc.load import load
-from convcalc.report.timeline_svg import MAX_COLUMNS, columns, timeline_svg
+from convcalc.report.timeline_svg import MAX_COLUMNS, columns, style_of, timeline_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -211,3 +211,19 @@ def test_the_readme_picture_is_what_the_command_writes(request):
 def test_golden_lenet5_timeline(golden):
     golden("plan-lenet5-adam.svg", plan("lenet5", "--optimizer", "adam", "--memory", "4MiB", "--headroom", "0",
                                         "--format", "svg"))
+
+
+def grey(colour: str) -> float:
+    """The colour's lightness printed in grey (Rec. 709 luma of the sRGB values, 0 to 1)."""
+    r, g, b = (int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_the_categories_survive_grey_printing():
+    """Neighbours in the stack differ in grey; two of about the same grey differ in hatching."""
+    looks = [style_of(k) for k in STEP_CATEGORIES]
+    for (_, a, _), (_, b, _) in zip(looks, looks[1:]):
+        assert abs(grey(a) - grey(b)) >= 0.2, (a, b)
+    for i, (_, a, ha) in enumerate(looks):
+        for _, b, hb in looks[i + 1:]:
+            assert abs(grey(a) - grey(b)) >= 0.1 or ha != hb, (a, b)

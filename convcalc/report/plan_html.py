@@ -43,7 +43,7 @@ from .roofline_table import (
     roofline_conventions,
     roofline_summary,
 )
-from .timeline_svg import CATEGORY_STYLE, timeline_svg
+from .timeline_svg import css_fill, style_of, timeline_svg
 
 # What the plan's page adds to the table's style: the peak's breakdown, its colour keys
 PLAN_STYLE = """
@@ -128,8 +128,7 @@ def to_plan_html(report: Report, training: Training, step: Step, fit: Optional[F
     # the peak: where it falls, its breakdown, what is missing; the fit
     peak = step.peak
     breakdown = "".join(
-        f'<tr><td><span class="key" style="background:{CATEGORY_STYLE[k][1] if k in CATEGORY_STYLE else "#999"}">'
-        f'</span>{escape(CATEGORY_STYLE[k][0] if k in CATEGORY_STYLE else k)}</td>'
+        f'<tr><td><span class="key" style="background:{css_fill(k)}"></span>{escape(style_of(k)[0])}</td>'
         f'{num(v, human_bytes(v))}<td class="n">{100 * v / max(1, peak.total):.1f}%</td></tr>'
         for k, v in peak.breakdown().items())
     notes: List[str] = []
@@ -185,7 +184,7 @@ def to_plan_html(report: Report, training: Training, step: Step, fit: Optional[F
         "<h2>Conventions</h2>",
         f'<dl class="conv">{"".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in conventions.items())}'
         "<dt>categories</dt><dd>"
-        + escape(", ".join(f"{k}: {CATEGORY_STYLE[k][0]}" for k in STEP_CATEGORIES if k in CATEGORY_STYLE))
+        + escape(", ".join(f"{k}: {style_of(k)[0]}" for k in STEP_CATEGORIES))
         + "</dd></dl>\n",
         f"<footer>made by convcalc {escape(__version__)} (convcalc plan --format html)</footer>\n",
         f"<script>{SCRIPT}</script>\n</body></html>\n",

@@ -10,9 +10,9 @@ peak is always one of them), so the outline is the step's true envelope. Each co
 exact bytes of the event it shows (``data-event``: its index in the step's events, as in plan's
 JSON timeline; ``data-bytes``: its bytes by category) and a hover title naming them.
 
-Colours: adjacent categories alternate dark and light, so the stack stays readable printed in
-grey. Sizes in binary units (MiB, GiB), as memory is sized. Every
-name is escaped (markup, and control characters shown as ``\\xNN``).
+Colours: adjacent categories alternate dark, light and mid, and the categories of one grey are
+told apart by white hatching, so the stack stays readable printed in grey. Sizes in binary units
+(MiB, GiB), as memory is sized. Every name is escaped (markup, and control characters shown as ``\\xNN``).
 """
 
 from __future__ import annotations
@@ -28,16 +28,48 @@ from .plan_table import where
 OFF_SCALE = 4  # a memory budget more than this many times the peak is named above the plot, not drawn
 MAX_COLUMNS = 400  # a step with more events is drawn in this many columns (the envelope kept)
 
-# (readable name, fill): dark and light in turn, bottom to top, so neighbours differ in grey too
-CATEGORY_STYLE: Dict[str, Tuple[str, str]] = {
-    "parameters": ("parameters", "#26456e"),
-    "buffers": ("buffers (running statistics, frozen weights)", "#9cbde0"),
-    "gradients": ("weight gradients", "#8c2d19"),
-    "optimizer_state": ("optimizer state", "#f0b45a"),
-    "activations": ("activations saved for backward", "#3f7f4f"),
-    "temporaries": ("temporaries (gradients flowing back)", "#cfe6b0"),
-    "input": ("input batch and labels", "#6d4f8f"),
+# (readable name, colour, hatched): dark, light and mid greys in turn bottom to top, so neighbours
+# differ printed in grey; those of one grey apart from another by white hatching
+CATEGORY_STYLE: Dict[str, Tuple[str, str, bool]] = {
+    "parameters": ("parameters", "#26456e", False),
+    "buffers": ("buffers (running statistics, frozen weights)", "#9cbde0", True),
+    "gradients": ("weight gradients", "#8c2d19", True),
+    "optimizer_state": ("optimizer state", "#f0b45a", False),
+    "activations": ("activations saved for backward", "#3f7f4f", False),
+    "temporaries": ("temporaries (gradients flowing back)", "#cfe6b0", False),
+    "input": ("input batch and labels", "#6d4f8f", True),
 }
+
+
+def style_of(category: str) -> Tuple[str, str, bool]:
+    """A category's readable name, colour and hatching; one not listed (a phase's own) in grey."""
+    return CATEGORY_STYLE.get(category, (category.replace("_", " "), "#999999", False))
+
+
+def fill(category: str) -> str:
+    """Its fill in the picture: the colour, or the hatching pattern ``hatch_defs`` defines."""
+    _, colour, hatched = style_of(category)
+    return f"url(#hatch-{category})" if hatched else colour
+
+
+def css_fill(category: str) -> str:
+    """The same as a CSS background, for a page's colour keys."""
+    _, colour, hatched = style_of(category)
+    return (f"repeating-linear-gradient(45deg, {colour} 0 3px, color-mix(in srgb, {colour} 45%, #fff) 3px 5px)"
+            if hatched else colour)
+
+
+def hatch_defs(categories: List[str]) -> str:
+    """The hatching patterns: the colour crossed by white stripes at 45°."""
+    out = []
+    for category in categories:
+        _, colour, hatched = style_of(category)
+        if hatched:
+            out.append(f'<pattern id="hatch-{category}" width="5" height="5" patternUnits="userSpaceOnUse" '
+                       f'patternTransform="rotate(45)"><rect width="5" height="5" fill="{colour}"/>'
+                       '<rect width="2" height="5" fill="#fff" fill-opacity="0.55"/></pattern>')
+    return f"<defs>{''.join(out)}</defs>" if out else ""
+
 
 WIDTH = 960  # the height is the legend's
 LEFT, RIGHT, TOP = 78, 16, 44  # the plot's margins (a line more for each note above it);
@@ -126,6 +158,7 @@ def timeline_svg(report: Report, step: Step, fit: Optional[Fit] = None, standalo
         f' data-peak-bytes="{step.peak_bytes}" data-peak-event="{peak_at}" data-events="{len(events)}"'
         f' data-categories="{" ".join(STEP_CATEGORIES)}">',
         f"<title>{escape(what)}</title>",
+        hatch_defs(present),
         f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#fff"/>',
         f'<text x="8" y="18" font-size="14" font-weight="600" fill="#1f2328">{escape(what)}</text>',
     ]
@@ -140,7 +173,7 @@ def timeline_svg(report: Report, step: Step, fit: Optional[Fit] = None, standalo
     # the stack: one path per category, a step outline along the columns' tops and back along the bottoms
     below = [0] * n
     for k, category in enumerate(STEP_CATEGORIES):
-        name, fill = CATEGORY_STYLE.get(category, (category.replace("_", " "), "#999"))
+        name = style_of(category)[0]
         above = [below[c] + events[i].bytes[k] for c, i in enumerate(shown)]
         if any(a != b for a, b in zip(above, below)):
             d = [f"M{x(0):.1f},{y(above[0]):.1f}"]
@@ -149,7 +182,7 @@ def timeline_svg(report: Report, step: Step, fit: Optional[Fit] = None, standalo
             d.append(f"V{y(below[n - 1]):.1f}")
             for c in range(n - 1, -1, -1):
                 d.append(f"H{x(c):.1f}" + (f"V{y(below[c - 1]):.1f}" if c > 0 else ""))
-            out.append(f'<path class="cat" data-category="{category}" d="{"".join(d)}Z" fill="{fill}">'
+            out.append(f'<path class="cat" data-category="{category}" d="{"".join(d)}Z" fill="{fill(category)}">'
                        f'<title>{escape(name)}</title></path>')
         below = above
     # the phases: a rule where each begins, its name under the plot (a narrow one's a row lower)
@@ -201,7 +234,7 @@ def timeline_svg(report: Report, step: Step, fit: Optional[Fit] = None, standalo
     # hover: a transparent column per event drawn, with its exact bytes
     for c, i in enumerate(shown):
         e = events[i]
-        parts = "; ".join(f"{CATEGORY_STYLE.get(k, (k, ''))[0].split(' (')[0]} {human_bytes(v)}"
+        parts = "; ".join(f"{style_of(k)[0].split(' (')[0]} {human_bytes(v)}"
                           for k, v in e.breakdown().items() if v)
         tip = f"{where(report, e, brief=True)}: {human_bytes(e.total)} ({e.total:,} B) — {parts}"
         out.append(f'<rect class="event" x="{x(c):.1f}" y="{plot_top}" width="{x(c + 1) - x(c):.2f}" height="{PLOT_H}" '
@@ -224,10 +257,10 @@ def timeline_svg(report: Report, step: Step, fit: Optional[Fit] = None, standalo
     # the legend, top of the stack first, each with its bytes at the peak
     peak = step.peak.breakdown()
     for j, category in enumerate(reversed(present)):
-        name, fill = CATEGORY_STYLE.get(category, (category.replace("_", " "), "#999"))
+        name = style_of(category)[0]
         col, row = divmod(j, per_column)
         lx, yy = LEFT + col * PLOT_W / 2, ly + 18 * row
-        out.append(f'<rect x="{lx:.1f}" y="{yy - 10}" width="14" height="12" fill="{fill}" stroke="#1f2328" '
+        out.append(f'<rect x="{lx:.1f}" y="{yy - 10}" width="14" height="12" fill="{fill(category)}" stroke="#1f2328" '
                    f'stroke-width="0.5"/><text x="{lx + 20:.1f}" y="{yy}" fill="#1f2328">{escape(name)}: '
                    f"{human_bytes(peak[category])} at the peak</text>")
     out.append("</svg>")
