@@ -25,7 +25,7 @@ from .html_report import escape
 from .numbers import human_bytes
 from .plan_table import where
 
-OFF_SCALE = 4  # a memory budget more than this many times the peak is named above the plot, not drawn
+OFF_SCALE = 8  # a memory budget more than this many times the peak is named above the plot, not drawn
 MAX_COLUMNS = 400  # a step with more events is drawn in this many columns (the envelope kept)
 
 # (readable name, colour, hatched): dark, light and mid greys in turn bottom to top, so neighbours
