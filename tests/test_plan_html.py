@@ -24,7 +24,14 @@ from convcalc.analysis.plan_result import STEP_CATEGORIES, Step, StepEvent
 from convcalc.analysis.step import step
 from convcalc.analysis.training import training
 from convcalc.load import load
-from convcalc.report.timeline_svg import MAX_COLUMNS, columns, style_of, timeline_svg
+from convcalc.report.numbers import human_bytes
+from convcalc.report.timeline_svg import (
+    MAX_COLUMNS,
+    axis_step,
+    columns,
+    style_of,
+    timeline_svg,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -227,3 +234,11 @@ def test_the_categories_survive_grey_printing():
     for i, (_, a, ha) in enumerate(looks):
         for _, b, hb in looks[i + 1:]:
             assert abs(grey(a) - grey(b)) >= 0.1 or ha != hb, (a, b)
+
+
+@pytest.mark.parametrize("top", [3, 900, 1850, 3 * 2**20, 1_288_490_188, 2_987_610_000, 17 * 2**30, 2**30])
+def test_the_axis_ticks_are_whole_bytes_in_the_unit_sizes_are_named_in(top):
+    tick, unit, size = axis_step(top)
+    assert isinstance(tick, int) and tick >= 1 and 3 <= -(-top // tick) <= 6  # about five ticks
+    assert human_bytes(top).split()[-1] == unit and tick / size in (0.125, 0.25, 0.5) + tuple(
+        m * 10**k for m in (1, 2, 2.5, 5) for k in range(4))

@@ -76,6 +76,7 @@ LEFT, RIGHT, TOP = 78, 16, 44  # the plot's margins (a line more for each note a
 # below it the phases, then the legend
 PLOT_W = WIDTH - LEFT - RIGHT
 PLOT_H = 250
+HALO = 'stroke="#fff" stroke-width="3" paint-order="stroke"'  # a label readable over the areas
 PHASE_ROWS = 2  # a phase too narrow for its name is named a row further down
 
 
@@ -101,19 +102,20 @@ def columns(step: Step, most: int = MAX_COLUMNS) -> List[int]:
 
 def axis_step(top: int) -> Tuple[int, str, float]:
     """Ticks for an axis up to ``top`` bytes: (bytes a tick, the unit's name, bytes a unit),
-    1, 2, 2.5 or 5 × a power of ten of KiB, MiB or GiB, about five ticks."""
+    1, 2, 2.5 or 5 × a power of ten of B, KiB, MiB, GiB or TiB (the unit human_bytes names
+    ``top`` in), about five ticks."""
     unit, size = "B", 1.0
     for name, bytes_ in (("KiB", 2**10), ("MiB", 2**20), ("GiB", 2**30), ("TiB", 2**40)):
-        if top >= 2 * bytes_:
+        if top >= bytes_:  # as human_bytes names sizes
             unit, size = name, float(bytes_)
     rough = top / size / 5
-    tick = 1.0
-    while tick * 10 <= rough:
-        tick *= 10
-    for m in (1, 2, 2.5, 5, 10):
-        if tick * m >= rough:
-            tick *= m
-            break
+    if rough < 1:  # a fraction of the unit, one a whole number of bytes: 1/8, 1/4, 1/2
+        tick = next((f for f in (0.125, 0.25, 0.5) if f >= rough), 1.0) if size > 1 else 1.0
+    else:
+        tick = 1.0
+        while tick * 10 <= rough:
+            tick *= 10
+        tick *= next(m for m in (1, 2, 2.5, 5, 10) if tick * m >= rough)
     return max(1, round(tick * size)), unit, size
 
 
@@ -230,7 +232,7 @@ def timeline_svg(report: Report, step: Step, fit: Optional[Fit] = None, standalo
             style = f' stroke-dasharray="{dash}"' if dash else ""
             out.append(f'<line class="budget" x1="{LEFT}" x2="{LEFT + PLOT_W}" y1="{y(b):.1f}" y2="{y(b):.1f}" '
                        f'stroke="#b3261e" stroke-width="1.5"{style} data-bytes="{b}"/>'
-                       f'<text x="{LEFT + 4}" y="{y(b) + dy:.1f}" fill="#b3261e">{escape(label)}</text>')
+                       f'<text x="{LEFT + 4}" y="{y(b) + dy:.1f}" fill="#b3261e" {HALO}>{escape(label)}</text>')
     # hover: a transparent column per event drawn, with its exact bytes
     for c, i in enumerate(shown):
         e = events[i]
@@ -253,7 +255,7 @@ def timeline_svg(report: Report, step: Step, fit: Optional[Fit] = None, standalo
                f"<title>peak {step.peak_bytes:,} B at {escape(where(report, step.peak))}</title>"
                f'<circle cx="{px:.1f}" cy="{py:.1f}" r="4" fill="#fff" stroke="#1f2328" stroke-width="2"/>'
                f'<text x="{lx:.1f}" y="{max(py - 8, plot_top - 4):.1f}" text-anchor="{anchor}" font-weight="600" '
-               f'fill="#1f2328" stroke="#fff" stroke-width="3" paint-order="stroke">{escape(label)}</text></g>')
+               f'fill="#1f2328" {HALO}>{escape(label)}</text></g>')
     # the legend, top of the stack first, each with its bytes at the peak
     peak = step.peak.breakdown()
     for j, category in enumerate(reversed(present)):
