@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import IO, Any, Optional, Tuple
 
 import click
 
@@ -130,8 +130,10 @@ AMP_DTYPE = {"fp16": "float16", "bf16": "bfloat16"}  # what --amp runs the heavy
 
 @cli.command(epilog=PLAN_HELP)
 @click.argument("spec")
-@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="Output format; json carries exact integers.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "html", "svg"]), default=None,
+              help="Output format; json carries exact integers; html is one self-contained page (the memory "
+                   "timeline, the peak, the layers, sortable); svg is the memory timeline alone.  [default: "
+                   "table, or what -o's extension says]")
 @click.option("--batch", type=click.IntRange(1, 10**9), default=1, show_default=True,
               help="Batch size of the training step.")
 @click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16", "float64"]), default="float32",
@@ -157,10 +159,14 @@ AMP_DTYPE = {"fp16": "float16", "bf16": "bfloat16"}  # what --amp runs the heavy
 @click.option("--device", callback=_device, metavar="NAME",
               help="A GPU from its datasheet (V100-16, A100-80, RTX4090 ...): the largest batch that fits its "
                    "memory, and the roofline, a lower bound on the step's time.")
+@click.option("--output", "-o", "output", default="-", metavar="FILE", show_default=True,
+              help="Where to write it; '-' is standard output. Its extension says the format (.txt, .json, "
+                   ".html, .svg; another is refused unless --format says). Never the spec itself; a symlink "
+                   "there is replaced, not followed.")
 @click.pass_context
-def plan(ctx: click.Context, /, spec: str, fmt: str, batch: int, dtype: str, backend: str, amp: Optional[str],
-         no_flash: bool, optimizer: str, memory: Optional[str], headroom: str, input_shape: Any,
-         width: Optional[int], count: str, device: Any) -> None:
+def plan(ctx: click.Context, /, spec: str, fmt: Optional[str], batch: int, dtype: str, backend: str,
+         amp: Optional[str], no_flash: bool, optimizer: str, memory: Optional[str], headroom: str, input_shape: Any,
+         width: Optional[int], count: str, device: Any, output: str) -> None:
     """What one training step saves for backward, and its forward and backward MACs, per layer.
 
     SPEC is a YAML file, '-' for stdin, a bundled architecture (see `convcalc list`)
@@ -174,6 +180,8 @@ def plan(ctx: click.Context, /, spec: str, fmt: str, batch: int, dtype: str, bac
       convcalc plan vit_b_16 --batch 8 --amp bf16
       convcalc plan resnet18 --backend cpu
       convcalc plan "224x224x3 conv64k3p1 bn relu maxpool fc10" --format json
+      convcalc plan resnet50 --batch 32 --optimizer momentum -o resnet50-step.html
+      convcalc plan vgg16 --optimizer adam --format svg > vgg16-step.svg
       convcalc plan resnet50 --batch 256 --dtype float16 --device v100-16 --count flops
     """
     from ..analysis.engine import analyse
@@ -184,6 +192,12 @@ def plan(ctx: click.Context, /, spec: str, fmt: str, batch: int, dtype: str, bac
     from ..load import load
     from ..spec.model import with_input
 
+    if output != "-":
+        from .output import chosen_format, refuse_input
+
+        refuse_input(output, spec)
+        fmt = chosen_format(output, fmt, PLANS, "table")
+    fmt = fmt or "table"
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
     if no_flash and backend != "cuda":
@@ -217,17 +231,50 @@ def plan(ctx: click.Context, /, spec: str, fmt: str, batch: int, dtype: str, bac
             return the_step if n == batch else step_at(report, n, optimizer, backend, amp, not no_flash)
 
         fit = largest_batch(at, *budget)
+    if output == "-":
+        write_plan(fmt, report, kept, the_step, fit, bound, width, None)
+    else:  # as it would go to a pipe: plain text, no width limit
+        import io
+
+        from .output import write_file
+
+        text = io.StringIO()
+        write_plan(fmt, report, kept, the_step, fit, bound, width, text)
+        write_file(output, text.getvalue())
+    ctx.meta["convcalc.json_errors"] = False
+
+
+# -o FILE's extension -> the format written
+PLANS = {".txt": "table", ".json": "json", ".html": "html", ".htm": "html", ".svg": "svg"}
+
+
+def write_plan(fmt: str, report: Any, kept: Any, the_step: Any, fit: Any, bound: Any, width: Optional[int],
+               out: Optional[IO[str]]) -> None:
+    """The plan in ``fmt`` to ``out`` (None: standard output)."""
+    if fmt == "table":
+        from ..report.plan_table import print_plan
+
+        print_plan(report, kept, the_step, fit, file=out, width=width, bound=bound,
+                   color=False if out is not None else None)
+        return
     if fmt == "json":
         import json
 
         from ..report.plan_table import plan_json
 
-        click.echo(json.dumps(plan_json(report, kept, the_step, fit, bound), indent=2, ensure_ascii=False))
-    else:
-        from ..report.plan_table import print_plan
+        text = json.dumps(plan_json(report, kept, the_step, fit, bound), indent=2, ensure_ascii=False) + "\n"
+    elif fmt == "html":
+        from ..report.plan_html import to_plan_html
 
-        print_plan(report, kept, the_step, fit, width=width, bound=bound)
-    ctx.meta["convcalc.json_errors"] = False
+        text = to_plan_html(report, kept, the_step, fit, bound)
+    else:
+        from ..report.timeline_svg import timeline_svg
+
+        text = timeline_svg(report, the_step, fit)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write(text)
 
 
 def memory_budget(memory: Optional[str], device: Any, headroom: str) -> Optional[Tuple[int, int, str]]:

@@ -93,11 +93,12 @@ def plan_lines(report: Report, training: Training, step: Optional[Step] = None, 
 CATEGORY_NAMES = {"optimizer_state": "optimizer state"}
 
 
-def where(report: Report, event: StepEvent) -> str:
-    """The phase and layer of a moment of the step, as people read it."""
+def where(report: Report, event: StepEvent, brief: bool = False) -> str:
+    """The phase and layer of a moment of the step, as people read it (``brief``: without the
+    layer's description, for a picture's label)."""
     if 0 < event.layer <= len(report.layers):
         r = report.layers[event.layer - 1]
-        return f"the {event.phase} of layer {r.index} {r.full_name} ({r.layer.describe()})"
+        return f"the {event.phase} of layer {r.index} {r.full_name}" + ("" if brief else f" ({r.layer.describe()})")
     if event.layer == len(report.layers) + 1:
         return "the loss" if event.phase == "loss" else f"the {event.phase} of the loss"
     return {"optimizer": "the optimizer's step", "zero_grad": "zero_grad", "start": "the start of the step",
@@ -118,17 +119,19 @@ def step_lines(report: Report, step: Step, fit: Optional[Fit], width: Optional[i
         lines += grid.paragraph("nothing is trained (no parameters): no backward and no optimizer step, only the "
                                 "forward pass and the loss", "yellow", width)
     if fit is not None:
-        what = f"{fit.device} ({human_bytes(fit.memory_bytes)})" if fit.device else human_bytes(fit.memory_bytes)
-        room = f"{what} less {human_bytes(fit.headroom_bytes)} headroom = {human_bytes(fit.usable_bytes)}"
-        if fit.batch:
-            text = (f"largest batch that fits {room}: {fit.batch} (peak {human_bytes(fit.peak.peak_bytes)} at "
-                    f"{where(report, fit.peak.peak)}; batch {fit.batch + 1} would need {human_bytes(fit.over)}, "
-                    f"{fit.over:,} B > {fit.usable_bytes:,} B; "
-                    f"each sample adds {human_bytes(fit.per_sample)} there)")
-        else:
-            text = f"not even batch 1 fits {room}: its step peaks at {human_bytes(fit.over)}"
-        lines += grid.paragraph(text, "bold", width)
+        lines += grid.paragraph(fit_text(report, fit), "bold", width)
     return lines
+
+
+def fit_text(report: Report, fit: Fit) -> str:
+    """The largest batch that fits, where its peak binds and what one more sample would need."""
+    what = f"{fit.device} ({human_bytes(fit.memory_bytes)})" if fit.device else human_bytes(fit.memory_bytes)
+    room = f"{what} less {human_bytes(fit.headroom_bytes)} headroom = {human_bytes(fit.usable_bytes)}"
+    if not fit.batch:
+        return f"not even batch 1 fits {room}: its step peaks at {human_bytes(fit.over)}"
+    return (f"largest batch that fits {room}: {fit.batch} (peak {human_bytes(fit.peak.peak_bytes)} at "
+            f"{where(report, fit.peak.peak)}; batch {fit.batch + 1} would need {human_bytes(fit.over)}, "
+            f"{fit.over:,} B > {fit.usable_bytes:,} B; each sample adds {human_bytes(fit.per_sample)} there)")
 
 
 def summary(report: Report, training: Training) -> str:
@@ -206,6 +209,12 @@ def step_json(report: Report, step: Step, fit: Optional[Fit]) -> Dict[str, Any]:
     return out
 
 
+def plan_conventions(training: Training, step: Optional[Step]) -> Dict[str, str]:
+    """The conventions of the plan's figures, as JSON and the HTML page state them."""
+    return {**training_conventions(training.backend, training.amp, training.flash), "flops": "2 x MACs",
+            **(STEP_CONVENTIONS if step is not None else {})}
+
+
 def plan_json(report: Report, training: Training, step: Optional[Step] = None, fit: Optional[Fit] = None,
               bound: Optional[Roofline] = None) -> Dict[str, Any]:
     """The plan as one JSON document: exact integers, the conventions stated, what is missing named;
@@ -230,8 +239,7 @@ def plan_json(report: Report, training: Training, step: Optional[Step] = None, f
         "batch": report.batch,
         "count": report.conventions.count,
         "flash_attention": training.flash if training.backend == "cuda" else None,
-        "conventions": {**training_conventions(training.backend, training.amp, training.flash), "flops": "2 x MACs",
-                        **(STEP_CONVENTIONS if step is not None else {})},
+        "conventions": plan_conventions(training, step),
         "complete": training.complete,
         "unsupported": dict(training.unsupported),
         "layers": layers,
