@@ -17,7 +17,13 @@ import pytest
 from click.testing import CliRunner, Result
 from test_training import VGG16_TORCHVISION
 
-from convcalc.analysis.checkpoint import CheckpointError, checkpointed, items, parse_mode, segments
+from convcalc.analysis.checkpoint import (
+    CheckpointError,
+    checkpointed,
+    items,
+    parse_mode,
+    segments,
+)
 from convcalc.analysis.engine import analyse
 from convcalc.analysis.plan_result import Checkpoint
 from convcalc.analysis.step import step

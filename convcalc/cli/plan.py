@@ -274,7 +274,11 @@ def checkpoint_mode(text: Optional[str]) -> Optional[Tuple[str, int]]:
 def checkpoint_plan(report: Any, kept: Any, plain: Any, mode: Tuple[str, int], optimizer: str, backend: str,
                     amp: Optional[str], flash: bool, budget: Optional[Tuple[int, int, str]]) -> Any:
     """The step under checkpointing beside the plain one, and its largest batch when asked."""
-    from ..analysis.checkpoint import CheckpointError, checkpointed, checkpointed_step_at
+    from ..analysis.checkpoint import (
+        CheckpointError,
+        checkpointed,
+        checkpointed_step_at,
+    )
     from ..analysis.step import largest_batch
     from ..values import replace
 

@@ -15,10 +15,10 @@ from typing import IO, Any, Dict, List, Optional
 from ..analysis.plan_result import (
     CHECKPOINT_CONVENTION,
     NO_FLASH,
-    Checkpoint,
     SAVED_ROLES,
     STEP_CATEGORIES,
     STEP_CONVENTIONS,
+    Checkpoint,
     Fit,
     Roofline,
     Step,
