@@ -99,6 +99,16 @@ def test_sqrt_is_checkpoint_sequentials_segments_the_last_unchecked() -> None:
     assert segments(report, "every", 10) == ((1, 10), (11, 20), (21, 30))
 
 
+def test_a_chain_of_repeated_blocks_is_cut_between_blocks() -> None:
+    # ResNet-50's chain: the stem's 4 layers, its 16 bottlenecks, the pool and fc: 22 items;
+    # isqrt(22) = 4 segments of 5 items, the last (with the remainder) unchecked
+    report = analyse(load("resnet50"))
+    chain = items(report)
+    assert len(chain) == 22 and chain[4:] == [*segments(report, "blocks"), (173, 173), (174, 174)]
+    cuts = segments(report, "sqrt")
+    assert cuts == ((chain[0][0], chain[4][1]), (chain[5][0], chain[9][1]), (chain[10][0], chain[14][1]))
+
+
 def test_the_recomputation_is_in_the_timeline_and_its_macs_are_the_blocks_forward() -> None:
     c, plain_peak = checkpointed_step("resnet50", "blocks", 8, "sgd")
     report = analyse(load("resnet50"))

@@ -13,8 +13,8 @@ default: only up to the last layer that saves anything), then backprops through 
 tensors live only during the segment's backward (analysis/step.py walks it, phase
 "recompute"). The extra cost is the recomputed layers' forward MACs.
 
-The modes, over the network's *items*: each top-level block (its layers in a row) or each layer
-outside any block:
+The modes, over the network's *items*, a chain: each repeated block (as ``blocks`` finds them),
+else each top-level block (its layers in a row), else each layer outside any block:
 
 - ``blocks``: each block of the network's innermost run of named blocks: ResNet's
   bottlenecks (``layer1.0`` ...), ViT's encoder layers, not the stages that hold them. A run is
@@ -66,12 +66,22 @@ def parse_mode(text: str) -> Tuple[str, int]:
 
 
 def items(report: Report) -> List[Tuple[int, int]]:
-    """The network's top-level items in order: (first, last) layer of each top-level block, or of
-    each layer outside any block."""
+    """The network as a chain of items, in order: (first, last) layer of each. An item is a
+    repeated block (as ``blocks`` finds them: a bottleneck, an encoder layer), else a top-level
+    block, else a layer outside any block; a top-level block that holds repeated blocks is
+    split into them and its other layers."""
+    units = {i: span for span in repeated_blocks(report) for i in range(span[0], span[1] + 1)}
+    split = {report.layers[i - 1].path[0] for i in units}  # top-level blocks that hold repeated blocks
     out: List[Tuple[int, int]] = []
     name: Optional[str] = None
     for r in report.layers:
-        top = r.path[0] if r.path else None
+        unit = units.get(r.index)
+        if unit is not None:
+            if unit[0] == r.index:
+                out.append(unit)
+            name = None
+            continue
+        top = r.path[0] if r.path and r.path[0] not in split else None
         if top is not None and top == name:
             out[-1] = (out[-1][0], r.index)
         else:

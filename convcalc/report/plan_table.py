@@ -276,20 +276,25 @@ def checkpoint_lines(report: Report, c: Checkpoint, width: Optional[int]) -> Lis
     whole = counted(report, c.step_macs)
     share = f"{100 * c.extra_forward_macs / c.step_macs:.1f}%" if c.step_macs else "—"
     saved = c.saved_bytes
-    change = (f"saves {human_bytes(saved)} ({saved:,} B, {100 * saved / c.plain_peak:.1f}%)" if saved >= 0 else
-              f"costs {human_bytes(-saved)} more ({-saved:,} B): the peak does not fall inside a segment")
+    if saved > 0:
+        change = f"saves {human_bytes(saved)} ({saved:,} B, {100 * saved / c.plain_peak:.1f}%)"
+    elif saved == 0:
+        change = "saves nothing: the peak falls where no segment's tensors are alive"
+    else:
+        change = f"costs {human_bytes(-saved)} more ({-saved:,} B): the recomputation outweighs what it frees"
+
     lines = grid.paragraph(f"activation checkpointing ({c.mode}, {len(c.segments)} segments): peak "
                            f"{human_bytes(c.peak_bytes)} ({c.peak_bytes:,} B) against {human_bytes(c.plain_peak)} "
                            f"without; {change}; now at {where(report, c.step.peak)}", "bold", width)
-    spans = ", ".join(f"{report.layers[f - 1].full_name}–{report.layers[last - 1].full_name}" if f != last
-                      else report.layers[f - 1].full_name for f, last in c.segments[:4])
+    spans = ", ".join(segment_name(report, f, last) for f, last in c.segments[:4])
     more = f" and {len(c.segments) - 4} more" if len(c.segments) > 4 else ""
     lines += grid.paragraph(f"re-runs {extra:,} forward {label} per sample ({extra * b:,} per step of batch {b}), "
                             f"{share} of the step's forward + backward {whole:,}; segments: {spans}{more}", "", width)
     fit = c.fit
     if fit is not None:
         text = (f"largest batch that fits under checkpointing: {fit.batch} (peak {human_bytes(fit.peak.peak_bytes)} "
-                f"at {where(report, fit.peak.peak)}; batch {fit.batch + 1} would need {human_bytes(fit.over)})"
+                f"at {where(report, fit.peak.peak)}; batch {fit.batch + 1} would need {human_bytes(fit.over)}, "
+                f"{fit.over:,} B > {fit.usable_bytes:,} B)"
                 if fit.batch else f"not even batch 1 fits under checkpointing: it peaks at {human_bytes(fit.over)}")
         lines += grid.paragraph(text, "bold", width)
     lines += grid.paragraph(f"checkpointing: {CHECKPOINT_CONVENTION}; RNG state stashed per segment: "
@@ -297,12 +302,21 @@ def checkpoint_lines(report: Report, c: Checkpoint, width: Optional[int]) -> Lis
     return lines
 
 
+def segment_name(report: Report, first: int, last: int) -> str:
+    """A segment as people read it: the block it is (layer1.0), else its first–last layer."""
+    a, b = report.layers[first - 1].path, report.layers[last - 1].path
+    common = a[:next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))]
+    whole = [r.index for r in report.layers if r.path[:len(common)] == common] == list(range(first, last + 1))
+    if common and whole:
+        return ".".join(common)
+    return report.layers[first - 1].full_name + (f"–{report.layers[last - 1].full_name}" if last != first else "")
+
+
 def checkpoint_json(report: Report, c: Checkpoint) -> Dict[str, Any]:
     """``checkpoint``: the mode, the segments, the peak with it and what it saves and costs."""
     out: Dict[str, Any] = {
         "mode": c.mode,
-        "segments": [{"first": f, "last": last, "first_name": report.layers[f - 1].full_name,
-                      "last_name": report.layers[last - 1].full_name} for f, last in c.segments],
+        "segments": [{"first": f, "last": last, "name": segment_name(report, f, last)} for f, last in c.segments],
         "peak_bytes": c.peak_bytes,
         "peak_bytes_without": c.plain_peak,
         "saved_bytes": c.saved_bytes,
