@@ -26,8 +26,9 @@ its default, True): ``blocks`` wraps each repeated block (ResNet's ``layerN[i]``
 ``encoder.layers[i]``) in ``checkpoint``; ``sqrt`` runs the model as one sequential chain of its
 modules (VGG: ``features``' 31, the average pool, a flatten, ``classifier``'s 7; ReLU and dropout
 out of place, since a segment that begins with an in-place ReLU overwrites the input checkpoint
-keeps, and backward fails) through ``checkpoint_sequential`` with ``isqrt(n)`` segments, which
-leaves the last segment unchecked:
+keeps, and backward fails; a ResNet: the stem's 4 layers, its 16 bottlenecks, the pool, a flatten
+and fc, no segment beginning in place) through ``checkpoint_sequential`` with ``isqrt(n)``
+segments, which leaves the last segment unchecked:
 
     /work/torchvenv/bin/python benchmarks/measure_step_peak.py resnet50 vit_b_16 --checkpoint blocks
     /work/torchvenv/bin/python benchmarks/measure_step_peak.py vgg16 --checkpoint sqrt
@@ -92,9 +93,9 @@ class Checkpointed(torch.nn.Module):
 class SequentialChain(torch.nn.Module):
     """A sequential model's modules as one chain through checkpoint_sequential(isqrt(n) segments)."""
 
-    def __init__(self, modules: List[torch.nn.Module]) -> None:
+    def __init__(self, modules: List[torch.nn.Module], keep_inplace: bool = False) -> None:
         super().__init__()
-        for module in modules:  # a segment that begins with an in-place ReLU would overwrite the input
+        for module in modules if not keep_inplace else ():  # a segment that begins with an in-place ReLU would overwrite the input
             if hasattr(module, "inplace"):  # checkpoint keeps, and backward fails ("modified by an inplace
                 module.inplace = False  # operation"): out of place, as convcalc's default convention
         self.chain = torch.nn.Sequential(*modules)
@@ -116,6 +117,10 @@ def checkpointed(model: torch.nn.Module, mode: str) -> torch.nn.Module:
             for i in range(len(stage)):
                 stage[i] = Checkpointed(stage[i])
         return model
+    if hasattr(model, "layer1"):  # a ResNet: the stem's layers, each bottleneck, the pool, fc
+        stem = [model.conv1, model.bn1, model.relu, model.maxpool]
+        blocks = [b for i in range(1, 5) for b in getattr(model, f"layer{i}")]
+        return SequentialChain([*stem, *blocks, model.avgpool, torch.nn.Flatten(1), model.fc], keep_inplace=True)
     assert hasattr(model, "features") and hasattr(model, "classifier"), "sqrt: a VGG-like features + classifier"
     return SequentialChain([*model.features, model.avgpool, torch.nn.Flatten(1), *model.classifier])
 

@@ -4,7 +4,9 @@ The figures below were measured by ``benchmarks/measure_step_peak.py --checkpoin
 torchvision 0.29.1, MemTracker under FakeTensorMode, CPU, float32, train mode, a steady-state
 step): ResNet-50 with each ``layerN[i]`` bottleneck under ``checkpoint(use_reentrant=False)``
 (``--checkpoint blocks``), ViT-B/16 with each ``encoder.layers[i]`` likewise, VGG-16 as one chain
-of its 40 modules through ``checkpoint_sequential(chain, isqrt(40) = 6)`` (``--checkpoint sqrt``).
+of its 40 modules through ``checkpoint_sequential(chain, isqrt(40) = 6)`` (``--checkpoint sqrt``),
+ResNet-50 as the chain of its stem's 4 layers, 16 bottlenecks, pool, flatten and fc through
+``checkpoint_sequential(chain, isqrt(23) = 4)``.
 torch is not a dependency of these tests: rerun the script to check them.
 """
 
@@ -38,6 +40,10 @@ MEMTRACKER_CHECKPOINT_PEAK = {  # (model, mode, batch, optimizer) -> MemTracker'
     ("resnet50", "blocks", 8, "sgd"): 459_066_928,
     ("resnet50", "blocks", 8, "adam"): 663_523_828,
     ("resnet50", "blocks", 32, "momentum"): 1_345_299_344,
+    # the chain of the stem's 4 layers, 16 bottlenecks, pool, flatten, fc: 4 segments of 5
+    ("resnet50", "sqrt", 1, "sgd"): 244_795_384,
+    ("resnet50", "sqrt", 8, "sgd"): 558_094_384,
+    ("resnet50", "sqrt", 32, "adam"): 1_836_719_284,
     ("vgg16", "sqrt", 1, "sgd"): 1_158_687_824,
     ("vgg16", "sqrt", 1, "adam"): 3_036_408_588,
     ("vgg16", "sqrt", 8, "sgd"): 1_522_564_232,
