@@ -27,7 +27,7 @@ from convcalc.analysis.checkpoint import (
     segments,
 )
 from convcalc.analysis.engine import analyse
-from convcalc.analysis.plan_result import Checkpoint
+from convcalc.analysis.plan_result import Checkpoint, Step
 from convcalc.analysis.step import step
 from convcalc.analysis.training import training
 from convcalc.load import load
@@ -197,3 +197,22 @@ def test_plan_checkpoint_usage_errors_exit_2() -> None:
     assert result.exit_code == 2 and "hint" in result.output and "Traceback" not in result.output
     result = plan("resnet18", "--checkpoint", "every:zero")
     assert result.exit_code == 2 and "every:K" in result.output
+
+
+def test_the_largest_batch_under_checkpointing_is_the_one_a_search_finds() -> None:
+    # every moment of the checkpointed step is affine in the batch too: the computed answer is
+    # the one stepping through every batch finds, on a budget that binds at a small batch
+    from convcalc.analysis.checkpoint import checkpointed_step_at
+    from convcalc.analysis.step import largest_batch
+
+    report = analyse(load("resnet18"))
+    cuts = segments(report, "blocks")
+
+    def at(n: int) -> Step:
+        return checkpointed_step_at(report, n, "momentum", cuts, backend="cpu")
+
+    budget = 400 * 2**20
+    fit = largest_batch(at, budget, 0)
+    peaks = [at(n).peak_bytes for n in range(1, fit.batch + 3)]
+    assert fit.batch == max(n for n, p in enumerate(peaks, 1) if p <= budget) > 1
+    assert peaks[fit.batch] > budget
