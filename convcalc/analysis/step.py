@@ -271,10 +271,12 @@ class _Walk:
         transient: Dict[int, int] = {}
         for r, t in zip(self.report.layers[first - 1:stop], rows):
             into = storage[r.sources[0]] if r.sources else -1
-            if isinstance(r.layer, Add) and into in transient and last_read[into] == r.index \
-                    and self.size(into) == self.size(r.index):
-                # a block's ``out += identity`` (torchvision's): the sum overwrites its first
-                # input, which nothing saved and nothing else reads: no new tensor
+            in_place = self.report.conventions.inplace and getattr(r.layer, "inplace", False)
+            if into in transient and (in_place or isinstance(r.layer, Add) and last_read[into] == r.index
+                                      and self.size(into) == self.size(r.index)):
+                # overwritten, as the plain forward does in place; and a block's ``out += identity``
+                # (torchvision's): the sum overwrites its first input, which nothing saved and
+                # nothing else reads: no new tensor
                 self.now[ACTIVATIONS] -= transient.pop(into)
             if t.storage == t.index:
                 self.now[ACTIVATIONS] += self.size(t.index)
