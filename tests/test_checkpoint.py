@@ -216,3 +216,12 @@ def test_the_largest_batch_under_checkpointing_is_the_one_a_search_finds() -> No
     peaks = [at(n).peak_bytes for n in range(1, fit.batch + 3)]
     assert fit.batch == max(n for n, p in enumerate(peaks, 1) if p <= budget) > 1
     assert peaks[fit.batch] > budget
+
+
+def test_a_spec_read_as_the_mode_is_named_as_such() -> None:
+    # a bare --checkpoint takes the next word: `plan --checkpoint resnet50` is told why, not that
+    # SPEC is missing
+    result = plan("--checkpoint", "resnet50")
+    assert result.exit_code == 2
+    assert "'resnet50' is not a mode" in result.output and "put SPEC first" in result.output
+    assert plan("--checkpoint=blocks", "resnet18").exit_code == 0

@@ -61,8 +61,8 @@ def parse_mode(text: str) -> Tuple[str, int]:
     m = re.fullmatch(r"every:(\d+)", text)
     if m and int(m.group(1)) >= 1:
         return "every", int(m.group(1))
-    raise CheckpointError(f"--checkpoint '{text}' is not a mode", "give blocks, sqrt or every:K (K a whole number "
-                          "of top-level items, e.g. every:4); --checkpoint alone means sqrt")
+    raise CheckpointError(f"--checkpoint '{text}' is not a mode", "give blocks, sqrt or every:K (K >= 1 items of "
+                          "the network's chain, e.g. every:4); --checkpoint alone means sqrt")
 
 
 def items(report: Report) -> List[Tuple[int, int]]:

@@ -203,7 +203,7 @@ CHECKPOINT_CONVENTION = (
     "is done) and the RNG state (the CPU generator's 5,056 B, plus 16 B of CUDA's on --backend cuda) for dropout; "
     "backward re-runs the segment's forward up to the last layer that saves anything, its saved tensors alive "
     "only during that segment's backward; blocks = each block of the innermost run of named blocks, every:K = "
-    "runs of K top-level items, sqrt = checkpoint_sequential's isqrt(n) segments; as checkpoint_sequential, the "
+    "runs of K items of the network's chain (each repeated block, else top-level block, else layer), sqrt = checkpoint_sequential's isqrt(n) segments; as checkpoint_sequential, the "
     "last run of every:K and sqrt is left unchecked; extra MACs are the re-run layers' forward MACs")
 
 
