@@ -102,7 +102,8 @@ STEP_CATEGORIES = ("parameters", "buffers", "gradients", "optimizer_state", "act
 class StepEvent:
     """One moment of a training step (analysis/step.py): the bytes alive by category.
 
-    ``phase``: start, forward, loss, backward, optimizer, zero_grad; ``layer``: the Report
+    ``phase``: start, forward, loss, backward, optimizer, zero_grad, and under activation
+    checkpointing recompute (a segment's forward re-run inside backward); ``layer``: the Report
     index of the layer running (0: none; one past the last layer: the loss). The bytes are
     those of the moment inside the event when the most is alive, in ``STEP_CATEGORIES`` order.
     """
