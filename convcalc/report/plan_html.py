@@ -18,6 +18,7 @@ from ..analysis.plan_result import (
     ROOFLINE_CONVENTIONS,
     SAVED_ROLES,
     STEP_CATEGORIES,
+    Checkpoint,
     Fit,
     Roofline,
     Step,
@@ -30,6 +31,7 @@ from .numbers import duration, human, human_bytes
 from .plan_table import (
     BACKEND_NAMES,
     ROLE_HEADERS,
+    checkpoint_paragraphs,
     counted,
     fit_text,
     plan_conventions,
@@ -60,8 +62,8 @@ p.warn { color: var(--warn); }
 
 
 def to_plan_html(report: Report, training: Training, step: Step, fit: Optional[Fit] = None,
-                 bound: Optional[Roofline] = None) -> str:
-    """The page: timeline, peak, fit, roofline, layers, conventions."""
+                 bound: Optional[Roofline] = None, checkpoint: Optional[Checkpoint] = None) -> str:
+    """The page: timeline, peak, fit, checkpointing, roofline, layers, conventions."""
     spec = report.spec
     label = work_label(report)
     title = spec.title or spec.name or "network"
@@ -141,6 +143,11 @@ def to_plan_html(report: Report, training: Training, step: Step, fit: Optional[F
                      "the forward pass and the loss</p>")
     if fit is not None:
         notes.append(f'<p class="bold">{escape(fit_text(report, fit))}</p>')
+
+    if checkpoint is not None:  # the section the table shows, a paragraph each
+        style = {"bold": ' class="bold"', "dim": ' class="meta"', "": ""}
+        notes.append("<h2>Activation checkpointing</h2>" + "".join(
+            f"<p{style[s]}>{escape(text)}</p>" for text, s in checkpoint_paragraphs(report, checkpoint)))
 
     roofline = ""
     if bound is not None:
