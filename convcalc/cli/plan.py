@@ -355,7 +355,7 @@ def checkpoint_plan(report: Any, kept: Any, plain: Any, mode: Tuple[str, int], o
 def memory_budget(memory: Optional[str], device: Any, headroom: str) -> Optional[Tuple[int, int, str]]:
     """--memory or --device (a Device, found by its option's callback), and --headroom: (memory
     bytes, headroom bytes, device name) or None."""
-    from ..errors import SpecError
+    from ..errors import SpecError, shown
     from ..spec.expectations import parse_bytes
 
     if memory is not None and device is not None:
@@ -364,7 +364,7 @@ def memory_budget(memory: Optional[str], device: Any, headroom: str) -> Optional
         room = parse_bytes(headroom, "--headroom")
         size = parse_bytes(memory, "--memory") if memory is not None else None
     except SpecError as e:
-        raise click.UsageError(f"{e.message}; {e.hint}" if e.hint else e.message) from None
+        raise click.UsageError(shown(f"{e.message}; {e.hint}" if e.hint else e.message)) from None
     if size is not None:
         return enough(size, room, "")
     if device is None:
