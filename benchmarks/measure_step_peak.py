@@ -20,6 +20,19 @@ optimizer, the input batch (batch, 3, 224, 224) and its int64 labels are handed 
 PyTorch's defaults on the CPU (the single-tensor loops): sgd ``SGD(lr=0.1)``, momentum
 ``SGD(lr=0.1, momentum=0.9)``, adam ``Adam()``, adamw ``AdamW()``.
 
+With ``--checkpoint`` the model is first wrapped as ``convcalc plan --checkpoint`` models it, with
+``torch.utils.checkpoint`` (``use_reentrant=False``, the recommended mode; ``preserve_rng_state``
+its default, True): ``blocks`` wraps each repeated block (ResNet's ``layerN[i]`` bottlenecks, ViT's
+``encoder.layers[i]``) in ``checkpoint``; ``sqrt`` runs the model as one sequential chain of its
+modules (VGG: ``features``' 31, the average pool, a flatten, ``classifier``'s 7; ReLU and dropout
+out of place, since a segment that begins with an in-place ReLU overwrites the input checkpoint
+keeps, and backward fails; a ResNet: the stem's 4 layers, its 16 bottlenecks, the pool, a flatten
+and fc, no segment beginning in place) through ``checkpoint_sequential`` with ``isqrt(n)``
+segments, which leaves the last segment unchecked:
+
+    /work/torchvenv/bin/python benchmarks/measure_step_peak.py resnet50 vit_b_16 --checkpoint blocks
+    /work/torchvenv/bin/python benchmarks/measure_step_peak.py vgg16 --checkpoint sqrt
+
 Printed per run: MemTracker's peak and its breakdown at the peak, by its categories
 (Parameter, Buffer, Gradient, Activation, Temp, Optstate; the input batch and labels are
 "Other", as track_external files tensors). The issue's figures (ResNet-50 batch 32 momentum
@@ -29,6 +42,7 @@ Printed per run: MemTracker's peak and its breakdown at the peak, by its categor
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from typing import Any, Dict, List
@@ -63,6 +77,54 @@ def without_stochastic_depth(model: torch.nn.Module) -> torch.nn.Module:
         if isinstance(module, torchvision.ops.StochasticDepth):
             module.p = 0.0
     return model
+class Checkpointed(torch.nn.Module):
+    """A module whose forward runs under non-reentrant activation checkpointing."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from torch.utils.checkpoint import checkpoint
+
+        return checkpoint(self.inner, x, use_reentrant=False)
+
+
+class SequentialChain(torch.nn.Module):
+    """A sequential model's modules as one chain through checkpoint_sequential(isqrt(n) segments)."""
+
+    def __init__(self, modules: List[torch.nn.Module], keep_inplace: bool = False) -> None:
+        super().__init__()
+        for module in modules if not keep_inplace else ():  # a segment that begins with an in-place ReLU would overwrite the input
+            if hasattr(module, "inplace"):  # checkpoint keeps, and backward fails ("modified by an inplace
+                module.inplace = False  # operation"): out of place, as convcalc's default convention
+        self.chain = torch.nn.Sequential(*modules)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from torch.utils.checkpoint import checkpoint_sequential
+
+        return checkpoint_sequential(self.chain, math.isqrt(len(self.chain)), x, use_reentrant=False)
+
+
+def checkpointed(model: torch.nn.Module, mode: str) -> torch.nn.Module:
+    """``model`` with its repeated blocks (blocks) or its chain (sqrt) checkpointed."""
+    if mode == "blocks":
+        stages = [getattr(model, f"layer{i}") for i in range(1, 5) if hasattr(model, f"layer{i}")]
+        if hasattr(model, "encoder"):
+            stages = [model.encoder.layers]
+        assert stages, "blocks: a ResNet's layerN or a ViT's encoder.layers"
+        for stage in stages:
+            for i in range(len(stage)):
+                stage[i] = Checkpointed(stage[i])
+        return model
+    if hasattr(model, "layer1"):  # a ResNet: the stem's layers, each bottleneck, the pool, fc
+        stem = [model.conv1, model.bn1, model.relu, model.maxpool]
+        blocks = [b for i in range(1, 5) for b in getattr(model, f"layer{i}")]
+        return SequentialChain([*stem, *blocks, model.avgpool, torch.nn.Flatten(1), model.fc], keep_inplace=True)
+    assert hasattr(model, "features") and hasattr(model, "classifier"), "sqrt: a VGG-like features + classifier"
+    return SequentialChain([*model.features, model.avgpool, torch.nn.Flatten(1), *model.classifier])
+
+
 OPTIMIZERS: Dict[str, Any] = {
     "sgd": lambda p: torch.optim.SGD(p, lr=0.1),
     "momentum": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
@@ -72,7 +134,7 @@ OPTIMIZERS: Dict[str, Any] = {
 CATEGORIES = ("Parameter", "Buffer", "Gradient", "Activation", "Temp", "Optstate", "Other")
 
 
-def measure(model_name: str, batch: int, optimizer_name: str) -> Dict[str, int]:
+def measure(model_name: str, batch: int, optimizer_name: str, checkpoint: str = "") -> Dict[str, int]:
     """MemTracker's peak of a steady-state training step, by category, and its total."""
     with FakeTensorMode():
         # fake tensors have no values: an initialiser that looks at them (trunc_normal_'s
@@ -80,6 +142,8 @@ def measure(model_name: str, batch: int, optimizer_name: str) -> Dict[str, int]:
         truncated, torch.nn.init.trunc_normal_ = torch.nn.init.trunc_normal_, lambda t, *a, **k: t
         try:
             model = MODELS[model_name]()
+            if checkpoint:
+                model = checkpointed(model, checkpoint)
         finally:
             torch.nn.init.trunc_normal_ = truncated
         model.train()
@@ -111,14 +175,16 @@ def main(argv: List[str]) -> int:
     parser.add_argument("models", nargs="*", default=list(MAIN))
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--optimizer", nargs="+", default=["sgd", "momentum", "adam"], choices=list(OPTIMIZERS))
+    parser.add_argument("--checkpoint", choices=["blocks", "sqrt"], default="",
+                        help="checkpoint the repeated blocks, or isqrt(n) segments of the chain")
     args = parser.parse_args(argv)
     for name in args.models:
         for batch in args.batch:
             for optimizer in args.optimizer:
                 start = time.perf_counter()
-                peak = measure(name, batch, optimizer)
+                peak = measure(name, batch, optimizer, args.checkpoint)
                 parts = " ".join(f"{c}={peak[c]}" for c in CATEGORIES)
-                print(f"{name} batch={batch} {optimizer} total={peak['Total']} {parts} "
+                print(f"{name} batch={batch} {optimizer}{' checkpoint=' + args.checkpoint if args.checkpoint else ''} total={peak['Total']} {parts} "
                       f"({time.perf_counter() - start:.1f} s)", flush=True)
     return 0
 

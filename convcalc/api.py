@@ -443,6 +443,28 @@ class Plan:
 
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
+    def to_html(self) -> str:
+        """``convcalc plan --format html``: one self-contained page (the memory timeline, the peak,
+        the layers)."""
+        from .report.plan_html import to_plan_html
+
+        return to_plan_html(self.report, self.training, self.step)
+
+    def to_svg(self) -> str:
+        """``convcalc plan --format svg``: the memory timeline of the step."""
+        from .report.timeline_svg import timeline_svg
+
+        return timeline_svg(self.report, self.step)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the plan's page in a frame of its own, as a Report shows itself."""
+        import html
+
+        title = self.report.spec.title or self.report.spec.name or "network"
+        return (f'<iframe srcdoc="{html.escape(self.to_html(), quote=True)}" title="convcalc plan: '
+                f'{html.escape(title, quote=True)}" style="width: 100%; height: 900px; '
+                f'border: 1px solid #d0d7de" sandbox="allow-scripts"></iframe>')
+
     def table(self, width: Optional[int] = TEXT_WIDTH) -> str:
         import io
 

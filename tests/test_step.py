@@ -358,3 +358,13 @@ def test_every_bundled_network_steps_cleanly(name: str) -> None:
     assert (last["activations"], last["temporaries"], last["gradients"]) == (4, 0, 0)
     assert first["optimizer_state"] == last["optimizer_state"] >= 2 * first["parameters"]
     assert s.peak_bytes == max(e.total for e in s.events) > first["parameters"] + first["optimizer_state"]
+
+
+def test_a_memory_size_with_control_characters_is_shown_escaped() -> None:
+    from click.testing import CliRunner
+
+    from convcalc.cli import cli
+
+    for args in (["plan", "resnet18", "--memory", "1\x1bGiB"], ["check", "resnet18", "--max-train-memory", "1\x1bG"]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2 and "\x1b" not in result.output and "\\x1b" in result.output, result.output

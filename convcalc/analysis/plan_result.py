@@ -102,7 +102,8 @@ STEP_CATEGORIES = ("parameters", "buffers", "gradients", "optimizer_state", "act
 class StepEvent:
     """One moment of a training step (analysis/step.py): the bytes alive by category.
 
-    ``phase``: start, forward, loss, backward, optimizer, zero_grad; ``layer``: the Report
+    ``phase``: start, forward, loss, backward, optimizer, zero_grad, and under activation
+    checkpointing recompute (a segment's forward re-run inside backward); ``layer``: the Report
     index of the layer running (0: none; one past the last layer: the loss). The bytes are
     those of the moment inside the event when the most is alive, in ``STEP_CATEGORIES`` order.
     """
@@ -164,6 +165,47 @@ class Fit:
     @property
     def usable_bytes(self) -> int:
         return self.memory_bytes - self.headroom_bytes
+
+
+@value
+class Checkpoint:
+    """A step under activation checkpointing (analysis/checkpoint.py), beside the plain one.
+
+    ``mode``: blocks, sqrt or every:K; ``segments``: the checkpointed runs of layers (first,
+    last); ``step``: the step with them checkpointed (its timeline has "recompute" events);
+    ``plain_peak``: the plain step's peak bytes; ``extra_forward_macs``: the recomputed layers'
+    forward MACs per sample; ``step_macs``: the plain step's forward + backward MACs per sample;
+    ``rng_state_bytes``: the RNG state each segment stashes (host memory, not in the peak);
+    ``fit``: the largest batch that fits under checkpointing, when a memory size was given.
+    """
+
+    mode: str
+    segments: Tuple[Tuple[int, int], ...]
+    step: Step
+    plain_peak: int
+    extra_forward_macs: int
+    step_macs: int
+    rng_state_bytes: int = 0
+    fit: Optional[Fit] = None
+
+    @property
+    def peak_bytes(self) -> int:
+        return self.step.peak_bytes
+
+    @property
+    def saved_bytes(self) -> int:
+        """What checkpointing saves at the peak (negative: it costs)."""
+        return self.plain_peak - self.peak_bytes
+
+
+CHECKPOINT_CONVENTION = (
+    "torch.utils.checkpoint(use_reentrant=False, preserve_rng_state=True, early_stop on), as PyTorch recommends: "
+    "inside a segment the forward saves nothing but keeps the segment's input (alive until the segment's backward "
+    "is done) and the RNG state (the CPU generator's 5,056 B, plus 16 B of CUDA's on --backend cuda) for dropout; "
+    "backward re-runs the segment's forward up to the last layer that saves anything, its saved tensors alive "
+    "only during that segment's backward; blocks = each block of the innermost run of named blocks, every:K = "
+    "runs of K items of the network's chain (each repeated block, else top-level block, else layer), sqrt = checkpoint_sequential's isqrt(n) segments; as checkpoint_sequential, the "
+    "last run of every:K and sqrt is left unchecked; extra MACs are the re-run layers' forward MACs")
 
 
 TRAINING_CONVENTIONS: Dict[str, str] = {

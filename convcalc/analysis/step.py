@@ -37,6 +37,12 @@ too), an activation; made in backward, a temporary, until a parameter's gradient
 as a gradient; made inside ``optimizer.step()``, optimizer state (Adam's per-tensor temporaries
 too); handed to ``track_external``, "Other" (here the input). The walk files them the same way.
 
+Under activation checkpointing (``segments``; analysis/checkpoint.py chooses them and states
+torch.utils.checkpoint's rules) the forward saves nothing inside a segment but keeps its input,
+and backward re-runs the segment's forward first (phase "recompute", its tensors activations,
+as MemTracker files them): measured to the byte on ResNet-50, VGG-16 and ViT-B/16
+(tests/test_checkpoint.py).
+
 Each event records the moment inside it when the most is alive (a layer's output made, its
 inputs not yet freed; a backward's new gradients made, its output's gradient and its saved
 tensors not yet freed). Every tensor at the dtype and batch of the Report. Not modelled (zero in
@@ -67,6 +73,8 @@ from .plan_result import STEP_CATEGORIES, Fit, Step, StepEvent, Training
 from .result import LayerReport, Report
 from .training import INDEX_BYTES, is_view, training
 
+Segments = Tuple[Tuple[int, int], ...]  # checkpointed runs of layers: (first, last) Report indices
+
 PARAMETERS, BUFFERS, GRADIENTS, OPTIMIZER_STATE, ACTIVATIONS, TEMPORARIES, INPUT = range(len(STEP_CATEGORIES))
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")  # what the step knows the state of
 LABEL_BYTES = 8  # int64 class labels
@@ -74,9 +82,17 @@ STEP_BYTES = 4  # Adam's per-parameter step counter: a float32 scalar tensor on 
 COUNTER_BYTES = 8  # batchnorm's num_batches_tracked: an int64 scalar
 
 
-def step(report: Report, training: Training, optimizer: str = "sgd") -> Step:
-    """One steady-state training step's memory, event by event, and its peak."""
+def step(report: Report, training: Training, optimizer: str = "sgd", segments: Segments = (),
+         rng_state_bytes: int = 0) -> Step:
+    """One steady-state training step's memory, event by event, and its peak.
+
+    ``segments``: the checkpointed runs of layers (first, last), in order and disjoint, and
+    ``training`` counted with each as its own scope (analysis/checkpoint.py says how
+    torch.utils.checkpoint runs them: the forward saves nothing inside a segment but keeps its
+    input and ``rng_state_bytes``; backward re-runs the segment, phase "recompute", first)."""
     walk = _Walk(report, training, optimizer)
+    walk.segments = tuple(segments)
+    walk.rng_state_bytes = rng_state_bytes
     walk.start()
     walk.forward()
     walk.loss()
@@ -107,6 +123,11 @@ class _Walk:
         self.own: Dict[int, int] = {}  # per layer: the bytes it saves of its own making (indices, masks, statistics)
         self.alive: Dict[int, int] = {}  # forward storages nobody keeps, alive until their last reader has run
         self.freed_after: Dict[int, List[int]] = {}  # forward: what nobody keeps, freed after its last reader
+        self.segments: Segments = ()  # checkpointed runs of layers
+        self.rng_state_bytes = 0  # what checkpoint stashes of the RNG state per segment
+        self.segment_of: Dict[int, Tuple[int, int]] = {}  # a checkpointed layer -> its segment
+        self.released: Dict[int, List[int]] = {}  # backward: layer -> the kept storages freed once it has run
+        self.storage: Dict[int, int] = {0: 0, **{t.index: t.storage for t in training.layers}}
 
     def size(self, tensor: int) -> int:
         """A tensor's bytes at the batch (0 the input, k layer k's output), each worked out once."""
@@ -136,12 +157,20 @@ class _Walk:
     def forward(self) -> None:
         """Each layer's output made (a view or an in-place layer makes none) and what it saves of
         its own; what nobody keeps freed after its last reader."""
-        report, rows = self.report, self.rows
-        kept_by: Dict[int, int] = {}  # storage -> the first layer that saves it
+        report, rows, storage = self.report, self.rows, self.storage
+        self.segment_of = {i: seg for seg in self.segments for i in range(seg[0], seg[1] + 1)}
+        kept_by: Dict[int, int] = {}  # storage -> the layer whose backward frees it (the first that keeps it)
         for t in rows:
             for s in t.kept:
-                kept_by.setdefault(s, t.index)
-        storage = {0: 0, **{t.index: t.storage for t in rows}}
+                if t.index not in self.segment_of:  # inside a segment the forward saves nothing
+                    kept_by.setdefault(s, t.index)
+        for first, last in self.segments:  # checkpoint keeps each segment's input until its backward is done
+            for r in report.layers[first - 1:last]:
+                for s in r.sources:
+                    if s < first:
+                        kept_by[storage[s]] = min(kept_by.get(storage[s], first), first)
+        for s, k in kept_by.items():
+            self.released.setdefault(k, []).append(s)
         last_read: Dict[int, int] = {}  # storage -> its last reader (a view's readers keep what it views)
         for r in report.layers:
             for s in r.sources:
@@ -157,6 +186,9 @@ class _Walk:
             # position index of window attention
             running = buffer_bytes(report, r) if isinstance(r.layer, (BatchNorm, Attention)) and t.recorded else 0
             self.own[r.index] = t.saved_bytes - sum(self.size(s) for s in t.kept) - running
+            segment = self.segment_of.get(r.index)
+            if segment and r.index == segment[0]:
+                self.now[ACTIVATIONS] += self.rng_state_bytes  # stashed with the inputs
             if report.conventions.inplace and getattr(r.layer, "inplace", False) and r.sources:
                 self.free(storage[r.sources[0]])  # overwritten, not copied
             if t.storage == r.index:
@@ -166,7 +198,8 @@ class _Walk:
                     self.alive[r.index] = made
                     if r.index not in last_read:  # never read: freed once made
                         self.freed_after.setdefault(r.index, []).append(r.index)
-            self.now[ACTIVATIONS] += self.own[r.index]
+            if not segment:
+                self.now[ACTIVATIONS] += self.own[r.index]
             self.record("forward", r.index)
             for s in self.freed_after.get(r.index, []):
                 self.free(s)
@@ -189,6 +222,9 @@ class _Walk:
         grads = _Gradients(self)
         grads.give(self.out, grads.hold(grads.new(log_softmax)))
         for r, t in zip(reversed(report.layers), reversed(rows)):
+            segment = self.segment_of.get(r.index)
+            if segment and r.index == segment[1]:
+                self.recompute(*segment)
             g = grads.take(r.index)
             if t.recorded and g is not None:
                 given: List[Tuple[int, int]] = []  # (input, the gradient this backward gives it)
@@ -211,9 +247,55 @@ class _Walk:
                         grads.settle()
             elif g is not None:
                 grads.release(g)
-            self.now[ACTIVATIONS] -= self.own[r.index] + sum(self.size(s) for s in t.kept if s)
+            self.now[ACTIVATIONS] -= self.own[r.index] + sum(self.size(s) for s in self.released.get(r.index, ()) if s)
+            if segment and r.index == segment[0]:
+                self.now[ACTIVATIONS] -= self.rng_state_bytes  # the segment's frame, freed with its graph
         self.now[ACTIVATIONS] -= self.scalar  # the total weight, freed with the graph
         self.record("backward", 0)
+
+    def recompute(self, first: int, last: int) -> None:
+        """torch.utils.checkpoint's recomputation (use_reentrant=False), when backward first needs
+        a tensor the segment saved: its forward again from the kept input, each layer saving what
+        it saves in a plain forward (tensors of its own: new ones, filed as activations, as
+        MemTracker sees them made inside the modules' forward), what nobody saves freed after its
+        last reader; it stops early, after the last layer that saves anything (the layers after
+        it are not re-run). The saved tensors are then freed as backward passes them. A residual
+        add whose first input nothing else needs runs in place, as torchvision's blocks write it
+        (``out += identity``): the recomputation's peak can fall there (the plain forward's
+        moments never hold a step's peak, so the walk does not model it there)."""
+        rows, storage = self.rows[first - 1:last], self.storage
+        saved = {s for t in rows for s in t.kept if s >= first}
+        savers = [t.index for t in rows if self.own[t.index] or any(s >= first for s in t.kept)]
+        if not savers:
+            return  # nothing to unpack: the segment is never re-run
+        stop = savers[-1]
+        last_read: Dict[int, int] = {}
+        for r in self.report.layers[first - 1:stop]:
+            for s in r.sources:
+                if storage[s] >= first:
+                    last_read[storage[s]] = r.index
+        transient: Dict[int, int] = {}
+        for r, t in zip(self.report.layers[first - 1:stop], rows):
+            into = storage[r.sources[0]] if r.sources else -1
+            in_place = self.report.conventions.inplace and getattr(r.layer, "inplace", False)
+            if into in transient and (in_place or isinstance(r.layer, Add) and last_read[into] == r.index
+                                      and self.size(into) == self.size(r.index)):
+                # overwritten, as the plain forward does in place; and a block's ``out += identity``
+                # (torchvision's): the sum overwrites its first input, which nothing saved and
+                # nothing else reads: no new tensor
+                self.now[ACTIVATIONS] -= transient.pop(into)
+            if t.storage == t.index:
+                self.now[ACTIVATIONS] += self.size(t.index)
+                if t.index not in saved:
+                    transient[t.index] = self.size(t.index)
+            self.now[ACTIVATIONS] += self.own[t.index]
+            self.record("recompute", t.index)
+            for s in [s for s in transient if last_read.get(s, 0) <= t.index]:
+                self.now[ACTIVATIONS] -= transient.pop(s)
+        for t in rows:
+            for s in t.kept:
+                if s >= first:
+                    self.released.setdefault(t.index, []).append(s)
 
     def attention_backward(self, r: LayerReport) -> Tuple[int, int]:
         """The moments inside self-attention's backward (nn.MultiheadAttention, the CPU flash

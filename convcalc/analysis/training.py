@@ -138,10 +138,15 @@ class Step(NamedTuple):
     flash: bool = True  # the GPU runs flash attention (sm80 and newer)
 
 
-def training(report: Report, backend: str = "cuda", amp: Optional[str] = None, flash: bool = True) -> Training:
+def training(report: Report, backend: str = "cuda", amp: Optional[str] = None, flash: bool = True,
+             scopes: Optional[Dict[int, int]] = None) -> Training:
     """Each layer's saved-for-backward bytes (first saver only) and its forward and backward MACs,
     by ``backend``'s rules (cuda or cpu), under autocast at ``amp`` (fp16, bf16) when given;
-    ``flash``: whether the GPU runs flash attention (sm80 and newer), else mem-efficient."""
+    ``flash``: whether the GPU runs flash attention (sm80 and newer), else mem-efficient.
+
+    ``scopes`` (activation checkpointing, analysis/checkpoint.py): layer -> the checkpointed
+    segment it runs in (0 or absent: none). A tensor is counted once per scope: a segment's
+    recomputation saves tensors of its own, whoever else saves the same values."""
     if backend not in BACKENDS or (amp is not None and amp not in AMP_DTYPES):
         raise ValueError(f"backend {backend!r}, amp {amp!r}: expected one of {BACKENDS}, {tuple(AMP_DTYPES)}")
     if amp is not None and report.dtype != "float32":
@@ -174,9 +179,10 @@ def training(report: Report, backend: str = "cuda", amp: Optional[str] = None, f
             unsupported[r.layer.kind] = unsupported.get(r.layer.kind, 0) + 1
         by_role = dict.fromkeys(SAVED_ROLES, 0)
         kept: List[int] = []
+        scope = scopes.get(r.index, 0) if scopes else 0
         for role, tensor, size in rule or []:
-            if tensor not in counted:
-                counted.add(tensor)
+            if (scope, *tensor) not in counted:
+                counted.add((scope, *tensor))
                 by_role[role] += size
                 if tensor[0] >= 0:
                     kept.append(tensor[0])

@@ -41,15 +41,15 @@ def _limits(params: Optional[str], macs: Optional[str], flops: Optional[str],
             memory: Optional[str], train: Optional[str] = None, optimizer: str = "sgd") -> Tuple["Limit", ...]:
     from fractions import Fraction
 
-    from ..errors import SpecError
+    from ..errors import SpecError, shown
     from ..spec.expectations import Amount, Limit, parse_amount, parse_bytes
 
     limits = []
     if train is not None:
         try:
             size = parse_bytes(train, "--max-train-memory")
-        except SpecError as e:
-            raise click.UsageError(f"{e.message}; {e.hint}" if e.hint else e.message) from None
+        except SpecError as e:  # what the user typed is shown with its control characters escaped
+            raise click.UsageError(shown(f"{e.message}; {e.hint}" if e.hint else e.message)) from None
         limits.append(Limit("train", Amount(Fraction(size), Fraction(0), train.strip(), True), "--max-train-memory",
                             None, optimizer))
     for flag, quantity, value in (("--max-params", "params", params), ("--max-macs", "macs", macs),

@@ -325,6 +325,22 @@ def sort_header(text: str, css: str = "", title: str = "", sort: str = "") -> st
     return f'<th{cls}{tip}{state}><button class="sort" type="button">{escape(text)}</button></th>'
 
 
+def page_start(tab: str, heading: str, style: str, meta: List[str], summary: List[Tuple[str, str, str]]) -> str:
+    """A page's head and header: ``tab`` its window's title, ``heading`` its own, ``meta`` lines
+    of markup under it, ``summary`` the big figures (shown, exact on hover, what it is)."""
+    return "".join([
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f'<meta name="generator" content="convcalc {escape(__version__)}">',
+        f"<title>{escape(tab)}</title><style>{style}</style></head>\n<body>\n",
+        f"<header><h1>{escape(heading)}</h1>",
+        "".join(f'<p class="meta">{m}</p>' for m in meta),
+        '<div class="summary">',
+        "".join(f'<div title="{escape(exact)}"><b>{escape(big)}</b><span>{escape(what)}</span></div>'
+                for big, exact, what in summary),
+        "</div></header>\n"])
+
+
 def to_html(report: Report, depth: Optional[int] = None, memory_unit: str = "elements", diagram: str = "") -> str:
     """The page. Blocks nested deeper than ``depth`` start folded (None: all open, unless the
     table is long: ``start_depth``); ``diagram``, an SVG picture of the network, is shown inline,
@@ -427,16 +443,7 @@ def to_html(report: Report, depth: Optional[int] = None, memory_unit: str = "ele
                (ts, f"{tn:,}", acts_header),
                (shown_out, "", "output" if len(report.outputs) == 1 else "outputs")]
     return "".join([
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f'<meta name="generator" content="convcalc {escape(__version__)}">',
-        f"<title>{escape(title)} · convcalc</title><style>{STYLE}</style></head>\n<body>\n",
-        f"<header><h1>{escape(title)}</h1>",
-        "".join(f'<p class="meta">{m}</p>' for m in meta),
-        '<div class="summary">',
-        "".join(f'<div title="{escape(exact)}"><b>{escape(big)}</b><span>{escape(what)}</span></div>'
-                for big, exact, what in summary),
-        "</div></header>\n",
+        page_start(f"{title} · convcalc", title, STYLE, meta, summary),
         '<h2>Diagram <small class="meta">each box a layer\'s or block\'s output, sized by H, W and C on a log '
         'scale (<code>convcalc draw</code>); hover a box for its exact figures</small>'
         '<button type="button" id="diagram-size" aria-pressed="false" title="the picture at its own size, '

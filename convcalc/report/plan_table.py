@@ -10,13 +10,15 @@ the totals and the conventions that made them, the backend's and autocast's rule
 from __future__ import annotations
 
 import sys
-from typing import IO, Any, Dict, List, Optional
+from typing import IO, Any, Dict, List, Optional, Tuple
 
 from ..analysis.plan_result import (
+    CHECKPOINT_CONVENTION,
     NO_FLASH,
     SAVED_ROLES,
     STEP_CATEGORIES,
     STEP_CONVENTIONS,
+    Checkpoint,
     Fit,
     Roofline,
     Step,
@@ -42,7 +44,8 @@ def work_label(report: Report) -> str:
 
 
 def plan_lines(report: Report, training: Training, step: Optional[Step] = None, fit: Optional[Fit] = None,
-               width: Optional[int] = None, bound: Optional[Roofline] = None) -> List[grid.Line]:
+               width: Optional[int] = None, bound: Optional[Roofline] = None,
+               checkpoint: Optional[Checkpoint] = None) -> List[grid.Line]:
     """The plan's styled lines: title, one row per layer, totals, conventions, what is missing;
     the step's peak (and the largest batch when asked); with a device, the roofline section after them."""
     spec = report.spec
@@ -78,6 +81,8 @@ def plan_lines(report: Report, training: Training, step: Optional[Step] = None, 
     lines += grid.paragraph(summary(report, training), "", width)
     if step is not None:
         lines += [[]] + step_lines(report, step, fit, width)
+    if checkpoint is not None:
+        lines += [[]] + checkpoint_lines(report, checkpoint, width)
     lines += [[]] + grid.paragraph(conventions_text(report, training), "dim", width)
     if not training.complete:
         missing = ", ".join(f"{kind} ×{n}" for kind, n in training.unsupported)
@@ -93,11 +98,12 @@ def plan_lines(report: Report, training: Training, step: Optional[Step] = None, 
 CATEGORY_NAMES = {"optimizer_state": "optimizer state"}
 
 
-def where(report: Report, event: StepEvent) -> str:
-    """The phase and layer of a moment of the step, as people read it."""
+def where(report: Report, event: StepEvent, brief: bool = False) -> str:
+    """The phase and layer of a moment of the step, as people read it (``brief``: without the
+    layer's description, for a picture's label)."""
     if 0 < event.layer <= len(report.layers):
         r = report.layers[event.layer - 1]
-        return f"the {event.phase} of layer {r.index} {r.full_name} ({r.layer.describe()})"
+        return f"the {event.phase} of layer {r.index} {r.full_name}" + ("" if brief else f" ({r.layer.describe()})")
     if event.layer == len(report.layers) + 1:
         return "the loss" if event.phase == "loss" else f"the {event.phase} of the loss"
     return {"optimizer": "the optimizer's step", "zero_grad": "zero_grad", "start": "the start of the step",
@@ -118,17 +124,19 @@ def step_lines(report: Report, step: Step, fit: Optional[Fit], width: Optional[i
         lines += grid.paragraph("nothing is trained (no parameters): no backward and no optimizer step, only the "
                                 "forward pass and the loss", "yellow", width)
     if fit is not None:
-        what = f"{fit.device} ({human_bytes(fit.memory_bytes)})" if fit.device else human_bytes(fit.memory_bytes)
-        room = f"{what} less {human_bytes(fit.headroom_bytes)} headroom = {human_bytes(fit.usable_bytes)}"
-        if fit.batch:
-            text = (f"largest batch that fits {room}: {fit.batch} (peak {human_bytes(fit.peak.peak_bytes)} at "
-                    f"{where(report, fit.peak.peak)}; batch {fit.batch + 1} would need {human_bytes(fit.over)}, "
-                    f"{fit.over:,} B > {fit.usable_bytes:,} B; "
-                    f"each sample adds {human_bytes(fit.per_sample)} there)")
-        else:
-            text = f"not even batch 1 fits {room}: its step peaks at {human_bytes(fit.over)}"
-        lines += grid.paragraph(text, "bold", width)
+        lines += grid.paragraph(fit_text(report, fit), "bold", width)
     return lines
+
+
+def fit_text(report: Report, fit: Fit) -> str:
+    """The largest batch that fits, where its peak binds and what one more sample would need."""
+    what = f"{fit.device} ({human_bytes(fit.memory_bytes)})" if fit.device else human_bytes(fit.memory_bytes)
+    room = f"{what} less {human_bytes(fit.headroom_bytes)} headroom = {human_bytes(fit.usable_bytes)}"
+    if not fit.batch:
+        return f"not even batch 1 fits {room}: its step peaks at {human_bytes(fit.over)}"
+    return (f"largest batch that fits {room}: {fit.batch} (peak {human_bytes(fit.peak.peak_bytes)} at "
+            f"{where(report, fit.peak.peak)}; batch {fit.batch + 1} would need {human_bytes(fit.over)}, "
+            f"{fit.over:,} B > {fit.usable_bytes:,} B; each sample adds {human_bytes(fit.per_sample)} there)")
 
 
 def summary(report: Report, training: Training) -> str:
@@ -164,7 +172,7 @@ def conventions_text(report: Report, training: Training) -> str:
             f"{'' if training.flash else '; ' + NO_FLASH}{amp}"
             f" · {flops_note(report)}bwd MACs: grad-input + grad-weight, each the forward's (conv, fc, attention, "
             "matmul), no grad-input where nothing before needs a gradient, no grad-weight for frozen layers · "
-            f"peak: {STEP_CONVENTIONS['peak_bytes']} · not built yet: activation checkpointing")
+            f"peak: {STEP_CONVENTIONS['peak_bytes']}")
 
 
 def flops_note(report: Report) -> str:
@@ -173,11 +181,11 @@ def flops_note(report: Report) -> str:
 
 def print_plan(report: Report, training: Training, step: Optional[Step] = None, fit: Optional[Fit] = None,
                file: Optional[IO[str]] = None, width: Optional[int] = None, color: Optional[bool] = None,
-               bound: Optional[Roofline] = None) -> None:
+               bound: Optional[Roofline] = None, checkpoint: Optional[Checkpoint] = None) -> None:
     out = file if file is not None else sys.stdout
     if width is None:
         width = grid.terminal_width(out)
-    grid.write(plan_lines(report, training, step, fit, width, bound), out, color)
+    grid.write(plan_lines(report, training, step, fit, width, bound, checkpoint), out, color)
 
 
 def event_json(report: Report, event: StepEvent) -> Dict[str, Any]:
@@ -206,8 +214,14 @@ def step_json(report: Report, step: Step, fit: Optional[Fit]) -> Dict[str, Any]:
     return out
 
 
+def plan_conventions(training: Training, step: Optional[Step]) -> Dict[str, str]:
+    """The conventions of the plan's figures, as JSON and the HTML page state them."""
+    return {**training_conventions(training.backend, training.amp, training.flash), "flops": "2 x MACs",
+            **(STEP_CONVENTIONS if step is not None else {})}
+
+
 def plan_json(report: Report, training: Training, step: Optional[Step] = None, fit: Optional[Fit] = None,
-              bound: Optional[Roofline] = None) -> Dict[str, Any]:
+              bound: Optional[Roofline] = None, checkpoint: Optional[Checkpoint] = None) -> Dict[str, Any]:
     """The plan as one JSON document: exact integers, the conventions stated, what is missing named;
     the step's peak and timeline (the largest batch when asked); with a device, each layer's
     roofline figures and the step's lower bound."""
@@ -230,8 +244,7 @@ def plan_json(report: Report, training: Training, step: Optional[Step] = None, f
         "batch": report.batch,
         "count": report.conventions.count,
         "flash_attention": training.flash if training.backend == "cuda" else None,
-        "conventions": {**training_conventions(training.backend, training.amp, training.flash), "flops": "2 x MACs",
-                        **(STEP_CONVENTIONS if step is not None else {})},
+        "conventions": plan_conventions(training, step),
         "complete": training.complete,
         "unsupported": dict(training.unsupported),
         "layers": layers,
@@ -244,6 +257,9 @@ def plan_json(report: Report, training: Training, step: Optional[Step] = None, f
                    "backward_flops_per_step": 2 * training.backward_macs * report.batch},
         **(step_json(report, step, fit) if step is not None else {}),
     }
+    if checkpoint is not None:
+        doc["checkpoint"] = checkpoint_json(report, checkpoint)
+        doc["conventions"]["checkpoint"] = CHECKPOINT_CONVENTION
     if bound is not None:
         from .roofline_table import pass_json, roofline_json
 
@@ -256,3 +272,79 @@ def plan_json(report: Report, training: Training, step: Optional[Step] = None, f
             doc["totals"]["step_time_lower_bound_s"] = doc["roofline"]["step_time_lower_bound_s"]
             doc["totals"]["images_per_s_upper_bound"] = doc["roofline"]["images_per_s_upper_bound"]
     return doc
+
+
+# --- activation checkpointing (--checkpoint) ------------------------------------------------
+
+def checkpoint_lines(report: Report, c: Checkpoint, width: Optional[int]) -> List[grid.Line]:
+    """The checkpointing section: the peak with and without, where it now falls, what the
+    recomputation costs, the largest batch under it."""
+    return [line for text, style in checkpoint_paragraphs(report, c) for line in grid.paragraph(text, style, width)]
+
+
+def checkpoint_paragraphs(report: Report, c: Checkpoint) -> List[Tuple[str, str]]:
+    """The checkpointing section's paragraphs and their styles, for the table and the page."""
+    label, b = work_label(report), report.batch
+    extra = counted(report, c.extra_forward_macs)
+    whole = counted(report, c.step_macs)
+    share = f"{100 * c.extra_forward_macs / c.step_macs:.1f}%" if c.step_macs else "—"
+    saved = c.saved_bytes
+    if saved > 0:
+        change = f"saves {human_bytes(saved)} ({saved:,} B, {100 * saved / c.plain_peak:.1f}%)"
+    elif saved == 0:
+        change = "saves nothing: the peak falls where no segment's tensors are alive"
+    else:
+        change = f"costs {human_bytes(-saved)} more ({-saved:,} B): the recomputation outweighs what it frees"
+
+    out = [(f"activation checkpointing ({c.mode}, {len(c.segments)} segments): peak "
+            f"{human_bytes(c.peak_bytes)} ({c.peak_bytes:,} B) against {human_bytes(c.plain_peak)} "
+            f"without; {change}; now at {where(report, c.step.peak)}", "bold")]
+    spans = ", ".join(segment_name(report, f, last) for f, last in c.segments[:4])
+    more = f" and {len(c.segments) - 4} more" if len(c.segments) > 4 else ""
+    out.append((f"re-runs {extra:,} forward {label} per sample ({extra * b:,} per step of batch {b}), "
+                f"{share} of the step's forward + backward {whole:,}; segments: {spans}{more}", ""))
+    fit = c.fit
+    if fit is not None:
+        out.append((f"largest batch that fits under checkpointing: {fit.batch} (peak {human_bytes(fit.peak.peak_bytes)} "
+                    f"at {where(report, fit.peak.peak)}; batch {fit.batch + 1} would need {human_bytes(fit.over)}, "
+                    f"{fit.over:,} B > {fit.usable_bytes:,} B)"
+                    if fit.batch else f"not even batch 1 fits under checkpointing: it peaks at {human_bytes(fit.over)}",
+                    "bold"))
+    out.append((f"checkpointing: {CHECKPOINT_CONVENTION}; RNG state stashed per segment: "
+                f"{c.rng_state_bytes:,} B of host memory", "dim"))
+    return out
+
+
+def segment_name(report: Report, first: int, last: int) -> str:
+    """A segment as people read it: the block it is (layer1.0), else its first–last layer."""
+    a, b = report.layers[first - 1].path, report.layers[last - 1].path
+    common = a[:next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))]
+    whole = [r.index for r in report.layers if r.path[:len(common)] == common] == list(range(first, last + 1))
+    if common and whole:
+        return ".".join(common)
+    return report.layers[first - 1].full_name + (f"–{report.layers[last - 1].full_name}" if last != first else "")
+
+
+def checkpoint_json(report: Report, c: Checkpoint) -> Dict[str, Any]:
+    """``checkpoint``: the mode, the segments, the peak with it and what it saves and costs."""
+    out: Dict[str, Any] = {
+        "mode": c.mode,
+        "segments": [{"first": f, "last": last, "name": segment_name(report, f, last)} for f, last in c.segments],
+        "peak_bytes": c.peak_bytes,
+        "peak_bytes_without": c.plain_peak,
+        "saved_bytes": c.saved_bytes,
+        "saved_percent": 100 * c.saved_bytes / c.plain_peak if c.plain_peak else None,
+        "peak_breakdown": c.step.peak.breakdown(),
+        "peak_at": event_json(report, c.step.peak),
+        "extra_forward_macs": c.extra_forward_macs,
+        "extra_forward_macs_per_step": c.extra_forward_macs * report.batch,
+        "extra_forward_flops": 2 * c.extra_forward_macs,
+        "extra_percent_of_step_macs": 100 * c.extra_forward_macs / c.step_macs if c.step_macs else None,
+        "rng_state_bytes_per_segment_host": c.rng_state_bytes,
+        "timeline": {"categories": list(STEP_CATEGORIES), "events": [event_json(report, e) for e in c.step.events]},
+    }
+    if c.fit is not None:
+        out["max_batch"] = c.fit.batch
+        out["peak_bytes_at_max_batch"] = c.fit.peak.peak_bytes if c.fit.batch else None
+        out["peak_bytes_one_more"] = c.fit.over
+    return out

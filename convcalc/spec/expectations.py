@@ -362,6 +362,8 @@ def parse_bytes(value: Any, what: str, loc: Optional[Location] = None) -> int:
     example = "write a size with its unit, e.g. 16GiB, 16GB, 12000MiB or 0"
     if isinstance(value, int) and not isinstance(value, bool) and value == 0:
         return 0
+    if isinstance(value, str) and _AMOUNT.match(value.strip()) is None:  # not a count's hint: sizes have no ±
+        raise SpecError(f"{what}: cannot read '{value}' as a memory size", loc, hint=example)
     amount = parse_amount(value, None, what, loc, allow_bytes=True)
     if not amount.bytes and amount.value != 0:
         raise SpecError(f"{what}: '{amount.text}' has no byte unit", loc, hint=example)
