@@ -95,6 +95,18 @@ def test_geometry_boxes_never_overlap_and_stay_inside(name, options):
     assert_apart_and_inside(*boxes(blocks_svg(analyse(load(name)), **options)))
 
 
+def test_a_run_keeps_its_last_box_with_a_layer_drawn_after_it():
+    """ViT's final LayerNorm, drawn with the twelfth encoder layer, left that layer alone beside
+    one box for the other eleven (encoder_layer_0 ×11, encoder_layer_11)."""
+    _, gs = boxes(blocks_svg(analyse(load("vit_b_16"))))
+    layers = [g for g in gs if "encoder_layer" in (g.get("data-name") or "")]
+    assert [(g.get("data-name"), g.get("data-count")) for g in layers] == [("encoder.layers.encoder_layer_0", "12")]
+    _, gs = boxes(blocks_svg(analyse(load("8x8x8 " + " ".join(["conv8k3p1 relu"] * 4) + " conv8k3p1 relu dropout"))))
+    assert [g.get("data-count") for g in gs] == ["1", "5"]  # the last of a run may have more drawn with it
+    _, gs = boxes(blocks_svg(analyse(load("8x8x8 conv8k3p1 relu dropout " + " ".join(["conv8k3p1 relu"] * 5)))))
+    assert [g.get("data-count") for g in gs] == ["1", "1", "5"]  # only the last
+
+
 def test_a_thousand_layer_chain_draws_quickly_and_collapses_repeats():
     spec = "8x8x3 " + " ".join(["conv8k3p1 relu"] * 500)
     start = time.perf_counter()

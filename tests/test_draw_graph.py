@@ -32,22 +32,36 @@ def parse(svg: str):
     return root, nodes, edges
 
 
+def folds(root):
+    return [r for r in root.iter(f"{SVG}rect") if r.get("class") == "fold"]
+
+
 def bbox(g) -> Tuple[float, float, float, float]:
     x, y, w, h = map(float, g.get("data-bbox").split())
     return x, y, x + w, y + h
 
 
-def pairs_drawn(report, nodes) -> set:
+def pairs_drawn(report, nodes, folds=()) -> set:
     """(source node, reader node) for every tensor a layer reads, nodes found by the layer
-    ranges they say they cover; computed apart from the renderer's own edge list."""
+    ranges they say they cover; computed apart from the renderer's own edge list. A run of
+    identical blocks drawn once (``folds``: its frames) stands for its later copies' layers
+    ``data-hidden`` a..b: their reads are not drawn, and the last copy's output b is the first
+    copy's, a - 1, drawn."""
     owner: Dict[int, str] = {}
     for g in nodes:
         first, last = map(int, g.get("data-layers").split())
         for i in range(first, last + 1):
             assert i not in owner, f"layer {i} drawn twice"
             owner[i] = g.get("data-name")
-    assert sorted(owner) == list(range(len(report.layers) + 1)), "every layer drawn once"
-    return {(owner[s], owner[r.index]) for r in report.layers for s in r.sources if owner[s] != owner[r.index]}
+    hidden = set()
+    for f in folds:
+        a, b = map(int, f.get("data-hidden").split())
+        assert not any(i in owner for i in range(a, b + 1)), "a copy drawn"
+        hidden |= set(range(a, b + 1))
+        owner[b] = owner[a - 1]
+    assert sorted(set(owner) | hidden) == list(range(len(report.layers) + 1)), "every layer drawn once"
+    return {(owner[s], owner[r.index]) for r in report.layers if r.index not in hidden for s in r.sources
+            if owner[s] != owner[r.index]}
 
 
 @pytest.mark.parametrize("spec, depth", CASES)
@@ -60,20 +74,26 @@ def test_graph_invariants(spec: str, depth: Optional[int]):
     _, _, vw, vh = map(float, root.get("viewBox").split())
     names = [g.get("data-name") for g in nodes]
     assert len(names) == len(set(names)) and names[0] == "input"
-    # one edge per (source, reader) pair, each from its source's box to its reader's box
-    pairs = pairs_drawn(report, nodes)
+    # one edge per (source box, reader box) pair, each from its source's box to its reader's box
+    # (its data-from and data-to, the tensors and readers by name, are tests/test_draw_graph_lanes.py's)
+    pairs = pairs_drawn(report, nodes, folds(root))
     assert len(edges) == len(pairs)
-    assert {(p.get("data-from"), p.get("data-to")) for p in edges} == pairs
     boxes = {g.get("data-name"): bbox(g) for g in nodes}
 
     def on(point: Tuple[float, float], box: Tuple[float, float, float, float]) -> bool:
         x, y = point
         return box[0] - 0.2 <= x <= box[2] + 0.2 and box[1] - 0.2 <= y <= box[3] + 0.2
 
+    def box_at(point: Tuple[float, float]) -> str:
+        (name,) = [n for n, b in boxes.items() if on(point, b)]
+        return name
+
+    ends = []
     for p in edges:
         x1, y1, x2, y2 = map(float, p.get("data-ends").split())
-        assert on((x1, y1), boxes[p.get("data-from")]) and on((x2, y2), boxes[p.get("data-to")]), p.get("d")
+        ends.append((box_at((x1, y1)), box_at((x2, y2))))
         assert p.get("d").startswith(f"M{x1:.1f},{y1:.1f}") and p.get("d").endswith(f"{x2:.1f},{y2:.1f}")
+    assert set(ends) == pairs
     rects: List[Tuple[float, float, float, float]] = list(boxes.values())
     for x1, y1, x2, y2 in rects:
         assert 0 <= x1 < x2 <= vw and 0 <= y1 < y2 <= vh

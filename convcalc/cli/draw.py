@@ -58,7 +58,8 @@ def _title(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> 
 @click.option("--labels", type=click.Choice(["shape", "full"]), default="shape", show_default=True,
               help="Under each box: its output shape, or also what it is, its params and MACs.")
 @click.option("--every-layer", is_flag=True,
-              help="Draw activations, normalisation and dropout as boxes of their own.")
+              help="Draw activations, normalisation and dropout as boxes of their own; in the graph "
+                   "style, also each of a run of identical blocks (drawn once, first…last ×N, without it).")
 @click.option("--kernels/--no-kernels", default=None,
               help="blocks style: a small cube for each conv's and pool's kernel on the box it reads, with "
                    "lines to the position it makes (default: on for chains of at most 25 boxes).")

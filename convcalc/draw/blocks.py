@@ -41,6 +41,7 @@ from .flow import (
     quoteattr,
     skips_first,
 )
+from .names import kind_name
 from .wiring import SIDE, WIRE, Plan, Slot, arrow_heads, connector, wires_said
 
 # what the other styles take from here, though this module does not use it itself
@@ -148,15 +149,19 @@ def kind_colors(items: Sequence[Item]) -> Dict[str, str]:
     taken = {KIND_COLORS[it.kind] for it in items if it.kind in KIND_COLORS}
     extras = [c for c in EXTRA_COLORS if c not in taken] or list(EXTRA_COLORS)
     colors: Dict[str, str] = {}
+    named: Dict[str, str] = {}  # kinds one legend name stands for share its colour
     extra = 0
     for it in items:
         if it.kind in colors:
             continue
-        if it.kind in KIND_COLORS:
+        if kind_name(it.kind) in named:
+            colors[it.kind] = named[kind_name(it.kind)]
+        elif it.kind in KIND_COLORS:
             colors[it.kind] = KIND_COLORS[it.kind]
         else:
             colors[it.kind] = extras[extra % len(extras)]
             extra += 1
+        named[kind_name(it.kind)] = colors[it.kind]
     return colors
 
 
@@ -361,11 +366,19 @@ def heading(report: Report, detail: str, caption: Caption = Caption(),
 
 def kind_legend(colors: Dict[str, str], full: float, y: float, corner: float = 0) -> Tuple[List[str], float]:
     """A swatch and the name of each kind, wrapped to the picture's width from baseline ``y``;
-    the lines and the baseline of the last row. ``corner`` rounds the swatches (graph style)."""
+    the lines and the baseline of the last row. ``corner`` rounds the swatches (graph style).
+    One swatch per colour, naming every kind drawn in it (``fc, linear``; ``tokens, cls, pos``):
+    kinds of one family share a colour, and two swatches alike would read as two colours."""
     lines: List[str] = []
     x = float(MARGIN)
     rounded = f' rx="{corner:g}"' if corner else ""
-    for kind, c in colors.items():
+    named: Dict[str, List[str]] = {}  # colour -> the readable names of its kinds, each once
+    for k, c in colors.items():
+        names = named.setdefault(c, [])
+        if kind_name(k) not in names:
+            names.append(kind_name(k))
+    for c, kinds in named.items():
+        kind = ", ".join(kinds)
         w = 14 + 6 + text_width(kind) + 18
         if x + w > full - MARGIN and x > MARGIN:
             x = float(MARGIN)

@@ -149,7 +149,9 @@ def drawn_items(report: Report, depth: Optional[int] = None, every_layer: bool =
 
 def collapse_repeats(items: Sequence[Item], report: Report) -> List[Item]:
     """Runs of at least REPEAT_MIN identical boxes (same kind, label, shapes and figures) that
-    form a chain (each reads only the one before; nothing outside reads any but the last) become one."""
+    form a chain (each reads only the one before; nothing outside reads any but the last) become one.
+    Each but the last has as many layers drawn with it as the first; the last may have more (ViT's
+    final LayerNorm, drawn with the twelfth encoder layer, left it alone beside "encoder_layer_0 ×11")."""
     holder = holders(items)
     reads_from: List[Set[int]] = [set() for _ in items]
     read_by: List[Set[int]] = [set() for _ in items]
@@ -165,20 +167,21 @@ def collapse_repeats(items: Sequence[Item], report: Report) -> List[Item]:
         j = i + 1
         key = same(items[i])
         while (j < len(items) and same(items[j]) == key and reads_from[j] <= {j - 1}
-               and read_by[j - 1] <= {j}):
+               and read_by[j - 1] <= {j} and len(items[j - 1].folded) == len(items[i].folded)):
             j += 1
         if j - i >= REPEAT_MIN:
             folded = tuple(n for it in items[i:j] for n in it.folded)
             out.append(replace(items[i], count=j - i, last_name=items[j - 1].name, folded=folded,
                                last=items[j - 1].last))
-        else:
-            out.extend(items[i:j])
-        i = j
+            i = j
+        else:  # the next box may start a run (one with more drawn with it ends one, never starts it)
+            out.append(items[i])
+            i += 1
     return out
 
 
 def same(it: Item) -> Tuple[Any, ...]:
-    return (it.kind, it.label, it.input, it.output, it.params, it.macs, it.activations, len(it.folded))
+    return (it.kind, it.label, it.input, it.output, it.params, it.macs, it.activations)
 
 
 def holders(items: Sequence[Item]) -> Dict[int, int]:

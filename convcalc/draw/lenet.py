@@ -58,6 +58,7 @@ from .flow import (  # escape and quoteattr: XML text with its control character
     quoteattr,
     skips_first,
 )
+from .names import kind_name
 from .wiring import SIDE, WIRE, Plan, Slot, arrow_heads, connector, wires_said
 
 PLANE = (10.0, 84.0)  # a plane's side in px, smallest and largest
@@ -78,9 +79,10 @@ OPERATIONS: Dict[str, str] = {
 
 def operation(it: Item, layer: Optional[LayerReport]) -> Tuple[str, str]:
     """The operation's name and its window (``5x5``, ``11x11 stride 4``) written under the gap."""
-    if layer is None:  # a block: its own label says what it is, as words (DOUBLE_CONV: "Double conv")
+    if layer is None:  # a block: its own label says what it is, as the legends name it (DOUBLE_CONV: "Double conv")
         kind, paren, rest = it.label.partition(" (")
-        return kind.replace("_", " ").capitalize() + paren + rest, ""
+        word = kind_name(kind)
+        return word[:1].upper() + word[1:] + paren + rest, ""  # MBConv, ConvNeXt block keep their capitals
     rule = layer.layer
     name = OPERATIONS.get(it.kind, it.label.capitalize())
     if isinstance(rule, AvgPool):
