@@ -25,6 +25,7 @@ from convcalc.errors import SpecError
 from convcalc.importers.torch_export import read_program
 from convcalc.importers.torch_record import Replayed
 from convcalc.load import load
+from convcalc.values import replace
 from tests.test_hostile import assert_clean, run
 
 FIXTURES = Path(__file__).parent / "fixtures" / "torch"
@@ -42,7 +43,7 @@ def recording(name: str) -> Dict[str, Any]:
 
 def replayed(name: str) -> Any:
     program = Replayed(recording(name))
-    return read_program(program, program.model, program.trainable)
+    return read_program(program, program.model, program.trainable, program.aliases)
 
 
 def macs_of_graph(data: Dict[str, Any]) -> int:
@@ -81,7 +82,10 @@ def test_recorded_models_count_exactly_what_torch_holds(name):
     assert report.unknown_ops == {}
     assert report.totals.params == data["torch"]["params"]
     assert report.totals.macs == macs_of_graph(data)
-    assert report.spec.notes == ()  # no parameter unread, shared, or counted otherwise than held
+    # no parameter unread or counted otherwise than held; a shared one (the small modules tied and
+    # twice) is said, and counted once
+    assert all("counted once" in n for n in report.spec.notes)
+    assert bool(report.spec.notes) == (name in ("tied", "twice"))
 
 
 @pytest.mark.parametrize("name", sorted(BUNDLED))
@@ -130,6 +134,34 @@ def test_convnext_permutes_around_its_layer_norm_are_no_rows():
     convcalc holds, so neither permute is a row."""
     kinds = [r.layer.kind for r in analyse(replayed("convnext_tiny")).layers]
     assert "permute" not in kinds
+
+
+@pytest.mark.parametrize("name, holder, sharer, shared", [
+    ("tied", "a", "b", 8 * 8),  # b.weight is a.weight; b keeps a bias of its own
+    ("twice", "a", "a_2", 8 * 8 + 8),  # nn.Linear(8, 8) applied twice: all of it
+])
+def test_a_shared_parameter_is_counted_once_where_it_is_first_read(name, holder, sharer, shared):
+    """model.parameters() de-duplicates a tensor two layers read: so do the totals, the JSON and
+    a plan's parameters, gradients and optimizer state; the second row says where it is counted."""
+    from convcalc import api
+
+    data = recording(name)
+    report = api.Report(analyse(replayed(name)))
+    torch_params = data["torch"]["params"]
+    rows = {r.full_name: r for r in report.result.layers}
+    row = rows[sharer]
+    assert row.params == row.layer.params(row.input) - shared and row.shared == shared
+    assert [n.text for n in row.notes if n.code == "shared"] == [
+        f"shares 'a.weight'{' and ' + repr('a.bias') if name == 'twice' else ''} with layer '{holder}': "
+        f"counted there ({shared:,} params)"]
+    assert report.totals.params == json.loads(report.to_json())["totals"]["params"] == torch_params
+    peak = report.plan(optimizer="adam").to_dict()["peak_breakdown"]
+    assert peak["parameters"] == peak["gradients"] == 4 * torch_params
+    # the row that shares still makes its weights' gradient: the backward is as without sharing
+    unshared = analyse(replace(replayed(name), layers=tuple(
+        replace(n, shares=()) if hasattr(n, "shares") else n for n in replayed(name).layers)))
+    assert api.Report(unshared).plan().backward_macs == report.plan().backward_macs
+    assert unshared.totals.params == torch_params + shared
 
 
 def test_a_recording_of_another_format_is_refused():
@@ -194,6 +226,14 @@ def torch_module(kind: str) -> Any:
             a = t @ t.transpose(1, 2)  # N x 99 x 99
             return (a @ t).mean(1)  # N x 16
 
+    class Twice(nn.Module):  # one module applied twice: its weight and bias read by two rows
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Linear(8, 8)
+
+        def forward(self, x: Any) -> Any:
+            return self.a(torch.relu(self.a(x)))
+
     class Odd(nn.Module):  # an operator convcalc has no rule for
         def forward(self, x: Any) -> Any:
             return torch.cumsum(x, dim=1)
@@ -235,7 +275,7 @@ def torch_module(kind: str) -> Any:
             u = torch.cat([t, t], dim=2)[:, :, ::2]  # 6 x 4
             return self.lin(u.flatten(1)), z
 
-    return {"tied": Tied, "functional": Functional, "odd": Odd, "frozen": Frozen, "zoo": Zoo}[kind]()
+    return {"tied": Tied, "twice": Twice, "functional": Functional, "odd": Odd, "frozen": Frozen, "zoo": Zoo}[kind]()
 
 
 @torch_only
@@ -273,11 +313,30 @@ def test_most_kinds_map_with_torch_s_own_shapes():
 
 
 @torch_only
-def test_a_shared_weight_is_said_and_a_frozen_one_kept_apart():
+@pytest.mark.parametrize("kind", ["tied", "twice"])
+def test_a_shared_weight_is_counted_once_as_torch_counts_it(kind, tmp_path):
+    import torch
+
     import convcalc
 
-    tied = convcalc.from_torch_spec(torch_module("tied"), (1, 8))
-    assert any("'a.weight'" in n and "shared" in n for n in tied.notes)
+    model = torch_module(kind)
+    report = convcalc.from_torch(model, (1, 8))
+    torch_params = sum(p.numel() for p in model.parameters())
+    assert report.totals.params == json.loads(report.to_json())["totals"]["params"] == torch_params
+    assert any("'a.weight'" in n and "counted once" in n for n in report.result.spec.notes)
+    assert [r.full_name for r in report.result.layers if r.shared] == [{"tied": "b", "twice": "a_2"}[kind]]
+    assert report.plan(optimizer="adam").to_dict()["peak_breakdown"]["gradients"] == 4 * torch_params
+    # saved by torch.export.save, a tied weight loads as two tensors over one storage: still one
+    torch.export.save(torch.export.export(model, (torch.zeros(1, 8),)), str(tmp_path / "m.pt2"))
+    saved = analyse(load(str(tmp_path / "m.pt2")))
+    assert saved.totals.params == torch_params
+    assert not any("read by no layer" in n for n in saved.spec.notes)
+
+
+@torch_only
+def test_a_frozen_weight_is_kept_apart():
+    import convcalc
+
     report = convcalc.from_torch(torch_module("frozen"), (1, 3, 8, 8)).result  # the engine's Report under the API's
     assert [r.full_name for r in report.layers if r.frozen] == ["conv"]
 

@@ -25,8 +25,11 @@ How a graph becomes a spec (torch_ops.py holds one translator per operator):
 * Every layer made is checked: the shape convcalc's rule computes must be the shape the program
   recorded, and the params it counts the elements of the parameters the operator reads. A shape
   that differs makes the operator ``unknown`` (with its recorded shape, listed, its cost marked
-  not counted), never a wrong row; params that differ, a parameter shared by two layers or one
-  no layer reads, are said in the report's notes.
+  not counted), never a wrong row; params that differ, or a parameter no layer reads, are said
+  in the report's notes.
+* A parameter two layers read (a module applied twice, a tied weight: one tensor under two
+  names) is counted once, at the first layer that reads it; the others carry ``shares`` naming
+  it, so the totals are ``sum(p.numel() for p in model.parameters())``, which de-duplicates.
 """
 
 from __future__ import annotations
@@ -102,7 +105,18 @@ def read_pt2(path_or_text: Any, origin: str) -> NetworkSpec:
         logger.handlers, logger.propagate = handlers, propagate
     state = program.state_dict
     trainable = {k: bool(getattr(v, "requires_grad", True)) for k, v in state.items()}
-    return read_program(program, origin, trainable, tied(list(state.items())))
+    # a tied weight is saved once and loaded as two tensors over one storage: the same view of
+    # the same memory is the same parameter
+    return read_program(program, origin, trainable, tied([(k, _view_of(v)) for k, v in state.items()]))
+
+
+def _view_of(tensor: Any) -> Any:
+    """What a tensor is a view of: its storage, offset, shape and strides (itself if it has none)."""
+    try:
+        return (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape),
+                tuple(tensor.stride()), str(tensor.dtype))
+    except Exception:  # a tensor without storage (meta, fake): only itself
+        return tensor
 
 
 LAST_AXIS = frozenset(("linear", "layer_norm", "native_layer_norm", "matmul", "bmm", "softmax", "_softmax"))
@@ -125,10 +139,11 @@ class _Heard(logging.Handler):
 
 
 def tied(named: List[Tuple[str, Any]]) -> Dict[str, Tuple[str, ...]]:
-    """Each parameter's name -> every name of the same tensor (a tied weight has two)."""
-    groups: Dict[int, List[str]] = {}
+    """Each parameter's name -> every name of the same tensor (a tied weight has two). A tensor
+    is known by its identity, or by a hashable key that stands for it (``_view_of``)."""
+    groups: Dict[Any, List[str]] = {}
     for name, tensor in named:
-        groups.setdefault(id(tensor), []).append(name)
+        groups.setdefault(tensor if isinstance(tensor, tuple) else id(tensor), []).append(name)
     return {name: tuple(names) for names in groups.values() for name in names}
 
 
@@ -230,5 +245,5 @@ class _Program(TorchOps):
                                   "it is not in the params")
             elif len(readers) > 1:
                 self.notes.append(f"parameter {called} ({n:,} elements) is shared by {', '.join(readers)}: "
-                                  f"convcalc counts it in each ({n * (len(readers) - 1):,} too many params)")
+                                  f"counted once, at {readers[0]}, as model.parameters() holds it")
 
