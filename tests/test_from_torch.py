@@ -184,6 +184,18 @@ def test_a_pt2_file_without_torch_is_a_clear_error(tmp_path, monkeypatch):
     assert "needs torch" in result.output
 
 
+def test_a_torchscript_file_without_torch_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # as where it is not installed
+    path = tmp_path / "model.pt"
+    path.write_bytes(b"PK\x03\x04")
+    result = run("table", str(path), "--input", "8x8x3")
+    assert_clean(result, codes=(2,))
+    assert "needs torch" in result.output and "convcalc[torch]" in result.output
+    result = run("table", str(path))  # and without a size, that is said first: it is needed either way
+    assert_clean(result, codes=(2,))
+    assert "records no input size" in result.output and "--input" in result.output
+
+
 def test_import_convcalc_does_not_import_torch():
     import subprocess
 
@@ -411,3 +423,54 @@ def test_tokens_given_as_input_read_as_tokens():
     projections, products, mlp = 10 * 16 * 16 * 4, 2 * 2 * 10 * 10 * 8, 2 * 10 * 16 * 32
     assert report.totals.macs == projections + products + mlp
     assert report.unknown_ops == {}
+
+
+@torch_only
+@pytest.mark.parametrize("how", ["trace", "script"])
+def test_a_torchscript_file_reads_as_the_live_module(how, tmp_path):
+    """torch.jit.save's file, converted by torch to an exported program at --input's size: the
+    live module's figures, its weighted rows named by their module."""
+    import warnings
+
+    import torch
+    from torch import nn
+
+    import convcalc
+
+    if how == "trace":
+        model = torch_module("zoo").eval()
+    else:  # torch.jit.script reads the source, whose annotations must be TorchScript's own
+        model = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
+                              nn.Flatten(), nn.Linear(32, 10)).eval()
+    x = torch.zeros(1, 3, 32, 32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit is deprecated
+        scripted = torch.jit.trace(model, x) if how == "trace" else torch.jit.script(model)
+    path = tmp_path / "zoo.pt"
+    torch.jit.save(scripted, str(path))
+    live = convcalc.from_torch(model, (1, 3, 32, 32)).result
+    read = convcalc.analyse(path, input="32x32x3").result
+    assert read.unknown_ops == {}
+    assert read.totals.params == live.totals.params == sum(p.numel() for p in model.parameters())
+    assert read.totals.macs == live.totals.macs
+    assert [o.shape for o in read.outputs] == [o.shape for o in live.outputs]
+    weighted = [(r.full_name, r.layer.kind, r.params) for r in read.layers if r.params]
+    assert weighted == [(r.full_name, r.layer.kind, r.params) for r in live.layers if r.params]
+    assert any("TS2EPConverter" in n for n in read.spec.notes)
+    result = run("table", str(path), "--input", "32x32x3", "--format", "json")
+    assert_clean(result, codes=(0,))
+    assert json.loads(result.stdout)["totals"]["params"] == live.totals.params
+
+
+@torch_only
+def test_what_is_not_a_torchscript_file_is_a_located_error(tmp_path):
+    import torch
+
+    state = tmp_path / "weights.pt"
+    torch.save(torch.nn.Linear(2, 2).state_dict(), str(state))  # weights only: no graph
+    result = run("table", str(state), "--input", "2")
+    assert_clean(result, codes=(2,))
+    assert f"'{state}' is not a TorchScript file" in result.output and "from_torch" in result.output
+    result = run("table", str(state))
+    assert_clean(result, codes=(2,))
+    assert "records no input size" in result.output
