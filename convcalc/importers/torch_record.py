@@ -4,8 +4,9 @@ installed (CI's venv: a CPU torch is a 1 GB download). Neither half imports torc
 
 What is kept is what the walk reads and nothing else: each node's kind, name, operator, its
 arguments (other nodes by name), the shapes of its results, its module's path; which inputs are
-parameters (and whether they train). No weights. benchmarks/record_torch_exports.py writes the
-recordings of torchvision's models (tests/fixtures/torch), and tests/test_from_torch.py reads them.
+parameters (whether they train, and which names are one tied tensor). No weights.
+benchmarks/record_torch_exports.py writes the recordings of torchvision's models
+(tests/fixtures/torch), and tests/test_from_torch.py reads them.
 """
 
 from __future__ import annotations
