@@ -410,6 +410,39 @@ def test_what_from_torch_cannot_read_is_a_clear_error():
 
 
 @torch_only
+def test_a_branch_on_a_value_export_refuses_is_traced_by_the_draft(capfd):
+    """torch.export refuses ``if y.sum() > ...``; torch.export.draft_export takes the branch as
+    the input of zeros does, and the note says so: the rows are the path taken, the guards none."""
+    import torch
+    from torch import nn
+
+    import convcalc
+
+    class Straight(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c, self.f = nn.Conv2d(3, 4, 3), nn.Linear(4, 2)
+
+        def forward(self, x: Any) -> Any:
+            return self.f(self.c(x).mean((2, 3)))
+
+    class Branchy(Straight):
+        def forward(self, x: Any) -> Any:
+            y = self.c(x)
+            if y.abs().sum() > 1e9:  # never, on zeros: the path is Straight's
+                y = y * 2
+            return self.f(y.mean((2, 3)))
+
+    with pytest.raises(Exception):
+        torch.export.export(Branchy(), (torch.zeros(1, 3, 8, 8),))
+    capfd.readouterr()
+    branchy = convcalc.from_torch_spec(Branchy(), (1, 3, 8, 8))
+    assert branchy.layers == convcalc.from_torch_spec(Straight(), (1, 3, 8, 8)).layers
+    assert "draft_export" in branchy.notes[0] and "refused Branchy" in branchy.notes[0]
+    assert capfd.readouterr().err == ""  # the refusal's log is said in the note, not on the terminal
+
+
+@torch_only
 def test_tokens_given_as_input_read_as_tokens():
     """A transformer block given N x L x C: the input is L x C, as aten holds it (no permute)."""
     from torch import nn

@@ -4,7 +4,9 @@ Why ``torch.export``: it records every operator the module runs, as aten operato
 shape of each result, whether a leaf module ran it (a conv) or the forward did (``x.mean(1)``,
 ``torch.cat``, attention's ``q @ k.transpose(-2, -1)``, ``F.linear``), which hooks miss. And it
 records, for each operator, the module that ran it (``nn_module_stack``): the rows are named as
-``print(model)`` names them (``layer1.0.conv1``). torch is the optional extra ``convcalc[torch]``,
+``print(model)`` names them (``layer1.0.conv1``). A forward export refuses for a branch on a
+tensor's value is traced by ``torch.export.draft_export`` on the same example, and said in a note
+(FX's symbolic_trace refuses such a forward too, and more). torch is the optional extra ``convcalc[torch]``,
 imported only here, only when a module or a .pt2 file is read.
 
 How a graph becomes a spec (torch_ops.py holds one translator per operator):
@@ -34,14 +36,17 @@ How a graph becomes a spec (torch_ops.py holds one translator per operator):
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import math
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..errors import LayerError, SpecError
 from ..layers import dims_shape
 from ..shape import Shape
 from ..spec.model import FromSpec, NetworkSpec
+from ..values import replace
 from . import safe_name
 from .torch_graph import (
     Held,
@@ -76,14 +81,45 @@ def from_torch_spec(model: Any, input_size: Sequence[int] = (1, 3, 224, 224)) ->
                         "e.g. (1, 3, 224, 224)")
     first = next(iter(model.parameters()), None)
     example = torch.zeros((1, *size[1:]), device=first.device if first is not None else "cpu")
+    said: Tuple[str, ...] = ()
     try:
-        program = torch.export.export(model, (example,))
+        with quiet_logs():  # a refused trace logs the graph so far and its guards: said in the note instead
+            program = torch.export.export(model, (example,))
     except Exception as e:  # export refuses data-dependent control flow and the like: its message says where
-        raise SpecError(f"torch.export cannot trace {type(model).__name__}: {type(e).__name__}: {str(e)[:400]}",
-                        hint="torch.export needs a forward without data-dependent Python control flow") from None
+        refused = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:300] if str(e).strip() else ''}"
+        try:
+            program = _draft(torch, model, example)
+        except Exception:  # the draft could not trace it either: export's own reason is the one to fix
+            raise SpecError(f"torch.export cannot trace {type(model).__name__}: {type(e).__name__}: {str(e)[:400]}",
+                            hint="torch.export needs a forward without data-dependent Python control flow") from None
+        said = (f"torch.export refused {type(model).__name__} ({refused}); traced by torch.export.draft_export "
+                f"instead, which takes each branch on a tensor's value as an input of zeros takes it: the figures "
+                f"are that path's",)
     named = list(model.named_parameters(remove_duplicate=False))
     trainable = {name: bool(p.requires_grad) for name, p in named}
-    return read_program(program, type(model).__name__, trainable, tied(named))
+    spec = read_program(program, type(model).__name__, trainable, tied(named))
+    return replace(spec, notes=(*said, *spec.notes)) if said else spec
+
+
+def _draft(torch: Any, model: Any, example: Any) -> Any:
+    """``torch.export.draft_export``: a branch on a tensor's value (``if y.sum() > 0``), which
+    export refuses, is taken as the example takes it and guarded by asserts. The asserts and
+    what only they read (the branch's condition) are no part of what the network computes:
+    they are left out, as dead code, before the walk."""
+    with quiet_logs():  # draft_export logs its report of the guards it took
+        program = torch.export.draft_export(model, (example,))
+    graph = program.graph
+    needed: Set[Any] = set()
+    stack = [n for n in graph.nodes if n.op == "output"]
+    while stack:
+        node = stack.pop()
+        if node not in needed:
+            needed.add(node)
+            stack.extend(node.all_input_nodes)
+    for node in reversed(list(graph.nodes)):
+        if node.op == "call_function" and node not in needed:
+            graph.erase_node(node)
+    return program
 
 
 def read_pt2(path_or_text: Any, origin: str) -> NetworkSpec:
@@ -123,6 +159,20 @@ LAST_AXIS = frozenset(("linear", "layer_norm", "native_layer_norm", "matmul", "b
 """Operators that read their input's last axis as its features: an input they read first is tokens."""
 PASSING = frozenset(("transpose", "permute", "view", "reshape", "contiguous", "alias", "clone", "unsqueeze",
                      "squeeze", "dropout", "detach"))
+
+
+@contextlib.contextmanager
+def quiet_logs() -> Iterator[None]:
+    """torch kept from the terminal while it traces: a refused or drafted trace logs its guards
+    from loggers of its own (torch._logging gives them their own handlers) and prints the graph
+    so far to stderr (export/_trace.py), which what convcalc says (an error, a note) sums up."""
+    before = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        logging.disable(before)
 
 
 class _Heard(logging.Handler):

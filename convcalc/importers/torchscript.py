@@ -22,7 +22,7 @@ from ..errors import SpecError
 from ..shape import Shape
 from ..spec.model import NetworkSpec
 from ..values import replace
-from .torch_export import import_torch, read_program, tied
+from .torch_export import import_torch, quiet_logs, read_program, tied
 
 HINT = ("save one with torch.jit.save(torch.jit.trace(model, x), 'model.pt'); a state_dict saved by torch.save keeps "
         "no graph: read the live module with convcalc.from_torch(model, input_size)")
@@ -45,8 +45,9 @@ def read_torchscript(path_or_text: Any, origin: str, input: Optional[Shape] = No
         try:
             from torch._export.converter import TS2EPConverter  # type: ignore[import-not-found]
 
-            converted = TS2EPConverter(module, (example,)).convert()
-            program = torch.export.export(converted.module(), (example,))
+            with quiet_logs():  # the converter logs that it fixed the batch of 1 it was given
+                converted = TS2EPConverter(module, (example,)).convert()
+                program = torch.export.export(converted.module(), (example,))
         except Exception as e:
             raise SpecError(f"torch cannot convert TorchScript file '{origin}' on input {input} (traced as "
                             f"{list(example.shape)}): {_first_line(e)}",
