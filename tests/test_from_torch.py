@@ -343,6 +343,9 @@ def test_a_shared_weight_is_counted_once_as_torch_counts_it(kind, tmp_path):
     saved = analyse(load(str(tmp_path / "m.pt2")))
     assert saved.totals.params == torch_params
     assert not any("read by no layer" in n for n in saved.spec.notes)
+    written = run("import", str(tmp_path / "m.pt2"))  # the YAML keeps 'shares:'
+    assert_clean(written, codes=(0,))
+    assert "shares:" in written.stdout and convcalc.analyse(written.stdout).totals.params == torch_params
 
 
 @torch_only
@@ -493,6 +496,10 @@ def test_a_torchscript_file_reads_as_the_live_module(how, tmp_path):
     result = run("table", str(path), "--input", "32x32x3", "--format", "json")
     assert_clean(result, codes=(0,))
     assert json.loads(result.stdout)["totals"]["params"] == live.totals.params
+    result = run("import", str(path), "--input", "32x32x3")  # as a YAML spec, the same figures
+    assert_clean(result, codes=(0,))
+    again = convcalc.analyse(result.stdout).result
+    assert (again.totals.params, again.totals.macs) == (live.totals.params, live.totals.macs)
 
 
 @torch_only
