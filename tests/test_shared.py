@@ -71,6 +71,7 @@ def test_the_yaml_writer_keeps_what_is_shared():
     ("{params: 3}", "which layer holds the weights"),
     ("{layer: a, params: 500}", "cannot be the same weights"),
     ("input", "which is not a layer"),
+    ("[{layer: a, params: 64}, {layer: a, params: 64}]", "cannot be the same weights"),  # 128 of its 72
 ])
 def test_a_wrong_share_is_a_located_error(shares, message):
     text = TWICE.replace("shares: a", f"shares: {shares}")

@@ -231,7 +231,8 @@ class _Walk:
         frozen = frozen or ls.frozen
         shared = 0
         for share in ls.shares:  # weights an earlier layer holds: one tensor, counted there only
-            held, held_biases, note = self.shared(share, rule, x, params, biases, index, name, path)
+            held, held_biases, note = self.shared(share, rule, x, params, params - shared, biases, index, name,
+                                                  path)
             shared, biases, notes = shared + held, biases - held_biases, (*notes, note)
         params -= shared
         if frozen:  # nothing trained: every weight and bias is state kept, as a running mean is
@@ -243,10 +244,11 @@ class _Walk:
         self.register(report.full_name, index, ls.loc)
         return index
 
-    def shared(self, share: Shares, rule: Layer, x: Shape, params: int, biases: int, index: int, name: str,
-               path: Tuple[str, ...]) -> Tuple[int, int, Note]:
+    def shared(self, share: Shares, rule: Layer, x: Shape, params: int, left: int, biases: int, index: int,
+               name: str, path: Tuple[str, ...]) -> Tuple[int, int, Note]:
         """How many of this layer's params (and of its biases) are ``share.layer``'s, checked,
-        and the row's note saying where they are counted."""
+        and the row's note saying where they are counted. ``left``: its params no share before
+        this one took; ``biases``: its biases no share before took."""
         t = self.resolve(FromSpec(share.layer, share.loc), path, "'shares'")
         holder = self.layers[t - 1] if t else None
         where = ".".join((*path, name))
@@ -254,9 +256,9 @@ class _Walk:
             raise SpecError(f"layer {index} '{where}' shares '{share.layer}', which is not a layer", share.loc,
                             hint="shares names the layer that holds the weights (not a block, not the input)")
         held = holder.layer.params(holder.input)
-        count, of_biases = (params, biases) if share.params is None else (share.params, share.biases)
+        count, of_biases = (left, biases) if share.params is None else (share.params, share.biases)
         if (share.params is None and held != params) or not 0 <= of_biases <= min(count, biases) \
-                or not 0 < count <= min(params, held):
+                or not 0 < count <= min(left, held):
             raise SpecError(f"layer {index} '{where}' ({rule.describe()}) on input {x} holds {params:,} params and "
                             f"'{holder.full_name}' {held:,}: they cannot be the same weights", share.loc,
                             hint="shares joins a layer to one with the same weights (a module applied twice)")
