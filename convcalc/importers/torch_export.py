@@ -293,7 +293,12 @@ class _Program(TorchOps):
             if not readers:
                 self.notes.append(f"parameter {called} ({n:,} elements) is read by no layer convcalc counts: "
                                   "it is not in the params")
+            elif len(readers) > 1 and self.counted.get(names, 0) > 1:  # a row that counts it otherwise than held
+                self.notes.append(f"parameter {called} ({n:,} elements) is shared by {', '.join(readers)}: "
+                                  f"convcalc counts it {self.counted[names]} times "
+                                  f"({n * (self.counted[names] - 1):,} too many params)")
             elif len(readers) > 1:
                 self.notes.append(f"parameter {called} ({n:,} elements) is shared by {', '.join(readers)}: "
-                                  f"counted once, at {readers[0]}, as model.parameters() holds it")
+                                  f"counted once, at {self.holder.get(names, readers[0])}, as model.parameters() "
+                                  "holds it")
 

@@ -135,6 +135,7 @@ class ProgramState:
         self.last = "input"
         self.used: Dict[str, List[str]] = {}  # parameter -> the layers that read it
         self.holder: Dict[Tuple[str, ...], str] = {}  # a parameter tensor (tensor_of) -> the first layer that read it
+        self.counted: Dict[Tuple[str, ...], int] = {}  # a parameter tensor -> how many rows count it
         self.notes: List[str] = []
         self.node: Any = None
         self.bases = self.base_names()
@@ -252,13 +253,20 @@ class ProgramState:
                  if p is not None and hasattr(p, "name") and p.name in self.params]
         readers = [fqn for _, fqn in reads]
         frozen = bool(readers) and not any(self.trainable.get(r, True) for r in readers)
-        ref = self.add_layer(rule, x.ref, suffix, frozen, self.shares(reads))
-        for r in readers:
-            self.used.setdefault(r, []).append(ref)
-            self.holder.setdefault(self.tensor_of(r), ref)
         held = sum(math.prod(self.param_dims.get(p.name, ())) for p in params if p is not None and hasattr(p, "name")
                    and p.name in self.params)
-        if readers and rule.params(xs) != held:
+        # a shared tensor is counted once only where both rows count exactly the elements they read
+        exact = rule.params(xs) == held
+        shares = self.shares(reads) if exact else ()
+        ref = self.add_layer(rule, x.ref, suffix, frozen, shares)
+        for r in readers:
+            self.used.setdefault(r, []).append(ref)
+            tensor = self.tensor_of(r)
+            if tensor not in self.holder or not exact:  # not shared: this row counts it
+                self.counted[tensor] = self.counted.get(tensor, 0) + 1
+            if exact:
+                self.holder.setdefault(tensor, ref)
+        if readers and not exact:
             self.notes.append(f"{ref}: convcalc's {kind} counts {rule.params(xs):,} params, the module's "
                               f"parameters hold {held:,}")
         out = Held(ref, self.dims_of(node) if not suffix else y.dims, axes)
