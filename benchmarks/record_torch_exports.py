@@ -20,16 +20,17 @@ from pathlib import Path
 import torch
 import torchvision
 
+from convcalc.importers.torch_export import tied
 from convcalc.importers.torch_record import record
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "torch"
 
-LOCAL = ("functional", "zoo")  # small modules of tests/test_from_torch.py: the kinds torchvision's leave out
+LOCAL = ("functional", "zoo", "tied", "twice")  # small modules of tests/test_from_torch.py: what torchvision's leave out
 MODELS = ["resnet18", "resnet50", "vgg16", "mobilenet_v2", "densenet121", "efficientnet_b0", "convnext_tiny",
           "vit_b_16", "swin_t", "shufflenet_v2_x1_0", "fasterrcnn_mobilenet_v3_large_fpn.backbone",
           "fasterrcnn_resnet50_fpn.backbone", *LOCAL]
 SIZES = {"fasterrcnn_resnet50_fpn.backbone": [1, 3, 800, 800],  # as architectures/resnet50_fpn.yaml
-         "functional": [1, 8, 10, 10], "zoo": [1, 3, 32, 32]}
+         "functional": [1, 8, 10, 10], "zoo": [1, 3, 32, 32], "tied": [1, 8], "twice": [1, 8]}
 
 
 def build(name: str) -> torch.nn.Module:
@@ -49,8 +50,9 @@ def main(names: list[str]) -> None:
         model = build(name).eval()
         size = SIZES.get(name, [1, 3, 224, 224])
         program = torch.export.export(model, (torch.zeros(size),))
-        trainable = {k: p.requires_grad for k, p in model.named_parameters(remove_duplicate=False)}
-        data = record(program, trainable, name, size)
+        named = list(model.named_parameters(remove_duplicate=False))
+        trainable = {k: p.requires_grad for k, p in named}
+        data = record(program, trainable, name, size, tied(named))
         data["torch"] = {"version": torch.__version__, "torchvision": torchvision.__version__,
                          "params": sum(p.numel() for p in model.parameters())}
         text = json.dumps(data, separators=(",", ":"))

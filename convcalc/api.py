@@ -86,7 +86,7 @@ def read(spec: SpecLike, input: Optional[ShapeLike] = None) -> NetworkSpec:
     elif isinstance(spec, Mapping):
         network = _from_mapping(spec)
     elif isinstance(spec, str):
-        network = _from_str(spec)
+        network = _from_str(spec, input_shape(input))
     elif isinstance(spec, os.PathLike):
         from .load import file_status, load
 
@@ -95,14 +95,14 @@ def read(spec: SpecLike, input: Optional[ShapeLike] = None) -> NetworkSpec:
             raise TypeError(f"a path as bytes is not supported; got {path!r}")
         if file_status(path) is None:  # a Path is a file: never read as a bundled name or a layer string
             raise SpecError(f"no such file: '{path}'")
-        network = load(path)
+        network = load(path, input=input_shape(input))
     else:
         raise TypeError(f"spec must be a name, path, layer string, YAML text, dict or NetworkSpec; "
                         f"got {type(spec).__name__}")
     return with_input(network, input_shape(input))
 
 
-def _from_str(text: str) -> NetworkSpec:
+def _from_str(text: str, input: Optional[Shape] = None) -> NetworkSpec:
     from .load import file_status, load
 
     if ("\n" in text or text.lstrip().startswith("{")) and file_status(text) is None:
@@ -110,7 +110,7 @@ def _from_str(text: str) -> NetworkSpec:
         from .spec.source import from_text
 
         return from_text(text, "<string>")
-    return load(text)
+    return load(text, input=input)  # a model file that records no input size is read at this one
 
 
 def _from_mapping(data: Mapping[str, Any]) -> NetworkSpec:

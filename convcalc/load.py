@@ -12,6 +12,7 @@ from typing import Optional
 
 from .errors import SpecError
 from .limits import MAX_SPEC_BYTES
+from .shape import Shape
 from .spec import catalog
 from .spec.model import NetworkSpec
 from .spec.source import decode, from_text, load_file
@@ -19,8 +20,9 @@ from .spec.source import decode, from_text, load_file
 _LOOKS_LIKE_STRING = re.compile(r"^\s*(\d|input\s*\()|[\s,]|->", re.IGNORECASE)
 
 
-def load(arg: str, stdin: Optional[bytes] = None) -> NetworkSpec:
-    """Resolve ``arg``: an existing file, ``-`` (read stdin), a bundled architecture, or a layer string."""
+def load(arg: str, stdin: Optional[bytes] = None, input: Optional[Shape] = None) -> NetworkSpec:
+    """Resolve ``arg``: an existing file, ``-`` (read stdin), a bundled architecture, or a layer string.
+    ``input`` (``--input``): the shape to read a model file that records none at (TorchScript)."""
     if arg == "-":
         return from_text(decode(stdin if stdin is not None else read_stdin(), "<stdin>"), "<stdin>")
     status = file_status(arg)
@@ -29,7 +31,7 @@ def load(arg: str, stdin: Optional[bytes] = None) -> NetworkSpec:
     if status is not None:  # a regular file, or a pipe such as /dev/stdin
         from .importers import reader_for
 
-        reader = reader_for(arg)  # a model file (.onnx ...): its format's reader, importers/
+        reader = reader_for(arg, input)  # a model file (.onnx ...): its format's reader, importers/
         if reader is None:
             return load_file(arg)
         from pathlib import (

@@ -212,6 +212,21 @@ def test_a_wrong_python_type_is_a_type_error():
 # --- plan and pictures ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("command", [["table"], ["plan"], ["draw", "--style", "graph"]])
+def test_every_command_reads_and_analyses_through_the_api(command: List[str], monkeypatch: Any):
+    """table, plan and draw take SPEC to a report by convcalc.read and convcalc.analyse, so the
+    library and the command cannot differ in how a spec is read or analysed."""
+    from convcalc import api
+
+    called: List[str] = []
+    read, analyse = api.read, api.analyse
+    monkeypatch.setattr(api, "read", lambda *a, **k: called.append("read") or read(*a, **k))
+    monkeypatch.setattr(api, "analyse", lambda *a, **k: called.append("analyse") or analyse(*a, **k))
+    result = run(*command, "lenet5", "--input", "28x28x1")
+    assert result.exit_code == 0, result.output
+    assert called[:2] == ["read", "analyse"]
+
+
 def test_plan_is_the_commands_plan():
     report = convcalc.analyse("resnet18")
     plan = report.plan(batch=4)

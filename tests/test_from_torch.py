@@ -25,6 +25,7 @@ from convcalc.errors import SpecError
 from convcalc.importers.torch_export import read_program
 from convcalc.importers.torch_record import Replayed
 from convcalc.load import load
+from convcalc.values import replace
 from tests.test_hostile import assert_clean, run
 
 FIXTURES = Path(__file__).parent / "fixtures" / "torch"
@@ -42,7 +43,7 @@ def recording(name: str) -> Dict[str, Any]:
 
 def replayed(name: str) -> Any:
     program = Replayed(recording(name))
-    return read_program(program, program.model, program.trainable)
+    return read_program(program, program.model, program.trainable, program.aliases)
 
 
 def macs_of_graph(data: Dict[str, Any]) -> int:
@@ -81,7 +82,10 @@ def test_recorded_models_count_exactly_what_torch_holds(name):
     assert report.unknown_ops == {}
     assert report.totals.params == data["torch"]["params"]
     assert report.totals.macs == macs_of_graph(data)
-    assert report.spec.notes == ()  # no parameter unread, shared, or counted otherwise than held
+    # no parameter unread or counted otherwise than held; a shared one (the small modules tied and
+    # twice) is said, and counted once
+    assert all("counted once" in n for n in report.spec.notes)
+    assert bool(report.spec.notes) == (name in ("tied", "twice"))
 
 
 @pytest.mark.parametrize("name", sorted(BUNDLED))
@@ -132,6 +136,34 @@ def test_convnext_permutes_around_its_layer_norm_are_no_rows():
     assert "permute" not in kinds
 
 
+@pytest.mark.parametrize("name, holder, sharer, shared", [
+    ("tied", "a", "b", 8 * 8),  # b.weight is a.weight; b keeps a bias of its own
+    ("twice", "a", "a_2", 8 * 8 + 8),  # nn.Linear(8, 8) applied twice: all of it
+])
+def test_a_shared_parameter_is_counted_once_where_it_is_first_read(name, holder, sharer, shared):
+    """model.parameters() de-duplicates a tensor two layers read: so do the totals, the JSON and
+    a plan's parameters, gradients and optimizer state; the second row says where it is counted."""
+    from convcalc import api
+
+    data = recording(name)
+    report = api.Report(analyse(replayed(name)))
+    torch_params = data["torch"]["params"]
+    rows = {r.full_name: r for r in report.result.layers}
+    row = rows[sharer]
+    assert row.params == row.layer.params(row.input) - shared and row.shared == shared
+    assert [n.text for n in row.notes if n.code == "shared"] == [
+        f"shares 'a.weight'{' and ' + repr('a.bias') if name == 'twice' else ''} with layer '{holder}': "
+        f"counted there ({shared:,} params)"]
+    assert report.totals.params == json.loads(report.to_json())["totals"]["params"] == torch_params
+    peak = report.plan(optimizer="adam").to_dict()["peak_breakdown"]
+    assert peak["parameters"] == peak["gradients"] == 4 * torch_params
+    # the row that shares still makes its weights' gradient: the backward is as without sharing
+    unshared = analyse(replace(replayed(name), layers=tuple(
+        replace(n, shares=()) if hasattr(n, "shares") else n for n in replayed(name).layers)))
+    assert api.Report(unshared).plan().backward_macs == report.plan().backward_macs
+    assert unshared.totals.params == torch_params + shared
+
+
 def test_a_recording_of_another_format_is_refused():
     with pytest.raises(ValueError):
         Replayed({"format": "something else"})
@@ -150,6 +182,18 @@ def test_a_pt2_file_without_torch_is_a_clear_error(tmp_path, monkeypatch):
     result = run("table", str(path))
     assert_clean(result, codes=(2,))
     assert "needs torch" in result.output
+
+
+def test_a_torchscript_file_without_torch_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # as where it is not installed
+    path = tmp_path / "model.pt"
+    path.write_bytes(b"PK\x03\x04")
+    result = run("table", str(path), "--input", "8x8x3")
+    assert_clean(result, codes=(2,))
+    assert "needs torch" in result.output and "convcalc[torch]" in result.output
+    result = run("table", str(path))  # and without a size, that is said first: it is needed either way
+    assert_clean(result, codes=(2,))
+    assert "records no input size" in result.output and "--input" in result.output
 
 
 def test_import_convcalc_does_not_import_torch():
@@ -194,6 +238,14 @@ def torch_module(kind: str) -> Any:
             a = t @ t.transpose(1, 2)  # N x 99 x 99
             return (a @ t).mean(1)  # N x 16
 
+    class Twice(nn.Module):  # one module applied twice: its weight and bias read by two rows
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Linear(8, 8)
+
+        def forward(self, x: Any) -> Any:
+            return self.a(torch.relu(self.a(x)))
+
     class Odd(nn.Module):  # an operator convcalc has no rule for
         def forward(self, x: Any) -> Any:
             return torch.cumsum(x, dim=1)
@@ -235,7 +287,7 @@ def torch_module(kind: str) -> Any:
             u = torch.cat([t, t], dim=2)[:, :, ::2]  # 6 x 4
             return self.lin(u.flatten(1)), z
 
-    return {"tied": Tied, "functional": Functional, "odd": Odd, "frozen": Frozen, "zoo": Zoo}[kind]()
+    return {"tied": Tied, "twice": Twice, "functional": Functional, "odd": Odd, "frozen": Frozen, "zoo": Zoo}[kind]()
 
 
 @torch_only
@@ -273,11 +325,33 @@ def test_most_kinds_map_with_torch_s_own_shapes():
 
 
 @torch_only
-def test_a_shared_weight_is_said_and_a_frozen_one_kept_apart():
+@pytest.mark.parametrize("kind", ["tied", "twice"])
+def test_a_shared_weight_is_counted_once_as_torch_counts_it(kind, tmp_path):
+    import torch
+
     import convcalc
 
-    tied = convcalc.from_torch_spec(torch_module("tied"), (1, 8))
-    assert any("'a.weight'" in n and "shared" in n for n in tied.notes)
+    model = torch_module(kind)
+    report = convcalc.from_torch(model, (1, 8))
+    torch_params = sum(p.numel() for p in model.parameters())
+    assert report.totals.params == json.loads(report.to_json())["totals"]["params"] == torch_params
+    assert any("'a.weight'" in n and "counted once" in n for n in report.result.spec.notes)
+    assert [r.full_name for r in report.result.layers if r.shared] == [{"tied": "b", "twice": "a_2"}[kind]]
+    assert report.plan(optimizer="adam").to_dict()["peak_breakdown"]["gradients"] == 4 * torch_params
+    # saved by torch.export.save, a tied weight loads as two tensors over one storage: still one
+    torch.export.save(torch.export.export(model, (torch.zeros(1, 8),)), str(tmp_path / "m.pt2"))
+    saved = analyse(load(str(tmp_path / "m.pt2")))
+    assert saved.totals.params == torch_params
+    assert not any("read by no layer" in n for n in saved.spec.notes)
+    written = run("import", str(tmp_path / "m.pt2"))  # the YAML keeps 'shares:'
+    assert_clean(written, codes=(0,))
+    assert "shares:" in written.stdout and convcalc.analyse(written.stdout).totals.params == torch_params
+
+
+@torch_only
+def test_a_frozen_weight_is_kept_apart():
+    import convcalc
+
     report = convcalc.from_torch(torch_module("frozen"), (1, 3, 8, 8)).result  # the engine's Report under the API's
     assert [r.full_name for r in report.layers if r.frozen] == ["conv"]
 
@@ -339,6 +413,39 @@ def test_what_from_torch_cannot_read_is_a_clear_error():
 
 
 @torch_only
+def test_a_branch_on_a_value_export_refuses_is_traced_by_the_draft(capfd):
+    """torch.export refuses ``if y.sum() > ...``; torch.export.draft_export takes the branch as
+    the input of zeros does, and the note says so: the rows are the path taken, the guards none."""
+    import torch
+    from torch import nn
+
+    import convcalc
+
+    class Straight(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c, self.f = nn.Conv2d(3, 4, 3), nn.Linear(4, 2)
+
+        def forward(self, x: Any) -> Any:
+            return self.f(self.c(x).mean((2, 3)))
+
+    class Branchy(Straight):
+        def forward(self, x: Any) -> Any:
+            y = self.c(x)
+            if y.abs().sum() > 1e9:  # never, on zeros: the path is Straight's
+                y = y * 2
+            return self.f(y.mean((2, 3)))
+
+    with pytest.raises(Exception):
+        torch.export.export(Branchy(), (torch.zeros(1, 3, 8, 8),))
+    capfd.readouterr()
+    branchy = convcalc.from_torch_spec(Branchy(), (1, 3, 8, 8))
+    assert branchy.layers == convcalc.from_torch_spec(Straight(), (1, 3, 8, 8)).layers
+    assert "draft_export" in branchy.notes[0] and "refused Branchy" in branchy.notes[0]
+    assert capfd.readouterr().err == ""  # the refusal's log is said in the note, not on the terminal
+
+
+@torch_only
 def test_tokens_given_as_input_read_as_tokens():
     """A transformer block given N x L x C: the input is L x C, as aten holds it (no permute)."""
     from torch import nn
@@ -352,3 +459,58 @@ def test_tokens_given_as_input_read_as_tokens():
     projections, products, mlp = 10 * 16 * 16 * 4, 2 * 2 * 10 * 10 * 8, 2 * 10 * 16 * 32
     assert report.totals.macs == projections + products + mlp
     assert report.unknown_ops == {}
+
+
+@torch_only
+@pytest.mark.parametrize("how", ["trace", "script"])
+def test_a_torchscript_file_reads_as_the_live_module(how, tmp_path):
+    """torch.jit.save's file, converted by torch to an exported program at --input's size: the
+    live module's figures, its weighted rows named by their module."""
+    import warnings
+
+    import torch
+    from torch import nn
+
+    import convcalc
+
+    if how == "trace":
+        model = torch_module("zoo").eval()
+    else:  # torch.jit.script reads the source, whose annotations must be TorchScript's own
+        model = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
+                              nn.Flatten(), nn.Linear(32, 10)).eval()
+    x = torch.zeros(1, 3, 32, 32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit is deprecated
+        scripted = torch.jit.trace(model, x) if how == "trace" else torch.jit.script(model)
+    path = tmp_path / "zoo.pt"
+    torch.jit.save(scripted, str(path))
+    live = convcalc.from_torch(model, (1, 3, 32, 32)).result
+    read = convcalc.analyse(path, input="32x32x3").result
+    assert read.unknown_ops == {}
+    assert read.totals.params == live.totals.params == sum(p.numel() for p in model.parameters())
+    assert read.totals.macs == live.totals.macs
+    assert [o.shape for o in read.outputs] == [o.shape for o in live.outputs]
+    weighted = [(r.full_name, r.layer.kind, r.params) for r in read.layers if r.params]
+    assert weighted == [(r.full_name, r.layer.kind, r.params) for r in live.layers if r.params]
+    assert any("TS2EPConverter" in n for n in read.spec.notes)
+    result = run("table", str(path), "--input", "32x32x3", "--format", "json")
+    assert_clean(result, codes=(0,))
+    assert json.loads(result.stdout)["totals"]["params"] == live.totals.params
+    result = run("import", str(path), "--input", "32x32x3")  # as a YAML spec, the same figures
+    assert_clean(result, codes=(0,))
+    again = convcalc.analyse(result.stdout).result
+    assert (again.totals.params, again.totals.macs) == (live.totals.params, live.totals.macs)
+
+
+@torch_only
+def test_what_is_not_a_torchscript_file_is_a_located_error(tmp_path):
+    import torch
+
+    state = tmp_path / "weights.pt"
+    torch.save(torch.nn.Linear(2, 2).state_dict(), str(state))  # weights only: no graph
+    result = run("table", str(state), "--input", "2")
+    assert_clean(result, codes=(2,))
+    assert f"'{state}' is not a TorchScript file" in result.output and "from_torch" in result.output
+    result = run("table", str(state))
+    assert_clean(result, codes=(2,))
+    assert "records no input size" in result.output

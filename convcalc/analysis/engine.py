@@ -15,7 +15,7 @@ from ..layers import Concat, Layer, MatMul, Merge, Note
 from ..layers.options import BLOCK_INPUT
 from ..limits import MAX_RANK, MAX_SIZE
 from ..shape import Shape
-from ..spec.model import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node
+from ..spec.model import BlockSpec, FromSpec, LayerSpec, NetworkSpec, Node, Shares
 from ..values import replace
 from .memory import memory
 from .receptive import first_covering, receptive_fields
@@ -229,14 +229,42 @@ class _Walk:
             known = self.run(ls, x, index, name, path)
         rule, y, params, buffers, biases, macs, notes, ops = known
         frozen = frozen or ls.frozen
+        shared = 0
+        for share in ls.shares:  # weights an earlier layer holds: one tensor, counted there only
+            held, held_biases, note = self.shared(share, rule, x, params, params - shared, biases, index, name,
+                                                  path)
+            shared, biases, notes = shared + held, biases - held_biases, (*notes, note)
+        params -= shared
         if frozen:  # nothing trained: every weight and bias is state kept, as a running mean is
-            params, buffers, biases = 0, buffers + params, 0
+            params, buffers, biases, shared = 0, buffers + params, 0, 0
         report = LayerReport(index, name, rule, x, y, params, buffers, macs, notes, ls.loc, path, (), biases, ops,
-                             (t,), (reading,) if reading else (), frozen)
+                             (t,), (reading,) if reading else (), frozen, shared)
         self.layers.append(report)
         self.shapes.append(y)
         self.register(report.full_name, index, ls.loc)
         return index
+
+    def shared(self, share: Shares, rule: Layer, x: Shape, params: int, left: int, biases: int, index: int,
+               name: str, path: Tuple[str, ...]) -> Tuple[int, int, Note]:
+        """How many of this layer's params (and of its biases) are ``share.layer``'s, checked,
+        and the row's note saying where they are counted. ``left``: its params no share before
+        this one took; ``biases``: its biases no share before took."""
+        t = self.resolve(FromSpec(share.layer, share.loc), path, "'shares'")
+        holder = self.layers[t - 1] if t else None
+        where = ".".join((*path, name))
+        if holder is None or not (holder.full_name == share.layer or holder.full_name.endswith("." + share.layer)):
+            raise SpecError(f"layer {index} '{where}' shares '{share.layer}', which is not a layer", share.loc,
+                            hint="shares names the layer that holds the weights (not a block, not the input)")
+        held = holder.layer.params(holder.input)
+        count, of_biases = (left, biases) if share.params is None else (share.params, share.biases)
+        if (share.params is None and held != params) or not 0 <= of_biases <= min(count, biases) \
+                or not 0 < count <= min(left, held):
+            raise SpecError(f"layer {index} '{where}' ({rule.describe()}) on input {x} holds {params:,} params and "
+                            f"'{holder.full_name}' {held:,}: they cannot be the same weights", share.loc,
+                            hint="shares joins a layer to one with the same weights (a module applied twice)")
+        what = share.what or "its weights"
+        return count, of_biases, Note("info", "shared", f"shares {what} with layer '{holder.full_name}': "
+                                      f"counted there ({count:,} params)", f"weights of {holder.full_name}")
 
     def run(self, ls: LayerSpec, x: Shape, index: int, name: str, path: Tuple[str, ...],
             ) -> Tuple[Layer, Shape, int, int, int, int, Tuple[Note, ...], int]:

@@ -12,7 +12,9 @@ Conventions (stated in the README, in ``--help`` and in every JSON report):
 - params: weights + biases; batchnorm's running mean/variance are *buffers*, counted apart
   (PyTorch's ``num_batches_tracked``, one counter per batchnorm, is left out). A frozen layer
   (``frozen: true``, Keras' ``trainable=False``) trains nothing: its weights and biases are
-  buffers too (``FROZEN``, stated only for a network that has one).
+  buffers too (``FROZEN``, stated only for a network that has one). A weight two layers read
+  (``shares: a``: a module applied twice, a tied decoder) is one tensor, counted once, at the
+  layer that holds it; the other's row says so (PyTorch's ``model.parameters()`` de-duplicates).
 - MACs: multiply-accumulates of conv, fc (per position too) and attention layers (its Q·Kᵀ and
   A·V products included) for one sample; bias additions, pooling,
   normalisation and activations are not counted. FLOPs = 2 · MACs. (The lecture notes' "FLOPs"
@@ -94,6 +96,7 @@ class LayerReport(InGraph):
     sources: Tuple[int, ...] = ()
     reads: Tuple[str, ...] = ()  # the names it reads through 'from' / '@name', as written
     frozen: bool = False  # nothing trained: its weights and biases are in buffers, params 0
+    shared: int = 0  # params it trains that another layer holds (shares: a tied weight), counted there
 
     @property
     def activations(self) -> int:

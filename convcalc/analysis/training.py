@@ -160,7 +160,9 @@ def training(report: Report, backend: str = "cuda", amp: Optional[str] = None, f
     unsupported: Dict[str, int] = {}
     rows: List[LayerTraining] = []
     for r in report.layers:
-        trains = r.params > 0  # frozen layers' weights are buffers: params 0
+        # frozen layers' weights are buffers (params 0); a layer whose weights another holds
+        # (shared) still makes their gradient, added into the one .grad
+        trains = r.params + r.shared > 0
         reads_grad = [needs_grad[s] for s in r.sources]
         recorded = trains or any(reads_grad)
         needs_grad[r.index] = recorded

@@ -96,13 +96,11 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
       convcalc draw unet --style graph -o unet.pdf --title "U-Net" --no-caption
       convcalc draw "224x224x3 (conv64k3p1 relu)x2 maxpool fc10" > net.svg
     """
-    from ..analysis.engine import analyse
+    from .. import api
     from ..draw.blocks import Caption, blocks_svg
     from ..draw.graph import graph_svg
     from ..draw.lenet import lenet_svg
     from ..errors import ConvcalcError
-    from ..load import load
-    from ..spec.model import with_input
     from .output import chosen_format
 
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
@@ -111,9 +109,9 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
     if zoom is not None and fmt != "png":
         raise ConvcalcError(f"--zoom sets a PNG's pixels; {fmt.upper()} is vector and is drawn at any size "
                             "without it", hint="leave --zoom out, or write PNG (-o FILE.png)")
-    network = with_input(load(spec), input_shape)
+    network = api.read(spec, input=input_shape)  # the Python API's path, as `table` takes it
     warn_about_reading(network)
-    report = analyse(network)
+    report = api.analyse(network).result
     caption = Caption(title=title, caption=not no_caption)
 
     def picture_at(px: int, laid_out: str = layout) -> str:

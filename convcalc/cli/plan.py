@@ -232,13 +232,10 @@ def plan(ctx: click.Context, /, spec: str, fmt: Optional[str], batch: int, dtype
       convcalc plan vgg16 --optimizer adam --format svg > vgg16-step.svg
       convcalc plan resnet50 --batch 256 --dtype float16 --device v100-16 --count flops
     """
-    from ..analysis.engine import analyse
+    from .. import api
     from ..analysis.plan_result import Fit, Step
-    from ..analysis.result import Conventions
     from ..analysis.step import largest_batch, step, step_at
     from ..analysis.training import training
-    from ..load import load
-    from ..spec.model import with_input
 
     if output != "-":
         from .output import chosen_format, refuse_input
@@ -258,9 +255,10 @@ def plan(ctx: click.Context, /, spec: str, fmt: Optional[str], batch: int, dtype
     if device is not None and backend == "cuda" and not device.flash_attention:
         no_flash = True  # before sm80 (V100, T4) PyTorch has no flash kernel: mem-efficient runs instead
     ctx.meta["convcalc.spec"] = spec
-    network = with_input(load(spec), input_shape)
+    # the Python API's path from SPEC to a report (convcalc.api), as `table` takes it
+    network = api.read(spec, input=input_shape)
     warn_about_reading(network)
-    report = analyse(network, dtype=dtype, batch=batch, conventions=Conventions(count=count))
+    report = api.analyse(network, dtype=dtype, batch=batch, count=count).result
     kept = training(report, backend=backend, amp=amp, flash=not no_flash)
     bound = None
     if device is not None:
@@ -270,7 +268,7 @@ def plan(ctx: click.Context, /, spec: str, fmt: Optional[str], batch: int, dtype
             bound = roofline(report, kept, device, optimizer)
         else:  # autocast runs the heavy layers on the half-precision tensor cores: bound at that peak,
             # every tensor at 2 bytes (autocast keeps some float32: moving fewer bytes only lowers the bound)
-            half = analyse(network, dtype=AMP_DTYPE[amp], batch=batch, conventions=Conventions(count=count))
+            half = api.analyse(network, dtype=AMP_DTYPE[amp], batch=batch, count=count).result
             bound = roofline(half, training(half, backend=backend, flash=not no_flash), device, optimizer)
     the_step = step(report, kept, optimizer)
     fit: Optional[Fit] = None

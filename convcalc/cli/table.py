@@ -216,4 +216,5 @@ def kinds() -> None:
         click.echo(f"{', '.join(words)}: merges the branches listed under it. {(merge.__doc__ or '').splitlines()[0]}")
     click.echo(f"{', '.join(SEQUENCE_WORDS)}: a chain of the layers listed under it, under one name")
     click.echo(f"{', '.join(ITEM_WORDS)}: an item's name, repeat count, expectations, the tensor it reads, "
-               "and whether it is frozen (nothing trained: weights counted as buffers)")
+               "whether it is frozen (nothing trained: weights counted as buffers), and the layer whose weights it "
+               "shares (counted there)")

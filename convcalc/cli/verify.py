@@ -75,7 +75,7 @@ def verify(ctx: click.Context, spec: str, fmt: str, full: bool, max_channels: in
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
     from ..spec.model import with_input
 
-    network = with_input(load(spec), input_shape)
+    network = with_input(load(spec, input=input_shape), input_shape)
     warn_about_reading(network)
     report = analyse(network)
     start = time.perf_counter()

@@ -22,6 +22,8 @@ from ..spec.model import NetworkSpec
 if TYPE_CHECKING:  # a reader gets a Path; choosing one needs only the suffix (pathlib loads slowly)
     from pathlib import Path
 
+    from ..shape import Shape
+
 Reader = Callable[[Union["Path", str], str], NetworkSpec]
 
 # suffix (lower case, with its dot) -> (module in this package, function). One line per format.
@@ -32,6 +34,12 @@ READERS: Dict[str, Tuple[str, str]] = {
     ".prototxt": ("caffe", "read_caffe"),  # a Keras config (model.to_json()), else a spec written as JSON
     ".pt2": ("torch_export", "read_pt2"),  # torch.export.save's program; needs torch (convcalc[torch])
 }
+
+
+SIZED: Dict[str, Tuple[str, str]] = {
+    ".pt": ("torchscript", "read_torchscript"),  # torch.jit.save's module; needs torch and an input size (--input)
+}
+"""Formats that record no input size: their reader also takes ``--input``'s shape (None: not given)."""
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
@@ -55,15 +63,20 @@ def unique_name(base: str, taken: Set[str]) -> str:
     return name
 
 
-def reader_for(path: "Union[Path, str]") -> Optional[Reader]:
-    """The reader registered for ``path``'s suffix, imported now; None for any other file."""
-    entry = READERS.get(os.path.splitext(path)[1].lower())
+def reader_for(path: "Union[Path, str]", input: "Optional[Shape]" = None) -> Optional[Reader]:
+    """The reader registered for ``path``'s suffix, imported now; None for any other file.
+    ``input``: the shape to read a format that records none at (``SIZED``)."""
+    suffix = os.path.splitext(path)[1].lower()
+    entry = READERS.get(suffix) or SIZED.get(suffix)
     if entry is None:
         return None
     module, function = entry
-    reader: Reader = getattr(importlib.import_module(f"{__name__}.{module}"), function)
+    found = getattr(importlib.import_module(f"{__name__}.{module}"), function)
+    if suffix in SIZED:
+        return lambda path, origin: found(path, origin, input)
+    reader: Reader = found
     return reader
 
 
 def suffixes() -> Tuple[str, ...]:
-    return tuple(READERS)
+    return (*READERS, *SIZED)

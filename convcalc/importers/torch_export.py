@@ -4,7 +4,9 @@ Why ``torch.export``: it records every operator the module runs, as aten operato
 shape of each result, whether a leaf module ran it (a conv) or the forward did (``x.mean(1)``,
 ``torch.cat``, attention's ``q @ k.transpose(-2, -1)``, ``F.linear``), which hooks miss. And it
 records, for each operator, the module that ran it (``nn_module_stack``): the rows are named as
-``print(model)`` names them (``layer1.0.conv1``). torch is the optional extra ``convcalc[torch]``,
+``print(model)`` names them (``layer1.0.conv1``). A forward export refuses for a branch on a
+tensor's value is traced by ``torch.export.draft_export`` on the same example, and said in a note
+(FX's symbolic_trace refuses such a forward too, and more). torch is the optional extra ``convcalc[torch]``,
 imported only here, only when a module or a .pt2 file is read.
 
 How a graph becomes a spec (torch_ops.py holds one translator per operator):
@@ -25,20 +27,26 @@ How a graph becomes a spec (torch_ops.py holds one translator per operator):
 * Every layer made is checked: the shape convcalc's rule computes must be the shape the program
   recorded, and the params it counts the elements of the parameters the operator reads. A shape
   that differs makes the operator ``unknown`` (with its recorded shape, listed, its cost marked
-  not counted), never a wrong row; params that differ, a parameter shared by two layers or one
-  no layer reads, are said in the report's notes.
+  not counted), never a wrong row; params that differ, or a parameter no layer reads, are said
+  in the report's notes.
+* A parameter two layers read (a module applied twice, a tied weight: one tensor under two
+  names) is counted once, at the first layer that reads it; the others carry ``shares`` naming
+  it, so the totals are ``sum(p.numel() for p in model.parameters())``, which de-duplicates.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import math
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..errors import LayerError, SpecError
 from ..layers import dims_shape
 from ..shape import Shape
 from ..spec.model import FromSpec, NetworkSpec
+from ..values import replace
 from . import safe_name
 from .torch_graph import (
     Held,
@@ -73,14 +81,45 @@ def from_torch_spec(model: Any, input_size: Sequence[int] = (1, 3, 224, 224)) ->
                         "e.g. (1, 3, 224, 224)")
     first = next(iter(model.parameters()), None)
     example = torch.zeros((1, *size[1:]), device=first.device if first is not None else "cpu")
+    said: Tuple[str, ...] = ()
     try:
-        program = torch.export.export(model, (example,))
+        with quiet_logs():  # a refused trace logs the graph so far and its guards: said in the note instead
+            program = torch.export.export(model, (example,))
     except Exception as e:  # export refuses data-dependent control flow and the like: its message says where
-        raise SpecError(f"torch.export cannot trace {type(model).__name__}: {type(e).__name__}: {str(e)[:400]}",
-                        hint="torch.export needs a forward without data-dependent Python control flow") from None
+        refused = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:300] if str(e).strip() else ''}"
+        try:
+            program = _draft(torch, model, example)
+        except Exception:  # the draft could not trace it either: export's own reason is the one to fix
+            raise SpecError(f"torch.export cannot trace {type(model).__name__}: {type(e).__name__}: {str(e)[:400]}",
+                            hint="torch.export needs a forward without data-dependent Python control flow") from None
+        said = (f"torch.export refused {type(model).__name__} ({refused}); traced by torch.export.draft_export "
+                f"instead, which takes each branch on a tensor's value as an input of zeros takes it: the figures "
+                f"are that path's",)
     named = list(model.named_parameters(remove_duplicate=False))
     trainable = {name: bool(p.requires_grad) for name, p in named}
-    return read_program(program, type(model).__name__, trainable, tied(named))
+    spec = read_program(program, type(model).__name__, trainable, tied(named))
+    return replace(spec, notes=(*said, *spec.notes)) if said else spec
+
+
+def _draft(torch: Any, model: Any, example: Any) -> Any:
+    """``torch.export.draft_export``: a branch on a tensor's value (``if y.sum() > 0``), which
+    export refuses, is taken as the example takes it and guarded by asserts. The asserts and
+    what only they read (the branch's condition) are no part of what the network computes:
+    they are left out, as dead code, before the walk."""
+    with quiet_logs():  # draft_export logs its report of the guards it took
+        program = torch.export.draft_export(model, (example,))
+    graph = program.graph
+    needed: Set[Any] = set()
+    stack = [n for n in graph.nodes if n.op == "output"]
+    while stack:
+        node = stack.pop()
+        if node not in needed:
+            needed.add(node)
+            stack.extend(node.all_input_nodes)
+    for node in reversed(list(graph.nodes)):
+        if node.op == "call_function" and node not in needed:
+            graph.erase_node(node)
+    return program
 
 
 def read_pt2(path_or_text: Any, origin: str) -> NetworkSpec:
@@ -102,13 +141,38 @@ def read_pt2(path_or_text: Any, origin: str) -> NetworkSpec:
         logger.handlers, logger.propagate = handlers, propagate
     state = program.state_dict
     trainable = {k: bool(getattr(v, "requires_grad", True)) for k, v in state.items()}
-    return read_program(program, origin, trainable, tied(list(state.items())))
+    # a tied weight is saved once and loaded as two tensors over one storage: the same view of
+    # the same memory is the same parameter
+    return read_program(program, origin, trainable, tied([(k, _view_of(v)) for k, v in state.items()]))
+
+
+def _view_of(tensor: Any) -> Any:
+    """What a tensor is a view of: its storage, offset, shape and strides (itself if it has none)."""
+    try:
+        return (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape),
+                tuple(tensor.stride()), str(tensor.dtype))
+    except Exception:  # a tensor without storage (meta, fake): only itself
+        return tensor
 
 
 LAST_AXIS = frozenset(("linear", "layer_norm", "native_layer_norm", "matmul", "bmm", "softmax", "_softmax"))
 """Operators that read their input's last axis as its features: an input they read first is tokens."""
 PASSING = frozenset(("transpose", "permute", "view", "reshape", "contiguous", "alias", "clone", "unsqueeze",
                      "squeeze", "dropout", "detach"))
+
+
+@contextlib.contextmanager
+def quiet_logs() -> Iterator[None]:
+    """torch kept from the terminal while it traces: a refused or drafted trace logs its guards
+    from loggers of its own (torch._logging gives them their own handlers) and prints the graph
+    so far to stderr (export/_trace.py), which what convcalc says (an error, a note) sums up."""
+    before = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        logging.disable(before)
 
 
 class _Heard(logging.Handler):
@@ -125,10 +189,11 @@ class _Heard(logging.Handler):
 
 
 def tied(named: List[Tuple[str, Any]]) -> Dict[str, Tuple[str, ...]]:
-    """Each parameter's name -> every name of the same tensor (a tied weight has two)."""
-    groups: Dict[int, List[str]] = {}
+    """Each parameter's name -> every name of the same tensor (a tied weight has two). A tensor
+    is known by its identity, or by a hashable key that stands for it (``_view_of``)."""
+    groups: Dict[Any, List[str]] = {}
     for name, tensor in named:
-        groups.setdefault(id(tensor), []).append(name)
+        groups.setdefault(tensor if isinstance(tensor, tuple) else id(tensor), []).append(name)
     return {name: tuple(names) for names in groups.values() for name in names}
 
 
@@ -228,7 +293,12 @@ class _Program(TorchOps):
             if not readers:
                 self.notes.append(f"parameter {called} ({n:,} elements) is read by no layer convcalc counts: "
                                   "it is not in the params")
+            elif len(readers) > 1 and self.counted.get(names, 0) > 1:  # a row that counts it otherwise than held
+                self.notes.append(f"parameter {called} ({n:,} elements) is shared by {', '.join(readers)}: "
+                                  f"convcalc counts it {self.counted[names]} times "
+                                  f"({n * (self.counted[names] - 1):,} too many params)")
             elif len(readers) > 1:
                 self.notes.append(f"parameter {called} ({n:,} elements) is shared by {', '.join(readers)}: "
-                                  f"convcalc counts it in each ({n * (len(readers) - 1):,} too many params)")
+                                  f"counted once, at {self.holder.get(names, readers[0])}, as model.parameters() "
+                                  "holds it")
 

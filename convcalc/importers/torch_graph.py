@@ -13,7 +13,15 @@ from typing import Any, Container, Dict, Iterable, List, Optional, Sequence, Set
 from ..errors import SpecError
 from ..layers import Layer, Merge, dims_shape
 from ..shape import Shape
-from ..spec.model import BlockSpec, FromSpec, LayerSpec, Node, RawOption, make_layer
+from ..spec.model import (
+    BlockSpec,
+    FromSpec,
+    LayerSpec,
+    Node,
+    RawOption,
+    Shares,
+    make_layer,
+)
 from ..values import value
 from . import safe_name, unique_name
 
@@ -126,6 +134,8 @@ class ProgramState:
         self.names: Set[str] = {"input"}
         self.last = "input"
         self.used: Dict[str, List[str]] = {}  # parameter -> the layers that read it
+        self.holder: Dict[Tuple[str, ...], str] = {}  # a parameter tensor (tensor_of) -> the first layer that read it
+        self.counted: Dict[Tuple[str, ...], int] = {}  # a parameter tensor -> how many rows count it
         self.notes: List[str] = []
         self.node: Any = None
         self.bases = self.base_names()
@@ -211,11 +221,12 @@ class ProgramState:
 
     # --- building the spec ------------------------------------------------------------------
 
-    def add_layer(self, layer: Layer, source: str, suffix: str = "", frozen: bool = False) -> str:
+    def add_layer(self, layer: Layer, source: str, suffix: str = "", frozen: bool = False,
+                  shares: Tuple[Shares, ...] = ()) -> str:
         name = self.fresh(suffix)
         if source != self.last:
             self.out.append(FromSpec(source))
-        self.out.append(LayerSpec(layer, name, frozen=frozen))
+        self.out.append(LayerSpec(layer, name, frozen=frozen, shares=shares))
         self.last = name
         return name
 
@@ -238,20 +249,49 @@ class ProgramState:
                 raise Mismatch(f"convcalc makes {list(y.dims)}, the program {list(self.dims_of(node))}")
         else:
             axes = self.settle(node, y.dims, x if same else None)
-        readers = [self.params[p.name] for p in params if p is not None and hasattr(p, "name") and p.name in self.params]
+        reads = [(p.name, self.params[p.name]) for p in params
+                 if p is not None and hasattr(p, "name") and p.name in self.params]
+        readers = [fqn for _, fqn in reads]
         frozen = bool(readers) and not any(self.trainable.get(r, True) for r in readers)
-        ref = self.add_layer(rule, x.ref, suffix, frozen)
-        for r in readers:
-            self.used.setdefault(r, []).append(ref)
         held = sum(math.prod(self.param_dims.get(p.name, ())) for p in params if p is not None and hasattr(p, "name")
                    and p.name in self.params)
-        if readers and rule.params(xs) != held:
+        # a shared tensor is counted once only where both rows count exactly the elements they read
+        exact = rule.params(xs) == held
+        shares = self.shares(reads) if exact else ()
+        ref = self.add_layer(rule, x.ref, suffix, frozen, shares)
+        for r in readers:
+            self.used.setdefault(r, []).append(ref)
+            tensor = self.tensor_of(r)
+            if tensor not in self.holder or not exact:  # not shared: this row counts it
+                self.counted[tensor] = self.counted.get(tensor, 0) + 1
+            if exact:
+                self.holder.setdefault(tensor, ref)
+        if readers and not exact:
             self.notes.append(f"{ref}: convcalc's {kind} counts {rule.params(xs):,} params, the module's "
                               f"parameters hold {held:,}")
         out = Held(ref, self.dims_of(node) if not suffix else y.dims, axes)
         if not suffix:
             self.held[node.name] = out
         return out
+
+    def tensor_of(self, fqn: str) -> Tuple[str, ...]:
+        """The parameter tensor ``fqn`` names, as all its names (a tied weight has two)."""
+        return self.aliases.get(fqn, (fqn,))
+
+    def shares(self, reads: Sequence[Tuple[str, str]]) -> Tuple[Shares, ...]:
+        """The parameters among ``reads`` (placeholder, name) that a layer made before holds (a
+        module applied twice, a tied weight): one ``Shares`` per holder, so the engine counts them
+        there only, as ``model.parameters()`` does. A parameter named ``bias`` is a bias term."""
+        by: Dict[str, Tuple[int, int, List[str]]] = {}
+        for p, fqn in reads:
+            tensor = self.tensor_of(fqn)
+            holder = self.holder.get(tensor)
+            if holder is None:
+                continue
+            n = math.prod(self.param_dims.get(p, ()))
+            params, biases, names = by.get(holder, (0, 0, []))
+            by[holder] = (params + n, biases + (n if fqn.rsplit(".", 1)[-1] == "bias" else 0), [*names, f"'{tensor[0]}'"])
+        return tuple(Shares(h, params, biases, " and ".join(names)) for h, (params, biases, names) in by.items())
 
     def merge(self, node: Any, rule: Merge, xs: Sequence[Held]) -> Held:
         """A block whose branches are ``xs`` (each already in the first's layout) meeting in ``rule``."""

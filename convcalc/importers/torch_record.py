@@ -4,8 +4,9 @@ installed (CI's venv: a CPU torch is a 1 GB download). Neither half imports torc
 
 What is kept is what the walk reads and nothing else: each node's kind, name, operator, its
 arguments (other nodes by name), the shapes of its results, its module's path; which inputs are
-parameters (and whether they train). No weights. benchmarks/record_torch_exports.py writes the
-recordings of torchvision's models (tests/fixtures/torch), and tests/test_from_torch.py reads them.
+parameters (whether they train, and which names are one tied tensor). No weights.
+benchmarks/record_torch_exports.py writes the recordings of torchvision's models
+(tests/fixtures/torch), and tests/test_from_torch.py reads them.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from .torch_graph import module_path
 FORMAT = "convcalc-torch-export-1"
 
 
-def record(program: Any, trainable: Dict[str, bool], model: str, input_size: List[int]) -> Dict[str, Any]:
-    """The JSON-able record of ``program`` (a ``torch.export.ExportedProgram``)."""
+def record(program: Any, trainable: Dict[str, bool], model: str, input_size: List[int],
+           aliases: Optional[Dict[str, Tuple[str, ...]]] = None) -> Dict[str, Any]:
+    """The JSON-able record of ``program`` (a ``torch.export.ExportedProgram``); ``aliases``:
+    the names of each tied parameter (torch_export.tied), kept only for those with two or more."""
     sig = program.graph_signature
     nodes = []
     for n in program.graph.nodes:
@@ -29,7 +32,8 @@ def record(program: Any, trainable: Dict[str, bool], model: str, input_size: Lis
                       module_path(n)])
     return {"format": FORMAT, "model": model, "input": list(input_size),
             "params": dict(sig.inputs_to_parameters), "user_inputs": [str(u) for u in sig.user_inputs],
-            "trainable": trainable, "nodes": nodes}
+            "trainable": trainable, "nodes": nodes,
+            **({"aliases": {k: list(v) for k, v in aliases.items() if len(v) > 1}} if aliases else {})}
 
 
 def _encode(v: Any) -> Any:
@@ -114,6 +118,7 @@ class Replayed:
         self.graph = _Graph([n for n, *_ in order])
         self.graph_signature = _Signature(dict(data["params"]), list(data["user_inputs"]))
         self.trainable: Dict[str, bool] = dict(data["trainable"])
+        self.aliases: Dict[str, Tuple[str, ...]] = {k: tuple(v) for k, v in data.get("aliases", {}).items()}
         self.model: str = data["model"]
         self.input: Tuple[int, ...] = tuple(data["input"])
 

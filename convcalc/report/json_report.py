@@ -203,7 +203,7 @@ class _LayerLines:
     Why not ``json.dumps`` itself: a large spec repeats a few layers on a few shapes thousands of
     times, and building a dict of ~25 entries per layer and encoding it again took 60% of
     ``table --format json`` on a 10,000-layer chain. Here what repeats (what a layer is and maps,
-    its figures, its notes) is encoded once per distinct rule, shapes and freezing, by the json
+    its figures, its notes) is encoded once per distinct rule, shapes, freezing and sharing, by the json
     module, and reused; the rest (index, names, sources, field, location) is put in place. ``tests/test_output.py`` holds every line equal to
     ``json.dumps`` of ``report_dict``'s entry.
     """
@@ -224,7 +224,7 @@ class _LayerLines:
         for r, f in zip(self.report.layers, self.report.fields):
             if f is not last:  # a layer that keeps its input's field (an activation, a norm) has the same Field
                 last, field = f, self.field(f)
-            key = (r.layer, r.input, r.output, r.inputs, r.frozen)
+            key = (r.layer, r.input, r.output, r.inputs, r.frozen, r.shared, r.notes if r.shared else ())
             same = self.same.get(key)
             if same is None:
                 same = self.same[key] = self.repeated(r)

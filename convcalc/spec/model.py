@@ -19,11 +19,29 @@ if TYPE_CHECKING:
 
 
 @value
+class Shares:
+    """Weights a layer reads that an earlier layer holds (a module applied twice, a decoder tied
+    to its embedding): they are one tensor, counted once, at ``layer``.
+
+    ``params``: how many of the reading layer's params they are (None: all of them, and then
+    the two layers hold the same count); ``biases``: how many of those are bias terms (with
+    ``params`` None, all its biases); ``what``: the weights as the model names them
+    ("'a.weight'"), for the row's note."""
+
+    layer: str
+    params: Optional[int] = None
+    biases: int = 0
+    what: str = ""
+    loc: Optional[Location] = field(default=None, compare=False, repr=False)
+
+
+@value
 class LayerSpec:
     """One layer as the user wrote it: its rule, an optional name, and where it was written.
 
     ``frozen``: nothing in it is trained (Keras' ``trainable=False``), so the engine counts its
-    weights and biases as buffers (analysis/engine.py, ``_Walk.layer``)."""
+    weights and biases as buffers (analysis/engine.py, ``_Walk.layer``). ``shares``: weights it
+    reads that an earlier layer holds, counted there and not again (``shares: a``)."""
 
     layer: Layer
     name: Optional[str] = None
@@ -31,6 +49,7 @@ class LayerSpec:
     expect: Tuple["Expectation", ...] = field(default=(), compare=False, repr=False)  # spec/expectations.py
     note: str = field(default="", compare=False, repr=False)  # a comment for the YAML writer (recover.py)
     frozen: bool = False
+    shares: Tuple[Shares, ...] = ()
 
 
 @value
@@ -134,9 +153,9 @@ def kind_names() -> list[str]:
 SEQUENCE_WORDS = ("seq", "sequential", "group", "stage")
 """YAML item keys that group layers into a chain: ``- seq: [conv64k3p1, relu]``."""
 
-ITEM_WORDS = ("name", "repeat", "expect", "from", "frozen")
+ITEM_WORDS = ("name", "repeat", "expect", "from", "frozen", "shares")
 """YAML keys an item carries beside its kind: ``name: enc1``, ``from: enc1``, ``repeat: 3``,
-``frozen: true``."""
+``frozen: true``, ``shares: enc1`` (its weights are that layer's)."""
 
 
 def reserved_words() -> Tuple[str, ...]:

@@ -177,6 +177,15 @@ def reader_keys() -> Tuple[Tuple[str, ...], Tuple[str, ...], Tuple[str, ...], Tu
             parse_yaml._DEFINITION_KEYS)  # noqa: SLF001
 
 
+SHARE: Dict[str, Any] = {"anyOf": [
+    {"type": "string", "description": "the layer holding all of this layer's weights"},
+    {"type": "object", "required": ["layer"], "additionalProperties": False,
+     "properties": {"layer": {"type": "string"},
+                    "params": {"type": "integer", "minimum": 1, "description": "how many of this layer's params"},
+                    "biases": {"type": "integer", "minimum": 0, "description": "how many of those are biases"}}}]}
+"""``shares:`` one layer's weights, all or some."""
+
+
 def item_schemas(open_: bool) -> Dict[str, Any]:
     """A list item and a list of them; ``open_`` lets other keys name the spec's own blocks."""
     _, item_keys, sequence_keys, _ = reader_keys()
@@ -189,7 +198,10 @@ def item_schemas(open_: bool) -> Dict[str, Any]:
              "from": {**TENSORS, "description": "the tensor this item reads (a merge: the tensors), instead of "
                                                 "the one before it"},
              "frozen": {"type": "boolean", "description": "nothing in this item is trained: its weights and "
-                                                          "biases are counted as buffers"}}
+                                                          "biases are counted as buffers"},
+             "shares": {"anyOf": [SHARE, {"type": "array", "items": SHARE, "minItems": 1}],
+                        "description": "weights this layer reads that an earlier layer holds (a module applied "
+                                       "twice, a tied decoder): counted once, at that layer"}}
     for key in item_keys:
         properties[key] = known.get(key, {})
     for k in KINDS:

@@ -26,14 +26,13 @@ from ..layers import MERGES, Concat, Merge, lookup
 from ..layers.options import (
     BLOCK_INPUT,
     OptionError,
-    describe_value,
     non_negative,
     read_number,
     source_name,
-    whole,
 )
 from ..limits import MAX_LAYERS, MAX_NESTING, MAX_SPEC_BYTES
 from ..values import replace
+from .item_keys import frozen_value, repeat_value, shares_of, with_shares
 from .layer_string import Token, parse_tokens, parse_word, tokenize
 from .model import (
     ITEM_WORDS,
@@ -44,6 +43,7 @@ from .model import (
     NetworkSpec,
     Node,
     RawOption,
+    Shares,
     count_layers,
     make_layer,
     reserved_words,
@@ -317,7 +317,9 @@ class _Reader:
         expects = self.expectations(entries.pop("expect")[1], "a layer") if "expect" in entries else ()
         sources = self.refs(entries.pop("from")[1], "from") if "from" in entries else ()
         frozen = self.frozen(entries.pop("frozen")[1]) if "frozen" in entries else None
-        if not entries and sources and not named and repeat is None and not expects and frozen is None:
+        shares = self.shares(entries.pop("shares")[1]) if "shares" in entries else None
+        if not entries and sources and not named and repeat is None and not expects and frozen is None \
+                and shares is None:
             if len(sources) > 1:
                 raise SpecError("'from' alone reads one tensor; several are read by a merge", sources[1].loc,
                                 hint="- concat: {from: [a, b]}")
@@ -365,6 +367,8 @@ class _Reader:
             item = LayerSpec(self.rule(kind, vnode, at), name, at, expects)
         if frozen:
             item = replace(item, frozen=True)
+        if shares is not None:
+            item = with_shares(item, shares)
         if expects and not isinstance(item, LayerSpec):
             raise SpecError("'expect' goes on a layer or on the whole network, not on a block", expects[0].loc,
                             hint="put it on the block's last layer, or under the spec's top-level 'expect:'")
@@ -446,12 +450,13 @@ class _Reader:
         return self._line_starts
 
     def frozen(self, node: yaml.Node) -> bool:
-        """``frozen: true``: nothing in the item is trained (the engine counts its weights as buffers)."""
-        value = self.substitute(self.value(node), self.loc(node))
-        if not isinstance(value, bool):
-            raise SpecError(f"frozen: expected true or false, got {describe_value(value)}", self.loc(node),
-                            hint="frozen: true counts the item's weights and biases as buffers (nothing trained)")
-        return value
+        return frozen_value(self.substitute(self.value(node), self.loc(node)), self.loc(node))
+
+    def shares(self, node: yaml.Node) -> Tuple[Shares, ...]:
+        """``shares: enc1``, ``{layer: enc1, params: 64}`` or a list of them (item_keys.py)."""
+        items = node.value if isinstance(self.plain(node), yaml.SequenceNode) and node.value else [node]
+        return shares_of([(self.raw_values(one, "'shares'") if isinstance(one, yaml.MappingNode)
+                           else self.substitute(self.value(one), self.loc(one)), self.loc(one)) for one in items])
 
     def refs(self, node: yaml.Node, what: str) -> Tuple[FromSpec, ...]:
         """``enc1`` or ``[p2, p3, p4]``: names of tensors, each located."""
@@ -523,11 +528,7 @@ class _Reader:
 
     def repeat(self, entry: Tuple[yaml.Node, yaml.Node]) -> Tuple[int, yaml.Node]:
         knode, vnode = entry
-        value = self.substitute(self.value(vnode), self.loc(vnode))
-        try:
-            return whole(value), vnode
-        except OptionError as e:
-            raise SpecError(f"repeat: {e}", self.loc(vnode)) from None
+        return repeat_value(self.substitute(self.value(vnode), self.loc(vnode)), self.loc(vnode)), vnode
 
     def branches(self, kind: str, node: yaml.Node) -> Tuple[Tuple[Node, ...], ...]:
         """The branches of a merge: each a list of items, a layer string, one item, or [] (identity)."""

@@ -76,7 +76,7 @@ def item_lines(node: Node, indent: str, source: Optional[FromSpec] = None, repea
     if isinstance(node, LayerSpec):
         kind, options = kind_and_options(node.layer)
         if not options:
-            bare = node.name is None and source is None and repeat == 1 and not node.frozen
+            bare = node.name is None and source is None and repeat == 1 and not node.frozen and not node.shares
             first = f"{lead}{kind}" if bare else f"{lead}{kind}: {{}}"
         else:
             first = f"{lead}{kind}: {{" + ", ".join(f"{k}: {flow(v)}" for k, v in options) + "}"
@@ -92,6 +92,10 @@ def item_lines(node: Node, indent: str, source: Optional[FromSpec] = None, repea
         lines.append(f"{more}repeat: {repeat}")
     if node.frozen:
         lines.append(f"{more}frozen: true")
+    if isinstance(node, LayerSpec) and node.shares:
+        said = [scalar(s.layer) if s.params is None else
+                f"{{layer: {scalar(s.layer)}, params: {s.params}, biases: {s.biases}}}" for s in node.shares]
+        lines.append(f"{more}shares: {said[0] if len(said) == 1 else '[' + ', '.join(said) + ']'}")
     return lines
 
 
