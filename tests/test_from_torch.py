@@ -514,3 +514,36 @@ def test_what_is_not_a_torchscript_file_is_a_located_error(tmp_path):
     result = run("table", str(state))
     assert_clean(result, codes=(2,))
     assert "records no input size" in result.output
+
+
+@torch_only
+def test_a_pt2_file_cannot_make_convcalc_run_its_code(tmp_path):
+    """torch.export.load unpickles with weights_only=False and pickle.loads: while convcalc loads,
+    torch.load takes tensors only and every other unpickling is refused (a located exit 2)."""
+    import io
+    import pickle
+
+    import torch
+
+    from convcalc.importers.torch_export import RefusedPickle, no_code_from_the_file
+
+    ran = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(ran), "w"))
+
+    payload = io.BytesIO()
+    torch.save({"w": Evil()}, payload)
+    with no_code_from_the_file(torch):
+        with pytest.raises(RefusedPickle):
+            torch.load(io.BytesIO(payload.getvalue()), weights_only=False)  # asked for: still refused
+        from torch.export.pt2_archive import _package
+        with pytest.raises(RefusedPickle):
+            _package.pickle.loads(pickle.dumps(Evil()))
+    assert not ran.exists()
+    assert torch.load is not None and _package.pickle is pickle  # put back after
+    # and a program saved the usual way still reads
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU()).eval()
+    torch.export.save(torch.export.export(model, (torch.zeros(1, 3, 8, 8),)), str(tmp_path / "m.pt2"))
+    assert analyse(load(str(tmp_path / "m.pt2"))).totals.params == 3 * 4 * 9 + 4

@@ -132,7 +132,13 @@ def read_pt2(path_or_text: Any, origin: str) -> NetworkSpec:
     handlers, propagate = logger.handlers, logger.propagate
     logger.handlers, logger.propagate = [heard], False
     try:
-        program = torch.export.load(str(path_or_text))
+        with no_code_from_the_file(torch):
+            program = torch.export.load(str(path_or_text))
+    except RefusedPickle as e:
+        raise SpecError(f"'{origin}' holds a pickled object that is not a tensor ({e}): convcalc does not run code "
+                        "from a file it reads", hint="save the program with plain tensor weights "
+                        "(torch.export.save of an exported module), or read the module with convcalc.from_torch") \
+            from None
     except Exception as e:
         why = heard.cause or f"{type(e).__name__}: {e}"
         raise SpecError(f"'{origin}' is not a program saved by torch.export.save ({why[:300]})",
@@ -144,6 +150,45 @@ def read_pt2(path_or_text: Any, origin: str) -> NetworkSpec:
     # a tied weight is saved once and loaded as two tensors over one storage: the same view of
     # the same memory is the same parameter
     return read_program(program, origin, trainable, tied([(k, _view_of(v)) for k, v in state.items()]))
+
+
+class RefusedPickle(Exception):
+    """A .pt2 file asked to unpickle something that is not a tensor."""
+
+
+@contextlib.contextmanager
+def no_code_from_the_file(torch: Any) -> Iterator[None]:
+    """torch.export.load unpickles some weights with ``weights_only=False`` and some constants
+    with ``pickle.loads`` (torch/export/pt2_archive/_package.py), which can run any code the file
+    names: PyTorch's own docstring says never to load an untrusted file. convcalc reads only the
+    graph and the tensors' shapes, so while it loads, every ``torch.load`` takes
+    ``weights_only=True`` (PyTorch's restricted unpickler: tensors and plain containers) and any
+    other unpickling (a pickled constant, a TorchBind object) is refused."""
+    import importlib
+
+    _package: Any = importlib.import_module("torch.export.pt2_archive._package")
+    real_load, real_pickle, real_obj = torch.load, _package.pickle, torch._C._pickle_load_obj
+
+    def tensors_only(f: Any, *args: Any, **kwargs: Any) -> Any:
+        kwargs["weights_only"] = True
+        try:
+            return real_load(f, *args, **kwargs)
+        except Exception as e:  # the restricted unpickler met a global it will not build
+            if "weights_only" in str(e) or "Unsupported global" in str(e):
+                raise RefusedPickle(str(e).strip().splitlines()[0][:200]) from None
+            raise
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise RefusedPickle("a pickled constant")
+
+    class NoPickle:
+        loads = staticmethod(refused)
+
+    torch.load, _package.pickle, torch._C._pickle_load_obj = tensors_only, NoPickle, refused
+    try:
+        yield
+    finally:
+        torch.load, _package.pickle, torch._C._pickle_load_obj = real_load, real_pickle, real_obj
 
 
 def _view_of(tensor: Any) -> Any:
