@@ -35,6 +35,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 from ..errors import Location, SpecError, did_you_mean
 from ..shape import Shape
 from ..values import field, value
+from .raw import RawValue  # what the YAML reader hands over
 
 # The quantities an expectation may name, and their other spellings.
 QUANTITIES = ("shape", "params", "macs", "flops", "memory", "receptive_field", "train")
@@ -122,15 +123,6 @@ class Limit:
     optimizer: str = "sgd"  # for 'train': the optimizer whose step's peak is limited (at the report's batch)
 
 
-@value
-class RawValue:
-    """A value as a parser read it: the key, the Python value, its source text, locations."""
-
-    key: str
-    value: Any
-    text: Optional[str] = None
-    key_loc: Optional[Location] = None
-    value_loc: Optional[Location] = None
 
 
 # --- reading --------------------------------------------------------------------------------

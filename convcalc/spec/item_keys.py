@@ -9,8 +9,8 @@ from typing import Any, Optional, Sequence, Tuple
 from ..errors import Location, SpecError
 from ..layers.options import OptionError, describe_value, whole
 from ..values import replace
-from .expectations import RawValue
 from .model import LayerSpec, Node, Shares
+from .raw import RawValue
 
 SHARES_HINT = "shares: enc1 (a layer named earlier, holding the same weights), or {layer: enc1, params: 64}"
 

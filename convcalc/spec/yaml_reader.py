@@ -48,6 +48,7 @@ from .model import (
     make_layer,
     reserved_words,
 )
+from .raw import RawValue
 from .shapes import parse_shape, shape_from_dims
 
 _SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -511,7 +512,6 @@ class _Reader:
     def raw_values(self, node: yaml.Node, what: str, nested: bool = False) -> List[Any]:
         """A mapping of plain values, each with its source text (``105.4M`` as written) and place;
         ``nested``: a mapping inside (``train: {peak: {max: 16GiB}}``) as a list of them, each placed."""
-        from .expectations import RawValue
 
         def read(key: str, vnode: yaml.Node) -> Any:
             if nested and isinstance(self.plain(vnode), yaml.MappingNode):
