@@ -87,3 +87,13 @@ def test_an_unforced_crossing_is_caught():
     assert picture("M50,0 L50,40 L80,40 L80,0").crossings() == []  # over it: apart
     interleaved = picture("M50,0 L50,60 L200,60 L200,0")  # a's right leg in c's run, c's left in a's
     assert len(interleaved.crossings()) == 1 and interleaved.unforced_crossings() == []
+
+
+@pytest.mark.parametrize("style", sorted(STYLES))
+def test_several_reads_between_two_boxes_are_arrows_apart(style):
+    """FPN drawn as two boxes reads four of the backbone's maps: four straight arrows from body to
+    fpn, which lay on one line, drawn as one."""
+    connectors = Connectors(drawn(style, "resnet50_fpn", {"depth": 0}))
+    between = [key for key in connectors.edges if key[0].startswith("body.") and key[1].startswith("fpn.")]
+    assert len(between) == 4
+    assert connectors.shared() == [] and connectors.crossings() == []

@@ -134,6 +134,10 @@ class Plan:
             y = self.channel_y[r] + WIRE * max(channel[r] - 1, 0) + CHANNEL + 6
         self.height = y
         self.top = [self.mid[self.row[i]] - slots[i].h / 2 for i in range(n)]
+        self.alongside: Dict[Tuple[int, int], List[int]] = {}  # the straight arrows between two items
+        for k, rd in enumerate(reads):
+            if self.kinds[k] == "next":
+                self.alongside.setdefault((rd.src, rd.dst), []).append(k)
         self.skip_ends = {rd.src for k, rd in enumerate(reads) if self.kinds[k] == "skip"} | \
             {rd.dst for k, rd in enumerate(reads) if self.kinds[k] == "skip"}
 
@@ -189,13 +193,19 @@ class Plan:
         s = self.slots[i]
         return self.x[i] + s.left, self.x[i] + s.right, self.top[i] + s.h / 2
 
-    def straight_y(self, rd: Read) -> float:
-        """The height of a straight arrow between two items on one row: their mid line, or below
-        it where a skip already leaves or enters there."""
+    def straight_y(self, k: int) -> float:
+        """The height of straight arrow k between two items on one row: their mid line, or below
+        it where a skip already leaves or enters there; several between the same two items (an
+        FPN drawn as two boxes, reading three of the backbone's maps) spread about it, a lane
+        apart (closer on a thin box), so no two share a stretch."""
+        rd = self.reads[k]
         _, _, y = self.face(rd.src)
+        low = min(self.slots[rd.src].h, self.slots[rd.dst].h)
         if rd.src in self.skip_ends or rd.dst in self.skip_ends:
-            y += 0.25 * min(self.slots[rd.src].h, self.slots[rd.dst].h)
-        return y
+            y += 0.25 * low
+        alongside = self.alongside[rd.src, rd.dst]
+        m = len(alongside)
+        return y + (alongside.index(k) - (m - 1) / 2) * min(WIRE, 0.5 * low / m)
 
     # --- routes ----------------------------------------------------------------------------
 
@@ -205,7 +215,7 @@ class Plan:
         _, sx, smid = self.face(rd.src)
         tx, _, tmid = self.face(rd.dst)
         if kind == "next":
-            y = self.straight_y(rd)
+            y = self.straight_y(k)
             return kind, wire_path([(sx, y), (tx, y)]), (sx, y, tx, y)
         if kind == "skip":
             return kind, wire_path([(sx, smid), (tx, tmid)]), (sx, smid, tx, tmid)
