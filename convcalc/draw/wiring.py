@@ -301,11 +301,12 @@ class Plan:
         return above, below
 
     def choose_channels(self) -> None:
-        """Which channels each reference runs along. In rows: the one under its source's row
-        (and, rows apart, the one over its reader's row, joined in the margin). In the U layout,
-        one read across levels runs along the channel between them; one on its own level, along
-        the channel under its row unless a step's elbow crosses it there or a read across levels
-        there needs it both above and below, then along the one over its row."""
+        """Which channels each reference runs along (channel c lies under row c; -1 over the
+        first row). In rows, a read to the next row: the one between them; rows apart: the one
+        under its source's row and the one over its reader's, joined in the margin. In the U
+        layout, a read across levels: the one under the higher of the two. A read within one row: the one under it, unless a step's elbow
+        crosses it there or a read already there would have to lie both above and below it
+        (``clear``), then the one over it."""
         self.channels: Dict[int, List[int]] = {}
         same_level: List[int] = []
         for k in self.references():
