@@ -97,6 +97,37 @@ def through(p: Piece, box: Tuple[float, float, float, float], inset: float = 1.0
     return hi - lo > 1e-9
 
 
+Key = Tuple[str, str]
+
+
+def meetings(edges: Dict[Key, List[Piece]]) -> List[Tuple[str, Key, Key, Piece, Piece]]:
+    """Every pair of pieces of two different connectors that share a stretch ("share a
+    stretch") or cross ("cross"), found through a grid of 60 px cells."""
+    out: List[Tuple[str, Key, Key, Piece, Piece]] = []
+    cell = 60.0
+    grid: Dict[Tuple[int, int], List[Tuple[Key, Piece]]] = defaultdict(list)
+    for key, pieces in edges.items():
+        for p in pieces:
+            xs, ys = sorted((p[0][0], p[1][0])), sorted((p[0][1], p[1][1]))
+            for i in range(int(xs[0] // cell), int(xs[1] // cell) + 1):
+                for j in range(int(ys[0] // cell), int(ys[1] // cell) + 1):
+                    grid[i, j].append((key, p))
+    seen = set()
+    for bucket in grid.values():
+        for a in range(len(bucket)):
+            ka, p = bucket[a]
+            for b in range(a + 1, len(bucket)):
+                kb, q = bucket[b]
+                if ka == kb or (ka, kb, p, q) in seen:
+                    continue
+                seen.add((ka, kb, p, q))
+                if shared(p, q) or shared(q, p):
+                    out.append(("share a stretch", ka, kb, p, q))
+                elif crosses(p, q):
+                    out.append(("cross", ka, kb, p, q))
+    return out
+
+
 class Drawing:
     """The nodes (name -> box) and connectors ((from, to, class) -> pieces) of a graph-style SVG."""
 
@@ -130,28 +161,7 @@ class Drawing:
 
     def problems(self) -> List[str]:
         """Every shared stretch, crossing and box passed through, described."""
-        out: List[str] = []
-        cell = 60.0
-        grid: Dict[Tuple[int, int], List[Tuple[Tuple[str, str], Piece]]] = defaultdict(list)
-        for key, pieces in self.edges.items():
-            for p in pieces:
-                xs, ys = sorted((p[0][0], p[1][0])), sorted((p[0][1], p[1][1]))
-                for i in range(int(xs[0] // cell), int(xs[1] // cell) + 1):
-                    for j in range(int(ys[0] // cell), int(ys[1] // cell) + 1):
-                        grid[i, j].append((key, p))
-        seen = set()
-        for bucket in grid.values():
-            for a in range(len(bucket)):
-                ka, p = bucket[a]
-                for b in range(a + 1, len(bucket)):
-                    kb, q = bucket[b]
-                    if ka == kb or (ka, kb, p, q) in seen:
-                        continue
-                    seen.add((ka, kb, p, q))
-                    if shared(p, q) or shared(q, p):
-                        out.append(f"share a stretch: {ka} and {kb} at {p}")
-                    elif crosses(p, q):
-                        out.append(f"cross: {ka} and {kb} at {p}")
+        out = [f"{how}: {ka} and {kb} at {p}" for how, ka, kb, p, _ in meetings(self.edges)]
         for key, pieces in self.edges.items():
             x1, y1, x2, y2 = self.ends[key]
             for name, box in self.boxes.items():
@@ -163,3 +173,64 @@ class Drawing:
                         out.append(f"through {name}: {key} at {p}")
                         break
         return sorted(set(out))
+
+
+class Connectors:
+    """The connectors ((from, to) -> pieces) of a blocks- or lenet-style SVG: ``<path
+    class="connector ...">``, each a run of horizontal and vertical pieces."""
+
+    def __init__(self, svg: str) -> None:
+        root = ET.fromstring(svg)
+        self.edges: Dict[Key, List[Piece]] = {}
+        for p in root.iter(f"{SVG}path"):
+            if "connector" in p.get("class", "").split():
+                key = (p.get("data-from"), p.get("data-to"))
+                assert key not in self.edges, f"{key} drawn twice"
+                self.edges[key] = flatten(p.get("d"))
+
+    def shared(self) -> List[str]:
+        return sorted({f"{ka} and {kb} at {p}" for how, ka, kb, p, _ in meetings(self.edges)
+                       if how == "share a stretch"})
+
+    def crossings(self) -> List[Tuple[Key, Key, Piece, Piece]]:
+        return [(ka, kb, p, q) for how, ka, kb, p, q in meetings(self.edges) if how == "cross"]
+
+    def runs(self, key: Key) -> List[Tuple[float, float, float, List[Tuple[float, bool]]]]:
+        """A connector's runs: each horizontal piece with a vertical piece (a leg) at both ends,
+        as (y, left x, right x, [(leg x, leg goes up from the run)])."""
+        pieces = self.edges[key]
+        out = []
+        for before, mid, after in zip(pieces, pieces[1:], pieces[2:]):
+            if abs(mid[0][1] - mid[1][1]) < 0.05 and abs(before[0][0] - before[1][0]) < 0.05 \
+                    and abs(after[0][0] - after[1][0]) < 0.05:
+                legs = [(before[0][0], before[0][1] < before[1][1]),  # came down onto the run: goes up from it
+                        (after[0][0], after[1][1] < after[0][1])]
+                out.append((mid[0][1], min(mid[0][0], mid[1][0]), max(mid[0][0], mid[1][0]), legs))
+        return out
+
+    def forced(self, a: Key, b: Key) -> bool:
+        """Must connectors a and b cross? They must when runs of theirs that overlap along one
+        channel could be kept apart by no order of the two: a leg of one inside the other's run
+        that goes up from its own run needs that run above the other's, one that goes down needs
+        it below; both at once (a's leg up inside b's run and a's other leg down inside it, or
+        a's leg up inside b's and b's leg up inside a's, as two reads whose ends interleave) and
+        whichever lies above, a leg meets the other run."""
+        for _, a1, a2, a_legs in self.runs(a):
+            for _, b1, b2, b_legs in self.runs(b):
+                if a2 <= b1 or b2 <= a1:
+                    continue
+                a_above = a_below = False
+                for x, up in a_legs:
+                    if b1 + 0.05 < x < b2 - 0.05:
+                        a_above, a_below = a_above or up, a_below or not up
+                for x, up in b_legs:
+                    if a1 + 0.05 < x < a2 - 0.05:
+                        a_above, a_below = a_above or not up, a_below or up
+                if a_above and a_below:
+                    return True
+        return False
+
+    def unforced_crossings(self) -> List[str]:
+        """Every crossing of two connectors that ``forced`` does not explain, described."""
+        return sorted({f"cross: {ka} and {kb} at {p} / {q}" for ka, kb, p, q in self.crossings()
+                       if not self.forced(ka, kb)})
