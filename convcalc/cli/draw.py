@@ -8,7 +8,7 @@ import click
 
 from . import cli, warn_about_reading
 from .options import input_option
-from .output import refuse_input, write_file
+from .output import write_file
 
 DEFAULT_WIDTH = 1400  # px, where rows wrap when no --width is given
 
@@ -101,11 +101,11 @@ def draw(ctx: click.Context, spec: str, output: str, style: str, depth: Optional
     from ..draw.graph import graph_svg
     from ..draw.lenet import lenet_svg
     from ..errors import ConvcalcError
-    from .output import chosen_format
+    from .output import checked_output
 
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
-    refuse_input(output, spec)  # before anything is read: `draw net.yaml -o net.yaml` is a slip
-    fmt = chosen_format(output, fmt, PICTURES, "svg")  # and what to write: a slip is caught before work
+    # before anything is read: `draw net.yaml -o net.yaml` is a slip, and so is -o net.jpg
+    fmt = checked_output(output, spec, fmt, PICTURES, "svg")
     if zoom is not None and fmt != "png":
         raise ConvcalcError(f"--zoom sets a PNG's pixels; {fmt.upper()} is vector and is drawn at any size "
                             "without it", hint="leave --zoom out, or write PNG (-o FILE.png)")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Dict, Optional, Union
+from typing import IO, Callable, Dict, Optional, Union
 
 from ..errors import ConvcalcError, shown
 
@@ -42,6 +42,23 @@ def refuse_input(output: str, source: str) -> None:
         raise ConvcalcError(f"-o '{shown(output)}' is the spec being read ('{shown(source)}'); "
                             "convcalc does not write over its input",
                             hint="name another file for -o")
+
+
+def checked_output(output: str, source: str, fmt: Optional[str], suffixes: Dict[str, str], default: str) -> str:
+    """What a command writes to ``-o output``, checked before any work: never the file it reads
+    (``refuse_input``), a format its extension and ``--format`` agree on (``chosen_format``)."""
+    refuse_input(output, source)
+    return chosen_format(output, fmt, suffixes, default)
+
+
+def write_text(output: str, write: Callable[[IO[str]], None]) -> None:
+    """What ``write`` writes to a stream, into ``output`` as ``write_file`` writes it: whole, as it
+    would go to a pipe (plain text, no width limit)."""
+    import io
+
+    text = io.StringIO()
+    write(text)
+    write_file(output, text.getvalue())
 
 
 def chosen_format(output: str, fmt: Optional[str], suffixes: Dict[str, str], default: str) -> str:

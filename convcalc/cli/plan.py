@@ -237,11 +237,10 @@ def plan(ctx: click.Context, /, spec: str, fmt: Optional[str], batch: int, dtype
     from ..analysis.step import largest_batch, step, step_at
     from ..analysis.training import training
 
-    if output != "-":
-        from .output import chosen_format, refuse_input
+    if output != "-":  # the file writer loads only for a file
+        from .output import checked_output
 
-        refuse_input(output, spec)
-        fmt = chosen_format(output, fmt, PLANS, "table")
+        fmt = checked_output(output, spec, fmt, PLANS, "table")
     fmt = fmt or "table"
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
@@ -282,14 +281,10 @@ def plan(ctx: click.Context, /, spec: str, fmt: Optional[str], batch: int, dtype
         saving = checkpoint_plan(report, kept, the_step, checkpoint, optimizer, backend, amp, not no_flash, budget)
     if output == "-":
         write_plan(fmt, report, kept, the_step, fit, bound, saving, width, None)
-    else:  # as it would go to a pipe: plain text, no width limit
-        import io
+    else:
+        from .output import write_text
 
-        from .output import write_file
-
-        text = io.StringIO()
-        write_plan(fmt, report, kept, the_step, fit, bound, saving, width, text)
-        write_file(output, text.getvalue())
+        write_text(output, lambda out: write_plan(fmt, report, kept, the_step, fit, bound, saving, width, out))
     ctx.meta["convcalc.json_errors"] = False
 
 

@@ -97,11 +97,10 @@ def table(ctx: click.Context, /, spec: str, fmt: Optional[str], dtype: str, batc
     from ..report import render
 
     ctx.meta["convcalc.spec"] = spec  # named in an internal-error message
-    if output != "-":
-        from .output import chosen_format, refuse_input
+    if output != "-":  # the file writer loads only for a file
+        from .output import checked_output
 
-        refuse_input(output, spec)
-        fmt = chosen_format(output, fmt, TABLES, "table")
+        fmt = checked_output(output, spec, fmt, TABLES, "table")
     fmt = fmt or "table"
     if fmt == "json":
         ctx.meta["convcalc.json_errors"] = True
@@ -117,14 +116,11 @@ def table(ctx: click.Context, /, spec: str, fmt: Optional[str], dtype: str, batc
         diagram = blocks_svg(report)
     if output == "-":
         render(report, fmt, width=width, depth=depth, rf=rf, memory_unit=memory_unit, diagram=diagram)
-    else:  # as it would go to a pipe: plain text, no width limit
-        import io
+    else:
+        from .output import write_text
 
-        from .output import write_file
-
-        text = io.StringIO()
-        render(report, fmt, text, width=width, depth=depth, rf=rf, memory_unit=memory_unit, diagram=diagram)
-        write_file(output, text.getvalue())
+        write_text(output, lambda out: render(report, fmt, out, width=width, depth=depth, rf=rf,
+                                              memory_unit=memory_unit, diagram=diagram))
     # One JSON document: its "warnings" are what --strict fails on, so no error document follows.
     ctx.meta["convcalc.json_errors"] = False
     if strict and report.warnings:
