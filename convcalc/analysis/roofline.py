@@ -47,8 +47,10 @@ from ..layers import (
     PositionEmbedding,
     Upsample,
 )
+from ..values import replace
 from .devices import Device
 from .plan_result import LayerRoofline, PassBound, Roofline, Training
+from .precision import AMP_DTYPES
 from .result import LayerReport, Report
 from .training import Step, is_view, saved_tensors
 
@@ -70,7 +72,12 @@ SHAPE_ONLY = (MaxPool, GlobalMaxPool, AdaptiveMaxPool, AvgPool, AdaptiveAvgPool,
 
 
 def roofline(report: Report, training: Training, device: Device, optimizer: str = "sgd") -> Roofline:
-    """The lower bound on one training step's time of ``report``'s network on ``device``."""
+    """The lower bound on one training step's time of ``report``'s network on ``device``. Under
+    autocast (``training.amp``) the heavy layers run on the half-precision tensor cores: the bound
+    takes that peak and every tensor at 2 bytes (autocast keeps some in float32: moving fewer
+    bytes than it does only lowers the bound)."""
+    if training.amp:
+        report = replace(report, dtype=AMP_DTYPES[training.amp])
     precision, peak = precision_for(device, report.dtype)
     if not peak or not device.bandwidth:
         why = (f"{device.name}: {device.compute_source}" if not device.bandwidth else

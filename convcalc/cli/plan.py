@@ -166,9 +166,6 @@ def _checkpoint_mode(ctx: click.Context, param: click.Parameter, text: Optional[
             from None
 
 
-AMP_DTYPE = {"fp16": "float16", "bf16": "bfloat16"}  # what --amp runs the heavy layers in
-
-
 @cli.command(epilog=PLAN_HELP)
 @click.argument("spec")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "html", "svg"]), default=None,
@@ -263,12 +260,7 @@ def plan(ctx: click.Context, /, spec: str, fmt: Optional[str], batch: int, dtype
     if device is not None:
         from ..analysis.roofline import roofline
 
-        if amp is None:
-            bound = roofline(report, kept, device, optimizer)
-        else:  # autocast runs the heavy layers on the half-precision tensor cores: bound at that peak,
-            # every tensor at 2 bytes (autocast keeps some float32: moving fewer bytes only lowers the bound)
-            half = api.analyse(network, dtype=AMP_DTYPE[amp], batch=batch, count=count).result
-            bound = roofline(half, training(half, backend=backend, flash=not no_flash), device, optimizer)
+        bound = roofline(report, kept, device, optimizer)
     the_step = step(report, kept, optimizer)
     fit: Optional[Fit] = None
     if budget is not None:
